@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// Entry point for the mirrornet CLI. The TypeScript sources are compiled to agent/dist by `npm install`
+// (the `prepare` script) or `npm run build`.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const main = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write('mirrornet is not built yet: run `npm install` (or `npm run build`) in the repository first.\n');
+  process.exit(2);
+}
+const { run } = await import(main.href);
+process.exitCode = await run(process.argv.slice(2));

@@ -1,0 +1,113 @@
+// The mirrornet command line: each command in its own file, loaded when used; one error handler here.
+import { Command, CommanderError, Option } from 'commander';
+import { UserError } from './errors.js';
+
+export interface Io {
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+  color: boolean;
+}
+
+const defaultIo: Io = {
+  stdout: (s) => process.stdout.write(s),
+  stderr: (s) => process.stderr.write(s),
+  color: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
+};
+
+export function buildProgram(io: Io, setExit: (code: number) => void): Command {
+  const program = new Command('mirrornet')
+    .description('GitOps for a global container-image distribution network.')
+    .version('0.1.0')
+    .showHelpAfterError()
+    .exitOverride()
+    .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
+
+  program
+    .command('validate')
+    .description('Check the configuration repository: schemas, address plan, links, routing, mirrors, Harbor.')
+    .option('--repo <dir>', 'repository root', '.')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github']).default('text'))
+    .option('--strict', 'warnings fail too')
+    .action(async (opts: { repo: string; format: 'text' | 'json' | 'github'; strict?: boolean }) => {
+      const { validateCommand } = await import('./validate.js');
+      setExit(validateCommand(opts, io));
+    });
+
+  const region = program.command('region').description('Work with regions.');
+  region
+    .command('add <name>')
+    .description('Create a region file with the next free CIDR, a link to its core and the default mirror settings.')
+    .addOption(new Option('--area <area>', 'area').choices(['cn', 'overseas']).makeOptionMandatory())
+    .addOption(new Option('--provider <provider>', 'provider').choices(['huaweicloud', 'aws', 'idc']).makeOptionMandatory())
+    .option('--cloud-region <region>', 'cloud region, e.g. eu-central-1 (not for idc)')
+    .option('--hub <hub>', 'core to link to (default: the core of the area)')
+    .option('--repo <dir>', 'repository root', '.')
+    .option('--write', 'write regions/<name>.yaml instead of printing it')
+    .action(async (name: string, opts: { area: 'cn' | 'overseas'; provider: 'huaweicloud' | 'aws' | 'idc'; cloudRegion?: string; hub?: string; repo: string; write?: boolean }) => {
+      const { regionAddCommand } = await import('./region-add.js');
+      setExit(await regionAddCommand(name, opts, io));
+    });
+
+  program
+    .command('schema')
+    .description('Write the JSON Schemas of every kind (for editors) to agent/schemas, or check they are current.')
+    .option('--out <dir>', 'output directory', 'agent/schemas')
+    .option('--check', 'exit 1 if the files on disk differ from the schemas')
+    .action(async (opts: { out: string; check?: boolean }) => {
+      const { schemaCommand } = await import('./schema.js');
+      setExit(await schemaCommand(opts, io));
+    });
+
+  program
+    .command('rules')
+    .description('List every validation rule with its severity and an example.')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))
+    .action(async (opts: { format: 'text' | 'markdown' }) => {
+      const { rulesCommand } = await import('./rules.js');
+      setExit(rulesCommand(opts, io));
+    });
+
+  program
+    .command('routes')
+    .description('Print the routes every site gets from the links and the routing policy.')
+    .option('--repo <dir>', 'repository root', '.')
+    .option('--site <name>', 'only this site')
+    .action(async (opts: { repo: string; site?: string }) => {
+      const { routesCommand } = await import('./routes.js');
+      setExit(routesCommand(opts, io));
+    });
+
+  program
+    .command('start')
+    .description('The main job on this machine: validate the example fleet and show its address plan and routes.')
+    .option('--repo <dir>', 'repository root', '.')
+    .action(async (opts: { repo: string }) => {
+      const { startCommand } = await import('./start.js');
+      setExit(await startCommand(opts, io));
+    });
+  return program;
+}
+
+/** Run the CLI; returns the exit code. The only place that turns errors into messages. */
+export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+  let code = 0;
+  const program = buildProgram(io, (c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (err instanceof UserError) {
+      io.stderr(`mirrornet: ${err.userMessage}\n`);
+      return err.exitCode;
+    }
+    const e = err as Error;
+    io.stderr(`mirrornet: internal error: ${e?.message ?? String(err)}\n`);
+    if (process.env['MIRRORNET_DEBUG']) io.stderr(`${e?.stack ?? ''}\n`);
+    else io.stderr('Run again with MIRRORNET_DEBUG=1 for details, and report it with that output.\n');
+    return 2;
+  }
+}

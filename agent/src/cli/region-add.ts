@@ -1,0 +1,48 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { listModelFiles, loadFiles, RepoNotFoundError } from '../model/loader.js';
+import { buildFleet } from '../model/fleet.js';
+import { formatText } from '../policy/format.js';
+import { validateFiles } from '../policy/validate.js';
+import { scaffoldRegion, ScaffoldError, type RegionAddOptions } from '../scaffold/region.js';
+import { UserError } from './errors.js';
+import type { Io } from './main.js';
+
+export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions, 'name'> & { repo: string; write?: boolean }, io: Io): Promise<number> {
+  let listed;
+  try {
+    listed = listModelFiles(opts.repo);
+  } catch (err) {
+    if (err instanceof RepoNotFoundError) throw new UserError(err.userMessage, 2, { cause: err });
+    throw err;
+  }
+  const { fleet } = buildFleet(loadFiles(listed.files));
+  let result;
+  try {
+    result = scaffoldRegion(fleet, { name, area: opts.area, provider: opts.provider, ...(opts.cloudRegion ? { cloudRegion: opts.cloudRegion } : {}), ...(opts.hub ? { hub: opts.hub } : {}) });
+  } catch (err) {
+    if (err instanceof ScaffoldError) throw new UserError(err.userMessage, 1, { cause: err });
+    throw err;
+  }
+  // The new file must not add errors to the fleet.
+  const before = validateFiles(listed.files);
+  const after = validateFiles([...listed.files, { path: result.path, content: result.content }]);
+  const newErrors = after.errors.filter((e) => e.file === result.path || !before.errors.some((b) => b.rule === e.rule && b.file === e.file && b.message === e.message));
+  if (newErrors.length) {
+    io.stderr(formatText({ ...after, errors: newErrors, warnings: [], valid: false }));
+    throw new UserError(`The generated ${result.path} would not validate (above); nothing was written. Fix the fleet's defaults or report this.`);
+  }
+  if (!opts.write) {
+    io.stdout(result.content);
+    io.stderr(`# ${result.cidr} is the next free ${opts.area} block; run again with --write to create ${result.path}.\n`);
+    return 0;
+  }
+  const target = join(opts.repo, result.path);
+  if (existsSync(target)) throw new UserError(`${result.path} already exists; nothing was written.`);
+  await writeFileAtomic(target, result.content, { mode: 0o644 });
+  io.stdout(`wrote ${result.path}: ${result.cidr}, ${result.linkType} link to ${result.hub}\n`);
+  for (const t of result.todo) io.stdout(`  to fill in: ${t}\n`);
+  io.stdout('Next: run `mirrornet validate`, commit, and open a pull request.\n');
+  return 0;
+}

@@ -1,0 +1,18 @@
+import { RULE_FAMILIES } from '../policy/registry.js';
+import type { Io } from './main.js';
+
+export function rulesCommand(opts: { format: 'text' | 'markdown' }, io: Io): number {
+  const lines: string[] = [];
+  if (opts.format === 'markdown') {
+    lines.push('| rule | severity | checks | example |', '|---|---|---|---|');
+    for (const family of RULE_FAMILIES) {
+      for (const r of family.rules) lines.push(`| \`${r.id}\` | ${r.severity} | ${r.summary} | ${r.example.replace(/\|/g, '\\|').replace(/\n/g, ' ')} |`);
+    }
+  } else {
+    for (const family of RULE_FAMILIES) {
+      for (const r of family.rules) lines.push(`${r.id.padEnd(32)} ${r.severity.padEnd(8)} ${r.summary}\n${''.padEnd(42)}e.g. ${r.example.replace(/\n/g, ' ')}`);
+    }
+  }
+  io.stdout(`${lines.join('\n')}\n`);
+  return 0;
+}

@@ -1,0 +1,31 @@
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import writeFileAtomic from 'write-file-atomic';
+import { jsonSchemas } from '../model/json-schema.js';
+import type { Io } from './main.js';
+
+export async function schemaCommand(opts: { out: string; check?: boolean }, io: Io): Promise<number> {
+  const schemas = jsonSchemas();
+  if (opts.check) {
+    const stale: string[] = [];
+    for (const [file, text] of schemas) {
+      let current = '';
+      try {
+        current = readFileSync(join(opts.out, file), 'utf8');
+      } catch {
+        /* missing counts as stale */
+      }
+      if (current !== text) stale.push(file);
+    }
+    if (stale.length) {
+      io.stderr(`These schemas are out of date: ${stale.join(', ')}. Run \`mirrornet schema\` and commit the result.\n`);
+      return 1;
+    }
+    io.stdout(`${schemas.size} schemas are current.\n`);
+    return 0;
+  }
+  mkdirSync(opts.out, { recursive: true });
+  for (const [file, text] of schemas) await writeFileAtomic(join(opts.out, file), text);
+  io.stdout(`wrote ${schemas.size} schemas to ${opts.out}\n`);
+  return 0;
+}

@@ -1,0 +1,57 @@
+// Findings as text for people, JSON for tools, and GitHub workflow commands for pull-request annotations.
+import type { Finding } from '../model/finding.js';
+import type { Report } from './validate.js';
+
+export type OutputFormat = 'text' | 'json' | 'github';
+
+export function formatJson(report: Report): string {
+  const strip = (f: Finding) => ({ rule: f.rule, file: f.file, line: f.line, column: f.column, message: f.message });
+  return `${JSON.stringify({ valid: report.valid, errors: report.errors.map(strip), warnings: report.warnings.map(strip) }, null, 2)}\n`;
+}
+
+/** GitHub workflow command values escape %, CR and LF; properties also escape : and ,. */
+function escapeData(s: string): string {
+  return s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+}
+function escapeProperty(s: string): string {
+  return escapeData(s).replace(/:/g, '%3A').replace(/,/g, '%2C');
+}
+
+export function formatGithub(report: Report): string {
+  const lines = [...report.errors, ...report.warnings].map(
+    (f) =>
+      `::${f.severity === 'error' ? 'error' : 'warning'} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(f.message)}`,
+  );
+  lines.push(summaryLine(report));
+  return `${lines.join('\n')}\n`;
+}
+
+export function summaryLine(report: Report): string {
+  const e = report.errors.length;
+  const w = report.warnings.length;
+  const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
+  if (report.valid) return `valid: ${plural(report.files, 'file')} checked, ${plural(w, 'warning')}`;
+  return `invalid: ${plural(e, 'error')}, ${plural(w, 'warning')} in ${plural(report.files, 'file')}`;
+}
+
+export function formatText(report: Report, opts: { color?: boolean } = {}): string {
+  const c = opts.color
+    ? { red: (s: string) => `\x1b[31m${s}\x1b[0m`, yellow: (s: string) => `\x1b[33m${s}\x1b[0m`, dim: (s: string) => `\x1b[2m${s}\x1b[0m`, bold: (s: string) => `\x1b[1m${s}\x1b[0m` }
+    : { red: (s: string) => s, yellow: (s: string) => s, dim: (s: string) => s, bold: (s: string) => s };
+  const byFile = new Map<string, Finding[]>();
+  for (const f of [...report.errors, ...report.warnings].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column))) {
+    byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+  }
+  const out: string[] = [];
+  for (const [file, findings] of byFile) {
+    out.push(c.bold(file));
+    const width = Math.max(...findings.map((f) => `${f.line}:${f.column}`.length));
+    for (const f of findings) {
+      const sev = f.severity === 'error' ? c.red('error  ') : c.yellow('warning');
+      out.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${f.message}  ${c.dim(f.rule)}`);
+    }
+    out.push('');
+  }
+  out.push(report.valid ? summaryLine(report) : c.red(summaryLine(report)));
+  return `${out.join('\n')}\n`;
+}

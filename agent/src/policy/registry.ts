@@ -1,0 +1,24 @@
+// Every rule family, in the order findings are computed. A new rule goes into its family's file here.
+import type { Rule, RuleFamily } from './rule.js';
+import { fileRules, schemaRules, secretRules, yamlRules } from './rules/builtin.js';
+import { cidrRules } from './rules/cidr.js';
+import { harborRules } from './rules/harbor.js';
+import { linkRules } from './rules/links.js';
+import { mirrorRules } from './rules/mirror.js';
+import { routingRules } from './rules/routing.js';
+import { siteRules } from './rules/sites.js';
+
+export const RULE_FAMILIES: readonly RuleFamily[] = [
+  fileRules,
+  yamlRules,
+  schemaRules,
+  secretRules,
+  siteRules,
+  cidrRules,
+  linkRules,
+  routingRules,
+  mirrorRules,
+  harborRules,
+];
+
+export const RULES: ReadonlyMap<string, Rule> = new Map(RULE_FAMILIES.flatMap((f) => f.rules.map((r) => [r.id, r] as const)));

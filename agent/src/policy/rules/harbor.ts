@@ -1,0 +1,206 @@
+// Harbor instances: on a core, one version everywhere (cross-version replication is unsupported), an
+// external URL the load balancer can serve, storage Harbor 2.15 accepts, and replication rules Harbor takes.
+import type { Finding } from '../../model/finding.js';
+import type { HarborInstance } from '../../model/schema.js';
+import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
+
+const unknownHub = reporter({ id: 'harbor/unknown-hub', severity: 'error' });
+const hubHarbor = reporter({ id: 'harbor/hub-harbor', severity: 'warning' });
+const version = reporter({ id: 'harbor/version', severity: 'error' });
+const externalUrl = reporter({ id: 'harbor/external-url', severity: 'error' });
+const storage = reporter({ id: 'harbor/storage', severity: 'error' });
+const s3Redirect = reporter({ id: 'harbor/s3-redirect', severity: 'warning' });
+const s3Chunk = reporter({ id: 'harbor/s3-chunksize', severity: 'error' });
+const cron = reporter({ id: 'harbor/cron', severity: 'error' });
+const endpointRule = reporter({ id: 'harbor/replication-endpoint', severity: 'error' });
+const unknownEndpoint = reporter({ id: 'harbor/unknown-endpoint', severity: 'error' });
+const chunk = reporter({ id: 'harbor/copy-by-chunk', severity: 'warning' });
+const duplicate = reporter({ id: 'harbor/duplicate', severity: 'error' });
+const redisIndex = reporter({ id: 'harbor/redis-index', severity: 'error' });
+const robotProject = reporter({ id: 'harbor/robot-project', severity: 'error' });
+
+const MIB = 1024 * 1024;
+const GIB = 1024 * MIB;
+
+/** Harbor's cron: 6 fields, seconds first, and Harbor requires the seconds field to be 0. */
+export function harborCronProblem(expr: string): string | undefined {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 6) return `has ${fields.length} fields; Harbor's cron has 6 (seconds first), e.g. "0 0 2 * * *" for 02:00 every day`;
+  if (fields[0] !== '0') return `starts with "${fields[0]}"; Harbor requires the seconds field to be 0, e.g. "0 ${fields.slice(1).join(' ')}"`;
+  return undefined;
+}
+
+function normalizeVersion(v: string): string {
+  return v.startsWith('v') ? v : `v${v}`;
+}
+
+function check(ctx: RuleContext): Finding[] {
+  const out: Finding[] = [];
+  const { fleet } = ctx;
+  const byHub = new Map<string, string[]>();
+  const harbors = [...fleet.harbors.entries()].sort(([a], [b]) => (a < b ? -1 : 1));
+
+  for (const [name, { value: h, file: f }] of harbors) {
+    if (!fleet.hubs.has(h.hub)) {
+      if (!fleet.brokenNames.has(h.hub)) {
+        const where = fleet.regions.has(h.hub) ? ` (${h.hub} is a region; Harbor runs on the cores)` : '';
+        out.push(unknownHub(f, ['hub'], `There is no hub "${h.hub}"${where}: use one of ${[...fleet.hubs.keys()].join(', ')}.`));
+      }
+    } else {
+      byHub.set(h.hub, [...(byHub.get(h.hub) ?? []), name]);
+    }
+    if (h.loadBalancer.mode === 'l7-tls-offload' && !h.externalUrl.startsWith('https://')) {
+      out.push(
+        externalUrl(f, ['externalUrl'], 'Behind a layer-7 load balancer that terminates TLS, externalUrl must be https://... (and the LB must pass Host and X-Forwarded-Proto), or `docker login` fails.'),
+      );
+    }
+    const hostInUrl = /^https?:\/\/([^/:]+)/.exec(h.externalUrl)?.[1];
+    if (hostInUrl && hostInUrl !== h.hostname) {
+      out.push(externalUrl(f, ['externalUrl'], `externalUrl points at ${hostInUrl} but hostname is ${h.hostname}: clients and tokens need one name; make them match.`, { severity: 'warning' }));
+    }
+
+    // Storage.
+    const s = h.storage;
+    if ((s.s3 ? 1 : 0) + (s.filesystem ? 1 : 0) !== 1) {
+      out.push(storage(f, ['storage'], 'storage needs exactly one backend: s3 (shared, for cross-region and HA) or filesystem.'));
+    }
+    if (s.s3) {
+      if (s.redirect?.disable !== true) {
+        out.push(s3Redirect(f, ['storage'], 'With S3 storage and no redirect.disable: true, Harbor redirects clients straight to the object store, across regions and outside the private network: add redirect: { disable: true }.'));
+      }
+      const c = s.s3.chunksize;
+      if (c !== undefined && (c < 5 * MIB || c > 5 * GIB)) {
+        out.push(s3Chunk(f, ['storage', 's3', 'chunksize'], `chunksize ${c} is outside S3's 5 MiB .. 5 GiB (5242880 .. 5368709120 bytes).`));
+      }
+      if (s.s3.regionendpoint && /myhuaweicloud|obs\./.test(s.s3.regionendpoint)) {
+        out.push(
+          s3Redirect(f, ['storage', 's3', 'regionendpoint'], 'A regionendpoint forces path-style addressing, which Huawei OBS no longer serves for new buckets: check that this bucket accepts path-style requests.', { severity: 'warning' }),
+        );
+      }
+    }
+    const redis = h.redis;
+    const indexes: [string, number | undefined][] = [
+      ['registryDbIndex', redis.registryDbIndex],
+      ['jobserviceDbIndex', redis.jobserviceDbIndex],
+      ['trivyDbIndex', redis.trivyDbIndex],
+      ['harborDbIndex', redis.harborDbIndex],
+      ['cacheLayerDbIndex', redis.cacheLayerDbIndex],
+    ];
+    const seenIdx = new Map<number, string>();
+    for (const [key, idx] of indexes) {
+      if (idx === undefined) continue;
+      const other = seenIdx.get(idx);
+      if (other) out.push(redisIndex(f, ['redis', key], `Redis database ${idx} is already used by ${other}: each Harbor component needs its own database index (0 is core's).`));
+      else seenIdx.set(idx, key);
+    }
+
+    // Names unique within the instance.
+    for (const [list, label] of [
+      ['projects', 'project'],
+      ['robots', 'robot'],
+      ['endpoints', 'endpoint'],
+      ['replication', 'replication rule'],
+    ] as const) {
+      const seen = new Set<string>();
+      (h[list] as { name: string }[]).forEach((item, i) => {
+        if (seen.has(item.name)) out.push(duplicate(f, [list, i, 'name'], `The ${label} "${item.name}" is declared twice in ${name}: names are unique; merge them.`));
+        seen.add(item.name);
+      });
+    }
+    const projects = new Set(h.projects.map((p) => p.name));
+    const endpoints = new Set(h.endpoints.map((e) => e.name));
+    h.projects.forEach((p, i) => {
+      if (p.proxyCache && !endpoints.has(p.proxyCache.endpoint)) {
+        out.push(unknownEndpoint(f, ['projects', i, 'proxyCache', 'endpoint'], `There is no endpoint "${p.proxyCache.endpoint}" in ${name}: declare it under endpoints (e.g. type: docker-hub, url: https://hub.docker.com).`));
+      }
+    });
+    h.robots.forEach((r, i) =>
+      r.permissions.forEach((perm, j) => {
+        if (perm.project !== '*' && !projects.has(perm.project)) {
+          out.push(robotProject(f, ['robots', i, 'permissions', j, 'project'], `Robot ${r.name} is granted access to "${perm.project}", which is not a project of ${name}: declare the project or use "*".`));
+        }
+      }),
+    );
+
+    // Replication.
+    h.replication.forEach((rule, i) => {
+      const base = ['replication', i];
+      if (rule.trigger.type === 'scheduled') {
+        if (!rule.trigger.cron) out.push(cron(f, [...base, 'trigger'], 'A scheduled trigger needs cron (6 fields, seconds first), e.g. cron: "0 0 2 * * *".'));
+        else {
+          const problem = harborCronProblem(rule.trigger.cron);
+          if (problem) out.push(cron(f, [...base, 'trigger', 'cron'], `cron "${rule.trigger.cron}" ${problem}.`));
+        }
+      } else if (rule.trigger.cron) {
+        out.push(cron(f, [...base, 'trigger', 'cron'], `cron is only used by trigger type scheduled, not ${rule.trigger.type}: remove it or change the type.`));
+      }
+      if (rule.source === rule.destination) {
+        out.push(endpointRule(f, [...base, 'destination'], 'Source and destination are the same Harbor: replicate to the other core.'));
+        return;
+      }
+      if (rule.source !== name && rule.destination !== name) {
+        out.push(endpointRule(f, [...base, 'source'], `A replication rule of ${name} has ${name} as its source (push) or its destination (pull); this one names neither.`));
+      }
+      let remote: HarborInstance | undefined;
+      for (const key of ['source', 'destination'] as const) {
+        const other = rule[key];
+        if (other === name) continue;
+        const found = fleet.harbors.get(other);
+        if (!found) {
+          if (!fleet.brokenNames.has(other)) {
+            out.push(endpointRule(f, [...base, key], `There is no HarborInstance "${other}": use one of ${[...fleet.harbors.keys()].join(', ')}.`));
+          }
+        } else remote = found.value;
+      }
+      if (remote && remote.hub !== h.hub && !rule.copyByChunk) {
+        out.push(chunk(f, [...base], `Replication between ${h.hub} and ${remote.hub} crosses regions: set copyByChunk: true, or large blobs time out after 30 minutes.`));
+      }
+    });
+  }
+
+  // One Harbor per core, and every core has one.
+  for (const [hub, { file }] of fleet.hubs) {
+    const list = byHub.get(hub) ?? [];
+    if (list.length === 0) out.push(hubHarbor(file, ['name'], `The core ${hub} has no HarborInstance: add harbor/harbor-${hub}.yaml with hub: ${hub}.`));
+    for (const extra of list.slice(1)) {
+      const h = fleet.harbors.get(extra)!;
+      out.push(hubHarbor(h.file, ['hub'], `${hub} already runs ${list[0]}: one Harbor per core.`, { severity: 'error' }));
+    }
+  }
+
+  // One version for every Harbor (replicating between versions is unsupported).
+  if (harbors.length > 1) {
+    const counts = new Map<string, number>();
+    for (const [, { value }] of harbors) counts.set(normalizeVersion(value.version), (counts.get(normalizeVersion(value.version)) ?? 0) + 1);
+    if (counts.size > 1) {
+      const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1))[0]![0];
+      for (const [name, { value, file }] of harbors) {
+        if (normalizeVersion(value.version) !== majority) {
+          out.push(version(file, ['version'], `${name} runs ${value.version} but the other cores run ${majority}: replication between Harbor versions is unsupported; keep every core on one version.`));
+        }
+      }
+    }
+  }
+  return out;
+}
+
+export const harborRules: RuleFamily = {
+  id: 'harbor',
+  rules: [
+    { id: 'harbor/unknown-hub', severity: 'error', summary: 'A HarborInstance runs on a declared hub.', example: 'hub: cn-beijng' },
+    { id: 'harbor/hub-harbor', severity: 'warning', summary: 'Every core has a Harbor (warning); never two on one core (error).', example: 'a hub without harbor/<name>.yaml' },
+    { id: 'harbor/version', severity: 'error', summary: 'All cores run the same Harbor version (replication across versions is unsupported).', example: 'v2.15.2 in Beijing, v2.14.0 in Singapore' },
+    { id: 'harbor/external-url', severity: 'error', summary: 'l7-tls-offload needs an https:// externalUrl; its host matches hostname (warning).', example: 'loadBalancer: { mode: l7-tls-offload }, externalUrl: http://...' },
+    { id: 'harbor/storage', severity: 'error', summary: 'Exactly one storage backend (s3 or filesystem).', example: 'storage: {}' },
+    { id: 'harbor/s3-redirect', severity: 'warning', summary: 'S3 storage sets redirect.disable: true; OBS endpoints need path-style checked.', example: 'storage: { s3: {...} } without redirect' },
+    { id: 'harbor/s3-chunksize', severity: 'error', summary: 'S3 chunksize is within 5 MiB .. 5 GiB.', example: 'chunksize: 1024' },
+    { id: 'harbor/cron', severity: 'error', summary: 'Scheduled replication uses Harbor\'s 6-field cron starting with 0.', example: 'cron: "0 2 * * *"' },
+    { id: 'harbor/replication-endpoint', severity: 'error', summary: 'Replication source and destination are declared Harbors, one of them this instance, not the same.', example: 'destination: harbor-ap-singapor' },
+    { id: 'harbor/unknown-endpoint', severity: 'error', summary: 'A proxy-cache project names a declared endpoint.', example: 'proxyCache: { endpoint: dockerhub } with no such endpoint' },
+    { id: 'harbor/copy-by-chunk', severity: 'warning', summary: 'Cross-region replication copies by chunk (blobs time out after 30 minutes).', example: 'Beijing -> Singapore without copyByChunk: true' },
+    { id: 'harbor/duplicate', severity: 'error', summary: 'Projects, robots, endpoints and replication rules have unique names per instance.', example: 'two projects named library' },
+    { id: 'harbor/redis-index', severity: 'error', summary: 'Each Harbor component has its own Redis database index.', example: 'registryDbIndex: 1 and jobserviceDbIndex: 1' },
+    { id: 'harbor/robot-project', severity: 'error', summary: 'Robot permissions name declared projects (or *).', example: 'project: librar' },
+  ],
+  check,
+};
