@@ -4,11 +4,11 @@ import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stat
 import { join, relative, sep, basename, extname, isAbsolute } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
-import { closest } from 'fastest-levenshtein';
 import type { Finding } from './finding.js';
 import { findingAt, formatPath, type PathSegment, type SourceFile } from './source.js';
 import { KINDS, KIND_DIRECTORY, KIND_NAMES, SECRET_REF_MESSAGE, type KindName } from './schema.js';
 import { keysAt } from './schema-walk.js';
+import { didYouMean } from './suggest.js';
 
 export const MODEL_DIRECTORIES = ['hubs', 'regions', 'harbor', 'policies'] as const;
 export const MAX_FILE_BYTES = 1024 * 1024;
@@ -229,9 +229,9 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     return;
   }
   if (!(KIND_NAMES as string[]).includes(kind)) {
-    const guess = closest(kind, KIND_NAMES);
+    const guess = didYouMean(kind, KIND_NAMES);
     out.findings.push(
-      findingAt(file, ['kind'], 'schema/unknown-kind', 'error', `Unknown kind "${kind}"; did you mean "${guess}"? Known kinds: ${KIND_NAMES.join(', ')}.`),
+      findingAt(file, ['kind'], 'schema/unknown-kind', 'error', `Unknown kind "${kind}";${guess ? ` did you mean "${guess}"?` : ''} known kinds: ${KIND_NAMES.join(', ')}.`),
     );
     return;
   }
@@ -289,7 +289,7 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
     case 'unrecognized_keys': {
       const known = keysAt(schema, path, data);
       return issue.keys.map((key) => {
-        const guess = known.length ? closest(key, known) : undefined;
+        const guess = didYouMean(key, known);
         const hint = guess ? ` Did you mean "${guess}"?` : '';
         const list = known.length ? ` Allowed here: ${known.join(', ')}.` : '';
         return findingAt(file, [...path, key], 'schema/unknown-key', 'error', `Unknown key "${key}" in ${where}.${hint}${list}`, { key: true });
@@ -309,7 +309,7 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
     case 'invalid_value': {
       const actual = valueAt(data, path);
       const options = issue.values.map((v) => String(v));
-      const guess = typeof actual === 'string' && options.length ? closest(actual, options) : undefined;
+      const guess = typeof actual === 'string' ? didYouMean(actual, options) : undefined;
       const hint = guess && guess !== actual ? ` Did you mean "${guess}"?` : '';
       return [findingAt(file, path, 'schema/value', 'error', `${where} must be one of ${options.join(', ')}, not ${JSON.stringify(actual)}.${hint}`)];
     }
@@ -317,7 +317,7 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
       if ('discriminator' in issue && issue.discriminator) {
         const options = (issue as { options?: unknown[] }).options?.map(String) ?? [];
         const actual = valueAt(data, path);
-        const guess = typeof actual === 'string' && options.length ? closest(actual, options) : undefined;
+        const guess = typeof actual === 'string' ? didYouMean(actual, options) : undefined;
         const hint = guess ? ` Did you mean "${guess}"?` : '';
         return [findingAt(file, path, 'schema/value', 'error', `${where} must be one of ${options.join(', ')}, not ${JSON.stringify(actual)}.${hint}`)];
       }

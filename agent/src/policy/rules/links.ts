@@ -3,6 +3,7 @@
 import type { Finding } from '../../model/finding.js';
 import type { FleetLink } from '../../model/fleet.js';
 import { locate } from '../../model/source.js';
+import { didYouMean } from '../../model/suggest.js';
 import type { LinkPolicy, Provider } from '../../model/schema.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
 
@@ -55,8 +56,9 @@ function check(ctx: RuleContext): Finding[] {
     const remote = fleet.sites.get(fl.remote);
     if (!remote) {
       if (!fleet.brokenNames.has(fl.remote)) {
-        const names = [...fleet.sites.keys()].sort();
-        out.push(unknownSite(fl.file, [...base, 'to'], `There is no site "${fl.remote}": link to one of ${names.join(', ')}, or add the site first.`));
+        const guess = didYouMean(fl.remote, [...fleet.sites.keys()]);
+        const hint = guess ? ` Did you mean "${guess}"?` : ` Cores: ${[...fleet.hubs.keys()].sort().join(', ')}.`;
+        out.push(unknownSite(fl.file, [...base, 'to'], `There is no site "${fl.remote}": link to an existing site, or add the site first.${hint}`));
       }
       continue;
     }

@@ -1,6 +1,7 @@
 // Mirror settings of each region: what it mirrors exists and is reachable over the private network, the
 // runtime can actually use it, and the dfdaemon settings are ones the Rust client understands.
 import type { Finding } from '../../model/finding.js';
+import { didYouMean } from '../../model/suggest.js';
 import { parseCidr, parseIpv4, containsAddress } from '../../net/cidr.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
 
@@ -17,6 +18,8 @@ export const DOCKER_HUB = 'docker.io';
 function check(ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
   const { fleet } = ctx;
+  // Regions without a path to their own core are reported by routing/unreachable; do not pile on.
+  const cutOff = new Set(ctx.routes.unreachable.filter((p) => p.reason === 'core').map((p) => p.a));
   for (const [name, region] of fleet.regions) {
     const m = region.value.mirror;
     const f = region.file;
@@ -27,8 +30,9 @@ function check(ctx: RuleContext): Finding[] {
       const harbor = fleet.harbors.get(reg);
       if (!harbor) {
         if (!fleet.brokenNames.has(reg)) {
-          const known = [...fleet.harbors.keys(), DOCKER_HUB].join(', ');
-          out.push(unknownRegistry(f, path, `"${reg}" is not a declared Harbor: mirror one of ${known}.`));
+          const known = [...fleet.harbors.keys(), DOCKER_HUB];
+          const guess = didYouMean(reg, known);
+          out.push(unknownRegistry(f, path, `"${reg}" is not a declared Harbor: mirror one of ${known.join(', ')}.${guess ? ` Did you mean "${guess}"?` : ''}`));
         }
         return;
       }
@@ -47,7 +51,7 @@ function check(ctx: RuleContext): Finding[] {
         out.push(crossArea(f, path, `${reg} is the ${hub.value.area} core's Harbor; ${name} is in ${region.value.area}: pulls would cross between areas. Mirror your own area's Harbor.`));
       }
       const target = parseCidr(hub.value.cidr);
-      if (target.ok && own.ok) {
+      if (target.ok && own.ok && !cutOff.has(name)) {
         const walk = ctx.forwarding.walk(name, target.range.start);
         if (walk.kind !== 'delivered' || walk.at !== harbor.value.hub) {
           out.push(unreachable(f, path, `${name} has no route to ${harbor.value.hub}, where ${reg} runs; image traffic stays on the private network: link ${name} to ${harbor.value.hub} or mirror a reachable Harbor.`));
@@ -74,7 +78,7 @@ function check(ctx: RuleContext): Finding[] {
     const managerAddr = managerHost ? parseIpv4(managerHost) : undefined;
     if (managerHost && managerAddr === undefined) {
       out.push(unreachable(f, ['mirror', 'dragonfly', 'manager'], `The manager address ${managerHost} must be a private IPv4 address: image traffic stays on the private network.`));
-    } else if (managerAddr !== undefined && own.ok && !containsAddress(own.range, managerAddr)) {
+    } else if (managerAddr !== undefined && own.ok && !cutOff.has(name) && !containsAddress(own.range, managerAddr)) {
       const walk = ctx.forwarding.walk(name, managerAddr);
       if (walk.kind !== 'delivered') {
         out.push(unreachable(f, ['mirror', 'dragonfly', 'manager'], `${name} has no route to the Dragonfly manager ${managerHost}: use the manager of a core ${name} is linked to.`));

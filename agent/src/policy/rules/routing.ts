@@ -2,6 +2,7 @@
 // the agent uses); every region reaches its core, the cores reach each other, every route has a way back,
 // no loops, no route to a site's own CIDR.
 import type { Finding } from '../../model/finding.js';
+import { didYouMean } from '../../model/suggest.js';
 import { formatCidr, overlaps, parseCidr } from '../../net/cidr.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
 
@@ -25,7 +26,10 @@ function check(ctx: RuleContext): Finding[] {
       if (peer === name) out.push(p2p(region.file, path, 'A region cannot be its own p2p peer: remove this entry.'));
       else if (!other) {
         if (fleet.hubs.has(peer)) out.push(p2p(region.file, path, `${peer} is a core; regions reach their core anyway: remove this entry.`));
-        else if (!fleet.brokenNames.has(peer)) out.push(p2p(region.file, path, `There is no region "${peer}": fix the name or remove the entry.`));
+        else if (!fleet.brokenNames.has(peer)) {
+          const guess = didYouMean(peer, [...fleet.regions.keys()]);
+          out.push(p2p(region.file, path, `There is no region "${peer}": fix the name or remove the entry.${guess ? ` Did you mean "${guess}"?` : ''}`));
+        }
       } else if (policy && policy.regionPeering === 'off') {
         out.push(p2p(region.file, path, 'The routing policy has regionPeering: off: remove this p2p peer or set regionPeering: opt-in in policies/routing.yaml.'));
       } else if (policy && !policy.crossAreaPeering && other.value.area !== region.value.area) {
