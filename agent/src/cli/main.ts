@@ -77,6 +77,34 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(routesCommand(opts, io));
     });
 
+  const hostCommand = (name: string, description: string) =>
+    program
+      .command(name)
+      .description(description)
+      .requiredOption('--region <name>', 'the site (region or core) this host belongs to')
+      .option('--roles <roles>', 'comma-separated roles of this host: gateway, node, hub', 'gateway,node')
+      .option('--repo <dir>', 'checkout of the configuration repository', '.')
+      .option('--root <dir>', 'prefix for every host path (a sandbox instead of /)', '/')
+      .option('--netns <name>', 'run every ip/wg/iptables command inside this network namespace')
+      .option('--state-dir <dir>', 'state directory (default <root>/var/lib/mirrornet)')
+      .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+      .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')
+      .option('--dragonfly-restart <command>', 'command that restarts dfdaemon');
+
+  hostCommand('plan', 'Show what apply would change on this host. Exit 0 in sync, 2 changes pending, 1 error.')
+    .option('--verbose', 'also list what is in sync')
+    .action(async (opts: import('./host.js').HostOptions & { verbose?: boolean }) => {
+      const { planCommand } = await import('./plan.js');
+      setExit(await planCommand(opts, io));
+    });
+
+  hostCommand('apply', 'Apply the plan on this host. Exit 0 applied or nothing to do, 1 error, 3 refused by a guardrail.')
+    .option('--remote-address <ip>', 'address of the git remote: its route is never deleted (lockout protection)')
+    .action(async (opts: import('./host.js').HostOptions & { remoteAddress?: string }) => {
+      const { applyCommand } = await import('./apply.js');
+      setExit(await applyCommand(opts, io));
+    });
+
   program
     .command('start')
     .description('The main job on this machine: validate the example fleet and show its address plan and routes.')
@@ -103,6 +131,11 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     if (err instanceof UserError) {
       io.stderr(`mirrornet: ${err.userMessage}\n`);
       return err.exitCode;
+    }
+    const userMessage = (err as { userMessage?: unknown })?.userMessage;
+    if (typeof userMessage === 'string') {
+      io.stderr(`mirrornet: ${userMessage}\n`);
+      return 1;
     }
     const e = err as Error;
     io.stderr(`mirrornet: internal error: ${e?.message ?? String(err)}\n`);

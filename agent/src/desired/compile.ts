@@ -1,0 +1,155 @@
+// compile(fleet, site, roles): the desired state of one host of one site. Pure: routes come from the one
+// route computation in net/routes.ts, so the validator and the agent never disagree.
+import { createHash } from 'node:crypto';
+import type { Fleet, FleetLink } from '../model/fleet.js';
+import type { Region, WireguardEnd } from '../model/schema.js';
+import { computeRoutes, type RoutePlan } from '../net/routes.js';
+import type { Desired, DesiredContainerd, DesiredDocker, DesiredDragonfly, DesiredRoute, DesiredWireguard, Role } from './types.js';
+
+export const DOCKER_HUB = 'docker.io';
+export const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
+export const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
+
+export class CompileError extends Error {
+  readonly userMessage: string;
+  constructor(message: string) {
+    super(message);
+    this.name = 'CompileError';
+    this.userMessage = message;
+  }
+}
+
+/**
+ * The WireGuard interface of a link on one site: unique on the machine (wireguard-go's control socket is
+ * not per network namespace), at most 15 characters.
+ */
+export function wireguardInterfaceName(localSite: string, remoteSite: string): string {
+  const hash = createHash('sha256').update(`${localSite}>${remoteSite}`).digest('hex').slice(0, 8);
+  return `mn${hash}`;
+}
+
+interface WgEnds {
+  mine: WireguardEnd;
+  theirs: WireguardEnd;
+}
+
+function wgEnds(link: FleetLink, site: string): WgEnds | undefined {
+  if (link.link.type !== 'wireguard') return undefined;
+  return link.local === site ? { mine: link.link.local, theirs: link.link.remote } : { mine: link.link.remote, theirs: link.link.local };
+}
+
+export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: RoutePlan = computeRoutes(fleet)): Desired {
+  const site = fleet.sites.get(siteName);
+  if (!site) throw new CompileError(`There is no site "${siteName}" in the repository: use one of ${[...fleet.sites.keys()].join(', ')}.`);
+  if (roles.includes('hub') && site.role !== 'hub') throw new CompileError(`${siteName} is a region; the hub role is only for the cores.`);
+  const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [] };
+
+  if (roles.includes('gateway')) {
+    const table = plan.tables.get(siteName) ?? [];
+    const byLink = new Map<string, string[]>();
+    for (const route of table) {
+      if (route.link.link.type !== 'wireguard') continue; // cloud links are programmed in the cloud route tables
+      const list = byLink.get(route.link.id) ?? [];
+      list.push(route.destination);
+      byLink.set(route.link.id, list);
+    }
+    for (const { neighbor, link } of plan.adjacency.get(siteName) ?? []) {
+      const ends = wgEnds(link, siteName);
+      if (!ends) continue;
+      const name = wireguardInterfaceName(siteName, neighbor);
+      const allowed = byLink.get(link.id) ?? [];
+      if (!ends.mine.privateKey || !ends.theirs.publicKey) continue; // incomplete link: the validator warns
+      const wg: DesiredWireguard = {
+        name,
+        linkId: link.id,
+        remoteSite: neighbor,
+        listenPort: ends.mine.listenPort,
+        privateKey: ends.mine.privateKey,
+        mtu: link.link.mtu,
+        mssClamp: link.link.mssClamp,
+        peer: {
+          publicKey: ends.theirs.publicKey,
+          ...(ends.theirs.endpoint ? { endpoint: ends.theirs.endpoint } : {}),
+          allowedIps: [...allowed].sort(),
+          ...(link.link.type === 'wireguard' && link.link.persistentKeepalive !== undefined ? { persistentKeepalive: link.link.persistentKeepalive } : {}),
+        },
+      };
+      desired.wireguard.push(wg);
+      for (const destination of allowed) {
+        const route = table.find((r) => r.destination === destination)!;
+        const r: DesiredRoute = { destination, dev: name, linkId: link.id, target: route.owner ?? 'static' };
+        desired.routes.push(r);
+      }
+    }
+    desired.wireguard.sort((a, b) => (a.name < b.name ? -1 : 1));
+    desired.routes.sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
+  }
+
+  if (roles.includes('node') && site.role === 'region') {
+    const region = site.value as Region;
+    const m = region.mirror;
+    const proxy = `http://127.0.0.1:${m.dragonfly.proxyPort}`;
+    if (m.runtime === 'containerd') {
+      const c: DesiredContainerd = { registries: [] };
+      for (const reg of m.registries) {
+        if (reg === DOCKER_HUB) {
+          c.registries.push({ host: DOCKER_HUB, server: DOCKER_HUB_SERVER, mirror: proxy, ...(m.dialTimeout ? { dialTimeout: m.dialTimeout } : {}) });
+          continue;
+        }
+        const harbor = fleet.harbors.get(reg);
+        if (!harbor) continue;
+        const url = new URL(harbor.value.externalUrl);
+        c.registries.push({ host: url.host, server: `${url.protocol}//${url.host}`, mirror: proxy, ...(m.dialTimeout ? { dialTimeout: m.dialTimeout } : {}) });
+      }
+      desired.containerd = c;
+    } else {
+      const d: DesiredDocker = { registryMirrors: [], unsupported: [] };
+      for (const reg of m.registries) {
+        if (reg === DOCKER_HUB) d.registryMirrors.push(proxy);
+        else d.unsupported.push(reg);
+      }
+      desired.docker = d;
+    }
+    desired.dragonfly = dfdaemonConfig(fleet, region);
+  }
+  return desired;
+}
+
+function seconds(duration: string | undefined): string | undefined {
+  if (!duration) return undefined;
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
+  if (!m) return duration;
+  const n = Number(m[1]);
+  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+  return `${Math.round(n * factor)}s`;
+}
+
+/** dfdaemon.yaml (Rust client, camelCase keys) for a region's peers. */
+export function dfdaemonConfig(fleet: Fleet, region: Region): DesiredDragonfly {
+  const df = region.mirror.dragonfly;
+  const harborName = region.mirror.registries.find((r) => r !== DOCKER_HUB && fleet.harbors.has(r));
+  const harbor = harborName ? fleet.harbors.get(harborName)!.value : undefined;
+  const gc = df.gc;
+  const policy: Record<string, unknown> = {};
+  if (gc?.taskTTL) policy['taskTTL'] = seconds(gc.taskTTL);
+  if (gc?.diskHighThresholdPercent !== undefined) policy['diskHighThresholdPercent'] = gc.diskHighThresholdPercent;
+  if (gc?.diskLowThresholdPercent !== undefined) policy['diskLowThresholdPercent'] = gc.diskLowThresholdPercent;
+  const config: Record<string, unknown> = {
+    host: {
+      idc: df.idc ?? region.name,
+      location: df.location ?? `${region.area}|${region.name}`,
+      ...(df.schedulerClusterId !== undefined ? { schedulerClusterID: df.schedulerClusterId } : {}),
+    },
+    manager: { addr: df.manager },
+    seedPeer: { enable: false, type: 'normal' },
+    storage: { dir: df.storageDir ?? '/var/lib/dragonfly' },
+    ...(gc ? { gc: { ...(gc.interval ? { interval: seconds(gc.interval) } : {}), ...(Object.keys(policy).length ? { policy } : {}) } } : {}),
+    proxy: {
+      server: { port: df.proxyPort },
+      rules: [{ regex: 'blobs/sha256.*' }],
+      ...(harbor ? { registryMirror: { addr: new URL(harbor.externalUrl).origin } } : {}),
+      ...(df.disableBackToSource !== undefined ? { disableBackToSource: df.disableBackToSource } : {}),
+    },
+  };
+  return { path: DFDAEMON_CONFIG, config };
+}

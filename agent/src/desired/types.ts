@@ -1,0 +1,69 @@
+// The desired state of one host: what the agent should make true, per provider. Pure data.
+
+export type Role = 'gateway' | 'node' | 'hub';
+export const ROLES: readonly Role[] = ['gateway', 'node', 'hub'];
+
+export interface DesiredRoute {
+  destination: string;
+  /** The WireGuard interface the route goes into. */
+  dev: string;
+  linkId: string;
+  /** Site that owns the destination, or 'static'. */
+  target: string;
+}
+
+export interface DesiredPeer {
+  publicKey: string;
+  endpoint?: string;
+  allowedIps: string[];
+  persistentKeepalive?: number;
+}
+
+export interface DesiredWireguard {
+  name: string;
+  linkId: string;
+  remoteSite: string;
+  listenPort: number;
+  /** Secret reference, resolved on apply. */
+  privateKey: string;
+  mtu: number;
+  /** true = clamp to PMTU, a number = set the MSS, false = no clamping. */
+  mssClamp: boolean | number;
+  peer: DesiredPeer;
+}
+
+export interface DesiredRegistryMirror {
+  /** Directory name under config_path: host or host:port. */
+  host: string;
+  /** The registry itself, the fallback (`server`). */
+  server: string;
+  /** dfdaemon's proxy, tried first. */
+  mirror: string;
+  dialTimeout?: string;
+}
+
+export interface DesiredContainerd {
+  registries: DesiredRegistryMirror[];
+}
+
+export interface DesiredDocker {
+  /** The value of daemon.json `registry-mirrors` (Docker Hub only). */
+  registryMirrors: string[];
+  /** Registries asked for that Docker cannot mirror, to explain. */
+  unsupported: string[];
+}
+
+export interface DesiredDragonfly {
+  path: string;
+  config: Record<string, unknown>;
+}
+
+export interface Desired {
+  site: string;
+  roles: Role[];
+  routes: DesiredRoute[];
+  wireguard: DesiredWireguard[];
+  containerd?: DesiredContainerd;
+  docker?: DesiredDocker;
+  dragonfly?: DesiredDragonfly;
+}

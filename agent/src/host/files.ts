@@ -1,0 +1,113 @@
+// Host files under a root prefix (so tests and the lab write into a sandbox, never into /etc): atomic
+// writes (temp file, fsync, rename) that keep mode and owner, with one backup of the previous content.
+import { constants } from 'node:fs';
+import { copyFile, mkdir, open, readFile, rename, rm, stat, chmod, chown, readdir } from 'node:fs/promises';
+import { dirname, join, basename } from 'node:path';
+import { randomBytes } from 'node:crypto';
+
+export const BACKUP_SUFFIX = '.mirrornet.bak';
+
+export class HostFiles {
+  constructor(readonly root: string = '/') {}
+
+  /** The real path of a host path such as /etc/containerd/config.toml. */
+  path(hostPath: string): string {
+    return this.root === '/' ? hostPath : join(this.root, hostPath);
+  }
+
+  async read(hostPath: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.path(hostPath), 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+  }
+
+  async exists(hostPath: string): Promise<boolean> {
+    try {
+      await stat(this.path(hostPath));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async list(hostDir: string): Promise<string[]> {
+    try {
+      return (await readdir(this.path(hostDir))).sort();
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /**
+   * Write atomically: a temp file in the same directory, fsync, keep the old file's mode and owner, keep
+   * one backup, rename over, fsync the directory. A crash leaves either the old or the new content.
+   */
+  async writeAtomic(hostPath: string, content: string, opts: { mode?: number } = {}): Promise<void> {
+    const target = this.path(hostPath);
+    const dir = dirname(target);
+    await mkdir(dir, { recursive: true });
+    let previous: { mode: number; uid: number; gid: number } | undefined;
+    try {
+      const st = await stat(target);
+      previous = { mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    } catch {
+      previous = undefined;
+    }
+    const tmp = join(dir, `.${basename(target)}.mirrornet-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
+    const fh = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, previous?.mode ?? opts.mode ?? 0o644);
+    try {
+      await fh.writeFile(content, 'utf8');
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+    try {
+      if (previous) {
+        await chmod(tmp, previous.mode);
+        if (process.getuid?.() === 0) await chown(tmp, previous.uid, previous.gid);
+        await copyFile(target, `${target}${BACKUP_SUFFIX}`);
+      } else if (opts.mode !== undefined) {
+        await chmod(tmp, opts.mode);
+      }
+      await rename(tmp, target);
+    } catch (err) {
+      await rm(tmp, { force: true });
+      throw err;
+    }
+    await syncDir(dir);
+  }
+
+  async remove(hostPath: string): Promise<void> {
+    await rm(this.path(hostPath), { force: true });
+  }
+
+  /** Remove a directory if it is empty (used after deleting the only file mirrornet put there). */
+  async removeDirIfEmpty(hostDir: string): Promise<void> {
+    const entries = await this.list(hostDir);
+    if (entries.length === 0) await rm(this.path(hostDir), { recursive: false, force: true }).catch(() => undefined);
+  }
+
+  /** Remove temp files a killed writer left behind in a directory. */
+  async cleanTemps(hostDir: string): Promise<void> {
+    for (const name of await this.list(hostDir)) {
+      if (name.includes('.mirrornet-tmp-')) await rm(join(this.path(hostDir), name), { force: true });
+    }
+  }
+}
+
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, constants.O_RDONLY);
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    /* some file systems do not allow fsync on directories */
+  }
+}

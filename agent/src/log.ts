@@ -1,0 +1,32 @@
+// pino loggers: JSON for machines, pretty for people (MIRRORNET_LOG_FORMAT=pretty or a TTY), with every
+// field that could hold a secret redacted. Components take child loggers: log.child({ component }).
+import { pino, type Logger, type DestinationStream } from 'pino';
+
+export const REDACT_PATHS = [
+  'secret',
+  'password',
+  'privateKey',
+  'psk',
+  'token',
+  'authorization',
+  'headers.authorization',
+  '*.secret',
+  '*.password',
+  '*.privateKey',
+  '*.psk',
+  '*.token',
+  '*.authorization',
+];
+
+export function createLogger(opts: { level?: string; pretty?: boolean; destination?: DestinationStream } = {}): Logger {
+  const level = opts.level ?? process.env['MIRRORNET_LOG_LEVEL'] ?? 'info';
+  const base = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { app: 'mirrornet' } };
+  if (opts.destination) return pino(base, opts.destination);
+  const pretty = opts.pretty ?? (process.env['MIRRORNET_LOG_FORMAT'] === 'pretty' || (process.env['MIRRORNET_LOG_FORMAT'] !== 'json' && Boolean(process.stderr.isTTY)));
+  if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, colorize: Boolean(process.stderr.isTTY) } } });
+  return pino(base, pino.destination(2));
+}
+
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

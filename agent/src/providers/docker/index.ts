@@ -1,0 +1,107 @@
+// Docker: daemon.json is shared with other tools, so mirrornet owns only `registry-mirrors` (Docker Hub
+// only: it does nothing for a private Harbor) and keeps every other key. SIGHUP reloads registry-mirrors.
+import { isDeepStrictEqual } from 'node:util';
+import type { Desired } from '../../desired/types.js';
+import { runHook } from '../../host/exec.js';
+import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
+
+export const DAEMON_JSON = '/etc/docker/daemon.json';
+export const OWNED_KEY = 'registry-mirrors';
+
+export interface ActualDocker {
+  text?: string;
+  json?: Record<string, unknown>;
+  /** Why the file cannot be used (not JSON, not an object). */
+  error?: string;
+}
+
+export class DaemonJsonError extends Error {
+  readonly userMessage: string;
+  constructor(why: string) {
+    super(why);
+    this.name = 'DaemonJsonError';
+    this.userMessage = `${DAEMON_JSON} ${why}: fix it by hand; mirrornet does not rewrite a file it cannot read.`;
+  }
+}
+
+export function parseDaemonJson(text: string | undefined): ActualDocker {
+  if (text === undefined) return {};
+  try {
+    const json: unknown = JSON.parse(text);
+    if (!json || typeof json !== 'object' || Array.isArray(json)) return { text, error: 'is not a JSON object' };
+    return { text, json: json as Record<string, unknown> };
+  } catch (err) {
+    return { text, error: `is not valid JSON (${(err as Error).message})` };
+  }
+}
+
+/** The new daemon.json text: only the owned key changes; the rest keeps its values and order. */
+export function renderDaemonJson(current: Record<string, unknown> | undefined, mirrors: string[]): string {
+  const next: Record<string, unknown> = { ...(current ?? {}) };
+  if (mirrors.length) next[OWNED_KEY] = mirrors;
+  else delete next[OWNED_KEY];
+  return `${JSON.stringify(next, null, 2)}\n`;
+}
+
+export function diffDocker(desired: Desired, actual: ActualDocker, owned: ReadonlySet<string>): Change[] {
+  const d = desired.docker;
+  const id = `${DAEMON_JSON}#${OWNED_KEY}`;
+  if (actual.error) {
+    return [{ provider: 'docker', id, action: 'update', reason: `${DAEMON_JSON} ${actual.error}; it must be fixed by hand first`, data: { error: actual.error } }];
+  }
+  const have = actual.json?.[OWNED_KEY];
+  if (!d) {
+    if (owned.has(id) && have !== undefined) {
+      return [{ provider: 'docker', id, action: 'delete', reason: 'Docker Hub is no longer mirrored', before: { [OWNED_KEY]: have }, data: { mirrors: [] } }];
+    }
+    return [];
+  }
+  const after = { [OWNED_KEY]: d.registryMirrors };
+  if (isDeepStrictEqual(have ?? [], d.registryMirrors)) return [{ provider: 'docker', id, action: 'noop', reason: 'in sync', after }];
+  const action = actual.text === undefined || have === undefined ? 'create' : 'update';
+  return [
+    {
+      provider: 'docker',
+      id,
+      action,
+      reason: have === undefined ? 'Docker Hub is not mirrored through dfdaemon yet' : `registry-mirrors is ${JSON.stringify(have)}`,
+      ...(have !== undefined ? { before: { [OWNED_KEY]: have } } : {}),
+      after,
+      data: { mirrors: d.registryMirrors },
+    },
+  ];
+}
+
+export function dockerNotes(desired: Desired): string[] {
+  const d = desired.docker;
+  if (!d?.unsupported.length) return [];
+  return [
+    `Docker's registry-mirrors only mirrors Docker Hub: ${d.unsupported.join(', ')} cannot go through Dragonfly with runtime: docker. Use containerd for those images, or run dfdaemon as Docker's HTTP proxy with a trusted CA (not managed by mirrornet).`,
+  ];
+}
+
+export const dockerProvider: Provider<ActualDocker> = {
+  id: 'docker',
+  wants: (desired) => desired.docker !== undefined || desired.roles.includes('node'),
+  async read(ctx: ProviderContext, desired: Desired): Promise<ActualDocker> {
+    ctx.notes.push(...dockerNotes(desired));
+    if (!desired.docker && !(ctx.inventory ?? []).length) return {};
+    return parseDaemonJson(await ctx.files.read(DAEMON_JSON));
+  },
+  diff: diffDocker,
+  async apply(ctx, changes, _desired, actual): Promise<ApplyOutcome> {
+    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    for (const c of changes) {
+      if (c.action === 'noop') continue;
+      const data = c.data as { mirrors?: string[]; error?: string };
+      if (data.error) throw new DaemonJsonError(data.error);
+      await ctx.files.writeAtomic(DAEMON_JSON, renderDaemonJson(actual.json, data.mirrors ?? []), { mode: 0o644 });
+      await runHook(ctx.exec, ctx.commands.dockerReload);
+      if (c.action === 'delete') outcome.deleted.push(c.id);
+      else outcome.created.push(c.id);
+      ctx.log.info({ provider: 'docker', action: c.action, id: c.id }, 'change applied');
+      outcome.applied.push(c);
+    }
+    return outcome;
+  },
+};

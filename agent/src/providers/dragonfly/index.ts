@@ -1,0 +1,67 @@
+// dfdaemon.yaml for the region's peers. dfdaemon silently ignores unknown keys and does not reload on
+// SIGHUP: mirrornet renders only known keys and restarts dfdaemon only when the file changed.
+import { isDeepStrictEqual } from 'node:util';
+import { parse, stringify } from 'yaml';
+import type { Desired } from '../../desired/types.js';
+import { runHook } from '../../host/exec.js';
+import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
+
+export interface ActualDragonfly {
+  path: string;
+  text?: string;
+  config?: unknown;
+}
+
+export function renderDfdaemon(desired: Desired): string {
+  return `# Managed by mirrornet for ${desired.site}. Edits are overwritten.\n${stringify(desired.dragonfly!.config)}`;
+}
+
+export function diffDragonfly(desired: Desired, actual: ActualDragonfly, owned: ReadonlySet<string>): Change[] {
+  const d = desired.dragonfly;
+  if (!d) {
+    if (owned.has(actual.path) && actual.text !== undefined) return [{ provider: 'dragonfly', id: actual.path, action: 'delete', reason: 'this host no longer runs a dfdaemon for mirrornet', data: { path: actual.path } }];
+    return [];
+  }
+  const after = d.config;
+  if (actual.text === undefined) return [{ provider: 'dragonfly', id: d.path, action: 'create', reason: 'dfdaemon.yaml does not exist', after, data: { path: d.path, content: renderDfdaemon(desired) } }];
+  if (isDeepStrictEqual(actual.config, d.config)) return [{ provider: 'dragonfly', id: d.path, action: 'noop', reason: 'in sync', after }];
+  return [{ provider: 'dragonfly', id: d.path, action: 'update', reason: 'dfdaemon.yaml differs from the repository', before: actual.config, after, data: { path: d.path, content: renderDfdaemon(desired) } }];
+}
+
+export const dragonflyProvider: Provider<ActualDragonfly> = {
+  id: 'dragonfly',
+  wants: (desired) => desired.dragonfly !== undefined || (desired.roles.includes('node')),
+  async read(ctx: ProviderContext, desired: Desired): Promise<ActualDragonfly> {
+    const path = desired.dragonfly?.path ?? ctx.inventory?.[0] ?? '/etc/dragonfly/dfdaemon.yaml';
+    const text = await ctx.files.read(path);
+    if (text === undefined) return { path };
+    let config: unknown;
+    try {
+      config = parse(text);
+    } catch {
+      config = undefined;
+    }
+    return { path, text, config };
+  },
+  diff: diffDragonfly,
+  async apply(ctx, changes): Promise<ApplyOutcome> {
+    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    let restart = false;
+    for (const c of changes) {
+      if (c.action === 'noop') continue;
+      const { path, content } = c.data as { path: string; content?: string };
+      if (c.action === 'delete') {
+        await ctx.files.remove(path);
+        outcome.deleted.push(c.id);
+      } else {
+        await ctx.files.writeAtomic(path, content!, { mode: 0o644 });
+        outcome.created.push(c.id);
+        restart = true;
+      }
+      ctx.log.info({ provider: 'dragonfly', action: c.action, id: c.id }, 'change applied');
+      outcome.applied.push(c);
+    }
+    if (restart) await runHook(ctx.exec, ctx.commands.dragonflyRestart);
+    return outcome;
+  },
+};

@@ -1,0 +1,70 @@
+// The provider contract (after Pulumi's dynamic providers): read the actual state, diff it against the
+// desired state (pure), apply a list of changes. The reconcile loop orders providers; a provider never
+// imports another one.
+import type { Logger } from 'pino';
+import type { Desired } from '../desired/types.js';
+import type { Exec } from '../host/exec.js';
+import type { HostFiles } from '../host/files.js';
+import type { SecretResolver } from '../host/secrets.js';
+
+export type Action = 'create' | 'update' | 'delete' | 'noop';
+
+export type ProviderId = 'routes' | 'wireguard' | 'containerd' | 'docker' | 'dragonfly';
+
+/** One planned change. `before`/`after` are for display and never hold secret values. */
+export interface Change {
+  provider: ProviderId;
+  /** Stable id of the resource within the provider, e.g. a destination CIDR or a file path. */
+  id: string;
+  action: Action;
+  /** Why, in words a person understands. */
+  reason: string;
+  before?: unknown;
+  after?: unknown;
+  /** Provider data needed to apply the change (no secret values). */
+  data?: unknown;
+}
+
+/** Inventory: what this agent created, per provider; prune only from here. */
+export type Inventory = Partial<Record<ProviderId, string[]>>;
+
+export interface HostCommands {
+  /** Reload Docker after daemon.json changed (SIGHUP: no restart for registry-mirrors). */
+  dockerReload: string;
+  /** Restart dfdaemon after dfdaemon.yaml changed (it does not reload on SIGHUP). */
+  dragonflyRestart: string;
+}
+
+export const DEFAULT_COMMANDS: HostCommands = {
+  dockerReload: 'pkill -HUP -x dockerd || true',
+  dragonflyRestart: 'systemctl restart dfdaemon',
+};
+
+export interface ProviderContext {
+  exec: Exec;
+  files: HostFiles;
+  secrets: SecretResolver;
+  log: Logger;
+  commands: HostCommands;
+  /** Notes for the user that are not changes (e.g. containerd's config_path is unset). */
+  notes: string[];
+  /** This provider's inventory ids (what the agent created before). */
+  inventory?: readonly string[];
+}
+
+export interface ApplyOutcome {
+  applied: Change[];
+  /** Inventory ids to add / remove after this apply. */
+  created: string[];
+  deleted: string[];
+}
+
+export interface Provider<A = unknown> {
+  id: ProviderId;
+  /** Whether this provider has anything to do for the desired state. */
+  wants(desired: Desired): boolean;
+  read(ctx: ProviderContext, desired: Desired): Promise<A>;
+  /** Pure. `owned` are the ids in this provider's inventory. */
+  diff(desired: Desired, actual: A, owned: ReadonlySet<string>): Change[];
+  apply(ctx: ProviderContext, changes: Change[], desired: Desired, actual: A): Promise<ApplyOutcome>;
+}
