@@ -127,6 +127,7 @@ export function loadRepo(root: string): LoadResult {
   const listed = listModelFiles(root);
   const result = loadFiles(listed.files);
   result.findings.unshift(...listed.findings);
+  for (const path of new Set(listed.findings.map((f) => f.file))) markBroken(result, path, '');
   return result;
 }
 
@@ -138,6 +139,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
   } else {
     if (vf.content.length > MAX_FILE_BYTES) {
       out.findings.push(fileFinding(path, 'file/too-large', `This file is ${vf.content.length} bytes; configuration files may be at most 1 MiB: split it.`));
+      markBroken(out, path, '');
       return;
     }
     try {
@@ -147,12 +149,14 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
       out.findings.push(
         fileFinding(path, 'file/encoding', `This file is not valid UTF-8 (first bad byte at line ${at.line}, column ${at.column}): save it as UTF-8.`, at.line, at.column),
       );
+      markBroken(out, path, vf.content.toString('latin1'));
       return;
     }
   }
   if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
-  if (text.length > MAX_FILE_BYTES) {
+  if (text.length > MAX_FILE_BYTES / 4 && Buffer.byteLength(text, 'utf8') > MAX_FILE_BYTES) {
     out.findings.push(fileFinding(path, 'file/too-large', 'This file is larger than 1 MiB: split it.'));
+    markBroken(out, path, '');
     return;
   }
   const lineCounter = new LineCounter();
@@ -167,6 +171,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
   const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
   if (nonEmpty.length === 0) {
     out.findings.push(fileFinding(path, 'file/empty', 'This file is empty: add an object (kind, name, ...) or delete the file.'));
+    markBroken(out, path, text);
     return;
   }
   if (nonEmpty.length > 1) {
@@ -175,15 +180,19 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     out.findings.push(
       fileFinding(path, 'yaml/multiple-documents', 'This file holds more than one YAML document: keep one object per file, named after the file.', pos.line, pos.col),
     );
+    markBroken(out, path, text);
     return;
   }
   const doc = nonEmpty[0]!;
   if (doc.errors.length > 0) {
     for (const err of doc.errors.slice(0, 5)) {
-      const pos = err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]);
       const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-      out.findings.push(fileFinding(path, 'yaml/syntax', `YAML syntax error: ${msg}. Fix the YAML at this line.`, pos.line, pos.col));
+      const opener = unclosedOpener(text, err.pos[0], msg);
+      const pos = opener !== undefined ? lineCounter.linePos(opener) : (err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]));
+      const hint = opener !== undefined ? 'This is where it opens: close it.' : 'Fix the YAML at this line.';
+      out.findings.push(fileFinding(path, 'yaml/syntax', `YAML syntax error: ${msg}. ${hint}`, pos.line, pos.col));
     }
+    markBroken(out, path, text);
     return;
   }
   const file: SourceFile = { path, text, lineCounter, doc };
@@ -194,6 +203,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
   } catch (cause) {
     const message = (cause as Error).message ?? String(cause);
+    markBroken(out, path, text);
     if (/alias/i.test(message)) {
       out.findings.push(
         fileFinding(path, 'yaml/aliases', `This file expands too many YAML aliases (more than ${MAX_ALIAS_COUNT}), like an alias bomb: write the values out instead of using anchors.`),
@@ -217,6 +227,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
 
   if (data === null || typeof data !== 'object' || Array.isArray(data)) {
     out.findings.push(findingAt(file, [], 'schema/type', 'error', 'The file must hold a mapping with `kind` and `name` at the top.'));
+    markBroken(out, path, text);
     return;
   }
   const obj = data as Record<string, unknown>;
@@ -226,6 +237,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     out.findings.push(
       findingAt(file, [], 'schema/unknown-kind', 'error', `The file has no \`kind\`: add one of ${KIND_NAMES.join(', ')}.`),
     );
+    markBroken(out, path, text);
     return;
   }
   if (!(KIND_NAMES as string[]).includes(kind)) {
@@ -233,6 +245,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     out.findings.push(
       findingAt(file, ['kind'], 'schema/unknown-kind', 'error', `Unknown kind "${kind}";${guess ? ` did you mean "${guess}"?` : ''} known kinds: ${KIND_NAMES.join(', ')}.`),
     );
+    markBroken(out, path, text);
     return;
   }
   const kindName = kind as KindName;
@@ -241,6 +254,7 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     out.findings.push(
       findingAt(file, ['kind'], 'schema/wrong-directory', 'error', `A ${kindName} belongs in ${KIND_DIRECTORY[kindName]}/, not ${dir}/: move the file.`),
     );
+    markBroken(out, path, text);
     return;
   }
   const schema = KINDS[kindName] as z.ZodType;
@@ -254,13 +268,63 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
   if (!parsed.success) {
     for (const issue of parsed.error.issues) out.findings.push(...issueToFindings(file, schema, obj, issue));
     out.invalid.push({ kind: kindName, name, file: path });
+    if (name !== stem) out.invalid.push({ kind: kindName, name: stem, file: path });
     return;
   }
   if (obj['name'] !== stem) {
-    out.invalid.push({ kind: kindName, name, file: path });
+    out.invalid.push({ kind: kindName, name, file: path }, { kind: kindName, name: stem, file: path });
     return;
   }
   out.objects.push({ kind: kindName, name, file, value: parsed.data });
+}
+
+const DEFAULT_KIND_OF_DIRECTORY: Record<string, KindName> = { regions: 'Region', hubs: 'Hub', harbor: 'HarborInstance' };
+const POLICY_FILE_KIND: Record<string, KindName> = {
+  'address-plan': 'AddressPlan',
+  links: 'LinkPolicy',
+  routing: 'RoutingPolicy',
+  guardrails: 'Guardrails',
+  'region-defaults': 'RegionDefaults',
+};
+
+/**
+ * A file that could not be read as an object still tells what it meant to be (from its text, its
+ * directory, its name): references to it are then not reported as dangling on top of its own finding.
+ */
+function markBroken(out: LoadResult, path: string, text: string): void {
+  const stem = basename(path, extname(path));
+  const dir = path.split('/')[0] ?? '';
+  const kind = /^kind:\s*["']?([A-Za-z]+)/m.exec(text)?.[1] ?? DEFAULT_KIND_OF_DIRECTORY[dir] ?? POLICY_FILE_KIND[stem] ?? 'unknown';
+  const name = /^name:\s*["']?([a-z0-9-]+)/m.exec(text)?.[1];
+  out.invalid.push({ kind, name: stem, file: path });
+  if (name && name !== stem) out.invalid.push({ kind, name, file: path });
+}
+
+/**
+ * For "unclosed [ { or quote" errors the parser notices the problem where the file ends or the next key
+ * starts; the opening character is where the user has to look.
+ */
+function unclosedOpener(text: string, at: number, message: string): number | undefined {
+  const flow = /end with an? ([\]}])/.exec(message)?.[1];
+  if (flow) {
+    const open = flow === ']' ? '[' : '{';
+    let depth = 0;
+    for (let i = Math.min(at, text.length) - 1; i >= 0; i--) {
+      const ch = text[i];
+      if (ch === flow) depth++;
+      else if (ch === open) {
+        if (depth === 0) return i;
+        depth--;
+      }
+    }
+    return undefined;
+  }
+  const quote = /Missing closing (["'])quote/.exec(message)?.[1];
+  if (quote) {
+    const i = text.lastIndexOf(quote, Math.min(at, text.length) - 1);
+    return i >= 0 ? i : undefined;
+  }
+  return undefined;
 }
 
 function valueAt(root: unknown, path: readonly PathSegment[]): unknown {

@@ -34,6 +34,17 @@ function normalizeVersion(v: string): string {
   return v.startsWith('v') ? v : `v${v}`;
 }
 
+/** Numeric comparison of v2.9.0 and v2.15.2 (not as strings). */
+export function compareVersions(a: string, b: string): number {
+  const pa = a.replace(/^v/, '').split('.').map(Number);
+  const pb = b.replace(/^v/, '').split('.').map(Number);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d) return d;
+  }
+  return 0;
+}
+
 function check(ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
   const { fleet } = ctx;
@@ -161,7 +172,7 @@ function check(ctx: RuleContext): Finding[] {
   // One Harbor per core, and every core has one.
   for (const [hub, { file }] of fleet.hubs) {
     const list = byHub.get(hub) ?? [];
-    if (list.length === 0) out.push(hubHarbor(file, ['name'], `The core ${hub} has no HarborInstance: add harbor/harbor-${hub}.yaml with hub: ${hub}.`));
+    if (list.length === 0 && !fleet.brokenKinds.has('HarborInstance')) out.push(hubHarbor(file, ['name'], `The core ${hub} has no HarborInstance: add harbor/harbor-${hub}.yaml with hub: ${hub}.`));
     for (const extra of list.slice(1)) {
       const h = fleet.harbors.get(extra)!;
       out.push(hubHarbor(h.file, ['hub'], `${hub} already runs ${list[0]}: one Harbor per core.`, { severity: 'error' }));
@@ -173,7 +184,8 @@ function check(ctx: RuleContext): Finding[] {
     const counts = new Map<string, number>();
     for (const [, { value }] of harbors) counts.set(normalizeVersion(value.version), (counts.get(normalizeVersion(value.version)) ?? 0) + 1);
     if (counts.size > 1) {
-      const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? 1 : -1))[0]![0];
+      // The version most cores run; on a tie, the newest (never ask anyone to downgrade).
+      const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || compareVersions(b[0], a[0]))[0]![0];
       for (const [name, { value, file }] of harbors) {
         if (normalizeVersion(value.version) !== majority) {
           out.push(version(file, ['version'], `${name} runs ${value.version} but the other cores run ${majority}: replication between Harbor versions is unsupported; keep every core on one version.`));

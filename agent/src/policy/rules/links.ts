@@ -143,6 +143,10 @@ function check(ctx: RuleContext): Finding[] {
               ),
             );
           }
+          const range = policy?.wireguardPorts;
+          if (range && (end.listenPort < range.from || end.listenPort > range.to)) {
+            out.push(listenPort(fl.file, [...base, endName, 'listenPort'], `Port ${end.listenPort} is outside the WireGuard ports of the link policy (${range.from}..${range.to}): pick a free port in that range, or widen wireguardPorts in policies/links.yaml.`));
+          }
           const gw = end.gateway ?? site.value.gateways[0]?.name ?? '';
           const key = `${site.name}/${gw}/${end.listenPort}`;
           const clash = ports.get(key);
@@ -204,7 +208,7 @@ export const linkRules: RuleFamily = {
     { id: 'links/mtu', severity: 'error', summary: 'The MTU is within the policy\'s bounds.', example: 'mtu: 9000 on a VPN' },
     { id: 'links/mss', severity: 'error', summary: 'An MSS fits the MTU (<= MTU - 40); VPN links clamp MSS (warning).', example: 'mtu: 1400, mssClamp: 1400' },
     { id: 'links/wireguard-key', severity: 'error', summary: 'WireGuard public keys are 32 bytes of base64.', example: 'publicKey: abc' },
-    { id: 'links/listen-port', severity: 'error', summary: 'WireGuard listen ports are unique per gateway.', example: 'two tunnels on the hub gateway, both on 51820' },
+    { id: 'links/listen-port', severity: 'error', summary: 'WireGuard listen ports are unique per gateway and inside the policy\'s wireguardPorts.', example: 'two tunnels on the hub gateway, both on 51820' },
     { id: 'links/unknown-gateway', severity: 'error', summary: 'A link end names a gateway of its site.', example: 'gateway: gw9 where the site has gw1' },
     { id: 'links/endpoint', severity: 'error', summary: 'At least one end of a WireGuard link has an endpoint to dial.', example: 'both ends without endpoint' },
     { id: 'links/cloud-id', severity: 'error', summary: 'A cloud-connect link uses the Cloud Connect instance its sites are attached to.', example: 'instanceId: cc-2 where the hub says cloudConnectId: cc-1' },

@@ -66,7 +66,8 @@ function check(ctx: RuleContext): Finding[] {
     if (df.location !== undefined) {
       const levels = df.location.split('|');
       if (levels.length > 5 || levels.some((l) => l.trim() === '')) {
-        out.push(location(f, ['mirror', 'dragonfly', 'location'], `location is up to 5 non-empty levels separated by |, e.g. overseas|de|frankfurt; got ${levels.length} level(s).`));
+        const why = levels.length > 5 ? `got ${levels.length} levels` : 'one level is empty';
+        out.push(location(f, ['mirror', 'dragonfly', 'location'], `location is up to 5 non-empty levels separated by |, e.g. overseas|de|frankfurt; ${why}.`));
       }
     }
     const low = df.gc?.diskLowThresholdPercent;

@@ -1,0 +1,19 @@
+// What the agent reports: one event model for logs, commit statuses and chat (issue: reporting).
+export type EventKind = 'applied' | 'apply-failed' | 'revision-refused' | 'guardrail-blocked' | 'drift-detected' | 'drift-resolved';
+
+export interface AgentEvent {
+  kind: EventKind;
+  site: string;
+  revision: string;
+  /** One sentence: what happened and what to do. */
+  message: string;
+  /** Drift: the component; failures: the provider or step. */
+  component?: string;
+  /** Changes (ids and actions) behind the event, no secret values. */
+  changes?: { provider: string; id: string; action: string; reason: string }[];
+  /** Stable identity for deduplication (same drift or failure => same fingerprint). */
+  fingerprint: string;
+  at: string;
+}
+
+export type EventSink = (event: AgentEvent) => void;

@@ -1,0 +1,304 @@
+// The agent's reconcile, as a list of named steps (after Flux's source-controller):
+// fetch -> verify -> validate -> compile -> read -> diff -> guard -> apply -> record -> report.
+// A new revision is applied whole; between revisions, drift is healed or only reported per component.
+import { createHash } from 'node:crypto';
+import { lookup } from 'node:dns/promises';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Logger } from 'pino';
+import { compile } from '../desired/compile.js';
+import type { Desired, Role } from '../desired/types.js';
+import type { Guardrails } from '../model/schema.js';
+import { validateRepo } from '../policy/validate.js';
+import type { ProviderId } from '../providers/types.js';
+import type { GitSource } from '../source/git.js';
+import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
+import type { AgentEvent, EventKind, EventSink } from './events.js';
+import type { AgentMetrics } from './metrics.js';
+import type { AgentState, StateStore } from './state.js';
+import { writeFile } from 'node:fs/promises';
+
+export interface AgentOptions {
+  site: string;
+  roles: Role[];
+}
+
+export type TickResult =
+  | { kind: 'applied'; revision: string; changes: number }
+  | { kind: 'in-sync'; revision: string }
+  | { kind: 'drift'; revision: string; healed: string[]; alerted: string[] }
+  | { kind: 'refused'; revision: string; reason: string }
+  | { kind: 'blocked'; revision: string; reasons: string[] }
+  | { kind: 'failed'; revision: string; step: string; reason: string };
+
+type DriftMode = 'alert' | 'heal';
+
+function fingerprint(parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
+}
+
+export class Agent {
+  private running: Promise<TickResult> | undefined;
+  private again = false;
+  lastResult: TickResult | undefined;
+  ready = false;
+
+  constructor(
+    readonly opts: AgentOptions,
+    private readonly source: GitSource,
+    private readonly store: StateStore,
+    private readonly deps: HostDeps,
+    private readonly log: Logger,
+    private readonly metrics: AgentMetrics,
+    private readonly emit: EventSink = () => undefined,
+  ) {}
+
+  /** Run one reconcile; a call while one runs is folded into one more run right after it. */
+  async tick(trigger: string): Promise<TickResult> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      let result: TickResult;
+      do {
+        this.again = false;
+        result = await this.reconcileOnce(trigger);
+      } while (this.again);
+      return result;
+    })();
+    try {
+      return await this.running;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private event(kind: EventKind, revision: string, message: string, extra: Partial<AgentEvent> = {}): void {
+    const ev: AgentEvent = {
+      kind,
+      site: this.opts.site,
+      revision,
+      message,
+      fingerprint: fingerprint([kind, this.opts.site, extra.component ?? '', ...(extra.changes ?? []).map((c) => `${c.provider}:${c.id}:${c.action}`), kind === 'apply-failed' || kind === 'revision-refused' ? message : '']),
+      at: new Date().toISOString(),
+      ...extra,
+    };
+    this.log.info({ event: ev.kind, revision: ev.revision, component: ev.component, fingerprint: ev.fingerprint }, 'event');
+    try {
+      this.emit(ev);
+    } catch (err) {
+      this.log.warn({ err }, 'event sink failed');
+    }
+  }
+
+  private async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    const started = process.hrtime.bigint();
+    try {
+      return await fn();
+    } catch (err) {
+      this.metrics.errors.inc({ step: name });
+      throw Object.assign(err as Error, { step: name });
+    } finally {
+      this.log.debug({ step: name, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'step done');
+    }
+  }
+
+  private async loadDesired(): Promise<Desired | undefined> {
+    try {
+      return JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Desired;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async saveDesired(desired: Desired): Promise<void> {
+    await writeFile(join(this.store.dir, 'desired.json'), `${JSON.stringify(desired)}\n`, { mode: 0o600 });
+  }
+
+  private async reconcileOnce(trigger: string): Promise<TickResult> {
+    const end = this.metrics.duration.startTimer();
+    const log = this.log.child({ trigger });
+    let revision = 'unknown';
+    try {
+      const result = await this.store.withLock(async () => {
+        const state = await this.store.load();
+        // fetch
+        revision = await this.step('fetch', () => this.source.remoteRevision());
+        const isNew = revision !== state.appliedRevision;
+        let desired: Desired | undefined;
+        let guardrails: Guardrails | undefined;
+        let driftModes: Record<string, DriftMode> = {};
+        if (isNew && state.refused?.revision === revision) {
+          // Already refused: keep enforcing the last applied revision.
+          desired = await this.loadDesired();
+          if (!desired) return { kind: 'refused', revision, reason: state.refused.reason } as TickResult;
+          return this.driftTick(state, state.appliedRevision ?? revision, desired, log, { routes: 'heal' }, undefined);
+        }
+        if (isNew) {
+          await this.step('fetch', () => this.source.checkout(revision));
+          // verify
+          const unsigned = await this.step('verify', () => this.source.verify(revision));
+          if (unsigned) return this.refuse(state, revision, unsigned);
+          // validate
+          const report = await this.step('validate', async () => validateRepo(this.source.opts.dir));
+          if (!report.valid) {
+            const first = report.errors.slice(0, 3).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ');
+            return this.refuse(state, revision, `the revision is invalid (${report.errors.length} errors: ${first}); run \`mirrornet validate\` on it`);
+          }
+          // compile
+          desired = await this.step('compile', async () => compile(report.fleet, this.opts.site, this.opts.roles));
+          guardrails = report.fleet.policies.guardrails?.value;
+        } else {
+          desired = await this.loadDesired();
+          if (!desired) {
+            // State without a stored desired state (first run after an upgrade): recompile from the checkout.
+            const report = validateRepo(this.source.opts.dir);
+            if (!report.valid) return this.refuse(state, revision, 'the checked-out revision no longer validates');
+            desired = compile(report.fleet, this.opts.site, this.opts.roles);
+            guardrails = report.fleet.policies.guardrails?.value;
+          }
+        }
+        if (!guardrails) {
+          try {
+            guardrails = validateRepo(this.source.opts.dir).fleet.policies.guardrails?.value;
+          } catch {
+            guardrails = undefined;
+          }
+        }
+        driftModes = (guardrails?.drift as Record<string, DriftMode> | undefined) ?? {};
+        if (!isNew) return this.driftTick(state, revision, desired, log, driftModes, guardrails);
+        return this.applyRevision(state, revision, desired, guardrails, log);
+      });
+      this.lastResult = result;
+      this.metrics.reconciles.inc({ result: result.kind });
+      if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift') this.ready = true;
+      return result;
+    } catch (err) {
+      const e = err as Error & { step?: string; userMessage?: string };
+      const reason = e.userMessage ?? e.message;
+      log.error({ step: e.step, err: { message: e.message } }, 'reconcile failed');
+      const result: TickResult = { kind: 'failed', revision, step: e.step ?? 'reconcile', reason };
+      this.event('apply-failed', revision, `Reconcile of ${this.opts.site} failed at ${result.step}: ${reason}`, { component: result.step });
+      this.lastResult = result;
+      this.metrics.reconciles.inc({ result: 'failed' });
+      return result;
+    } finally {
+      end();
+      this.metrics.lastReconcile.set(Date.now() / 1000);
+    }
+  }
+
+  private async refuse(state: AgentState, revision: string, reason: string): Promise<TickResult> {
+    state.refused = { revision, reason, at: new Date().toISOString() };
+    await this.store.save(state);
+    this.event('revision-refused', revision, `${this.opts.site} refused ${revision.slice(0, 12)}: ${reason}. It keeps ${state.appliedRevision?.slice(0, 12) ?? 'nothing'} applied.`);
+    return { kind: 'refused', revision, reason };
+  }
+
+  private async remoteAddress(): Promise<string | undefined> {
+    const host = this.source.remoteHost();
+    if (!host) return undefined;
+    try {
+      return (await lookup(host, { family: 4 })).address;
+    } catch {
+      return undefined;
+    }
+  }
+
+  private async applyRevision(state: AgentState, revision: string, desired: Desired, guardrails: Guardrails | undefined, log: Logger): Promise<TickResult> {
+    const plan = await this.step('read', () => planHost(desired, revision, this.deps, state));
+    const remoteAddress = await this.remoteAddress();
+    const refusal = guard(plan, guardrails, remoteAddress ? { remoteAddress } : {});
+    if (refusal) {
+      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${refusal.reasons.join(' ')}`, { changes: summarize(plan) });
+      state.refused = { revision, reason: refusal.reasons.join(' '), at: new Date().toISOString() };
+      await this.store.save(state);
+      return { kind: 'blocked', revision, reasons: refusal.reasons };
+    }
+    const result = await this.step('apply', () => applyHost(plan, desired, this.deps, this.store, state));
+    if (result.error) {
+      const e = result.error.error as Error & { userMessage?: string };
+      const reason = e.userMessage ?? e.message;
+      this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${result.error.provider}): ${reason}`, { component: result.error.provider, changes: summarize(plan) });
+      return { kind: 'failed', revision, step: 'apply', reason };
+    }
+    await this.step('record', async () => {
+      state.site = this.opts.site;
+      state.appliedRevision = revision;
+      state.appliedAt = new Date().toISOString();
+      delete state.refused;
+      state.drift = {};
+      await this.saveDesired(desired);
+      await this.store.save(state);
+    });
+    this.metrics.revision(revision);
+    for (const p of ['routes', 'wireguard', 'containerd', 'docker', 'dragonfly']) this.metrics.drift.set({ component: p }, 0);
+    const n = pendingChanges(plan).length;
+    log.info({ revision, changes: n }, 'revision applied');
+    if (n > 0) this.event('applied', revision, `${this.opts.site} applied ${revision.slice(0, 12)}: ${n} change(s).`, { changes: summarize(plan) });
+    return n > 0 ? { kind: 'applied', revision, changes: n } : { kind: 'in-sync', revision };
+  }
+
+  private async driftTick(state: AgentState, revision: string, desired: Desired, log: Logger, modes: Record<string, DriftMode>, guardrails: Guardrails | undefined): Promise<TickResult> {
+    const plan = await this.step('read', () => planHost(desired, revision, this.deps, state));
+    const pending = pendingChanges(plan);
+    const byComponent = new Map<ProviderId, typeof pending>();
+    for (const c of pending) byComponent.set(c.provider, [...(byComponent.get(c.provider) ?? []), c]);
+    const healed: string[] = [];
+    const alerted: string[] = [];
+    const healPlan: HostPlan = { ...plan, changes: [] };
+    for (const component of ['routes', 'wireguard', 'containerd', 'docker', 'dragonfly'] as ProviderId[]) {
+      const changes = byComponent.get(component) ?? [];
+      this.metrics.drift.set({ component }, changes.length);
+      const fp = changes.length ? fingerprint(changes.map((c) => `${c.id}:${c.action}`).sort()) : '';
+      const known = state.drift[component];
+      if (changes.length && known !== fp) {
+        this.event('drift-detected', revision, `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`, {
+          component,
+          changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })),
+        });
+        state.drift[component] = fp;
+      }
+      if (changes.length && (modes[component] ?? 'alert') === 'heal') {
+        healPlan.changes.push(...changes);
+        healed.push(component);
+      } else if (changes.length) {
+        alerted.push(component);
+      }
+      if (!changes.length && known) {
+        this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again.`, { component });
+        delete state.drift[component];
+      }
+    }
+    if (healPlan.changes.length) {
+      const refusal = guard(healPlan, guardrails);
+      if (refusal) {
+        this.event('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${refusal.reasons.join(' ')}`, { changes: summarize(healPlan) });
+      } else {
+        const result = await this.step('apply', () => applyHost(healPlan, desired, this.deps, this.store, state));
+        if (result.error) {
+          const e = result.error.error as Error & { userMessage?: string };
+          this.event('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${e.userMessage ?? e.message}`, { component: result.error.provider });
+        } else {
+          // Healed: the drift is gone now; say so once.
+          for (const component of healed) {
+            this.metrics.drift.set({ component }, 0);
+            if (state.drift[component]) {
+              this.event('drift-resolved', revision, `${this.opts.site}: ${component} healed back to ${revision.slice(0, 12)}.`, { component });
+              delete state.drift[component];
+            }
+          }
+        }
+      }
+    }
+    await this.store.save(state);
+    if (!pending.length) return { kind: 'in-sync', revision };
+    log.info({ healed, alerted }, 'drift handled');
+    return { kind: 'drift', revision, healed, alerted };
+  }
+}
+
+function summarize(plan: HostPlan): AgentEvent['changes'] {
+  return pendingChanges(plan).map(({ provider, id, action, reason }) => ({ provider, id, action, reason }));
+}

@@ -1,0 +1,1217 @@
+// A passing and a failing fixture for every rule of the validator.
+//
+// The passing fixture is agent/test/fixtures/fleet-small: a small fleet with every link type, p2p, static
+// routes, both runtimes, S3 and filesystem storage, replication, robots and a proxy-cache project, that
+// validates with no finding at all. Every failing case below breaks one thing in it (in memory, through
+// `validateFiles`; or on disk, through `validateRepo`, for what only a file system can show) and names the
+// rule, the file and the line the finding must point at. A registered rule without a failing case fails
+// this file, so a new rule cannot land without its test.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Finding, Severity } from '../../src/model/finding.js';
+import { MODEL_DIRECTORIES, type VirtualFile } from '../../src/model/loader.js';
+import { RULES } from '../../src/policy/registry.js';
+import { validateFiles, validateRepo, type Report } from '../../src/policy/validate.js';
+import { need } from '../support/capabilities.js';
+
+const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/fleet-small', import.meta.url));
+const VALIDATE_MODULE = new URL('../../src/policy/validate.js', import.meta.url).href;
+
+// ---- The fixture as files in memory ----------------------------------------------------------------
+
+type FileSet = Map<string, string | Buffer>;
+
+function loadFixture(): FileSet {
+  const files: FileSet = new Map();
+  for (const dir of MODEL_DIRECTORIES) {
+    for (const entry of readdirSync(join(FIXTURE, dir)).sort()) {
+      files.set(`${dir}/${entry}`, readFileSync(join(FIXTURE, dir, entry), 'utf8'));
+    }
+  }
+  return files;
+}
+
+const BASE = loadFixture();
+
+function toVirtual(files: FileSet): VirtualFile[] {
+  return [...files.entries()].map(([path, content]) => ({ path, content }));
+}
+
+function textOf(files: FileSet, path: string): string {
+  const content = files.get(path);
+  if (typeof content !== 'string') throw new Error(`test bug: ${path} is not a text file of the fixture`);
+  return content;
+}
+
+// ---- Mutations -----------------------------------------------------------------------------------
+
+type Mutation = (files: FileSet) => void;
+
+/** Replace text that occurs exactly once in a file (so a mutation can never silently do nothing). */
+function replace(path: string, from: string, to: string): Mutation {
+  return (files) => {
+    const text = textOf(files, path);
+    const at = text.indexOf(from);
+    if (at < 0) throw new Error(`test bug: ${JSON.stringify(from)} is not in ${path}`);
+    if (text.indexOf(from, at + 1) >= 0) throw new Error(`test bug: ${JSON.stringify(from)} occurs more than once in ${path}`);
+    files.set(path, text.slice(0, at) + to + text.slice(at + from.length));
+  };
+}
+
+function write(path: string, content: string | Buffer): Mutation {
+  return (files) => {
+    files.set(path, content);
+  };
+}
+
+function remove(path: string): Mutation {
+  return (files) => {
+    if (!files.delete(path)) throw new Error(`test bug: ${path} is not in the fixture`);
+  };
+}
+
+/** Copy a file of the (already mutated) set to a new path, editing it on the way. */
+function copy(from: string, to: string, ...edits: [string, string][]): Mutation {
+  return (files) => {
+    files.set(to, textOf(files, from));
+    for (const [a, b] of edits) replace(to, a, b)(files);
+  };
+}
+
+// ---- Cases ---------------------------------------------------------------------------------------
+
+interface Case {
+  rule: string;
+  /** What is broken, as a behaviour. */
+  title: string;
+  mutate: Mutation[];
+  /** Where the finding must point: a line number, or the first line of the mutated file containing this text. */
+  at: { file: string; line: number | string; column?: number };
+  /** Defaults to the rule's registered severity. */
+  severity?: Severity;
+  /** The finding's message contains each of these. */
+  says?: (string | RegExp)[];
+  /** No message of the whole report contains any of these (secrets). */
+  neverSays?: string[];
+}
+
+const HEADER = (schema: string) => `# yaml-language-server: $schema=../../../../schemas/${schema}.schema.json\n`;
+const MIB = 1024 * 1024;
+const JAKARTA = 'regions/ap-jakarta.yaml';
+const VIRGINIA = 'regions/us-virginia.yaml';
+const AMSTERDAM = 'regions/eu-amsterdam-idc.yaml';
+const SHANGHAI = 'regions/cn-shanghai.yaml';
+const HANGZHOU = 'regions/cn-hangzhou-idc.yaml';
+const SINGAPORE = 'hubs/ap-singapore.yaml';
+const BEIJING = 'hubs/cn-beijing.yaml';
+const HARBOR_BJ = 'harbor/harbor-cn-beijing.yaml';
+const HARBOR_SG = 'harbor/harbor-ap-singapore.yaml';
+
+const JAKARTA_LINKS = 'links:\n  - to: ap-singapore\n    type: peering\n    peeringId: peering-sg-jkt\n    mtu: 1500\n    mssClamp: true\n';
+const BEIJING_LINKS =
+  'links:\n  - to: ap-singapore\n    type: cloud-connect\n    description: Beijing <-> Singapore dedicated line\n    instanceId: cc-small\n    mtu: 1500\n    mssClamp: true\n';
+
+/** A small alias bomb: 10 x 10 x 10 x 10 expansions of one scalar. */
+const ALIAS_BOMB =
+  'a: &a [x, x, x, x, x, x, x, x, x, x]\n' +
+  'b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\n' +
+  'c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\n' +
+  'd: [*c, *c, *c, *c, *c, *c, *c, *c, *c, *c]\n';
+
+const CASES: Case[] = [
+  // ---- file/* (in memory) ----
+  {
+    rule: 'file/too-large',
+    title: 'a text file over 1 MiB',
+    mutate: [write('regions/huge.yaml', `${HEADER('region')}description: "${'x'.repeat(MIB)}"\n`)],
+    at: { file: 'regions/huge.yaml', line: 1 },
+    says: ['1 MiB'],
+  },
+  {
+    rule: 'file/too-large',
+    title: 'a byte buffer over 1 MiB',
+    mutate: [write('regions/huge.yaml', Buffer.alloc(MIB + 1, 0x20))],
+    at: { file: 'regions/huge.yaml', line: 1 },
+    says: [String(MIB + 1), '1 MiB'],
+  },
+  {
+    rule: 'file/too-large',
+    title: 'a text file over 1 MiB of UTF-8 though under 1 Mi characters',
+    mutate: [write('regions/huge.yaml', `${HEADER('region')}description: "${'\u5317'.repeat(400 * 1024)}"\n`)],
+    at: { file: 'regions/huge.yaml', line: 1 },
+    says: ['1 MiB'],
+  },
+  {
+    rule: 'file/encoding',
+    title: 'a file saved as Latin-1, pointing at the first bad byte',
+    mutate: [
+      write('regions/cn-wuhan.yaml', Buffer.concat([Buffer.from(`${HEADER('region')}kind: Region\nname: cn-wuhan\ndescription: caf`), Buffer.from([0xe9]), Buffer.from('\n')])),
+    ],
+    at: { file: 'regions/cn-wuhan.yaml', line: 4, column: 17 },
+    says: ['UTF-8', 'line 4, column 17'],
+  },
+  {
+    rule: 'file/empty',
+    title: 'a file with only comments',
+    mutate: [write('regions/cn-wuhan.yaml', `${HEADER('region')}# to do: fill in\n`)],
+    at: { file: 'regions/cn-wuhan.yaml', line: 1 },
+  },
+  {
+    rule: 'file/empty',
+    title: 'a file of zero bytes',
+    mutate: [write('regions/cn-wuhan.yaml', '')],
+    at: { file: 'regions/cn-wuhan.yaml', line: 1 },
+  },
+
+  // ---- yaml/* ----
+  {
+    rule: 'yaml/syntax',
+    title: 'an unclosed flow sequence, at the line that opens it',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16', 'cidr: [10.136.0.0/16')],
+    at: { file: JAKARTA, line: 'cidr: [10.136.0.0/16' },
+  },
+  {
+    rule: 'yaml/syntax',
+    title: 'an unclosed quote, at the line that opens it',
+    mutate: [replace(JAKARTA, 'description: Indonesia', 'description: "Indonesia')],
+    at: { file: JAKARTA, line: 'description: "Indonesia' },
+  },
+  {
+    rule: 'yaml/syntax',
+    title: 'a duplicate key, at the second occurrence',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16\n', 'cidr: 10.136.0.0/16\ncidr: 10.137.0.0/16\n')],
+    at: { file: JAKARTA, line: 'cidr: 10.137.0.0/16' },
+  },
+  {
+    rule: 'yaml/multiple-documents',
+    title: 'a second document after ---, at the separator',
+    mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\n---\nkind: Region\n')],
+    at: { file: JAKARTA, line: '---' },
+  },
+  {
+    rule: 'yaml/aliases',
+    title: 'an alias bomb',
+    mutate: [write('regions/cn-wuhan.yaml', `${HEADER('region')}kind: Region\nname: cn-wuhan\n${ALIAS_BOMB}`)],
+    at: { file: 'regions/cn-wuhan.yaml', line: 1 },
+    says: ['100'],
+  },
+
+  // ---- schema/* ----
+  {
+    rule: 'schema/header',
+    title: 'a file without the yaml-language-server line',
+    mutate: [replace('policies/routing.yaml', HEADER('routing-policy'), '')],
+    at: { file: 'policies/routing.yaml', line: 1 },
+    says: ['yaml-language-server'],
+  },
+  {
+    rule: 'schema/unknown-kind',
+    title: 'a misspelled kind, with the kind it probably meant',
+    mutate: [replace(JAKARTA, 'kind: Region', 'kind: Regoin')],
+    at: { file: JAKARTA, line: 'kind: Regoin' },
+    says: ['"Region"'],
+  },
+  {
+    rule: 'schema/unknown-kind',
+    title: 'no kind at all',
+    mutate: [replace(JAKARTA, 'kind: Region\n', '')],
+    at: { file: JAKARTA, line: 'name: ap-jakarta' },
+    says: ['Region', 'Hub'],
+  },
+  {
+    rule: 'schema/wrong-directory',
+    title: 'a Region under hubs/',
+    mutate: [copy(JAKARTA, 'hubs/ap-jakarta.yaml'), remove(JAKARTA)],
+    at: { file: 'hubs/ap-jakarta.yaml', line: 'kind: Region' },
+    says: ['regions/'],
+  },
+  {
+    rule: 'schema/name-mismatch',
+    title: 'a name that differs from the file name',
+    mutate: [replace(JAKARTA, 'name: ap-jakarta', 'name: ap-surabaya')],
+    at: { file: JAKARTA, line: 'name: ap-surabaya' },
+    says: ['"ap-jakarta"'],
+  },
+  {
+    rule: 'schema/duplicate-name',
+    title: 'the same region as .yaml and .yml',
+    mutate: [copy(VIRGINIA, 'regions/us-virginia.yml')],
+    at: { file: 'regions/us-virginia.yml', line: 'name: us-virginia' },
+    says: [VIRGINIA],
+  },
+  {
+    rule: 'schema/duplicate-name',
+    title: 'a region with the name of a hub (one namespace for sites)',
+    mutate: [copy(AMSTERDAM, 'regions/ap-singapore.yaml', ['name: eu-amsterdam-idc', 'name: ap-singapore'])],
+    at: { file: 'regions/ap-singapore.yaml', line: 'name: ap-singapore' },
+    says: [SINGAPORE],
+  },
+  {
+    rule: 'schema/duplicate-name',
+    title: 'a second RoutingPolicy, at the one later in path order',
+    mutate: [copy('policies/routing.yaml', 'policies/strict-routing.yaml', ['name: routing', 'name: strict-routing'])],
+    at: { file: 'policies/strict-routing.yaml', line: 'kind: RoutingPolicy' },
+    says: ['policies/routing.yaml'],
+  },
+  {
+    rule: 'schema/unknown-key',
+    title: 'proxyport instead of proxyPort (dfdaemon would ignore it silently)',
+    mutate: [replace(JAKARTA, 'proxyPort: 4001', 'proxyport: 4001')],
+    at: { file: JAKARTA, line: 'proxyport: 4001', column: 5 },
+    says: ['"proxyport"', 'Did you mean "proxyPort"?'],
+  },
+  {
+    rule: 'schema/unknown-key',
+    title: 'a misspelled key inside one variant of the link union',
+    mutate: [replace(JAKARTA, 'peeringId: peering-sg-jkt', 'peeringID: peering-sg-jkt')],
+    at: { file: JAKARTA, line: 'peeringID: peering-sg-jkt' },
+    says: ['Did you mean "peeringId"?'],
+  },
+  {
+    rule: 'schema/required',
+    title: 'a region without cidr, at the top of the object',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16\n', '')],
+    at: { file: JAKARTA, line: 'kind: Region' },
+    says: ['"cidr"'],
+  },
+  {
+    rule: 'schema/required',
+    title: 'a cloud-connect link without instanceId, at the link',
+    mutate: [replace(SHANGHAI, '    instanceId: cc-small\n', '')],
+    at: { file: SHANGHAI, line: '- to: cn-beijing' },
+    says: ['"instanceId"'],
+  },
+  {
+    rule: 'schema/type',
+    title: 'an MTU written as a string',
+    mutate: [replace(VIRGINIA, 'mtu: 1400', 'mtu: "1400"')],
+    at: { file: VIRGINIA, line: 'mtu: "1400"' },
+    says: ['must be a number', 'not string'],
+  },
+  {
+    rule: 'schema/value',
+    title: 'an unknown area',
+    mutate: [replace(JAKARTA, 'area: overseas', 'area: europe')],
+    at: { file: JAKARTA, line: 'area: europe' },
+    says: ['cn, overseas', '"europe"'],
+  },
+  {
+    rule: 'schema/value',
+    title: 'a misspelled link type, with the type it probably meant',
+    mutate: [replace(AMSTERDAM, 'type: wireguard', 'type: wireguar')],
+    at: { file: AMSTERDAM, line: 'type: wireguar' },
+    says: ['Did you mean "wireguard"?'],
+  },
+  {
+    rule: 'schema/format',
+    title: 'a CIDR without prefix length',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16', 'cidr: 10.136.0.0')],
+    at: { file: JAKARTA, line: 'cidr: 10.136.0.0' },
+    says: ['"10.136.0.0"'],
+  },
+  {
+    rule: 'schema/range',
+    title: 'an MTU of 100',
+    mutate: [replace(AMSTERDAM, 'mtu: 1420', 'mtu: 100')],
+    at: { file: AMSTERDAM, line: 'mtu: 100' },
+    says: ['at least 576'],
+  },
+
+  // ---- secrets/plaintext ----
+  {
+    rule: 'secrets/plaintext',
+    title: 'an IPsec pre-shared key in the repository, never echoed',
+    mutate: [replace(VIRGINIA, 'psk: env:MIRRORNET_PSK_US_VIRGINIA', 'psk: hunter2-correct-horse')],
+    at: { file: VIRGINIA, line: 'psk: hunter2-correct-horse' },
+    says: ['env:NAME', 'file:/'],
+    neverSays: ['hunter2-correct-horse', 'hunter2'],
+  },
+  {
+    rule: 'secrets/plaintext',
+    title: 'a Harbor database password in the repository, never echoed',
+    mutate: [replace(HARBOR_SG, 'password: file:/etc/mirrornet/harbor-db-password', 'password: "S3cr3t!db"')],
+    at: { file: HARBOR_SG, line: 'password: "S3cr3t!db"' },
+    neverSays: ['S3cr3t!db'],
+  },
+
+  // ---- policy/missing, sites/* ----
+  {
+    rule: 'policy/missing',
+    title: 'no address plan',
+    mutate: [remove('policies/address-plan.yaml')],
+    at: { file: 'policies/address-plan.yaml', line: 1 },
+    says: ['AddressPlan'],
+  },
+  {
+    rule: 'policy/missing',
+    title: 'no region defaults (a warning: only `region add` needs them)',
+    mutate: [remove('policies/region-defaults.yaml')],
+    at: { file: 'policies/region-defaults.yaml', line: 1 },
+    severity: 'warning',
+  },
+  {
+    rule: 'sites/core',
+    title: 'a second overseas core',
+    mutate: [
+      write(
+        'hubs/eu-frankfurt.yaml',
+        `${HEADER('hub')}kind: Hub\nname: eu-frankfurt\narea: overseas\nprovider: idc\ncidr: 10.160.0.0/16\ngateways:\n  - name: gw1\n    address: 10.160.0.10\n` +
+          'dragonfly:\n  manager: http://10.160.1.10:65003\n  schedulers: [10.160.1.11:8002]\n',
+      ),
+    ],
+    at: { file: 'hubs/eu-frankfurt.yaml', line: 'area: overseas' },
+    says: ['ap-singapore'],
+  },
+  {
+    rule: 'sites/core',
+    title: 'China regions without a China core',
+    mutate: [replace(BEIJING, 'area: cn', 'area: overseas')],
+    at: { file: HANGZHOU, line: 'area: cn' },
+    says: ['Area cn has no core'],
+  },
+  {
+    rule: 'sites/cloud',
+    title: 'an AWS region without cloud',
+    mutate: [replace(VIRGINIA, 'cloud:\n  region: us-east-1\n  vpcId: vpc-0a1b2c3d4e5f60718\n  routeTables: [rtb-0f1e2d3c4b5a69788]\n', '')],
+    at: { file: VIRGINIA, line: 'provider: aws' },
+  },
+  {
+    rule: 'sites/cloud',
+    title: 'an IDC with a cloud location',
+    mutate: [replace(AMSTERDAM, 'provider: idc\n', 'provider: idc\ncloud:\n  region: eu-west-0\n')],
+    at: { file: AMSTERDAM, line: 'region: eu-west-0' },
+  },
+  {
+    rule: 'sites/cloud-incomplete',
+    title: 'a Huawei Cloud region without vpcId',
+    mutate: [replace(JAKARTA, '  vpcId: vpc-jkt-0001\n', '')],
+    at: { file: JAKARTA, line: 'region: ap-southeast-4' },
+    says: ['vpcId'],
+  },
+  {
+    rule: 'sites/cloud-incomplete',
+    title: 'a Huawei Cloud region without projectId',
+    mutate: [replace(JAKARTA, '  projectId: 7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7a\n', '')],
+    at: { file: JAKARTA, line: 'region: ap-southeast-4' },
+    says: ['projectId'],
+  },
+  {
+    rule: 'sites/address',
+    title: 'a gateway outside the site CIDR',
+    mutate: [replace(JAKARTA, 'address: 10.136.0.10', 'address: 10.200.0.10')],
+    at: { file: JAKARTA, line: 'address: 10.200.0.10' },
+    says: ['10.136.0.0/16'],
+  },
+  {
+    rule: 'sites/address',
+    title: "a Dragonfly scheduler outside the core's CIDR",
+    mutate: [replace(SINGAPORE, 'schedulers: [10.128.1.11:8002]', 'schedulers: [10.129.1.11:8002]')],
+    at: { file: SINGAPORE, line: 'schedulers: [10.129.1.11:8002]' },
+    says: ['10.129.1.11'],
+  },
+  {
+    rule: 'sites/gateway',
+    title: 'two gateways with one name',
+    mutate: [replace(JAKARTA, '    address: 10.136.0.10\n', '    address: 10.136.0.10\n  - { name: gw1, address: 10.136.0.11 }\n')],
+    at: { file: JAKARTA, line: '{ name: gw1, address: 10.136.0.11 }' },
+    says: ['"gw1"'],
+  },
+
+  // ---- cidr/* ----
+  {
+    rule: 'cidr/invalid',
+    title: 'an octet above 255',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16', 'cidr: 10.300.0.0/16')],
+    at: { file: JAKARTA, line: 'cidr: 10.300.0.0/16' },
+    says: ['10.300.0.0/16'],
+  },
+  {
+    rule: 'cidr/not-aligned',
+    title: 'a host address as a site CIDR, with the aligned form',
+    mutate: [replace(SINGAPORE, 'cidr: 10.128.0.0/16', 'cidr: 10.128.0.1/16')],
+    at: { file: SINGAPORE, line: 'cidr: 10.128.0.1/16' },
+    says: ['write 10.128.0.0/16'],
+  },
+  {
+    rule: 'cidr/not-aligned',
+    title: 'an unaligned protected destination in the guardrails',
+    mutate: [replace('policies/guardrails.yaml', '- 10.120.0.0/16', '- 10.120.0.1/16')],
+    at: { file: 'policies/guardrails.yaml', line: '- 10.120.0.1/16' },
+    says: ['10.120.0.0/16'],
+  },
+  {
+    rule: 'cidr/area',
+    title: 'an overseas region in the China supernet, with the next free overseas block',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16', 'cidr: 10.64.0.0/16'), replace(JAKARTA, 'address: 10.136.0.10', 'address: 10.64.0.10')],
+    at: { file: JAKARTA, line: 'cidr: 10.64.0.0/16' },
+    says: ['cn supernet', 'next free block 10.136.0.0/16'],
+  },
+  {
+    rule: 'cidr/prefix-length',
+    title: 'a /20 where the plan says /16',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16', 'cidr: 10.136.0.0/20')],
+    at: { file: JAKARTA, line: 'cidr: 10.136.0.0/20' },
+    says: ['/16', '/20'],
+  },
+  {
+    rule: 'cidr/stride',
+    title: 'a /16 between two stride blocks',
+    mutate: [replace(VIRGINIA, 'cidr: 10.144.0.0/16', 'cidr: 10.145.0.0/16'), replace(VIRGINIA, 'address: 10.144.0.10', 'address: 10.145.0.10')],
+    at: { file: VIRGINIA, line: 'cidr: 10.145.0.0/16' },
+    says: ['next free block 10.160.0.0/16'],
+  },
+  {
+    rule: 'cidr/overlap',
+    title: 'two regions on one /16, with the next free block',
+    mutate: [replace(VIRGINIA, 'cidr: 10.144.0.0/16', 'cidr: 10.136.0.0/16'), replace(VIRGINIA, 'address: 10.144.0.10', 'address: 10.136.0.11')],
+    at: { file: VIRGINIA, line: 'cidr: 10.136.0.0/16' },
+    says: ['ap-jakarta', 'next free block 10.144.0.0/16'],
+  },
+  {
+    rule: 'cidr/overlap',
+    title: 'two regions on one /16: the other region is told too',
+    mutate: [replace(VIRGINIA, 'cidr: 10.144.0.0/16', 'cidr: 10.136.0.0/16'), replace(VIRGINIA, 'address: 10.144.0.10', 'address: 10.136.0.11')],
+    at: { file: JAKARTA, line: 'cidr: 10.136.0.0/16' },
+    says: ['us-virginia', 'next free block 10.144.0.0/16'],
+  },
+  {
+    rule: 'cidr/reserved',
+    title: 'a region in the reserved Kubernetes range',
+    mutate: [replace(VIRGINIA, 'cidr: 10.144.0.0/16', 'cidr: 10.248.0.0/16'), replace(VIRGINIA, 'address: 10.144.0.10', 'address: 10.248.0.10')],
+    at: { file: VIRGINIA, line: 'cidr: 10.248.0.0/16' },
+    says: ['10.248.0.0/13', 'Kubernetes'],
+  },
+  {
+    rule: 'cidr/growth-reservation',
+    title: "a region in the growth room of its neighbour's stride block",
+    mutate: [replace(VIRGINIA, 'cidr: 10.144.0.0/16', 'cidr: 10.137.0.0/16'), replace(VIRGINIA, 'address: 10.144.0.10', 'address: 10.137.0.10')],
+    at: { file: VIRGINIA, line: 'cidr: 10.137.0.0/16' },
+    says: ['ap-jakarta'],
+  },
+  {
+    rule: 'cidr/plan',
+    title: 'overlapping area supernets',
+    mutate: [replace('policies/address-plan.yaml', 'supernet: 10.128.0.0/9', 'supernet: 10.0.0.0/8')],
+    at: { file: 'policies/address-plan.yaml', line: 'supernet: 10.0.0.0/8' },
+  },
+  {
+    rule: 'cidr/plan',
+    title: 'a stride that does not divide the supernets',
+    mutate: [replace('policies/address-plan.yaml', 'stride: 8', 'stride: 3')],
+    at: { file: 'policies/address-plan.yaml', line: 'stride: 3' },
+    says: ['power of two'],
+  },
+
+  // ---- links/* ----
+  {
+    rule: 'links/unknown-site',
+    title: 'a misspelled site, with the site it probably meant',
+    mutate: [replace(JAKARTA, 'to: ap-singapore', 'to: ap-singapor')],
+    at: { file: JAKARTA, line: 'to: ap-singapor' },
+    says: ['"ap-singapor"', 'ap-singapore'],
+  },
+  {
+    rule: 'links/self',
+    title: 'a region linked to itself',
+    mutate: [replace(JAKARTA, 'to: ap-singapore', 'to: ap-jakarta')],
+    at: { file: JAKARTA, line: 'to: ap-jakarta' },
+  },
+  {
+    rule: 'links/duplicate',
+    title: 'the same link twice in one file, at the second',
+    mutate: [replace(JAKARTA, 'p2p:', '  - { to: ap-singapore, type: peering, peeringId: peering-2, mtu: 1500, mssClamp: true }\np2p:')],
+    at: { file: JAKARTA, line: 'peeringId: peering-2' },
+    says: [`${JAKARTA}:`],
+  },
+  {
+    rule: 'links/duplicate',
+    title: 'the same link in the hub and in the region, citing the other declaration',
+    mutate: [replace(SINGAPORE, 'routes:', 'links:\n  - { to: ap-jakarta, type: peering, peeringId: peering-sg-jkt, mtu: 1500, mssClamp: true }\nroutes:')],
+    at: { file: JAKARTA, line: 'to: ap-singapore' },
+    says: [`${SINGAPORE}:`],
+  },
+  {
+    rule: 'links/provider-mismatch',
+    title: 'VPC peering between AWS and Huawei Cloud',
+    mutate: [replace(JAKARTA, 'provider: huaweicloud', 'provider: aws')],
+    at: { file: JAKARTA, line: 'type: peering' },
+    says: ['vpn-ipsec or wireguard'],
+  },
+  {
+    rule: 'links/type-not-allowed',
+    title: 'a link type the link policy does not allow for the providers',
+    mutate: [replace('policies/links.yaml', 'types: [cloud-connect, peering, vpn-ipsec, wireguard]', 'types: [cloud-connect, vpn-ipsec, wireguard]')],
+    at: { file: JAKARTA, line: 'type: peering' },
+    says: ['cloud-connect, vpn-ipsec, wireguard'],
+  },
+  {
+    rule: 'links/mtu',
+    title: 'jumbo frames on a WireGuard tunnel',
+    mutate: [replace(AMSTERDAM, 'mtu: 1420', 'mtu: 9000')],
+    at: { file: AMSTERDAM, line: 'mtu: 9000' },
+    says: ['1280..1500'],
+  },
+  {
+    rule: 'links/mss',
+    title: 'an MSS that does not fit the MTU, with the largest that does',
+    mutate: [replace(VIRGINIA, 'mssClamp: 1360', 'mssClamp: 1400')],
+    at: { file: VIRGINIA, line: 'mssClamp: 1400' },
+    says: ['1360'],
+  },
+  {
+    rule: 'links/mss',
+    title: 'an IPsec VPN without MSS clamping (a warning)',
+    mutate: [replace(VIRGINIA, 'mssClamp: 1360', 'mssClamp: false')],
+    at: { file: VIRGINIA, line: 'mssClamp: false' },
+    severity: 'warning',
+    says: ['mssClamp: true'],
+  },
+  {
+    rule: 'links/wireguard-key',
+    title: 'a public key that is not 32 bytes of base64',
+    mutate: [replace(AMSTERDAM, 'publicKey: NlAq710+0jKE3ZRdjde2DiYYLLz7RhY41Ewq6BSJ+k4=', 'publicKey: abc')],
+    at: { file: AMSTERDAM, line: 'publicKey: abc' },
+    says: ['wg pubkey'],
+  },
+  {
+    rule: 'links/listen-port',
+    title: 'two tunnels on the same port of the Singapore gateway',
+    mutate: [replace(HANGZHOU, 'to: cn-beijing', 'to: ap-singapore')],
+    at: { file: AMSTERDAM, line: 'listenPort: 51820' },
+    says: ['51820', 'cn-hangzhou-idc', HANGZHOU],
+  },
+  {
+    rule: 'links/unknown-gateway',
+    title: 'an end on a gateway the site does not have',
+    mutate: [replace(VIRGINIA, 'gateway: gw1', 'gateway: gw9')],
+    at: { file: VIRGINIA, line: 'gateway: gw9' },
+    says: ['"gw9"', 'gw1'],
+  },
+  {
+    rule: 'links/endpoint',
+    title: 'a WireGuard link that neither end can dial',
+    mutate: [replace(AMSTERDAM, '      endpoint: 198.51.100.40:51821\n', ''), replace(AMSTERDAM, '      endpoint: 203.0.113.20:51820\n', '')],
+    at: { file: AMSTERDAM, line: '- to: ap-singapore' },
+  },
+  {
+    rule: 'links/cloud-id',
+    title: 'a Cloud Connect instance the sites are not attached to',
+    mutate: [replace(SHANGHAI, '    instanceId: cc-small', '    instanceId: cc-other')],
+    at: { file: SHANGHAI, line: 'instanceId: cc-other' },
+    says: ['cc-small', 'cc-other'],
+  },
+  {
+    rule: 'links/incomplete',
+    title: 'a WireGuard end without a public key',
+    mutate: [replace(AMSTERDAM, '      publicKey: NlAq710+0jKE3ZRdjde2DiYYLLz7RhY41Ewq6BSJ+k4=\n', '')],
+    at: { file: AMSTERDAM, line: 'gateway: gw1' },
+    says: ['publicKey', 'wg genkey'],
+  },
+  {
+    rule: 'links/incomplete',
+    title: 'an IPsec end in a cloud without a next hop',
+    mutate: [replace(VIRGINIA, '      nextHop: vgw-0123456789abcdef0\n', '')],
+    at: { file: VIRGINIA, line: 'peerAddress: 198.51.100.30' },
+    says: ['nextHop'],
+  },
+
+  // ---- routing/* ----
+  {
+    rule: 'routing/unreachable',
+    title: 'a region without a link to its core',
+    mutate: [replace(JAKARTA, JAKARTA_LINKS, '')],
+    at: { file: JAKARTA, line: 'name: ap-jakarta' },
+    says: ['ap-singapore'],
+  },
+  {
+    rule: 'routing/unreachable',
+    title: 'two cores without a link between them',
+    mutate: [replace(BEIJING, BEIJING_LINKS, '')],
+    at: { file: BEIJING, line: 'name: cn-beijing' },
+    says: ['ap-singapore'],
+  },
+  {
+    rule: 'routing/no-return',
+    title: "a core static route that sends a region's replies elsewhere",
+    mutate: [replace(SINGAPORE, 'routes:\n', 'routes:\n  - destination: 10.144.0.0/17\n    via: ap-jakarta\n')],
+    at: { file: VIRGINIA, line: '- to: ap-singapore' },
+    says: ['ap-singapore', 'ap-jakarta'],
+  },
+  {
+    rule: 'routing/loop',
+    title: 'two sites with static routes for one destination via each other',
+    mutate: [replace(VIRGINIA, 'mirror:\n', 'routes:\n  - destination: 192.168.100.0/24\n    via: ap-singapore\nmirror:\n')],
+    at: { file: VIRGINIA, line: 'via: ap-singapore' },
+    says: ['us-virginia -> ap-singapore -> us-virginia'],
+  },
+  {
+    rule: 'routing/self-route',
+    title: "a static route to part of the site's own CIDR",
+    mutate: [replace(VIRGINIA, 'mirror:\n', 'routes:\n  - destination: 10.144.128.0/17\n    via: ap-singapore\nmirror:\n')],
+    at: { file: VIRGINIA, line: 'destination: 10.144.128.0/17' },
+  },
+  {
+    rule: 'routing/static-via',
+    title: 'a static route via a site that is not linked',
+    mutate: [replace(SINGAPORE, 'via: us-virginia', 'via: cn-shanghai')],
+    at: { file: SINGAPORE, line: 'via: cn-shanghai' },
+    says: ['cn-shanghai', 'us-virginia'],
+  },
+  {
+    rule: 'routing/p2p',
+    title: 'a region that is its own p2p peer',
+    mutate: [replace(JAKARTA, 'p2p: [eu-amsterdam-idc]', 'p2p: [ap-jakarta]')],
+    at: { file: JAKARTA, line: 'p2p: [ap-jakarta]' },
+  },
+  {
+    rule: 'routing/p2p',
+    title: 'a core as p2p peer',
+    mutate: [replace(JAKARTA, 'p2p: [eu-amsterdam-idc]', 'p2p: [ap-singapore]')],
+    at: { file: JAKARTA, line: 'p2p: [ap-singapore]' },
+    says: ['core'],
+  },
+  {
+    rule: 'routing/p2p',
+    title: 'a misspelled p2p peer, with the region it probably meant',
+    mutate: [replace(JAKARTA, 'p2p: [eu-amsterdam-idc]', 'p2p: [eu-amsterdam]')],
+    at: { file: JAKARTA, line: 'p2p: [eu-amsterdam]' },
+    says: ['"eu-amsterdam"', 'eu-amsterdam-idc'],
+  },
+  {
+    rule: 'routing/p2p',
+    title: 'a cross-area p2p peer while the policy forbids it',
+    mutate: [replace(JAKARTA, 'p2p: [eu-amsterdam-idc]', 'p2p: [cn-shanghai]')],
+    at: { file: JAKARTA, line: 'p2p: [cn-shanghai]' },
+    says: ['cn-shanghai'],
+  },
+  {
+    rule: 'routing/p2p',
+    title: 'p2p peers while the policy has regionPeering: off',
+    mutate: [replace('policies/routing.yaml', 'regionPeering: opt-in', 'regionPeering: off')],
+    at: { file: AMSTERDAM, line: 'p2p: [ap-jakarta]' },
+    says: ['regionPeering'],
+  },
+
+  // ---- mirror/* ----
+  {
+    rule: 'mirror/unknown-registry',
+    title: 'a Harbor that does not exist',
+    mutate: [replace(JAKARTA, 'registries: [harbor-ap-singapore]', 'registries: [harbor-ap-singapor]')],
+    at: { file: JAKARTA, line: 'registries: [harbor-ap-singapor]' },
+    says: ['"harbor-ap-singapor"', 'harbor-ap-singapore'],
+  },
+  {
+    rule: 'mirror/docker-private-registry',
+    title: 'Docker hosts mirroring a private Harbor (registry-mirrors only covers Docker Hub)',
+    mutate: [replace(HANGZHOU, 'registries: [docker.io]', 'registries: [harbor-cn-beijing]')],
+    at: { file: HANGZHOU, line: 'registries: [harbor-cn-beijing]' },
+    says: ['Docker Hub', 'containerd'],
+  },
+  {
+    rule: 'mirror/legacy-proxy-port',
+    title: "the old Go client's proxy port",
+    mutate: [replace(JAKARTA, 'proxyPort: 4001', 'proxyPort: 65001')],
+    at: { file: JAKARTA, line: 'proxyPort: 65001' },
+    says: ['4001'],
+  },
+  {
+    rule: 'mirror/location',
+    title: 'a location with six levels',
+    mutate: [replace(JAKARTA, 'location: overseas|id|jakarta', 'location: overseas|asia|id|java|jakarta|south')],
+    at: { file: JAKARTA, line: 'location: overseas|asia' },
+    says: ['5'],
+  },
+  {
+    rule: 'mirror/location',
+    title: 'a location with an empty level',
+    mutate: [replace(JAKARTA, 'location: overseas|id|jakarta', 'location: overseas||jakarta')],
+    at: { file: JAKARTA, line: 'location: overseas||jakarta' },
+  },
+  {
+    rule: 'mirror/unreachable',
+    title: 'the Dragonfly manager of a core the region has no route to',
+    mutate: [replace(JAKARTA, 'manager: http://10.128.1.10:65003', 'manager: http://10.120.1.10:65003')],
+    at: { file: JAKARTA, line: 'manager: http://10.120.1.10:65003' },
+    says: ['10.120.1.10'],
+  },
+  {
+    rule: 'mirror/unreachable',
+    title: 'a Dragonfly manager given by a public host name',
+    mutate: [replace(JAKARTA, 'manager: http://10.128.1.10:65003', 'manager: http://dragonfly.example.com:65003')],
+    at: { file: JAKARTA, line: 'manager: http://dragonfly.example.com:65003' },
+    says: ['private IPv4'],
+  },
+  {
+    rule: 'mirror/unreachable',
+    title: "the other area's Harbor without a route to it",
+    mutate: [replace(JAKARTA, 'registries: [harbor-ap-singapore]', 'registries: [harbor-cn-beijing]')],
+    at: { file: JAKARTA, line: 'registries: [harbor-cn-beijing]' },
+    says: ['cn-beijing'],
+  },
+  {
+    rule: 'mirror/cross-area',
+    title: "the other area's Harbor, even with a route to it",
+    mutate: [
+      replace(JAKARTA, 'registries: [harbor-ap-singapore]', 'registries: [harbor-cn-beijing]'),
+      replace(JAKARTA, 'p2p:', 'routes:\n  - destination: 10.120.0.0/16\n    via: ap-singapore\np2p:'),
+    ],
+    at: { file: JAKARTA, line: 'registries: [harbor-cn-beijing]' },
+    says: ['between areas'],
+  },
+  {
+    rule: 'mirror/gc',
+    title: 'a GC low mark above the high mark',
+    mutate: [replace(SHANGHAI, 'diskLowThresholdPercent: 70', 'diskLowThresholdPercent: 90')],
+    at: { file: SHANGHAI, line: 'diskLowThresholdPercent: 90' },
+    says: ['90', '85'],
+  },
+
+  // ---- harbor/* ----
+  {
+    rule: 'harbor/unknown-hub',
+    title: 'a Harbor on a misspelled hub',
+    mutate: [replace(HARBOR_SG, 'hub: ap-singapore', 'hub: ap-singapor')],
+    at: { file: HARBOR_SG, line: 'hub: ap-singapor' },
+    says: ['"ap-singapor"', 'ap-singapore'],
+  },
+  {
+    rule: 'harbor/unknown-hub',
+    title: 'a Harbor on a region',
+    mutate: [replace(HARBOR_SG, 'hub: ap-singapore', 'hub: ap-jakarta')],
+    at: { file: HARBOR_SG, line: 'hub: ap-jakarta' },
+    says: ['is a region'],
+  },
+  {
+    rule: 'harbor/hub-harbor',
+    title: 'a core without a Harbor (a warning)',
+    mutate: [remove(HARBOR_SG)],
+    at: { file: SINGAPORE, line: 'name: ap-singapore' },
+  },
+  {
+    rule: 'harbor/hub-harbor',
+    title: 'two Harbors on one core (an error)',
+    mutate: [copy(HARBOR_BJ, 'harbor/harbor-cn-beijing-2.yaml', ['name: harbor-cn-beijing\n', 'name: harbor-cn-beijing-2\n'])],
+    at: { file: 'harbor/harbor-cn-beijing-2.yaml', line: 'hub: cn-beijing' },
+    severity: 'error',
+    says: ['harbor-cn-beijing'],
+  },
+  {
+    rule: 'harbor/version',
+    title: 'cores on different Harbor versions',
+    mutate: [replace(HARBOR_SG, 'version: v2.15.2', 'version: v2.14.0')],
+    at: { file: HARBOR_SG, line: 'version: v2.14.0' },
+    says: ['v2.15.2'],
+  },
+  {
+    rule: 'harbor/version',
+    title: 'cores on v2.9.0 and v2.15.2: the older one is told to upgrade (versions compare as numbers)',
+    mutate: [replace(HARBOR_SG, 'version: v2.15.2', 'version: v2.9.0')],
+    at: { file: HARBOR_SG, line: 'version: v2.9.0' },
+    says: ['v2.15.2'],
+  },
+  {
+    rule: 'harbor/external-url',
+    title: 'http:// behind a TLS-terminating load balancer',
+    mutate: [replace(HARBOR_BJ, 'externalUrl: https://', 'externalUrl: http://')],
+    at: { file: HARBOR_BJ, line: 'externalUrl: http://' },
+    says: ['https://'],
+  },
+  {
+    rule: 'harbor/external-url',
+    title: 'an external URL on another host than hostname (a warning)',
+    mutate: [replace(HARBOR_SG, 'externalUrl: https://harbor.sg.small.internal', 'externalUrl: https://registry.sg.small.internal')],
+    at: { file: HARBOR_SG, line: 'externalUrl: https://registry' },
+    severity: 'warning',
+    says: ['harbor.sg.small.internal'],
+  },
+  {
+    rule: 'harbor/storage',
+    title: 'no storage backend',
+    mutate: [replace(HARBOR_SG, 'storage:\n  filesystem:\n    rootdirectory: /data/registry\n', 'storage: {}\n')],
+    at: { file: HARBOR_SG, line: 'storage: {}' },
+  },
+  {
+    rule: 'harbor/storage',
+    title: 'two storage backends',
+    mutate: [replace(HARBOR_BJ, '  redirect:', '  filesystem:\n    rootdirectory: /data/registry\n  redirect:')],
+    at: { file: HARBOR_BJ, line: '  s3:' },
+  },
+  {
+    rule: 'harbor/s3-redirect',
+    title: 'S3 storage that redirects clients to the object store',
+    mutate: [replace(HARBOR_BJ, '  redirect:\n    disable: true\n', '')],
+    at: { file: HARBOR_BJ, line: '  s3:' },
+    says: ['redirect'],
+  },
+  {
+    rule: 'harbor/s3-redirect',
+    title: 'a Huawei OBS region endpoint (path-style addressing)',
+    mutate: [replace(HARBOR_BJ, 'regionendpoint: https://s3.bj.small.internal', 'regionendpoint: https://obs.cn-north-4.myhuaweicloud.com')],
+    at: { file: HARBOR_BJ, line: 'regionendpoint: https://obs.' },
+    says: ['path-style'],
+  },
+  {
+    rule: 'harbor/s3-chunksize',
+    title: 'an S3 chunk size below 5 MiB',
+    mutate: [replace(HARBOR_BJ, 'chunksize: 33554432', 'chunksize: 1024')],
+    at: { file: HARBOR_BJ, line: 'chunksize: 1024' },
+    says: ['5242880'],
+  },
+  {
+    rule: 'harbor/cron',
+    title: 'a five-field cron',
+    mutate: [replace(HARBOR_BJ, 'cron: "0 0 3 * * *"', 'cron: "0 3 * * *"')],
+    at: { file: HARBOR_BJ, line: 'cron: "0 3 * * *"' },
+    says: ['6'],
+  },
+  {
+    rule: 'harbor/cron',
+    title: 'a cron whose seconds are not 0, with the corrected expression',
+    mutate: [replace(HARBOR_BJ, 'cron: "0 0 3 * * *"', 'cron: "30 0 3 * * *"')],
+    at: { file: HARBOR_BJ, line: 'cron: "30 0 3 * * *"' },
+    says: ['"0 0 3 * * *"'],
+  },
+  {
+    rule: 'harbor/cron',
+    title: 'a scheduled trigger without cron',
+    mutate: [replace(HARBOR_BJ, '      cron: "0 0 3 * * *"\n', '')],
+    at: { file: HARBOR_BJ, line: 'type: scheduled' },
+  },
+  {
+    rule: 'harbor/cron',
+    title: 'a cron on an event-based trigger',
+    mutate: [replace(HARBOR_BJ, '      type: event_based\n', '      type: event_based\n      cron: "0 0 3 * * *"\n')],
+    at: { file: HARBOR_BJ, line: 'cron: "0 0 3 * * *"' },
+    says: ['event_based'],
+  },
+  {
+    rule: 'harbor/replication-endpoint',
+    title: 'a replication to a Harbor that does not exist',
+    mutate: [replace(HARBOR_BJ, '    destination: harbor-ap-singapore\n    filters:', '    destination: harbor-ap-singapor\n    filters:')],
+    at: { file: HARBOR_BJ, line: 'destination: harbor-ap-singapor\n' },
+    says: ['"harbor-ap-singapor"', 'harbor-ap-singapore'],
+  },
+  {
+    rule: 'harbor/replication-endpoint',
+    title: 'a replication from a Harbor to itself',
+    mutate: [replace(HARBOR_BJ, '    destination: harbor-ap-singapore\n    filters:', '    destination: harbor-cn-beijing\n    filters:')],
+    at: { file: HARBOR_BJ, line: 'destination: harbor-cn-beijing' },
+  },
+  {
+    rule: 'harbor/unknown-endpoint',
+    title: 'a proxy-cache project on an undeclared endpoint',
+    mutate: [replace(HARBOR_SG, 'endpoint: docker-hub', 'endpoint: dockerhub')],
+    at: { file: HARBOR_SG, line: 'endpoint: dockerhub' },
+    says: ['"dockerhub"'],
+  },
+  {
+    rule: 'harbor/copy-by-chunk',
+    title: 'a cross-region replication without copyByChunk',
+    mutate: [replace(HARBOR_BJ, '      type: event_based\n    copyByChunk: true\n', '      type: event_based\n')],
+    at: { file: HARBOR_BJ, line: '- name: to-singapore' },
+    says: ['copyByChunk: true'],
+  },
+  {
+    rule: 'harbor/duplicate',
+    title: 'two projects with one name',
+    mutate: [replace(HARBOR_BJ, '  - name: base\n', '  - { name: library, quota: 1Ti }\n  - name: base\n')],
+    at: { file: HARBOR_BJ, line: '{ name: library, quota: 1Ti }' },
+    says: ['"library"'],
+  },
+  {
+    rule: 'harbor/redis-index',
+    title: 'two Harbor components on one Redis database',
+    mutate: [replace(HARBOR_SG, 'jobserviceDbIndex: 2', 'jobserviceDbIndex: 1')],
+    at: { file: HARBOR_SG, line: 'jobserviceDbIndex: 1' },
+    says: ['registryDbIndex'],
+  },
+  {
+    rule: 'harbor/robot-project',
+    title: 'a robot granted access to an undeclared project',
+    mutate: [replace(HARBOR_SG, '      - project: library', '      - project: librar')],
+    at: { file: HARBOR_SG, line: 'project: librar' },
+    says: ['"librar"'],
+  },
+];
+
+// ---- Files the loader rejects: reported once, not again as dangling references elsewhere ----------
+
+interface QuietCase {
+  title: string;
+  mutate: Mutation[];
+  /** The only findings of the report, as rule and file. */
+  only: { rule: string; file: string }[];
+}
+
+const QUIET_CASES: QuietCase[] = [
+  {
+    title: 'a region with a YAML syntax error is not also "no region" in its p2p peer',
+    mutate: [replace(JAKARTA, 'cidr: 10.136.0.0/16', 'cidr: [10.136.0.0/16')],
+    only: [{ rule: 'yaml/syntax', file: JAKARTA }],
+  },
+  {
+    title: 'a region that is not UTF-8 is not also "no region" in its p2p peer',
+    mutate: [(files) => files.set(JAKARTA, Buffer.concat([Buffer.from(textOf(files, JAKARTA)), Buffer.from([0xe9, 0x0a])]))],
+    only: [{ rule: 'file/encoding', file: JAKARTA }],
+  },
+  {
+    title: 'a region with two documents is not also "no region" in its p2p peer',
+    mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\n---\nkind: Region\n')],
+    only: [{ rule: 'yaml/multiple-documents', file: JAKARTA }],
+  },
+  {
+    title: 'a region with a misspelled kind is not also "no region" in its p2p peer',
+    mutate: [replace(JAKARTA, 'kind: Region', 'kind: Regoin')],
+    only: [{ rule: 'schema/unknown-kind', file: JAKARTA }],
+  },
+  {
+    title: 'a region in the wrong directory is not also "no region" in its p2p peer',
+    mutate: [copy(JAKARTA, 'hubs/ap-jakarta.yaml'), remove(JAKARTA)],
+    only: [{ rule: 'schema/wrong-directory', file: 'hubs/ap-jakarta.yaml' }],
+  },
+  {
+    title: 'a Harbor with a YAML syntax error is not also an unknown registry, replication endpoint or missing Harbor',
+    mutate: [replace(HARBOR_SG, 'hub: ap-singapore', 'hub: [ap-singapore')],
+    only: [{ rule: 'yaml/syntax', file: HARBOR_SG }],
+  },
+  {
+    title: 'an address plan with a YAML syntax error is not also a missing address plan',
+    mutate: [replace('policies/address-plan.yaml', 'stride: 8', 'stride: [8')],
+    only: [{ rule: 'yaml/syntax', file: 'policies/address-plan.yaml' }],
+  },
+  {
+    title: 'an empty routing policy file is not also a missing routing policy',
+    mutate: [write('policies/routing.yaml', '')],
+    only: [{ rule: 'file/empty', file: 'policies/routing.yaml' }],
+  },
+];
+
+// ---- Running a case ------------------------------------------------------------------------------
+
+function lineOf(content: string | Buffer | undefined, needle: string, file: string): number {
+  if (typeof content !== 'string') throw new Error(`test bug: cannot look for ${JSON.stringify(needle)} in ${file}`);
+  const at = content.indexOf(needle);
+  if (at < 0) throw new Error(`test bug: ${JSON.stringify(needle)} is not in the mutated ${file}`);
+  return content.slice(0, at).split('\n').length;
+}
+
+function show(findings: readonly Finding[]): string {
+  return findings.map((f) => `  ${f.file}:${f.line}:${f.column} ${f.severity} ${f.rule}: ${f.message}`).join('\n') || '  (none)';
+}
+
+function all(report: Report): Finding[] {
+  return [...report.errors, ...report.warnings];
+}
+
+interface Expectation {
+  rule: string;
+  file: string;
+  line: number | string;
+  column?: number;
+  severity?: Severity;
+  says?: (string | RegExp)[];
+  neverSays?: string[];
+}
+
+/** Assert that the report has the expected finding; `contents` resolves line needles. */
+function assertFinding(findings: readonly Finding[], expected: Expectation, contents: (file: string) => string | Buffer | undefined): void {
+  const registered = RULES.get(expected.rule);
+  assert.ok(registered, `the case names an unregistered rule ${expected.rule}`);
+  const severity = expected.severity ?? registered.severity;
+  const line = typeof expected.line === 'number' ? expected.line : lineOf(contents(expected.file), expected.line, expected.file);
+  const here = findings.filter(
+    (f) => f.rule === expected.rule && f.file === expected.file && f.line === line && (expected.column === undefined || f.column === expected.column),
+  );
+  const where = `${expected.file}:${line}${expected.column === undefined ? '' : `:${expected.column}`}`;
+  assert.ok(here.length > 0, `expected ${expected.rule} at ${where}; the report has:\n${show(findings)}`);
+  const right = here.filter((f) => f.severity === severity);
+  assert.ok(right.length > 0, `expected ${expected.rule} at ${where} as ${severity}; got:\n${show(here)}`);
+  const says = expected.says ?? [];
+  const helpful = right.filter((f) => says.every((s) => (typeof s === 'string' ? f.message.includes(s) : s.test(f.message))));
+  assert.ok(helpful.length > 0, `expected the ${expected.rule} message at ${where} to mention ${says.map(String).join(' and ')}; got:\n${show(right)}`);
+  for (const secret of expected.neverSays ?? []) {
+    const leaks = findings.filter((f) => f.message.includes(secret));
+    assert.deepEqual(leaks, [], `no finding may repeat ${JSON.stringify(secret)}`);
+  }
+}
+
+function runCase(c: Case): void {
+  const files: FileSet = new Map(BASE);
+  for (const m of c.mutate) m(files);
+  const report = validateFiles(toVirtual(files));
+  assertFinding(all(report), { rule: c.rule, ...c.at, severity: c.severity, says: c.says, neverSays: c.neverSays }, (f) => files.get(f));
+}
+
+// ---- Cases that need a real file system ----------------------------------------------------------
+
+interface FsCase {
+  rule: string;
+  title: string;
+  /** Set up the broken repository in `root` (a copy of the fixture); `outside` is a directory outside it. */
+  setup: (root: string, outside: string) => void;
+  at: { file: string; line: number };
+  says?: string[];
+  /** Run the validator as an unprivileged user (root reads mode-000 files). */
+  unprivileged?: boolean;
+}
+
+const FS_CASES: FsCase[] = [
+  {
+    rule: 'file/symlink',
+    title: 'a symlink that points outside the repository',
+    setup: (root, outside) => {
+      writeFileSync(join(outside, 'ap-bali.yaml'), readFileSync(join(root, JAKARTA), 'utf8').replace('name: ap-jakarta', 'name: ap-bali'));
+      symlinkSync(join(outside, 'ap-bali.yaml'), join(root, 'regions/ap-bali.yaml'));
+    },
+    at: { file: 'regions/ap-bali.yaml', line: 1 },
+    says: ['outside the repository'],
+  },
+  {
+    rule: 'file/symlink',
+    title: 'a symlink that points nowhere',
+    setup: (root) => symlinkSync(join(root, 'regions/does-not-exist.yaml'), join(root, 'regions/ap-bali.yaml')),
+    at: { file: 'regions/ap-bali.yaml', line: 1 },
+    says: ['points nowhere'],
+  },
+  {
+    rule: 'file/too-large',
+    title: 'a file on disk over 1 MiB',
+    setup: (root) => writeFileSync(join(root, 'regions/huge.yaml'), `${HEADER('region')}description: "${'x'.repeat(MIB)}"\n`),
+    at: { file: 'regions/huge.yaml', line: 1 },
+    says: ['1 MiB'],
+  },
+  {
+    rule: 'file/unreadable',
+    title: 'a file with mode 000',
+    setup: (root) => chmodSync(join(root, JAKARTA), 0o000),
+    at: { file: JAKARTA, line: 1 },
+    says: ['permissions'],
+    unprivileged: true,
+  },
+];
+
+const NOBODY = 65534;
+
+/** validateRepo's findings from a child process running as `nobody`, for what root's privileges would hide. */
+function findingsAsNobody(root: string): { findings?: Finding[]; skip?: string } {
+  const script = `const { validateRepo } = await import(${JSON.stringify(VALIDATE_MODULE)});
+const r = validateRepo(${JSON.stringify(root)});
+process.stdout.write(JSON.stringify([...r.errors, ...r.warnings]));`;
+  const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], { uid: NOBODY, gid: NOBODY, encoding: 'utf8' });
+  if (child.error) return { skip: `cannot run a child process as uid ${NOBODY}: ${child.error.message}` };
+  if (child.status !== 0) throw new Error(`validate as uid ${NOBODY} failed: ${child.stderr}`);
+  return { findings: JSON.parse(child.stdout) as Finding[] };
+}
+
+// ---- The tests -----------------------------------------------------------------------------------
+
+describe('validator rules: a passing and a failing fixture for every rule', () => {
+  describe('the passing fixture (fleet-small)', () => {
+    it('has no finding at all, read from memory', () => {
+      const report = validateFiles(toVirtual(BASE));
+      assert.deepEqual(all(report), []);
+      assert.equal(report.valid, true);
+    });
+
+    it('has no finding at all, read from disk', () => {
+      const report = validateRepo(FIXTURE);
+      assert.deepEqual(all(report), []);
+    });
+
+    it('exercises what the rules check: every link type, p2p, static routes, both runtimes, S3, replication, robots, proxy cache', () => {
+      const { fleet } = validateFiles(toVirtual(BASE));
+      assert.deepEqual(new Set(fleet.links.map((l) => l.link.type)), new Set(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']));
+      assert.equal(fleet.hubs.size, 2);
+      const regions = [...fleet.regions.values()].map((r) => r.value);
+      assert.ok(regions.some((r) => r.p2p.length > 0), 'a region with p2p peers');
+      assert.deepEqual(new Set(regions.map((r) => r.mirror.runtime)), new Set(['containerd', 'docker']));
+      assert.ok([...fleet.sites.values()].some((s) => s.value.routes.length > 0), 'a site with static routes');
+      const harbors = [...fleet.harbors.values()].map((h) => h.value);
+      assert.ok(harbors.some((h) => h.storage.s3), 'a Harbor on S3');
+      assert.ok(harbors.some((h) => h.storage.filesystem), 'a Harbor on a filesystem');
+      assert.ok(harbors.some((h) => h.replication.length > 0), 'replication rules');
+      assert.ok(harbors.some((h) => h.robots.length > 0), 'robots');
+      assert.ok(harbors.some((h) => h.projects.some((p) => p.proxyCache)), 'a proxy-cache project');
+    });
+
+    it('keeps a symlink that stays inside the repository', function () {
+      const root = mkdtempSync(join(tmpdir(), 'mirrornet-rules-'));
+      try {
+        cpSync(FIXTURE, root, { recursive: true });
+        mkdirSync(join(root, 'shared'));
+        writeFileSync(join(root, 'shared/ap-jakarta.yaml'), readFileSync(join(root, JAKARTA)));
+        unlinkSync(join(root, JAKARTA));
+        symlinkSync('../shared/ap-jakarta.yaml', join(root, JAKARTA));
+        const report = validateRepo(root);
+        assert.deepEqual(all(report), []);
+        assert.equal(report.fleet.regions.has('ap-jakarta'), true);
+      } finally {
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+  });
+
+  describe('failing fixtures (in memory)', () => {
+    for (const c of CASES) {
+      it(`${c.rule}: reports ${c.title}`, () => runCase(c));
+    }
+  });
+
+  describe('failing fixtures (on disk)', () => {
+    for (const c of FS_CASES) {
+      it(`${c.rule}: reports ${c.title}`, function () {
+        const root = mkdtempSync(join(tmpdir(), 'mirrornet-rules-'));
+        const outside = mkdtempSync(join(tmpdir(), 'mirrornet-outside-'));
+        try {
+          cpSync(FIXTURE, root, { recursive: true });
+          let findings: Finding[];
+          if (c.unprivileged && process.getuid?.() === 0) {
+            // root reads mode-000 files: validate as an unprivileged user instead of skipping.
+            chmodSync(root, 0o755);
+            c.setup(root, outside);
+            const run = findingsAsNobody(root);
+            need(this, run.skip);
+            findings = run.findings ?? [];
+          } else {
+            c.setup(root, outside);
+            findings = all(validateRepo(root));
+          }
+          assertFinding(findings, { rule: c.rule, ...c.at, says: c.says }, () => undefined);
+        } finally {
+          rmSync(root, { recursive: true, force: true });
+          rmSync(outside, { recursive: true, force: true });
+        }
+      });
+    }
+  });
+
+  describe('a file the loader rejects is reported once', () => {
+    for (const c of QUIET_CASES) {
+      it(c.title, () => {
+        const files: FileSet = new Map(BASE);
+        for (const m of c.mutate) m(files);
+        const findings = all(validateFiles(toVirtual(files)));
+        const got = [...new Set(findings.map((f) => `${f.rule} ${f.file}`))].sort();
+        const want = c.only.map((o) => `${o.rule} ${o.file}`).sort();
+        assert.deepEqual(got, want, `the report has:\n${show(findings)}`);
+      });
+    }
+  });
+
+  describe('coverage', () => {
+    it('has a failing case for every registered rule', () => {
+      const covered = new Set([...CASES.map((c) => c.rule), ...FS_CASES.map((c) => c.rule)]);
+      const missing = [...RULES.keys()].filter((id) => !covered.has(id));
+      assert.deepEqual(missing, [], `rules without a failing case in agent/test/policy/rules.test.ts: ${missing.join(', ')}`);
+    });
+
+    it('names only registered rules', () => {
+      const unknown = [...CASES, ...FS_CASES].map((c) => c.rule).filter((id) => !RULES.has(id));
+      assert.deepEqual(unknown, []);
+    });
+  });
+});
