@@ -1,8 +1,8 @@
 // Reads the configuration repository: every YAML file under the model directories, parsed with source
 // positions and checked against the schema of its `kind`. Bad input becomes findings, never exceptions.
-import { lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
+import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, relative, sep, basename, extname, isAbsolute } from 'node:path';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { z } from 'zod';
 import type { Finding } from './finding.js';
 import { findingAt, formatPath, type PathSegment, type SourceFile } from './source.js';
@@ -51,8 +51,26 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
   } catch (cause) {
     throw new RepoNotFoundError(root, { cause });
   }
+  let st0: Stats;
+  try {
+    st0 = statSync(realRoot);
+  } catch (cause) {
+    throw new RepoNotFoundError(root, { cause });
+  }
+  if (!st0.isDirectory()) throw new RepoNotFoundError(root, { cause: new Error('not a directory'), why: 'is not a directory' });
+  if (!MODEL_DIRECTORIES.some((d) => existsSync(join(root, d)))) {
+    throw new RepoNotFoundError(root, { cause: new Error('no model directories'), why: 'has none of hubs/, regions/, harbor/, policies/' });
+  }
   for (const dir of MODEL_DIRECTORIES) {
     const abs = join(root, dir);
+    try {
+      if (lstatSync(abs).isSymbolicLink() && !isInside(realRoot, realpathSync(abs))) {
+        findings.push(fileFinding(`${dir}/`, 'file/symlink', `${dir}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: replace it with the directory itself.`));
+        continue;
+      }
+    } catch {
+      /* missing or dangling: readdir below says nothing, the fleet rules say what is missing */
+    }
     let entries: string[];
     try {
       entries = readdirSync(abs).sort();
@@ -75,8 +93,7 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
             findings.push(fileFinding(rel, 'file/symlink', 'This symlink points nowhere: remove it or point it at a file inside the repository.'));
             continue;
           }
-          const inside = relative(realRoot, target);
-          if (inside.startsWith('..') || isAbsolute(inside)) {
+          if (!isInside(realRoot, target)) {
             findings.push(
               fileFinding(rel, 'file/symlink', 'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.'),
             );
@@ -107,11 +124,17 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
 
 export class RepoNotFoundError extends Error {
   readonly userMessage: string;
-  constructor(root: string, opts: { cause: unknown }) {
+  constructor(root: string, opts: { cause: unknown; why?: string }) {
     super(`repository not found: ${root}`, opts);
     this.name = 'RepoNotFoundError';
-    this.userMessage = `The repository directory ${root} does not exist: pass --repo with the path of a clone of the configuration repository.`;
+    const why = opts.why ?? 'does not exist';
+    this.userMessage = `${root} ${why}: pass --repo with the path of a clone of the configuration repository (a directory with hubs/, regions/, harbor/ and policies/).`;
   }
+}
+
+function isInside(root: string, target: string): boolean {
+  const rel = relative(root, target);
+  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
@@ -168,7 +191,8 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     return;
   }
   if (!Array.isArray(docs)) docs = [];
-  const nonEmpty = docs.filter((d) => d.contents !== null || d.errors.length > 0);
+  const isEmptyDoc = (d: Document.Parsed) => d.contents === null || (isScalar(d.contents) && d.contents.value === null && d.contents.source === '');
+  const nonEmpty = docs.filter((d) => !isEmptyDoc(d) || d.errors.length > 0);
   if (nonEmpty.length === 0) {
     out.findings.push(fileFinding(path, 'file/empty', 'This file is empty: add an object (kind, name, ...) or delete the file.'));
     markBroken(out, path, text);
@@ -235,7 +259,9 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
   const stem = basename(path, extname(path));
   if (typeof kind !== 'string') {
     out.findings.push(
-      findingAt(file, [], 'schema/unknown-kind', 'error', `The file has no \`kind\`: add one of ${KIND_NAMES.join(', ')}.`),
+      kind === undefined || kind === null
+        ? findingAt(file, [], 'schema/unknown-kind', 'error', `The file has no \`kind\`: add one of ${KIND_NAMES.join(', ')}.`)
+        : findingAt(file, ['kind'], 'schema/unknown-kind', 'error', `kind must be one of ${KIND_NAMES.join(', ')}, not ${JSON.stringify(kind)}.`),
     );
     markBroken(out, path, text);
     return;
@@ -372,6 +398,12 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
     }
     case 'invalid_value': {
       const actual = valueAt(data, path);
+      if (actual === undefined) {
+        const key = path[path.length - 1];
+        const parent = path.slice(0, -1);
+        const options = issue.values.map((v) => String(v));
+        return [findingAt(file, parent, 'schema/required', 'error', `Missing required key "${String(key)}" in ${formatPath(parent)}: add it (one of ${options.join(', ')}).`)];
+      }
       const options = issue.values.map((v) => String(v));
       const guess = typeof actual === 'string' ? didYouMean(actual, options) : undefined;
       const hint = guess && guess !== actual ? ` Did you mean "${guess}"?` : '';
@@ -439,16 +471,21 @@ export function firstInvalidUtf8(buf: Uint8Array): { line: number; column: numbe
       need = 3;
       min = 0x10000;
     } else {
-      return { line, column: i - lineStart + 1 };
+      return { line, column: column(i) };
     }
     let cp = b & (0x3f >> need);
     for (let k = 1; k <= need; k++) {
       const c = buf[i + k];
-      if (c === undefined || (c & 0xc0) !== 0x80) return { line, column: i - lineStart + 1 };
+      if (c === undefined || (c & 0xc0) !== 0x80) return { line, column: column(i) };
       cp = (cp << 6) | (c & 0x3f);
     }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return { line, column: i - lineStart + 1 };
+    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return { line, column: column(i) };
     i += need + 1;
   }
   return { line, column: 1 };
+
+  /** Columns count characters (UTF-16 code units, like every other finding), not bytes. */
+  function column(at: number): number {
+    return Buffer.from(buf.subarray(lineStart, at)).toString('utf8').length + 1;
+  }
 }

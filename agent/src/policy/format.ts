@@ -34,6 +34,12 @@ export function summaryLine(report: Report): string {
   return `invalid: ${plural(e, 'error')}, ${plural(w, 'warning')} in ${plural(report.files, 'file')}`;
 }
 
+/** Control characters (from keys or values in the files) are shown escaped, never printed raw. */
+function printable(s: string): string {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/[\u0000-\u001f\u007f]/g, (ch) => JSON.stringify(ch).slice(1, -1));
+}
+
 export function formatText(report: Report, opts: { color?: boolean } = {}): string {
   const c = opts.color
     ? { red: (s: string) => `\x1b[31m${s}\x1b[0m`, yellow: (s: string) => `\x1b[33m${s}\x1b[0m`, dim: (s: string) => `\x1b[2m${s}\x1b[0m`, bold: (s: string) => `\x1b[1m${s}\x1b[0m` }
@@ -44,11 +50,11 @@ export function formatText(report: Report, opts: { color?: boolean } = {}): stri
   }
   const out: string[] = [];
   for (const [file, findings] of byFile) {
-    out.push(c.bold(file));
+    out.push(c.bold(printable(file)));
     const width = Math.max(...findings.map((f) => `${f.line}:${f.column}`.length));
     for (const f of findings) {
       const sev = f.severity === 'error' ? c.red('error  ') : c.yellow('warning');
-      out.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${f.message}  ${c.dim(f.rule)}`);
+      out.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${printable(f.message)}  ${c.dim(f.rule)}`);
     }
     out.push('');
   }

@@ -38,7 +38,7 @@ export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldRe
   const existing = fleet.sites.get(name);
   if (existing) throw new ScaffoldError(`The site ${name} already exists in ${existing.file.path}.`);
   if (fleet.brokenNames.has(name)) throw new ScaffoldError(`A file for ${name} already exists (and does not validate): fix or remove it first.`);
-  if (provider !== 'idc' && !opts.cloudRegion) throw new ScaffoldError(`A ${provider} region needs --cloud-region (e.g. eu-central-1 or ap-southeast-3).`);
+  if (provider !== 'idc' && !opts.cloudRegion) throw new ScaffoldError(`${provider === 'aws' ? 'An' : 'A'} ${provider} region needs --cloud-region (e.g. eu-central-1 or ap-southeast-3).`);
   if (provider === 'idc' && opts.cloudRegion) throw new ScaffoldError('An idc region has no cloud region: drop --cloud-region.');
 
   const defaults = fleet.policies.regionDefaults?.value;
