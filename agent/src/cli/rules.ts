@@ -6,7 +6,7 @@ export function rulesCommand(opts: { format: 'text' | 'markdown' }, io: Io): num
   if (opts.format === 'markdown') {
     lines.push('| rule | severity | checks | example |', '|---|---|---|---|');
     for (const family of RULE_FAMILIES) {
-      const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+      const cell = (s: string) => s.replace(/\|/g, '\\|').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\n/g, ' ');
       for (const r of family.rules) lines.push(`| \`${r.id}\` | ${r.severity} | ${cell(r.summary)} | ${cell(r.example)} |`);
     }
   } else {

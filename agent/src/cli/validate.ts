@@ -17,6 +17,9 @@ export function validateCommand(opts: { repo: string; format: 'text' | 'json' | 
   else if (opts.format === 'github') io.stdout(formatGithub(report));
   else io.stdout(formatText(report, { color: io.color }));
   if (!report.valid) return 1;
-  if (opts.strict && report.warnings.length > 0) return 1;
+  if (opts.strict && report.warnings.length > 0) {
+    io.stderr(`failed: --strict treats the ${report.warnings.length} warning(s) above as errors.\n`);
+    return 1;
+  }
   return 0;
 }

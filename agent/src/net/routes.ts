@@ -140,25 +140,54 @@ export function computeRoutes(fleet: Fleet): RoutePlan {
     if (!table.has(destination)) table.set(destination, { site, destination, range, via, link, origin: 'computed', owner });
   };
   const unreachable: RequiredPair[] = [];
-  for (const pair of required) {
-    // Root the tree at the hub when there is one: two trees serve every region-core pair.
-    const [from, to] = fleet.sites.get(pair.b)?.role === 'hub' ? [pair.a, pair.b] : [pair.b, pair.a];
-    const t = tree(to);
-    if (!t.has(from)) {
-      unreachable.push(pair);
-      continue;
-    }
-    const path = [from];
+  const hubs = [...fleet.hubs.keys()].sort();
+  /** Path from `from` to the root of tree `t`, as sites and the links between them. */
+  const pathTo = (t: Map<string, { next: string; link: FleetLink }>, from: string, root: string): { sites: string[]; links: FleetLink[] } | undefined => {
+    if (from !== root && !t.has(from)) return undefined;
+    const sites = [from];
     const links: FleetLink[] = [];
-    for (let cur = from; cur !== to; ) {
+    for (let cur = from; cur !== root; ) {
       const step = t.get(cur)!;
       links.push(step.link);
       cur = step.next;
-      path.push(cur);
+      sites.push(cur);
     }
-    for (let i = 0; i < links.length; i++) {
-      add(path[i]!, to, path[i + 1]!, links[i]!);
-      add(path[i + 1]!, from, path[i]!, links[i]!);
+    return { sites, links };
+  };
+  for (const pair of required) {
+    let path: { sites: string[]; links: FleetLink[] } | undefined;
+    const bIsHub = fleet.sites.get(pair.b)?.role === 'hub';
+    if (bIsHub || fleet.sites.get(pair.a)?.role === 'hub') {
+      // Root the tree at the hub: a handful of trees (one per core) serve every region-core pair.
+      const [from, to] = bIsHub ? [pair.a, pair.b] : [pair.b, pair.a];
+      path = pathTo(tree(to), from, to);
+    } else {
+      // Two regions: a direct link, or region -> core(s) -> region through the cores' trees (regions
+      // never carry transit), so no tree is ever rooted at a region.
+      const direct = adj.get(pair.a)?.find((n) => n.neighbor === pair.b);
+      if (direct) path = { sites: [pair.a, pair.b], links: [direct.link] };
+      else {
+        for (const hub of hubs) {
+          const t = tree(hub);
+          const up = pathTo(t, pair.a, hub);
+          const down = pathTo(t, pair.b, hub);
+          if (!up || !down) continue;
+          const sites = [...up.sites, ...down.sites.slice(0, -1).reverse()];
+          if (new Set(sites).size !== sites.length) continue;
+          const candidate = { sites, links: [...up.links, ...[...down.links].reverse()] };
+          if (!path || candidate.links.length < path.links.length) path = candidate;
+        }
+      }
+    }
+    if (!path) {
+      unreachable.push(pair);
+      continue;
+    }
+    const first = path.sites[0]!;
+    const last = path.sites[path.sites.length - 1]!;
+    for (let i = 0; i < path.links.length; i++) {
+      add(path.sites[i]!, last, path.sites[i + 1]!, path.links[i]!);
+      add(path.sites[i + 1]!, first, path.sites[i]!, path.links[i]!);
     }
   }
   // Static routes: only via a directly linked site; the routing rules report the ones that are not.
