@@ -106,6 +106,28 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   program
+    .command('agent')
+    .description('Run the reconcile loop of this host: pull the repository, apply, heal or report drift.')
+    .requiredOption('--region <name>', 'the site (region or core) this host belongs to')
+    .requiredOption('--repo-url <url>', 'git URL of the configuration repository')
+    .option('--branch <branch>', 'branch to follow', 'main')
+    .option('--roles <roles>', 'comma-separated roles of this host: gateway, node, hub', 'gateway,node')
+    .option('--interval <duration>', 'how often to reconcile (10s, 30s, 1m, 5m ...)', '30s')
+    .option('--state-dir <dir>', 'state directory (default <root>/var/lib/mirrornet)')
+    .option('--listen <host:port>', 'webhook, health and metrics endpoint', '127.0.0.1:9464')
+    .option('--webhook-secret <ref>', 'secret reference (env:NAME or file:/path) of the GitHub webhook secret')
+    .option('--allowed-signers <file>', 'only apply commits signed by a key in this SSH allowed-signers file')
+    .option('--root <dir>', 'prefix for every host path (a sandbox instead of /)', '/')
+    .option('--netns <name>', 'run every ip/wg/iptables command inside this network namespace')
+    .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')
+    .option('--dragonfly-restart <command>', 'command that restarts dfdaemon')
+    .option('--once', 'reconcile once and exit (0 ok, 1 failed, 3 refused or blocked)')
+    .action(async (opts: import('./agent.js').AgentCliOptions) => {
+      const { agentCommand } = await import('./agent.js');
+      setExit(await agentCommand(opts, io));
+    });
+
+  program
     .command('start')
     .description('The main job on this machine: validate the example fleet and show its address plan and routes.')
     .option('--repo <dir>', 'repository root', '.')

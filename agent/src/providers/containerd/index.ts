@@ -122,7 +122,7 @@ export const containerdProvider: Provider<ActualContainerd> = {
         await ctx.files.writeAtomic(path, content!, { mode: 0o644 });
         outcome.created.push(c.id);
       }
-      ctx.log.info({ provider: 'containerd', action: c.action, id: c.id }, 'change applied');
+      ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }
     return outcome;

@@ -99,7 +99,7 @@ export const dockerProvider: Provider<ActualDocker> = {
       await runHook(ctx.exec, ctx.commands.dockerReload);
       if (c.action === 'delete') outcome.deleted.push(c.id);
       else outcome.created.push(c.id);
-      ctx.log.info({ provider: 'docker', action: c.action, id: c.id }, 'change applied');
+      ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }
     return outcome;

@@ -58,7 +58,7 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
         outcome.created.push(c.id);
         restart = true;
       }
-      ctx.log.info({ provider: 'dragonfly', action: c.action, id: c.id }, 'change applied');
+      ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }
     if (restart) await runHook(ctx.exec, ctx.commands.dragonflyRestart);

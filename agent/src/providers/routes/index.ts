@@ -81,7 +81,7 @@ export const routesProvider: Provider<ActualRoutes> = {
         await ctx.exec.run('ip', ['route', 'del', d.destination, ...(d.dev ? ['dev', d.dev] : []), 'proto', String(MIRRORNET_PROTO)], { allowFail: true });
         outcome.deleted.push(c.id);
       } else continue;
-      ctx.log.info({ provider: 'routes', action: c.action, id: c.id }, 'change applied');
+      ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }
     return outcome;

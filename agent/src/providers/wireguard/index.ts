@@ -206,7 +206,7 @@ export const wireguardProvider: Provider<ActualWireguard> = {
         await configure(ctx, w, have);
         outcome.created.push(c.id);
       }
-      ctx.log.info({ provider: 'wireguard', action: c.action, id: c.id }, 'change applied');
+      ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }
     return outcome;

@@ -1,0 +1,86 @@
+// `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
+import { join } from 'node:path';
+import { hostSecrets } from '../host/secrets.js';
+import { createLogger } from '../log.js';
+import { Agent } from '../reconcile/loop.js';
+import { createMetrics } from '../reconcile/metrics.js';
+import { scheduleTicks, intervalToCron } from '../reconcile/schedule.js';
+import { StateStore } from '../reconcile/state.js';
+import { createAgentServer } from '../server/index.js';
+import { GitSource } from '../source/git.js';
+import { UsageError } from './errors.js';
+import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
+import type { Io } from './main.js';
+
+export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
+  repoUrl: string;
+  branch: string;
+  interval: string;
+  listen: string;
+  webhookSecret?: string;
+  allowedSigners?: string;
+  once?: boolean;
+}
+
+export function parseListen(text: string): { host: string; port: number } {
+  const m = /^(.*):(\d+)$/.exec(text);
+  if (!m) throw new UsageError(`--listen ${text} must be host:port, e.g. 127.0.0.1:9464.`);
+  return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
+}
+
+export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<number> {
+  const roles = parseRoles(opts.roles);
+  intervalToCron(opts.interval); // fail fast on a bad interval
+  const listen = parseListen(opts.listen);
+  const log = createLogger().child({ component: 'agent', site: opts.region });
+  const stateDir = stateDirOf(opts);
+  const store = new StateStore(stateDir);
+  const source = new GitSource({ url: opts.repoUrl, branch: opts.branch, dir: join(stateDir, 'repo'), ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}) });
+  const metrics = createMetrics();
+  const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log);
+  const agent = new Agent({ site: opts.region, roles }, source, store, deps, log, metrics);
+
+  if (opts.once) {
+    const result = await agent.tick('once');
+    io.stdout(`${JSON.stringify(result)}\n`);
+    return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
+  }
+
+  const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: '/' }).resolve(opts.webhookSecret) : undefined;
+  let lastTickStarted = Date.now();
+  const intervalMs = (() => {
+    const m = /^(\d+)(s|m|h)$/.exec(opts.interval)!;
+    return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  })();
+  const tick = (reason: string) => {
+    lastTickStarted = Date.now();
+    return agent.tick(reason);
+  };
+  const server = createAgentServer({
+    log,
+    registry: metrics.registry,
+    ...(webhookSecret ? { webhookSecret } : {}),
+    branch: opts.branch,
+    trigger: (reason) => void tick(reason),
+    healthy: () => Date.now() - lastTickStarted < Math.max(3 * intervalMs, 60_000) + 10 * 60_000,
+    ready: () => agent.ready,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(listen.port, listen.host, () => resolve());
+  });
+  log.info({ listen: opts.listen, interval: opts.interval, repo: opts.repoUrl, branch: opts.branch }, 'agent started');
+  void tick('startup');
+  const task = scheduleTicks(opts.interval, () => tick('interval'));
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      log.info({ signal }, 'agent stopping');
+      void task.stop();
+      server.close(() => resolve());
+      setTimeout(resolve, 5000).unref();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  return 0;
+}

@@ -1,0 +1,30 @@
+// The agent's interval as a node-cron schedule that never overlaps itself.
+import { schedule, type ScheduledTask } from 'node-cron';
+
+export class IntervalError extends Error {
+  readonly userMessage: string;
+  constructor(text: string) {
+    super(`bad interval ${text}`);
+    this.name = 'IntervalError';
+    this.userMessage = `--interval ${text} is not supported: use seconds or minutes that divide 60 (e.g. 10s, 30s, 1m, 5m, 15m) or whole hours (1h, 2h).`;
+  }
+}
+
+/** 30s -> "*\/30 * * * * *", 5m -> "0 *\/5 * * * *", 1h -> "0 0 *\/1 * * *". */
+export function intervalToCron(text: string): string {
+  const m = /^(\d+)(s|m|h)$/.exec(text.trim());
+  if (!m) throw new IntervalError(text);
+  const n = Number(m[1]);
+  if (n <= 0) throw new IntervalError(text);
+  if (m[2] === 's' && 60 % n === 0) return `*/${n} * * * * *`;
+  if (m[2] === 'm' && 60 % n === 0) return `0 */${n} * * * *`;
+  if (m[2] === 'h' && 24 % n === 0) return `0 0 */${n} * * *`;
+  if (m[2] === 's' && n % 60 === 0 && 60 % (n / 60) === 0) return `0 */${n / 60} * * * *`;
+  throw new IntervalError(text);
+}
+
+export function scheduleTicks(interval: string, tick: () => Promise<unknown>): ScheduledTask {
+  return schedule(intervalToCron(interval), async () => {
+    await tick();
+  }, { noOverlap: true, name: 'mirrornet-reconcile' });
+}
