@@ -1,10 +1,10 @@
 // compile(fleet, site, roles): the desired state of one host of one site. Pure: routes come from the one
 // route computation in net/routes.ts, so the validator and the agent never disagree.
 import { createHash } from 'node:crypto';
-import type { Fleet, FleetLink } from '../model/fleet.js';
+import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
-import type { Desired, DesiredContainerd, DesiredDocker, DesiredDragonfly, DesiredRoute, DesiredWireguard, Role } from './types.js';
+import type { CloudRouteType, Desired, DesiredCloud, DesiredCloudRoute, DesiredContainerd, DesiredDocker, DesiredDragonfly, DesiredRoute, DesiredWireguard, Role } from './types.js';
 
 export const DOCKER_HUB = 'docker.io';
 export const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
@@ -42,7 +42,8 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
   const site = fleet.sites.get(siteName);
   if (!site) throw new CompileError(`There is no site "${siteName}" in the repository: use one of ${[...fleet.sites.keys()].join(', ')}.`);
   if (roles.includes('hub') && site.role !== 'hub') throw new CompileError(`${siteName} is a region; the hub role is only for the cores.`);
-  const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [] };
+  const notes: string[] = [];
+  const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [], notes };
 
   if (roles.includes('gateway')) {
     const table = plan.tables.get(siteName) ?? [];
@@ -85,6 +86,22 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
     desired.routes.sort((a, b) => (a.destination < b.destination ? -1 : a.destination > b.destination ? 1 : 0));
   }
 
+  if (roles.includes('gateway')) {
+    const cloud = compileCloud(site, plan, notes);
+    if (cloud) desired.cloud = cloud;
+  }
+
+  if (roles.includes('hub')) {
+    const harbor = [...fleet.harbors.values()].find((h) => h.value.hub === siteName)?.value;
+    if (!harbor) notes.push(`The core ${siteName} has no HarborInstance in the repository: nothing to do for the hub role.`);
+    else {
+      const peerNames = new Set<string>();
+      for (const r of harbor.replication) for (const n of [r.source, r.destination]) if (n !== harbor.name) peerNames.add(n);
+      const peers = [...peerNames].flatMap((n) => (fleet.harbors.get(n) ? [fleet.harbors.get(n)!.value] : []));
+      desired.harbor = { instance: harbor, peers };
+    }
+  }
+
   if (roles.includes('node') && site.role === 'region') {
     const region = site.value as Region;
     const m = region.mirror;
@@ -113,6 +130,62 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
     desired.dragonfly = dfdaemonConfig(fleet, region);
   }
   return desired;
+}
+
+export const CLOUD_MARKER = 'mirrornet:';
+
+/** The cloud route tables of a Huawei Cloud site: every route of the site whose link the cloud carries. */
+function compileCloud(site: SiteEntry, plan: RoutePlan, notes: string[]): DesiredCloud | undefined {
+  const v = site.value;
+  if (v.provider === 'idc' || !v.cloud) return undefined;
+  if (v.provider !== 'huaweicloud') {
+    notes.push(`${site.name} is on ${v.provider}: mirrornet manages Huawei Cloud route tables only; program these routes in the ${v.provider} console or with its tools.`);
+    return undefined;
+  }
+  if (!v.cloud.projectId || !v.cloud.routeTables?.length) {
+    notes.push(`${site.name} has no cloud.projectId or cloud.routeTables: its cloud routes are not managed until they are set.`);
+    return undefined;
+  }
+  const marker = `${CLOUD_MARKER}${site.name}`;
+  const routes: DesiredCloudRoute[] = [];
+  for (const r of plan.tables.get(site.name) ?? []) {
+    const link = r.link.link;
+    const mine = r.link.local === site.name ? link.local : link.remote;
+    let type: CloudRouteType;
+    let nexthop: string | undefined;
+    switch (link.type) {
+      case 'cloud-connect':
+        type = 'cc';
+        nexthop = link.instanceId;
+        break;
+      case 'peering':
+        type = 'peering';
+        nexthop = link.peeringId;
+        break;
+      case 'vpn-ipsec':
+        type = 'vpn';
+        nexthop = (mine as { nextHop?: string } | undefined)?.nextHop ?? v.cloud.vpnGatewayId;
+        break;
+      case 'wireguard':
+        // Into the gateway ECS that runs the tunnel.
+        type = 'ecs';
+        nexthop = (mine as { nextHop?: string } | undefined)?.nextHop;
+        break;
+    }
+    if (!nexthop) {
+      notes.push(`${site.name}: no cloud next hop for ${r.destination} over ${r.link.id} (set the link end's nextHop): that route is not programmed.`);
+      continue;
+    }
+    routes.push({ destination: r.destination, type, nexthop, description: `${marker} ${r.link.id}` });
+  }
+  return {
+    provider: 'huaweicloud',
+    region: v.cloud.region,
+    projectId: v.cloud.projectId,
+    ...(v.cloud.vpcId ? { vpcId: v.cloud.vpcId } : {}),
+    marker,
+    tables: v.cloud.routeTables.map((id) => ({ id, routes })),
+  };
 }
 
 function seconds(duration: string | undefined): string | undefined {

@@ -1,4 +1,5 @@
 // The desired state of one host: what the agent should make true, per provider. Pure data.
+import type { HarborInstance } from '../model/schema.js';
 
 export type Role = 'gateway' | 'node' | 'hub';
 export const ROLES: readonly Role[] = ['gateway', 'node', 'hub'];
@@ -58,6 +59,39 @@ export interface DesiredDragonfly {
   config: Record<string, unknown>;
 }
 
+/** Huawei Cloud VPC route types (VPC v1 route tables). */
+export type CloudRouteType = 'ecs' | 'eni' | 'vip' | 'nat' | 'peering' | 'vpn' | 'dc' | 'cc' | 'egw';
+
+export interface DesiredCloudRoute {
+  destination: string;
+  type: CloudRouteType;
+  nexthop: string;
+  /** Carries the ownership marker: routes without it are never touched. */
+  description: string;
+}
+
+export interface DesiredRouteTable {
+  id: string;
+  routes: DesiredCloudRoute[];
+}
+
+export interface DesiredCloud {
+  provider: 'huaweicloud';
+  region: string;
+  projectId: string;
+  vpcId?: string;
+  /** Prefix of the description of every route mirrornet owns in these tables. */
+  marker: string;
+  tables: DesiredRouteTable[];
+}
+
+export interface DesiredHarbor {
+  /** The HarborInstance of this core, as in the repository (secrets as references). */
+  instance: HarborInstance;
+  /** The other Harbors its replication rules name (for registry endpoints and robots). */
+  peers: HarborInstance[];
+}
+
 export interface Desired {
   site: string;
   roles: Role[];
@@ -66,4 +100,8 @@ export interface Desired {
   containerd?: DesiredContainerd;
   docker?: DesiredDocker;
   dragonfly?: DesiredDragonfly;
+  cloud?: DesiredCloud;
+  harbor?: DesiredHarbor;
+  /** Things the agent cannot do for this site, for the user (e.g. AWS route tables are not managed). */
+  notes?: string[];
 }

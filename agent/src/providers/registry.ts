@@ -1,4 +1,5 @@
-// Providers in the order the reconcile loop runs them: tunnels before the routes that use them.
+// Providers in the order the reconcile loop runs them: tunnels before the routes that use them. Providers
+// that talk to a service (cloud, Harbor, PostgreSQL) are built by factories with their clients passed in.
 import { containerdProvider } from './containerd/index.js';
 import { dockerProvider } from './docker/index.js';
 import { dragonflyProvider } from './dragonfly/index.js';

@@ -9,7 +9,7 @@ import type { SecretResolver } from '../host/secrets.js';
 
 export type Action = 'create' | 'update' | 'delete' | 'noop';
 
-export type ProviderId = 'routes' | 'wireguard' | 'containerd' | 'docker' | 'dragonfly';
+export type ProviderId = 'routes' | 'wireguard' | 'containerd' | 'docker' | 'dragonfly' | 'huaweicloud-vpc' | 'harbor-config' | 'postgres' | 'harbor-api';
 
 /** One planned change. `before`/`after` are for display and never hold secret values. */
 export interface Change {

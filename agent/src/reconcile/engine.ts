@@ -8,12 +8,14 @@ import type { HostFiles } from '../host/files.js';
 import type { SecretResolver } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { overlaps, parseCidr, parseIpv4 } from '../net/cidr.js';
-import { PROVIDER_BY_ID, PROVIDERS } from '../providers/registry.js';
+import { PROVIDERS } from '../providers/registry.js';
 import { normalizeDst, type ActualRoutes } from '../providers/routes/index.js';
-import type { Change, HostCommands, ProviderContext, ProviderId } from '../providers/types.js';
+import type { Change, HostCommands, Provider, ProviderContext, ProviderId } from '../providers/types.js';
 import type { AgentState, StateStore } from './state.js';
 
 export interface HostDeps {
+  /** Providers in apply order (default: the host providers). */
+  providers?: readonly Provider<unknown>[];
   exec: Exec;
   files: HostFiles;
   secrets: SecretResolver;
@@ -40,14 +42,14 @@ export function counts(changes: Change[]): Record<'create' | 'update' | 'delete'
 }
 
 function providerContext(deps: HostDeps, state: AgentState, id: ProviderId, notes: string[]): ProviderContext {
-  return { ...deps, log: deps.log.child({ provider: id }), notes, inventory: state.inventory[id] ?? [] };
+  return { exec: deps.exec, files: deps.files, secrets: deps.secrets, commands: deps.commands, log: deps.log.child({ provider: id }), notes, inventory: state.inventory[id] ?? [] };
 }
 
 export async function planHost(desired: Desired, revision: string, deps: HostDeps, state: AgentState, only?: ReadonlySet<ProviderId>): Promise<HostPlan> {
   const notes: string[] = [];
   const changes: Change[] = [];
   const actual = new Map<ProviderId, unknown>();
-  for (const provider of PROVIDERS) {
+  for (const provider of deps.providers ?? PROVIDERS) {
     if (only && !only.has(provider.id)) continue;
     const owned = state.inventory[provider.id] ?? [];
     if (!provider.wants(desired) && owned.length === 0) continue;
@@ -56,7 +58,7 @@ export async function planHost(desired: Desired, revision: string, deps: HostDep
     actual.set(provider.id, a);
     changes.push(...provider.diff(desired, a, new Set(owned)));
   }
-  return { site: desired.site, revision, changes, notes: [...new Set(notes)], actual };
+  return { site: desired.site, revision, changes, notes: [...new Set([...(desired.notes ?? []), ...notes])], actual };
 }
 
 export interface Refusal {
@@ -108,7 +110,7 @@ export interface ApplyResult {
 export async function applyHost(plan: HostPlan, desired: Desired, deps: HostDeps, store: StateStore, state: AgentState): Promise<ApplyResult> {
   const result: ApplyResult = { applied: [] };
   const pending = pendingChanges(plan);
-  for (const provider of PROVIDERS) {
+  for (const provider of deps.providers ?? PROVIDERS) {
     const changes = pending.filter((c) => c.provider === provider.id);
     if (!changes.length) continue;
     const inv = new Set(state.inventory[provider.id] ?? []);
@@ -117,7 +119,7 @@ export async function applyHost(plan: HostPlan, desired: Desired, deps: HostDeps
     await store.save(state);
     const ctx = providerContext(deps, state, provider.id, []);
     try {
-      const outcome = await PROVIDER_BY_ID.get(provider.id)!.apply(ctx, changes, desired, plan.actual.get(provider.id));
+      const outcome = await provider.apply(ctx, changes, desired, plan.actual.get(provider.id));
       result.applied.push(...outcome.applied);
       outcome.deleted.forEach((id) => inv.delete(id));
       state.inventory[provider.id] = [...inv].sort();
