@@ -25,6 +25,7 @@ export interface HostOptions {
   format: 'text' | 'json';
   dockerReload?: string;
   dragonflyRestart?: string;
+  harborApply?: string;
 }
 
 export function parseRoles(text: string): Role[] {
@@ -38,10 +39,11 @@ export function stateDirOf(opts: Pick<HostOptions, 'root' | 'stateDir'>): string
   return opts.stateDir ?? join(opts.root, 'var/lib/mirrornet');
 }
 
-export function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart'>): HostCommands {
+export function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' | 'harborApply'>): HostCommands {
   return {
     dockerReload: opts.dockerReload ?? process.env['MIRRORNET_DOCKER_RELOAD'] ?? DEFAULT_COMMANDS.dockerReload,
     dragonflyRestart: opts.dragonflyRestart ?? process.env['MIRRORNET_DFDAEMON_RESTART'] ?? DEFAULT_COMMANDS.dragonflyRestart,
+    harborApply: opts.harborApply ?? process.env['MIRRORNET_HARBOR_APPLY'] ?? DEFAULT_COMMANDS.harborApply,
   };
 }
 

@@ -33,11 +33,14 @@ export interface HostCommands {
   dockerReload: string;
   /** Restart dfdaemon after dfdaemon.yaml changed (it does not reload on SIGHUP). */
   dragonflyRestart: string;
+  /** Regenerate and restart Harbor after harbor.yml changed (run in the install directory). */
+  harborApply?: string;
 }
 
 export const DEFAULT_COMMANDS: HostCommands = {
   dockerReload: 'pkill -HUP -x dockerd || true',
   dragonflyRestart: 'systemctl restart dfdaemon',
+  harborApply: './prepare && docker compose up -d',
 };
 
 export interface ProviderContext {
