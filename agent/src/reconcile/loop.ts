@@ -10,6 +10,7 @@ import { compile } from '../desired/compile.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { Guardrails } from '../model/schema.js';
 import { validateRepo } from '../policy/validate.js';
+import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import type { GitSource } from '../source/git.js';
 import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
@@ -32,6 +33,20 @@ export type TickResult =
   | { kind: 'failed'; revision: string; step: string; reason: string };
 
 type DriftMode = 'alert' | 'heal';
+
+/** The guardrails' drift key of a provider (policies/guardrails.yaml `drift`). */
+export function driftKey(provider: ProviderId): string {
+  switch (provider) {
+    case 'huaweicloud-vpc':
+      return 'cloudRoutes';
+    case 'harbor-api':
+    case 'harbor-config':
+    case 'postgres':
+      return 'harbor';
+    default:
+      return provider;
+  }
+}
 
 function fingerprint(parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
@@ -102,6 +117,10 @@ export class Agent {
     } finally {
       this.log.debug({ step: name, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'step done');
     }
+  }
+
+  private providerIds(): ProviderId[] {
+    return (this.deps.providers ?? PROVIDERS).map((p) => p.id);
   }
 
   private async loadDesired(): Promise<Desired | undefined> {
@@ -233,7 +252,7 @@ export class Agent {
       await this.store.save(state);
     });
     this.metrics.revision(revision);
-    for (const p of ['routes', 'wireguard', 'containerd', 'docker', 'dragonfly']) this.metrics.drift.set({ component: p }, 0);
+    for (const p of this.providerIds()) this.metrics.drift.set({ component: p }, 0);
     const n = pendingChanges(plan).length;
     log.info({ revision, changes: n }, 'revision applied');
     if (n > 0) this.event('applied', revision, `${this.opts.site} applied ${revision.slice(0, 12)}: ${n} change(s).`, { changes: summarize(plan) });
@@ -248,7 +267,7 @@ export class Agent {
     const healed: string[] = [];
     const alerted: string[] = [];
     const healPlan: HostPlan = { ...plan, changes: [] };
-    for (const component of ['routes', 'wireguard', 'containerd', 'docker', 'dragonfly'] as ProviderId[]) {
+    for (const component of this.providerIds()) {
       const changes = byComponent.get(component) ?? [];
       this.metrics.drift.set({ component }, changes.length);
       const fp = changes.length ? fingerprint(changes.map((c) => `${c.id}:${c.action}`).sort()) : '';
@@ -260,7 +279,7 @@ export class Agent {
         });
         state.drift[component] = fp;
       }
-      if (changes.length && (modes[component] ?? 'alert') === 'heal') {
+      if (changes.length && (modes[driftKey(component)] ?? 'alert') === 'heal') {
         healPlan.changes.push(...changes);
         healed.push(component);
       } else if (changes.length) {
