@@ -12,12 +12,12 @@ import type { Guardrails } from '../model/schema.js';
 import { validateRepo } from '../policy/validate.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
+import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/git.js';
 import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import type { AgentMetrics } from './metrics.js';
 import type { AgentState, StateStore } from './state.js';
-import { writeFile } from 'node:fs/promises';
 
 export interface AgentOptions {
   site: string;
@@ -33,6 +33,11 @@ export type TickResult =
   | { kind: 'failed'; revision: string; step: string; reason: string };
 
 type DriftMode = 'alert' | 'heal';
+
+interface Applied {
+  desired: Desired;
+  guardrails?: Guardrails;
+}
 
 /** The guardrails' drift key of a provider (policies/guardrails.yaml `drift`). */
 export function driftKey(provider: ProviderId): string {
@@ -123,16 +128,18 @@ export class Agent {
     return (this.deps.providers ?? PROVIDERS).map((p) => p.id);
   }
 
-  private async loadDesired(): Promise<Desired | undefined> {
+  /** The desired state and guardrails of the last applied revision (kept so drift checks need no checkout). */
+  private async loadApplied(): Promise<Applied | undefined> {
     try {
-      return JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Desired;
+      const data = JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Partial<Applied>;
+      return data.desired ? { desired: data.desired, ...(data.guardrails ? { guardrails: data.guardrails } : {}) } : undefined;
     } catch {
       return undefined;
     }
   }
 
-  private async saveDesired(desired: Desired): Promise<void> {
-    await writeFile(join(this.store.dir, 'desired.json'), `${JSON.stringify(desired)}\n`, { mode: 0o600 });
+  private async saveApplied(applied: Applied): Promise<void> {
+    await new HostFiles(this.store.dir).writeAtomic('desired.json', `${JSON.stringify(applied)}\n`, { mode: 0o600 });
   }
 
   private async reconcileOnce(trigger: string): Promise<TickResult> {
@@ -140,54 +147,30 @@ export class Agent {
     const log = this.log.child({ trigger });
     let revision = 'unknown';
     try {
-      const result = await this.store.withLock(async () => {
+      const result = await this.store.withLock(async (): Promise<TickResult> => {
         const state = await this.store.load();
-        // fetch
+        // fetch: a cheap remote check first
         revision = await this.step('fetch', () => this.source.remoteRevision());
-        const isNew = revision !== state.appliedRevision;
-        let desired: Desired | undefined;
-        let guardrails: Guardrails | undefined;
-        let driftModes: Record<string, DriftMode> = {};
-        if (isNew && state.refused?.revision === revision) {
-          // Already refused: keep enforcing the last applied revision.
-          desired = await this.loadDesired();
-          if (!desired) return { kind: 'refused', revision, reason: state.refused.reason } as TickResult;
-          return this.driftTick(state, state.appliedRevision ?? revision, desired, log, { routes: 'heal' }, undefined);
+        const applied = await this.loadApplied();
+        if (applied && (revision === state.appliedRevision || state.refused?.revision === revision)) {
+          // Nothing new (or the new revision was refused already): keep the applied revision true.
+          return this.driftTick(state, state.appliedRevision ?? revision, applied, log);
         }
-        if (isNew) {
-          await this.step('fetch', () => this.source.checkout(revision));
-          // verify
-          const unsigned = await this.step('verify', () => this.source.verify(revision));
-          if (unsigned) return this.refuse(state, revision, unsigned);
-          // validate
-          const report = await this.step('validate', async () => validateRepo(this.source.opts.dir));
-          if (!report.valid) {
-            const first = report.errors.slice(0, 3).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ');
-            return this.refuse(state, revision, `the revision is invalid (${report.errors.length} errors: ${first}); run \`mirrornet validate\` on it`);
-          }
-          // compile
-          desired = await this.step('compile', async () => compile(report.fleet, this.opts.site, this.opts.roles));
-          guardrails = report.fleet.policies.guardrails?.value;
-        } else {
-          desired = await this.loadDesired();
-          if (!desired) {
-            // State without a stored desired state (first run after an upgrade): recompile from the checkout.
-            const report = validateRepo(this.source.opts.dir);
-            if (!report.valid) return this.refuse(state, revision, 'the checked-out revision no longer validates');
-            desired = compile(report.fleet, this.opts.site, this.opts.roles);
-            guardrails = report.fleet.policies.guardrails?.value;
-          }
+        if (!applied && state.refused?.revision === revision) return { kind: 'refused', revision, reason: state.refused.reason };
+        await this.step('fetch', () => this.source.checkout(revision));
+        // verify
+        const unsigned = await this.step('verify', () => this.source.verify(revision));
+        if (unsigned) return this.refuse(state, revision, unsigned);
+        // validate
+        const report = await this.step('validate', async () => validateRepo(this.source.opts.dir));
+        if (!report.valid) {
+          const first = report.errors.slice(0, 3).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ');
+          return this.refuse(state, revision, `the revision is invalid (${report.errors.length} errors: ${first}); run \`mirrornet validate\` on it`);
         }
-        if (!guardrails) {
-          try {
-            guardrails = validateRepo(this.source.opts.dir).fleet.policies.guardrails?.value;
-          } catch {
-            guardrails = undefined;
-          }
-        }
-        driftModes = (guardrails?.drift as Record<string, DriftMode> | undefined) ?? {};
-        if (!isNew) return this.driftTick(state, revision, desired, log, driftModes, guardrails);
-        return this.applyRevision(state, revision, desired, guardrails, log);
+        // compile
+        const desired = await this.step('compile', async () => compile(report.fleet, this.opts.site, this.opts.roles));
+        const guardrails = report.fleet.policies.guardrails?.value;
+        return this.applyRevision(state, revision, { desired, ...(guardrails ? { guardrails } : {}) }, log);
       });
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
@@ -225,7 +208,8 @@ export class Agent {
     }
   }
 
-  private async applyRevision(state: AgentState, revision: string, desired: Desired, guardrails: Guardrails | undefined, log: Logger): Promise<TickResult> {
+  private async applyRevision(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {
+    const { desired, guardrails } = applied;
     const plan = await this.step('read', () => planHost(desired, revision, this.deps, state));
     const remoteAddress = await this.remoteAddress();
     const refusal = guard(plan, guardrails, remoteAddress ? { remoteAddress } : {});
@@ -248,7 +232,7 @@ export class Agent {
       state.appliedAt = new Date().toISOString();
       delete state.refused;
       state.drift = {};
-      await this.saveDesired(desired);
+      await this.saveApplied(applied);
       await this.store.save(state);
     });
     this.metrics.revision(revision);
@@ -259,7 +243,9 @@ export class Agent {
     return n > 0 ? { kind: 'applied', revision, changes: n } : { kind: 'in-sync', revision };
   }
 
-  private async driftTick(state: AgentState, revision: string, desired: Desired, log: Logger, modes: Record<string, DriftMode>, guardrails: Guardrails | undefined): Promise<TickResult> {
+  private async driftTick(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {
+    const { desired, guardrails } = applied;
+    const modes = (guardrails?.drift ?? {}) as Record<string, DriftMode>;
     const plan = await this.step('read', () => planHost(desired, revision, this.deps, state));
     const pending = pendingChanges(plan);
     const byComponent = new Map<ProviderId, typeof pending>();
