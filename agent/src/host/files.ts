@@ -1,7 +1,7 @@
 // Host files under a root prefix (so tests and the lab write into a sandbox, never into /etc): atomic
 // writes (temp file, fsync, rename) that keep mode and owner, with one backup of the previous content.
 import { constants } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, chmod, chown, readdir } from 'node:fs/promises';
+import { copyFile, mkdir, open, readFile, rename, rm, rmdir, stat, chmod, chown, readdir } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
 
@@ -69,13 +69,17 @@ export class HostFiles {
       if (previous) {
         await chmod(tmp, previous.mode);
         if (process.getuid?.() === 0) await chown(tmp, previous.uid, previous.gid);
-        await copyFile(target, `${target}${BACKUP_SUFFIX}`);
+        // The backup is replaced atomically too: a crash never leaves a truncated backup.
+        const backupTmp = `${tmp}.bak`;
+        await copyFile(target, backupTmp);
+        await rename(backupTmp, `${target}${BACKUP_SUFFIX}`);
       } else if (opts.mode !== undefined) {
         await chmod(tmp, opts.mode);
       }
       await rename(tmp, target);
     } catch (err) {
       await rm(tmp, { force: true });
+      await rm(`${tmp}.bak`, { force: true });
       throw err;
     }
     await syncDir(dir);
@@ -88,7 +92,7 @@ export class HostFiles {
   /** Remove a directory if it is empty (used after deleting the only file mirrornet put there). */
   async removeDirIfEmpty(hostDir: string): Promise<void> {
     const entries = await this.list(hostDir);
-    if (entries.length === 0) await rm(this.path(hostDir), { recursive: false, force: true }).catch(() => undefined);
+    if (entries.length === 0) await rmdir(this.path(hostDir)).catch(() => undefined);
   }
 
   /** Remove temp files a killed writer left behind in a directory. */

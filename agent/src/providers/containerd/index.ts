@@ -64,8 +64,17 @@ export function renderHostsToml(r: DesiredRegistryMirror, site: string): string 
   return `# Managed by mirrornet for ${site}: dfdaemon first, ${r.server} as the fallback. Edits are overwritten.\n${body}\n`;
 }
 
+/**
+ * The directory containerd looks up first for a registry: `host_port_` for a host with a port (then
+ * `host:port`, then `_default`), the plain host otherwise.
+ */
+export function hostDirName(host: string): string {
+  const m = /^(.*):(\d+)$/.exec(host);
+  return m ? `${m[1]}_${m[2]}_` : host;
+}
+
 export function hostsTomlPath(configPath: string, host: string): string {
-  return `${configPath.replace(/\/+$/, '')}/${host}/hosts.toml`;
+  return `${configPath.replace(/\/+$/, '')}/${hostDirName(host)}/hosts.toml`;
 }
 
 function sameToml(a: string, b: string): boolean {
@@ -106,6 +115,13 @@ export const containerdProvider: Provider<ActualContainerd> = {
     const paths = new Set((desired.containerd?.registries ?? []).map((r) => hostsTomlPath(configPath, r.host)));
     for (const p of ctx.inventory ?? []) paths.add(p);
     for (const p of paths) files.set(p, await ctx.files.read(p));
+    for (const r of desired.containerd?.registries ?? []) {
+      if (hostDirName(r.host) === r.host) continue;
+      const other = `${configPath.replace(/\/+$/, '')}/${r.host}/hosts.toml`;
+      if (await ctx.files.exists(other)) {
+        ctx.notes.push(`${other} is ignored by containerd (it reads ${hostsTomlPath(configPath, r.host)} first): remove it to avoid confusion.`);
+      }
+    }
     return { configPath, notes, files };
   },
   diff: diffContainerd,

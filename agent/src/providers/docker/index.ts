@@ -8,7 +8,11 @@ import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.j
 export const DAEMON_JSON = '/etc/docker/daemon.json';
 export const OWNED_KEY = 'registry-mirrors';
 
+export const RELOAD_PENDING = `${DAEMON_JSON}.mirrornet-pending`;
+
 export interface ActualDocker {
+  /** daemon.json changed but Docker was not reloaded yet (the reload failed or the agent died). */
+  reloadPending?: boolean;
   text?: string;
   json?: Record<string, unknown>;
   /** Why the file cannot be used (not JSON, not an object). */
@@ -57,7 +61,10 @@ export function diffDocker(desired: Desired, actual: ActualDocker, owned: Readon
     return [];
   }
   const after = { [OWNED_KEY]: d.registryMirrors };
-  if (isDeepStrictEqual(have ?? [], d.registryMirrors)) return [{ provider: 'docker', id, action: 'noop', reason: 'in sync', after }];
+  if (isDeepStrictEqual(have ?? [], d.registryMirrors)) {
+    if (actual.reloadPending) return [{ provider: 'docker', id, action: 'update', reason: 'Docker was not reloaded after daemon.json last changed', after, data: { mirrors: d.registryMirrors } }];
+    return [{ provider: 'docker', id, action: 'noop', reason: 'in sync', after }];
+  }
   const action = actual.text === undefined || have === undefined ? 'create' : 'update';
   return [
     {
@@ -86,7 +93,8 @@ export const dockerProvider: Provider<ActualDocker> = {
   async read(ctx: ProviderContext, desired: Desired): Promise<ActualDocker> {
     ctx.notes.push(...dockerNotes(desired));
     if (!desired.docker && !(ctx.inventory ?? []).length) return {};
-    return parseDaemonJson(await ctx.files.read(DAEMON_JSON));
+    const actual = parseDaemonJson(await ctx.files.read(DAEMON_JSON));
+    return (await ctx.files.exists(RELOAD_PENDING)) ? { ...actual, reloadPending: true } : actual;
   },
   diff: diffDocker,
   async apply(ctx, changes, _desired, actual): Promise<ApplyOutcome> {
@@ -95,8 +103,13 @@ export const dockerProvider: Provider<ActualDocker> = {
       if (c.action === 'noop') continue;
       const data = c.data as { mirrors?: string[]; error?: string };
       if (data.error) throw new DaemonJsonError(data.error);
-      await ctx.files.writeAtomic(DAEMON_JSON, renderDaemonJson(actual.json, data.mirrors ?? []), { mode: 0o644 });
+      await ctx.files.writeAtomic(RELOAD_PENDING, `${new Date().toISOString()}\n`, { mode: 0o644 });
+      // Re-read right before writing: another tool may have changed a key it owns since the plan.
+      const fresh = parseDaemonJson(await ctx.files.read(DAEMON_JSON));
+      if (fresh.error) throw new DaemonJsonError(fresh.error);
+      await ctx.files.writeAtomic(DAEMON_JSON, renderDaemonJson(fresh.json ?? actual.json, data.mirrors ?? []), { mode: 0o644 });
       await runHook(ctx.exec, ctx.commands.dockerReload);
+      await ctx.files.remove(RELOAD_PENDING);
       if (c.action === 'delete') outcome.deleted.push(c.id);
       else outcome.created.push(c.id);
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');

@@ -10,7 +10,12 @@ export interface ActualDragonfly {
   path: string;
   text?: string;
   config?: unknown;
+  /** The file changed but dfdaemon was not restarted yet (the restart failed or the agent died). */
+  restartPending?: boolean;
 }
+
+/** Marks a written file whose service has not picked it up yet; removed once the hook succeeded. */
+export const PENDING_SUFFIX = '.mirrornet-pending';
 
 export function renderDfdaemon(desired: Desired): string {
   return `# Managed by mirrornet for ${desired.site}. Edits are overwritten.\n${stringify(desired.dragonfly!.config)}`;
@@ -24,7 +29,12 @@ export function diffDragonfly(desired: Desired, actual: ActualDragonfly, owned: 
   }
   const after = d.config;
   if (actual.text === undefined) return [{ provider: 'dragonfly', id: d.path, action: 'create', reason: 'dfdaemon.yaml does not exist', after, data: { path: d.path, content: renderDfdaemon(desired) } }];
-  if (isDeepStrictEqual(actual.config, d.config)) return [{ provider: 'dragonfly', id: d.path, action: 'noop', reason: 'in sync', after }];
+  if (isDeepStrictEqual(actual.config, d.config)) {
+    if (actual.restartPending) {
+      return [{ provider: 'dragonfly', id: d.path, action: 'update', reason: 'dfdaemon was not restarted after dfdaemon.yaml last changed', after, data: { path: d.path, content: renderDfdaemon(desired) } }];
+    }
+    return [{ provider: 'dragonfly', id: d.path, action: 'noop', reason: 'in sync', after }];
+  }
   return [{ provider: 'dragonfly', id: d.path, action: 'update', reason: 'dfdaemon.yaml differs from the repository', before: actual.config, after, data: { path: d.path, content: renderDfdaemon(desired) } }];
 }
 
@@ -35,18 +45,19 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
     const path = desired.dragonfly?.path ?? ctx.inventory?.[0] ?? '/etc/dragonfly/dfdaemon.yaml';
     const text = await ctx.files.read(path);
     if (text === undefined) return { path };
+    const restartPending = await ctx.files.exists(`${path}${PENDING_SUFFIX}`);
     let config: unknown;
     try {
       config = parse(text);
     } catch {
       config = undefined;
     }
-    return { path, text, config };
+    return { path, text, config, ...(restartPending ? { restartPending } : {}) };
   },
   diff: diffDragonfly,
   async apply(ctx, changes): Promise<ApplyOutcome> {
     const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
-    let restart = false;
+    let restart: string | undefined;
     for (const c of changes) {
       if (c.action === 'noop') continue;
       const { path, content } = c.data as { path: string; content?: string };
@@ -54,14 +65,18 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
         await ctx.files.remove(path);
         outcome.deleted.push(c.id);
       } else {
+        await ctx.files.writeAtomic(`${path}${PENDING_SUFFIX}`, `${new Date().toISOString()}\n`, { mode: 0o644 });
         await ctx.files.writeAtomic(path, content!, { mode: 0o644 });
         outcome.created.push(c.id);
-        restart = true;
+        restart = path;
       }
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }
-    if (restart) await runHook(ctx.exec, ctx.commands.dragonflyRestart);
+    if (restart) {
+      await runHook(ctx.exec, ctx.commands.dragonflyRestart);
+      await ctx.files.remove(`${restart}${PENDING_SUFFIX}`);
+    }
     return outcome;
   },
 };

@@ -1,0 +1,194 @@
+// harbor.yml of the core's Harbor (hub role). `./prepare` writes fresh random secrets on every run, so the
+// provider compares the rendered harbor.yml (parsed, comments ignored), never the generated files, and runs
+// the configured commands (default `./prepare && docker compose up -d`, in the install directory) only when
+// harbor.yml changed. Secret values never reach a plan, a Change or a log: read compares each secret slot of
+// the file with the resolved reference on the host and keeps only same/differs; before/after are masked.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { chmod, stat } from 'node:fs/promises';
+import { isDeepStrictEqual } from 'node:util';
+import { parse } from 'yaml';
+import type { Desired } from '../../desired/types.js';
+import { SecretError } from '../../host/secrets.js';
+import type { HarborInstance } from '../../model/schema.js';
+import { DEFAULT_COMMANDS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
+import { harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
+
+export * from './render.js';
+
+export const HARBOR_YML_MODE = 0o600;
+/** Left in the install directory while harbor.yml is newer than what the commands applied. */
+export const PENDING_MARKER = '.harbor.yml.mirrornet-pending';
+
+export type SecretStatus = 'same' | 'differs' | 'unresolved';
+
+export interface ActualHarborConfig {
+  /** Host path of harbor.yml (undefined: nothing to look at). */
+  path?: string;
+  installDir?: string;
+  exists: boolean;
+  /** The parsed file with every secret masked; undefined when missing or not valid YAML. */
+  config?: unknown;
+  invalid?: boolean;
+  mode?: number;
+  /** Per secret slot (key path joined with '.'): whether the file holds the resolved secret. */
+  secrets: Record<string, SecretStatus>;
+  /** harbor.yml was written but the commands that apply it did not finish. */
+  pending: boolean;
+}
+
+/** What apply needs; never the rendered text (it holds secrets). */
+interface ApplyData {
+  path: string;
+  installDir: string;
+  write: boolean;
+  run: boolean;
+}
+
+function pendingPath(installDir: string): string {
+  return `${installDir.replace(/\/+$/, '')}/${PENDING_MARKER}`;
+}
+
+function getPath(value: unknown, path: readonly string[]): unknown {
+  let cur = value;
+  for (const k of path) {
+    if (!cur || typeof cur !== 'object' || Array.isArray(cur)) return undefined;
+    cur = (cur as Record<string, unknown>)[k];
+  }
+  return cur;
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const h = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return timingSafeEqual(h(a), h(b));
+}
+
+/** Leaf key paths where two parsed YAML values differ (for the reason line; values are not shown). */
+export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
+  const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+  if (isObj(a) && isObj(b)) {
+    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
+    return keys.flatMap((k) => differingPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
+  }
+  return isDeepStrictEqual(a, b) ? [] : [prefix || '(document)'];
+}
+
+export async function readHarborConfig(ctx: ProviderContext, desired: Desired): Promise<ActualHarborConfig> {
+  const instance = desired.harbor?.instance;
+  if (!instance) {
+    const path = ctx.inventory?.[0];
+    if (path && (await ctx.files.exists(path))) {
+      ctx.notes.push(`harbor-config: ${path} is no longer managed (this host has no HarborInstance); it is left in place and Harbor keeps running.`);
+    }
+    return { exists: false, secrets: {}, pending: false };
+  }
+  const path = harborYmlPath(instance);
+  const installDir = instance.installDir;
+  if (instance.loadBalancer.mode === 'l7-tls-offload' && !instance.externalUrl.startsWith('https://')) {
+    ctx.notes.push(`harbor-config: ${instance.name} sits behind a TLS-offloading load balancer but externalUrl is not https://; docker login fails unless external_url is the https:// address clients use.`);
+  }
+  const pending = await ctx.files.exists(pendingPath(installDir));
+  const text = await ctx.files.read(path);
+  if (text === undefined) return { path, installDir, exists: false, secrets: {}, pending };
+  const mode = (await stat(ctx.files.path(path))).mode & 0o7777;
+  let raw: unknown;
+  try {
+    raw = parse(text);
+  } catch {
+    return { path, installDir, exists: true, invalid: true, mode, secrets: {}, pending };
+  }
+  const model = harborYmlModel(instance);
+  const secrets: Record<string, SecretStatus> = {};
+  for (const slot of model.secrets) {
+    const key = slot.path.join('.');
+    let value: string;
+    try {
+      value = await ctx.secrets.resolve(slot.ref);
+    } catch (err) {
+      if (!(err instanceof SecretError)) throw err;
+      secrets[key] = 'unresolved';
+      ctx.notes.push(`harbor-config: ${err.userMessage} The plan cannot tell whether ${key} in harbor.yml is current, and apply fails until the secret is available.`);
+      continue;
+    }
+    const inFile = getPath(raw, slot.path);
+    const ok = (typeof inFile === 'string' || typeof inFile === 'number' || typeof inFile === 'boolean') && sameSecret(String(inFile), value);
+    secrets[key] = ok ? 'same' : 'differs';
+  }
+  return { path, installDir, exists: true, config: maskHarborConfig(raw, model.secrets.map((s) => s.path)), mode, secrets, pending };
+}
+
+/** Pure. Never deletes: a harbor.yml of a running Harbor is left alone when the instance goes away. */
+export function diffHarborConfig(desired: Desired, actual: ActualHarborConfig): Change[] {
+  const instance: HarborInstance | undefined = desired.harbor?.instance;
+  if (!instance) return [];
+  const model = harborYmlModel(instance);
+  const path = harborYmlPath(instance);
+  const base = { provider: 'harbor-config' as const, id: path };
+  const data = (write: boolean, run: boolean): ApplyData => ({ path, installDir: instance.installDir, write, run });
+  if (!actual.exists) {
+    return [{ ...base, action: 'create', reason: `harbor.yml for ${instance.name} does not exist`, after: model.config, data: data(true, true) }];
+  }
+  const reasons: string[] = [];
+  let write = false;
+  if (actual.invalid) {
+    reasons.push('harbor.yml is not valid YAML');
+    write = true;
+  } else if (!isDeepStrictEqual(actual.config, model.config)) {
+    const paths = differingPaths(actual.config, model.config);
+    const shown = paths.slice(0, 6).join(', ') + (paths.length > 6 ? `, and ${paths.length - 6} more` : '');
+    reasons.push(`harbor.yml differs from the repository at ${shown}`);
+    write = true;
+  }
+  for (const slot of model.secrets) {
+    if (actual.secrets[slot.path.join('.')] === 'differs') {
+      reasons.push(`the secret ${slot.ref} differs from ${slot.path.join('.')} in harbor.yml`);
+      write = true;
+    }
+  }
+  if (actual.pending) reasons.push('the commands that apply harbor.yml did not finish last time');
+  const modeWrong = actual.mode !== undefined && actual.mode !== HARBOR_YML_MODE;
+  if (modeWrong) reasons.push(`harbor.yml is mode ${actual.mode!.toString(8).padStart(4, '0')}; it holds secrets and must be 0600`);
+  if (!reasons.length) return [{ ...base, action: 'noop', reason: 'in sync', after: model.config }];
+  return [{ ...base, action: 'update', reason: reasons.join('; '), before: actual.config, after: model.config, data: data(write || actual.pending, write || actual.pending) }];
+}
+
+/** Run the configured command line with the install directory (under --root) as working directory. */
+async function runHarborCommands(ctx: ProviderContext, installDir: string): Promise<void> {
+  const commandLine = ctx.commands.harborApply ?? DEFAULT_COMMANDS.harborApply!;
+  const dir = ctx.files.path(installDir);
+  ctx.log.info({ command: commandLine, cwd: dir }, 'applying harbor.yml');
+  await ctx.exec.run('sh', ['-c', `cd -- "$MIRRORNET_HARBOR_DIR" || exit 1\n${commandLine}`], { hostNamespace: true, env: { MIRRORNET_HARBOR_DIR: dir } });
+}
+
+export async function applyHarborConfig(ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
+  const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+  const instance = desired.harbor?.instance;
+  for (const c of changes) {
+    if (c.action === 'noop' || c.action === 'delete') continue;
+    if (!instance) throw new Error('harbor-config: a change to apply but no HarborInstance in the desired state');
+    const d = c.data as ApplyData;
+    const real = ctx.files.path(d.path);
+    // Tighten the mode first, so the atomic write (which keeps the old mode) and the backup are 0600 too.
+    if (await ctx.files.exists(d.path)) await chmod(real, HARBOR_YML_MODE);
+    if (d.write) {
+      const text = await renderHarborYml(instance, (ref) => ctx.secrets.resolve(ref));
+      if (d.run) await ctx.files.writeAtomic(pendingPath(d.installDir), `${new Date().toISOString()}\n`, { mode: 0o600 });
+      await ctx.files.writeAtomic(d.path, text, { mode: HARBOR_YML_MODE });
+    }
+    if (d.run) {
+      await runHarborCommands(ctx, d.installDir);
+      await ctx.files.remove(pendingPath(d.installDir));
+    }
+    ctx.log.info({ action: c.action, id: c.id }, 'change applied');
+    outcome.applied.push(c);
+    outcome.created.push(c.id);
+  }
+  return outcome;
+}
+
+export const harborConfigProvider: Provider<ActualHarborConfig> = {
+  id: 'harbor-config',
+  wants: (desired) => desired.harbor !== undefined,
+  read: readHarborConfig,
+  diff: (desired, actual) => diffHarborConfig(desired, actual),
+  apply: (ctx, changes, desired) => applyHarborConfig(ctx, changes, desired),
+};
