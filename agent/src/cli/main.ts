@@ -141,6 +141,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 /** Run the CLI; returns the exit code. The only place that turns errors into messages. */
 export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
   let code = 0;
+  // plan uses 2 for "changes pending": its errors (usage or internal) are 1, like terraform's.
+  const errorCode = argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' ? 1 : 2;
   const program = buildProgram(io, (c) => (code = c));
   try {
     await program.parseAsync(argv, { from: 'user' });
@@ -149,7 +151,7 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     if (err instanceof CommanderError) {
       // --help and --version succeed; help shown because no command was given is a usage error.
       if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version') return 0;
-      return 2;
+      return errorCode;
     }
     if (err instanceof UserError) {
       io.stderr(`mirrornet: ${err.userMessage}\n`);
@@ -164,6 +166,6 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
     io.stderr(`mirrornet: internal error: ${e?.message ?? String(err)}\n`);
     if (process.env['MIRRORNET_DEBUG']) io.stderr(`${e?.stack ?? ''}\n`);
     else io.stderr('Run again with MIRRORNET_DEBUG=1 for details, and report it with that output.\n');
-    return 2;
+    return errorCode;
   }
 }

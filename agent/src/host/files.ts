@@ -57,6 +57,7 @@ export class HostFiles {
     } catch {
       previous = undefined;
     }
+    await this.cleanTempsOf(dir, basename(target));
     const tmp = join(dir, `.${basename(target)}.mirrornet-tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
     const fh = await open(tmp, constants.O_CREAT | constants.O_EXCL | constants.O_WRONLY, previous?.mode ?? opts.mode ?? 0o644);
     try {
@@ -95,11 +96,35 @@ export class HostFiles {
     if (entries.length === 0) await rmdir(this.path(hostDir)).catch(() => undefined);
   }
 
-  /** Remove temp files a killed writer left behind in a directory. */
+  /** Remove temp files killed writers left in a host directory (a live writer's are kept). */
   async cleanTemps(hostDir: string): Promise<void> {
-    for (const name of await this.list(hostDir)) {
-      if (name.includes('.mirrornet-tmp-')) await rm(join(this.path(hostDir), name), { force: true });
+    await this.cleanTempsOf(this.path(hostDir), '');
+  }
+
+  /** Remove the temp files a killed writer of `name` left behind (never another live writer's: pid check). */
+  private async cleanTempsOf(dir: string, name: string): Promise<void> {
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return;
     }
+    for (const entry of entries) {
+      const at = entry.indexOf('.mirrornet-tmp-');
+      if (at < 0 || !entry.startsWith('.') || (name && entry.slice(1, at) !== name)) continue;
+      const pid = Number(entry.slice(at + '.mirrornet-tmp-'.length).split('-')[0]);
+      if (pid && pid !== process.pid && isAlive(pid)) continue;
+      await rm(join(dir, entry), { force: true });
+    }
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

@@ -171,7 +171,7 @@ export class Agent {
         const desired = await this.step('compile', async () => compile(report.fleet, this.opts.site, this.opts.roles));
         const guardrails = report.fleet.policies.guardrails?.value;
         return this.applyRevision(state, revision, { desired, ...(guardrails ? { guardrails } : {}) }, log);
-      });
+      }, { waitMs: 60_000 });
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
       if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift') this.ready = true;

@@ -1,8 +1,8 @@
 // The agent's state directory: last applied revision, the inventory of what it created (prune only from
 // here), drift fingerprints. Written atomically; a lock keeps two agents on one host from applying at once.
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import lockfile from 'proper-lockfile';
 import { z } from 'zod';
 import { HostFiles } from '../host/files.js';
 import type { Inventory } from '../providers/types.js';
@@ -66,21 +66,66 @@ export class StateStore {
     await this.files.writeAtomic('state.json', `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   }
 
-  /** Hold the state lock while `fn` runs. */
-  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+  /**
+   * Hold the state lock while `fn` runs. The lock file names its holder (pid and process start time), so a
+   * lock left by a killed agent is taken over at once instead of blocking until a timeout; a live holder
+   * makes this wait up to `waitMs`, then fail with LockedError.
+   */
+  async withLock<T>(fn: () => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
     await mkdir(this.dir, { recursive: true });
-    let release: () => Promise<void>;
-    try {
-      release = await lockfile.lock(this.dir, { lockfilePath: join(this.dir, 'apply.lock'), stale: 30_000, update: 5_000, realpath: false });
-    } catch (cause) {
-      throw new LockedError(this.dir, { cause });
+    const path = join(this.dir, 'apply.lock');
+    const me = `${process.pid} ${processStart(process.pid) ?? ''}`.trim();
+    const deadline = Date.now() + (opts.waitMs ?? 0);
+    for (;;) {
+      try {
+        const fh = await open(path, 'wx', 0o600);
+        try {
+          await fh.writeFile(me);
+        } finally {
+          await fh.close();
+        }
+        break;
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StateError(`Cannot create the lock ${path}.`, { cause: err });
+        const holder = await readFile(path, 'utf8').catch(() => '');
+        if (!holderAlive(holder)) {
+          // Re-read right before removing: only the lock judged dead is removed.
+          if ((await readFile(path, 'utf8').catch(() => '')) === holder) await rm(path, { force: true });
+          continue;
+        }
+        if (Date.now() >= deadline) throw new LockedError(this.dir);
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
     try {
       return await fn();
     } finally {
-      await release().catch(() => undefined);
+      if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
     }
   }
+}
+
+/** Start time of a process (clock ticks since boot, /proc/<pid>/stat field 22): tells a reused pid apart. */
+function processStart(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+function holderAlive(holder: string): boolean {
+  const [pidText, start] = holder.trim().split(' ');
+  const pid = Number(pidText);
+  if (!pid) return false; // empty or garbage: a writer died between create and write
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const now = processStart(pid);
+  return !start || !now || start === now;
 }
 
 export function inventoryOf(state: AgentState): Inventory {

@@ -204,6 +204,17 @@ export function diffPostgres(desired: Desired, actual: ActualPostgres): Change[]
   return changes;
 }
 
+/**
+ * A non-superuser admin (managed PostgreSQL: CREATEROLE + CREATEDB) may only create or hand over a database
+ * owned by a role it is a member of: grant that membership first. A superuser needs nothing.
+ */
+async function ensureMembership(c: PgClientLike, owner: string): Promise<void> {
+  const me = (await c.query("SELECT rolsuper, pg_has_role(current_user, $1, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user", [owner])).rows[0] as
+    | { rolsuper: boolean; member: boolean }
+    | undefined;
+  if (me && !me.rolsuper && !me.member) await c.query(`GRANT ${escapeIdentifier(owner)} TO CURRENT_USER`);
+}
+
 export async function applyPostgres(connector: PostgresConnector, ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
   const pending = changes.filter((c) => c.action === 'create' || c.action === 'update');
@@ -227,6 +238,7 @@ export async function applyPostgres(connector: PostgresConnector, ctx: ProviderC
         const owner = escapeIdentifier(d.owner);
         // CREATE DATABASE cannot run inside a transaction block: no BEGIN here; look it up right before.
         const row = (await c.query('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [d.dbName])).rows[0] as { owner: string } | undefined;
+        if (!row || row.owner !== d.owner) await ensureMembership(c, d.owner);
         if (!row) await c.query(`CREATE DATABASE ${db} WITH OWNER ${owner} ENCODING 'UTF8' TEMPLATE template0`);
         else if (row.owner !== d.owner) await c.query(`ALTER DATABASE ${db} OWNER TO ${owner}`);
       }

@@ -1,6 +1,9 @@
 // WireGuard: one interface per link (names unique on the machine), private key from its secret reference,
 // listen port, one peer with the CIDRs routed over the link, MTU from the link, MSS clamping. Uses the
 // kernel when it can, else wireguard-go (userspace).
+import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Desired, DesiredWireguard } from '../../desired/types.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { IpLinks, parseWgDump, type WgDump } from './schema.js';
@@ -132,9 +135,18 @@ function mssArgs(name: string, mss: 'pmtu' | number): string[] {
   return ['FORWARD', '-o', name, '-p', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-m', 'comment', '--comment', MSS_COMMENT(name), '-j', 'TCPMSS', ...(mss === 'pmtu' ? ['--clamp-mss-to-pmtu'] : ['--set-mss', String(mss)])];
 }
 
-async function setMss(ctx: ProviderContext, name: string, current: 'pmtu' | number | undefined, wanted: 'pmtu' | number | undefined): Promise<void> {
-  if (current === wanted) return;
-  if (current !== undefined) await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-D', ...mssArgs(name, current)], { allowFail: true });
+/** Make the interface's clamping rule exactly `wanted`: every existing copy goes first (no duplicates). */
+async function setMss(ctx: ProviderContext, name: string, wanted: 'pmtu' | number | undefined): Promise<void> {
+  const res = await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-S', 'FORWARD'], { allowFail: true });
+  const existing = res.code === 0 ? res.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD ') && l.includes(MSS_COMMENT(name))) : [];
+  if (wanted !== undefined && existing.length === 1) {
+    const set = /--set-mss (\d+)/.exec(existing[0]!)?.[1];
+    if ((set ? Number(set) : 'pmtu') === wanted) return;
+  }
+  for (const line of existing) {
+    const args = line.replace(/^-A /, '').split(/\s+/).map((a) => a.replace(/^"|"$/g, ''));
+    await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-D', ...args], { allowFail: true });
+  }
   if (wanted !== undefined) await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-A', ...mssArgs(name, wanted)]);
 }
 
@@ -142,12 +154,29 @@ async function createLink(ctx: ProviderContext, name: string): Promise<void> {
   const kernel = await ctx.exec.run('ip', ['link', 'add', 'dev', name, 'type', 'wireguard'], { allowFail: true });
   if (kernel.code === 0) return;
   // No kernel module: the userspace implementation. Its control socket is per machine, not per namespace.
-  await ctx.exec.run('wireguard-go', [name], { env: { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'error' } });
+  // LOG_LEVEL=silent: with logging on, the daemonized wireguard-go keeps our stdout/stderr open.
+  await ctx.exec.run('wireguard-go', [name], { env: { WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1', LOG_LEVEL: 'silent' } });
+}
+
+/**
+ * `wg set ... private-key FILE` reads the key from a file; Node gives children sockets, not pipes, so
+ * /dev/stdin does not work. The key goes into a 0600 file in a private 0700 directory, removed at once.
+ */
+async function withKeyFile<T>(privateKey: string, fn: (path: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'mirrornet-wg-'));
+  try {
+    await chmod(dir, 0o700);
+    const path = join(dir, 'key');
+    await writeFile(path, `${privateKey}\n`, { mode: 0o600 });
+    return await fn(path);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 }
 
 async function configure(ctx: ProviderContext, w: DesiredWireguard, have: ActualInterface | undefined): Promise<void> {
   const privateKey = await ctx.secrets.resolve(w.privateKey);
-  await ctx.exec.run('wg', ['set', w.name, 'listen-port', String(w.listenPort), 'private-key', '/dev/stdin'], { input: `${privateKey}\n` });
+  await withKeyFile(privateKey, (path) => ctx.exec.run('wg', ['set', w.name, 'listen-port', String(w.listenPort), 'private-key', path]));
   for (const p of have?.wg?.peers ?? []) {
     if (p.publicKey !== w.peer.publicKey) await ctx.exec.run('wg', ['set', w.name, 'peer', p.publicKey, 'remove']);
   }
@@ -156,7 +185,7 @@ async function configure(ctx: ProviderContext, w: DesiredWireguard, have: Actual
   peerArgs.push('persistent-keepalive', w.peer.persistentKeepalive ? String(w.peer.persistentKeepalive) : 'off');
   await ctx.exec.run('wg', peerArgs);
   await ctx.exec.run('ip', ['link', 'set', 'dev', w.name, 'mtu', String(w.mtu), 'up']);
-  await setMss(ctx, w.name, have?.mss, wantedMss(w));
+  await setMss(ctx, w.name, wantedMss(w));
 }
 
 export const wireguardProvider: Provider<ActualWireguard> = {
@@ -193,7 +222,7 @@ export const wireguardProvider: Provider<ActualWireguard> = {
       if (c.action === 'noop') continue;
       if (c.action === 'delete') {
         const { name } = c.data as { name: string };
-        await setMss(ctx, name, actual.interfaces.get(name)?.mss, undefined);
+        await setMss(ctx, name, undefined);
         await ctx.exec.run('ip', ['link', 'del', 'dev', name], { allowFail: true });
         outcome.deleted.push(c.id);
       } else {
