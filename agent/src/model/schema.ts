@@ -270,6 +270,11 @@ export const HarborInstance = z.strictObject({
   externalUrl: HttpUrl,
   loadBalancer: z.strictObject({ mode: z.enum(['l4', 'l7-tls-offload']) }),
   installDir: z.string().default('/opt/harbor'),
+  dataVolume: z.string().optional().describe("Harbor's data_volume on the host (default /data)."),
+  tls: z
+    .strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) })
+    .optional()
+    .describe('Certificate and key paths on the Harbor host, for loadBalancer mode l4 (Harbor terminates TLS).'),
   adminPassword: SecretRef,
   database: z.strictObject({
     host: z.string().min(1),

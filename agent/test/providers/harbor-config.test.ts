@@ -406,6 +406,7 @@ describe('harbor-config provider', () => {
       await apply();
       assert.deepEqual(runs(), ['failed', join(root, 'opt/harbor')]);
       assert.ok(!existsSync(join(root, 'opt/harbor', PENDING_MARKER)));
+      assert.ok(!existsSync(join(root, 'opt/harbor', `${PENDING_MARKER}.mirrornet.bak`)), 'no litter');
       assert.deepEqual(pendingChanges(await plan()), []);
     });
 

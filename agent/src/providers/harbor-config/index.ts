@@ -11,13 +11,13 @@ import type { Desired } from '../../desired/types.js';
 import { SecretError } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
 import { DEFAULT_COMMANDS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
-import { harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
+import { HARBOR_YML, harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
 
 export * from './render.js';
 
 export const HARBOR_YML_MODE = 0o600;
-/** Left in the install directory while harbor.yml is newer than what the commands applied. */
-export const PENDING_MARKER = '.harbor.yml.mirrornet-pending';
+/** Next to harbor.yml while it is newer than what the commands applied (the dragonfly provider's convention). */
+export const PENDING_MARKER = `${HARBOR_YML}.mirrornet-pending`;
 
 export type SecretStatus = 'same' | 'differs' | 'unresolved';
 
@@ -140,7 +140,8 @@ export function diffHarborConfig(desired: Desired, actual: ActualHarborConfig): 
   }
   for (const slot of model.secrets) {
     if (actual.secrets[slot.path.join('.')] === 'differs') {
-      reasons.push(`the secret ${slot.ref} differs from ${slot.path.join('.')} in harbor.yml`);
+      const firstStartOnly = slot.path.join('.') === 'harbor_admin_password' ? ' (Harbor reads it only at its first start: change the admin password in Harbor too)' : '';
+      reasons.push(`the secret ${slot.ref} differs from ${slot.path.join('.')} in harbor.yml${firstStartOnly}`);
       write = true;
     }
   }
@@ -171,7 +172,7 @@ export async function applyHarborConfig(ctx: ProviderContext, changes: Change[],
     if (await ctx.files.exists(d.path)) await chmod(real, HARBOR_YML_MODE);
     if (d.write) {
       const text = await renderHarborYml(instance, (ref) => ctx.secrets.resolve(ref));
-      if (d.run) await ctx.files.writeAtomic(pendingPath(d.installDir), `${new Date().toISOString()}\n`, { mode: 0o600 });
+      if (d.run && !(await ctx.files.exists(pendingPath(d.installDir)))) await ctx.files.writeAtomic(pendingPath(d.installDir), `${new Date().toISOString()}\n`, { mode: 0o600 });
       await ctx.files.writeAtomic(d.path, text, { mode: HARBOR_YML_MODE });
     }
     if (d.run) {
