@@ -17,7 +17,7 @@ import type { GitSource } from '../source/git.js';
 import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import type { AgentMetrics } from './metrics.js';
-import type { AgentState, StateStore } from './state.js';
+import { LockedError, type AgentState, type StateStore } from './state.js';
 
 export interface AgentOptions {
   site: string;
@@ -179,6 +179,13 @@ export class Agent {
     } catch (err) {
       const e = err as Error & { step?: string; userMessage?: string };
       const reason = e.userMessage ?? e.message;
+      if (e instanceof LockedError) {
+        // Another agent (or an apply by hand) holds the host: not a failure to alert on; the next tick runs.
+        log.warn({ reason }, 'host busy, reconcile skipped');
+        const result: TickResult = { kind: 'failed', revision, step: 'lock', reason };
+        this.lastResult = result;
+        return result;
+      }
       log.error({ step: e.step, err: { message: e.message } }, 'reconcile failed');
       const result: TickResult = { kind: 'failed', revision, step: e.step ?? 'reconcile', reason };
       this.event('apply-failed', revision, `Reconcile of ${this.opts.site} failed at ${result.step}: ${reason}`, { component: result.step });
@@ -231,6 +238,10 @@ export class Agent {
       state.appliedRevision = revision;
       state.appliedAt = new Date().toISOString();
       delete state.refused;
+      // Drift reported earlier (alert mode) is gone now that the revision was applied: close it.
+      for (const component of Object.keys(state.drift)) {
+        this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again (applied).`, { component });
+      }
       state.drift = {};
       await this.saveApplied(applied);
       await this.store.save(state);

@@ -19,20 +19,24 @@ export interface ServerDeps {
   ready: () => boolean;
 }
 
+/** The body, or undefined when it is larger than `limit` (the rest is drained, not buffered). */
 function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > limit) {
+      req.resume();
+      resolve(undefined);
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
+    let tooLarge = false;
     req.on('data', (c: Buffer) => {
       size += c.length;
-      if (size > limit) {
-        resolve(undefined);
-        req.destroy();
-        return;
-      }
-      chunks.push(c);
+      if (size > limit) tooLarge = true;
+      if (!tooLarge) chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
     req.on('error', reject);
   });
 }
@@ -75,7 +79,10 @@ export function createAgentServer(deps: ServerDeps): Server {
       try {
         if (req.method === 'POST' && url.pathname === '/hooks/github') {
           const body = await readBody(req, MAX_WEBHOOK_BYTES);
-          if (!body) return send(res, 413, 'payload too large');
+          if (!body) {
+            res.setHeader('connection', 'close');
+            return send(res, 413, 'payload too large\n');
+          }
           const result = await handleWebhook(deps, req.headers, body);
           log.info({ status: result.status, event: req.headers['x-github-event'], delivery: req.headers['x-github-delivery'] }, 'webhook');
           return send(res, result.status, `${result.message}\n`);

@@ -1,8 +1,10 @@
 // The agent's copy of the configuration repository: clone once into the state directory, a cheap remote
 // check each tick (ls-remote), fetch and check out a new revision only when there is one, and optional
 // commit signature verification against an allowed-signers file (SSH signatures).
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { localExec } from '../host/exec.js';
 
 export class SourceError extends Error {
   readonly userMessage: string;
@@ -26,22 +28,58 @@ export class GitSource {
 
   constructor(readonly opts: GitSourceOptions) {}
 
+  /**
+   * The local clone, made usable: cloned into a temp directory and renamed into place (a killed clone never
+   * leaves a half repository), stale lock files of a killed git removed (the caller holds the apply lock),
+   * re-cloned when broken, and pointed at the configured URL when it changed.
+   */
   private async client(): Promise<SimpleGit> {
     if (this.git) return this.git;
-    await mkdir(this.opts.dir, { recursive: true });
-    const hasRepo = await stat(`${this.opts.dir}/.git`).then(
-      () => true,
-      () => false,
-    );
-    if (!hasRepo) {
-      try {
-        await simpleGit().clone(this.opts.url, this.opts.dir, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
-      } catch (cause) {
-        throw new SourceError(`Cannot clone ${this.opts.url} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, { cause });
-      }
+    const dir = this.opts.dir;
+    if (await this.usable(dir)) {
+      await this.removeStaleLocks(dir);
+      const git = simpleGit(dir);
+      const url = (await git.remote(['get-url', 'origin']).catch(() => ''))?.toString().trim();
+      if (url !== this.opts.url) await git.remote(['set-url', 'origin', this.opts.url]);
+      this.git = git;
+      return git;
     }
-    this.git = simpleGit(this.opts.dir);
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dirname(dir), { recursive: true });
+    const tmp = join(dirname(dir), `.${basename(dir)}.clone-${process.pid}`);
+    await rm(tmp, { recursive: true, force: true });
+    try {
+      await simpleGit().clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
+    } catch (cause) {
+      await rm(tmp, { recursive: true, force: true });
+      throw new SourceError(`Cannot clone ${this.opts.url} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, { cause });
+    }
+    await rename(tmp, dir);
+    this.git = simpleGit(dir);
     return this.git;
+  }
+
+  private async usable(dir: string): Promise<boolean> {
+    try {
+      await stat(join(dir, '.git', 'HEAD'));
+    } catch {
+      return false;
+    }
+    const res = await localExec().run('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', 'HEAD'], { allowFail: true });
+    return res.code === 0;
+  }
+
+  private async removeStaleLocks(dir: string): Promise<void> {
+    const gitDir = join(dir, '.git');
+    for (const name of ['index.lock', 'HEAD.lock', 'config.lock', 'shallow.lock', 'packed-refs.lock']) await rm(join(gitDir, name), { force: true });
+    const walk = async (d: string): Promise<void> => {
+      for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
+        const p = join(d, entry.name);
+        if (entry.isDirectory()) await walk(p);
+        else if (entry.name.endsWith('.lock')) await rm(p, { force: true });
+      }
+    };
+    await walk(join(gitDir, 'refs'));
   }
 
   /** The revision checked out now. */
@@ -79,14 +117,16 @@ export class GitSource {
   /** undefined when the commit is acceptable, else the reason it is not. */
   async verify(revision: string): Promise<string | undefined> {
     if (!this.opts.allowedSigners) return undefined;
-    const git = await this.client();
-    try {
-      await git.raw(['-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${this.opts.allowedSigners}`, 'verify-commit', revision]);
-      return undefined;
-    } catch (err) {
-      const detail = (err as Error).message.split('\n').find((l) => l.trim()) ?? 'no valid signature';
-      return `commit ${revision.slice(0, 12)} is not signed by an allowed signer (${detail.trim()})`;
-    }
+    await this.client();
+    // The exit code decides (an unsigned commit fails with an empty stderr, which simple-git accepts).
+    const res = await localExec().run(
+      'git',
+      ['-C', this.opts.dir, '-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${this.opts.allowedSigners}`, 'verify-commit', revision],
+      { allowFail: true },
+    );
+    if (res.code === 0) return undefined;
+    const detail = `${res.stderr}\n${res.stdout}`.split('\n').find((l) => l.trim())?.trim() || 'no signature';
+    return `commit ${revision.slice(0, 12)} is not signed by an allowed signer (${detail})`;
   }
 
   /** The remote's host, for lockout protection. */

@@ -55,10 +55,16 @@ export async function emulateHarbor(opts: EmulateHarborOptions, io: EmulateIo, s
   io.stdout(`Harbor emulator listening on ${emulator.url} (API ${emulator.url}/api/v2.0, request log ${emulator.url}/_emulator/log)\n`);
   if (opts.state) io.stdout(`state: ${opts.state}\n`);
   await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+    const stop = () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      signal?.removeEventListener('abort', stop);
+      resolve();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
-    signal?.addEventListener('abort', stop, { once: true });
+    if (signal?.aborted) stop();
+    else signal?.addEventListener('abort', stop, { once: true });
   });
   await emulator.close();
   io.stdout('Harbor emulator stopped.\n');

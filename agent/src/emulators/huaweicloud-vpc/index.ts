@@ -115,8 +115,8 @@ function gatewayError(status: number, code: string, msg: string, requestId: stri
 }
 
 const AUTH_DETAIL: Record<VerifyFailure, string> = {
-  'missing-authorization': 'the request is not signed (no Authorization header)',
-  'malformed-authorization': 'the Authorization header is not SDK-HMAC-SHA256 Access=..., SignedHeaders=..., Signature=...',
+  'missing-authorization': 'the request carries no signature',
+  'malformed-authorization': 'the signature header is not in the SDK-HMAC-SHA256 format',
   'unknown-ak': 'the access key does not exist',
   'missing-date': 'the X-Sdk-Date header is missing',
   'bad-date': 'the X-Sdk-Date header is not YYYYMMDDTHHmmssZ',
@@ -233,13 +233,13 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
       if (tableId === undefined) {
         if (method !== 'GET') throw new VpcApiError(404, 'APIGW.0101', 'The API does not exist or has not been published in the environment');
         const q = firstValues(rawQuery) as ListQuery;
-        return { status: 200, body: { routetables: listTables(store.tables(projectId), q) } };
+        return { status: 200, body: { routetables: listTables(store.tables(projectId), q).map((t) => ({ ...t, tenant_id: projectId })) } };
       }
       if (method === 'GET') {
         let t = store.table(projectId, tableId);
         if (!t && opts.autoCreateTables) t = await store.putTable(projectId, { id: tableId, name: `rtb-${tableId.slice(0, 8)}` });
         if (!t) throw VpcApiError.of('routeTableNotFound', `RouteTable ${tableId} is not exist.`);
-        return { status: 200, body: { routetable: t } };
+        return { status: 200, body: { routetable: { ...t, tenant_id: projectId } } };
       }
       if (method === 'PUT') {
         let parsed: unknown;
@@ -250,7 +250,7 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
         }
         if (!store.table(projectId, tableId) && opts.autoCreateTables) await store.putTable(projectId, { id: tableId, name: `rtb-${tableId.slice(0, 8)}` });
         const t = await store.update(projectId, tableId, parsed);
-        return { status: 200, body: { routetable: t } };
+        return { status: 200, body: { routetable: { ...t, tenant_id: projectId } } };
       }
       throw new VpcApiError(404, 'APIGW.0101', 'The API does not exist or has not been published in the environment');
     } catch (err) {

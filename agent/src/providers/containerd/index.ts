@@ -4,6 +4,7 @@
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { isDeepStrictEqual } from 'node:util';
 import type { Desired, DesiredRegistryMirror } from '../../desired/types.js';
+import { BACKUP_SUFFIX } from '../../host/files.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { ContainerdConfig } from './schema.js';
 
@@ -114,7 +115,10 @@ export const containerdProvider: Provider<ActualContainerd> = {
     const files = new Map<string, string | undefined>();
     const paths = new Set((desired.containerd?.registries ?? []).map((r) => hostsTomlPath(configPath, r.host)));
     for (const p of ctx.inventory ?? []) paths.add(p);
-    for (const p of paths) files.set(p, await ctx.files.read(p));
+    for (const p of paths) {
+      await ctx.files.cleanTemps(p.slice(0, p.lastIndexOf('/')));
+      files.set(p, await ctx.files.read(p));
+    }
     for (const r of desired.containerd?.registries ?? []) {
       if (hostDirName(r.host) === r.host) continue;
       const other = `${configPath.replace(/\/+$/, '')}/${r.host}/hosts.toml`;
@@ -132,6 +136,7 @@ export const containerdProvider: Provider<ActualContainerd> = {
       const { path, content } = c.data as { path: string; content?: string };
       if (c.action === 'delete') {
         await ctx.files.remove(path);
+        await ctx.files.remove(`${path}${BACKUP_SUFFIX}`);
         await ctx.files.removeDirIfEmpty(path.slice(0, path.lastIndexOf('/')));
         outcome.deleted.push(c.id);
       } else {

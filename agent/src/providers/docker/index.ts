@@ -93,6 +93,7 @@ export const dockerProvider: Provider<ActualDocker> = {
   async read(ctx: ProviderContext, desired: Desired): Promise<ActualDocker> {
     ctx.notes.push(...dockerNotes(desired));
     if (!desired.docker && !(ctx.inventory ?? []).length) return {};
+    await ctx.files.cleanTemps(DAEMON_JSON.slice(0, DAEMON_JSON.lastIndexOf('/')));
     const actual = parseDaemonJson(await ctx.files.read(DAEMON_JSON));
     return (await ctx.files.exists(RELOAD_PENDING)) ? { ...actual, reloadPending: true } : actual;
   },

@@ -43,6 +43,7 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
   wants: (desired) => desired.dragonfly !== undefined || (desired.roles.includes('node')),
   async read(ctx: ProviderContext, desired: Desired): Promise<ActualDragonfly> {
     const path = desired.dragonfly?.path ?? ctx.inventory?.[0] ?? '/etc/dragonfly/dfdaemon.yaml';
+    await ctx.files.cleanTemps(path.slice(0, path.lastIndexOf('/')));
     const text = await ctx.files.read(path);
     if (text === undefined) return { path };
     const restartPending = await ctx.files.exists(`${path}${PENDING_SUFFIX}`);

@@ -108,7 +108,7 @@ export class HarborApiError extends Error {
     const what = status ? `HTTP ${status} ${code}${harborMessage ? `: ${harborMessage}` : ''}` : `${code}${harborMessage ? ` (${harborMessage})` : ''}`;
     super(`Harbor ${method} ${path} failed: ${what}`, opts);
     this.name = 'HarborApiError';
-    this.kind = kindOf(status);
+    this.kind = code === 'INVALID_RESPONSE' ? 'invalid-response' : kindOf(status);
     this.userMessage = userSentence(this, what);
   }
   /** Whether an earlier attempt of this call may have reached Harbor. */
@@ -313,13 +313,12 @@ export class HarborApiClient implements HarborApi {
     try {
       data = JSON.parse(res.text);
     } catch (cause) {
-      throw Object.assign(new HarborApiError(method, path, res.status, 'INVALID_RESPONSE', 'not JSON', this.baseUrl, res.attempts, { cause }), { kind: 'invalid-response' as const });
+      throw new HarborApiError(method, path, res.status, 'INVALID_RESPONSE', 'not JSON', this.baseUrl, res.attempts, { cause });
     }
     const r = schema.safeParse(data);
     if (!r.success) {
       const issue = r.error.issues[0];
-      const err = new HarborApiError(method, path, res.status, 'INVALID_RESPONSE', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unexpected shape'}`, this.baseUrl, res.attempts, { cause: r.error });
-      throw Object.assign(err, { kind: 'invalid-response' as const });
+      throw new HarborApiError(method, path, res.status, 'INVALID_RESPONSE', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unexpected shape'}`, this.baseUrl, res.attempts, { cause: r.error });
     }
     return r.data;
   }
@@ -364,9 +363,9 @@ export class HarborApiClient implements HarborApi {
     }
   }
 
-  private async remove(path: string): Promise<boolean> {
+  private async remove(path: string, headers?: Record<string, string>): Promise<boolean> {
     try {
-      await this.request('DELETE', path);
+      await this.request('DELETE', path, headers ? { headers } : {});
       return true;
     } catch (err) {
       if (isHarborError(err, 'not-found')) return false;
@@ -420,9 +419,7 @@ export class HarborApiClient implements HarborApi {
   }
 
   deleteProject(name: string): Promise<boolean> {
-    return this.remove(`/projects/${encodeURIComponent(name)}`).catch((err: unknown) => {
-      throw err;
-    });
+    return this.remove(`/projects/${encodeURIComponent(name)}`, { 'X-Is-Resource-Name': 'true' });
   }
 
   listQuotas(query: { reference?: string; referenceId?: number } = {}): Promise<Quota[]> {

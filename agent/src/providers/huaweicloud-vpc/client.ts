@@ -292,20 +292,38 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
     })
     .build();
 
+  /**
+   * The SDK's exception, reduced to what is safe to keep as a `cause`: its class, scrubbed message, status,
+   * code and request id (whatever else a future SDK version might attach, such as the request, stays out).
+   */
+  const sdkCause = (err: unknown, msg: string): Error => {
+    const e = err as { name?: unknown; constructor?: { name?: unknown }; httpStatusCode?: unknown; errorCode?: unknown; requestId?: unknown };
+    const name = typeof e?.name === 'string' && e.name !== 'Error' ? e.name : typeof e?.constructor?.name === 'string' ? e.constructor.name : 'Error';
+    const cause = new Error(msg);
+    cause.name = name;
+    Object.assign(cause, {
+      ...(typeof e?.httpStatusCode === 'number' ? { httpStatusCode: e.httpStatusCode } : {}),
+      ...(typeof e?.errorCode === 'string' ? { errorCode: scrub(e.errorCode) } : {}),
+      ...(typeof e?.requestId === 'string' ? { requestId: e.requestId } : {}),
+    });
+    return cause;
+  };
+
   const transportError = (op: Operation, err: unknown): HuaweiVpcError => {
     const e = err as { errorMsg?: unknown; message?: unknown; httpStatusCode?: unknown; requestId?: unknown; errorCode?: unknown };
     const msg = scrub(String(e?.errorMsg ?? e?.message ?? err));
+    const cause = sdkCause(err, msg);
     const what = describe(op);
     if (typeof e?.httpStatusCode === 'number') {
       return statusError(op, { status: e.httpStatusCode, body: { error_code: e.errorCode, error_msg: msg }, requestId: typeof e.requestId === 'string' ? e.requestId : undefined });
     }
     if (/timeout of \d+ms exceeded|ETIMEDOUT|ECONNABORTED/i.test(msg)) {
-      return new HuaweiVpcError({ kind: 'timeout', operation: what, message: `${what}: no answer within ${timeoutMs} ms`, userMessage: `The Huawei Cloud VPC endpoint ${endpoint} did not answer within ${timeoutMs} ms while ${what}.` }, { cause: err });
+      return new HuaweiVpcError({ kind: 'timeout', operation: what, message: `${what}: no answer within ${timeoutMs} ms`, userMessage: `The Huawei Cloud VPC endpoint ${endpoint} did not answer within ${timeoutMs} ms while ${what}.` }, { cause });
     }
     if (/socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|aborted|network/i.test(msg)) {
-      return new HuaweiVpcError({ kind: 'network', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud VPC endpoint ${endpoint} could not be reached while ${what} (${msg}).` }, { cause: err });
+      return new HuaweiVpcError({ kind: 'network', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud VPC endpoint ${endpoint} could not be reached while ${what} (${msg}).` }, { cause });
     }
-    return new HuaweiVpcError({ kind: 'response', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud SDK failed while ${what}: ${msg}.` }, { cause: err });
+    return new HuaweiVpcError({ kind: 'response', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud SDK failed while ${what}: ${msg}.` }, { cause });
   };
 
   const statusError = (op: Operation, raw: Raw): HuaweiVpcError => {

@@ -16,7 +16,7 @@ import { createHash } from 'node:crypto';
 import { CLOUD_MARKER } from '../../desired/compile.js';
 import type { Desired, DesiredCloudRoute } from '../../desired/types.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
-import { createVpcClient, HuaweiVpcError, resolveHuaweiCredentials, sameRoute, vpcEndpoint, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi } from './client.js';
+import { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, sameRoute, vpcEndpoint, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi } from './client.js';
 
 export { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, silenceSdkLogging, vpcEndpoint, backoffDelay, ENDPOINT_ENV, AK_ENV, SK_ENV, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi, type VpcClientOptions } from './client.js';
 
@@ -193,6 +193,18 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
   return changes;
 }
 
+/**
+ * Destinations a huaweicloud-vpc change removes for good (deleted, not re-added): for guardrails
+ * (maxDeletionsPerApply, protectedDestinations), since one Change carries a whole table's batch.
+ */
+export function cloudRouteDeletions(change: Change): string[] {
+  if (change.provider !== 'huaweicloud-vpc') return [];
+  const data = change.data as CloudChangeData | undefined;
+  if (!data) return [];
+  const added = new Set(data.add.map((r) => r.destination));
+  return data.del.filter((r) => !added.has(r.destination)).map((r) => r.destination);
+}
+
 /** A client, or how to get one at read/apply time (credentials from the host's secrets). */
 export type VpcClientSource = VpcRouteApi | ((ctx: ProviderContext, desired: Desired) => VpcRouteApi | Promise<VpcRouteApi>);
 
@@ -282,16 +294,16 @@ export function createHuaweiVpcProvider(source: VpcClientSource, opts: HuaweiVpc
         }
       }
       const client = await clientFor(ctx, desired);
-      const marker = markerOf(desired);
       for (const c of todo) {
-        if ((c.data as CloudChangeData | undefined)?.refusal) continue;
-        const wanted = c.action === 'delete' ? [] : (desired.cloud?.tables.find((t) => t.id === c.id)?.routes ?? []);
+        const planned = c.data as CloudChangeData | undefined;
+        if (!planned || planned.refusal) continue;
         try {
-          // Re-read: the plan may be older than the table; send only what is still needed.
-          let table: ActualTable;
+          // Re-read: the plan may be older than the table. Send what the plan holds minus what is already
+          // done; never more (a delete only of a route still there exactly as planned), so what was
+          // reviewed and guarded is an upper bound of what happens.
+          let routes: RouteEntry[];
           try {
-            const t = await client.showRouteTable(c.id);
-            table = { id: c.id, found: true, routes: t.routes };
+            routes = (await client.showRouteTable(c.id)).routes;
           } catch (err) {
             if (c.action === 'delete' && err instanceof HuaweiVpcError && err.kind === 'not-found') {
               outcome.applied.push(c);
@@ -300,11 +312,15 @@ export function createHuaweiVpcProvider(source: VpcClientSource, opts: HuaweiVpc
             }
             throw err;
           }
-          const plan = planTable(c.id, wanted, table, marker, quota);
-          if (plan.refusal) throw new RouteQuotaRefusal(plan.refusal);
-          if (plan.add.length || plan.del.length) {
-            await client.updateRouteTable(c.id, { add: plan.add, del: plan.del });
-            ctx.log.info({ table: c.id, added: plan.add.length, deleted: plan.del.length, conflicts: plan.conflicts.length }, 'route table updated');
+          const batch = remainingBatch(c.id, { add: planned.add, del: planned.del }, routes);
+          const before = routes.filter((r) => r.type !== LOCAL).length;
+          const after = before - batch.del.length + batch.add.length;
+          if (after > quota && after > before) throw new RouteQuotaRefusal(`route table ${c.id} would have ${after} routes; Huawei Cloud allows ${quota} per table, so mirrornet refuses to change it.`);
+          if (batch.add.length || batch.del.length) {
+            await client.updateRouteTable(c.id, batch);
+            ctx.log.info({ table: c.id, added: batch.add.length, deleted: batch.del.length }, 'route table updated');
+          } else {
+            ctx.log.info({ table: c.id }, 'route table already as planned');
           }
           outcome.applied.push(c);
           if (c.action === 'delete') outcome.deleted.push(c.id);

@@ -1,0 +1,257 @@
+// The agent's HTTP endpoint: the GitHub webhook (HMAC-SHA256 over the raw body), health, readiness and
+// Prometheus metrics; in process, and end to end with the CLI agent following a real git origin.
+import assert from 'node:assert/strict';
+import { createHmac } from 'node:crypto';
+import http, { type Server } from 'node:http';
+import net from 'node:net';
+import { silentLogger } from '../../src/log.js';
+import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
+import { createAgentServer, MAX_WEBHOOK_BYTES, type ServerDeps } from '../../src/server/index.js';
+import { agentArgs, createGitFixture, HARBOR_TOML, killChildren, REGION_FILE, startCli, waitFor, type GitFixture } from '../reconcile/git-fixture.js';
+
+const SECRET = 'It is a secret to everybody';
+
+function sign(secret: string, body: string | Buffer): string {
+  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+}
+
+interface Harness {
+  server: Server;
+  base: string;
+  triggers: string[];
+  flags: { ready: boolean; healthy: boolean };
+  metrics: AgentMetrics;
+}
+
+async function startServer(overrides: Partial<ServerDeps> = {}): Promise<Harness> {
+  const triggers: string[] = [];
+  const flags = { ready: false, healthy: true };
+  const metrics = createMetrics();
+  const server = createAgentServer({
+    log: silentLogger(),
+    registry: metrics.registry,
+    webhookSecret: SECRET,
+    branch: 'main',
+    trigger: (reason) => triggers.push(reason),
+    healthy: () => flags.healthy,
+    ready: () => flags.ready,
+    ...overrides,
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as net.AddressInfo;
+  return { server, base: `http://127.0.0.1:${port}`, triggers, flags, metrics };
+}
+
+function closeServer(server: Server): Promise<void> {
+  server.closeAllConnections();
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+function hook(base: string, body: string, headers: Record<string, string>): Promise<Response> {
+  return fetch(`${base}/hooks/github`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+}
+
+const pushMain = JSON.stringify({ ref: 'refs/heads/main', after: 'deadbeef', repository: { full_name: 'example/fleet' } });
+
+/** POST a body with node:http and resolve with the status, even if the server closes the connection after answering. */
+function rawPost(base: string, path: string, body: Buffer, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const url = new URL(path, base);
+    let answered = false;
+    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
+      answered = true;
+      let text = '';
+      res.on('data', (d: Buffer) => (text += d.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      res.on('error', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (!answered) reject(new Error(`the server closed the connection without an HTTP response (${err.code ?? err.message})`));
+    });
+    req.end(body);
+  });
+}
+
+describe('agent HTTP server (in process)', function () {
+  let h: Harness;
+  beforeEach(async function () {
+    h = await startServer();
+  });
+  afterEach(async function () {
+    await closeServer(h.server);
+  });
+
+  it('a push to main with a valid X-Hub-Signature-256 answers 202 and triggers one reconcile', async function () {
+    const res = await hook(h.base, pushMain, { 'x-github-event': 'push', 'x-github-delivery': '1', 'x-hub-signature-256': sign(SECRET, pushMain) });
+    assert.equal(res.status, 202);
+    assert.match(await res.text(), /triggered/);
+    assert.deepEqual(h.triggers, ['webhook']);
+  });
+
+  for (const [name, headers] of [
+    ['a bad signature', { 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` }],
+    ['a malformed signature', { 'x-hub-signature-256': 'sha256=not-hex' }],
+    ['a missing signature', {}],
+    ['a SHA-1 signature only', { 'x-hub-signature': `sha1=${createHmac('sha1', SECRET).update(pushMain).digest('hex')}` }],
+    ['a signature made with another secret', { 'x-hub-signature-256': sign('another secret', pushMain) }],
+    ['a valid signature of another body', { 'x-hub-signature-256': sign(SECRET, pushMain.replace('deadbeef', 'feedface')) }],
+  ] as const) {
+    it(`${name}: 401 and no reconcile`, async function () {
+      const res = await hook(h.base, pushMain, { 'x-github-event': 'push', ...headers });
+      assert.equal(res.status, 401);
+      assert.deepEqual(h.triggers, []);
+    });
+  }
+
+  it('a push to another branch is acknowledged (202) and ignored', async function () {
+    const body = JSON.stringify({ ref: 'refs/heads/feature' });
+    const res = await hook(h.base, body, { 'x-github-event': 'push', 'x-hub-signature-256': sign(SECRET, body) });
+    assert.equal(res.status, 202);
+    assert.match(await res.text(), /ignored/);
+    assert.deepEqual(h.triggers, []);
+    const tag = JSON.stringify({ ref: 'refs/tags/main' });
+    const res2 = await hook(h.base, tag, { 'x-github-event': 'push', 'x-hub-signature-256': sign(SECRET, tag) });
+    assert.equal(res2.status, 202);
+    assert.deepEqual(h.triggers, [], 'a tag named main is not the branch');
+  });
+
+  it('ping answers 200; other events 202 without a reconcile', async function () {
+    const ping = JSON.stringify({ zen: 'Keep it logically awesome.', hook_id: 1 });
+    const res = await hook(h.base, ping, { 'x-github-event': 'ping', 'x-hub-signature-256': sign(SECRET, ping) });
+    assert.equal(res.status, 200);
+    const issue = JSON.stringify({ action: 'opened' });
+    const res2 = await hook(h.base, issue, { 'x-github-event': 'issues', 'x-hub-signature-256': sign(SECRET, issue) });
+    assert.equal(res2.status, 202);
+    assert.deepEqual(h.triggers, []);
+  });
+
+  it('a body over 1 MiB answers 413 without a reconcile', async function () {
+    const big = Buffer.alloc(MAX_WEBHOOK_BYTES + 1024, 'a');
+    const res = await rawPost(h.base, '/hooks/github', big, { 'x-github-event': 'push', 'x-hub-signature-256': sign(SECRET, big) });
+    assert.equal(res.status, 413);
+    assert.deepEqual(h.triggers, []);
+  });
+
+  it('a body of exactly 1 MiB is not too large (bad signature: 401)', async function () {
+    const limit = Buffer.alloc(MAX_WEBHOOK_BYTES, 'a');
+    const res = await rawPost(h.base, '/hooks/github', limit, { 'x-github-event': 'push', 'x-hub-signature-256': `sha256=${'0'.repeat(64)}` });
+    assert.equal(res.status, 401);
+    assert.deepEqual(h.triggers, []);
+  });
+
+  it('/healthz follows healthy(); /readyz is 503 before the first reconcile and 200 after', async function () {
+    assert.equal((await fetch(`${h.base}/healthz`)).status, 200);
+    h.flags.healthy = false;
+    assert.equal((await fetch(`${h.base}/healthz`)).status, 503);
+    assert.equal((await fetch(`${h.base}/readyz`)).status, 503);
+    h.flags.ready = true;
+    const ready = await fetch(`${h.base}/readyz`);
+    assert.equal(ready.status, 200);
+    assert.equal((await fetch(`${h.base}/nope`)).status, 404);
+  });
+
+  it('/metrics exposes reconcile duration, last applied revision, drift per component and errors', async function () {
+    h.metrics.duration.observe(0.2);
+    h.metrics.revision('0123456789abcdef0123456789abcdef01234567');
+    h.metrics.drift.set({ component: 'containerd' }, 2);
+    h.metrics.errors.inc({ step: 'fetch' });
+    const res = await fetch(`${h.base}/metrics`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/plain/);
+    const text = await res.text();
+    assert.match(text, /^# TYPE mirrornet_reconcile_duration_seconds histogram$/m);
+    assert.match(text, /^mirrornet_reconcile_duration_seconds_count 1$/m);
+    assert.match(text, /^mirrornet_last_applied_revision_info\{revision="0123456789abcdef0123456789abcdef01234567"\} 1$/m);
+    assert.match(text, /^mirrornet_drift\{component="containerd"\} 2$/m);
+    assert.match(text, /^mirrornet_errors_total\{step="fetch"\} 1$/m);
+    // A new revision replaces the old one (one series, not one per revision ever applied).
+    h.metrics.revision('fedcba9876543210fedcba9876543210fedcba98');
+    const again = await (await fetch(`${h.base}/metrics`)).text();
+    assert.equal(again.match(/^mirrornet_last_applied_revision_info\{/gm)?.length, 1);
+  });
+
+  it('without a webhook secret, /hooks/github answers 404 and never triggers', async function () {
+    const plain = await startServer({ webhookSecret: undefined });
+    try {
+      const res = await hook(plain.base, pushMain, { 'x-github-event': 'push', 'x-hub-signature-256': sign(SECRET, pushMain) });
+      assert.equal(res.status, 404);
+      assert.deepEqual(plain.triggers, []);
+    } finally {
+      await closeServer(plain.server);
+    }
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as net.AddressInfo;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+describe('CLI agent with webhook (end to end)', function () {
+  this.timeout(40_000);
+  const fixtures: GitFixture[] = [];
+  afterEach(function () {
+    killChildren();
+  });
+  after(function () {
+    killChildren();
+    for (const fx of fixtures.splice(0)) fx.cleanup();
+  });
+
+  it('applies a pushed commit promptly after a signed webhook (interval 1h), ignores a bad signature, and exits 0 on SIGTERM', async function () {
+    const fx = createGitFixture();
+    fixtures.push(fx);
+    const first = fx.originHead();
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const { child, done } = startCli(agentArgs(fx, ['--webhook-secret', 'env:MIRRORNET_TEST_HOOK_SECRET', '--interval', '1h', '--listen', `127.0.0.1:${port}`]), {
+      env: { MIRRORNET_TEST_HOOK_SECRET: SECRET },
+    });
+    let exited = false;
+    void done.then(() => (exited = true));
+
+    // The startup reconcile applies the first revision; then the agent is ready.
+    await waitFor('/readyz 200', async () => {
+      if (exited) throw new Error(`the agent exited: ${JSON.stringify(await done)}`);
+      return (await fetch(`${base}/readyz`)).status === 200;
+    }, 15_000);
+    assert.equal(fx.state().appliedRevision, first);
+    assert.equal((await fetch(`${base}/healthz`)).status, 200);
+
+    fx.replace(REGION_FILE, 'dialTimeout: 2s', 'dialTimeout: 3s');
+    const second = fx.commit('us-virginia: dial timeout 3s');
+
+    // A forged webhook does nothing.
+    const forged = await hook(base, pushMain, { 'x-github-event': 'push', 'x-hub-signature-256': sign('guess', pushMain) });
+    assert.equal(forged.status, 401);
+    await new Promise((r) => setTimeout(r, 1000));
+    assert.equal(fx.state().appliedRevision, first, 'a bad signature triggers no reconcile');
+
+    const sent = Date.now();
+    const res = await hook(base, pushMain, { 'x-github-event': 'push', 'x-github-delivery': 'e2e', 'x-hub-signature-256': sign(SECRET, pushMain) });
+    assert.equal(res.status, 202);
+    await waitFor('the pushed revision to be applied', () => fx.state().appliedRevision === second, 15_000);
+    const latency = Date.now() - sent;
+    assert.ok(latency < 15_000, `applied ${latency} ms after the webhook`);
+    assert.match(fx.hostText(HARBOR_TOML)!, /dial_timeout = "3s"/);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    assert.match(metrics, new RegExp(`^mirrornet_last_applied_revision_info\\{revision="${second}"\\} 1$`, 'm'));
+    assert.match(metrics, /^mirrornet_reconcile_duration_seconds_count [1-9]/m);
+
+    child.kill('SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const end = await Promise.race([done, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 10_000)))]);
+    clearTimeout(timer);
+    assert.notEqual(end, 'timeout', 'the agent did not stop within 10 s of SIGTERM');
+    assert.equal((end as { code: number | null }).code, 0, `exit after SIGTERM: ${JSON.stringify(end)}`);
+  });
+});
