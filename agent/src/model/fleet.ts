@@ -14,6 +14,7 @@ import type {
   Region,
   RegionDefaults,
   RoutingPolicy,
+  Notifications,
 } from './schema.js';
 
 export interface Located<T> {
@@ -49,6 +50,7 @@ export interface Policies {
   routing?: Located<RoutingPolicy>;
   guardrails?: Located<Guardrails>;
   regionDefaults?: Located<RegionDefaults>;
+  notifications?: Located<Notifications>;
 }
 
 export interface Fleet {
@@ -72,6 +74,7 @@ const POLICY_KEYS: Partial<Record<KindName, keyof Policies>> = {
   RoutingPolicy: 'routing',
   Guardrails: 'guardrails',
   RegionDefaults: 'regionDefaults',
+  Notifications: 'notifications',
 };
 
 export function linkId(a: string, b: string): string {

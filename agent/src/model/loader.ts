@@ -311,6 +311,7 @@ const POLICY_FILE_KIND: Record<string, KindName> = {
   routing: 'RoutingPolicy',
   guardrails: 'Guardrails',
   'region-defaults': 'RegionDefaults',
+  notifications: 'Notifications',
 };
 
 /**

@@ -382,6 +382,38 @@ export const RegionDefaults = z.strictObject({
   }),
 });
 
+export const EventKind = z.enum(['applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']);
+
+export const NotificationChannel = z.strictObject({
+  name: Name,
+  type: z.enum(['slack', 'feishu', 'dingtalk', 'wecom', 'webhook']),
+  url: SecretRef.describe('The webhook URL as a secret reference: for Slack and WeCom the URL itself is the credential.'),
+  secret: SecretRef.optional().describe('Signing secret: Feishu/Lark and DingTalk (SEC...) bots, and the generic webhook (HMAC-SHA256).'),
+  rateLimit: z.strictObject({ perMinute: z.int().min(1).max(600) }).optional(),
+});
+
+export const NotificationRoute = z.strictObject({
+  description: z.string().optional(),
+  match: z
+    .strictObject({
+      areas: z.array(Area).optional(),
+      regions: z.array(Name).optional().describe('Sites (regions or cores) by name.'),
+      events: z.array(EventKind).optional(),
+    })
+    .default({}),
+  channels: z.array(Name).min(1),
+});
+
+export const Notifications = z.strictObject({
+  kind: z.literal('Notifications'),
+  name: Name,
+  description: z.string().optional(),
+  channels: z.array(NotificationChannel).default([]),
+  routes: z.array(NotificationRoute).default([]),
+  reminder: Duration.default('24h').describe('How often an unresolved drift is reminded (it alerts once when it appears).'),
+  dedupWindow: Duration.default('5m').describe('Identical failures within this window are sent once.'),
+});
+
 export const KINDS = {
   Region,
   Hub,
@@ -391,6 +423,7 @@ export const KINDS = {
   RoutingPolicy,
   Guardrails,
   RegionDefaults,
+  Notifications,
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -406,6 +439,7 @@ export const KIND_DIRECTORY: Record<KindName, string> = {
   RoutingPolicy: 'policies',
   Guardrails: 'policies',
   RegionDefaults: 'policies',
+  Notifications: 'policies',
 };
 
 export const SCHEMA_FILE: Record<KindName, string> = {
@@ -417,6 +451,7 @@ export const SCHEMA_FILE: Record<KindName, string> = {
   RoutingPolicy: 'routing-policy.schema.json',
   Guardrails: 'guardrails.schema.json',
   RegionDefaults: 'region-defaults.schema.json',
+  Notifications: 'notifications.schema.json',
 };
 
 export type Region = z.infer<typeof Region>;
@@ -430,6 +465,8 @@ export type LinkPolicy = z.infer<typeof LinkPolicy>;
 export type RoutingPolicy = z.infer<typeof RoutingPolicy>;
 export type Guardrails = z.infer<typeof Guardrails>;
 export type RegionDefaults = z.infer<typeof RegionDefaults>;
+export type Notifications = z.infer<typeof Notifications>;
+export type NotificationChannel = z.infer<typeof NotificationChannel>;
 export type Area = z.infer<typeof Area>;
 export type Provider = z.infer<typeof Provider>;
 export type LinkType = z.infer<typeof LinkType>;

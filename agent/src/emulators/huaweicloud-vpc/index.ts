@@ -237,7 +237,7 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
       }
       if (method === 'GET') {
         let t = store.table(projectId, tableId);
-        if (!t && opts.autoCreateTables) t = await store.putTable(projectId, { id: tableId, name: `rtb-${tableId.slice(0, 8)}` });
+        if (!t && opts.autoCreateTables) t = await store.putTable(projectId, { id: tableId, name: tableId });
         if (!t) throw VpcApiError.of('routeTableNotFound', `RouteTable ${tableId} is not exist.`);
         return { status: 200, body: { routetable: { ...t, tenant_id: projectId } } };
       }
@@ -248,7 +248,7 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
         } catch {
           throw VpcApiError.of('invalidParam', 'Param is invalid: the request body is not JSON.');
         }
-        if (!store.table(projectId, tableId) && opts.autoCreateTables) await store.putTable(projectId, { id: tableId, name: `rtb-${tableId.slice(0, 8)}` });
+        if (!store.table(projectId, tableId) && opts.autoCreateTables) await store.putTable(projectId, { id: tableId, name: tableId });
         const t = await store.update(projectId, tableId, parsed);
         return { status: 200, body: { routetable: { ...t, tenant_id: projectId } } };
       }
