@@ -11,7 +11,15 @@ import { hostSecrets } from '../host/secrets.js';
 import { RepoNotFoundError } from '../model/loader.js';
 import { formatText } from '../policy/format.js';
 import { validateRepo, type Report } from '../policy/validate.js';
-import { DEFAULT_COMMANDS, type HostCommands } from '../providers/types.js';
+import { containerdProvider } from '../providers/containerd/index.js';
+import { dockerProvider } from '../providers/docker/index.js';
+import { dragonflyProvider } from '../providers/dragonfly/index.js';
+import { harborConfigProvider } from '../providers/harbor-config/index.js';
+import { createHuaweiVpcProvider, huaweiVpcClientFactory } from '../providers/huaweicloud-vpc/index.js';
+import { adminFromUrl, createPostgresProvider, pgConnector } from '../providers/postgres/index.js';
+import { routesProvider } from '../providers/routes/index.js';
+import { DEFAULT_COMMANDS, type HostCommands, type Provider } from '../providers/types.js';
+import { wireguardProvider } from '../providers/wireguard/index.js';
 import type { HostDeps } from '../reconcile/engine.js';
 import { UsageError, UserError } from './errors.js';
 
@@ -26,6 +34,52 @@ export interface HostOptions {
   dockerReload?: string;
   dragonflyRestart?: string;
   harborApply?: string;
+  /** Huawei Cloud: endpoint override (e.g. the emulator) and credential references. */
+  huaweicloudEndpoint?: string;
+  huaweicloudAk?: string;
+  huaweicloudSk?: string;
+  /** Do not manage cloud route tables from this host. */
+  skipCloud?: boolean;
+  /** PostgreSQL admin connection for the Harbor database bootstrap (hub role). */
+  pgAdminUrl?: string;
+  pgAdminPassword?: string;
+}
+
+/** The providers of this host, in apply order, with their clients built from the options. */
+export function buildProviders(opts: HostOptions, roles: Role[]): { providers: Provider<unknown>[]; notes: string[] } {
+  const notes: string[] = [];
+  const providers: Provider<unknown>[] = [wireguardProvider as Provider<unknown>, routesProvider as Provider<unknown>];
+  if (roles.includes('gateway') && !opts.skipCloud) {
+    const endpoint = opts.huaweicloudEndpoint ?? process.env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
+    providers.push(
+      createHuaweiVpcProvider(
+        huaweiVpcClientFactory({
+          ...(endpoint ? { endpoint } : {}),
+          ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
+          ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
+        }),
+      ) as Provider<unknown>,
+    );
+  }
+  providers.push(containerdProvider as Provider<unknown>, dockerProvider as Provider<unknown>, dragonflyProvider as Provider<unknown>);
+  if (roles.includes('hub')) {
+    const url = opts.pgAdminUrl ?? process.env['MIRRORNET_PG_ADMIN_URL'];
+    const passwordRef = opts.pgAdminPassword ?? process.env['MIRRORNET_PG_ADMIN_PASSWORD'];
+    if (url) {
+      const secrets = hostSecrets({ root: opts.root });
+      let admin;
+      try {
+        admin = adminFromUrl(url, passwordRef ? () => secrets.resolve(passwordRef) : undefined);
+      } catch (err) {
+        throw new UsageError(`--pg-admin-url: ${(err as Error).message}.`);
+      }
+      providers.push(createPostgresProvider(pgConnector(admin)) as Provider<unknown>);
+    } else {
+      notes.push('No --pg-admin-url (or MIRRORNET_PG_ADMIN_URL): the Harbor database and its role are not bootstrapped from this host.');
+    }
+    providers.push(harborConfigProvider as Provider<unknown>);
+  }
+  return { providers, notes };
 }
 
 export function parseRoles(text: string): Role[] {
@@ -48,7 +102,10 @@ export function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRe
 }
 
 export function hostDeps(opts: HostOptions, log: Logger): HostDeps {
+  const { providers, notes } = buildProviders(opts, parseRoles(opts.roles));
   return {
+    providers,
+    notes,
     exec: localExec(opts.netns ? { netns: opts.netns } : {}),
     files: new HostFiles(opts.root),
     secrets: hostSecrets({ root: opts.root }),

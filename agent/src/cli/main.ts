@@ -90,23 +90,32 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
       .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')
       .option('--dragonfly-restart <command>', 'command that restarts dfdaemon');
+  const serviceOptions = (cmd: Command) =>
+    cmd
+      .option('--harbor-apply <command>', 'command run in the Harbor install directory after harbor.yml changed')
+      .option('--huaweicloud-endpoint <url>', 'Huawei Cloud VPC endpoint (e.g. an emulator; env MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT)')
+      .option('--huaweicloud-ak <ref>', 'secret reference of the access key (default env HUAWEICLOUD_SDK_AK)')
+      .option('--huaweicloud-sk <ref>', 'secret reference of the secret key (default env HUAWEICLOUD_SDK_SK)')
+      .option('--skip-cloud', 'do not manage cloud route tables from this host')
+      .option('--pg-admin-url <url>', 'PostgreSQL admin URL without password for the Harbor database (env MIRRORNET_PG_ADMIN_URL)')
+      .option('--pg-admin-password <ref>', 'secret reference of the PostgreSQL admin password (env MIRRORNET_PG_ADMIN_PASSWORD)');
 
-  hostCommand('plan', 'Show what apply would change on this host. Exit 0 in sync, 2 changes pending, 1 error.')
+  serviceOptions(hostCommand('plan', 'Show what apply would change on this host. Exit 0 in sync, 2 changes pending, 1 error.'))
     .option('--verbose', 'also list what is in sync')
     .action(async (opts: import('./host.js').HostOptions & { verbose?: boolean }) => {
       const { planCommand } = await import('./plan.js');
       setExit(await planCommand(opts, io));
     });
 
-  hostCommand('apply', 'Apply the plan on this host. Exit 0 applied or nothing to do, 1 error, 3 refused by a guardrail.')
+  serviceOptions(hostCommand('apply', 'Apply the plan on this host. Exit 0 applied or nothing to do, 1 error, 3 refused by a guardrail.'))
     .option('--remote-address <ip>', 'address of the git remote: its route is never deleted (lockout protection)')
     .action(async (opts: import('./host.js').HostOptions & { remoteAddress?: string }) => {
       const { applyCommand } = await import('./apply.js');
       setExit(await applyCommand(opts, io));
     });
 
-  program
-    .command('agent')
+  serviceOptions(program
+    .command('agent'))
     .description('Run the reconcile loop of this host: pull the repository, apply, heal or report drift.')
     .requiredOption('--region <name>', 'the site (region or core) this host belongs to')
     .requiredOption('--repo-url <url>', 'git URL of the configuration repository')
@@ -125,6 +134,21 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts: import('./agent.js').AgentCliOptions) => {
       const { agentCommand } = await import('./agent.js');
       setExit(await agentCommand(opts, io));
+    });
+
+  program
+    .command('emulate <service>')
+    .description('Run a local emulator of a cloud service (huaweicloud-vpc or harbor) until interrupted.')
+    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1 and a free port)')
+    .option('--state <file>', 'persist the emulated state in this file')
+    .option('--config <file>', 'credentials and seed data (JSON or YAML)')
+    .option('--ak <ak>', 'huaweicloud-vpc: access key to accept (or HUAWEICLOUD_SDK_AK)')
+    .option('--sk <sk>', 'huaweicloud-vpc: secret key of that access key (or HUAWEICLOUD_SDK_SK)')
+    .option('--auto-create', 'huaweicloud-vpc: create unknown route tables on first use')
+    .option('--admin-password <password>', 'harbor: the admin password to accept (or HARBOR_ADMIN_PASSWORD)')
+    .action(async (service: string, opts: import('./emulate.js').EmulateOptions) => {
+      const { emulateCommand } = await import('./emulate.js');
+      setExit(await emulateCommand(service, opts, io));
     });
 
   program

@@ -9,6 +9,7 @@ import type { SecretResolver } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { overlaps, parseCidr, parseIpv4 } from '../net/cidr.js';
 import { PROVIDERS } from '../providers/registry.js';
+import { cloudRouteDeletions } from '../providers/huaweicloud-vpc/index.js';
 import { normalizeDst, type ActualRoutes } from '../providers/routes/index.js';
 import type { Change, HostCommands, Provider, ProviderContext, ProviderId } from '../providers/types.js';
 import type { AgentState, StateStore } from './state.js';
@@ -16,6 +17,8 @@ import type { AgentState, StateStore } from './state.js';
 export interface HostDeps {
   /** Providers in apply order (default: the host providers). */
   providers?: readonly Provider<unknown>[];
+  /** Notes about how this host is set up (e.g. a provider left out for lack of credentials). */
+  notes?: string[];
   exec: Exec;
   files: HostFiles;
   secrets: SecretResolver;
@@ -58,7 +61,7 @@ export async function planHost(desired: Desired, revision: string, deps: HostDep
     actual.set(provider.id, a);
     changes.push(...provider.diff(desired, a, new Set(owned)));
   }
-  return { site: desired.site, revision, changes, notes: [...new Set([...(desired.notes ?? []), ...notes])], actual };
+  return { site: desired.site, revision, changes, notes: [...new Set([...(desired.notes ?? []), ...(deps.notes ?? []), ...notes])], actual };
 }
 
 export interface Refusal {
@@ -68,16 +71,21 @@ export interface Refusal {
 /** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
-  const deletes = plan.changes.filter((c) => c.action === 'delete');
+  // What is really removed: whole resources, and the routes a cloud route-table batch drops.
+  const removed: { provider: ProviderId; id: string; route: boolean }[] = [];
+  for (const c of plan.changes) {
+    if (c.provider === 'huaweicloud-vpc') for (const d of cloudRouteDeletions(c)) removed.push({ provider: c.provider, id: d, route: true });
+    else if (c.action === 'delete') removed.push({ provider: c.provider, id: c.id, route: c.provider === 'routes' });
+  }
   const max = guardrails?.maxDeletionsPerApply;
-  if (max !== undefined && deletes.length > max) {
-    reasons.push(`the plan deletes ${deletes.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise the limit in the same pull request.`);
+  if (max !== undefined && removed.length > max) {
+    reasons.push(`the plan deletes ${removed.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise the limit in the same pull request.`);
   }
   const protectedRanges = (guardrails?.protectedDestinations ?? []).map((d) => parseCidr(d)).flatMap((p) => (p.ok ? [p.range] : []));
-  for (const c of deletes) {
-    if (c.provider !== 'routes') continue;
-    const dest = parseCidr(c.id);
-    if (dest.ok && protectedRanges.some((r) => overlaps(r, dest.range))) reasons.push(`the plan deletes the route to ${c.id}, a protected destination (policies/guardrails.yaml).`);
+  for (const r of removed) {
+    if (!r.route) continue;
+    const dest = parseCidr(r.id);
+    if (dest.ok && protectedRanges.some((p) => overlaps(p, dest.range))) reasons.push(`the plan deletes the ${r.provider === 'routes' ? 'host' : 'cloud'} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
   }
   // Lockout protection: never delete or redirect the route the agent itself uses to reach its git remote.
   const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
