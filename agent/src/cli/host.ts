@@ -16,6 +16,7 @@ import { dockerProvider } from '../providers/docker/index.js';
 import { dragonflyProvider } from '../providers/dragonfly/index.js';
 import { harborConfigProvider } from '../providers/harbor-config/index.js';
 import { createHuaweiVpcProvider, huaweiVpcClientFactory } from '../providers/huaweicloud-vpc/index.js';
+import { createHarborApiProvider, harborClientFactory, parseUrlMap } from '../providers/harbor-api/index.js';
 import { adminFromUrl, createPostgresProvider, pgConnector } from '../providers/postgres/index.js';
 import { routesProvider } from '../providers/routes/index.js';
 import { DEFAULT_COMMANDS, type HostCommands, type Provider } from '../providers/types.js';
@@ -43,6 +44,11 @@ export interface HostOptions {
   /** PostgreSQL admin connection for the Harbor database bootstrap (hub role). */
   pgAdminUrl?: string;
   pgAdminPassword?: string;
+  /** Harbor API: URL override (e.g. the emulator), user and password reference; peer URLs NAME=URL. */
+  harborUrl?: string;
+  harborUsername?: string;
+  harborPassword?: string;
+  harborPeerUrl?: string[];
 }
 
 /** The providers of this host, in apply order, with their clients built from the options. */
@@ -78,6 +84,18 @@ export function buildProviders(opts: HostOptions, roles: Role[]): { providers: P
       notes.push('No --pg-admin-url (or MIRRORNET_PG_ADMIN_URL): the Harbor database and its role are not bootstrapped from this host.');
     }
     providers.push(harborConfigProvider as Provider<unknown>);
+    const secrets = hostSecrets({ root: opts.root });
+    const harborUrl = opts.harborUrl ?? process.env['MIRRORNET_HARBOR_URL'];
+    const username = opts.harborUsername ?? process.env['MIRRORNET_HARBOR_USERNAME'];
+    const harborPasswordRef = opts.harborPassword ?? process.env['MIRRORNET_HARBOR_PASSWORD_REF'];
+    const clientFor = harborClientFactory({
+      secrets,
+      ...(harborUrl ? { url: harborUrl } : {}),
+      ...(username ? { username } : {}),
+      ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
+    });
+    const peers = parseUrlMap([...(opts.harborPeerUrl ?? []), process.env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(','));
+    providers.push(createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>);
   }
   return { providers, notes };
 }

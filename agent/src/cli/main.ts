@@ -98,7 +98,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .option('--huaweicloud-sk <ref>', 'secret reference of the secret key (default env HUAWEICLOUD_SDK_SK)')
       .option('--skip-cloud', 'do not manage cloud route tables from this host')
       .option('--pg-admin-url <url>', 'PostgreSQL admin URL without password for the Harbor database (env MIRRORNET_PG_ADMIN_URL)')
-      .option('--pg-admin-password <ref>', 'secret reference of the PostgreSQL admin password (env MIRRORNET_PG_ADMIN_PASSWORD)');
+      .option('--pg-admin-password <ref>', 'secret reference of the PostgreSQL admin password (env MIRRORNET_PG_ADMIN_PASSWORD)')
+      .option('--harbor-url <url>', "this core's Harbor API URL (default its externalUrl; env MIRRORNET_HARBOR_URL)")
+      .option('--harbor-username <name>', 'Harbor API user (default admin)')
+      .option('--harbor-password <ref>', "secret reference of that user's password (default the instance's adminPassword)")
+      .option('--harbor-peer-url <name=url...>', "the other core's Harbor URL as this core reaches it (env MIRRORNET_HARBOR_PEER_URLS)");
 
   serviceOptions(hostCommand('plan', 'Show what apply would change on this host. Exit 0 in sync, 2 changes pending, 1 error.'))
     .option('--verbose', 'also list what is in sync')

@@ -122,7 +122,8 @@ export async function applyHost(plan: HostPlan, desired: Desired, deps: HostDeps
     const changes = pending.filter((c) => c.provider === provider.id);
     if (!changes.length) continue;
     const inv = new Set(state.inventory[provider.id] ?? []);
-    for (const c of changes) if (c.action === 'create' || c.action === 'update') inv.add(c.id);
+    // Only what the agent creates becomes its own: an adopted (updated) object is never pruned later.
+    for (const c of changes) if (c.action === 'create') inv.add(c.id);
     state.inventory[provider.id] = [...inv].sort();
     await store.save(state);
     const ctx = providerContext(deps, state, provider.id, []);

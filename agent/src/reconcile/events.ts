@@ -1,5 +1,9 @@
 // What the agent reports: one event model for logs, commit statuses and chat (issue: reporting).
-export type EventKind = 'applied' | 'apply-failed' | 'revision-refused' | 'guardrail-blocked' | 'drift-detected' | 'drift-resolved';
+/**
+ * `apply-started` marks a new revision being applied (commit status: pending); chat never routes it. The
+ * others are what users are told about.
+ */
+export type EventKind = 'apply-started' | 'applied' | 'apply-failed' | 'revision-refused' | 'guardrail-blocked' | 'drift-detected' | 'drift-resolved';
 
 export interface AgentEvent {
   kind: EventKind;

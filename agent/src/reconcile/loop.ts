@@ -226,6 +226,7 @@ export class Agent {
       await this.store.save(state);
       return { kind: 'blocked', revision, reasons: refusal.reasons };
     }
+    this.event('apply-started', revision, `${this.opts.site} is applying ${revision.slice(0, 12)}: ${pendingChanges(plan).length} change(s).`, { changes: summarize(plan) });
     const result = await this.step('apply', () => applyHost(plan, desired, this.deps, this.store, state));
     if (result.error) {
       const e = result.error.error as Error & { userMessage?: string };
@@ -250,7 +251,8 @@ export class Agent {
     for (const p of this.providerIds()) this.metrics.drift.set({ component: p }, 0);
     const n = pendingChanges(plan).length;
     log.info({ revision, changes: n }, 'revision applied');
-    if (n > 0) this.event('applied', revision, `${this.opts.site} applied ${revision.slice(0, 12)}: ${n} change(s).`, { changes: summarize(plan) });
+    // Every new revision ends in `applied` (commit status: success), with no changes when none were needed.
+    this.event('applied', revision, n > 0 ? `${this.opts.site} applied ${revision.slice(0, 12)}: ${n} change(s).` : `${this.opts.site} is in sync with ${revision.slice(0, 12)}: nothing to change.`, { changes: summarize(plan) });
     return n > 0 ? { kind: 'applied', revision, changes: n } : { kind: 'in-sync', revision };
   }
 

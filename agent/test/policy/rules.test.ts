@@ -930,6 +930,20 @@ const CASES: Case[] = [
     says: ['registryDbIndex'],
   },
   {
+    rule: 'harbor/replication-robot',
+    title: 'a push replication to a core that has no robot with repository:push',
+    mutate: [replace(HARBOR_SG, 'repository:push', 'repository:list')],
+    at: { file: HARBOR_BJ, line: 'destination: harbor-ap-singapore' },
+    says: ['repository:push'],
+  },
+  {
+    rule: 'harbor/cron',
+    title: 'a cron that runs every minute',
+    mutate: [replace(HARBOR_BJ, 'cron: "0 0 3 * * *"', 'cron: "0 * 3 * * *"')],
+    at: { file: HARBOR_BJ, line: 'cron: "0 * 3 * * *"' },
+    says: ['minute'],
+  },
+  {
     rule: 'harbor/robot-project',
     title: 'a robot granted access to an undeclared project',
     mutate: [replace(HARBOR_SG, '      - project: library', '      - project: librar')],

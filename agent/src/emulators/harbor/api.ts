@@ -37,7 +37,6 @@ import {
   notFound,
   policyOrFail,
   precondition,
-  quotaOfProject,
   randomRobotSecret,
   registryOrFail,
   replicationCronProblem,
@@ -187,7 +186,7 @@ export function paginate<T>(items: T[], query: URLSearchParams, path: string): R
 
 // ---- Rendering (swagger definitions) -------------------------------------------------------------------
 
-function renderProject(env: ApiEnv, p: ProjectRec, principal: Principal): Record<string, unknown> {
+function renderProject(p: ProjectRec, principal: Principal): Record<string, unknown> {
   return {
     project_id: p.project_id,
     owner_id: p.owner_id,
@@ -236,7 +235,7 @@ function renderRegistry(r: RegistryRec): Record<string, unknown> {
 }
 
 /** Registry 0 is Harbor itself ("Local"), which fills the empty side of a policy on reads. */
-function localRegistry(env: ApiEnv): Record<string, unknown> {
+function localRegistry(): Record<string, unknown> {
   return {
     id: 0,
     url: 'http://core:8080',
@@ -253,7 +252,7 @@ function localRegistry(env: ApiEnv): Record<string, unknown> {
 
 function renderPolicy(env: ApiEnv, p: PolicyRec): Record<string, unknown> {
   const reg = (id: number) => {
-    if (id === 0) return localRegistry(env);
+    if (id === 0) return localRegistry();
     const r = env.state.registries.find((x) => x.id === id);
     return r ? renderRegistry(r) : { id };
   };
@@ -320,7 +319,7 @@ function listProjects(env: ApiEnv, req: ApiRequest): Reply {
   if (qn) items = items.filter((p) => matches(p.name, qn));
   items.sort((a, b) => a.project_id - b.project_id);
   const page = paginate(items, req.query, '/projects');
-  page.body = (page.body as ProjectRec[]).map((p) => renderProject(env, p, req.principal));
+  page.body = (page.body as ProjectRec[]).map((p) => renderProject(p, req.principal));
   return page;
 }
 
@@ -828,7 +827,7 @@ const ROUTES: Route[] = [
   {
     pattern: /^\/projects\/([^/]+)$/,
     methods: {
-      GET: (env, req, m) => ok(renderProject(env, projectFromPath(env, req, m[1]!), req.principal)),
+      GET: (env, req, m) => ok(renderProject(projectFromPath(env, req, m[1]!), req.principal)),
       PUT: (env, req, m) => updateProject(env, req, projectFromPath(env, req, m[1]!)),
       DELETE: (env, req, m) => deleteProject(env, req, projectFromPath(env, req, m[1]!)),
     },

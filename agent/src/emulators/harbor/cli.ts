@@ -4,11 +4,17 @@ import { readFileSync } from 'node:fs';
 import { loadSeedFile, startHarborEmulator, type HarborEmulator, type HarborEmulatorOptions } from './index.js';
 
 export interface EmulateHarborOptions {
-  listen: string;
+  /** host:port, :port or a port (default 127.0.0.1 on a free port). */
+  listen?: string;
   state?: string;
+  /** Seed data and credentials (JSON or YAML: admin, projects, registries, policies, robots). */
   seed?: string;
+  /** Same as `seed` (the CLI's --config). */
+  config?: string;
   adminUser?: string;
-  /** A file holding the admin password (never a password on the command line). */
+  /** The admin password (--admin-password). */
+  adminPassword?: string;
+  /** A file holding the admin password. */
   adminPasswordFile?: string;
   version?: string;
   externalUrl?: string;
@@ -19,31 +25,38 @@ export interface EmulateIo {
   stderr: (s: string) => void;
 }
 
-/** Environment variable with the admin password, when no file is given. */
-export const PASSWORD_ENV = 'MIRRORNET_HARBOR_EMULATOR_PASSWORD';
+/** Environment variables with the admin password, when no flag or file gives it (first set wins). */
+export const PASSWORD_ENVS = ['MIRRORNET_HARBOR_EMULATOR_PASSWORD', 'HARBOR_ADMIN_PASSWORD'] as const;
 /** Harbor's installer default, used when nothing else is given (and said so). */
 export const DEFAULT_PASSWORD = 'Harbor12345';
 
+/** The admin account: --admin-password, a password file, the environment, the seed file's admin, Harbor's default. */
 export function emulatorAdmin(opts: EmulateHarborOptions, env: NodeJS.ProcessEnv = process.env): { admin?: { username: string; password: string }; note?: string } {
-  const username = opts.adminUser ?? 'admin';
+  const seed = opts.seed ?? opts.config;
+  const seedAdmin = seed ? loadSeedFile(seed).admin : undefined;
+  const username = opts.adminUser ?? seedAdmin?.username ?? 'admin';
+  if (opts.adminPassword) return { admin: { username, password: opts.adminPassword } };
   if (opts.adminPasswordFile) return { admin: { username, password: readFileSync(opts.adminPasswordFile, 'utf8').trim() } };
-  const fromEnv = env[PASSWORD_ENV];
-  if (fromEnv) return { admin: { username, password: fromEnv } };
-  if (opts.seed && loadSeedFile(opts.seed).admin) return {};
-  return { admin: { username, password: DEFAULT_PASSWORD }, note: `no admin password given (--admin-password-file, ${PASSWORD_ENV} or the seed file's admin): using Harbor's default for ${username}` };
+  for (const name of PASSWORD_ENVS) {
+    const value = env[name];
+    if (value) return { admin: { username, password: value } };
+  }
+  if (seedAdmin) return {};
+  return { admin: { username, password: DEFAULT_PASSWORD }, note: `no admin password given (--admin-password, ${PASSWORD_ENVS.join(' or ')}, or the seed file's admin): using Harbor's default password for ${username}` };
 }
 
 /** Start the emulator and keep it running; resolves with the exit code when stopped. */
-export async function emulateHarbor(opts: EmulateHarborOptions, io: EmulateIo, signal?: AbortSignal, extra: Partial<HarborEmulatorOptions> = {}): Promise<number> {
+export async function emulateHarbor(opts: EmulateHarborOptions, io: EmulateIo, signal?: AbortSignal, extra: Partial<HarborEmulatorOptions> = {}, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   let emulator: HarborEmulator;
   try {
-    const { admin, note } = emulatorAdmin(opts);
+    const { admin, note } = emulatorAdmin(opts, env);
     if (note) io.stderr(`note: ${note}\n`);
+    const seed = opts.seed ?? opts.config;
     emulator = await startHarborEmulator({
-      listen: opts.listen,
+      ...(opts.listen ? { listen: opts.listen } : {}),
       ...(admin ? { admin } : {}),
       ...(opts.state ? { stateFile: opts.state } : {}),
-      ...(opts.seed ? { seedFile: opts.seed } : {}),
+      ...(seed ? { seedFile: seed } : {}),
       ...(opts.version ? { version: opts.version } : {}),
       ...(opts.externalUrl ? { externalUrl: opts.externalUrl } : {}),
       ...extra,

@@ -18,6 +18,7 @@ const chunk = reporter({ id: 'harbor/copy-by-chunk', severity: 'warning' });
 const duplicate = reporter({ id: 'harbor/duplicate', severity: 'error' });
 const redisIndex = reporter({ id: 'harbor/redis-index', severity: 'error' });
 const robotProject = reporter({ id: 'harbor/robot-project', severity: 'error' });
+const replicationRobot = reporter({ id: 'harbor/replication-robot', severity: 'error' });
 
 const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
@@ -27,6 +28,7 @@ export function harborCronProblem(expr: string): string | undefined {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 6) return `has ${fields.length} fields; Harbor's cron has 6 (seconds first), e.g. "0 0 2 * * *" for 02:00 every day`;
   if (fields[0] !== '0') return `starts with "${fields[0]}"; Harbor requires the seconds field to be 0, e.g. "0 ${fields.slice(1).join(' ')}"`;
+  if (fields[1] === '*') return `runs every minute ("*" in the minutes field), which Harbor refuses; name the minute, e.g. "0 0 ${fields.slice(2).join(' ')}"`;
   return undefined;
 }
 
@@ -163,6 +165,14 @@ function check(ctx: RuleContext): Finding[] {
           }
         } else remote = found.value;
       }
+      if (remote) {
+        // The other core must give this one a robot: push rules push into it, pull rules pull from it.
+        const need = rule.source === name ? 'repository:push' : 'repository:pull';
+        const ok = remote.robots.some((r) => r.permissions.some((p) => p.access.includes(need)));
+        if (!ok) {
+          out.push(replicationRobot(f, [...base, rule.source === name ? 'destination' : 'source'], `${remote.name} declares no robot with ${need}: replication from ${rule.source} to ${rule.destination} has no credentials. Add a robot with ${need} on the replicated projects to harbor/${remote.name}.yaml.`));
+        }
+      }
       if (remote && remote.hub !== h.hub && !rule.copyByChunk) {
         out.push(chunk(f, [...base], `Replication between ${h.hub} and ${remote.hub} crosses regions: set copyByChunk: true, or large blobs time out after 30 minutes.`));
       }
@@ -213,6 +223,7 @@ export const harborRules: RuleFamily = {
     { id: 'harbor/duplicate', severity: 'error', summary: 'Projects, robots, endpoints and replication rules have unique names per instance.', example: 'two projects named library' },
     { id: 'harbor/redis-index', severity: 'error', summary: 'Each Harbor component has its own Redis database index.', example: 'registryDbIndex: 1 and jobserviceDbIndex: 1' },
     { id: 'harbor/robot-project', severity: 'error', summary: 'Robot permissions name declared projects (or *).', example: 'project: librar' },
+    { id: 'harbor/replication-robot', severity: 'error', summary: 'The other core of a replication rule declares a robot with repository:push (push rules) or repository:pull (pull rules).', example: 'Beijing pushes to Singapore, which has no robot with repository:push' },
   ],
   check,
 };

@@ -151,8 +151,6 @@ export function isHarborError(err: unknown, kind?: HarborErrorKind): err is Harb
   return err instanceof HarborApiError && (kind === undefined || err.kind === kind);
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-
 function networkCode(err: unknown): string {
   let e: unknown = err;
   for (let i = 0; i < 4 && e; i++) {

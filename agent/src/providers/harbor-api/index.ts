@@ -20,7 +20,7 @@
 //
 // Order across the two cores. A push policy on the source core uses a registry endpoint whose credentials
 // are the destination core's replication robot, and replicates into the destination's projects. So: the
-// destination's robots and projects first, then the source's registry endpoint, then its policy; deletions
+// destination's projects and robots first, then the source's registry endpoint, then its policy; deletions
 // run the other way round. orderHarborChanges sorts any mix of changes of several cores that way, and
 // applyHarborCores applies a multi-core plan in that order (the lab and `mirrornet apply` of both cores).
 // An agent on one core alone simply retries: creating the endpoint fails with Harbor's 400 "the registry is
@@ -29,7 +29,7 @@ import type { Desired, DesiredHarbor } from '../../desired/types.js';
 import { MASK, type SecretResolver } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
-import { isHarborError, type HarborApi } from './client.js';
+import type { HarborApi } from './client.js';
 import type { Project, Quota, Registry, ReplicationPolicy, ReplicationPolicyReq, Robot, RobotPermissionReq } from './schema.js';
 
 export { HarborApiClient, HarborApiError, harborClientFactory, isHarborError, nextLink, parseUrlMap, type HarborApi, type HarborClientFactoryOptions, type HarborClientOptions } from './client.js';
@@ -424,19 +424,17 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     }
     const haveProxy = have.registry_id ? (regName(have.registry_id) ?? `registry ${have.registry_id}`) : undefined;
     const proxyOk = p.proxyCache ? Boolean(have.registry_id) && regByName.get(p.proxyCache)?.id === have.registry_id : !have.registry_id;
-    if (!proxyOk) {
-      const is = haveProxy ? `a proxy cache of ${haveProxy}` : 'a normal project';
-      const should = p.proxyCache ? `a proxy cache of ${p.proxyCache}` : 'a normal project';
-      push('project', p.name, 'noop', `project ${p.name} is ${is} but the repository wants ${should}; Harbor cannot change that after creation: move its images, delete it by hand and the next run re-creates it`);
-    }
+    const proxyProblem = proxyOk
+      ? undefined
+      : `project ${p.name} is ${haveProxy ? `a proxy cache of ${haveProxy}` : 'a normal project'} but the repository wants ${p.proxyCache ? `a proxy cache of ${p.proxyCache}` : 'a normal project'}; Harbor cannot change that after creation: move its images, delete it by hand and the next run re-creates it`;
     const isPublic = have.metadata?.['public'] === 'true';
     if (isPublic !== p.public) {
-      push('project', p.name, 'update', `project ${p.name} is ${isPublic ? 'public' : 'private'}; the repository wants it ${p.public ? 'public' : 'private'}`, {
+      push('project', p.name, 'update', `project ${p.name} is ${isPublic ? 'public' : 'private'}; the repository wants it ${p.public ? 'public' : 'private'}${proxyProblem ? ` (and: ${proxyProblem})` : ''}`, {
         before: { name: p.name, public: isPublic },
         after: { name: p.name, public: p.public },
         data: { kind: 'project', instance: inst, project: p } satisfies HarborChangeData,
       });
-    } else push('project', p.name, 'noop', 'in sync', { after });
+    } else push('project', p.name, 'noop', proxyProblem ?? 'in sync', { after });
     if (p.storageLimit !== undefined) {
       const q = quotaOf(have.project_id);
       const hard = q?.hard?.['storage'];
@@ -512,21 +510,22 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
 // ---- Order ------------------------------------------------------------------------------------------------
 
 /**
- * Rank of a change in a plan of one or several cores: robots, then projects and quotas (the destination's
- * side), then registry endpoints (their credentials are the other core's robot), then proxy-cache projects
- * (they reference a registry), then policies; deletions after all of that, in reverse dependency order.
+ * Rank of a change in a plan of one or several cores: projects and quotas, then robots (their permissions
+ * name projects) - together the destination's side -, then registry endpoints (their credentials are the
+ * other core's robot), then proxy-cache projects (they reference a registry), then policies; deletions
+ * after all of that, in reverse dependency order.
  */
 export function harborChangeRank(c: Change): number {
   const d = c.data as HarborChangeData | undefined;
   const kind = (d?.kind === 'delete' ? d.of : d?.kind) ?? (c.id.split('/')[1] as HarborKind | undefined);
-  if (c.action === 'delete') return { policy: 6, project: 7, registry: 8, robot: 9, quota: 7 }[kind ?? 'policy'] ?? 10;
+  if (c.action === 'delete') return { policy: 6, robot: 7, project: 8, quota: 8, registry: 9 }[kind ?? 'policy'] ?? 10;
   if (c.action === 'noop') return 0;
   switch (kind) {
-    case 'robot':
-      return 1;
     case 'project':
-      return d?.kind === 'project' && d.project.proxyCache ? 4 : 2;
+      return d?.kind === 'project' && d.project.proxyCache ? 4 : 1;
     case 'quota':
+      return 1;
+    case 'robot':
       return 2;
     case 'registry':
       return 3;
@@ -547,7 +546,7 @@ export function orderHarborChanges(changes: readonly Change[]): Change[] {
 
 // ---- Provider -----------------------------------------------------------------------------------------------
 
-function harborNotes(want: DesiredHarborObjects, actual: ActualHarbor, changes: Change[]): string[] {
+function harborNotes(want: DesiredHarborObjects, changes: Change[]): string[] {
   const notes = [...want.notes];
   for (const c of changes) if (c.action === 'noop' && c.reason !== 'in sync') notes.push(`Harbor ${want.instance}: ${c.reason}.`);
   return notes;
@@ -631,7 +630,7 @@ export function createHarborApiProvider(clientFor: (instance: HarborInstance) =>
       const fingerprints = await resolveFingerprints(client, secrets ?? ctx.secrets, want, notes);
       const actual: ActualHarbor = { instance: h.instance.name, url: client.baseUrl, projects, quotas, registries, policies, robots, fingerprints };
       const changes = diffHarbor(desired, actual, new Set(ctx.inventory ?? []), opts);
-      for (const n of [...notes, ...harborNotes(want, actual, changes)]) if (!ctx.notes.includes(n)) ctx.notes.push(n);
+      for (const n of [...notes, ...harborNotes(want, changes)]) if (!ctx.notes.includes(n)) ctx.notes.push(n);
       return actual;
     },
 
