@@ -194,3 +194,8 @@ function main(): number {
 }
 
 process.exitCode = main();
+
+// The agent's benchmarks (agent/bench/agent.ts): gateway no-op reconcile, merge-to-applied latency, idle RSS.
+const { runAgentBench } = await import('./agent.js');
+const agentCode = await runAgentBench();
+if (!process.exitCode) process.exitCode = agentCode;

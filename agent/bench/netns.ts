@@ -1,0 +1,164 @@
+// What the agent benchmark creates on the machine, and its guaranteed removal: network namespaces, the
+// wireguard-go daemons of its interfaces (and their control sockets), child processes, temp dirs. Every
+// resource is recorded before it is made; `cleanup()` is synchronous so it also runs from a signal
+// handler or the process's 'exit' event, never throws, and returns what it could not remove.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface ShResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command synchronously; throws with its output when it fails, unless `allowFail`. */
+export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): ShResult {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, killSignal: 'SIGKILL' });
+  const result = { code: r.status ?? 128, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '') };
+  if (result.code !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+  return result;
+}
+
+/** A child process with piped output, like the agent's own Exec: resolves with its output. */
+export function runChild(cmd: string, args: string[]): Promise<ShResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? 128, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
+  });
+}
+
+export function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Alive and not a zombie. */
+export function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** Processes whose argv is exactly `wireguard-go <name>` for one of `names`. */
+export function wireguardGoPids(names: ReadonlySet<string>): number[] {
+  const out: number[] = [];
+  if (!names.size) return out;
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    } catch {
+      continue;
+    }
+    if (argv.length === 2 && /(^|\/)wireguard-go$/.test(argv[0]!) && names.has(argv[1]!)) out.push(Number(entry));
+  }
+  return out.filter(alive);
+}
+
+export function namespaceExists(ns: string): boolean {
+  const r = sh('ip', ['netns', 'list'], { allowFail: true });
+  return r.stdout.split('\n').some((l) => l.split(' ')[0] === ns);
+}
+
+export class Sandbox {
+  private readonly namespaces: string[] = [];
+  private readonly tmpDirs: string[] = [];
+  private readonly children: ChildProcess[] = [];
+  private readonly wgNames = new Set<string>();
+
+  constructor(readonly prefix: string) {}
+
+  tmpDir(label: string): string {
+    const dir = mkdtempSync(join(tmpdir(), `${this.prefix}-${label}-`));
+    this.tmpDirs.push(dir);
+    return dir;
+  }
+
+  /** A fresh network namespace with `lo` up. */
+  netns(suffix: string): string {
+    const ns = `${this.prefix}${suffix}`;
+    if (namespaceExists(ns)) throw new Error(`network namespace ${ns} exists already`);
+    this.namespaces.push(ns);
+    sh('ip', ['netns', 'add', ns]);
+    sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
+    return ns;
+  }
+
+  /** WireGuard interfaces the system under test may create: their wireguard-go and socket go too. */
+  wireguard(names: Iterable<string>): void {
+    for (const n of names) this.wgNames.add(n);
+  }
+
+  child(c: ChildProcess): ChildProcess {
+    this.children.push(c);
+    return c;
+  }
+
+  /** Remove everything; synchronous and never throws. */
+  cleanup(): string[] {
+    const problems: string[] = [];
+    const attempt = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        problems.push(`${what}: ${(err as Error).message}`);
+      }
+    };
+    const pids = new Set<number>();
+    for (const c of this.children) if (c.pid && c.exitCode === null && c.signalCode === null) pids.add(c.pid);
+    for (const ns of this.namespaces) {
+      const r = sh('ip', ['netns', 'pids', ns], { allowFail: true });
+      if (r.code === 0) for (const p of r.stdout.split(/\s+/).filter(Boolean)) pids.add(Number(p));
+    }
+    for (const pid of wireguardGoPids(this.wgNames)) pids.add(pid);
+    for (const pid of pids) attempt(`SIGTERM ${pid}`, () => kill(pid, 'SIGTERM'));
+    for (let waited = 0; waited < 3000 && [...pids].some(alive); waited += 50) sleepSync(50);
+    for (const pid of pids) if (alive(pid)) attempt(`SIGKILL ${pid}`, () => kill(pid, 'SIGKILL'));
+    for (const ns of this.namespaces) {
+      attempt(`delete netns ${ns}`, () => {
+        if (!namespaceExists(ns)) return;
+        // Deleting the links first makes a wireguard-go that survived exit too.
+        const links = sh('ip', ['-n', ns, '-j', 'link', 'show'], { allowFail: true });
+        if (links.code === 0) for (const l of JSON.parse(links.stdout || '[]') as { ifname: string }[]) if (l.ifname !== 'lo') sh('ip', ['-n', ns, 'link', 'del', l.ifname], { allowFail: true });
+        sh('ip', ['netns', 'del', ns]);
+      });
+    }
+    for (const name of this.wgNames) {
+      const sock = `/var/run/wireguard/${name}.sock`;
+      if (existsSync(sock)) attempt(`remove ${sock}`, () => rmSync(sock, { force: true }));
+    }
+    for (const dir of this.tmpDirs) attempt(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+    // Verify.
+    for (const ns of this.namespaces) if (namespaceExists(ns)) problems.push(`netns ${ns} is still there`);
+    const left = wireguardGoPids(this.wgNames);
+    if (left.length) problems.push(`wireguard-go still running: ${left.join(', ')}`);
+    for (const pid of pids) if (alive(pid)) problems.push(`process ${pid} is still running`);
+    for (const dir of this.tmpDirs) if (existsSync(dir)) problems.push(`${dir} is still there`);
+    this.namespaces.length = 0;
+    this.tmpDirs.length = 0;
+    this.children.length = 0;
+    this.wgNames.clear();
+    return problems;
+  }
+}
+
+function kill(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
