@@ -1,5 +1,6 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
 import { Agent } from '../reconcile/loop.js';
@@ -29,6 +30,9 @@ export function parseListen(text: string): { host: string; port: number } {
 }
 
 export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<number> {
+  // A long-running agent trades a little GC time for memory: small young generation, size-optimised code.
+  setFlagsFromString('--max-semi-space-size=1');
+  setFlagsFromString('--optimize-for-size');
   const roles = parseRoles(opts.roles);
   intervalToCron(opts.interval); // fail fast on a bad interval
   const listen = parseListen(opts.listen);

@@ -3,7 +3,8 @@ import { applyHost, guard, pendingChanges, planHost } from '../reconcile/engine.
 import { formatPlanText, planJson } from '../reconcile/format.js';
 import { StateStore } from '../reconcile/state.js';
 import { UserError } from './errors.js';
-import { desiredFromRepo, hostDeps, parseRoles, printInvalid, revisionOf, stateDirOf, type HostOptions } from './host.js';
+import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
+import { desiredFromRepo, printInvalid, revisionOf } from './repo-desired.js';
 import type { Io } from './main.js';
 
 /** Exit 0 applied or nothing to do, 1 error, 3 refused by a guardrail (nothing applied). */

@@ -2,27 +2,19 @@
 // a plan for this host.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { simpleGit } from 'simple-git';
-import { compile, CompileError } from '../desired/compile.js';
-import { ROLES, type Desired, type Role } from '../desired/types.js';
+import { ROLES, type Role } from '../desired/types.js';
 import { localExec } from '../host/exec.js';
 import { HostFiles } from '../host/files.js';
 import { hostSecrets } from '../host/secrets.js';
-import { RepoNotFoundError } from '../model/loader.js';
-import { formatText } from '../policy/format.js';
-import { validateRepo, type Report } from '../policy/validate.js';
 import { containerdProvider } from '../providers/containerd/index.js';
 import { dockerProvider } from '../providers/docker/index.js';
 import { dragonflyProvider } from '../providers/dragonfly/index.js';
-import { harborConfigProvider } from '../providers/harbor-config/index.js';
-import { createHuaweiVpcProvider, huaweiVpcClientFactory } from '../providers/huaweicloud-vpc/index.js';
-import { createHarborApiProvider, harborClientFactory, parseUrlMap } from '../providers/harbor-api/index.js';
-import { adminFromUrl, createPostgresProvider, pgConnector } from '../providers/postgres/index.js';
+import { lazyProvider } from '../providers/lazy.js';
 import { routesProvider } from '../providers/routes/index.js';
 import { DEFAULT_COMMANDS, type HostCommands, type Provider } from '../providers/types.js';
 import { wireguardProvider } from '../providers/wireguard/index.js';
 import type { HostDeps } from '../reconcile/engine.js';
-import { UsageError, UserError } from './errors.js';
+import { UsageError } from './errors.js';
 
 export interface HostOptions {
   region: string;
@@ -55,16 +47,20 @@ export interface HostOptions {
 export function buildProviders(opts: HostOptions, roles: Role[]): { providers: Provider<unknown>[]; notes: string[] } {
   const notes: string[] = [];
   const providers: Provider<unknown>[] = [wireguardProvider as Provider<unknown>, routesProvider as Provider<unknown>];
+  // Service providers are loaded on first use: a host without cloud routes or Harbor never loads their SDKs.
   if (roles.includes('gateway') && !opts.skipCloud) {
     const endpoint = opts.huaweicloudEndpoint ?? process.env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
     providers.push(
-      createHuaweiVpcProvider(
-        huaweiVpcClientFactory({
-          ...(endpoint ? { endpoint } : {}),
-          ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
-          ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
-        }),
-      ) as Provider<unknown>,
+      lazyProvider('huaweicloud-vpc', (d) => d.cloud !== undefined, async () => {
+        const { createHuaweiVpcProvider, huaweiVpcClientFactory } = await import('../providers/huaweicloud-vpc/index.js');
+        return createHuaweiVpcProvider(
+          huaweiVpcClientFactory({
+            ...(endpoint ? { endpoint } : {}),
+            ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
+            ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
+          }),
+        ) as Provider<unknown>;
+      }),
     );
   }
   providers.push(containerdProvider as Provider<unknown>, dockerProvider as Provider<unknown>, dragonflyProvider as Provider<unknown>);
@@ -73,29 +69,45 @@ export function buildProviders(opts: HostOptions, roles: Role[]): { providers: P
     const passwordRef = opts.pgAdminPassword ?? process.env['MIRRORNET_PG_ADMIN_PASSWORD'];
     if (url) {
       const secrets = hostSecrets({ root: opts.root });
-      let admin;
       try {
-        admin = adminFromUrl(url, passwordRef ? () => secrets.resolve(passwordRef) : undefined);
-      } catch (err) {
-        throw new UsageError(`--pg-admin-url: ${(err as Error).message}.`);
+        new URL(url);
+      } catch {
+        throw new UsageError(`--pg-admin-url ${url} is not a URL (postgres://user@host:5432/postgres).`);
       }
-      providers.push(createPostgresProvider(pgConnector(admin)) as Provider<unknown>);
+      providers.push(
+        lazyProvider('postgres', (d) => d.harbor !== undefined, async () => {
+          const { adminFromUrl, createPostgresProvider, pgConnector } = await import('../providers/postgres/index.js');
+          let admin;
+          try {
+            admin = adminFromUrl(url, passwordRef ? () => secrets.resolve(passwordRef) : undefined);
+          } catch (err) {
+            throw new UsageError(`--pg-admin-url: ${(err as Error).message}.`);
+          }
+          return createPostgresProvider(pgConnector(admin)) as Provider<unknown>;
+        }),
+      );
     } else {
       notes.push('No --pg-admin-url (or MIRRORNET_PG_ADMIN_URL): the Harbor database and its role are not bootstrapped from this host.');
     }
-    providers.push(harborConfigProvider as Provider<unknown>);
+    providers.push(lazyProvider('harbor-config', (d) => d.harbor !== undefined, async () => (await import('../providers/harbor-config/index.js')).harborConfigProvider as Provider<unknown>));
     const secrets = hostSecrets({ root: opts.root });
     const harborUrl = opts.harborUrl ?? process.env['MIRRORNET_HARBOR_URL'];
     const username = opts.harborUsername ?? process.env['MIRRORNET_HARBOR_USERNAME'];
     const harborPasswordRef = opts.harborPassword ?? process.env['MIRRORNET_HARBOR_PASSWORD_REF'];
-    const clientFor = harborClientFactory({
-      secrets,
-      ...(harborUrl ? { url: harborUrl } : {}),
-      ...(username ? { username } : {}),
-      ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
-    });
-    const peers = parseUrlMap([...(opts.harborPeerUrl ?? []), process.env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(','));
-    providers.push(createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>);
+    const peerText = [...(opts.harborPeerUrl ?? []), process.env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(',');
+    providers.push(
+      lazyProvider('harbor-api', (d) => d.harbor !== undefined, async () => {
+        const { createHarborApiProvider, harborClientFactory, parseUrlMap } = await import('../providers/harbor-api/index.js');
+        const clientFor = harborClientFactory({
+          secrets,
+          ...(harborUrl ? { url: harborUrl } : {}),
+          ...(username ? { username } : {}),
+          ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
+        });
+        const peers = parseUrlMap(peerText);
+        return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>;
+      }),
+    );
   }
   return { providers, notes };
 }
@@ -132,43 +144,3 @@ export function hostDeps(opts: HostOptions, log: Logger): HostDeps {
   };
 }
 
-export async function revisionOf(repo: string): Promise<string> {
-  try {
-    const git = simpleGit(repo);
-    if (!(await git.checkIsRepo())) return 'working-tree';
-    const rev = (await git.revparse(['HEAD'])).trim();
-    const dirty = !(await git.status()).isClean();
-    return dirty ? `${rev}+dirty` : rev;
-  } catch {
-    return 'working-tree';
-  }
-}
-
-export class InvalidRevisionError extends UserError {
-  constructor(readonly report: Report, revision: string) {
-    super(`The repository at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors, above); nothing was planned or applied. Fix it and try again.`, 1);
-    this.name = 'InvalidRevisionError';
-  }
-}
-
-/** Validate the checkout and compile this host's desired state; an invalid repository is refused. */
-export function desiredFromRepo(repo: string, region: string, roles: Role[], revision: string): { desired: Desired; report: Report } {
-  let report: Report;
-  try {
-    report = validateRepo(repo);
-  } catch (err) {
-    if (err instanceof RepoNotFoundError) throw new UserError(err.userMessage, 1, { cause: err });
-    throw err;
-  }
-  if (!report.valid) throw new InvalidRevisionError(report, revision);
-  try {
-    return { desired: compile(report.fleet, region, roles), report };
-  } catch (err) {
-    if (err instanceof CompileError) throw new UserError(err.userMessage, 1, { cause: err });
-    throw err;
-  }
-}
-
-export function printInvalid(err: unknown, io: { stderr: (s: string) => void }): void {
-  if (err instanceof InvalidRevisionError) io.stderr(formatText(err.report));
-}

@@ -2,7 +2,8 @@ import { createLogger } from '../log.js';
 import { pendingChanges, planHost } from '../reconcile/engine.js';
 import { formatPlanText, planJson } from '../reconcile/format.js';
 import { StateStore } from '../reconcile/state.js';
-import { desiredFromRepo, hostDeps, parseRoles, printInvalid, revisionOf, stateDirOf, type HostOptions } from './host.js';
+import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
+import { desiredFromRepo, printInvalid, revisionOf } from './repo-desired.js';
 import type { Io } from './main.js';
 
 /** Exit 0 in sync, 2 changes pending, 1 error (like `terraform plan -detailed-exitcode`). */

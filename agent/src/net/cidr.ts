@@ -1,6 +1,30 @@
 // IPv4 CIDR parsing and interval arithmetic. Ranges are plain numbers (0 .. 2^32-1) so that sorting and
-// sweeping thousands of them stays cheap; ip-num does the parsing and validation.
-import { IPv4, IPv4CidrRange, Validator } from 'ip-num';
+// sweeping thousands of them stays cheap. Well-formed input is parsed here directly; ip-num checks and
+// explains anything else, and is loaded only then (it costs the long-running agent ~15 MB of memory).
+import { createRequire } from 'node:module';
+
+type IpNum = typeof import('ip-num');
+let ipNum: IpNum | undefined;
+function ipnum(): IpNum {
+  return (ipNum ??= createRequire(import.meta.url)('ip-num') as IpNum);
+}
+
+const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+/** A canonical dotted quad (no leading zeros, octets <= 255) as a number, else undefined. */
+function quickIpv4(text: string): number | undefined {
+  const m = DOTTED.exec(text);
+  if (!m) return undefined;
+  let n = 0;
+  for (let i = 1; i <= 4; i++) {
+    const part = m[i]!;
+    if (part.length > 1 && part.startsWith('0')) return undefined;
+    const v = Number(part);
+    if (v > 255) return undefined;
+    n = n * 256 + v;
+  }
+  return n;
+}
 
 export interface Ipv4Range {
   /** First address as an unsigned 32-bit number. */
@@ -27,9 +51,22 @@ export function parseCidr(text: string): CidrParse {
 }
 
 function parseCidrUncached(text: string): CidrParse {
+  const slash = text.indexOf('/');
+  const prefixText = slash > 0 ? text.slice(slash + 1) : '';
+  const quick = slash > 0 ? quickIpv4(text.slice(0, slash)) : undefined;
+  if (quick !== undefined && /^\d{1,2}$/.test(prefixText) && Number(prefixText) <= 32) {
+    const prefix = Number(prefixText);
+    const size = 2 ** (32 - prefix);
+    const start = quick - (quick % size);
+    const range = { start, end: start + size - 1, prefix };
+    const canonical = `${formatIpv4(start)}/${prefix}`;
+    if (quick !== start) return { ok: false, reason: 'not-aligned', message: `${text} is not the network address of its block`, suggestion: canonical, range };
+    return { ok: true, range, cidr: canonical };
+  }
+  const { IPv4, IPv4CidrRange, Validator } = ipnum();
   const [valid, messages] = Validator.isValidIPv4CidrNotation(text);
   if (!valid) return { ok: false, reason: 'syntax', message: messages.join('; ') || 'not an IPv4 CIDR' };
-  let range: IPv4CidrRange;
+  let range: InstanceType<IpNum['IPv4CidrRange']>;
   try {
     range = IPv4CidrRange.fromCidr(text);
   } catch (cause) {
@@ -53,6 +90,9 @@ function parseCidrUncached(text: string): CidrParse {
 }
 
 export function parseIpv4(text: string): number | undefined {
+  const quick = quickIpv4(text);
+  if (quick !== undefined) return quick;
+  const { IPv4, Validator } = ipnum();
   if (!Validator.isValidIPv4String(text)[0]) return undefined;
   return Number(new IPv4(text).getValue());
 }

@@ -9,7 +9,7 @@ import type { SecretResolver } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { overlaps, parseCidr, parseIpv4 } from '../net/cidr.js';
 import { PROVIDERS } from '../providers/registry.js';
-import { cloudRouteDeletions } from '../providers/huaweicloud-vpc/index.js';
+import { cloudRouteDeletions } from '../providers/huaweicloud-vpc/deletions.js';
 import { normalizeDst, type ActualRoutes } from '../providers/routes/index.js';
 import type { Change, HostCommands, Provider, ProviderContext, ProviderId } from '../providers/types.js';
 import type { AgentState, StateStore } from './state.js';

@@ -6,15 +6,14 @@ import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { compile } from '../desired/compile.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { Guardrails } from '../model/schema.js';
-import { validateRepo } from '../policy/validate.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/git.js';
 import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
+import { evaluateInChild, type Evaluate } from './evaluate.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import type { AgentMetrics } from './metrics.js';
 import { LockedError, type AgentState, type StateStore } from './state.js';
@@ -71,6 +70,8 @@ export class Agent {
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
     private readonly emit: EventSink = () => undefined,
+    /** Validates and compiles a checkout (default: in a short-lived child process). */
+    private readonly evaluate: Evaluate = evaluateInChild,
   ) {}
 
   /** Run one reconcile; a call while one runs is folded into one more run right after it. */
@@ -161,15 +162,14 @@ export class Agent {
         // verify
         const unsigned = await this.step('verify', () => this.source.verify(revision));
         if (unsigned) return this.refuse(state, revision, unsigned);
-        // validate
-        const report = await this.step('validate', async () => validateRepo(this.source.opts.dir));
-        if (!report.valid) {
-          const first = report.errors.slice(0, 3).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ');
-          return this.refuse(state, revision, `the revision is invalid (${report.errors.length} errors: ${first}); run \`mirrornet validate\` on it`);
+        // validate + compile
+        const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles));
+        if (!evaluation.valid) {
+          const first = evaluation.errors.slice(0, 3).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ');
+          return this.refuse(state, revision, `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it`);
         }
-        // compile
-        const desired = await this.step('compile', async () => compile(report.fleet, this.opts.site, this.opts.roles));
-        const guardrails = report.fleet.policies.guardrails?.value;
+        if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
+        const { desired, guardrails } = evaluation;
         return this.applyRevision(state, revision, { desired, ...(guardrails ? { guardrails } : {}) }, log);
       }, { waitMs: 60_000 });
       this.lastResult = result;

@@ -20,6 +20,7 @@ import { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentia
 
 export { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, silenceSdkLogging, vpcEndpoint, backoffDelay, ENDPOINT_ENV, AK_ENV, SK_ENV, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi, type VpcClientOptions } from './client.js';
 
+export { cloudRouteDeletions } from './deletions.js';
 export const ROUTE_QUOTA = 200;
 const LOCAL = 'local';
 
@@ -193,17 +194,6 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
   return changes;
 }
 
-/**
- * Destinations a huaweicloud-vpc change removes for good (deleted, not re-added): for guardrails
- * (maxDeletionsPerApply, protectedDestinations), since one Change carries a whole table's batch.
- */
-export function cloudRouteDeletions(change: Change): string[] {
-  if (change.provider !== 'huaweicloud-vpc') return [];
-  const data = change.data as CloudChangeData | undefined;
-  if (!data) return [];
-  const added = new Set(data.add.map((r) => r.destination));
-  return data.del.filter((r) => !added.has(r.destination)).map((r) => r.destination);
-}
 
 /** A client, or how to get one at read/apply time (credentials from the host's secrets). */
 export type VpcClientSource = VpcRouteApi | ((ctx: ProviderContext, desired: Desired) => VpcRouteApi | Promise<VpcRouteApi>);

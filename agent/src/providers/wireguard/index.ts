@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Desired, DesiredWireguard } from '../../desired/types.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
-import { IpLinks, parseWgDump, type WgDump } from './schema.js';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { IpLinks, parseWgDump, parseWgDumpAll, type WgDump } from './schema.js';
 
 export interface ActualInterface {
   name: string;
@@ -101,16 +102,31 @@ export function diffWireguard(desired: Desired, actual: ActualWireguard, owned: 
   return changes;
 }
 
-async function readInterface(ctx: ProviderContext, name: string): Promise<ActualInterface | undefined> {
-  const link = await ctx.exec.run('ip', ['-j', 'link', 'show', 'dev', name], { allowFail: true });
-  if (link.code !== 0) return undefined;
-  const parsed = IpLinks.safeParse(JSON.parse(link.stdout || '[]'));
-  const info = parsed.success ? parsed.data[0] : undefined;
-  if (!info) return undefined;
-  const iface: ActualInterface = { name, up: Boolean(info.flags?.includes('UP')), ...(info.mtu !== undefined ? { mtu: info.mtu } : {}) };
-  const dump = await ctx.exec.run('wg', ['show', name, 'dump'], { allowFail: true });
-  if (dump.code === 0) iface.wg = parseWgDump(dump.stdout);
-  return iface;
+/**
+ * Every wanted interface with two commands, whatever their number: one `ip -j link show` and one
+ * `wg show all dump` (an interface missing from the latter is asked on its own).
+ */
+async function readInterfaces(ctx: ProviderContext, names: ReadonlySet<string>): Promise<Map<string, ActualInterface>> {
+  const out = new Map<string, ActualInterface>();
+  if (names.size === 0) return out;
+  const links = await ctx.exec.run('ip', ['-j', 'link', 'show'], { allowFail: true });
+  const parsed = IpLinks.safeParse(JSON.parse(links.stdout || '[]'));
+  for (const info of parsed.success ? parsed.data : []) {
+    if (!names.has(info.ifname)) continue;
+    out.set(info.ifname, { name: info.ifname, up: Boolean(info.flags?.includes('UP')), ...(info.mtu !== undefined ? { mtu: info.mtu } : {}) });
+  }
+  if (out.size === 0) return out;
+  const all = await ctx.exec.run('wg', ['show', 'all', 'dump'], { allowFail: true });
+  const dumps = parseWgDumpAll(all.stdout);
+  for (const iface of out.values()) {
+    const dump = dumps.get(iface.name);
+    if (dump) iface.wg = dump;
+    else {
+      const one = await ctx.exec.run('wg', ['show', iface.name, 'dump'], { allowFail: true });
+      if (one.code === 0) iface.wg = parseWgDump(one.stdout);
+    }
+  }
+  return out;
 }
 
 async function readMss(ctx: ProviderContext): Promise<Map<string, 'pmtu' | number>> {
@@ -126,9 +142,14 @@ async function readMss(ctx: ProviderContext): Promise<Map<string, 'pmtu' | numbe
   return out;
 }
 
-export async function publicKeyOf(ctx: ProviderContext, privateKey: string): Promise<string> {
-  const res = await ctx.exec.run('wg', ['pubkey'], { input: `${privateKey}\n`, hostNamespace: true });
-  return res.stdout.trim();
+const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
+
+/** The WireGuard public key of a private key (X25519), computed in-process like `wg pubkey`. */
+export function publicKeyOf(privateKey: string): string {
+  const raw = Buffer.from(privateKey.trim(), 'base64');
+  if (raw.length !== 32) throw new Error('not a WireGuard private key (32 bytes of base64)');
+  const key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });
+  return createPublicKey(key).export({ format: 'der', type: 'spki' }).subarray(-32).toString('base64');
 }
 
 function mssArgs(name: string, mss: 'pmtu' | number): string[] {
@@ -192,25 +213,27 @@ export const wireguardProvider: Provider<ActualWireguard> = {
   id: 'wireguard',
   wants: (desired) => desired.roles.includes('gateway'),
   async read(ctx, desired) {
-    const interfaces = new Map<string, ActualInterface>();
-    const mss = await readMss(ctx);
     const names = new Set(desired.wireguard.map((w) => w.name));
     for (const name of ctx.inventory ?? []) names.add(name);
-    for (const name of names) {
-      const iface = await readInterface(ctx, name);
-      if (iface) {
-        const m = mss.get(name);
-        if (m !== undefined) iface.mss = m;
-        interfaces.set(name, iface);
-      }
+    const [interfaces, mss] = await Promise.all([readInterfaces(ctx, names), names.size ? readMss(ctx) : Promise.resolve(new Map<string, 'pmtu' | number>())]);
+    for (const [name, iface] of interfaces) {
+      const m = mss.get(name);
+      if (m !== undefined) iface.mss = m;
     }
     const desiredPublicKeys = new Map<string, string>();
     const secretErrors = new Map<string, string>();
+    // Many interfaces share one key file: read and derive each key once.
+    const byRef = new Map<string, Promise<string>>();
     for (const w of desired.wireguard) {
       try {
-        desiredPublicKeys.set(w.name, await publicKeyOf(ctx, await ctx.secrets.resolve(w.privateKey)));
+        let pub = byRef.get(w.privateKey);
+        if (!pub) {
+          pub = ctx.secrets.resolve(w.privateKey).then(publicKeyOf);
+          byRef.set(w.privateKey, pub);
+        }
+        desiredPublicKeys.set(w.name, await pub);
       } catch (err) {
-        secretErrors.set(w.name, (err as { userMessage?: string }).userMessage ?? 'the private key cannot be read');
+        secretErrors.set(w.name, (err as { userMessage?: string }).userMessage ?? 'the private key is not a valid WireGuard key');
       }
     }
     return { interfaces, desiredPublicKeys, secretErrors };

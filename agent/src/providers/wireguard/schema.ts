@@ -25,6 +25,32 @@ export interface WgDump {
 }
 
 /**
+ * `wg show all dump`: like `wg show IF dump` with the interface name first on every line. Private and
+ * preshared keys are dropped while parsing.
+ */
+export function parseWgDumpAll(text: string): Map<string, WgDump> {
+  const byIf = new Map<string, string[]>();
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    const tab = line.indexOf('\t');
+    if (tab < 0) continue;
+    const name = line.slice(0, tab);
+    const list = byIf.get(name) ?? [];
+    list.push(line.slice(tab + 1));
+    byIf.set(name, list);
+  }
+  const out = new Map<string, WgDump>();
+  for (const [name, lines] of byIf) {
+    try {
+      out.set(name, parseWgDump(lines.join('\n')));
+    } catch {
+      /* an interface that answered partly is read again on its own */
+    }
+  }
+  return out;
+}
+
+/**
  * `wg show IF dump`: the first line is the interface (private-key public-key listen-port fwmark), then
  * one line per peer (public-key preshared-key endpoint allowed-ips latest-handshake rx tx keepalive).
  * The private and preshared keys are dropped here so they never travel further.

@@ -1,0 +1,51 @@
+// Validating and compiling a new revision, in a short-lived child process: the agent's own process never
+// loads the validator (YAML, zod schemas, ip-num), so an idle agent stays small.
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Desired, Role } from '../desired/types.js';
+import type { Guardrails } from '../model/schema.js';
+
+export type Evaluation =
+  | { valid: true; desired: Desired; guardrails?: Guardrails }
+  | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
+  | { valid: true; compileError: string };
+
+export type Evaluate = (dir: string, site: string, roles: Role[]) => Promise<Evaluation>;
+
+export class EvaluateError extends Error {
+  readonly userMessage: string;
+  constructor(message: string, opts?: { cause?: unknown }) {
+    super(message, opts);
+    this.name = 'EvaluateError';
+    this.userMessage = message;
+  }
+}
+
+const CHILD = fileURLToPath(new URL('./evaluate-child.js', import.meta.url));
+
+export const evaluateInChild: Evaluate = (dir, site, roles) =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, dir, site, roles.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (cause) => reject(new EvaluateError('cannot start the validator process', { cause })));
+    child.on('close', (code) => {
+      if (code !== 0) {
+        reject(new EvaluateError(`the validator process failed (exit ${code}): ${Buffer.concat(err).toString('utf8').trim().split('\n')[0] ?? ''}`));
+        return;
+      }
+      try {
+        resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as Evaluation);
+      } catch (cause) {
+        reject(new EvaluateError('the validator process answered something that is not JSON', { cause }));
+      }
+    });
+  });
+
+/** The same in this process (tests, tools): loads the validator here. */
+export const evaluateInProcess: Evaluate = async (dir, site, roles) => {
+  const { evaluate } = await import('./evaluate-child.js');
+  return evaluate(dir, site, roles);
+};

@@ -1,0 +1,78 @@
+// The one way mirrornet talks to GitHub: octokit (REST methods, pagination, retries of 5xx and network
+// errors, throttling that waits out primary and secondary rate limits), with its log going to pino and a
+// base URL for GitHub Enterprise Server (https://HOST/api/v3) or a local emulator.
+import { Octokit } from 'octokit';
+import type { Logger } from 'pino';
+
+export type { Octokit } from 'octokit';
+
+export interface GithubClientOptions {
+  /** The token (a value, not a reference: resolve references before). */
+  token: string;
+  /** REST API base URL; default https://api.github.com (GITHUB_API_URL in Actions). */
+  baseUrl?: string;
+  log?: Logger;
+  /** Retries of 5xx and network errors (default 3; octokit waits 1, 4, 9 s times retryBaseMs/1000). */
+  retries?: number;
+  /** Scale of octokit's retry waits in ms per "second" (default 1000; tests shrink it). */
+  retryBaseMs?: number;
+  /** Retries of a request answered with a rate limit (default 2). */
+  rateLimitRetries?: number;
+  /** Scale of the retry-after / reset waits in ms per second (default 1000; tests shrink it). */
+  rateLimitBaseMs?: number;
+  /** The longest rate-limit wait (seconds) worth waiting for; longer ones fail the request (default 120). */
+  maxRateLimitWaitSeconds?: number;
+  userAgent?: string;
+  /** Per-request timeout in ms (default 30 s). */
+  timeoutMs?: number;
+}
+
+export const DEFAULT_API_URL = 'https://api.github.com';
+
+/** `owner/name` -> { owner, repo }; undefined when it is not one. */
+export function parseRepoSlug(slug: string): { owner: string; repo: string } | undefined {
+  const m = /^([A-Za-z0-9](?:[A-Za-z0-9-]{0,38}))\/([A-Za-z0-9._-]{1,100})$/.exec(slug.trim());
+  if (!m || m[2] === '.' || m[2] === '..') return undefined;
+  return { owner: m[1]!, repo: m[2]!.replace(/\.git$/, '') };
+}
+
+export function createGithubClient(opts: GithubClientOptions): Octokit {
+  const log = opts.log;
+  const maxRetries = opts.rateLimitRetries ?? 2;
+  const maxWait = opts.maxRateLimitWaitSeconds ?? 120;
+  const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string; request?: { retryCount?: number } }) => {
+    const attempt = options.request?.retryCount ?? 0;
+    const retry = attempt < maxRetries && retryAfter <= maxWait;
+    log?.warn({ kind, method: options.method, url: options.url, retryAfter, attempt, retry }, `GitHub ${kind}${retry ? `: retrying in ${retryAfter}s` : ': giving up'}`);
+    return retry;
+  };
+  const timeoutMs = opts.timeoutMs ?? 30_000;
+  return new Octokit({
+    auth: opts.token,
+    baseUrl: (opts.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, ''),
+    userAgent: opts.userAgent ?? 'mirrornet/0.1.0',
+    log: {
+      debug: (msg: string) => log?.debug(msg),
+      info: (msg: string) => log?.debug(msg),
+      warn: (msg: string) => log?.debug(msg),
+      error: (msg: string) => log?.warn(msg),
+    },
+    request: {
+      fetch: (url: string | URL, init?: RequestInit) => fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) }),
+    },
+    retry: { retryAfterBaseValue: opts.retryBaseMs ?? 1000, retries: opts.retries ?? 3 },
+    throttle: {
+      onRateLimit: onLimit('rate limit'),
+      onSecondaryRateLimit: onLimit('secondary rate limit'),
+      retryAfterBaseValue: opts.rateLimitBaseMs ?? 1000,
+      fallbackSecondaryRateRetryAfter: 60,
+    },
+  });
+}
+
+/** A short reason from an octokit error: status and GitHub's message, never the token. */
+export function describeGithubError(err: unknown): string {
+  const e = err as { status?: number; message?: string; response?: { data?: { message?: string } } };
+  const message = e.response?.data?.message ?? e.message ?? String(err);
+  return e.status ? `HTTP ${e.status}: ${message}` : message;
+}
