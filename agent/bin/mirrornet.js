@@ -9,5 +9,12 @@ if (!existsSync(fileURLToPath(main))) {
   process.stderr.write('mirrornet is not built yet: run `npm install` (or `npm run build`) in the repository first.\n');
   process.exit(2);
 }
+// `mirrornet ... | head` closes the pipe early: stop quietly instead of crashing on EPIPE.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (err) => {
+    if (err && err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
 const { run } = await import(main.href);
 process.exitCode = await run(process.argv.slice(2));

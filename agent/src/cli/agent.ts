@@ -3,7 +3,10 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
-import { Agent } from '../reconcile/loop.js';
+import type { Logger } from 'pino';
+import { evaluateInChild } from '../reconcile/evaluate.js';
+import type { EventSink } from '../reconcile/events.js';
+import { Agent, type Applied } from '../reconcile/loop.js';
 import { createMetrics } from '../reconcile/metrics.js';
 import { scheduleTicks, intervalToCron } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
@@ -21,6 +24,57 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   webhookSecret?: string;
   allowedSigners?: string;
   once?: boolean;
+  githubRepo?: string;
+  githubToken?: string;
+  githubApiUrl?: string;
+  chat?: boolean;
+}
+
+interface Reporter {
+  sink: EventSink;
+  close(opts?: { timeoutMs?: number }): Promise<void>;
+}
+
+/**
+ * Where events go besides the log: chat (routed by the applied revision's Notifications policy) and, with
+ * --github-repo, commit statuses. Both deliver in the background and never block reconciling.
+ */
+async function reporters(opts: AgentCliOptions, stateDir: string, log: Logger): Promise<{ sink: EventSink; onApplied: (a: Applied) => void; close: (timeoutMs: number) => Promise<void> }> {
+  const list: Reporter[] = [];
+  let onApplied: (a: Applied) => void = () => undefined;
+  if (opts.chat !== false) {
+    const { createChatDispatcher, fileStateStore, NO_NOTIFICATIONS } = await import('../report/chat/index.js');
+    let area: string | undefined;
+    const chat = createChatDispatcher({
+      policy: NO_NOTIFICATIONS,
+      siteArea: () => area,
+      resolve: hostSecrets({ root: opts.root }),
+      log: log.child({ component: 'chat' }),
+      store: fileStateStore(stateDir),
+    });
+    onApplied = (a) => {
+      area = a.area;
+      chat.setPolicy(a.notifications ?? NO_NOTIFICATIONS, () => a.area);
+    };
+    list.push(chat);
+  }
+  if (opts.githubRepo) {
+    const { createGithubStatusSink, parseRepoSlug } = await import('../report/github/index.js');
+    const slug = parseRepoSlug(opts.githubRepo);
+    if (!slug) throw new UsageError(`--github-repo ${opts.githubRepo} must be owner/name.`);
+    const token = await hostSecrets({ root: opts.root }).resolve(opts.githubToken ?? 'env:GITHUB_TOKEN');
+    const baseUrl = opts.githubApiUrl ?? process.env['GITHUB_API_URL'];
+    list.push(createGithubStatusSink({ token, ...(baseUrl ? { baseUrl } : {}), owner: slug.owner, repo: slug.repo, log: log.child({ component: 'github' }) }));
+  }
+  return {
+    sink: (e) => {
+      for (const r of list) r.sink(e);
+    },
+    onApplied: (a) => onApplied(a),
+    close: async (timeoutMs) => {
+      await Promise.all(list.map((r) => r.close({ timeoutMs }).catch(() => undefined)));
+    },
+  };
 }
 
 export function parseListen(text: string): { host: string; port: number } {
@@ -42,15 +96,17 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const source = new GitSource({ url: opts.repoUrl, branch: opts.branch, dir: join(stateDir, 'repo'), ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}) });
   const metrics = createMetrics();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log);
-  const agent = new Agent({ site: opts.region, roles }, source, store, deps, log, metrics);
+  const report = await reporters(opts, stateDir, log);
+  const agent = new Agent({ site: opts.region, roles }, source, store, deps, log, metrics, report.sink, evaluateInChild, report.onApplied);
 
   if (opts.once) {
     const result = await agent.tick('once');
     io.stdout(`${JSON.stringify(result)}\n`);
+    await report.close(10_000);
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }
 
-  const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: '/' }).resolve(opts.webhookSecret) : undefined;
+  const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: opts.root }).resolve(opts.webhookSecret) : undefined;
   let lastTickStarted = Date.now();
   const intervalMs = (() => {
     const m = /^(\d+)(s|m|h)$/.exec(opts.interval)!;
@@ -80,8 +136,9 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     const stop = (signal: string) => {
       log.info({ signal }, 'agent stopping');
       void task.stop();
-      server.close(() => resolve());
-      setTimeout(resolve, 5000).unref();
+      const closed = new Promise<void>((r) => server.close(() => r()));
+      void Promise.all([closed, report.close(5000)]).then(() => resolve());
+      setTimeout(resolve, 8000).unref();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -47,9 +47,18 @@ export async function emulateCommand(service: string, opts: EmulateOptions, io: 
     await untilSignal(() => emu.close());
     return 0;
   }
+  if (service === 'github') {
+    const { startGithubEmulator } = await import('../emulators/github/index.js');
+    const token = process.env['GITHUB_TOKEN'];
+    if (!token) throw new UserError('The GitHub emulator needs the token it accepts in GITHUB_TOKEN.', 2);
+    const emu = await startGithubEmulator({ token, ...(opts.listen ? { listen: opts.listen } : {}) });
+    io.stdout(`GitHub REST emulator listening on ${emu.url} (requests checked against GitHub's OpenAPI description)\n`);
+    await untilSignal(() => emu.close());
+    return 0;
+  }
   if (service === 'harbor') {
     const mod = await import('./emulate-harbor.js');
     return mod.emulateHarbor(opts, io, log);
   }
-  throw new UsageError(`Unknown service "${service}": use huaweicloud-vpc or harbor.`);
+  throw new UsageError(`Unknown service "${service}": use huaweicloud-vpc, harbor or github.`);
 }

@@ -1,6 +1,7 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here.
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from './errors.js';
+import { registerLab } from './lab.js';
 
 export interface Io {
   stdout: (s: string) => void;
@@ -77,6 +78,33 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(routesCommand(opts, io));
     });
 
+  program
+    .command('diff')
+    .description('What a change to the repository does to every site, offline: routes, tunnels, mirrors, cloud routes, Harbor, topology and address plan. Exit 0 no changes, 2 changes, 1 error.')
+    .requiredOption('--base <rev>', 'the revision before (e.g. origin/main)')
+    .requiredOption('--head <rev>', 'the revision after (e.g. HEAD)')
+    .option('--repo <dir>', 'a git clone of the configuration repository', '.')
+    .addOption(new Option('--format <format>', 'output format').choices(['markdown', 'text', 'json']).default('text'))
+    .action(async (opts: import('./diff.js').DiffOptions) => {
+      const { diffCommand } = await import('./diff.js');
+      setExit(await diffCommand(opts, io));
+    });
+
+  program
+    .command('pr-comment')
+    .description("Post the plan (validation findings and diff) as the pull request's one mirrornet comment, updated in place. Token from GITHUB_TOKEN.")
+    .requiredOption('--repo-slug <owner/name>', 'the GitHub repository')
+    .requiredOption('--pr <number>', 'the pull request number')
+    .requiredOption('--base <rev>', 'the base revision (the pull request base sha)')
+    .requiredOption('--head <rev>', 'the head revision (the pull request head sha)')
+    .option('--repo <dir>', 'a git clone holding both revisions', '.')
+    .option('--api-url <url>', 'GitHub REST API URL (GitHub Enterprise: https://HOST/api/v3; env GITHUB_API_URL)')
+    .option('--dry-run', 'print the comment instead of posting it')
+    .action(async (opts: import('./pr-comment.js').PrCommentOptions) => {
+      const { prCommentCommand } = await import('./pr-comment.js');
+      setExit(await prCommentCommand(opts, io));
+    });
+
   const hostCommand = (name: string, description: string) =>
     program
       .command(name)
@@ -135,6 +163,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')
     .option('--dragonfly-restart <command>', 'command that restarts dfdaemon')
     .option('--once', 'reconcile once and exit (0 ok, 1 failed, 3 refused or blocked)')
+    .option('--no-chat', 'do not send chat notifications from this host')
+    .option('--github-repo <owner/name>', 'report each revision as the commit status mirrornet/<site> in this GitHub repository')
+    .option('--github-token <ref>', 'secret reference (env:NAME or file:/path) of the token for commit statuses (default env:GITHUB_TOKEN)')
+    .option('--github-api-url <url>', 'GitHub REST API URL for commit statuses (GitHub Enterprise: https://HOST/api/v3; env GITHUB_API_URL)')
     .action(async (opts: import('./agent.js').AgentCliOptions) => {
       const { agentCommand } = await import('./agent.js');
       setExit(await agentCommand(opts, io));
@@ -142,7 +174,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('emulate <service>')
-    .description('Run a local emulator of a cloud service (huaweicloud-vpc or harbor) until interrupted.')
+    .description('Run a local emulator of a service this machine cannot reach (huaweicloud-vpc, harbor or github) until interrupted.')
     .option('--listen <host:port>', 'address to listen on (default 127.0.0.1 and a free port)')
     .option('--state <file>', 'persist the emulated state in this file')
     .option('--config <file>', 'credentials and seed data (JSON or YAML)')
@@ -163,6 +195,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       const { startCommand } = await import('./start.js');
       setExit(await startCommand(opts, io));
     });
+
+  registerLab(program.command('lab').description('The whole fleet on one machine: namespaces, real WireGuard, real agents, registries and containerd nodes (root).'), io, setExit);
   return program;
 }
 
@@ -170,7 +204,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
   let code = 0;
   // plan uses 2 for "changes pending": its errors (usage or internal) are 1, like terraform's.
-  const errorCode = argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' ? 1 : 2;
+  // diff, like plan, uses 2 for "changes"; pr-comment's failures are 1 too.
+  const errorCode = argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' || argv[0] === 'diff' || argv[0] === 'pr-comment' ? 1 : 2;
   const program = buildProgram(io, (c) => (code = c));
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -5,6 +5,7 @@ import { cidrRules } from './rules/cidr.js';
 import { harborRules } from './rules/harbor.js';
 import { linkRules } from './rules/links.js';
 import { mirrorRules } from './rules/mirror.js';
+import { notificationRules } from './rules/notifications.js';
 import { routingRules } from './rules/routing.js';
 import { siteRules } from './rules/sites.js';
 
@@ -19,6 +20,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   routingRules,
   mirrorRules,
   harborRules,
+  notificationRules,
 ];
 
 export const RULES: ReadonlyMap<string, Rule> = new Map(RULE_FAMILIES.flatMap((f) => f.rules.map((r) => [r.id, r] as const)));

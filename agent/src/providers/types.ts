@@ -23,6 +23,11 @@ export interface Change {
   after?: unknown;
   /** Provider data needed to apply the change (no secret values). */
   data?: unknown;
+  /**
+   * Record the id in the inventory although the change is an update: for containers the agent does not
+   * own but puts its own (marked) items into, e.g. a cloud route table.
+   */
+  track?: boolean;
 }
 
 /** Inventory: what this agent created, per provider; prune only from here. */

@@ -123,7 +123,7 @@ export async function applyHost(plan: HostPlan, desired: Desired, deps: HostDeps
     if (!changes.length) continue;
     const inv = new Set(state.inventory[provider.id] ?? []);
     // Only what the agent creates becomes its own: an adopted (updated) object is never pruned later.
-    for (const c of changes) if (c.action === 'create') inv.add(c.id);
+    for (const c of changes) if (c.action === 'create' || c.track) inv.add(c.id);
     state.inventory[provider.id] = [...inv].sort();
     await store.save(state);
     const ctx = providerContext(deps, state, provider.id, []);

@@ -15,8 +15,16 @@ export function evaluate(dir: string, site: string, roles: Role[]): Evaluation {
     };
   }
   const guardrails = report.fleet.policies.guardrails?.value;
+  const notifications = report.fleet.policies.notifications?.value;
+  const area = report.fleet.sites.get(site)?.value.area;
   try {
-    return { valid: true, desired: compile(report.fleet, site, roles), ...(guardrails ? { guardrails } : {}) };
+    return {
+      valid: true,
+      desired: compile(report.fleet, site, roles),
+      ...(guardrails ? { guardrails } : {}),
+      ...(notifications ? { notifications } : {}),
+      ...(area ? { area } : {}),
+    };
   } catch (err) {
     if (err instanceof CompileError) return { valid: true, compileError: err.userMessage };
     throw err;

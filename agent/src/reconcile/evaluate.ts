@@ -3,10 +3,10 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Desired, Role } from '../desired/types.js';
-import type { Guardrails } from '../model/schema.js';
+import type { Area, Guardrails, Notifications } from '../model/schema.js';
 
 export type Evaluation =
-  | { valid: true; desired: Desired; guardrails?: Guardrails }
+  | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area }
   | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
   | { valid: true; compileError: string };
 

@@ -17,6 +17,11 @@ export interface AgentEvent {
   changes?: { provider: string; id: string; action: string; reason: string }[];
   /** Stable identity for deduplication (same drift or failure => same fingerprint). */
   fingerprint: string;
+  /**
+   * `revision`: about applying a new revision (commit statuses follow these); `drift`: about keeping an
+   * applied revision true (healing), which never changes the revision's commit status.
+   */
+  origin?: 'revision' | 'drift';
   at: string;
 }
 

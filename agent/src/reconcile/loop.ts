@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Desired, Role } from '../desired/types.js';
-import type { Guardrails } from '../model/schema.js';
+import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import { HostFiles } from '../host/files.js';
@@ -33,9 +33,12 @@ export type TickResult =
 
 type DriftMode = 'alert' | 'heal';
 
-interface Applied {
+/** What the agent keeps of the last applied revision: enough to check drift and to report, no checkout. */
+export interface Applied {
   desired: Desired;
   guardrails?: Guardrails;
+  notifications?: Notifications;
+  area?: Area;
 }
 
 /** The guardrails' drift key of a provider (policies/guardrails.yaml `drift`). */
@@ -72,10 +75,23 @@ export class Agent {
     private readonly emit: EventSink = () => undefined,
     /** Validates and compiles a checkout (default: in a short-lived child process). */
     private readonly evaluate: Evaluate = evaluateInChild,
+    /** Told the applied revision's policies at start and after each apply (e.g. the chat routing). */
+    private readonly onApplied: (applied: Applied) => void = () => undefined,
   ) {}
+
+  private started = false;
+
+  /** Load the last applied revision's policies (for reporting) before the first tick. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    const applied = await this.loadApplied();
+    if (applied) this.onApplied(applied);
+  }
 
   /** Run one reconcile; a call while one runs is folded into one more run right after it. */
   async tick(trigger: string): Promise<TickResult> {
+    await this.start();
     if (this.running) {
       this.again = true;
       return this.running;
@@ -103,6 +119,7 @@ export class Agent {
       message,
       fingerprint: fingerprint([kind, this.opts.site, extra.component ?? '', ...(extra.changes ?? []).map((c) => `${c.provider}:${c.id}:${c.action}`), kind === 'apply-failed' || kind === 'revision-refused' ? message : '']),
       at: new Date().toISOString(),
+      origin: 'revision',
       ...extra,
     };
     this.log.info({ event: ev.kind, revision: ev.revision, component: ev.component, fingerprint: ev.fingerprint }, 'event');
@@ -111,6 +128,10 @@ export class Agent {
     } catch (err) {
       this.log.warn({ err }, 'event sink failed');
     }
+  }
+
+  private driftEvent(kind: EventKind, revision: string, message: string, extra: Partial<AgentEvent> = {}): void {
+    this.event(kind, revision, message, { ...extra, origin: 'drift' });
   }
 
   private async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
@@ -169,8 +190,8 @@ export class Agent {
           return this.refuse(state, revision, `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it`);
         }
         if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
-        const { desired, guardrails } = evaluation;
-        return this.applyRevision(state, revision, { desired, ...(guardrails ? { guardrails } : {}) }, log);
+        const { desired, guardrails, notifications, area } = evaluation;
+        return this.applyRevision(state, revision, { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) }, log);
       }, { waitMs: 60_000 });
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
@@ -239,6 +260,7 @@ export class Agent {
       state.appliedRevision = revision;
       state.appliedAt = new Date().toISOString();
       delete state.refused;
+      this.onApplied(applied);
       // Drift reported earlier (alert mode) is gone now that the revision was applied: close it.
       for (const component of Object.keys(state.drift)) {
         this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again (applied).`, { component });
@@ -272,7 +294,7 @@ export class Agent {
       const fp = changes.length ? fingerprint(changes.map((c) => `${c.id}:${c.action}`).sort()) : '';
       const known = state.drift[component];
       if (changes.length && known !== fp) {
-        this.event('drift-detected', revision, `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`, {
+        this.driftEvent('drift-detected', revision, `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`, {
           component,
           changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })),
         });
@@ -285,25 +307,25 @@ export class Agent {
         alerted.push(component);
       }
       if (!changes.length && known) {
-        this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again.`, { component });
+        this.driftEvent('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again.`, { component });
         delete state.drift[component];
       }
     }
     if (healPlan.changes.length) {
       const refusal = guard(healPlan, guardrails);
       if (refusal) {
-        this.event('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${refusal.reasons.join(' ')}`, { changes: summarize(healPlan) });
+        this.driftEvent('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${refusal.reasons.join(' ')}`, { changes: summarize(healPlan) });
       } else {
         const result = await this.step('apply', () => applyHost(healPlan, desired, this.deps, this.store, state));
         if (result.error) {
           const e = result.error.error as Error & { userMessage?: string };
-          this.event('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${e.userMessage ?? e.message}`, { component: result.error.provider });
+          this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${e.userMessage ?? e.message}`, { component: result.error.provider });
         } else {
           // Healed: the drift is gone now; say so once.
           for (const component of healed) {
             this.metrics.drift.set({ component }, 0);
             if (state.drift[component]) {
-              this.event('drift-resolved', revision, `${this.opts.site}: ${component} healed back to ${revision.slice(0, 12)}.`, { component });
+              this.driftEvent('drift-resolved', revision, `${this.opts.site}: ${component} healed back to ${revision.slice(0, 12)}.`, { component });
               delete state.drift[component];
             }
           }

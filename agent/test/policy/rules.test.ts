@@ -110,6 +110,18 @@ const SINGAPORE = 'hubs/ap-singapore.yaml';
 const BEIJING = 'hubs/cn-beijing.yaml';
 const HARBOR_BJ = 'harbor/harbor-cn-beijing.yaml';
 const HARBOR_SG = 'harbor/harbor-ap-singapore.yaml';
+const NOTIFICATIONS = 'policies/notifications.yaml';
+/** A clean Notifications policy for fleet-small (no finding): the notifications/* cases break one thing in it. */
+const NOTIFY =
+  `${HEADER('notifications')}kind: Notifications\nname: notifications\nchannels:\n` +
+  '  - name: network-cn\n    type: feishu\n    url: env:MN_FEISHU_URL\n    secret: env:MN_FEISHU_SECRET\n' +
+  '  - name: oncall\n    type: dingtalk\n    url: env:MN_DINGTALK_URL\n    secret: env:MN_DINGTALK_SECRET\n    rateLimit:\n      perMinute: 20\n' +
+  '  - name: registry\n    type: wecom\n    url: env:MN_WECOM_URL\n' +
+  '  - name: audit\n    type: webhook\n    url: env:MN_AUDIT_URL\n    secret: env:MN_AUDIT_SECRET\n' +
+  'routes:\n' +
+  '  - match:\n      areas: [cn]\n    channels: [network-cn]\n' +
+  '  - match:\n      regions: [cn-shanghai]\n      events: [apply-failed, drift-detected]\n    channels: [oncall, registry]\n' +
+  '  - channels: [audit]\n';
 
 const JAKARTA_LINKS = 'links:\n  - to: ap-singapore\n    type: peering\n    peeringId: peering-sg-jkt\n    mtu: 1500\n    mssClamp: true\n';
 const BEIJING_LINKS =
@@ -949,6 +961,71 @@ const CASES: Case[] = [
     mutate: [replace(HARBOR_SG, '      - project: library', '      - project: librar')],
     at: { file: HARBOR_SG, line: 'project: librar' },
     says: ['"librar"'],
+  },
+
+  // ---- notifications/* (policies/notifications.yaml is not in the fixture: each case writes NOTIFY, then breaks it) ----
+  {
+    rule: 'notifications/unknown-channel',
+    title: 'a route naming a misspelled channel, with the channel it probably meant',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, 'channels: [network-cn]', 'channels: [network-cm]')],
+    at: { file: NOTIFICATIONS, line: 'channels: [network-cm]' },
+    says: ['"network-cm"', 'Did you mean "network-cn"?'],
+  },
+  {
+    rule: 'notifications/unknown-site',
+    title: 'a route matching a site that does not exist',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, 'regions: [cn-shanghai]', 'regions: [cn-shangai]')],
+    at: { file: NOTIFICATIONS, line: 'regions: [cn-shangai]' },
+    says: ['"cn-shangai"', 'Did you mean "cn-shanghai"?'],
+  },
+  {
+    rule: 'notifications/unused-channel',
+    title: 'a channel no route sends to',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, 'channels: [audit]', 'channels: [network-cn]')],
+    at: { file: NOTIFICATIONS, line: 'name: audit' },
+    says: ['audit'],
+  },
+  {
+    rule: 'notifications/duplicate-channel',
+    title: 'two channels with one name, at the second',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, 'name: registry', 'name: oncall')],
+    at: { file: NOTIFICATIONS, line: 'name: oncall\n    type: wecom' },
+    says: ['"oncall"', 'twice'],
+  },
+  {
+    rule: 'notifications/missing-secret',
+    title: 'a DingTalk robot without its signing secret',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, '    secret: env:MN_DINGTALK_SECRET\n', '')],
+    at: { file: NOTIFICATIONS, line: 'name: oncall' },
+    says: ['加签', 'SEC'],
+  },
+  {
+    rule: 'notifications/missing-secret',
+    title: 'a Feishu bot without its signing secret',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, '    secret: env:MN_FEISHU_SECRET\n', '')],
+    at: { file: NOTIFICATIONS, line: 'name: network-cn' },
+    says: ['签名校验'],
+  },
+  {
+    rule: 'notifications/missing-secret',
+    title: 'a generic webhook that would go out unsigned',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, '    secret: env:MN_AUDIT_SECRET\n', '')],
+    at: { file: NOTIFICATIONS, line: 'name: audit' },
+    says: ['X-Mirrornet-Signature-256'],
+  },
+  {
+    rule: 'notifications/unused-secret',
+    title: 'a signing secret on a WeCom robot, which is never signed',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, '    url: env:MN_WECOM_URL\n', '    url: env:MN_WECOM_URL\n    secret: env:MN_WECOM_SECRET\n')],
+    at: { file: NOTIFICATIONS, line: 'secret: env:MN_WECOM_SECRET' },
+    says: ['never used'],
+  },
+  {
+    rule: 'notifications/rate-limit',
+    title: "a DingTalk rate limit above DingTalk's 20 per minute",
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, 'perMinute: 20', 'perMinute: 60')],
+    at: { file: NOTIFICATIONS, line: 'perMinute: 60' },
+    says: ['20 messages per minute', 'DingTalk'],
   },
 ];
 

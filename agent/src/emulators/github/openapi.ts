@@ -321,7 +321,7 @@ function validateNode(spec: OpenApiSpec, raw: JsonSchema, data: unknown, pointer
     const obj = data as Record<string, unknown>;
     const properties = (schema['properties'] as Record<string, JsonSchema> | undefined) ?? {};
     for (const key of (schema['required'] as string[] | undefined) ?? []) {
-      if (!(key in obj)) errors.push(`"${key}" wasn't supplied.`);
+      if (!(key in obj)) errors.push(`${where(pointer)}"${key}" wasn't supplied.`);
     }
     for (const [key, value] of Object.entries(obj)) {
       const sub = properties[key];

@@ -178,7 +178,8 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
     if (replaced.length) what.push(`replace ${few(replaced)} (next hop, type or description changed: delete and add)`);
     if (removed.length) what.push(`remove ${few(removed)} (no longer in the repository)`);
     const reason = plan.refusal ? `REFUSED: ${plan.refusal}` : `route table ${t.id}: ${what.join('; ')}${foreignNote(plan)}${conflictNote(plan)}`;
-    changes.push({ provider: 'huaweicloud-vpc', id: t.id, action: 'update', reason, before: { routes: plan.del }, after: { routes: plan.add }, data });
+    // The table is not ours, but mirrornet's routes in it are: remember it to clean them up later.
+    changes.push({ provider: 'huaweicloud-vpc', id: t.id, action: 'update', reason, before: { routes: plan.del }, after: { routes: plan.add }, data, track: true });
   }
   for (const id of [...owned].filter((x) => !desiredIds.has(x)).sort()) {
     const have = byId.get(id);

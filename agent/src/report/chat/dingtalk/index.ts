@@ -1,0 +1,73 @@
+// DingTalk robot (自定义机器人): POST JSON to https://oapi.dingtalk.com/robot/send?access_token=<token>.
+// With the "sign" security setting (加签) the URL also carries `timestamp` (Unix milliseconds) and
+// `sign` = urlencode(base64(HMAC-SHA256(key = secret, message = "<timestamp>\n<secret>"))) — the
+// secret (SEC...) is the HMAC key, the opposite of Feishu; accepted within one hour. Messages are
+// `msgtype: "markdown"` with `title` (shown in the conversation list) and `text`. DingTalk answers HTTP
+// 200 with `errcode`: 0 is success, 310000 a bad signature, stale timestamp, missing keyword or IP not
+// allowed, 300001 an unknown token, 130101/410100 rate limited (20 messages per minute per robot, then
+// 10 minutes of silence).
+import { createHmac } from 'node:crypto';
+import { compose, type Card } from '../message.js';
+import { DingTalkResponse, parseBody } from '../schema.js';
+import { truncateUtf8 } from '../text.js';
+import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
+
+/** DingTalk does not document a markdown size; stay well under its 20 KB request limit. */
+export const MAX_TEXT_BYTES = 18_000;
+
+/** urlencode(base64(HMAC-SHA256(key = secret, message = "<timestamp>\n<secret>"))), ready for the query. */
+export function sign(secret: string, timestampMs: string | number): string {
+  return encodeURIComponent(createHmac('sha256', secret).update(`${timestampMs}\n${secret}`).digest('base64'));
+}
+
+/** The webhook URL with `timestamp` and `sign` appended (the access_token stays as it is). */
+export function signedUrl(url: string, secret: string, timestampMs: number): string {
+  return `${url}${url.includes('?') ? '&' : '?'}timestamp=${timestampMs}&sign=${sign(secret, timestampMs)}`;
+}
+
+export interface DingTalkBody {
+  msgtype: 'markdown';
+  markdown: { title: string; text: string };
+}
+
+export function renderCard(card: Card): DingTalkBody {
+  // DingTalk markdown needs a blank line between paragraphs.
+  const parts = [`### ${card.title}`, card.headline, card.facts.map((f) => `- **${f.label}**: ${f.value}`).join('\n'), `**${card.actionLabel}**`, ...card.action];
+  if (card.changes.length) {
+    parts.push(`**${card.changesLabel}**`, [...card.changes.map((c) => `- ${c}`), ...(card.moreChanges ? [`- … +${card.moreChanges}`] : [])].join('\n'));
+  }
+  parts.push(`> ${card.footer}`);
+  return { msgtype: 'markdown', markdown: { title: card.title, text: truncateUtf8(parts.join('\n\n'), MAX_TEXT_BYTES) } };
+}
+
+/** The markdown body (pure). */
+export function render(notice: Notice): DingTalkBody {
+  return renderCard(compose(notice, 'zh'));
+}
+
+export function request(target: Target, notice: Notice, nowMs: number): HttpRequest {
+  const url = target.secret ? signedUrl(target.url, target.secret, Math.floor(nowMs)) : target.url;
+  return { url, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(render(notice)) };
+}
+
+/** Another attempt cannot fix these: signature/keyword/IP/timestamp, unknown token, robot disabled or group gone. */
+const PERMANENT = new Set([310000, 300001, 300005, 400013, 400101, 400102, 40035]);
+
+export function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
+  const body = parseBody(DingTalkResponse, text);
+  if (body && body.errcode === 0 && status === 200) return { ok: true };
+  if (body && body.errcode !== 0) {
+    return { ok: false, retryable: !PERMANENT.has(body.errcode), reason: `DingTalk errcode ${body.errcode}: ${oneLine(body.errmsg ?? '', 200)}` };
+  }
+  if (status === 200) return { ok: false, retryable: false, reason: `not a DingTalk answer: ${oneLine(text, 200)}` };
+  return httpOutcome(status, headers, text);
+}
+
+export const dingtalk: Notifier = {
+  type: 'dingtalk',
+  limits: [{ max: 20, perMs: 60_000 }],
+  signs: true,
+  render,
+  request,
+  parse,
+};

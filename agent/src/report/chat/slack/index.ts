@@ -1,0 +1,70 @@
+// Slack incoming webhook: POST JSON with `blocks` and a `text` fallback (notifications and old clients
+// show the text). No signature: the webhook URL is the credential. Slack answers 200 "ok"; failures are
+// 4xx with a plain-text code (400 invalid_payload, 403 invalid_token, 404 no_service, 410
+// channel_is_archived) and 429 when posting faster than about one message per second.
+import { compose, type Card } from '../message.js';
+import { truncateChars } from '../text.js';
+import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
+
+/** Slack's block limits: header text 150 characters, section text 3000, a field 2000, 10 fields. */
+export const LIMITS = { header: 150, section: 3000, field: 2000, fields: 10, blocks: 50, text: 3000 } as const;
+
+/** mrkdwn control characters (Slack asks for &amp; &lt; &gt;). */
+export function escape(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+type Block =
+  | { type: 'header'; text: { type: 'plain_text'; text: string; emoji: true } }
+  | { type: 'section'; text?: { type: 'mrkdwn'; text: string }; fields?: { type: 'mrkdwn'; text: string }[] }
+  | { type: 'context'; elements: { type: 'mrkdwn'; text: string }[] };
+
+export interface SlackBody {
+  text: string;
+  blocks: Block[];
+}
+
+function mrkdwn(text: string, max: number = LIMITS.section): { type: 'mrkdwn'; text: string } {
+  return { type: 'mrkdwn', text: truncateChars(text, max) };
+}
+
+export function renderCard(card: Card): SlackBody {
+  const blocks: Block[] = [
+    { type: 'header', text: { type: 'plain_text', text: truncateChars(card.title, LIMITS.header), emoji: true } },
+    { type: 'section', text: mrkdwn(escape(card.headline)) },
+    { type: 'section', fields: card.facts.slice(0, LIMITS.fields).map((f) => mrkdwn(`*${escape(f.label)}*\n${escape(f.value)}`, LIMITS.field)) },
+    { type: 'section', text: mrkdwn(`*${escape(card.actionLabel)}*\n${card.action.map(escape).join('\n')}`) },
+  ];
+  if (card.changes.length) {
+    const lines = card.changes.map((c) => `• ${escape(c)}`);
+    if (card.moreChanges) lines.push(`… and ${card.moreChanges} more`);
+    blocks.push({ type: 'section', text: mrkdwn(`*${escape(card.changesLabel)}*\n${lines.join('\n')}`) });
+  }
+  blocks.push({ type: 'context', elements: [mrkdwn(escape(card.footer))] });
+  return { text: truncateChars(escape(`${card.title}: ${card.headline}`), LIMITS.text), blocks };
+}
+
+/** The webhook body (pure). */
+export function render(notice: Notice): SlackBody {
+  return renderCard(compose(notice, 'en'));
+}
+
+export function request(target: Target, notice: Notice): HttpRequest {
+  return { url: target.url, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(render(notice)) };
+}
+
+export function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
+  if (status === 200 && text.trim() === 'ok') return { ok: true };
+  if (status === 200) return { ok: false, retryable: false, reason: `Slack answered 200 without "ok": ${oneLine(text, 200)}` };
+  return httpOutcome(status, headers, text);
+}
+
+export const slack: Notifier = {
+  type: 'slack',
+  // "1 per second, short bursts allowed" for incoming webhooks.
+  limits: [{ max: 60, perMs: 60_000 }],
+  signs: false,
+  render,
+  request: (target, notice) => request(target, notice),
+  parse,
+};

@@ -1,0 +1,276 @@
+// diffFleets(base, head): for every site, compile its desired state in both fleets with every role that
+// applies (gateway+node for regions, gateway+hub for cores; pure, no host access), split each into items
+// (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
+// the links, the topology and the address plan of the head. Pure.
+import { compile } from '../../desired/compile.js';
+import type { Desired, Role } from '../../desired/types.js';
+import type { Fleet, SiteEntry } from '../../model/fleet.js';
+import { computeRoutes, type RoutePlan } from '../../net/routes.js';
+import { desiredHarborObjects } from '../../providers/harbor-api/index.js';
+import type { Report } from '../../policy/validate.js';
+import { addressPlanTable, addressPolicyChanged } from './address.js';
+import { CATEGORIES, type Category, type DiffReport, type FieldChange, type FleetDiff, type ItemChange, type LinkDiff, type RevisionInfo, type SiteDiff, type Topology } from './model.js';
+
+interface Item {
+  summary: string;
+  fields: Record<string, string>;
+}
+
+type Items = Map<Category, Map<string, Item>>;
+
+/** Display string of a leaf value. */
+function show(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (Array.isArray(v)) return `[${v.map(show).join(', ')}]`;
+  return JSON.stringify(v);
+}
+
+/** Dotted keys to display strings; arrays of scalars stay one value, arrays of objects go by index. */
+export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  if (value === undefined) return out;
+  if (value === null || typeof value !== 'object') {
+    out[prefix || 'value'] = show(value);
+    return out;
+  }
+  if (Array.isArray(value)) {
+    if (value.every((v) => v === null || typeof v !== 'object')) out[prefix || 'value'] = show(value);
+    else value.forEach((v, i) => flatten(v, `${prefix}[${i}]`, out));
+    return out;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  if (!entries.length && prefix) out[prefix] = '{}';
+  for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
+  return out;
+}
+
+export function rolesFor(site: SiteEntry): Role[] {
+  return site.role === 'hub' ? ['gateway', 'hub'] : ['gateway', 'node'];
+}
+
+function add(items: Items, category: Category, id: string, summary: string, fields: Record<string, string>): void {
+  let m = items.get(category);
+  if (!m) items.set(category, (m = new Map()));
+  m.set(id, { summary, fields });
+}
+
+/** Split a desired state into comparable items. */
+export function itemize(desired: Desired): Items {
+  const items: Items = new Map();
+  for (const r of desired.routes) add(items, 'routes', r.destination, `to ${r.target} over ${r.linkId}`, { target: r.target, link: r.linkId, interface: r.dev });
+  for (const w of desired.wireguard) {
+    add(items, 'tunnels', w.linkId, `${w.name} to ${w.remoteSite}, listen ${w.listenPort}, MTU ${w.mtu}, peer ${w.peer.endpoint ?? '(no endpoint: it dials us)'}`, flatten({
+      interface: w.name,
+      remoteSite: w.remoteSite,
+      listenPort: w.listenPort,
+      privateKey: w.privateKey,
+      mtu: w.mtu,
+      mssClamp: w.mssClamp,
+      peer: { publicKey: w.peer.publicKey, endpoint: w.peer.endpoint, allowedIps: w.peer.allowedIps, persistentKeepalive: w.peer.persistentKeepalive },
+    }));
+  }
+  if (desired.cloud) {
+    const c = desired.cloud;
+    add(items, 'cloud-routes', 'vpc', `${c.provider} ${c.region} project ${c.projectId}${c.vpcId ? ` VPC ${c.vpcId}` : ''}`, flatten({ provider: c.provider, region: c.region, projectId: c.projectId, vpcId: c.vpcId, marker: c.marker }));
+    for (const t of c.tables) {
+      for (const r of t.routes) add(items, 'cloud-routes', `${t.id} ${r.destination}`, `${r.destination} → ${r.type} ${r.nexthop} in ${t.id}`, flatten({ table: t.id, destination: r.destination, type: r.type, nexthop: r.nexthop, description: r.description }));
+    }
+  }
+  for (const reg of desired.containerd?.registries ?? []) {
+    add(items, 'containerd', reg.host, `mirror ${reg.mirror}, fallback ${reg.server}`, flatten({ server: reg.server, mirror: reg.mirror, dialTimeout: reg.dialTimeout }));
+  }
+  if (desired.docker) {
+    const d = desired.docker;
+    add(items, 'docker', 'registry-mirrors', d.registryMirrors.length ? d.registryMirrors.join(', ') : '(none)', flatten({ 'registry-mirrors': d.registryMirrors, unsupported: d.unsupported }));
+  }
+  if (desired.dragonfly) {
+    for (const [key, value] of Object.entries(flatten(desired.dragonfly.config))) add(items, 'dragonfly', key, value, { value });
+  }
+  if (desired.harbor) {
+    const inst = desired.harbor.instance;
+    const { kind: _k, name: _n, projects, robots, endpoints: _e, replication, ...settings } = inst;
+    void _k;
+    void _n;
+    void _e;
+    for (const [key, value] of Object.entries(flatten(settings))) add(items, 'harbor-config', key, value, { value });
+    for (const p of projects) {
+      add(items, 'harbor-projects', p.name, `${p.public ? 'public' : 'private'}${p.quota ? `, quota ${p.quota}` : ''}${p.proxyCache ? `, proxy cache of ${p.proxyCache.endpoint}` : ''}`, flatten({ public: p.public, quota: p.quota, proxyCache: p.proxyCache?.endpoint }));
+    }
+    for (const r of robots) {
+      add(items, 'harbor-robots', r.name, `${r.permissions.map((p) => `${p.project}: ${p.access.join(' ')}`).join('; ')}; secret ${r.secret}`, flatten({ description: r.description, duration: r.duration, secret: r.secret, permissions: r.permissions.map((p) => `${p.project}=${p.access.join('+')}`) }));
+    }
+    let registries: ReturnType<typeof desiredHarborObjects>['registries'] = [];
+    try {
+      registries = desiredHarborObjects(desired.harbor).registries;
+    } catch {
+      registries = inst.endpoints.map((e) => ({ name: e.name, type: e.type, url: e.url, insecure: e.insecure, text: '', ...(e.accessKey ? { accessKey: e.accessKey } : {}), ...(e.accessSecret ? { secretRef: e.accessSecret } : {}) }));
+    }
+    for (const e of registries) {
+      add(items, 'harbor-endpoints', e.name, `${e.type} ${e.url}${e.peer ? ` (the core ${e.peer})` : ''}${e.secretRef ? `, secret ${e.secretRef}` : ''}`, flatten({ type: e.type, url: e.url, insecure: e.insecure, accessKey: e.accessKey, secret: e.secretRef, peer: e.peer }));
+    }
+    for (const r of replication) {
+      const trigger = r.trigger.type === 'scheduled' && r.trigger.cron ? `scheduled ${r.trigger.cron}` : r.trigger.type;
+      add(items, 'harbor-replication', r.name, `${r.source} → ${r.destination}, ${trigger}${r.enabled ? '' : ', disabled'}`, flatten({ ...r, name: undefined, filters: r.filters.map((f) => `${f.type}${f.decoration === 'excludes' ? '!=' : '='}${f.value}`) }));
+    }
+  }
+  return items;
+}
+
+function fieldChanges(before: Record<string, string> | undefined, after: Record<string, string> | undefined): FieldChange[] {
+  const keys = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])];
+  const out: FieldChange[] = [];
+  for (const k of keys) {
+    const b = before?.[k];
+    const a = after?.[k];
+    if (b === a) continue;
+    out.push({ field: k, ...(b !== undefined ? { before: b } : {}), ...(a !== undefined ? { after: a } : {}) });
+  }
+  return out;
+}
+
+export function diffItems(before: Items, after: Items): ItemChange[] {
+  const out: ItemChange[] = [];
+  for (const category of CATEGORIES) {
+    const b = before.get(category) ?? new Map<string, Item>();
+    const a = after.get(category) ?? new Map<string, Item>();
+    const ids = [...new Set([...b.keys(), ...a.keys()])].sort(naturalCompare);
+    for (const id of ids) {
+      const x = b.get(id);
+      const y = a.get(id);
+      if (!x && y) out.push({ category, id, action: 'add', summary: y.summary, fields: fieldChanges(undefined, y.fields) });
+      else if (x && !y) out.push({ category, id, action: 'remove', summary: x.summary, fields: fieldChanges(x.fields, undefined) });
+      else if (x && y) {
+        const fields = fieldChanges(x.fields, y.fields);
+        if (fields.length) out.push({ category, id, action: 'change', summary: y.summary, fields });
+      }
+    }
+  }
+  return out;
+}
+
+/** Numbers inside strings compare as numbers: 10.9.0.0 before 10.10.0.0. */
+export function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}
+
+function compileSafe(fleet: Fleet, site: SiteEntry, plan: RoutePlan, notes: string[], which: string): Desired {
+  try {
+    return compile(fleet, site.name, rolesFor(site), plan);
+  } catch (err) {
+    notes.push(`${site.name}: the ${which} revision does not compile (${(err as { userMessage?: string }).userMessage ?? (err as Error).message}).`);
+    return { site: site.name, roles: rolesFor(site), routes: [], wireguard: [] };
+  }
+}
+
+function linkFields(link: unknown): Record<string, string> {
+  const { to: _to, ...rest } = link as Record<string, unknown>;
+  void _to;
+  return flatten(rest);
+}
+
+export function diffFleets(base: Fleet, head: Fleet): FleetDiff {
+  const notes: string[] = [];
+  const basePlan = computeRoutes(base);
+  const headPlan = computeRoutes(head);
+  const sites: SiteDiff[] = [];
+  const names = [...new Set([...base.sites.keys(), ...head.sites.keys()])].sort();
+  for (const name of names) {
+    const b = base.sites.get(name);
+    const h = head.sites.get(name);
+    const bd = b ? compileSafe(base, b, basePlan, notes, 'base') : undefined;
+    const hd = h ? compileSafe(head, h, headPlan, notes, 'head') : undefined;
+    const changes = diffItems(bd ? itemize(bd) : new Map(), hd ? itemize(hd) : new Map());
+    if (b && h && !changes.length) continue;
+    const entry = (h ?? b)!;
+    const counts = { add: 0, change: 0, remove: 0 };
+    for (const c of changes) counts[c.action]++;
+    sites.push({
+      site: name,
+      role: entry.role,
+      area: entry.value.area,
+      provider: entry.value.provider,
+      status: !b ? 'added' : !h ? 'removed' : 'changed',
+      roles: rolesFor(entry),
+      changes,
+      counts,
+      // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
+      notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
+    });
+  }
+
+  // Links: by id (both ends sorted), the first declaration wins as in the route computation.
+  const firstLinks = (fleet: Fleet) => {
+    const m = new Map<string, Fleet['links'][number]>();
+    for (const l of fleet.links) if (!m.has(l.id) && fleet.sites.has(l.local) && fleet.sites.has(l.remote) && l.local !== l.remote) m.set(l.id, l);
+    return m;
+  };
+  const baseLinks = firstLinks(base);
+  const headLinks = firstLinks(head);
+  const links: LinkDiff[] = [];
+  for (const id of [...new Set([...baseLinks.keys(), ...headLinks.keys()])].sort()) {
+    const b = baseLinks.get(id);
+    const h = headLinks.get(id);
+    const [a, z] = id.split('--') as [string, string];
+    if (b && h) {
+      // The same link declared from the other side is the same link: compare it as seen from `a`.
+      const fields = fieldChanges(linkFields(orient(b, a)), linkFields(orient(h, a)));
+      if (fields.length) links.push({ id, a, b: z, type: h.link.type, status: 'changed', fields });
+    } else if (h) links.push({ id, a, b: z, type: h.link.type, status: 'added', fields: fieldChanges(undefined, linkFields(orient(h, a))) });
+    else if (b) links.push({ id, a, b: z, type: b.link.type, status: 'removed', fields: fieldChanges(linkFields(orient(b, a)), undefined) });
+  }
+
+  const siteStatus = new Map(sites.map((s) => [s.site, s.status]));
+  const linkStatus = new Map(links.map((l) => [l.id, l.status]));
+  const topology: Topology = { nodes: [], edges: [] };
+  for (const name of names) {
+    const s = head.sites.get(name) ?? base.sites.get(name)!;
+    topology.nodes.push({ name, area: s.value.area, role: s.role, cidr: s.value.cidr, status: siteStatus.get(name) ?? 'unchanged' });
+  }
+  for (const id of [...new Set([...baseLinks.keys(), ...headLinks.keys()])].sort()) {
+    const l = (headLinks.get(id) ?? baseLinks.get(id))!;
+    const [a, z] = id.split('--') as [string, string];
+    topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status: linkStatus.get(id) ?? 'unchanged' });
+  }
+
+  return { sites, links, topology, addressPlan: addressPlanTable(base, head), addressPlanChanged: addressPolicyChanged(base, head), notes };
+}
+
+/** A link as declared from `site`'s side (local/remote swapped when the other side declares it). */
+function orient(l: Fleet['links'][number], site: string): unknown {
+  if (l.local === site) return l.link;
+  const link = l.link as Record<string, unknown>;
+  const { local, remote, ...rest } = link;
+  return { ...rest, ...(remote !== undefined ? { local: remote } : {}), ...(local !== undefined ? { remote: local } : {}) };
+}
+
+/** Validation reports of the two revisions -> the whole diff report. */
+export function buildDiffReport(base: { rev: string; sha: string; report: Report }, head: { rev: string; sha: string; report: Report }): DiffReport {
+  const info = (x: { rev: string; sha: string; report: Report }): RevisionInfo => ({
+    rev: x.rev,
+    sha: x.sha,
+    valid: x.report.valid,
+    files: x.report.files,
+    errors: x.report.errors,
+    warnings: x.report.warnings,
+  });
+  if (!head.report.valid) {
+    return {
+      base: info(base),
+      head: info(head),
+      compared: false,
+      changed: false,
+      sites: [],
+      links: [],
+      topology: { nodes: [], edges: [] },
+      addressPlan: [],
+      addressPlanChanged: false,
+      notes: [],
+    };
+  }
+  const diff = diffFleets(base.report.fleet, head.report.fleet);
+  if (base.report.files === 0) diff.notes.unshift(`The base revision ${base.sha.slice(0, 12)} has no fleet yet: everything is new.`);
+  else if (!base.report.valid) diff.notes.unshift(`The base revision ${base.sha.slice(0, 12)} is itself invalid (${base.report.errors.length} errors): what it would have applied is a best guess.`);
+  const changed = diff.sites.length > 0 || diff.links.length > 0 || diff.addressPlanChanged || diff.addressPlan.some((a) => a.rows.some((r) => r.change));
+  return { base: info(base), head: info(head), compared: true, changed, ...diff };
+}

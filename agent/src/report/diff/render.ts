@@ -1,0 +1,272 @@
+// A diff report as markdown (a pull request comment: findings, summary, Mermaid topology, per-site tables
+// in <details>, the address plan), as plain text for a terminal, or as JSON. Every value that comes from the
+// repository is escaped: a pull request cannot inject markup into the comment.
+import type { Finding } from '../../model/finding.js';
+import { mermaidTopology } from './mermaid.js';
+import { CATEGORIES, CATEGORY_TITLES, type AddressArea, type AddressRow, type DiffReport, type FieldChange, type ItemChange, type LinkDiff, type SiteDiff } from './model.js';
+
+export interface RenderOptions {
+  /** Findings listed at most (the rest counted). */
+  maxFindings?: number;
+  /** Fields shown per added/removed item in markdown (the rest counted). */
+  maxFields?: number;
+  /** The command that reproduces this report (shown at the bottom). */
+  command?: string;
+}
+
+const ICON = { add: '➕', change: '✏️', remove: '➖' } as const;
+const STATUS_WORD = { added: 'new', changed: 'changed', removed: 'removed' } as const;
+
+export function short(sha: string): string {
+  return /^[0-9a-f]{40,64}$/.test(sha) ? sha.slice(0, 7) : sha;
+}
+
+/** Text in a markdown table cell or paragraph: no markup, no raw HTML, no line breaks. */
+export function md(text: string): string {
+  return text
+    .replace(/[\\`*_[\]#~]/g, (m) => `\\${m}`)
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/\|/g, '\\|')
+    .replace(/\r?\n/g, ' ')
+    .replace(/[\u0000-\u001f\u007f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`); // eslint-disable-line no-control-regex
+}
+
+/** An inline code span that survives any content, inside a table cell too. */
+export function code(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = text.replace(/\r?\n/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ');
+  if (!clean.includes('`')) return `\`${clean.replace(/\|/g, '\\|')}\``;
+  return `<code>${clean.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/\|/g, '&#124;').replace(/`/g, '&#96;')}</code>`;
+}
+
+function plural(n: number, word: string, many = `${word}s`): string {
+  return `${n} ${n === 1 ? word : many}`;
+}
+
+function findingsTable(findings: Finding[], max: number): string[] {
+  const out = ['| | Where | Rule | Message |', '|---|---|---|---|'];
+  for (const f of findings.slice(0, max)) out.push(`| ${f.severity === 'error' ? '❌' : '⚠️'} | ${code(`${f.file}:${f.line}:${f.column}`)} | ${code(f.rule)} | ${md(f.message)} |`);
+  if (findings.length > max) out.push(`| | | | … and ${findings.length - max} more: run \`mirrornet validate\` |`);
+  return out;
+}
+
+function fieldText(f: FieldChange, action: ItemChange['action']): string {
+  if (action === 'add') return `${code(f.field)} ${code(f.after ?? '')}`;
+  if (action === 'remove') return `${code(f.field)} ${code(f.before ?? '')}`;
+  if (f.before === undefined) return `${code(f.field)}: set to ${code(f.after ?? '')}`;
+  if (f.after === undefined) return `${code(f.field)}: ${code(f.before)} removed`;
+  return `${code(f.field)}: ${code(f.before)} → ${code(f.after)}`;
+}
+
+/** Categories whose items are single keys (one value each): shown as key, before, after. */
+const KEYED = new Set(['dragonfly', 'harbor-config']);
+
+function itemRows(changes: ItemChange[], maxFields: number): string[] {
+  const out: string[] = [];
+  const keyed = changes.length > 0 && KEYED.has(changes[0]!.category);
+  if (keyed) {
+    out.push('| | Key | Before | After |', '|---|---|---|---|');
+    for (const c of changes) {
+      const f = c.fields[0];
+      out.push(`| ${ICON[c.action]} | ${code(c.id)} | ${f?.before !== undefined ? code(f.before) : ''} | ${f?.after !== undefined ? code(f.after) : ''} |`);
+    }
+    return out;
+  }
+  out.push('| | Item | What |', '|---|---|---|');
+  for (const c of changes) {
+    let what: string;
+    if (c.action === 'change') what = c.fields.map((f) => fieldText(f, 'change')).join('<br>');
+    else {
+      what = md(c.summary);
+      const secretish = c.fields.filter((f) => /secret|privateKey|password|psk/i.test(f.field));
+      if (c.fields.length > 1 && c.fields.length <= maxFields && c.category !== 'routes') what += `<br><sub>${c.fields.map((f) => fieldText(f, c.action)).join(' · ')}</sub>`;
+      else if (secretish.length && c.fields.length > maxFields) what += `<br><sub>${secretish.map((f) => fieldText(f, c.action)).join(' · ')}</sub>`;
+    }
+    out.push(`| ${ICON[c.action]} | ${code(c.id)} | ${what} |`);
+  }
+  return out;
+}
+
+function siteHeadline(s: SiteDiff): string {
+  const parts = [s.counts.add && `${s.counts.add} added`, s.counts.change && `${s.counts.change} changed`, s.counts.remove && `${s.counts.remove} removed`].filter(Boolean);
+  return `${parts.join(', ') || 'no item changes'}`;
+}
+
+function siteSection(s: SiteDiff, open: boolean, maxFields: number): string[] {
+  const out = [
+    `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${STATUS_WORD[s.status]} ${s.role === 'hub' ? 'core' : 'region'} (${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}): ${siteHeadline(s)}</summary>`,
+    '',
+  ];
+  for (const note of s.notes) out.push(`> ${md(note)}`, '');
+  for (const category of CATEGORIES) {
+    const changes = s.changes.filter((c) => c.category === category);
+    if (!changes.length) continue;
+    out.push(`**${CATEGORY_TITLES[category]}**`, '', ...itemRows(changes, maxFields), '');
+  }
+  out.push('</details>', '');
+  return out;
+}
+
+function linkRows(links: LinkDiff[]): string[] {
+  const out = ['| | Link | Type | What |', '|---|---|---|---|'];
+  for (const l of links) {
+    const icon = l.status === 'added' ? ICON.add : l.status === 'removed' ? ICON.remove : ICON.change;
+    const action = l.status === 'added' ? 'add' : l.status === 'removed' ? 'remove' : 'change';
+    const fields = l.status === 'changed' ? l.fields : l.fields.filter((f) => ['mtu', 'mssClamp', 'instanceId', 'peeringId', 'persistentKeepalive'].includes(f.field));
+    out.push(`| ${icon} | ${code(`${l.a} — ${l.b}`)} | ${code(l.type)} | ${fields.map((f) => fieldText(f, action)).join('<br>')} |`);
+  }
+  return out;
+}
+
+function rowRange(r: AddressRow): string {
+  return r.cidr ? code(r.cidr) : `${code(r.first)} – ${code(r.last)} (${r.blocks} blocks)`;
+}
+
+function addressTable(a: AddressArea): string[] {
+  const block = a.blockPrefix !== undefined ? `/${a.blockPrefix} stride blocks (${a.stride} × /${a.sitePrefix})` : `stride blocks of ${a.blockSize} addresses`;
+  const out = [
+    `**${md(a.area)}** ${code(a.supernet)}, allocated ${a.allocation}, ${block}: ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} free${a.counts.conflict ? `, **${a.counts.conflict} in conflict**` : ''}`,
+    '',
+    '| Block | Status | Used by | Change |',
+    '|---|---|---|---|',
+  ];
+  for (const r of a.rows) {
+    const status = r.status === 'conflict' ? '**conflict**' : r.status;
+    const owners = r.owners.map(md).join('<br>');
+    const change = r.change ? `**${r.change === 'added' ? 'new' : r.change}**${r.before?.length ? ` (was ${r.before.map(md).join(', ')})` : ''}` : '';
+    out.push(`| ${rowRange(r)} | ${status} | ${owners} | ${change} |`);
+  }
+  if (a.outside.length) out.push('', `Outside the ${md(a.area)} supernet: ${a.outside.map(md).join(', ')}.`);
+  out.push('');
+  return out;
+}
+
+export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): string {
+  const maxFindings = opts.maxFindings ?? 50;
+  const maxFields = opts.maxFields ?? 8;
+  const out: string[] = [];
+  out.push(`## mirrornet plan: ${code(short(report.base.sha))} → ${code(short(report.head.sha))}`, '');
+  const h = report.head;
+  if (h.valid) {
+    out.push(`✅ **The fleet is valid** at ${code(short(h.sha))}: ${plural(h.files, 'file')} checked, ${plural(h.warnings.length, 'warning')}.`, '');
+  } else {
+    out.push(`❌ **The fleet is invalid** at ${code(short(h.sha))}: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}. No region will apply it; fix these first.`, '');
+  }
+  const findings = [...h.errors, ...h.warnings];
+  if (findings.length) out.push(`### Findings`, '', ...findingsTable(findings, maxFindings), '');
+  if (!report.compared) {
+    out.push(...footer(opts));
+    return `${out.join('\n')}\n`;
+  }
+  for (const note of report.notes) out.push(`> ${md(note)}`, '');
+
+  out.push('### What changes', '');
+  if (!report.changed) {
+    out.push('No site’s desired state, link or address block changes.', '');
+  } else {
+    if (report.sites.length) {
+      out.push(`${plural(report.sites.length, 'site')} change:`, '', '| Site | | Role | Area | Added | Changed | Removed |', '|---|---|---|---|---|---|---|');
+      for (const s of report.sites) out.push(`| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} | ${s.counts.change} | ${s.counts.remove} |`);
+      out.push('');
+    } else out.push('No site’s desired state changes.', '');
+    if (report.links.length) out.push(`${plural(report.links.length, 'link')}:`, '', ...linkRows(report.links), '');
+  }
+
+  if (report.topology.nodes.length) {
+    const { text, hidden } = mermaidTopology(report.topology);
+    out.push('### Topology', '', '```mermaid', text, '```', '');
+    const legend = 'Thick: new or changed; dashed: removed; green new, yellow changed, red removed.';
+    out.push(hidden ? `${legend} ${plural(hidden, 'unchanged region')} not shown.` : legend, '');
+  }
+
+  if (report.sites.length) {
+    out.push('### Sites', '');
+    const open = report.sites.length <= 3;
+    for (const s of report.sites) out.push(...siteSection(s, open, maxFields));
+  }
+
+  if (report.addressPlan.length) {
+    out.push('### Address plan', '');
+    if (report.addressPlanChanged) out.push('> The address plan policy itself changes in this revision.', '');
+    for (const a of report.addressPlan) out.push(...addressTable(a));
+  }
+  out.push(...footer(opts));
+  return `${out.join('\n')}\n`;
+}
+
+function footer(opts: RenderOptions): string[] {
+  return opts.command ? [`<sub>${md(`Generated by ${opts.command}`)}</sub>`, ''] : [];
+}
+
+// ---- text ---------------------------------------------------------------------------------------------
+
+const TEXT_ICON = { add: '+', change: '~', remove: '-' } as const;
+
+function plain(text: string): string {
+  // eslint-disable-next-line no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]/g, (ch) => JSON.stringify(ch).slice(1, -1));
+}
+
+export function renderText(report: DiffReport): string {
+  const out: string[] = [];
+  const h = report.head;
+  out.push(`mirrornet diff ${short(report.base.sha)}..${short(h.sha)}`);
+  out.push(h.valid ? `head is valid (${plural(h.files, 'file')}, ${plural(h.warnings.length, 'warning')})` : `head is INVALID: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}`);
+  for (const f of [...h.errors, ...h.warnings]) out.push(`  ${f.severity === 'error' ? 'error  ' : 'warning'} ${plain(f.file)}:${f.line}:${f.column} ${f.rule}: ${plain(f.message)}`);
+  if (!report.compared) return `${out.join('\n')}\n`;
+  for (const n of report.notes) out.push(`note: ${plain(n)}`);
+  out.push('');
+  if (!report.changed) {
+    out.push('No changes.');
+    return `${out.join('\n')}\n`;
+  }
+  for (const s of report.sites) {
+    out.push(`${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} (${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}): ${siteHeadline(s)}`);
+    for (const note of s.notes) out.push(`    note: ${plain(note)}`);
+    for (const category of CATEGORIES) {
+      const changes = s.changes.filter((c) => c.category === category);
+      if (!changes.length) continue;
+      out.push(`    ${CATEGORY_TITLES[category]}:`);
+      for (const c of changes) {
+        if (c.action === 'change') {
+          out.push(`      ~ ${plain(c.id)}`);
+          for (const f of c.fields) out.push(`          ${plain(f.field)}: ${plain(f.before ?? '(unset)')} -> ${plain(f.after ?? '(unset)')}`);
+        } else out.push(`      ${TEXT_ICON[c.action]} ${plain(c.id)}: ${plain(c.summary)}`);
+      }
+    }
+  }
+  if (report.links.length) {
+    out.push('', 'Links:');
+    for (const l of report.links) {
+      out.push(`  ${l.status === 'added' ? '+' : l.status === 'removed' ? '-' : '~'} ${l.a} -- ${l.b} (${l.type}, ${l.status})`);
+      if (l.status === 'changed') for (const f of l.fields) out.push(`      ${plain(f.field)}: ${plain(f.before ?? '(unset)')} -> ${plain(f.after ?? '(unset)')}`);
+    }
+  }
+  if (report.addressPlan.length) {
+    out.push('', 'Address plan:');
+    for (const a of report.addressPlan) {
+      out.push(`  ${a.area} ${a.supernet} (${a.allocation}): ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} free${a.counts.conflict ? `, ${a.counts.conflict} in conflict` : ''}`);
+      for (const r of a.rows) {
+        const range = r.cidr ?? `${r.first} - ${r.last} (${r.blocks} blocks)`;
+        const change = r.change ? `  [${r.change === 'added' ? 'new' : r.change}${r.before?.length ? `, was ${r.before.join(', ')}` : ''}]` : '';
+        out.push(`    ${range.padEnd(18)} ${r.status.padEnd(8)} ${plain(r.owners.join('; '))}${plain(change)}`);
+      }
+    }
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function renderJson(report: DiffReport): string {
+  const strip = (f: Finding) => ({ rule: f.rule, severity: f.severity, file: f.file, line: f.line, column: f.column, message: f.message });
+  return `${JSON.stringify(
+    {
+      ...report,
+      base: { ...report.base, errors: report.base.errors.length, warnings: report.base.warnings.length },
+      head: { ...report.head, errors: report.head.errors.map(strip), warnings: report.head.warnings.map(strip) },
+    },
+    null,
+    2,
+  )}\n`;
+}

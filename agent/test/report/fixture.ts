@@ -1,0 +1,73 @@
+// A throwaway git repository holding a copy of the example fleet, for `mirrornet diff` and `pr-comment`.
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { run, type Io } from '../../src/cli/main.js';
+
+export const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+const GIT_ID = ['-c', 'user.name=Mirrornet Test', '-c', 'user.email=test@mirrornet.invalid', '-c', 'commit.gpgsign=false'];
+
+export interface FleetRepo {
+  dir: string;
+  /** The fleet's directory (the repository top, or a subdirectory of it). */
+  fleet: string;
+  git(args: string[]): string;
+  read(rel: string): string;
+  write(rel: string, text: string): void;
+  replace(rel: string, from: string | RegExp, to: string): void;
+  remove(rel: string): void;
+  symlink(target: string, rel: string): void;
+  commit(message: string): string;
+  cleanup(): void;
+}
+
+export function createFleetRepo(opts: { subdir?: string } = {}): FleetRepo {
+  const dir = mkdtempSync(join(tmpdir(), 'mirrornet-diff-'));
+  const fleet = opts.subdir ? join(dir, opts.subdir) : dir;
+  const git = (args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  git(['init', '-q', '-b', 'main']);
+  for (const d of ['hubs', 'regions', 'harbor', 'policies']) cpSync(join(repoRoot, d), join(fleet, d), { recursive: true });
+  writeFileSync(join(dir, 'README.md'), 'fleet\n');
+  const repo: FleetRepo = {
+    dir,
+    fleet,
+    git,
+    read: (rel) => readFileSync(join(fleet, rel), 'utf8'),
+    write: (rel, text) => {
+      mkdirSync(join(fleet, rel, '..'), { recursive: true });
+      writeFileSync(join(fleet, rel), text);
+    },
+    replace(rel, from, to) {
+      const before = repo.read(rel);
+      const after = before.replace(from, to);
+      if (after === before) throw new Error(`fixture: ${String(from)} not found in ${rel}`);
+      repo.write(rel, after);
+    },
+    remove: (rel) => rmSync(join(fleet, rel), { force: true }),
+    symlink: (target, rel) => symlinkSync(target, join(fleet, rel)),
+    commit(message) {
+      git(['add', '-A']);
+      git([...GIT_ID, 'commit', '-q', '--allow-empty', '-m', message]);
+      return git(['rev-parse', 'HEAD']);
+    },
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+  repo.commit('the example fleet');
+  return repo;
+}
+
+export interface Captured {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export async function cli(argv: string[]): Promise<Captured> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
