@@ -11,6 +11,7 @@ import { randomBytes, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { GITHUB_DOCS, loadGithubSpec, type Operation, type OpenApiSpec, type SpecName } from './openapi.js';
+import { listenOn, parseListen } from '../http.js';
 
 export { loadGithubSpec, inspect, type OpenApiSpec, type Operation, type RouteMatch, type SpecName } from './openapi.js';
 
@@ -134,15 +135,6 @@ function error(status: number, message: string, docsUrl = GITHUB_DOCS, extra: Re
 
 function validationFailed(op: Operation, resource: string, field: string, message: string, code = 'custom'): Reply {
   return error(422, 'Validation Failed', op.docsUrl, { errors: [{ resource, code, field, message }] });
-}
-
-function parseListen(listen: GithubEmulatorOptions['listen']): { host: string; port: number } {
-  if (listen === undefined) return { host: '127.0.0.1', port: 0 };
-  if (typeof listen === 'number') return { host: '127.0.0.1', port: listen };
-  if (typeof listen === 'object') return { host: listen.host ?? '127.0.0.1', port: listen.port ?? 0 };
-  const m = /^(.*?):?(\d+)$/.exec(listen);
-  if (!m) throw new Error(`listen ${listen}: use host:port, :port or a port`);
-  return { host: m[1] ? m[1].replace(/^\[|\]$/g, '') : '127.0.0.1', port: Number(m[2]) };
 }
 
 function sameSecret(a: string, b: string): boolean {
@@ -487,16 +479,9 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
     return handle(op, match.params, url, body);
   };
 
-  const { host, port } = parseListen(opts.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  origin = `http://${address.family === 'IPv6' ? `[${address.address}]` : address.address}:${address.port}`;
+  const listening = await listenOn(server, parseListen(opts.listen));
+  origin = listening.url;
+  const address = listening.address;
 
   const matches = (o?: string, r?: string) => (x: { owner: string; repo: string }) => (o === undefined || x.owner.toLowerCase() === o.toLowerCase()) && (r === undefined || x.repo.toLowerCase() === r.toLowerCase());
 

@@ -7,12 +7,12 @@
 import { randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import writeFileAtomic from 'write-file-atomic';
 import { parse as parseYaml } from 'yaml';
 import { API_BASE, handleApi, isAnonymousEndpoint, type ApiEnv, type ExecutionResult, type Principal, type RegistryCheck, type RemoteCheck, type Reply } from './api.js';
 import { EmulatorState, Seed, type ExecutionRec, type PolicyRec, type RegistryRec, type SeedInput } from './schema.js';
 import { HarborFault, freshHarborState, emptyState, hashSecret, iso, randomRobotSecret, validateHttpUrl, validateRobotPermissions, NAME_RE } from './store.js';
+import { listenOn, parseListen } from '../http.js';
 
 export type { ExecutionResult, RegistryCheck, RemoteCheck } from './api.js';
 export type { EmulatorState, SeedInput } from './schema.js';
@@ -111,18 +111,7 @@ export async function defaultRemoteCheck(url: string, registry: RegistryCheck): 
   }
 }
 
-export function parseListen(listen: HarborEmulatorOptions['listen']): { host: string; port: number } {
-  if (listen === undefined) return { host: '127.0.0.1', port: 0 };
-  if (typeof listen === 'object') return { host: listen.host ?? '127.0.0.1', port: listen.port ?? 0 };
-  const s = listen.trim();
-  if (/^\d+$/.test(s)) return { host: '127.0.0.1', port: Number(s) };
-  const m = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(s);
-  if (!m) throw new Error(`--listen ${listen}: expected host:port, :port or a port, e.g. 127.0.0.1:8080`);
-  const host = m[1] ?? (m[2] || '127.0.0.1');
-  const port = Number(m[3]);
-  if (port > 65535) throw new Error(`--listen ${listen}: the port must be at most 65535`);
-  return { host, port };
-}
+export { parseListen };
 
 export function loadSeedFile(path: string): SeedInput {
   const text = readFileSync(path, 'utf8');
@@ -472,17 +461,7 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
   });
   server.keepAliveTimeout = 5_000;
 
-  const { host, port } = parseListen(opts.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const addr = server.address() as AddressInfo;
-  const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address === '0.0.0.0' ? '127.0.0.1' : addr.address;
-  const url = `http://${shownHost}:${addr.port}`;
+  const { url } = await listenOn(server, parseListen(opts.listen));
   if (!opts.stateFile || !existsSync(opts.stateFile)) await save();
 
   emulator = {

@@ -25,6 +25,7 @@ import { z } from 'zod';
 import { EmuConfigFile, EmuState, FaultSpec, type EmuCredential, type EmuProject, type EmuRoute, type EmuRouteTable, type EmuRouteTableInput, type EmuState as EmuStateT, type EmuStateInput, type Fault } from './schema.js';
 import { MAX_CLOCK_SKEW_MS, verifySignature, type VerifyFailure } from './signing.js';
 import { listTables, RouteTableStore, VpcApiError, VPC_ERRORS, type ListQuery } from './store.js';
+import { listenOn, parseListen } from '../http.js';
 
 export { ROUTE_TYPES, DEFAULT_ROUTE_QUOTA, type EmuRoute, type EmuRouteTable, type EmuStateInput, type FaultSpec } from './schema.js';
 export { signRequest, formatSdkDate } from './signing.js';
@@ -401,17 +402,7 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
       }
     });
   });
-  const host = opts.listen?.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.listen?.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
-  const urlHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  const url = `http://${urlHost}:${address.port}`;
+  const { url, address } = await listenOn(server, parseListen(opts.listen));
   logger?.info({ url, statePath: opts.statePath }, 'Huawei Cloud VPC emulator listening');
 
   return {
@@ -456,23 +447,7 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
 
 /** `127.0.0.1:8080`, `:8080`, `8080`, `[::1]:8080`, `0.0.0.0:0`. */
 export function parseListenAddress(text: string): { host: string; port: number } {
-  const t = text.trim();
-  let host = '127.0.0.1';
-  let port: string;
-  const v6 = /^\[([^\]]+)\]:(\d+)$/.exec(t);
-  if (v6) {
-    host = v6[1]!;
-    port = v6[2]!;
-  } else if (/^\d+$/.test(t)) port = t;
-  else {
-    const at = t.lastIndexOf(':');
-    if (at < 0) throw new Error(`--listen ${text}: give HOST:PORT, :PORT or PORT`);
-    if (at > 0) host = t.slice(0, at);
-    port = t.slice(at + 1);
-  }
-  const n = Number(port);
-  if (!/^\d+$/.test(port) || n > 65535) throw new Error(`--listen ${text}: the port must be a number from 0 to 65535`);
-  return { host, port: n };
+  return parseListen(text);
 }
 
 /** Read an emulator configuration file (JSON or YAML): listen, state, credentials, projects, routeQuota. */
