@@ -195,6 +195,10 @@ function main(): number {
 
 process.exitCode = main();
 
+// API calls of a no-op reconcile against the cloud emulators (agent/bench/cloud.ts).
+const { runCloudBench } = await import('./cloud.js');
+await runCloudBench();
+
 // The agent's benchmarks (agent/bench/agent.ts): gateway no-op reconcile, merge-to-applied latency, idle RSS.
 const { runAgentBench } = await import('./agent.js');
 const agentCode = await runAgentBench();
