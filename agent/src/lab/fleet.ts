@@ -1,0 +1,312 @@
+// The lab's copy of the fleet: the repository's model files, transformed so the whole network runs on one
+// machine. Pure (files in, files out); reading and writing the files is left to the caller.
+//
+// - Sites: the chosen regions (default: all) and always both cores; links, p2p peers and replication to
+//   sites left out are dropped.
+// - Every link becomes WireGuard (a cloud's dedicated line or IPsec VPN cannot exist between namespaces):
+//   per-site keys generated at lab-up (the private key as `file:/etc/mirrornet/wireguard/<site>.key` under
+//   the site's --root), endpoints on the sites' WAN addresses in the "internet" namespace, one listen port
+//   per link end from 51820, MTU 1420 (WireGuard over a 1500-byte path), the link's MSS clamping kept,
+//   keepalive 25 s. On Huawei Cloud sites each end names a gateway ECS as its cloud next hop, so the cloud
+//   route tables (in the VPC emulator) get the same routes as the hosts.
+// - Each Harbor's externalUrl is the real registry on its core's LAN address (plain HTTP), so the regions'
+//   hosts.toml points at it; the Harbor API parts go to the Harbor emulators by flag, not by file.
+import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
+import type { VirtualFile } from '../model/loader.js';
+import type { LabSiteInput, LabTopology } from './topology.js';
+
+export const LAB_MTU = 1420;
+export const LAB_KEEPALIVE = 25;
+export const FIRST_WG_PORT = 51820;
+export const DOCKER_HUB = 'docker.io';
+
+export class LabFleetError extends Error {
+  readonly userMessage: string;
+  constructor(message: string) {
+    super(message);
+    this.name = 'LabFleetError';
+    this.userMessage = message;
+  }
+}
+
+type Doc = Record<string, unknown>;
+
+interface ParsedFile {
+  path: string;
+  /** The comment lines at the top (the schema header), kept. */
+  header: string[];
+  doc: Doc;
+}
+
+/** One WireGuard link of the lab, both ends (for status and cleanup). */
+export interface LabLink {
+  /** `<a>--<b>`, sorted. */
+  id: string;
+  /** The site whose file declares it, and the other end. */
+  local: string;
+  remote: string;
+  /** The type it had in the repository. */
+  was: string;
+  ports: Record<string, number>;
+}
+
+export interface LabFleet {
+  files: VirtualFile[];
+  links: LabLink[];
+  /** `env:` secret references the agents need (Harbor files), to be generated for the lab. */
+  secretEnv: string[];
+  notes: string[];
+}
+
+export interface LabFleetOptions {
+  topology: LabTopology;
+  /** Public key of every site (its private key lives in the site's sandbox). */
+  publicKeys: Readonly<Record<string, string>>;
+  mtu?: number;
+  keepalive?: number;
+}
+
+function text(content: string | Buffer): string {
+  return typeof content === 'string' ? content : content.toString('utf8');
+}
+
+function parseFiles(files: readonly VirtualFile[]): ParsedFile[] {
+  const out: ParsedFile[] = [];
+  for (const f of files) {
+    if (!/\.ya?ml$/.test(f.path)) continue;
+    const t = text(f.content);
+    const header: string[] = [];
+    for (const line of t.split('\n')) {
+      if (line.startsWith('#')) header.push(line);
+      else break;
+    }
+    let doc: unknown;
+    try {
+      doc = parseYaml(t);
+    } catch (err) {
+      throw new LabFleetError(`${f.path} is not valid YAML (${(err as Error).message.split('\n')[0]}): run \`mirrornet validate\` first.`);
+    }
+    if (!doc || typeof doc !== 'object' || Array.isArray(doc)) throw new LabFleetError(`${f.path} does not hold one object: run \`mirrornet validate\` first.`);
+    out.push({ path: f.path, header, doc: doc as Doc });
+  }
+  return out;
+}
+
+const kind = (p: ParsedFile) => p.doc['kind'];
+const nameOf = (p: ParsedFile) => String(p.doc['name']);
+const arr = <T = Doc>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
+const obj = (v: unknown): Doc => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Doc) : {});
+
+/** The sites of a fleet as the lab needs them. The fleet must be valid (validate it first). */
+export function fleetSites(files: readonly VirtualFile[]): LabSiteInput[] {
+  const parsed = parseFiles(files);
+  const harborHub = new Map<string, string>();
+  for (const p of parsed) if (kind(p) === 'HarborInstance') harborHub.set(nameOf(p), String(p.doc['hub']));
+  const sites: LabSiteInput[] = [];
+  for (const p of parsed) {
+    const k = kind(p);
+    if (k !== 'Hub' && k !== 'Region') continue;
+    const d = p.doc;
+    const gw = arr(d['gateways'])[0];
+    if (!gw?.['address']) throw new LabFleetError(`${p.path}: the site has no gateway address.`);
+    const site: LabSiteInput = {
+      name: nameOf(p),
+      role: k === 'Hub' ? 'hub' : 'region',
+      area: String(d['area']),
+      provider: String(d['provider']),
+      cidr: String(d['cidr']),
+      lan: String(gw['address']),
+    };
+    if (k === 'Region') {
+      const mirror = obj(d['mirror']);
+      site.runtime = mirror['runtime'] === 'docker' ? 'docker' : 'containerd';
+      const port = obj(mirror['dragonfly'])['proxyPort'];
+      site.proxyPort = typeof port === 'number' ? port : 4001;
+      const harbor = arr<string>(mirror['registries']).find((r) => r !== DOCKER_HUB && harborHub.has(r));
+      if (harbor) site.registrySite = harborHub.get(harbor)!;
+    }
+    sites.push(site);
+  }
+  return sites;
+}
+
+/**
+ * The regions asked for (all when `wanted` is empty) and every core: the image flow needs both cores.
+ * Unknown names are an error that lists the known ones.
+ */
+export function selectSites(all: readonly LabSiteInput[], wanted: readonly string[] = []): LabSiteInput[] {
+  if (!wanted.length) return [...all];
+  const known = new Set(all.map((s) => s.name));
+  const unknown = wanted.filter((w) => !known.has(w));
+  if (unknown.length) throw new LabFleetError(`--sites: no site ${unknown.join(', ')} in the repository; use some of ${[...known].sort().join(', ')}.`);
+  const set = new Set(wanted);
+  return all.filter((s) => s.role === 'hub' || set.has(s.name));
+}
+
+function linkId(a: string, b: string): string {
+  return a < b ? `${a}--${b}` : `${b}--${a}`;
+}
+
+/** The cloud next hop of a site's WireGuard end: its gateway ECS (Huawei Cloud sites with route tables). */
+export function labNextHop(site: string): string {
+  return `ecs-lab-${site}-gw1`;
+}
+
+export function labPrivateKeyRef(site: string): string {
+  return `file:/etc/mirrornet/wireguard/${site}.key`;
+}
+
+function collectEnvRefs(value: unknown, into: Set<string>): void {
+  if (typeof value === 'string') {
+    const m = /^env:([A-Za-z_][A-Za-z0-9_]*)$/.exec(value);
+    if (m) into.add(m[1]!);
+  } else if (Array.isArray(value)) for (const v of value) collectEnvRefs(v, into);
+  else if (value && typeof value === 'object') for (const v of Object.values(value)) collectEnvRefs(v, into);
+}
+
+/** Transform the repository's model files into the lab's. */
+export function labFleet(files: readonly VirtualFile[], opts: LabFleetOptions): LabFleet {
+  const parsed = parseFiles(files);
+  const topo = opts.topology;
+  const inLab = new Map(topo.sites.map((s) => [s.name, s] as const));
+  const mtu = opts.mtu ?? LAB_MTU;
+  const keepalive = opts.keepalive ?? LAB_KEEPALIVE;
+  const notes: string[] = [];
+  for (const s of topo.sites) if (!opts.publicKeys[s.name]) throw new LabFleetError(`no WireGuard key was generated for ${s.name}`);
+
+  const siteFiles = parsed.filter((p) => kind(p) === 'Hub' || kind(p) === 'Region');
+  const harborFiles = parsed.filter((p) => kind(p) === 'HarborInstance');
+  const harborHub = new Map(harborFiles.map((p) => [nameOf(p), String(p.doc['hub'])] as const));
+  const providerOf = new Map(siteFiles.map((p) => [nameOf(p), String(p.doc['provider'])] as const));
+  const cloudOf = new Map(siteFiles.map((p) => [nameOf(p), obj(p.doc['cloud'])] as const));
+
+  // Every link once, in a stable order, so listen ports do not depend on file order.
+  interface Declared {
+    file: ParsedFile;
+    index: number;
+    local: string;
+    remote: string;
+    link: Doc;
+  }
+  const declared: Declared[] = [];
+  for (const p of siteFiles) {
+    if (!inLab.has(nameOf(p))) continue;
+    arr(p.doc['links']).forEach((link, index) => {
+      const remote = String(link['to']);
+      if (inLab.has(remote)) declared.push({ file: p, index, local: nameOf(p), remote, link });
+    });
+  }
+  declared.sort((a, b) => (linkId(a.local, a.remote) < linkId(b.local, b.remote) ? -1 : 1));
+  const nextPort = new Map<string, number>();
+  const port = (site: string) => {
+    const p = nextPort.get(site) ?? FIRST_WG_PORT;
+    nextPort.set(site, p + 1);
+    return p;
+  };
+  const links: LabLink[] = [];
+  const replaced = new Map<ParsedFile, Map<number, Doc>>();
+  for (const d of declared) {
+    const was = String(d.link['type']);
+    const end = (site: string, original: unknown, listenPort: number): Doc => {
+      const o = obj(original);
+      const s = inLab.get(site)!;
+      const cloud = cloudOf.get(site) ?? {};
+      const huawei = providerOf.get(site) === 'huaweicloud' && cloud['projectId'] && arr(cloud['routeTables']).length;
+      return {
+        ...(o['gateway'] ? { gateway: o['gateway'] } : {}),
+        endpoint: `${s.wan}:${listenPort}`,
+        listenPort,
+        publicKey: opts.publicKeys[site]!,
+        privateKey: labPrivateKeyRef(site),
+        ...(huawei ? { nextHop: labNextHop(site) } : {}),
+      };
+    };
+    const localPort = port(d.local);
+    const remotePort = port(d.remote);
+    const wg: Doc = {
+      to: d.remote,
+      type: 'wireguard',
+      description: `lab: ${was === 'wireguard' ? 'WireGuard' : `${was} in the repository`}, WireGuard through the lab's internet namespace`,
+      mtu: Math.min(mtu, typeof d.link['mtu'] === 'number' ? (d.link['mtu'] as number) : mtu),
+      mssClamp: d.link['mssClamp'] ?? true,
+      persistentKeepalive: keepalive,
+      local: end(d.local, d.link['local'], localPort),
+      remote: end(d.remote, d.link['remote'], remotePort),
+    };
+    const m = replaced.get(d.file) ?? new Map<number, Doc>();
+    m.set(d.index, wg);
+    replaced.set(d.file, m);
+    links.push({ id: linkId(d.local, d.remote), local: d.local, remote: d.remote, was, ports: { [d.local]: localPort, [d.remote]: remotePort } });
+  }
+
+  const out: VirtualFile[] = [];
+  const secretEnv = new Set<string>();
+  const emit = (p: ParsedFile, doc: Doc, extra: string) => {
+    const header = [...p.header, `# ${extra}`];
+    out.push({ path: p.path, content: `${header.join('\n')}\n${stringifyYaml(doc, { lineWidth: 0 })}` });
+  };
+
+  for (const p of parsed) {
+    const k = kind(p);
+    if (k === 'Hub' || k === 'Region') {
+      const site = inLab.get(nameOf(p));
+      if (!site) {
+        notes.push(`${nameOf(p)} is not in the lab (--sites).`);
+        continue;
+      }
+      const doc: Doc = structuredClone(p.doc);
+      const mine = replaced.get(p) ?? new Map<number, Doc>();
+      doc['links'] = arr(p.doc['links']).flatMap((_, i) => (mine.has(i) ? [mine.get(i)!] : []));
+      if (!(doc['links'] as unknown[]).length) delete doc['links'];
+      if (Array.isArray(doc['p2p'])) {
+        doc['p2p'] = (doc['p2p'] as string[]).filter((n) => inLab.has(n));
+        if (!(doc['p2p'] as string[]).length) delete doc['p2p'];
+      }
+      // The gateway is reached on its WAN address in the lab.
+      doc['gateways'] = arr(doc['gateways']).map((g, i) => (i === 0 ? { ...g, publicAddress: site.wan } : (({ publicAddress: _p, ...rest }) => rest)(g)));
+      emit(p, doc, `mirrornet lab: every link is WireGuard through the lab's internet namespace (${site.wan}).`);
+    } else if (k === 'HarborInstance') {
+      const hub = harborHub.get(nameOf(p))!;
+      const core = inLab.get(hub);
+      if (!core?.registry) {
+        notes.push(`Harbor ${nameOf(p)}: its core ${hub} is not in the lab.`);
+        continue;
+      }
+      const doc: Doc = structuredClone(p.doc);
+      doc['hostname'] = core.registry.host;
+      doc['externalUrl'] = core.registry.url;
+      // The lab's registry serves plain HTTP itself: no TLS-terminating load balancer in front of it.
+      doc['loadBalancer'] = { mode: 'l4' };
+      delete doc['tls'];
+      doc['replication'] = arr(doc['replication']).filter((r) => {
+        const ok = [r['source'], r['destination']].every((n) => harborHub.has(String(n)) && inLab.has(harborHub.get(String(n))!));
+        if (!ok) notes.push(`Harbor ${nameOf(p)}: replication ${String(r['name'])} names a Harbor outside the lab; dropped.`);
+        return ok;
+      });
+      if (!(doc['replication'] as unknown[]).length) delete doc['replication'];
+      collectEnvRefs(doc, secretEnv);
+      emit(p, doc, `mirrornet lab: this Harbor's images live in the real registry ${core.registry.url} on ${hub}; its API is the lab's Harbor emulator.`);
+    } else if (k === 'LinkPolicy') {
+      const doc: Doc = structuredClone(p.doc);
+      const allowed = arr(doc['allowed']);
+      const providers = [...new Set(topo.sites.map((s) => providerOf.get(s.name) ?? s.provider))].sort();
+      for (let i = 0; i < providers.length; i++) {
+        for (let j = i; j < providers.length; j++) {
+          const pair = [providers[i]!, providers[j]!];
+          const has = allowed.some((a) => {
+            const ps = arr<string>(a['providers']);
+            return ((ps[0] === pair[0] && ps[1] === pair[1]) || (ps[0] === pair[1] && ps[1] === pair[0])) && arr<string>(a['types']).includes('wireguard');
+          });
+          if (!has) allowed.push({ providers: pair, types: ['wireguard'] });
+        }
+      }
+      doc['allowed'] = allowed;
+      emit(p, doc, 'mirrornet lab: WireGuard is allowed between every pair of providers (every lab link is WireGuard).');
+    } else {
+      out.push({ path: p.path, content: files.find((f) => f.path === p.path)!.content });
+    }
+  }
+  // Files that are not YAML (none are model files) are left out of the lab's copy.
+  out.sort((a, b) => (a.path < b.path ? -1 : 1));
+  return { files: out, links: links.sort((a, b) => (a.id < b.id ? -1 : 1)), secretEnv: [...secretEnv].sort(), notes };
+}

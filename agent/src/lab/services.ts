@@ -1,0 +1,133 @@
+// The lab's cloud services, one long-running process on loopback (started by `lab up`, stopped by `lab
+// down`): the Huawei Cloud VPC route-table emulator every Huawei Cloud gateway programs, and one Harbor
+// API emulator per core. A Harbor replication execution really copies the artifacts: the source core's
+// namespace runs the lab's registry tool, which copies from its real registry to the destination core's
+// across the tunnel (Harbor pushes from the source). Nothing here ever connects beyond loopback: a Harbor
+// registry endpoint that is not one of the lab's Harbors (e.g. Docker Hub) is reported healthy unchecked.
+//
+//   node services.js --dir DIR      reads DIR/services-config.json, writes DIR/services.json when ready
+import { spawn } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultRemoteCheck, startHarborEmulator, type ExecutionResult, type HarborEmulator, type PolicyView } from '../emulators/harbor/index.js';
+import { startHuaweiVpcEmulator } from '../emulators/huaweicloud-vpc/index.js';
+import { REGISTRY_TOOL, type CopyResult } from './registry-tool.js';
+
+export interface ServicesCore {
+  site: string;
+  instance: string;
+  ns: string;
+  /** The core's real registry (its Harbor's storage), e.g. http://10.120.0.10:5000. */
+  registryUrl: string;
+}
+
+export interface ServicesConfig {
+  vpc: { ak: string; sk: string };
+  harbor: { username: string; password: string };
+  cores: ServicesCore[];
+}
+
+export interface ServicesReady {
+  pid: number;
+  vpcUrl: string;
+  harbors: Record<string, { url: string; instance: string }>;
+}
+
+export const SERVICES_CONFIG = 'services-config.json';
+export const SERVICES_READY = 'services.json';
+
+function say(msg: string, extra: Record<string, unknown> = {}): void {
+  process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), msg, ...extra })}\n`);
+}
+
+/** Run the registry tool in a namespace; resolves with its JSON result. */
+function copyInNamespace(ns: string, from: string, to: string, filters: string[], tagFilter?: string): Promise<CopyResult> {
+  return new Promise((resolve, reject) => {
+    const args = ['netns', 'exec', ns, process.execPath, REGISTRY_TOOL, 'copy', '--from', from, '--to', to, ...filters.flatMap((f) => ['--filter', f]), ...(tagFilter ? ['--tag-filter', tagFilter] : [])];
+    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      try {
+        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as CopyResult);
+      } catch {
+        reject(new Error(`the copy in ${ns} failed: ${err.trim() || out.trim() || 'no output'}`));
+      }
+    });
+  });
+}
+
+export async function runServices(dir: string): Promise<{ close: () => Promise<void>; ready: ServicesReady }> {
+  const config = JSON.parse(readFileSync(join(dir, SERVICES_CONFIG), 'utf8')) as ServicesConfig;
+  const vpc = await startHuaweiVpcEmulator({ credentials: [{ ak: config.vpc.ak, sk: config.vpc.sk }], autoCreateTables: true, statePath: join(dir, 'vpc-state.json') });
+  say('Huawei Cloud VPC emulator listening', { url: vpc.url });
+  const harbors = new Map<string, { core: ServicesCore; emu: HarborEmulator }>();
+  const coreOfUrl = (url: string | undefined) => [...harbors.values()].find((h) => url && h.emu.url.replace(/\/+$/, '') === url.replace(/\/+$/, ''))?.core;
+
+  const onExecution = async (policy: PolicyView, emu: HarborEmulator): Promise<ExecutionResult> => {
+    const self = [...harbors.values()].find((h) => h.emu === emu)?.core;
+    if (!self) return { status: 'Failed', statusText: 'not a lab Harbor' };
+    const push = policy.destRegistry !== undefined;
+    const peer = coreOfUrl(push ? policy.destRegistry?.url : policy.srcRegistry?.url);
+    if (!peer) return { status: 'Failed', statusText: `the ${push ? 'destination' : 'source'} registry ${push ? policy.destRegistry?.url : policy.srcRegistry?.url} is not a Harbor of the lab` };
+    const [from, to] = push ? [self, peer] : [peer, self];
+    const filters = policy.record.filters.filter((f) => f.type === 'name').flatMap((f) => (Array.isArray(f.value) ? f.value.map(String) : [String(f.value)]));
+    const tag = policy.record.filters.find((f) => f.type === 'tag')?.value;
+    say('replication execution', { policy: policy.name, from: from.site, to: to.site, filters });
+    const started = Date.now();
+    const r = await copyInNamespace(self.ns, from.registryUrl, to.registryUrl, filters, typeof tag === 'string' ? tag : undefined);
+    say('replication done', { policy: policy.name, ...r, ms: Date.now() - started });
+    return { status: r.failed ? 'Failed' : 'Succeed', statusText: r.failed ? r.errors.slice(0, 3).join('; ') : `${r.succeed} artifact(s), ${r.blobs} blob(s), ${r.bytes} bytes copied from ${from.site} to ${to.site}`, total: r.total, succeed: r.succeed, failed: r.failed };
+  };
+
+  const remoteCheck = async (url: string, registry: Parameters<typeof defaultRemoteCheck>[1]) => (coreOfUrl(url) ? defaultRemoteCheck(url, registry) : true);
+  for (const core of config.cores) {
+    const emu = await startHarborEmulator({
+      admin: { username: config.harbor.username, password: config.harbor.password },
+      stateFile: join(dir, `harbor-${core.site}.json`),
+      onExecution,
+      remoteCheck,
+      externalUrl: core.registryUrl,
+    });
+    harbors.set(core.site, { core, emu });
+    say('Harbor emulator listening', { core: core.site, instance: core.instance, url: emu.url });
+  }
+  const ready: ServicesReady = { pid: process.pid, vpcUrl: vpc.url, harbors: Object.fromEntries([...harbors].map(([site, h]) => [site, { url: h.emu.url, instance: h.core.instance }])) };
+  const tmp = join(dir, `${SERVICES_READY}.tmp`);
+  writeFileSync(tmp, `${JSON.stringify(ready, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, join(dir, SERVICES_READY));
+  return {
+    ready,
+    close: async () => {
+      for (const h of harbors.values()) await h.emu.close();
+      await vpc.close();
+    },
+  };
+}
+
+async function main(argv: string[]): Promise<void> {
+  const i = argv.indexOf('--dir');
+  const dir = i >= 0 ? argv[i + 1] : undefined;
+  if (!dir) throw new Error('--dir is required');
+  const services = await runServices(dir);
+  const stop = (signal: string) => {
+    say('stopping', { signal });
+    void services.close().finally(() => process.exit(0));
+    setTimeout(() => process.exit(0), 3000).unref();
+  };
+  process.once('SIGTERM', () => stop('SIGTERM'));
+  process.once('SIGINT', () => stop('SIGINT'));
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  main(process.argv.slice(2)).catch((err: Error) => {
+    process.stderr.write(`lab services: ${err.message}\n`);
+    process.exit(1);
+  });
+}
+
+export const SERVICES_SCRIPT = fileURLToPath(import.meta.url);
