@@ -189,14 +189,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('start')
-    .description('The main job on this machine: validate the example fleet and show its address plan and routes.')
+    .description('The main job on this machine: validate the fleet, show every site\'s desired state, and (as root) run the whole network in the lab.')
     .option('--repo <dir>', 'repository root', '.')
-    .action(async (opts: { repo: string }) => {
+    .option('--nodes <n>', 'containerd nodes per region in the lab', '2')
+    .option('--keep', 'leave the lab running (remove it later with `mirrornet lab down`)')
+    .option('--plans-only', 'skip the lab')
+    .action(async (opts: import('./start.js').StartOptions) => {
       const { startCommand } = await import('./start.js');
       setExit(await startCommand(opts, io));
     });
-
-  registerLab(program.command('lab').description('The whole fleet on one machine: namespaces, real WireGuard, real agents, registries and containerd nodes (root).'), io, setExit);
   return program;
 }
 
