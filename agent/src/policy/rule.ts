@@ -51,6 +51,14 @@ export class RuleContext {
     return this.geometryCache ?? undefined;
   }
 
+  private readonly memos = new Map<string, unknown>();
+
+  /** A value computed once per validation run (shared by the findings of one rule family). */
+  memo<T>(key: string, compute: () => T): T {
+    if (!this.memos.has(key)) this.memos.set(key, compute());
+    return this.memos.get(key) as T;
+  }
+
   /** True when `name` exists as a site, or failed the schema (so a dangling-reference finding would be noise). */
   knownOrBroken(name: string): boolean {
     return this.fleet.sites.has(name) || this.fleet.brokenNames.has(name);

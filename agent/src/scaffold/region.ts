@@ -2,7 +2,7 @@
 // Pure: takes the fleet, returns the file's path and text.
 import { stringify } from 'yaml';
 import { coreOf, type Fleet, type SiteEntry } from '../model/fleet.js';
-import { NAME_PATTERN, SCHEMA_FILE, type Area, type Hub, type Link, type LinkType, type Provider, type Region } from '../model/schema.js';
+import { NAME_PATTERN, SCHEMA_FILE, type Area, type Hub, type Link, type LinkType, type Provider } from '../model/schema.js';
 import { formatCidr, formatIpv4, parseCidr } from '../net/cidr.js';
 import { nextFreeBlock, planGeometry } from '../net/plan.js';
 import { occupied } from '../policy/rules/cidr.js';
@@ -189,4 +189,3 @@ function keysFirst<T extends object>(obj: T, keys: (keyof T)[]): T {
   return Object.assign(out, obj) as T;
 }
 
-export type { Region };

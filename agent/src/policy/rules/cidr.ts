@@ -118,23 +118,17 @@ function cidrSyntax(file: SiteEntry['file'], path: (string | number)[], text: st
 
 /** "use the next free block 10.160.0.0/16" for an area, computed once per area. */
 function suggest(ctx: RuleContext, a: Area): string {
-  const cache = ((ctx as unknown as { nextFree?: Map<Area, string> }).nextFree ??= new Map());
-  let text = cache.get(a);
-  if (text === undefined) {
+  return ctx.memo(`cidr/next-free/${a}`, () => {
     const geo = ctx.geometry;
-    if (!geo) text = 'pick a free block of the address plan.';
-    else {
-      const used: { start: number; end: number }[] = [];
-      for (const site of ctx.fleet.sites.values()) {
-        const p = parseCidr(site.value.cidr);
-        if (p.ok) used.push(...occupied(geo, site, p.range));
-      }
-      const free = nextFreeBlock(geo, a, used);
-      text = free ? `use the next free block ${formatCidr(free)} (\`mirrornet region add\` picks it for you).` : `the ${a} area is full: free a block or extend the plan.`;
+    if (!geo) return 'pick a free block of the address plan.';
+    const used: { start: number; end: number }[] = [];
+    for (const site of ctx.fleet.sites.values()) {
+      const p = parseCidr(site.value.cidr);
+      if (p.ok) used.push(...occupied(geo, site, p.range));
     }
-    cache.set(a, text);
-  }
-  return text;
+    const free = nextFreeBlock(geo, a, used);
+    return free ? `use the next free block ${formatCidr(free)} (\`mirrornet region add\` picks it for you).` : `the ${a} area is full: free a block or extend the plan.`;
+  });
 }
 
 export const cidrRules: RuleFamily = {
