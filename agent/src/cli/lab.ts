@@ -12,6 +12,8 @@ export interface LabCliOptions {
   prefix: string;
   peer: 'dfproxy' | 'registry';
   interval: string;
+  report?: string;
+  pushWebhook?: boolean;
   imageMb?: string;
   down?: boolean;
   json?: boolean;
@@ -29,7 +31,9 @@ export function registerLab(lab: Command, io: Io, setExit: (code: number) => voi
       .option('--sites <names>', 'comma-separated regions to include (both cores always are); default all')
       .option('--prefix <prefix>', 'network namespace prefix', 'mnlab')
       .addOption(new Option('--peer <kind>', "what plays each region's dfdaemon").choices(['dfproxy', 'registry']).default('dfproxy'))
-      .option('--interval <duration>', "the agents' reconcile interval", '10s');
+      .option('--interval <duration>', "the agents' reconcile interval", '10s')
+      .option('--report <what>', 'report to local receivers: github (commit statuses), chat (signed webhook), or both: github,chat')
+      .option('--push-webhook', 'send a signed GitHub push webhook to every agent when the origin receives a push');
 
   common(lab.command('up'))
     .description('Make the lab: a namespace per site, veths, keys, a git origin, emulators, registries, one agent per site and node.')
@@ -72,8 +76,16 @@ function upOptions(opts: LabCliOptions, io: Io) {
     prefix: opts.prefix,
     peer: opts.peer,
     interval: opts.interval,
+    ...(opts.report ? { report: parseReport(opts.report) } : {}),
+    ...(opts.pushWebhook ? { pushWebhook: true } : {}),
     say: (line: string) => io.stderr(`${line}\n`),
   };
+}
+
+function parseReport(text: string): { github?: boolean; chat?: boolean } {
+  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const p of parts) if (p !== 'github' && p !== 'chat') throw new UsageError(`--report ${text}: use github, chat or github,chat.`);
+  return { ...(parts.includes('github') ? { github: true } : {}), ...(parts.includes('chat') ? { chat: true } : {}) };
 }
 
 async function guard<T>(fn: () => Promise<T>): Promise<T> {

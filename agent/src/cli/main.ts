@@ -187,6 +187,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await emulateCommand(service, opts, io));
     });
 
+  registerLab(program.command('lab').description('The whole fleet on one machine: namespaces, real WireGuard, real agents, registries and containerd nodes (root).'), io, setExit);
+
   program
     .command('start')
     .description('The main job on this machine: validate the fleet, show every site\'s desired state, and (as root) run the whole network in the lab.')

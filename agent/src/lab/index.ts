@@ -13,7 +13,8 @@ import { wireguardInterfaceName } from '../desired/compile.js';
 import { listModelFiles } from '../model/loader.js';
 import { validateFiles } from '../policy/validate.js';
 import { hostDirName } from '../providers/containerd/index.js';
-import { fleetSites, labFleet, labPrivateKeyRef, selectSites, type LabLink } from './fleet.js';
+import type { VirtualFile } from '../model/loader.js';
+import { fleetSites, LAB_CHAT_SECRET_ENV, labChatUrlEnv, labFleet, labPrivateKeyRef, labReadySite, selectSites, type LabLink } from './fleet.js';
 import { buildTestImage, fileSize, formatBytes, missingOnNode, parseRegistryLog, pullOnNode, pushImage, readFrom, servedTo, type PullResult, type TestImage } from './images.js';
 import { PEER_SCRIPT } from './peer.js';
 import {
@@ -47,7 +48,9 @@ import {
   type SpawnSpec,
 } from './processes.js';
 import { SERVICES_CONFIG, SERVICES_READY, SERVICES_SCRIPT, type ServicesConfig, type ServicesReady } from './services.js';
-import { labTopology, namespaces as topologyNamespaces, siteOf, type LabSite, type LabTopology } from './topology.js';
+import { postReceiveHook, WEBHOOK_SECRET_ENV } from './push-hook.js';
+import { readChatLog, type ChatDelivery } from './receivers.js';
+import { labSite, labTopology, namespaces as topologyNamespaces, nextSlot, siteOf, wanAddress, type LabSite, type LabTopology } from './topology.js';
 
 export { LabError } from './processes.js';
 
@@ -56,9 +59,6 @@ export const DEFAULT_PREFIX = 'mnlab';
 const CLI = fileURLToPath(new URL('../../../bin/mirrornet.js', import.meta.url));
 
 export type Say = (line: string) => void;
-
-/** Until the lab runs local chat receivers, its agents send no chat messages (they would go to the internet). */
-const LAB_AGENT_FLAGS = ['--no-chat'];
 
 export interface UpOptions {
   repo: string;
@@ -71,6 +71,18 @@ export interface UpOptions {
   interval: string;
   /** How long to wait for everything to come up (default 180 s). */
   timeoutMs?: number;
+  /**
+   * Report to the lab's local receivers (default: neither): `github` — the gateway agents post commit
+   * statuses to a GitHub emulator; `chat` — every agent sends chat to the lab's receiver (the lab's
+   * notifications policy: the repository's channels as signed webhooks). Without `chat` the agents send none.
+   */
+  report?: { github?: boolean; chat?: boolean };
+  /**
+   * A push to the origin's main is a signed GitHub push webhook to every agent at once (the origin's
+   * post-receive hook), as GitHub would send; default off: the agents poll at their interval. Every agent
+   * has the lab's webhook secret either way (`state.secrets`), so a caller can send its own.
+   */
+  pushWebhook?: boolean;
   say: Say;
 }
 
@@ -250,6 +262,10 @@ function loadStateQuiet(dir: string): LabState | undefined {
   }
 }
 
+/** The repository slug the lab's gateway agents post commit statuses for. */
+export const LAB_GITHUB_REPO = 'lab/fleet';
+const GITHUB_TOKEN_ENV = 'MIRRORNET_LAB_GITHUB_TOKEN';
+
 async function up(opts: UpOptions): Promise<LabState> {
   const say = opts.say;
   const dir = resolve(opts.dir);
@@ -280,6 +296,9 @@ async function up(opts: UpOptions): Promise<LabState> {
   const secrets: Record<string, string> = { HUAWEICLOUD_SDK_AK: `LABAK${randomBytes(8).toString('hex').toUpperCase()}`, HUAWEICLOUD_SDK_SK: randomBytes(20).toString('hex') };
   for (const name of lab.secretEnv) secrets[name] = labSecret();
   if (!secrets['HARBOR_ADMIN_PASSWORD']) secrets['HARBOR_ADMIN_PASSWORD'] = labSecret();
+  secrets[WEBHOOK_SECRET_ENV] = randomBytes(20).toString('hex');
+  if (opts.report?.github) secrets[GITHUB_TOKEN_ENV] = `ghs_${randomBytes(18).toString('hex')}`;
+  if (opts.report?.chat) secrets[LAB_CHAT_SECRET_ENV] = randomBytes(20).toString('hex');
 
   const state: LabState = {
     version: 1,
@@ -299,13 +318,19 @@ async function up(opts: UpOptions): Promise<LabState> {
     agents: [],
     nodes: [],
     secrets,
+    options: { interval: opts.interval, nodes: opts.nodes, pushWebhook: Boolean(opts.pushWebhook) },
+    report: {
+      ...(opts.report?.github ? { github: { repo: LAB_GITHUB_REPO } } : {}),
+      ...(opts.report?.chat ? { chat: { channels: lab.chatChannels, log: join(dir, 'services', 'chat.jsonl') } } : {}),
+    },
   };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   saveState(state);
   say(`lab: ${topology.sites.length} sites (${topology.sites.filter((s) => s.role === 'hub').map((s) => s.name).join(', ')} and ${topology.sites.filter((s) => s.role === 'region').length} regions), ${lab.links.length} WireGuard links, ${opts.nodes} node(s) per region; state in ${statePath(dir)}`);
   for (const n of lab.notes) say(`  note: ${n}`);
 
-  // The origin: a bare repository holding the lab's fleet, one commit.
+  // The origin: a bare repository holding the lab's fleet, one commit; with `pushWebhook`, every later push
+  // to main is a signed push webhook to every agent (its post-receive hook), as GitHub would send.
   for (const f of lab.files) {
     const p = join(state.work, f.path);
     mkdirSync(dirname(p), { recursive: true });
@@ -316,29 +341,21 @@ async function up(opts: UpOptions): Promise<LabState> {
   git(state.work, ['commit', '-q', '-m', `mirrornet lab: ${topology.sites.length} sites from ${repo}, every link WireGuard`]);
   sh('git', ['init', '-q', '--bare', '-b', 'main', state.origin]);
   git(state.work, ['push', '-q', state.origin, 'main']);
+  writeFileSync(join(state.origin, 'hooks', 'post-receive'), postReceiveHook(dir), { mode: 0o755 });
   const head = originHead(state)!;
-  say(`origin: ${state.origin} at ${head.slice(0, 12)}`);
+  say(`origin: ${state.origin} at ${head.slice(0, 12)}${opts.pushWebhook ? ' (a push to main is a push webhook to every agent)' : ''}`);
 
   // The network: namespaces recorded before they are made.
   state.namespaces = topologyNamespaces(topology);
   saveState(state);
-  buildNetwork(topology);
+  buildInternet(topology);
+  for (const s of topology.sites) buildSiteNetwork(topology, s);
   say(`network: ${state.namespaces.length} namespaces (${topology.internet.ns} is the internet: a bridge, WAN addresses in 198.18.0.0/16)`);
 
   // Sandboxes: each site's WireGuard key under its --root; each node's containerd config.
-  for (const s of topology.sites) {
-    const root = siteRoot(dir, s.name);
-    const keyDir = join(root, 'etc/mirrornet/wireguard');
-    mkdirSync(keyDir, { recursive: true, mode: 0o700 });
-    writeFileSync(join(root, labPrivateKeyRef(s.name).slice('file:'.length)), `${keys[s.name]!.privateKey}\n`, { mode: 0o600 });
-    for (const n of s.nodes) {
-      const nroot = nodeRoot(dir, s.name, n.name);
-      mkdirSync(join(nroot, 'etc/containerd'), { recursive: true });
-      writeFileSync(join(nroot, 'etc/containerd/config.toml'), containerdConfig());
-    }
-  }
+  for (const s of topology.sites) writeSandbox(dir, s, keys[s.name]!.privateKey);
 
-  // The cloud emulators.
+  // The cloud emulators (and the reporting receivers).
   const cores = topology.sites.filter((s) => s.role === 'hub');
   const harborOf = (core: string) => {
     const h = lab.files.find((f) => f.path.startsWith('harbor/') && new RegExp(`^hub: ${core}$`, 'm').test(String(f.content)));
@@ -351,6 +368,8 @@ async function up(opts: UpOptions): Promise<LabState> {
       const instance = harborOf(c.name);
       return instance ? [{ site: c.name, instance, ns: c.ns, registryUrl: c.registry!.url }] : [];
     }),
+    ...(state.report?.github ? { github: { token: secrets[GITHUB_TOKEN_ENV]!, repo: state.report.github.repo } } : {}),
+    ...(state.report?.chat ? { chat: { secret: secrets[LAB_CHAT_SECRET_ENV]!, log: state.report.chat.log } } : {}),
   };
   const servicesDir = join(dir, 'services');
   mkdirSync(servicesDir, { recursive: true, mode: 0o700 });
@@ -358,9 +377,10 @@ async function up(opts: UpOptions): Promise<LabState> {
   const services = start(state, { name: 'services', kind: 'services', cmd: process.execPath, args: [SERVICES_SCRIPT, '--dir', servicesDir], log: join(dir, 'logs/services.log') });
   await waitUntil('the cloud emulators', 30_000, () => existsSync(join(servicesDir, SERVICES_READY)), [services]);
   const ready = JSON.parse(readFileSync(join(servicesDir, SERVICES_READY), 'utf8')) as ServicesReady;
-  state.services = { vpcUrl: ready.vpcUrl, harbors: ready.harbors };
+  state.services = { vpcUrl: ready.vpcUrl, harbors: ready.harbors, ...(ready.githubUrl ? { githubUrl: ready.githubUrl } : {}), ...(ready.chatUrl ? { chatUrl: ready.chatUrl } : {}) };
   saveState(state);
   say(`emulators: Huawei Cloud VPC ${ready.vpcUrl}; Harbor ${Object.entries(ready.harbors).map(([s, h]) => `${s} ${h.url}`).join(', ')}`);
+  if (ready.githubUrl || ready.chatUrl) say(`reporting: ${[ready.githubUrl ? `commit statuses to the GitHub emulator ${ready.githubUrl} (${LAB_GITHUB_REPO})` : '', ready.chatUrl ? `chat (${lab.chatChannels.length} webhook channels) to ${ready.chatUrl}` : ''].filter(Boolean).join('; ')}`);
 
   // The cores' registries (their Harbors' storage), on the core's LAN address.
   const registries: LabProcess[] = [];
@@ -374,92 +394,289 @@ async function up(opts: UpOptions): Promise<LabState> {
   say(`registries: ${cores.map((c) => `${c.name} ${c.registry!.url}`).join(', ')}`);
 
   // One agent per site, from the origin; they make the tunnels and routes.
-  const env = agentEnv(secrets);
   const agents: LabProcess[] = [];
-  for (const s of topology.sites) {
-    const root = siteRoot(dir, s.name);
-    const listen = `127.0.0.1:${await freePort()}`;
-    const roles = s.role === 'hub' ? 'gateway,hub' : 'gateway';
-    const args = [CLI, 'agent', '--region', s.name, '--repo-url', state.origin, '--roles', roles, '--netns', s.ns, '--root', root, '--listen', listen, '--interval', opts.interval, '--huaweicloud-endpoint', ready.vpcUrl, '--docker-reload', 'true', '--dragonfly-restart', 'true', ...LAB_AGENT_FLAGS];
-    if (s.role === 'hub') {
-      const mine = ready.harbors[s.name];
-      if (mine) args.push('--harbor-url', mine.url, '--harbor-apply', 'true');
-      for (const [site, h] of Object.entries(ready.harbors)) if (site !== s.name) args.push('--harbor-peer-url', `${h.instance}=${h.url}`);
-    }
-    const rec: AgentRecord = { site: s.name, role: 'gateway', roles, root, stateDir: join(root, 'var/lib/mirrornet'), listen };
-    state.agents.push(rec);
-    agents.push(start(state, { name: `agent ${s.name}`, kind: 'agent', cmd: process.execPath, args, env, log: join(dir, 'logs', `agent-${s.name}.log`) }));
-  }
+  for (const s of topology.sites) agents.push(await startGatewayAgent(state, s));
   say(`agents: ${agents.length} gateway agents started (interval ${opts.interval}); waiting for them to apply ${head.slice(0, 12)} ...`);
   const t0 = Date.now();
   await waitForApplied(state.agents, head, timeoutMs, agents);
   say(`agents: every gateway applied ${head.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
   // Through the tunnels: every region reaches its core's registry, the cores reach each other.
-  for (const s of topology.sites) {
-    const targets = s.role === 'hub' ? cores.filter((c) => c.name !== s.name) : s.registrySite ? [siteOf(topology, s.registrySite)] : [];
-    for (const t of targets) {
-      await waitUntil(`${s.name} reaching ${t.name}'s registry through the tunnel`, 60_000, () => httpCodeInNs(s.ns, `${t.registry!.url}/v2/`) === '200');
-    }
-  }
+  for (const s of topology.sites) await waitReachable(topology, s);
   say('tunnels: every region reaches its core, the cores reach each other');
 
   // The regions' peers (dfdaemon's place), node agents and containerd nodes.
   const waits: Promise<void>[] = [];
   for (const s of topology.sites.filter((x) => x.role === 'region')) {
-    const core = s.registrySite ? siteOf(topology, s.registrySite) : undefined;
-    if (!core) {
-      say(`  ${s.name}: mirrors no Harbor of the lab (registries: Docker Hub only); no peer`);
-      continue;
-    }
-    const pdir = join(dir, 'sites', s.name, 'peer');
-    mkdirSync(pdir, { recursive: true });
-    const listen = `127.0.0.1:${s.proxyPort ?? 4001}`;
-    let p: LabProcess;
-    if (opts.peer === 'registry') {
-      writeFileSync(join(pdir, 'config.yml'), registryConfig({ root: join(pdir, 'data'), addr: listen, remote: core.registry!.url }));
-      p = start(state, { name: `peer ${s.name}`, kind: 'peer', cmd: 'docker-registry', args: ['serve', join(pdir, 'config.yml')], ns: s.ns, log: join(dir, 'logs', `peer-${s.name}.log`) });
-    } else {
-      p = start(state, { name: `peer ${s.name}`, kind: 'peer', cmd: process.execPath, args: [PEER_SCRIPT, '--listen', listen, '--cache', join(pdir, 'cache'), '--registry-mirror', core.registry!.url], ns: s.ns, log: join(dir, 'logs', `peer-${s.name}.log`) });
-    }
-    waits.push(waitUntil(`the peer of ${s.name}`, 20_000, () => httpCodeInNs(s.ns, `http://${listen}/v2/`) === '200', [p]));
+    const w = startRegionPeer(state, s, opts.peer);
+    if (w) waits.push(w);
+    else say(`  ${s.name}: mirrors no Harbor of the lab (registries: Docker Hub only); no peer`);
   }
   await Promise.all(waits);
-  const nodeAgents: LabProcess[] = [];
-  const nodeProcs: LabProcess[] = [];
-  for (const s of topology.sites) {
-    for (const n of s.nodes) {
-      const nroot = nodeRoot(dir, s.name, n.name);
-      const cdir = join(dir, 'sites', s.name, 'nodes', n.name, 'containerd');
-      mkdirSync(cdir, { recursive: true });
-      const socket = join(cdir, 'containerd.sock');
-      state.nodes.push({ site: s.name, name: n.name, root: nroot, hostsDir: join(nroot, 'etc/containerd/certs.d'), socket });
-      nodeProcs.push(start(state, { name: `containerd ${n.name}`, kind: 'containerd', cmd: 'containerd', args: ['-c', join(nroot, 'etc/containerd/config.toml'), '--root', join(cdir, 'root'), '--state', join(cdir, 'state'), '--address', socket], ns: s.ns, log: join(dir, 'logs', `containerd-${n.name}.log`) }));
-      const listen = `127.0.0.1:${await freePort()}`;
-      const rec: AgentRecord = { site: s.name, role: 'node', node: n.name, roles: 'node', root: nroot, stateDir: join(nroot, 'var/lib/mirrornet'), listen };
-      state.agents.push(rec);
-      nodeAgents.push(start(state, { name: `agent ${n.name}`, kind: 'node-agent', cmd: process.execPath, args: [CLI, 'agent', '--region', s.name, '--repo-url', state.origin, '--roles', 'node', '--root', nroot, '--listen', listen, '--interval', opts.interval, '--docker-reload', 'true', '--dragonfly-restart', 'true', ...LAB_AGENT_FLAGS], env, log: join(dir, 'logs', `agent-${n.name}.log`) }));
-    }
-  }
-  if (nodeAgents.length) {
-    say(`nodes: ${nodeProcs.length} containerd nodes and their node agents started; waiting for hosts.toml ...`);
-    await waitForApplied(state.agents.filter((a) => a.role === 'node'), head, timeoutMs, nodeAgents);
-    for (const n of state.nodes) {
-      const p = nodeProcs.find((x) => x.name === `containerd ${n.name}`)!;
-      await waitUntil(`containerd of ${n.name}`, 30_000, async () => (await run('ip', ['netns', 'exec', siteOf(topology, n.site).ns, 'ctr', '-a', n.socket, 'version'], { timeoutMs: 5000 })).code === 0, [p]);
-      const site = siteOf(topology, n.site);
-      if (site.registrySite) {
-        const core = siteOf(topology, site.registrySite);
-        const hosts = join(n.hostsDir, hostDirName(`${core.registry!.host}:${core.registry!.port}`), 'hosts.toml');
-        await waitUntil(`the node agent of ${n.name} writing ${hosts}`, 30_000, () => existsSync(hosts));
-      }
-    }
+  const started = [];
+  for (const s of topology.sites) if (s.nodes.length) started.push(await startNodes(state, s));
+  if (started.length) {
+    say(`nodes: ${started.reduce((n, x) => n + x.containerd.length, 0)} containerd nodes and their node agents started; waiting for hosts.toml ...`);
+    await waitNodes(state, started, head, timeoutMs);
     say(`nodes: every node agent wrote its hosts.toml; every containerd answers`);
   }
   state.phase = 'up';
   saveState(state);
   say(`lab is up: \`mirrornet lab status --dir ${dir}\` shows it, \`mirrornet lab down --dir ${dir}\` removes it.`);
   return state;
+}
+
+/** Every agent's command-line flags for reporting: chat to the lab's receiver or none; statuses for gateways. */
+function reportFlags(state: LabState, role: 'gateway' | 'node'): string[] {
+  const flags: string[] = ['--webhook-secret', `env:${WEBHOOK_SECRET_ENV}`];
+  // Without the lab's chat receiver the agents send no chat messages: nothing may go to a real chat.
+  if (!state.report?.chat || !state.services?.chatUrl) flags.push('--no-chat');
+  // One commit status per site (`mirrornet/<site>`): the gateway agent's; a node agent would post the same context.
+  if (role === 'gateway' && state.report?.github && state.services?.githubUrl) {
+    flags.push('--github-repo', state.report.github.repo, '--github-api-url', state.services.githubUrl, '--github-token', `env:${GITHUB_TOKEN_ENV}`);
+  }
+  return flags;
+}
+
+/** The agents' environment: the lab's secrets, and the chat channels' URLs when the lab has a receiver. */
+function labAgentEnv(state: LabState): NodeJS.ProcessEnv {
+  const extra: Record<string, string> = {};
+  if (state.report?.chat && state.services?.chatUrl) for (const c of state.report.chat.channels) extra[labChatUrlEnv(c)] = `${state.services.chatUrl}/chat/${encodeURIComponent(c)}`;
+  return agentEnv({ ...state.secrets, ...extra });
+}
+
+async function startGatewayAgent(state: LabState, s: LabSite): Promise<LabProcess> {
+  const services = state.services!;
+  const root = siteRoot(state.dir, s.name);
+  const listen = `127.0.0.1:${await freePort()}`;
+  const roles = s.role === 'hub' ? 'gateway,hub' : 'gateway';
+  const interval = state.options?.interval ?? '10s';
+  const args = [CLI, 'agent', '--region', s.name, '--repo-url', state.origin, '--roles', roles, '--netns', s.ns, '--root', root, '--listen', listen, '--interval', interval, '--huaweicloud-endpoint', services.vpcUrl, '--docker-reload', 'true', '--dragonfly-restart', 'true', ...reportFlags(state, 'gateway')];
+  if (s.role === 'hub') {
+    const mine = services.harbors[s.name];
+    if (mine) args.push('--harbor-url', mine.url, '--harbor-apply', 'true');
+    for (const [site, h] of Object.entries(services.harbors)) if (site !== s.name) args.push('--harbor-peer-url', `${h.instance}=${h.url}`);
+  }
+  const rec: AgentRecord = { site: s.name, role: 'gateway', roles, root, stateDir: join(root, 'var/lib/mirrornet'), listen };
+  state.agents.push(rec);
+  return start(state, { name: `agent ${s.name}`, kind: 'agent', cmd: process.execPath, args, env: labAgentEnv(state), log: join(state.dir, 'logs', `agent-${s.name}.log`) });
+}
+
+/** A region reaches its core's registry through the tunnel; a core reaches the other cores'. */
+async function waitReachable(t: LabTopology, s: LabSite, timeoutMs = 60_000): Promise<void> {
+  const cores = t.sites.filter((c) => c.role === 'hub');
+  const targets = s.role === 'hub' ? cores.filter((c) => c.name !== s.name) : s.registrySite ? [siteOf(t, s.registrySite)] : [];
+  for (const c of targets) {
+    await waitUntil(`${s.name} reaching ${c.name}'s registry through the tunnel`, timeoutMs, () => httpCodeInNs(s.ns, `${c.registry!.url}/v2/`) === '200');
+  }
+}
+
+/** Start a region's peer on dfdaemon's proxy address; undefined when the region mirrors no lab Harbor. */
+function startRegionPeer(state: LabState, s: LabSite, kind: 'dfproxy' | 'registry'): Promise<void> | undefined {
+  const core = s.registrySite ? siteOf(state.topology!, s.registrySite) : undefined;
+  if (!core) return undefined;
+  const pdir = join(state.dir, 'sites', s.name, 'peer');
+  mkdirSync(pdir, { recursive: true });
+  const listen = `127.0.0.1:${s.proxyPort ?? 4001}`;
+  let p: LabProcess;
+  if (kind === 'registry') {
+    writeFileSync(join(pdir, 'config.yml'), registryConfig({ root: join(pdir, 'data'), addr: listen, remote: core.registry!.url }));
+    p = start(state, { name: `peer ${s.name}`, kind: 'peer', cmd: 'docker-registry', args: ['serve', join(pdir, 'config.yml')], ns: s.ns, log: join(state.dir, 'logs', `peer-${s.name}.log`) });
+  } else {
+    p = start(state, { name: `peer ${s.name}`, kind: 'peer', cmd: process.execPath, args: [PEER_SCRIPT, '--listen', listen, '--cache', join(pdir, 'cache'), '--registry-mirror', core.registry!.url], ns: s.ns, log: join(state.dir, 'logs', `peer-${s.name}.log`) });
+  }
+  return waitUntil(`the peer of ${s.name}`, 20_000, () => httpCodeInNs(s.ns, `http://${listen}/v2/`) === '200', [p]);
+}
+
+interface StartedNodes {
+  site: LabSite;
+  agents: LabProcess[];
+  containerd: LabProcess[];
+}
+
+/** A region's containerd nodes and their node agents. */
+async function startNodes(state: LabState, s: LabSite): Promise<StartedNodes> {
+  const out: StartedNodes = { site: s, agents: [], containerd: [] };
+  const dir = state.dir;
+  for (const n of s.nodes) {
+    const nroot = nodeRoot(dir, s.name, n.name);
+    const cdir = join(dir, 'sites', s.name, 'nodes', n.name, 'containerd');
+    mkdirSync(cdir, { recursive: true });
+    const socket = join(cdir, 'containerd.sock');
+    state.nodes.push({ site: s.name, name: n.name, root: nroot, hostsDir: join(nroot, 'etc/containerd/certs.d'), socket });
+    out.containerd.push(start(state, { name: `containerd ${n.name}`, kind: 'containerd', cmd: 'containerd', args: ['-c', join(nroot, 'etc/containerd/config.toml'), '--root', join(cdir, 'root'), '--state', join(cdir, 'state'), '--address', socket], ns: s.ns, log: join(dir, 'logs', `containerd-${n.name}.log`) }));
+    const listen = `127.0.0.1:${await freePort()}`;
+    const rec: AgentRecord = { site: s.name, role: 'node', node: n.name, roles: 'node', root: nroot, stateDir: join(nroot, 'var/lib/mirrornet'), listen };
+    state.agents.push(rec);
+    out.agents.push(start(state, { name: `agent ${n.name}`, kind: 'node-agent', cmd: process.execPath, args: [CLI, 'agent', '--region', s.name, '--repo-url', state.origin, '--roles', 'node', '--root', nroot, '--listen', listen, '--interval', state.options?.interval ?? '10s', '--docker-reload', 'true', '--dragonfly-restart', 'true', ...reportFlags(state, 'node')], env: labAgentEnv(state), log: join(dir, 'logs', `agent-${n.name}.log`) }));
+  }
+  return out;
+}
+
+/** The node agents applied `head` and wrote hosts.toml; every containerd answers. */
+async function waitNodes(state: LabState, started: StartedNodes[], head: string, timeoutMs: number): Promise<void> {
+  const names = new Set(started.flatMap((x) => x.site.nodes.map((n) => n.name)));
+  const records = state.agents.filter((a) => a.role === 'node' && names.has(a.node!));
+  await waitForApplied(records, head, timeoutMs, started.flatMap((x) => x.agents));
+  const t = state.topology!;
+  for (const n of state.nodes.filter((x) => names.has(x.name))) {
+    const p = started.flatMap((x) => x.containerd).find((x) => x.name === `containerd ${n.name}`)!;
+    await waitUntil(`containerd of ${n.name}`, 30_000, async () => (await run('ip', ['netns', 'exec', siteOf(t, n.site).ns, 'ctr', '-a', n.socket, 'version'], { timeoutMs: 5000 })).code === 0, [p]);
+    const site = siteOf(t, n.site);
+    if (site.registrySite) {
+      const core = siteOf(t, site.registrySite);
+      const hosts = join(n.hostsDir, hostDirName(`${core.registry!.host}:${core.registry!.port}`), 'hosts.toml');
+      await waitUntil(`the node agent of ${n.name} writing ${hosts}`, 30_000, () => existsSync(hosts));
+    }
+  }
+}
+
+/** A site's sandbox: its WireGuard private key under its --root; its nodes' containerd configs. */
+function writeSandbox(dir: string, s: LabSite, privateKey?: string): void {
+  if (privateKey !== undefined) writeSiteKey(dir, s.name, privateKey);
+  for (const n of s.nodes) {
+    const nroot = nodeRoot(dir, s.name, n.name);
+    mkdirSync(join(nroot, 'etc/containerd'), { recursive: true });
+    writeFileSync(join(nroot, 'etc/containerd/config.toml'), containerdConfig());
+  }
+}
+
+function writeSiteKey(dir: string, site: string, privateKey: string): void {
+  const root = siteRoot(dir, site);
+  mkdirSync(join(root, 'etc/mirrornet/wireguard'), { recursive: true, mode: 0o700 });
+  writeFileSync(join(root, labPrivateKeyRef(site).slice('file:'.length)), `${privateKey}\n`, { mode: 0o600 });
+}
+
+// ---- a site added to a running lab ----------------------------------------------------------------------
+
+export interface PrepareSiteOptions {
+  dir: string;
+  /** A clone of the lab's origin holding the new site's file (e.g. written by `mirrornet region add`). */
+  clone: string;
+  name: string;
+}
+
+export interface PreparedSite {
+  path: string;
+  wan: string;
+  publicKey: string;
+  peers: string[];
+  notes: string[];
+}
+
+/**
+ * Make a new site's file in a clone of the lab's origin lab-ready, as `lab up` made the others: a WireGuard
+ * key pair (the private key goes into the site's sandbox, the public key into the file), a slot (WAN
+ * address), every link WireGuard through the lab's internet. The caller commits and pushes it; then
+ * `labAddSite` brings the site up.
+ */
+export function labPrepareSite(opts: PrepareSiteOptions): PreparedSite {
+  const dir = resolve(opts.dir);
+  const state = loadState(dir);
+  if (!state?.topology) throw new LabError(`No lab is up in ${dir}: \`mirrornet lab up\` first.`);
+  const t = state.topology;
+  if (t.sites.some((s) => s.name === opts.name)) throw new LabError(`${opts.name} is in the lab already.`);
+  const { files } = listModelFiles(resolve(opts.clone));
+  const pending = state.pending ?? {};
+  const slot = pending[opts.name]?.slot ?? nextSlot(t, Object.entries(pending).filter(([n]) => n !== opts.name).map(([, p]) => p.slot));
+  const wan = wanAddress(slot);
+  const key = wgKeyPair();
+  const ready = labReadySite(files, opts.name, { wan, publicKey: key.publicKey, wans: Object.fromEntries(t.sites.map((s) => [s.name, s.wan])) });
+  writeFileSync(join(resolve(opts.clone), ready.path), ready.content);
+  state.pending = { ...pending, [opts.name]: { slot } };
+  saveState(state);
+  writeSiteKey(dir, opts.name, key.privateKey);
+  return { path: ready.path, wan, publicKey: key.publicKey, peers: ready.peers, notes: ready.notes };
+}
+
+export interface AddSiteOptions {
+  dir: string;
+  name: string;
+  say: Say;
+  timeoutMs?: number;
+}
+
+/** The origin's files at `rev` (a checkout into a temporary directory under the lab). */
+function originFiles(state: LabState, rev: string): VirtualFile[] {
+  const tmp = join(state.dir, 'tmp', `origin-${rev.slice(0, 12)}-${process.pid}`);
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(tmp, { recursive: true });
+  try {
+    sh('sh', ['-c', 'git --git-dir "$1" archive "$2" | tar -x -C "$3"', 'sh', state.origin, rev, tmp]);
+    return listModelFiles(tmp).files;
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Bring up a site the origin's head has and the lab has not (made lab-ready by `labPrepareSite`, committed
+ * and pushed): its namespace and veth, its gateway agent (which brings up its tunnels; the other agents
+ * already applied the push), and for a region its peer, containerd nodes and node agents. Waits until its
+ * agents applied the head and its nodes have their hosts.toml.
+ */
+export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
+  const dir = resolve(opts.dir);
+  const say = opts.say;
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const state = loadState(dir);
+  if (!state?.topology || state.phase !== 'up') throw new LabError(`No lab is up in ${dir}: \`mirrornet lab up\` first.`);
+  const t = state.topology;
+  if (t.sites.some((s) => s.name === opts.name)) throw new LabError(`${opts.name} is in the lab already.`);
+  const slot = state.pending?.[opts.name]?.slot;
+  if (slot === undefined || !existsSync(join(siteRoot(dir, opts.name), labPrivateKeyRef(opts.name).slice('file:'.length)))) {
+    throw new LabError(`${opts.name} was not made lab-ready: run labPrepareSite for it in a clone of the origin, commit and push, then add it.`);
+  }
+  const head = originHead(state);
+  if (!head) throw new LabError(`The origin ${state.origin} has no main branch.`);
+  const files = originFiles(state, head);
+  const report = validateFiles(files);
+  if (!report.valid) throw new LabError(`The origin's head ${head.slice(0, 12)} is invalid (${report.errors.length} errors, e.g. ${report.errors.slice(0, 2).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ')}): the agents refuse it; push a fix first.`);
+  const input = fleetSites(files).find((s) => s.name === opts.name);
+  if (!input) throw new LabError(`The origin's head ${head.slice(0, 12)} has no site ${opts.name}: commit and push its file first.`);
+  const taken = t.sites.find((s) => s.lan === input.lan);
+  if (taken) throw new LabError(`${opts.name}'s gateway address ${input.lan} is ${taken.name}'s in the lab.`);
+  const site = labSite(input, slot, { prefix: state.prefix, nodes: state.options?.nodes ?? 2 });
+  const links: LabLink[] = report.fleet.links
+    .filter((l) => (l.local === opts.name || l.remote === opts.name) && t.sites.some((s) => s.name === (l.local === opts.name ? l.remote : l.local)))
+    .map((l) => ({
+      id: l.local < l.remote ? `${l.local}--${l.remote}` : `${l.remote}--${l.local}`,
+      local: l.local,
+      remote: l.remote,
+      was: l.link.type,
+      ports: l.link.type === 'wireguard' ? { [l.local]: l.link.local.listenPort, [l.remote]: l.link.remote.listenPort } : {},
+    }));
+  const nonWg = links.filter((l) => l.was !== 'wireguard');
+  if (nonWg.length) throw new LabError(`${opts.name}'s links to ${nonWg.map((l) => (l.local === opts.name ? l.remote : l.local)).join(', ')} are not WireGuard: the lab only has WireGuard (labPrepareSite makes them so).`);
+  const ifaces = labInterfaces(links);
+  for (const i of ifaces) if (existsSync(`/var/run/wireguard/${i.iface}.sock`) && i.site === opts.name) throw new LabError(`The WireGuard interface ${i.iface} (${i.site} to ${i.peer}) exists already: another lab has ${opts.name}.`);
+
+  // Recorded before it is made.
+  t.sites.push(site);
+  state.links = [...(state.links ?? []), ...links];
+  state.wireguard = [...new Set([...state.wireguard, ...ifaces.map((i) => i.iface)])];
+  state.namespaces = [...state.namespaces.filter((n) => n !== t.internet.ns), site.ns, t.internet.ns];
+  const { [opts.name]: _done, ...rest } = state.pending ?? {};
+  state.pending = rest;
+  saveState(state);
+  say(`add ${opts.name}: ${site.role}, ${site.cidr}, WAN ${site.wan}, ${links.length} WireGuard link(s) (${links.map((l) => l.id).join(', ')})`);
+  buildSiteNetwork(t, site);
+  writeSandbox(dir, site);
+  const agent = await startGatewayAgent(state, site);
+  await waitForApplied(state.agents.filter((a) => a.site === opts.name && a.role === 'gateway'), head, timeoutMs, [agent]);
+  await waitReachable(t, site);
+  say(`add ${opts.name}: its agent applied ${head.slice(0, 12)}; its tunnel${links.length === 1 ? ' is' : 's are'} up`);
+  if (site.role === 'region') {
+    const w = startRegionPeer(state, site, state.peer);
+    if (w) await w;
+    if (site.nodes.length) {
+      const started = await startNodes(state, site);
+      await waitNodes(state, [started], head, timeoutMs);
+      say(`add ${opts.name}: ${site.nodes.length} containerd node(s) with their hosts.toml`);
+    }
+  }
+  saveState(state);
+  return site;
 }
 
 /**
@@ -485,23 +702,25 @@ export function registryLog(dir: string, core: string): string {
   return join(dir, 'logs', `registry-${core}.log`);
 }
 
-function buildNetwork(t: LabTopology): void {
+function buildInternet(t: LabTopology): void {
   const inet = t.internet.ns;
   createNamespace(inet);
   sh('ip', ['-n', inet, 'link', 'add', t.internet.bridge, 'type', 'bridge']);
   sh('ip', ['-n', inet, 'addr', 'add', t.internet.address, 'dev', t.internet.bridge]);
   sh('ip', ['-n', inet, 'link', 'set', t.internet.bridge, 'up']);
-  for (const s of t.sites) {
-    createNamespace(s.ns);
-    sh('ip', ['link', 'add', s.veth.site, 'netns', s.ns, 'type', 'veth', 'peer', 'name', s.veth.peer, 'netns', inet]);
-    sh('ip', ['-n', inet, 'link', 'set', s.veth.peer, 'master', t.internet.bridge, 'up']);
-    sh('ip', ['-n', s.ns, 'addr', 'add', s.wanCidr, 'dev', s.veth.site]);
-    sh('ip', ['-n', s.ns, 'link', 'set', s.veth.site, 'up']);
-    // The LAN address on lo: local, no prefix on-link; the source of everything sent into a tunnel.
-    sh('ip', ['-n', s.ns, 'addr', 'add', `${s.lan}/32`, 'dev', 'lo']);
-    // Cores forward between their regions (p2p routes go through them).
-    inNs(s.ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
-  }
+}
+
+function buildSiteNetwork(t: LabTopology, s: LabSite): void {
+  const inet = t.internet.ns;
+  createNamespace(s.ns);
+  sh('ip', ['link', 'add', s.veth.site, 'netns', s.ns, 'type', 'veth', 'peer', 'name', s.veth.peer, 'netns', inet]);
+  sh('ip', ['-n', inet, 'link', 'set', s.veth.peer, 'master', t.internet.bridge, 'up']);
+  sh('ip', ['-n', s.ns, 'addr', 'add', s.wanCidr, 'dev', s.veth.site]);
+  sh('ip', ['-n', s.ns, 'link', 'set', s.veth.site, 'up']);
+  // The LAN address on lo: local, no prefix on-link; the source of everything sent into a tunnel.
+  sh('ip', ['-n', s.ns, 'addr', 'add', `${s.lan}/32`, 'dev', 'lo']);
+  // Cores forward between their regions (p2p routes go through them).
+  inNs(s.ns, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
 }
 
 async function waitForApplied(agents: AgentRecord[], head: string, timeoutMs: number, procs: LabProcess[]): Promise<void> {
@@ -638,6 +857,8 @@ export interface LabStatus {
   tunnels: TunnelStatus[];
   agents: AgentStatus[];
   processes: { name: string; running: boolean }[];
+  /** Where the agents report (the lab's local receivers), and what the chat receiver got. */
+  reporting?: { github?: string; chat?: string; chatMessages?: number };
 }
 
 export async function labStatus(dirOpt: string): Promise<LabStatus | undefined> {
@@ -688,7 +909,10 @@ export async function labStatus(dirOpt: string): Promise<LabStatus | undefined> 
     });
   }
   const processes = state.processes.filter((p) => p.kind !== 'agent' && p.kind !== 'node-agent').map((p) => ({ name: p.name, running: isSame(p) }));
-  return { dir, phase: state.phase, ...(head ? { head } : {}), sites, tunnels, agents, processes };
+  const github = state.report?.github && state.services?.githubUrl ? `${state.services.githubUrl} (${state.report.github.repo})` : undefined;
+  const chat = state.report?.chat && state.services?.chatUrl ? state.services.chatUrl : undefined;
+  const reporting = github || chat ? { ...(github ? { github } : {}), ...(chat ? { chat, chatMessages: labChatMessages(state).length } : {}) } : undefined;
+  return { dir, phase: state.phase, ...(head ? { head } : {}), sites, tunnels, agents, processes, ...(reporting ? { reporting } : {}) };
 }
 
 function table(rows: string[][]): string {
@@ -718,6 +942,12 @@ export function formatStatus(s: LabStatus): string {
   );
   out.push('', 'services');
   out.push(table([['process', 'running'], ...s.processes.map((p) => [p.name, p.running ? 'yes' : 'NO'])]));
+  out.push('', 'reporting');
+  if (!s.reporting) out.push('  none: the agents post no commit statuses and send no chat');
+  else {
+    out.push(`  commit statuses: ${s.reporting.github ? `the GitHub emulator ${s.reporting.github}` : 'none'}`);
+    out.push(`  chat: ${s.reporting.chat ? `the lab's receiver ${s.reporting.chat}, ${s.reporting.chatMessages ?? 0} message(s) so far` : 'none'}`);
+  }
   return `${out.join('\n')}\n`;
 }
 
@@ -823,6 +1053,17 @@ export async function labRun(opts: RunOptions): Promise<RunReport> {
 }
 
 async function runOn(state: LabState, opts: RunOptions): Promise<RunReport> {
+  const report = await labPulls(state, { imageBytes: opts.imageBytes, say: opts.say });
+  if (opts.down) await labDown({ dir: state.dir, say: opts.say });
+  return report;
+}
+
+/**
+ * The image flow on a lab that is up: push two fresh test images to the China core, replicate them to
+ * the other cores, pull them on every node of every region through its peer and then directly (the
+ * baseline), with the bytes each core served per region.
+ */
+export async function labPulls(state: LabState, opts: { imageBytes: number; say: Say }): Promise<RunReport> {
   const say = opts.say;
   const dir = state.dir;
   const t = state.topology!;
@@ -830,15 +1071,13 @@ async function runOn(state: LabState, opts: RunOptions): Promise<RunReport> {
   // CI pushes in China: to the core of the `cn` area (the Harbor that replicates), else the first core.
   const source = cores.find((c) => c.area === 'cn') ?? cores[0]!;
   const stamp = Date.now().toString(36);
-  const imagesDir = join(dir, 'images');
+  const imagesDir = join(dir, 'images', stamp);
   const mirrorImage = buildTestImage(join(imagesDir, 'mirror'), { tag: `mirror-${stamp}`, bytes: opts.imageBytes });
   const directImage = buildTestImage(join(imagesDir, 'direct'), { tag: `direct-${stamp}`, bytes: opts.imageBytes });
   for (const img of [mirrorImage, directImage]) await pushImage(source.ns, source.registry!.url, img);
   say(`images: pushed ${mirrorImage.repo}:${mirrorImage.tag} and :${directImage.tag} (${formatBytes(mirrorImage.size)} each, random layers) to ${source.name} ${source.registry!.url}`);
   let replication = { ms: 0, status: 'none' };
   for (const other of cores.filter((c) => c !== source)) replication = await replicate(state, source, other, say);
-  const empty = join(dir, 'no-mirror');
-  mkdirSync(empty, { recursive: true });
   const regions: RegionRun[] = [];
   const skipped: string[] = [];
   for (const r of t.sites.filter((s) => s.role === 'region')) {
@@ -852,13 +1091,62 @@ async function runOn(state: LabState, opts: RunOptions): Promise<RunReport> {
     }
     const core = siteOf(t, r.registrySite);
     say(`pulls: ${r.name} (${r.nodes.length} nodes, from ${core.name}) through its peer, then directly ...`);
-    const mirror = await pullPhase(state, r, core, mirrorImage, (n) => n.hostsDir);
-    const baseline = await pullPhase(state, r, core, directImage, () => empty);
+    const mirror = await labPull(state, r.name, mirrorImage, 'peer');
+    const baseline = await labPull(state, r.name, directImage, 'direct');
     regions.push({ region: r.name, core: core.name, nodes: r.nodes.length, imageBytes: mirrorImage.size, mirror, baseline });
   }
-  const report: RunReport = { regions, skipped, replication, peer: state.peer };
-  if (opts.down) await labDown({ dir, say });
-  return report;
+  return { regions, skipped, replication, peer: state.peer };
+}
+
+/**
+ * Pull an image that is in a region's core registry on every node of the region, through the region's
+ * peer (the node agents' hosts.toml) or directly (no mirror settings: the baseline); the bytes the core
+ * served to the region for the image's repository, from the core registry's access log.
+ */
+export async function labPull(state: LabState, region: string, image: TestImage, via: 'peer' | 'direct'): Promise<PhaseResult> {
+  const t = state.topology!;
+  const r = siteOf(t, region);
+  if (!r.registrySite) throw new LabError(`${region} mirrors no Harbor of the lab: nothing to pull`);
+  const core = siteOf(t, r.registrySite);
+  const empty = join(state.dir, 'no-mirror');
+  mkdirSync(empty, { recursive: true });
+  return pullPhase(state, r, core, image, via === 'peer' ? (n) => n.hostsDir : () => empty);
+}
+
+/** Build a fresh test image (random layers) and push it to a core's registry. */
+export async function labPushImage(state: LabState, core: string, opts: { tag: string; bytes: number }): Promise<TestImage> {
+  const c = siteOf(state.topology!, core);
+  if (!c.registry) throw new LabError(`${core} is not a core: it has no registry`);
+  const image = buildTestImage(join(state.dir, 'images', opts.tag), { tag: opts.tag, bytes: opts.bytes });
+  await pushImage(c.ns, c.registry.url, image);
+  return image;
+}
+
+/** What the lab's chat receiver got so far (every delivery, with its raw body and signature check). */
+export function labChatMessages(state: Pick<LabState, 'report'>): ChatDelivery[] {
+  return state.report?.chat ? readChatLog(state.report.chat.log) : [];
+}
+
+export interface LabCommitStatus {
+  context: string;
+  state: string;
+  description: string | null;
+  created_at: string;
+}
+
+/** The commit statuses of a revision at the lab's GitHub emulator, newest first (GitHub's order). */
+export async function labCommitStatuses(state: Pick<LabState, 'report' | 'services' | 'secrets'>, sha: string): Promise<LabCommitStatus[]> {
+  const url = state.services?.githubUrl;
+  const repo = state.report?.github?.repo;
+  if (!url || !repo) throw new LabError('The lab does not report commit statuses (lab up without report.github).');
+  const out: LabCommitStatus[] = [];
+  for (let page = 1; ; page++) {
+    const res = await fetch(`${url}/repos/${repo}/commits/${sha}/statuses?per_page=100&page=${page}`, { headers: { authorization: `token ${state.secrets[GITHUB_TOKEN_ENV]}`, accept: 'application/vnd.github+json' }, signal: AbortSignal.timeout(5000) });
+    if (!res.ok) throw new LabError(`the GitHub emulator answered ${res.status}: ${await res.text()}`);
+    const list = (await res.json()) as LabCommitStatus[];
+    out.push(...list);
+    if (list.length < 100) return out;
+  }
 }
 
 export const TARGET_RATIO = 1.1;

@@ -183,7 +183,7 @@ export function pidsUsingDir(dir: string): number[] {
   });
 }
 
-const LAB_SCRIPTS = /(^|\/)(bin\/mirrornet\.js|lab\/(peer|services|registry-tool)\.js|reconcile\/evaluate-child\.js)$/;
+const LAB_SCRIPTS = /(^|\/)(bin\/mirrornet\.js|lab\/(peer|services|registry-tool|push-hook)\.js|reconcile\/evaluate-child\.js)$/;
 const LAB_BINARIES = /(^|\/)(docker-registry|containerd|ctr|wireguard-go)$/;
 
 /**
@@ -290,6 +290,18 @@ export interface NodeRecord {
 export interface ServicesRecord {
   vpcUrl: string;
   harbors: Record<string, { url: string; instance: string }>;
+  /** The lab's GitHub emulator (commit statuses), when the lab reports to it. */
+  githubUrl?: string;
+  /** The lab's chat receiver, when the lab's agents send chat. */
+  chatUrl?: string;
+}
+
+/** What the agents report to (the lab's local receivers); nothing when absent. */
+export interface ReportRecord {
+  /** Commit statuses: the repository the gateway agents name (--github-repo). */
+  github?: { repo: string };
+  /** Chat: the channels of the lab's notifications policy, and the receiver's delivery log. */
+  chat?: { channels: string[]; log: string };
 }
 
 export interface LabState {
@@ -316,6 +328,11 @@ export interface LabState {
   services?: ServicesRecord;
   /** Harbor admin password and other generated secrets (the file is 0600). */
   secrets: Record<string, string>;
+  /** How `up` ran, for sites added later: the agents' interval, nodes per region; whether a push to the origin is a push webhook to the agents (its post-receive hook reads it on every push). */
+  options?: { interval: string; nodes: number; pushWebhook?: boolean };
+  report?: ReportRecord;
+  /** Sites made lab-ready (`labPrepareSite`) and not added yet: their slot (WAN address, veth name). */
+  pending?: Record<string, { slot: number }>;
 }
 
 export function statePath(dir: string): string {

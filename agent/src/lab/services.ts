@@ -1,6 +1,7 @@
 // The lab's cloud services, one long-running process on loopback (started by `lab up`, stopped by `lab
-// down`): the Huawei Cloud VPC route-table emulator every Huawei Cloud gateway programs, and one Harbor
-// API emulator per core. A Harbor replication execution really copies the artifacts: the source core's
+// down`): the Huawei Cloud VPC route-table emulator every Huawei Cloud gateway programs, one Harbor
+// API emulator per core, and, when the lab reports, its local receivers (receivers.ts): the GitHub
+// emulator the agents post commit statuses to, and the chat receiver every lab chat channel posts to. A Harbor replication execution really copies the artifacts: the source core's
 // namespace runs the lab's registry tool, which copies from its real registry to the destination core's
 // across the tunnel (Harbor pushes from the source). Nothing here ever connects beyond loopback: a Harbor
 // registry endpoint that is not one of the lab's Harbors (e.g. Docker Hub) is reported healthy unchecked.
@@ -12,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultRemoteCheck, startHarborEmulator, type ExecutionResult, type HarborEmulator, type PolicyView } from '../emulators/harbor/index.js';
 import { startHuaweiVpcEmulator } from '../emulators/huaweicloud-vpc/index.js';
+import { startChatReceiver, startLabGithub } from './receivers.js';
 import { REGISTRY_TOOL, type CopyResult } from './registry-tool.js';
 
 export interface ServicesCore {
@@ -26,12 +28,18 @@ export interface ServicesConfig {
   vpc: { ak: string; sk: string };
   harbor: { username: string; password: string };
   cores: ServicesCore[];
+  /** Commit statuses: the GitHub emulator, for this repository (owner/name) and token. */
+  github?: { token: string; repo: string };
+  /** Chat: the receiver, with the channels' signing secret and its delivery log. */
+  chat?: { secret: string; log: string };
 }
 
 export interface ServicesReady {
   pid: number;
   vpcUrl: string;
   harbors: Record<string, { url: string; instance: string }>;
+  githubUrl?: string;
+  chatUrl?: string;
 }
 
 export const SERVICES_CONFIG = 'services-config.json';
@@ -96,7 +104,17 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     harbors.set(core.site, { core, emu });
     say('Harbor emulator listening', { core: core.site, instance: core.instance, url: emu.url });
   }
-  const ready: ServicesReady = { pid: process.pid, vpcUrl: vpc.url, harbors: Object.fromEntries([...harbors].map(([site, h]) => [site, { url: h.emu.url, instance: h.core.instance }])) };
+  const github = config.github ? await startLabGithub(config.github) : undefined;
+  if (github) say('GitHub emulator listening', { url: github.url, repo: config.github!.repo });
+  const chat = config.chat ? await startChatReceiver({ secret: config.chat.secret, log: config.chat.log }) : undefined;
+  if (chat) say('chat receiver listening', { url: chat.url, log: config.chat!.log });
+  const ready: ServicesReady = {
+    pid: process.pid,
+    vpcUrl: vpc.url,
+    harbors: Object.fromEntries([...harbors].map(([site, h]) => [site, { url: h.emu.url, instance: h.core.instance }])),
+    ...(github ? { githubUrl: github.url } : {}),
+    ...(chat ? { chatUrl: chat.url } : {}),
+  };
   const tmp = join(dir, `${SERVICES_READY}.tmp`);
   writeFileSync(tmp, `${JSON.stringify(ready, null, 2)}\n`, { mode: 0o600 });
   renameSync(tmp, join(dir, SERVICES_READY));
@@ -104,6 +122,8 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     ready,
     close: async () => {
       for (const h of harbors.values()) await h.emu.close();
+      await github?.close();
+      await chat?.close();
       await vpc.close();
     },
   };

@@ -96,19 +96,34 @@ export function labTopology(input: readonly LabSiteInput[], opts: TopologyOption
     names.add(s.name);
     if (lans.has(s.lan)) throw new TopologyError(`two sites use the LAN address ${s.lan}`);
     lans.add(s.lan);
-    const wan = wanAddress(i);
-    const nodes: LabNode[] = s.role === 'region' && s.runtime !== 'docker' ? Array.from({ length: opts.nodes }, (_, k) => ({ name: `${s.name}-n${k + 1}`, index: k + 1 })) : [];
-    return {
-      ...s,
-      ns: namespaceOf(opts.prefix, s.name),
-      wan,
-      wanCidr: `${wan}/${WAN_PREFIX_LENGTH}`,
-      veth: { site: SITE_VETH, peer: `s${i}` },
-      ...(s.role === 'hub' ? { registry: { host: s.lan, port, url: `http://${s.lan}:${port}` } } : {}),
-      nodes,
-    };
+    return labSite(s, i, { ...opts, registryPort: port });
   });
   return { prefix: opts.prefix, internet: { ns: `${opts.prefix}-inet`, bridge: 'br0', address: `198.18.255.254/${WAN_PREFIX_LENGTH}` }, sites };
+}
+
+/** One site of the lab at slot `index` (its WAN address and veth name follow the slot). */
+export function labSite(s: LabSiteInput, index: number, opts: TopologyOptions): LabSite {
+  const port = opts.registryPort ?? REGISTRY_PORT;
+  const wan = wanAddress(index);
+  const nodes: LabNode[] = s.role === 'region' && s.runtime !== 'docker' ? Array.from({ length: opts.nodes }, (_, k) => ({ name: `${s.name}-n${k + 1}`, index: k + 1 })) : [];
+  return {
+    ...s,
+    ns: namespaceOf(opts.prefix, s.name),
+    wan,
+    wanCidr: `${wan}/${WAN_PREFIX_LENGTH}`,
+    veth: { site: SITE_VETH, peer: `s${index}` },
+    ...(s.role === 'hub' ? { registry: { host: s.lan, port, url: `http://${s.lan}:${port}` } } : {}),
+    nodes,
+  };
+}
+
+/** The slot of a site (from its veth name), and the next free slot of a topology. */
+export function slotOf(site: Pick<LabSite, 'veth'>): number {
+  return Number(site.veth.peer.slice(1));
+}
+
+export function nextSlot(topology: LabTopology, reserved: readonly number[] = []): number {
+  return Math.max(-1, ...topology.sites.map(slotOf), ...reserved) + 1;
 }
 
 export function siteOf(topology: LabTopology, name: string): LabSite {

@@ -154,7 +154,13 @@ export class Agent {
   private async loadApplied(): Promise<Applied | undefined> {
     try {
       const data = JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Partial<Applied>;
-      return data.desired ? { desired: data.desired, ...(data.guardrails ? { guardrails: data.guardrails } : {}) } : undefined;
+      if (!data.desired) return undefined;
+      return {
+        desired: data.desired,
+        ...(data.guardrails ? { guardrails: data.guardrails } : {}),
+        ...(data.notifications ? { notifications: data.notifications } : {}),
+        ...(data.area ? { area: data.area } : {}),
+      };
     } catch {
       return undefined;
     }

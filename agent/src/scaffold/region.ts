@@ -148,7 +148,7 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
       const policy = fleet.policies.linkPolicy?.value;
       const range = policy?.wireguardPorts ?? { from: 51820, to: 51999 };
       const usedPorts = new Set<number>();
-      let hubKey: { publicKey?: string; privateKey?: string } = {};
+      let hubKey: { publicKey?: string; privateKey?: string; nextHop?: string } = {};
       for (const fl of fleet.links) {
         if (fl.link.type !== 'wireguard') continue;
         for (const [site, end] of [
@@ -157,7 +157,10 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
         ] as const) {
           if (site === hubEntry.name && (end.gateway ?? hubGw.name) === hubGw.name) {
             usedPorts.add(end.listenPort);
-            if (end.publicKey && !hubKey.publicKey) hubKey = { publicKey: end.publicKey, ...(end.privateKey ? { privateKey: end.privateKey } : {}) };
+            if (end.publicKey && !hubKey.publicKey) {
+              // Same gateway, same key and the same ECS behind it (the cloud route tables' next hop).
+              hubKey = { publicKey: end.publicKey, ...(end.privateKey ? { privateKey: end.privateKey } : {}), ...(end.nextHop ? { nextHop: end.nextHop } : {}) };
+            }
           }
         }
       }

@@ -4,7 +4,7 @@
 // `lab up` process was killed in the middle.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -14,13 +14,18 @@ import { fileURLToPath } from 'node:url';
 import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
 import { listModelFiles } from '../../src/model/loader.js';
 import { validateFiles } from '../../src/policy/validate.js';
-import { fleetSites, labFleet, labNextHop, selectSites, FIRST_WG_PORT, LAB_MTU } from '../../src/lab/fleet.js';
+import { fleetSites, labChatUrlEnv, labFleet, labNextHop, labReadySite, selectSites, FIRST_WG_PORT, LAB_CHAT_SECRET_ENV, LAB_MTU } from '../../src/lab/fleet.js';
 import { inCidr, layerSizes, parseRegistryLog, servedTo } from '../../src/lab/images.js';
 import { agentEnv, labDown, labInterfaces, labRun, labStatus, missingForLab, formatRun, formatStatus, TARGET_RATIO, type RunReport } from '../../src/lab/index.js';
 import { startPeer, upstreamOf } from '../../src/lab/peer.js';
-import { isLabProgram, listNamespaces, pidsUsingDir, wireguardGoPids } from '../../src/lab/processes.js';
+import { isLabProgram, listNamespaces, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/lab/processes.js';
+import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/lab/push-hook.js';
+import { chatBody, readChatLog, startChatReceiver } from '../../src/lab/receivers.js';
+import { request as webhookRequest } from '../../src/report/chat/webhook/index.js';
+import { scaffoldRegion } from '../../src/scaffold/region.js';
 import { globToRegExp } from '../../src/lab/registry-tool.js';
-import { labTopology, wanAddress, type LabSiteInput } from '../../src/lab/topology.js';
+import { labSite, labTopology, nextSlot, wanAddress, type LabSiteInput } from '../../src/lab/topology.js';
+import type { VirtualFile } from '../../src/model/loader.js';
 import { need } from '../support/capabilities.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -208,6 +213,133 @@ describe('lab', () => {
       assert.equal(upstreamOf({ 'x-dragonfly-registry': 'http://10.120.0.10:5000' }, new URL('http://p/v2/x/blobs/sha256:1?ns=a:1'), mirror), 'http://10.120.0.10:5000');
       assert.equal(upstreamOf({}, new URL('http://p/v2/x/blobs/sha256:1?ns=10.1.0.10:5000'), mirror), 'http://10.1.0.10:5000');
       assert.equal(upstreamOf({}, new URL('http://p/v2/'), mirror), mirror);
+    });
+  });
+
+  describe('reporting and sites added later (pure, and on loopback)', () => {
+    it("the lab's chat channels are the repository's, as signed webhooks to the local receiver, with the same routes", () => {
+      const { lab } = labOf(['ap-jakarta']);
+      const fleet = validateFiles(lab.files).fleet;
+      const policy = fleet.policies.notifications!.value;
+      const original = validateFiles(fleetFiles()).fleet.policies.notifications!.value;
+      assert.deepEqual(policy.channels.map((c) => c.name), original.channels.map((c) => c.name));
+      assert.deepEqual(lab.chatChannels, original.channels.map((c) => c.name));
+      for (const c of policy.channels) {
+        assert.equal(c.type, 'webhook', c.name);
+        assert.equal(c.url, `env:${labChatUrlEnv(c.name)}`);
+        assert.equal(c.secret, `env:${LAB_CHAT_SECRET_ENV}`);
+        assert.equal(c.rateLimit, undefined);
+      }
+      assert.deepEqual(policy.routes, original.routes, 'same routes');
+      assert.equal(labChatUrlEnv('network-cn-oncall'), 'MIRRORNET_LAB_CHAT_URL_NETWORK_CN_ONCALL');
+    });
+
+    const withNew = (files: VirtualFile[], opts: Parameters<typeof scaffoldRegion>[1]): VirtualFile[] => {
+      const r = scaffoldRegion(validateFiles(files).fleet, opts);
+      return [...files, { path: r.path, content: r.content }];
+    };
+
+    it('makes a region from `region add` lab-ready: its key and WAN endpoint, the hub end with the lab key and a gateway ECS, valid without warnings', () => {
+      const { lab, topology, publicKeys } = labOf(['ap-jakarta', 'cn-shanghai']);
+      const files = withNew(lab.files, { name: 'eu-frankfurt-idc', area: 'overseas', provider: 'idc' });
+      const slot = nextSlot(topology);
+      assert.equal(slot, 4);
+      const wans = Object.fromEntries(topology.sites.map((s) => [s.name, s.wan]));
+      const ready = labReadySite(files, 'eu-frankfurt-idc', { wan: wanAddress(slot), publicKey: fakeKey('eu-frankfurt-idc'), wans });
+      assert.deepEqual(ready.peers, ['ap-singapore']);
+      const next = files.map((f) => (f.path === ready.path ? { path: f.path, content: ready.content } : f));
+      const r = validateFiles(next);
+      assert.ok(r.valid, JSON.stringify(r.errors.slice(0, 3)));
+      assert.deepEqual(r.warnings.map((w) => `${w.file} ${w.rule}`), [], 'no warnings: nothing left to fill in');
+      const link = r.fleet.links.find((l) => l.local === 'eu-frankfurt-idc')!;
+      assert.equal(link.link.type, 'wireguard');
+      if (link.link.type !== 'wireguard') return;
+      assert.equal(link.link.local.publicKey, fakeKey('eu-frankfurt-idc'));
+      assert.equal(link.link.local.endpoint, `${wanAddress(slot)}:${link.link.local.listenPort}`);
+      assert.equal(link.link.remote.publicKey, publicKeys['ap-singapore']);
+      assert.equal(link.link.remote.endpoint, `${wans['ap-singapore']}:${link.link.remote.listenPort}`);
+      assert.equal(link.link.remote.nextHop, labNextHop('ap-singapore'));
+      // The hub end listens on a port none of its other links uses.
+      const hubPorts = r.fleet.links.filter((l) => l !== link && l.link.type === 'wireguard').flatMap((l) => (l.link.type === 'wireguard' ? [l.local === 'ap-singapore' ? l.link.local.listenPort : l.remote === 'ap-singapore' ? l.link.remote.listenPort : -1] : []));
+      assert.ok(!hubPorts.includes(link.link.remote.listenPort), `${link.link.remote.listenPort} is free on ap-singapore (${hubPorts.join(', ')})`);
+      // The core routes the new CIDR into the new tunnel, and its cloud route table too.
+      const hub = compile(r.fleet, 'ap-singapore', ['gateway']);
+      const cidr = r.fleet.regions.get('eu-frankfurt-idc')!.value.cidr;
+      assert.ok(hub.routes.some((x) => x.destination === cidr && x.dev === wireguardInterfaceName('ap-singapore', 'eu-frankfurt-idc')));
+      assert.ok(hub.cloud!.tables[0]!.routes.some((x) => x.destination === cidr && x.nexthop === labNextHop('ap-singapore')));
+      // The site's slot gives its WAN address and veth.
+      const site = labSite(fleetSites(next).find((s) => s.name === 'eu-frankfurt-idc')!, slot, { prefix: 'mnlab', nodes: 2 });
+      assert.deepEqual([site.wan, site.veth.peer, site.ns, site.nodes.length], ['198.18.0.5', 's4', 'mnlab-eu-frankfurt-idc', 2]);
+      assert.equal(nextSlot(topology, [slot]), 5);
+    });
+
+    it('a cloud region from `region add` gets WireGuard instead of its cloud link, and lab VPC ids', () => {
+      const { lab, topology } = labOf(['ap-jakarta']);
+      const files = withNew(lab.files, { name: 'ap-tokyo', area: 'overseas', provider: 'huaweicloud', cloudRegion: 'ap-northeast-1' });
+      const wans = Object.fromEntries(topology.sites.map((s) => [s.name, s.wan]));
+      const ready = labReadySite(files, 'ap-tokyo', { wan: wanAddress(9), publicKey: fakeKey('ap-tokyo'), wans });
+      const r = validateFiles(files.map((f) => (f.path === ready.path ? { path: f.path, content: ready.content } : f)));
+      assert.ok(r.valid, JSON.stringify(r.errors.slice(0, 3)));
+      assert.deepEqual(r.warnings.map((w) => `${w.file} ${w.rule}`), []);
+      assert.ok(ready.notes.some((n) => /cloud-connect link to ap-singapore is WireGuard/.test(n)), ready.notes.join('; '));
+      const tokyo = compile(r.fleet, 'ap-tokyo', ['gateway']);
+      assert.equal(tokyo.wireguard.length, 1);
+      assert.ok(tokyo.cloud!.tables[0]!.routes.every((x) => x.nexthop === labNextHop('ap-tokyo')));
+      assert.throws(() => labReadySite(files, 'mars-1', { wan: wanAddress(9), publicKey: 'k', wans }), /no site mars-1/);
+    });
+
+    it('the chat receiver logs every delivery with its raw body, and accepts only the lab-signed ones', async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'mn-receiver-'));
+      const receiver = await startChatReceiver({ secret: 's3cret', log: join(tmp, 'chat.jsonl') });
+      try {
+        const event = { kind: 'applied' as const, site: 'ap-jakarta', revision: 'a'.repeat(40), message: 'ap-jakarta applied', fingerprint: 'f', at: new Date().toISOString(), changes: [{ provider: 'routes', id: '10.128.0.0/16', action: 'create', reason: 'missing' }] };
+        const send = async (secret: string) => {
+          const req = webhookRequest({ channel: 'audit', url: `${receiver.url}/chat/audit`, secret }, { event, occurrence: 'alert', deliveryId: 'd1' }, Date.now());
+          return (await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body })).status;
+        };
+        assert.equal(await send('s3cret'), 200);
+        assert.equal(await send('wrong'), 401);
+        const log = readChatLog(join(tmp, 'chat.jsonl'));
+        assert.deepEqual(log.map((d) => [d.channel, d.event, d.delivery, d.valid]), [['audit', 'applied', 'd1', true], ['audit', 'applied', 'd1', false]]);
+        assert.equal(chatBody(log[0]!)!.event.site, 'ap-jakarta');
+        assert.deepEqual(await (await fetch(`${receiver.url}/messages`)).json(), log);
+        assert.equal((await fetch(`${receiver.url}/elsewhere`, { method: 'POST', body: '{}' })).status, 404);
+      } finally {
+        await receiver.close();
+        rmSync(tmp, { recursive: true, force: true });
+      }
+    });
+
+    it("a push to the origin is a signed GitHub push webhook to every agent (the origin's post-receive hook)", async () => {
+      const tmp = mkdtempSync(join(tmpdir(), 'mn-hook-'));
+      const got: { headers: http.IncomingHttpHeaders; body: string }[] = [];
+      const agent = http.createServer((req, res) => {
+        let body = '';
+        req.on('data', (d: Buffer) => (body += d.toString()));
+        req.on('end', () => {
+          got.push({ headers: req.headers, body });
+          res.writeHead(202).end('reconcile triggered\n');
+        });
+      });
+      await new Promise<void>((r) => agent.listen(0, '127.0.0.1', () => r()));
+      try {
+        const listen = `127.0.0.1:${(agent.address() as AddressInfo).port}`;
+        const rec = { site: 'x', role: 'gateway' as const, roles: 'gateway', root: tmp, stateDir: tmp, listen };
+        const state: LabState = { version: 1, dir: tmp, prefix: 'mnlab', createdAt: '', phase: 'up', repo: tmp, origin: tmp, work: tmp, peer: 'dfproxy', namespaces: [], wireguard: [], processes: [], agents: [rec, { ...rec, site: 'y' }], nodes: [], secrets: { [WEBHOOK_SECRET_ENV]: 'hooksecret' } };
+        saveState(state);
+        const r = await notifyAgents(tmp, 'refs/heads/main', 'b'.repeat(40));
+        assert.deepEqual(r, { sent: 2, ok: 2 });
+        for (const g of got) {
+          assert.equal(g.headers['x-github-event'], 'push');
+          assert.equal(g.headers['x-hub-signature-256'], `sha256=${createHmac('sha256', 'hooksecret').update(g.body).digest('hex')}`);
+          assert.equal(JSON.parse(g.body).ref, 'refs/heads/main');
+        }
+        const hook = postReceiveHook(tmp, '/usr/bin/node');
+        assert.ok(hook.startsWith('#!/bin/sh\n') && hook.includes(`'${PUSH_HOOK_SCRIPT}' '${tmp}'`), hook);
+      } finally {
+        await new Promise<void>((r) => agent.close(() => r()));
+        rmSync(tmp, { recursive: true, force: true });
+      }
     });
   });
 

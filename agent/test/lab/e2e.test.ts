@@ -1,0 +1,358 @@
+// End to end in the lab (root + Debian packages): a small fleet (2 cores, 2 regions, 2 nodes each) whose
+// agents report to local receivers — commit statuses to the lab's GitHub emulator, chat to its webhook
+// receiver — and pushes to the lab's origin, as a user would make them:
+//   1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through
+//      their cache, the other sites' routes follow, statuses and chat arrive;
+//   2. a route deleted by hand is one drift alert, healed, one resolved message;
+//   3. an invalid commit is refused by every agent, changes nothing, is reported; a fix converges;
+//   4. the bandwidth bound: the core serves each region about one image through its peer (baseline: N).
+// One lab for all of them; `lab down` at the end, always, leaves nothing behind.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
+import { listModelFiles } from '../../src/model/loader.js';
+import { validateFiles } from '../../src/policy/validate.js';
+import { verify } from '../../src/report/chat/webhook/index.js';
+import { LAB_CHAT_SECRET_ENV, fleetSites, labFleet, selectSites } from '../../src/lab/fleet.js';
+import { formatBytes } from '../../src/lab/images.js';
+import {
+  agentState,
+  formatRun,
+  formatStatus,
+  labAddSite,
+  labChatMessages,
+  labCommitStatuses,
+  labDown,
+  labInterfaces,
+  labPrepareSite,
+  labPull,
+  labPulls,
+  labPushImage,
+  labStatus,
+  labUp,
+  missingForLab,
+  originHead,
+  TARGET_RATIO,
+  type LabCommitStatus,
+} from '../../src/lab/index.js';
+import { listNamespaces, loadState, pidsUsingDir, wireguardGoPids, type LabState } from '../../src/lab/processes.js';
+import { chatBody, type ChatDelivery } from '../../src/lab/receivers.js';
+import { labTopology } from '../../src/lab/topology.js';
+import { need } from '../support/capabilities.js';
+
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+const CLI = join(repoRoot, 'agent/bin/mirrornet.js');
+const SITES = ['ap-jakarta', 'cn-shanghai'];
+const NEW_REGION = 'eu-frankfurt-idc';
+const INTERVAL_S = 5;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function sh(cmd: string, args: string[], opts: { cwd?: string; allowFail?: boolean } = {}): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, timeout: 60_000, env: { ...process.env, GIT_AUTHOR_NAME: 'lab user', GIT_AUTHOR_EMAIL: 'user@lab.invalid', GIT_COMMITTER_NAME: 'lab user', GIT_COMMITTER_EMAIL: 'user@lab.invalid' } });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${out}`);
+  return { code: r.status ?? 1, out };
+}
+
+async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false> | T | undefined | false, explain: () => string | Promise<string> = () => ''): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    let v: T | undefined | false;
+    try {
+      v = await check();
+    } catch {
+      v = undefined;
+    }
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) assert.fail(`${what} did not happen within ${timeoutMs / 1000} s. ${await explain()}`);
+    await sleep(250);
+  }
+}
+
+/** The routes an agent made in a namespace (routing protocol 157): "destination dev". */
+function agentRoutes(ns: string): string[] {
+  const r = sh('ip', ['-n', ns, '-j', 'route', 'show', 'table', 'main', 'proto', '157']);
+  return (JSON.parse(r.out || '[]') as { dst: string; dev: string }[]).map((x) => `${x.dst} ${x.dev}`).sort();
+}
+
+/** Everything about a namespace's network that a reconcile could change: routes, addresses, links, WireGuard (not counters or handshakes). */
+function netSnapshot(ns: string): string {
+  const routes = sh('ip', ['-n', ns, 'route', 'show', 'table', 'all']).out;
+  const addrs = sh('ip', ['-n', ns, '-br', 'addr']).out;
+  const wg = sh('ip', ['netns', 'exec', ns, 'wg', 'show', 'all', 'dump'], { allowFail: true }).out.split('\n').map((line) => {
+    const f = line.split('\t');
+    // interface: name, private key, public key, port, fwmark; peer: name, public key, psk, endpoint, allowed ips, handshake, rx, tx, keepalive
+    return f.length >= 9 ? [f[0], f[1], f[3], f[4], f[8]].join('\t') : [f[0], f[2], f[3], f[4]].join('\t');
+  });
+  return [routes, addrs, ...wg].join('\n');
+}
+
+describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to local receivers', function () {
+  this.timeout(240_000);
+  const prefix = `mne${process.pid.toString(36)}`;
+  let dir = '';
+  let work = '';
+  let clone = '';
+  const lines: string[] = [];
+  const say = (l: string) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`);
+  const state = (): LabState => loadState(dir)!;
+
+  const git = (...args: string[]) => sh('git', args, { cwd: clone }).out.trim();
+  const mirrornet = (...args: string[]) => sh(process.execPath, [CLI, ...args], { allowFail: true });
+  const push = (message: string): string => {
+    git('add', '-A');
+    git('commit', '-q', '-m', message);
+    git('push', '-q', 'origin', 'main');
+    return git('rev-parse', 'HEAD');
+  };
+  const gatewaySites = () => state().topology!.sites.map((s) => s.name);
+  const allApplied = (rev: string) => state().agents.every((a) => agentState(a)?.appliedRevision === rev);
+  const behind = async (rev: string) => {
+    const s = await labStatus(dir);
+    return s ? `${formatStatus(s)}\nwaiting for ${rev.slice(0, 12)}` : 'no status';
+  };
+  const secret = () => state().secrets[LAB_CHAT_SECRET_ENV]!;
+  /** Chat deliveries with their parsed body, each checked against the lab's secret again. */
+  const chat = (pred: (d: ChatDelivery, e: NonNullable<ReturnType<typeof chatBody>>) => boolean) =>
+    labChatMessages(state()).flatMap((d) => {
+      const b = chatBody(d);
+      return b && pred(d, b) ? [{ d, b, signed: verify(secret(), d.body, d.signature) }] : [];
+    });
+  /** The latest status of each context for a revision. */
+  const latestStatuses = async (rev: string): Promise<Map<string, LabCommitStatus>> => {
+    const list = await labCommitStatuses(state(), rev);
+    const out = new Map<string, LabCommitStatus>();
+    for (const s of list) if (!out.has(s.context)) out.set(s.context, s);
+    return out;
+  };
+  /** The routes compile gives each site for a revision of the origin. */
+  const expectedRoutes = (rev: string): Map<string, string[]> => {
+    const tmp = join(work, `rev-${rev.slice(0, 12)}`);
+    rmSync(tmp, { recursive: true, force: true });
+    mkdirSync(tmp, { recursive: true });
+    sh('sh', ['-c', 'git --git-dir "$1" archive "$2" | tar -x -C "$3"', 'sh', state().origin, rev, tmp]);
+    const report = validateFiles(listModelFiles(tmp).files);
+    assert.ok(report.valid, `${rev} is valid`);
+    const out = new Map<string, string[]>();
+    for (const s of state().topology!.sites) {
+      const d = compile(report.fleet, s.name, s.role === 'hub' ? ['gateway', 'hub'] : ['gateway']);
+      out.set(s.name, d.routes.map((r) => `${r.destination} ${r.dev}`).sort());
+    }
+    return out;
+  };
+
+  before(async function () {
+    this.timeout(180_000);
+    const missing = missingForLab();
+    need(this, missing.reasons.length ? `${missing.reasons.join('; ')}${missing.packages.length ? ` (apt-get install ${missing.packages.join(' ')})` : ''}` : undefined);
+    // Interface names follow the site names: a lab of the same sites already up on this machine holds them.
+    const files = listModelFiles(repoRoot).files;
+    const topology = labTopology(selectSites(fleetSites(files), SITES), { prefix: 'mnlab', nodes: 1 });
+    const links = labFleet(files, { topology, publicKeys: Object.fromEntries(topology.sites.map((s) => [s.name, 'k'])) }).links;
+    const busy = [...labInterfaces(links).map((i) => i.iface), wireguardInterfaceName(NEW_REGION, 'ap-singapore'), wireguardInterfaceName('ap-singapore', NEW_REGION)].find((i) => existsSync(`/var/run/wireguard/${i}.sock`));
+    need(this, busy ? `a lab with the same sites is up on this machine (${busy} exists): run \`mirrornet lab down\` first` : undefined);
+    dir = mkdtempSync(join(tmpdir(), 'mn-e2e-'));
+    work = mkdtempSync(join(tmpdir(), 'mn-e2e-work-'));
+    const t0 = Date.now();
+    await labUp({ repo: repoRoot, dir, nodes: 2, sites: SITES, prefix, peer: 'dfproxy', interval: `${INTERVAL_S}s`, report: { github: true, chat: true }, pushWebhook: true, say, timeoutMs: 120_000 });
+    say(`(test) lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    clone = join(work, 'clone');
+    sh('git', ['clone', '-q', state().origin, clone]);
+  });
+
+  after(async function () {
+    this.timeout(60_000);
+    const failed = this.currentTest?.state === 'failed' || (this.test?.parent?.tests ?? []).some((t) => t.state === 'failed');
+    if (!dir) return;
+    const wg = new Set(loadState(dir)?.wireguard ?? []);
+    const r = await labDown({ dir, prefix, say });
+    if (failed || r.problems.length || process.env['MIRRORNET_LAB_VERBOSE']) process.stderr.write(`${lines.join('\n')}\n`);
+    if (work) rmSync(work, { recursive: true, force: true });
+    assert.deepEqual(r.problems, [], 'lab down problems');
+    assert.deepEqual(listNamespaces().filter((n) => n.startsWith(`${prefix}-`)), [], 'no namespace left');
+    assert.ok(!existsSync(dir), `${dir} is gone`);
+    assert.deepEqual(pidsUsingDir(dir), [], 'no process left');
+    assert.deepEqual(wireguardGoPids(wg), [], 'no wireguard-go left');
+    for (const i of wg) assert.ok(!existsSync(`/var/run/wireguard/${i}.sock`), `${i}.sock is gone`);
+  });
+
+  it('the lab is up with reporting on: every agent applied the origin, statuses and chat arrived for it', async function () {
+    const head = originHead(state())!;
+    await waitFor('every agent applied the origin', 60_000, () => allApplied(head), () => behind(head));
+    const statuses = await waitFor('a success status for every site', 30_000, async () => {
+      const m = await latestStatuses(head);
+      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
+    });
+    assert.deepEqual([...statuses.keys()].sort(), gatewaySites().map((s) => `mirrornet/${s}`).sort(), 'one context per site (gateway agents only)');
+    const applied = await waitFor('an applied chat message from every site', 30_000, () => {
+      const m = chat((_, b) => b.event.kind === 'applied' && b.event.revision === head);
+      return new Set(m.map((x) => x.b.event.site)).size === gatewaySites().length && m;
+    });
+    assert.ok(applied.every((x) => x.d.valid && x.signed), 'every chat delivery is signed with the lab secret');
+  });
+
+  it('1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through their cache, routes follow, statuses and chat arrive', async function () {
+    const before = agentRoutes(`${prefix}-ap-singapore`);
+    const add = mirrornet('region', 'add', NEW_REGION, '--area', 'overseas', '--provider', 'idc', '--write', '--repo', clone);
+    assert.equal(add.code, 0, add.out);
+    const cidr = /(\d+\.\d+\.\d+\.\d+\/\d+)/.exec(add.out)?.[1];
+    assert.ok(cidr, `region add names the CIDR: ${add.out}`);
+    assert.ok(!before.some((r) => r.startsWith(`${cidr} `)), `the core has no route to ${cidr} yet`);
+    // What the user fills in (the new gateway's key), made for the lab: its key, its WAN address.
+    const prepared = labPrepareSite({ dir, clone, name: NEW_REGION });
+    assert.deepEqual(prepared.peers, ['ap-singapore']);
+    const v = mirrornet('validate', '--repo', clone, '--strict');
+    assert.equal(v.code, 0, `the lab-ready region validates without warnings: ${v.out}`);
+    const rev = push(`add ${NEW_REGION}`);
+    const t0 = Date.now();
+
+    // The lab brings up the region's namespace, agent, peer and nodes; the push webhook told the other agents.
+    const site = await labAddSite({ dir, name: NEW_REGION, say });
+    assert.equal(site.cidr, cidr);
+    await waitFor(`every agent applied ${rev.slice(0, 12)}`, 60_000, () => allApplied(rev), () => behind(rev));
+    say(`(test) ${NEW_REGION} added and every agent on ${rev.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    // The push reached the agents as a signed push webhook (the origin's post-receive hook), not only by polling.
+    for (const p of state().processes.filter((x) => x.kind === 'agent' && x.name !== `agent ${NEW_REGION}`)) {
+      assert.match(readFileSync(p.log, 'utf8'), /"status":202,"event":"push".*"msg":"webhook"/, `${p.name} got the push webhook`);
+    }
+    const status = (await labStatus(dir))!;
+    const tunnel = status.tunnels.filter((x) => x.site === NEW_REGION || x.peer === NEW_REGION);
+    assert.equal(tunnel.length, 2, formatStatus(status));
+    assert.ok(tunnel.every((x) => x.exists && x.handshakeAgeS !== undefined), `the new tunnel completed a handshake: ${formatStatus(status)}`);
+
+    // Every site's routes are what the new revision compiles to: the cores have the new CIDR.
+    const expected = expectedRoutes(rev);
+    for (const s of state().topology!.sites) assert.deepEqual(agentRoutes(s.ns), expected.get(s.name), `${s.name}'s routes match ${rev.slice(0, 12)}`);
+    const core = agentRoutes(`${prefix}-ap-singapore`);
+    assert.ok(core.includes(`${cidr} ${wireguardInterfaceName('ap-singapore', NEW_REGION)}`), `ap-singapore routes ${cidr} into the new tunnel: ${core.join(', ')}`);
+    assert.deepEqual(core.filter((r) => !r.startsWith(`${cidr} `)), before, "the core's other routes stay");
+
+    // Its nodes pull through the region's peer: the core serves the region the image once.
+    const image = await labPushImage(state(), 'ap-singapore', { tag: `added-${Date.now().toString(36)}`, bytes: 2 * 1024 * 1024 });
+    const pulled = await labPull(state(), NEW_REGION, image, 'peer');
+    assert.ok(pulled.complete, `every node of ${NEW_REGION} has the image: ${JSON.stringify(pulled.pulls)}`);
+    assert.ok(pulled.served >= 0.99 * image.size && pulled.served <= TARGET_RATIO * image.size, `the core served ${formatBytes(pulled.served)} for a ${formatBytes(image.size)} image`);
+
+    // Commit statuses: success for every site on the new revision, the new region's included.
+    const statuses = await waitFor('success statuses for every site', 30_000, async () => {
+      const m = await latestStatuses(rev);
+      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
+    }, async () => JSON.stringify([...(await latestStatuses(rev)).values()].map((s) => [s.context, s.state])));
+    assert.match(statuses.get(`mirrornet/${NEW_REGION}`)!.description ?? '', new RegExp(`${NEW_REGION} applied ${rev.slice(0, 12)}`));
+
+    // Chat: `applied` from the new region and from its core (which gained a tunnel and a route), signed.
+    const applied = await waitFor('applied chat messages from the new region and its core', 30_000, () => {
+      const m = chat((_, b) => b.event.kind === 'applied' && b.event.revision === rev);
+      const sites = new Set(m.map((x) => x.b.event.site));
+      return sites.has(NEW_REGION) && sites.has('ap-singapore') && m;
+    });
+    for (const x of applied) {
+      assert.ok(x.d.valid && x.signed, `${x.d.channel}: signed with the lab's secret`);
+      assert.ok(x.b.event.changes?.length, 'an applied message lists its changes');
+    }
+    const channels = new Set(applied.filter((x) => x.b.event.site === NEW_REGION).map((x) => x.d.channel));
+    assert.ok(channels.has('platform-intl') && channels.has('audit'), `an overseas region's messages go to the overseas channel and the audit log: ${[...channels].join(', ')}`);
+    assert.ok(applied.some((x) => x.b.event.site === 'ap-singapore' && x.b.event.changes!.some((c) => c.provider === 'routes' && c.id.includes(cidr))), 'the core says it added the route');
+  });
+
+  it('2. a route deleted by hand in a region: one drift alert, healed, one resolved message', async function () {
+    const ns = `${prefix}-ap-jakarta`;
+    const routes = agentRoutes(ns);
+    assert.ok(routes.length > 0, 'ap-jakarta has routes');
+    const [dest] = routes[0]!.split(' ');
+    const since = new Date().toISOString();
+    const mine = (kind: string) => chat((d, b) => d.at >= since && b.event.kind === kind && b.event.site === 'ap-jakarta' && b.event.component === 'routes');
+    sh('ip', ['-n', ns, 'route', 'del', dest!, 'proto', '157']);
+    assert.ok(!agentRoutes(ns).includes(routes[0]!), 'the route is gone');
+    const t0 = Date.now();
+    await waitFor('the route healed', 4 * INTERVAL_S * 1000, () => agentRoutes(ns).includes(routes[0]!));
+    const healedMs = Date.now() - t0;
+    await waitFor('a drift-resolved message', 20_000, () => mine('drift-resolved').length > 0);
+    // Two more reconciles: nothing else is said.
+    await sleep(2 * INTERVAL_S * 1000 + 1000);
+    const detected = mine('drift-detected');
+    const resolved = mine('drift-resolved');
+    say(`(test) route ${dest} healed in ${(healedMs / 1000).toFixed(1)} s; chat: ${detected.length} drift-detected, ${resolved.length} drift-resolved`);
+    const channels = [...new Set([...detected, ...resolved].map((x) => x.d.channel))].sort();
+    assert.ok(channels.length > 0);
+    for (const c of channels) {
+      assert.equal(detected.filter((x) => x.d.channel === c).length, 1, `${c}: exactly one drift alert`);
+      assert.equal(resolved.filter((x) => x.d.channel === c).length, 1, `${c}: exactly one resolved message`);
+    }
+    assert.ok([...detected, ...resolved].every((x) => x.d.valid && x.signed), 'signed');
+    assert.equal(detected[0]!.b.occurrence, 'alert');
+    assert.equal(resolved[0]!.b.occurrence, 'resolved');
+    assert.ok(detected[0]!.b.event.changes?.some((c) => c.id.includes(dest!)), 'the alert names the route');
+    assert.deepEqual(agentRoutes(ns), routes, 'every route is back');
+    assert.deepEqual(Object.keys(agentState(state().agents.find((a) => a.site === 'ap-jakarta' && a.role === 'gateway')!)?.drift ?? {}), [], 'no drift left');
+  });
+
+  it('3. an invalid commit: every agent refuses it and nothing changes; the refusal is reported; a fix converges', async function () {
+    git('pull', '-q', '--ff-only');
+    const good = git('rev-parse', 'HEAD');
+    await waitFor(`every agent on ${good.slice(0, 12)}`, 30_000, () => allApplied(good), () => behind(good));
+    const namespaces = state().topology!.sites.map((s) => s.ns);
+    const snapshot = () => Object.fromEntries(namespaces.map((ns) => [ns, netSnapshot(ns)]));
+    const before = snapshot();
+    // A typo: Shanghai's CIDR overlaps Jakarta's.
+    const file = join(clone, 'regions/cn-shanghai.yaml');
+    const text = readFileSync(file, 'utf8');
+    const jakarta = /^cidr: (\S+)$/m.exec(readFileSync(join(clone, 'regions/ap-jakarta.yaml'), 'utf8'))![1]!;
+    writeFileSync(file, text.replace(/^cidr: \S+$/m, `cidr: ${jakarta}`));
+    assert.notEqual(mirrornet('validate', '--repo', clone).code, 0, 'the commit is invalid');
+    const bad = push('cn-shanghai: wrong CIDR');
+    const t0 = Date.now();
+
+    await waitFor(`every agent refused ${bad.slice(0, 12)}`, 30_000, () => state().agents.every((a) => agentState(a)?.refused?.revision === bad), () => behind(bad));
+    say(`(test) every agent refused ${bad.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+    const statuses = await waitFor('failure statuses for every site', 30_000, async () => {
+      const m = await latestStatuses(bad);
+      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'failure') && m;
+    });
+    assert.match(statuses.get('mirrornet/cn-shanghai')!.description ?? '', /^Refused: /);
+    const refused = await waitFor('revision-refused chat messages from every site', 30_000, () => {
+      const m = chat((_, b) => b.event.kind === 'revision-refused' && b.event.revision === bad);
+      return new Set(m.map((x) => x.b.event.site)).size === gatewaySites().length && m;
+    });
+    assert.ok(refused.every((x) => x.d.valid && x.signed), 'signed');
+    assert.ok(refused.every((x) => /invalid/.test(x.b.event.message)), 'the message says why');
+    // One more reconcile of every agent: still nothing applied, nothing changed in any namespace.
+    await sleep(INTERVAL_S * 1000 + 1000);
+    for (const a of state().agents) assert.equal(agentState(a)?.appliedRevision, good, `${a.node ?? a.site} keeps ${good.slice(0, 12)}`);
+    const after = snapshot();
+    for (const ns of namespaces) assert.equal(after[ns], before[ns], `${ns}: routes, addresses and WireGuard unchanged`);
+    assert.ok(chat((_, b) => b.event.kind === 'applied' && b.event.revision === bad).length === 0, 'nothing applied it');
+
+    // The fix (a revert) converges; the statuses of the fix are success.
+    git('revert', '--no-edit', 'HEAD');
+    git('push', '-q', 'origin', 'main');
+    const fix = git('rev-parse', 'HEAD');
+    await waitFor(`every agent applied the fix ${fix.slice(0, 12)}`, 30_000, () => allApplied(fix), () => behind(fix));
+    await waitFor('success statuses for the fix', 30_000, async () => {
+      const m = await latestStatuses(fix);
+      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success');
+    });
+    for (const a of state().agents) assert.equal(agentState(a)?.refused, undefined, `${a.node ?? a.site}: no refusal left`);
+    const fixed = snapshot();
+    for (const ns of namespaces) assert.equal(fixed[ns], before[ns], `${ns}: the fix (same content) changes nothing either`);
+  });
+
+  it('4. the bandwidth bound: through its peer the core serves each region <= 1.1x the image (baseline: one image per node)', async function () {
+    const report = await labPulls(state(), { imageBytes: 4 * 1024 * 1024, say });
+    say(`(test)\n${formatRun(report)}`);
+    assert.equal(report.replication.status, 'Succeed');
+    assert.deepEqual(report.regions.map((r) => r.region).sort(), [...SITES, NEW_REGION].sort(), formatRun(report));
+    for (const r of report.regions) {
+      assert.equal(r.nodes, 2);
+      assert.ok(r.mirror.complete && r.baseline.complete, `${r.region}: every pull completed: ${formatRun(report)}`);
+      assert.ok(r.mirror.served >= 0.99 * r.imageBytes, `${r.region}: the core served the image (${r.mirror.served} of ${r.imageBytes})`);
+      assert.ok(r.mirror.served <= TARGET_RATIO * r.imageBytes, `${r.region}: ${formatBytes(r.mirror.served)} served through the peer, more than ${TARGET_RATIO}x ${formatBytes(r.imageBytes)}`);
+      assert.ok(r.baseline.served >= 2 * 0.99 * r.imageBytes, `${r.region}: the baseline served one image per node (${formatBytes(r.baseline.served)})`);
+    }
+  });
+});
