@@ -203,3 +203,8 @@ await runCloudBench();
 const { runAgentBench } = await import('./agent.js');
 const agentCode = await runAgentBench();
 if (!process.exitCode) process.exitCode = agentCode;
+
+// The lab's benchmarks (agent/bench/lab.ts): merge-to-applied across all sites, core egress per region, agent RSS.
+const { runLabBench } = await import('./lab.js');
+const labCode = await runLabBench();
+if (!process.exitCode) process.exitCode = labCode;

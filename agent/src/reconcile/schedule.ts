@@ -23,8 +23,20 @@ export function intervalToCron(text: string): string {
   throw new IntervalError(text);
 }
 
-export function scheduleTicks(interval: string, tick: () => Promise<unknown>): ScheduledTask {
-  return schedule(intervalToCron(interval), async () => {
-    await tick();
-  }, { noOverlap: true, name: 'mirrornet-reconcile' });
+/**
+ * Tick on the interval, each tick delayed by a random part of it (at most a tenth, at most 3 s): every agent's
+ * schedule is tied to the wall clock, and a fleet of agents must not validate the same revision at once.
+ */
+export function scheduleTicks(interval: string, tick: () => Promise<unknown>, random: () => number = Math.random): ScheduledTask {
+  const m = /^(\d+)(s|m|h)$/.exec(interval.trim())!;
+  const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  const jitterMax = Math.min(ms / 10, 3000);
+  return schedule(
+    intervalToCron(interval),
+    async () => {
+      await new Promise((r) => setTimeout(r, Math.floor(random() * jitterMax)));
+      await tick();
+    },
+    { noOverlap: true, name: 'mirrornet-reconcile' },
+  );
 }
