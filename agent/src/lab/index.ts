@@ -292,6 +292,15 @@ async function up(opts: UpOptions): Promise<LabState> {
   for (const i of ifaces) {
     if (existsSync(`/var/run/wireguard/${i.iface}.sock`)) throw new LabError(`The WireGuard interface ${i.iface} (${i.site} to ${i.peer}) exists already: another lab of the same sites is up; run \`mirrornet lab down\` for it first.`);
   }
+  // containerd refuses a socket path longer than 104 bytes (sun_path): say so before anything is made.
+  for (const site of topology.sites) {
+    for (const n of site.nodes) {
+      const socket = join(opts.dir, 'sites', site.name, 'nodes', n.name, 'containerd', 'containerd.sock');
+      if (Buffer.byteLength(socket) > 104) {
+        throw new LabError(`The lab directory ${opts.dir} is too long: containerd's socket ${socket} would exceed 104 bytes. Use a shorter --dir (the default is /var/lib/mirrornet-lab).`);
+      }
+    }
+  }
 
   const secrets: Record<string, string> = { HUAWEICLOUD_SDK_AK: `LABAK${randomBytes(8).toString('hex').toUpperCase()}`, HUAWEICLOUD_SDK_SK: randomBytes(20).toString('hex') };
   for (const name of lab.secretEnv) secrets[name] = labSecret();
