@@ -33,6 +33,7 @@ import { applyHost, pendingChanges, planHost, type HostDeps } from '../src/recon
 import { StateStore, type AgentState } from '../src/reconcile/state.js';
 import { generateGatewayFleet, regionFile, type GatewayFleet } from './gateway-fleet.js';
 import { alive, runChild, Sandbox, sh, sleep, type ShResult } from './netns.js';
+import { median, table, type Out, type Row } from './report.js';
 
 const REGIONS = 50;
 const STATIC_PER_REGION = 3;
@@ -48,39 +49,16 @@ const WEBHOOK_SECRET = randomBytes(16).toString('hex');
 
 const CLI = fileURLToPath(new URL('../../bin/mirrornet.js', import.meta.url));
 
-type Out = (s: string) => void;
-
-interface Row {
-  what: string;
-  value: string;
-  target?: string;
-  verdict?: string;
-}
-
 const fmtMs = (ms: number) => `${ms.toFixed(1)} ms`;
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 function commandExists(cmd: string): boolean {
   return sh('sh', ['-c', `command -v ${cmd}`], { allowFail: true }).code === 0;
 }
 
-function table(out: Out, rows: Row[]): void {
-  const header = ['measurement', 'value', 'target', 'verdict'];
-  const cells = rows.map((r) => [r.what, r.value, r.target ?? '', r.verdict ?? '']);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((s, i) => (i === 1 ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join('  ').trimEnd();
-  out(line(header));
-  out(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const c of cells) out(line(c));
-}
 
 // ---- 1. no-op reconcile of a gateway ------------------------------------------------------------
 

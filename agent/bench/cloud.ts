@@ -19,6 +19,7 @@ import { createHuaweiVpcProvider, createVpcClient } from '../src/providers/huawe
 import { DEFAULT_COMMANDS, type Provider } from '../src/providers/types.js';
 import { applyHost, pendingChanges, planHost, type HostDeps } from '../src/reconcile/engine.js';
 import { StateStore, EMPTY_STATE } from '../src/reconcile/state.js';
+import { table, type Row } from './report.js';
 
 const PROJECT = '0a7c3b1e9f2d4c6b8e5a1d3f7b9c2e4a';
 const TABLE = 'rtb-bench-0001';
@@ -112,18 +113,17 @@ export async function runCloudBench(): Promise<number> {
   const cloud = await cloudRouteTable();
   const harbor = await harborCore();
   const kinds = Object.keys(harbor.byKind).length;
-  const rows: [string, string, string, string][] = [
-    ['Huawei route table, 200 routes: API calls', String(cloud.calls), `per-route refresh: ${cloud.routes + 1}`, cloud.calls <= 2 ? 'PASS (<= 2)' : 'MISS (<= 2)'],
-    ['Huawei route table, 200 routes: writes', String(cloud.writes), 'per-route refresh: 0', cloud.writes === 0 ? 'PASS (0)' : 'MISS (0)'],
-    [
-      `Harbor core (${harbor.objects} objects): API calls`,
-      `${harbor.calls} (${Object.entries(harbor.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})`,
-      `per-object refresh: ${harbor.objects + kinds}`,
-      Object.values(harbor.byKind).every((n) => n <= 1) ? 'PASS (<= 1 list per kind)' : 'MISS (<= 1 list per kind)',
-    ],
+  const rows: Row[] = [
+    { what: 'Huawei route table, 200 routes: API calls', value: String(cloud.calls), target: `<= 2 (per-route refresh: ${cloud.routes + 1})`, verdict: cloud.calls <= 2 ? 'PASS' : 'MISS' },
+    { what: 'Huawei route table, 200 routes: writes', value: String(cloud.writes), target: '0', verdict: cloud.writes === 0 ? 'PASS' : 'MISS' },
+    {
+      what: `Harbor core (${harbor.objects} objects): API calls`,
+      value: `${harbor.calls} (${Object.entries(harbor.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})`,
+      target: `<= 1 list per kind (per-object refresh: ${harbor.objects + kinds})`,
+      verdict: Object.values(harbor.byKind).every((n) => n <= 1) ? 'PASS' : 'MISS',
+    },
   ];
-  const w = [0, 1, 2, 3].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) process.stdout.write(`${r.map((c, i) => c.padEnd(w[i]!)).join('  ')}\n`);
+  table((line) => process.stdout.write(`${line}\n`), rows);
   return 0;
 }
 

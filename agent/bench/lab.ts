@@ -29,6 +29,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { agentEnv, formatRun, labDown, labRun, LabError, missingForLab, originHead, TARGET_RATIO, type RunReport } from '../src/lab/index.js';
 import { isSame, loadState, saveState, sh, spawnDetached, stopPids, type AgentRecord, type LabProcess, type LabState } from '../src/lab/processes.js';
+import { median, table, type Out, type Row } from './report.js';
 
 const NODES_PER_REGION = 2;
 const INTERVAL_S = 10;
@@ -42,35 +43,12 @@ const BENCH_SECRET_ENV = 'MIRRORNET_BENCH_WEBHOOK_SECRET';
 /** The example fleet: the repository this package lives in (agent/dist/bench -> the root). */
 const FLEET = fileURLToPath(new URL('../../../', import.meta.url));
 
-type Out = (s: string) => void;
-
-interface Row {
-  what: string;
-  value: string;
-  target?: string;
-  verdict?: string;
-}
-
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const fmtCpu = (s: number) => `${s.toFixed(2)} CPU-s`;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
-}
 
-function table(out: Out, rows: Row[]): void {
-  const header = ['measurement', 'value', 'target', 'verdict'];
-  const cells = rows.map((r) => [r.what, r.value, r.target ?? '', r.verdict ?? '']);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)));
-  const line = (c: string[]) => c.map((s, i) => (i === 1 ? s.padStart(widths[i]!) : s.padEnd(widths[i]!))).join('  ').trimEnd();
-  out(line(header));
-  out(widths.map((w) => '-'.repeat(w)).join('  '));
-  for (const c of cells) out(line(c));
-}
 
 /** An agent of the lab with its recorded process. */
 interface LabAgent {

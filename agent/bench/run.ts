@@ -18,6 +18,7 @@ import { parse } from 'yaml';
 import { MODEL_DIRECTORIES } from '../src/model/loader.js';
 import { validateRepo } from '../src/policy/validate.js';
 import { generateFleet, type GeneratedFleet } from './generate-fleet.js';
+import { median } from './report.js';
 
 const SIZES = [1000, 5000] as const;
 const WARMUP = 2;
@@ -93,12 +94,6 @@ function timeOnce(fn: () => number): number {
   const t0 = performance.now();
   sink += fn();
   return performance.now() - t0;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 const fmtMs = (ms: number) => `${ms.toFixed(1)} ms`;

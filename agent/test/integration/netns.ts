@@ -7,6 +7,10 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { alive, wireguardGoPids } from '../../src/lab/processes.js';
+
+// Process checks shared with the lab (agent/src/lab/processes.ts).
+export { alive, wireguardGoPids };
 
 export interface Result {
   code: number;
@@ -172,39 +176,12 @@ function removeNamespace(ns: string): void {
   if (r.code !== 0 && !/No such file/.test(r.stderr)) throw new Error(r.stderr.trim());
 }
 
-/** Processes whose argv is exactly `wireguard-go <name>` for one of `names`. */
-export function wireguardGoPids(names: ReadonlySet<string>): number[] {
-  const out: number[] = [];
-  if (!names.size) return out;
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let argv: string[];
-    try {
-      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').filter(Boolean);
-    } catch {
-      continue;
-    }
-    if (argv.length === 2 && /(^|\/)wireguard-go$/.test(argv[0]!) && names.has(argv[1]!)) out.push(Number(entry));
-  }
-  return out;
-}
 
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {
     process.kill(pid, sig);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
-  }
-}
-
-/** Alive and not a zombie (a reparented zombie may never be reaped in a container without init). */
-export function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
-    return state !== 'Z' && state !== 'X';
-  } catch {
-    return false;
   }
 }
 
