@@ -28,6 +28,11 @@ export interface Change {
    * own but puts its own (marked) items into, e.g. a cloud route table.
    */
   track?: boolean;
+  /**
+   * Route destinations this change removes for good, for the guardrails (max deletions, protected
+   * destinations): set by providers whose one change removes several routes (a route-table batch).
+   */
+  deletedRoutes?: string[];
 }
 
 /** Inventory: what this agent created, per provider; prune only from here. */

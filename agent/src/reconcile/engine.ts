@@ -9,7 +9,6 @@ import type { SecretResolver } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { overlaps, parseCidr, parseIpv4 } from '../net/cidr.js';
 import { PROVIDERS } from '../providers/registry.js';
-import { cloudRouteDeletions } from '../providers/huaweicloud-vpc/deletions.js';
 import { normalizeDst, type ActualRoutes } from '../providers/routes/index.js';
 import type { Change, HostCommands, Provider, ProviderContext, ProviderId } from '../providers/types.js';
 import type { AgentState, StateStore } from './state.js';
@@ -71,10 +70,10 @@ export interface Refusal {
 /** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
-  // What is really removed: whole resources, and the routes a cloud route-table batch drops.
+  // What is really removed: the routes a change says it drops (a cloud route-table batch), else whole resources.
   const removed: { provider: ProviderId; id: string; route: boolean }[] = [];
   for (const c of plan.changes) {
-    if (c.provider === 'huaweicloud-vpc') for (const d of cloudRouteDeletions(c)) removed.push({ provider: c.provider, id: d, route: true });
+    if (c.deletedRoutes) for (const d of c.deletedRoutes) removed.push({ provider: c.provider, id: d, route: true });
     else if (c.action === 'delete') removed.push({ provider: c.provider, id: c.id, route: c.provider === 'routes' });
   }
   const max = guardrails?.maxDeletionsPerApply;

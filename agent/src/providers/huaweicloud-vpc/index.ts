@@ -20,7 +20,8 @@ import { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentia
 
 export { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, silenceSdkLogging, vpcEndpoint, backoffDelay, ENDPOINT_ENV, AK_ENV, SK_ENV, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi, type VpcClientOptions } from './client.js';
 
-export { cloudRouteDeletions } from './deletions.js';
+import { cloudRouteDeletions } from './deletions.js';
+export { cloudRouteDeletions };
 export const ROUTE_QUOTA = 200;
 const LOCAL = 'local';
 
@@ -191,6 +192,10 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
         ? `route table ${id} is no longer in the repository: remove mirrornet's ${plan.del.length} route${plan.del.length === 1 ? '' : 's'} (${few(plan.del)})${foreignNote(plan)}`
         : `route table ${id} is no longer in the repository and has no mirrornet routes left: forget it`;
     changes.push({ provider: 'huaweicloud-vpc', id, action: 'delete', reason, before: { routes: plan.del }, data });
+  }
+  for (const c of changes) {
+    const gone = cloudRouteDeletions(c);
+    if (gone.length) c.deletedRoutes = gone;
   }
   return changes;
 }

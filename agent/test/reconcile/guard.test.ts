@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import type { Guardrails } from '../../src/model/schema.js';
+import type { Change } from '../../src/providers/types.js';
+import { guard, type HostPlan } from '../../src/reconcile/engine.js';
+
+const guardrails: Guardrails = {
+  kind: 'Guardrails',
+  name: 'guardrails',
+  maxDeletionsPerApply: 2,
+  protectedDestinations: ['10.120.0.0/16'],
+  drift: { routes: 'heal', wireguard: 'heal', containerd: 'heal', docker: 'alert', dragonfly: 'heal', cloudRoutes: 'alert', harbor: 'alert' },
+};
+
+function plan(changes: Change[]): HostPlan {
+  return { site: 's', revision: 'r', changes, notes: [], actual: new Map() };
+}
+
+describe('guardrails', () => {
+  it('count every route a cloud route-table batch deletes, not the one change that carries them', () => {
+    const batch: Change = { provider: 'huaweicloud-vpc', id: 'rtb-1', action: 'update', reason: 'x', deletedRoutes: ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16'] };
+    assert.match(guard(plan([batch]), guardrails)?.reasons.join(' ') ?? '', /deletes 3 resources/);
+    assert.equal(guard(plan([{ ...batch, deletedRoutes: ['10.1.0.0/16'] }]), guardrails), undefined);
+  });
+
+  it('protect a destination whether a host route or a cloud route would go', () => {
+    const host: Change = { provider: 'routes', id: '10.120.0.0/16', action: 'delete', reason: 'x' };
+    const cloud: Change = { provider: 'huaweicloud-vpc', id: 'rtb-1', action: 'update', reason: 'x', deletedRoutes: ['10.120.0.0/16'] };
+    assert.match(guard(plan([host]), guardrails)?.reasons.join(' ') ?? '', /host route to 10\.120\.0\.0\/16, a protected destination/);
+    assert.match(guard(plan([cloud]), guardrails)?.reasons.join(' ') ?? '', /cloud route to 10\.120\.0\.0\/16, a protected destination/);
+  });
+
+  it('count whole resources a change deletes', () => {
+    const del = (id: string): Change => ({ provider: 'wireguard', id, action: 'delete', reason: 'x' });
+    assert.equal(guard(plan([del('a'), del('b')]), guardrails), undefined);
+    assert.ok(guard(plan([del('a'), del('b'), del('c')]), guardrails));
+  });
+});
