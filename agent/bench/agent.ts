@@ -59,7 +59,6 @@ function commandExists(cmd: string): boolean {
   return sh('sh', ['-c', `command -v ${cmd}`], { allowFail: true }).code === 0;
 }
 
-
 // ---- 1. no-op reconcile of a gateway ------------------------------------------------------------
 
 interface GatewayResult {
@@ -69,7 +68,11 @@ interface GatewayResult {
 
 function gatewaySkipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (network namespaces, WireGuard interfaces)';
-  for (const [cmd, pkg] of [['ip', 'iproute2'], ['wg', 'wireguard-tools'], ['iptables', 'iptables']] as const) {
+  for (const [cmd, pkg] of [
+    ['ip', 'iproute2'],
+    ['wg', 'wireguard-tools'],
+    ['iptables', 'iptables'],
+  ] as const) {
     if (!commandExists(cmd)) return `${cmd} is not installed (apt-get install ${pkg})`;
   }
   return undefined;
@@ -102,7 +105,10 @@ async function rawReads(ns: string, interfaces: string[]): Promise<number> {
 /** The same, plus the two other kinds of state a complete read needs, each in one process. */
 async function oneShotReads(ns: string, interfaces: string[]): Promise<number> {
   let bytes = await rawReads(ns, interfaces);
-  for (const args of [['ip', '-j', 'link', 'show'], ['iptables', '-w', '-t', 'mangle', '-S', 'FORWARD']]) {
+  for (const args of [
+    ['ip', '-j', 'link', 'show'],
+    ['iptables', '-w', '-t', 'mangle', '-S', 'FORWARD'],
+  ]) {
     const r = await runChild('ip', ['netns', 'exec', ns, ...args]);
     if (r.code !== 0) throw new Error(`${args.join(' ')} failed: ${r.stderr.trim()}`);
     bytes += r.stdout.length;
@@ -157,7 +163,9 @@ function workaroundExec(inner: Exec, ns: string, findings: string[]): Exec {
         return new Promise((resolve, reject) => {
           const child = spawn('ip', ['netns', 'exec', ns, cmd, ...args], { stdio: 'ignore', env: { ...process.env, ...o.env } });
           child.on('error', reject);
-          child.on('exit', (code) => (code === 0 ? resolve({ code: 0, stdout: '', stderr: '' }) : reject(new Error(`wireguard-go ${args.join(' ')} exited ${code}`))));
+          child.on('exit', (code) =>
+            code === 0 ? resolve({ code: 0, stdout: '', stderr: '' }) : reject(new Error(`wireguard-go ${args.join(' ')} exited ${code}`)),
+          );
         });
       }
       try {
@@ -170,7 +178,7 @@ function workaroundExec(inner: Exec, ns: string, findings: string[]): Exec {
             `\`${cmd} ${args.map((a) => (/^mn[0-9a-f]{8}$/.test(a) ? '<if>' : a)).join(' ')}\` always fails with "${(err as Error).message.replace(/^.*\(exit \d+: /, '').replace(/\)$/, '')}": ` +
               "providers/wireguard/index.ts configure() passes the private key on stdin, but host/exec.ts localExec() gives children Node's stdio pipes, which are " +
               'socketpairs, and open("/dev/stdin") on a socket is ENXIO. So no WireGuard interface can ever be configured by the agent. Fix: write the key to a ' +
-              '0600 temp file (and remove it), or pass a real pipe (e.g. `sh -c \'cat | wg set ... private-key /dev/stdin\'`).',
+              "0600 temp file (and remove it), or pass a real pipe (e.g. `sh -c 'cat | wg set ... private-key /dev/stdin'`).",
           );
         }
         return inner.run('sh', ['-c', 'cat | "$@"', 'sh', cmd, ...args], o);
@@ -183,7 +191,9 @@ const STALL_MS = 8000;
 
 async function applyOnce(sb: Sandbox, fleet: GatewayFleet, ns: string, findings: string[]): Promise<{ how: string; changes: number }> {
   const args = [CLI, 'apply', '--region', fleet.hub, '--roles', 'gateway', '--repo', fleet.repo, '--root', fleet.root, '--netns', ns, '--format', 'json'];
-  const child = sb.child(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIRRORNET_LOG_LEVEL: 'error', NO_COLOR: '1' } }));
+  const child = sb.child(
+    spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIRRORNET_LOG_LEVEL: 'error', NO_COLOR: '1' } }),
+  );
   let stdout = '';
   let stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -216,13 +226,16 @@ async function applyOnce(sb: Sandbox, fleet: GatewayFleet, ns: string, findings:
         throw new Error(`mirrornet apply printed no JSON plan: ${stdout.slice(0, 500)}`);
       }
     }
-    findings.push(`\`mirrornet apply --netns\` on ${fleet.hub} exited ${code} after creating ${links} interface(s): ${stderr.trim().split('\n').slice(-3).join(' ').slice(0, 600)}`);
-  } else findings.push(
-    `\`mirrornet apply --netns\` with wireguard-go hangs: it made no progress for ${STALL_MS / 1000} s after creating ${links} interface(s) and was killed. ` +
-      'providers/wireguard/index.ts createLink() starts wireguard-go with LOG_LEVEL=error; wireguard-go then hands its stdout/stderr to the daemon it forks, ' +
-      "so host/exec.ts localExec(), which resolves on the child's 'close' (all pipes closed), never returns (no timeoutMs either): the first apply on a host without " +
-      "the kernel module blocks forever, holding the state lock. Fix: start wireguard-go with stdio 'ignore' (or LOG_LEVEL unset/silent), or resolve on 'exit' for daemonizing commands.",
-  );
+    findings.push(
+      `\`mirrornet apply --netns\` on ${fleet.hub} exited ${code} after creating ${links} interface(s): ${stderr.trim().split('\n').slice(-3).join(' ').slice(0, 600)}`,
+    );
+  } else
+    findings.push(
+      `\`mirrornet apply --netns\` with wireguard-go hangs: it made no progress for ${STALL_MS / 1000} s after creating ${links} interface(s) and was killed. ` +
+        'providers/wireguard/index.ts createLink() starts wireguard-go with LOG_LEVEL=error; wireguard-go then hands its stdout/stderr to the daemon it forks, ' +
+        "so host/exec.ts localExec(), which resolves on the child's 'close' (all pipes closed), never returns (no timeoutMs either): the first apply on a host without " +
+        "the kernel module blocks forever, holding the state lock. Fix: start wireguard-go with stdio 'ignore' (or LOG_LEVEL unset/silent), or resolve on 'exit' for daemonizing commands.",
+    );
   // Finish the apply with the engine functions and a wireguard-go launcher that does not wait for pipes.
   const report = validateRepo(fleet.repo);
   const desired = compile(report.fleet, fleet.hub, ['gateway']);
@@ -252,9 +265,15 @@ async function gatewayBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   const applyMs = performance.now() - t0;
   const routes = JSON.parse(sh('ip', ['-n', ns, '-j', 'route', 'show']).stdout || '[]') as { protocol?: string | number; dev?: string }[];
   const ours = routes.filter((r) => String(r.protocol) === '157').length;
-  const peers = fleet.interfaces.reduce((n, i) => n + Math.max(0, sh('ip', ['netns', 'exec', ns, 'wg', 'show', i, 'dump']).stdout.trim().split('\n').length - 1), 0);
-  out(`gateway ${fleet.hub} in netns ${ns} (${wg.impl}): ${applied.how} applied ${applied.changes} changes in ${fmtS(applyMs)} -> ${ours} routes (proto 157), ${fleet.interfaces.length} interfaces, ${peers} peers`);
-  if (ours !== fleet.hubRoutes || peers !== fleet.interfaces.length) findings.push(`after apply the namespace holds ${ours} mirrornet routes and ${peers} peers, expected ${fleet.hubRoutes} and ${fleet.interfaces.length}`);
+  const peers = fleet.interfaces.reduce(
+    (n, i) => n + Math.max(0, sh('ip', ['netns', 'exec', ns, 'wg', 'show', i, 'dump']).stdout.trim().split('\n').length - 1),
+    0,
+  );
+  out(
+    `gateway ${fleet.hub} in netns ${ns} (${wg.impl}): ${applied.how} applied ${applied.changes} changes in ${fmtS(applyMs)} -> ${ours} routes (proto 157), ${fleet.interfaces.length} interfaces, ${peers} peers`,
+  );
+  if (ours !== fleet.hubRoutes || peers !== fleet.interfaces.length)
+    findings.push(`after apply the namespace holds ${ours} mirrornet routes and ${peers} peers, expected ${fleet.hubRoutes} and ${fleet.interfaces.length}`);
 
   // The reconcile's own inputs, as the agent has them after that apply.
   const report = validateRepo(fleet.repo);
@@ -313,11 +332,17 @@ async function gatewayBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   const kinds = [...profile.byKind.entries()].sort((a, b) => b[1].ms - a[1].ms);
   const processes = kinds.reduce((n, [, e]) => n + e.count, 0) / PROFILE_RUNS;
   const execMs = kinds.reduce((n, [, e]) => n + e.ms, 0);
-  out(`no-op plan profile (mean of ${PROFILE_RUNS} plans, ${fmtMs(perPlan(profile.total))} each, ${processes} child processes vs ${1 + fleet.interfaces.length} for the raw reads):`);
+  out(
+    `no-op plan profile (mean of ${PROFILE_RUNS} plans, ${fmtMs(perPlan(profile.total))} each, ${processes} child processes vs ${1 + fleet.interfaces.length} for the raw reads):`,
+  );
   for (const [key, e] of kinds) {
-    out(`  ${String(e.count / PROFILE_RUNS).padStart(4)} x ${key.padEnd(58)} ${fmtMs(perPlan(e.ms)).padStart(9)}  (${fmtMs(e.ms / e.count)} each, ${((100 * e.ms) / profile.total).toFixed(0)}%)`);
+    out(
+      `  ${String(e.count / PROFILE_RUNS).padStart(4)} x ${key.padEnd(58)} ${fmtMs(perPlan(e.ms)).padStart(9)}  (${fmtMs(e.ms / e.count)} each, ${((100 * e.ms) / profile.total).toFixed(0)}%)`,
+    );
   }
-  out(`       in-process (diff, secrets, parsing, logging)${' '.repeat(13)}${fmtMs(perPlan(profile.total - execMs)).padStart(9)}  (${((100 * (profile.total - execMs)) / profile.total).toFixed(0)}%)`);
+  out(
+    `       in-process (diff, secrets, parsing, logging)${' '.repeat(13)}${fmtMs(perPlan(profile.total - execMs)).padStart(9)}  (${((100 * (profile.total - execMs)) / profile.total).toFixed(0)}%)`,
+  );
 
   const rows: Row[] = [
     { what: `no-op reconcile: planHost, ${fleet.hubRoutes} routes + ${fleet.interfaces.length} peers`, value: fmtMs(p) },
@@ -326,7 +351,8 @@ async function gatewayBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
     { what: '  (raw reads + 1 ip -j link show + 1 iptables -S)', value: `${fmtMs(o)} = ${(o / r).toFixed(2)}x` },
   ];
   if (ratio > RATIO_TARGET) {
-    const byCmd = (re: RegExp) => kinds.filter(([k]) => re.test(k)).reduce((a, [, e]) => ({ count: a.count + e.count / PROFILE_RUNS, ms: a.ms + perPlan(e.ms) }), { count: 0, ms: 0 });
+    const byCmd = (re: RegExp) =>
+      kinds.filter(([k]) => re.test(k)).reduce((a, [, e]) => ({ count: a.count + e.count / PROFILE_RUNS, ms: a.ms + perPlan(e.ms) }), { count: 0, ms: 0 });
     const link = byCmd(/^ip -j link show dev <if>/);
     const pub = byCmd(/^wg pubkey/);
     const ipt = byCmd(/^iptables /);
@@ -366,13 +392,30 @@ function freePort(): Promise<number> {
   });
 }
 
-function httpRequest(port: number, method: string, path: string, headers: Record<string, string> = {}, body?: string): Promise<{ status: number; body: string }> {
+function httpRequest(
+  port: number,
+  method: string,
+  path: string,
+  headers: Record<string, string> = {},
+  body?: string,
+): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, method, path, headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) }, agent: false, timeout: 5000 }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method,
+        path,
+        headers: { ...headers, ...(body !== undefined ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+        agent: false,
+        timeout: 5000,
+      },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8').on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('timeout', () => req.destroy(new Error(`${method} ${path} timed out`)));
     req.on('error', reject);
     req.end(body);
@@ -405,7 +448,11 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   const root = join(base, 'root');
   const region = fleet.regions[0]!;
   const git = (cwd: string, args: string[]) =>
-    sh('git', ['-c', 'user.name=mirrornet bench', '-c', 'user.email=bench@mirrornet.invalid', '-c', 'commit.gpgsign=false', '-c', 'init.defaultBranch=main', ...args], { cwd }).stdout.trim();
+    sh(
+      'git',
+      ['-c', 'user.name=mirrornet bench', '-c', 'user.email=bench@mirrornet.invalid', '-c', 'commit.gpgsign=false', '-c', 'init.defaultBranch=main', ...args],
+      { cwd },
+    ).stdout.trim();
 
   cpSync(fleet.repo, work, { recursive: true });
   sh('git', ['init', '-q', '--bare', '-b', 'main', origin]);
@@ -434,8 +481,32 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
 
   const startAgent = async (interval: string, level = 'info'): Promise<RunningAgent> => {
     const port = await freePort();
-    const args = [CLI, 'agent', '--region', region, '--roles', 'node', '--repo-url', origin, '--root', root, '--interval', interval, '--listen', `127.0.0.1:${port}`, '--webhook-secret', 'env:SECRET', '--dragonfly-restart', 'true'];
-    const child = sb.child(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SECRET: WEBHOOK_SECRET, MIRRORNET_LOG_FORMAT: 'json', MIRRORNET_LOG_LEVEL: level, NO_COLOR: '1' } }));
+    const args = [
+      CLI,
+      'agent',
+      '--region',
+      region,
+      '--roles',
+      'node',
+      '--repo-url',
+      origin,
+      '--root',
+      root,
+      '--interval',
+      interval,
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--webhook-secret',
+      'env:SECRET',
+      '--dragonfly-restart',
+      'true',
+    ];
+    const child = sb.child(
+      spawn(process.execPath, args, {
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, SECRET: WEBHOOK_SECRET, MIRRORNET_LOG_FORMAT: 'json', MIRRORNET_LOG_LEVEL: level, NO_COLOR: '1' },
+      }),
+    );
     let tail = '';
     let partial = '';
     const steps: RunningAgent['steps'] = [];
@@ -517,7 +588,9 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   const firstApplied = await waitApplied(hooked, sha, 30_000);
   const rssFirst = readRss(hooked.child.pid!);
   await waitReady(hooked, 10_000);
-  out(`agent ${region} (roles node, pid ${hooked.child.pid}): first revision applied ${fmtS(firstApplied - startedAt)} after start (clone, validate, compile, apply)`);
+  out(
+    `agent ${region} (roles node, pid ${hooked.child.pid}): first revision applied ${fmtS(firstApplied - startedAt)} after start (clone, validate, compile, apply)`,
+  );
   const webhookMs: number[] = [];
   const stepsBefore = hooked.steps.length;
   for (let i = 0; i < WEBHOOK_SAMPLES; i++) {
@@ -526,7 +599,13 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
     sha = pushed.sha;
     const body = JSON.stringify({ ref: 'refs/heads/main', before, after: sha, repository: { full_name: 'mirrornet/fleet' }, pusher: { name: 'bench' } });
     const signature = `sha256=${createHmac('sha256', WEBHOOK_SECRET).update(body).digest('hex')}`;
-    const res = await httpRequest(hooked.port, 'POST', '/hooks/github', { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature }, body);
+    const res = await httpRequest(
+      hooked.port,
+      'POST',
+      '/hooks/github',
+      { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
+      body,
+    );
     if (res.status !== 202) throw new Error(`the webhook answered ${res.status} ${res.body.trim()}`);
     webhookMs.push((await waitApplied(hooked, sha, 20_000)) - pushed.pushedAt);
     await sleep(150);
@@ -541,7 +620,11 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
         `the other ${fmtMs(mean(webhookMs) - stepTotal)} are the webhook request, lock, state files and this bench's 5 ms state polling`,
     );
   }
-  rows.push({ what: `merge-to-applied, signed webhook (${WEBHOOK_SAMPLES} pushes)`, value: `${fmtS(median(webhookMs))}`, target: `median; ${fmtS(Math.min(...webhookMs))}..${fmtS(Math.max(...webhookMs))}` });
+  rows.push({
+    what: `merge-to-applied, signed webhook (${WEBHOOK_SAMPLES} pushes)`,
+    value: `${fmtS(median(webhookMs))}`,
+    target: `median; ${fmtS(Math.min(...webhookMs))}..${fmtS(Math.max(...webhookMs))}`,
+  });
 
   // Idle: nothing to do since the last push.
   await sleep(2000);
@@ -607,7 +690,12 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
     }
     const v = mb(rss.rssKb);
     worst = Math.max(worst, v);
-    rows.push({ what: `idle agent RSS ${label}`, value: `${v.toFixed(1)} MB`, target: `<= ${RSS_TARGET_MB} MB (peak ${mb(rss.hwmKb).toFixed(1)} MB)`, verdict: verdict(v <= RSS_TARGET_MB) });
+    rows.push({
+      what: `idle agent RSS ${label}`,
+      value: `${v.toFixed(1)} MB`,
+      target: `<= ${RSS_TARGET_MB} MB (peak ${mb(rss.hwmKb).toFixed(1)} MB)`,
+      verdict: verdict(v <= RSS_TARGET_MB),
+    });
   }
   if (worst > RSS_TARGET_MB) {
     findings.push(
@@ -645,7 +733,9 @@ export async function runAgentBench(out: Out = (s) => process.stdout.write(`${s}
   let code = 0;
   try {
     out('');
-    out(`agent bench: gateway with ${REGIONS * (1 + STATIC_PER_REGION)} routes and ${REGIONS} WireGuard peers (${PLAN_REPS} timed repetitions after ${PLAN_WARMUP} warm-up runs, medians); merge-to-applied; idle RSS`);
+    out(
+      `agent bench: gateway with ${REGIONS * (1 + STATIC_PER_REGION)} routes and ${REGIONS} WireGuard peers (${PLAN_REPS} timed repetitions after ${PLAN_WARMUP} warm-up runs, medians); merge-to-applied; idle RSS`,
+    );
     const fleetDir = sb.tmpDir('fleet');
     const fleet = generateGatewayFleet(join(fleetDir, 'repo'), join(fleetDir, 'root'), { token, regions: REGIONS, staticRoutesPerRegion: STATIC_PER_REGION });
     const report = validateRepo(fleet.repo);

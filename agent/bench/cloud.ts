@@ -98,7 +98,11 @@ async function harborCore(): Promise<{ byKind: Record<string, number>; calls: nu
     if (pendingChanges(again).length) throw new Error(`the Harbor core should be in sync: ${JSON.stringify(pendingChanges(again).map((c) => c.id))}`);
     const byKind: Record<string, number> = {};
     for (const e of emu.log) {
-      const kind = e.path.replace(/^\/api\/v2\.0\//, '').split('/').slice(0, e.path.includes('/replication/') ? 2 : 1).join('/');
+      const kind = e.path
+        .replace(/^\/api\/v2\.0\//, '')
+        .split('/')
+        .slice(0, e.path.includes('/replication/') ? 2 : 1)
+        .join('/');
       byKind[kind] = (byKind[kind] ?? 0) + 1;
     }
     return { byKind, calls: emu.log.length, objects: first.changes.length };
@@ -114,11 +118,18 @@ export async function runCloudBench(): Promise<number> {
   const harbor = await harborCore();
   const kinds = Object.keys(harbor.byKind).length;
   const rows: Row[] = [
-    { what: 'Huawei route table, 200 routes: API calls', value: String(cloud.calls), target: `<= 2 (per-route refresh: ${cloud.routes + 1})`, verdict: cloud.calls <= 2 ? 'PASS' : 'MISS' },
+    {
+      what: 'Huawei route table, 200 routes: API calls',
+      value: String(cloud.calls),
+      target: `<= 2 (per-route refresh: ${cloud.routes + 1})`,
+      verdict: cloud.calls <= 2 ? 'PASS' : 'MISS',
+    },
     { what: 'Huawei route table, 200 routes: writes', value: String(cloud.writes), target: '0', verdict: cloud.writes === 0 ? 'PASS' : 'MISS' },
     {
       what: `Harbor core (${harbor.objects} objects): API calls`,
-      value: `${harbor.calls} (${Object.entries(harbor.byKind).map(([k, n]) => `${k} ${n}`).join(', ')})`,
+      value: `${harbor.calls} (${Object.entries(harbor.byKind)
+        .map(([k, n]) => `${k} ${n}`)
+        .join(', ')})`,
       target: `<= 1 list per kind (per-object refresh: ${harbor.objects + kinds})`,
       verdict: Object.values(harbor.byKind).every((n) => n <= 1) ? 'PASS' : 'MISS',
     },

@@ -79,7 +79,20 @@ const AREAS: Record<Area, AreaSpec> = {
     hubCidrStart: ip('10.128.0.0'),
     harbor: 'harbor-ap-singapore',
     hubCloudRegion: 'ap-southeast-3',
-    cities: ['ap-jakarta', 'ap-bangkok', 'ap-tokyo', 'ap-seoul', 'eu-frankfurt', 'eu-amsterdam', 'eu-dublin', 'us-virginia', 'us-oregon', 'sa-saopaulo', 'me-riyadh', 'af-johannesburg'],
+    cities: [
+      'ap-jakarta',
+      'ap-bangkok',
+      'ap-tokyo',
+      'ap-seoul',
+      'eu-frankfurt',
+      'eu-amsterdam',
+      'eu-dublin',
+      'us-virginia',
+      'us-oregon',
+      'sa-saopaulo',
+      'me-riyadh',
+      'af-johannesburg',
+    ],
     huaweiRegions: ['ap-southeast-1', 'ap-southeast-2', 'ap-southeast-4', 'eu-west-101', 'af-south-1', 'la-south-2', 'me-east-1'],
     awsRegions: ['us-east-1', 'us-west-2', 'eu-central-1', 'eu-west-1', 'ap-northeast-1', 'sa-east-1'],
     hubPublicBase: 110,
@@ -190,7 +203,8 @@ function freeBlocks(spec: AreaSpec, count: number): number[] {
     if (spec.hubCidrStart >= start && spec.hubCidrStart <= end) continue;
     out.push(start);
   }
-  if (out.length < count) throw new Error(`the ${spec.area} area holds only ${out.length} regions with a /${PREFIX} every ${STRIDE} blocks; asked for ${count}`);
+  if (out.length < count)
+    throw new Error(`the ${spec.area} area holds only ${out.length} regions with a /${PREFIX} every ${STRIDE} blocks; asked for ${count}`);
   return out;
 }
 
@@ -315,7 +329,10 @@ function hubPublic(spec: AreaSpec, gateway: number): string {
 
 function hubFile(spec: AreaSpec, gateways: number, rand: () => number): string {
   const isCn = spec.area === 'cn';
-  const gw = Array.from({ length: gateways }, (_, k) => `  - name: gw${k + 1}\n    address: ${hubAddr(spec, 10 + k)}\n    publicAddress: ${hubPublic(spec, k + 1)}`).join('\n');
+  const gw = Array.from(
+    { length: gateways },
+    (_, k) => `  - name: gw${k + 1}\n    address: ${hubAddr(spec, 10 + k)}\n    publicAddress: ${hubPublic(spec, k + 1)}`,
+  ).join('\n');
   const link = isCn
     ? `links:
   - to: ap-singapore
@@ -327,7 +344,7 @@ function hubFile(spec: AreaSpec, gateways: number, rand: () => number): string {
 `
     : '';
   return `# yaml-language-server: $schema=../agent/schemas/hub.schema.json
-# ${isCn ? 'The China core: builds push here; Harbor replicates to Singapore over Cloud Connect.' : 'The overseas core: receives Beijing\'s images by replication and serves every overseas region.'}
+# ${isCn ? 'The China core: builds push here; Harbor replicates to Singapore over Cloud Connect.' : "The overseas core: receives Beijing's images by replication and serves every overseas region."}
 kind: Hub
 name: ${spec.hub}
 description: ${isCn ? 'China core, Huawei Cloud Beijing 4' : 'Overseas core, Huawei Cloud Singapore'}
@@ -358,7 +375,10 @@ function regionFile(r: RegionSpec, clusterId: number, hubKeys: string[], rand: (
   const gwAddr = formatIp(r.cidrStart + 10);
   const city = r.name.replace(/^(cn-)?/, '').replace(/(-idc)?-\d+$/, '');
   const lines: string[] = ['# yaml-language-server: $schema=../agent/schemas/region.schema.json'];
-  if (r.provider === 'idc') lines.push(`# A self-managed data centre${r.behindNat ? ' behind NAT: it dials the' : ', on WireGuard to the'} ${spec.hub} gateway${r.behindNat ? ' over WireGuard' : ''}.`);
+  if (r.provider === 'idc')
+    lines.push(
+      `# A self-managed data centre${r.behindNat ? ' behind NAT: it dials the' : ', on WireGuard to the'} ${spec.hub} gateway${r.behindNat ? ' over WireGuard' : ''}.`,
+    );
   if (r.provider === 'aws') lines.push(`# AWS ${r.cloudRegion}: a different provider, so no dedicated line to Huawei: a site-to-site IPsec VPN.`);
   lines.push('kind: Region', `name: ${r.name}`, `description: ${city} clusters (${r.provider})`, `area: ${r.area}`, `provider: ${r.provider}`);
   if (r.provider === 'huaweicloud') {

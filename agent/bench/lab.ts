@@ -49,7 +49,6 @@ const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 
-
 /** An agent of the lab with its recorded process. */
 interface LabAgent {
   name: string;
@@ -127,7 +126,9 @@ function stepTimings(agents: LabAgent[], from: Map<string, number>): Map<string,
   for (const a of agents) {
     let text = '';
     try {
-      text = readFileSync(a.proc.log).subarray(from.get(a.name) ?? 0).toString('utf8');
+      text = readFileSync(a.proc.log)
+        .subarray(from.get(a.name) ?? 0)
+        .toString('utf8');
     } catch {
       continue;
     }
@@ -169,7 +170,9 @@ async function waitAllApplied(agents: LabAgent[], revision: string, timeoutMs: n
     if (done.size === agents.length) return done;
     if (performance.now() > end) {
       const pending = agents.filter((a) => !done.has(a.name));
-      throw new LabError(`${pending.map((a) => a.name).join(', ')} did not apply ${revision.slice(0, 12)} within ${fmtS(timeoutMs)}; ${pending[0]!.proc.log}:\n${logTail(pending[0]!.proc.log)}`);
+      throw new LabError(
+        `${pending.map((a) => a.name).join(', ')} did not apply ${revision.slice(0, 12)} within ${fmtS(timeoutMs)}; ${pending[0]!.proc.log}:\n${logTail(pending[0]!.proc.log)}`,
+      );
     }
     await sleep(20);
   }
@@ -181,9 +184,21 @@ async function waitAllApplied(agents: LabAgent[], revision: string, timeoutMs: n
  * second (its node agents rewrite hosts.toml). Pushed to the lab's origin; the sha and when the push returned.
  */
 function makePusher(state: LabState): () => { sha: string; pushedAt: number; files: number } {
-  const env = { ...process.env, GIT_AUTHOR_NAME: 'mirrornet bench', GIT_AUTHOR_EMAIL: 'bench@mirrornet.invalid', GIT_COMMITTER_NAME: 'mirrornet bench', GIT_COMMITTER_EMAIL: 'bench@mirrornet.invalid' };
+  const env = {
+    ...process.env,
+    GIT_AUTHOR_NAME: 'mirrornet bench',
+    GIT_AUTHOR_EMAIL: 'bench@mirrornet.invalid',
+    GIT_COMMITTER_NAME: 'mirrornet bench',
+    GIT_COMMITTER_EMAIL: 'bench@mirrornet.invalid',
+  };
   const git = (args: string[]) => sh('git', ['-c', 'commit.gpgsign=false', ...args], { cwd: state.work, env }).stdout.trim();
-  const siteFiles = ['hubs', 'regions'].flatMap((d) => (existsSync(join(state.work, d)) ? readdirSync(join(state.work, d)).filter((f) => /\.ya?ml$/.test(f)).map((f) => join(state.work, d, f)) : []));
+  const siteFiles = ['hubs', 'regions'].flatMap((d) =>
+    existsSync(join(state.work, d))
+      ? readdirSync(join(state.work, d))
+          .filter((f) => /\.ya?ml$/.test(f))
+          .map((f) => join(state.work, d, f))
+      : [],
+  );
   let n = 0;
   return () => {
     n++;
@@ -245,7 +260,10 @@ async function httpStatus(url: string, init: RequestInit = {}): Promise<{ status
 function signedPush(secret: string, before: string, after: string): { body: string; headers: Record<string, string> } {
   const body = JSON.stringify({ ref: 'refs/heads/main', before, after, repository: { full_name: 'mirrornet/fleet' }, pusher: { name: 'bench' } });
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-  return { body, headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature } };
+  return {
+    body,
+    headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
+  };
 }
 
 /**
@@ -261,7 +279,14 @@ async function restartWithSecret(state: LabState, agents: LabAgent[], secret: st
     if (problems.length) throw new LabError(`stopping agent ${a.name}: ${problems.join('; ')}`);
     const [cmd, ...args] = a.proc.argv;
     if (!cmd || a.proc.ns) throw new LabError(`agent ${a.name} was not started as a plain process (${a.proc.argv.join(' ')})`);
-    const p = spawnDetached({ name: a.proc.name, kind: a.proc.kind, cmd, args: [...args, '--webhook-secret', `env:${BENCH_SECRET_ENV}`], env, log: a.proc.log });
+    const p = spawnDetached({
+      name: a.proc.name,
+      kind: a.proc.kind,
+      cmd,
+      args: [...args, '--webhook-secret', `env:${BENCH_SECRET_ENV}`],
+      env,
+      log: a.proc.log,
+    });
     state.processes = state.processes.map((x) => (x === a.proc || (x.pid === a.proc.pid && x.name === a.proc.name) ? p : x));
     saveState(state);
     a.proc = p;
@@ -322,11 +347,23 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
     head = p.sha;
     if (k === 0) changedDesired = agents.filter((a) => readDesired(a) !== before.get(a.name)).map((a) => a.name);
   }
-  out(`lab bench: merge-to-applied by polling every ${INTERVAL_S}s, ${all}: ${pollAll.map((m, i) => `${fmtS(m)} (next tick was ${fmtS(tickWait[i]!)} away; first agent ${fmtS(pollFirst[i]!)})`).join(', ')}`);
+  out(
+    `lab bench: merge-to-applied by polling every ${INTERVAL_S}s, ${all}: ${pollAll.map((m, i) => `${fmtS(m)} (next tick was ${fmtS(tickWait[i]!)} away; first agent ${fmtS(pollFirst[i]!)})`).join(', ')}`,
+  );
   const unchanged = agents.filter((a) => !changedDesired.includes(a.name)).map((a) => a.name);
-  out(`lab bench: the pushed change altered the desired state of ${changedDesired.length}/${agents.length} agents${unchanged.length ? ` (not: ${unchanged.join(', ')})` : ''}; every agent applied every push`);
-  rows.push({ what: `merge-to-applied, polling ${INTERVAL_S}s, ${all} (${POLL_SAMPLES} pushes)`, value: fmtS(mean(pollAll)), target: `mean; ~${fmtS(intervalMs / 2)} tick wait + slowest reconcile` });
-  rows.push({ what: `merge-to-applied, polling: slowest agent after the tick`, value: fmtS(mean(pollAll.map((m, i) => m - tickWait[i]!))), target: 'mean reconcile of the last agent after the tick' });
+  out(
+    `lab bench: the pushed change altered the desired state of ${changedDesired.length}/${agents.length} agents${unchanged.length ? ` (not: ${unchanged.join(', ')})` : ''}; every agent applied every push`,
+  );
+  rows.push({
+    what: `merge-to-applied, polling ${INTERVAL_S}s, ${all} (${POLL_SAMPLES} pushes)`,
+    value: fmtS(mean(pollAll)),
+    target: `mean; ~${fmtS(intervalMs / 2)} tick wait + slowest reconcile`,
+  });
+  rows.push({
+    what: `merge-to-applied, polling: slowest agent after the tick`,
+    value: fmtS(mean(pollAll.map((m, i) => m - tickWait[i]!))),
+    target: 'mean reconcile of the last agent after the tick',
+  });
 
   // --- RSS: the lab's own agents, idle after the polled applies ---
   await sleep(1000);
@@ -339,10 +376,16 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
     }
     const v = mb(r.rssKb);
     worst = Math.max(worst, v);
-    rows.push({ what: `agent RSS ${a.name} (${a.rec.roles})`, value: `${v.toFixed(1)} MB`, target: `<= ${RSS_TARGET_MB} MB (peak ${mb(r.hwmKb).toFixed(1)} MB)`, verdict: verdict(v <= RSS_TARGET_MB) });
+    rows.push({
+      what: `agent RSS ${a.name} (${a.rec.roles})`,
+      value: `${v.toFixed(1)} MB`,
+      target: `<= ${RSS_TARGET_MB} MB (peak ${mb(r.hwmKb).toFixed(1)} MB)`,
+      verdict: verdict(v <= RSS_TARGET_MB),
+    });
   }
   const over = rss.filter(({ r }) => r && mb(r.rssKb) > RSS_TARGET_MB).map(({ a }) => a.name);
-  if (over.length) findings.push(`agent RSS above ${RSS_TARGET_MB} MB on ${over.length}/${agents.length} agents (${over.join(', ')}); worst ${worst.toFixed(1)} MB`);
+  if (over.length)
+    findings.push(`agent RSS above ${RSS_TARGET_MB} MB on ${over.length}/${agents.length} agents (${over.join(', ')}); worst ${worst.toFixed(1)} MB`);
 
   // --- with a signed webhook to every agent ---
   let secret: string | undefined;
@@ -353,10 +396,12 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   } else {
     // Show what the lab's agents do with a signed push now.
     const probe = randomBytes(16).toString('hex');
-    const answers = await Promise.all(agents.map(async (a) => {
-      const h = signedPush(probe, head, head);
-      return (await httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: h.headers, body: h.body }))?.status;
-    }));
+    const answers = await Promise.all(
+      agents.map(async (a) => {
+        const h = signedPush(probe, head, head);
+        return (await httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: h.headers, body: h.body }))?.status;
+      }),
+    );
     const counts = new Map<string, number>();
     for (const s of answers) counts.set(String(s ?? 'no answer'), (counts.get(String(s ?? 'no answer')) ?? 0) + 1);
     findings.push(
@@ -364,7 +409,9 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
         `${[...counts].map(([s, n]) => `HTTP ${s} from ${n}`).join(', ')} of ${agents.length} agents. Merge-to-applied in the lab is polling only until the lab passes ` +
         `--webhook-secret env:<NAME> with a generated secret in its agent environment (and records it in state.secrets).`,
     );
-    out(`lab bench: the lab's agents have no webhook secret (/hooks/github: ${[...counts].map(([s, n]) => `${n}x HTTP ${s}`).join(', ')}); restarting them with their lab arguments + --webhook-secret to measure webhooks ...`);
+    out(
+      `lab bench: the lab's agents have no webhook secret (/hooks/github: ${[...counts].map(([s, n]) => `${n}x HTTP ${s}`).join(', ')}); restarting them with their lab arguments + --webhook-secret to measure webhooks ...`,
+    );
     secret = randomBytes(16).toString('hex');
     const t0 = performance.now();
     await restartWithSecret(state, agents, secret);
@@ -382,9 +429,16 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
     const cpu0 = cpuOf(agents);
     const p = push();
     const h = signedPush(secret, before, p.sha);
-    const answers = await Promise.all(agents.map((a) => httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: { ...h.headers, 'x-github-delivery': randomUUID() }, body: h.body })));
+    const answers = await Promise.all(
+      agents.map((a) =>
+        httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: { ...h.headers, 'x-github-delivery': randomUUID() }, body: h.body }),
+      ),
+    );
     const bad = answers.map((r, i) => ({ r, a: agents[i]! })).filter((x) => x.r?.status !== 202);
-    if (bad.length) throw new LabError(`the webhook was not accepted by ${bad.map((x) => `${x.a.name} (${x.r ? `HTTP ${x.r.status} ${x.r.body}` : 'no answer'})`).join(', ')}`);
+    if (bad.length)
+      throw new LabError(
+        `the webhook was not accepted by ${bad.map((x) => `${x.a.name} (${x.r ? `HTTP ${x.r.status} ${x.r.body}` : 'no answer'})`).join(', ')}`,
+      );
     const done = await waitAllApplied(agents, p.sha, 60_000);
     const times = [...done.values()].map((t) => t - p.pushedAt);
     hookAll.push(Math.max(...times));
@@ -401,18 +455,27 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   if (steps.size) {
     out(
       `lab bench: the agents' own step timings per webhook push (mean over agents, slowest): ` +
-        [...steps].map(([k, v]) => `${k} ${fmtS(v.reduce((a, b) => a + b, 0) / v.length / WEBHOOK_SAMPLES)} (${fmtS(Math.max(...v) / WEBHOOK_SAMPLES)})`).join(', '),
+        [...steps]
+          .map(([k, v]) => `${k} ${fmtS(v.reduce((a, b) => a + b, 0) / v.length / WEBHOOK_SAMPLES)} (${fmtS(Math.max(...v) / WEBHOOK_SAMPLES)})`)
+          .join(', '),
     );
   }
-  if (mean(hookCpu) / cpus > 0.5 * median(hookAll) / 1000) {
+  if (mean(hookCpu) / cpus > (0.5 * median(hookAll)) / 1000) {
     findings.push(
       `merge-to-applied across all sites is CPU-bound on this ${cpus}-CPU machine: one push costs ${fmtCpu(mean(hookCpu))} of CPU over ${agents.length} agents ` +
         `(${fmtCpu(mean(hookCpu) / agents.length)} each), against ${fmtS(median(hookAll))} wall; the lab's agents all apply at once (webhooks) or on the same cron second (polling).`,
     );
   }
-  out(`lab bench: merge-to-applied with a signed webhook to each agent, ${all}: ${hookAll.map((m, i) => `${fmtS(m)} (first agent ${fmtS(hookFirst[i]!)})`).join(', ')}`);
-  if (hookAll.some((m) => m > intervalMs - 2500)) findings.push(`a webhook push took longer than the time to the next interval tick (${fmtS(intervalMs - 2500)}): polling may have helped that sample`);
-  rows.unshift({ what: `merge-to-applied, signed webhooks, ${all} (${WEBHOOK_SAMPLES} pushes)`, value: fmtS(median(hookAll)), target: `median; ${fmtS(Math.min(...hookAll))}..${fmtS(Math.max(...hookAll))}; polling/webhook ${(mean(pollAll) / median(hookAll)).toFixed(1)}x` });
+  out(
+    `lab bench: merge-to-applied with a signed webhook to each agent, ${all}: ${hookAll.map((m, i) => `${fmtS(m)} (first agent ${fmtS(hookFirst[i]!)})`).join(', ')}`,
+  );
+  if (hookAll.some((m) => m > intervalMs - 2500))
+    findings.push(`a webhook push took longer than the time to the next interval tick (${fmtS(intervalMs - 2500)}): polling may have helped that sample`);
+  rows.unshift({
+    what: `merge-to-applied, signed webhooks, ${all} (${WEBHOOK_SAMPLES} pushes)`,
+    value: fmtS(median(hookAll)),
+    target: `median; ${fmtS(Math.min(...hookAll))}..${fmtS(Math.max(...hookAll))}; polling/webhook ${(mean(pollAll) / median(hookAll)).toFixed(1)}x`,
+  });
 
   // Egress last in the table (measured first, by labRun).
   rows.push(...egressRows(report));
@@ -478,13 +541,27 @@ export async function runLabBench(out: Out = (s) => process.stdout.write(`${s}\n
   let skipped = false;
   const started = performance.now();
   try {
-    out(`lab bench: the example fleet with ${NODES_PER_REGION} containerd nodes per region, reconcile interval ${INTERVAL_S}s, lab in ${dir}, namespaces ${prefix}-*`);
+    out(
+      `lab bench: the example fleet with ${NODES_PER_REGION} containerd nodes per region, reconcile interval ${INTERVAL_S}s, lab in ${dir}, namespaces ${prefix}-*`,
+    );
     let report: RunReport;
     // The lab's agents take their log level from here (agentEnv): debug, so they log their step timings.
     const level = process.env['MIRRORNET_LOG_LEVEL'];
     process.env['MIRRORNET_LOG_LEVEL'] = level ?? 'debug';
     try {
-      report = await labRun({ repo: FLEET, dir, nodes: NODES_PER_REGION, sites: [], prefix, peer: 'dfproxy', interval: `${INTERVAL_S}s`, timeoutMs: UP_TIMEOUT_MS, imageBytes: IMAGE_BYTES, down: false, say });
+      report = await labRun({
+        repo: FLEET,
+        dir,
+        nodes: NODES_PER_REGION,
+        sites: [],
+        prefix,
+        peer: 'dfproxy',
+        interval: `${INTERVAL_S}s`,
+        timeoutMs: UP_TIMEOUT_MS,
+        imageBytes: IMAGE_BYTES,
+        down: false,
+        say,
+      });
     } catch (err) {
       const m = (err as LabError).userMessage ?? (err as Error).message;
       if (/another lab|already up|is up in/.test(m)) {
@@ -508,7 +585,13 @@ export async function runLabBench(out: Out = (s) => process.stdout.write(`${s}\n
     await measure(dir, report, out, rows, findings);
   } catch (err) {
     out(`lab bench failed: ${(err as LabError).userMessage ?? (err as Error).message}`);
-    if (sayLog.length) out(`  lab's last lines:\n${sayLog.slice(-12).map((l) => `    ${l}`).join('\n')}`);
+    if (sayLog.length)
+      out(
+        `  lab's last lines:\n${sayLog
+          .slice(-12)
+          .map((l) => `    ${l}`)
+          .join('\n')}`,
+      );
     code = 1;
   } finally {
     const problems = await takeDown();
@@ -517,7 +600,8 @@ export async function runLabBench(out: Out = (s) => process.stdout.write(`${s}\n
     if (problems.length) {
       for (const p of problems) out(`lab bench cleanup problem: ${p}`);
       code = 1;
-    } else if (!skipped) out(`lab bench: lab down (namespaces, tunnels, agents, registries, containerd, ${dir} removed); ${fmtS(performance.now() - started)} in all`);
+    } else if (!skipped)
+      out(`lab bench: lab down (namespaces, tunnels, agents, registries, containerd, ${dir} removed); ${fmtS(performance.now() - started)} in all`);
   }
   if (rows.length) {
     out('');

@@ -18,10 +18,22 @@ export interface ShResult {
 }
 
 /** Run a command synchronously; throws with its output when it fails, unless `allowFail`. */
-export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): ShResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input ?? '', cwd: opts.cwd, env: opts.env ?? process.env, timeout: opts.timeoutMs ?? 30_000, killSignal: 'SIGKILL' });
+export function sh(
+  cmd: string,
+  args: string[],
+  opts: { allowFail?: boolean; input?: string; cwd?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): ShResult {
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    input: opts.input ?? '',
+    cwd: opts.cwd,
+    env: opts.env ?? process.env,
+    timeout: opts.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+  });
   const result = { code: r.status ?? 128, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '') };
-  if (result.code !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+  if (result.code !== 0 && !opts.allowFail)
+    throw new Error(`${cmd} ${args.join(' ')} failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
   return result;
 }
 
@@ -43,7 +55,6 @@ export function sleepSync(ms: number): void {
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
 
 export function namespaceExists(ns: string): boolean {
   const r = sh('ip', ['netns', 'list'], { allowFail: true });
@@ -109,7 +120,9 @@ export class Sandbox {
         if (!namespaceExists(ns)) return;
         // Deleting the links first makes a wireguard-go that survived exit too.
         const links = sh('ip', ['-n', ns, '-j', 'link', 'show'], { allowFail: true });
-        if (links.code === 0) for (const l of JSON.parse(links.stdout || '[]') as { ifname: string }[]) if (l.ifname !== 'lo') sh('ip', ['-n', ns, 'link', 'del', l.ifname], { allowFail: true });
+        if (links.code === 0)
+          for (const l of JSON.parse(links.stdout || '[]') as { ifname: string }[])
+            if (l.ifname !== 'lo') sh('ip', ['-n', ns, 'link', 'del', l.ifname], { allowFail: true });
         sh('ip', ['netns', 'del', ns]);
       });
     }

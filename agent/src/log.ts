@@ -22,7 +22,8 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
   const level = opts.level ?? process.env['MIRRORNET_LOG_LEVEL'] ?? 'info';
   const base = { level, redact: { paths: REDACT_PATHS, censor: '[redacted]' }, base: { app: 'mirrornet' } };
   if (opts.destination) return pino(base, opts.destination);
-  const pretty = opts.pretty ?? (process.env['MIRRORNET_LOG_FORMAT'] === 'pretty' || (process.env['MIRRORNET_LOG_FORMAT'] !== 'json' && Boolean(process.stderr.isTTY)));
+  const pretty =
+    opts.pretty ?? (process.env['MIRRORNET_LOG_FORMAT'] === 'pretty' || (process.env['MIRRORNET_LOG_FORMAT'] !== 'json' && Boolean(process.stderr.isTTY)));
   if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, colorize: Boolean(process.stderr.isTTY) } } });
   return pino(base, pino.destination(2));
 }

@@ -28,7 +28,9 @@ function validateSafely(files: VirtualFile[]): Report {
   try {
     report = validateFiles(files);
   } catch (err) {
-    const shown = files.map((f) => `--- ${f.path}\n${typeof f.content === 'string' ? f.content : `<${f.content.length} bytes> ${f.content.toString('hex').slice(0, 400)}`}`);
+    const shown = files.map(
+      (f) => `--- ${f.path}\n${typeof f.content === 'string' ? f.content : `<${f.content.length} bytes> ${f.content.toString('hex').slice(0, 400)}`}`,
+    );
     assert.fail(`validateFiles threw ${(err as Error)?.stack ?? String(err)}\non input:\n${shown.join('\n').slice(0, 4000)}`);
   }
   assert.equal(typeof report.valid, 'boolean');
@@ -56,10 +58,68 @@ const pathArb = fc
   .map(([dir, name, ext]) => `${dir}/${name}${ext}`);
 
 const YAML_TOKENS = [
-  'kind: Region\n', 'kind: Hub\n', 'name: ', 'us-virginia', 'area: ', 'cn', 'overseas', 'cidr: ', '10.136.0.0/16', '10.128.0.1/16',
-  'links:\n', '  - to: ', 'type: ', 'wireguard', 'mtu: ', '1400', '&a ', '*a', '[', ']', '{', '}', '- ', ': ', ', ', '\n', '  ', '    ',
-  '"', "'", '---\n', '...\n', '# c\n', '!!binary ', '!!str ', '!foo ', '? ', '|\n', '>-\n', '<<: ', '~', 'null', 'true', '0x1F', '.inf',
-  '%YAML 1.2\n', '\t', '\ufeff', '\u0000', '\r\n', '\\', 'é', '北京', '💥', '@', '`', '*', '&', '!', '|', '>', '%',
+  'kind: Region\n',
+  'kind: Hub\n',
+  'name: ',
+  'us-virginia',
+  'area: ',
+  'cn',
+  'overseas',
+  'cidr: ',
+  '10.136.0.0/16',
+  '10.128.0.1/16',
+  'links:\n',
+  '  - to: ',
+  'type: ',
+  'wireguard',
+  'mtu: ',
+  '1400',
+  '&a ',
+  '*a',
+  '[',
+  ']',
+  '{',
+  '}',
+  '- ',
+  ': ',
+  ', ',
+  '\n',
+  '  ',
+  '    ',
+  '"',
+  "'",
+  '---\n',
+  '...\n',
+  '# c\n',
+  '!!binary ',
+  '!!str ',
+  '!foo ',
+  '? ',
+  '|\n',
+  '>-\n',
+  '<<: ',
+  '~',
+  'null',
+  'true',
+  '0x1F',
+  '.inf',
+  '%YAML 1.2\n',
+  '\t',
+  '\ufeff',
+  '\u0000',
+  '\r\n',
+  '\\',
+  'é',
+  '北京',
+  '💥',
+  '@',
+  '`',
+  '*',
+  '&',
+  '!',
+  '|',
+  '>',
+  '%',
 ];
 const yamlSoup = fc.array(fc.constantFrom(...YAML_TOKENS), { maxLength: 60 }).map((parts) => parts.join(''));
 
@@ -72,11 +132,60 @@ const contentArb: fc.Arbitrary<string | Buffer> = fc.oneof(
 );
 
 const KEYS = [
-  'kind', 'name', 'area', 'provider', 'cloud', 'region', 'cidr', 'gateways', 'address', 'links', 'to', 'type', 'mtu', 'mssClamp',
-  'local', 'remote', 'gateway', 'listenPort', 'publicKey', 'privateKey', 'endpoint', 'mirror', 'runtime', 'registries', 'dragonfly',
-  'manager', 'proxyPort', 'p2p', 'routes', 'destination', 'via', 'hub', 'version', 'replication', 'source', 'trigger', 'cron',
-  'areas', 'supernet', 'allocation', 'stride', 'reserved', 'regionPrefixLength', 'mode', 'regionPeering', 'allowed', 'providers',
-  'types', 'drift', 'linkType', 'x', '__proto__', 'constructor', 'toString',
+  'kind',
+  'name',
+  'area',
+  'provider',
+  'cloud',
+  'region',
+  'cidr',
+  'gateways',
+  'address',
+  'links',
+  'to',
+  'type',
+  'mtu',
+  'mssClamp',
+  'local',
+  'remote',
+  'gateway',
+  'listenPort',
+  'publicKey',
+  'privateKey',
+  'endpoint',
+  'mirror',
+  'runtime',
+  'registries',
+  'dragonfly',
+  'manager',
+  'proxyPort',
+  'p2p',
+  'routes',
+  'destination',
+  'via',
+  'hub',
+  'version',
+  'replication',
+  'source',
+  'trigger',
+  'cron',
+  'areas',
+  'supernet',
+  'allocation',
+  'stride',
+  'reserved',
+  'regionPrefixLength',
+  'mode',
+  'regionPeering',
+  'allowed',
+  'providers',
+  'types',
+  'drift',
+  'linkType',
+  'x',
+  '__proto__',
+  'constructor',
+  'toString',
 ];
 const VALUES: fc.Arbitrary<unknown> = fc.oneof(
   fc.constantFrom(...SITE_NAMES, ...KIND_NAMES, 'cn', 'overseas', 'aws', 'idc', 'huaweicloud', 'wireguard', 'vpn-ipsec', 'cloud-connect', 'peering'),
@@ -269,9 +378,11 @@ describe('property: findOverlaps equals a brute-force pairwise check', () => {
     const edge = fc.constantFrom(0, 1, 2 ** 31, 2 ** 32 - 2, 2 ** 32 - 1);
     const point = fc.oneof(fc.integer({ min: 0, max: 2 ** 32 - 1 }), edge);
     const interval = fc.tuple(point, point).map(([a, b]) => ({ start: Math.min(a, b), end: Math.max(a, b) }));
-    const withDuplicates = fc.array(interval, { maxLength: 25 }).chain((list) =>
-      fc.array(fc.nat(Math.max(0, list.length - 1)), { maxLength: list.length ? 5 : 0 }).map((dups) => [...list, ...dups.map((i) => ({ ...list[i]! }))]),
-    );
+    const withDuplicates = fc
+      .array(interval, { maxLength: 25 })
+      .chain((list) =>
+        fc.array(fc.nat(Math.max(0, list.length - 1)), { maxLength: list.length ? 5 : 0 }).map((dups) => [...list, ...dups.map((i) => ({ ...list[i]! }))]),
+      );
     fc.assert(fc.property(withDuplicates, checkOverlaps), { numRuns: 200 });
   });
 });
@@ -326,7 +437,10 @@ function siteYaml(s: GenSite): VirtualFile {
       : { mirror: { runtime: 'containerd', registries: ['docker.io'], dragonfly: { manager: 'http://10.1.1.10:65003' } } };
   const dir = s.role === 'hub' ? 'hubs' : 'regions';
   const schema = s.role === 'hub' ? 'hub' : 'region';
-  return { path: `${dir}/${s.name}.yaml`, content: `# yaml-language-server: $schema=../agent/schemas/${schema}.schema.json\n${stringify({ ...common, ...extra })}` };
+  return {
+    path: `${dir}/${s.name}.yaml`,
+    content: `# yaml-language-server: $schema=../agent/schemas/${schema}.schema.json\n${stringify({ ...common, ...extra })}`,
+  };
 }
 
 const planArb = fc.record({
@@ -364,7 +478,10 @@ describe('property: cidr/overlap equals a brute-force check on random fleets', (
         const files = [planYaml(plan), ...sites.map(siteYaml)];
         const report = validateSafely(files);
         // The generated sites all pass the schema: only the plan and the rules speak about them.
-        assert.deepEqual(report.errors.filter((e) => e.rule.startsWith('schema/') || e.rule.startsWith('yaml/')), []);
+        assert.deepEqual(
+          report.errors.filter((e) => e.rule.startsWith('schema/') || e.rule.startsWith('yaml/')),
+          [],
+        );
 
         const ranges = sites.map((s) => cidrRange(s.cidr));
         const expected = new Set<string>();
@@ -493,7 +610,11 @@ describe('property: nextFreeBlock', () => {
         const all = Array.from({ length: blocks }, (_, i) => ({ start: supernet.start + i * blockSize, end: supernet.start + i * blockSize + 2 ** 16 - 1 }));
         assert.equal(nextFreeBlock(geo, 'cn', all), undefined);
         const gap = gapSeed % blocks;
-        const got = nextFreeBlock(geo, 'cn', all.filter((_, i) => i !== gap));
+        const got = nextFreeBlock(
+          geo,
+          'cn',
+          all.filter((_, i) => i !== gap),
+        );
         assert.deepEqual(got, { start: supernet.start + gap * blockSize, end: supernet.start + gap * blockSize + 2 ** 16 - 1, prefix: 16 });
       }),
       { numRuns: 100 },

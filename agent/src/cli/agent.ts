@@ -39,7 +39,11 @@ interface Reporter {
  * Where events go besides the log: chat (routed by the applied revision's Notifications policy) and, with
  * --github-repo, commit statuses. Both deliver in the background and never block reconciling.
  */
-async function reporters(opts: AgentCliOptions, stateDir: string, log: Logger): Promise<{ sink: EventSink; onApplied: (a: Applied) => void; close: (timeoutMs: number) => Promise<void> }> {
+async function reporters(
+  opts: AgentCliOptions,
+  stateDir: string,
+  log: Logger,
+): Promise<{ sink: EventSink; onApplied: (a: Applied) => void; close: (timeoutMs: number) => Promise<void> }> {
   const list: Reporter[] = [];
   let onApplied: (a: Applied) => void = () => undefined;
   if (opts.chat !== false) {
@@ -93,7 +97,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const log = createLogger().child({ component: 'agent', site: opts.region });
   const stateDir = stateDirOf(opts);
   const store = new StateStore(stateDir);
-  const source = new GitSource({ url: opts.repoUrl, branch: opts.branch, dir: join(stateDir, 'repo'), ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}) });
+  const source = new GitSource({
+    url: opts.repoUrl,
+    branch: opts.branch,
+    dir: join(stateDir, 'repo'),
+    ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
+  });
   const metrics = createMetrics();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log);
   const report = await reporters(opts, stateDir, log);

@@ -44,7 +44,11 @@ export async function applyCommand(opts: HostOptions & { remoteAddress?: string 
     const result = await applyHost(plan, desired, deps, store, state);
     if (result.error) {
       const e = result.error.error as Error & { userMessage?: string };
-      throw new UserError(`Applying ${result.error.provider} failed: ${(e.userMessage ?? e.message).replace(/\.$/, '')}. ${result.applied.length} change(s) were applied before; the next apply continues from there.`, 1, { cause: e });
+      throw new UserError(
+        `Applying ${result.error.provider} failed: ${(e.userMessage ?? e.message).replace(/\.$/, '')}. ${result.applied.length} change(s) were applied before; the next apply continues from there.`,
+        1,
+        { cause: e },
+      );
     }
     state.site = desired.site;
     state.appliedRevision = revision;

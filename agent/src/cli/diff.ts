@@ -69,7 +69,8 @@ async function resolveRevision(dir: string, rev: string): Promise<{ sha: string;
     // A bare repository has no work tree: the fleet is at the top of its trees.
     const bare = await runGit(dir, ['rev-parse', '--is-bare-repository']);
     if (bare.code === 0 && bare.stdout.toString('utf8').trim() === 'true') inside = { code: 0, stdout: Buffer.alloc(0), stderr: '' };
-    else throw new UserError(`${dir} is not in a git repository (${inside.stderr.split('\n')[0]}): pass --repo with a clone of the configuration repository.`, 1);
+    else
+      throw new UserError(`${dir} is not in a git repository (${inside.stderr.split('\n')[0]}): pass --repo with a clone of the configuration repository.`, 1);
   }
   const res = await runGit(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`]);
   if (res.code !== 0) {
@@ -130,7 +131,10 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
 
   const findings: Finding[] = [];
   const broken: string[] = [];
-  const symlinkTargets = await readBlobs(dir, all.filter((e) => e.mode === '120000').map((e) => e.object));
+  const symlinkTargets = await readBlobs(
+    dir,
+    all.filter((e) => e.mode === '120000').map((e) => e.object),
+  );
 
   /** Follow symlinks (inside the fleet directory only) to a file entry or a directory path. */
   const resolve = (path: string, depth = 0): { kind: 'file'; entry: TreeEntry } | { kind: 'dir'; path: string } | { kind: 'outside' } | { kind: 'missing' } => {
@@ -165,7 +169,13 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
     if (top && top.mode === '120000') {
       const r = resolve(d);
       if (r.kind === 'outside') {
-        findings.push(fileFinding(`${d}/`, 'file/symlink', `${d}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: replace it with the directory itself.`));
+        findings.push(
+          fileFinding(
+            `${d}/`,
+            'file/symlink',
+            `${d}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: replace it with the directory itself.`,
+          ),
+        );
         anyDir = true;
         continue;
       }
@@ -185,7 +195,13 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
       const rel = `${d}/${name}`;
       const r = resolve(`${base}/${name}`);
       if (r.kind === 'outside') {
-        findings.push(fileFinding(rel, 'file/symlink', 'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.'));
+        findings.push(
+          fileFinding(
+            rel,
+            'file/symlink',
+            'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.',
+          ),
+        );
         broken.push(rel);
         continue;
       }
@@ -198,7 +214,13 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
       }
       if (r.kind === 'dir') continue;
       if (r.entry.size > MAX_FILE_BYTES) {
-        findings.push(fileFinding(rel, 'file/too-large', `This file is ${r.entry.size} bytes; configuration files may be at most ${MAX_FILE_BYTES} bytes (1 MiB): split it or remove generated content.`));
+        findings.push(
+          fileFinding(
+            rel,
+            'file/too-large',
+            `This file is ${r.entry.size} bytes; configuration files may be at most ${MAX_FILE_BYTES} bytes (1 MiB): split it or remove generated content.`,
+          ),
+        );
         broken.push(rel);
         continue;
       }
@@ -208,9 +230,15 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
   if (!anyDir) {
     // The base of the pull request that adds the fleet has none of it: everything is new.
     if (opts.allowEmpty) return { sha, files: [], findings: [], broken: [] };
-    throw new UserError(`${rev} has none of hubs/, regions/, harbor/, policies/ in ${prefix || 'the top of the repository'}: pass --repo with the configuration repository's directory.`, 1);
+    throw new UserError(
+      `${rev} has none of hubs/, regions/, harbor/, policies/ in ${prefix || 'the top of the repository'}: pass --repo with the configuration repository's directory.`,
+      1,
+    );
   }
-  const blobs = await readBlobs(dir, wanted.map((w) => w.entry.object));
+  const blobs = await readBlobs(
+    dir,
+    wanted.map((w) => w.entry.object),
+  );
   const files: VirtualFile[] = wanted.map((w) => ({ path: w.rel, content: blobs.get(w.entry.object) ?? Buffer.alloc(0) }));
   return { sha, files, findings, broken };
 }

@@ -51,16 +51,20 @@ export function buildProviders(opts: HostOptions, roles: Role[]): { providers: P
   if (roles.includes('gateway') && !opts.skipCloud) {
     const endpoint = opts.huaweicloudEndpoint ?? process.env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
     providers.push(
-      lazyProvider('huaweicloud-vpc', (d) => d.cloud !== undefined, async () => {
-        const { createHuaweiVpcProvider, huaweiVpcClientFactory } = await import('../providers/huaweicloud-vpc/index.js');
-        return createHuaweiVpcProvider(
-          huaweiVpcClientFactory({
-            ...(endpoint ? { endpoint } : {}),
-            ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
-            ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
-          }),
-        ) as Provider<unknown>;
-      }),
+      lazyProvider(
+        'huaweicloud-vpc',
+        (d) => d.cloud !== undefined,
+        async () => {
+          const { createHuaweiVpcProvider, huaweiVpcClientFactory } = await import('../providers/huaweicloud-vpc/index.js');
+          return createHuaweiVpcProvider(
+            huaweiVpcClientFactory({
+              ...(endpoint ? { endpoint } : {}),
+              ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
+              ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
+            }),
+          ) as Provider<unknown>;
+        },
+      ),
     );
   }
   providers.push(containerdProvider as Provider<unknown>, dockerProvider as Provider<unknown>, dragonflyProvider as Provider<unknown>);
@@ -75,45 +79,62 @@ export function buildProviders(opts: HostOptions, roles: Role[]): { providers: P
         throw new UsageError(`--pg-admin-url ${url} is not a URL (postgres://user@host:5432/postgres).`);
       }
       providers.push(
-        lazyProvider('postgres', (d) => d.harbor !== undefined, async () => {
-          const { adminFromUrl, createPostgresProvider, pgConnector } = await import('../providers/postgres/index.js');
-          let admin;
-          try {
-            admin = adminFromUrl(url, passwordRef ? () => secrets.resolve(passwordRef) : undefined);
-          } catch (err) {
-            throw new UsageError(`--pg-admin-url: ${(err as Error).message}.`);
-          }
-          return createPostgresProvider(pgConnector(admin)) as Provider<unknown>;
-        }),
+        lazyProvider(
+          'postgres',
+          (d) => d.harbor !== undefined,
+          async () => {
+            const { adminFromUrl, createPostgresProvider, pgConnector } = await import('../providers/postgres/index.js');
+            let admin;
+            try {
+              admin = adminFromUrl(url, passwordRef ? () => secrets.resolve(passwordRef) : undefined);
+            } catch (err) {
+              throw new UsageError(`--pg-admin-url: ${(err as Error).message}.`);
+            }
+            return createPostgresProvider(pgConnector(admin)) as Provider<unknown>;
+          },
+        ),
       );
     } else {
       notes.push('No --pg-admin-url (or MIRRORNET_PG_ADMIN_URL): the Harbor database and its role are not bootstrapped from this host.');
     }
-    providers.push(lazyProvider('harbor-config', (d) => d.harbor !== undefined, async () => (await import('../providers/harbor-config/index.js')).harborConfigProvider as Provider<unknown>));
+    providers.push(
+      lazyProvider(
+        'harbor-config',
+        (d) => d.harbor !== undefined,
+        async () => (await import('../providers/harbor-config/index.js')).harborConfigProvider as Provider<unknown>,
+      ),
+    );
     const secrets = hostSecrets({ root: opts.root });
     const harborUrl = opts.harborUrl ?? process.env['MIRRORNET_HARBOR_URL'];
     const username = opts.harborUsername ?? process.env['MIRRORNET_HARBOR_USERNAME'];
     const harborPasswordRef = opts.harborPassword ?? process.env['MIRRORNET_HARBOR_PASSWORD_REF'];
     const peerText = [...(opts.harborPeerUrl ?? []), process.env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(',');
     providers.push(
-      lazyProvider('harbor-api', (d) => d.harbor !== undefined, async () => {
-        const { createHarborApiProvider, harborClientFactory, parseUrlMap } = await import('../providers/harbor-api/index.js');
-        const clientFor = harborClientFactory({
-          secrets,
-          ...(harborUrl ? { url: harborUrl } : {}),
-          ...(username ? { username } : {}),
-          ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
-        });
-        const peers = parseUrlMap(peerText);
-        return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>;
-      }),
+      lazyProvider(
+        'harbor-api',
+        (d) => d.harbor !== undefined,
+        async () => {
+          const { createHarborApiProvider, harborClientFactory, parseUrlMap } = await import('../providers/harbor-api/index.js');
+          const clientFor = harborClientFactory({
+            secrets,
+            ...(harborUrl ? { url: harborUrl } : {}),
+            ...(username ? { username } : {}),
+            ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
+          });
+          const peers = parseUrlMap(peerText);
+          return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>;
+        },
+      ),
     );
   }
   return { providers, notes };
 }
 
 export function parseRoles(text: string): Role[] {
-  const roles = text.split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = text
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   for (const r of roles) if (!(ROLES as string[]).includes(r)) throw new UsageError(`Unknown role "${r}": use a comma-separated list of ${ROLES.join(', ')}.`);
   if (!roles.length) throw new UsageError(`--roles needs at least one of ${ROLES.join(', ')}.`);
   return [...new Set(roles)] as Role[];
@@ -143,4 +164,3 @@ export function hostDeps(opts: HostOptions, log: Logger): HostDeps {
     commands: commandsOf(opts),
   };
 }
-

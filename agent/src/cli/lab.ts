@@ -54,7 +54,9 @@ export function registerLab(lab: Command, io: Io, setExit: (code: number) => voi
     .action(async (opts: { dir: string; json?: boolean }) => setExit(await labStatusCommand(opts, io)));
 
   common(lab.command('run'))
-    .description('Lab up, push a test image to the China core, replicate it, pull it on every node with and without the mirrors, print the bytes each core served.')
+    .description(
+      'Lab up, push a test image to the China core, replicate it, pull it on every node with and without the mirrors, print the bytes each core served.',
+    )
     .option('--image-mb <n>', 'size of the test image in MiB', '16')
     .option('--down', 'remove the lab when done')
     .option('--json', 'print the report as JSON')
@@ -72,7 +74,10 @@ function upOptions(opts: LabCliOptions, io: Io) {
     repo: opts.repo,
     dir: opts.dir,
     nodes: parseNodes(opts.nodes),
-    sites: (opts.sites ?? '').split(',').map((s) => s.trim()).filter(Boolean),
+    sites: (opts.sites ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
     prefix: opts.prefix,
     peer: opts.peer,
     interval: opts.interval,
@@ -83,7 +88,10 @@ function upOptions(opts: LabCliOptions, io: Io) {
 }
 
 function parseReport(text: string): { github?: boolean; chat?: boolean } {
-  const parts = text.split(',').map((s) => s.trim()).filter(Boolean);
+  const parts = text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   for (const p of parts) if (p !== 'github' && p !== 'chat') throw new UsageError(`--report ${text}: use github, chat or github,chat.`);
   return { ...(parts.includes('github') ? { github: true } : {}), ...(parts.includes('chat') ? { chat: true } : {}) };
 }

@@ -44,10 +44,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--hub <hub>', 'core to link to (default: the core of the area)')
     .option('--repo <dir>', 'repository root', '.')
     .option('--write', 'write regions/<name>.yaml instead of printing it')
-    .action(async (name: string, opts: { area: 'cn' | 'overseas'; provider: 'huaweicloud' | 'aws' | 'idc'; cloudRegion?: string; hub?: string; repo: string; write?: boolean }) => {
-      const { regionAddCommand } = await import('./region-add.js');
-      setExit(await regionAddCommand(name, opts, io));
-    });
+    .action(
+      async (
+        name: string,
+        opts: { area: 'cn' | 'overseas'; provider: 'huaweicloud' | 'aws' | 'idc'; cloudRegion?: string; hub?: string; repo: string; write?: boolean },
+      ) => {
+        const { regionAddCommand } = await import('./region-add.js');
+        setExit(await regionAddCommand(name, opts, io));
+      },
+    );
 
   program
     .command('schema')
@@ -80,7 +85,9 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 
   program
     .command('diff')
-    .description('What a change to the repository does to every site, offline: routes, tunnels, mirrors, cloud routes, Harbor, topology and address plan. Exit 0 no changes, 2 changes, 1 error.')
+    .description(
+      'What a change to the repository does to every site, offline: routes, tunnels, mirrors, cloud routes, Harbor, topology and address plan. Exit 0 no changes, 2 changes, 1 error.',
+    )
     .requiredOption('--base <rev>', 'the revision before (e.g. origin/main)')
     .requiredOption('--head <rev>', 'the revision after (e.g. HEAD)')
     .option('--repo <dir>', 'a git clone of the configuration repository', '.')
@@ -146,8 +153,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await applyCommand(opts, io));
     });
 
-  serviceOptions(program
-    .command('agent'))
+  serviceOptions(program.command('agent'))
     .description('Run the reconcile loop of this host: pull the repository, apply, heal or report drift.')
     .requiredOption('--region <name>', 'the site (region or core) this host belongs to')
     .requiredOption('--repo-url <url>', 'git URL of the configuration repository')
@@ -187,11 +193,15 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await emulateCommand(service, opts, io));
     });
 
-  registerLab(program.command('lab').description('The whole fleet on one machine: namespaces, real WireGuard, real agents, registries and containerd nodes (root).'), io, setExit);
+  registerLab(
+    program.command('lab').description('The whole fleet on one machine: namespaces, real WireGuard, real agents, registries and containerd nodes (root).'),
+    io,
+    setExit,
+  );
 
   program
     .command('start')
-    .description('The main job on this machine: validate the fleet, show every site\'s desired state, and (as root) run the whole network in the lab.')
+    .description("The main job on this machine: validate the fleet, show every site's desired state, and (as root) run the whole network in the lab.")
     .option('--repo <dir>', 'repository root', '.')
     .option('--nodes <n>', 'containerd nodes per region in the lab', '2')
     .option('--keep', 'leave the lab running (remove it later with `mirrornet lab down`)')

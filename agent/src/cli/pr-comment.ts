@@ -35,7 +35,11 @@ export async function prCommentCommand(opts: PrCommentOptions, io: Io, deps: PrC
   if (!slug) throw new UsageError(`--repo-slug ${opts.repoSlug} must be owner/name, e.g. acme/fleet.`);
   if (!/^[1-9]\d{0,9}$/.test(opts.pr)) throw new UsageError(`--pr ${opts.pr} must be the pull request number.`);
   const token = env['GITHUB_TOKEN'];
-  if (!opts.dryRun && !token) throw new UserError('GITHUB_TOKEN is not set: in the workflow, pass env GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }} (with permissions pull-requests: write).', 1);
+  if (!opts.dryRun && !token)
+    throw new UserError(
+      'GITHUB_TOKEN is not set: in the workflow, pass env GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }} (with permissions pull-requests: write).',
+      1,
+    );
   const baseUrl = opts.apiUrl ?? env['GITHUB_API_URL'] ?? DEFAULT_API_URL;
   try {
     new URL(baseUrl);
@@ -53,7 +57,11 @@ export async function prCommentCommand(opts: PrCommentOptions, io: Io, deps: PrC
     return 0;
   }
 
-  const log = (deps.log ?? createLogger({ level: env['MIRRORNET_LOG_LEVEL'] ?? 'warn' })).child({ component: 'pr-comment', repo: opts.repoSlug, pr: Number(opts.pr) });
+  const log = (deps.log ?? createLogger({ level: env['MIRRORNET_LOG_LEVEL'] ?? 'warn' })).child({
+    component: 'pr-comment',
+    repo: opts.repoSlug,
+    pr: Number(opts.pr),
+  });
   const octokit = createGithubClient({ token: token!, baseUrl, log, ...deps.client });
   const notice = `> [!NOTE]\n> This plan is longer than a GitHub comment allows and was cut here. Run \`mirrornet diff --base ${report.base.sha.slice(0, 12)} --head ${report.head.sha.slice(0, 12)}\` for all of it${summaryFile ? ', or open the job summary of this workflow run' : ''}.\n`;
   let result;

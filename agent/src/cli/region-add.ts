@@ -20,7 +20,13 @@ export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions
   const { fleet } = buildFleet(loadFiles(listed.files));
   let result;
   try {
-    result = scaffoldRegion(fleet, { name, area: opts.area, provider: opts.provider, ...(opts.cloudRegion ? { cloudRegion: opts.cloudRegion } : {}), ...(opts.hub ? { hub: opts.hub } : {}) });
+    result = scaffoldRegion(fleet, {
+      name,
+      area: opts.area,
+      provider: opts.provider,
+      ...(opts.cloudRegion ? { cloudRegion: opts.cloudRegion } : {}),
+      ...(opts.hub ? { hub: opts.hub } : {}),
+    });
   } catch (err) {
     if (err instanceof ScaffoldError) throw new UserError(err.userMessage, 1, { cause: err });
     throw err;
@@ -28,7 +34,9 @@ export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions
   // The new file must not add errors to the fleet.
   const before = validateFiles(listed.files);
   const after = validateFiles([...listed.files, { path: result.path, content: result.content }]);
-  const newErrors = after.errors.filter((e) => e.file === result.path || !before.errors.some((b) => b.rule === e.rule && b.file === e.file && b.message === e.message));
+  const newErrors = after.errors.filter(
+    (e) => e.file === result.path || !before.errors.some((b) => b.rule === e.rule && b.file === e.file && b.message === e.message),
+  );
   if (newErrors.length) {
     io.stderr(formatText({ ...after, errors: newErrors, warnings: [], valid: false }));
     throw new UserError(`The generated ${result.path} would not validate (above); nothing was written. Fix the fleet's defaults or report this.`);

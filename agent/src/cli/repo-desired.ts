@@ -20,8 +20,14 @@ export async function revisionOf(repo: string): Promise<string> {
 }
 
 export class InvalidRevisionError extends UserError {
-  constructor(readonly report: Report, revision: string) {
-    super(`The repository at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors, above); nothing was planned or applied. Fix it and try again.`, 1);
+  constructor(
+    readonly report: Report,
+    revision: string,
+  ) {
+    super(
+      `The repository at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors, above); nothing was planned or applied. Fix it and try again.`,
+      1,
+    );
     this.name = 'InvalidRevisionError';
   }
 }

@@ -11,7 +11,8 @@ export function rulesCommand(opts: { format: 'text' | 'markdown' }, io: Io): num
     }
   } else {
     for (const family of RULE_FAMILIES) {
-      for (const r of family.rules) lines.push(`${r.id.padEnd(32)} ${r.severity.padEnd(8)} ${r.summary}\n${''.padEnd(42)}e.g. ${r.example.replace(/\n/g, ' ')}`);
+      for (const r of family.rules)
+        lines.push(`${r.id.padEnd(32)} ${r.severity.padEnd(8)} ${r.summary}\n${''.padEnd(42)}e.g. ${r.example.replace(/\n/g, ' ')}`);
     }
   }
   io.stdout(`${lines.join('\n')}\n`);

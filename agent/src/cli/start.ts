@@ -30,7 +30,9 @@ export function summarizeDesired(d: Desired): string {
     d.containerd ? `containerd mirrors for ${d.containerd.registries.map((r) => r.host).join(', ')}` : undefined,
     d.docker ? `Docker registry-mirrors ${JSON.stringify(d.docker.registryMirrors)}` : undefined,
     d.dragonfly ? 'dfdaemon.yaml' : undefined,
-    d.harbor ? `Harbor ${d.harbor.instance.name}: ${d.harbor.instance.projects.length} project(s), ${d.harbor.instance.robots.length} robot(s), ${d.harbor.instance.replication.length} replication rule(s)` : undefined,
+    d.harbor
+      ? `Harbor ${d.harbor.instance.name}: ${d.harbor.instance.projects.length} project(s), ${d.harbor.instance.robots.length} robot(s), ${d.harbor.instance.replication.length} replication rule(s)`
+      : undefined,
   ];
   return parts.filter(Boolean).join(', ');
 }
@@ -46,9 +48,11 @@ export async function startCommand(opts: StartOptions, io: Io): Promise<number> 
     .map((s) => ({ s, p: parseCidr(s.value.cidr) }))
     .sort((a, b) => (a.p.ok ? a.p.range.start : 0) - (b.p.ok ? b.p.range.start : 0));
   for (const { s, p } of rows) {
-    io.stdout(`  ${(p.ok ? formatCidr(p.range) : s.value.cidr).padEnd(18)} ${s.name.padEnd(18)} ${s.role.padEnd(7)} ${s.value.area.padEnd(9)} ${s.value.provider}\n`);
+    io.stdout(
+      `  ${(p.ok ? formatCidr(p.range) : s.value.cidr).padEnd(18)} ${s.name.padEnd(18)} ${s.role.padEnd(7)} ${s.value.area.padEnd(9)} ${s.value.provider}\n`,
+    );
   }
-  io.stdout('\n== What each site\'s agent manages (desired state)\n');
+  io.stdout("\n== What each site's agent manages (desired state)\n");
   for (const s of [...fleet.sites.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const d = compile(fleet, s.name, rolesOf(s.role));
     io.stdout(`  ${s.name.padEnd(18)} ${summarizeDesired(d)}\n`);
@@ -66,9 +70,12 @@ export async function startCommand(opts: StartOptions, io: Io): Promise<number> 
     io.stdout(`\n== Installing what the lab needs\n${missing.reasons.join('; ')}: installing ${missing.packages.join(' ')} from Debian.\n`);
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
     const update = spawnSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
-    const install = update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing.packages], { stdio: 'inherit', env }) : update;
+    const install =
+      update.status === 0 ? spawnSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...missing.packages], { stdio: 'inherit', env }) : update;
     if (install.status !== 0) {
-      throw new UserError(`Installing the lab's packages failed; run \`apt-get install -y --no-install-recommends ${missing.packages.join(' ')}\` and then \`npm start\` again.`);
+      throw new UserError(
+        `Installing the lab's packages failed; run \`apt-get install -y --no-install-recommends ${missing.packages.join(' ')}\` and then \`npm start\` again.`,
+      );
     }
     missing = missingForLab();
   }

@@ -4,7 +4,18 @@ import { createHash } from 'node:crypto';
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
-import type { CloudRouteType, Desired, DesiredCloud, DesiredCloudRoute, DesiredContainerd, DesiredDocker, DesiredDragonfly, DesiredRoute, DesiredWireguard, Role } from './types.js';
+import type {
+  CloudRouteType,
+  Desired,
+  DesiredCloud,
+  DesiredCloudRoute,
+  DesiredContainerd,
+  DesiredDocker,
+  DesiredDragonfly,
+  DesiredRoute,
+  DesiredWireguard,
+  Role,
+} from './types.js';
 
 export const DOCKER_HUB = 'docker.io';
 export const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
@@ -139,7 +150,9 @@ function compileCloud(site: SiteEntry, plan: RoutePlan, notes: string[]): Desire
   const v = site.value;
   if (v.provider === 'idc' || !v.cloud) return undefined;
   if (v.provider !== 'huaweicloud') {
-    notes.push(`${site.name} is on ${v.provider}: mirrornet manages Huawei Cloud route tables only; program these routes in the ${v.provider} console or with its tools.`);
+    notes.push(
+      `${site.name} is on ${v.provider}: mirrornet manages Huawei Cloud route tables only; program these routes in the ${v.provider} console or with its tools.`,
+    );
     return undefined;
   }
   if (!v.cloud.projectId || !v.cloud.routeTables?.length) {

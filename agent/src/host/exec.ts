@@ -32,7 +32,9 @@ export class CommandError extends Error {
     opts?: { cause?: unknown },
   ) {
     const what = `${cmd} ${args.join(' ')}`.trim();
-    const detail = result ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}` : String((opts?.cause as Error)?.message ?? 'could not start');
+    const detail = result
+      ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
+      : String((opts?.cause as Error)?.message ?? 'could not start');
     super(`${what} failed (${detail})`, opts);
     this.name = 'CommandError';
     this.userMessage = `The command \`${what}\` failed (${detail}).`;

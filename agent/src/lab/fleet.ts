@@ -77,10 +77,22 @@ export function labChatUrlEnv(channel: string): string {
 /** The lab's notifications policy: the repository's channels as webhooks to the local receiver, same routes. */
 export function labNotifications(doc: Doc | undefined): Doc {
   if (!doc) {
-    return { kind: 'Notifications', name: 'notifications', reminder: '24h', dedupWindow: '5m', channels: [{ name: 'lab', type: 'webhook', url: `env:${labChatUrlEnv('lab')}`, secret: `env:${LAB_CHAT_SECRET_ENV}` }], routes: [{ description: 'every event', channels: ['lab'] }] };
+    return {
+      kind: 'Notifications',
+      name: 'notifications',
+      reminder: '24h',
+      dedupWindow: '5m',
+      channels: [{ name: 'lab', type: 'webhook', url: `env:${labChatUrlEnv('lab')}`, secret: `env:${LAB_CHAT_SECRET_ENV}` }],
+      routes: [{ description: 'every event', channels: ['lab'] }],
+    };
   }
   const out: Doc = structuredClone(doc);
-  out['channels'] = arr(doc['channels']).map((c) => ({ name: c['name'], type: 'webhook', url: `env:${labChatUrlEnv(String(c['name']))}`, secret: `env:${LAB_CHAT_SECRET_ENV}` }));
+  out['channels'] = arr(doc['channels']).map((c) => ({
+    name: c['name'],
+    type: 'webhook',
+    url: `env:${labChatUrlEnv(String(c['name']))}`,
+    secret: `env:${LAB_CHAT_SECRET_ENV}`,
+  }));
   return out;
 }
 
@@ -340,7 +352,10 @@ export function labFleet(files: readonly VirtualFile[], opts: LabFleetOptions): 
   if (!parsed.some((p) => kind(p) === 'Notifications')) {
     const doc = labNotifications(undefined);
     chatChannels = ['lab'];
-    out.push({ path: 'policies/notifications.yaml', content: `# mirrornet lab: the repository has no notifications policy; the lab's agents tell its local chat receiver.\n${stringifyYaml(doc, { lineWidth: 0 })}` });
+    out.push({
+      path: 'policies/notifications.yaml',
+      content: `# mirrornet lab: the repository has no notifications policy; the lab's agents tell its local chat receiver.\n${stringifyYaml(doc, { lineWidth: 0 })}`,
+    });
   }
   // Files that are not YAML (none are model files) are left out of the lab's copy.
   out.sort((a, b) => (a.path < b.path ? -1 : 1));
@@ -383,7 +398,8 @@ export function labReadySite(files: readonly VirtualFile[], name: string, opts: 
   const notes: string[] = [];
   const providerOf = new Map(siteFiles.map((x) => [nameOf(x), String(x.doc['provider'])] as const));
   const cloudOf = new Map(siteFiles.map((x) => [nameOf(x), obj(x.doc['cloud'])] as const));
-  const huawei = (site: string) => providerOf.get(site) === 'huaweicloud' && Boolean(cloudOf.get(site)?.['projectId']) && arr(cloudOf.get(site)?.['routeTables']).length > 0;
+  const huawei = (site: string) =>
+    providerOf.get(site) === 'huaweicloud' && Boolean(cloudOf.get(site)?.['projectId']) && arr(cloudOf.get(site)?.['routeTables']).length > 0;
   // Every WireGuard end of the other files: the ports in use per site and the key the lab gave each site.
   const ports = new Map<string, Set<number>>();
   const keys = new Map<string, string>();
@@ -391,7 +407,10 @@ export function labReadySite(files: readonly VirtualFile[], name: string, opts: 
     if (nameOf(x) === name) continue;
     for (const l of arr(x.doc['links'])) {
       if (l['type'] !== 'wireguard') continue;
-      for (const [site, end] of [[nameOf(x), obj(l['local'])], [String(l['to']), obj(l['remote'])]] as const) {
+      for (const [site, end] of [
+        [nameOf(x), obj(l['local'])],
+        [String(l['to']), obj(l['remote'])],
+      ] as const) {
         if (typeof end['listenPort'] === 'number') ports.set(site, new Set([...(ports.get(site) ?? []), end['listenPort'] as number]));
         if (typeof end['publicKey'] === 'string' && !keys.has(site)) keys.set(site, end['publicKey'] as string);
       }
@@ -441,9 +460,11 @@ export function labReadySite(files: readonly VirtualFile[], name: string, opts: 
     const wasWg = link['type'] === 'wireguard';
     const l = obj(link['local']);
     const r = obj(link['remote']);
-    const localPort = wasWg && typeof l['listenPort'] === 'number' && !(ports.get(name)?.has(l['listenPort'] as number)) ? (l['listenPort'] as number) : freePort(name);
+    const localPort =
+      wasWg && typeof l['listenPort'] === 'number' && !ports.get(name)?.has(l['listenPort'] as number) ? (l['listenPort'] as number) : freePort(name);
     ports.set(name, new Set([...(ports.get(name) ?? []), localPort]));
-    const remotePort = wasWg && typeof r['listenPort'] === 'number' && !(ports.get(remote)?.has(r['listenPort'] as number)) ? (r['listenPort'] as number) : freePort(remote);
+    const remotePort =
+      wasWg && typeof r['listenPort'] === 'number' && !ports.get(remote)?.has(r['listenPort'] as number) ? (r['listenPort'] as number) : freePort(remote);
     ports.set(remote, new Set([...(ports.get(remote) ?? []), remotePort]));
     if (!wasWg) notes.push(`the ${String(link['type'])} link to ${remote} is WireGuard in the lab`);
     return [
@@ -480,6 +501,9 @@ export function labReadySite(files: readonly VirtualFile[], name: string, opts: 
   }
   doc['gateways'] = arr(doc['gateways']).map((g, i) => (i === 0 ? { ...g, publicAddress: opts.wan } : (({ publicAddress: _p, ...rest }) => rest)(g)));
   // The scaffold's to-do list is done for the lab (the key is set): keep only the schema line of the header.
-  const header = [...p.header.filter((h) => !/^#\s+(-|Still to fill in)/.test(h)), `# mirrornet lab: made lab-ready (its WireGuard key, links through the lab's internet namespace at ${opts.wan}).`];
+  const header = [
+    ...p.header.filter((h) => !/^#\s+(-|Still to fill in)/.test(h)),
+    `# mirrornet lab: made lab-ready (its WireGuard key, links through the lab's internet namespace at ${opts.wan}).`,
+  ];
   return { path: p.path, content: `${header.join('\n')}\n${stringifyYaml(doc, { lineWidth: 0 })}`, peers, notes };
 }

@@ -48,7 +48,14 @@ export function buildTestImage(dir: string, opts: { tag: string; bytes: number; 
     return { digest: put(data), size };
   });
   const arch = process.arch === 'x64' ? 'amd64' : process.arch;
-  const config = Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', config: { Labels: { 'org.mirrornet.lab': opts.tag } }, rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) } }));
+  const config = Buffer.from(
+    JSON.stringify({
+      architecture: arch,
+      os: 'linux',
+      config: { Labels: { 'org.mirrornet.lab': opts.tag } },
+      rootfs: { type: 'layers', diff_ids: layers.map((l) => l.digest) },
+    }),
+  );
   const configDigest = put(config);
   const manifest = Buffer.from(
     JSON.stringify({
@@ -62,12 +69,23 @@ export function buildTestImage(dir: string, opts: { tag: string; bytes: number; 
   const blobs = [{ digest: configDigest, size: config.length }, ...layers];
   const index: LayoutIndex = { mediaType: 'application/vnd.oci.image.manifest.v1+json', manifest: manifestDigest, blobs };
   writeFileSync(join(dir, 'image.json'), `${JSON.stringify(index, null, 2)}\n`);
-  return { layout: dir, repo: opts.repo ?? LAB_REPOSITORY, tag: opts.tag, manifest: manifestDigest, blobs, size: manifest.length + blobs.reduce((a, b) => a + b.size, 0) };
+  return {
+    layout: dir,
+    repo: opts.repo ?? LAB_REPOSITORY,
+    tag: opts.tag,
+    manifest: manifestDigest,
+    blobs,
+    size: manifest.length + blobs.reduce((a, b) => a + b.size, 0),
+  };
 }
 
 /** Push from inside a namespace (e.g. the Beijing core's, where CI pushes). */
 export async function pushImage(ns: string, registryUrl: string, image: TestImage): Promise<void> {
-  const r = await run('ip', ['netns', 'exec', ns, process.execPath, REGISTRY_TOOL, 'push', '--layout', image.layout, '--to', registryUrl, '--repo', image.repo, '--tag', image.tag], { timeoutMs: 300_000 });
+  const r = await run(
+    'ip',
+    ['netns', 'exec', ns, process.execPath, REGISTRY_TOOL, 'push', '--layout', image.layout, '--to', registryUrl, '--repo', image.repo, '--tag', image.tag],
+    { timeoutMs: 300_000 },
+  );
   if (r.code !== 0) throw new Error(`pushing ${image.repo}:${image.tag} to ${registryUrl} failed: ${r.stderr.trim() || r.stdout.trim()}`);
 }
 
@@ -80,8 +98,17 @@ export interface PullResult {
 
 /** `ctr content fetch` on one node, inside the region's namespace. */
 export async function pullOnNode(ns: string, node: { name: string; socket: string }, ref: string, hostsDir: string): Promise<PullResult> {
-  const r = await run('ip', ['netns', 'exec', ns, 'ctr', '-a', node.socket, '-n', CTR_NAMESPACE, 'content', 'fetch', '--hosts-dir', hostsDir, '--plain-http', ref], { timeoutMs: 300_000 });
-  return { node: node.name, ok: r.code === 0, ms: r.ms, ...(r.code !== 0 ? { error: (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ') } : {}) };
+  const r = await run(
+    'ip',
+    ['netns', 'exec', ns, 'ctr', '-a', node.socket, '-n', CTR_NAMESPACE, 'content', 'fetch', '--hosts-dir', hostsDir, '--plain-http', ref],
+    { timeoutMs: 300_000 },
+  );
+  return {
+    node: node.name,
+    ok: r.code === 0,
+    ms: r.ms,
+    ...(r.code !== 0 ? { error: (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-3).join(' ') } : {}),
+  };
 }
 
 /** The digests of `image` a node does not have (empty: it has the whole image). */
@@ -139,7 +166,7 @@ export function inCidr(ip: string, cidr: string): boolean {
   if (a === undefined || b === undefined) return false;
   const bits = Number(len);
   const mask = bits === 0 ? 0 : (~0 << (32 - bits)) >>> 0;
-  return ((a & mask) >>> 0) === ((b & mask) >>> 0);
+  return (a & mask) >>> 0 === (b & mask) >>> 0;
 }
 
 export interface Served {

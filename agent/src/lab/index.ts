@@ -15,7 +15,19 @@ import { validateFiles } from '../policy/validate.js';
 import { hostDirName } from '../providers/containerd/index.js';
 import type { VirtualFile } from '../model/loader.js';
 import { fleetSites, LAB_CHAT_SECRET_ENV, labChatUrlEnv, labFleet, labPrivateKeyRef, labReadySite, selectSites, type LabLink } from './fleet.js';
-import { buildTestImage, fileSize, formatBytes, missingOnNode, parseRegistryLog, pullOnNode, pushImage, readFrom, servedTo, type PullResult, type TestImage } from './images.js';
+import {
+  buildTestImage,
+  fileSize,
+  formatBytes,
+  missingOnNode,
+  parseRegistryLog,
+  pullOnNode,
+  pushImage,
+  readFrom,
+  servedTo,
+  type PullResult,
+  type TestImage,
+} from './images.js';
 import { PEER_SCRIPT } from './peer.js';
 import {
   alive,
@@ -182,13 +194,25 @@ async function waitUntil(what: string, timeoutMs: number, check: () => Promise<b
     } catch {
       /* not yet */
     }
-    if (Date.now() > until) throw new LabError(`${what} did not happen within ${Math.round(timeoutMs / 1000)} s${watch.length ? `; see ${watch.map((p) => p.log).join(', ')}` : ''}.`);
+    if (Date.now() > until)
+      throw new LabError(
+        `${what} did not happen within ${Math.round(timeoutMs / 1000)} s${watch.length ? `; see ${watch.map((p) => p.log).join(', ')}` : ''}.`,
+      );
     await sleep(250);
   }
 }
 
 function git(cwd: string, args: string[]): string {
-  return sh('git', args, { cwd, env: { ...process.env, GIT_AUTHOR_NAME: 'mirrornet lab', GIT_AUTHOR_EMAIL: 'lab@mirrornet.invalid', GIT_COMMITTER_NAME: 'mirrornet lab', GIT_COMMITTER_EMAIL: 'lab@mirrornet.invalid' } }).stdout.trim();
+  return sh('git', args, {
+    cwd,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'mirrornet lab',
+      GIT_AUTHOR_EMAIL: 'lab@mirrornet.invalid',
+      GIT_COMMITTER_NAME: 'mirrornet lab',
+      GIT_COMMITTER_EMAIL: 'lab@mirrornet.invalid',
+    },
+  }).stdout.trim();
 }
 
 export function originHead(state: Pick<LabState, 'origin'>): string | undefined {
@@ -211,7 +235,15 @@ export function agentState(a: Pick<AgentRecord, 'stateDir'>): AgentStateFile | u
 }
 
 function containerdConfig(): string {
-  return ['version = 2', '# mirrornet lab node: CRI off (ctr is the client); config_path is what the node agent reads.', 'disabled_plugins = ["io.containerd.grpc.v1.cri"]', '', '[plugins."io.containerd.grpc.v1.cri".registry]', '  config_path = "/etc/containerd/certs.d"', ''].join('\n');
+  return [
+    'version = 2',
+    '# mirrornet lab node: CRI off (ctr is the client); config_path is what the node agent reads.',
+    'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+    '',
+    '[plugins."io.containerd.grpc.v1.cri".registry]',
+    '  config_path = "/etc/containerd/certs.d"',
+    '',
+  ].join('\n');
 }
 
 function registryConfig(opts: { root: string; addr: string; remote?: string }): string {
@@ -273,36 +305,55 @@ async function up(opts: UpOptions): Promise<LabState> {
   const existing = loadState(dir);
   if (existing) throw new LabError(`A lab is already up in ${dir} (made ${existing.createdAt}); run \`mirrornet lab down --dir ${dir}\` first.`);
   if (existsSync(dir) && readdirSync(dir).length) throw new LabError(`${dir} exists and is not empty but holds no lab: choose another --dir or remove it.`);
-  if (namespaceExists(`${opts.prefix}-inet`)) throw new LabError(`The network namespace ${opts.prefix}-inet exists: another lab uses the prefix ${opts.prefix}; run \`mirrornet lab down\` for it first.`);
+  if (namespaceExists(`${opts.prefix}-inet`))
+    throw new LabError(
+      `The network namespace ${opts.prefix}-inet exists: another lab uses the prefix ${opts.prefix}; run \`mirrornet lab down\` for it first.`,
+    );
 
   // The fleet and the lab's copy of it.
   const repo = resolve(opts.repo);
   const { files, findings } = listModelFiles(repo);
   const report = validateFiles(files);
   if (findings.some((f) => f.severity === 'error') || !report.valid) {
-    throw new LabError(`The fleet in ${repo} is invalid (${report.errors.length + findings.length} errors): run \`mirrornet validate --repo ${repo}\` and fix it first.`);
+    throw new LabError(
+      `The fleet in ${repo} is invalid (${report.errors.length + findings.length} errors): run \`mirrornet validate --repo ${repo}\` and fix it first.`,
+    );
   }
   const sites = selectSites(fleetSites(files), opts.sites);
   const topology = labTopology(sites, { prefix: opts.prefix, nodes: opts.nodes });
   const keys = Object.fromEntries(topology.sites.map((s) => [s.name, wgKeyPair()] as const));
   const lab = labFleet(files, { topology, publicKeys: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, v.publicKey])) });
   const labReport = validateFiles(lab.files);
-  if (!labReport.valid) throw new LabError(`The lab's copy of the fleet is invalid (a bug in the lab): ${labReport.errors.slice(0, 5).map((e) => `${e.file}:${e.line} ${e.rule} ${e.message}`).join('; ')}`);
+  if (!labReport.valid)
+    throw new LabError(
+      `The lab's copy of the fleet is invalid (a bug in the lab): ${labReport.errors
+        .slice(0, 5)
+        .map((e) => `${e.file}:${e.line} ${e.rule} ${e.message}`)
+        .join('; ')}`,
+    );
   const ifaces = labInterfaces(lab.links);
   for (const i of ifaces) {
-    if (existsSync(`/var/run/wireguard/${i.iface}.sock`)) throw new LabError(`The WireGuard interface ${i.iface} (${i.site} to ${i.peer}) exists already: another lab of the same sites is up; run \`mirrornet lab down\` for it first.`);
+    if (existsSync(`/var/run/wireguard/${i.iface}.sock`))
+      throw new LabError(
+        `The WireGuard interface ${i.iface} (${i.site} to ${i.peer}) exists already: another lab of the same sites is up; run \`mirrornet lab down\` for it first.`,
+      );
   }
   // containerd refuses a socket path longer than 104 bytes (sun_path): say so before anything is made.
   for (const site of topology.sites) {
     for (const n of site.nodes) {
       const socket = join(opts.dir, 'sites', site.name, 'nodes', n.name, 'containerd', 'containerd.sock');
       if (Buffer.byteLength(socket) > 104) {
-        throw new LabError(`The lab directory ${opts.dir} is too long: containerd's socket ${socket} would exceed 104 bytes. Use a shorter --dir (the default is /var/lib/mirrornet-lab).`);
+        throw new LabError(
+          `The lab directory ${opts.dir} is too long: containerd's socket ${socket} would exceed 104 bytes. Use a shorter --dir (the default is /var/lib/mirrornet-lab).`,
+        );
       }
     }
   }
 
-  const secrets: Record<string, string> = { HUAWEICLOUD_SDK_AK: `LABAK${randomBytes(8).toString('hex').toUpperCase()}`, HUAWEICLOUD_SDK_SK: randomBytes(20).toString('hex') };
+  const secrets: Record<string, string> = {
+    HUAWEICLOUD_SDK_AK: `LABAK${randomBytes(8).toString('hex').toUpperCase()}`,
+    HUAWEICLOUD_SDK_SK: randomBytes(20).toString('hex'),
+  };
   for (const name of lab.secretEnv) secrets[name] = labSecret();
   if (!secrets['HARBOR_ADMIN_PASSWORD']) secrets['HARBOR_ADMIN_PASSWORD'] = labSecret();
   secrets[WEBHOOK_SECRET_ENV] = randomBytes(20).toString('hex');
@@ -335,7 +386,14 @@ async function up(opts: UpOptions): Promise<LabState> {
   };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   saveState(state);
-  say(`lab: ${topology.sites.length} sites (${topology.sites.filter((s) => s.role === 'hub').map((s) => s.name).join(', ')} and ${topology.sites.filter((s) => s.role === 'region').length} regions), ${lab.links.length} WireGuard links, ${opts.nodes} node(s) per region; state in ${statePath(dir)}`);
+  say(
+    `lab: ${topology.sites.length} sites (${topology.sites
+      .filter((s) => s.role === 'hub')
+      .map((s) => s.name)
+      .join(
+        ', ',
+      )} and ${topology.sites.filter((s) => s.role === 'region').length} regions), ${lab.links.length} WireGuard links, ${opts.nodes} node(s) per region; state in ${statePath(dir)}`,
+  );
   for (const n of lab.notes) say(`  note: ${n}`);
 
   // The origin: a bare repository holding the lab's fleet, one commit; with `pushWebhook`, every later push
@@ -383,13 +441,31 @@ async function up(opts: UpOptions): Promise<LabState> {
   const servicesDir = join(dir, 'services');
   mkdirSync(servicesDir, { recursive: true, mode: 0o700 });
   writeFileSync(join(servicesDir, SERVICES_CONFIG), `${JSON.stringify(servicesConfig, null, 2)}\n`, { mode: 0o600 });
-  const services = start(state, { name: 'services', kind: 'services', cmd: process.execPath, args: [SERVICES_SCRIPT, '--dir', servicesDir], log: join(dir, 'logs/services.log') });
+  const services = start(state, {
+    name: 'services',
+    kind: 'services',
+    cmd: process.execPath,
+    args: [SERVICES_SCRIPT, '--dir', servicesDir],
+    log: join(dir, 'logs/services.log'),
+  });
   await waitUntil('the cloud emulators', 30_000, () => existsSync(join(servicesDir, SERVICES_READY)), [services]);
   const ready = JSON.parse(readFileSync(join(servicesDir, SERVICES_READY), 'utf8')) as ServicesReady;
-  state.services = { vpcUrl: ready.vpcUrl, harbors: ready.harbors, ...(ready.githubUrl ? { githubUrl: ready.githubUrl } : {}), ...(ready.chatUrl ? { chatUrl: ready.chatUrl } : {}) };
+  state.services = {
+    vpcUrl: ready.vpcUrl,
+    harbors: ready.harbors,
+    ...(ready.githubUrl ? { githubUrl: ready.githubUrl } : {}),
+    ...(ready.chatUrl ? { chatUrl: ready.chatUrl } : {}),
+  };
   saveState(state);
-  say(`emulators: Huawei Cloud VPC ${ready.vpcUrl}; Harbor ${Object.entries(ready.harbors).map(([s, h]) => `${s} ${h.url}`).join(', ')}`);
-  if (ready.githubUrl || ready.chatUrl) say(`reporting: ${[ready.githubUrl ? `commit statuses to the GitHub emulator ${ready.githubUrl} (${LAB_GITHUB_REPO})` : '', ready.chatUrl ? `chat (${lab.chatChannels.length} webhook channels) to ${ready.chatUrl}` : ''].filter(Boolean).join('; ')}`);
+  say(
+    `emulators: Huawei Cloud VPC ${ready.vpcUrl}; Harbor ${Object.entries(ready.harbors)
+      .map(([s, h]) => `${s} ${h.url}`)
+      .join(', ')}`,
+  );
+  if (ready.githubUrl || ready.chatUrl)
+    say(
+      `reporting: ${[ready.githubUrl ? `commit statuses to the GitHub emulator ${ready.githubUrl} (${LAB_GITHUB_REPO})` : '', ready.chatUrl ? `chat (${lab.chatChannels.length} webhook channels) to ${ready.chatUrl}` : ''].filter(Boolean).join('; ')}`,
+    );
 
   // The cores' registries (their Harbors' storage), on the core's LAN address.
   const registries: LabProcess[] = [];
@@ -397,9 +473,19 @@ async function up(opts: UpOptions): Promise<LabState> {
     const rdir = join(dir, 'sites', c.name, 'registry');
     mkdirSync(join(rdir, 'data'), { recursive: true });
     writeFileSync(join(rdir, 'config.yml'), registryConfig({ root: join(rdir, 'data'), addr: `${c.registry!.host}:${c.registry!.port}` }));
-    registries.push(start(state, { name: `registry ${c.name}`, kind: 'registry', cmd: 'docker-registry', args: ['serve', join(rdir, 'config.yml')], ns: c.ns, log: registryLog(dir, c.name) }));
+    registries.push(
+      start(state, {
+        name: `registry ${c.name}`,
+        kind: 'registry',
+        cmd: 'docker-registry',
+        args: ['serve', join(rdir, 'config.yml')],
+        ns: c.ns,
+        log: registryLog(dir, c.name),
+      }),
+    );
   }
-  for (const [i, c] of cores.entries()) await waitUntil(`the registry of ${c.name}`, 20_000, () => httpCodeInNs(c.ns, `${c.registry!.url}/v2/`) === '200', [registries[i]!]);
+  for (const [i, c] of cores.entries())
+    await waitUntil(`the registry of ${c.name}`, 20_000, () => httpCodeInNs(c.ns, `${c.registry!.url}/v2/`) === '200', [registries[i]!]);
   say(`registries: ${cores.map((c) => `${c.name} ${c.registry!.url}`).join(', ')}`);
 
   // One agent per site, from the origin; they make the tunnels and routes.
@@ -450,7 +536,8 @@ function reportFlags(state: LabState, role: 'gateway' | 'node'): string[] {
 /** The agents' environment: the lab's secrets, and the chat channels' URLs when the lab has a receiver. */
 function labAgentEnv(state: LabState): NodeJS.ProcessEnv {
   const extra: Record<string, string> = {};
-  if (state.report?.chat && state.services?.chatUrl) for (const c of state.report.chat.channels) extra[labChatUrlEnv(c)] = `${state.services.chatUrl}/chat/${encodeURIComponent(c)}`;
+  if (state.report?.chat && state.services?.chatUrl)
+    for (const c of state.report.chat.channels) extra[labChatUrlEnv(c)] = `${state.services.chatUrl}/chat/${encodeURIComponent(c)}`;
   return agentEnv({ ...state.secrets, ...extra });
 }
 
@@ -460,7 +547,31 @@ async function startGatewayAgent(state: LabState, s: LabSite): Promise<LabProces
   const listen = `127.0.0.1:${await freePort()}`;
   const roles = s.role === 'hub' ? 'gateway,hub' : 'gateway';
   const interval = state.options?.interval ?? '10s';
-  const args = [CLI, 'agent', '--region', s.name, '--repo-url', state.origin, '--roles', roles, '--netns', s.ns, '--root', root, '--listen', listen, '--interval', interval, '--huaweicloud-endpoint', services.vpcUrl, '--docker-reload', 'true', '--dragonfly-restart', 'true', ...reportFlags(state, 'gateway')];
+  const args = [
+    CLI,
+    'agent',
+    '--region',
+    s.name,
+    '--repo-url',
+    state.origin,
+    '--roles',
+    roles,
+    '--netns',
+    s.ns,
+    '--root',
+    root,
+    '--listen',
+    listen,
+    '--interval',
+    interval,
+    '--huaweicloud-endpoint',
+    services.vpcUrl,
+    '--docker-reload',
+    'true',
+    '--dragonfly-restart',
+    'true',
+    ...reportFlags(state, 'gateway'),
+  ];
   if (s.role === 'hub') {
     const mine = services.harbors[s.name];
     if (mine) args.push('--harbor-url', mine.url, '--harbor-apply', 'true');
@@ -468,7 +579,14 @@ async function startGatewayAgent(state: LabState, s: LabSite): Promise<LabProces
   }
   const rec: AgentRecord = { site: s.name, role: 'gateway', roles, root, stateDir: join(root, 'var/lib/mirrornet'), listen };
   state.agents.push(rec);
-  return start(state, { name: `agent ${s.name}`, kind: 'agent', cmd: process.execPath, args, env: labAgentEnv(state), log: join(state.dir, 'logs', `agent-${s.name}.log`) });
+  return start(state, {
+    name: `agent ${s.name}`,
+    kind: 'agent',
+    cmd: process.execPath,
+    args,
+    env: labAgentEnv(state),
+    log: join(state.dir, 'logs', `agent-${s.name}.log`),
+  });
 }
 
 /** A region reaches its core's registry through the tunnel; a core reaches the other cores'. */
@@ -490,9 +608,23 @@ function startRegionPeer(state: LabState, s: LabSite, kind: 'dfproxy' | 'registr
   let p: LabProcess;
   if (kind === 'registry') {
     writeFileSync(join(pdir, 'config.yml'), registryConfig({ root: join(pdir, 'data'), addr: listen, remote: core.registry!.url }));
-    p = start(state, { name: `peer ${s.name}`, kind: 'peer', cmd: 'docker-registry', args: ['serve', join(pdir, 'config.yml')], ns: s.ns, log: join(state.dir, 'logs', `peer-${s.name}.log`) });
+    p = start(state, {
+      name: `peer ${s.name}`,
+      kind: 'peer',
+      cmd: 'docker-registry',
+      args: ['serve', join(pdir, 'config.yml')],
+      ns: s.ns,
+      log: join(state.dir, 'logs', `peer-${s.name}.log`),
+    });
   } else {
-    p = start(state, { name: `peer ${s.name}`, kind: 'peer', cmd: process.execPath, args: [PEER_SCRIPT, '--listen', listen, '--cache', join(pdir, 'cache'), '--registry-mirror', core.registry!.url], ns: s.ns, log: join(state.dir, 'logs', `peer-${s.name}.log`) });
+    p = start(state, {
+      name: `peer ${s.name}`,
+      kind: 'peer',
+      cmd: process.execPath,
+      args: [PEER_SCRIPT, '--listen', listen, '--cache', join(pdir, 'cache'), '--registry-mirror', core.registry!.url],
+      ns: s.ns,
+      log: join(state.dir, 'logs', `peer-${s.name}.log`),
+    });
   }
   return waitUntil(`the peer of ${s.name}`, 20_000, () => httpCodeInNs(s.ns, `http://${listen}/v2/`) === '200', [p]);
 }
@@ -513,11 +645,49 @@ async function startNodes(state: LabState, s: LabSite): Promise<StartedNodes> {
     mkdirSync(cdir, { recursive: true });
     const socket = join(cdir, 'containerd.sock');
     state.nodes.push({ site: s.name, name: n.name, root: nroot, hostsDir: join(nroot, 'etc/containerd/certs.d'), socket });
-    out.containerd.push(start(state, { name: `containerd ${n.name}`, kind: 'containerd', cmd: 'containerd', args: ['-c', join(nroot, 'etc/containerd/config.toml'), '--root', join(cdir, 'root'), '--state', join(cdir, 'state'), '--address', socket], ns: s.ns, log: join(dir, 'logs', `containerd-${n.name}.log`) }));
+    out.containerd.push(
+      start(state, {
+        name: `containerd ${n.name}`,
+        kind: 'containerd',
+        cmd: 'containerd',
+        args: ['-c', join(nroot, 'etc/containerd/config.toml'), '--root', join(cdir, 'root'), '--state', join(cdir, 'state'), '--address', socket],
+        ns: s.ns,
+        log: join(dir, 'logs', `containerd-${n.name}.log`),
+      }),
+    );
     const listen = `127.0.0.1:${await freePort()}`;
     const rec: AgentRecord = { site: s.name, role: 'node', node: n.name, roles: 'node', root: nroot, stateDir: join(nroot, 'var/lib/mirrornet'), listen };
     state.agents.push(rec);
-    out.agents.push(start(state, { name: `agent ${n.name}`, kind: 'node-agent', cmd: process.execPath, args: [CLI, 'agent', '--region', s.name, '--repo-url', state.origin, '--roles', 'node', '--root', nroot, '--listen', listen, '--interval', state.options?.interval ?? '10s', '--docker-reload', 'true', '--dragonfly-restart', 'true', ...reportFlags(state, 'node')], env: labAgentEnv(state), log: join(dir, 'logs', `agent-${n.name}.log`) }));
+    out.agents.push(
+      start(state, {
+        name: `agent ${n.name}`,
+        kind: 'node-agent',
+        cmd: process.execPath,
+        args: [
+          CLI,
+          'agent',
+          '--region',
+          s.name,
+          '--repo-url',
+          state.origin,
+          '--roles',
+          'node',
+          '--root',
+          nroot,
+          '--listen',
+          listen,
+          '--interval',
+          state.options?.interval ?? '10s',
+          '--docker-reload',
+          'true',
+          '--dragonfly-restart',
+          'true',
+          ...reportFlags(state, 'node'),
+        ],
+        env: labAgentEnv(state),
+        log: join(dir, 'logs', `agent-${n.name}.log`),
+      }),
+    );
   }
   return out;
 }
@@ -526,11 +696,21 @@ async function startNodes(state: LabState, s: LabSite): Promise<StartedNodes> {
 async function waitNodes(state: LabState, started: StartedNodes[], head: string, timeoutMs: number): Promise<void> {
   const names = new Set(started.flatMap((x) => x.site.nodes.map((n) => n.name)));
   const records = state.agents.filter((a) => a.role === 'node' && names.has(a.node!));
-  await waitForApplied(records, head, timeoutMs, started.flatMap((x) => x.agents));
+  await waitForApplied(
+    records,
+    head,
+    timeoutMs,
+    started.flatMap((x) => x.agents),
+  );
   const t = state.topology!;
   for (const n of state.nodes.filter((x) => names.has(x.name))) {
     const p = started.flatMap((x) => x.containerd).find((x) => x.name === `containerd ${n.name}`)!;
-    await waitUntil(`containerd of ${n.name}`, 30_000, async () => (await run('ip', ['netns', 'exec', siteOf(t, n.site).ns, 'ctr', '-a', n.socket, 'version'], { timeoutMs: 5000 })).code === 0, [p]);
+    await waitUntil(
+      `containerd of ${n.name}`,
+      30_000,
+      async () => (await run('ip', ['netns', 'exec', siteOf(t, n.site).ns, 'ctr', '-a', n.socket, 'version'], { timeoutMs: 5000 })).code === 0,
+      [p],
+    );
     const site = siteOf(t, n.site);
     if (site.registrySite) {
       const core = siteOf(t, site.registrySite);
@@ -587,7 +767,14 @@ export function labPrepareSite(opts: PrepareSiteOptions): PreparedSite {
   if (t.sites.some((s) => s.name === opts.name)) throw new LabError(`${opts.name} is in the lab already.`);
   const { files } = listModelFiles(resolve(opts.clone));
   const pending = state.pending ?? {};
-  const slot = pending[opts.name]?.slot ?? nextSlot(t, Object.entries(pending).filter(([n]) => n !== opts.name).map(([, p]) => p.slot));
+  const slot =
+    pending[opts.name]?.slot ??
+    nextSlot(
+      t,
+      Object.entries(pending)
+        .filter(([n]) => n !== opts.name)
+        .map(([, p]) => p.slot),
+    );
   const wan = wanAddress(slot);
   const key = wgKeyPair();
   const ready = labReadySite(files, opts.name, { wan, publicKey: key.publicKey, wans: Object.fromEntries(t.sites.map((s) => [s.name, s.wan])) });
@@ -640,7 +827,13 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
   if (!head) throw new LabError(`The origin ${state.origin} has no main branch.`);
   const files = originFiles(state, head);
   const report = validateFiles(files);
-  if (!report.valid) throw new LabError(`The origin's head ${head.slice(0, 12)} is invalid (${report.errors.length} errors, e.g. ${report.errors.slice(0, 2).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ')}): the agents refuse it; push a fix first.`);
+  if (!report.valid)
+    throw new LabError(
+      `The origin's head ${head.slice(0, 12)} is invalid (${report.errors.length} errors, e.g. ${report.errors
+        .slice(0, 2)
+        .map((e) => `${e.file}:${e.line} ${e.rule}`)
+        .join('; ')}): the agents refuse it; push a fix first.`,
+    );
   const input = fleetSites(files).find((s) => s.name === opts.name);
   if (!input) throw new LabError(`The origin's head ${head.slice(0, 12)} has no site ${opts.name}: commit and push its file first.`);
   const taken = t.sites.find((s) => s.lan === input.lan);
@@ -656,9 +849,14 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
       ports: l.link.type === 'wireguard' ? { [l.local]: l.link.local.listenPort, [l.remote]: l.link.remote.listenPort } : {},
     }));
   const nonWg = links.filter((l) => l.was !== 'wireguard');
-  if (nonWg.length) throw new LabError(`${opts.name}'s links to ${nonWg.map((l) => (l.local === opts.name ? l.remote : l.local)).join(', ')} are not WireGuard: the lab only has WireGuard (labPrepareSite makes them so).`);
+  if (nonWg.length)
+    throw new LabError(
+      `${opts.name}'s links to ${nonWg.map((l) => (l.local === opts.name ? l.remote : l.local)).join(', ')} are not WireGuard: the lab only has WireGuard (labPrepareSite makes them so).`,
+    );
   const ifaces = labInterfaces(links);
-  for (const i of ifaces) if (existsSync(`/var/run/wireguard/${i.iface}.sock`) && i.site === opts.name) throw new LabError(`The WireGuard interface ${i.iface} (${i.site} to ${i.peer}) exists already: another lab has ${opts.name}.`);
+  for (const i of ifaces)
+    if (existsSync(`/var/run/wireguard/${i.iface}.sock`) && i.site === opts.name)
+      throw new LabError(`The WireGuard interface ${i.iface} (${i.site} to ${i.peer}) exists already: another lab has ${opts.name}.`);
 
   // Recorded before it is made.
   t.sites.push(site);
@@ -672,7 +870,12 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
   buildSiteNetwork(t, site);
   writeSandbox(dir, site);
   const agent = await startGatewayAgent(state, site);
-  await waitForApplied(state.agents.filter((a) => a.site === opts.name && a.role === 'gateway'), head, timeoutMs, [agent]);
+  await waitForApplied(
+    state.agents.filter((a) => a.site === opts.name && a.role === 'gateway'),
+    head,
+    timeoutMs,
+    [agent],
+  );
   await waitReachable(t, site);
   say(`add ${opts.name}: its agent applied ${head.slice(0, 12)}; its tunnel${links.length === 1 ? ' is' : 's are'} up`);
   if (site.role === 'region') {
@@ -749,7 +952,9 @@ async function waitForApplied(agents: AgentRecord[], head: string, timeoutMs: nu
         const p = procs.find((x) => x.name === `agent ${n}`);
         return p ? `--- ${p.log}\n${tail(p.log, 8)}` : '';
       });
-      throw new LabError(`These agents did not apply ${head.slice(0, 12)} within ${Math.round(timeoutMs / 1000)} s: ${pending.join(', ')}.\n${logs.join('\n')}`);
+      throw new LabError(
+        `These agents did not apply ${head.slice(0, 12)} within ${Math.round(timeoutMs / 1000)} s: ${pending.join(', ')}.\n${logs.join('\n')}`,
+      );
     }
     await sleep(500);
   }
@@ -771,7 +976,8 @@ export async function labDown(opts: DownOptions): Promise<{ removed: string[]; p
   const prefix = state?.prefix ?? opts.prefix ?? DEFAULT_PREFIX;
   // Namespaces: the recorded ones; without a state file, the prefix's (a crash before the first save).
   const recorded = new Set(state?.namespaces ?? []);
-  if (!state) for (const ns of listNamespaces()) if (ns === `${prefix}-inet` || (namespaceExists(`${prefix}-inet`) && ns.startsWith(`${prefix}-`))) recorded.add(ns);
+  if (!state)
+    for (const ns of listNamespaces()) if (ns === `${prefix}-inet` || (namespaceExists(`${prefix}-inet`) && ns.startsWith(`${prefix}-`))) recorded.add(ns);
   const nsList = [...recorded].filter(namespaceExists);
   const wgNames = new Set(state?.wireguard ?? []);
 
@@ -796,7 +1002,10 @@ export async function labDown(opts: DownOptions): Promise<{ removed: string[]; p
   // anything else (someone's shell) is left alone and named.
   const insidePids = nsList.flatMap((ns) => namespacePids(ns).map((pid) => ({ ns, pid })));
   for (const { ns, pid } of insidePids) {
-    if (!isLabProgram(argvOf(pid)) && alive(pid)) say(`  note: process ${pid} (${argvOf(pid).join(' ').slice(0, 60)}) runs in ${ns} and was not started by the lab: left alone; the namespace goes away when it exits.`);
+    if (!isLabProgram(argvOf(pid)) && alive(pid))
+      say(
+        `  note: process ${pid} (${argvOf(pid).join(' ').slice(0, 60)}) runs in ${ns} and was not started by the lab: left alone; the namespace goes away when it exits.`,
+      );
   }
   const inside = insidePids.filter(({ pid }) => isLabProgram(argvOf(pid))).map(({ pid }) => ({ pid, start: processStart(pid) }));
   const wg = wireguardGoPids(wgNames).map((pid) => ({ pid, start: processStart(pid) }));
@@ -888,7 +1097,15 @@ export async function labStatus(dirOpt: string): Promise<LabStatus | undefined> 
     }
     const peer = r.stdout.trim().split('\n')[1]?.split('\t') ?? [];
     const hs = Number(peer[4] ?? 0);
-    tunnels.push({ site: i.site, peer: i.peer, iface: i.iface, exists: true, ...(hs > 0 ? { handshakeAgeS: now - hs } : {}), rx: Number(peer[5] ?? 0), tx: Number(peer[6] ?? 0) });
+    tunnels.push({
+      site: i.site,
+      peer: i.peer,
+      iface: i.iface,
+      exists: true,
+      ...(hs > 0 ? { handshakeAgeS: now - hs } : {}),
+      rx: Number(peer[5] ?? 0),
+      tx: Number(peer[6] ?? 0),
+    });
   }
   const agents: AgentStatus[] = [];
   for (const a of state.agents) {
@@ -939,14 +1156,37 @@ export function formatStatus(s: LabStatus): string {
   const out: string[] = [];
   out.push(`lab in ${s.dir} (${s.phase}), origin at ${s.head?.slice(0, 12) ?? 'unknown'}`);
   out.push('', 'sites');
-  out.push(table([['site', 'role', 'namespace', 'up', 'WAN', 'LAN', 'CIDR'], ...s.sites.map((x) => [x.name, x.role, x.ns, x.up ? 'yes' : 'NO', x.wan, x.lan, x.cidr])]));
+  out.push(
+    table([
+      ['site', 'role', 'namespace', 'up', 'WAN', 'LAN', 'CIDR'],
+      ...s.sites.map((x) => [x.name, x.role, x.ns, x.up ? 'yes' : 'NO', x.wan, x.lan, x.cidr]),
+    ]),
+  );
   out.push('', 'tunnels');
-  out.push(table([['site', 'peer', 'interface', 'handshake', 'rx', 'tx'], ...s.tunnels.map((x) => [x.site, x.peer, x.iface, x.exists ? age(x.handshakeAgeS) : 'missing', x.rx !== undefined ? formatBytes(x.rx) : '-', x.tx !== undefined ? formatBytes(x.tx) : '-'])]));
+  out.push(
+    table([
+      ['site', 'peer', 'interface', 'handshake', 'rx', 'tx'],
+      ...s.tunnels.map((x) => [
+        x.site,
+        x.peer,
+        x.iface,
+        x.exists ? age(x.handshakeAgeS) : 'missing',
+        x.rx !== undefined ? formatBytes(x.rx) : '-',
+        x.tx !== undefined ? formatBytes(x.tx) : '-',
+      ]),
+    ]),
+  );
   out.push('', 'agents');
   out.push(
     table([
       ['agent', 'roles', 'running', 'applied', 'drift'],
-      ...s.agents.map((a) => [a.name, a.roles, a.running ? 'yes' : 'NO', a.applied ? `${a.applied.slice(0, 12)}${a.current ? '' : ' (behind)'}` : 'nothing yet', a.drift.length ? a.drift.join(',') : a.refused ? `refused ${a.refused}` : 'none']),
+      ...s.agents.map((a) => [
+        a.name,
+        a.roles,
+        a.running ? 'yes' : 'NO',
+        a.applied ? `${a.applied.slice(0, 12)}${a.current ? '' : ' (behind)'}` : 'nothing yet',
+        a.drift.length ? a.drift.join(',') : a.refused ? `refused ${a.refused}` : 'none',
+      ]),
     ]),
   );
   out.push('', 'services');
@@ -995,7 +1235,10 @@ export interface RunReport {
 }
 
 async function harborApi(url: string, password: string, path: string, init: RequestInit = {}): Promise<Response> {
-  return fetch(`${url}/api/v2.0${path}`, { ...init, headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json', ...(init.headers ?? {}) } });
+  return fetch(`${url}/api/v2.0${path}`, {
+    ...init,
+    headers: { authorization: `Basic ${Buffer.from(`admin:${password}`).toString('base64')}`, 'content-type': 'application/json', ...(init.headers ?? {}) },
+  });
 }
 
 /** Start the source core's replication to the other core and wait for it (as an event-based trigger would). */
@@ -1056,7 +1299,11 @@ export async function labRun(opts: RunOptions): Promise<RunReport> {
   try {
     return await runOn(state, opts);
   } catch (err) {
-    if (err instanceof LabError) throw new LabError(`${err.userMessage}\nThe lab is still up: \`mirrornet lab status --dir ${dir}\` shows it, \`mirrornet lab down --dir ${dir}\` removes it.`, { cause: err });
+    if (err instanceof LabError)
+      throw new LabError(
+        `${err.userMessage}\nThe lab is still up: \`mirrornet lab status --dir ${dir}\` shows it, \`mirrornet lab down --dir ${dir}\` removes it.`,
+        { cause: err },
+      );
     throw err;
   }
 }
@@ -1084,7 +1331,9 @@ export async function labPulls(state: LabState, opts: { imageBytes: number; say:
   const mirrorImage = buildTestImage(join(imagesDir, 'mirror'), { tag: `mirror-${stamp}`, bytes: opts.imageBytes });
   const directImage = buildTestImage(join(imagesDir, 'direct'), { tag: `direct-${stamp}`, bytes: opts.imageBytes });
   for (const img of [mirrorImage, directImage]) await pushImage(source.ns, source.registry!.url, img);
-  say(`images: pushed ${mirrorImage.repo}:${mirrorImage.tag} and :${directImage.tag} (${formatBytes(mirrorImage.size)} each, random layers) to ${source.name} ${source.registry!.url}`);
+  say(
+    `images: pushed ${mirrorImage.repo}:${mirrorImage.tag} and :${directImage.tag} (${formatBytes(mirrorImage.size)} each, random layers) to ${source.name} ${source.registry!.url}`,
+  );
   let replication = { ms: 0, status: 'none' };
   for (const other of cores.filter((c) => c !== source)) replication = await replicate(state, source, other, say);
   const regions: RegionRun[] = [];
@@ -1150,7 +1399,10 @@ export async function labCommitStatuses(state: Pick<LabState, 'report' | 'servic
   if (!url || !repo) throw new LabError('The lab does not report commit statuses (lab up without report.github).');
   const out: LabCommitStatus[] = [];
   for (let page = 1; ; page++) {
-    const res = await fetch(`${url}/repos/${repo}/commits/${sha}/statuses?per_page=100&page=${page}`, { headers: { authorization: `token ${state.secrets[GITHUB_TOKEN_ENV]}`, accept: 'application/vnd.github+json' }, signal: AbortSignal.timeout(5000) });
+    const res = await fetch(`${url}/repos/${repo}/commits/${sha}/statuses?per_page=100&page=${page}`, {
+      headers: { authorization: `token ${state.secrets[GITHUB_TOKEN_ENV]}`, accept: 'application/vnd.github+json' },
+      signal: AbortSignal.timeout(5000),
+    });
     if (!res.ok) throw new LabError(`the GitHub emulator answered ${res.status}: ${await res.text()}`);
     const list = (await res.json()) as LabCommitStatus[];
     out.push(...list);
@@ -1162,7 +1414,8 @@ export const TARGET_RATIO = 1.1;
 
 export function formatRun(r: RunReport): string {
   const out: string[] = [];
-  const peer = r.peer === 'dfproxy' ? "the region's peer (dfdaemon's proxy rule: blobs once per region)" : "the region's peer (distribution's pull-through cache)";
+  const peer =
+    r.peer === 'dfproxy' ? "the region's peer (dfdaemon's proxy rule: blobs once per region)" : "the region's peer (distribution's pull-through cache)";
   for (const x of r.regions) {
     const ratio = (p: PhaseResult) => `${(p.served / x.imageBytes).toFixed(2)}x`;
     const pulled = (p: PhaseResult) => (p.complete ? formatBytes(p.pulled) : 'INCOMPLETE');
@@ -1175,7 +1428,9 @@ export function formatRun(r: RunReport): string {
       ]),
     );
     const ok = x.mirror.complete && x.mirror.served <= TARGET_RATIO * x.imageBytes;
-    out.push(`  target: the core serves <= ${TARGET_RATIO}x the image per region: ${ok ? 'PASS' : 'MISS'} (${ratio(x.mirror)} through the peer, ${ratio(x.baseline)} without)`);
+    out.push(
+      `  target: the core serves <= ${TARGET_RATIO}x the image per region: ${ok ? 'PASS' : 'MISS'} (${ratio(x.mirror)} through the peer, ${ratio(x.baseline)} without)`,
+    );
     for (const p of [...x.mirror.pulls, ...x.baseline.pulls].filter((p) => !p.ok)) out.push(`  pull failed on ${p.node}: ${p.error}`);
     out.push('');
   }
@@ -1187,4 +1442,3 @@ export function formatRun(r: RunReport): string {
 export function runPassed(r: RunReport): boolean {
   return r.regions.length > 0 && r.regions.every((x) => x.mirror.complete && x.baseline.complete && x.mirror.served <= TARGET_RATIO * x.imageBytes);
 }
-

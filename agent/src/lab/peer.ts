@@ -98,7 +98,14 @@ export async function startPeer(opts: PeerOptions): Promise<{ server: http.Serve
   };
 
   /** The one upstream fetch of a blob: streamed to the first client and into the cache at once. */
-  const fetchBlob = (req: http.IncomingMessage, res: http.ServerResponse, upstream: string, path: string, digest: string, done: (status: number, bytes: number) => void): Promise<void> =>
+  const fetchBlob = (
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    upstream: string,
+    path: string,
+    digest: string,
+    done: (status: number, bytes: number) => void,
+  ): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const target = new URL(path, upstream);
       const up = http.request(target, { method: 'GET', headers: { ...forwardHeaders(req.headers), host: target.host } }, (ur) => {
@@ -165,7 +172,8 @@ export async function startPeer(opts: PeerOptions): Promise<{ server: http.Serve
       return;
     }
     const path = pathWithoutNs(url);
-    const entry = (mode: string) => (status: number, bytes: number) => log({ t: new Date().toISOString(), method: req.method, path: url.pathname, upstream, mode, status, bytes, ms: Date.now() - started });
+    const entry = (mode: string) => (status: number, bytes: number) =>
+      log({ t: new Date().toISOString(), method: req.method, path: url.pathname, upstream, mode, status, bytes, ms: Date.now() - started });
     const m = BLOB_RULE.exec(url.pathname);
     if (req.method !== 'GET' || !m) return pass(req, res, upstream, path, entry('pass'));
     const digest = m[2]!;

@@ -27,10 +27,22 @@ export class LabError extends Error {
 }
 
 /** Run a command synchronously; throws with its output when it fails, unless `allowFail`. */
-export function sh(cmd: string, args: string[], opts: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {}): ShResult {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', input: opts.input ?? '', timeout: opts.timeoutMs ?? 30_000, killSignal: 'SIGKILL', env: opts.env ?? process.env, ...(opts.cwd ? { cwd: opts.cwd } : {}) });
+export function sh(
+  cmd: string,
+  args: string[],
+  opts: { allowFail?: boolean; input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv; cwd?: string } = {},
+): ShResult {
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    input: opts.input ?? '',
+    timeout: opts.timeoutMs ?? 30_000,
+    killSignal: 'SIGKILL',
+    env: opts.env ?? process.env,
+    ...(opts.cwd ? { cwd: opts.cwd } : {}),
+  });
   const result = { code: r.status ?? 128, stdout: r.stdout ?? '', stderr: (r.stderr ?? '') + (r.error ? `\n${r.error.message}` : '') };
-  if (result.code !== 0 && !opts.allowFail) throw new LabError(`\`${cmd} ${args.join(' ')}\` failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
+  if (result.code !== 0 && !opts.allowFail)
+    throw new LabError(`\`${cmd} ${args.join(' ')}\` failed (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`);
   return result;
 }
 
@@ -56,7 +68,12 @@ export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env
     });
     child.on('close', (code, signal) => {
       clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8'), ms: Date.now() - started });
+      resolve({
+        code: code ?? (signal ? 128 : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+        ms: Date.now() - started,
+      });
     });
   });
 }
@@ -158,7 +175,9 @@ export function argvOf(pid: number): string[] {
 }
 
 function pids(): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number);
+  return readdirSync('/proc')
+    .filter((e) => /^\d+$/.test(e))
+    .map(Number);
 }
 
 /** Processes whose argv is exactly `wireguard-go <name>` for one of `names`. */
@@ -222,7 +241,15 @@ export function spawnDetached(spec: SpawnSpec): LabProcess {
     child.unref();
     child.on('error', () => undefined);
     const start = processStart(child.pid);
-    return { name: spec.name, kind: spec.kind, pid: child.pid, ...(start ? { start } : {}), ...(spec.ns ? { ns: spec.ns } : {}), log: spec.log, argv: [file, ...argv] };
+    return {
+      name: spec.name,
+      kind: spec.kind,
+      pid: child.pid,
+      ...(start ? { start } : {}),
+      ...(spec.ns ? { ns: spec.ns } : {}),
+      log: spec.log,
+      argv: [file, ...argv],
+    };
   } finally {
     closeSync(fd);
   }
@@ -236,7 +263,10 @@ export function namespaceExists(ns: string): boolean {
 
 export function listNamespaces(): string[] {
   const r = sh('ip', ['netns', 'list'], { allowFail: true });
-  return r.stdout.split('\n').map((l) => l.split(' ')[0]!).filter(Boolean);
+  return r.stdout
+    .split('\n')
+    .map((l) => l.split(' ')[0]!)
+    .filter(Boolean);
 }
 
 export function createNamespace(ns: string): void {
@@ -347,7 +377,10 @@ export function loadState(dir: string): LabState | undefined {
     if (s.version !== 1) throw new Error('unknown version');
     return s;
   } catch (cause) {
-    throw new LabError(`The lab state ${path} cannot be read (${(cause as Error).message}); \`mirrornet lab down --dir ${dir}\` still removes what it can find.`, { cause });
+    throw new LabError(
+      `The lab state ${path} cannot be read (${(cause as Error).message}); \`mirrornet lab down --dir ${dir}\` still removes what it can find.`,
+      { cause },
+    );
   }
 }
 
@@ -372,7 +405,10 @@ export function removeLabDir(dir: string): string[] {
   const entries = readdirSync(dir);
   if (entries.length && !entries.includes(STATE_FILE)) return [`${dir} does not look like a lab directory (no ${STATE_FILE}); left alone`];
   // Nothing may stay mounted below it (containerd snapshots, if a node ever mounted one).
-  const mounts = readFileSync('/proc/self/mounts', 'utf8').split('\n').map((l) => l.split(' ')[1] ?? '').filter((m) => m.startsWith(`${dir.replace(/\/+$/, '')}/`));
+  const mounts = readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((l) => l.split(' ')[1] ?? '')
+    .filter((m) => m.startsWith(`${dir.replace(/\/+$/, '')}/`));
   for (const m of mounts.sort().reverse()) sh('umount', ['-l', m], { allowFail: true });
   try {
     rmSync(dir, { recursive: true, force: true });

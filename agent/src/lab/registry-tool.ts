@@ -79,18 +79,30 @@ export async function pushBlob(base: string, repo: string, data: Buffer, digest 
   await post.body?.cancel();
   const location = new URL(post.headers.get('location') ?? '', base);
   location.searchParams.set('digest', digest);
-  const put = await must(await fetch(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } }), `upload ${digest} to ${base}/${repo}`, [201]);
+  const put = await must(
+    await fetch(location, { method: 'PUT', body: data, headers: { 'content-type': 'application/octet-stream' } }),
+    `upload ${digest} to ${base}/${repo}`,
+    [201],
+  );
   await put.body?.cancel();
   return true;
 }
 
 async function putManifest(base: string, repo: string, ref: string, body: Buffer, mediaType: string): Promise<void> {
-  const res = await must(await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } }), `put manifest ${repo}:${ref} to ${base}`, [201]);
+  const res = await must(
+    await fetch(`${base}/v2/${repo}/manifests/${ref}`, { method: 'PUT', body, headers: { 'content-type': mediaType } }),
+    `put manifest ${repo}:${ref} to ${base}`,
+    [201],
+  );
   await res.body?.cancel();
 }
 
 async function getManifest(base: string, repo: string, ref: string): Promise<{ body: Buffer; mediaType: string }> {
-  const res = await must(await fetch(`${base}/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_TYPES.join(', ') } }), `get manifest ${repo}:${ref} from ${base}`, [200]);
+  const res = await must(
+    await fetch(`${base}/v2/${repo}/manifests/${ref}`, { headers: { accept: MANIFEST_TYPES.join(', ') } }),
+    `get manifest ${repo}:${ref} from ${base}`,
+    [200],
+  );
   return { body: Buffer.from(await res.arrayBuffer()), mediaType: (res.headers.get('content-type') ?? MANIFEST_TYPES[0]!).split(';')[0]! };
 }
 

@@ -52,7 +52,20 @@ function say(msg: string, extra: Record<string, unknown> = {}): void {
 /** Run the registry tool in a namespace; resolves with its JSON result. */
 function copyInNamespace(ns: string, from: string, to: string, filters: string[], tagFilter?: string): Promise<CopyResult> {
   return new Promise((resolve, reject) => {
-    const args = ['netns', 'exec', ns, process.execPath, REGISTRY_TOOL, 'copy', '--from', from, '--to', to, ...filters.flatMap((f) => ['--filter', f]), ...(tagFilter ? ['--tag-filter', tagFilter] : [])];
+    const args = [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      REGISTRY_TOOL,
+      'copy',
+      '--from',
+      from,
+      '--to',
+      to,
+      ...filters.flatMap((f) => ['--filter', f]),
+      ...(tagFilter ? ['--tag-filter', tagFilter] : []),
+    ];
     const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -71,7 +84,11 @@ function copyInNamespace(ns: string, from: string, to: string, filters: string[]
 
 export async function runServices(dir: string): Promise<{ close: () => Promise<void>; ready: ServicesReady }> {
   const config = JSON.parse(readFileSync(join(dir, SERVICES_CONFIG), 'utf8')) as ServicesConfig;
-  const vpc = await startHuaweiVpcEmulator({ credentials: [{ ak: config.vpc.ak, sk: config.vpc.sk }], autoCreateTables: true, statePath: join(dir, 'vpc-state.json') });
+  const vpc = await startHuaweiVpcEmulator({
+    credentials: [{ ak: config.vpc.ak, sk: config.vpc.sk }],
+    autoCreateTables: true,
+    statePath: join(dir, 'vpc-state.json'),
+  });
   say('Huawei Cloud VPC emulator listening', { url: vpc.url });
   const harbors = new Map<string, { core: ServicesCore; emu: HarborEmulator }>();
   const coreOfUrl = (url: string | undefined) => [...harbors.values()].find((h) => url && h.emu.url.replace(/\/+$/, '') === url.replace(/\/+$/, ''))?.core;
@@ -81,7 +98,11 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     if (!self) return { status: 'Failed', statusText: 'not a lab Harbor' };
     const push = policy.destRegistry !== undefined;
     const peer = coreOfUrl(push ? policy.destRegistry?.url : policy.srcRegistry?.url);
-    if (!peer) return { status: 'Failed', statusText: `the ${push ? 'destination' : 'source'} registry ${push ? policy.destRegistry?.url : policy.srcRegistry?.url} is not a Harbor of the lab` };
+    if (!peer)
+      return {
+        status: 'Failed',
+        statusText: `the ${push ? 'destination' : 'source'} registry ${push ? policy.destRegistry?.url : policy.srcRegistry?.url} is not a Harbor of the lab`,
+      };
     const [from, to] = push ? [self, peer] : [peer, self];
     const filters = policy.record.filters.filter((f) => f.type === 'name').flatMap((f) => (Array.isArray(f.value) ? f.value.map(String) : [String(f.value)]));
     const tag = policy.record.filters.find((f) => f.type === 'tag')?.value;
@@ -89,7 +110,15 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     const started = Date.now();
     const r = await copyInNamespace(self.ns, from.registryUrl, to.registryUrl, filters, typeof tag === 'string' ? tag : undefined);
     say('replication done', { policy: policy.name, ...r, ms: Date.now() - started });
-    return { status: r.failed ? 'Failed' : 'Succeed', statusText: r.failed ? r.errors.slice(0, 3).join('; ') : `${r.succeed} artifact(s), ${r.blobs} blob(s), ${r.bytes} bytes copied from ${from.site} to ${to.site}`, total: r.total, succeed: r.succeed, failed: r.failed };
+    return {
+      status: r.failed ? 'Failed' : 'Succeed',
+      statusText: r.failed
+        ? r.errors.slice(0, 3).join('; ')
+        : `${r.succeed} artifact(s), ${r.blobs} blob(s), ${r.bytes} bytes copied from ${from.site} to ${to.site}`,
+      total: r.total,
+      succeed: r.succeed,
+      failed: r.failed,
+    };
   };
 
   const remoteCheck = async (url: string, registry: Parameters<typeof defaultRemoteCheck>[1]) => (coreOfUrl(url) ? defaultRemoteCheck(url, registry) : true);

@@ -84,7 +84,8 @@ export function namespaceOf(prefix: string, site: string): string {
 }
 
 export function labTopology(input: readonly LabSiteInput[], opts: TopologyOptions): LabTopology {
-  if (!/^[a-z][a-z0-9]{1,15}$/.test(opts.prefix)) throw new TopologyError(`the lab prefix "${opts.prefix}" must be 2-16 lowercase letters and digits, starting with a letter`);
+  if (!/^[a-z][a-z0-9]{1,15}$/.test(opts.prefix))
+    throw new TopologyError(`the lab prefix "${opts.prefix}" must be 2-16 lowercase letters and digits, starting with a letter`);
   if (!Number.isInteger(opts.nodes) || opts.nodes < 0 || opts.nodes > 64) throw new TopologyError(`--nodes ${opts.nodes}: use a whole number from 0 to 64`);
   const port = opts.registryPort ?? REGISTRY_PORT;
   const names = new Set<string>();
@@ -105,7 +106,8 @@ export function labTopology(input: readonly LabSiteInput[], opts: TopologyOption
 export function labSite(s: LabSiteInput, index: number, opts: TopologyOptions): LabSite {
   const port = opts.registryPort ?? REGISTRY_PORT;
   const wan = wanAddress(index);
-  const nodes: LabNode[] = s.role === 'region' && s.runtime !== 'docker' ? Array.from({ length: opts.nodes }, (_, k) => ({ name: `${s.name}-n${k + 1}`, index: k + 1 })) : [];
+  const nodes: LabNode[] =
+    s.role === 'region' && s.runtime !== 'docker' ? Array.from({ length: opts.nodes }, (_, k) => ({ name: `${s.name}-n${k + 1}`, index: k + 1 })) : [];
   return {
     ...s,
     ns: namespaceOf(opts.prefix, s.name),

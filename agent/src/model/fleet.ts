@@ -98,7 +98,13 @@ export function buildFleet(load: LoadResult): { fleet: Fleet; findings: Finding[
   const objects = [...load.objects].sort((a, b) => (a.file.path < b.file.path ? -1 : 1));
   const duplicate = (obj: LoadedObject, other: string, what: string) =>
     findings.push(
-      findingAt(obj.file, ['name'], 'schema/duplicate-name', 'error', `${what} "${obj.name}" is already defined in ${other}: names must be unique; rename one of them.`),
+      findingAt(
+        obj.file,
+        ['name'],
+        'schema/duplicate-name',
+        'error',
+        `${what} "${obj.name}" is already defined in ${other}: names must be unique; rename one of them.`,
+      ),
     );
 
   for (const obj of objects) {
@@ -132,7 +138,13 @@ export function buildFleet(load: LoadResult): { fleet: Fleet; findings: Finding[
         const existing = fleet.policies[key];
         if (existing) {
           findings.push(
-            findingAt(obj.file, ['kind'], 'schema/duplicate-name', 'error', `There is already a ${obj.kind} in ${existing.file.path}: keep exactly one and merge the two.`),
+            findingAt(
+              obj.file,
+              ['kind'],
+              'schema/duplicate-name',
+              'error',
+              `There is already a ${obj.kind} in ${existing.file.path}: keep exactly one and merge the two.`,
+            ),
           );
           continue;
         }

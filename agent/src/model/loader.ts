@@ -65,7 +65,13 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
     const abs = join(root, dir);
     try {
       if (lstatSync(abs).isSymbolicLink() && !isInside(realRoot, realpathSync(abs))) {
-        findings.push(fileFinding(`${dir}/`, 'file/symlink', `${dir}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: replace it with the directory itself.`));
+        findings.push(
+          fileFinding(
+            `${dir}/`,
+            'file/symlink',
+            `${dir}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: replace it with the directory itself.`,
+          ),
+        );
         continue;
       }
     } catch {
@@ -95,7 +101,11 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
           }
           if (!isInside(realRoot, target)) {
             findings.push(
-              fileFinding(rel, 'file/symlink', 'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.'),
+              fileFinding(
+                rel,
+                'file/symlink',
+                'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.',
+              ),
             );
             continue;
           }
@@ -108,7 +118,11 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
       if (!st.isFile()) continue;
       if (st.size > MAX_FILE_BYTES) {
         findings.push(
-          fileFinding(rel, 'file/too-large', `This file is ${st.size} bytes; configuration files may be at most ${MAX_FILE_BYTES} bytes (1 MiB): split it or remove generated content.`),
+          fileFinding(
+            rel,
+            'file/too-large',
+            `This file is ${st.size} bytes; configuration files may be at most ${MAX_FILE_BYTES} bytes (1 MiB): split it or remove generated content.`,
+          ),
         );
         continue;
       }
@@ -170,7 +184,13 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     } catch {
       const at = firstInvalidUtf8(vf.content);
       out.findings.push(
-        fileFinding(path, 'file/encoding', `This file is not valid UTF-8 (first bad byte at line ${at.line}, column ${at.column}): save it as UTF-8.`, at.line, at.column),
+        fileFinding(
+          path,
+          'file/encoding',
+          `This file is not valid UTF-8 (first bad byte at line ${at.line}, column ${at.column}): save it as UTF-8.`,
+          at.line,
+          at.column,
+        ),
       );
       markBroken(out, path, vf.content.toString('latin1'));
       return;
@@ -202,7 +222,13 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     const second = nonEmpty[1]!;
     const pos = lineCounter.linePos(second.range[0]);
     out.findings.push(
-      fileFinding(path, 'yaml/multiple-documents', 'This file holds more than one YAML document: keep one object per file, named after the file.', pos.line, pos.col),
+      fileFinding(
+        path,
+        'yaml/multiple-documents',
+        'This file holds more than one YAML document: keep one object per file, named after the file.',
+        pos.line,
+        pos.col,
+      ),
     );
     markBroken(out, path, text);
     return;
@@ -230,7 +256,11 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
     markBroken(out, path, text);
     if (/alias/i.test(message)) {
       out.findings.push(
-        fileFinding(path, 'yaml/aliases', `This file expands too many YAML aliases (more than ${MAX_ALIAS_COUNT}), like an alias bomb: write the values out instead of using anchors.`),
+        fileFinding(
+          path,
+          'yaml/aliases',
+          `This file expands too many YAML aliases (more than ${MAX_ALIAS_COUNT}), like an alias bomb: write the values out instead of using anchors.`,
+        ),
       );
     } else {
       out.findings.push(fileFinding(path, 'yaml/syntax', `This file cannot be read as YAML data (${message}).`));
@@ -245,7 +275,8 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
       file: path,
       line: 1,
       column: 1,
-      message: 'The file does not start with a `# yaml-language-server: $schema=...` line: add it so editors check the file while you type (see `mirrornet region add` output).',
+      message:
+        'The file does not start with a `# yaml-language-server: $schema=...` line: add it so editors check the file while you type (see `mirrornet region add` output).',
     });
   }
 
@@ -269,7 +300,13 @@ function loadOne(vf: VirtualFile, out: LoadResult): void {
   if (!(KIND_NAMES as string[]).includes(kind)) {
     const guess = didYouMean(kind, KIND_NAMES);
     out.findings.push(
-      findingAt(file, ['kind'], 'schema/unknown-kind', 'error', `Unknown kind "${kind}";${guess ? ` did you mean "${guess}"?` : ''} known kinds: ${KIND_NAMES.join(', ')}.`),
+      findingAt(
+        file,
+        ['kind'],
+        'schema/unknown-kind',
+        'error',
+        `Unknown kind "${kind}";${guess ? ` did you mean "${guess}"?` : ''} known kinds: ${KIND_NAMES.join(', ')}.`,
+      ),
     );
     markBroken(out, path, text);
     return;
@@ -392,7 +429,13 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
         const key = path[path.length - 1];
         const parent = path.slice(0, -1);
         return [
-          findingAt(file, parent, 'schema/required', 'error', `Missing required key "${String(key)}" in ${formatPath(parent)}: add it (expected ${issue.expected}).`),
+          findingAt(
+            file,
+            parent,
+            'schema/required',
+            'error',
+            `Missing required key "${String(key)}" in ${formatPath(parent)}: add it (expected ${issue.expected}).`,
+          ),
         ];
       }
       return [findingAt(file, path, 'schema/type', 'error', `${where} must be ${article(issue.expected)}, not ${describeValue(actual)}.`)];
@@ -403,7 +446,15 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
         const key = path[path.length - 1];
         const parent = path.slice(0, -1);
         const options = issue.values.map((v) => String(v));
-        return [findingAt(file, parent, 'schema/required', 'error', `Missing required key "${String(key)}" in ${formatPath(parent)}: add it (one of ${options.join(', ')}).`)];
+        return [
+          findingAt(
+            file,
+            parent,
+            'schema/required',
+            'error',
+            `Missing required key "${String(key)}" in ${formatPath(parent)}: add it (one of ${options.join(', ')}).`,
+          ),
+        ];
       }
       const options = issue.values.map((v) => String(v));
       const guess = typeof actual === 'string' ? didYouMean(actual, options) : undefined;

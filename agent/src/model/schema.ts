@@ -10,33 +10,23 @@ export const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/
 export const SECRET_REF_MESSAGE =
   'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) or file:/absolute/path (a file on the host)';
 
-export const Name = z
-  .string()
-  .regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
+export const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
 
 export const SecretRef = z
   .string()
   .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
-export const Ipv4 = z
-  .string()
-  .regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'must be an IPv4 address such as 10.128.0.10' });
+export const Ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'must be an IPv4 address such as 10.128.0.10' });
 
 /** Shape only; the cidr rules check octets, prefix length and alignment with a helpful suggestion. */
-export const Cidr = z
-  .string()
-  .regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
+export const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
 
-export const HostPort = z
-  .string()
-  .regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port, for example 203.0.113.10:51820' });
+export const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port, for example 203.0.113.10:51820' });
 
 export const HttpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { error: 'must be an http:// or https:// URL' });
 
-export const Duration = z
-  .string()
-  .regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
+export const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
 
 export const Area = z.enum(['cn', 'overseas']);
 export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
@@ -151,10 +141,7 @@ export const DragonflyGc = z.strictObject({
 
 export const Mirror = z.strictObject({
   runtime: z.enum(['containerd', 'docker']),
-  registries: z
-    .array(z.string().min(1))
-    .min(1)
-    .describe('HarborInstance names to mirror through Dragonfly, or docker.io for Docker Hub.'),
+  registries: z.array(z.string().min(1)).min(1).describe('HarborInstance names to mirror through Dragonfly, or docker.io for Docker Hub.'),
   dragonfly: z.strictObject({
     manager: HttpUrl.describe('Manager gRPC address, e.g. http://10.128.1.10:65003.'),
     schedulerClusterId: z.int().min(1).optional(),
@@ -213,7 +200,10 @@ export const HarborProject = z.strictObject({
     .string()
     .regex(/^(-1|\d+(Ki|Mi|Gi|Ti)?)$/, { error: 'must be a size such as 500Gi, or -1 for unlimited' })
     .optional(),
-  proxyCache: z.strictObject({ endpoint: z.string().min(1) }).optional().describe('Makes this a proxy-cache project of an endpoint; cannot change later.'),
+  proxyCache: z
+    .strictObject({ endpoint: z.string().min(1) })
+    .optional()
+    .describe('Makes this a proxy-cache project of an endpoint; cannot change later.'),
 });
 
 export const HarborEndpoint = z.strictObject({
@@ -247,7 +237,9 @@ export const ReplicationRule = z.strictObject({
   destination: Name.describe('HarborInstance images go to.'),
   destinationNamespace: z.string().optional(),
   filters: z
-    .array(z.strictObject({ type: z.enum(['name', 'tag', 'label', 'resource']), value: z.string().min(1), decoration: z.enum(['matches', 'excludes']).optional() }))
+    .array(
+      z.strictObject({ type: z.enum(['name', 'tag', 'label', 'resource']), value: z.string().min(1), decoration: z.enum(['matches', 'excludes']).optional() }),
+    )
     .default([]),
   trigger: z.strictObject({
     type: z.enum(['manual', 'event_based', 'scheduled']),

@@ -146,7 +146,7 @@ export function computeRoutes(fleet: Fleet): RoutePlan {
     if (from !== root && !t.has(from)) return undefined;
     const sites = [from];
     const links: FleetLink[] = [];
-    for (let cur = from; cur !== root; ) {
+    for (let cur = from; cur !== root;) {
       const step = t.get(cur)!;
       links.push(step.link);
       cur = step.next;
@@ -204,7 +204,11 @@ export function computeRoutes(fleet: Fleet): RoutePlan {
     });
   }
   const out = new Map<string, Route[]>();
-  for (const [site, table] of tables) out.set(site, [...table.values()].sort((x, y) => x.range.start - y.range.start || x.range.prefix - y.range.prefix));
+  for (const [site, table] of tables)
+    out.set(
+      site,
+      [...table.values()].sort((x, y) => x.range.start - y.range.start || x.range.prefix - y.range.prefix),
+    );
   return { tables: out, required, unreachable, siteRanges: ranges, adjacency: adj };
 }
 
@@ -254,6 +258,4 @@ export class Forwarding {
 }
 
 export type WalkResult =
-  | { kind: 'delivered'; at: string; path: string[] }
-  | { kind: 'blackhole'; at: string; path: string[] }
-  | { kind: 'loop'; at: string; path: string[] };
+  { kind: 'delivered'; at: string; path: string[] } | { kind: 'blackhole'; at: string; path: string[] } | { kind: 'loop'; at: string; path: string[] };

@@ -42,10 +42,17 @@ function printable(s: string): string {
 
 export function formatText(report: Report, opts: { color?: boolean } = {}): string {
   const c = opts.color
-    ? { red: (s: string) => `\x1b[31m${s}\x1b[0m`, yellow: (s: string) => `\x1b[33m${s}\x1b[0m`, dim: (s: string) => `\x1b[2m${s}\x1b[0m`, bold: (s: string) => `\x1b[1m${s}\x1b[0m` }
+    ? {
+        red: (s: string) => `\x1b[31m${s}\x1b[0m`,
+        yellow: (s: string) => `\x1b[33m${s}\x1b[0m`,
+        dim: (s: string) => `\x1b[2m${s}\x1b[0m`,
+        bold: (s: string) => `\x1b[1m${s}\x1b[0m`,
+      }
     : { red: (s: string) => s, yellow: (s: string) => s, dim: (s: string) => s, bold: (s: string) => s };
   const byFile = new Map<string, Finding[]>();
-  for (const f of [...report.errors, ...report.warnings].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column))) {
+  for (const f of [...report.errors, ...report.warnings].sort((a, b) =>
+    a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column,
+  )) {
     byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
   }
   const out: string[] = [];

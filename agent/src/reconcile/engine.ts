@@ -44,7 +44,15 @@ export function counts(changes: Change[]): Record<'create' | 'update' | 'delete'
 }
 
 function providerContext(deps: HostDeps, state: AgentState, id: ProviderId, notes: string[]): ProviderContext {
-  return { exec: deps.exec, files: deps.files, secrets: deps.secrets, commands: deps.commands, log: deps.log.child({ provider: id }), notes, inventory: state.inventory[id] ?? [] };
+  return {
+    exec: deps.exec,
+    files: deps.files,
+    secrets: deps.secrets,
+    commands: deps.commands,
+    log: deps.log.child({ provider: id }),
+    notes,
+    inventory: state.inventory[id] ?? [],
+  };
 }
 
 export async function planHost(desired: Desired, revision: string, deps: HostDeps, state: AgentState, only?: ReadonlySet<ProviderId>): Promise<HostPlan> {
@@ -78,13 +86,16 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
   }
   const max = guardrails?.maxDeletionsPerApply;
   if (max !== undefined && removed.length > max) {
-    reasons.push(`the plan deletes ${removed.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise the limit in the same pull request.`);
+    reasons.push(
+      `the plan deletes ${removed.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise the limit in the same pull request.`,
+    );
   }
   const protectedRanges = (guardrails?.protectedDestinations ?? []).map((d) => parseCidr(d)).flatMap((p) => (p.ok ? [p.range] : []));
   for (const r of removed) {
     if (!r.route) continue;
     const dest = parseCidr(r.id);
-    if (dest.ok && protectedRanges.some((p) => overlaps(p, dest.range))) reasons.push(`the plan deletes the ${r.provider === 'routes' ? 'host' : 'cloud'} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
+    if (dest.ok && protectedRanges.some((p) => overlaps(p, dest.range)))
+      reasons.push(`the plan deletes the ${r.provider === 'routes' ? 'host' : 'cloud'} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
   }
   // Lockout protection: never delete or redirect the route the agent itself uses to reach its git remote.
   const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
@@ -98,7 +109,10 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
     }
     if (best) {
       const hit = plan.changes.find((c) => c.provider === 'routes' && c.id === best!.dst && (c.action === 'delete' || c.action === 'update'));
-      if (hit) reasons.push(`the plan would ${hit.action} the route to ${best.dst}, which carries this agent's connection to its git remote (${opts.remoteAddress}); that would lock the agent out.`);
+      if (hit)
+        reasons.push(
+          `the plan would ${hit.action} the route to ${best.dst}, which carries this agent's connection to its git remote (${opts.remoteAddress}); that would lock the agent out.`,
+        );
     }
   }
   return reasons.length ? { reasons } : undefined;

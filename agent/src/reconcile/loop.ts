@@ -117,7 +117,13 @@ export class Agent {
       site: this.opts.site,
       revision,
       message,
-      fingerprint: fingerprint([kind, this.opts.site, extra.component ?? '', ...(extra.changes ?? []).map((c) => `${c.provider}:${c.id}:${c.action}`), kind === 'apply-failed' || kind === 'revision-refused' ? message : '']),
+      fingerprint: fingerprint([
+        kind,
+        this.opts.site,
+        extra.component ?? '',
+        ...(extra.changes ?? []).map((c) => `${c.provider}:${c.id}:${c.action}`),
+        kind === 'apply-failed' || kind === 'revision-refused' ? message : '',
+      ]),
       at: new Date().toISOString(),
       origin: 'revision',
       ...extra,
@@ -175,30 +181,41 @@ export class Agent {
     const log = this.log.child({ trigger });
     let revision = 'unknown';
     try {
-      const result = await this.store.withLock(async (): Promise<TickResult> => {
-        const state = await this.store.load();
-        // fetch: a cheap remote check first
-        revision = await this.step('fetch', () => this.source.remoteRevision());
-        const applied = await this.loadApplied();
-        if (applied && (revision === state.appliedRevision || state.refused?.revision === revision)) {
-          // Nothing new (or the new revision was refused already): keep the applied revision true.
-          return this.driftTick(state, state.appliedRevision ?? revision, applied, log);
-        }
-        if (!applied && state.refused?.revision === revision) return { kind: 'refused', revision, reason: state.refused.reason };
-        await this.step('fetch', () => this.source.checkout(revision));
-        // verify
-        const unsigned = await this.step('verify', () => this.source.verify(revision));
-        if (unsigned) return this.refuse(state, revision, unsigned);
-        // validate + compile
-        const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles));
-        if (!evaluation.valid) {
-          const first = evaluation.errors.slice(0, 3).map((e) => `${e.file}:${e.line} ${e.rule}`).join('; ');
-          return this.refuse(state, revision, `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it`);
-        }
-        if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
-        const { desired, guardrails, notifications, area } = evaluation;
-        return this.applyRevision(state, revision, { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) }, log);
-      }, { waitMs: 60_000 });
+      const result = await this.store.withLock(
+        async (): Promise<TickResult> => {
+          const state = await this.store.load();
+          // fetch: a cheap remote check first
+          revision = await this.step('fetch', () => this.source.remoteRevision());
+          const applied = await this.loadApplied();
+          if (applied && (revision === state.appliedRevision || state.refused?.revision === revision)) {
+            // Nothing new (or the new revision was refused already): keep the applied revision true.
+            return this.driftTick(state, state.appliedRevision ?? revision, applied, log);
+          }
+          if (!applied && state.refused?.revision === revision) return { kind: 'refused', revision, reason: state.refused.reason };
+          await this.step('fetch', () => this.source.checkout(revision));
+          // verify
+          const unsigned = await this.step('verify', () => this.source.verify(revision));
+          if (unsigned) return this.refuse(state, revision, unsigned);
+          // validate + compile
+          const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles));
+          if (!evaluation.valid) {
+            const first = evaluation.errors
+              .slice(0, 3)
+              .map((e) => `${e.file}:${e.line} ${e.rule}`)
+              .join('; ');
+            return this.refuse(state, revision, `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it`);
+          }
+          if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
+          const { desired, guardrails, notifications, area } = evaluation;
+          return this.applyRevision(
+            state,
+            revision,
+            { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) },
+            log,
+          );
+        },
+        { waitMs: 60_000 },
+      );
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
       if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift') this.ready = true;
@@ -228,7 +245,11 @@ export class Agent {
   private async refuse(state: AgentState, revision: string, reason: string): Promise<TickResult> {
     state.refused = { revision, reason, at: new Date().toISOString() };
     await this.store.save(state);
-    this.event('revision-refused', revision, `${this.opts.site} refused ${revision.slice(0, 12)}: ${reason}. It keeps ${state.appliedRevision?.slice(0, 12) ?? 'nothing'} applied.`);
+    this.event(
+      'revision-refused',
+      revision,
+      `${this.opts.site} refused ${revision.slice(0, 12)}: ${reason}. It keeps ${state.appliedRevision?.slice(0, 12) ?? 'nothing'} applied.`,
+    );
     return { kind: 'refused', revision, reason };
   }
 
@@ -248,17 +269,24 @@ export class Agent {
     const remoteAddress = await this.remoteAddress();
     const refusal = guard(plan, guardrails, remoteAddress ? { remoteAddress } : {});
     if (refusal) {
-      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${refusal.reasons.join(' ')}`, { changes: summarize(plan) });
+      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${refusal.reasons.join(' ')}`, {
+        changes: summarize(plan),
+      });
       state.refused = { revision, reason: refusal.reasons.join(' '), at: new Date().toISOString() };
       await this.store.save(state);
       return { kind: 'blocked', revision, reasons: refusal.reasons };
     }
-    this.event('apply-started', revision, `${this.opts.site} is applying ${revision.slice(0, 12)}: ${pendingChanges(plan).length} change(s).`, { changes: summarize(plan) });
+    this.event('apply-started', revision, `${this.opts.site} is applying ${revision.slice(0, 12)}: ${pendingChanges(plan).length} change(s).`, {
+      changes: summarize(plan),
+    });
     const result = await this.step('apply', () => applyHost(plan, desired, this.deps, this.store, state));
     if (result.error) {
       const e = result.error.error as Error & { userMessage?: string };
       const reason = e.userMessage ?? e.message;
-      this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${result.error.provider}): ${reason}`, { component: result.error.provider, changes: summarize(plan) });
+      this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${result.error.provider}): ${reason}`, {
+        component: result.error.provider,
+        changes: summarize(plan),
+      });
       return { kind: 'failed', revision, step: 'apply', reason };
     }
     await this.step('record', async () => {
@@ -280,7 +308,14 @@ export class Agent {
     const n = pendingChanges(plan).length;
     log.info({ revision, changes: n }, 'revision applied');
     // Every new revision ends in `applied` (commit status: success), with no changes when none were needed.
-    this.event('applied', revision, n > 0 ? `${this.opts.site} applied ${revision.slice(0, 12)}: ${n} change(s).` : `${this.opts.site} is in sync with ${revision.slice(0, 12)}: nothing to change.`, { changes: summarize(plan) });
+    this.event(
+      'applied',
+      revision,
+      n > 0
+        ? `${this.opts.site} applied ${revision.slice(0, 12)}: ${n} change(s).`
+        : `${this.opts.site} is in sync with ${revision.slice(0, 12)}: nothing to change.`,
+      { changes: summarize(plan) },
+    );
     return n > 0 ? { kind: 'applied', revision, changes: n } : { kind: 'in-sync', revision };
   }
 
@@ -300,10 +335,15 @@ export class Agent {
       const fp = changes.length ? fingerprint(changes.map((c) => `${c.id}:${c.action}`).sort()) : '';
       const known = state.drift[component];
       if (changes.length && known !== fp) {
-        this.driftEvent('drift-detected', revision, `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`, {
-          component,
-          changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })),
-        });
+        this.driftEvent(
+          'drift-detected',
+          revision,
+          `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`,
+          {
+            component,
+            changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })),
+          },
+        );
         state.drift[component] = fp;
       }
       if (changes.length && (modes[driftKey(component)] ?? 'alert') === 'heal') {
@@ -325,7 +365,9 @@ export class Agent {
         const result = await this.step('apply', () => applyHost(healPlan, desired, this.deps, this.store, state));
         if (result.error) {
           const e = result.error.error as Error & { userMessage?: string };
-          this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${e.userMessage ?? e.message}`, { component: result.error.provider });
+          this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${e.userMessage ?? e.message}`, {
+            component: result.error.provider,
+          });
         } else {
           // Healed: the drift is gone now; say so once.
           for (const component of healed) {

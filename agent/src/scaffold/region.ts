@@ -34,15 +34,18 @@ export class ScaffoldError extends Error {
 
 export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldResult {
   const { name, area, provider } = opts;
-  if (!NAME_PATTERN.test(name)) throw new ScaffoldError(`"${name}" is not a valid name: use lowercase letters, digits and dashes, starting with a letter (e.g. eu-frankfurt).`);
+  if (!NAME_PATTERN.test(name))
+    throw new ScaffoldError(`"${name}" is not a valid name: use lowercase letters, digits and dashes, starting with a letter (e.g. eu-frankfurt).`);
   const existing = fleet.sites.get(name);
   if (existing) throw new ScaffoldError(`The site ${name} already exists in ${existing.file.path}.`);
   if (fleet.brokenNames.has(name)) throw new ScaffoldError(`A file for ${name} already exists (and does not validate): fix or remove it first.`);
-  if (provider !== 'idc' && !opts.cloudRegion) throw new ScaffoldError(`${provider === 'aws' ? 'An' : 'A'} ${provider} region needs --cloud-region (e.g. eu-central-1 or ap-southeast-3).`);
+  if (provider !== 'idc' && !opts.cloudRegion)
+    throw new ScaffoldError(`${provider === 'aws' ? 'An' : 'A'} ${provider} region needs --cloud-region (e.g. eu-central-1 or ap-southeast-3).`);
   if (provider === 'idc' && opts.cloudRegion) throw new ScaffoldError('An idc region has no cloud region: drop --cloud-region.');
 
   const defaults = fleet.policies.regionDefaults?.value;
-  if (!defaults) throw new ScaffoldError('There is no RegionDefaults policy (policies/region-defaults.yaml): add it, or fix it so that `mirrornet validate` accepts it.');
+  if (!defaults)
+    throw new ScaffoldError('There is no RegionDefaults policy (policies/region-defaults.yaml): add it, or fix it so that `mirrornet validate` accepts it.');
   const planPolicy = fleet.policies.addressPlan?.value;
   const geo = planPolicy && planGeometry(planPolicy);
   if (!geo) throw new ScaffoldError('There is no valid AddressPlan (policies/address-plan.yaml): run `mirrornet validate` and fix it first.');
@@ -65,7 +68,9 @@ export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldRe
   const block = nextFreeBlock(geo, area, used);
   if (!block) {
     const sup = geo.areas.find((a) => a.area === area)!.supernet;
-    throw new ScaffoldError(`The ${area} area is full: every block of ${formatCidr(sup)} is used or reserved. Free a region's block or extend the address plan.`);
+    throw new ScaffoldError(
+      `The ${area} area is full: every block of ${formatCidr(sup)} is used or reserved. Free a region's block or extend the address plan.`,
+    );
   }
   const cidr = formatCidr(block);
   const gatewayAddress = formatIpv4(block.start + defaults.gatewayHost);
@@ -123,11 +128,14 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
   switch (type) {
     case 'cloud-connect': {
       const instanceId = hub.cloud?.cloudConnectId;
-      if (!instanceId) throw new ScaffoldError(`The core ${hubEntry.name} has no cloud.cloudConnectId: set it, or use another link type in policies/region-defaults.yaml.`);
+      if (!instanceId)
+        throw new ScaffoldError(`The core ${hubEntry.name} has no cloud.cloudConnectId: set it, or use another link type in policies/region-defaults.yaml.`);
       return { ...common, type, instanceId };
     }
     case 'peering':
-      throw new ScaffoldError('A peering link needs a peering id that exists only after the peering is created: set linkType to vpn-ipsec or wireguard in policies/region-defaults.yaml, and change the link later.');
+      throw new ScaffoldError(
+        'A peering link needs a peering id that exists only after the peering is created: set linkType to vpn-ipsec or wireguard in policies/region-defaults.yaml, and change the link later.',
+      );
     case 'vpn-ipsec': {
       todo.push('links[0].local.nextHop (the VPN gateway of the new VPC) and links[0].local.peerAddress');
       todo.push(`the pre-shared key in MIRRORNET_PSK_${name.toUpperCase().replace(/-/g, '_')} on both gateways`);
@@ -159,14 +167,21 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
             usedPorts.add(end.listenPort);
             if (end.publicKey && !hubKey.publicKey) {
               // Same gateway, same key and the same ECS behind it (the cloud route tables' next hop).
-              hubKey = { publicKey: end.publicKey, ...(end.privateKey ? { privateKey: end.privateKey } : {}), ...(end.nextHop ? { nextHop: end.nextHop } : {}) };
+              hubKey = {
+                publicKey: end.publicKey,
+                ...(end.privateKey ? { privateKey: end.privateKey } : {}),
+                ...(end.nextHop ? { nextHop: end.nextHop } : {}),
+              };
             }
           }
         }
       }
       let port = range.from;
       while (usedPorts.has(port) && port <= range.to) port++;
-      if (port > range.to) throw new ScaffoldError(`The hub gateway ${hubEntry.name}/${hubGw.name} has no free WireGuard port in ${range.from}..${range.to}: widen wireguardPorts in policies/links.yaml.`);
+      if (port > range.to)
+        throw new ScaffoldError(
+          `The hub gateway ${hubEntry.name}/${hubGw.name} has no free WireGuard port in ${range.from}..${range.to}: widen wireguardPorts in policies/links.yaml.`,
+        );
       todo.push(`links[0].local.publicKey: run \`wg genkey | tee /etc/mirrornet/wireguard/${name}.key | wg pubkey\` on the new gateway`);
       if (!hubGw.publicAddress) todo.push(`links[0].remote.endpoint: the public address of ${hubEntry.name}/${hubGw.name}`);
       return {
@@ -191,4 +206,3 @@ function keysFirst<T extends object>(obj: T, keys: (keyof T)[]): T {
   for (const k of keys) if (k in obj) out[k] = obj[k];
   return Object.assign(out, obj) as T;
 }
-

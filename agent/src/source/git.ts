@@ -125,7 +125,11 @@ export class GitSource {
       { allowFail: true },
     );
     if (res.code === 0) return undefined;
-    const detail = `${res.stderr}\n${res.stdout}`.split('\n').find((l) => l.trim())?.trim() || 'no signature';
+    const detail =
+      `${res.stderr}\n${res.stdout}`
+        .split('\n')
+        .find((l) => l.trim())
+        ?.trim() || 'no signature';
     return `commit ${revision.slice(0, 12)} is not signed by an allowed signer (${detail})`;
   }
 

@@ -170,7 +170,10 @@ describe('the mirrornet command line', () => {
       assert.equal(lax.code, 0, lax.stdout);
       const report = parseJsonReport(lax.stdout);
       assert.equal(report.valid, true);
-      assert.deepEqual(report.warnings.map((w) => [w.rule, w.file]), [['schema/header', 'regions/us-virginia.yaml']]);
+      assert.deepEqual(
+        report.warnings.map((w) => [w.rule, w.file]),
+        [['schema/header', 'regions/us-virginia.yaml']],
+      );
       const strict = await cli(['validate', '--repo', tmp, '--strict']);
       assert.equal(strict.code, 1);
     });
@@ -198,7 +201,10 @@ describe('the mirrornet command line', () => {
       assert.equal(r.stderr, '');
       const report = parseJsonReport(r.stdout);
       assert.equal(report.valid, false);
-      const overlap = report.errors.filter((e) => e.rule === 'cidr/overlap').map((e) => e.file).sort();
+      const overlap = report.errors
+        .filter((e) => e.rule === 'cidr/overlap')
+        .map((e) => e.file)
+        .sort();
       assert.deepEqual(overlap, ['regions/ap-jakarta.yaml', 'regions/us-virginia.yaml']);
       const va = report.errors.find((e) => e.rule === 'cidr/overlap' && e.file === 'regions/us-virginia.yaml')!;
       const text = readFileSync(join(tmp, 'regions/us-virginia.yaml'), 'utf8');
@@ -221,16 +227,18 @@ describe('the mirrornet command line', () => {
       assert.equal(r.code, 1);
       const out = r.stdout.replace(/\n$/, '').split('\n');
       const commands = out.filter((l) => l.startsWith('::'));
-      const expected = [
-        ...json.errors.map((f) => ({ f, level: 'error' })),
-        ...json.warnings.map((f) => ({ f, level: 'warning' })),
-      ].map(({ f, level }) => `::${level} file=${ghProp(f.file)},line=${f.line},col=${f.column},title=${ghProp(f.rule)}::${ghData(f.message)}`);
+      const expected = [...json.errors.map((f) => ({ f, level: 'error' })), ...json.warnings.map((f) => ({ f, level: 'warning' }))].map(
+        ({ f, level }) => `::${level} file=${ghProp(f.file)},line=${f.line},col=${f.column},title=${ghProp(f.rule)}::${ghData(f.message)}`,
+      );
       assert.deepEqual(commands, expected);
       // Nothing but the commands and one summary line: no raw line breaks from messages.
       assert.equal(out.length, commands.length + 1);
       assert.match(out[out.length - 1]!, /^invalid: /);
       // Spelled out for the file name and the key with %, CR, LF, comma and colon.
-      assert.ok(commands.some((l) => l.startsWith('::error file=regions/odd%2Cna%3Ame%25.yaml,line=1,col=7,title=schema/unknown-kind::')), commands.join('\n'));
+      assert.ok(
+        commands.some((l) => l.startsWith('::error file=regions/odd%2Cna%3Ame%25.yaml,line=1,col=7,title=schema/unknown-kind::')),
+        commands.join('\n'),
+      );
       const key = commands.find((l) => l.includes('file=regions/cn-guangzhou.yaml') && l.includes('title=schema/unknown-key'));
       assert.ok(key, commands.join('\n'));
       assert.ok(key.includes('rack%251%0D%0Arow,2: a'), key);
@@ -328,7 +336,10 @@ describe('the mirrornet command line', () => {
       const report = validateRepo(tmp);
       assert.deepEqual(report.errors, []);
       // Warnings only for what the user still has to fill in, all in the new file.
-      assert.deepEqual([...new Set(report.warnings.map((w) => w.file))].filter((f) => f !== 'regions/eu-frankfurt.yaml'), []);
+      assert.deepEqual(
+        [...new Set(report.warnings.map((w) => w.file))].filter((f) => f !== 'regions/eu-frankfurt.yaml'),
+        [],
+      );
       assert.equal(report.fleet.regions.has('eu-frankfurt'), true);
       assert.equal((await cli(['validate', '--repo', tmp])).code, 0);
     });
@@ -346,7 +357,20 @@ describe('the mirrornet command line', () => {
 
     it('counts down in the China area and links a Huawei Cloud region by Cloud Connect', async () => {
       copyFleet(tmp);
-      const r = await cli(['region', 'add', 'cn-chengdu', '--area', 'cn', '--provider', 'huaweicloud', '--cloud-region', 'cn-southwest-2', '--repo', tmp, '--write']);
+      const r = await cli([
+        'region',
+        'add',
+        'cn-chengdu',
+        '--area',
+        'cn',
+        '--provider',
+        'huaweicloud',
+        '--cloud-region',
+        'cn-southwest-2',
+        '--repo',
+        tmp,
+        '--write',
+      ]);
       assert.equal(r.code, 0, r.stderr);
       const region: unknown = parse(readFileSync(join(tmp, 'regions', 'cn-chengdu.yaml'), 'utf8'));
       assert.ok(isRecord(region));

@@ -18,7 +18,11 @@ interface Res {
 async function call(e: GithubEmulator, method: string, path: string, body?: unknown, token: string | null = TOKEN): Promise<Res> {
   const res = await fetch(`${e.url}${path}`, {
     method,
-    headers: { ...(token !== null ? { authorization: `token ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), accept: 'application/vnd.github+json' },
+    headers: {
+      ...(token !== null ? { authorization: `token ${token}` } : {}),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      accept: 'application/vnd.github+json',
+    },
     ...(body !== undefined ? { body: typeof body === 'string' ? body : JSON.stringify(body) } : {}),
   });
   const text = await res.text();

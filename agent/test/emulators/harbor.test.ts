@@ -21,7 +21,13 @@ interface Res {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-async function call(e: HarborEmulator, method: string, path: string, body?: unknown, headers: Record<string, string> = { authorization: ADMIN_AUTH }): Promise<Res> {
+async function call(
+  e: HarborEmulator,
+  method: string,
+  path: string,
+  body?: unknown,
+  headers: Record<string, string> = { authorization: ADMIN_AUTH },
+): Promise<Res> {
   const res = await fetch(`${e.url}/api/v2.0${path}`, {
     method,
     headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
@@ -98,7 +104,7 @@ describe('Harbor emulator', () => {
       assert.equal(full.json.external_url, e.url);
     });
 
-    it('refuses anonymous writes and wrong passwords with 401 and Harbor\'s error body', async () => {
+    it("refuses anonymous writes and wrong passwords with 401 and Harbor's error body", async () => {
       assertError(await call(e, 'POST', '/projects', { project_name: 'nope' }, {}), 401, 'UNAUTHORIZED');
       assertError(await call(e, 'GET', '/registries', undefined, {}), 401, 'UNAUTHORIZED');
       assertError(await call(e, 'GET', '/registries', undefined, { authorization: basic('admin', 'wrong') }), 401, 'UNAUTHORIZED');
@@ -110,7 +116,10 @@ describe('Harbor emulator', () => {
       const r = await call(e, 'GET', '/projects', undefined, {});
       assert.equal(r.status, 200);
       assert.ok(r.json.every((p: { metadata: { public: string } }) => p.metadata.public === 'true'));
-      assert.ok(r.json.some((p: { name: string }) => p.name === 'library'), 'a fresh Harbor has the public project library');
+      assert.ok(
+        r.json.some((p: { name: string }) => p.name === 'library'),
+        'a fresh Harbor has the public project library',
+      );
     });
 
     it('answers unknown paths and methods with error bodies', async () => {
@@ -149,7 +158,13 @@ describe('Harbor emulator', () => {
 
     it('PUT changes the metadata only; the quota goes through /quotas', async () => {
       const before = (await call(e, 'GET', '/projects/apps', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' })).json;
-      const put = await call(e, 'PUT', '/projects/apps', { project_name: 'renamed', metadata: { public: 'true' }, storage_limit: 5 }, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' });
+      const put = await call(
+        e,
+        'PUT',
+        '/projects/apps',
+        { project_name: 'renamed', metadata: { public: 'true' }, storage_limit: 5 },
+        { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' },
+      );
       assert.equal(put.status, 200);
       const afterPut = (await call(e, 'GET', `/projects/${before.project_id}`)).json;
       assert.equal(afterPut.name, 'apps');
@@ -175,7 +190,13 @@ describe('Harbor emulator', () => {
       assert.equal((await call(e, 'POST', '/projects', { project_name: 'proxy', registry_id: regId, metadata: { public: 'true' } })).status, 201);
       const p = (await call(e, 'GET', '/projects/proxy', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' })).json;
       assert.equal(p.registry_id, regId);
-      await call(e, 'PUT', '/projects/proxy', { registry_id: otherId, metadata: { public: 'false' } }, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' });
+      await call(
+        e,
+        'PUT',
+        '/projects/proxy',
+        { registry_id: otherId, metadata: { public: 'false' } },
+        { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' },
+      );
       const again = (await call(e, 'GET', '/projects/proxy', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' })).json;
       assert.equal(again.registry_id, regId, 'registry_id is immutable');
       assert.equal(again.metadata.public, 'false');
@@ -186,7 +207,12 @@ describe('Harbor emulator', () => {
     it('refuses to delete a project that holds repositories (412)', async () => {
       const seeded = await startHarborEmulator({ admin: ADMIN, seed: { projects: [{ name: 'busy', repo_count: 3 }] } });
       try {
-        assertError(await call(seeded, 'DELETE', '/projects/busy', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' }), 412, 'PRECONDITION', /contains repositories/);
+        assertError(
+          await call(seeded, 'DELETE', '/projects/busy', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' }),
+          412,
+          'PRECONDITION',
+          /contains repositories/,
+        );
         await call(seeded, 'POST', '/projects', { project_name: 'idle' });
         assert.equal((await call(seeded, 'DELETE', '/projects/idle', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' })).status, 200);
         assert.equal((await call(seeded, 'HEAD', '/projects?project_name=idle')).status, 404);
@@ -200,7 +226,11 @@ describe('Harbor emulator', () => {
   describe('pagination', () => {
     let paged: HarborEmulator;
     before(async () => {
-      paged = await startHarborEmulator({ admin: ADMIN, fresh: false, seed: { projects: Array.from({ length: 25 }, (_, i) => ({ name: `p${String(i).padStart(2, '0')}` })) } });
+      paged = await startHarborEmulator({
+        admin: ADMIN,
+        fresh: false,
+        seed: { projects: Array.from({ length: 25 }, (_, i) => ({ name: `p${String(i).padStart(2, '0')}` })) },
+      });
     });
     after(async () => paged.close());
 
@@ -217,7 +247,10 @@ describe('Harbor emulator', () => {
         r.json.map((p: { name: string }) => p.name),
         Array.from({ length: 10 }, (_, i) => `p${String(i + 10).padStart(2, '0')}`),
       );
-      assert.equal(r.headers.get('link'), '</api/v2.0/projects?page=1&page_size=10&with_detail=true>; rel="prev" , </api/v2.0/projects?page=3&page_size=10&with_detail=true>; rel="next"');
+      assert.equal(
+        r.headers.get('link'),
+        '</api/v2.0/projects?page=1&page_size=10&with_detail=true>; rel="prev" , </api/v2.0/projects?page=3&page_size=10&with_detail=true>; rel="next"',
+      );
       const last = await call(paged, 'GET', '/projects?page=3&page_size=10');
       assert.equal(last.json.length, 5);
       assert.equal(last.headers.get('link'), '</api/v2.0/projects?page=2&page_size=10>; rel="prev"');
@@ -235,16 +268,30 @@ describe('Harbor emulator', () => {
   describe('registries', () => {
     it('pings the remote on create and update: 400 "the registry is unhealthy" when it does not answer', async () => {
       healthy = false;
-      assertError(await call(e, 'POST', '/registries', { name: 'down', url: 'https://down.example', type: 'harbor' }), 400, 'BAD_REQUEST', /^the registry is unhealthy$/);
+      assertError(
+        await call(e, 'POST', '/registries', { name: 'down', url: 'https://down.example', type: 'harbor' }),
+        400,
+        'BAD_REQUEST',
+        /^the registry is unhealthy$/,
+      );
       assert.ok(!e.state.registries.some((r) => r.name === 'down'), 'nothing is stored');
       healthy = true;
-      const r = await call(e, 'POST', '/registries', { name: 'peer', url: 'https://peer.example/', type: 'harbor', credential: { type: 'basic', access_key: 'robot$x', access_secret: 'Peer-Secret-1' } });
+      const r = await call(e, 'POST', '/registries', {
+        name: 'peer',
+        url: 'https://peer.example/',
+        type: 'harbor',
+        credential: { type: 'basic', access_key: 'robot$x', access_secret: 'Peer-Secret-1' },
+      });
       assert.equal(r.status, 201);
       const id = Number(/(\d+)$/.exec(r.headers.get('location')!)![1]);
       healthy = false;
       assertError(await call(e, 'PUT', `/registries/${id}`, { url: 'https://elsewhere.example' }), 400, 'BAD_REQUEST', /unhealthy/);
       healthy = true;
-      assert.equal((await call(e, 'GET', `/registries/${id}`)).json.url, 'https://peer.example', 'Harbor trims the trailing slash; the failed update changed nothing');
+      assert.equal(
+        (await call(e, 'GET', `/registries/${id}`)).json.url,
+        'https://peer.example',
+        'Harbor trims the trailing slash; the failed update changed nothing',
+      );
     });
 
     it('really checks the remote by default: a closed port is unhealthy, a live Harbor is healthy', async () => {
@@ -259,7 +306,12 @@ describe('Harbor emulator', () => {
       const reg = list.json[0];
       assert.deepEqual(reg.credential, { type: 'basic', access_key: 'robot$x', access_secret: '*****' });
       assert.ok(!list.text.includes('Peer-Secret-1'));
-      const put = await call(e, 'PUT', `/registries/${reg.id}`, { description: 'edited', access_key: 'robot$y', access_secret: 'Peer-Secret-2', credential_type: 'basic' });
+      const put = await call(e, 'PUT', `/registries/${reg.id}`, {
+        description: 'edited',
+        access_key: 'robot$y',
+        access_secret: 'Peer-Secret-2',
+        credential_type: 'basic',
+      });
       assert.equal(put.status, 200);
       const got = await call(e, 'GET', `/registries/${reg.id}`);
       assert.equal(got.json.description, 'edited');
@@ -294,17 +346,28 @@ describe('Harbor emulator', () => {
     });
 
     it('needs exactly one of src_registry and dest_registry', async () => {
-      assertError(await call(e, 'POST', '/replication/policies', policy({ src_registry: { id: regId }, dest_registry: { id: regId } })), 400, 'BAD_REQUEST', /either src_registry or dest_registry/);
+      assertError(
+        await call(e, 'POST', '/replication/policies', policy({ src_registry: { id: regId }, dest_registry: { id: regId } })),
+        400,
+        'BAD_REQUEST',
+        /either src_registry or dest_registry/,
+      );
       assertError(await call(e, 'POST', '/replication/policies', policy({})), 400, 'BAD_REQUEST', /either src_registry or dest_registry/);
     });
 
     it('validates the cron: 6 fields, seconds 0, no * in the minutes', async () => {
-      const scheduled = (cron: string, name = 'sched') => policy({ name, dest_registry: { id: regId }, trigger: { type: 'scheduled', trigger_settings: { cron } } });
+      const scheduled = (cron: string, name = 'sched') =>
+        policy({ name, dest_registry: { id: regId }, trigger: { type: 'scheduled', trigger_settings: { cron } } });
       assertError(await call(e, 'POST', '/replication/policies', scheduled('0 3 * * *')), 400, 'BAD_REQUEST', /invalid cron/);
       assertError(await call(e, 'POST', '/replication/policies', scheduled('5 0 3 * * *')), 400, 'BAD_REQUEST', /1st field/);
       assertError(await call(e, 'POST', '/replication/policies', scheduled('0 * 3 * * *')), 400, 'BAD_REQUEST', /Minutes field/);
       assertError(await call(e, 'POST', '/replication/policies', scheduled('')), 400, 'BAD_REQUEST', /cannot be empty/);
-      assertError(await call(e, 'POST', '/replication/policies', policy({ dest_registry: { id: regId }, trigger: { type: 'hourly' } })), 400, 'BAD_REQUEST', /trigger type/);
+      assertError(
+        await call(e, 'POST', '/replication/policies', policy({ dest_registry: { id: regId }, trigger: { type: 'hourly' } })),
+        400,
+        'BAD_REQUEST',
+        /trigger type/,
+      );
       assert.equal((await call(e, 'POST', '/replication/policies', scheduled('0 0 3 * * *'))).status, 201);
       assert.equal((await call(e, 'POST', '/replication/policies', scheduled('0 */15 * * * *', 'every-quarter'))).status, 201);
     });
@@ -348,7 +411,12 @@ describe('Harbor emulator', () => {
         },
       });
       try {
-        await call(hooked, 'POST', '/registries', { name: 'dst', url: 'https://dst.example', type: 'harbor', credential: { type: 'basic', access_key: 'robot$r', access_secret: 'Hook-Secret-1' } });
+        await call(hooked, 'POST', '/registries', {
+          name: 'dst',
+          url: 'https://dst.example',
+          type: 'harbor',
+          credential: { type: 'basic', access_key: 'robot$r', access_secret: 'Hook-Secret-1' },
+        });
         await call(hooked, 'POST', '/replication/policies', policy({ dest_registry: { id: 1 } }));
         await call(hooked, 'POST', '/replication/executions', { policy_id: 1 });
         for (let i = 0; i < 50 && hooked.state.executions[0]?.status === 'InProgress'; i++) await new Promise((r) => setTimeout(r, 10));
@@ -365,7 +433,7 @@ describe('Harbor emulator', () => {
   describe('robot accounts', () => {
     let id: number;
     let secret: string;
-    it('returns the secret only at creation, with Harbor\'s robot$ prefix', async () => {
+    it("returns the secret only at creation, with Harbor's robot$ prefix", async () => {
       const r = await call(e, 'POST', '/robots', { ...robotBody('puller'), secret: 'Ignored-Secret-1' });
       assert.equal(r.status, 201);
       assert.equal(r.json.name, 'robot$puller');
@@ -433,7 +501,12 @@ describe('Harbor emulator', () => {
   describe('request log and faults', () => {
     it('logs method, path and status, never credentials or secrets, at /_emulator/log', async () => {
       const before = e.log.length;
-      await call(e, 'POST', '/registries', { name: 'logged', url: 'https://logged.example', type: 'harbor', credential: { type: 'basic', access_key: 'robot$l', access_secret: 'Log-Secret-77' } });
+      await call(e, 'POST', '/registries', {
+        name: 'logged',
+        url: 'https://logged.example',
+        type: 'harbor',
+        credential: { type: 'basic', access_key: 'robot$l', access_secret: 'Log-Secret-77' },
+      });
       await call(e, 'GET', '/registries?page=1&page_size=100');
       const res = await fetch(`${e.url}/_emulator/log`);
       const body = (await res.json()) as { entries: { method: string; path: string; status: number; query: string }[] };
@@ -456,9 +529,16 @@ describe('Harbor emulator', () => {
       e.inject({ method: 'GET', path: '/projects', status: 503 });
       assertError(await call(e, 'GET', '/projects'), 503, 'SERVICE_UNAVAILABLE');
       assert.equal((await call(e, 'GET', '/projects')).status, 200, 'a fault hits once by default');
-      await fetch(`${e.url}/_emulator/faults`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ method: 'POST', path: '/api/v2.0/projects', reset: true, when: 'after' }) });
+      await fetch(`${e.url}/_emulator/faults`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ method: 'POST', path: '/api/v2.0/projects', reset: true, when: 'after' }),
+      });
       await assert.rejects(call(e, 'POST', '/projects', { project_name: 'afterreset' }));
-      assert.ok(e.state.projects.some((p) => p.name === 'afterreset'), 'processed before the connection dropped');
+      assert.ok(
+        e.state.projects.some((p) => p.name === 'afterreset'),
+        'processed before the connection dropped',
+      );
       assert.equal(e.log.at(-1)?.fault, 'reset');
       e.inject({ method: 'POST', path: /\/robots$/, status: 429, times: 2 });
       assertError(await call(e, 'POST', '/robots', robotBody('limited')), 429, 'TOO_MANY_REQUESTS');
@@ -476,11 +556,22 @@ describe('Harbor emulator', () => {
 
     it('persists the state atomically (mode 0600) and loads it at the next start; the seed only fills a new state', async () => {
       const file = join(dir, 'state.json');
-      const seed = { robots: [{ name: 'seeded', secret: 'Seed-Secret-1', permissions: [{ namespace: 'library', access: [{ resource: 'repository', action: 'pull' }] }] }] };
+      const seed = {
+        robots: [{ name: 'seeded', secret: 'Seed-Secret-1', permissions: [{ namespace: 'library', access: [{ resource: 'repository', action: 'pull' }] }] }],
+      };
       const first = await startHarborEmulator({ admin: ADMIN, stateFile: file, seed, remoteCheck: async () => true });
       await call(first, 'POST', '/projects', { project_name: 'kept' });
-      await call(first, 'POST', '/registries', { name: 'kept-reg', url: 'https://k.example', type: 'harbor', credential: { type: 'basic', access_key: 'a', access_secret: 'Kept-Secret-1' } });
-      assert.equal((await call(first, 'GET', '/projects', undefined, { authorization: basic('robot$seeded', 'Seed-Secret-1') })).status, 200, 'a seeded robot authenticates with its seed secret');
+      await call(first, 'POST', '/registries', {
+        name: 'kept-reg',
+        url: 'https://k.example',
+        type: 'harbor',
+        credential: { type: 'basic', access_key: 'a', access_secret: 'Kept-Secret-1' },
+      });
+      assert.equal(
+        (await call(first, 'GET', '/projects', undefined, { authorization: basic('robot$seeded', 'Seed-Secret-1') })).status,
+        200,
+        'a seeded robot authenticates with its seed secret',
+      );
       await first.close();
       assert.equal(statSync(file).mode & 0o777, 0o600);
       assert.deepEqual(readdirSync(dir), ['state.json'], 'no temporary files left behind');
@@ -489,7 +580,11 @@ describe('Harbor emulator', () => {
         assert.equal((await call(second, 'HEAD', '/projects?project_name=kept')).status, 200);
         assert.equal((await call(second, 'HEAD', '/projects?project_name=not-applied')).status, 404);
         assert.equal(second.registrySecret(second.state.registries[0]!.id), 'Kept-Secret-1');
-        assert.equal((await call(second, 'GET', '/projects', undefined, { authorization: basic('robot$seeded', 'Seed-Secret-1') })).status, 200, 'robot secrets survive a restart');
+        assert.equal(
+          (await call(second, 'GET', '/projects', undefined, { authorization: basic('robot$seeded', 'Seed-Secret-1') })).status,
+          200,
+          'robot secrets survive a restart',
+        );
       } finally {
         await second.close();
       }
@@ -501,7 +596,7 @@ describe('Harbor emulator', () => {
       await assert.rejects(startHarborEmulator({ admin: ADMIN, stateFile: file }), /not a Harbor emulator state/);
     });
 
-    it('takes the admin password from the flag, a file, the environment, the seed file, or Harbor\'s default (and says so)', () => {
+    it("takes the admin password from the flag, a file, the environment, the seed file, or Harbor's default (and says so)", () => {
       const pwFile = join(dir, 'pw');
       writeFileSync(pwFile, 'From-File-Pw-1\n');
       assert.deepEqual(emulatorAdmin({ adminPassword: 'Flag-Pw-1' }, {}).admin, { username: 'admin', password: 'Flag-Pw-1' });
@@ -527,7 +622,13 @@ describe('Harbor emulator', () => {
       let out = '';
       let err = '';
       const stop = new AbortController();
-      const running = emulateHarbor({ listen: `127.0.0.1:${port}`, config: seedFile, state: join(dir, 'cli-state.json') }, { stdout: (s) => (out += s), stderr: (s) => (err += s) }, stop.signal, {}, {});
+      const running = emulateHarbor(
+        { listen: `127.0.0.1:${port}`, config: seedFile, state: join(dir, 'cli-state.json') },
+        { stdout: (s) => (out += s), stderr: (s) => (err += s) },
+        stop.signal,
+        {},
+        {},
+      );
       for (let i = 0; i < 100 && !out.includes('listening'); i++) await new Promise((r) => setTimeout(r, 10));
       assert.match(out, new RegExp(`listening on http://127\\.0\\.0\\.1:${port}`));
       const res = await fetch(`http://127.0.0.1:${port}/api/v2.0/projects?q=name=from-seed`, { headers: { authorization: basic('admin', 'Seed-Admin-Pw-1') } });

@@ -7,7 +7,14 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as qs } from 'node:querystring';
-import { huaweiVpcEmulatorOptionsFromCli, loadHuaweiVpcEmulatorConfig, parseListenAddress, startHuaweiVpcEmulator, type HuaweiVpcEmulator, type HuaweiVpcEmulatorOptions } from '../../src/emulators/huaweicloud-vpc/index.js';
+import {
+  huaweiVpcEmulatorOptionsFromCli,
+  loadHuaweiVpcEmulatorConfig,
+  parseListenAddress,
+  startHuaweiVpcEmulator,
+  type HuaweiVpcEmulator,
+  type HuaweiVpcEmulatorOptions,
+} from '../../src/emulators/huaweicloud-vpc/index.js';
 import { canonicalUri, parseSdkDate, signRequest } from '../../src/emulators/huaweicloud-vpc/signing.js';
 import { silenceSdkLogging } from '../../src/providers/huaweicloud-vpc/client.js';
 
@@ -26,7 +33,13 @@ function seed(): HuaweiVpcEmulatorOptions['projects'] {
   return {
     [PID]: {
       routetables: [
-        { id: 'rtb-a', name: 'rtb-a', vpc_id: 'vpc-1', default: true, routes: [...LOCALS, { type: 'vpn', destination: '10.10.0.0/16', nexthop: 'vpngw-1', description: 'by hand' }] },
+        {
+          id: 'rtb-a',
+          name: 'rtb-a',
+          vpc_id: 'vpc-1',
+          default: true,
+          routes: [...LOCALS, { type: 'vpn', destination: '10.10.0.0/16', nexthop: 'vpngw-1', description: 'by hand' }],
+        },
         { id: 'rtb-b', name: 'rtb-b', vpc_id: 'vpc-1', routes: [...LOCALS] },
         { id: 'rtb-c', name: 'rtb-c', vpc_id: 'vpc-2', routes: [] },
         { id: 'rtb-d', name: 'rtb-d', vpc_id: 'vpc-1', routes: [] },
@@ -65,11 +78,19 @@ interface RawResponse {
 }
 
 /** One raw HTTP request (no keep-alive), signed with signRequest unless `sign: false`. */
-function raw(emu: HuaweiVpcEmulator, method: string, path: string, o: { ak?: string; sk?: string; body?: unknown; sendBody?: string; date?: number; sign?: boolean; headers?: Record<string, string> } = {}): Promise<RawResponse> {
+function raw(
+  emu: HuaweiVpcEmulator,
+  method: string,
+  path: string,
+  o: { ak?: string; sk?: string; body?: unknown; sendBody?: string; date?: number; sign?: boolean; headers?: Record<string, string> } = {},
+): Promise<RawResponse> {
   const url = `${emu.url}${path}`;
   const text = o.body === undefined ? '' : JSON.stringify(o.body);
   const base = { 'content-type': 'application/json', 'x-project-id': path.split('/')[2] ?? '', ...(o.headers ?? {}) };
-  const headers = o.sign === false ? base : signRequest({ method, url, headers: base, body: text, ak: o.ak ?? AK, sk: o.sk ?? SK, ...(o.date !== undefined ? { date: o.date } : {}) });
+  const headers =
+    o.sign === false
+      ? base
+      : signRequest({ method, url, headers: base, body: text, ak: o.ak ?? AK, sk: o.sk ?? SK, ...(o.date !== undefined ? { date: o.date } : {}) });
   const sent = o.sendBody ?? text;
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, headers: { ...headers, 'content-length': String(Buffer.byteLength(sent)) }, agent: false }, (res) => {
@@ -114,7 +135,10 @@ describe('huaweicloud-vpc emulator', function () {
         ['rtb-a', 'rtb-b'],
       );
 
-      const updated = await c.updateRouteTable({ routetable_id: 'rtb-b', body: { routetable: { routes: { add: [{ type: 'peering', destination: '10.20.0.0/16', nexthop: 'peer-1', description: 'mirrornet:x l1' }] } } } });
+      const updated = await c.updateRouteTable({
+        routetable_id: 'rtb-b',
+        body: { routetable: { routes: { add: [{ type: 'peering', destination: '10.20.0.0/16', nexthop: 'peer-1', description: 'mirrornet:x l1' }] } } },
+      });
       const routes = (updated['routetable'] as { routes: { destination: string }[] }).routes;
       assert.ok(routes.some((r) => r.destination === '10.20.0.0/16'));
       assert.deepEqual(
@@ -135,9 +159,20 @@ describe('huaweicloud-vpc emulator', function () {
       const path = `/v1/${PID}/routetables/rtb~a.b_c-d`;
       const endpoint = `${emu.url}${path}`;
       const data = { routetable: { routes: { add: [{ type: 'vpn', destination: '10.1.0.0/16', nexthop: 'gw', description: 'ü <x>' }] } } };
-      const signed = AKSKSigner.sign({ endpoint, method: 'PUT', headers: { 'content-type': 'application/json', 'X-Project-Id': PID }, queryParams, data }, cred) as Record<string, string>;
+      const signed = AKSKSigner.sign(
+        { endpoint, method: 'PUT', headers: { 'content-type': 'application/json', 'X-Project-Id': PID }, queryParams, data },
+        cred,
+      ) as Record<string, string>;
       const date = parseSdkDate(signed['X-Sdk-Date']!)!;
-      const ours = signRequest({ method: 'PUT', url: `${endpoint}?${qs(queryParams)}`, headers: { 'content-type': 'application/json', 'X-Project-Id': PID }, body: JSON.stringify(data), ak: AK, sk: SK, date });
+      const ours = signRequest({
+        method: 'PUT',
+        url: `${endpoint}?${qs(queryParams)}`,
+        headers: { 'content-type': 'application/json', 'X-Project-Id': PID },
+        body: JSON.stringify(data),
+        ak: AK,
+        sk: SK,
+        date,
+      });
       assert.equal(ours['authorization'], signed['Authorization']);
       assert.equal(canonicalUri('/v1/p/routetables'), '/v1/p/routetables/');
       assert.equal(canonicalUri('/a%2Fb/'), '/a%252Fb/');
@@ -163,14 +198,25 @@ describe('huaweicloud-vpc emulator', function () {
     it('rejects a tampered body, path or query, an unknown key, a missing signature and a stale X-Sdk-Date', async () => {
       const path = `/v1/${PID}/routetables/rtb-b`;
       const body = { routetable: { routes: { add: [{ type: 'vpn', destination: '10.30.0.0/16', nexthop: 'gw' }] } } };
-      const tampered = await raw(emu, 'PUT', path, { body, sendBody: JSON.stringify({ routetable: { routes: { add: [{ type: 'vpn', destination: '0.0.0.0/0', nexthop: 'evil' }] } } }) });
+      const tampered = await raw(emu, 'PUT', path, {
+        body,
+        sendBody: JSON.stringify({ routetable: { routes: { add: [{ type: 'vpn', destination: '0.0.0.0/0', nexthop: 'evil' }] } } }),
+      });
       assert.equal(tampered.status, 401);
       assert.equal(tampered.body['error_code'], 'APIGW.0301');
       assert.equal(emu.state.table(PID, 'rtb-b')!.routes.length, 2, 'nothing changed');
 
-      const headers = signRequest({ method: 'GET', url: `${emu.url}/v1/${PID}/routetables?vpc_id=vpc-1`, headers: { 'content-type': 'application/json', 'x-project-id': PID }, ak: AK, sk: SK });
+      const headers = signRequest({
+        method: 'GET',
+        url: `${emu.url}/v1/${PID}/routetables?vpc_id=vpc-1`,
+        headers: { 'content-type': 'application/json', 'x-project-id': PID },
+        ak: AK,
+        sk: SK,
+      });
       const otherQuery = await new Promise<number>((resolve, reject) => {
-        http.get(`${emu.url}/v1/${PID}/routetables?vpc_id=vpc-2`, { headers, agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0))).on('error', reject);
+        http
+          .get(`${emu.url}/v1/${PID}/routetables?vpc_id=vpc-2`, { headers, agent: false }, (res) => (res.resume(), resolve(res.statusCode ?? 0)))
+          .on('error', reject);
       });
       assert.equal(otherQuery, 401);
 
@@ -230,7 +276,12 @@ describe('huaweicloud-vpc emulator', function () {
       let r = await put({ add: [{ type: 'vpn', destination: '10.10.0.0/16', nexthop: 'vpngw-2' }] });
       assert.equal(r.status, 400);
       assert.equal(r.body['code'], 'VPC.2804');
-      r = await put({ add: [{ type: 'vpn', destination: '10.40.0.0/16', nexthop: 'a' }, { type: 'cc', destination: '10.40.0.0/16', nexthop: 'b' }] });
+      r = await put({
+        add: [
+          { type: 'vpn', destination: '10.40.0.0/16', nexthop: 'a' },
+          { type: 'cc', destination: '10.40.0.0/16', nexthop: 'b' },
+        ],
+      });
       assert.equal(r.status, 400);
       r = await put({ add: [{ type: 'vpn', destination: '192.168.0.0/16', nexthop: 'a' }] });
       assert.equal(r.body['code'], 'VPC.2804');
@@ -255,7 +306,8 @@ describe('huaweicloud-vpc emulator', function () {
       assert.deepEqual(emu.state.table(PID, 'rtb-a')!.routes, before);
 
       // Quota: 1 custom route there; 199 more fit, 200 do not.
-      const many = (n: number, from = 0) => Array.from({ length: n }, (_, i) => ({ type: 'vpn', destination: `172.${16 + Math.floor((i + from) / 256)}.${(i + from) % 256}.0/24`, nexthop: 'gw' }));
+      const many = (n: number, from = 0) =>
+        Array.from({ length: n }, (_, i) => ({ type: 'vpn', destination: `172.${16 + Math.floor((i + from) / 256)}.${(i + from) % 256}.0/24`, nexthop: 'gw' }));
       r = await put({ add: many(200) });
       assert.equal(r.status, 409);
       assert.equal(r.body['code'], 'VPC.2807');
@@ -272,7 +324,13 @@ describe('huaweicloud-vpc emulator', function () {
 
     it('replaces a route by del + add in one request; mod changes a next hop but never a destination', async () => {
       const path = `/v1/${PID}/routetables/rtb-a`;
-      let r = await raw(emu, 'PUT', path, { body: { routetable: { routes: { del: [{ destination: '10.10.0.0/16' }], add: [{ type: 'cc', destination: '10.10.0.0/16', nexthop: 'cc-1', description: 'new' }] } } } });
+      let r = await raw(emu, 'PUT', path, {
+        body: {
+          routetable: {
+            routes: { del: [{ destination: '10.10.0.0/16' }], add: [{ type: 'cc', destination: '10.10.0.0/16', nexthop: 'cc-1', description: 'new' }] },
+          },
+        },
+      });
       assert.equal(r.status, 200);
       const rt = r.body['routetable'] as { routes: { destination: string; type: string; nexthop: string }[] };
       assert.deepEqual(
@@ -317,9 +375,15 @@ describe('huaweicloud-vpc emulator', function () {
     it('injects 429, 500, a connection reset and a delay, in order, matching method and path', async () => {
       const c = sdkClient(emu, { timeout: 300 });
       emu.faults.next([{ kind: '429' }, { kind: '500' }, { kind: 'reset' }, { kind: 'delay', ms: 800 }]);
-      await assert.rejects(c.showRouteTable({ routetable_id: 'rtb-a' }), (e: Record<string, unknown>) => e['httpStatusCode'] === 429 && e['errorCode'] === 'APIGW.0308');
+      await assert.rejects(
+        c.showRouteTable({ routetable_id: 'rtb-a' }),
+        (e: Record<string, unknown>) => e['httpStatusCode'] === 429 && e['errorCode'] === 'APIGW.0308',
+      );
       await assert.rejects(c.showRouteTable({ routetable_id: 'rtb-a' }), (e: Record<string, unknown>) => e['httpStatusCode'] === 500);
-      await assert.rejects(c.showRouteTable({ routetable_id: 'rtb-a' }), (e: Record<string, unknown>) => e['httpStatusCode'] === undefined && /socket hang up|ECONNRESET/.test(String(e['errorMsg'])));
+      await assert.rejects(
+        c.showRouteTable({ routetable_id: 'rtb-a' }),
+        (e: Record<string, unknown>) => e['httpStatusCode'] === undefined && /socket hang up|ECONNRESET/.test(String(e['errorMsg'])),
+      );
       await assert.rejects(c.showRouteTable({ routetable_id: 'rtb-a' }), (e: Record<string, unknown>) => /timeout/.test(String(e['errorMsg'])));
       await c.showRouteTable({ routetable_id: 'rtb-a' });
       // The delayed request finishes on the server after the client gave up: wait for its log entry.
@@ -343,8 +407,17 @@ describe('huaweicloud-vpc emulator', function () {
       const posted = await control(emu, 'POST', '/_emulator/faults', [{ kind: '500', when: 'after', match: { method: 'PUT' } }]);
       assert.equal(posted.status, 200);
       await c.showRouteTable({ routetable_id: 'rtb-b' });
-      await assert.rejects(c.updateRouteTable({ routetable_id: 'rtb-b', body: { routetable: { routes: { add: [{ type: 'vpn', destination: '10.70.0.0/16', nexthop: 'gw' }] } } } }), (e: Record<string, unknown>) => e['httpStatusCode'] === 500);
-      assert.ok(emu.state.table(PID, 'rtb-b')!.routes.some((r) => r.destination === '10.70.0.0/16'), 'applied before the 500');
+      await assert.rejects(
+        c.updateRouteTable({
+          routetable_id: 'rtb-b',
+          body: { routetable: { routes: { add: [{ type: 'vpn', destination: '10.70.0.0/16', nexthop: 'gw' }] } } },
+        }),
+        (e: Record<string, unknown>) => e['httpStatusCode'] === 500,
+      );
+      assert.ok(
+        emu.state.table(PID, 'rtb-b')!.routes.some((r) => r.destination === '10.70.0.0/16'),
+        'applied before the 500',
+      );
       assert.deepEqual(emu.faults.pending(), []);
       const bad = await control(emu, 'POST', '/_emulator/faults', [{ kind: 'explode' }]);
       assert.equal(bad.status, 400);
@@ -374,7 +447,9 @@ describe('huaweicloud-vpc emulator', function () {
     });
 
     it('changes a table behind the client back over /_emulator', async () => {
-      const res = await control(emu, 'PUT', `/_emulator/projects/${PID}/routetables/rtb-c/routes`, [{ type: 'ecs', destination: '10.80.0.0/16', nexthop: 'ecs-1' }]);
+      const res = await control(emu, 'PUT', `/_emulator/projects/${PID}/routetables/rtb-c/routes`, [
+        { type: 'ecs', destination: '10.80.0.0/16', nexthop: 'ecs-1' },
+      ]);
       assert.equal(res.status, 200);
       assert.deepEqual(emu.state.table(PID, 'rtb-c')!.routes, [{ type: 'ecs', destination: '10.80.0.0/16', nexthop: 'ecs-1' }]);
       assert.equal(emu.log.entries().length, 0, 'control calls are not in the request log');
@@ -386,9 +461,15 @@ describe('huaweicloud-vpc emulator', function () {
         const statePath = join(dir, 'sub', 'state.json');
         const a = await startHuaweiVpcEmulator({ credentials: [{ ak: AK, sk: SK }], projects: seed(), statePath });
         assert.ok(JSON.parse(readFileSync(statePath, 'utf8')).projects[PID], 'seed written at start');
-        await sdkClient(a).updateRouteTable({ routetable_id: 'rtb-b', body: { routetable: { routes: { add: [{ type: 'vpn', destination: '10.90.0.0/16', nexthop: 'gw', description: 'kept' }] } } } });
+        await sdkClient(a).updateRouteTable({
+          routetable_id: 'rtb-b',
+          body: { routetable: { routes: { add: [{ type: 'vpn', destination: '10.90.0.0/16', nexthop: 'gw', description: 'kept' }] } } },
+        });
         await a.close();
-        const onDisk = JSON.parse(readFileSync(statePath, 'utf8')) as { version: number; projects: Record<string, { routetables: { id: string; routes: { destination: string }[] }[] }> };
+        const onDisk = JSON.parse(readFileSync(statePath, 'utf8')) as {
+          version: number;
+          projects: Record<string, { routetables: { id: string; routes: { destination: string }[] }[] }>;
+        };
         assert.equal(onDisk.version, 1);
         assert.ok(onDisk.projects[PID]!.routetables.find((t) => t.id === 'rtb-b')!.routes.some((r) => r.destination === '10.90.0.0/16'));
         assert.deepEqual(

@@ -174,7 +174,7 @@ describe('HostFiles.writeAtomic', () => {
           "await files.writeAtomic('/etc/x.conf', B);", // backup = A, a whole version
           "const fsp = createRequire(import.meta.url)('node:fs/promises');",
           'fsp.copyFile = async (src, dst) => {',
-          "  const data = readFileSync(src);",
+          '  const data = readFileSync(src);',
           '  writeFileSync(dst, data.subarray(0, data.length >> 1));',
           "  process.kill(process.pid, 'SIGKILL');",
           '  await new Promise(() => {});',

@@ -137,7 +137,11 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
     for (const t of tunnels) {
       assert.ok(!existsSync(`/var/run/wireguard/${t.iface}.sock`), `cleanup left /var/run/wireguard/${t.iface}.sock`);
     }
-    assert.deepEqual(wireguardGoPids(new Set(tunnels.map((t) => t.iface))).filter((pid) => isRunning(pid)), [], 'cleanup left wireguard-go running');
+    assert.deepEqual(
+      wireguardGoPids(new Set(tunnels.map((t) => t.iface))).filter((pid) => isRunning(pid)),
+      [],
+      'cleanup left wireguard-go running',
+    );
     assert.deepEqual(problems, [], 'cleanup problems');
   });
 
@@ -167,12 +171,30 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
   }
 
   async function mirrornet(command: 'plan' | 'apply', site: Site, extra: string[] = []): Promise<Result> {
-    const args = [CLI, command, '--region', site.name, '--roles', 'gateway', '--repo', fleet, '--root', site.root, '--netns', site.ns, '--format', 'json', ...extra];
+    const args = [
+      CLI,
+      command,
+      '--region',
+      site.name,
+      '--roles',
+      'gateway',
+      '--repo',
+      fleet,
+      '--root',
+      site.root,
+      '--netns',
+      site.ns,
+      '--format',
+      'json',
+      ...extra,
+    ];
     const r = await run(process.execPath, args, { timeoutMs: CLI_TIMEOUT_MS, env: { ...process.env, MIRRORNET_LOG_LEVEL: 'error', NO_COLOR: '1' } });
     if (r.timedOut) {
       // The killed CLI may have left its lock behind: remove it so the next tests report their own failure.
       rmSync(join(site.root, 'var/lib/mirrornet/apply.lock'), { recursive: true, force: true });
-      assert.fail(`\`mirrornet ${command} --region ${site.name}\` did not finish within ${CLI_TIMEOUT_MS / 1000} s and was killed (hang).\nstdout: ${r.stdout}\nstderr: ${r.stderr}`);
+      assert.fail(
+        `\`mirrornet ${command} --region ${site.name}\` did not finish within ${CLI_TIMEOUT_MS / 1000} s and was killed (hang).\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+      );
     }
     return r;
   }
@@ -247,7 +269,9 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
   }
 
   function mssRules(site: Site): string[] {
-    return inNs(site.ns, 'iptables', ['-w', '-t', 'mangle', '-S', 'FORWARD']).stdout.split('\n').filter((l) => l.includes('mirrornet-mss-'));
+    return inNs(site.ns, 'iptables', ['-w', '-t', 'mangle', '-S', 'FORWARD'])
+      .stdout.split('\n')
+      .filter((l) => l.includes('mirrornet-mss-'));
   }
 
   function stateOf(site: Site): { raw: string; json: { version: number; inventory: Record<string, string[]> } } | undefined {
@@ -297,7 +321,10 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
 
   /** curl from the core's LAN address to region a's LAN address: only the tunnel connects them. */
   function curlFromHub(maxTime = 5): Result {
-    return inNs(sites.hub.ns, 'curl', ['-sS', '--max-time', String(maxTime), '--interface', sites.hub.lan, `http://${sites.a.lan}:8080/`], { allowFail: true, timeoutMs: (maxTime + 5) * 1000 });
+    return inNs(sites.hub.ns, 'curl', ['-sS', '--max-time', String(maxTime), '--interface', sites.hub.lan, `http://${sites.a.lan}:8080/`], {
+      allowFail: true,
+      timeoutMs: (maxTime + 5) * 1000,
+    });
   }
 
   async function expectTraffic(): Promise<void> {
@@ -372,17 +399,27 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
     const afterA = wgDump(sites.a, aHub.iface).peers[0]!;
     assert.ok(afterHub.handshake > 0 && afterA.handshake > 0, 'both ends completed a WireGuard handshake');
     // An HTTP exchange is several hundred bytes each way plus WireGuard overhead.
-    assert.ok(afterHub.tx - before.hub.tx > 300 && afterHub.rx - before.hub.rx > 300, `the core's tunnel carried the request and the answer: ${JSON.stringify({ before: before.hub, after: afterHub })}`);
-    assert.ok(afterA.tx - before.a.tx > 300 && afterA.rx - before.a.rx > 300, `the region's tunnel carried the request and the answer: ${JSON.stringify({ before: before.a, after: afterA })}`);
+    assert.ok(
+      afterHub.tx - before.hub.tx > 300 && afterHub.rx - before.hub.rx > 300,
+      `the core's tunnel carried the request and the answer: ${JSON.stringify({ before: before.hub, after: afterHub })}`,
+    );
+    assert.ok(
+      afterA.tx - before.a.tx > 300 && afterA.rx - before.a.rx > 300,
+      `the region's tunnel carried the request and the answer: ${JSON.stringify({ before: before.a, after: afterA })}`,
+    );
   });
 
   it('a second plan on every site exits 0 and says there are no changes', async function () {
     await converge(['hub', 'a', 'b']);
     for (const k of ['hub', 'a', 'b'] as const) await expectInSync(sites[k]);
-    const text = await run(process.execPath, [CLI, 'plan', '--region', sites.hub.name, '--roles', 'gateway', '--repo', fleet, '--root', sites.hub.root, '--netns', sites.hub.ns], {
-      timeoutMs: CLI_TIMEOUT_MS,
-      env: { ...process.env, NO_COLOR: '1' },
-    });
+    const text = await run(
+      process.execPath,
+      [CLI, 'plan', '--region', sites.hub.name, '--roles', 'gateway', '--repo', fleet, '--root', sites.hub.root, '--netns', sites.hub.ns],
+      {
+        timeoutMs: CLI_TIMEOUT_MS,
+        env: { ...process.env, NO_COLOR: '1' },
+      },
+    );
     assert.equal(text.code, 0, show(text));
     assert.match(text.stdout, /No changes/);
   });
@@ -391,7 +428,11 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
     await converge();
     const t = tunnelOf('a', 'hub');
     sh('ip', ['-n', sites.a.ns, 'route', 'del', t.allowed]);
-    assert.equal(sh('ip', ['-n', sites.a.ns, 'route', 'get', sites.hub.lan], { allowFail: true }).code !== 0, true, 'without the route the core is unreachable');
+    assert.equal(
+      sh('ip', ['-n', sites.a.ns, 'route', 'get', sites.hub.lan], { allowFail: true }).code !== 0,
+      true,
+      'without the route the core is unreachable',
+    );
 
     const p = await mirrornet('plan', sites.a);
     assert.equal(p.code, 2, show(p));
@@ -519,7 +560,10 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
     } finally {
       writeFleet();
     }
-    assert.ok(exits.some((e) => e.includes('SIGKILL')), `at least one apply was killed in the middle: ${exits.join('; ')}`);
+    assert.ok(
+      exits.some((e) => e.includes('SIGKILL')),
+      `at least one apply was killed in the middle: ${exits.join('; ')}`,
+    );
 
     try {
       const r = await mirrornet('apply', hub);
@@ -550,7 +594,10 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
       const r = await mirrornet('apply', sites.hub);
       assert.equal(r.code, 3, show(r));
       const plan = parsePlan(r);
-      assert.ok(plan.refused?.some((reason) => /maxDeletionsPerApply/.test(reason)), `the refusal names the guardrail: ${r.stdout}`);
+      assert.ok(
+        plan.refused?.some((reason) => /maxDeletionsPerApply/.test(reason)),
+        `the refusal names the guardrail: ${r.stdout}`,
+      );
       assert.equal(plan.summary.delete, 2);
       assert.equal(snapshot(sites.hub), before, 'nothing changed on the core');
       const p = await mirrornet('plan', sites.hub);
@@ -602,7 +649,11 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
         for (const k of ['a', 'hub'] as const) {
           const r = await mirrornet(command, sites[k]);
           assert.equal(r.code, 1, `${command} on ${k}: ${show(r)}`);
-          assert.match(r.stderr, new RegExp(`${rel.replace(/\./g, '\\.')}[\\s\\S]*\\d+:\\d+\\s+error[\\s\\S]*yaml/syntax`), `${command} prints the findings: ${r.stderr}`);
+          assert.match(
+            r.stderr,
+            new RegExp(`${rel.replace(/\./g, '\\.')}[\\s\\S]*\\d+:\\d+\\s+error[\\s\\S]*yaml/syntax`),
+            `${command} prints the findings: ${r.stderr}`,
+          );
           assert.match(r.stderr, /invalid/);
           assert.doesNotMatch(r.stdout, /"changes"/, `${command} prints no plan`);
         }

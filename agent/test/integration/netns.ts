@@ -36,7 +36,11 @@ export function inNs(ns: string, cmd: string, args: string[], opts: { allowFail?
 }
 
 /** Run a command asynchronously; on timeout it is killed with SIGKILL and the result says so. */
-export function run(cmd: string, args: string[], opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void } = {}): Promise<Result & { timedOut: boolean }> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs?: number; env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void } = {},
+): Promise<Result & { timedOut: boolean }> {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -88,7 +92,12 @@ export class Lab {
     const ns = `${this.prefix}${suffix}`;
     if (ns.length > 30) throw new Error(`namespace name ${ns} is too long`);
     this.namespaces.push(ns);
-    if (sh('ip', ['netns', 'list']).stdout.split('\n').some((l) => l.split(' ')[0] === ns)) removeNamespace(ns);
+    if (
+      sh('ip', ['netns', 'list'])
+        .stdout.split('\n')
+        .some((l) => l.split(' ')[0] === ns)
+    )
+      removeNamespace(ns);
     sh('ip', ['netns', 'add', ns]);
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
     return ns;
@@ -175,7 +184,6 @@ function removeNamespace(ns: string): void {
   const r = sh('ip', ['netns', 'del', ns], { allowFail: true });
   if (r.code !== 0 && !/No such file/.test(r.stderr)) throw new Error(r.stderr.trim());
 }
-
 
 function signal(pid: number, sig: NodeJS.Signals): void {
   try {

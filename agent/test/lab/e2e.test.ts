@@ -53,13 +53,29 @@ const INTERVAL_S = 5;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function sh(cmd: string, args: string[], opts: { cwd?: string; allowFail?: boolean } = {}): { code: number; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', cwd: opts.cwd, timeout: 60_000, env: { ...process.env, GIT_AUTHOR_NAME: 'lab user', GIT_AUTHOR_EMAIL: 'user@lab.invalid', GIT_COMMITTER_NAME: 'lab user', GIT_COMMITTER_EMAIL: 'user@lab.invalid' } });
+  const r = spawnSync(cmd, args, {
+    encoding: 'utf8',
+    cwd: opts.cwd,
+    timeout: 60_000,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'lab user',
+      GIT_AUTHOR_EMAIL: 'user@lab.invalid',
+      GIT_COMMITTER_NAME: 'lab user',
+      GIT_COMMITTER_EMAIL: 'user@lab.invalid',
+    },
+  });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${out}`);
   return { code: r.status ?? 1, out };
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, check: () => Promise<T | undefined | false> | T | undefined | false, explain: () => string | Promise<string> = () => ''): Promise<T> {
+async function waitFor<T>(
+  what: string,
+  timeoutMs: number,
+  check: () => Promise<T | undefined | false> | T | undefined | false,
+  explain: () => string | Promise<string> = () => '',
+): Promise<T> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     let v: T | undefined | false;
@@ -84,11 +100,13 @@ function agentRoutes(ns: string): string[] {
 function netSnapshot(ns: string): string {
   const routes = sh('ip', ['-n', ns, 'route', 'show', 'table', 'all']).out;
   const addrs = sh('ip', ['-n', ns, '-br', 'addr']).out;
-  const wg = sh('ip', ['netns', 'exec', ns, 'wg', 'show', 'all', 'dump'], { allowFail: true }).out.split('\n').map((line) => {
-    const f = line.split('\t');
-    // interface: name, private key, public key, port, fwmark; peer: name, public key, psk, endpoint, allowed ips, handshake, rx, tx, keepalive
-    return f.length >= 9 ? [f[0], f[1], f[3], f[4], f[8]].join('\t') : [f[0], f[2], f[3], f[4]].join('\t');
-  });
+  const wg = sh('ip', ['netns', 'exec', ns, 'wg', 'show', 'all', 'dump'], { allowFail: true })
+    .out.split('\n')
+    .map((line) => {
+      const f = line.split('\t');
+      // interface: name, private key, public key, port, fwmark; peer: name, public key, psk, endpoint, allowed ips, handshake, rx, tx, keepalive
+      return f.length >= 9 ? [f[0], f[1], f[3], f[4], f[8]].join('\t') : [f[0], f[2], f[3], f[4]].join('\t');
+    });
   return [routes, addrs, ...wg].join('\n');
 }
 
@@ -149,17 +167,36 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
   before(async function () {
     this.timeout(180_000);
     const missing = missingForLab();
-    need(this, missing.reasons.length ? `${missing.reasons.join('; ')}${missing.packages.length ? ` (apt-get install ${missing.packages.join(' ')})` : ''}` : undefined);
+    need(
+      this,
+      missing.reasons.length ? `${missing.reasons.join('; ')}${missing.packages.length ? ` (apt-get install ${missing.packages.join(' ')})` : ''}` : undefined,
+    );
     // Interface names follow the site names: a lab of the same sites already up on this machine holds them.
     const files = listModelFiles(repoRoot).files;
     const topology = labTopology(selectSites(fleetSites(files), SITES), { prefix: 'mnlab', nodes: 1 });
     const links = labFleet(files, { topology, publicKeys: Object.fromEntries(topology.sites.map((s) => [s.name, 'k'])) }).links;
-    const busy = [...labInterfaces(links).map((i) => i.iface), wireguardInterfaceName(NEW_REGION, 'ap-singapore'), wireguardInterfaceName('ap-singapore', NEW_REGION)].find((i) => existsSync(`/var/run/wireguard/${i}.sock`));
+    const busy = [
+      ...labInterfaces(links).map((i) => i.iface),
+      wireguardInterfaceName(NEW_REGION, 'ap-singapore'),
+      wireguardInterfaceName('ap-singapore', NEW_REGION),
+    ].find((i) => existsSync(`/var/run/wireguard/${i}.sock`));
     need(this, busy ? `a lab with the same sites is up on this machine (${busy} exists): run \`mirrornet lab down\` first` : undefined);
     dir = mkdtempSync(join(tmpdir(), 'mn-e2e-'));
     work = mkdtempSync(join(tmpdir(), 'mn-e2e-work-'));
     const t0 = Date.now();
-    await labUp({ repo: repoRoot, dir, nodes: 2, sites: SITES, prefix, peer: 'dfproxy', interval: `${INTERVAL_S}s`, report: { github: true, chat: true }, pushWebhook: true, say, timeoutMs: 120_000 });
+    await labUp({
+      repo: repoRoot,
+      dir,
+      nodes: 2,
+      sites: SITES,
+      prefix,
+      peer: 'dfproxy',
+      interval: `${INTERVAL_S}s`,
+      report: { github: true, chat: true },
+      pushWebhook: true,
+      say,
+      timeoutMs: 120_000,
+    });
     say(`(test) lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     clone = join(work, 'clone');
     sh('git', ['clone', '-q', state().origin, clone]);
@@ -174,7 +211,11 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     if (failed || r.problems.length || process.env['MIRRORNET_LAB_VERBOSE']) process.stderr.write(`${lines.join('\n')}\n`);
     if (work) rmSync(work, { recursive: true, force: true });
     assert.deepEqual(r.problems, [], 'lab down problems');
-    assert.deepEqual(listNamespaces().filter((n) => n.startsWith(`${prefix}-`)), [], 'no namespace left');
+    assert.deepEqual(
+      listNamespaces().filter((n) => n.startsWith(`${prefix}-`)),
+      [],
+      'no namespace left',
+    );
     assert.ok(!existsSync(dir), `${dir} is gone`);
     assert.deepEqual(pidsUsingDir(dir), [], 'no process left');
     assert.deepEqual(wireguardGoPids(wg), [], 'no wireguard-go left');
@@ -183,17 +224,31 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
 
   it('the lab is up with reporting on: every agent applied the origin, statuses and chat arrived for it', async function () {
     const head = originHead(state())!;
-    await waitFor('every agent applied the origin', 60_000, () => allApplied(head), () => behind(head));
+    await waitFor(
+      'every agent applied the origin',
+      60_000,
+      () => allApplied(head),
+      () => behind(head),
+    );
     const statuses = await waitFor('a success status for every site', 30_000, async () => {
       const m = await latestStatuses(head);
       return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
     });
-    assert.deepEqual([...statuses.keys()].sort(), gatewaySites().map((s) => `mirrornet/${s}`).sort(), 'one context per site (gateway agents only)');
+    assert.deepEqual(
+      [...statuses.keys()].sort(),
+      gatewaySites()
+        .map((s) => `mirrornet/${s}`)
+        .sort(),
+      'one context per site (gateway agents only)',
+    );
     const applied = await waitFor('an applied chat message from every site', 30_000, () => {
       const m = chat((_, b) => b.event.kind === 'applied' && b.event.revision === head);
       return new Set(m.map((x) => x.b.event.site)).size === gatewaySites().length && m;
     });
-    assert.ok(applied.every((x) => x.d.valid && x.signed), 'every chat delivery is signed with the lab secret');
+    assert.ok(
+      applied.every((x) => x.d.valid && x.signed),
+      'every chat delivery is signed with the lab secret',
+    );
   });
 
   it('1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through their cache, routes follow, statuses and chat arrive', async function () {
@@ -214,7 +269,12 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     // The lab brings up the region's namespace, agent, peer and nodes; the push webhook told the other agents.
     const site = await labAddSite({ dir, name: NEW_REGION, say });
     assert.equal(site.cidr, cidr);
-    await waitFor(`every agent applied ${rev.slice(0, 12)}`, 60_000, () => allApplied(rev), () => behind(rev));
+    await waitFor(
+      `every agent applied ${rev.slice(0, 12)}`,
+      60_000,
+      () => allApplied(rev),
+      () => behind(rev),
+    );
     say(`(test) ${NEW_REGION} added and every agent on ${rev.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // The push reached the agents as a signed push webhook (the origin's post-receive hook), not only by polling.
     for (const p of state().processes.filter((x) => x.kind === 'agent' && x.name !== `agent ${NEW_REGION}`)) {
@@ -223,26 +283,44 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     const status = (await labStatus(dir))!;
     const tunnel = status.tunnels.filter((x) => x.site === NEW_REGION || x.peer === NEW_REGION);
     assert.equal(tunnel.length, 2, formatStatus(status));
-    assert.ok(tunnel.every((x) => x.exists && x.handshakeAgeS !== undefined), `the new tunnel completed a handshake: ${formatStatus(status)}`);
+    assert.ok(
+      tunnel.every((x) => x.exists && x.handshakeAgeS !== undefined),
+      `the new tunnel completed a handshake: ${formatStatus(status)}`,
+    );
 
     // Every site's routes are what the new revision compiles to: the cores have the new CIDR.
     const expected = expectedRoutes(rev);
     for (const s of state().topology!.sites) assert.deepEqual(agentRoutes(s.ns), expected.get(s.name), `${s.name}'s routes match ${rev.slice(0, 12)}`);
     const core = agentRoutes(`${prefix}-ap-singapore`);
-    assert.ok(core.includes(`${cidr} ${wireguardInterfaceName('ap-singapore', NEW_REGION)}`), `ap-singapore routes ${cidr} into the new tunnel: ${core.join(', ')}`);
-    assert.deepEqual(core.filter((r) => !r.startsWith(`${cidr} `)), before, "the core's other routes stay");
+    assert.ok(
+      core.includes(`${cidr} ${wireguardInterfaceName('ap-singapore', NEW_REGION)}`),
+      `ap-singapore routes ${cidr} into the new tunnel: ${core.join(', ')}`,
+    );
+    assert.deepEqual(
+      core.filter((r) => !r.startsWith(`${cidr} `)),
+      before,
+      "the core's other routes stay",
+    );
 
     // Its nodes pull through the region's peer: the core serves the region the image once.
     const image = await labPushImage(state(), 'ap-singapore', { tag: `added-${Date.now().toString(36)}`, bytes: 2 * 1024 * 1024 });
     const pulled = await labPull(state(), NEW_REGION, image, 'peer');
     assert.ok(pulled.complete, `every node of ${NEW_REGION} has the image: ${JSON.stringify(pulled.pulls)}`);
-    assert.ok(pulled.served >= 0.99 * image.size && pulled.served <= TARGET_RATIO * image.size, `the core served ${formatBytes(pulled.served)} for a ${formatBytes(image.size)} image`);
+    assert.ok(
+      pulled.served >= 0.99 * image.size && pulled.served <= TARGET_RATIO * image.size,
+      `the core served ${formatBytes(pulled.served)} for a ${formatBytes(image.size)} image`,
+    );
 
     // Commit statuses: success for every site on the new revision, the new region's included.
-    const statuses = await waitFor('success statuses for every site', 30_000, async () => {
-      const m = await latestStatuses(rev);
-      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
-    }, async () => JSON.stringify([...(await latestStatuses(rev)).values()].map((s) => [s.context, s.state])));
+    const statuses = await waitFor(
+      'success statuses for every site',
+      30_000,
+      async () => {
+        const m = await latestStatuses(rev);
+        return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
+      },
+      async () => JSON.stringify([...(await latestStatuses(rev)).values()].map((s) => [s.context, s.state])),
+    );
     assert.match(statuses.get(`mirrornet/${NEW_REGION}`)!.description ?? '', new RegExp(`${NEW_REGION} applied ${rev.slice(0, 12)}`));
 
     // Chat: `applied` from the new region and from its core (which gained a tunnel and a route), signed.
@@ -256,8 +334,14 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       assert.ok(x.b.event.changes?.length, 'an applied message lists its changes');
     }
     const channels = new Set(applied.filter((x) => x.b.event.site === NEW_REGION).map((x) => x.d.channel));
-    assert.ok(channels.has('platform-intl') && channels.has('audit'), `an overseas region's messages go to the overseas channel and the audit log: ${[...channels].join(', ')}`);
-    assert.ok(applied.some((x) => x.b.event.site === 'ap-singapore' && x.b.event.changes!.some((c) => c.provider === 'routes' && c.id.includes(cidr))), 'the core says it added the route');
+    assert.ok(
+      channels.has('platform-intl') && channels.has('audit'),
+      `an overseas region's messages go to the overseas channel and the audit log: ${[...channels].join(', ')}`,
+    );
+    assert.ok(
+      applied.some((x) => x.b.event.site === 'ap-singapore' && x.b.event.changes!.some((c) => c.provider === 'routes' && c.id.includes(cidr))),
+      'the core says it added the route',
+    );
   });
 
   it('2. a route deleted by hand in a region: one drift alert, healed, one resolved message', async function () {
@@ -284,10 +368,16 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       assert.equal(detected.filter((x) => x.d.channel === c).length, 1, `${c}: exactly one drift alert`);
       assert.equal(resolved.filter((x) => x.d.channel === c).length, 1, `${c}: exactly one resolved message`);
     }
-    assert.ok([...detected, ...resolved].every((x) => x.d.valid && x.signed), 'signed');
+    assert.ok(
+      [...detected, ...resolved].every((x) => x.d.valid && x.signed),
+      'signed',
+    );
     assert.equal(detected[0]!.b.occurrence, 'alert');
     assert.equal(resolved[0]!.b.occurrence, 'resolved');
-    assert.ok(detected[0]!.b.event.changes?.some((c) => c.id.includes(dest!)), 'the alert names the route');
+    assert.ok(
+      detected[0]!.b.event.changes?.some((c) => c.id.includes(dest!)),
+      'the alert names the route',
+    );
     assert.deepEqual(agentRoutes(ns), routes, 'every route is back');
     assert.deepEqual(Object.keys(agentState(state().agents.find((a) => a.site === 'ap-jakarta' && a.role === 'gateway')!)?.drift ?? {}), [], 'no drift left');
   });
@@ -295,7 +385,12 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
   it('3. an invalid commit: every agent refuses it and nothing changes; the refusal is reported; a fix converges', async function () {
     git('pull', '-q', '--ff-only');
     const good = git('rev-parse', 'HEAD');
-    await waitFor(`every agent on ${good.slice(0, 12)}`, 30_000, () => allApplied(good), () => behind(good));
+    await waitFor(
+      `every agent on ${good.slice(0, 12)}`,
+      30_000,
+      () => allApplied(good),
+      () => behind(good),
+    );
     const namespaces = state().topology!.sites.map((s) => s.ns);
     const snapshot = () => Object.fromEntries(namespaces.map((ns) => [ns, netSnapshot(ns)]));
     const before = snapshot();
@@ -308,7 +403,12 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     const bad = push('cn-shanghai: wrong CIDR');
     const t0 = Date.now();
 
-    await waitFor(`every agent refused ${bad.slice(0, 12)}`, 30_000, () => state().agents.every((a) => agentState(a)?.refused?.revision === bad), () => behind(bad));
+    await waitFor(
+      `every agent refused ${bad.slice(0, 12)}`,
+      30_000,
+      () => state().agents.every((a) => agentState(a)?.refused?.revision === bad),
+      () => behind(bad),
+    );
     say(`(test) every agent refused ${bad.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     const statuses = await waitFor('failure statuses for every site', 30_000, async () => {
       const m = await latestStatuses(bad);
@@ -319,8 +419,14 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       const m = chat((_, b) => b.event.kind === 'revision-refused' && b.event.revision === bad);
       return new Set(m.map((x) => x.b.event.site)).size === gatewaySites().length && m;
     });
-    assert.ok(refused.every((x) => x.d.valid && x.signed), 'signed');
-    assert.ok(refused.every((x) => /invalid/.test(x.b.event.message)), 'the message says why');
+    assert.ok(
+      refused.every((x) => x.d.valid && x.signed),
+      'signed',
+    );
+    assert.ok(
+      refused.every((x) => /invalid/.test(x.b.event.message)),
+      'the message says why',
+    );
     // One more reconcile of every agent: still nothing applied, nothing changed in any namespace.
     await sleep(INTERVAL_S * 1000 + 1000);
     for (const a of state().agents) assert.equal(agentState(a)?.appliedRevision, good, `${a.node ?? a.site} keeps ${good.slice(0, 12)}`);
@@ -332,7 +438,12 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     git('revert', '--no-edit', 'HEAD');
     git('push', '-q', 'origin', 'main');
     const fix = git('rev-parse', 'HEAD');
-    await waitFor(`every agent applied the fix ${fix.slice(0, 12)}`, 30_000, () => allApplied(fix), () => behind(fix));
+    await waitFor(
+      `every agent applied the fix ${fix.slice(0, 12)}`,
+      30_000,
+      () => allApplied(fix),
+      () => behind(fix),
+    );
     await waitFor('success statuses for the fix', 30_000, async () => {
       const m = await latestStatuses(fix);
       return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success');
@@ -351,7 +462,10 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       assert.equal(r.nodes, 2);
       assert.ok(r.mirror.complete && r.baseline.complete, `${r.region}: every pull completed: ${formatRun(report)}`);
       assert.ok(r.mirror.served >= 0.99 * r.imageBytes, `${r.region}: the core served the image (${r.mirror.served} of ${r.imageBytes})`);
-      assert.ok(r.mirror.served <= TARGET_RATIO * r.imageBytes, `${r.region}: ${formatBytes(r.mirror.served)} served through the peer, more than ${TARGET_RATIO}x ${formatBytes(r.imageBytes)}`);
+      assert.ok(
+        r.mirror.served <= TARGET_RATIO * r.imageBytes,
+        `${r.region}: ${formatBytes(r.mirror.served)} served through the peer, more than ${TARGET_RATIO}x ${formatBytes(r.imageBytes)}`,
+      );
       assert.ok(r.baseline.served >= 2 * 0.99 * r.imageBytes, `${r.region}: the baseline served one image per node (${formatBytes(r.baseline.served)})`);
     }
   });

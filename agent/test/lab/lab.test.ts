@@ -14,9 +14,30 @@ import { fileURLToPath } from 'node:url';
 import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
 import { listModelFiles } from '../../src/model/loader.js';
 import { validateFiles } from '../../src/policy/validate.js';
-import { fleetSites, labChatUrlEnv, labFleet, labNextHop, labReadySite, selectSites, FIRST_WG_PORT, LAB_CHAT_SECRET_ENV, LAB_MTU } from '../../src/lab/fleet.js';
+import {
+  fleetSites,
+  labChatUrlEnv,
+  labFleet,
+  labNextHop,
+  labReadySite,
+  selectSites,
+  FIRST_WG_PORT,
+  LAB_CHAT_SECRET_ENV,
+  LAB_MTU,
+} from '../../src/lab/fleet.js';
 import { inCidr, layerSizes, parseRegistryLog, servedTo } from '../../src/lab/images.js';
-import { agentEnv, labDown, labInterfaces, labRun, labStatus, missingForLab, formatRun, formatStatus, TARGET_RATIO, type RunReport } from '../../src/lab/index.js';
+import {
+  agentEnv,
+  labDown,
+  labInterfaces,
+  labRun,
+  labStatus,
+  missingForLab,
+  formatRun,
+  formatStatus,
+  TARGET_RATIO,
+  type RunReport,
+} from '../../src/lab/index.js';
 import { startPeer, upstreamOf } from '../../src/lab/peer.js';
 import { isLabProgram, listNamespaces, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/lab/processes.js';
 import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/lab/push-hook.js';
@@ -45,18 +66,31 @@ function labOf(sites: string[] = [], nodes = 2) {
 describe('lab', () => {
   describe('topology (pure)', () => {
     const sites: LabSiteInput[] = [
-      { name: 'r-b', role: 'region', area: 'overseas', provider: 'idc', cidr: '10.144.0.0/16', lan: '10.144.0.10', runtime: 'containerd', proxyPort: 4001, registrySite: 'hub-a' },
+      {
+        name: 'r-b',
+        role: 'region',
+        area: 'overseas',
+        provider: 'idc',
+        cidr: '10.144.0.0/16',
+        lan: '10.144.0.10',
+        runtime: 'containerd',
+        proxyPort: 4001,
+        registrySite: 'hub-a',
+      },
       { name: 'hub-a', role: 'hub', area: 'overseas', provider: 'idc', cidr: '10.128.0.0/16', lan: '10.128.0.10' },
       { name: 'r-docker', role: 'region', area: 'overseas', provider: 'idc', cidr: '10.136.0.0/16', lan: '10.136.0.10', runtime: 'docker', proxyPort: 4001 },
     ];
 
     it('one namespace per site plus the internet one, cores first, WAN addresses in 198.18.0.0/16 in that order', () => {
       const t = labTopology(sites, { prefix: 'mnlab', nodes: 3 });
-      assert.deepEqual(t.sites.map((s) => [s.name, s.ns, s.wan, s.wanCidr]), [
-        ['hub-a', 'mnlab-hub-a', '198.18.0.1', '198.18.0.1/16'],
-        ['r-b', 'mnlab-r-b', '198.18.0.2', '198.18.0.2/16'],
-        ['r-docker', 'mnlab-r-docker', '198.18.0.3', '198.18.0.3/16'],
-      ]);
+      assert.deepEqual(
+        t.sites.map((s) => [s.name, s.ns, s.wan, s.wanCidr]),
+        [
+          ['hub-a', 'mnlab-hub-a', '198.18.0.1', '198.18.0.1/16'],
+          ['r-b', 'mnlab-r-b', '198.18.0.2', '198.18.0.2/16'],
+          ['r-docker', 'mnlab-r-docker', '198.18.0.3', '198.18.0.3/16'],
+        ],
+      );
       assert.equal(t.internet.ns, 'mnlab-inet');
       assert.ok(t.sites.every((s) => s.veth.site === 'wan0' && s.veth.peer.length <= 15));
       assert.equal(new Set(t.sites.map((s) => s.veth.peer)).size, 3);
@@ -67,7 +101,10 @@ describe('lab', () => {
     it('cores get a registry on their LAN address; containerd regions get N nodes, Docker regions none', () => {
       const t = labTopology(sites, { prefix: 'mnlab', nodes: 3 });
       assert.deepEqual(t.sites[0]!.registry, { host: '10.128.0.10', port: 5000, url: 'http://10.128.0.10:5000' });
-      assert.deepEqual(t.sites[1]!.nodes.map((n) => n.name), ['r-b-n1', 'r-b-n2', 'r-b-n3']);
+      assert.deepEqual(
+        t.sites[1]!.nodes.map((n) => n.name),
+        ['r-b-n1', 'r-b-n2', 'r-b-n3'],
+      );
       assert.equal(t.sites[1]!.registry, undefined);
       assert.deepEqual(t.sites[2]!.nodes, []);
     });
@@ -95,7 +132,12 @@ describe('lab', () => {
 
     it('--sites keeps the regions asked for and both cores; an unknown name lists the known ones', () => {
       const all = fleetSites(fleetFiles());
-      assert.deepEqual(selectSites(all, ['ap-jakarta']).map((s) => s.name).sort(), ['ap-jakarta', 'ap-singapore', 'cn-beijing']);
+      assert.deepEqual(
+        selectSites(all, ['ap-jakarta'])
+          .map((s) => s.name)
+          .sort(),
+        ['ap-jakarta', 'ap-singapore', 'cn-beijing'],
+      );
       assert.equal(selectSites(all, []).length, all.length);
       assert.throws(() => selectSites(all, ['ap-jakarta', 'mars-1']), /no site mars-1.*ap-jakarta/);
     });
@@ -105,7 +147,11 @@ describe('lab', () => {
         const { lab } = labOf(subset);
         const r = validateFiles(lab.files);
         assert.ok(r.valid, `${subset.join(',') || 'all'}: ${JSON.stringify(r.errors.slice(0, 3))}`);
-        assert.deepEqual(r.warnings.map((w) => `${w.file} ${w.rule}`), [], 'no warnings either');
+        assert.deepEqual(
+          r.warnings.map((w) => `${w.file} ${w.rule}`),
+          [],
+          'no warnings either',
+        );
       }
     });
 
@@ -120,7 +166,10 @@ describe('lab', () => {
         assert.equal(l.link.type, 'wireguard', l.id);
         if (l.link.type !== 'wireguard') continue;
         assert.ok(l.link.mtu <= LAB_MTU, `${l.id}: MTU ${l.link.mtu} fits WireGuard over a 1500-byte path`);
-        for (const [site, end] of [[l.local, l.link.local], [l.remote, l.link.remote]] as const) {
+        for (const [site, end] of [
+          [l.local, l.link.local],
+          [l.remote, l.link.remote],
+        ] as const) {
           assert.equal(end.publicKey, publicKeys[site]);
           assert.equal(end.privateKey, `file:/etc/mirrornet/wireguard/${site}.key`);
           assert.equal(end.endpoint, `${wan.get(site)}:${end.listenPort}`);
@@ -147,7 +196,12 @@ describe('lab', () => {
       assert.deepEqual(toJkt.peer.allowedIps, ['10.136.0.0/16']);
       assert.ok(jkt.cloud, 'Jakarta is on Huawei Cloud: its route table is managed (in the emulator)');
       assert.ok(jkt.cloud.tables[0]!.routes.every((r) => r.type === 'ecs' && r.nexthop === labNextHop('ap-jakarta')));
-      assert.deepEqual(labInterfaces(lab.links).map((i) => i.iface).sort(), [toSg.name, toJkt.name, wireguardInterfaceName('cn-beijing', 'ap-singapore'), wireguardInterfaceName('ap-singapore', 'cn-beijing')].sort());
+      assert.deepEqual(
+        labInterfaces(lab.links)
+          .map((i) => i.iface)
+          .sort(),
+        [toSg.name, toJkt.name, wireguardInterfaceName('cn-beijing', 'ap-singapore'), wireguardInterfaceName('ap-singapore', 'cn-beijing')].sort(),
+      );
     });
 
     it('points each Harbor at its core’s registry, drops what is outside the lab, and lists the secrets to generate', () => {
@@ -161,13 +215,24 @@ describe('lab', () => {
       assert.ok(lab.secretEnv.includes('HARBOR_ADMIN_PASSWORD') && lab.secretEnv.includes('HARBOR_ROBOT_REPLICATION'));
       // The regions' hosts.toml point at the real registries.
       const node = compile(fleet, 'ap-jakarta', ['node']);
-      assert.deepEqual(node.containerd!.registries.map((r) => [r.host, r.server, r.mirror]), [['10.128.0.10:5000', 'http://10.128.0.10:5000', 'http://127.0.0.1:4001']]);
+      assert.deepEqual(
+        node.containerd!.registries.map((r) => [r.host, r.server, r.mirror]),
+        [['10.128.0.10:5000', 'http://10.128.0.10:5000', 'http://127.0.0.1:4001']],
+      );
     });
   });
 
   describe('measuring and copying (pure)', () => {
     it("counts what the registry served to one region's CIDR for one repository, from distribution's JSON log", () => {
-      const line = (remote: string, uri: string, written: number, method = 'GET') => JSON.stringify({ 'http.request.method': method, 'http.request.remoteaddr': remote, 'http.request.uri': uri, 'http.response.status': 200, 'http.response.written': written, msg: 'response completed' });
+      const line = (remote: string, uri: string, written: number, method = 'GET') =>
+        JSON.stringify({
+          'http.request.method': method,
+          'http.request.remoteaddr': remote,
+          'http.request.uri': uri,
+          'http.response.status': 200,
+          'http.response.written': written,
+          msg: 'response completed',
+        });
       const text = [
         line('10.136.0.10:41000', '/v2/library/mirrornet-lab/blobs/sha256:aa', 1000),
         line('10.136.0.10:41001', '/v2/library/mirrornet-lab/manifests/mirror-1', 500),
@@ -191,12 +256,23 @@ describe('lab', () => {
         ['/usr/local/bin/node', '/work/main/agent/dist/src/lab/peer.js', '--listen', '127.0.0.1:4001'],
         ['containerd', '-c', '/var/lib/mirrornet-lab/c.toml'],
         ['wireguard-go', 'mn12345678'],
-      ]) assert.ok(isLabProgram(argv), argv.join(' '));
-      for (const argv of [['tail', '-f', '/var/lib/mirrornet-lab/logs/agent-x.log'], ['bash'], ['ip', 'netns', 'exec', 'mnlab-x', 'bash'], ['/usr/bin/node', '/home/me/other.js'], []]) assert.ok(!isLabProgram(argv), argv.join(' '));
+      ])
+        assert.ok(isLabProgram(argv), argv.join(' '));
+      for (const argv of [
+        ['tail', '-f', '/var/lib/mirrornet-lab/logs/agent-x.log'],
+        ['bash'],
+        ['ip', 'netns', 'exec', 'mnlab-x', 'bash'],
+        ['/usr/bin/node', '/home/me/other.js'],
+        [],
+      ])
+        assert.ok(!isLabProgram(argv), argv.join(' '));
     });
 
     it("gives the agents the lab's secrets and basics only, never the caller's chat URLs or tokens", () => {
-      const env = agentEnv({ HARBOR_ADMIN_PASSWORD: 'x' }, { PATH: '/bin', HOME: '/root', MIRRORNET_SLACK_PLATFORM_INTL_URL: 'https://hooks.slack.com/x', GITHUB_TOKEN: 't' });
+      const env = agentEnv(
+        { HARBOR_ADMIN_PASSWORD: 'x' },
+        { PATH: '/bin', HOME: '/root', MIRRORNET_SLACK_PLATFORM_INTL_URL: 'https://hooks.slack.com/x', GITHUB_TOKEN: 't' },
+      );
       assert.deepEqual(env, { PATH: '/bin', HOME: '/root', HARBOR_ADMIN_PASSWORD: 'x', MIRRORNET_LOG_LEVEL: 'info', MIRRORNET_LOG_FORMAT: 'json' });
     });
 
@@ -205,12 +281,18 @@ describe('lab', () => {
       assert.ok(re.test('library/mirrornet-lab') && re.test('base/a/b') && !re.test('other/x') && !re.test('library'));
       assert.ok(globToRegExp('library/*').test('library/x') && !globToRegExp('library/*').test('library/x/y'));
       assert.deepEqual(layerSizes(100, 3), [51, 33, 16]);
-      assert.equal(layerSizes(16 * 1024 * 1024, 3).reduce((a, b) => a + b, 0), 16 * 1024 * 1024);
+      assert.equal(
+        layerSizes(16 * 1024 * 1024, 3).reduce((a, b) => a + b, 0),
+        16 * 1024 * 1024,
+      );
     });
 
-    it("the peer picks its upstream as dfdaemon does: X-Dragonfly-Registry, then ?ns=, then the registry mirror", () => {
+    it('the peer picks its upstream as dfdaemon does: X-Dragonfly-Registry, then ?ns=, then the registry mirror', () => {
       const mirror = 'http://10.128.0.10:5000';
-      assert.equal(upstreamOf({ 'x-dragonfly-registry': 'http://10.120.0.10:5000' }, new URL('http://p/v2/x/blobs/sha256:1?ns=a:1'), mirror), 'http://10.120.0.10:5000');
+      assert.equal(
+        upstreamOf({ 'x-dragonfly-registry': 'http://10.120.0.10:5000' }, new URL('http://p/v2/x/blobs/sha256:1?ns=a:1'), mirror),
+        'http://10.120.0.10:5000',
+      );
       assert.equal(upstreamOf({}, new URL('http://p/v2/x/blobs/sha256:1?ns=10.1.0.10:5000'), mirror), 'http://10.1.0.10:5000');
       assert.equal(upstreamOf({}, new URL('http://p/v2/'), mirror), mirror);
     });
@@ -222,8 +304,14 @@ describe('lab', () => {
       const fleet = validateFiles(lab.files).fleet;
       const policy = fleet.policies.notifications!.value;
       const original = validateFiles(fleetFiles()).fleet.policies.notifications!.value;
-      assert.deepEqual(policy.channels.map((c) => c.name), original.channels.map((c) => c.name));
-      assert.deepEqual(lab.chatChannels, original.channels.map((c) => c.name));
+      assert.deepEqual(
+        policy.channels.map((c) => c.name),
+        original.channels.map((c) => c.name),
+      );
+      assert.deepEqual(
+        lab.chatChannels,
+        original.channels.map((c) => c.name),
+      );
       for (const c of policy.channels) {
         assert.equal(c.type, 'webhook', c.name);
         assert.equal(c.url, `env:${labChatUrlEnv(c.name)}`);
@@ -250,7 +338,11 @@ describe('lab', () => {
       const next = files.map((f) => (f.path === ready.path ? { path: f.path, content: ready.content } : f));
       const r = validateFiles(next);
       assert.ok(r.valid, JSON.stringify(r.errors.slice(0, 3)));
-      assert.deepEqual(r.warnings.map((w) => `${w.file} ${w.rule}`), [], 'no warnings: nothing left to fill in');
+      assert.deepEqual(
+        r.warnings.map((w) => `${w.file} ${w.rule}`),
+        [],
+        'no warnings: nothing left to fill in',
+      );
       const link = r.fleet.links.find((l) => l.local === 'eu-frankfurt-idc')!;
       assert.equal(link.link.type, 'wireguard');
       if (link.link.type !== 'wireguard') return;
@@ -260,7 +352,13 @@ describe('lab', () => {
       assert.equal(link.link.remote.endpoint, `${wans['ap-singapore']}:${link.link.remote.listenPort}`);
       assert.equal(link.link.remote.nextHop, labNextHop('ap-singapore'));
       // The hub end listens on a port none of its other links uses.
-      const hubPorts = r.fleet.links.filter((l) => l !== link && l.link.type === 'wireguard').flatMap((l) => (l.link.type === 'wireguard' ? [l.local === 'ap-singapore' ? l.link.local.listenPort : l.remote === 'ap-singapore' ? l.link.remote.listenPort : -1] : []));
+      const hubPorts = r.fleet.links
+        .filter((l) => l !== link && l.link.type === 'wireguard')
+        .flatMap((l) =>
+          l.link.type === 'wireguard'
+            ? [l.local === 'ap-singapore' ? l.link.local.listenPort : l.remote === 'ap-singapore' ? l.link.remote.listenPort : -1]
+            : [],
+        );
       assert.ok(!hubPorts.includes(link.link.remote.listenPort), `${link.link.remote.listenPort} is free on ap-singapore (${hubPorts.join(', ')})`);
       // The core routes the new CIDR into the new tunnel, and its cloud route table too.
       const hub = compile(r.fleet, 'ap-singapore', ['gateway']);
@@ -268,7 +366,11 @@ describe('lab', () => {
       assert.ok(hub.routes.some((x) => x.destination === cidr && x.dev === wireguardInterfaceName('ap-singapore', 'eu-frankfurt-idc')));
       assert.ok(hub.cloud!.tables[0]!.routes.some((x) => x.destination === cidr && x.nexthop === labNextHop('ap-singapore')));
       // The site's slot gives its WAN address and veth.
-      const site = labSite(fleetSites(next).find((s) => s.name === 'eu-frankfurt-idc')!, slot, { prefix: 'mnlab', nodes: 2 });
+      const site = labSite(
+        fleetSites(next).find((s) => s.name === 'eu-frankfurt-idc')!,
+        slot,
+        { prefix: 'mnlab', nodes: 2 },
+      );
       assert.deepEqual([site.wan, site.veth.peer, site.ns, site.nodes.length], ['198.18.0.5', 's4', 'mnlab-eu-frankfurt-idc', 2]);
       assert.equal(nextSlot(topology, [slot]), 5);
     });
@@ -280,8 +382,14 @@ describe('lab', () => {
       const ready = labReadySite(files, 'ap-tokyo', { wan: wanAddress(9), publicKey: fakeKey('ap-tokyo'), wans });
       const r = validateFiles(files.map((f) => (f.path === ready.path ? { path: f.path, content: ready.content } : f)));
       assert.ok(r.valid, JSON.stringify(r.errors.slice(0, 3)));
-      assert.deepEqual(r.warnings.map((w) => `${w.file} ${w.rule}`), []);
-      assert.ok(ready.notes.some((n) => /cloud-connect link to ap-singapore is WireGuard/.test(n)), ready.notes.join('; '));
+      assert.deepEqual(
+        r.warnings.map((w) => `${w.file} ${w.rule}`),
+        [],
+      );
+      assert.ok(
+        ready.notes.some((n) => /cloud-connect link to ap-singapore is WireGuard/.test(n)),
+        ready.notes.join('; '),
+      );
       const tokyo = compile(r.fleet, 'ap-tokyo', ['gateway']);
       assert.equal(tokyo.wireguard.length, 1);
       assert.ok(tokyo.cloud!.tables[0]!.routes.every((x) => x.nexthop === labNextHop('ap-tokyo')));
@@ -292,15 +400,33 @@ describe('lab', () => {
       const tmp = mkdtempSync(join(tmpdir(), 'mn-receiver-'));
       const receiver = await startChatReceiver({ secret: 's3cret', log: join(tmp, 'chat.jsonl') });
       try {
-        const event = { kind: 'applied' as const, site: 'ap-jakarta', revision: 'a'.repeat(40), message: 'ap-jakarta applied', fingerprint: 'f', at: new Date().toISOString(), changes: [{ provider: 'routes', id: '10.128.0.0/16', action: 'create', reason: 'missing' }] };
+        const event = {
+          kind: 'applied' as const,
+          site: 'ap-jakarta',
+          revision: 'a'.repeat(40),
+          message: 'ap-jakarta applied',
+          fingerprint: 'f',
+          at: new Date().toISOString(),
+          changes: [{ provider: 'routes', id: '10.128.0.0/16', action: 'create', reason: 'missing' }],
+        };
         const send = async (secret: string) => {
-          const req = webhookRequest({ channel: 'audit', url: `${receiver.url}/chat/audit`, secret }, { event, occurrence: 'alert', deliveryId: 'd1' }, Date.now());
+          const req = webhookRequest(
+            { channel: 'audit', url: `${receiver.url}/chat/audit`, secret },
+            { event, occurrence: 'alert', deliveryId: 'd1' },
+            Date.now(),
+          );
           return (await fetch(req.url, { method: 'POST', headers: req.headers, body: req.body })).status;
         };
         assert.equal(await send('s3cret'), 200);
         assert.equal(await send('wrong'), 401);
         const log = readChatLog(join(tmp, 'chat.jsonl'));
-        assert.deepEqual(log.map((d) => [d.channel, d.event, d.delivery, d.valid]), [['audit', 'applied', 'd1', true], ['audit', 'applied', 'd1', false]]);
+        assert.deepEqual(
+          log.map((d) => [d.channel, d.event, d.delivery, d.valid]),
+          [
+            ['audit', 'applied', 'd1', true],
+            ['audit', 'applied', 'd1', false],
+          ],
+        );
         assert.equal(chatBody(log[0]!)!.event.site, 'ap-jakarta');
         assert.deepEqual(await (await fetch(`${receiver.url}/messages`)).json(), log);
         assert.equal((await fetch(`${receiver.url}/elsewhere`, { method: 'POST', body: '{}' })).status, 404);
@@ -325,7 +451,23 @@ describe('lab', () => {
       try {
         const listen = `127.0.0.1:${(agent.address() as AddressInfo).port}`;
         const rec = { site: 'x', role: 'gateway' as const, roles: 'gateway', root: tmp, stateDir: tmp, listen };
-        const state: LabState = { version: 1, dir: tmp, prefix: 'mnlab', createdAt: '', phase: 'up', repo: tmp, origin: tmp, work: tmp, peer: 'dfproxy', namespaces: [], wireguard: [], processes: [], agents: [rec, { ...rec, site: 'y' }], nodes: [], secrets: { [WEBHOOK_SECRET_ENV]: 'hooksecret' } };
+        const state: LabState = {
+          version: 1,
+          dir: tmp,
+          prefix: 'mnlab',
+          createdAt: '',
+          phase: 'up',
+          repo: tmp,
+          origin: tmp,
+          work: tmp,
+          peer: 'dfproxy',
+          namespaces: [],
+          wireguard: [],
+          processes: [],
+          agents: [rec, { ...rec, site: 'y' }],
+          nodes: [],
+          secrets: { [WEBHOOK_SECRET_ENV]: 'hooksecret' },
+        };
         saveState(state);
         const r = await notifyAgents(tmp, 'refs/heads/main', 'b'.repeat(40));
         assert.deepEqual(r, { sent: 2, ok: 2 });
@@ -400,7 +542,12 @@ describe('lab', () => {
 
     before(function () {
       const missing = missingForLab();
-      need(this, missing.reasons.length ? `${missing.reasons.join('; ')}${missing.packages.length ? ` (apt-get install ${missing.packages.join(' ')})` : ''}` : undefined);
+      need(
+        this,
+        missing.reasons.length
+          ? `${missing.reasons.join('; ')}${missing.packages.length ? ` (apt-get install ${missing.packages.join(' ')})` : ''}`
+          : undefined,
+      );
       // Interface names follow the site names: a lab of the same sites already up on this machine holds them.
       const { lab } = labOf(['ap-jakarta', 'cn-shanghai']);
       const busy = labInterfaces(lab.links).find((i) => existsSync(`/var/run/wireguard/${i.iface}.sock`));
@@ -417,7 +564,19 @@ describe('lab', () => {
 
     it('up: the agents bring up every tunnel; the status shows handshakes and every agent on the origin revision', async function () {
       try {
-        report = await labRun({ repo: repoRoot, dir, nodes: 2, sites: ['ap-jakarta', 'cn-shanghai'], prefix, peer: 'dfproxy', interval: '5s', imageBytes: 4 * 1024 * 1024, down: false, say, timeoutMs: 120_000 });
+        report = await labRun({
+          repo: repoRoot,
+          dir,
+          nodes: 2,
+          sites: ['ap-jakarta', 'cn-shanghai'],
+          prefix,
+          peer: 'dfproxy',
+          interval: '5s',
+          imageBytes: 4 * 1024 * 1024,
+          down: false,
+          say,
+          timeoutMs: 120_000,
+        });
       } catch (err) {
         assert.fail(`lab run failed: ${(err as Error).message}\n${lines.join('\n')}`);
       }
@@ -437,7 +596,10 @@ describe('lab', () => {
         assert.ok(a.current, `${a.name} applied the origin's revision ${status.head}: ${formatStatus(status)}`);
         assert.deepEqual(a.drift, [], `${a.name} has no drift`);
       }
-      assert.ok(status.processes.every((p) => p.running), formatStatus(status));
+      assert.ok(
+        status.processes.every((p) => p.running),
+        formatStatus(status),
+      );
       assert.match(formatStatus(status), /handshake/);
     });
 
@@ -449,7 +611,10 @@ describe('lab', () => {
         assert.ok(r.mirror.complete && r.mirror.pulls.every((p) => p.ok), `${r.region}: every node has the image (through the peer): ${formatRun(report)}`);
         assert.ok(r.baseline.complete, `${r.region}: baseline pulls complete`);
         assert.ok(r.mirror.served >= r.imageBytes * 0.99, `${r.region}: the core served the image once (${r.mirror.served} of ${r.imageBytes})`);
-        assert.ok(r.mirror.served <= TARGET_RATIO * r.imageBytes, `${r.region}: ${r.mirror.served} bytes served through the peer, more than ${TARGET_RATIO}x ${r.imageBytes}`);
+        assert.ok(
+          r.mirror.served <= TARGET_RATIO * r.imageBytes,
+          `${r.region}: ${r.mirror.served} bytes served through the peer, more than ${TARGET_RATIO}x ${r.imageBytes}`,
+        );
         assert.ok(r.baseline.served >= 2 * r.imageBytes * 0.99, `${r.region}: the baseline served one image per node (${r.baseline.served})`);
       }
       assert.equal(report.replication.status, 'Succeed');
@@ -459,7 +624,10 @@ describe('lab', () => {
       const ifaces = new Set(labInterfaces(labOf(['ap-jakarta', 'cn-shanghai']).lab.links).map((i) => i.iface));
       const r = await labDown({ dir, prefix, say });
       assert.deepEqual(r.problems, []);
-      assert.deepEqual(listNamespaces().filter((n) => n.startsWith(`${prefix}-`)), []);
+      assert.deepEqual(
+        listNamespaces().filter((n) => n.startsWith(`${prefix}-`)),
+        [],
+      );
       assert.deepEqual(wireguardGoPids(ifaces), []);
       for (const i of ifaces) assert.ok(!existsSync(`/var/run/wireguard/${i}.sock`), `${i}.sock is gone`);
       assert.ok(!existsSync(dir), `${dir} is gone`);
@@ -470,7 +638,11 @@ describe('lab', () => {
       const crashDir = mkdtempSync(join(tmpdir(), 'mn-lab-crash-'));
       rmSync(crashDir, { recursive: true });
       dir = crashDir;
-      const child = spawn(process.execPath, [CLI, 'lab', 'up', '--dir', crashDir, '--prefix', prefix, '--sites', 'ap-jakarta', '--nodes', '1', '--interval', '5s'], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(
+        process.execPath,
+        [CLI, 'lab', 'up', '--dir', crashDir, '--prefix', prefix, '--sites', 'ap-jakarta', '--nodes', '1', '--interval', '5s'],
+        { stdio: ['ignore', 'ignore', 'pipe'] },
+      );
       let err = '';
       child.stderr.on('data', (d: Buffer) => (err += d.toString()));
       // Kill it once the agents are starting: namespaces, emulators and registries exist, tunnels are coming.
@@ -479,11 +651,17 @@ describe('lab', () => {
       assert.equal(child.exitCode, null, `lab up ended early: ${err}`);
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
-      assert.ok(listNamespaces().some((n) => n.startsWith(`${prefix}-`)), 'the killed lab left namespaces behind');
+      assert.ok(
+        listNamespaces().some((n) => n.startsWith(`${prefix}-`)),
+        'the killed lab left namespaces behind',
+      );
       assert.ok(pidsUsingDir(crashDir).length > 0, 'the killed lab left processes behind');
       const r = await labDown({ dir: crashDir, prefix, say });
       assert.deepEqual(r.problems, []);
-      assert.deepEqual(listNamespaces().filter((n) => n.startsWith(`${prefix}-`)), []);
+      assert.deepEqual(
+        listNamespaces().filter((n) => n.startsWith(`${prefix}-`)),
+        [],
+      );
       assert.ok(!existsSync(crashDir));
       await new Promise((res) => setTimeout(res, 300));
       assert.deepEqual(pidsUsingDir(crashDir), [], 'no process of the killed lab is left');

@@ -153,7 +153,10 @@ describe('the loader on bad input', () => {
       const text = body + pad;
       assert.equal(Buffer.byteLength(text), MAX_FILE_BYTES);
       const findings = findingsOf('regions/huge.yaml', Buffer.from(text));
-      assert.equal(findings.some((f) => f.rule === 'file/too-large'), false);
+      assert.equal(
+        findings.some((f) => f.rule === 'file/too-large'),
+        false,
+      );
       only(findings, 'schema/unknown-kind');
     });
 
@@ -209,8 +212,15 @@ describe('the loader on bad input', () => {
       const findings = findingsOf('regions/us-virginia.yaml', bytes);
       const f = only(findings, 'schema/unknown-key');
       assertAt(f, positionOf(text, 'zone: a'));
-      assert.equal(findings.some((x) => x.rule === 'schema/header'), false, 'the header after a BOM is still the first line');
-      assert.equal(findings.some((x) => x.rule === 'file/encoding'), false);
+      assert.equal(
+        findings.some((x) => x.rule === 'schema/header'),
+        false,
+        'the header after a BOM is still the first line',
+      );
+      assert.equal(
+        findings.some((x) => x.rule === 'file/encoding'),
+        false,
+      );
     });
 
     it('accepts a byte-order mark in string content', () => {
@@ -239,12 +249,18 @@ describe('the loader on bad input', () => {
 
     it('reports a comment-only file as empty', () => {
       const findings = findingsOf('regions/new.yaml', `${REGION_HEADER}# TODO: fill in\n`);
-      assert.deepEqual(findings.map((f) => f.rule), ['file/empty']);
+      assert.deepEqual(
+        findings.map((f) => f.rule),
+        ['file/empty'],
+      );
     });
 
     it('reports a file with only a document marker and comments as empty', () => {
       const findings = findingsOf('regions/new.yaml', `${REGION_HEADER}---\n# TODO: fill in\n`);
-      assert.deepEqual(findings.map((f) => f.rule), ['file/empty']);
+      assert.deepEqual(
+        findings.map((f) => f.rule),
+        ['file/empty'],
+      );
     });
 
     it('reports a second document at its start', () => {
@@ -445,7 +461,12 @@ describe('validateRepo and symlinks', () => {
 
   it('reports a symlink to a file outside the repository and does not read it', () => {
     const target = join(outside, 'eu-paris.yaml');
-    writeFileSync(target, virginia().replace(/us-virginia/g, 'eu-paris').replace('10.144.0', '10.168.0'));
+    writeFileSync(
+      target,
+      virginia()
+        .replace(/us-virginia/g, 'eu-paris')
+        .replace('10.144.0', '10.168.0'),
+    );
     symlinkSync(target, join(tmp, 'regions', 'eu-paris.yaml'));
     const report = validateRepo(tmp);
     const f = only(report.errors, 'file/symlink');

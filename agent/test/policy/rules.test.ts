@@ -161,7 +161,10 @@ const CASES: Case[] = [
     rule: 'file/encoding',
     title: 'a file saved as Latin-1, pointing at the first bad byte',
     mutate: [
-      write('regions/cn-wuhan.yaml', Buffer.concat([Buffer.from(`${HEADER('region')}kind: Region\nname: cn-wuhan\ndescription: caf`), Buffer.from([0xe9]), Buffer.from('\n')])),
+      write(
+        'regions/cn-wuhan.yaml',
+        Buffer.concat([Buffer.from(`${HEADER('region')}kind: Region\nname: cn-wuhan\ndescription: caf`), Buffer.from([0xe9]), Buffer.from('\n')]),
+      ),
     ],
     at: { file: 'regions/cn-wuhan.yaml', line: 4, column: 17 },
     says: ['UTF-8', 'line 4, column 17'],
@@ -1016,7 +1019,10 @@ const CASES: Case[] = [
   {
     rule: 'notifications/unused-secret',
     title: 'a signing secret on a WeCom robot, which is never signed',
-    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, '    url: env:MN_WECOM_URL\n', '    url: env:MN_WECOM_URL\n    secret: env:MN_WECOM_SECRET\n')],
+    mutate: [
+      write(NOTIFICATIONS, NOTIFY),
+      replace(NOTIFICATIONS, '    url: env:MN_WECOM_URL\n', '    url: env:MN_WECOM_URL\n    secret: env:MN_WECOM_SECRET\n'),
+    ],
     at: { file: NOTIFICATIONS, line: 'secret: env:MN_WECOM_SECRET' },
     says: ['never used'],
   },
@@ -1218,15 +1224,36 @@ describe('validator rules: a passing and a failing fixture for every rule', () =
       assert.deepEqual(new Set(fleet.links.map((l) => l.link.type)), new Set(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']));
       assert.equal(fleet.hubs.size, 2);
       const regions = [...fleet.regions.values()].map((r) => r.value);
-      assert.ok(regions.some((r) => r.p2p.length > 0), 'a region with p2p peers');
+      assert.ok(
+        regions.some((r) => r.p2p.length > 0),
+        'a region with p2p peers',
+      );
       assert.deepEqual(new Set(regions.map((r) => r.mirror.runtime)), new Set(['containerd', 'docker']));
-      assert.ok([...fleet.sites.values()].some((s) => s.value.routes.length > 0), 'a site with static routes');
+      assert.ok(
+        [...fleet.sites.values()].some((s) => s.value.routes.length > 0),
+        'a site with static routes',
+      );
       const harbors = [...fleet.harbors.values()].map((h) => h.value);
-      assert.ok(harbors.some((h) => h.storage.s3), 'a Harbor on S3');
-      assert.ok(harbors.some((h) => h.storage.filesystem), 'a Harbor on a filesystem');
-      assert.ok(harbors.some((h) => h.replication.length > 0), 'replication rules');
-      assert.ok(harbors.some((h) => h.robots.length > 0), 'robots');
-      assert.ok(harbors.some((h) => h.projects.some((p) => p.proxyCache)), 'a proxy-cache project');
+      assert.ok(
+        harbors.some((h) => h.storage.s3),
+        'a Harbor on S3',
+      );
+      assert.ok(
+        harbors.some((h) => h.storage.filesystem),
+        'a Harbor on a filesystem',
+      );
+      assert.ok(
+        harbors.some((h) => h.replication.length > 0),
+        'replication rules',
+      );
+      assert.ok(
+        harbors.some((h) => h.robots.length > 0),
+        'robots',
+      );
+      assert.ok(
+        harbors.some((h) => h.projects.some((p) => p.proxyCache)),
+        'a proxy-cache project',
+      );
     });
 
     it('keeps a symlink that stays inside the repository', function () {

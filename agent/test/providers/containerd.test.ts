@@ -99,7 +99,11 @@ describe('containerd provider', () => {
     });
 
     it('unset config_path: falls back to the default and says what to add for both versions, and that it needs a restart', () => {
-      for (const text of ['version = 2\n', 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = ""\n', 'version = 3\n[plugins."io.containerd.cri.v1.images".registry]\n']) {
+      for (const text of [
+        'version = 2\n',
+        'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\n  config_path = ""\n',
+        'version = 3\n[plugins."io.containerd.cri.v1.images".registry]\n',
+      ]) {
         const r = findConfigPath(text);
         assert.equal(r.configPath, DEFAULT);
         assert.equal(r.notes.length, 1, text);
@@ -118,7 +122,7 @@ describe('containerd provider', () => {
       assert.match(r.notes.join('\n'), /restart containerd/);
     });
 
-    it("reads the real `containerd config default` of the installed containerd (config_path = \"\" there)", async function () {
+    it('reads the real `containerd config default` of the installed containerd (config_path = "" there)', async function () {
       need(this, missingCommand('containerd', 'containerd'));
       const out = await run('containerd', ['config', 'default']);
       assert.equal(out.code, 0, out.stderr);
@@ -207,7 +211,10 @@ describe('containerd provider', () => {
         ],
       );
       // containerd looks up host_port_ first, then host:port: mirrornet writes the name that is read first.
-      assert.equal(hostsTomlPath('/etc/containerd/certs.d/', 'harbor.sg.node.internal:8443'), '/etc/containerd/certs.d/harbor.sg.node.internal_8443_/hosts.toml');
+      assert.equal(
+        hostsTomlPath('/etc/containerd/certs.d/', 'harbor.sg.node.internal:8443'),
+        '/etc/containerd/certs.d/harbor.sg.node.internal_8443_/hosts.toml',
+      );
     });
   });
 
@@ -228,7 +235,10 @@ describe('containerd provider', () => {
     it('noop when the file means the same (comments and layout do not matter)', () => {
       const same = `server = "https://a.example"\n[host."http://127.0.0.1:4001"]\ncapabilities = ["pull","resolve"]\nheader = { X-Dragonfly-Registry = "https://a.example" }\n`;
       const changes = diffContainerd(desiredWith([a]), actualWith({ [pa]: same }), new Set([pa]));
-      assert.deepEqual(changes.map((c) => c.action), ['noop']);
+      assert.deepEqual(
+        changes.map((c) => c.action),
+        ['noop'],
+      );
     });
 
     it('update when edited by hand (push added, another host, garbage)', () => {
@@ -236,7 +246,11 @@ describe('containerd provider', () => {
       assert.notEqual(pushed, renderHostsToml(a, 'ap-test'));
       for (const have of [pushed, 'server = "https://a.example"\n', 'not toml [[']) {
         const changes = diffContainerd(desiredWith([a]), actualWith({ [pa]: have }), new Set([pa]));
-        assert.deepEqual(changes.map((c) => c.action), ['update'], have);
+        assert.deepEqual(
+          changes.map((c) => c.action),
+          ['update'],
+          have,
+        );
       }
     });
 
@@ -250,16 +264,25 @@ describe('containerd provider', () => {
       );
       // Not in the inventory: never deleted, even if it looks like ours.
       const none = diffContainerd(desiredWith([a]), actualWith(files), new Set([pa]));
-      assert.deepEqual(none.filter((c) => c.action !== 'noop'), []);
+      assert.deepEqual(
+        none.filter((c) => c.action !== 'noop'),
+        [],
+      );
       // In the inventory but already gone: nothing to do.
       const gone = diffContainerd(desiredWith([a]), actualWith({ [pa]: files[pa], [pb]: undefined }), new Set([pa, pb]));
-      assert.deepEqual(gone.filter((c) => c.action !== 'noop'), []);
+      assert.deepEqual(
+        gone.filter((c) => c.action !== 'noop'),
+        [],
+      );
     });
 
     it('no containerd in the desired state: deletes every owned file, nothing else', () => {
       const d: Desired = { site: 'ap-test', roles: ['node'], routes: [], wireguard: [] };
       const changes = diffContainerd(d, actualWith({ [pa]: 'x', [pb]: 'y' }), new Set([pa]));
-      assert.deepEqual(changes.map((c) => [c.action, c.id]), [['delete', pa]]);
+      assert.deepEqual(
+        changes.map((c) => [c.action, c.id]),
+        [['delete', pa]],
+      );
     });
   });
 
@@ -348,7 +371,10 @@ describe('containerd provider', () => {
     });
 
     it('unset config_path and legacy mirrors show up as notes in the plan', async () => {
-      writeFileSync(join(root, 'etc/containerd/config.toml'), 'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example"]\n');
+      writeFileSync(
+        join(root, 'etc/containerd/config.toml'),
+        'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://mirror.example"]\n',
+      );
       const out = await mirrornet(nodeArgs('plan', 'ap-jakarta', root, repo));
       assert.equal(out.code, 2, out.stdout + out.stderr);
       assert.match(out.stdout, /note: .*config_path is not set/);
@@ -493,7 +519,11 @@ describe('containerd provider', () => {
           layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', digest: layer, size: layerBytes.length }],
         }),
       );
-      const res = await fetch(`${base}/v2/${name}/manifests/${tag}`, { method: 'PUT', body: manifest, headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' } });
+      const res = await fetch(`${base}/v2/${name}/manifests/${tag}`, {
+        method: 'PUT',
+        body: manifest,
+        headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+      });
       assert.equal(res.status, 201, await res.text());
       return { layer, manifest: sha(manifest) };
     }
@@ -557,7 +587,16 @@ describe('containerd provider', () => {
       mkdirSync(cDir, { recursive: true });
       writeFileSync(join(cDir, 'config.toml'), 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n');
       const sock = join(cDir, 'c.sock');
-      const containerd = start('containerd', ['-c', join(cDir, 'config.toml'), '--root', join(cDir, 'root'), '--state', join(cDir, 'state'), '--address', sock]);
+      const containerd = start('containerd', [
+        '-c',
+        join(cDir, 'config.toml'),
+        '--root',
+        join(cDir, 'root'),
+        '--state',
+        join(cDir, 'state'),
+        '--address',
+        sock,
+      ]);
       await waitFor('containerd', containerd, async () => existsSync(sock) && (await run('ctr', ['-a', sock, 'version'], { timeoutMs: 5000 })).code === 0);
       ctr = (...args: string[]) => run('ctr', ['-a', sock, '-n', 'mirrornet-test', ...args], { timeoutMs: 20_000 });
     });
@@ -582,14 +621,23 @@ describe('containerd provider', () => {
         assert.equal(s.headers['x-dragonfly-registry'], upBase, 'X-Dragonfly-Registry names the registry');
         assert.match(s.url, new RegExp(`[?&]ns=127\\.0\\.0\\.1(:|%3A)${upPort}`), 'containerd adds ?ns=<registry>');
       }
-      assert.ok(seen.every((s) => s.method === 'GET' || s.method === 'HEAD'), 'pull only: nothing but GET/HEAD reached the mirror');
+      assert.ok(
+        seen.every((s) => s.method === 'GET' || s.method === 'HEAD'),
+        'pull only: nothing but GET/HEAD reached the mirror',
+      );
       // The proxy registry really served it: its log names the layer and its storage caches it.
       assert.match(proxy.log(), new RegExp(`/v2/${repoName}/blobs/${v1.layer}`));
       await waitFor('proxy cache', proxy, () => existsSync(blobFile(join(pxDir, 'data'), v1.layer)), 5000);
       // The upstream served the layer to the proxy (Go client), never to containerd directly.
-      const upLines = upstream.log().split('\n').filter((l) => l.includes(v1.layer) && l.includes('GET'));
+      const upLines = upstream
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(v1.layer) && l.includes('GET'));
       assert.ok(upLines.length >= 1, 'the upstream served the layer to the proxy');
-      assert.ok(upLines.every((l) => !/containerd\//.test(l)), `containerd did not bypass the mirror:\n${upLines.join('\n')}`);
+      assert.ok(
+        upLines.every((l) => !/containerd\//.test(l)),
+        `containerd did not bypass the mirror:\n${upLines.join('\n')}`,
+      );
       const ls = await ctr('content', 'ls', '-q');
       assert.match(ls.stdout, new RegExp(v1.layer));
     });
@@ -634,8 +682,14 @@ describe('containerd provider', () => {
       assert.equal(out.code, 0, `ctr content fetch v2 with the mirror down: ${out.stdout}${out.stderr}`);
       assert.ok(Date.now() - t0 < 15_000, 'the fallback is fast (connection refused; dial_timeout 2s)');
       assert.equal(seen.length, before);
-      const upLines = upstream.log().split('\n').filter((l) => l.includes(v2.layer) && l.includes('GET'));
-      assert.ok(upLines.some((l) => /containerd\//.test(l)), `containerd fetched the layer from the registry itself:\n${upLines.join('\n')}`);
+      const upLines = upstream
+        .log()
+        .split('\n')
+        .filter((l) => l.includes(v2.layer) && l.includes('GET'));
+      assert.ok(
+        upLines.some((l) => /containerd\//.test(l)),
+        `containerd fetched the layer from the registry itself:\n${upLines.join('\n')}`,
+      );
       assert.equal(existsSync(blobFile(join(pxDir, 'data'), v2.layer)), false);
       const ls = await ctr('content', 'ls', '-q');
       assert.match(ls.stdout, new RegExp(v2.layer));

@@ -61,12 +61,12 @@ const OTHERS = {
   debug: false,
   'insecure-registries': ['10.128.2.50:5000'],
   'default-ulimits': { nofile: { Name: 'nofile', Hard: 655360, Soft: 655360 } },
-  runtimes: { 'nvidia': { path: '/usr/bin/nvidia-container-runtime', runtimeArgs: [] } },
+  runtimes: { nvidia: { path: '/usr/bin/nvidia-container-runtime', runtimeArgs: [] } },
   labels: [],
   features: { buildkit: true },
   'default-address-pools': [{ base: '172.80.0.0/16', size: 24 }],
   'shutdown-timeout': 15.5,
-  'dns': null,
+  dns: null,
 };
 
 function desired(docker: Desired['docker']): Desired {
@@ -104,26 +104,47 @@ describe('docker provider', () => {
     const want = desired({ registryMirrors: [PROXY], unsupported: [] });
 
     it('create, update, noop', () => {
-      assert.deepEqual(diffDocker(want, {}, new Set()).map((c) => [c.action, c.id]), [['create', ID]]);
-      assert.deepEqual(diffDocker(want, parseDaemonJson(JSON.stringify(OTHERS)), new Set()).map((c) => c.action), ['create']);
+      assert.deepEqual(
+        diffDocker(want, {}, new Set()).map((c) => [c.action, c.id]),
+        [['create', ID]],
+      );
+      assert.deepEqual(
+        diffDocker(want, parseDaemonJson(JSON.stringify(OTHERS)), new Set()).map((c) => c.action),
+        ['create'],
+      );
       const old = parseDaemonJson(JSON.stringify({ ...OTHERS, [OWNED_KEY]: ['https://old.example'] }));
       const update = diffDocker(want, old, new Set());
-      assert.deepEqual(update.map((c) => c.action), ['update']);
+      assert.deepEqual(
+        update.map((c) => c.action),
+        ['update'],
+      );
       assert.deepEqual(update[0]!.before, { [OWNED_KEY]: ['https://old.example'] });
       const same = parseDaemonJson(JSON.stringify({ ...OTHERS, [OWNED_KEY]: [PROXY] }));
-      assert.deepEqual(diffDocker(want, same, new Set([ID])).map((c) => c.action), ['noop']);
+      assert.deepEqual(
+        diffDocker(want, same, new Set([ID])).map((c) => c.action),
+        ['noop'],
+      );
     });
 
     it('other keys never cause a change', () => {
       const a = parseDaemonJson(JSON.stringify({ [OWNED_KEY]: [PROXY] }));
       const b = parseDaemonJson(JSON.stringify({ ...OTHERS, debug: true, [OWNED_KEY]: [PROXY] }));
-      assert.deepEqual(diffDocker(want, a, new Set([ID])).map((c) => c.action), ['noop']);
-      assert.deepEqual(diffDocker(want, b, new Set([ID])).map((c) => c.action), ['noop']);
+      assert.deepEqual(
+        diffDocker(want, a, new Set([ID])).map((c) => c.action),
+        ['noop'],
+      );
+      assert.deepEqual(
+        diffDocker(want, b, new Set([ID])).map((c) => c.action),
+        ['noop'],
+      );
     });
 
     it('no Docker in the desired state: deletes the key only when mirrornet owns it', () => {
       const have = parseDaemonJson(JSON.stringify({ ...OTHERS, [OWNED_KEY]: [PROXY] }));
-      assert.deepEqual(diffDocker(desired(undefined), have, new Set([ID])).map((c) => c.action), ['delete']);
+      assert.deepEqual(
+        diffDocker(desired(undefined), have, new Set([ID])).map((c) => c.action),
+        ['delete'],
+      );
       assert.deepEqual(diffDocker(desired(undefined), have, new Set()), []);
       assert.deepEqual(diffDocker(desired(undefined), parseDaemonJson(JSON.stringify(OTHERS)), new Set([ID])), []);
     });
@@ -147,7 +168,13 @@ describe('docker provider', () => {
       // And it reaches the plan a person reads.
       const tmp = mkdtempSync(join(tmpdir(), 'mn-docker-note-'));
       try {
-        const deps = { exec: localExec(), files: new HostFiles(tmp), secrets: hostSecrets({ root: tmp }), log: pino({ level: 'silent' }), commands: { dockerReload: 'true', dragonflyRestart: 'true' } };
+        const deps = {
+          exec: localExec(),
+          files: new HostFiles(tmp),
+          secrets: hostSecrets({ root: tmp }),
+          log: pino({ level: 'silent' }),
+          commands: { dockerReload: 'true', dragonflyRestart: 'true' },
+        };
         const plan = await planHost(d, 'test', deps, structuredClone(EMPTY_STATE));
         assert.ok(plan.notes.some((n) => n.includes('harbor-cn-beijing')));
         assert.match(formatPlanText(plan), /note: Docker's registry-mirrors only mirrors Docker Hub/);
@@ -164,8 +191,19 @@ describe('docker provider', () => {
     let reloads: string;
     let daemonJson: string;
     const args = (cmd: 'plan' | 'apply', region = 'cn-hangzhou-idc') => [
-      cmd, '--region', region, '--roles', 'node', '--root', root, '--repo', repo,
-      '--docker-reload', `echo reload >> '${reloads}'`, '--dragonfly-restart', 'true',
+      cmd,
+      '--region',
+      region,
+      '--roles',
+      'node',
+      '--root',
+      root,
+      '--repo',
+      repo,
+      '--docker-reload',
+      `echo reload >> '${reloads}'`,
+      '--dragonfly-restart',
+      'true',
     ];
     const reloadCount = () => (existsSync(reloads) ? readFileSync(reloads, 'utf8').split('\n').filter(Boolean).length : 0);
     const read = () => JSON.parse(readFileSync(daemonJson, 'utf8')) as Record<string, unknown>;
@@ -247,7 +285,10 @@ describe('docker provider', () => {
 
       // The region moves to containerd (and mirrors its Harbor instead): Docker Hub is no longer mirrored.
       const region = join(repo, 'regions/cn-hangzhou-idc.yaml');
-      writeFileSync(region, readFileSync(region, 'utf8').replace('runtime: docker', 'runtime: containerd').replace('registries: [docker.io]', 'registries: [harbor-cn-beijing]'));
+      writeFileSync(
+        region,
+        readFileSync(region, 'utf8').replace('runtime: docker', 'runtime: containerd').replace('registries: [docker.io]', 'registries: [harbor-cn-beijing]'),
+      );
       const valid = await mirrornet(['validate', '--repo', repo]);
       assert.equal(valid.code, 0, valid.stdout + valid.stderr);
       out = await mirrornet(args('plan'));

@@ -20,13 +20,37 @@ const DFDAEMON = '/etc/dragonfly/dfdaemon.yaml';
 
 /** Every key path FACTS.md lists for dfdaemon.yaml (Rust client v1.5.x); `[]` marks list items. */
 const KNOWN = new Set([
-  'host', 'host.idc', 'host.location', 'host.hostname', 'host.ip', 'host.schedulerClusterID',
-  'manager', 'manager.addr',
-  'seedPeer', 'seedPeer.enable', 'seedPeer.type',
-  'storage', 'storage.dir',
-  'gc', 'gc.interval', 'gc.policy', 'gc.policy.taskTTL', 'gc.policy.diskHighThresholdPercent', 'gc.policy.diskLowThresholdPercent',
-  'proxy', 'proxy.server', 'proxy.server.port', 'proxy.rules', 'proxy.rules[]', 'proxy.rules[].regex', 'proxy.rules[].useTLS', 'proxy.rules[].redirect',
-  'proxy.registryMirror', 'proxy.registryMirror.addr', 'proxy.registryMirror.cert', 'proxy.disableBackToSource',
+  'host',
+  'host.idc',
+  'host.location',
+  'host.hostname',
+  'host.ip',
+  'host.schedulerClusterID',
+  'manager',
+  'manager.addr',
+  'seedPeer',
+  'seedPeer.enable',
+  'seedPeer.type',
+  'storage',
+  'storage.dir',
+  'gc',
+  'gc.interval',
+  'gc.policy',
+  'gc.policy.taskTTL',
+  'gc.policy.diskHighThresholdPercent',
+  'gc.policy.diskLowThresholdPercent',
+  'proxy',
+  'proxy.server',
+  'proxy.server.port',
+  'proxy.rules',
+  'proxy.rules[]',
+  'proxy.rules[].regex',
+  'proxy.rules[].useTLS',
+  'proxy.rules[].redirect',
+  'proxy.registryMirror',
+  'proxy.registryMirror.addr',
+  'proxy.registryMirror.cert',
+  'proxy.disableBackToSource',
 ]);
 
 function keyPaths(value: unknown, prefix = ''): string[] {
@@ -121,20 +145,41 @@ describe('dragonfly provider', () => {
   });
 
   describe('diffDragonfly', () => {
-    const d: Desired = { site: 'x', roles: ['node'], routes: [], wireguard: [], dragonfly: { path: DFDAEMON, config: { manager: { addr: 'http://10.0.0.1:65003' }, proxy: { server: { port: 4001 } } } } };
+    const d: Desired = {
+      site: 'x',
+      roles: ['node'],
+      routes: [],
+      wireguard: [],
+      dragonfly: { path: DFDAEMON, config: { manager: { addr: 'http://10.0.0.1:65003' }, proxy: { server: { port: 4001 } } } },
+    };
 
     it('create, noop (comments and layout do not matter), update (values, unknown keys, garbage)', () => {
-      assert.deepEqual(diffDragonfly(d, { path: DFDAEMON }, new Set()).map((c) => c.action), ['create']);
+      assert.deepEqual(
+        diffDragonfly(d, { path: DFDAEMON }, new Set()).map((c) => c.action),
+        ['create'],
+      );
       const same = '# hand comment\nproxy: { server: { port: 4001 } }\nmanager:\n    addr: "http://10.0.0.1:65003"\n';
-      assert.deepEqual(diffDragonfly(d, { path: DFDAEMON, text: same, config: parse(same) }, new Set([DFDAEMON])).map((c) => c.action), ['noop']);
+      assert.deepEqual(
+        diffDragonfly(d, { path: DFDAEMON, text: same, config: parse(same) }, new Set([DFDAEMON])).map((c) => c.action),
+        ['noop'],
+      );
       const typo = `${stringify(d.dragonfly!.config)}proxy2: {}\n`;
-      assert.deepEqual(diffDragonfly(d, { path: DFDAEMON, text: typo, config: parse(typo) }, new Set([DFDAEMON])).map((c) => c.action), ['update']);
-      assert.deepEqual(diffDragonfly(d, { path: DFDAEMON, text: ': : :', config: undefined }, new Set([DFDAEMON])).map((c) => c.action), ['update']);
+      assert.deepEqual(
+        diffDragonfly(d, { path: DFDAEMON, text: typo, config: parse(typo) }, new Set([DFDAEMON])).map((c) => c.action),
+        ['update'],
+      );
+      assert.deepEqual(
+        diffDragonfly(d, { path: DFDAEMON, text: ': : :', config: undefined }, new Set([DFDAEMON])).map((c) => c.action),
+        ['update'],
+      );
     });
 
     it('deletes only a file it owns when the host no longer runs the node role', () => {
       const none: Desired = { site: 'x', roles: ['node'], routes: [], wireguard: [] };
-      assert.deepEqual(diffDragonfly(none, { path: DFDAEMON, text: 'a: 1' }, new Set([DFDAEMON])).map((c) => c.action), ['delete']);
+      assert.deepEqual(
+        diffDragonfly(none, { path: DFDAEMON, text: 'a: 1' }, new Set([DFDAEMON])).map((c) => c.action),
+        ['delete'],
+      );
       assert.deepEqual(diffDragonfly(none, { path: DFDAEMON, text: 'a: 1' }, new Set()), []);
     });
   });
@@ -146,8 +191,19 @@ describe('dragonfly provider', () => {
     let restarts: string;
     let file: string;
     const args = (cmd: 'plan' | 'apply', restart?: string) => [
-      cmd, '--region', 'cn-shanghai', '--roles', 'node', '--root', root, '--repo', repo,
-      '--dragonfly-restart', restart ?? `echo restart >> '${restarts}'`, '--docker-reload', 'true',
+      cmd,
+      '--region',
+      'cn-shanghai',
+      '--roles',
+      'node',
+      '--root',
+      root,
+      '--repo',
+      repo,
+      '--dragonfly-restart',
+      restart ?? `echo restart >> '${restarts}'`,
+      '--docker-reload',
+      'true',
     ];
     const restartCount = () => (existsSync(restarts) ? readFileSync(restarts, 'utf8').split('\n').filter(Boolean).length : 0);
 
@@ -171,7 +227,10 @@ describe('dragonfly provider', () => {
       assert.equal(restartCount(), 1);
       const written = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
       assert.deepEqual(written, compile(report.fleet, 'cn-shanghai', ['node']).dragonfly!.config);
-      assert.deepEqual(keyPaths(written).filter((p) => !KNOWN.has(p)), []);
+      assert.deepEqual(
+        keyPaths(written).filter((p) => !KNOWN.has(p)),
+        [],
+      );
 
       out = await mirrornet(args('apply'));
       assert.equal(out.code, 0, out.stdout + out.stderr);

@@ -59,7 +59,8 @@ const OPS_HAND = secret('Ops-ByHand-3q');
 for (const [u, p] of [
   ['admin', BJ_ADMIN],
   ['admin', SG_ADMIN],
-]) SECRETS.add(Buffer.from(`${u}:${p}`).toString('base64'));
+])
+  SECRETS.add(Buffer.from(`${u}:${p}`).toString('base64'));
 
 /** Everything the provider said or logged, to search for secrets at the end. */
 const OUTPUT: string[] = [];
@@ -78,7 +79,8 @@ async function freePort(): Promise<number> {
 }
 
 /** Harbor's registry check, but never off this machine (Docker Hub counts as up). */
-const localCheck = async (url: string, reg: Parameters<typeof defaultRemoteCheck>[1]) => (url.startsWith('http://127.0.0.1') ? defaultRemoteCheck(url, reg) : true);
+const localCheck = async (url: string, reg: Parameters<typeof defaultRemoteCheck>[1]) =>
+  url.startsWith('http://127.0.0.1') ? defaultRemoteCheck(url, reg) : true;
 
 interface Core {
   name: string;
@@ -105,19 +107,43 @@ function makeCore(name: string, env: Record<string, string>, url: string, log: L
     instance: loadInstance(name),
     inventory: new Set(),
     ctx: undefined as unknown as ProviderContext,
-    client: new HarborApiClient({ url, username: 'admin', password: () => hostSecrets({ env }).resolve('env:HARBOR_ADMIN_PASSWORD'), sleep: async () => undefined, log, ...(retries !== undefined ? { retries } : {}) }),
+    client: new HarborApiClient({
+      url,
+      username: 'admin',
+      password: () => hostSecrets({ env }).resolve('env:HARBOR_ADMIN_PASSWORD'),
+      sleep: async () => undefined,
+      log,
+      ...(retries !== undefined ? { retries } : {}),
+    }),
   };
-  core.ctx = { exec: {} as Exec, files: {} as HostFiles, secrets: hostSecrets({ env }), log: log.child({ provider: 'harbor-api', core: name }), commands: DEFAULT_COMMANDS, notes: [], inventory: [] };
+  core.ctx = {
+    exec: {} as Exec,
+    files: {} as HostFiles,
+    secrets: hostSecrets({ env }),
+    log: log.child({ provider: 'harbor-api', core: name }),
+    commands: DEFAULT_COMMANDS,
+    notes: [],
+    inventory: [],
+  };
   return core;
 }
 
 async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: number } = {}): Promise<Pair> {
   const log = captureLogger();
   const sgPort = opts.sgPort ?? 0;
-  const sgEmu = opts.startSg === false ? undefined : await startHarborEmulator({ listen: { host: '127.0.0.1', port: sgPort }, admin: { username: 'admin', password: SG_ADMIN }, remoteCheck: localCheck });
+  const sgEmu =
+    opts.startSg === false
+      ? undefined
+      : await startHarborEmulator({ listen: { host: '127.0.0.1', port: sgPort }, admin: { username: 'admin', password: SG_ADMIN }, remoteCheck: localCheck });
   const sgUrl = sgEmu?.url ?? `http://127.0.0.1:${sgPort}`;
   const bjEmu = await startHarborEmulator({ admin: { username: 'admin', password: BJ_ADMIN }, remoteCheck: localCheck });
-  const bj = makeCore(BJ, { HARBOR_ADMIN_PASSWORD: BJ_ADMIN, HARBOR_ROBOT_CI_PUSH: CI_PUSH, HARBOR_ROBOT_REPLICATION: REPL, HARBOR_ROBOT_OPS: OPS }, bjEmu.url, log, opts.retries);
+  const bj = makeCore(
+    BJ,
+    { HARBOR_ADMIN_PASSWORD: BJ_ADMIN, HARBOR_ROBOT_CI_PUSH: CI_PUSH, HARBOR_ROBOT_REPLICATION: REPL, HARBOR_ROBOT_OPS: OPS },
+    bjEmu.url,
+    log,
+    opts.retries,
+  );
   bj.emulator = bjEmu;
   const sg = makeCore(SG, { HARBOR_ADMIN_PASSWORD: SG_ADMIN, HARBOR_ROBOT_REPLICATION: REPL }, sgUrl, log, opts.retries);
   if (sgEmu) sg.emulator = sgEmu;
@@ -178,7 +204,11 @@ const summary = (changes: Change[]) => changes.map((c) => `${c.action} ${c.id}`)
 async function admin(core: Core, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
   const res = await fetch(`${core.emulator!.url}/api/v2.0${path}`, {
     method,
-    headers: { authorization: basic('admin', core.env['HARBOR_ADMIN_PASSWORD']!), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
+    headers: {
+      authorization: basic('admin', core.env['HARBOR_ADMIN_PASSWORD']!),
+      ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...headers,
+    },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
   });
   const text = await res.text();
@@ -225,11 +255,14 @@ describe('harbor-api provider: two emulated cores', () => {
       ],
     );
     const sg = desiredHarborObjects({ instance: pair.sg.instance, peers: [] });
-    assert.deepEqual(sg.projects.find((p) => p.name === 'library'), { name: 'library', public: false, storageLimit: 2 * 1024 ** 4 });
+    assert.deepEqual(
+      sg.projects.find((p) => p.name === 'library'),
+      { name: 'library', public: false, storageLimit: 2 * 1024 ** 4 },
+    );
     assert.equal(sg.projects.find((p) => p.name === 'dockerhub')?.proxyCache, 'docker-hub');
   });
 
-  it('plans both cores; the destination\'s robot and projects are ordered before the source\'s endpoint and policies', async () => {
+  it("plans both cores; the destination's robot and projects are ordered before the source's endpoint and policies", async () => {
     const plans = await plan(pair);
     const [sg, bj] = plans;
     assert.deepEqual(summary(pending([sg!])), [
@@ -260,7 +293,8 @@ describe('harbor-api provider: two emulated cores', () => {
     const ordered = orderHarborChanges([...pending([bj!]), ...pending([sg!])]);
     const pos = (id: string) => ordered.findIndex((c) => c.id === id);
     for (const before of [`${SG}/robot/replication-from-beijing`, `${SG}/project/base`, `${SG}/project/library`]) {
-      for (const after of [`${BJ}/registry/mirrornet-${SG}`, `${BJ}/policy/to-singapore`, `${BJ}/policy/nightly-full-sync`]) assert.ok(pos(before) < pos(after), `${before} before ${after}`);
+      for (const after of [`${BJ}/registry/mirrornet-${SG}`, `${BJ}/policy/to-singapore`, `${BJ}/policy/nightly-full-sync`])
+        assert.ok(pos(before) < pos(after), `${before} before ${after}`);
     }
     assert.ok(pos(`${SG}/registry/docker-hub`) < pos(`${SG}/project/dockerhub`), 'a proxy-cache project after its registry');
     assert.ok(pos(`${BJ}/registry/mirrornet-${SG}`) < pos(`${BJ}/policy/to-singapore`));
@@ -270,7 +304,7 @@ describe('harbor-api provider: two emulated cores', () => {
     );
   });
 
-  it('applies both cores: Harbor holds the repository\'s objects, secrets pinned and read back masked', async () => {
+  it("applies both cores: Harbor holds the repository's objects, secrets pinned and read back masked", async () => {
     const result = await apply(pair, await plan(pair));
     assert.equal(result.error, undefined, String(result.error?.error));
     const sg = pair.sg.emulator!.state;
@@ -289,10 +323,19 @@ describe('harbor-api provider: two emulated cores', () => {
     const endpoint = bj.state.registries.find((r) => r.name === `mirrornet-${SG}`)!;
     assert.equal(endpoint.url, pair.sg.emulator!.url);
     assert.equal(endpoint.credential?.access_key, 'robot$replication-from-beijing');
-    assert.equal(bj.registrySecret(endpoint.id), REPL, 'the endpoint authenticates as Singapore\'s replication robot');
+    assert.equal(bj.registrySecret(endpoint.id), REPL, "the endpoint authenticates as Singapore's replication robot");
     const listed = await admin(pair.bj, 'GET', '/registries');
     assert.equal(listed.json[0].credential.access_secret, '*****');
-    const policies = (await admin(pair.bj, 'GET', '/replication/policies')).json as { name: string; dest_registry: { id: number }; src_registry: { id: number }; deletion: boolean; trigger: { type: string; trigger_settings?: { cron: string } }; speed: number; copy_by_chunk: boolean; description: string }[];
+    const policies = (await admin(pair.bj, 'GET', '/replication/policies')).json as {
+      name: string;
+      dest_registry: { id: number };
+      src_registry: { id: number };
+      deletion: boolean;
+      trigger: { type: string; trigger_settings?: { cron: string } };
+      speed: number;
+      copy_by_chunk: boolean;
+      description: string;
+    }[];
     const push = policies.find((p) => p.name === 'to-singapore')!;
     assert.equal(push.dest_registry.id, endpoint.id);
     assert.equal(push.src_registry.id, 0);
@@ -313,7 +356,10 @@ describe('harbor-api provider: two emulated cores', () => {
     assert.deepEqual(summary(pending(plans)), []);
     for (const core of [pair.bj, pair.sg]) {
       const log = core.emulator!.log;
-      assert.ok(log.every((e) => e.method === 'GET'), 'a plan never writes');
+      assert.ok(
+        log.every((e) => e.method === 'GET'),
+        'a plan never writes',
+      );
       const perPath = new Map<string, number>();
       for (const e of log) perPath.set(e.path, (perPath.get(e.path) ?? 0) + 1);
       assert.deepEqual(Object.fromEntries(perPath), {
@@ -327,7 +373,7 @@ describe('harbor-api provider: two emulated cores', () => {
     }
   });
 
-  it('reports drift behind the agent\'s back (a project changed, a policy deleted, a quota, a robot, a rotated secret) and heals it', async () => {
+  it("reports drift behind the agent's back (a project changed, a policy deleted, a quota, a robot, a rotated secret) and heals it", async () => {
     await admin(pair.bj, 'PUT', '/projects/base', { metadata: { public: 'false' } }, { 'X-Is-Resource-Name': 'true' });
     const nightly = pair.bj.emulator!.state.policies.find((p) => p.name === 'nightly-full-sync')!;
     assert.equal((await admin(pair.bj, 'DELETE', `/replication/policies/${nightly.id}`)).status, 200);
@@ -376,8 +422,19 @@ describe('harbor-api provider: two emulated cores', () => {
     await admin(pair.bj, 'POST', '/projects', { project_name: 'scratch' });
     await admin(pair.bj, 'POST', '/registries', { name: 'hand-made', url: pair.sg.emulator!.url, type: 'harbor', description: 'set up by the ops team' });
     const handReg = pair.bj.emulator!.state.registries.find((r) => r.name === 'hand-made')!;
-    await admin(pair.bj, 'POST', '/replication/policies', { name: 'hand-policy', dest_registry: { id: handReg.id }, trigger: { type: 'manual' }, enabled: true });
-    const made = await admin(pair.bj, 'POST', '/robots', { name: 'ops', description: 'by hand', level: 'system', duration: -1, permissions: [{ kind: 'project', namespace: 'library', access: [{ resource: 'repository', action: 'pull' }] }] });
+    await admin(pair.bj, 'POST', '/replication/policies', {
+      name: 'hand-policy',
+      dest_registry: { id: handReg.id },
+      trigger: { type: 'manual' },
+      enabled: true,
+    });
+    const made = await admin(pair.bj, 'POST', '/robots', {
+      name: 'ops',
+      description: 'by hand',
+      level: 'system',
+      duration: -1,
+      permissions: [{ kind: 'project', namespace: 'library', access: [{ resource: 'repository', action: 'pull' }] }],
+    });
     await admin(pair.bj, 'PATCH', `/robots/${made.json.id}`, { secret: OPS_HAND });
     const snapshot = () =>
       JSON.stringify({
@@ -391,7 +448,16 @@ describe('harbor-api provider: two emulated cores', () => {
     const original = pair.bj.instance;
     pair.bj.instance = {
       ...original,
-      robots: [...original.robots, { name: 'ops', description: 'ops reads', duration: -1, secret: 'env:HARBOR_ROBOT_OPS', permissions: [{ project: 'library', access: ['repository:pull'] }] }],
+      robots: [
+        ...original.robots,
+        {
+          name: 'ops',
+          description: 'ops reads',
+          duration: -1,
+          secret: 'env:HARBOR_ROBOT_OPS',
+          permissions: [{ project: 'library', access: ['repository:pull'] }],
+        },
+      ],
       replication: original.replication.filter((r) => r.name !== 'nightly-full-sync'),
     };
     try {
@@ -457,7 +523,14 @@ describe('harbor-api provider in the reconcile engine', () => {
     const pair = await startPair();
     try {
       const core = pair.sg;
-      const deps = { providers: [pair.provider as Provider<unknown>], exec: core.ctx.exec, files: core.ctx.files, secrets: core.ctx.secrets, log: captureLogger(), commands: DEFAULT_COMMANDS };
+      const deps = {
+        providers: [pair.provider as Provider<unknown>],
+        exec: core.ctx.exec,
+        files: core.ctx.files,
+        secrets: core.ctx.secrets,
+        log: captureLogger(),
+        commands: DEFAULT_COMMANDS,
+      };
       const state = structuredClone(EMPTY_STATE);
       const saved: string[][] = [];
       const store = { save: async (s: typeof state) => void saved.push([...(s.inventory['harbor-api'] ?? [])]) } as unknown as StateStore;
@@ -548,8 +621,15 @@ describe('harbor-api provider: faults', () => {
       assert.deepEqual(err.cause, { errors: [{ code: 'BAD_REQUEST', message: 'the registry is unhealthy' }] });
       assert.match(err.userMessage, /could not reach the remote registry/);
       assert.ok(!pair.bj.emulator!.state.policies.length, 'no policy without its endpoint');
-      assert.ok(pair.bj.emulator!.state.robots.some((r) => r.name === 'ci-push'), 'what does not depend on the other core is applied first');
-      pair.sg.emulator = await startHarborEmulator({ listen: { host: '127.0.0.1', port }, admin: { username: 'admin', password: SG_ADMIN }, remoteCheck: localCheck });
+      assert.ok(
+        pair.bj.emulator!.state.robots.some((r) => r.name === 'ci-push'),
+        'what does not depend on the other core is applied first',
+      );
+      pair.sg.emulator = await startHarborEmulator({
+        listen: { host: '127.0.0.1', port },
+        admin: { username: 'admin', password: SG_ADMIN },
+        remoteCheck: localCheck,
+      });
       await converge(pair);
       assert.equal(pair.bj.emulator!.state.policies.length, 2);
     } finally {
@@ -562,10 +642,15 @@ describe('Harbor API client', () => {
   let e: HarborEmulator;
   const PW = secret('Client-Admin-Pw-3');
   before(async () => {
-    e = await startHarborEmulator({ admin: { username: 'admin', password: PW }, fresh: false, seed: { projects: Array.from({ length: 250 }, (_, i) => ({ name: `p${i}` })) } });
+    e = await startHarborEmulator({
+      admin: { username: 'admin', password: PW },
+      fresh: false,
+      seed: { projects: Array.from({ length: 250 }, (_, i) => ({ name: `p${i}` })) },
+    });
   });
   after(async () => e.close());
-  const client = (extra: Partial<ConstructorParameters<typeof HarborApiClient>[0]> = {}) => new HarborApiClient({ url: `${e.url}/api/v2.0/`, username: 'admin', password: PW, sleep: async () => undefined, log: captureLogger(), ...extra });
+  const client = (extra: Partial<ConstructorParameters<typeof HarborApiClient>[0]> = {}) =>
+    new HarborApiClient({ url: `${e.url}/api/v2.0/`, username: 'admin', password: PW, sleep: async () => undefined, log: captureLogger(), ...extra });
 
   it('pages through a list with page_size=100, following Link rel="next"', async () => {
     e.clearLog();
@@ -578,7 +663,7 @@ describe('Harbor API client', () => {
     );
   });
 
-  it('parses Harbor\'s error bodies into typed errors with a cause and a sentence for the user', async () => {
+  it("parses Harbor's error bodies into typed errors with a cause and a sentence for the user", async () => {
     const err = await client()
       .createProject({ project_name: 'p1' })
       .catch((x: unknown) => x);
@@ -588,10 +673,11 @@ describe('Harbor API client', () => {
     assert.equal(err.status, 409);
     assert.equal(err.harborMessage, 'The project named p1 already exists');
     assert.deepEqual(err.cause, { errors: [{ code: 'CONFLICT', message: 'The project named p1 already exists' }] });
-    assert.match(err.userMessage, /^Harbor at http:\/\/127\.0\.0\.1:\d+ answered POST \/api\/v2\.0\/projects with HTTP 409 CONFLICT: The project named p1 already exists\. An object with that name already exists/);
-    const wrong = await new HarborApiClient({ url: e.url, username: 'admin', password: secret('Wrong-Pw-0a') })
-      .listRegistries()
-      .catch((x: unknown) => x);
+    assert.match(
+      err.userMessage,
+      /^Harbor at http:\/\/127\.0\.0\.1:\d+ answered POST \/api\/v2\.0\/projects with HTTP 409 CONFLICT: The project named p1 already exists\. An object with that name already exists/,
+    );
+    const wrong = await new HarborApiClient({ url: e.url, username: 'admin', password: secret('Wrong-Pw-0a') }).listRegistries().catch((x: unknown) => x);
     assert.ok(wrong instanceof HarborApiError);
     assert.equal(wrong.kind, 'unauthorized');
     assert.match(wrong.userMessage, /password its secret reference resolves to/);
@@ -625,14 +711,17 @@ describe('Harbor API client', () => {
   });
 
   it('reads the rel="next" URL from Harbor\'s Link header', () => {
-    assert.equal(nextLink('</api/v2.0/projects?page=1&page_size=10>; rel="prev" , </api/v2.0/projects?page=3&page_size=10>; rel="next"'), '/api/v2.0/projects?page=3&page_size=10');
+    assert.equal(
+      nextLink('</api/v2.0/projects?page=1&page_size=10>; rel="prev" , </api/v2.0/projects?page=3&page_size=10>; rel="next"'),
+      '/api/v2.0/projects?page=3&page_size=10',
+    );
     assert.equal(nextLink('</x?page=1>; rel="prev"'), undefined);
     assert.equal(nextLink(null), undefined);
   });
 });
 
 describe('harbor-api secret hygiene', () => {
-  it('no password or secret appears in plans, notes, logs, errors or the emulators\' request logs', () => {
+  it("no password or secret appears in plans, notes, logs, errors or the emulators' request logs", () => {
     assert.ok(OUTPUT.length > 50, 'the tests above produced output to check');
     const text = OUTPUT.join('\n');
     for (const s of SECRETS) assert.ok(!text.includes(s), `found a secret (${s.slice(0, 3)}...) in the output`);

@@ -37,29 +37,76 @@ const TEMPLATE = process.env['MIRRORNET_HARBOR_TEMPLATE'] ?? join(repoRoot, '../
  */
 const TEMPLATE_KEYS = [
   'hostname',
-  'http', 'http.port',
-  'https', 'https.port', 'https.certificate', 'https.private_key',
+  'http',
+  'http.port',
+  'https',
+  'https.port',
+  'https.certificate',
+  'https.private_key',
   'external_url',
   'harbor_admin_password',
   'data_volume',
-  'storage_service', 'storage_service.filesystem', 'storage_service.redirect', 'storage_service.redirect.disable',
-  'jobservice', 'jobservice.max_job_workers', 'jobservice.max_job_duration_hours', 'jobservice.job_loggers', 'jobservice.logger_sweeper_duration',
-  'notification', 'notification.webhook_job_max_retry', 'notification.webhook_job_http_client_timeout',
-  'log', 'log.level', 'log.local', 'log.local.rotate_count', 'log.local.rotate_size', 'log.local.location',
+  'storage_service',
+  'storage_service.filesystem',
+  'storage_service.redirect',
+  'storage_service.redirect.disable',
+  'jobservice',
+  'jobservice.max_job_workers',
+  'jobservice.max_job_duration_hours',
+  'jobservice.job_loggers',
+  'jobservice.logger_sweeper_duration',
+  'notification',
+  'notification.webhook_job_max_retry',
+  'notification.webhook_job_http_client_timeout',
+  'log',
+  'log.level',
+  'log.local',
+  'log.local.rotate_count',
+  'log.local.rotate_size',
+  'log.local.location',
   '_version',
-  'external_database', 'external_database.harbor',
+  'external_database',
+  'external_database.harbor',
   ...['host', 'port', 'db_name', 'username', 'password', 'ssl_mode', 'max_idle_conns', 'max_open_conns'].map((k) => `external_database.harbor.${k}`),
   'external_redis',
-  ...['host', 'password', 'username', 'sentinel_master_set', 'registry_db_index', 'jobservice_db_index', 'trivy_db_index', 'idle_timeout_seconds', 'harbor_db_index', 'cache_layer_db_index'].map(
-    (k) => `external_redis.${k}`,
-  ),
-  'cache', 'cache.enabled', 'cache.expire_hours',
-  'metric', 'metric.enabled', 'metric.port', 'metric.path',
+  ...[
+    'host',
+    'password',
+    'username',
+    'sentinel_master_set',
+    'registry_db_index',
+    'jobservice_db_index',
+    'trivy_db_index',
+    'idle_timeout_seconds',
+    'harbor_db_index',
+    'cache_layer_db_index',
+  ].map((k) => `external_redis.${k}`),
+  'cache',
+  'cache.enabled',
+  'cache.expire_hours',
+  'metric',
+  'metric.enabled',
+  'metric.port',
+  'metric.path',
 ];
 
 const S3_KEYS = [
-  'accesskey', 'secretkey', 'region', 'regionendpoint', 'bucket', 'encrypt', 'keyid', 'secure', 'skipverify', 'v4auth', 'chunksize',
-  'multipartcopychunksize', 'multipartcopymaxconcurrency', 'multipartcopythresholdsize', 'rootdirectory', 'storageclass',
+  'accesskey',
+  'secretkey',
+  'region',
+  'regionendpoint',
+  'bucket',
+  'encrypt',
+  'keyid',
+  'secure',
+  'skipverify',
+  'v4auth',
+  'chunksize',
+  'multipartcopychunksize',
+  'multipartcopymaxconcurrency',
+  'multipartcopythresholdsize',
+  'rootdirectory',
+  'storageclass',
 ];
 
 /** Keys FACTS.md lists that the template does not show (the S3 driver's keys; conn_max_* of the external database). */
@@ -117,14 +164,35 @@ function fullInstance(): HarborInstance {
     ...base,
     database: { ...base.database, maxIdleConns: 2, maxOpenConns: 100, connMaxLifetime: '5m', connMaxIdleTime: '7d' },
     redis: {
-      host: 'sentinel-1:26379,sentinel-2:26379', username: 'harbor', password: 'env:REDIS_PW', sentinelMasterSet: 'mymaster',
-      registryDbIndex: 1, jobserviceDbIndex: 2, trivyDbIndex: 5, harborDbIndex: 6, cacheLayerDbIndex: 7, idleTimeoutSeconds: 30,
+      host: 'sentinel-1:26379,sentinel-2:26379',
+      username: 'harbor',
+      password: 'env:REDIS_PW',
+      sentinelMasterSet: 'mymaster',
+      registryDbIndex: 1,
+      jobserviceDbIndex: 2,
+      trivyDbIndex: 5,
+      harborDbIndex: 6,
+      cacheLayerDbIndex: 7,
+      idleTimeoutSeconds: 30,
     },
     storage: {
       s3: {
-        accesskey: 'env:S3_AK', secretkey: 'env:S3_SK', region: 'cn-north-4', regionendpoint: 'https://obs.internal', bucket: 'b', encrypt: true, keyid: 'kms-1',
-        secure: true, skipverify: false, v4auth: true, chunksize: 5242880, multipartcopychunksize: 33554432, multipartcopymaxconcurrency: 100,
-        multipartcopythresholdsize: 33554432, rootdirectory: '/registry', storageclass: 'STANDARD',
+        accesskey: 'env:S3_AK',
+        secretkey: 'env:S3_SK',
+        region: 'cn-north-4',
+        regionendpoint: 'https://obs.internal',
+        bucket: 'b',
+        encrypt: true,
+        keyid: 'kms-1',
+        secure: true,
+        skipverify: false,
+        v4auth: true,
+        chunksize: 5242880,
+        multipartcopychunksize: 33554432,
+        multipartcopymaxconcurrency: 100,
+        multipartcopythresholdsize: 33554432,
+        rootdirectory: '/registry',
+        storageclass: 'STANDARD',
       },
       redirect: { disable: true },
     },
@@ -139,7 +207,15 @@ describe('harbor-config provider', () => {
         const { config } = harborYmlModel(loadInstance(file));
         const unknown = keyPaths(config).filter((p) => !ALLOWED.has(p));
         assert.deepEqual(unknown, [], `${file}: keys Harbor's template does not define`);
-        for (const required of ['hostname', 'harbor_admin_password', 'data_volume', 'jobservice.max_job_workers', 'notification.webhook_job_max_retry', 'log.level', '_version']) {
+        for (const required of [
+          'hostname',
+          'harbor_admin_password',
+          'data_volume',
+          'jobservice.max_job_workers',
+          'notification.webhook_job_max_retry',
+          'log.level',
+          '_version',
+        ]) {
           assert.ok(keyPaths(config).includes(required), `${file}: ${required} (prepare fails without it)`);
         }
       }
@@ -151,32 +227,68 @@ describe('harbor-config provider', () => {
         this.skip();
       }
       const tmpl = templateKeyPaths(readFileSync(TEMPLATE, 'utf8'));
-      assert.deepEqual(TEMPLATE_KEYS.filter((p) => !tmpl.has(p)), [], 'keys this test believes the template defines');
+      assert.deepEqual(
+        TEMPLATE_KEYS.filter((p) => !tmpl.has(p)),
+        [],
+        'keys this test believes the template defines',
+      );
       // FACTS.md and the template disagree here: FACTS lists conn_max_lifetime/conn_max_idle_time under
       // external_database.harbor, the template's commented external_database block does not (it has them only
       // under the internal `database`). The S3 keys are distribution's, not shown by the template at all.
-      assert.deepEqual(FACTS_ONLY_KEYS.filter((p) => tmpl.has(p)), [], 'FACTS-only keys the template now shows: move them to TEMPLATE_KEYS');
+      assert.deepEqual(
+        FACTS_ONLY_KEYS.filter((p) => tmpl.has(p)),
+        [],
+        'FACTS-only keys the template now shows: move them to TEMPLATE_KEYS',
+      );
       assert.ok(tmpl.has('database.conn_max_lifetime') && tmpl.has('database.conn_max_idle_time'));
     });
 
     it('renders every field the model has: database, Redis, every S3 key, metrics', async () => {
       const inst = fullInstance();
       const { config, secrets } = harborYmlModel(inst);
-      assert.deepEqual(keyPaths(config).filter((p) => !ALLOWED.has(p)), []);
+      assert.deepEqual(
+        keyPaths(config).filter((p) => !ALLOWED.has(p)),
+        [],
+      );
       for (const k of S3_KEYS) assert.ok(keyPaths(config).includes(`storage_service.s3.${k}`), `s3.${k}`);
       const secretPaths = secrets.map((s) => s.path.join('.')).sort();
-      assert.deepEqual(secretPaths, ['external_database.harbor.password', 'external_redis.password', 'harbor_admin_password', 'storage_service.s3.accesskey', 'storage_service.s3.secretkey']);
+      assert.deepEqual(secretPaths, [
+        'external_database.harbor.password',
+        'external_redis.password',
+        'harbor_admin_password',
+        'storage_service.s3.accesskey',
+        'storage_service.s3.secretkey',
+      ]);
       const env: Record<string, string> = { HARBOR_ADMIN_PASSWORD: 'admin', HARBOR_DB_PASSWORD: 'db', REDIS_PW: 'redis', S3_AK: 'AK', S3_SK: 'SK' };
       const text = await renderHarborYml(inst, (ref) => hostSecrets({ env }).resolve(ref));
       const y = parse(text) as Record<string, Record<string, unknown>>;
       assert.deepEqual(y['external_database'], {
-        harbor: { host: '10.120.2.20', port: 5432, db_name: 'harbor', username: 'harbor', password: 'db', ssl_mode: 'require', max_idle_conns: 2, max_open_conns: 100, conn_max_lifetime: '5m', conn_max_idle_time: '168h' },
+        harbor: {
+          host: '10.120.2.20',
+          port: 5432,
+          db_name: 'harbor',
+          username: 'harbor',
+          password: 'db',
+          ssl_mode: 'require',
+          max_idle_conns: 2,
+          max_open_conns: 100,
+          conn_max_lifetime: '5m',
+          conn_max_idle_time: '168h',
+        },
       });
       assert.deepEqual(y['external_redis'], {
-        host: 'sentinel-1:26379,sentinel-2:26379', password: 'redis', username: 'harbor', sentinel_master_set: 'mymaster', registry_db_index: 1, jobservice_db_index: 2,
-        trivy_db_index: 5, idle_timeout_seconds: 30, harbor_db_index: 6, cache_layer_db_index: 7,
+        host: 'sentinel-1:26379,sentinel-2:26379',
+        password: 'redis',
+        username: 'harbor',
+        sentinel_master_set: 'mymaster',
+        registry_db_index: 1,
+        jobservice_db_index: 2,
+        trivy_db_index: 5,
+        idle_timeout_seconds: 30,
+        harbor_db_index: 6,
+        cache_layer_db_index: 7,
       });
-      const s3 = (y['storage_service']!['s3'] as Record<string, unknown>);
+      const s3 = y['storage_service']!['s3'] as Record<string, unknown>;
       assert.equal(s3['accesskey'], 'AK');
       assert.equal(s3['secretkey'], 'SK');
       assert.equal(s3['chunksize'], 5242880);
@@ -208,7 +320,11 @@ describe('harbor-config provider', () => {
 
       const l4 = HarborInstance.parse({ ...l7, loadBalancer: { mode: 'l4' } });
       const c4 = harborYmlModel(l4).config;
-      assert.deepEqual(c4['https'], { port: 443, certificate: '/data/cert/harbor.bj.mirrornet.internal.crt', private_key: '/data/cert/harbor.bj.mirrornet.internal.key' });
+      assert.deepEqual(c4['https'], {
+        port: 443,
+        certificate: '/data/cert/harbor.bj.mirrornet.internal.crt',
+        private_key: '/data/cert/harbor.bj.mirrornet.internal.key',
+      });
       assert.deepEqual(c4['http'], { port: 80 }, 'Harbor redirects port 80 to 443 when https is on');
       assert.equal(c4['external_url'], undefined, 'https://<hostname> is what Harbor derives itself');
       const l4Port = HarborInstance.parse({ ...l7, loadBalancer: { mode: 'l4' }, externalUrl: 'https://harbor.bj.mirrornet.internal:8443' });
@@ -229,7 +345,13 @@ describe('harbor-config provider', () => {
     it('secrets with YAML-special characters survive the round trip', async () => {
       const inst = loadInstance('harbor-cn-beijing.yaml');
       const tricky = `p@ss: "w'rd" #not-a-comment\n{[*&!|>%@\`]}`;
-      const env: Record<string, string> = { HARBOR_ADMIN_PASSWORD: '12345', HARBOR_DB_PASSWORD: tricky, HARBOR_REDIS_PASSWORD: 'null', HARBOR_S3_ACCESS_KEY: 'true', HARBOR_S3_SECRET_KEY: '  spaced  ' };
+      const env: Record<string, string> = {
+        HARBOR_ADMIN_PASSWORD: '12345',
+        HARBOR_DB_PASSWORD: tricky,
+        HARBOR_REDIS_PASSWORD: 'null',
+        HARBOR_S3_ACCESS_KEY: 'true',
+        HARBOR_S3_SECRET_KEY: '  spaced  ',
+      };
       const y = parse(await renderHarborYml(inst, (ref) => hostSecrets({ env }).resolve(ref))) as Record<string, Record<string, Record<string, unknown>>>;
       assert.equal(y['external_database']!['harbor']!['password'], tricky);
       assert.equal((y as unknown as Record<string, unknown>)['harbor_admin_password'], '12345', 'a numeric password stays a string');
@@ -284,9 +406,17 @@ describe('harbor-config provider', () => {
 
     /** Everything a person or a tool could see: plan text, plan JSON, the changes themselves, the logs. */
     function assertNoSecrets(p: HostPlan): void {
-      const seen = [formatPlanText(p, { verbose: true }), JSON.stringify(planJson(p)), JSON.stringify(p.changes), JSON.stringify([...p.actual.values()]), p.notes.join('\n'), logs.join('')].join('\n');
+      const seen = [
+        formatPlanText(p, { verbose: true }),
+        JSON.stringify(planJson(p)),
+        JSON.stringify(p.changes),
+        JSON.stringify([...p.actual.values()]),
+        p.notes.join('\n'),
+        logs.join(''),
+      ].join('\n');
       for (const [name, value] of Object.entries(env)) {
-        for (const form of [value, JSON.stringify(value).slice(1, -1)]) assert.ok(!seen.includes(form), `the value of ${name} leaked into a plan, a change or a log`);
+        for (const form of [value, JSON.stringify(value).slice(1, -1)])
+          assert.ok(!seen.includes(form), `the value of ${name} leaked into a plan, a change or a log`);
       }
     }
 
@@ -305,7 +435,10 @@ describe('harbor-config provider', () => {
 
     it('creates harbor.yml (0600, secrets resolved), runs the commands once in the install directory; the second plan is a noop', async () => {
       const p1 = await plan();
-      assert.deepEqual(pendingChanges(p1).map((c) => [c.action, c.id]), [['create', '/opt/harbor/harbor.yml']]);
+      assert.deepEqual(
+        pendingChanges(p1).map((c) => [c.action, c.id]),
+        [['create', '/opt/harbor/harbor.yml']],
+      );
       const after = p1.changes[0]!.after as Record<string, unknown>;
       assert.equal(after['harbor_admin_password'], MASK);
       assertNoSecrets(p1);
@@ -359,7 +492,10 @@ describe('harbor-config provider', () => {
       assertNoSecrets(p);
       assert.ok(!JSON.stringify(p.changes).includes(SECRETS.HARBOR_DB_PASSWORD), 'nor the old value from the file');
       await apply();
-      assert.equal((parse(readFileSync(file(), 'utf8')) as Record<string, Record<string, Record<string, unknown>>>)['external_database']!['harbor']!['password'], 'rotated-S3cret-zz96');
+      assert.equal(
+        (parse(readFileSync(file(), 'utf8')) as Record<string, Record<string, Record<string, unknown>>>)['external_database']!['harbor']!['password'],
+        'rotated-S3cret-zz96',
+      );
       assert.equal(runs().length, 2);
       assert.deepEqual(pendingChanges(await plan()), []);
     });
@@ -413,7 +549,10 @@ describe('harbor-config provider', () => {
     it('an unresolvable secret: plan notes it (no value, no crash); apply writes nothing and fails', async () => {
       delete env['HARBOR_S3_SECRET_KEY'];
       const p = await plan();
-      assert.deepEqual(pendingChanges(p).map((c) => c.action), ['create']);
+      assert.deepEqual(
+        pendingChanges(p).map((c) => c.action),
+        ['create'],
+      );
       const r = await apply();
       assert.ok(r.error);
       assert.match(r.error!.message, /HARBOR_S3_SECRET_KEY/);
@@ -423,7 +562,10 @@ describe('harbor-config provider', () => {
       await apply();
       delete env['HARBOR_S3_SECRET_KEY'];
       const p2 = await plan();
-      assert.ok(p2.notes.some((n) => n.includes('env:HARBOR_S3_SECRET_KEY') && n.includes('storage_service.s3.secretkey')), p2.notes.join('\n'));
+      assert.ok(
+        p2.notes.some((n) => n.includes('env:HARBOR_S3_SECRET_KEY') && n.includes('storage_service.s3.secretkey')),
+        p2.notes.join('\n'),
+      );
       assert.deepEqual(pendingChanges(p2), []);
       assertNoSecrets(p2);
     });

@@ -11,8 +11,29 @@ import type { Desired, DesiredCloudRoute } from '../../src/desired/types.js';
 import { startHuaweiVpcEmulator, type EmuRoute, type HuaweiVpcEmulator } from '../../src/emulators/huaweicloud-vpc/index.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
-import { backoffDelay, createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, silenceSdkLogging, vpcEndpoint, type RetryOptions, type VpcRouteApi } from '../../src/providers/huaweicloud-vpc/client.js';
-import { cloudRouteDeletions, CloudRoutesApplyError, createHuaweiVpcProvider, diffCloudRoutes, huaweiVpcClientFactory, isOwned, planTable, RouteQuotaRefusal, type ActualCloud, type CloudChangeData } from '../../src/providers/huaweicloud-vpc/index.js';
+import {
+  backoffDelay,
+  createVpcClient,
+  HuaweiVpcError,
+  remainingBatch,
+  resolveHuaweiCredentials,
+  silenceSdkLogging,
+  vpcEndpoint,
+  type RetryOptions,
+  type VpcRouteApi,
+} from '../../src/providers/huaweicloud-vpc/client.js';
+import {
+  cloudRouteDeletions,
+  CloudRoutesApplyError,
+  createHuaweiVpcProvider,
+  diffCloudRoutes,
+  huaweiVpcClientFactory,
+  isOwned,
+  planTable,
+  RouteQuotaRefusal,
+  type ActualCloud,
+  type CloudChangeData,
+} from '../../src/providers/huaweicloud-vpc/index.js';
 import { DEFAULT_COMMANDS, type Change, type Provider, type ProviderContext } from '../../src/providers/types.js';
 import { applyHost, pendingChanges, planHost } from '../../src/reconcile/engine.js';
 import { StateStore } from '../../src/reconcile/state.js';
@@ -64,10 +85,22 @@ function quiet(): RetryOptions & { delays: number[] } {
 }
 
 function client(emu: HuaweiVpcEmulator, o: { sk?: string; retry?: RetryOptions; timeoutMs?: number; log?: Logger } = {}): VpcRouteApi {
-  return createVpcClient({ endpoint: emu.url, ak: AK, sk: o.sk ?? SK, projectId: PID, timeoutMs: o.timeoutMs ?? 3000, retry: o.retry ?? quiet(), ...(o.log ? { log: o.log } : {}) });
+  return createVpcClient({
+    endpoint: emu.url,
+    ak: AK,
+    sk: o.sk ?? SK,
+    projectId: PID,
+    timeoutMs: o.timeoutMs ?? 3000,
+    retry: o.retry ?? quiet(),
+    ...(o.log ? { log: o.log } : {}),
+  });
 }
 
-function context(notes: string[], inventory: Iterable<string>, log: Logger = createLogger({ level: 'silent', destination: { write: () => undefined } })): ProviderContext {
+function context(
+  notes: string[],
+  inventory: Iterable<string>,
+  log: Logger = createLogger({ level: 'silent', destination: { write: () => undefined } }),
+): ProviderContext {
   return { exec: {} as never, files: {} as never, secrets: hostSecrets({ env: {} }), log, commands: DEFAULT_COMMANDS, notes, inventory: [...inventory] };
 }
 
@@ -108,7 +141,9 @@ function assertConverged(emu: HuaweiVpcEmulator, desired: DesiredCloudRoute[], o
   const have = routesOf(emu, id);
   const dsts = have.map((r) => r.destination);
   assert.equal(new Set(dsts).size, dsts.length, 'no duplicate destination');
-  const expected = [...others, ...desired.map((r) => ({ type: r.type, destination: r.destination, nexthop: r.nexthop, description: r.description }))].sort((a, b) => (a.destination < b.destination ? -1 : 1));
+  const expected = [...others, ...desired.map((r) => ({ type: r.type, destination: r.destination, nexthop: r.nexthop, description: r.description }))].sort(
+    (a, b) => (a.destination < b.destination ? -1 : 1),
+  );
   assert.deepEqual(have, expected);
 }
 
@@ -144,7 +179,11 @@ describe('huaweicloud-vpc provider', function () {
               { type: 'ecs', destination: '10.9.0.0/16', nexthop: 'ecs-9', description: 'hand-made' },
             ],
           },
-          { id: 'rtb-2', found: true, routes: [...LOCALS, { type: 'vpn', destination: '10.1.0.0/16', nexthop: 'vpngw-2', description: `${MARKER} jakarta-core` }] },
+          {
+            id: 'rtb-2',
+            found: true,
+            routes: [...LOCALS, { type: 'vpn', destination: '10.1.0.0/16', nexthop: 'vpngw-2', description: `${MARKER} jakarta-core` }],
+          },
           { id: 'rtb-old', found: true, routes: [{ type: 'vpn', destination: '10.5.0.0/16', nexthop: 'g', description: `${MARKER} x` }, FOREIGN] },
           { id: 'rtb-gone', found: false, routes: [] },
         ],
@@ -177,7 +216,10 @@ describe('huaweicloud-vpc provider', function () {
         d2.add.map((r) => r.destination),
         ['10.2.0.0/16', '10.9.0.0/16'],
       );
-      assert.deepEqual((changes[3]!.data as CloudChangeData).del.map((r) => r.destination), ['10.5.0.0/16']);
+      assert.deepEqual(
+        (changes[3]!.data as CloudChangeData).del.map((r) => r.destination),
+        ['10.5.0.0/16'],
+      );
       assert.deepEqual((changes[2]!.data as CloudChangeData).del, []);
       assert.ok(!isOwned({ type: 'vpn', destination: 'x', nexthop: 'y', description: 'mirrornet:ap-jakarta-2 l' }, MARKER));
       assert.ok(!isOwned({ type: 'local', destination: 'x', nexthop: 'y', description: MARKER }, MARKER));
@@ -213,7 +255,11 @@ describe('huaweicloud-vpc provider', function () {
         ],
       );
       assert.deepEqual(calls(emu), { gets: 4, puts: 2, total: 6 }, 'read 2 tables, re-read each before its one PUT');
-      assertConverged(emu, WANT, [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assertConverged(
+        emu,
+        WANT,
+        [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
       assertConverged(emu, WANT, [...LOCALS], 'rtb-2');
       assert.deepEqual([...inventory].sort(), ['rtb-1', 'rtb-2']);
 
@@ -246,12 +292,15 @@ describe('huaweicloud-vpc provider', function () {
       const changes = provider.diff(desired, actual, new Set());
       assert.match(changes[0]!.reason, /^REFUSED: /);
       emu.log.clear();
-      await assert.rejects(provider.apply(context([], []), pendingChanges({ site: SITE, revision: 'r', changes, notes: [], actual: new Map() }), desired, actual), (e: CloudRoutesApplyError) => {
-        assert.ok(e instanceof CloudRoutesApplyError);
-        assert.ok(e.cause instanceof RouteQuotaRefusal);
-        assert.match(e.userMessage, /Huawei Cloud allows 200 per table, so mirrornet refuses/);
-        return true;
-      });
+      await assert.rejects(
+        provider.apply(context([], []), pendingChanges({ site: SITE, revision: 'r', changes, notes: [], actual: new Map() }), desired, actual),
+        (e: CloudRoutesApplyError) => {
+          assert.ok(e instanceof CloudRoutesApplyError);
+          assert.ok(e.cause instanceof RouteQuotaRefusal);
+          assert.match(e.userMessage, /Huawei Cloud allows 200 per table, so mirrornet refuses/);
+          return true;
+        },
+      );
       assert.equal(emu.log.entries().length, 0, 'no API call at all');
     });
 
@@ -278,7 +327,11 @@ describe('huaweicloud-vpc provider', function () {
       const data = drift.pending[0]!.data as CloudChangeData;
       assert.deepEqual(data.add.map((r) => r.destination).sort(), ['10.1.0.0/16', '10.2.0.0/16']);
       assert.deepEqual(data.del.map((r) => r.destination).sort(), ['10.1.0.0/16', '10.66.0.0/16']);
-      assertConverged(emu, WANT, [...LOCALS, FOREIGN, byHand].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assertConverged(
+        emu,
+        WANT,
+        [...LOCALS, FOREIGN, byHand].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
       assert.deepEqual((await tick(provider, desired, inventory)).pending, []);
     });
 
@@ -289,7 +342,13 @@ describe('huaweicloud-vpc provider', function () {
       const desired = desiredWith([...WANT, route('192.168.0.0/16')]);
       const t = await tick(provider, desired, new Set());
       assert.equal(t.error, undefined);
-      assert.ok(t.notes.some((n) => /10\.2\.0\.0\/16 should go to peering peer-1, but it is taken by a route mirrornet does not own \(ecs ecs-2, "someone else"\); mirrornet does not overwrite it/.test(n)));
+      assert.ok(
+        t.notes.some((n) =>
+          /10\.2\.0\.0\/16 should go to peering peer-1, but it is taken by a route mirrornet does not own \(ecs ecs-2, "someone else"\); mirrornet does not overwrite it/.test(
+            n,
+          ),
+        ),
+      );
       assert.ok(t.notes.some((n) => /192\.168\.0\.0\/16 .* taken by a system \(local\) route/.test(n)));
       const have = routesOf(emu);
       assert.deepEqual(
@@ -304,7 +363,11 @@ describe('huaweicloud-vpc provider', function () {
 
     it('prunes only marked routes of tables in the inventory; other tables and other sites are left alone', async () => {
       const otherSite = { type: 'vpn', destination: '10.8.0.0/16', nexthop: 'g', description: 'mirrornet:ap-jakarta-2 x' };
-      emu = await emulator({ 'rtb-1': [...LOCALS, FOREIGN, otherSite], 'rtb-2': [...LOCALS], 'rtb-3': [{ type: 'vpn', destination: '10.1.0.0/16', nexthop: 'vpngw-1', description: `${MARKER} jakarta-core` }] });
+      emu = await emulator({
+        'rtb-1': [...LOCALS, FOREIGN, otherSite],
+        'rtb-2': [...LOCALS],
+        'rtb-3': [{ type: 'vpn', destination: '10.1.0.0/16', nexthop: 'vpngw-1', description: `${MARKER} jakarta-core` }],
+      });
       const provider = createHuaweiVpcProvider(client(emu));
       const inventory = new Set<string>();
       await tick(provider, desiredWith(WANT, ['rtb-1', 'rtb-2']), inventory);
@@ -315,10 +378,16 @@ describe('huaweicloud-vpc provider', function () {
         [['rtb-2', 'delete']],
       );
       assert.equal(t.error, undefined);
-      assert.deepEqual(routesOf(emu, 'rtb-2'), [...LOCALS].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assert.deepEqual(
+        routesOf(emu, 'rtb-2'),
+        [...LOCALS].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
       assert.deepEqual([...inventory], ['rtb-1']);
       assert.equal(routesOf(emu, 'rtb-3').length, 1, 'a table not in the inventory is never pruned');
-      assert.ok(routesOf(emu).some((r) => r.description === otherSite.description), "another site's marker is not ours");
+      assert.ok(
+        routesOf(emu).some((r) => r.description === otherSite.description),
+        "another site's marker is not ours",
+      );
       // The cloud section removed altogether: the inventory still drives the pruning.
       const gone: Desired = { site: SITE, roles: ['gateway'], routes: [], wireguard: [] };
       const last = await tick(provider, gone, inventory);
@@ -326,7 +395,10 @@ describe('huaweicloud-vpc provider', function () {
         last.pending.map((c) => [c.id, c.action]),
         [['rtb-1', 'delete']],
       );
-      assert.deepEqual(routesOf(emu), [...LOCALS, FOREIGN, otherSite].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assert.deepEqual(
+        routesOf(emu),
+        [...LOCALS, FOREIGN, otherSite].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
       assert.deepEqual([...inventory], []);
     });
 
@@ -346,7 +418,12 @@ describe('huaweicloud-vpc provider', function () {
       const stray = { type: 'vpn', destination: '10.6.0.0/16', nexthop: 'x', description: `${MARKER} stray` };
       const now = routesOf(emu).map((r) => (r.destination === '10.1.0.0/16' ? repointed : r));
       await emu.state.setRoutes(PID, 'rtb-1', [...now, stray]);
-      const outcome = await provider.apply(context([], inventory), pendingChanges({ site: SITE, revision: 'r', changes, notes, actual: new Map() }), desired, actual);
+      const outcome = await provider.apply(
+        context([], inventory),
+        pendingChanges({ site: SITE, revision: 'r', changes, notes, actual: new Map() }),
+        desired,
+        actual,
+      );
       assert.equal(outcome.applied.length, 1);
       const have = routesOf(emu);
       assert.deepEqual(
@@ -356,20 +433,35 @@ describe('huaweicloud-vpc provider', function () {
       );
       assert.ok(!have.some((r) => r.destination === '10.2.0.0/16'));
       assert.ok(have.some((r) => r.destination === '10.4.0.0/16') && have.some((r) => r.destination === '10.5.0.0/16'));
-      assert.ok(have.some((r) => r.destination === '10.6.0.0/16'), 'not in the plan: left for the next tick');
+      assert.ok(
+        have.some((r) => r.destination === '10.6.0.0/16'),
+        'not in the plan: left for the next tick',
+      );
       // The next tick finishes the job.
       await tick(provider, desired, inventory);
-      assertConverged(emu, [WANT[2]!, route('10.4.0.0/16'), route('10.5.0.0/16')], [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assertConverged(
+        emu,
+        [WANT[2]!, route('10.4.0.0/16'), route('10.5.0.0/16')],
+        [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
     });
 
     it('absorbs 429 and 500 within a tick: retried with backoff, no duplicate', async () => {
       emu = await emulator();
       const retry = quiet();
       const provider = createHuaweiVpcProvider(client(emu, { retry }));
-      emu.faults.next([{ kind: '429', match: { method: 'PUT' } }, { kind: '500', match: { method: 'PUT' } }, { kind: '429', match: { method: 'GET' } }]);
+      emu.faults.next([
+        { kind: '429', match: { method: 'PUT' } },
+        { kind: '500', match: { method: 'PUT' } },
+        { kind: '429', match: { method: 'GET' } },
+      ]);
       const t = await tick(provider, desiredWith(WANT), new Set());
       assert.equal(t.error, undefined);
-      assertConverged(emu, WANT, [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assertConverged(
+        emu,
+        WANT,
+        [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
       assert.deepEqual(
         emu.log.entries().map((e) => `${e.method} ${e.status}`),
         ['GET 429', 'GET 200', 'GET 200', 'PUT 429', 'PUT 500', 'GET 200', 'PUT 200'],
@@ -387,7 +479,11 @@ describe('huaweicloud-vpc provider', function () {
         emu.log.entries().map((e) => `${e.method} ${e.status}`),
         ['GET 200', 'GET 200', 'PUT 0', 'GET 200'],
       );
-      assertConverged(emu, WANT, [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assertConverged(
+        emu,
+        WANT,
+        [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
     });
 
     it('a reset before the update, with a replaced route: the retry sends the rest, nothing lost', async () => {
@@ -404,7 +500,11 @@ describe('huaweicloud-vpc provider', function () {
         emu.log.entries().map((e) => `${e.method} ${e.status}`),
         ['GET 200', 'GET 200', 'PUT 0', 'GET 200', 'PUT 200'],
       );
-      assertConverged(emu, moved, [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+      assertConverged(
+        emu,
+        moved,
+        [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+      );
     });
 
     it('faults beyond the retries fail the tick; the next tick converges with no duplicate and no lost route', async () => {
@@ -420,7 +520,10 @@ describe('huaweicloud-vpc provider', function () {
       let t = await tick(provider, desired, inventory);
       assert.ok(t.error instanceof CloudRoutesApplyError);
       assert.match((t.error as CloudRoutesApplyError).userMessage, /1 of 2 Huawei Cloud route tables could not be updated/);
-      assert.match((t.error as CloudRoutesApplyError).userMessage, /rtb-1: Huawei Cloud throttled mirrornet while updating route table rtb-1 \(HTTP 429 APIGW\.0308/);
+      assert.match(
+        (t.error as CloudRoutesApplyError).userMessage,
+        /rtb-1: Huawei Cloud throttled mirrornet while updating route table rtb-1 \(HTTP 429 APIGW\.0308/,
+      );
       assertConverged(emu, WANT, others2, 'rtb-2');
       t = await tick(provider, desired, inventory);
       assert.equal(t.error, undefined);
@@ -484,16 +587,25 @@ describe('huaweicloud-vpc provider', function () {
         assert.equal(e.status, 404);
         assert.equal(e.code, 'VPC.2802');
         assert.match(e.requestId!, /^[0-9a-f]{32}$/);
-        assert.match(e.userMessage, /Route table rtb-nope does not exist in project 5e6f.*\(HTTP 404 VPC\.2802: RouteTable rtb-nope is not exist\.\) \(request id [0-9a-f]{32}\)/);
+        assert.match(
+          e.userMessage,
+          /Route table rtb-nope does not exist in project 5e6f.*\(HTTP 404 VPC\.2802: RouteTable rtb-nope is not exist\.\) \(request id [0-9a-f]{32}\)/,
+        );
         return true;
       });
-      await assert.rejects(api.updateRouteTable('rtb-1', { add: [{ type: 'vip', destination: '10.5.0.0/16', nexthop: 'not-an-ip' }], del: [] }), (e: HuaweiVpcError) => {
-        assert.equal(e.kind, 'rejected');
-        assert.equal(e.code, 'VPC.2800');
-        assert.equal(e.attempts, 1, 'a 400 is not retried');
-        return true;
-      });
-      await assert.rejects(client(emu, { sk: 'wrong' }).showRouteTable('rtb-1'), (e: HuaweiVpcError) => e.kind === 'auth' && e.code === 'APIGW.0301' && /five bad signatures in a row lock a key/.test(e.userMessage));
+      await assert.rejects(
+        api.updateRouteTable('rtb-1', { add: [{ type: 'vip', destination: '10.5.0.0/16', nexthop: 'not-an-ip' }], del: [] }),
+        (e: HuaweiVpcError) => {
+          assert.equal(e.kind, 'rejected');
+          assert.equal(e.code, 'VPC.2800');
+          assert.equal(e.attempts, 1, 'a 400 is not retried');
+          return true;
+        },
+      );
+      await assert.rejects(
+        client(emu, { sk: 'wrong' }).showRouteTable('rtb-1'),
+        (e: HuaweiVpcError) => e.kind === 'auth' && e.code === 'APIGW.0301' && /five bad signatures in a row lock a key/.test(e.userMessage),
+      );
       // The provider reports a desired table that does not exist instead of failing the tick.
       const provider = createHuaweiVpcProvider(api);
       const t = await tick(provider, desiredWith(WANT, ['rtb-nope']), new Set());
@@ -533,7 +645,10 @@ describe('huaweicloud-vpc provider', function () {
         const secrets = hostSecrets({ env: { MY_AK: AK } });
         assert.deepEqual(await resolveHuaweiCredentials({ secrets, akRef: 'env:MY_AK', skRef: `file:${join(dir, 'sk')}` }), { ak: AK, sk: SK });
         assert.deepEqual(await resolveHuaweiCredentials({ env: { HUAWEICLOUD_SDK_AK: 'a', HUAWEICLOUD_SDK_SK: 's' } }), { ak: 'a', sk: 's' });
-        await assert.rejects(resolveHuaweiCredentials({ env: {} }), (e: HuaweiVpcError) => e.kind === 'config' && /HUAWEICLOUD_SDK_AK is not set/.test(e.userMessage));
+        await assert.rejects(
+          resolveHuaweiCredentials({ env: {} }),
+          (e: HuaweiVpcError) => e.kind === 'config' && /HUAWEICLOUD_SDK_AK is not set/.test(e.userMessage),
+        );
         assert.equal(vpcEndpoint('ap-southeast-4', { env: {} }), 'https://vpc.ap-southeast-4.myhuaweicloud.com');
         assert.equal(vpcEndpoint('ap-southeast-4', { env: { MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT: `${emu.url}/` } }), emu.url);
         assert.equal(vpcEndpoint('x', { override: 'http://o:1', env: { MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT: 'http://e:1' } }), 'http://o:1');
@@ -543,7 +658,11 @@ describe('huaweicloud-vpc provider', function () {
         const t = await tick(provider, desiredWith(WANT), new Set());
         assert.equal(t.error, undefined);
         assert.equal(t.actual.endpoint, emu.url);
-        assertConverged(emu, WANT, [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)));
+        assertConverged(
+          emu,
+          WANT,
+          [...LOCALS, FOREIGN].sort((a, b) => (a.destination < b.destination ? -1 : 1)),
+        );
         assert.throws(() => createVpcClient({ endpoint: emu.url, ak: AK, sk: SK, projectId: '' }), /project id/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
@@ -574,7 +693,10 @@ describe('huaweicloud-vpc provider', function () {
       assert.deepEqual(remainingBatch('t', batch, [old, gone]), batch, 'nothing applied yet');
       assert.deepEqual(remainingBatch('t', batch, [a, b]), { add: [], del: [] }, 'all applied');
       assert.deepEqual(remainingBatch('t', batch, [old]), { add: [a, b], del: [old] });
-      assert.throws(() => remainingBatch('t', batch, [{ ...b, nexthop: 'someone-else' }, old]), (e: HuaweiVpcError) => e.kind === 'conflict' && /Nothing was overwritten/.test(e.userMessage));
+      assert.throws(
+        () => remainingBatch('t', batch, [{ ...b, nexthop: 'someone-else' }, old]),
+        (e: HuaweiVpcError) => e.kind === 'conflict' && /Nothing was overwritten/.test(e.userMessage),
+      );
     });
   });
 
@@ -620,7 +742,10 @@ describe('huaweicloud-vpc provider', function () {
         .build();
       emu.faults.next([{ kind: 'reset' }]);
       // What core configures at load: stdout, level debug.
-      log4js.configure({ appenders: { console: { type: 'stdout', layout: { type: 'basic' } } }, categories: { default: { appenders: ['console'], level: 'debug' } } });
+      log4js.configure({
+        appenders: { console: { type: 'stdout', layout: { type: 'basic' } } },
+        categories: { default: { appenders: ['console'], level: 'debug' } },
+      });
       const cap = captureOutput();
       try {
         await assert.rejects(sdk.showRouteTable({ routetable_id: 'rtb-1' }));
@@ -658,13 +783,19 @@ describe('huaweicloud-vpc provider', function () {
         // bad SK (401 APIGW.0301)
         await tick(bad, desired, inventory, log).catch((e: unknown) => errors.push(e));
         // 500s on the update beyond the retries
-        emu.faults.next([{ kind: '500', match: { method: 'PUT' } }, { kind: '500', match: { method: 'PUT' } }]);
+        emu.faults.next([
+          { kind: '500', match: { method: 'PUT' } },
+          { kind: '500', match: { method: 'PUT' } },
+        ]);
         errors.push((await tick(good, desiredWith([route('10.9.0.0/16')]), inventory, log)).error);
         // resets on the read beyond the retries (the SDK's error path that logs the whole request)
         emu.faults.next([{ kind: 'reset' }, { kind: 'reset' }]);
         await tick(good, desired, inventory, log).catch((e: unknown) => errors.push(e));
         // timeouts
-        emu.faults.next([{ kind: 'delay', ms: 400 }, { kind: 'delay', ms: 400 }]);
+        emu.faults.next([
+          { kind: 'delay', ms: 400 },
+          { kind: 'delay', ms: 400 },
+        ]);
         await tick(slow, desired, inventory, log).catch((e: unknown) => errors.push(e));
       } finally {
         cap.restore();
@@ -676,11 +807,17 @@ describe('huaweicloud-vpc provider', function () {
       assert.ok(real.some((e) => e instanceof HuaweiVpcError && e.kind === 'auth'));
       assert.ok(real.some((e) => e instanceof HuaweiVpcError && e.kind === 'network'));
       assert.ok(real.some((e) => e instanceof HuaweiVpcError && e.kind === 'timeout'));
-      assert.ok(logged.some((l) => /retrying/.test(l)), 'the pino log did record the retries');
+      assert.ok(
+        logged.some((l) => /retrying/.test(l)),
+        'the pino log did record the retries',
+      );
       assertClean('stdout/stderr', cap.text());
       assertClean('pino logs', logged.join('\n'));
       for (const e of real) {
-        assertClean(`error ${e.message}`, `${e.message}\n${(e as { userMessage?: string }).userMessage ?? ''}\n${inspect(e, { depth: 10, showHidden: true })}\n${e.stack ?? ''}`);
+        assertClean(
+          `error ${e.message}`,
+          `${e.message}\n${(e as { userMessage?: string }).userMessage ?? ''}\n${inspect(e, { depth: 10, showHidden: true })}\n${e.stack ?? ''}`,
+        );
       }
       assert.equal(cap.text(), '', 'nothing at all printed by the SDK');
     });

@@ -38,7 +38,9 @@ const ADMIN_PASSWORD = 'pg-admin-S3cret-qq01';
 function pgBinDir(): string | undefined {
   const base = '/usr/lib/postgresql';
   if (existsSync(base)) {
-    const versions = readdirSync(base).filter((v) => existsSync(join(base, v, 'bin/initdb'))).sort((a, b) => Number(b) - Number(a));
+    const versions = readdirSync(base)
+      .filter((v) => existsSync(join(base, v, 'bin/initdb')))
+      .sort((a, b) => Number(b) - Number(a));
     if (versions[0]) return join(base, versions[0], 'bin');
   }
   try {
@@ -125,7 +127,13 @@ describe('postgres provider (Harbor database bootstrap)', function () {
     });
 
     it('the admin URL carries no password', () => {
-      assert.deepEqual(adminFromUrl('postgres://admin@db.internal:6432/postgres?sslmode=require'), { host: 'db.internal', port: 6432, user: 'admin', database: 'postgres', sslMode: 'require' });
+      assert.deepEqual(adminFromUrl('postgres://admin@db.internal:6432/postgres?sslmode=require'), {
+        host: 'db.internal',
+        port: 6432,
+        user: 'admin',
+        database: 'postgres',
+        sslMode: 'require',
+      });
       assert.throws(() => adminFromUrl('postgres://admin:pw@db.internal/postgres'), /must not contain a password/);
     });
   });
@@ -174,7 +182,15 @@ describe('postgres provider (Harbor database bootstrap)', function () {
     }
 
     function assertNoSecret(p: HostPlan, ...values: string[]): void {
-      const seen = [formatPlanText(p, { verbose: true }), JSON.stringify(planJson(p)), JSON.stringify(p.changes), JSON.stringify([...p.actual.values()]), p.notes.join('\n'), logs.join(''), server.log].join('\n');
+      const seen = [
+        formatPlanText(p, { verbose: true }),
+        JSON.stringify(planJson(p)),
+        JSON.stringify(p.changes),
+        JSON.stringify([...p.actual.values()]),
+        p.notes.join('\n'),
+        logs.join(''),
+        server.log,
+      ].join('\n');
       for (const v of values) assert.ok(!seen.includes(v), 'a password reached a plan, a log or the server statement log');
     }
 
@@ -231,13 +247,26 @@ describe('postgres provider (Harbor database bootstrap)', function () {
 
     it('creates one LOGIN role and one UTF8 database owned by it; the second plan is a noop', async () => {
       const p1 = await plan();
-      assert.deepEqual(pendingChanges(p1).map((c) => [c.action, c.id]), [['create', 'role:harbor'], ['create', 'database:harbor']]);
+      assert.deepEqual(
+        pendingChanges(p1).map((c) => [c.action, c.id]),
+        [
+          ['create', 'role:harbor'],
+          ['create', 'database:harbor'],
+        ],
+      );
       await apply();
-      const [role] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }>('SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = $1', ['harbor']);
+      const [role] = await sql<{ rolcanlogin: boolean; rolsuper: boolean; rolcreatedb: boolean; rolcreaterole: boolean }>(
+        'SELECT rolcanlogin, rolsuper, rolcreatedb, rolcreaterole FROM pg_roles WHERE rolname = $1',
+        ['harbor'],
+      );
       assert.deepEqual(role, { rolcanlogin: true, rolsuper: false, rolcreatedb: false, rolcreaterole: false });
-      const [db] = await sql<{ owner: string; encoding: string }>("SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = 'harbor'");
+      const [db] = await sql<{ owner: string; encoding: string }>(
+        "SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = 'harbor'",
+      );
       assert.deepEqual(db, { owner: 'harbor', encoding: 'UTF8' }, 'UTF8 although the cluster default is SQL_ASCII');
-      const [{ count }] = (await sql<{ count: string }>("SELECT count(*) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')")) as [{ count: string }];
+      const [{ count }] = (await sql<{ count: string }>("SELECT count(*) FROM pg_database WHERE datname NOT IN ('postgres', 'template0', 'template1')")) as [
+        { count: string },
+      ];
       assert.equal(count, '1', 'exactly one database (no notary, no clair)');
       assert.deepEqual(state.inventory['postgres'], ['database:harbor', 'role:harbor']);
 
@@ -269,7 +298,10 @@ describe('postgres provider (Harbor database bootstrap)', function () {
       env['HARBOR_DB_PASSWORD'] = 'rotated-S3cret-qq03';
       const p = await plan();
       const changes = pendingChanges(p);
-      assert.deepEqual(changes.map((c) => [c.action, c.id]), [['update', 'role:harbor']]);
+      assert.deepEqual(
+        changes.map((c) => [c.action, c.id]),
+        [['update', 'role:harbor']],
+      );
       assert.match(changes[0]!.reason, /env:HARBOR_DB_PASSWORD/);
       await apply();
       assert.equal(await canLogin('harbor', 'rotated-S3cret-qq03', 'harbor'), true);
@@ -285,10 +317,13 @@ describe('postgres provider (Harbor database bootstrap)', function () {
       await sql('ALTER DATABASE harbor OWNER TO postgres');
       await sql('ALTER ROLE harbor NOLOGIN');
       const p = await plan();
-      assert.deepEqual(pendingChanges(p).map((c) => [c.action, c.id, c.reason]), [
-        ['update', 'role:harbor', 'role harbor cannot log in'],
-        ['update', 'database:harbor', 'database harbor is owned by postgres, not harbor'],
-      ]);
+      assert.deepEqual(
+        pendingChanges(p).map((c) => [c.action, c.id, c.reason]),
+        [
+          ['update', 'role:harbor', 'role harbor cannot log in'],
+          ['update', 'database:harbor', 'database harbor is owned by postgres, not harbor'],
+        ],
+      );
       await apply();
       assert.equal(await canLogin('harbor', env['HARBOR_DB_PASSWORD']!, 'harbor'), true);
       assert.deepEqual(await sql("SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'harbor'"), [{ owner: 'harbor' }]);
@@ -299,9 +334,15 @@ describe('postgres provider (Harbor database bootstrap)', function () {
     it('a database with another encoding is reported, never dropped', async () => {
       await sql("CREATE DATABASE harbor ENCODING 'SQL_ASCII' TEMPLATE template0");
       const p = await plan();
-      assert.ok(p.notes.some((n) => /encoding SQL_ASCII, not UTF8/.test(n)), p.notes.join('\n'));
+      assert.ok(
+        p.notes.some((n) => /encoding SQL_ASCII, not UTF8/.test(n)),
+        p.notes.join('\n'),
+      );
       await apply();
-      assert.deepEqual(await sql("SELECT pg_encoding_to_char(encoding) AS encoding, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'harbor'"), [{ encoding: 'SQL_ASCII', owner: 'harbor' }]);
+      assert.deepEqual(
+        await sql("SELECT pg_encoding_to_char(encoding) AS encoding, pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = 'harbor'"),
+        [{ encoding: 'SQL_ASCII', owner: 'harbor' }],
+      );
     });
 
     it('names with quotes, semicolons and odd characters are identifiers, never SQL', async () => {
@@ -310,7 +351,10 @@ describe('postgres provider (Harbor database bootstrap)', function () {
       instance = HarborInstance.parse({ ...instance, database: { ...instance.database, username, dbName } });
       await apply();
       assert.deepEqual(await sql('SELECT rolname FROM pg_roles WHERE rolname = $1', [username]), [{ rolname: username }]);
-      assert.deepEqual(await sql('SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1', [dbName]), [{ owner: username, encoding: 'UTF8' }]);
+      assert.deepEqual(
+        await sql('SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1', [dbName]),
+        [{ owner: username, encoding: 'UTF8' }],
+      );
       assert.equal((await sql("SELECT 1 FROM pg_database WHERE datname = 'postgres'")).length, 1);
       assert.equal((await sql("SELECT 1 FROM pg_roles WHERE rolname = 'postgres'")).length, 1);
       await roleTable(username, env['HARBOR_DB_PASSWORD']!, dbName, 't');
@@ -322,13 +366,19 @@ describe('postgres provider (Harbor database bootstrap)', function () {
       connector = pgConnector({ host: '127.0.0.1', port: server.port, user: 'mgr', password: async () => 'mgr-pw' });
       deps = makeDeps();
       await apply();
-      assert.deepEqual(await sql("SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = 'harbor'"), [{ owner: 'harbor', encoding: 'UTF8' }]);
+      assert.deepEqual(
+        await sql("SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = 'harbor'"),
+        [{ owner: 'harbor', encoding: 'UTF8' }],
+      );
       let p = await plan();
       assert.deepEqual(pendingChanges(p), [], `${formatPlanText(p)}${p.notes.join('\n')}`);
       assert.ok(!p.notes.some((n) => n.includes('cannot check the password')), 'pg_authid is not readable: the password was checked by logging in');
       env['HARBOR_DB_PASSWORD'] = 'rotated-S3cret-qq04';
       p = await plan();
-      assert.deepEqual(pendingChanges(p).map((c) => [c.action, c.id]), [['update', 'role:harbor']]);
+      assert.deepEqual(
+        pendingChanges(p).map((c) => [c.action, c.id]),
+        [['update', 'role:harbor']],
+      );
       await apply();
       assert.equal(await canLogin('harbor', 'rotated-S3cret-qq04', 'harbor'), true);
       assert.deepEqual(pendingChanges(await plan()), []);

@@ -106,7 +106,11 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     const df = parseYaml(fx.hostText(DFDAEMON)!) as { proxy: { server: { port: number } }; host: { idc: string } };
     assert.equal(df.proxy.server.port, 4001);
     assert.equal(df.host.idc, SITE);
-    assert.deepEqual(listFiles(fx.root), ['etc/containerd/certs.d/docker.io/hosts.toml', 'etc/containerd/certs.d/harbor.sg.mirrornet.internal/hosts.toml', 'etc/dragonfly/dfdaemon.yaml']);
+    assert.deepEqual(listFiles(fx.root), [
+      'etc/containerd/certs.d/docker.io/hosts.toml',
+      'etc/containerd/certs.d/harbor.sg.mirrornet.internal/hosts.toml',
+      'etc/dragonfly/dfdaemon.yaml',
+    ]);
     assert.equal(fx.restarts(), 1, 'dfdaemon restarted once after its file was written');
 
     const state = fx.state();
@@ -119,7 +123,11 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     const applied = t.events[0]!;
     assert.equal(applied.revision, sha);
     assert.equal(applied.site, SITE);
-    assert.deepEqual(applied.changes!.map((c) => `${c.provider}:${c.action}:${c.id}`).sort(), [`containerd:create:${DOCKER_TOML}`, `containerd:create:${HARBOR_TOML}`, `dragonfly:create:${DFDAEMON}`]);
+    assert.deepEqual(applied.changes!.map((c) => `${c.provider}:${c.action}:${c.id}`).sort(), [
+      `containerd:create:${DOCKER_TOML}`,
+      `containerd:create:${HARBOR_TOML}`,
+      `dragonfly:create:${DFDAEMON}`,
+    ]);
     assert.match(await metricsText(t), new RegExp(`mirrornet_last_applied_revision_info\\{revision="${sha}"\\} 1`));
 
     const before = snapshot(fx.root);
@@ -162,7 +170,13 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.deepEqual(after.get(DFDAEMON.slice(1)), before.get(DFDAEMON.slice(1)), 'dfdaemon.yaml untouched');
     assert.equal(fx.restarts(), 1, 'no dfdaemon restart: its file did not change');
     assert.deepEqual(kinds(t.events), ['applied']);
-    assert.deepEqual(t.events.find((e) => e.kind === 'applied')!.changes!.map((c) => `${c.action}:${c.id}`).sort(), [`update:${DOCKER_TOML}`, `update:${HARBOR_TOML}`]);
+    assert.deepEqual(
+      t.events
+        .find((e) => e.kind === 'applied')!
+        .changes!.map((c) => `${c.action}:${c.id}`)
+        .sort(),
+      [`update:${DOCKER_TOML}`, `update:${HARBOR_TOML}`],
+    );
     assert.equal(fx.state().appliedRevision, dial);
 
     // proxy port: every file changes, dfdaemon restarts once.
@@ -172,7 +186,8 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.deepEqual(await t.agent.tick('test'), { kind: 'applied', revision: port, changes: 3 });
     after = snapshot(fx.root);
     assert.equal((parseYaml(fx.hostText(DFDAEMON)!) as { proxy: { server: { port: number } } }).proxy.server.port, 4002);
-    for (const p of [HARBOR_TOML, DOCKER_TOML]) assert.deepEqual(Object.keys((parseToml(fx.hostText(p)!) as { host: object }).host), ['http://127.0.0.1:4002'], p);
+    for (const p of [HARBOR_TOML, DOCKER_TOML])
+      assert.deepEqual(Object.keys((parseToml(fx.hostText(p)!) as { host: object }).host), ['http://127.0.0.1:4002'], p);
     assert.equal(fx.restarts(), 2, 'one restart for the changed dfdaemon.yaml');
     assert.deepEqual(t.events[0]!.changes!.map((c) => `${c.provider}:${c.action}`).sort(), ['containerd:update', 'containerd:update', 'dragonfly:update']);
     assert.equal(fx.state().appliedRevision, port);
@@ -293,7 +308,13 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     const ev = t.events[0]!;
     assert.equal(ev.revision, big);
     assert.match(ev.message, /maxDeletionsPerApply/);
-    assert.deepEqual(ev.changes!.filter((c) => c.action === 'delete').map((c) => c.id).sort(), [DOCKER_TOML, HARBOR_TOML]);
+    assert.deepEqual(
+      ev
+        .changes!.filter((c) => c.action === 'delete')
+        .map((c) => c.id)
+        .sort(),
+      [DOCKER_TOML, HARBOR_TOML],
+    );
 
     assert.deepEqual(snapshot(fx.root), before, 'nothing deleted or written');
     assert.ok(!existsSync(fx.host(DAEMON_JSON)));
@@ -333,7 +354,10 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.deepEqual(r, { kind: 'drift', revision: sha, healed: ['containerd'], alerted: [] });
     assert.equal(fx.hostText(HARBOR_TOML), original, 'healed back to the repository');
     assert.deepEqual(kinds(t.events), ['drift-detected:containerd', 'drift-resolved:containerd']);
-    assert.deepEqual(t.events[0]!.changes!.map((c) => `${c.action}:${c.id}`), [`update:${HARBOR_TOML}`]);
+    assert.deepEqual(
+      t.events[0]!.changes!.map((c) => `${c.action}:${c.id}`),
+      [`update:${HARBOR_TOML}`],
+    );
     assert.equal(fx.restarts(), restarts, 'healing a hosts.toml does not restart dfdaemon');
     assert.deepEqual(fx.state().drift, {});
     assert.match(await metricsText(t), /mirrornet_drift\{component="containerd"\} 0/);
@@ -486,7 +510,11 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
         /* already gone */
       }
       const killed = await done;
-      const phase = `${killed.signal ? 'killed' : `finished (exit ${killed.code})`} at ${delay} ms (${point.label}); left: ${listFiles(fx.stateDir).filter((p) => !p.startsWith('repo/')).join(' ') || 'no state'}${existsSync(join(fx.stateDir, 'repo')) ? ' +repo' : ''}, ${listFiles(fx.root).length} host files`;
+      const phase = `${killed.signal ? 'killed' : `finished (exit ${killed.code})`} at ${delay} ms (${point.label}); left: ${
+        listFiles(fx.stateDir)
+          .filter((p) => !p.startsWith('repo/'))
+          .join(' ') || 'no state'
+      }${existsSync(join(fx.stateDir, 'repo')) ? ' +repo' : ''}, ${listFiles(fx.root).length} host files`;
       // Files that exist at all must parse, even right after the kill.
       for (const p of listFiles(fx.root)) {
         if (p.includes('.mirrornet-tmp-') || p.endsWith('.bak')) continue;
@@ -544,7 +572,11 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     ];
     for (const p of temps) writeFileSync(p, 'server = "https://harbor.sg.mirr');
     await t.agent.tick('test');
-    assert.deepEqual(temps.filter((p) => existsSync(p)), [], 'HostFiles.cleanTemps exists but the loop never calls it');
+    assert.deepEqual(
+      temps.filter((p) => existsSync(p)),
+      [],
+      'HostFiles.cleanTemps exists but the loop never calls it',
+    );
   });
 
   it('(8a) ticks in one process fold: three concurrent ticks run two reconciles, one after the other', async function () {
@@ -581,9 +613,12 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
       // Another holder in this process with a short wait: LockedError, and its function never runs.
       let ran = false;
       await assert.rejects(
-        new StateStore(fx.stateDir).withLock(async () => {
-          ran = true;
-        }, { waitMs: 300 }),
+        new StateStore(fx.stateDir).withLock(
+          async () => {
+            ran = true;
+          },
+          { waitMs: 300 },
+        ),
         (err: Error) => err.name === 'LockedError' && /Another mirrornet agent is applying on this host/.test(err.message),
       );
       assert.equal(ran, false);
@@ -608,9 +643,12 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     writeFileSync(join(fx.stateDir, 'apply.lock'), `${deadPid()} 12345`);
     const t0 = Date.now();
     let took = false;
-    await store.withLock(async () => {
-      took = true;
-    }, { waitMs: 0 });
+    await store.withLock(
+      async () => {
+        took = true;
+      },
+      { waitMs: 0 },
+    );
     assert.ok(took && Date.now() - t0 < 1000, 'a dead holder does not block');
 
     // Two agents started together: never two applies at the same time.
@@ -703,7 +741,10 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
       fx.replace(REGION_FILE, 'dialTimeout: 2s', 'dialTimeout: 5s');
       const signed = fx.commit('signed change', { signingKey: allowedKey });
       assert.deepEqual(await t.agent.tick('test'), { kind: 'applied', revision: signed, changes: 2 });
-      assert.equal((parseToml(fx.hostText(HARBOR_TOML)!) as { host: Record<string, { dial_timeout: string }> }).host['http://127.0.0.1:4001']!.dial_timeout, '5s');
+      assert.equal(
+        (parseToml(fx.hostText(HARBOR_TOML)!) as { host: Record<string, { dial_timeout: string }> }).host['http://127.0.0.1:4001']!.dial_timeout,
+        '5s',
+      );
       assert.equal(fx.state().appliedRevision, signed);
       assert.deepEqual(kinds(t.events), ['applied']);
     });
@@ -742,4 +783,3 @@ describe('intervalToCron', function () {
     assert.ok(!existsSync(fx.stateDir), 'no state dir created');
   });
 });
-

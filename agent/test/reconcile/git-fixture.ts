@@ -178,7 +178,12 @@ export function makeAgent(fx: GitFixture, opts: { allowedSigners?: string; site?
   const events: AgentEvent[] = [];
   const metrics = createMetrics();
   const store = new StateStore(fx.stateDir);
-  const source = new GitSource({ url: opts.url ?? fx.origin, branch: 'main', dir: join(fx.stateDir, 'repo'), ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}) });
+  const source = new GitSource({
+    url: opts.url ?? fx.origin,
+    branch: 'main',
+    dir: join(fx.stateDir, 'repo'),
+    ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
+  });
   const deps = hostDepsFor(fx);
   const agent = new Agent({ site: opts.site ?? SITE, roles: ['node'] }, source, store, deps, silentLogger(), metrics, (e) => events.push(e));
   return { agent, events, metrics, store, source, deps };

@@ -17,7 +17,13 @@ function plan(changes: Change[]): HostPlan {
 
 describe('guardrails', () => {
   it('count every route a cloud route-table batch deletes, not the one change that carries them', () => {
-    const batch: Change = { provider: 'huaweicloud-vpc', id: 'rtb-1', action: 'update', reason: 'x', deletedRoutes: ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16'] };
+    const batch: Change = {
+      provider: 'huaweicloud-vpc',
+      id: 'rtb-1',
+      action: 'update',
+      reason: 'x',
+      deletedRoutes: ['10.1.0.0/16', '10.2.0.0/16', '10.3.0.0/16'],
+    };
     assert.match(guard(plan([batch]), guardrails)?.reasons.join(' ') ?? '', /deletes 3 resources/);
     assert.equal(guard(plan([{ ...batch, deletedRoutes: ['10.1.0.0/16'] }]), guardrails), undefined);
   });

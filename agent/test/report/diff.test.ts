@@ -70,7 +70,10 @@ describe('mirrornet diff', function () {
     assert.ok(items(fra, 'dragonfly').includes('add proxy.server.port'));
     assert.equal(fra.counts.change + fra.counts.remove, 0);
     const tunnel = fra.changes.find((c) => c.category === 'tunnels')!;
-    assert.ok(tunnel.fields.some((f) => f.field === 'privateKey' && f.after === 'file:/etc/mirrornet/wireguard/eu-frankfurt.key'), 'secrets only as references');
+    assert.ok(
+      tunnel.fields.some((f) => f.field === 'privateKey' && f.after === 'file:/etc/mirrornet/wireguard/eu-frankfurt.key'),
+      'secrets only as references',
+    );
 
     const sg = site(r, 'ap-singapore');
     assert.deepEqual(sg.roles, ['gateway', 'hub']);
@@ -113,7 +116,10 @@ describe('mirrornet diff', function () {
     assert.ok(added >= 0 && changed >= 0, text);
     assert.match(text, new RegExp(`linkStyle ${added} stroke:#1a7f37`));
     assert.match(text, new RegExp(`linkStyle ${changed} stroke:#9a6700`));
-    assert.ok(edges.some((l) => l.includes('s_ap_jakarta ---|"cloud-connect"| s_ap_singapore')), 'unchanged links drawn plain');
+    assert.ok(
+      edges.some((l) => l.includes('s_ap_jakarta ---|"cloud-connect"| s_ap_singapore')),
+      'unchanged links drawn plain',
+    );
   });
 
   it('shows the address plan with the new block used and the free runs collapsed', async () => {
@@ -122,7 +128,16 @@ describe('mirrornet diff', function () {
     assert.equal(overseas.supernet, '10.128.0.0/9');
     assert.equal(overseas.blockPrefix, 13);
     const fra = overseas.rows.find((row) => row.cidr === '10.160.0.0/13')!;
-    assert.deepEqual(fra, { first: '10.160.0.0', last: '10.167.255.255', cidr: '10.160.0.0/13', blocks: 1, status: 'used', owners: ['eu-frankfurt 10.160.0.0/16'], change: 'added', before: [] });
+    assert.deepEqual(fra, {
+      first: '10.160.0.0',
+      last: '10.167.255.255',
+      cidr: '10.160.0.0/13',
+      blocks: 1,
+      status: 'used',
+      owners: ['eu-frankfurt 10.160.0.0/16'],
+      change: 'added',
+      before: [],
+    });
     const free = overseas.rows.filter((row) => row.status === 'free');
     assert.deepEqual(
       free.map((row) => [row.first, row.last, row.blocks]),
@@ -130,7 +145,10 @@ describe('mirrornet diff', function () {
     );
     assert.deepEqual(overseas.counts, { used: 5, reserved: 1, free: 10, conflict: 0 });
     const cn = r.addressPlan.find((a) => a.area === 'cn')!;
-    assert.ok(cn.rows.every((row) => !row.change), 'nothing changes in cn');
+    assert.ok(
+      cn.rows.every((row) => !row.change),
+      'nothing changes in cn',
+    );
     assert.equal(cn.rows[0]!.status, 'reserved');
 
     const markdown = renderMarkdown(r);
@@ -159,7 +177,18 @@ describe('mirrornet diff', function () {
     const res = await cli(['diff', '--repo', repo.fleet, '--base', base, '--head', head, '--format', 'json']);
     assert.equal(res.code, 2, res.stderr);
     const j = JSON.parse(res.stdout);
-    assert.deepEqual(Object.keys(j).sort(), ['addressPlan', 'addressPlanChanged', 'base', 'changed', 'compared', 'head', 'links', 'notes', 'sites', 'topology']);
+    assert.deepEqual(Object.keys(j).sort(), [
+      'addressPlan',
+      'addressPlanChanged',
+      'base',
+      'changed',
+      'compared',
+      'head',
+      'links',
+      'notes',
+      'sites',
+      'topology',
+    ]);
     assert.equal(j.base.sha, base);
     assert.equal(j.head.sha, head);
     assert.equal(j.base.rev, base);
@@ -168,7 +197,18 @@ describe('mirrornet diff', function () {
     assert.deepEqual(Object.keys(j.sites[0]).sort(), ['area', 'changes', 'counts', 'notes', 'provider', 'role', 'roles', 'site', 'status']);
     assert.deepEqual(Object.keys(j.sites[0].changes[0]).sort(), ['action', 'category', 'fields', 'id', 'summary']);
     assert.deepEqual(Object.keys(j.topology).sort(), ['edges', 'nodes']);
-    assert.deepEqual(Object.keys(j.addressPlan[0]).sort(), ['allocation', 'area', 'blockPrefix', 'blockSize', 'counts', 'outside', 'rows', 'sitePrefix', 'stride', 'supernet']);
+    assert.deepEqual(Object.keys(j.addressPlan[0]).sort(), [
+      'allocation',
+      'area',
+      'blockPrefix',
+      'blockSize',
+      'counts',
+      'outside',
+      'rows',
+      'sitePrefix',
+      'stride',
+      'supernet',
+    ]);
   });
 
   it('exits 0 with no changes between the same revisions, and text output says so', async () => {
@@ -224,7 +264,10 @@ describe('mirrornet diff', function () {
       );
       assert.ok(site(r, 'eu-frankfurt').changes.every((c) => c.action === 'remove'));
       assert.deepEqual(items(site(r, 'ap-singapore'), 'tunnels'), ['remove ap-singapore--eu-frankfurt']);
-      assert.deepEqual(r.links.map((l) => `${l.id} ${l.status}`), ['ap-singapore--eu-frankfurt removed']);
+      assert.deepEqual(
+        r.links.map((l) => `${l.id} ${l.status}`),
+        ['ap-singapore--eu-frankfurt removed'],
+      );
       const row = r.addressPlan.find((a) => a.area === 'overseas')!.rows.find((x) => x.change)!;
       assert.deepEqual([row.first, row.status, row.change, row.before], ['10.160.0.0', 'free', 'removed', ['eu-frankfurt 10.160.0.0/16']]);
       const { text } = mermaidTopology(r.topology);
@@ -290,9 +333,24 @@ describe('mirrornet diff', function () {
   it('cuts a large topology down to the cores, the changed sites and their neighbours', () => {
     const nodes = [
       { name: 'core-a', area: 'cn', role: 'hub' as const, cidr: '10.120.0.0/16', status: 'unchanged' as const },
-      ...Array.from({ length: 100 }, (_, i) => ({ name: `r-${i}`, area: 'cn', role: 'region' as const, cidr: `10.${i}.0.0/16`, status: (i === 7 ? 'changed' : 'unchanged') as 'changed' | 'unchanged' })),
+      ...Array.from({ length: 100 }, (_, i) => ({
+        name: `r-${i}`,
+        area: 'cn',
+        role: 'region' as const,
+        cidr: `10.${i}.0.0/16`,
+        status: (i === 7 ? 'changed' : 'unchanged') as 'changed' | 'unchanged',
+      })),
     ];
-    const edges = nodes.slice(1).map((n) => ({ id: `core-a--${n.name}`, a: 'core-a', b: n.name, type: 'wireguard' as const, mtu: 1420, status: (n.name === 'r-7' ? 'changed' : 'unchanged') as 'changed' | 'unchanged' }));
+    const edges = nodes
+      .slice(1)
+      .map((n) => ({
+        id: `core-a--${n.name}`,
+        a: 'core-a',
+        b: n.name,
+        type: 'wireguard' as const,
+        mtu: 1420,
+        status: (n.name === 'r-7' ? 'changed' : 'unchanged') as 'changed' | 'unchanged',
+      }));
     const { text, hidden } = mermaidTopology({ nodes, edges });
     assert.equal(hidden, 99);
     assert.match(text, /s_core_a\{\{/);

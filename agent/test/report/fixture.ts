@@ -26,7 +26,8 @@ export interface FleetRepo {
 export function createFleetRepo(opts: { subdir?: string } = {}): FleetRepo {
   const dir = mkdtempSync(join(tmpdir(), 'mirrornet-diff-'));
   const fleet = opts.subdir ? join(dir, opts.subdir) : dir;
-  const git = (args: string[]) => execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const git = (args: string[]) =>
+    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
   git(['init', '-q', '-b', 'main']);
   for (const d of ['hubs', 'regions', 'harbor', 'policies']) cpSync(join(repoRoot, d), join(fleet, d), { recursive: true });
   writeFileSync(join(dir, 'README.md'), 'fleet\n');

@@ -12,7 +12,17 @@ import type { Io } from '../../src/cli/main.js';
 import { startGithubEmulator, type GithubEmulator } from '../../src/emulators/github/index.js';
 import { createLogger } from '../../src/log.js';
 import type { AgentEvent, EventKind } from '../../src/reconcile/events.js';
-import { COMMENT_BUDGET, GITHUB_COMMENT_LIMIT, PLAN_MARKER, createGithubClient, createGithubStatusSink, truncateDescription, truncateMarkdown, upsertMarkedComment, type Octokit } from '../../src/report/github/index.js';
+import {
+  COMMENT_BUDGET,
+  GITHUB_COMMENT_LIMIT,
+  PLAN_MARKER,
+  createGithubClient,
+  createGithubStatusSink,
+  truncateDescription,
+  truncateMarkdown,
+  upsertMarkedComment,
+  type Octokit,
+} from '../../src/report/github/index.js';
 import { createFleetRepo, type FleetRepo } from './fixture.js';
 
 const TOKEN = 'ghs_reportTestToken0000000000000000000000';
@@ -60,7 +70,15 @@ describe('pull request plan comment', function () {
     gh.clearLog();
   });
 
-  const opts = (o: Partial<PrCommentOptions> = {}): PrCommentOptions => ({ repoSlug: 'acme/fleet', pr: '7', base, head, repo: repo.fleet, apiUrl: gh.url, ...o });
+  const opts = (o: Partial<PrCommentOptions> = {}): PrCommentOptions => ({
+    repoSlug: 'acme/fleet',
+    pr: '7',
+    base,
+    head,
+    repo: repo.fleet,
+    apiUrl: gh.url,
+    ...o,
+  });
   const env = { GITHUB_TOKEN: TOKEN };
   const ours = () => gh.comments('acme', 'fleet', 7).filter((c) => c.user.login === 'github-actions[bot]');
 
@@ -194,7 +212,15 @@ describe('commit statuses from agent events', function () {
 
   it('apply-started -> pending, applied -> success, on the event revision as mirrornet/<site>', async () => {
     const { log } = memoryLog();
-    const s = createGithubStatusSink({ token: TOKEN, baseUrl: gh.url, owner: 'acme', repo: 'fleet', log, targetUrl: 'https://ops.example/mirrornet', client: FAST });
+    const s = createGithubStatusSink({
+      token: TOKEN,
+      baseUrl: gh.url,
+      owner: 'acme',
+      repo: 'fleet',
+      log,
+      targetUrl: 'https://ops.example/mirrornet',
+      client: FAST,
+    });
     s.sink(event('apply-started', SHA1, 'us-virginia is applying 111111111111: 3 change(s).'));
     s.sink(event('applied', SHA1, 'us-virginia applied 111111111111: 3 change(s).'));
     await s.flush();
@@ -253,7 +279,10 @@ describe('commit statuses from agent events', function () {
       [429, 201],
     );
     assert.equal(gh.statuses('acme', 'fleet', sha).length, 1);
-    assert.ok(lines().some((l) => String(l['msg']).startsWith('GitHub secondary rate limit: retrying')), JSON.stringify(lines()));
+    assert.ok(
+      lines().some((l) => String(l['msg']).startsWith('GitHub secondary rate limit: retrying')),
+      JSON.stringify(lines()),
+    );
     await s.close();
   });
 

@@ -61,13 +61,16 @@ function rawPost(base: string, path: string, body: Buffer, headers: Record<strin
   return new Promise((resolve, reject) => {
     const url = new URL(path, base);
     let answered = false;
-    const req = http.request({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'content-length': String(body.length) } }, (res) => {
-      answered = true;
-      let text = '';
-      res.on('data', (d: Buffer) => (text += d.toString()));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-      res.on('error', () => resolve({ status: res.statusCode ?? 0, body: text }));
-    });
+    const req = http.request(
+      { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { ...headers, 'content-length': String(body.length) } },
+      (res) => {
+        answered = true;
+        let text = '';
+        res.on('data', (d: Buffer) => (text += d.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        res.on('error', () => resolve({ status: res.statusCode ?? 0, body: text }));
+      },
+    );
     req.on('error', (err: NodeJS.ErrnoException) => {
       if (!answered) reject(new Error(`the server closed the connection without an HTTP response (${err.code ?? err.message})`));
     });
@@ -213,17 +216,24 @@ describe('CLI agent with webhook (end to end)', function () {
     const first = fx.originHead();
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
-    const { child, done } = startCli(agentArgs(fx, ['--webhook-secret', 'env:MIRRORNET_TEST_HOOK_SECRET', '--interval', '1h', '--listen', `127.0.0.1:${port}`]), {
-      env: { MIRRORNET_TEST_HOOK_SECRET: SECRET },
-    });
+    const { child, done } = startCli(
+      agentArgs(fx, ['--webhook-secret', 'env:MIRRORNET_TEST_HOOK_SECRET', '--interval', '1h', '--listen', `127.0.0.1:${port}`]),
+      {
+        env: { MIRRORNET_TEST_HOOK_SECRET: SECRET },
+      },
+    );
     let exited = false;
     void done.then(() => (exited = true));
 
     // The startup reconcile applies the first revision; then the agent is ready.
-    await waitFor('/readyz 200', async () => {
-      if (exited) throw new Error(`the agent exited: ${JSON.stringify(await done)}`);
-      return (await fetch(`${base}/readyz`)).status === 200;
-    }, 15_000);
+    await waitFor(
+      '/readyz 200',
+      async () => {
+        if (exited) throw new Error(`the agent exited: ${JSON.stringify(await done)}`);
+        return (await fetch(`${base}/readyz`)).status === 200;
+      },
+      15_000,
+    );
     assert.equal(fx.state().appliedRevision, first);
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
 

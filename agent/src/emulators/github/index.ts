@@ -249,13 +249,15 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
 
   const findComment = (params: Record<string, string>, op: Operation): IssueComment => {
     const c = comments.get(Number(params['comment_id']));
-    if (!c || c.owner.toLowerCase() !== params['owner']!.toLowerCase() || c.repo.toLowerCase() !== params['repo']!.toLowerCase()) throw new HttpReply(error(404, 'Not Found', op.docsUrl));
+    if (!c || c.owner.toLowerCase() !== params['owner']!.toLowerCase() || c.repo.toLowerCase() !== params['repo']!.toLowerCase())
+      throw new HttpReply(error(404, 'Not Found', op.docsUrl));
     return c;
   };
 
   const checkCommentBody = (op: Operation, body: string): void => {
     if (body.trim() === '') throw new HttpReply(validationFailed(op, 'IssueComment', 'data', 'Body cannot be blank', 'unprocessable'));
-    if ([...body].length > COMMENT_MAX_CHARS) throw new HttpReply(validationFailed(op, 'IssueComment', 'data', `Body is too long (maximum is ${COMMENT_MAX_CHARS} characters)`, 'unprocessable'));
+    if ([...body].length > COMMENT_MAX_CHARS)
+      throw new HttpReply(validationFailed(op, 'IssueComment', 'data', `Body is too long (maximum is ${COMMENT_MAX_CHARS} characters)`, 'unprocessable'));
   };
 
   const handle = (op: Operation, params: Record<string, string>, url: URL, body: Record<string, unknown>): Reply => {
@@ -276,7 +278,16 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
       case 'issues/create-comment': {
         const text = body['body'] as string;
         checkCommentBody(op, text);
-        const c: IssueComment = { id: nextCommentId++, owner: owner!, repo: repo!, issueNumber: Number(params['issue_number']), body: text, user, createdAt: now, updatedAt: now };
+        const c: IssueComment = {
+          id: nextCommentId++,
+          owner: owner!,
+          repo: repo!,
+          issueNumber: Number(params['issue_number']),
+          body: text,
+          user,
+          createdAt: now,
+          updatedAt: now,
+        };
         comments.set(c.id, c);
         const json = commentJson(c);
         return { status: 201, body: json, headers: { location: json.url } };
@@ -305,8 +316,15 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
           return validationFailed(op, 'Status', 'description', `description is too long (maximum is ${STATUS_DESCRIPTION_MAX} characters)`);
         }
         const context = (body['context'] as string | undefined) ?? 'default';
-        const same = statuses.filter((s) => s.sha === sha && s.context.toLowerCase() === context.toLowerCase() && s.owner.toLowerCase() === owner!.toLowerCase() && s.repo.toLowerCase() === repo!.toLowerCase());
-        if (same.length >= STATUSES_PER_CONTEXT) return validationFailed(op, 'Status', 'context', 'This SHA and context has reached the maximum number of statuses.');
+        const same = statuses.filter(
+          (s) =>
+            s.sha === sha &&
+            s.context.toLowerCase() === context.toLowerCase() &&
+            s.owner.toLowerCase() === owner!.toLowerCase() &&
+            s.repo.toLowerCase() === repo!.toLowerCase(),
+        );
+        if (same.length >= STATUSES_PER_CONTEXT)
+          return validationFailed(op, 'Status', 'context', 'This SHA and context has reached the maximum number of statuses.');
         const s: CommitStatus = {
           id: nextStatusId++,
           owner: owner!,
@@ -326,17 +344,25 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
       }
       case 'repos/list-commit-statuses-for-ref': {
         const ref = params['ref']!;
-        const list = statuses.filter((s) => s.sha === ref && s.owner.toLowerCase() === owner!.toLowerCase() && s.repo.toLowerCase() === repo!.toLowerCase()).reverse();
+        const list = statuses
+          .filter((s) => s.sha === ref && s.owner.toLowerCase() === owner!.toLowerCase() && s.repo.toLowerCase() === repo!.toLowerCase())
+          .reverse();
         return paginate(list.map(statusJson), url, op);
       }
       case 'repos/get-combined-status-for-ref': {
         const ref = params['ref']!;
-        const all = statuses.filter((s) => s.sha === ref && s.owner.toLowerCase() === owner!.toLowerCase() && s.repo.toLowerCase() === repo!.toLowerCase()).reverse();
+        const all = statuses
+          .filter((s) => s.sha === ref && s.owner.toLowerCase() === owner!.toLowerCase() && s.repo.toLowerCase() === repo!.toLowerCase())
+          .reverse();
         if (!all.length && !SHA_RE.test(ref)) return error(404, 'No commit found for SHA: ' + ref, op.docsUrl);
         const latest = new Map<string, CommitStatus>();
         for (const s of all) if (!latest.has(s.context.toLowerCase())) latest.set(s.context.toLowerCase(), s);
         const list = [...latest.values()];
-        const state = list.some((s) => s.state === 'failure' || s.state === 'error') ? 'failure' : list.length && list.every((s) => s.state === 'success') ? 'success' : 'pending';
+        const state = list.some((s) => s.state === 'failure' || s.state === 'error')
+          ? 'failure'
+          : list.length && list.every((s) => s.state === 'success')
+            ? 'success'
+            : 'pending';
         const repoUrl = `${origin}${prefix}/repos/${owner}/${repo}`;
         return {
           status: 200,
@@ -384,7 +410,11 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
         };
       case 'rate-limit':
         return {
-          ...error(f.status ?? 403, `API rate limit exceeded for user ID ${user.id}. If you reach out to GitHub Support for help, please include the request ID ${requestId}.`, 'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api'),
+          ...error(
+            f.status ?? 403,
+            `API rate limit exceeded for user ID ${user.id}. If you reach out to GitHub Support for help, please include the request ID ${requestId}.`,
+            'https://docs.github.com/rest/overview/rate-limits-for-the-rest-api',
+          ),
           headers: { 'x-ratelimit-remaining': '0', 'x-ratelimit-used': String(RATE_LIMIT), 'x-ratelimit-reset': String(Math.floor(Date.now() / 1000) + after) },
         };
       case 'error':
@@ -483,19 +513,33 @@ export async function startGithubEmulator(opts: GithubEmulatorOptions): Promise<
   origin = listening.url;
   const address = listening.address;
 
-  const matches = (o?: string, r?: string) => (x: { owner: string; repo: string }) => (o === undefined || x.owner.toLowerCase() === o.toLowerCase()) && (r === undefined || x.repo.toLowerCase() === r.toLowerCase());
+  const matches = (o?: string, r?: string) => (x: { owner: string; repo: string }) =>
+    (o === undefined || x.owner.toLowerCase() === o.toLowerCase()) && (r === undefined || x.repo.toLowerCase() === r.toLowerCase());
 
   return {
     url: `${origin}${prefix}`,
     port: address.port,
     spec,
     requests,
-    comments: (o, r, n) => [...comments.values()].filter(matches(o, r)).filter((c) => n === undefined || c.issueNumber === n).sort((a, b) => a.id - b.id),
+    comments: (o, r, n) =>
+      [...comments.values()]
+        .filter(matches(o, r))
+        .filter((c) => n === undefined || c.issueNumber === n)
+        .sort((a, b) => a.id - b.id),
     statuses: (o, r, sha) => statuses.filter(matches(o, r)).filter((s) => sha === undefined || s.sha === sha),
     seedComment(c) {
       const now = new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
       const author: GithubUser = { login: 'octocat', id: 583231, type: 'User', ...c.user };
-      const comment: IssueComment = { id: nextCommentId++, owner: c.owner, repo: c.repo, issueNumber: c.issueNumber, body: c.body, user: author, createdAt: now, updatedAt: now };
+      const comment: IssueComment = {
+        id: nextCommentId++,
+        owner: c.owner,
+        repo: c.repo,
+        issueNumber: c.issueNumber,
+        body: c.body,
+        user: author,
+        createdAt: now,
+        updatedAt: now,
+      };
       comments.set(comment.id, comment);
       return comment;
     },

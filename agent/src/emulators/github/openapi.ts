@@ -223,7 +223,10 @@ export function inspect(value: unknown): string {
   if (value === null || value === undefined) return 'nil';
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(inspect).join(', ')}]`;
-  if (typeof value === 'object') return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${JSON.stringify(k)} => ${inspect(v)}`).join(', ')}}`;
+  if (typeof value === 'object')
+    return `{${Object.entries(value as Record<string, unknown>)
+      .map(([k, v]) => `${JSON.stringify(k)} => ${inspect(v)}`)
+      .join(', ')}}`;
   return String(value);
 }
 
@@ -304,15 +307,18 @@ function validateNode(spec: OpenApiSpec, raw: JsonSchema, data: unknown, pointer
   if (typeof data === 'number') {
     const min = schema['minimum'] as number | undefined;
     const max = schema['maximum'] as number | undefined;
-    if (min !== undefined && (schema['exclusiveMinimum'] === true ? data <= min : data < min)) errors.push(`${where(pointer)}${data} is less than ${schema['exclusiveMinimum'] === true ? 'or equal to ' : ''}${min}.`);
-    if (max !== undefined && (schema['exclusiveMaximum'] === true ? data >= max : data > max)) errors.push(`${where(pointer)}${data} exceeds ${schema['exclusiveMaximum'] === true ? 'or equals ' : ''}${max}.`);
+    if (min !== undefined && (schema['exclusiveMinimum'] === true ? data <= min : data < min))
+      errors.push(`${where(pointer)}${data} is less than ${schema['exclusiveMinimum'] === true ? 'or equal to ' : ''}${min}.`);
+    if (max !== undefined && (schema['exclusiveMaximum'] === true ? data >= max : data > max))
+      errors.push(`${where(pointer)}${data} exceeds ${schema['exclusiveMaximum'] === true ? 'or equals ' : ''}${max}.`);
   }
   if (Array.isArray(data)) {
     const min = schema['minItems'] as number | undefined;
     const max = schema['maxItems'] as number | undefined;
     if (min !== undefined && data.length < min) errors.push(`${where(pointer)}At least ${min} items are required; only ${data.length} were supplied.`);
     if (max !== undefined && data.length > max) errors.push(`${where(pointer)}At most ${max} items are allowed; ${data.length} were supplied.`);
-    if (schema['uniqueItems'] === true && new Set(data.map((d) => JSON.stringify(d))).size !== data.length) errors.push(`${where(pointer)}Duplicate items are not allowed.`);
+    if (schema['uniqueItems'] === true && new Set(data.map((d) => JSON.stringify(d))).size !== data.length)
+      errors.push(`${where(pointer)}Duplicate items are not allowed.`);
     if (schema['items'] && typeof schema['items'] === 'object') {
       data.forEach((item) => validateNode(spec, schema['items'] as JsonSchema, item, [...pointer, 'items'], errors, depth + 1));
     }

@@ -97,8 +97,17 @@ export interface Reply {
   mutated?: boolean;
 }
 
-const ok = (body?: unknown, headers?: Record<string, string>): Reply => ({ status: 200, ...(body !== undefined ? { body } : {}), ...(headers ? { headers } : {}) });
-const created = (location: string, body?: unknown): Reply => ({ status: 201, headers: { Location: location }, mutated: true, ...(body !== undefined ? { body } : {}) });
+const ok = (body?: unknown, headers?: Record<string, string>): Reply => ({
+  status: 200,
+  ...(body !== undefined ? { body } : {}),
+  ...(headers ? { headers } : {}),
+});
+const created = (location: string, body?: unknown): Reply => ({
+  status: 201,
+  headers: { Location: location },
+  mutated: true,
+  ...(body !== undefined ? { body } : {}),
+});
 const done = (): Reply => ({ status: 200, mutated: true });
 
 function parse<S extends z.ZodType>(schema: S, body: unknown): z.infer<S> {
@@ -155,8 +164,10 @@ export function paginate<T>(items: T[], query: URLSearchParams, path: string): R
   const sizeRaw = query.get('page_size');
   const page = pageRaw === null ? 1 : Number(pageRaw);
   const size = sizeRaw === null ? 10 : Number(sizeRaw);
-  if (!Number.isInteger(page)) throw new HarborFault(422, 'UNPROCESSABLE_ENTITY', `validation failure list:\npage in query must be of type int64: "${pageRaw}"`);
-  if (!Number.isInteger(size)) throw new HarborFault(422, 'UNPROCESSABLE_ENTITY', `validation failure list:\npage_size in query must be of type int64: "${sizeRaw}"`);
+  if (!Number.isInteger(page))
+    throw new HarborFault(422, 'UNPROCESSABLE_ENTITY', `validation failure list:\npage in query must be of type int64: "${pageRaw}"`);
+  if (!Number.isInteger(size))
+    throw new HarborFault(422, 'UNPROCESSABLE_ENTITY', `validation failure list:\npage_size in query must be of type int64: "${sizeRaw}"`);
   if (size > 100) throw new HarborFault(422, 'UNPROCESSABLE_ENTITY', 'validation failure list:\npage_size in query should be less than or equal to 100');
   if (size < 0 || page < 0) throw badRequest('page and page_size must not be negative');
   const p = Math.max(1, page);
@@ -223,7 +234,9 @@ function renderRegistry(r: RegistryRec): Record<string, unknown> {
     id: r.id,
     url: r.url,
     name: r.name,
-    ...(r.credential ? { credential: { type: r.credential.type, access_key: r.credential.access_key, ...(r.credential.access_secret ? { access_secret: '*****' } : {}) } } : {}),
+    ...(r.credential
+      ? { credential: { type: r.credential.type, access_key: r.credential.access_key, ...(r.credential.access_secret ? { access_secret: '*****' } : {}) } }
+      : {}),
     type: r.type,
     insecure: r.insecure,
     ...(r.ca_certificate ? { ca_certificate: r.ca_certificate } : {}),
@@ -293,7 +306,11 @@ function renderRobot(env: ApiEnv, r: RobotRec): Record<string, unknown> {
     editable: true,
     disable: r.disable,
     expires_at: r.expires_at,
-    permissions: r.permissions.map((p) => ({ kind: p.kind, namespace: p.namespace, access: p.access.map((a) => ({ resource: a.resource, action: a.action, ...(a.effect ? { effect: a.effect } : {}) })) })),
+    permissions: r.permissions.map((p) => ({
+      kind: p.kind,
+      namespace: p.namespace,
+      access: p.access.map((a) => ({ resource: a.resource, action: a.action, ...(a.effect ? { effect: a.effect } : {}) })),
+    })),
     creator_type: 'local',
     creator_ref: 1,
     creation_time: r.creation_time,
@@ -336,7 +353,8 @@ function createProject(env: ApiEnv, req: ApiRequest): Reply {
   }
   if (body.public !== undefined && body.public !== null && metadata['public'] === undefined) metadata['public'] = String(body.public);
   if (!metadata['public']) metadata['public'] = 'false';
-  if (metadata['public'] !== 'true' && metadata['public'] !== 'false') throw badRequest(`metadata.public should only be 'true' or 'false', but got: '${metadata['public']}'`);
+  if (metadata['public'] !== 'true' && metadata['public'] !== 'false')
+    throw badRequest(`metadata.public should only be 'true' or 'false', but got: '${metadata['public']}'`);
   if (body.retention_days !== undefined && body.retention_days !== null && (body.registry_id === undefined || body.registry_id === null)) {
     throw badRequest('retention_days is only supported when creating a proxy cache project');
   }
@@ -346,7 +364,8 @@ function createProject(env: ApiEnv, req: ApiRequest): Reply {
   } else {
     delete metadata['enable_content_trust'];
   }
-  if (metadata['retention_id']) throw badRequest("the retention_id in the request's payload when creating a project should be omitted, alternatively passing an empty string");
+  if (metadata['retention_id'])
+    throw badRequest("the retention_id in the request's payload when creating a project should be omitted, alternatively passing an empty string");
   delete metadata['retention_id'];
   let registryId = 0;
   if (body.registry_id !== undefined && body.registry_id !== null) {
@@ -362,7 +381,17 @@ function createProject(env: ApiEnv, req: ApiRequest): Reply {
   if (env.state.projects.some((p) => p.name === name)) throw conflict(`The project named ${name} already exists`);
   const now = iso(env.now());
   const id = env.state.nextId.project++;
-  env.state.projects.push({ project_id: id, name, owner_id: 1, owner_name: req.principal.kind === 'admin' ? req.principal.username : 'admin', registry_id: registryId, repo_count: 0, metadata, creation_time: now, update_time: now });
+  env.state.projects.push({
+    project_id: id,
+    name,
+    owner_id: 1,
+    owner_name: req.principal.kind === 'admin' ? req.principal.username : 'admin',
+    registry_id: registryId,
+    repo_count: 0,
+    metadata,
+    creation_time: now,
+    update_time: now,
+  });
   if (registryId) metadata['retention_id'] = String(id);
   env.state.quotas.push({ id: env.state.nextId.quota++, project_id: id, hard: { storage: limit }, used: { storage: 0 }, creation_time: now, update_time: now });
   const inLocation = String(req.headers['x-resource-name-in-location'] ?? '').toLowerCase() === 'true';
@@ -388,7 +417,8 @@ function projectFromPath(env: ApiEnv, req: ApiRequest, raw: string): ProjectRec 
 function updateProject(env: ApiEnv, req: ApiRequest, p: ProjectRec): Reply {
   requireAdmin(req.principal);
   const body = parse(ProjectReqBody, req.body);
-  if (body.retention_days !== undefined && body.retention_days !== null) throw badRequest('retention_days is only supported when creating a proxy cache project');
+  if (body.retention_days !== undefined && body.retention_days !== null)
+    throw badRequest('retention_days is only supported when creating a proxy cache project');
   // Only the metadata changes: project_name, registry_id and storage_limit are ignored (quota: PUT /quotas/{id}).
   const next = { ...p.metadata };
   for (const k of METADATA_KEYS) {
@@ -399,9 +429,12 @@ function updateProject(env: ApiEnv, req: ApiRequest, p: ProjectRec): Reply {
     delete next['proxy_speed_kb'];
     delete next['max_upstream_conn'];
   }
-  if (next['public'] !== 'true' && next['public'] !== 'false') throw badRequest(`metadata.public should only be 'true' or 'false', but got: '${next['public'] ?? ''}'`);
+  if (next['public'] !== 'true' && next['public'] !== 'false')
+    throw badRequest(`metadata.public should only be 'true' or 'false', but got: '${next['public'] ?? ''}'`);
   if (next['retention_id'] !== p.metadata['retention_id']) {
-    throw badRequest("the retention_id in the request's payload when updating a project should be omitted, alternatively passing the one that has already been associated to this project");
+    throw badRequest(
+      "the retention_id in the request's payload when updating a project should be omitted, alternatively passing the one that has already been associated to this project",
+    );
   }
   p.metadata = next;
   p.update_time = iso(env.now());
@@ -485,7 +518,9 @@ async function createRegistry(env: ApiEnv, req: ApiRequest): Promise<Reply> {
   const name = body.name ?? '';
   const type = body.type ?? '';
   const url = validateRegistryFields(name, body.url ?? '', type);
-  const credential = body.credential ? { type: body.credential.type || 'basic', access_key: body.credential.access_key ?? '', access_secret: body.credential.access_secret ?? '' } : undefined;
+  const credential = body.credential
+    ? { type: body.credential.type || 'basic', access_key: body.credential.access_key ?? '', access_secret: body.credential.access_secret ?? '' }
+    : undefined;
   // Harbor pings the remote before it stores the registry.
   await checkHealthy(env, { url, type, insecure: body.insecure ?? false, credential });
   if (env.state.registries.some((r) => r.name === name)) throw conflict(`registry ${name} already exists`);
@@ -531,7 +566,8 @@ async function updateRegistry(env: ApiEnv, req: ApiRequest, r: RegistryRec): Pro
 
 function deleteRegistry(env: ApiEnv, req: ApiRequest, r: RegistryRec): Reply {
   requireAdmin(req.principal);
-  if (env.state.policies.some((p) => p.src_registry_id === r.id || p.dest_registry_id === r.id)) throw precondition(`the registry ${r.id} is referenced by replication policies, cannot delete it`);
+  if (env.state.policies.some((p) => p.src_registry_id === r.id || p.dest_registry_id === r.id))
+    throw precondition(`the registry ${r.id} is referenced by replication policies, cannot delete it`);
   if (env.state.projects.some((p) => p.registry_id === r.id)) throw precondition(`the registry ${r.id} is referenced by proxy cache project, cannot delete it`);
   env.state.registries = env.state.registries.filter((x) => x.id !== r.id);
   return done();
@@ -542,7 +578,8 @@ function policyFromBody(env: ApiEnv, body: z.infer<typeof ReplicationPolicyBody>
   if (!name) throw badRequest('empty name');
   const src = body.src_registry?.id ?? 0;
   const dst = body.dest_registry?.id ?? 0;
-  if ((src !== 0 && dst !== 0) || (src === 0 && dst === 0)) throw badRequest("either src_registry or dest_registry should be empty and the other one shouldn't be empty");
+  if ((src !== 0 && dst !== 0) || (src === 0 && dst === 0))
+    throw badRequest("either src_registry or dest_registry should be empty and the other one shouldn't be empty");
   for (const id of [src, dst]) if (id !== 0 && !env.state.registries.some((r) => r.id === id)) throw notFound(`registry ${id} not found`);
   const filters = (body.filters ?? []).map((f) => {
     const type = f.type ?? '';
@@ -551,7 +588,8 @@ function policyFromBody(env: ApiEnv, body: z.infer<typeof ReplicationPolicyBody>
       if (!Array.isArray(f.value) || !f.value.every((v) => typeof v === 'string')) throw badRequest(`the type of label filter value must be string slice`);
     } else if (typeof f.value !== 'string') throw badRequest(`the type of ${type} filter value must be string`);
     if (type === 'resource' && !['image', 'artifact'].includes(f.value as string)) throw badRequest(`invalid resource filter: ${String(f.value)}`);
-    if (f.decoration !== undefined && f.decoration !== '' && !['matches', 'excludes'].includes(f.decoration)) throw badRequest(`invalid filter decoration: ${f.decoration}`);
+    if (f.decoration !== undefined && f.decoration !== '' && !['matches', 'excludes'].includes(f.decoration))
+      throw badRequest(`invalid filter decoration: ${f.decoration}`);
     return { type, value: f.value, ...(f.decoration ? { decoration: f.decoration } : {}) };
   });
   if (body.dest_namespace && !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(body.dest_namespace)) {
@@ -628,7 +666,8 @@ function updatePolicy(env: ApiEnv, req: ApiRequest, existing: PolicyRec): Reply 
 
 function deletePolicy(env: ApiEnv, req: ApiRequest, p: PolicyRec): Reply {
   requireAdmin(req.principal);
-  if (env.state.executions.some((e) => e.policy_id === p.id && e.status === 'InProgress')) throw precondition(`the policy ${p.id} has running executions, can not be deleted`);
+  if (env.state.executions.some((e) => e.policy_id === p.id && e.status === 'InProgress'))
+    throw precondition(`the policy ${p.id} has running executions, can not be deleted`);
   env.state.policies = env.state.policies.filter((x) => x.id !== p.id);
   return done();
 }
@@ -759,7 +798,8 @@ function refreshRobotSecret(env: ApiEnv, req: ApiRequest, r: RobotRec): Reply {
   let reply: Record<string, string> = {};
   let secret: string;
   if (body.secret) {
-    if (!isValidRobotSecret(body.secret)) throw badRequest('the secret must longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
+    if (!isValidRobotSecret(body.secret))
+      throw badRequest('the secret must longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
     secret = body.secret;
   } else {
     secret = randomRobotSecret();
@@ -898,7 +938,10 @@ const ROUTES: Route[] = [
 
 /** Endpoints Harbor serves without authentication. */
 export function isAnonymousEndpoint(method: string, path: string): boolean {
-  return (method === 'GET' && (path === '/ping' || path === '/health' || path === '/systeminfo')) || ((method === 'GET' || method === 'HEAD') && path === '/projects');
+  return (
+    (method === 'GET' && (path === '/ping' || path === '/health' || path === '/systeminfo')) ||
+    ((method === 'GET' || method === 'HEAD') && path === '/projects')
+  );
 }
 
 export async function handleApi(env: ApiEnv, req: ApiRequest): Promise<Reply> {

@@ -31,7 +31,10 @@ export const PASSWORD_ENVS = ['MIRRORNET_HARBOR_EMULATOR_PASSWORD', 'HARBOR_ADMI
 export const DEFAULT_PASSWORD = 'Harbor12345';
 
 /** The admin account: --admin-password, a password file, the environment, the seed file's admin, Harbor's default. */
-export function emulatorAdmin(opts: EmulateHarborOptions, env: NodeJS.ProcessEnv = process.env): { admin?: { username: string; password: string }; note?: string } {
+export function emulatorAdmin(
+  opts: EmulateHarborOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { admin?: { username: string; password: string }; note?: string } {
   const seed = opts.seed ?? opts.config;
   const seedAdmin = seed ? loadSeedFile(seed).admin : undefined;
   const username = opts.adminUser ?? seedAdmin?.username ?? 'admin';
@@ -42,11 +45,20 @@ export function emulatorAdmin(opts: EmulateHarborOptions, env: NodeJS.ProcessEnv
     if (value) return { admin: { username, password: value } };
   }
   if (seedAdmin) return {};
-  return { admin: { username, password: DEFAULT_PASSWORD }, note: `no admin password given (--admin-password, ${PASSWORD_ENVS.join(' or ')}, or the seed file's admin): using Harbor's default password for ${username}` };
+  return {
+    admin: { username, password: DEFAULT_PASSWORD },
+    note: `no admin password given (--admin-password, ${PASSWORD_ENVS.join(' or ')}, or the seed file's admin): using Harbor's default password for ${username}`,
+  };
 }
 
 /** Start the emulator and keep it running; resolves with the exit code when stopped. */
-export async function emulateHarbor(opts: EmulateHarborOptions, io: EmulateIo, signal?: AbortSignal, extra: Partial<HarborEmulatorOptions> = {}, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+export async function emulateHarbor(
+  opts: EmulateHarborOptions,
+  io: EmulateIo,
+  signal?: AbortSignal,
+  extra: Partial<HarborEmulatorOptions> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<number> {
   let emulator: HarborEmulator;
   try {
     const { admin, note } = emulatorAdmin(opts, env);

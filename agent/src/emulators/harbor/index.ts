@@ -9,7 +9,17 @@ import { existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import writeFileAtomic from 'write-file-atomic';
 import { parse as parseYaml } from 'yaml';
-import { API_BASE, handleApi, isAnonymousEndpoint, type ApiEnv, type ExecutionResult, type Principal, type RegistryCheck, type RemoteCheck, type Reply } from './api.js';
+import {
+  API_BASE,
+  handleApi,
+  isAnonymousEndpoint,
+  type ApiEnv,
+  type ExecutionResult,
+  type Principal,
+  type RegistryCheck,
+  type RemoteCheck,
+  type Reply,
+} from './api.js';
 import { EmulatorState, Seed, type ExecutionRec, type PolicyRec, type RegistryRec, type SeedInput } from './schema.js';
 import { HarborFault, freshHarborState, emptyState, hashSecret, iso, randomRobotSecret, validateHttpUrl, validateRobotPermissions, NAME_RE } from './store.js';
 import { listenOn, parseListen } from '../http.js';
@@ -159,8 +169,25 @@ export function applySeed(state: EmulatorState, input: SeedInput, now: Date): vo
       continue;
     }
     const id = state.nextId.project++;
-    state.projects.push({ project_id: id, name: p.name, owner_id: 1, owner_name: 'admin', registry_id: regId(p.registry), repo_count: p.repo_count ?? 0, metadata, creation_time: t, update_time: t });
-    state.quotas.push({ id: state.nextId.quota++, project_id: id, hard: { storage: p.storage_limit ?? -1 }, used: { storage: 0 }, creation_time: t, update_time: t });
+    state.projects.push({
+      project_id: id,
+      name: p.name,
+      owner_id: 1,
+      owner_name: 'admin',
+      registry_id: regId(p.registry),
+      repo_count: p.repo_count ?? 0,
+      metadata,
+      creation_time: t,
+      update_time: t,
+    });
+    state.quotas.push({
+      id: state.nextId.quota++,
+      project_id: id,
+      hard: { storage: p.storage_limit ?? -1 },
+      used: { storage: 0 },
+      creation_time: t,
+      update_time: t,
+    });
   }
   for (const r of seed.robots) {
     if (state.robots.some((x) => x.name === r.name)) continue;
@@ -221,7 +248,13 @@ function errorBody(code: string, message: string): string {
   return `${JSON.stringify({ errors: [{ code, message }] })}\n`;
 }
 
-const STATUS_CODES: Record<number, string> = { 429: 'TOO_MANY_REQUESTS', 500: 'UNKNOWN', 502: 'BAD_GATEWAY', 503: 'SERVICE_UNAVAILABLE', 504: 'GATEWAY_TIMEOUT' };
+const STATUS_CODES: Record<number, string> = {
+  429: 'TOO_MANY_REQUESTS',
+  500: 'UNKNOWN',
+  502: 'BAD_GATEWAY',
+  503: 'SERVICE_UNAVAILABLE',
+  504: 'GATEWAY_TIMEOUT',
+};
 
 export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<HarborEmulator> {
   const now = opts.now ?? (() => new Date());
@@ -304,7 +337,8 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
     if (user.startsWith(robotPrefix)) {
       const robot = state.robots.find((r) => `${robotPrefix}${r.name}` === user);
       const nowSec = Math.floor(now().getTime() / 1000);
-      if (robot && !robot.disable && (robot.expires_at === -1 || robot.expires_at > nowSec) && sameText(hashSecret(pass, robot.salt), robot.secret_hash)) return { kind: 'robot', robot };
+      if (robot && !robot.disable && (robot.expires_at === -1 || robot.expires_at > nowSec) && sameText(hashSecret(pass, robot.salt), robot.secret_hash))
+        return { kind: 'robot', robot };
     }
     return 'invalid';
   };
@@ -431,7 +465,14 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
           const principal: Principal = auth === 'invalid' ? { kind: 'anonymous' } : auth;
           if (principal.kind === 'anonymous' && !anonymousOk) throw new HarborFault(401, 'UNAUTHORIZED', 'unauthorized');
           if (principal.kind === 'robot' && method !== 'GET' && method !== 'HEAD') throw new HarborFault(403, 'FORBIDDEN', 'forbidden');
-          const apiReq = { method: method === 'HEAD' && path !== '/projects' ? 'GET' : method, path, query: url.searchParams, headers: req.headers, body, principal };
+          const apiReq = {
+            method: method === 'HEAD' && path !== '/projects' ? 'GET' : method,
+            path,
+            query: url.searchParams,
+            headers: req.headers,
+            body,
+            principal,
+          };
           env.externalUrl = opts.externalUrl ?? `http://${req.headers.host ?? 'localhost'}`;
           reply = await handleApi(env, apiReq);
           if (reply.mutated) await save();
@@ -447,7 +488,8 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
             req.socket.destroy();
             return;
           }
-          if (after.status) reply = { status: after.status, body: { errors: [{ code: STATUS_CODES[after.status] ?? 'UNKNOWN', message: 'internal server error' }] } };
+          if (after.status)
+            reply = { status: after.status, body: { errors: [{ code: STATUS_CODES[after.status] ?? 'UNKNOWN', message: 'internal server error' }] } };
         }
         send(res, reply, requestId, method === 'HEAD');
         record(entry(reply.status, after ? 'status' : undefined));

@@ -36,9 +36,7 @@ export type ProjectReqBody = z.infer<typeof ProjectReqBody>;
 
 export const QuotaUpdateBody = z.object({ hard: z.record(Str, Int).nullish() });
 
-export const RegistryCredentialBody = z
-  .object({ type: Str.optional(), access_key: Str.optional(), access_secret: Str.optional() })
-  .nullish();
+export const RegistryCredentialBody = z.object({ type: Str.optional(), access_key: Str.optional(), access_secret: Str.optional() }).nullish();
 
 export const RegistryBody = z.object({
   name: Str.optional(),
@@ -75,9 +73,7 @@ export const ReplicationPolicyBody = z.object({
   dest_registry: RegistryRef,
   dest_namespace: Str.optional(),
   dest_namespace_replace_count: Int.nullish(),
-  trigger: z
-    .object({ type: Str.optional(), trigger_settings: z.object({ cron: Str.optional() }).nullish() })
-    .nullish(),
+  trigger: z.object({ type: Str.optional(), trigger_settings: z.object({ cron: Str.optional() }).nullish() }).nullish(),
   filters: z.array(ReplicationFilterBody).nullish(),
   replicate_deletion: z.boolean().optional(),
   deletion: z.boolean().optional(),
@@ -268,7 +264,9 @@ export const SeedRobot = z.strictObject({
   disable: z.boolean().optional(),
   /** The robot's secret (so a user knows it); random when left out. */
   secret: Str.optional(),
-  permissions: z.array(z.strictObject({ kind: Str.default('project'), namespace: Str, access: z.array(z.strictObject({ resource: Str, action: Str, effect: Str.optional() })) })),
+  permissions: z.array(
+    z.strictObject({ kind: Str.default('project'), namespace: Str, access: z.array(z.strictObject({ resource: Str, action: Str, effect: Str.optional() })) }),
+  ),
 });
 
 export const Seed = z.strictObject({

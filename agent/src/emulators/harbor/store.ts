@@ -79,7 +79,17 @@ export function freshHarborState(now: string): EmulatorState {
   const s = emptyState();
   s.nextId.project = 2;
   s.nextId.quota = 2;
-  s.projects.push({ project_id: 1, name: 'library', owner_id: 1, owner_name: 'admin', registry_id: 0, repo_count: 0, metadata: { public: 'true' }, creation_time: now, update_time: now });
+  s.projects.push({
+    project_id: 1,
+    name: 'library',
+    owner_id: 1,
+    owner_name: 'admin',
+    registry_id: 0,
+    repo_count: 0,
+    metadata: { public: 'true' },
+    creation_time: now,
+    update_time: now,
+  });
   s.quotas.push({ id: 1, project_id: 1, hard: { storage: -1 }, used: { storage: 0 }, creation_time: now, update_time: now });
   return s;
 }
@@ -107,7 +117,10 @@ export function isValidRobotSecret(s: string): boolean {
 
 export function randomRobotSecret(): string {
   for (;;) {
-    const s = randomBytes(24).toString('base64').replace(/[^A-Za-z0-9]/g, '').slice(0, 32);
+    const s = randomBytes(24)
+      .toString('base64')
+      .replace(/[^A-Za-z0-9]/g, '')
+      .slice(0, 32);
     if (isValidRobotSecret(s)) return s;
   }
 }
@@ -146,7 +159,8 @@ export function replicationCronProblem(cron: string): string | undefined {
     return `invalid cron string for scheduled trigger: ${cron}`;
   }
   if (parts[0] !== '0') return `invalid cron string for scheduled trigger: ${cron}, the 1st field (indicating Seconds of time) of the cron setting must be 0`;
-  if (parts[1] === '*') return `invalid cron string for scheduled trigger: ${cron}, * is not allowed for the Minutes field of the cron setting of replication policy`;
+  if (parts[1] === '*')
+    return `invalid cron string for scheduled trigger: ${cron}, * is not allowed for the Minutes field of the cron setting of replication policy`;
   return undefined;
 }
 
@@ -161,7 +175,12 @@ export interface PermissionInput {
 }
 
 /** Harbor's robot validation (handler `validate` + controller `toScope`). */
-export function validateRobotPermissions(state: EmulatorState, level: string | undefined, duration: number | null | undefined, permissions: PermissionInput[] | null | undefined): RobotPermission[] {
+export function validateRobotPermissions(
+  state: EmulatorState,
+  level: string | undefined,
+  duration: number | null | undefined,
+  permissions: PermissionInput[] | null | undefined,
+): RobotPermission[] {
   const d = duration ?? 0;
   if (d < -1 || d >= 2 ** 31 - 1) throw badRequest(`bad request error duration input: ${d}`);
   if (!robotLevelOk(level)) throw badRequest(`bad request error level input: ${level ?? ''}`);

@@ -22,7 +22,19 @@ import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
-import { EmuConfigFile, EmuState, FaultSpec, type EmuCredential, type EmuProject, type EmuRoute, type EmuRouteTable, type EmuRouteTableInput, type EmuState as EmuStateT, type EmuStateInput, type Fault } from './schema.js';
+import {
+  EmuConfigFile,
+  EmuState,
+  FaultSpec,
+  type EmuCredential,
+  type EmuProject,
+  type EmuRoute,
+  type EmuRouteTable,
+  type EmuRouteTableInput,
+  type EmuState as EmuStateT,
+  type EmuStateInput,
+  type Fault,
+} from './schema.js';
 import { MAX_CLOCK_SKEW_MS, verifySignature, type VerifyFailure } from './signing.js';
 import { listTables, RouteTableStore, VpcApiError, VPC_ERRORS, type ListQuery } from './store.js';
 import { listenOn, parseListen } from '../http.js';
@@ -172,7 +184,12 @@ function errorCodeOf(body: unknown): string | undefined {
 export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Promise<HuaweiVpcEmulator> {
   const now = opts.now ?? Date.now;
   const seed: EmuStateInput = { ...(opts.seed ?? {}), projects: { ...(opts.seed?.projects ?? {}), ...(opts.projects ?? {}) } };
-  const store = await RouteTableStore.open({ seed, ...(opts.statePath ? { statePath: opts.statePath } : {}), ...(opts.routeQuota ? { routeQuota: opts.routeQuota } : {}), now });
+  const store = await RouteTableStore.open({
+    seed,
+    ...(opts.statePath ? { statePath: opts.statePath } : {}),
+    ...(opts.routeQuota ? { routeQuota: opts.routeQuota } : {}),
+    now,
+  });
   const creds = new Map(opts.credentials.map((c) => [c.ak, c] as const));
   const maxFailures = opts.auth?.maxFailures ?? LOCKOUT_FAILURES;
   const lockoutMs = opts.auth?.lockoutMs ?? LOCKOUT_MS;
@@ -200,14 +217,28 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
     if (claimed && creds.has(claimed)) {
       const until = lockedUntil.get(claimed);
       if (until !== undefined && t < until) {
-        return gatewayError(401, 'APIGW.0301', `Incorrect IAM authentication information: the access key is locked for ${Math.round(lockoutMs / 60000)} minutes after ${maxFailures} failed signature verifications in a row; try again later`, requestId);
+        return gatewayError(
+          401,
+          'APIGW.0301',
+          `Incorrect IAM authentication information: the access key is locked for ${Math.round(lockoutMs / 60000)} minutes after ${maxFailures} failed signature verifications in a row; try again later`,
+          requestId,
+        );
       }
       if (until !== undefined) {
         lockedUntil.delete(claimed);
         failures.delete(claimed);
       }
     }
-    const result = verifySignature({ method: req.method ?? 'GET', path, rawQuery, headers: req.headers, body, secretOf: (ak) => creds.get(ak)?.sk, now: t, maxSkewMs: maxSkew });
+    const result = verifySignature({
+      method: req.method ?? 'GET',
+      path,
+      rawQuery,
+      headers: req.headers,
+      body,
+      secretOf: (ak) => creds.get(ak)?.sk,
+      now: t,
+      maxSkewMs: maxSkew,
+    });
     if (result.ok) {
       failures.delete(result.ak);
       return { ak: result.ak };
@@ -226,7 +257,12 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
     const [, projectId, , tableId] = segments.map(decodeSegment);
     const cred = creds.get(ak)!;
     const headerProject = req.headers['x-project-id'];
-    if (!projectId || (typeof headerProject === 'string' && headerProject !== projectId) || (cred.projects && !cred.projects.includes(projectId)) || (!store.hasProject(projectId) && !opts.autoCreateTables)) {
+    if (
+      !projectId ||
+      (typeof headerProject === 'string' && headerProject !== projectId) ||
+      (cred.projects && !cred.projects.includes(projectId)) ||
+      (!store.hasProject(projectId) && !opts.autoCreateTables)
+    ) {
       const e = VpcApiError.of('tenantMismatch', 'urlTenantId is not equal tokenTenantId');
       return { status: e.status, body: e.body() };
     }
@@ -305,7 +341,9 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
     }
     const m = /^\/_emulator\/projects\/([^/]+)\/routetables\/([^/]+)\/routes$/.exec(path);
     if (m && method === 'PUT') {
-      const routes = z.array(z.object({ type: z.string(), destination: z.string(), nexthop: z.string().default(''), description: z.string().optional() })).safeParse(json());
+      const routes = z
+        .array(z.object({ type: z.string(), destination: z.string(), nexthop: z.string().default(''), description: z.string().optional() }))
+        .safeParse(json());
       if (!routes.success) return { status: 400, body: { error: `routes: ${routes.error.message}` } };
       const pid = decodeSegment(m[1]!);
       const id = decodeSegment(m[2]!);
@@ -355,8 +393,17 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
       const fault = takeFault(method, path);
       if (fault) entry.fault = fault.kind;
       let after: Fault | undefined;
-      if (fault?.kind === '429') reply = gatewayError(429, 'APIGW.0308', 'The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second', requestId);
-      else if (fault?.kind === 'status') reply = { status: fault.status, body: fault.body ?? (fault.status >= 500 ? { code: VPC_ERRORS.backend.code, message: 'Neutron Error.' } : { error_code: 'APIGW.0000', error_msg: 'injected error', request_id: requestId }) };
+      if (fault?.kind === '429')
+        reply = gatewayError(429, 'APIGW.0308', 'The throttling threshold has been reached: policy user over ratelimit,limit:20,time:1 second', requestId);
+      else if (fault?.kind === 'status')
+        reply = {
+          status: fault.status,
+          body:
+            fault.body ??
+            (fault.status >= 500
+              ? { code: VPC_ERRORS.backend.code, message: 'Neutron Error.' }
+              : { error_code: 'APIGW.0000', error_msg: 'injected error', request_id: requestId }),
+        };
       else if (fault?.kind === '500' && fault.when === 'before') reply = { status: 500, body: { code: VPC_ERRORS.backend.code, message: 'Neutron Error.' } };
       else if (fault?.kind === 'reset' && fault.when === 'before') reset = true;
       else if (fault?.kind === 'delay') await sleep(fault.ms);
@@ -490,7 +537,9 @@ export async function huaweiVpcEmulatorOptionsFromCli(args: EmulatorCliArgs, env
   const sk = args.sk ?? env['HUAWEICLOUD_SDK_SK'];
   if (ak && sk && !credentials.some((c) => c.ak === ak)) credentials.push({ ak, sk });
   if (!credentials.length) {
-    throw new Error('The emulator needs at least one access key: give --ak and --sk, set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or list credentials in --config.');
+    throw new Error(
+      'The emulator needs at least one access key: give --ak and --sk, set HUAWEICLOUD_SDK_AK and HUAWEICLOUD_SDK_SK, or list credentials in --config.',
+    );
   }
   const listen = args.listen ?? file?.listen;
   const statePath = args.state ?? file?.state;

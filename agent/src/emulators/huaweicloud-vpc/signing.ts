@@ -34,7 +34,9 @@ export function canonicalUri(path: string): string {
 /** `query` is decoded: key -> value(s). */
 export function canonicalQuery(query: ReadonlyMap<string, readonly string[]> | Record<string, string | readonly string[]>): string {
   const entries: [string, readonly string[]][] =
-    query instanceof Map ? [...(query as ReadonlyMap<string, readonly string[]>).entries()] : Object.entries(query).map(([k, v]) => [k, typeof v === 'string' ? [v] : v] as [string, readonly string[]]);
+    query instanceof Map
+      ? [...(query as ReadonlyMap<string, readonly string[]>).entries()]
+      : Object.entries(query).map(([k, v]) => [k, typeof v === 'string' ? [v] : v] as [string, readonly string[]]);
   const keys = entries.map(([k]) => k).sort();
   const byKey = new Map(entries);
   const parts: string[] = [];
@@ -88,7 +90,10 @@ export function stringToSign(date: string, canonical: string): string {
 
 /** `YYYYMMDDTHHmmssZ` (UTC), the X-Sdk-Date format. */
 export function formatSdkDate(ms: number): string {
-  return new Date(ms).toISOString().replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+  return new Date(ms)
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d{3}Z$/, 'Z');
 }
 
 export function parseSdkDate(text: string): number | undefined {

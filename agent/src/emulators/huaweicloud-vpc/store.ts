@@ -5,7 +5,16 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { parseCidr, parseIpv4 } from '../../net/cidr.js';
-import { DEFAULT_ROUTE_QUOTA, EmuRouteTable, EmuState, LOCAL_ROUTE_TYPE, ROUTE_TYPES, type EmuRoute, type EmuRouteTableInput, type EmuStateInput } from './schema.js';
+import {
+  DEFAULT_ROUTE_QUOTA,
+  EmuRouteTable,
+  EmuState,
+  LOCAL_ROUTE_TYPE,
+  ROUTE_TYPES,
+  type EmuRoute,
+  type EmuRouteTableInput,
+  type EmuStateInput,
+} from './schema.js';
 
 /**
  * VPC v1 error codes the emulator answers with. VPC.0003 and VPC.0007 are the documented public codes; the
@@ -85,11 +94,14 @@ function routeOf(raw: unknown, where: string): EmuRoute {
   if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw VpcApiError.of('invalidParam', `Param is invalid: ${where} must be an object.`);
   const o = raw as Record<string, unknown>;
   const type = stringField(o, 'type', where, true)!;
-  if (type === LOCAL_ROUTE_TYPE) throw VpcApiError.of('systemRoute', `Route type local is reserved for system routes and cannot be added or modified (${where}).`);
-  if (!(ROUTE_TYPES as readonly string[]).includes(type)) throw VpcApiError.of('invalidParam', `Param is invalid: ${where}.type ${JSON.stringify(type)} is not one of ${ROUTE_TYPES.join(', ')}.`);
+  if (type === LOCAL_ROUTE_TYPE)
+    throw VpcApiError.of('systemRoute', `Route type local is reserved for system routes and cannot be added or modified (${where}).`);
+  if (!(ROUTE_TYPES as readonly string[]).includes(type))
+    throw VpcApiError.of('invalidParam', `Param is invalid: ${where}.type ${JSON.stringify(type)} is not one of ${ROUTE_TYPES.join(', ')}.`);
   const destination = destinationOf(o['destination'], where);
   const nexthop = stringField(o, 'nexthop', where, true)!;
-  if (type === 'vip' && parseIpv4(nexthop) === undefined) throw VpcApiError.of('invalidParam', `Param is invalid: ${where}.nexthop of a vip route must be an IP address.`);
+  if (type === 'vip' && parseIpv4(nexthop) === undefined)
+    throw VpcApiError.of('invalidParam', `Param is invalid: ${where}.nexthop of a vip route must be an IP address.`);
   const description = stringField(o, 'description', where, false);
   checkDescription(description, where);
   return { type, destination, nexthop, ...(description !== undefined ? { description } : {}) };
@@ -110,14 +122,16 @@ function customCount(routes: readonly EmuRoute[]): number {
  * Order: del, then mod, then add (so a del + add of one destination in one request replaces the route).
  */
 export function updatedTable(table: EmuRouteTable, body: unknown, quota: number, now: Date): EmuRouteTable {
-  if (!body || typeof body !== 'object' || Array.isArray(body)) throw VpcApiError.of('invalidParam', 'Param is invalid: the request body must be a JSON object.');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw VpcApiError.of('invalidParam', 'Param is invalid: the request body must be a JSON object.');
   const rt = (body as Record<string, unknown>)['routetable'];
   if (!rt || typeof rt !== 'object' || Array.isArray(rt)) throw VpcApiError.of('invalidParam', 'Param is invalid: routetable is required.');
   const o = rt as Record<string, unknown>;
   const next: EmuRouteTable = structuredClone(table);
   const name = stringField(o, 'name', 'routetable', false);
   if (name !== undefined) {
-    if (!/^[\p{L}\p{N}_.-]{1,64}$/u.test(name)) throw VpcApiError.of('invalidParam', 'Param is invalid: routetable.name must be 1-64 letters, digits, _, - or . characters.');
+    if (!/^[\p{L}\p{N}_.-]{1,64}$/u.test(name))
+      throw VpcApiError.of('invalidParam', 'Param is invalid: routetable.name must be 1-64 letters, digits, _, - or . characters.');
     next.name = name;
   }
   const description = stringField(o, 'description', 'routetable', false);
@@ -127,7 +141,8 @@ export function updatedTable(table: EmuRouteTable, body: unknown, quota: number,
   }
   const routes = o['routes'];
   if (routes !== undefined && routes !== null) {
-    if (typeof routes !== 'object' || Array.isArray(routes)) throw VpcApiError.of('invalidParam', 'Param is invalid: routetable.routes must be an object with add, mod and del.');
+    if (typeof routes !== 'object' || Array.isArray(routes))
+      throw VpcApiError.of('invalidParam', 'Param is invalid: routetable.routes must be an object with add, mod and del.');
     const r = routes as Record<string, unknown>;
     const del = listOf(r['del'], 'routes.del');
     const mod = listOf(r['mod'], 'routes.mod');
@@ -152,9 +167,17 @@ export function updatedTable(table: EmuRouteTable, body: unknown, quota: number,
       const route = routeOf(raw, `routes.mod[${i}]`);
       seen(modSeen, route.destination, 'routes.mod');
       const have = byDst.get(route.destination);
-      if (!have) throw VpcApiError.of('routeNotFound', `Route ${route.destination} does not exist in route table ${table.id}; a destination cannot be modified, delete the route and add a new one.`);
-      if (have.type === LOCAL_ROUTE_TYPE) throw VpcApiError.of('systemRoute', `Route ${route.destination} is a system route (type local) and cannot be modified.`);
-      byDst.set(route.destination, { ...route, ...(route.description === undefined && have.description !== undefined ? { description: have.description } : {}) });
+      if (!have)
+        throw VpcApiError.of(
+          'routeNotFound',
+          `Route ${route.destination} does not exist in route table ${table.id}; a destination cannot be modified, delete the route and add a new one.`,
+        );
+      if (have.type === LOCAL_ROUTE_TYPE)
+        throw VpcApiError.of('systemRoute', `Route ${route.destination} is a system route (type local) and cannot be modified.`);
+      byDst.set(route.destination, {
+        ...route,
+        ...(route.description === undefined && have.description !== undefined ? { description: have.description } : {}),
+      });
     });
     const addSeen: string[] = [];
     add.forEach((raw, i) => {
@@ -170,7 +193,10 @@ export function updatedTable(table: EmuRouteTable, body: unknown, quota: number,
     const after = [...byDst.values()];
     const count = customCount(after);
     if (count > quota && count > customCount(table.routes)) {
-      throw VpcApiError.of('routeQuota', `Quota exceeded for resources: ['route']. Route table ${table.id} would have ${count} routes; at most ${quota} are allowed.`);
+      throw VpcApiError.of(
+        'routeQuota',
+        `Quota exceeded for resources: ['route']. Route table ${table.id} would have ${count} routes; at most ${quota} are allowed.`,
+      );
     }
     next.routes = after;
   }
@@ -180,7 +206,12 @@ export function updatedTable(table: EmuRouteTable, body: unknown, quota: number,
 
 /** GET /v1/{project}/routetables: filters, then `marker` (the id after which the page starts) and `limit`. */
 export function listTables(tables: readonly EmuRouteTable[], q: ListQuery): RouteTableSummary[] {
-  let rows = tables.filter((t) => (q.id === undefined || t.id === q.id) && (q.vpc_id === undefined || t.vpc_id === q.vpc_id) && (q.subnet_id === undefined || t.subnets.some((s) => s.id === q.subnet_id)));
+  let rows = tables.filter(
+    (t) =>
+      (q.id === undefined || t.id === q.id) &&
+      (q.vpc_id === undefined || t.vpc_id === q.vpc_id) &&
+      (q.subnet_id === undefined || t.subnets.some((s) => s.id === q.subnet_id)),
+  );
   if (q.marker !== undefined && q.marker !== '') {
     const at = rows.findIndex((t) => t.id === q.marker);
     if (at < 0) throw VpcApiError.of('invalidParam', `Param is invalid: marker ${q.marker} is not a route table of this query.`);

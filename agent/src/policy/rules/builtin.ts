@@ -24,12 +24,32 @@ export const yamlRules: RuleFamily = {
 export const schemaRules: RuleFamily = {
   id: 'schema',
   rules: [
-    { id: 'schema/header', severity: 'warning', summary: 'Each file starts with a `# yaml-language-server: $schema=` line for editors.', example: 'a region file without the header' },
+    {
+      id: 'schema/header',
+      severity: 'warning',
+      summary: 'Each file starts with a `# yaml-language-server: $schema=` line for editors.',
+      example: 'a region file without the header',
+    },
     { id: 'schema/unknown-kind', severity: 'error', summary: '`kind` is one of the known kinds.', example: 'kind: Regoin' },
-    { id: 'schema/wrong-directory', severity: 'error', summary: 'Each kind lives in its directory (regions/, hubs/, harbor/, policies/).', example: 'a Region in hubs/' },
+    {
+      id: 'schema/wrong-directory',
+      severity: 'error',
+      summary: 'Each kind lives in its directory (regions/, hubs/, harbor/, policies/).',
+      example: 'a Region in hubs/',
+    },
     { id: 'schema/name-mismatch', severity: 'error', summary: '`name` equals the file name.', example: 'regions/eu-frankfurt.yaml with name: eu-paris' },
-    { id: 'schema/duplicate-name', severity: 'error', summary: 'Names are unique (hubs and regions share one namespace; one object per policy kind).', example: 'regions/x.yaml and regions/x.yml' },
-    { id: 'schema/unknown-key', severity: 'error', summary: 'Unknown keys are rejected, with a suggestion (dfdaemon silently ignores typos; mirrornet does not).', example: 'proxyport: 4001 instead of proxyPort' },
+    {
+      id: 'schema/duplicate-name',
+      severity: 'error',
+      summary: 'Names are unique (hubs and regions share one namespace; one object per policy kind).',
+      example: 'regions/x.yaml and regions/x.yml',
+    },
+    {
+      id: 'schema/unknown-key',
+      severity: 'error',
+      summary: 'Unknown keys are rejected, with a suggestion (dfdaemon silently ignores typos; mirrornet does not).',
+      example: 'proxyport: 4001 instead of proxyPort',
+    },
     { id: 'schema/required', severity: 'error', summary: 'Required keys are present.', example: 'a region without cidr' },
     { id: 'schema/type', severity: 'error', summary: 'Values have the right type.', example: 'mtu: "1400"' },
     { id: 'schema/value', severity: 'error', summary: 'Enumerations take one of their values.', example: 'area: europe' },

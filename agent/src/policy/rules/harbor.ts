@@ -64,12 +64,23 @@ function check(ctx: RuleContext): Finding[] {
     }
     if (h.loadBalancer.mode === 'l7-tls-offload' && !h.externalUrl.startsWith('https://')) {
       out.push(
-        externalUrl(f, ['externalUrl'], 'Behind a layer-7 load balancer that terminates TLS, externalUrl must be https://... (and the LB must pass Host and X-Forwarded-Proto), or `docker login` fails.'),
+        externalUrl(
+          f,
+          ['externalUrl'],
+          'Behind a layer-7 load balancer that terminates TLS, externalUrl must be https://... (and the LB must pass Host and X-Forwarded-Proto), or `docker login` fails.',
+        ),
       );
     }
     const hostInUrl = /^https?:\/\/([^/:]+)/.exec(h.externalUrl)?.[1];
     if (hostInUrl && hostInUrl !== h.hostname) {
-      out.push(externalUrl(f, ['externalUrl'], `externalUrl points at ${hostInUrl} but hostname is ${h.hostname}: clients and tokens need one name; make them match.`, { severity: 'warning' }));
+      out.push(
+        externalUrl(
+          f,
+          ['externalUrl'],
+          `externalUrl points at ${hostInUrl} but hostname is ${h.hostname}: clients and tokens need one name; make them match.`,
+          { severity: 'warning' },
+        ),
+      );
     }
 
     // Storage.
@@ -79,7 +90,13 @@ function check(ctx: RuleContext): Finding[] {
     }
     if (s.s3) {
       if (s.redirect?.disable !== true) {
-        out.push(s3Redirect(f, ['storage'], 'With S3 storage and no redirect.disable: true, Harbor redirects clients straight to the object store, across regions and outside the private network: add redirect: { disable: true }.'));
+        out.push(
+          s3Redirect(
+            f,
+            ['storage'],
+            'With S3 storage and no redirect.disable: true, Harbor redirects clients straight to the object store, across regions and outside the private network: add redirect: { disable: true }.',
+          ),
+        );
       }
       const c = s.s3.chunksize;
       if (c !== undefined && (c < 5 * MIB || c > 5 * GIB)) {
@@ -87,7 +104,12 @@ function check(ctx: RuleContext): Finding[] {
       }
       if (s.s3.regionendpoint && /myhuaweicloud|obs\./.test(s.s3.regionendpoint)) {
         out.push(
-          s3Redirect(f, ['storage', 's3', 'regionendpoint'], 'A regionendpoint forces path-style addressing, which Huawei OBS no longer serves for new buckets: check that this bucket accepts path-style requests.', { severity: 'warning' }),
+          s3Redirect(
+            f,
+            ['storage', 's3', 'regionendpoint'],
+            'A regionendpoint forces path-style addressing, which Huawei OBS no longer serves for new buckets: check that this bucket accepts path-style requests.',
+            { severity: 'warning' },
+          ),
         );
       }
     }
@@ -103,7 +125,10 @@ function check(ctx: RuleContext): Finding[] {
     for (const [key, idx] of indexes) {
       if (idx === undefined) continue;
       const other = seenIdx.get(idx);
-      if (other) out.push(redisIndex(f, ['redis', key], `Redis database ${idx} is already used by ${other}: each Harbor component needs its own database index (0 is core's).`));
+      if (other)
+        out.push(
+          redisIndex(f, ['redis', key], `Redis database ${idx} is already used by ${other}: each Harbor component needs its own database index (0 is core's).`),
+        );
       else seenIdx.set(idx, key);
     }
 
@@ -116,7 +141,8 @@ function check(ctx: RuleContext): Finding[] {
     ] as const) {
       const seen = new Set<string>();
       (h[list] as { name: string }[]).forEach((item, i) => {
-        if (seen.has(item.name)) out.push(duplicate(f, [list, i, 'name'], `The ${label} "${item.name}" is declared twice in ${name}: names are unique; merge them.`));
+        if (seen.has(item.name))
+          out.push(duplicate(f, [list, i, 'name'], `The ${label} "${item.name}" is declared twice in ${name}: names are unique; merge them.`));
         seen.add(item.name);
       });
     }
@@ -124,13 +150,25 @@ function check(ctx: RuleContext): Finding[] {
     const endpoints = new Set(h.endpoints.map((e) => e.name));
     h.projects.forEach((p, i) => {
       if (p.proxyCache && !endpoints.has(p.proxyCache.endpoint)) {
-        out.push(unknownEndpoint(f, ['projects', i, 'proxyCache', 'endpoint'], `There is no endpoint "${p.proxyCache.endpoint}" in ${name}: declare it under endpoints (e.g. type: docker-hub, url: https://hub.docker.com).`));
+        out.push(
+          unknownEndpoint(
+            f,
+            ['projects', i, 'proxyCache', 'endpoint'],
+            `There is no endpoint "${p.proxyCache.endpoint}" in ${name}: declare it under endpoints (e.g. type: docker-hub, url: https://hub.docker.com).`,
+          ),
+        );
       }
     });
     h.robots.forEach((r, i) =>
       r.permissions.forEach((perm, j) => {
         if (perm.project !== '*' && !projects.has(perm.project)) {
-          out.push(robotProject(f, ['robots', i, 'permissions', j, 'project'], `Robot ${r.name} is granted access to "${perm.project}", which is not a project of ${name}: declare the project or use "*".`));
+          out.push(
+            robotProject(
+              f,
+              ['robots', i, 'permissions', j, 'project'],
+              `Robot ${r.name} is granted access to "${perm.project}", which is not a project of ${name}: declare the project or use "*".`,
+            ),
+          );
         }
       }),
     );
@@ -152,7 +190,13 @@ function check(ctx: RuleContext): Finding[] {
         return;
       }
       if (rule.source !== name && rule.destination !== name) {
-        out.push(endpointRule(f, [...base, 'source'], `A replication rule of ${name} has ${name} as its source (push) or its destination (pull); this one names neither.`));
+        out.push(
+          endpointRule(
+            f,
+            [...base, 'source'],
+            `A replication rule of ${name} has ${name} as its source (push) or its destination (pull); this one names neither.`,
+          ),
+        );
       }
       let remote: HarborInstance | undefined;
       for (const key of ['source', 'destination'] as const) {
@@ -170,11 +214,23 @@ function check(ctx: RuleContext): Finding[] {
         const need = rule.source === name ? 'repository:push' : 'repository:pull';
         const ok = remote.robots.some((r) => r.permissions.some((p) => p.access.includes(need)));
         if (!ok) {
-          out.push(replicationRobot(f, [...base, rule.source === name ? 'destination' : 'source'], `${remote.name} declares no robot with ${need}: replication from ${rule.source} to ${rule.destination} has no credentials. Add a robot with ${need} on the replicated projects to harbor/${remote.name}.yaml.`));
+          out.push(
+            replicationRobot(
+              f,
+              [...base, rule.source === name ? 'destination' : 'source'],
+              `${remote.name} declares no robot with ${need}: replication from ${rule.source} to ${rule.destination} has no credentials. Add a robot with ${need} on the replicated projects to harbor/${remote.name}.yaml.`,
+            ),
+          );
         }
       }
       if (remote && remote.hub !== h.hub && !rule.copyByChunk) {
-        out.push(chunk(f, [...base], `Replication between ${h.hub} and ${remote.hub} crosses regions: set copyByChunk: true, or large blobs time out after 30 minutes.`));
+        out.push(
+          chunk(
+            f,
+            [...base],
+            `Replication between ${h.hub} and ${remote.hub} crosses regions: set copyByChunk: true, or large blobs time out after 30 minutes.`,
+          ),
+        );
       }
     });
   }
@@ -182,7 +238,8 @@ function check(ctx: RuleContext): Finding[] {
   // One Harbor per core, and every core has one.
   for (const [hub, { file }] of fleet.hubs) {
     const list = byHub.get(hub) ?? [];
-    if (list.length === 0 && !fleet.brokenKinds.has('HarborInstance')) out.push(hubHarbor(file, ['name'], `The core ${hub} has no HarborInstance: add harbor/harbor-${hub}.yaml with hub: ${hub}.`));
+    if (list.length === 0 && !fleet.brokenKinds.has('HarborInstance'))
+      out.push(hubHarbor(file, ['name'], `The core ${hub} has no HarborInstance: add harbor/harbor-${hub}.yaml with hub: ${hub}.`));
     for (const extra of list.slice(1)) {
       const h = fleet.harbors.get(extra)!;
       out.push(hubHarbor(h.file, ['hub'], `${hub} already runs ${list[0]}: one Harbor per core.`, { severity: 'error' }));
@@ -198,7 +255,13 @@ function check(ctx: RuleContext): Finding[] {
       const majority = [...counts.entries()].sort((a, b) => b[1] - a[1] || compareVersions(b[0], a[0]))[0]![0];
       for (const [name, { value, file }] of harbors) {
         if (normalizeVersion(value.version) !== majority) {
-          out.push(version(file, ['version'], `${name} runs ${value.version} but the other cores run ${majority}: replication between Harbor versions is unsupported; keep every core on one version.`));
+          out.push(
+            version(
+              file,
+              ['version'],
+              `${name} runs ${value.version} but the other cores run ${majority}: replication between Harbor versions is unsupported; keep every core on one version.`,
+            ),
+          );
         }
       }
     }
@@ -210,20 +273,70 @@ export const harborRules: RuleFamily = {
   id: 'harbor',
   rules: [
     { id: 'harbor/unknown-hub', severity: 'error', summary: 'A HarborInstance runs on a declared hub.', example: 'hub: cn-beijng' },
-    { id: 'harbor/hub-harbor', severity: 'warning', summary: 'Every core has a Harbor (warning); never two on one core (error).', example: 'a hub without harbor/<name>.yaml' },
-    { id: 'harbor/version', severity: 'error', summary: 'All cores run the same Harbor version (replication across versions is unsupported).', example: 'v2.15.2 in Beijing, v2.14.0 in Singapore' },
-    { id: 'harbor/external-url', severity: 'error', summary: 'l7-tls-offload needs an https:// externalUrl; its host matches hostname (warning).', example: 'loadBalancer: { mode: l7-tls-offload }, externalUrl: http://...' },
+    {
+      id: 'harbor/hub-harbor',
+      severity: 'warning',
+      summary: 'Every core has a Harbor (warning); never two on one core (error).',
+      example: 'a hub without harbor/<name>.yaml',
+    },
+    {
+      id: 'harbor/version',
+      severity: 'error',
+      summary: 'All cores run the same Harbor version (replication across versions is unsupported).',
+      example: 'v2.15.2 in Beijing, v2.14.0 in Singapore',
+    },
+    {
+      id: 'harbor/external-url',
+      severity: 'error',
+      summary: 'l7-tls-offload needs an https:// externalUrl; its host matches hostname (warning).',
+      example: 'loadBalancer: { mode: l7-tls-offload }, externalUrl: http://...',
+    },
     { id: 'harbor/storage', severity: 'error', summary: 'Exactly one storage backend (s3 or filesystem).', example: 'storage: {}' },
-    { id: 'harbor/s3-redirect', severity: 'warning', summary: 'S3 storage sets redirect.disable: true; OBS endpoints need path-style checked.', example: 'storage: { s3: {...} } without redirect' },
+    {
+      id: 'harbor/s3-redirect',
+      severity: 'warning',
+      summary: 'S3 storage sets redirect.disable: true; OBS endpoints need path-style checked.',
+      example: 'storage: { s3: {...} } without redirect',
+    },
     { id: 'harbor/s3-chunksize', severity: 'error', summary: 'S3 chunksize is within 5 MiB .. 5 GiB.', example: 'chunksize: 1024' },
-    { id: 'harbor/cron', severity: 'error', summary: 'Scheduled replication uses Harbor\'s 6-field cron starting with 0.', example: 'cron: "0 2 * * *"' },
-    { id: 'harbor/replication-endpoint', severity: 'error', summary: 'Replication source and destination are declared Harbors, one of them this instance, not the same.', example: 'destination: harbor-ap-singapor' },
-    { id: 'harbor/unknown-endpoint', severity: 'error', summary: 'A proxy-cache project names a declared endpoint.', example: 'proxyCache: { endpoint: dockerhub } with no such endpoint' },
-    { id: 'harbor/copy-by-chunk', severity: 'warning', summary: 'Cross-region replication copies by chunk (blobs time out after 30 minutes).', example: 'Beijing -> Singapore without copyByChunk: true' },
-    { id: 'harbor/duplicate', severity: 'error', summary: 'Projects, robots, endpoints and replication rules have unique names per instance.', example: 'two projects named library' },
-    { id: 'harbor/redis-index', severity: 'error', summary: 'Each Harbor component has its own Redis database index.', example: 'registryDbIndex: 1 and jobserviceDbIndex: 1' },
+    { id: 'harbor/cron', severity: 'error', summary: "Scheduled replication uses Harbor's 6-field cron starting with 0.", example: 'cron: "0 2 * * *"' },
+    {
+      id: 'harbor/replication-endpoint',
+      severity: 'error',
+      summary: 'Replication source and destination are declared Harbors, one of them this instance, not the same.',
+      example: 'destination: harbor-ap-singapor',
+    },
+    {
+      id: 'harbor/unknown-endpoint',
+      severity: 'error',
+      summary: 'A proxy-cache project names a declared endpoint.',
+      example: 'proxyCache: { endpoint: dockerhub } with no such endpoint',
+    },
+    {
+      id: 'harbor/copy-by-chunk',
+      severity: 'warning',
+      summary: 'Cross-region replication copies by chunk (blobs time out after 30 minutes).',
+      example: 'Beijing -> Singapore without copyByChunk: true',
+    },
+    {
+      id: 'harbor/duplicate',
+      severity: 'error',
+      summary: 'Projects, robots, endpoints and replication rules have unique names per instance.',
+      example: 'two projects named library',
+    },
+    {
+      id: 'harbor/redis-index',
+      severity: 'error',
+      summary: 'Each Harbor component has its own Redis database index.',
+      example: 'registryDbIndex: 1 and jobserviceDbIndex: 1',
+    },
     { id: 'harbor/robot-project', severity: 'error', summary: 'Robot permissions name declared projects (or *).', example: 'project: librar' },
-    { id: 'harbor/replication-robot', severity: 'error', summary: 'The other core of a replication rule declares a robot with repository:push (push rules) or repository:pull (pull rules).', example: 'Beijing pushes to Singapore, which has no robot with repository:push' },
+    {
+      id: 'harbor/replication-robot',
+      severity: 'error',
+      summary: 'The other core of a replication rule declares a robot with repository:push (push rules) or repository:pull (pull rules).',
+      example: 'Beijing pushes to Singapore, which has no robot with repository:push',
+    },
   ],
   check,
 };

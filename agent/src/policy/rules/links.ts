@@ -66,7 +66,11 @@ function check(ctx: RuleContext): Finding[] {
     if (prior) {
       const pos = locate(prior.file, ['links', prior.index]);
       out.push(
-        duplicate(fl.file, [...base, 'to'], `The link ${fl.local} <-> ${fl.remote} is already declared in ${prior.file.path}:${pos.line}: declare each link once, in one of its two sites.`),
+        duplicate(
+          fl.file,
+          [...base, 'to'],
+          `The link ${fl.local} <-> ${fl.remote} is already declared in ${prior.file.path}:${pos.line}: declare each link once, in one of its two sites.`,
+        ),
       );
       continue;
     }
@@ -103,13 +107,27 @@ function check(ctx: RuleContext): Finding[] {
 
     // MTU and MSS.
     if (policy && (link.mtu < policy.mtu.min || link.mtu > policy.mtu.max)) {
-      out.push(mtu(fl.file, [...base, 'mtu'], `MTU ${link.mtu} is outside the policy's ${policy.mtu.min}..${policy.mtu.max}: VPNs rewrite packets, so pick the path MTU (e.g. 1420 for WireGuard, 1400 for IPsec).`));
+      out.push(
+        mtu(
+          fl.file,
+          [...base, 'mtu'],
+          `MTU ${link.mtu} is outside the policy's ${policy.mtu.min}..${policy.mtu.max}: VPNs rewrite packets, so pick the path MTU (e.g. 1420 for WireGuard, 1400 for IPsec).`,
+        ),
+      );
     }
     if (typeof link.mssClamp === 'number' && link.mssClamp > link.mtu - 40) {
-      out.push(mss(fl.file, [...base, 'mssClamp'], `MSS ${link.mssClamp} does not fit MTU ${link.mtu}: the MSS is at most MTU - 40 (${link.mtu - 40}), or write mssClamp: true to clamp to the path MTU.`));
+      out.push(
+        mss(
+          fl.file,
+          [...base, 'mssClamp'],
+          `MSS ${link.mssClamp} does not fit MTU ${link.mtu}: the MSS is at most MTU - 40 (${link.mtu - 40}), or write mssClamp: true to clamp to the path MTU.`,
+        ),
+      );
     } else if (link.mssClamp === false && (link.type === 'vpn-ipsec' || link.type === 'wireguard')) {
       out.push(
-        mss(fl.file, [...base, 'mssClamp'], `A ${link.type} link without MSS clamping shows up as hangs on large transfers: write mssClamp: true.`, { severity: 'warning' }),
+        mss(fl.file, [...base, 'mssClamp'], `A ${link.type} link without MSS clamping shows up as hangs on large transfers: write mssClamp: true.`, {
+          severity: 'warning',
+        }),
       );
     }
 
@@ -119,7 +137,11 @@ function check(ctx: RuleContext): Finding[] {
       const end = link[endName];
       if (end?.gateway && !site.value.gateways.some((g) => g.name === end.gateway)) {
         out.push(
-          unknownGateway(fl.file, [...base, endName, 'gateway'], `${site.name} has no gateway "${end.gateway}": use one of ${site.value.gateways.map((g) => g.name).join(', ')}.`),
+          unknownGateway(
+            fl.file,
+            [...base, endName, 'gateway'],
+            `${site.name} has no gateway "${end.gateway}": use one of ${site.value.gateways.map((g) => g.name).join(', ')}.`,
+          ),
         );
       }
     }
@@ -131,7 +153,13 @@ function check(ctx: RuleContext): Finding[] {
           const end = link[endName];
           const site = endName === 'local' ? local : remote;
           if (end.publicKey !== undefined && !isWireguardKey(end.publicKey)) {
-            out.push(wgKey(fl.file, [...base, endName, 'publicKey'], `This is not a WireGuard public key (32 bytes of base64, 44 characters ending in "="): paste the output of \`wg pubkey\`.`));
+            out.push(
+              wgKey(
+                fl.file,
+                [...base, endName, 'publicKey'],
+                `This is not a WireGuard public key (32 bytes of base64, 44 characters ending in "="): paste the output of \`wg pubkey\`.`,
+              ),
+            );
           }
           if (end.publicKey === undefined || end.privateKey === undefined) {
             const what = [end.publicKey === undefined ? 'publicKey' : '', end.privateKey === undefined ? 'privateKey' : ''].filter(Boolean).join(' and ');
@@ -145,7 +173,13 @@ function check(ctx: RuleContext): Finding[] {
           }
           const range = policy?.wireguardPorts;
           if (range && (end.listenPort < range.from || end.listenPort > range.to)) {
-            out.push(listenPort(fl.file, [...base, endName, 'listenPort'], `Port ${end.listenPort} is outside the WireGuard ports of the link policy (${range.from}..${range.to}): pick a free port in that range, or widen wireguardPorts in policies/links.yaml.`));
+            out.push(
+              listenPort(
+                fl.file,
+                [...base, endName, 'listenPort'],
+                `Port ${end.listenPort} is outside the WireGuard ports of the link policy (${range.from}..${range.to}): pick a free port in that range, or widen wireguardPorts in policies/links.yaml.`,
+              ),
+            );
           }
           const gw = end.gateway ?? site.value.gateways[0]?.name ?? '';
           const key = `${site.name}/${gw}/${end.listenPort}`;
@@ -164,7 +198,13 @@ function check(ctx: RuleContext): Finding[] {
           }
         }
         if (!link.local.endpoint && !link.remote.endpoint) {
-          out.push(endpoint(fl.file, base, 'Neither end has an endpoint: at least one end must be dialable (set endpoint: <public address>:<port> on the end that is not behind NAT).'));
+          out.push(
+            endpoint(
+              fl.file,
+              base,
+              'Neither end has an endpoint: at least one end must be dialable (set endpoint: <public address>:<port> on the end that is not behind NAT).',
+            ),
+          );
         }
         break;
       }
@@ -173,10 +213,18 @@ function check(ctx: RuleContext): Finding[] {
           const site = endName === 'local' ? local : remote;
           const end = link[endName];
           if (site.value.provider !== 'idc' && !end.nextHop) {
-            out.push(incomplete(fl.file, [...base, endName], `The ${site.name} end has no nextHop: set the VPN gateway id so the agent can route ${site.name}'s cloud route table into the tunnel.`));
+            out.push(
+              incomplete(
+                fl.file,
+                [...base, endName],
+                `The ${site.name} end has no nextHop: set the VPN gateway id so the agent can route ${site.name}'s cloud route table into the tunnel.`,
+              ),
+            );
           }
           if (!end.peerAddress) {
-            out.push(incomplete(fl.file, [...base, endName], `The ${site.name} end has no peerAddress: the tunnel cannot be set up without its public address.`));
+            out.push(
+              incomplete(fl.file, [...base, endName], `The ${site.name} end has no peerAddress: the tunnel cannot be set up without its public address.`),
+            );
           }
         }
         break;
@@ -185,7 +233,13 @@ function check(ctx: RuleContext): Finding[] {
         for (const site of [local, remote]) {
           const declared = site.value.cloud?.cloudConnectId;
           if (declared && declared !== link.instanceId) {
-            out.push(cloudId(fl.file, [...base, 'instanceId'], `${site.name} is attached to Cloud Connect ${declared}, not ${link.instanceId}: use the instance both VPCs are attached to.`));
+            out.push(
+              cloudId(
+                fl.file,
+                [...base, 'instanceId'],
+                `${site.name} is attached to Cloud Connect ${declared}, not ${link.instanceId}: use the instance both VPCs are attached to.`,
+              ),
+            );
           }
         }
         break;
@@ -202,17 +256,52 @@ export const linkRules: RuleFamily = {
   rules: [
     { id: 'links/unknown-site', severity: 'error', summary: 'Both ends of a link exist.', example: 'to: ap-singapor' },
     { id: 'links/self', severity: 'error', summary: 'A site does not link to itself.', example: 'a region with to: <its own name>' },
-    { id: 'links/duplicate', severity: 'error', summary: 'A link is declared once, in one of its two sites; the other end is derived.', example: 'the same link in both region and hub files' },
-    { id: 'links/provider-mismatch', severity: 'error', summary: 'cloud-connect and peering only join sites of the same cloud provider.', example: 'cloud-connect between Huawei Beijing and AWS Singapore' },
-    { id: 'links/type-not-allowed', severity: 'error', summary: 'The link type is allowed by policies/links.yaml for the two providers.', example: 'peering between aws and aws when only vpn-ipsec is allowed' },
-    { id: 'links/mtu', severity: 'error', summary: 'The MTU is within the policy\'s bounds.', example: 'mtu: 9000 on a VPN' },
+    {
+      id: 'links/duplicate',
+      severity: 'error',
+      summary: 'A link is declared once, in one of its two sites; the other end is derived.',
+      example: 'the same link in both region and hub files',
+    },
+    {
+      id: 'links/provider-mismatch',
+      severity: 'error',
+      summary: 'cloud-connect and peering only join sites of the same cloud provider.',
+      example: 'cloud-connect between Huawei Beijing and AWS Singapore',
+    },
+    {
+      id: 'links/type-not-allowed',
+      severity: 'error',
+      summary: 'The link type is allowed by policies/links.yaml for the two providers.',
+      example: 'peering between aws and aws when only vpn-ipsec is allowed',
+    },
+    { id: 'links/mtu', severity: 'error', summary: "The MTU is within the policy's bounds.", example: 'mtu: 9000 on a VPN' },
     { id: 'links/mss', severity: 'error', summary: 'An MSS fits the MTU (<= MTU - 40); VPN links clamp MSS (warning).', example: 'mtu: 1400, mssClamp: 1400' },
     { id: 'links/wireguard-key', severity: 'error', summary: 'WireGuard public keys are 32 bytes of base64.', example: 'publicKey: abc' },
-    { id: 'links/listen-port', severity: 'error', summary: 'WireGuard listen ports are unique per gateway and inside the policy\'s wireguardPorts.', example: 'two tunnels on the hub gateway, both on 51820' },
+    {
+      id: 'links/listen-port',
+      severity: 'error',
+      summary: "WireGuard listen ports are unique per gateway and inside the policy's wireguardPorts.",
+      example: 'two tunnels on the hub gateway, both on 51820',
+    },
     { id: 'links/unknown-gateway', severity: 'error', summary: 'A link end names a gateway of its site.', example: 'gateway: gw9 where the site has gw1' },
-    { id: 'links/endpoint', severity: 'error', summary: 'At least one end of a WireGuard link has an endpoint to dial.', example: 'both ends without endpoint' },
-    { id: 'links/cloud-id', severity: 'error', summary: 'A cloud-connect link uses the Cloud Connect instance its sites are attached to.', example: 'instanceId: cc-2 where the hub says cloudConnectId: cc-1' },
-    { id: 'links/incomplete', severity: 'warning', summary: 'A link has what the agent needs to bring it up (keys, next hops, peer addresses).', example: 'a WireGuard end without publicKey' },
+    {
+      id: 'links/endpoint',
+      severity: 'error',
+      summary: 'At least one end of a WireGuard link has an endpoint to dial.',
+      example: 'both ends without endpoint',
+    },
+    {
+      id: 'links/cloud-id',
+      severity: 'error',
+      summary: 'A cloud-connect link uses the Cloud Connect instance its sites are attached to.',
+      example: 'instanceId: cc-2 where the hub says cloudConnectId: cc-1',
+    },
+    {
+      id: 'links/incomplete',
+      severity: 'warning',
+      summary: 'A link has what the agent needs to bring it up (keys, next hops, peer addresses).',
+      example: 'a WireGuard end without publicKey',
+    },
   ],
   check,
 };

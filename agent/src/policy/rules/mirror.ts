@@ -32,7 +32,9 @@ function check(ctx: RuleContext): Finding[] {
         if (!fleet.brokenNames.has(reg)) {
           const known = [...fleet.harbors.keys(), DOCKER_HUB];
           const guess = didYouMean(reg, known);
-          out.push(unknownRegistry(f, path, `"${reg}" is not a declared Harbor: mirror one of ${known.join(', ')}.${guess ? ` Did you mean "${guess}"?` : ''}`));
+          out.push(
+            unknownRegistry(f, path, `"${reg}" is not a declared Harbor: mirror one of ${known.join(', ')}.${guess ? ` Did you mean "${guess}"?` : ''}`),
+          );
         }
         return;
       }
@@ -48,20 +50,38 @@ function check(ctx: RuleContext): Finding[] {
       const hub = fleet.hubs.get(harbor.value.hub);
       if (!hub) return; // harbor rules report the dangling hub
       if (hub.value.area !== region.value.area) {
-        out.push(crossArea(f, path, `${reg} is the ${hub.value.area} core's Harbor; ${name} is in ${region.value.area}: pulls would cross between areas. Mirror your own area's Harbor.`));
+        out.push(
+          crossArea(
+            f,
+            path,
+            `${reg} is the ${hub.value.area} core's Harbor; ${name} is in ${region.value.area}: pulls would cross between areas. Mirror your own area's Harbor.`,
+          ),
+        );
       }
       const target = parseCidr(hub.value.cidr);
       if (target.ok && own.ok && !cutOff.has(name)) {
         const walk = ctx.forwarding.walk(name, target.range.start);
         if (walk.kind !== 'delivered' || walk.at !== harbor.value.hub) {
-          out.push(unreachable(f, path, `${name} has no route to ${harbor.value.hub}, where ${reg} runs; image traffic stays on the private network: link ${name} to ${harbor.value.hub} or mirror a reachable Harbor.`));
+          out.push(
+            unreachable(
+              f,
+              path,
+              `${name} has no route to ${harbor.value.hub}, where ${reg} runs; image traffic stays on the private network: link ${name} to ${harbor.value.hub} or mirror a reachable Harbor.`,
+            ),
+          );
         }
       }
     });
 
     const df = m.dragonfly;
     if (df.proxyPort === 65001) {
-      out.push(legacyPort(f, ['mirror', 'dragonfly', 'proxyPort'], 'Port 65001 is the old Go client\'s proxy; the Rust dfdaemon proxies on 4001: write proxyPort: 4001 unless you really run the old client.'));
+      out.push(
+        legacyPort(
+          f,
+          ['mirror', 'dragonfly', 'proxyPort'],
+          "Port 65001 is the old Go client's proxy; the Rust dfdaemon proxies on 4001: write proxyPort: 4001 unless you really run the old client.",
+        ),
+      );
     }
     if (df.location !== undefined) {
       const levels = df.location.split('|');
@@ -73,16 +93,34 @@ function check(ctx: RuleContext): Finding[] {
     const low = df.gc?.diskLowThresholdPercent;
     const high = df.gc?.diskHighThresholdPercent;
     if (low !== undefined && high !== undefined && low >= high) {
-      out.push(gc(f, ['mirror', 'dragonfly', 'gc', 'diskLowThresholdPercent'], `diskLowThresholdPercent (${low}) must be below diskHighThresholdPercent (${high}): GC starts at the high mark and stops at the low one.`));
+      out.push(
+        gc(
+          f,
+          ['mirror', 'dragonfly', 'gc', 'diskLowThresholdPercent'],
+          `diskLowThresholdPercent (${low}) must be below diskHighThresholdPercent (${high}): GC starts at the high mark and stops at the low one.`,
+        ),
+      );
     }
     const managerHost = /^https?:\/\/([^:/]+)/.exec(df.manager)?.[1];
     const managerAddr = managerHost ? parseIpv4(managerHost) : undefined;
     if (managerHost && managerAddr === undefined) {
-      out.push(unreachable(f, ['mirror', 'dragonfly', 'manager'], `The manager address ${managerHost} must be a private IPv4 address: image traffic stays on the private network.`));
+      out.push(
+        unreachable(
+          f,
+          ['mirror', 'dragonfly', 'manager'],
+          `The manager address ${managerHost} must be a private IPv4 address: image traffic stays on the private network.`,
+        ),
+      );
     } else if (managerAddr !== undefined && own.ok && !cutOff.has(name) && !containsAddress(own.range, managerAddr)) {
       const walk = ctx.forwarding.walk(name, managerAddr);
       if (walk.kind !== 'delivered') {
-        out.push(unreachable(f, ['mirror', 'dragonfly', 'manager'], `${name} has no route to the Dragonfly manager ${managerHost}: use the manager of a core ${name} is linked to.`));
+        out.push(
+          unreachable(
+            f,
+            ['mirror', 'dragonfly', 'manager'],
+            `${name} has no route to the Dragonfly manager ${managerHost}: use the manager of a core ${name} is linked to.`,
+          ),
+        );
       }
     }
   }
@@ -92,13 +130,38 @@ function check(ctx: RuleContext): Finding[] {
 export const mirrorRules: RuleFamily = {
   id: 'mirror',
   rules: [
-    { id: 'mirror/unknown-registry', severity: 'error', summary: 'Registries to mirror are declared HarborInstances (or docker.io).', example: 'registries: [harbor-frankfurt] with no such Harbor' },
-    { id: 'mirror/docker-private-registry', severity: 'error', summary: 'runtime: docker cannot mirror a private Harbor (registry-mirrors covers Docker Hub only).', example: 'runtime: docker, registries: [harbor-ap-singapore]' },
-    { id: 'mirror/legacy-proxy-port', severity: 'warning', summary: 'dfdaemon\'s proxy is on 4001; 65001 was the old Go client.', example: 'proxyPort: 65001' },
+    {
+      id: 'mirror/unknown-registry',
+      severity: 'error',
+      summary: 'Registries to mirror are declared HarborInstances (or docker.io).',
+      example: 'registries: [harbor-frankfurt] with no such Harbor',
+    },
+    {
+      id: 'mirror/docker-private-registry',
+      severity: 'error',
+      summary: 'runtime: docker cannot mirror a private Harbor (registry-mirrors covers Docker Hub only).',
+      example: 'runtime: docker, registries: [harbor-ap-singapore]',
+    },
+    { id: 'mirror/legacy-proxy-port', severity: 'warning', summary: "dfdaemon's proxy is on 4001; 65001 was the old Go client.", example: 'proxyPort: 65001' },
     { id: 'mirror/location', severity: 'error', summary: 'Dragonfly location has at most 5 non-empty |-separated levels.', example: 'location: a|b|c|d|e|f' },
-    { id: 'mirror/unreachable', severity: 'error', summary: 'The mirrored Harbor and the Dragonfly manager are reachable over the private network.', example: 'an overseas region mirroring the Beijing Harbor without a route to Beijing' },
-    { id: 'mirror/cross-area', severity: 'warning', summary: 'Regions mirror their own area\'s Harbor.', example: 'a China region mirroring the Singapore Harbor' },
-    { id: 'mirror/gc', severity: 'error', summary: 'The GC low disk mark is below the high mark.', example: 'diskLowThresholdPercent: 90, diskHighThresholdPercent: 80' },
+    {
+      id: 'mirror/unreachable',
+      severity: 'error',
+      summary: 'The mirrored Harbor and the Dragonfly manager are reachable over the private network.',
+      example: 'an overseas region mirroring the Beijing Harbor without a route to Beijing',
+    },
+    {
+      id: 'mirror/cross-area',
+      severity: 'warning',
+      summary: "Regions mirror their own area's Harbor.",
+      example: 'a China region mirroring the Singapore Harbor',
+    },
+    {
+      id: 'mirror/gc',
+      severity: 'error',
+      summary: 'The GC low disk mark is below the high mark.',
+      example: 'diskLowThresholdPercent: 90, diskHighThresholdPercent: 80',
+    },
   ],
   check,
 };

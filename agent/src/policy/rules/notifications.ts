@@ -15,13 +15,19 @@ const missingSecret = reporter({ id: 'notifications/missing-secret', severity: '
 const unusedSecret = reporter({ id: 'notifications/unused-secret', severity: 'warning' });
 const rateLimit = reporter({ id: 'notifications/rate-limit', severity: 'warning' });
 
-const VENDOR: Record<NotificationChannel['type'], string> = { slack: 'Slack', feishu: 'Feishu/Lark', dingtalk: 'DingTalk', wecom: 'WeCom', webhook: 'generic webhook' };
+const VENDOR: Record<NotificationChannel['type'], string> = {
+  slack: 'Slack',
+  feishu: 'Feishu/Lark',
+  dingtalk: 'DingTalk',
+  wecom: 'WeCom',
+  webhook: 'generic webhook',
+};
 
 /** Why a channel without a secret deserves a look. */
 const WITHOUT_SECRET: Partial<Record<NotificationChannel['type'], string>> = {
   dingtalk:
     'without the robot\'s "sign" (加签) security setting anyone who learns the URL can post into the group. Turn it on and add secret: env:NAME holding the SEC... value (a robot secured by keywords must see "mirrornet" in every message: every title has it)',
-  feishu: 'without the bot\'s signature verification (签名校验) anyone who learns the URL can post into the group. Turn it on and add secret: env:NAME',
+  feishu: "without the bot's signature verification (签名校验) anyone who learns the URL can post into the group. Turn it on and add secret: env:NAME",
   webhook: 'messages go out unsigned (no X-Mirrornet-Signature-256 header) and the receiver cannot tell them from forged ones. Add secret: env:NAME',
 };
 
@@ -42,12 +48,19 @@ function check(ctx: RuleContext): Finding[] {
   // Channels: unique names, secrets, rate limits.
   const seen = new Set<string>();
   policy.channels.forEach((c, i) => {
-    if (seen.has(c.name)) out.push(duplicateChannel(f, ['channels', i, 'name'], `The channel "${c.name}" is declared twice: channel names are unique; rename or merge them.`));
+    if (seen.has(c.name))
+      out.push(duplicateChannel(f, ['channels', i, 'name'], `The channel "${c.name}" is declared twice: channel names are unique; rename or merge them.`));
     seen.add(c.name);
     const why = WITHOUT_SECRET[c.type];
     if (!c.secret && why) out.push(missingSecret(f, ['channels', i, 'name'], `The ${VENDOR[c.type]} channel ${c.name} has no secret: ${why}.`));
     if (c.secret && (c.type === 'slack' || c.type === 'wecom')) {
-      out.push(unusedSecret(f, ['channels', i, 'secret'], `${VENDOR[c.type]} robots are not signed (the URL itself is the credential): the secret of ${c.name} is never used; remove it and keep the URL secret.`));
+      out.push(
+        unusedSecret(
+          f,
+          ['channels', i, 'secret'],
+          `${VENDOR[c.type]} robots are not signed (the URL itself is the credential): the secret of ${c.name} is never used; remove it and keep the URL secret.`,
+        ),
+      );
     }
     const max = vendorPerMinute(c.type);
     if (c.rateLimit && max !== undefined && c.rateLimit.perMinute > max) {
@@ -91,7 +104,8 @@ function check(ctx: RuleContext): Finding[] {
     });
   });
   policy.channels.forEach((c, i) => {
-    if (!used.has(c.name)) out.push(unusedChannel(f, ['channels', i, 'name'], `No route sends to the channel ${c.name}: add it to the channels of a route, or remove it.`));
+    if (!used.has(c.name))
+      out.push(unusedChannel(f, ['channels', i, 'name'], `No route sends to the channel ${c.name}: add it to the channels of a route, or remove it.`));
   });
   return out;
 }
@@ -99,17 +113,32 @@ function check(ctx: RuleContext): Finding[] {
 export const notificationRules: RuleFamily = {
   id: 'notifications',
   rules: [
-    { id: 'notifications/unknown-channel', severity: 'error', summary: 'A route sends to channels the policy declares.', example: 'channels: [network-cm] with no channel network-cm' },
-    { id: 'notifications/unknown-site', severity: 'error', summary: "A route's match.regions names declared regions or cores.", example: 'regions: [cn-shangai]' },
+    {
+      id: 'notifications/unknown-channel',
+      severity: 'error',
+      summary: 'A route sends to channels the policy declares.',
+      example: 'channels: [network-cm] with no channel network-cm',
+    },
+    {
+      id: 'notifications/unknown-site',
+      severity: 'error',
+      summary: "A route's match.regions names declared regions or cores.",
+      example: 'regions: [cn-shangai]',
+    },
     { id: 'notifications/unused-channel', severity: 'warning', summary: 'Every channel is used by a route.', example: 'a channel audit that no route names' },
     { id: 'notifications/duplicate-channel', severity: 'error', summary: 'Channel names are unique.', example: 'two channels named network-cn' },
     {
       id: 'notifications/missing-secret',
       severity: 'warning',
-      summary: 'DingTalk, Feishu/Lark and generic webhook channels have a signing secret (the vendors\' signature security setting).',
+      summary: "DingTalk, Feishu/Lark and generic webhook channels have a signing secret (the vendors' signature security setting).",
       example: 'type: dingtalk without secret',
     },
-    { id: 'notifications/unused-secret', severity: 'warning', summary: 'Slack and WeCom channels have no secret (they are not signed; the URL is the credential).', example: 'type: slack with secret: env:X' },
+    {
+      id: 'notifications/unused-secret',
+      severity: 'warning',
+      summary: 'Slack and WeCom channels have no secret (they are not signed; the URL is the credential).',
+      example: 'type: slack with secret: env:X',
+    },
     {
       id: 'notifications/rate-limit',
       severity: 'warning',

@@ -42,7 +42,13 @@ function check(ctx: RuleContext): Finding[] {
       if (firstRegion) out.push(core(firstRegion.file, ['area'], `Area ${area} has no core: add a Hub with area: ${area} under hubs/.`));
     }
     for (const [name, hub] of hubs.slice(1)) {
-      out.push(core(hub.file, ['area'], `Area ${area} already has the core ${hubs[0]![0]}; hub-spoke routing needs exactly one core per area: change ${name}'s area or make it a Region.`));
+      out.push(
+        core(
+          hub.file,
+          ['area'],
+          `Area ${area} already has the core ${hubs[0]![0]}; hub-spoke routing needs exactly one core per area: change ${name}'s area or make it a Region.`,
+        ),
+      );
     }
   }
 
@@ -66,7 +72,13 @@ function checkSite(site: SiteEntry): Finding[] {
     if (!v.cloud.vpcId) missingFields.push('vpcId');
     if (!v.cloud.routeTables?.length) missingFields.push('routeTables');
     if (missingFields.length) {
-      out.push(cloudIncomplete(f, ['cloud'], `The agent cannot program this site's cloud routes until cloud has ${missingFields.join(', ')}: fill them in from the cloud console.`));
+      out.push(
+        cloudIncomplete(
+          f,
+          ['cloud'],
+          `The agent cannot program this site's cloud routes until cloud has ${missingFields.join(', ')}: fill them in from the cloud console.`,
+        ),
+      );
     }
   }
   const own = ctxRange(v.cidr);
@@ -76,7 +88,8 @@ function checkSite(site: SiteEntry): Finding[] {
     names.add(g.name);
     const addr = parseIpv4(g.address);
     if (addr === undefined) out.push(address(f, ['gateways', i, 'address'], `${g.address} is not a valid IPv4 address.`));
-    else if (own && !containsAddress(own, addr)) out.push(address(f, ['gateways', i, 'address'], `Gateway address ${g.address} is outside the site CIDR ${v.cidr}: use an address inside it.`));
+    else if (own && !containsAddress(own, addr))
+      out.push(address(f, ['gateways', i, 'address'], `Gateway address ${g.address} is outside the site CIDR ${v.cidr}: use an address inside it.`));
   });
   if (site.role === 'hub' && 'dragonfly' in v) {
     const hosts: [string, (string | number)[]][] = [];
@@ -104,11 +117,31 @@ function ctxRange(cidr: string) {
 export const siteRules: RuleFamily = {
   id: 'sites',
   rules: [
-    { id: 'policy/missing', severity: 'error', summary: 'The policies exist: AddressPlan, LinkPolicy, RoutingPolicy, Guardrails (RegionDefaults: warning).', example: 'no policies/address-plan.yaml' },
+    {
+      id: 'policy/missing',
+      severity: 'error',
+      summary: 'The policies exist: AddressPlan, LinkPolicy, RoutingPolicy, Guardrails (RegionDefaults: warning).',
+      example: 'no policies/address-plan.yaml',
+    },
     { id: 'sites/core', severity: 'error', summary: 'Each area with regions has exactly one core (Hub).', example: 'two hubs with area: overseas' },
-    { id: 'sites/cloud', severity: 'error', summary: 'Cloud sites declare `cloud` (at least the region); IDC sites do not.', example: 'provider: aws without cloud' },
-    { id: 'sites/cloud-incomplete', severity: 'warning', summary: 'Cloud sites name their project, VPC and route tables so the agent can program them.', example: 'cloud: { region: eu-central-1 } without vpcId' },
-    { id: 'sites/address', severity: 'error', summary: 'Gateways and the core\'s Dragonfly services have private addresses inside the site CIDR.', example: 'gateway 10.200.0.10 in a 10.136.0.0/16 region' },
+    {
+      id: 'sites/cloud',
+      severity: 'error',
+      summary: 'Cloud sites declare `cloud` (at least the region); IDC sites do not.',
+      example: 'provider: aws without cloud',
+    },
+    {
+      id: 'sites/cloud-incomplete',
+      severity: 'warning',
+      summary: 'Cloud sites name their project, VPC and route tables so the agent can program them.',
+      example: 'cloud: { region: eu-central-1 } without vpcId',
+    },
+    {
+      id: 'sites/address',
+      severity: 'error',
+      summary: "Gateways and the core's Dragonfly services have private addresses inside the site CIDR.",
+      example: 'gateway 10.200.0.10 in a 10.136.0.0/16 region',
+    },
     { id: 'sites/gateway', severity: 'error', summary: 'Gateway names are unique within a site.', example: 'two gateways named gw1' },
   ],
   check,

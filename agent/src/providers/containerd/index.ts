@@ -33,7 +33,12 @@ export function findConfigPath(text: string | undefined): ConfigPathResult {
   try {
     raw = parseToml(text);
   } catch (err) {
-    return { configPath: DEFAULT_CONFIG_PATH, notes: [`${CONTAINERD_CONFIG} is not valid TOML (${(err as Error).message.split('\n')[0]}): fix it; mirrornet cannot tell where containerd reads mirrors.`] };
+    return {
+      configPath: DEFAULT_CONFIG_PATH,
+      notes: [
+        `${CONTAINERD_CONFIG} is not valid TOML (${(err as Error).message.split('\n')[0]}): fix it; mirrornet cannot tell where containerd reads mirrors.`,
+      ],
+    };
   }
   const parsed = ContainerdConfig.safeParse(raw);
   if (!parsed.success) return { configPath: DEFAULT_CONFIG_PATH, notes: [unset] };
@@ -43,13 +48,17 @@ export function findConfigPath(text: string | undefined): ConfigPathResult {
   const registry = (cfg.version ?? 2) >= 3 ? (v3 ?? v2) : (v2 ?? v3);
   const notes: string[] = [];
   if (registry?.mirrors && Object.keys(registry.mirrors).length) {
-    notes.push('config.toml still has legacy registry.mirrors blocks next to config_path: containerd 2.2 refuses to start with both; remove the mirrors blocks (mirrornet writes hosts.toml instead).');
+    notes.push(
+      'config.toml still has legacy registry.mirrors blocks next to config_path: containerd 2.2 refuses to start with both; remove the mirrors blocks (mirrornet writes hosts.toml instead).',
+    );
   }
   const value = registry?.config_path;
   if (!value) return { configPath: DEFAULT_CONFIG_PATH, notes: [...notes, unset] };
   const paths = value.split(':').filter(Boolean);
   if (paths.length > 1) {
-    notes.push(`config_path lists several directories (${value}); containerd 2.2 silently ignores mirrors then: mirrornet uses the first, ${paths[0]}; set a single directory.`);
+    notes.push(
+      `config_path lists several directories (${value}); containerd 2.2 silently ignores mirrors then: mirrornet uses the first, ${paths[0]}; set a single directory.`,
+    );
   }
   return { configPath: paths[0]!, notes };
 }
@@ -95,13 +104,30 @@ export function diffContainerd(desired: Desired, actual: ActualContainerd, owned
     const content = renderHostsToml(r, desired.site);
     const have = actual.files.get(path);
     const after = { file: path, server: r.server, mirror: r.mirror };
-    if (have === undefined) changes.push({ provider: 'containerd', id: path, action: 'create', reason: `no mirror for ${r.host} yet`, after, data: { path, content } });
-    else if (!sameToml(have, content)) changes.push({ provider: 'containerd', id: path, action: 'update', reason: `${path} differs from the repository (edited by hand?)`, after, data: { path, content } });
+    if (have === undefined)
+      changes.push({ provider: 'containerd', id: path, action: 'create', reason: `no mirror for ${r.host} yet`, after, data: { path, content } });
+    else if (!sameToml(have, content))
+      changes.push({
+        provider: 'containerd',
+        id: path,
+        action: 'update',
+        reason: `${path} differs from the repository (edited by hand?)`,
+        after,
+        data: { path, content },
+      });
     else changes.push({ provider: 'containerd', id: path, action: 'noop', reason: 'in sync', after });
   }
   for (const path of owned) {
     if (wanted.has(path)) continue;
-    if (actual.files.get(path) !== undefined) changes.push({ provider: 'containerd', id: path, action: 'delete', reason: 'this registry is no longer mirrored', before: { file: path }, data: { path } });
+    if (actual.files.get(path) !== undefined)
+      changes.push({
+        provider: 'containerd',
+        id: path,
+        action: 'delete',
+        reason: 'this registry is no longer mirrored',
+        before: { file: path },
+        data: { path },
+      });
   }
   return changes;
 }

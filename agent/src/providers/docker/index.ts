@@ -51,7 +51,9 @@ export function diffDocker(desired: Desired, actual: ActualDocker, owned: Readon
   const d = desired.docker;
   const id = `${DAEMON_JSON}#${OWNED_KEY}`;
   if (actual.error) {
-    return [{ provider: 'docker', id, action: 'update', reason: `${DAEMON_JSON} ${actual.error}; it must be fixed by hand first`, data: { error: actual.error } }];
+    return [
+      { provider: 'docker', id, action: 'update', reason: `${DAEMON_JSON} ${actual.error}; it must be fixed by hand first`, data: { error: actual.error } },
+    ];
   }
   const have = actual.json?.[OWNED_KEY];
   if (!d) {
@@ -62,7 +64,17 @@ export function diffDocker(desired: Desired, actual: ActualDocker, owned: Readon
   }
   const after = { [OWNED_KEY]: d.registryMirrors };
   if (isDeepStrictEqual(have ?? [], d.registryMirrors)) {
-    if (actual.reloadPending) return [{ provider: 'docker', id, action: 'update', reason: 'Docker was not reloaded after daemon.json last changed', after, data: { mirrors: d.registryMirrors } }];
+    if (actual.reloadPending)
+      return [
+        {
+          provider: 'docker',
+          id,
+          action: 'update',
+          reason: 'Docker was not reloaded after daemon.json last changed',
+          after,
+          data: { mirrors: d.registryMirrors },
+        },
+      ];
     return [{ provider: 'docker', id, action: 'noop', reason: 'in sync', after }];
   }
   const action = actual.text === undefined || have === undefined ? 'create' : 'update';

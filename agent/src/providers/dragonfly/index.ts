@@ -24,23 +24,55 @@ export function renderDfdaemon(desired: Desired): string {
 export function diffDragonfly(desired: Desired, actual: ActualDragonfly, owned: ReadonlySet<string>): Change[] {
   const d = desired.dragonfly;
   if (!d) {
-    if (owned.has(actual.path) && actual.text !== undefined) return [{ provider: 'dragonfly', id: actual.path, action: 'delete', reason: 'this host no longer runs a dfdaemon for mirrornet', data: { path: actual.path } }];
+    if (owned.has(actual.path) && actual.text !== undefined)
+      return [
+        { provider: 'dragonfly', id: actual.path, action: 'delete', reason: 'this host no longer runs a dfdaemon for mirrornet', data: { path: actual.path } },
+      ];
     return [];
   }
   const after = d.config;
-  if (actual.text === undefined) return [{ provider: 'dragonfly', id: d.path, action: 'create', reason: 'dfdaemon.yaml does not exist', after, data: { path: d.path, content: renderDfdaemon(desired) } }];
+  if (actual.text === undefined)
+    return [
+      {
+        provider: 'dragonfly',
+        id: d.path,
+        action: 'create',
+        reason: 'dfdaemon.yaml does not exist',
+        after,
+        data: { path: d.path, content: renderDfdaemon(desired) },
+      },
+    ];
   if (isDeepStrictEqual(actual.config, d.config)) {
     if (actual.restartPending) {
-      return [{ provider: 'dragonfly', id: d.path, action: 'update', reason: 'dfdaemon was not restarted after dfdaemon.yaml last changed', after, data: { path: d.path, content: renderDfdaemon(desired) } }];
+      return [
+        {
+          provider: 'dragonfly',
+          id: d.path,
+          action: 'update',
+          reason: 'dfdaemon was not restarted after dfdaemon.yaml last changed',
+          after,
+          data: { path: d.path, content: renderDfdaemon(desired) },
+        },
+      ];
     }
     return [{ provider: 'dragonfly', id: d.path, action: 'noop', reason: 'in sync', after }];
   }
-  return [{ provider: 'dragonfly', id: d.path, action: 'update', reason: 'dfdaemon.yaml differs from the repository', before: actual.config, after, data: { path: d.path, content: renderDfdaemon(desired) } }];
+  return [
+    {
+      provider: 'dragonfly',
+      id: d.path,
+      action: 'update',
+      reason: 'dfdaemon.yaml differs from the repository',
+      before: actual.config,
+      after,
+      data: { path: d.path, content: renderDfdaemon(desired) },
+    },
+  ];
 }
 
 export const dragonflyProvider: Provider<ActualDragonfly> = {
   id: 'dragonfly',
-  wants: (desired) => desired.dragonfly !== undefined || (desired.roles.includes('node')),
+  wants: (desired) => desired.dragonfly !== undefined || desired.roles.includes('node'),
   async read(ctx: ProviderContext, desired: Desired): Promise<ActualDragonfly> {
     const path = desired.dragonfly?.path ?? ctx.inventory?.[0] ?? '/etc/dragonfly/dfdaemon.yaml';
     await ctx.files.cleanTemps(path.slice(0, path.lastIndexOf('/')));

@@ -73,7 +73,8 @@ export interface HarborApi {
 
 // ---- Errors ----------------------------------------------------------------------------------------------
 
-export type HarborErrorKind = 'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'bad-request' | 'precondition' | 'throttled' | 'server' | 'network' | 'invalid-response' | 'other';
+export type HarborErrorKind =
+  'unauthorized' | 'forbidden' | 'not-found' | 'conflict' | 'bad-request' | 'precondition' | 'throttled' | 'server' | 'network' | 'invalid-response' | 'other';
 
 function kindOf(status: number): HarborErrorKind {
   if (status === 0) return 'network';
@@ -247,7 +248,11 @@ export class HarborApiClient implements HarborApi {
   }
 
   /** One call with bounded retries. `create`: a POST whose duplicate is a 409, so it may be retried. */
-  private async request(method: string, pathAndQuery: string, opts: { body?: unknown; headers?: Record<string, string>; retry?: RetryMode } = {}): Promise<Response> {
+  private async request(
+    method: string,
+    pathAndQuery: string,
+    opts: { body?: unknown; headers?: Record<string, string>; retry?: RetryMode } = {},
+  ): Promise<Response> {
     const mode: RetryMode = opts.retry ?? (method === 'POST' ? 'once' : 'idempotent');
     const url = pathAndQuery.startsWith('http') ? pathAndQuery : `${this.api}${pathAndQuery}`;
     const path = new URL(url).pathname;
@@ -264,7 +269,13 @@ export class HarborApiClient implements HarborApi {
       const started = Date.now();
       let res: globalThis.Response;
       try {
-        res = await this.fetchFn(url, { method, headers, ...(body !== undefined ? { body } : {}), signal: AbortSignal.timeout(this.timeoutMs), redirect: 'manual' });
+        res = await this.fetchFn(url, {
+          method,
+          headers,
+          ...(body !== undefined ? { body } : {}),
+          signal: AbortSignal.timeout(this.timeoutMs),
+          redirect: 'manual',
+        });
       } catch (err) {
         const code = networkCode(err);
         // A POST that is not a create is retried only when it surely never reached Harbor.
@@ -316,7 +327,16 @@ export class HarborApiClient implements HarborApi {
     const r = schema.safeParse(data);
     if (!r.success) {
       const issue = r.error.issues[0];
-      throw new HarborApiError(method, path, res.status, 'INVALID_RESPONSE', `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unexpected shape'}`, this.baseUrl, res.attempts, { cause: r.error });
+      throw new HarborApiError(
+        method,
+        path,
+        res.status,
+        'INVALID_RESPONSE',
+        `${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'unexpected shape'}`,
+        this.baseUrl,
+        res.attempts,
+        { cause: r.error },
+      );
     }
     return r.data;
   }
@@ -345,7 +365,12 @@ export class HarborApiClient implements HarborApi {
   }
 
   /** POST that creates a named object; a 409 after a retried attempt means our earlier attempt got through. */
-  private async create(path: string, body: unknown, lookup: () => Promise<number | undefined>, headers?: Record<string, string>): Promise<{ id: number | undefined; res?: Response }> {
+  private async create(
+    path: string,
+    body: unknown,
+    lookup: () => Promise<number | undefined>,
+    headers?: Record<string, string>,
+  ): Promise<{ id: number | undefined; res?: Response }> {
     try {
       const res = await this.request('POST', path, { body, retry: 'create', ...(headers ? { headers } : {}) });
       return { id: HarborApiClient.idFromLocation(res.headers.get('location')) ?? (await lookup()), res };
@@ -442,7 +467,16 @@ export class HarborApiClient implements HarborApi {
 
   async createRegistry(req: RegistryCreateReq): Promise<number> {
     const { id } = await this.create('/registries', req, () => this.registryIdByName(req.name));
-    if (id === undefined) throw new HarborApiError('POST', `${API_PREFIX}/registries`, 201, 'INVALID_RESPONSE', 'no Location header and the registry cannot be found', this.baseUrl, 1);
+    if (id === undefined)
+      throw new HarborApiError(
+        'POST',
+        `${API_PREFIX}/registries`,
+        201,
+        'INVALID_RESPONSE',
+        'no Location header and the registry cannot be found',
+        this.baseUrl,
+        1,
+      );
     return id;
   }
 
@@ -465,7 +499,16 @@ export class HarborApiClient implements HarborApi {
 
   async createReplicationPolicy(req: ReplicationPolicyReq): Promise<number> {
     const { id } = await this.create('/replication/policies', req, () => this.policyIdByName(req.name));
-    if (id === undefined) throw new HarborApiError('POST', `${API_PREFIX}/replication/policies`, 201, 'INVALID_RESPONSE', 'no Location header and the policy cannot be found', this.baseUrl, 1);
+    if (id === undefined)
+      throw new HarborApiError(
+        'POST',
+        `${API_PREFIX}/replication/policies`,
+        201,
+        'INVALID_RESPONSE',
+        'no Location header and the policy cannot be found',
+        this.baseUrl,
+        1,
+      );
     return id;
   }
 
@@ -503,7 +546,8 @@ export class HarborApiClient implements HarborApi {
       const created = this.parse(RobotCreated, res, 'POST', `${API_PREFIX}/robots`);
       return { id: created.id, name: created.name, ...(created.secret ? { secret: created.secret } : {}) };
     }
-    if (id === undefined) throw new HarborApiError('POST', `${API_PREFIX}/robots`, 201, 'INVALID_RESPONSE', 'the robot cannot be found after it was created', this.baseUrl, 1);
+    if (id === undefined)
+      throw new HarborApiError('POST', `${API_PREFIX}/robots`, 201, 'INVALID_RESPONSE', 'the robot cannot be found after it was created', this.baseUrl, 1);
     return { id, name: fullName ?? req.name };
   }
 

@@ -32,7 +32,17 @@ import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.j
 import type { HarborApi } from './client.js';
 import type { Project, Quota, Registry, ReplicationPolicy, ReplicationPolicyReq, Robot, RobotPermissionReq } from './schema.js';
 
-export { HarborApiClient, HarborApiError, harborClientFactory, isHarborError, nextLink, parseUrlMap, type HarborApi, type HarborClientFactoryOptions, type HarborClientOptions } from './client.js';
+export {
+  HarborApiClient,
+  HarborApiError,
+  harborClientFactory,
+  isHarborError,
+  nextLink,
+  parseUrlMap,
+  type HarborApi,
+  type HarborClientFactoryOptions,
+  type HarborClientOptions,
+} from './client.js';
 
 export const PROVIDER_ID = 'harbor-api' as const;
 
@@ -187,7 +197,11 @@ export function desiredHarborObjects(d: DesiredHarbor, opts: HarborProviderOptio
       direction,
       registry: peerEndpointName(peerName),
       destNamespace: rule.destinationNamespace ?? '',
-      filters: rule.filters.map((f) => ({ type: f.type, value: f.type === 'label' ? [f.value] : f.value, ...(f.decoration ? { decoration: f.decoration } : {}) })),
+      filters: rule.filters.map((f) => ({
+        type: f.type,
+        value: f.type === 'label' ? [f.value] : f.value,
+        ...(f.decoration ? { decoration: f.decoration } : {}),
+      })),
       trigger: { type: rule.trigger.type, ...(rule.trigger.type === 'scheduled' && rule.trigger.cron ? { cron: rule.trigger.cron } : {}) },
       deletion: rule.deletion,
       override: rule.override,
@@ -199,7 +213,9 @@ export function desiredHarborObjects(d: DesiredHarbor, opts: HarborProviderOptio
   for (const [peerName, direction] of peerDirection) {
     const peer = d.peers.find((p) => p.name === peerName);
     if (!peer) {
-      notes.push(`Harbor ${inst.name}: the replication rules name ${peerName}, which is not a HarborInstance in the repository; its endpoint and policies cannot be created.`);
+      notes.push(
+        `Harbor ${inst.name}: the replication rules name ${peerName}, which is not a HarborInstance in the repository; its endpoint and policies cannot be created.`,
+      );
       continue;
     }
     const robot = replicationRobotOf(peer, inst, direction);
@@ -225,7 +241,13 @@ export function desiredHarborObjects(d: DesiredHarbor, opts: HarborProviderOptio
       for (const a of p.access) if (!e.access.some((x) => `${x.resource}:${x.action}` === a)) e.access.push(splitAccess(a));
       byProject.set(p.project, e);
     }
-    return { name: r.name, text: r.description ?? `mirrornet robot ${r.name}`, duration: r.duration, permissions: [...byProject.values()], secretRef: r.secret };
+    return {
+      name: r.name,
+      text: r.description ?? `mirrornet robot ${r.name}`,
+      duration: r.duration,
+      permissions: [...byProject.values()],
+      secretRef: r.secret,
+    };
   });
   return { instance: inst.name, projects, registries, policies, robots, notes };
 }
@@ -273,7 +295,13 @@ function normUrl(u: string): string {
 
 function permKey(perms: { kind: string; namespace: string; access?: { resource: string; action: string }[] | null }[]): string {
   return perms
-    .map((p) => `${p.kind}|${p.namespace}|${(p.access ?? []).map((a) => `${a.resource}:${a.action}`).sort().join(',')}`)
+    .map(
+      (p) =>
+        `${p.kind}|${p.namespace}|${(p.access ?? [])
+          .map((a) => `${a.resource}:${a.action}`)
+          .sort()
+          .join(',')}`,
+    )
     .sort()
     .join(';');
 }
@@ -285,11 +313,35 @@ function filterKey(filters: { type: string; value?: unknown; decoration?: string
     .join(';');
 }
 
-function registryView(r: { name: string; type: string; url: string; insecure?: boolean | null; accessKey?: string | undefined; hasSecret: boolean }): Record<string, unknown> {
-  return { name: r.name, type: r.type, url: r.url, insecure: r.insecure ?? false, ...(r.accessKey || r.hasSecret ? { credential: { access_key: r.accessKey ?? '', access_secret: r.hasSecret ? MASK : '' } } : {}) };
+function registryView(r: {
+  name: string;
+  type: string;
+  url: string;
+  insecure?: boolean | null;
+  accessKey?: string | undefined;
+  hasSecret: boolean;
+}): Record<string, unknown> {
+  return {
+    name: r.name,
+    type: r.type,
+    url: r.url,
+    insecure: r.insecure ?? false,
+    ...(r.accessKey || r.hasSecret ? { credential: { access_key: r.accessKey ?? '', access_secret: r.hasSecret ? MASK : '' } } : {}),
+  };
 }
 
-function policyView(p: { registry: string; direction: string; trigger: unknown; filters: unknown; deletion: boolean; override: boolean; enabled: boolean; speed: number; copyByChunk: boolean; destNamespace: string }): Record<string, unknown> {
+function policyView(p: {
+  registry: string;
+  direction: string;
+  trigger: unknown;
+  filters: unknown;
+  deletion: boolean;
+  override: boolean;
+  enabled: boolean;
+  speed: number;
+  copyByChunk: boolean;
+  destNamespace: string;
+}): Record<string, unknown> {
   return {
     [p.direction === 'push' ? 'dest_registry' : 'src_registry']: p.registry,
     dest_namespace: p.destNamespace,
@@ -348,7 +400,10 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     const after = { name: full, description: r.text, duration: r.duration, permissions: r.permissions, secret: MASK };
     const have = robotByName.get(full);
     if (!have) {
-      push('robot', r.name, 'create', `robot ${full} is missing; it is created and its secret pinned from ${r.secretRef}`, { after, data: { kind: 'robot', instance: inst, robot: r, fullName: full, repin: true, pinOnly: false } satisfies HarborChangeData });
+      push('robot', r.name, 'create', `robot ${full} is missing; it is created and its secret pinned from ${r.secretRef}`, {
+        after,
+        data: { kind: 'robot', instance: inst, robot: r, fullName: full, repin: true, pinOnly: false } satisfies HarborChangeData,
+      });
       continue;
     }
     if (!ownedByMirrornet(have.description)) {
@@ -362,19 +417,37 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     if (permKey(have.permissions ?? []) !== permKey(r.permissions)) why.push('its permissions changed');
     const repin = fp !== undefined && markerFingerprint(have.description) !== fp;
     if (repin) why.push(markerFingerprint(have.description) ? `the secret behind ${r.secretRef} changed on this host` : 'its secret was never pinned');
-    const before = { name: have.name, description: stripMarker(have.description), duration: have.duration, disable: have.disable ?? false, permissions: have.permissions ?? [], secret: MASK };
+    const before = {
+      name: have.name,
+      description: stripMarker(have.description),
+      duration: have.duration,
+      disable: have.disable ?? false,
+      permissions: have.permissions ?? [],
+      secret: MASK,
+    };
     if (why.length) {
       push('robot', r.name, 'update', `robot ${full}: ${why.join(', ')}`, {
         before,
         after,
-        data: { kind: 'robot', instance: inst, robot: r, robotId: have.id, fullName: have.name, repin, pinOnly: why.length === 1 && repin } satisfies HarborChangeData,
+        data: {
+          kind: 'robot',
+          instance: inst,
+          robot: r,
+          robotId: have.id,
+          fullName: have.name,
+          repin,
+          pinOnly: why.length === 1 && repin,
+        } satisfies HarborChangeData,
       });
     } else push('robot', r.name, 'noop', 'in sync', { after });
   }
   for (const r of actual.robots) {
     if (wantedRobots.has(r.name) || !ownedByMirrornet(r.description) || (r.level && r.level !== 'system')) continue;
     const name = r.name.startsWith(prefix) ? r.name.slice(prefix.length) : r.name;
-    push('robot', name, 'delete', `robot ${r.name} is no longer in the repository`, { before: { name: r.name, description: stripMarker(r.description) }, data: { kind: 'delete', instance: inst, of: 'robot', name, id: r.id } satisfies HarborChangeData });
+    push('robot', name, 'delete', `robot ${r.name} is no longer in the repository`, {
+      before: { name: r.name, description: stripMarker(r.description) },
+      data: { kind: 'delete', instance: inst, of: 'robot', name, id: r.id } satisfies HarborChangeData,
+    });
   }
 
   // Registries.
@@ -386,10 +459,16 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     const after = registryView({ ...r, hasSecret: Boolean(r.secretRef) });
     const have = regByName.get(r.name);
     if (!have) {
-      push('registry', r.name, 'create', r.peer ? `registry endpoint ${r.name} to ${r.peer} (${r.url}) is missing` : `registry endpoint ${r.name} (${r.url}) is missing`, {
-        after,
-        data: { kind: 'registry', instance: inst, registry: r } satisfies HarborChangeData,
-      });
+      push(
+        'registry',
+        r.name,
+        'create',
+        r.peer ? `registry endpoint ${r.name} to ${r.peer} (${r.url}) is missing` : `registry endpoint ${r.name} (${r.url}) is missing`,
+        {
+          after,
+          data: { kind: 'registry', instance: inst, registry: r } satisfies HarborChangeData,
+        },
+      );
       continue;
     }
     if (!ownedByMirrornet(have.description)) {
@@ -401,12 +480,26 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     if (normUrl(have.url) !== normUrl(r.url)) why.push(`its URL is ${have.url}, not ${r.url}`);
     if ((have.insecure ?? false) !== r.insecure) why.push(`insecure is ${have.insecure ?? false}`);
     if (stripMarker(have.description) !== r.text) why.push('its description changed');
-    if ((have.credential?.access_key ?? '') !== (r.accessKey ?? '')) why.push(`its access key is ${have.credential?.access_key || '(none)'}, not ${r.accessKey || '(none)'}`);
+    if ((have.credential?.access_key ?? '') !== (r.accessKey ?? ''))
+      why.push(`its access key is ${have.credential?.access_key || '(none)'}, not ${r.accessKey || '(none)'}`);
     if (!r.secretRef && have.credential?.access_secret) why.push('it holds a secret the repository does not give');
-    if (r.secretRef && fp !== undefined && markerFingerprint(have.description) !== fp) why.push(markerFingerprint(have.description) ? `the secret behind ${r.secretRef} changed on this host` : 'its secret was never set by mirrornet');
-    const before = registryView({ name: have.name, type: have.type, url: have.url, insecure: have.insecure, accessKey: have.credential?.access_key ?? undefined, hasSecret: Boolean(have.credential?.access_secret) });
+    if (r.secretRef && fp !== undefined && markerFingerprint(have.description) !== fp)
+      why.push(markerFingerprint(have.description) ? `the secret behind ${r.secretRef} changed on this host` : 'its secret was never set by mirrornet');
+    const before = registryView({
+      name: have.name,
+      type: have.type,
+      url: have.url,
+      insecure: have.insecure,
+      accessKey: have.credential?.access_key ?? undefined,
+      hasSecret: Boolean(have.credential?.access_secret),
+    });
     if (have.type !== r.type) push('registry', r.name, 'noop', `registry endpoint ${r.name}: ${why[0]}`, { before, after });
-    else if (why.length) push('registry', r.name, 'update', `registry endpoint ${r.name}: ${why.join(', ')}`, { before, after, data: { kind: 'registry', instance: inst, registry: r, registryId: have.id } satisfies HarborChangeData });
+    else if (why.length)
+      push('registry', r.name, 'update', `registry endpoint ${r.name}: ${why.join(', ')}`, {
+        before,
+        after,
+        data: { kind: 'registry', instance: inst, registry: r, registryId: have.id } satisfies HarborChangeData,
+      });
     else push('registry', r.name, 'noop', 'in sync', { after });
   }
 
@@ -416,10 +509,18 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
   const wantedProjects = new Set<string>();
   for (const p of want.projects) {
     wantedProjects.add(p.name);
-    const after = { name: p.name, public: p.public, ...(p.storageLimit !== undefined ? { storage_limit: p.storageLimit } : {}), ...(p.proxyCache ? { proxy_cache: p.proxyCache } : {}) };
+    const after = {
+      name: p.name,
+      public: p.public,
+      ...(p.storageLimit !== undefined ? { storage_limit: p.storageLimit } : {}),
+      ...(p.proxyCache ? { proxy_cache: p.proxyCache } : {}),
+    };
     const have = projByName.get(p.name);
     if (!have) {
-      push('project', p.name, 'create', p.proxyCache ? `proxy-cache project ${p.name} of ${p.proxyCache} is missing` : `project ${p.name} is missing`, { after, data: { kind: 'project', instance: inst, project: p } satisfies HarborChangeData });
+      push('project', p.name, 'create', p.proxyCache ? `proxy-cache project ${p.name} of ${p.proxyCache} is missing` : `project ${p.name} is missing`, {
+        after,
+        data: { kind: 'project', instance: inst, project: p } satisfies HarborChangeData,
+      });
       continue;
     }
     const haveProxy = have.registry_id ? (regName(have.registry_id) ?? `registry ${have.registry_id}`) : undefined;
@@ -429,21 +530,33 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
       : `project ${p.name} is ${haveProxy ? `a proxy cache of ${haveProxy}` : 'a normal project'} but the repository wants ${p.proxyCache ? `a proxy cache of ${p.proxyCache}` : 'a normal project'}; Harbor cannot change that after creation: move its images, delete it by hand and the next run re-creates it`;
     const isPublic = have.metadata?.['public'] === 'true';
     if (isPublic !== p.public) {
-      push('project', p.name, 'update', `project ${p.name} is ${isPublic ? 'public' : 'private'}; the repository wants it ${p.public ? 'public' : 'private'}${proxyProblem ? ` (and: ${proxyProblem})` : ''}`, {
-        before: { name: p.name, public: isPublic },
-        after: { name: p.name, public: p.public },
-        data: { kind: 'project', instance: inst, project: p } satisfies HarborChangeData,
-      });
+      push(
+        'project',
+        p.name,
+        'update',
+        `project ${p.name} is ${isPublic ? 'public' : 'private'}; the repository wants it ${p.public ? 'public' : 'private'}${proxyProblem ? ` (and: ${proxyProblem})` : ''}`,
+        {
+          before: { name: p.name, public: isPublic },
+          after: { name: p.name, public: p.public },
+          data: { kind: 'project', instance: inst, project: p } satisfies HarborChangeData,
+        },
+      );
     } else push('project', p.name, 'noop', proxyProblem ?? 'in sync', { after });
     if (p.storageLimit !== undefined) {
       const q = quotaOf(have.project_id);
       const hard = q?.hard?.['storage'];
       if (q && hard !== p.storageLimit) {
-        push('quota', p.name, 'update', `the quota of project ${p.name} is ${hard === -1 ? 'unlimited' : `${hard} bytes`}; the repository wants ${p.storageLimit === -1 ? 'unlimited' : `${p.storageLimit} bytes`}`, {
-          before: { project: p.name, storage: hard },
-          after: { project: p.name, storage: p.storageLimit },
-          data: { kind: 'quota', instance: inst, project: p.name, quotaId: q.id, storage: p.storageLimit } satisfies HarborChangeData,
-        });
+        push(
+          'quota',
+          p.name,
+          'update',
+          `the quota of project ${p.name} is ${hard === -1 ? 'unlimited' : `${hard} bytes`}; the repository wants ${p.storageLimit === -1 ? 'unlimited' : `${p.storageLimit} bytes`}`,
+          {
+            before: { project: p.name, storage: hard },
+            after: { project: p.name, storage: p.storageLimit },
+            data: { kind: 'quota', instance: inst, project: p.name, quotaId: q.id, storage: p.storageLimit } satisfies HarborChangeData,
+          },
+        );
       }
     }
   }
@@ -451,10 +564,18 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     const id = changeId(inst, 'project', p.name);
     if (wantedProjects.has(p.name) || !owned.has(id)) continue;
     if ((p.repo_count ?? 0) > 0) {
-      push('project', p.name, 'noop', `project ${p.name} is no longer in the repository but still holds ${p.repo_count} repositories: not deleted (move or delete them first)`);
+      push(
+        'project',
+        p.name,
+        'noop',
+        `project ${p.name} is no longer in the repository but still holds ${p.repo_count} repositories: not deleted (move or delete them first)`,
+      );
       continue;
     }
-    push('project', p.name, 'delete', `project ${p.name} is no longer in the repository`, { before: { name: p.name }, data: { kind: 'delete', instance: inst, of: 'project', name: p.name, id: p.project_id } satisfies HarborChangeData });
+    push('project', p.name, 'delete', `project ${p.name} is no longer in the repository`, {
+      before: { name: p.name },
+      data: { kind: 'delete', instance: inst, of: 'project', name: p.name, id: p.project_id } satisfies HarborChangeData,
+    });
   }
 
   // Replication policies.
@@ -465,7 +586,10 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     const after = policyView(p);
     const have = polByName.get(p.name);
     if (!have) {
-      push('policy', p.name, 'create', `replication policy ${p.name} (${p.direction} ${p.direction === 'push' ? 'to' : 'from'} ${p.registry}) is missing`, { after, data: { kind: 'policy', instance: inst, policy: p } satisfies HarborChangeData });
+      push('policy', p.name, 'create', `replication policy ${p.name} (${p.direction} ${p.direction === 'push' ? 'to' : 'from'} ${p.registry}) is missing`, {
+        after,
+        data: { kind: 'policy', instance: inst, policy: p } satisfies HarborChangeData,
+      });
       continue;
     }
     if (!ownedByMirrornet(have.description)) {
@@ -477,7 +601,8 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     const src = have.src_registry?.id ?? 0;
     const dst = have.dest_registry?.id ?? 0;
     const remoteId = regByName.get(p.registry)?.id;
-    if (p.direction === 'push' ? src !== 0 || dst === 0 || dst !== remoteId : dst !== 0 || src === 0 || src !== remoteId) why.push(`it does not ${p.direction} ${p.direction === 'push' ? 'to' : 'from'} ${p.registry}`);
+    if (p.direction === 'push' ? src !== 0 || dst === 0 || dst !== remoteId : dst !== 0 || src === 0 || src !== remoteId)
+      why.push(`it does not ${p.direction} ${p.direction === 'push' ? 'to' : 'from'} ${p.registry}`);
     if (stripMarker(have.description) !== p.text) why.push('its description changed');
     if ((have.dest_namespace ?? '') !== p.destNamespace) why.push('its destination namespace changed');
     if (filterKey(have.filters ?? []) !== filterKey(p.filters)) why.push('its filters changed');
@@ -488,19 +613,34 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
     if ((have.enabled ?? false) !== p.enabled) why.push(p.enabled ? 'it was disabled' : 'it is enabled');
     if ((have.speed ?? 0) !== p.speed) why.push(`its speed limit is ${have.speed ?? 0} instead of ${p.speed}`);
     if ((have.copy_by_chunk ?? false) !== p.copyByChunk) why.push(`copy_by_chunk is ${!p.copyByChunk}`);
-    if (why.length) push('policy', p.name, 'update', `replication policy ${p.name}: ${why.join(', ')}`, { before, after, data: { kind: 'policy', instance: inst, policy: p, policyId: have.id } satisfies HarborChangeData });
+    if (why.length)
+      push('policy', p.name, 'update', `replication policy ${p.name}: ${why.join(', ')}`, {
+        before,
+        after,
+        data: { kind: 'policy', instance: inst, policy: p, policyId: have.id } satisfies HarborChangeData,
+      });
     else push('policy', p.name, 'noop', 'in sync', { after });
   }
   for (const p of actual.policies) {
     if (wantedPolicies.has(p.name) || !ownedByMirrornet(p.description)) continue;
-    push('policy', p.name, 'delete', `replication policy ${p.name} is no longer in the repository`, { before: actualPolicyView(p, regName), data: { kind: 'delete', instance: inst, of: 'policy', name: p.name, id: p.id } satisfies HarborChangeData });
+    push('policy', p.name, 'delete', `replication policy ${p.name} is no longer in the repository`, {
+      before: actualPolicyView(p, regName),
+      data: { kind: 'delete', instance: inst, of: 'policy', name: p.name, id: p.id } satisfies HarborChangeData,
+    });
   }
 
   // Registries no longer wanted (after the policies and projects that use them are gone).
   for (const r of actual.registries) {
     if (wantedRegs.has(r.name) || !ownedByMirrornet(r.description)) continue;
     push('registry', r.name, 'delete', `registry endpoint ${r.name} is no longer in the repository`, {
-      before: registryView({ name: r.name, type: r.type, url: r.url, insecure: r.insecure, accessKey: r.credential?.access_key ?? undefined, hasSecret: Boolean(r.credential?.access_secret) }),
+      before: registryView({
+        name: r.name,
+        type: r.type,
+        url: r.url,
+        insecure: r.insecure,
+        accessKey: r.credential?.access_key ?? undefined,
+        hasSecret: Boolean(r.credential?.access_secret),
+      }),
       data: { kind: 'delete', instance: inst, of: 'registry', name: r.name, id: r.id } satisfies HarborChangeData,
     });
   }
@@ -552,7 +692,12 @@ function harborNotes(want: DesiredHarborObjects, changes: Change[]): string[] {
   return notes;
 }
 
-async function resolveFingerprints(client: HarborApi, secrets: SecretResolver, want: DesiredHarborObjects, notes: string[]): Promise<Record<string, string | undefined>> {
+async function resolveFingerprints(
+  client: HarborApi,
+  secrets: SecretResolver,
+  want: DesiredHarborObjects,
+  notes: string[],
+): Promise<Record<string, string | undefined>> {
   const out: Record<string, string | undefined> = {};
   const items: [string, string, string][] = [
     ...want.robots.map((r) => [changeId(want.instance, 'robot', r.name), r.name, r.secretRef] as [string, string, string]),
@@ -564,7 +709,9 @@ async function resolveFingerprints(client: HarborApi, secrets: SecretResolver, w
       out[id] = await client.fingerprint(id.split('/')[1]!, name, value);
     } catch (err) {
       out[id] = undefined;
-      notes.push(`Harbor ${want.instance}: cannot check the secret of ${id.split('/').slice(1).join(' ')}: ${(err as { userMessage?: string }).userMessage ?? (err as Error).message}`);
+      notes.push(
+        `Harbor ${want.instance}: cannot check the secret of ${id.split('/').slice(1).join(' ')}: ${(err as { userMessage?: string }).userMessage ?? (err as Error).message}`,
+      );
     }
   }
   return out;
@@ -609,7 +756,11 @@ function policyBody(p: DesiredPolicy, registryId: number): ReplicationPolicyReq 
   };
 }
 
-export function createHarborApiProvider(clientFor: (instance: HarborInstance) => HarborApi, secrets?: SecretResolver, opts: HarborProviderOptions = {}): Provider<ActualHarbor> {
+export function createHarborApiProvider(
+  clientFor: (instance: HarborInstance) => HarborApi,
+  secrets?: SecretResolver,
+  opts: HarborProviderOptions = {},
+): Provider<ActualHarbor> {
   return {
     id: PROVIDER_ID,
     wants: (d) => d.harbor !== undefined,
@@ -760,7 +911,10 @@ export async function planHarborCores(provider: Provider<ActualHarbor>, cores: H
  * robots and projects before the source's registry endpoint and policies. Stops at the first error (the
  * next run converges); returns what each core applied.
  */
-export async function applyHarborCores(provider: Provider<ActualHarbor>, plans: HarborCorePlan[]): Promise<{ outcomes: ApplyOutcome[]; error?: { core: number; error: Error } }> {
+export async function applyHarborCores(
+  provider: Provider<ActualHarbor>,
+  plans: HarborCorePlan[],
+): Promise<{ outcomes: ApplyOutcome[]; error?: { core: number; error: Error } }> {
   const owner = new Map<Change, number>();
   plans.forEach((p, i) => p.changes.forEach((c) => owner.set(c, i)));
   const ordered = orderHarborChanges(plans.flatMap((p) => p.changes.filter((c) => c.action !== 'noop')));

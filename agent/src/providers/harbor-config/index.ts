@@ -84,7 +84,9 @@ export async function readHarborConfig(ctx: ProviderContext, desired: Desired): 
   const path = harborYmlPath(instance);
   const installDir = instance.installDir;
   if (instance.loadBalancer.mode === 'l7-tls-offload' && !instance.externalUrl.startsWith('https://')) {
-    ctx.notes.push(`harbor-config: ${instance.name} sits behind a TLS-offloading load balancer but externalUrl is not https://; docker login fails unless external_url is the https:// address clients use.`);
+    ctx.notes.push(
+      `harbor-config: ${instance.name} sits behind a TLS-offloading load balancer but externalUrl is not https://; docker login fails unless external_url is the https:// address clients use.`,
+    );
   }
   const pending = await ctx.files.exists(pendingPath(installDir));
   const text = await ctx.files.read(path);
@@ -106,14 +108,27 @@ export async function readHarborConfig(ctx: ProviderContext, desired: Desired): 
     } catch (err) {
       if (!(err instanceof SecretError)) throw err;
       secrets[key] = 'unresolved';
-      ctx.notes.push(`harbor-config: ${err.userMessage} The plan cannot tell whether ${key} in harbor.yml is current, and apply fails until the secret is available.`);
+      ctx.notes.push(
+        `harbor-config: ${err.userMessage} The plan cannot tell whether ${key} in harbor.yml is current, and apply fails until the secret is available.`,
+      );
       continue;
     }
     const inFile = getPath(raw, slot.path);
     const ok = (typeof inFile === 'string' || typeof inFile === 'number' || typeof inFile === 'boolean') && sameSecret(String(inFile), value);
     secrets[key] = ok ? 'same' : 'differs';
   }
-  return { path, installDir, exists: true, config: maskHarborConfig(raw, model.secrets.map((s) => s.path)), mode, secrets, pending };
+  return {
+    path,
+    installDir,
+    exists: true,
+    config: maskHarborConfig(
+      raw,
+      model.secrets.map((s) => s.path),
+    ),
+    mode,
+    secrets,
+    pending,
+  };
 }
 
 /** Pure. Never deletes: a harbor.yml of a running Harbor is left alone when the instance goes away. */
@@ -140,7 +155,8 @@ export function diffHarborConfig(desired: Desired, actual: ActualHarborConfig): 
   }
   for (const slot of model.secrets) {
     if (actual.secrets[slot.path.join('.')] === 'differs') {
-      const firstStartOnly = slot.path.join('.') === 'harbor_admin_password' ? ' (Harbor reads it only at its first start: change the admin password in Harbor too)' : '';
+      const firstStartOnly =
+        slot.path.join('.') === 'harbor_admin_password' ? ' (Harbor reads it only at its first start: change the admin password in Harbor too)' : '';
       reasons.push(`the secret ${slot.ref} differs from ${slot.path.join('.')} in harbor.yml${firstStartOnly}`);
       write = true;
     }
@@ -149,7 +165,16 @@ export function diffHarborConfig(desired: Desired, actual: ActualHarborConfig): 
   const modeWrong = actual.mode !== undefined && actual.mode !== HARBOR_YML_MODE;
   if (modeWrong) reasons.push(`harbor.yml is mode ${actual.mode!.toString(8).padStart(4, '0')}; it holds secrets and must be 0600`);
   if (!reasons.length) return [{ ...base, action: 'noop', reason: 'in sync', after: model.config }];
-  return [{ ...base, action: 'update', reason: reasons.join('; '), before: actual.config, after: model.config, data: data(write || actual.pending, write || actual.pending) }];
+  return [
+    {
+      ...base,
+      action: 'update',
+      reason: reasons.join('; '),
+      before: actual.config,
+      after: model.config,
+      data: data(write || actual.pending, write || actual.pending),
+    },
+  ];
 }
 
 /** Run the configured command line with the install directory (under --root) as working directory. */
@@ -172,7 +197,8 @@ export async function applyHarborConfig(ctx: ProviderContext, changes: Change[],
     if (await ctx.files.exists(d.path)) await chmod(real, HARBOR_YML_MODE);
     if (d.write) {
       const text = await renderHarborYml(instance, (ref) => ctx.secrets.resolve(ref));
-      if (d.run && !(await ctx.files.exists(pendingPath(d.installDir)))) await ctx.files.writeAtomic(pendingPath(d.installDir), `${new Date().toISOString()}\n`, { mode: 0o600 });
+      if (d.run && !(await ctx.files.exists(pendingPath(d.installDir))))
+        await ctx.files.writeAtomic(pendingPath(d.installDir), `${new Date().toISOString()}\n`, { mode: 0o600 });
       await ctx.files.writeAtomic(d.path, text, { mode: HARBOR_YML_MODE });
     }
     if (d.run) {

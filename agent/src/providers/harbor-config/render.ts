@@ -93,7 +93,11 @@ export function harborYmlModel(instance: HarborInstance): HarborYmlModel {
     config['http'] = { port: 80 };
     config['https'] = { port: 443, certificate: tls.certificate, private_key: tls.privateKey };
     const url = new URL(instance.externalUrl);
-    const plain = url.protocol === 'https:' && url.hostname === instance.hostname && (url.port === '' || url.port === '443') && (url.pathname === '/' || url.pathname === '');
+    const plain =
+      url.protocol === 'https:' &&
+      url.hostname === instance.hostname &&
+      (url.port === '' || url.port === '443') &&
+      (url.pathname === '/' || url.pathname === '');
     if (!plain) config['external_url'] = instance.externalUrl;
   }
 

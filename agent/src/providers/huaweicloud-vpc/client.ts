@@ -16,7 +16,16 @@ import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import type { SecretResolver } from '../../host/secrets.js';
 import { silentLogger } from '../../log.js';
-import { GatewayErrorBody, ListRouteTablesBody, NestedErrorBody, ShowRouteTableBody, VpcErrorBody, type RouteEntry, type RouteTable, type RouteTableSummary } from './schema.js';
+import {
+  GatewayErrorBody,
+  ListRouteTablesBody,
+  NestedErrorBody,
+  ShowRouteTableBody,
+  VpcErrorBody,
+  type RouteEntry,
+  type RouteTable,
+  type RouteTableSummary,
+} from './schema.js';
 
 export type { RouteEntry, RouteTable, RouteTableSummary } from './schema.js';
 
@@ -42,7 +51,8 @@ export interface VpcRouteApi {
   listRouteTables(opts?: { vpcId?: string; pageSize?: number }): Promise<RouteTableSummary[]>;
 }
 
-export type VpcErrorKind = 'auth' | 'forbidden' | 'not-found' | 'rejected' | 'conflict' | 'throttled' | 'server' | 'network' | 'timeout' | 'response' | 'config';
+export type VpcErrorKind =
+  'auth' | 'forbidden' | 'not-found' | 'rejected' | 'conflict' | 'throttled' | 'server' | 'network' | 'timeout' | 'response' | 'config';
 
 const RETRYABLE: ReadonlySet<VpcErrorKind> = new Set(['throttled', 'server', 'network', 'timeout']);
 
@@ -55,7 +65,19 @@ export class HuaweiVpcError extends Error {
   readonly requestId: string | undefined;
   readonly operation: string;
   attempts: number;
-  constructor(init: { kind: VpcErrorKind; operation: string; message: string; userMessage: string; status?: number; code?: string; requestId?: string; attempts?: number }, opts?: { cause?: unknown }) {
+  constructor(
+    init: {
+      kind: VpcErrorKind;
+      operation: string;
+      message: string;
+      userMessage: string;
+      status?: number;
+      code?: string;
+      requestId?: string;
+      attempts?: number;
+    },
+    opts?: { cause?: unknown },
+  ) {
     super(init.message, opts);
     this.name = 'HuaweiVpcError';
     this.kind = init.kind;
@@ -149,7 +171,9 @@ export function vpcEndpoint(region: string, opts: { override?: string; env?: Nod
  * The access key pair: from secret references (env:NAME, file:/path) when given, else from
  * HUAWEICLOUD_SDK_AK / HUAWEICLOUD_SDK_SK.
  */
-export async function resolveHuaweiCredentials(opts: { secrets?: SecretResolver; akRef?: string; skRef?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ ak: string; sk: string }> {
+export async function resolveHuaweiCredentials(
+  opts: { secrets?: SecretResolver; akRef?: string; skRef?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ ak: string; sk: string }> {
   const env = opts.env ?? process.env;
   const one = async (ref: string | undefined, name: string): Promise<string> => {
     if (ref) {
@@ -164,7 +188,12 @@ export async function resolveHuaweiCredentials(opts: { secrets?: SecretResolver;
 }
 
 function configError(why: string): HuaweiVpcError {
-  return new HuaweiVpcError({ kind: 'config', operation: 'configuring the Huawei Cloud client', message: why, userMessage: `Huawei Cloud credentials are missing: ${why}.` });
+  return new HuaweiVpcError({
+    kind: 'config',
+    operation: 'configuring the Huawei Cloud client',
+    message: why,
+    userMessage: `Huawei Cloud credentials are missing: ${why}.`,
+  });
 }
 
 // --- the client ----------------------------------------------------------------------------------------
@@ -242,7 +271,15 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error('not http(s)');
     endpoint = opts.endpoint.replace(/\/+$/, '');
   } catch (cause) {
-    throw new HuaweiVpcError({ kind: 'config', operation: 'configuring the Huawei Cloud client', message: `invalid endpoint ${opts.endpoint}`, userMessage: `The Huawei Cloud VPC endpoint ${JSON.stringify(opts.endpoint)} is not an http(s) URL.` }, { cause });
+    throw new HuaweiVpcError(
+      {
+        kind: 'config',
+        operation: 'configuring the Huawei Cloud client',
+        message: `invalid endpoint ${opts.endpoint}`,
+        userMessage: `The Huawei Cloud VPC endpoint ${JSON.stringify(opts.endpoint)} is not an http(s) URL.`,
+      },
+      { cause },
+    );
   }
   const log = opts.log ?? silentLogger();
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -315,15 +352,38 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
     const cause = sdkCause(err, msg);
     const what = describe(op);
     if (typeof e?.httpStatusCode === 'number') {
-      return statusError(op, { status: e.httpStatusCode, body: { error_code: e.errorCode, error_msg: msg }, requestId: typeof e.requestId === 'string' ? e.requestId : undefined });
+      return statusError(op, {
+        status: e.httpStatusCode,
+        body: { error_code: e.errorCode, error_msg: msg },
+        requestId: typeof e.requestId === 'string' ? e.requestId : undefined,
+      });
     }
     if (/timeout of \d+ms exceeded|ETIMEDOUT|ECONNABORTED/i.test(msg)) {
-      return new HuaweiVpcError({ kind: 'timeout', operation: what, message: `${what}: no answer within ${timeoutMs} ms`, userMessage: `The Huawei Cloud VPC endpoint ${endpoint} did not answer within ${timeoutMs} ms while ${what}.` }, { cause });
+      return new HuaweiVpcError(
+        {
+          kind: 'timeout',
+          operation: what,
+          message: `${what}: no answer within ${timeoutMs} ms`,
+          userMessage: `The Huawei Cloud VPC endpoint ${endpoint} did not answer within ${timeoutMs} ms while ${what}.`,
+        },
+        { cause },
+      );
     }
     if (/socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|aborted|network/i.test(msg)) {
-      return new HuaweiVpcError({ kind: 'network', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud VPC endpoint ${endpoint} could not be reached while ${what} (${msg}).` }, { cause });
+      return new HuaweiVpcError(
+        {
+          kind: 'network',
+          operation: what,
+          message: `${what}: ${msg}`,
+          userMessage: `The Huawei Cloud VPC endpoint ${endpoint} could not be reached while ${what} (${msg}).`,
+        },
+        { cause },
+      );
     }
-    return new HuaweiVpcError({ kind: 'response', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud SDK failed while ${what}: ${msg}.` }, { cause });
+    return new HuaweiVpcError(
+      { kind: 'response', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud SDK failed while ${what}: ${msg}.` },
+      { cause },
+    );
   };
 
   const statusError = (op: Operation, raw: Raw): HuaweiVpcError => {
@@ -373,7 +433,15 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
       kind = 'rejected';
       userMessage = `Huawei Cloud rejected ${what} (${detail})${rid}.`;
     }
-    return new HuaweiVpcError({ kind, operation: what, message: `${what}: ${detail}${rid}`, userMessage, status: s, ...(code ? { code } : {}), ...(requestId ? { requestId } : {}) });
+    return new HuaweiVpcError({
+      kind,
+      operation: what,
+      message: `${what}: ${detail}${rid}`,
+      userMessage,
+      status: s,
+      ...(code ? { code } : {}),
+      ...(requestId ? { requestId } : {}),
+    });
   };
 
   /** One HTTP exchange through the SDK. */
@@ -394,18 +462,33 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
     return { status, body: result, requestId };
   };
 
-  const bodyOf = <T>(op: Operation, raw: Raw, schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } }): T => {
+  const bodyOf = <T>(
+    op: Operation,
+    raw: Raw,
+    schema: { safeParse(v: unknown): { success: true; data: T } | { success: false; error: { message: string } } },
+  ): T => {
     if (raw.status < 200 || raw.status >= 300) throw statusError(op, raw);
     const parsed = schema.safeParse(raw.body);
     if (!parsed.success) {
       const what = describe(op);
-      throw new HuaweiVpcError({ kind: 'response', operation: what, message: `${what}: unexpected response body`, userMessage: `Huawei Cloud answered ${what} with a body mirrornet does not understand${raw.requestId ? ` (request id ${raw.requestId})` : ''}.`, status: raw.status, ...(raw.requestId ? { requestId: raw.requestId } : {}) });
+      throw new HuaweiVpcError({
+        kind: 'response',
+        operation: what,
+        message: `${what}: unexpected response body`,
+        userMessage: `Huawei Cloud answered ${what} with a body mirrornet does not understand${raw.requestId ? ` (request id ${raw.requestId})` : ''}.`,
+        status: raw.status,
+        ...(raw.requestId ? { requestId: raw.requestId } : {}),
+      });
     }
     return parsed.data;
   };
 
   /** Retry retryable failures; `beforeRetry` runs after the backoff and may end the loop with a value. */
-  const withRetry = async <T>(op: Operation, attempt1: () => Promise<T>, beforeRetry?: (err: HuaweiVpcError) => Promise<{ done: T } | undefined>): Promise<T> => {
+  const withRetry = async <T>(
+    op: Operation,
+    attempt1: () => Promise<T>,
+    beforeRetry?: (err: HuaweiVpcError) => Promise<{ done: T } | undefined>,
+  ): Promise<T> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await attempt1();
@@ -415,14 +498,26 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
         if (!err.retryable || attempt >= attempts) {
           if (attempt > 1 && err.retryable) {
             throw new HuaweiVpcError(
-              { kind: err.kind, operation: err.operation, message: `${err.message} (after ${attempt} attempts)`, userMessage: `${err.userMessage} Gave up after ${attempt} attempts; the next reconcile tries again.`, ...(err.status !== undefined ? { status: err.status } : {}), ...(err.code ? { code: err.code } : {}), ...(err.requestId ? { requestId: err.requestId } : {}), attempts: attempt },
+              {
+                kind: err.kind,
+                operation: err.operation,
+                message: `${err.message} (after ${attempt} attempts)`,
+                userMessage: `${err.userMessage} Gave up after ${attempt} attempts; the next reconcile tries again.`,
+                ...(err.status !== undefined ? { status: err.status } : {}),
+                ...(err.code ? { code: err.code } : {}),
+                ...(err.requestId ? { requestId: err.requestId } : {}),
+                attempts: attempt,
+              },
               { cause: err },
             );
           }
           throw err;
         }
         const delay = backoffDelay(attempt, retry);
-        log.warn({ operation: err.operation, kind: err.kind, status: err.status, code: err.code, requestId: err.requestId, attempt, delayMs: delay }, 'huaweicloud vpc call failed; retrying');
+        log.warn(
+          { operation: err.operation, kind: err.kind, status: err.status, code: err.code, requestId: err.requestId, attempt, delayMs: delay },
+          'huaweicloud vpc call failed; retrying',
+        );
         await sleep(delay);
         if (beforeRetry) {
           const r = await beforeRetry(err);
@@ -450,7 +545,16 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
         op,
         async () => {
           const routes = {
-            ...(pending.add.length ? { add: pending.add.map((r) => ({ type: r.type, destination: r.destination, nexthop: r.nexthop, ...(r.description !== undefined ? { description: r.description } : {}) })) } : {}),
+            ...(pending.add.length
+              ? {
+                  add: pending.add.map((r) => ({
+                    type: r.type,
+                    destination: r.destination,
+                    nexthop: r.nexthop,
+                    ...(r.description !== undefined ? { description: r.description } : {}),
+                  })),
+                }
+              : {}),
             ...(pending.del.length ? { del: pending.del.map((r) => ({ destination: r.destination })) } : {}),
           };
           const raw = await once(op, () => client.updateRouteTable({ routetable_id: id, body: { routetable: { routes } } }));

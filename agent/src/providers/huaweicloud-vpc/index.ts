@@ -16,9 +16,36 @@ import { createHash } from 'node:crypto';
 import { CLOUD_MARKER } from '../../desired/compile.js';
 import type { Desired, DesiredCloudRoute } from '../../desired/types.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
-import { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, sameRoute, vpcEndpoint, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi } from './client.js';
+import {
+  createVpcClient,
+  HuaweiVpcError,
+  remainingBatch,
+  resolveHuaweiCredentials,
+  sameRoute,
+  vpcEndpoint,
+  type RetryOptions,
+  type RouteBatch,
+  type RouteEntry,
+  type VpcRouteApi,
+} from './client.js';
 
-export { createVpcClient, HuaweiVpcError, remainingBatch, resolveHuaweiCredentials, silenceSdkLogging, vpcEndpoint, backoffDelay, ENDPOINT_ENV, AK_ENV, SK_ENV, type RetryOptions, type RouteBatch, type RouteEntry, type VpcRouteApi, type VpcClientOptions } from './client.js';
+export {
+  createVpcClient,
+  HuaweiVpcError,
+  remainingBatch,
+  resolveHuaweiCredentials,
+  silenceSdkLogging,
+  vpcEndpoint,
+  backoffDelay,
+  ENDPOINT_ENV,
+  AK_ENV,
+  SK_ENV,
+  type RetryOptions,
+  type RouteBatch,
+  type RouteEntry,
+  type VpcRouteApi,
+  type VpcClientOptions,
+} from './client.js';
 
 import { cloudRouteDeletions } from './deletions.js';
 export { cloudRouteDeletions };
@@ -97,7 +124,13 @@ function few(list: readonly RouteEntry[], n = 5): string {
 }
 
 /** Pure: what one table needs. `wanted` undefined or empty prunes every marked route. */
-export function planTable(tableId: string, wanted: readonly DesiredCloudRoute[] | undefined, actual: ActualTable | undefined, marker: string, quota = ROUTE_QUOTA): TablePlan {
+export function planTable(
+  tableId: string,
+  wanted: readonly DesiredCloudRoute[] | undefined,
+  actual: ActualTable | undefined,
+  marker: string,
+  quota = ROUTE_QUOTA,
+): TablePlan {
   const routes = actual?.found ? actual.routes : [];
   const byDst = new Map(routes.map((r) => [r.destination, r] as const));
   const add: RouteEntry[] = [];
@@ -141,7 +174,10 @@ function foreignNote(plan: TablePlan): string {
 }
 
 function conflictText(tableId: string, c: Conflict): string {
-  const owner = c.why === 'local' ? 'a system (local) route' : `a route mirrornet does not own (${c.existing.type} ${c.existing.nexthop}${c.existing.description ? `, "${c.existing.description}"` : ''})`;
+  const owner =
+    c.why === 'local'
+      ? 'a system (local) route'
+      : `a route mirrornet does not own (${c.existing.type} ${c.existing.nexthop}${c.existing.description ? `, "${c.existing.description}"` : ''})`;
   return `route table ${tableId}: ${c.destination} should go to ${c.wanted.type} ${c.wanted.nexthop}, but it is taken by ${owner}; mirrornet does not overwrite it. Remove that route or stop routing ${c.destination} through this site.`;
 }
 
@@ -161,12 +197,22 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
     const have = byId.get(t.id);
     const plan = planTable(t.id, t.routes, have, marker, quota);
     if (!plan.found) {
-      changes.push({ provider: 'huaweicloud-vpc', id: t.id, action: 'noop', reason: `route table ${t.id} does not exist in project ${actual.projectId}: its ${t.routes.length} routes cannot be programmed (check cloud.routeTables)` });
+      changes.push({
+        provider: 'huaweicloud-vpc',
+        id: t.id,
+        action: 'noop',
+        reason: `route table ${t.id} does not exist in project ${actual.projectId}: its ${t.routes.length} routes cannot be programmed (check cloud.routeTables)`,
+      });
       continue;
     }
     const data: CloudChangeData = { tableId: t.id, add: plan.add, del: plan.del, ...(plan.refusal ? { refusal: plan.refusal } : {}) };
     if (!plan.add.length && !plan.del.length) {
-      changes.push({ provider: 'huaweicloud-vpc', id: t.id, action: 'noop', reason: `in sync: ${plan.inSync} route${plan.inSync === 1 ? '' : 's'} of mirrornet${foreignNote(plan)}${conflictNote(plan)}` });
+      changes.push({
+        provider: 'huaweicloud-vpc',
+        id: t.id,
+        action: 'noop',
+        reason: `in sync: ${plan.inSync} route${plan.inSync === 1 ? '' : 's'} of mirrornet${foreignNote(plan)}${conflictNote(plan)}`,
+      });
       continue;
     }
     const addDst = new Set(plan.add.map((r) => r.destination));
@@ -180,7 +226,16 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
     if (removed.length) what.push(`remove ${few(removed)} (no longer in the repository)`);
     const reason = plan.refusal ? `REFUSED: ${plan.refusal}` : `route table ${t.id}: ${what.join('; ')}${foreignNote(plan)}${conflictNote(plan)}`;
     // The table is not ours, but mirrornet's routes in it are: remember it to clean them up later.
-    changes.push({ provider: 'huaweicloud-vpc', id: t.id, action: 'update', reason, before: { routes: plan.del }, after: { routes: plan.add }, data, track: true });
+    changes.push({
+      provider: 'huaweicloud-vpc',
+      id: t.id,
+      action: 'update',
+      reason,
+      before: { routes: plan.del },
+      after: { routes: plan.add },
+      data,
+      track: true,
+    });
   }
   for (const id of [...owned].filter((x) => !desiredIds.has(x)).sort()) {
     const have = byId.get(id);
@@ -199,7 +254,6 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
   }
   return changes;
 }
-
 
 /** A client, or how to get one at read/apply time (credentials from the host's secrets). */
 export type VpcClientSource = VpcRouteApi | ((ctx: ProviderContext, desired: Desired) => VpcRouteApi | Promise<VpcRouteApi>);
@@ -239,7 +293,8 @@ export interface HuaweiVpcProviderOptions {
 
 export function createHuaweiVpcProvider(source: VpcClientSource, opts: HuaweiVpcProviderOptions = {}): Provider<ActualCloud> {
   const quota = opts.quota ?? ROUTE_QUOTA;
-  const clientFor = async (ctx: ProviderContext, desired: Desired): Promise<VpcRouteApi> => (typeof source === 'function' ? await source(ctx, desired) : source);
+  const clientFor = async (ctx: ProviderContext, desired: Desired): Promise<VpcRouteApi> =>
+    typeof source === 'function' ? await source(ctx, desired) : source;
 
   return {
     id: 'huaweicloud-vpc',
@@ -311,7 +366,10 @@ export function createHuaweiVpcProvider(source: VpcClientSource, opts: HuaweiVpc
           const batch = remainingBatch(c.id, { add: planned.add, del: planned.del }, routes);
           const before = routes.filter((r) => r.type !== LOCAL).length;
           const after = before - batch.del.length + batch.add.length;
-          if (after > quota && after > before) throw new RouteQuotaRefusal(`route table ${c.id} would have ${after} routes; Huawei Cloud allows ${quota} per table, so mirrornet refuses to change it.`);
+          if (after > quota && after > before)
+            throw new RouteQuotaRefusal(
+              `route table ${c.id} would have ${after} routes; Huawei Cloud allows ${quota} per table, so mirrornet refuses to change it.`,
+            );
           if (batch.add.length || batch.del.length) {
             await client.updateRouteTable(c.id, batch);
             ctx.log.info({ table: c.id, added: batch.add.length, deleted: batch.del.length }, 'route table updated');
@@ -366,11 +424,24 @@ export function huaweiVpcClientFactory(opts: HuaweiVpcClientFactoryOptions = {})
       });
     }
     const endpoint = vpcEndpoint(region, { ...(opts.endpoint ? { override: opts.endpoint } : {}), ...(opts.env ? { env: opts.env } : {}) });
-    const { ak, sk } = await resolveHuaweiCredentials({ secrets: ctx.secrets, ...(opts.akRef ? { akRef: opts.akRef } : {}), ...(opts.skRef ? { skRef: opts.skRef } : {}), ...(opts.env ? { env: opts.env } : {}) });
+    const { ak, sk } = await resolveHuaweiCredentials({
+      secrets: ctx.secrets,
+      ...(opts.akRef ? { akRef: opts.akRef } : {}),
+      ...(opts.skRef ? { skRef: opts.skRef } : {}),
+      ...(opts.env ? { env: opts.env } : {}),
+    });
     const key = createHash('sha256').update(`${endpoint}\n${projectId}\n${ak}\n${sk}`).digest('hex');
     let client = cache.get(key);
     if (!client) {
-      client = createVpcClient({ endpoint, ak, sk, projectId, log: ctx.log, ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}), ...(opts.retry ? { retry: opts.retry } : {}) });
+      client = createVpcClient({
+        endpoint,
+        ak,
+        sk,
+        projectId,
+        log: ctx.log,
+        ...(opts.timeoutMs ? { timeoutMs: opts.timeoutMs } : {}),
+        ...(opts.retry ? { retry: opts.retry } : {}),
+      });
       cache.set(key, client);
     }
     return client;

@@ -5,7 +5,10 @@ import { z } from 'zod';
 export const RouteEntry = z.object({
   type: z.string(),
   destination: z.string(),
-  nexthop: z.string().nullish().transform((v) => v ?? ''),
+  nexthop: z
+    .string()
+    .nullish()
+    .transform((v) => v ?? ''),
   description: z
     .string()
     .nullish()
@@ -18,9 +21,18 @@ export const RouteTable = z.object({
   name: z.string().nullish(),
   vpc_id: z.string().nullish(),
   default: z.boolean().nullish(),
-  routes: z.array(RouteEntry).nullish().transform((v) => v ?? []),
+  routes: z
+    .array(RouteEntry)
+    .nullish()
+    .transform((v) => v ?? []),
 });
-export type RouteTable = { id: string; name?: string | null | undefined; vpc_id?: string | null | undefined; default?: boolean | null | undefined; routes: RouteEntry[] };
+export type RouteTable = {
+  id: string;
+  name?: string | null | undefined;
+  vpc_id?: string | null | undefined;
+  default?: boolean | null | undefined;
+  routes: RouteEntry[];
+};
 
 export const RouteTableSummary = z.object({
   id: z.string(),

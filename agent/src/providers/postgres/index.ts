@@ -64,7 +64,14 @@ export function verifierMatches(stored: string | null, username: string, passwor
     });
   }
   if (/^md5[0-9a-f]{32}$/.test(stored)) {
-    return eq(Buffer.from(stored), Buffer.from(`md5${createHash('md5').update(password + username, 'utf8').digest('hex')}`));
+    return eq(
+      Buffer.from(stored),
+      Buffer.from(
+        `md5${createHash('md5')
+          .update(password + username, 'utf8')
+          .digest('hex')}`,
+      ),
+    );
   }
   return undefined;
 }
@@ -138,9 +145,9 @@ export async function readPostgres(connector: PostgresConnector, ctx: ProviderCo
       verifierReadable = false;
       row = (await c.query('SELECT rolcanlogin FROM pg_roles WHERE rolname = $1', [username])).rows[0] as typeof row;
     }
-    const db = (await c.query('SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1', [dbName])).rows[0] as
-      | { owner: string; encoding: string }
-      | undefined;
+    const db = (
+      await c.query('SELECT pg_get_userbyid(datdba) AS owner, pg_encoding_to_char(encoding) AS encoding FROM pg_database WHERE datname = $1', [dbName])
+    ).rows[0] as { owner: string; encoding: string } | undefined;
     let status: PasswordStatus = 'unknown';
     if (row && password !== undefined && verifierReadable) {
       const m = verifierMatches(row.rolpassword ?? null, username, password);
@@ -159,7 +166,9 @@ export async function readPostgres(connector: PostgresConnector, ctx: ProviderCo
     ctx.notes.push(`postgres: cannot check the password of the role ${username} (pg_authid is not readable and a login check was not possible).`);
   }
   if (actual.database.exists && actual.database.encoding !== 'UTF8') {
-    ctx.notes.push(`postgres: the database ${dbName} has encoding ${actual.database.encoding}, not UTF8. mirrornet never recreates a database: dump it, recreate it with ENCODING 'UTF8' and restore.`);
+    ctx.notes.push(
+      `postgres: the database ${dbName} has encoding ${actual.database.encoding}, not UTF8. mirrornet never recreates a database: dump it, recreate it with ENCODING 'UTF8' and restore.`,
+    );
   }
   const { probe: _probe, ...out } = actual;
   return out;
@@ -185,7 +194,15 @@ export function diffPostgres(desired: Desired, actual: ActualPostgres): Change[]
     if (reasons.length) {
       // When the role is touched anyway and its password could not be checked, set it too.
       const data: RoleData = { kind: 'role', username, create: false, login: !role.canLogin, password: role.password !== 'same' };
-      changes.push({ provider: 'postgres', id: roleId, action: 'update', reason: reasons.join('; '), before: { role: username, login: role.canLogin, password: MASK }, after: roleAfter, data });
+      changes.push({
+        provider: 'postgres',
+        id: roleId,
+        action: 'update',
+        reason: reasons.join('; '),
+        before: { role: username, login: role.canLogin, password: MASK },
+        after: roleAfter,
+        data,
+      });
     } else {
       changes.push({ provider: 'postgres', id: roleId, action: 'noop', reason: 'in sync', after: roleAfter });
     }
@@ -197,9 +214,23 @@ export function diffPostgres(desired: Desired, actual: ActualPostgres): Change[]
     changes.push({ provider: 'postgres', id: dbId, action: 'create', reason: `database ${dbName} does not exist`, after: dbAfter, data });
   } else if (db.owner !== username) {
     const data: DatabaseData = { kind: 'database', dbName, owner: username, create: false };
-    changes.push({ provider: 'postgres', id: dbId, action: 'update', reason: `database ${dbName} is owned by ${db.owner}, not ${username}`, before: { database: dbName, owner: db.owner, encoding: db.encoding }, after: dbAfter, data });
+    changes.push({
+      provider: 'postgres',
+      id: dbId,
+      action: 'update',
+      reason: `database ${dbName} is owned by ${db.owner}, not ${username}`,
+      before: { database: dbName, owner: db.owner, encoding: db.encoding },
+      after: dbAfter,
+      data,
+    });
   } else {
-    changes.push({ provider: 'postgres', id: dbId, action: 'noop', reason: db.encoding === 'UTF8' ? 'in sync' : `in sync except its encoding ${db.encoding} (see the note)`, after: dbAfter });
+    changes.push({
+      provider: 'postgres',
+      id: dbId,
+      action: 'noop',
+      reason: db.encoding === 'UTF8' ? 'in sync' : `in sync except its encoding ${db.encoding} (see the note)`,
+      after: dbAfter,
+    });
   }
   return changes;
 }
@@ -209,9 +240,8 @@ export function diffPostgres(desired: Desired, actual: ActualPostgres): Change[]
  * owned by a role it is a member of: grant that membership first. A superuser needs nothing.
  */
 async function ensureMembership(c: PgClientLike, owner: string): Promise<void> {
-  const me = (await c.query("SELECT rolsuper, pg_has_role(current_user, $1, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user", [owner])).rows[0] as
-    | { rolsuper: boolean; member: boolean }
-    | undefined;
+  const me = (await c.query("SELECT rolsuper, pg_has_role(current_user, $1, 'MEMBER') AS member FROM pg_roles WHERE rolname = current_user", [owner]))
+    .rows[0] as { rolsuper: boolean; member: boolean } | undefined;
   if (me && !me.rolsuper && !me.member) await c.query(`GRANT ${escapeIdentifier(owner)} TO CURRENT_USER`);
 }
 
@@ -222,7 +252,9 @@ export async function applyPostgres(connector: PostgresConnector, ctx: ProviderC
   if (!pending.length) return outcome;
   if (!instance) throw new Error('postgres: changes to apply but no HarborInstance in the desired state');
   // Roles first: a database's owner must exist.
-  const ordered = [...pending].sort((a, b) => Number((a.data as RoleData | DatabaseData).kind !== 'role') - Number((b.data as RoleData | DatabaseData).kind !== 'role'));
+  const ordered = [...pending].sort(
+    (a, b) => Number((a.data as RoleData | DatabaseData).kind !== 'role') - Number((b.data as RoleData | DatabaseData).kind !== 'role'),
+  );
   await withClient(await connector.admin(instance), async (c) => {
     for (const change of ordered) {
       const d = change.data as RoleData | DatabaseData;
@@ -231,13 +263,15 @@ export async function applyPostgres(connector: PostgresConnector, ctx: ProviderC
         const parts = d.login || d.create ? ['LOGIN'] : [];
         if (d.password) parts.push(`PASSWORD ${escapeLiteral(scramSha256Verifier(await ctx.secrets.resolve(instance.database.password)))}`);
         const exists = (await c.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [d.username])).rows.length > 0;
-        if (!exists) await c.query(`CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE ${parts.filter((p) => p !== 'LOGIN').join(' ')}`.trimEnd());
+        if (!exists)
+          await c.query(`CREATE ROLE ${role} WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE ${parts.filter((p) => p !== 'LOGIN').join(' ')}`.trimEnd());
         else if (parts.length) await c.query(`ALTER ROLE ${role} WITH ${parts.join(' ')}`);
       } else {
         const db = escapeIdentifier(d.dbName);
         const owner = escapeIdentifier(d.owner);
         // CREATE DATABASE cannot run inside a transaction block: no BEGIN here; look it up right before.
-        const row = (await c.query('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [d.dbName])).rows[0] as { owner: string } | undefined;
+        const row = (await c.query('SELECT pg_get_userbyid(datdba) AS owner FROM pg_database WHERE datname = $1', [d.dbName])).rows[0] as
+          { owner: string } | undefined;
         if (!row || row.owner !== d.owner) await ensureMembership(c, d.owner);
         if (!row) await c.query(`CREATE DATABASE ${db} WITH OWNER ${owner} ENCODING 'UTF8' TEMPLATE template0`);
         else if (row.owner !== d.owner) await c.query(`ALTER DATABASE ${db} OWNER TO ${owner}`);
@@ -311,7 +345,12 @@ export function pgConnector(admin: PgAdmin): PostgresConnector {
   const common = { host: admin.host, port: admin.port, ssl: sslOf(admin.sslMode), connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000 };
   return {
     async admin() {
-      return connectClient({ ...common, user: admin.user, database: admin.database ?? 'postgres', ...(admin.password ? { password: await admin.password() } : {}) });
+      return connectClient({
+        ...common,
+        user: admin.user,
+        database: admin.database ?? 'postgres',
+        ...(admin.password ? { password: await admin.password() } : {}),
+      });
     },
     async login(instance, password) {
       return connectClient({ ...common, user: instance.database.username, database: instance.database.dbName, password });

@@ -34,7 +34,14 @@ export function diffRoutes(desired: Desired, actual: ActualRoutes, owned: Readon
     const have = byDst.get(d.destination);
     const after = { destination: d.destination, dev: d.dev, via: d.target };
     if (!have) {
-      changes.push({ provider: 'routes', id: d.destination, action: 'create', reason: `route ${d.destination} into ${d.dev} (link ${d.linkId}) is missing`, after, data: d });
+      changes.push({
+        provider: 'routes',
+        id: d.destination,
+        action: 'create',
+        reason: `route ${d.destination} into ${d.dev} (link ${d.linkId}) is missing`,
+        after,
+        data: d,
+      });
     } else if (have.dev !== d.dev || !isOurs(have) || have.gateway) {
       const why = have.dev !== d.dev ? `goes to ${have.dev ?? have.gateway} instead of ${d.dev}` : 'was changed by hand';
       changes.push({
@@ -53,7 +60,14 @@ export function diffRoutes(desired: Desired, actual: ActualRoutes, owned: Readon
   for (const [dst, r] of byDst) {
     if (wanted.has(dst) || !isOurs(r)) continue;
     if (owned.has(dst)) {
-      changes.push({ provider: 'routes', id: dst, action: 'delete', reason: `route ${dst} is no longer in the repository`, before: { destination: dst, dev: r.dev }, data: { destination: dst, dev: r.dev } });
+      changes.push({
+        provider: 'routes',
+        id: dst,
+        action: 'delete',
+        reason: `route ${dst} is no longer in the repository`,
+        before: { destination: dst, dev: r.dev },
+        data: { destination: dst, dev: r.dev },
+      });
     }
   }
   return changes;

@@ -72,9 +72,11 @@ export function diffWireguard(desired: Desired, actual: ActualWireguard, owned: 
     const peer = peers.find((p) => p.publicKey === w.peer.publicKey);
     if (!peer) reasons.push(`peer ${w.peer.publicKey.slice(0, 8)}… is missing`);
     else {
-      if (peer.allowedIps.join(',') !== [...w.peer.allowedIps].sort().join(',')) reasons.push(`allowed IPs are ${peer.allowedIps.join(',') || 'empty'}, want ${w.peer.allowedIps.join(',')}`);
+      if (peer.allowedIps.join(',') !== [...w.peer.allowedIps].sort().join(','))
+        reasons.push(`allowed IPs are ${peer.allowedIps.join(',') || 'empty'}, want ${w.peer.allowedIps.join(',')}`);
       if (w.peer.endpoint && peer.endpoint !== w.peer.endpoint) reasons.push(`endpoint is ${peer.endpoint ?? 'unset'}, want ${w.peer.endpoint}`);
-      if ((peer.persistentKeepalive ?? 0) !== (w.peer.persistentKeepalive ?? 0)) reasons.push(`keepalive is ${peer.persistentKeepalive ?? 'off'}, want ${w.peer.persistentKeepalive ?? 'off'}`);
+      if ((peer.persistentKeepalive ?? 0) !== (w.peer.persistentKeepalive ?? 0))
+        reasons.push(`keepalive is ${peer.persistentKeepalive ?? 'off'}, want ${w.peer.persistentKeepalive ?? 'off'}`);
     }
     const extra = peers.filter((p) => p.publicKey !== w.peer.publicKey);
     if (extra.length) reasons.push(`${extra.length} unknown peer(s)`);
@@ -85,7 +87,14 @@ export function diffWireguard(desired: Desired, actual: ActualWireguard, owned: 
         id: w.name,
         action: 'update',
         reason: reasons.join('; '),
-        before: { interface: w.name, listenPort: have.wg.listenPort, mtu: have.mtu, publicKey: have.wg.publicKey, peers: peers.map((p) => ({ publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: p.allowedIps })), mss: have.mss },
+        before: {
+          interface: w.name,
+          listenPort: have.wg.listenPort,
+          mtu: have.mtu,
+          publicKey: have.wg.publicKey,
+          peers: peers.map((p) => ({ publicKey: p.publicKey, endpoint: p.endpoint, allowedIps: p.allowedIps })),
+          mss: have.mss,
+        },
         after,
         data: w,
       });
@@ -96,7 +105,14 @@ export function diffWireguard(desired: Desired, actual: ActualWireguard, owned: 
   for (const name of owned) {
     if (wanted.has(name)) continue;
     if (actual.interfaces.has(name)) {
-      changes.push({ provider: 'wireguard', id: name, action: 'delete', reason: `the link of ${name} is no longer in the repository`, before: { interface: name }, data: { name } });
+      changes.push({
+        provider: 'wireguard',
+        id: name,
+        action: 'delete',
+        reason: `the link of ${name} is no longer in the repository`,
+        before: { interface: name },
+        data: { name },
+      });
     }
   }
   return changes;
@@ -153,7 +169,23 @@ export function publicKeyOf(privateKey: string): string {
 }
 
 function mssArgs(name: string, mss: 'pmtu' | number): string[] {
-  return ['FORWARD', '-o', name, '-p', 'tcp', '--tcp-flags', 'SYN,RST', 'SYN', '-m', 'comment', '--comment', MSS_COMMENT(name), '-j', 'TCPMSS', ...(mss === 'pmtu' ? ['--clamp-mss-to-pmtu'] : ['--set-mss', String(mss)])];
+  return [
+    'FORWARD',
+    '-o',
+    name,
+    '-p',
+    'tcp',
+    '--tcp-flags',
+    'SYN,RST',
+    'SYN',
+    '-m',
+    'comment',
+    '--comment',
+    MSS_COMMENT(name),
+    '-j',
+    'TCPMSS',
+    ...(mss === 'pmtu' ? ['--clamp-mss-to-pmtu'] : ['--set-mss', String(mss)]),
+  ];
 }
 
 /** Make the interface's clamping rule exactly `wanted`: every existing copy goes first (no duplicates). */
@@ -165,7 +197,10 @@ async function setMss(ctx: ProviderContext, name: string, wanted: 'pmtu' | numbe
     if ((set ? Number(set) : 'pmtu') === wanted) return;
   }
   for (const line of existing) {
-    const args = line.replace(/^-A /, '').split(/\s+/).map((a) => a.replace(/^"|"$/g, ''));
+    const args = line
+      .replace(/^-A /, '')
+      .split(/\s+/)
+      .map((a) => a.replace(/^"|"$/g, ''));
     await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-D', ...args], { allowFail: true });
   }
   if (wanted !== undefined) await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-A', ...mssArgs(name, wanted)]);

@@ -110,7 +110,12 @@ export function compose(notice: Notice, lang: Lang = 'en'): Card {
     facts.push({ label: label('Since', '起始时间'), value: notice.since });
   }
   if (notice.suppressed) {
-    facts.push({ label: label('Repeated', '重复'), value: zh ? `此前 ${notice.suppressed} 条相同消息已合并 (${notice.suppressed} identical left out)` : `${notice.suppressed} identical message(s) left out before this one` });
+    facts.push({
+      label: label('Repeated', '重复'),
+      value: zh
+        ? `此前 ${notice.suppressed} 条相同消息已合并 (${notice.suppressed} identical left out)`
+        : `${notice.suppressed} identical message(s) left out before this one`,
+    });
   }
   const changes = (event.changes ?? []).map((c) => `${c.action} ${c.provider} ${c.id}${c.reason ? ` — ${c.reason}` : ''}`);
   const a = advice(notice);

@@ -4,9 +4,10 @@
 const segmenter = typeof Intl !== 'undefined' && 'Segmenter' in Intl ? new Intl.Segmenter(undefined, { granularity: 'grapheme' }) : undefined;
 
 function graphemes(text: string): Iterable<string> {
-  if (segmenter) return (function* () {
-    for (const s of segmenter.segment(text)) yield s.segment;
-  })();
+  if (segmenter)
+    return (function* () {
+      for (const s of segmenter.segment(text)) yield s.segment;
+    })();
   return text; // code points
 }
 

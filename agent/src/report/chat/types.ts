@@ -77,7 +77,8 @@ export interface Notifier {
 export function httpOutcome(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
   const snippet = oneLine(text, 200);
   const retryAfter = retryAfterMs(headers.get('retry-after'));
-  if (status === 429) return { ok: false, retryable: true, reason: `HTTP 429 ${snippet}`.trim(), ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) };
+  if (status === 429)
+    return { ok: false, retryable: true, reason: `HTTP 429 ${snippet}`.trim(), ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}) };
   if (status >= 500) return { ok: false, retryable: true, reason: `HTTP ${status} ${snippet}`.trim() };
   if (status >= 300 && status < 400) return { ok: false, retryable: false, reason: `HTTP ${status}: the webhook URL redirects; use the final URL` };
   return { ok: false, retryable: false, reason: `HTTP ${status} ${snippet}`.trim() };

@@ -27,14 +27,21 @@ function occupancy(fleet: Fleet, geo: PlanGeometry, ap: AreaPlan): AreaOccupancy
   const bs = geo.blockSize;
   const base = ap.supernet.start;
   const blocks = Math.floor((ap.supernet.end - base + 1) / bs);
-  const span = (start: number, end: number) => ({ from: Math.max(0, Math.floor((Math.max(start, base) - base) / bs)), to: Math.min(blocks - 1, Math.floor((Math.min(end, ap.supernet.end) - base) / bs)) });
+  const span = (start: number, end: number) => ({
+    from: Math.max(0, Math.floor((Math.max(start, base) - base) / bs)),
+    to: Math.min(blocks - 1, Math.floor((Math.min(end, ap.supernet.end) - base) / bs)),
+  });
   for (const site of [...fleet.sites.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
     const p = parseCidr(site.value.cidr);
     if (!p.ok) continue;
     const inside = contains(ap.supernet, p.range);
     if (site.value.area === ap.area && !inside) outside.push(`${site.name} ${p.cidr}`);
     if (!overlaps(ap.supernet, p.range)) continue;
-    occupants.push({ ...span(p.range.start, p.range.end), label: `${site.name} ${p.cidr}${site.value.area !== ap.area ? ` (a ${site.value.area} site)` : ''}`, kind: 'site' });
+    occupants.push({
+      ...span(p.range.start, p.range.end),
+      label: `${site.name} ${p.cidr}${site.value.area !== ap.area ? ` (a ${site.value.area} site)` : ''}`,
+      kind: 'site',
+    });
   }
   for (const r of geo.reserved) {
     if (!overlaps(ap.supernet, r.range)) continue;
@@ -69,7 +76,8 @@ function segments(occ: Occupant[], blocks: number, cuts: Set<number>): Segment[]
     active = active.filter((o) => o.to >= from);
     const sites = active.filter((o) => o.kind === 'site');
     const reserved = active.filter((o) => o.kind === 'reserved');
-    const status: BlockStatus = sites.length > 1 || (sites.length && reserved.length) ? 'conflict' : sites.length ? 'used' : reserved.length ? 'reserved' : 'free';
+    const status: BlockStatus =
+      sites.length > 1 || (sites.length && reserved.length) ? 'conflict' : sites.length ? 'used' : reserved.length ? 'reserved' : 'free';
     out.push({ from, to, status, owners: active.map((o) => o.label) });
   }
   return out;
@@ -113,7 +121,16 @@ export function addressPlanTable(base: Fleet, head: Fleet): AddressArea[] {
         prev.to = s.to;
         continue;
       }
-      rows.push({ from: s.from, to: s.to, first: '', last: '', blocks: 0, status: s.status, owners: s.owners, ...(change ? { change, before: wasOwners } : {}) });
+      rows.push({
+        from: s.from,
+        to: s.to,
+        first: '',
+        last: '',
+        blocks: 0,
+        status: s.status,
+        owners: s.owners,
+        ...(change ? { change, before: wasOwners } : {}),
+      });
     }
     const counts = { used: 0, reserved: 0, free: 0, conflict: 0 };
     const finished: AddressRow[] = rows.map(({ from, to, ...r }) => {
@@ -121,7 +138,13 @@ export function addressPlanTable(base: Fleet, head: Fleet): AddressArea[] {
       const end = ap.supernet.start + (to + 1) * bs - 1;
       const n = to - from + 1;
       counts[r.status] += n;
-      return { ...r, first: formatIpv4(start), last: formatIpv4(end), blocks: n, ...(n === 1 && blockPrefix !== undefined ? { cidr: formatCidr({ start, prefix: blockPrefix }) } : {}) };
+      return {
+        ...r,
+        first: formatIpv4(start),
+        last: formatIpv4(end),
+        blocks: n,
+        ...(n === 1 && blockPrefix !== undefined ? { cidr: formatCidr({ start, prefix: blockPrefix }) } : {}),
+      };
     });
     out.push({
       area: ap.area as Area,

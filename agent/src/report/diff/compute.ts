@@ -9,7 +9,18 @@ import { computeRoutes, type RoutePlan } from '../../net/routes.js';
 import { desiredHarborObjects } from '../../providers/harbor-api/index.js';
 import type { Report } from '../../policy/validate.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
-import { CATEGORIES, type Category, type DiffReport, type FieldChange, type FleetDiff, type ItemChange, type LinkDiff, type RevisionInfo, type SiteDiff, type Topology } from './model.js';
+import {
+  CATEGORIES,
+  type Category,
+  type DiffReport,
+  type FieldChange,
+  type FleetDiff,
+  type ItemChange,
+  type LinkDiff,
+  type RevisionInfo,
+  type SiteDiff,
+  type Topology,
+} from './model.js';
 
 interface Item {
   summary: string;
@@ -58,31 +69,63 @@ function add(items: Items, category: Category, id: string, summary: string, fiel
 /** Split a desired state into comparable items. */
 export function itemize(desired: Desired): Items {
   const items: Items = new Map();
-  for (const r of desired.routes) add(items, 'routes', r.destination, `to ${r.target} over ${r.linkId}`, { target: r.target, link: r.linkId, interface: r.dev });
+  for (const r of desired.routes)
+    add(items, 'routes', r.destination, `to ${r.target} over ${r.linkId}`, { target: r.target, link: r.linkId, interface: r.dev });
   for (const w of desired.wireguard) {
-    add(items, 'tunnels', w.linkId, `${w.name} to ${w.remoteSite}, listen ${w.listenPort}, MTU ${w.mtu}, peer ${w.peer.endpoint ?? '(no endpoint: it dials us)'}`, flatten({
-      interface: w.name,
-      remoteSite: w.remoteSite,
-      listenPort: w.listenPort,
-      privateKey: w.privateKey,
-      mtu: w.mtu,
-      mssClamp: w.mssClamp,
-      peer: { publicKey: w.peer.publicKey, endpoint: w.peer.endpoint, allowedIps: w.peer.allowedIps, persistentKeepalive: w.peer.persistentKeepalive },
-    }));
+    add(
+      items,
+      'tunnels',
+      w.linkId,
+      `${w.name} to ${w.remoteSite}, listen ${w.listenPort}, MTU ${w.mtu}, peer ${w.peer.endpoint ?? '(no endpoint: it dials us)'}`,
+      flatten({
+        interface: w.name,
+        remoteSite: w.remoteSite,
+        listenPort: w.listenPort,
+        privateKey: w.privateKey,
+        mtu: w.mtu,
+        mssClamp: w.mssClamp,
+        peer: { publicKey: w.peer.publicKey, endpoint: w.peer.endpoint, allowedIps: w.peer.allowedIps, persistentKeepalive: w.peer.persistentKeepalive },
+      }),
+    );
   }
   if (desired.cloud) {
     const c = desired.cloud;
-    add(items, 'cloud-routes', 'vpc', `${c.provider} ${c.region} project ${c.projectId}${c.vpcId ? ` VPC ${c.vpcId}` : ''}`, flatten({ provider: c.provider, region: c.region, projectId: c.projectId, vpcId: c.vpcId, marker: c.marker }));
+    add(
+      items,
+      'cloud-routes',
+      'vpc',
+      `${c.provider} ${c.region} project ${c.projectId}${c.vpcId ? ` VPC ${c.vpcId}` : ''}`,
+      flatten({ provider: c.provider, region: c.region, projectId: c.projectId, vpcId: c.vpcId, marker: c.marker }),
+    );
     for (const t of c.tables) {
-      for (const r of t.routes) add(items, 'cloud-routes', `${t.id} ${r.destination}`, `${r.destination} → ${r.type} ${r.nexthop} in ${t.id}`, flatten({ table: t.id, destination: r.destination, type: r.type, nexthop: r.nexthop, description: r.description }));
+      for (const r of t.routes)
+        add(
+          items,
+          'cloud-routes',
+          `${t.id} ${r.destination}`,
+          `${r.destination} → ${r.type} ${r.nexthop} in ${t.id}`,
+          flatten({ table: t.id, destination: r.destination, type: r.type, nexthop: r.nexthop, description: r.description }),
+        );
     }
   }
   for (const reg of desired.containerd?.registries ?? []) {
-    add(items, 'containerd', reg.host, `mirror ${reg.mirror}, fallback ${reg.server}`, flatten({ server: reg.server, mirror: reg.mirror, dialTimeout: reg.dialTimeout }));
+    add(
+      items,
+      'containerd',
+      reg.host,
+      `mirror ${reg.mirror}, fallback ${reg.server}`,
+      flatten({ server: reg.server, mirror: reg.mirror, dialTimeout: reg.dialTimeout }),
+    );
   }
   if (desired.docker) {
     const d = desired.docker;
-    add(items, 'docker', 'registry-mirrors', d.registryMirrors.length ? d.registryMirrors.join(', ') : '(none)', flatten({ 'registry-mirrors': d.registryMirrors, unsupported: d.unsupported }));
+    add(
+      items,
+      'docker',
+      'registry-mirrors',
+      d.registryMirrors.length ? d.registryMirrors.join(', ') : '(none)',
+      flatten({ 'registry-mirrors': d.registryMirrors, unsupported: d.unsupported }),
+    );
   }
   if (desired.dragonfly) {
     for (const [key, value] of Object.entries(flatten(desired.dragonfly.config))) add(items, 'dragonfly', key, value, { value });
@@ -95,23 +138,60 @@ export function itemize(desired: Desired): Items {
     void _e;
     for (const [key, value] of Object.entries(flatten(settings))) add(items, 'harbor-config', key, value, { value });
     for (const p of projects) {
-      add(items, 'harbor-projects', p.name, `${p.public ? 'public' : 'private'}${p.quota ? `, quota ${p.quota}` : ''}${p.proxyCache ? `, proxy cache of ${p.proxyCache.endpoint}` : ''}`, flatten({ public: p.public, quota: p.quota, proxyCache: p.proxyCache?.endpoint }));
+      add(
+        items,
+        'harbor-projects',
+        p.name,
+        `${p.public ? 'public' : 'private'}${p.quota ? `, quota ${p.quota}` : ''}${p.proxyCache ? `, proxy cache of ${p.proxyCache.endpoint}` : ''}`,
+        flatten({ public: p.public, quota: p.quota, proxyCache: p.proxyCache?.endpoint }),
+      );
     }
     for (const r of robots) {
-      add(items, 'harbor-robots', r.name, `${r.permissions.map((p) => `${p.project}: ${p.access.join(' ')}`).join('; ')}; secret ${r.secret}`, flatten({ description: r.description, duration: r.duration, secret: r.secret, permissions: r.permissions.map((p) => `${p.project}=${p.access.join('+')}`) }));
+      add(
+        items,
+        'harbor-robots',
+        r.name,
+        `${r.permissions.map((p) => `${p.project}: ${p.access.join(' ')}`).join('; ')}; secret ${r.secret}`,
+        flatten({
+          description: r.description,
+          duration: r.duration,
+          secret: r.secret,
+          permissions: r.permissions.map((p) => `${p.project}=${p.access.join('+')}`),
+        }),
+      );
     }
     let registries: ReturnType<typeof desiredHarborObjects>['registries'] = [];
     try {
       registries = desiredHarborObjects(desired.harbor).registries;
     } catch {
-      registries = inst.endpoints.map((e) => ({ name: e.name, type: e.type, url: e.url, insecure: e.insecure, text: '', ...(e.accessKey ? { accessKey: e.accessKey } : {}), ...(e.accessSecret ? { secretRef: e.accessSecret } : {}) }));
+      registries = inst.endpoints.map((e) => ({
+        name: e.name,
+        type: e.type,
+        url: e.url,
+        insecure: e.insecure,
+        text: '',
+        ...(e.accessKey ? { accessKey: e.accessKey } : {}),
+        ...(e.accessSecret ? { secretRef: e.accessSecret } : {}),
+      }));
     }
     for (const e of registries) {
-      add(items, 'harbor-endpoints', e.name, `${e.type} ${e.url}${e.peer ? ` (the core ${e.peer})` : ''}${e.secretRef ? `, secret ${e.secretRef}` : ''}`, flatten({ type: e.type, url: e.url, insecure: e.insecure, accessKey: e.accessKey, secret: e.secretRef, peer: e.peer }));
+      add(
+        items,
+        'harbor-endpoints',
+        e.name,
+        `${e.type} ${e.url}${e.peer ? ` (the core ${e.peer})` : ''}${e.secretRef ? `, secret ${e.secretRef}` : ''}`,
+        flatten({ type: e.type, url: e.url, insecure: e.insecure, accessKey: e.accessKey, secret: e.secretRef, peer: e.peer }),
+      );
     }
     for (const r of replication) {
       const trigger = r.trigger.type === 'scheduled' && r.trigger.cron ? `scheduled ${r.trigger.cron}` : r.trigger.type;
-      add(items, 'harbor-replication', r.name, `${r.source} → ${r.destination}, ${trigger}${r.enabled ? '' : ', disabled'}`, flatten({ ...r, name: undefined, filters: r.filters.map((f) => `${f.type}${f.decoration === 'excludes' ? '!=' : '='}${f.value}`) }));
+      add(
+        items,
+        'harbor-replication',
+        r.name,
+        `${r.source} → ${r.destination}, ${trigger}${r.enabled ? '' : ', disabled'}`,
+        flatten({ ...r, name: undefined, filters: r.filters.map((f) => `${f.type}${f.decoration === 'excludes' ? '!=' : '='}${f.value}`) }),
+      );
     }
   }
   return items;
@@ -270,7 +350,10 @@ export function buildDiffReport(base: { rev: string; sha: string; report: Report
   }
   const diff = diffFleets(base.report.fleet, head.report.fleet);
   if (base.report.files === 0) diff.notes.unshift(`The base revision ${base.sha.slice(0, 12)} has no fleet yet: everything is new.`);
-  else if (!base.report.valid) diff.notes.unshift(`The base revision ${base.sha.slice(0, 12)} is itself invalid (${base.report.errors.length} errors): what it would have applied is a best guess.`);
+  else if (!base.report.valid)
+    diff.notes.unshift(
+      `The base revision ${base.sha.slice(0, 12)} is itself invalid (${base.report.errors.length} errors): what it would have applied is a best guess.`,
+    );
   const changed = diff.sites.length > 0 || diff.links.length > 0 || diff.addressPlanChanged || diff.addressPlan.some((a) => a.rows.some((r) => r.change));
   return { base: info(base), head: info(head), compared: true, changed, ...diff };
 }

@@ -10,7 +10,10 @@ export const MAX_DIAGRAM_NODES = 60;
 const STYLE = {
   added: { node: 'fill:#dafbe1,stroke:#1a7f37,stroke-width:3px,color:#0d1117', link: 'stroke:#1a7f37,stroke-width:3px' },
   changed: { node: 'fill:#fff8c5,stroke:#9a6700,stroke-width:3px,color:#0d1117', link: 'stroke:#9a6700,stroke-width:3px' },
-  removed: { node: 'fill:#ffebe9,stroke:#cf222e,stroke-width:2px,stroke-dasharray:5 5,color:#0d1117', link: 'stroke:#cf222e,stroke-width:2px,stroke-dasharray:5 5' },
+  removed: {
+    node: 'fill:#ffebe9,stroke:#cf222e,stroke-width:2px,stroke-dasharray:5 5,color:#0d1117',
+    link: 'stroke:#cf222e,stroke-width:2px,stroke-dasharray:5 5',
+  },
 } as const;
 
 export function nodeId(name: string): string {
@@ -33,7 +36,11 @@ export function mermaidTopology(topology: Topology, opts: { maxNodes?: number } 
     const keep = new Set<string>();
     for (const n of nodes) if (n.role === 'hub' || n.status !== 'unchanged') keep.add(n.name);
     for (const e of edges) {
-      if (e.status !== 'unchanged' || (keep.has(e.a) && nodes.find((n) => n.name === e.a)?.status !== 'unchanged') || (keep.has(e.b) && nodes.find((n) => n.name === e.b)?.status !== 'unchanged')) {
+      if (
+        e.status !== 'unchanged' ||
+        (keep.has(e.a) && nodes.find((n) => n.name === e.a)?.status !== 'unchanged') ||
+        (keep.has(e.b) && nodes.find((n) => n.name === e.b)?.status !== 'unchanged')
+      ) {
         keep.add(e.a);
         keep.add(e.b);
       }

@@ -3,7 +3,17 @@
 // repository is escaped: a pull request cannot inject markup into the comment.
 import type { Finding } from '../../model/finding.js';
 import { mermaidTopology } from './mermaid.js';
-import { CATEGORIES, CATEGORY_TITLES, type AddressArea, type AddressRow, type DiffReport, type FieldChange, type ItemChange, type LinkDiff, type SiteDiff } from './model.js';
+import {
+  CATEGORIES,
+  CATEGORY_TITLES,
+  type AddressArea,
+  type AddressRow,
+  type DiffReport,
+  type FieldChange,
+  type ItemChange,
+  type LinkDiff,
+  type SiteDiff,
+} from './model.js';
 
 export interface RenderOptions {
   /** Findings listed at most (the rest counted). */
@@ -47,7 +57,8 @@ function plural(n: number, word: string, many = `${word}s`): string {
 
 function findingsTable(findings: Finding[], max: number): string[] {
   const out = ['| | Where | Rule | Message |', '|---|---|---|---|'];
-  for (const f of findings.slice(0, max)) out.push(`| ${f.severity === 'error' ? '❌' : '⚠️'} | ${code(`${f.file}:${f.line}:${f.column}`)} | ${code(f.rule)} | ${md(f.message)} |`);
+  for (const f of findings.slice(0, max))
+    out.push(`| ${f.severity === 'error' ? '❌' : '⚠️'} | ${code(`${f.file}:${f.line}:${f.column}`)} | ${code(f.rule)} | ${md(f.message)} |`);
   if (findings.length > max) out.push(`| | | | … and ${findings.length - max} more: run \`mirrornet validate\` |`);
   return out;
 }
@@ -81,7 +92,8 @@ function itemRows(changes: ItemChange[], maxFields: number): string[] {
     else {
       what = md(c.summary);
       const secretish = c.fields.filter((f) => /secret|privateKey|password|psk/i.test(f.field));
-      if (c.fields.length > 1 && c.fields.length <= maxFields && c.category !== 'routes') what += `<br><sub>${c.fields.map((f) => fieldText(f, c.action)).join(' · ')}</sub>`;
+      if (c.fields.length > 1 && c.fields.length <= maxFields && c.category !== 'routes')
+        what += `<br><sub>${c.fields.map((f) => fieldText(f, c.action)).join(' · ')}</sub>`;
       else if (secretish.length && c.fields.length > maxFields) what += `<br><sub>${secretish.map((f) => fieldText(f, c.action)).join(' · ')}</sub>`;
     }
     out.push(`| ${ICON[c.action]} | ${code(c.id)} | ${what} |`);
@@ -90,7 +102,11 @@ function itemRows(changes: ItemChange[], maxFields: number): string[] {
 }
 
 function siteHeadline(s: SiteDiff): string {
-  const parts = [s.counts.add && `${s.counts.add} added`, s.counts.change && `${s.counts.change} changed`, s.counts.remove && `${s.counts.remove} removed`].filter(Boolean);
+  const parts = [
+    s.counts.add && `${s.counts.add} added`,
+    s.counts.change && `${s.counts.change} changed`,
+    s.counts.remove && `${s.counts.remove} removed`,
+  ].filter(Boolean);
   return `${parts.join(', ') || 'no item changes'}`;
 }
 
@@ -114,7 +130,8 @@ function linkRows(links: LinkDiff[]): string[] {
   for (const l of links) {
     const icon = l.status === 'added' ? ICON.add : l.status === 'removed' ? ICON.remove : ICON.change;
     const action = l.status === 'added' ? 'add' : l.status === 'removed' ? 'remove' : 'change';
-    const fields = l.status === 'changed' ? l.fields : l.fields.filter((f) => ['mtu', 'mssClamp', 'instanceId', 'peeringId', 'persistentKeepalive'].includes(f.field));
+    const fields =
+      l.status === 'changed' ? l.fields : l.fields.filter((f) => ['mtu', 'mssClamp', 'instanceId', 'peeringId', 'persistentKeepalive'].includes(f.field));
     out.push(`| ${icon} | ${code(`${l.a} — ${l.b}`)} | ${code(l.type)} | ${fields.map((f) => fieldText(f, action)).join('<br>')} |`);
   }
   return out;
@@ -152,7 +169,10 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
   if (h.valid) {
     out.push(`✅ **The fleet is valid** at ${code(short(h.sha))}: ${plural(h.files, 'file')} checked, ${plural(h.warnings.length, 'warning')}.`, '');
   } else {
-    out.push(`❌ **The fleet is invalid** at ${code(short(h.sha))}: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}. No region will apply it; fix these first.`, '');
+    out.push(
+      `❌ **The fleet is invalid** at ${code(short(h.sha))}: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}. No region will apply it; fix these first.`,
+      '',
+    );
   }
   const findings = [...h.errors, ...h.warnings];
   if (findings.length) out.push(`### Findings`, '', ...findingsTable(findings, maxFindings), '');
@@ -168,7 +188,10 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
   } else {
     if (report.sites.length) {
       out.push(`${plural(report.sites.length, 'site')} change:`, '', '| Site | | Role | Area | Added | Changed | Removed |', '|---|---|---|---|---|---|---|');
-      for (const s of report.sites) out.push(`| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} | ${s.counts.change} | ${s.counts.remove} |`);
+      for (const s of report.sites)
+        out.push(
+          `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} | ${s.counts.change} | ${s.counts.remove} |`,
+        );
       out.push('');
     } else out.push('No site’s desired state changes.', '');
     if (report.links.length) out.push(`${plural(report.links.length, 'link')}:`, '', ...linkRows(report.links), '');
@@ -213,8 +236,13 @@ export function renderText(report: DiffReport): string {
   const out: string[] = [];
   const h = report.head;
   out.push(`mirrornet diff ${short(report.base.sha)}..${short(h.sha)}`);
-  out.push(h.valid ? `head is valid (${plural(h.files, 'file')}, ${plural(h.warnings.length, 'warning')})` : `head is INVALID: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}`);
-  for (const f of [...h.errors, ...h.warnings]) out.push(`  ${f.severity === 'error' ? 'error  ' : 'warning'} ${plain(f.file)}:${f.line}:${f.column} ${f.rule}: ${plain(f.message)}`);
+  out.push(
+    h.valid
+      ? `head is valid (${plural(h.files, 'file')}, ${plural(h.warnings.length, 'warning')})`
+      : `head is INVALID: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}`,
+  );
+  for (const f of [...h.errors, ...h.warnings])
+    out.push(`  ${f.severity === 'error' ? 'error  ' : 'warning'} ${plain(f.file)}:${f.line}:${f.column} ${f.rule}: ${plain(f.message)}`);
   if (!report.compared) return `${out.join('\n')}\n`;
   for (const n of report.notes) out.push(`note: ${plain(n)}`);
   out.push('');
@@ -223,7 +251,9 @@ export function renderText(report: DiffReport): string {
     return `${out.join('\n')}\n`;
   }
   for (const s of report.sites) {
-    out.push(`${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} (${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}): ${siteHeadline(s)}`);
+    out.push(
+      `${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} (${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}): ${siteHeadline(s)}`,
+    );
     for (const note of s.notes) out.push(`    note: ${plain(note)}`);
     for (const category of CATEGORIES) {
       const changes = s.changes.filter((c) => c.category === category);
@@ -241,13 +271,16 @@ export function renderText(report: DiffReport): string {
     out.push('', 'Links:');
     for (const l of report.links) {
       out.push(`  ${l.status === 'added' ? '+' : l.status === 'removed' ? '-' : '~'} ${l.a} -- ${l.b} (${l.type}, ${l.status})`);
-      if (l.status === 'changed') for (const f of l.fields) out.push(`      ${plain(f.field)}: ${plain(f.before ?? '(unset)')} -> ${plain(f.after ?? '(unset)')}`);
+      if (l.status === 'changed')
+        for (const f of l.fields) out.push(`      ${plain(f.field)}: ${plain(f.before ?? '(unset)')} -> ${plain(f.after ?? '(unset)')}`);
     }
   }
   if (report.addressPlan.length) {
     out.push('', 'Address plan:');
     for (const a of report.addressPlan) {
-      out.push(`  ${a.area} ${a.supernet} (${a.allocation}): ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} free${a.counts.conflict ? `, ${a.counts.conflict} in conflict` : ''}`);
+      out.push(
+        `  ${a.area} ${a.supernet} (${a.allocation}): ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} free${a.counts.conflict ? `, ${a.counts.conflict} in conflict` : ''}`,
+      );
       for (const r of a.rows) {
         const range = r.cidr ?? `${r.first} - ${r.last} (${r.blocks} blocks)`;
         const change = r.change ? `  [${r.change === 'added' ? 'new' : r.change}${r.before?.length ? `, was ${r.before.join(', ')}` : ''}]` : '';

@@ -87,9 +87,17 @@ export function commentBody(body: string, marker = PLAN_MARKER, notice = ''): { 
 }
 
 /** Find our comment (the first whose body starts with the marker) through every page of the comments. */
-export async function findMarkedComment(octokit: Octokit, o: { owner: string; repo: string; issueNumber: number; marker?: string }): Promise<{ id: number; body: string; url: string } | undefined> {
+export async function findMarkedComment(
+  octokit: Octokit,
+  o: { owner: string; repo: string; issueNumber: number; marker?: string },
+): Promise<{ id: number; body: string; url: string } | undefined> {
   const marker = o.marker ?? PLAN_MARKER;
-  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, { owner: o.owner, repo: o.repo, issue_number: o.issueNumber, per_page: 100 })) {
+  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+    owner: o.owner,
+    repo: o.repo,
+    issue_number: o.issueNumber,
+    per_page: 100,
+  })) {
     for (const c of page.data) {
       if ((c.body ?? '').trimStart().startsWith(marker)) return { id: c.id, body: c.body ?? '', url: c.html_url };
     }

@@ -1,6 +1,16 @@
 // Reporting to GitHub: the pull request's plan comment and the agent's commit statuses.
 export { createGithubClient, describeGithubError, parseRepoSlug, DEFAULT_API_URL, type GithubClientOptions, type Octokit } from './octokit.js';
-export { PLAN_MARKER, GITHUB_COMMENT_LIMIT, COMMENT_BUDGET, truncateMarkdown, commentBody, findMarkedComment, upsertMarkedComment, type UpsertCommentOptions, type UpsertResult } from './comment.js';
+export {
+  PLAN_MARKER,
+  GITHUB_COMMENT_LIMIT,
+  COMMENT_BUDGET,
+  truncateMarkdown,
+  commentBody,
+  findMarkedComment,
+  upsertMarkedComment,
+  type UpsertCommentOptions,
+  type UpsertResult,
+} from './comment.js';
 export {
   createGithubStatusSink,
   statusForEvent,

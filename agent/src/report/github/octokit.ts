@@ -43,7 +43,10 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
   const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string; request?: { retryCount?: number } }) => {
     const attempt = options.request?.retryCount ?? 0;
     const retry = attempt < maxRetries && retryAfter <= maxWait;
-    log?.warn({ kind, method: options.method, url: options.url, retryAfter, attempt, retry }, `GitHub ${kind}${retry ? `: retrying in ${retryAfter}s` : ': giving up'}`);
+    log?.warn(
+      { kind, method: options.method, url: options.url, retryAfter, attempt, retry },
+      `GitHub ${kind}${retry ? `: retrying in ${retryAfter}s` : ': giving up'}`,
+    );
     return retry;
   };
   const timeoutMs = opts.timeoutMs ?? 30_000;

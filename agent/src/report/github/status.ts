@@ -58,7 +58,10 @@ export function truncateDescription(text: string, limit = STATUS_DESCRIPTION_LIM
   const clean = text.replace(/\s+/g, ' ').trim();
   const chars = Array.from(clean);
   if (chars.length <= limit) return clean;
-  return `${chars.slice(0, limit - 1).join('').trimEnd()}…`;
+  return `${chars
+    .slice(0, limit - 1)
+    .join('')
+    .trimEnd()}…`;
 }
 
 /** The status an event sets, or undefined for events that set none. */

@@ -10,7 +10,18 @@ import type { AddressInfo } from 'node:net';
 import { hostSecrets } from '../../../src/host/secrets.js';
 import type { Notifications } from '../../../src/model/schema.js';
 import type { DingTalkBody } from '../../../src/report/chat/dingtalk/index.js';
-import { channelLimits, chatWorthy, createChatDispatcher, Limiter, NO_NOTIFICATIONS, parseDuration, route, type ChatDispatcher, type ChatDispatcherOptions, type ChatState } from '../../../src/report/chat/dispatcher.js';
+import {
+  channelLimits,
+  chatWorthy,
+  createChatDispatcher,
+  Limiter,
+  NO_NOTIFICATIONS,
+  parseDuration,
+  route,
+  type ChatDispatcher,
+  type ChatDispatcherOptions,
+  type ChatState,
+} from '../../../src/report/chat/dispatcher.js';
 import { CHAT_STATE_FILE, fileStateStore } from '../../../src/report/chat/store.js';
 import type { WebhookBody } from '../../../src/report/chat/webhook/index.js';
 import { captureLog, event, fakeTime, HOUR, MINUTE, policy, siteArea, START, type Captured, type FakeTime } from './harness.js';
@@ -93,12 +104,24 @@ describe('chat dispatcher', function () {
       assert.deepEqual(seen(rs['cn']!), ['apply-failed@cn-shanghai', 'drift-detected@cn-beijing', 'revision-refused@cn-beijing']);
       assert.deepEqual(seen(rs['oncall']!), ['apply-failed@cn-shanghai']);
       assert.deepEqual(seen(rs['intl']!), ['applied@ap-jakarta']);
-      assert.deepEqual(seen(rs['audit']!), ['apply-failed@cn-shanghai', 'drift-detected@cn-beijing', 'revision-refused@cn-beijing', 'applied@ap-jakarta', 'guardrail-blocked@site-without-area']);
+      assert.deepEqual(seen(rs['audit']!), [
+        'apply-failed@cn-shanghai',
+        'drift-detected@cn-beijing',
+        'revision-refused@cn-beijing',
+        'applied@ap-jakarta',
+        'guardrail-blocked@site-without-area',
+      ]);
       for (const r of Object.values(rs)) assert.deepEqual(r.rejected, []);
     });
 
     it('route() and chatWorthy() as pure functions', () => {
-      const p = policy({ channels: [channel('ch-a'), channel('ch-b')], routes: [{ match: { areas: ['cn'], events: ['drift-detected'] }, channels: ['ch-a'] }, { match: { regions: ['ap-jakarta'] }, channels: ['ch-b', 'ch-a'] }] });
+      const p = policy({
+        channels: [channel('ch-a'), channel('ch-b')],
+        routes: [
+          { match: { areas: ['cn'], events: ['drift-detected'] }, channels: ['ch-a'] },
+          { match: { regions: ['ap-jakarta'] }, channels: ['ch-b', 'ch-a'] },
+        ],
+      });
       assert.deepEqual(route(p, 'drift-detected', 'cn-shanghai', 'cn'), ['ch-a']);
       assert.deepEqual(route(p, 'applied', 'cn-shanghai', 'cn'), []);
       assert.deepEqual(route(p, 'drift-detected', 'cn-shanghai', undefined), [], 'an unknown area matches no area list');
@@ -146,11 +169,14 @@ describe('chat dispatcher', function () {
       d.sink(failure);
       await d.flush();
       const got = bodies(rs['ops']!);
-      assert.deepEqual(got.map((b) => [b.event.fingerprint, b.suppressed ?? 0]), [
-        ['same-failure', 0],
-        ['other-failure', 0],
-        ['same-failure', 2],
-      ]);
+      assert.deepEqual(
+        got.map((b) => [b.event.fingerprint, b.suppressed ?? 0]),
+        [
+          ['same-failure', 0],
+          ['other-failure', 0],
+          ['same-failure', 2],
+        ],
+      );
       assert.equal(d.stats().suppressed, 2);
     });
 
@@ -162,8 +188,15 @@ describe('chat dispatcher', function () {
       for (const fp of ['a', 'b', 'c', 'd', 'e']) d.sink(event('apply-failed', { fingerprint: fp, message: `failure ${fp}` }));
       await d.flush();
       const r = rs['slow']!;
-      assert.deepEqual(bodies(r).map((b) => b.event.fingerprint), ['a', 'b', 'c', 'd', 'e'], 'in order, none lost');
-      assert.deepEqual(r.accepted.map((x) => x.at - START), [0, 0, MINUTE, MINUTE, 2 * MINUTE]);
+      assert.deepEqual(
+        bodies(r).map((b) => b.event.fingerprint),
+        ['a', 'b', 'c', 'd', 'e'],
+        'in order, none lost',
+      );
+      assert.deepEqual(
+        r.accepted.map((x) => x.at - START),
+        [0, 0, MINUTE, MINUTE, 2 * MINUTE],
+      );
       const waits = cap.records('rate limit reached');
       assert.ok(waits.length >= 2);
       assert.equal(waits[0]!['channel'], 'slow');
@@ -192,10 +225,15 @@ describe('chat dispatcher', function () {
       const time = fakeTime();
       const cap = captureLog();
       const rs = await hooks(time, 'tiny');
-      const d = dispatcher(policy({ channels: [channel('tiny', { rateLimit: { perMinute: 1 } })], routes: [{ channels: ['tiny'] }] }), envOf(rs), time, cap, { maxQueue: 2 });
+      const d = dispatcher(policy({ channels: [channel('tiny', { rateLimit: { perMinute: 1 } })], routes: [{ channels: ['tiny'] }] }), envOf(rs), time, cap, {
+        maxQueue: 2,
+      });
       for (const fp of ['1', '2', '3', '4', '5']) d.sink(event('apply-failed', { fingerprint: fp }));
       await d.flush();
-      assert.deepEqual(bodies(rs['tiny']!).map((b) => b.event.fingerprint), ['1', '4', '5']);
+      assert.deepEqual(
+        bodies(rs['tiny']!).map((b) => b.event.fingerprint),
+        ['1', '4', '5'],
+      );
       assert.equal(d.stats().dropped, 2);
       const drops = cap.records('queue full');
       assert.equal(drops.length, 2);
@@ -230,7 +268,10 @@ describe('chat dispatcher', function () {
       const cap = captureLog();
       const rs = await hooks(time, 'down');
       rs['down']!.reply(...Array.from({ length: 3 }, () => ({ status: 503, body: 'busy' })));
-      const d = dispatcher(policy({ channels: [channel('down')], routes: [{ channels: ['down'] }] }), envOf(rs), time, cap, { retry: { attempts: 5, baseMs: 1000, maxMs: 60_000 }, random: () => 1 });
+      const d = dispatcher(policy({ channels: [channel('down')], routes: [{ channels: ['down'] }] }), envOf(rs), time, cap, {
+        retry: { attempts: 5, baseMs: 1000, maxMs: 60_000 },
+        random: () => 1,
+      });
       d.sink(event('apply-failed'));
       await d.flush();
       assert.deepEqual(time.sleeps, [1000, 2000, 4000]);
@@ -252,7 +293,12 @@ describe('chat dispatcher', function () {
         HOOK_SECRET: SECRET,
       };
       const p = policy({
-        channels: [channel('refused'), channel('throws'), channel('not-a-url'), { name: 'unresolved', type: 'dingtalk', url: 'env:URL_NEVER_SET', secret: 'env:HOOK_SECRET' }],
+        channels: [
+          channel('refused'),
+          channel('throws'),
+          channel('not-a-url'),
+          { name: 'unresolved', type: 'dingtalk', url: 'env:URL_NEVER_SET', secret: 'env:HOOK_SECRET' },
+        ],
         routes: [{ channels: ['refused', 'throws', 'not-a-url', 'unresolved'] }],
       });
       const realFetch = globalThis.fetch;
@@ -271,7 +317,10 @@ describe('chat dispatcher', function () {
       const failures = cap.records('not delivered').concat(cap.records('not sent'));
       assert.deepEqual(failures.map((f) => f['channel']).sort(), ['not-a-url', 'refused', 'throws', 'unresolved']);
       assert.ok(failures.some((f) => f['reason'] === 'network error (ECONNREFUSED)'));
-      assert.ok(failures.some((f) => String(f['reason']).includes('env:URL_NEVER_SET')), 'names the reference, not a value');
+      assert.ok(
+        failures.some((f) => String(f['reason']).includes('env:URL_NEVER_SET')),
+        'names the reference, not a value',
+      );
       assert.ok(failures.some((f) => f['reason'] === 'the value of env:URL_NOT_A_URL is not an http(s) URL'));
     });
 
@@ -310,10 +359,7 @@ describe('chat dispatcher', function () {
       const rs = await hooks(time, 'audit');
       const p = policy({
         channels: [{ name: 'oncall', type: 'dingtalk', url: 'env:DING_URL', secret: 'env:DING_SECRET' }, channel('audit')],
-        routes: [
-          { match: { areas: ['cn'], events: ['drift-detected'] }, channels: ['oncall'] },
-          { channels: ['audit'] },
-        ],
+        routes: [{ match: { areas: ['cn'], events: ['drift-detected'] }, channels: ['oncall'] }, { channels: ['audit'] }],
       });
       assert.equal(p.reminder, '24h', 'the default reminder');
       const d = dispatcher(p, { ...envOf(rs), DING_URL: ding.url, DING_SECRET }, time, cap);
@@ -353,16 +399,26 @@ describe('chat dispatcher', function () {
       await at(200 * HOUR);
 
       const titles = ding.accepted.map((x) => (x.json as DingTalkBody).markdown.title);
-      assert.deepEqual(titles, [
-        'mirrornet · ⚠️ 检测到配置漂移 Drift detected: cn-shanghai',
-        'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai',
-        'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai',
-        'mirrornet · ✅ 配置漂移已恢复 Drift resolved: cn-shanghai',
-      ], 'the channel that heard the alert hears "resolved" once, although its route only matches drift-detected');
+      assert.deepEqual(
+        titles,
+        [
+          'mirrornet · ⚠️ 检测到配置漂移 Drift detected: cn-shanghai',
+          'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai',
+          'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai',
+          'mirrornet · ✅ 配置漂移已恢复 Drift resolved: cn-shanghai',
+        ],
+        'the channel that heard the alert hears "resolved" once, although its route only matches drift-detected',
+      );
       assert.match((ding.accepted[1]!.json as DingTalkBody).markdown.text, /起始时间 Since\*\*: 2025-03-01T02:00:00.000Z/);
       const audit = bodies(rs['audit']!);
-      assert.deepEqual(audit.map((b) => b.occurrence), ['alert', 'reminder', 'reminder', 'resolved']);
-      assert.deepEqual(audit.map((b) => (Date.parse(b.sentAt) - START) / HOUR), [0, 24, 48, 49]);
+      assert.deepEqual(
+        audit.map((b) => b.occurrence),
+        ['alert', 'reminder', 'reminder', 'resolved'],
+      );
+      assert.deepEqual(
+        audit.map((b) => (Date.parse(b.sentAt) - START) / HOUR),
+        [0, 24, 48, 49],
+      );
       assert.equal(audit[3]!.since, new Date(START).toISOString());
       assert.deepEqual(ding.rejected, [], 'every signature was valid (fresh timestamps on each message)');
       assert.deepEqual(d.state().drifts, {});
@@ -380,13 +436,16 @@ describe('chat dispatcher', function () {
       d.sink(event('drift-resolved', { component: 'containerd' }));
       d.sink(event('drift-resolved'));
       await d.flush();
-      assert.deepEqual(bodies(rs['ops']!).map((b) => `${b.occurrence}:${b.event.component}:${b.event.fingerprint}`), [
-        'alert:routes:v1',
-        'alert:routes:v2',
-        'alert:containerd:c1',
-        'resolved:containerd:drift-resolved-cn-shanghai-0001',
-        'resolved:routes:drift-resolved-cn-shanghai-0001',
-      ]);
+      assert.deepEqual(
+        bodies(rs['ops']!).map((b) => `${b.occurrence}:${b.event.component}:${b.event.fingerprint}`),
+        [
+          'alert:routes:v1',
+          'alert:routes:v2',
+          'alert:containerd:c1',
+          'resolved:containerd:drift-resolved-cn-shanghai-0001',
+          'resolved:routes:drift-resolved-cn-shanghai-0001',
+        ],
+      );
     });
 
     it('keeps its state across a restart through load/save: no second alert, the reminder on time, one resolved', async () => {
@@ -409,17 +468,24 @@ describe('chat dispatcher', function () {
       time.advance(22 * HOUR);
       await second.tick();
       await second.flush();
-      assert.deepEqual(bodies(rs['ops']!).map((b) => b.occurrence), ['alert', 'reminder'], '24h after the first alert, not after the restart');
+      assert.deepEqual(
+        bodies(rs['ops']!).map((b) => b.occurrence),
+        ['alert', 'reminder'],
+        '24h after the first alert, not after the restart',
+      );
       second.sink(event('drift-resolved'));
       await second.close();
 
       const third = dispatcher(p, envOf(rs), time, cap, { store });
       third.sink(event('drift-resolved'));
       await third.flush();
-      assert.deepEqual(bodies(rs['ops']!).map((b) => b.occurrence), ['alert', 'reminder', 'resolved']);
+      assert.deepEqual(
+        bodies(rs['ops']!).map((b) => b.occurrence),
+        ['alert', 'reminder', 'resolved'],
+      );
     });
 
-    it('the agent\'s path: starts with no policy, gets the applied one, keeps state in a 0600 file without secrets', async () => {
+    it("the agent's path: starts with no policy, gets the applied one, keeps state in a 0600 file without secrets", async () => {
       const time = fakeTime();
       const cap = captureLog();
       const rs = await hooks(time, 'ops');
@@ -461,4 +527,3 @@ describe('chat dispatcher', function () {
     });
   });
 });
-

@@ -73,7 +73,9 @@ export function event(kind: EventKind, over: Partial<AgentEvent> = {}): AgentEve
     revision: REV,
     message: MESSAGES[kind](site),
     ...(drift || kind === 'apply-failed' ? { component: 'routes' } : {}),
-    ...(kind === 'drift-detected' || kind === 'applied' || kind === 'apply-started' ? { changes: [{ provider: 'routes', id: '10.136.0.0/16', action: 'create', reason: 'missing' }] } : {}),
+    ...(kind === 'drift-detected' || kind === 'applied' || kind === 'apply-started'
+      ? { changes: [{ provider: 'routes', id: '10.136.0.0/16', action: 'create', reason: 'missing' }] }
+      : {}),
     fingerprint: `${kind}-${site}-0001`,
     at: new Date(START).toISOString(),
     ...over,

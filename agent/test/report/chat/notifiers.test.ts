@@ -39,7 +39,10 @@ async function deliver(type: ChannelType, receiver: Receiver, secret: string | u
   const env: NodeJS.ProcessEnv = { CH_URL: receiver.url, ...(secret !== undefined ? { CH_SECRET: secret } : {}) };
   const cap = captureLog();
   const d = createChatDispatcher({
-    policy: policy({ channels: [{ name: 'ch', type, url: 'env:CH_URL', ...(secret !== undefined ? { secret: 'env:CH_SECRET' } : {}) }], routes: [{ channels: ['ch'] }] }),
+    policy: policy({
+      channels: [{ name: 'ch', type, url: 'env:CH_URL', ...(secret !== undefined ? { secret: 'env:CH_SECRET' } : {}) }],
+      routes: [{ channels: ['ch'] }],
+    }),
     siteArea,
     resolve: hostSecrets({ env }),
     log: cap.log,
@@ -75,13 +78,21 @@ describe('chat notifiers against local vendor receivers', function () {
       const time = fakeTime();
       const r = await track(startFeishu({ secret: SECRET, now: time.clock }));
       const { stats } = await deliver('feishu', r, SECRET, [DRIFT], time);
-      assert.deepEqual(r.rejected.map((x) => x.verdict), []);
+      assert.deepEqual(
+        r.rejected.map((x) => x.verdict),
+        [],
+      );
       assert.equal(r.accepted.length, 1);
       assert.equal(stats.sent, 1);
       const body = r.accepted[0]!.json as feishu.FeishuBody;
       assert.equal(body.timestamp, String(START / 1000), 'timestamp is Unix seconds as a string');
       assert.equal(typeof body.timestamp, 'string');
-      assert.equal(body.sign, createHmac('sha256', `${START / 1000}\n${SECRET}`).update('').digest('base64'));
+      assert.equal(
+        body.sign,
+        createHmac('sha256', `${START / 1000}\n${SECRET}`)
+          .update('')
+          .digest('base64'),
+      );
     });
 
     it('a wrong secret is refused by the receiver with code 19021 in a 200 answer: a failure, not retried', async () => {
@@ -132,15 +143,34 @@ describe('chat notifiers against local vendor receivers', function () {
       assert.equal(body.card.header.template, 'orange');
       assert.match(body.card.header.title.content, /^mirrornet · ⚠️ 检测到配置漂移 Drift detected: cn-shanghai$/);
       const text = JSON.stringify(body.card.elements);
-      for (const s of ['routes drifted', '站点 Site', 'cn-shanghai', '区域 Area', '提交 Commit', '3f9c2a7be81d', '处理建议 What to do', 'policies/guardrails.yaml', '10.136.0.0/16']) {
+      for (const s of [
+        'routes drifted',
+        '站点 Site',
+        'cn-shanghai',
+        '区域 Area',
+        '提交 Commit',
+        '3f9c2a7be81d',
+        '处理建议 What to do',
+        'policies/guardrails.yaml',
+        '10.136.0.0/16',
+      ]) {
         assert.ok(text.includes(s), `the card mentions ${s}`);
       }
       assert.ok(!text.includes('3f9c2a7be81d4c6a9e05'), 'the commit is short');
     });
 
     it('stays under 20 KB with hundreds of changes', () => {
-      const changes = Array.from({ length: 400 }, (_, i) => ({ provider: 'routes', id: `10.${i}.0.0/16`, action: 'delete', reason: '手工添加的路由 '.repeat(5) }));
-      const body = feishu.request({ channel: 'x', url: 'http://127.0.0.1/', secret: 's' }, { event: event('guardrail-blocked', { changes }), occurrence: 'alert' }, START);
+      const changes = Array.from({ length: 400 }, (_, i) => ({
+        provider: 'routes',
+        id: `10.${i}.0.0/16`,
+        action: 'delete',
+        reason: '手工添加的路由 '.repeat(5),
+      }));
+      const body = feishu.request(
+        { channel: 'x', url: 'http://127.0.0.1/', secret: 's' },
+        { event: event('guardrail-blocked', { changes }), occurrence: 'alert' },
+        START,
+      );
       assert.ok(utf8Bytes(body.body) <= feishu.MAX_BODY_BYTES, `${utf8Bytes(body.body)} bytes`);
     });
   });
@@ -160,7 +190,10 @@ describe('chat notifiers against local vendor receivers', function () {
       const time = awkwardTime();
       const r = await track(startDingTalk({ secret: SECRET, now: time.clock }));
       const { stats } = await deliver('dingtalk', r, SECRET, [FAILED], time);
-      assert.deepEqual(r.rejected.map((x) => x.verdict), []);
+      assert.deepEqual(
+        r.rejected.map((x) => x.verdict),
+        [],
+      );
       assert.equal(stats.sent, 1);
       const req = r.accepted[0]!;
       assert.equal(req.query.get('timestamp'), String(time.clock()), 'timestamp is Unix milliseconds');
@@ -175,7 +208,10 @@ describe('chat notifiers against local vendor receivers', function () {
     it('sign() matches the documented recipe', () => {
       const raw = createHmac('sha256', SECRET).update(`1700000000000\n${SECRET}`).digest('base64');
       assert.equal(dingtalk.sign(SECRET, 1700000000000), encodeURIComponent(raw));
-      assert.equal(dingtalk.signedUrl('https://oapi.dingtalk.com/robot/send?access_token=t', SECRET, 1700000000000), `https://oapi.dingtalk.com/robot/send?access_token=t&timestamp=1700000000000&sign=${encodeURIComponent(raw)}`);
+      assert.equal(
+        dingtalk.signedUrl('https://oapi.dingtalk.com/robot/send?access_token=t', SECRET, 1700000000000),
+        `https://oapi.dingtalk.com/robot/send?access_token=t&timestamp=1700000000000&sign=${encodeURIComponent(raw)}`,
+      );
     });
 
     it('a wrong secret is refused with errcode 310000 in a 200 answer: a failure, not retried, secrets never logged', async () => {
@@ -194,14 +230,20 @@ describe('chat notifiers against local vendor receivers', function () {
     it('send too fast (errcode 130101 in a 200) is a failure retried with backoff until it goes through', async () => {
       const time = fakeTime();
       const r = await track(startDingTalk({ secret: SECRET, now: time.clock }));
-      r.reply({ body: { errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' } }, { body: { errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' } });
+      r.reply(
+        { body: { errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' } },
+        { body: { errcode: 130101, errmsg: 'send too fast, exceed 20 times per minute' } },
+      );
       const { stats } = await deliver('dingtalk', r, SECRET, [FAILED], time);
       assert.equal(r.requests.length, 3);
       assert.equal(r.accepted.length, 1);
       assert.deepEqual(time.sleeps, [1000, 2000], 'exponential backoff');
       assert.deepEqual({ sent: stats.sent, retries: stats.retries }, { sent: 1, retries: 2 });
       // Every attempt is signed afresh: the timestamps follow the clock.
-      assert.deepEqual(r.requests.map((x) => Number(x.query.get('timestamp')) - START), [0, 1000, 3000]);
+      assert.deepEqual(
+        r.requests.map((x) => Number(x.query.get('timestamp')) - START),
+        [0, 1000, 3000],
+      );
     });
 
     it('an unknown access token (errcode 300001) is not retried', async () => {
@@ -256,7 +298,12 @@ describe('chat notifiers against local vendor receivers', function () {
     });
 
     it('keeps content within 4096 BYTES with Chinese text, cut on a character boundary, and the receiver takes it', async () => {
-      const changes = Array.from({ length: 60 }, (_, i) => ({ provider: 'harbor-api', id: `项目-${i}`, action: 'update', reason: '复制规则被手工修改，与仓库中的声明不一致' }));
+      const changes = Array.from({ length: 60 }, (_, i) => ({
+        provider: 'harbor-api',
+        id: `项目-${i}`,
+        action: 'update',
+        reason: '复制规则被手工修改，与仓库中的声明不一致',
+      }));
       const long = event('drift-detected', { message: `cn-shanghai: 镜像仓库配置漂移：${'北京到上海的复制任务被手工修改。'.repeat(200)}`, changes });
       const body = wecom.render({ event: long, area: 'cn', occurrence: 'alert' });
       const bytes = utf8Bytes(body.markdown.content);
@@ -274,24 +321,40 @@ describe('chat notifiers against local vendor receivers', function () {
       const r = await track(startWeCom());
       const content = `${'汉'.repeat(1365)}ab`; // 4095 + 2 bytes
       assert.equal(utf8Bytes(content), 4097);
-      const res = await fetch(r.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ msgtype: 'markdown', markdown: { content } }) });
+      const res = await fetch(r.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ msgtype: 'markdown', markdown: { content } }),
+      });
       assert.equal(res.status, 200);
       const answer = (await res.json()) as { errcode: number; errmsg: string };
       assert.equal(answer.errcode, 40058);
       assert.match(answer.errmsg, /exceed max length 4096/);
-      assert.deepEqual(wecom.parse(200, res.headers, JSON.stringify(answer)), { ok: false, retryable: false, reason: 'WeCom errcode 40058: markdown.content exceed max length 4096. invalid Request Parameter' });
+      assert.deepEqual(wecom.parse(200, res.headers, JSON.stringify(answer)), {
+        ok: false,
+        retryable: false,
+        reason: 'WeCom errcode 40058: markdown.content exceed max length 4096. invalid Request Parameter',
+      });
     });
   });
 
   describe('Slack incoming webhook', () => {
     it('posts blocks with a text fallback; the receiver checks Block Kit limits and answers "ok"', async () => {
       const r = await track(startSlack());
-      const { stats } = await deliver('slack', r, undefined, [event('apply-failed', { site: 'ap-jakarta', message: 'ap-jakarta failed to apply <b>&</b>: x' })]);
-      assert.deepEqual(r.rejected.map((x) => x.verdict), []);
+      const { stats } = await deliver('slack', r, undefined, [
+        event('apply-failed', { site: 'ap-jakarta', message: 'ap-jakarta failed to apply <b>&</b>: x' }),
+      ]);
+      assert.deepEqual(
+        r.rejected.map((x) => x.verdict),
+        [],
+      );
       assert.equal(stats.sent, 1);
       const body = r.accepted[0]!.json as slack.SlackBody;
       assert.match(body.text, /^mirrornet · ❌ Apply failed: ap-jakarta: ap-jakarta failed to apply &lt;b&gt;&amp;&lt;\/b&gt;: x$/);
-      assert.deepEqual(body.blocks.map((b) => b.type), ['header', 'section', 'section', 'section', 'context']);
+      assert.deepEqual(
+        body.blocks.map((b) => b.type),
+        ['header', 'section', 'section', 'section', 'context'],
+      );
       const fields = JSON.stringify(body.blocks[2]);
       for (const s of ['*Site*\\nap-jakarta', '*Area*\\noverseas', '*Commit*\\n3f9c2a7be81d', '*Component*\\nroutes']) assert.ok(fields.includes(s), s);
     });
@@ -332,7 +395,10 @@ describe('chat notifiers against local vendor receivers', function () {
       const time = fakeTime();
       const r = await track(startWebhook({ secret: SECRET, now: time.clock }));
       const { stats } = await deliver('webhook', r, SECRET, [DRIFT], time);
-      assert.deepEqual(r.rejected.map((x) => x.verdict), []);
+      assert.deepEqual(
+        r.rejected.map((x) => x.verdict),
+        [],
+      );
       assert.equal(stats.sent, 1);
       const req = r.accepted[0]!;
       assert.equal(req.headers['x-mirrornet-signature-256'], `sha256=${createHmac('sha256', SECRET).update(req.raw).digest('hex')}`);
@@ -372,7 +438,10 @@ describe('chat notifiers against local vendor receivers', function () {
       const notice: Notice = { event: DRIFT, area: 'cn', occurrence: 'reminder', since: '2025-02-28T02:00:00.000Z' };
       const en = compose(notice, 'en');
       assert.equal(en.title, 'mirrornet · ⏰ Drift still present: cn-shanghai');
-      assert.deepEqual(en.facts.map((f) => f.label), ['Site', 'Area', 'Commit', 'Component', 'Since']);
+      assert.deepEqual(
+        en.facts.map((f) => f.label),
+        ['Site', 'Area', 'Commit', 'Component', 'Since'],
+      );
       const zh = compose(notice, 'zh');
       assert.equal(zh.title, 'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai');
       assert.equal(zh.action.length, 2);

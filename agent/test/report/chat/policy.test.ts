@@ -12,7 +12,11 @@ const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/fleet-small', i
 const REPO = fileURLToPath(new URL('../../../../../', import.meta.url));
 
 function fixture(): VirtualFile[] {
-  return MODEL_DIRECTORIES.flatMap((dir) => readdirSync(join(FIXTURE, dir)).sort().map((f) => ({ path: `${dir}/${f}`, content: readFileSync(join(FIXTURE, dir, f), 'utf8') })));
+  return MODEL_DIRECTORIES.flatMap((dir) =>
+    readdirSync(join(FIXTURE, dir))
+      .sort()
+      .map((f) => ({ path: `${dir}/${f}`, content: readFileSync(join(FIXTURE, dir, f), 'utf8') })),
+  );
 }
 
 const POLICY = `# yaml-language-server: $schema=../../../../schemas/notifications.schema.json
@@ -60,7 +64,10 @@ describe('policies/notifications.yaml in the validator', () => {
   });
 
   it('an event that is not an event is refused by the schema, with the event it probably meant', () => {
-    const report = validateFiles([...fixture(), { path: 'policies/notifications.yaml', content: POLICY.replace('apply-failed, drift-detected', 'apply-failed, drift-detectd') }]);
+    const report = validateFiles([
+      ...fixture(),
+      { path: 'policies/notifications.yaml', content: POLICY.replace('apply-failed, drift-detected', 'apply-failed, drift-detectd') },
+    ]);
     const f = report.errors.find((e) => e.file === 'policies/notifications.yaml');
     assert.ok(f, 'a finding');
     assert.equal(f.rule, 'schema/value');
@@ -68,7 +75,10 @@ describe('policies/notifications.yaml in the validator', () => {
   });
 
   it('apply-started is not a chat event either', () => {
-    const report = validateFiles([...fixture(), { path: 'policies/notifications.yaml', content: POLICY.replace('apply-failed, drift-detected', 'apply-started') }]);
+    const report = validateFiles([
+      ...fixture(),
+      { path: 'policies/notifications.yaml', content: POLICY.replace('apply-failed, drift-detected', 'apply-started') },
+    ]);
     assert.equal(report.errors.find((e) => e.file === 'policies/notifications.yaml')?.rule, 'schema/value');
   });
 });

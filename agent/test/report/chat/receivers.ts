@@ -83,7 +83,14 @@ async function serve(path: string, check: Check, ok: Answer, opts: ReceiverOptio
       let answer = check(base);
       if (!answer) {
         const next = script.shift();
-        answer = next ? { status: next.status ?? 200, ...(next.headers ? { headers: next.headers } : {}), body: next.body, refused: `scripted: ${typeof next.body === 'string' ? next.body : JSON.stringify(next.body)}` } : ok;
+        answer = next
+          ? {
+              status: next.status ?? 200,
+              ...(next.headers ? { headers: next.headers } : {}),
+              body: next.body,
+              refused: `scripted: ${typeof next.body === 'string' ? next.body : JSON.stringify(next.body)}`,
+            }
+          : ok;
       }
       const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
       const type = typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
@@ -134,7 +141,8 @@ function slackBlocksProblem(blocks: unknown): string | undefined {
   if (!Array.isArray(blocks) || blocks.length === 0 || blocks.length > 50) return 'blocks must be 1..50 blocks';
   for (const b of blocks) {
     if (!isObject(b)) return 'a block is not an object';
-    const textOk = (t: unknown, max: number) => isObject(t) && (t['type'] === 'mrkdwn' || t['type'] === 'plain_text') && isText(t['text']) && (t['text'] as string).length <= max;
+    const textOk = (t: unknown, max: number) =>
+      isObject(t) && (t['type'] === 'mrkdwn' || t['type'] === 'plain_text') && isText(t['text']) && (t['text'] as string).length <= max;
     switch (b['type']) {
       case 'header':
         if (!isObject(b['text']) || b['text']['type'] !== 'plain_text' || !textOk(b['text'], 150)) return 'header needs plain_text of 1..150 characters';
@@ -143,7 +151,8 @@ function slackBlocksProblem(blocks: unknown): string | undefined {
         const fields = b['fields'];
         if (b['text'] === undefined && fields === undefined) return 'section needs text or fields';
         if (b['text'] !== undefined && !textOk(b['text'], 3000)) return 'section text must be 1..3000 characters';
-        if (fields !== undefined && (!Array.isArray(fields) || fields.length > 10 || !fields.every((f) => textOk(f, 2000)))) return 'section fields: at most 10, each 1..2000 characters';
+        if (fields !== undefined && (!Array.isArray(fields) || fields.length > 10 || !fields.every((f) => textOk(f, 2000))))
+          return 'section fields: at most 10, each 1..2000 characters';
         break;
       }
       case 'context': {
@@ -167,7 +176,8 @@ export async function startSlack(opts: ReceiverOptions = {}): Promise<Receiver> 
   const check: Check = (req) => {
     if (req.method !== 'POST') return { status: 405, body: 'invalid_method', refused: 'invalid_method' };
     if (req.path !== path) return { status: 404, body: 'no_service', refused: 'no_service' };
-    if (!String(req.headers['content-type']).startsWith('application/json')) return { status: 400, body: 'invalid_payload', refused: 'invalid_payload: not JSON' };
+    if (!String(req.headers['content-type']).startsWith('application/json'))
+      return { status: 400, body: 'invalid_payload', refused: 'invalid_payload: not JSON' };
     const body = req.json;
     if (!isObject(body)) return { status: 400, body: 'invalid_payload', refused: 'invalid_payload' };
     if (!isText(body['text'])) return { status: 400, body: 'no_text', refused: 'no_text' };
@@ -191,7 +201,21 @@ export interface SignedOptions extends ReceiverOptions {
 
 const FEISHU_OK = { StatusCode: 0, StatusMessage: 'success', code: 0, data: {}, msg: 'success' };
 const feishuError = (code: number, msg: string, status = 200): Answer => ({ status, body: { code, data: {}, msg }, refused: `${code} ${msg}` });
-const FEISHU_TEMPLATES = new Set(['blue', 'wathet', 'turquoise', 'green', 'yellow', 'orange', 'red', 'carmine', 'violet', 'purple', 'indigo', 'grey', 'default']);
+const FEISHU_TEMPLATES = new Set([
+  'blue',
+  'wathet',
+  'turquoise',
+  'green',
+  'yellow',
+  'orange',
+  'red',
+  'carmine',
+  'violet',
+  'purple',
+  'indigo',
+  'grey',
+  'default',
+]);
 
 function feishuCardProblem(card: unknown): string | undefined {
   if (!isObject(card)) return 'card is not an object';
@@ -207,7 +231,11 @@ function feishuCardProblem(card: unknown): string | undefined {
       case 'div':
         if (e['text'] === undefined && e['fields'] === undefined) return 'div needs text or fields';
         if (e['text'] !== undefined && !textOk(e['text'])) return 'div text needs tag lark_md or plain_text and content';
-        if (e['fields'] !== undefined && (!Array.isArray(e['fields']) || !e['fields'].every((f) => isObject(f) && typeof f['is_short'] === 'boolean' && textOk(f['text'])))) return 'div fields need is_short and text';
+        if (
+          e['fields'] !== undefined &&
+          (!Array.isArray(e['fields']) || !e['fields'].every((f) => isObject(f) && typeof f['is_short'] === 'boolean' && textOk(f['text'])))
+        )
+          return 'div fields need is_short and text';
         break;
       case 'hr':
         break;
@@ -223,7 +251,9 @@ function feishuCardProblem(card: unknown): string | undefined {
 
 /** Feishu signature: base64(HMAC-SHA256(key = "<timestamp>\n<secret>", message = "")), computed here independently. */
 function feishuSign(timestamp: string, secret: string): string {
-  return createHmac('sha256', Buffer.from(`${timestamp}\n${secret}`, 'utf8')).update(Buffer.alloc(0)).digest('base64');
+  return createHmac('sha256', Buffer.from(`${timestamp}\n${secret}`, 'utf8'))
+    .update(Buffer.alloc(0))
+    .digest('base64');
 }
 
 /** Feishu/Lark custom bot: answers 200 with `code` (0, 19021 sign, 19024 keywords, 9499 bad request). */
@@ -265,7 +295,9 @@ const dingError = (errcode: number, errmsg: string): Answer => ({ status: 200, b
 
 /** DingTalk signature: base64(HMAC-SHA256(key = secret, message = "<timestamp>\n<secret>")), computed here independently. */
 function dingSign(timestamp: string, secret: string): string {
-  return createHmac('sha256', Buffer.from(secret, 'utf8')).update(Buffer.from(`${timestamp}\n${secret}`, 'utf8')).digest('base64');
+  return createHmac('sha256', Buffer.from(secret, 'utf8'))
+    .update(Buffer.from(`${timestamp}\n${secret}`, 'utf8'))
+    .digest('base64');
 }
 
 /** DingTalk robot: access_token in the query; answers 200 with `errcode` (0, 310000 sign/keywords/timestamp, 300001 token). */
@@ -324,7 +356,8 @@ export async function startWeCom(opts: ReceiverOptions = {}): Promise<Receiver> 
     if (body['msgtype'] === 'markdown') {
       const md = body['markdown'];
       if (!isObject(md) || !isText(md['content'])) return wecomError(40058, 'markdown.content is empty. invalid Request Parameter');
-      if (Buffer.byteLength(md['content'] as string, 'utf8') > 4096) return wecomError(40058, 'markdown.content exceed max length 4096. invalid Request Parameter');
+      if (Buffer.byteLength(md['content'] as string, 'utf8') > 4096)
+        return wecomError(40058, 'markdown.content exceed max length 4096. invalid Request Parameter');
     } else if (body['msgtype'] === 'text') {
       if (!isObject(body['text']) || !isText(body['text']['content'])) return wecomError(40058, 'text.content is empty');
     } else {
@@ -352,7 +385,8 @@ export async function startWebhook(opts: SignedOptions & { secret: string }): Pr
     if (!Number.isInteger(ts) || Math.abs(now() - ts * 1000) > 5 * 60_000) return refuse(401, 'stale timestamp');
     const body = req.json;
     if (!isObject(body) || body['version'] !== 1 || body['source'] !== 'mirrornet') return refuse(400, 'not a mirrornet event');
-    if (typeof body['sentAt'] !== 'string' || Math.floor(Date.parse(body['sentAt']) / 1000) !== ts) return refuse(400, 'sentAt does not match the timestamp header');
+    if (typeof body['sentAt'] !== 'string' || Math.floor(Date.parse(body['sentAt']) / 1000) !== ts)
+      return refuse(400, 'sentAt does not match the timestamp header');
     if (req.headers['x-mirrornet-delivery'] !== body['deliveryId']) return refuse(400, 'delivery id header does not match the body');
     const ev = body['event'];
     if (!isObject(ev) || !['kind', 'site', 'revision', 'message', 'fingerprint', 'at'].every((k) => isText(ev[k]))) return refuse(400, 'event is incomplete');

@@ -32,7 +32,13 @@ export interface DingTalkBody {
 
 export function renderCard(card: Card): DingTalkBody {
   // DingTalk markdown needs a blank line between paragraphs.
-  const parts = [`### ${card.title}`, card.headline, card.facts.map((f) => `- **${f.label}**: ${f.value}`).join('\n'), `**${card.actionLabel}**`, ...card.action];
+  const parts = [
+    `### ${card.title}`,
+    card.headline,
+    card.facts.map((f) => `- **${f.label}**: ${f.value}`).join('\n'),
+    `**${card.actionLabel}**`,
+    ...card.action,
+  ];
   if (card.changes.length) {
     parts.push(`**${card.changesLabel}**`, [...card.changes.map((c) => `- ${c}`), ...(card.moreChanges ? [`- … +${card.moreChanges}`] : [])].join('\n'));
   }

@@ -67,7 +67,11 @@ export function parse(status: number, headers: { get(name: string): string | nul
   const body = parseBody(WeComResponse, text);
   if (body && body.errcode === 0 && status === 200) return { ok: true };
   if (body && body.errcode !== 0) {
-    return { ok: false, retryable: !PERMANENT.has(body.errcode), reason: `WeCom errcode ${body.errcode}: ${oneLine((body.errmsg ?? '').replace(/,?\s*hint:.*$/, ''), 200)}` };
+    return {
+      ok: false,
+      retryable: !PERMANENT.has(body.errcode),
+      reason: `WeCom errcode ${body.errcode}: ${oneLine((body.errmsg ?? '').replace(/,?\s*hint:.*$/, ''), 200)}`,
+    };
   }
   if (status === 200) return { ok: false, retryable: false, reason: `not a WeCom answer: ${oneLine(text, 200)}` };
   return httpOutcome(status, headers, text);
