@@ -27,8 +27,8 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { agentEnv, formatRun, labDown, labRun, LabError, missingForLab, originHead, TARGET_RATIO, type RunReport } from '../src/lab/index.js';
-import { isSame, loadState, saveState, sh, spawnDetached, stopPids, type AgentRecord, type LabProcess, type LabState } from '../src/lab/processes.js';
+import { agentEnv, formatRun, labDown, labRun, LabError, missingForLab, originHead, TARGET_RATIO, type RunReport } from '../src/testbed/lab/index.js';
+import { isSame, loadState, saveState, sh, spawnDetached, stopPids, type AgentRecord, type LabProcess, type LabState } from '../src/testbed/lab/processes.js';
 import { median, table, type Out, type Row } from './report.js';
 
 const NODES_PER_REGION = 2;
@@ -41,7 +41,7 @@ const UP_TIMEOUT_MS = 120_000;
 const BENCH_SECRET_ENV = 'MIRRORNET_BENCH_WEBHOOK_SECRET';
 
 /** The example fleet: the repository this package lives in (agent/dist/bench -> the root). */
-const FLEET = fileURLToPath(new URL('../../../', import.meta.url));
+const FLEET = fileURLToPath(new URL('../../..', import.meta.url));
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
 const fmtCpu = (s: number) => `${s.toFixed(2)} CPU-s`;

@@ -14,7 +14,7 @@ import { createAgentServer } from '../server/index.js';
 import { GitSource } from '../source/git.js';
 import { UsageError } from './errors.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   repoUrl: string;

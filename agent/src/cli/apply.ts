@@ -5,7 +5,7 @@ import { StateStore } from '../reconcile/state.js';
 import { UserError } from './errors.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import { desiredFromRepo, printInvalid, revisionOf } from './repo-desired.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** Exit 0 applied or nothing to do, 1 error, 3 refused by a guardrail (nothing applied). */
 export async function applyCommand(opts: HostOptions & { remoteAddress?: string }, io: Io): Promise<number> {

@@ -9,7 +9,7 @@ import { loadFiles, MAX_FILE_BYTES, MODEL_DIRECTORIES, type VirtualFile } from '
 import { validateLoaded, type Report } from '../policy/validate.js';
 import { buildDiffReport, renderJson, renderMarkdown, renderText, type DiffReport } from '../report/diff/index.js';
 import { UserError } from './errors.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export type DiffFormat = 'markdown' | 'text' | 'json';
 

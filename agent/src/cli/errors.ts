@@ -1,13 +1,13 @@
-// Errors the CLI shows to its user: a sentence that says what went wrong and what to do, and an exit code.
+// Errors the CLI shows to its user: a MirrornetError with the exit code the command ends with.
+import { MirrornetError } from '../errors.js';
 
-export class UserError extends Error {
+export class UserError extends MirrornetError {
   constructor(
-    readonly userMessage: string,
+    userMessage: string,
     readonly exitCode = 1,
     opts?: { cause?: unknown },
   ) {
     super(userMessage, opts);
-    this.name = 'UserError';
   }
 }
 
@@ -15,6 +15,5 @@ export class UserError extends Error {
 export class UsageError extends UserError {
   constructor(message: string) {
     super(message, 2);
-    this.name = 'UsageError';
   }
 }

@@ -1,13 +1,9 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here.
+import { MirrornetError } from '../errors.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from './errors.js';
-import { registerLab } from './lab.js';
-
-export interface Io {
-  stdout: (s: string) => void;
-  stderr: (s: string) => void;
-  color: boolean;
-}
+import type { Io } from './io.js';
+import { registerTestbedCommands } from '../testbed/commands.js';
 
 const defaultIo: Io = {
   stdout: (s) => process.stdout.write(s),
@@ -178,38 +174,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await agentCommand(opts, io));
     });
 
-  program
-    .command('emulate <service>')
-    .description('Run a local emulator of a service this machine cannot reach (huaweicloud-vpc, harbor or github) until interrupted.')
-    .option('--listen <host:port>', 'address to listen on (default 127.0.0.1 and a free port)')
-    .option('--state <file>', 'persist the emulated state in this file')
-    .option('--config <file>', 'credentials and seed data (JSON or YAML)')
-    .option('--ak <ak>', 'huaweicloud-vpc: access key to accept (or HUAWEICLOUD_SDK_AK)')
-    .option('--sk <sk>', 'huaweicloud-vpc: secret key of that access key (or HUAWEICLOUD_SDK_SK)')
-    .option('--auto-create', 'huaweicloud-vpc: create unknown route tables on first use')
-    .option('--admin-password <password>', 'harbor: the admin password to accept (or HARBOR_ADMIN_PASSWORD)')
-    .action(async (service: string, opts: import('./emulate.js').EmulateOptions) => {
-      const { emulateCommand } = await import('./emulate.js');
-      setExit(await emulateCommand(service, opts, io));
-    });
-
-  registerLab(
-    program.command('lab').description('The whole fleet on one machine: namespaces, real WireGuard, real agents, registries and containerd nodes (root).'),
-    io,
-    setExit,
-  );
-
-  program
-    .command('start')
-    .description("The main job on this machine: validate the fleet, show every site's desired state, and (as root) run the whole network in the lab.")
-    .option('--repo <dir>', 'repository root', '.')
-    .option('--nodes <n>', 'containerd nodes per region in the lab', '2')
-    .option('--keep', 'leave the lab running (remove it later with `mirrornet lab down`)')
-    .option('--plans-only', 'skip the lab')
-    .action(async (opts: import('./start.js').StartOptions) => {
-      const { startCommand } = await import('./start.js');
-      setExit(await startCommand(opts, io));
-    });
+  registerTestbedCommands(program, io, setExit);
   return program;
 }
 
@@ -233,9 +198,8 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       io.stderr(`mirrornet: ${err.userMessage}\n`);
       return err.exitCode;
     }
-    const userMessage = (err as { userMessage?: unknown })?.userMessage;
-    if (typeof userMessage === 'string') {
-      io.stderr(`mirrornet: ${userMessage}\n`);
+    if (err instanceof MirrornetError) {
+      io.stderr(`mirrornet: ${err.userMessage}\n`);
       return 1;
     }
     const e = err as Error;

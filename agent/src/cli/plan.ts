@@ -4,7 +4,7 @@ import { formatPlanText, planJson } from '../reconcile/format.js';
 import { StateStore } from '../reconcile/state.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import { desiredFromRepo, printInvalid, revisionOf } from './repo-desired.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** Exit 0 in sync, 2 changes pending, 1 error (like `terraform plan -detailed-exitcode`). */
 export async function planCommand(opts: HostOptions & { verbose?: boolean }, io: Io): Promise<number> {

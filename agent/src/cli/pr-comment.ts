@@ -9,7 +9,7 @@ import { createGithubClient, DEFAULT_API_URL, describeGithubError, parseRepoSlug
 import { PLAN_MARKER, upsertMarkedComment } from '../report/github/comment.js';
 import { diffRevisions, renderDiff } from './diff.js';
 import { UsageError, UserError } from './errors.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export interface PrCommentOptions {
   repoSlug: string;

@@ -7,7 +7,7 @@ import { formatText } from '../policy/format.js';
 import { validateFiles } from '../policy/validate.js';
 import { scaffoldRegion, ScaffoldError, type RegionAddOptions } from '../scaffold/region.js';
 import { UserError } from './errors.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions, 'name'> & { repo: string; write?: boolean }, io: Io): Promise<number> {
   let listed;

@@ -2,7 +2,7 @@ import { buildFleet } from '../model/fleet.js';
 import { loadRepo, RepoNotFoundError } from '../model/loader.js';
 import { computeRoutes } from '../net/routes.js';
 import { UserError } from './errors.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export function routesCommand(opts: { repo: string; site?: string }, io: Io): number {
   let load;

@@ -1,5 +1,5 @@
 import { RULE_FAMILIES } from '../policy/registry.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export function rulesCommand(opts: { format: 'text' | 'markdown' }, io: Io): number {
   const lines: string[] = [];

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
 import { jsonSchemas } from '../model/json-schema.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 export async function schemaCommand(opts: { out: string; check?: boolean }, io: Io): Promise<number> {
   const schemas = jsonSchemas();

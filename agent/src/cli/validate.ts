@@ -2,7 +2,7 @@ import { RepoNotFoundError } from '../model/loader.js';
 import { formatGithub, formatJson, formatText } from '../policy/format.js';
 import { validateRepo } from '../policy/validate.js';
 import { UserError } from './errors.js';
-import type { Io } from './main.js';
+import type { Io } from './io.js';
 
 /** Exit 0 valid (warnings allowed unless --strict), 1 invalid, 2 usage or internal error. */
 export function validateCommand(opts: { repo: string; format: 'text' | 'json' | 'github'; strict?: boolean }, io: Io): number {

@@ -1,5 +1,6 @@
 // compile(fleet, site, roles): the desired state of one host of one site. Pure: routes come from the one
 // route computation in net/routes.ts, so the validator and the agent never disagree.
+import { MirrornetError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
@@ -21,14 +22,7 @@ export const DOCKER_HUB = 'docker.io';
 export const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
 export const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
 
-export class CompileError extends Error {
-  readonly userMessage: string;
-  constructor(message: string) {
-    super(message);
-    this.name = 'CompileError';
-    this.userMessage = message;
-  }
-}
+export class CompileError extends MirrornetError {}
 
 /**
  * The WireGuard interface of a link on one site: unique on the machine (wireguard-go's control socket is

@@ -1,5 +1,6 @@
 // Running host commands (ip, wg, iptables, reload hooks), optionally inside a network namespace.
 // The one place that spawns processes; everything else gets an Exec passed in.
+import { MirrornetError } from '../errors.js';
 import { spawn } from 'node:child_process';
 
 export interface ExecResult {
@@ -23,8 +24,7 @@ export interface Exec {
   run(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
-export class CommandError extends Error {
-  readonly userMessage: string;
+export class CommandError extends MirrornetError {
   constructor(
     readonly cmd: string,
     readonly args: string[],
@@ -35,9 +35,7 @@ export class CommandError extends Error {
     const detail = result
       ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
       : String((opts?.cause as Error)?.message ?? 'could not start');
-    super(`${what} failed (${detail})`, opts);
-    this.name = 'CommandError';
-    this.userMessage = `The command \`${what}\` failed (${detail}).`;
+    super(`The command \`${what}\` failed (${detail}).`, { cause: opts?.cause, message: `${what} failed (${detail})` });
   }
 }
 

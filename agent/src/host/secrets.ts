@@ -1,13 +1,11 @@
 // Secret references (env:NAME, file:/path) resolved on the host at apply time; values never logged.
+import { MirrornetError } from '../errors.js';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-export class SecretError extends Error {
-  readonly userMessage: string;
+export class SecretError extends MirrornetError {
   constructor(ref: string, why: string, opts?: { cause?: unknown }) {
-    super(`secret ${ref}: ${why}`, opts);
-    this.name = 'SecretError';
-    this.userMessage = `The secret ${ref} cannot be resolved: ${why}.`;
+    super(`The secret ${ref} cannot be resolved: ${why}.`, { cause: opts?.cause, message: `secret ${ref}: ${why}` });
   }
 }
 

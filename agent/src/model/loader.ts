@@ -1,5 +1,6 @@
 // Reads the configuration repository: every YAML file under the model directories, parsed with source
 // positions and checked against the schema of its `kind`. Bad input becomes findings, never exceptions.
+import { MirrornetError } from '../errors.js';
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, relative, sep, basename, extname, isAbsolute } from 'node:path';
 import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
@@ -136,13 +137,12 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
   return { files, findings };
 }
 
-export class RepoNotFoundError extends Error {
-  readonly userMessage: string;
+export class RepoNotFoundError extends MirrornetError {
   constructor(root: string, opts: { cause: unknown; why?: string }) {
-    super(`repository not found: ${root}`, opts);
-    this.name = 'RepoNotFoundError';
-    const why = opts.why ?? 'does not exist';
-    this.userMessage = `${root} ${why}: pass --repo with the path of a clone of the configuration repository (a directory with hubs/, regions/, harbor/ and policies/).`;
+    super(
+      `${root} ${opts.why ?? 'does not exist'}: pass --repo with the path of a clone of the configuration repository (a directory with hubs/, regions/, harbor/ and policies/).`,
+      { cause: opts.cause, message: `repository not found: ${root}` },
+    );
   }
 }
 

@@ -1,5 +1,6 @@
 // Validating and compiling a new revision, in a short-lived child process: the agent's own process never
 // loads the validator (YAML, zod schemas, ip-num), so an idle agent stays small.
+import { MirrornetError } from '../errors.js';
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Desired, Role } from '../desired/types.js';
@@ -12,14 +13,7 @@ export type Evaluation =
 
 export type Evaluate = (dir: string, site: string, roles: Role[]) => Promise<Evaluation>;
 
-export class EvaluateError extends Error {
-  readonly userMessage: string;
-  constructor(message: string, opts?: { cause?: unknown }) {
-    super(message, opts);
-    this.name = 'EvaluateError';
-    this.userMessage = message;
-  }
-}
+export class EvaluateError extends MirrornetError {}
 
 const CHILD = fileURLToPath(new URL('./evaluate-child.js', import.meta.url));
 

@@ -1,12 +1,12 @@
 // The agent's interval as a node-cron schedule that never overlaps itself.
+import { MirrornetError } from '../errors.js';
 import { schedule, type ScheduledTask } from 'node-cron';
 
-export class IntervalError extends Error {
-  readonly userMessage: string;
+export class IntervalError extends MirrornetError {
   constructor(text: string) {
-    super(`bad interval ${text}`);
-    this.name = 'IntervalError';
-    this.userMessage = `--interval ${text} is not supported: use seconds or minutes that divide 60 (e.g. 10s, 30s, 1m, 5m, 15m) or whole hours (1h, 2h).`;
+    super(`--interval ${text} is not supported: use seconds or minutes that divide 60 (e.g. 10s, 30s, 1m, 5m, 15m) or whole hours (1h, 2h).`, {
+      message: `bad interval ${text}`,
+    });
   }
 }
 

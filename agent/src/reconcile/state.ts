@@ -1,5 +1,6 @@
 // The agent's state directory: last applied revision, the inventory of what it created (prune only from
 // here), drift fingerprints. Written atomically; a lock keeps two agents on one host from applying at once.
+import { MirrornetError } from '../errors.js';
 import { readFileSync } from 'node:fs';
 import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -23,19 +24,11 @@ export type AgentState = z.infer<typeof AgentState>;
 
 export const EMPTY_STATE: AgentState = { version: 1, inventory: {}, drift: {} };
 
-export class StateError extends Error {
-  readonly userMessage: string;
-  constructor(message: string, opts?: { cause?: unknown }) {
-    super(message, opts);
-    this.name = 'StateError';
-    this.userMessage = message;
-  }
-}
+export class StateError extends MirrornetError {}
 
 export class LockedError extends StateError {
   constructor(dir: string, opts?: { cause?: unknown }) {
     super(`Another mirrornet agent is applying on this host (lock in ${dir}); nothing was changed. Try again when it is done.`, opts);
-    this.name = 'LockedError';
   }
 }
 

@@ -1,5 +1,6 @@
 // `region add`: a new region file, already valid, from the address plan, the area's core and the defaults.
 // Pure: takes the fleet, returns the file's path and text.
+import { MirrornetError } from '../errors.js';
 import { stringify } from 'yaml';
 import { coreOf, type Fleet, type SiteEntry } from '../model/fleet.js';
 import { NAME_PATTERN, SCHEMA_FILE, type Area, type Hub, type Link, type LinkType, type Provider } from '../model/schema.js';
@@ -25,12 +26,7 @@ export interface ScaffoldResult {
   todo: string[];
 }
 
-export class ScaffoldError extends Error {
-  constructor(readonly userMessage: string) {
-    super(userMessage);
-    this.name = 'ScaffoldError';
-  }
-}
+export class ScaffoldError extends MirrornetError {}
 
 export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldResult {
   const { name, area, provider } = opts;

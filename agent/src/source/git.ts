@@ -1,19 +1,13 @@
 // The agent's copy of the configuration repository: clone once into the state directory, a cheap remote
 // check each tick (ls-remote), fetch and check out a new revision only when there is one, and optional
 // commit signature verification against an allowed-signers file (SSH signatures).
+import { MirrornetError } from '../errors.js';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { localExec } from '../host/exec.js';
 
-export class SourceError extends Error {
-  readonly userMessage: string;
-  constructor(message: string, opts?: { cause?: unknown }) {
-    super(message, opts);
-    this.name = 'SourceError';
-    this.userMessage = message;
-  }
-}
+export class SourceError extends MirrornetError {}
 
 export interface GitSourceOptions {
   url: string;

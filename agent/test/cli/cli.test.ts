@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { run, type Io } from '../../src/cli/main.js';
+import { run } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/io.js';
 import { RULES } from '../../src/policy/registry.js';
 import { validateRepo } from '../../src/policy/validate.js';
 

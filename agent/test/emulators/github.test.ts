@@ -4,7 +4,7 @@
 // match the description's response schemas, the request log, and a GitHub Enterprise path prefix.
 import assert from 'node:assert/strict';
 import { Octokit } from 'octokit';
-import { startGithubEmulator, type GithubEmulator } from '../../src/emulators/github/index.js';
+import { startGithubEmulator, type GithubEmulator } from '../../src/testbed/emulators/github/index.js';
 
 const TOKEN = 'ghs_emulatorTestToken000000000000000000';
 const SHA = 'a'.repeat(40);

@@ -14,8 +14,8 @@ import {
   startHuaweiVpcEmulator,
   type HuaweiVpcEmulator,
   type HuaweiVpcEmulatorOptions,
-} from '../../src/emulators/huaweicloud-vpc/index.js';
-import { canonicalUri, parseSdkDate, signRequest } from '../../src/emulators/huaweicloud-vpc/signing.js';
+} from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
+import { canonicalUri, parseSdkDate, signRequest } from '../../src/testbed/emulators/huaweicloud-vpc/signing.js';
 import { silenceSdkLogging } from '../../src/providers/huaweicloud-vpc/client.js';
 
 const require = createRequire(import.meta.url);

@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { alive, wireguardGoPids } from '../../src/lab/processes.js';
+import { alive, wireguardGoPids } from '../../src/testbed/lab/processes.js';
 
 // Process checks shared with the lab (agent/src/lab/processes.ts).
 export { alive, wireguardGoPids };

@@ -17,8 +17,8 @@ import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
 import { listModelFiles } from '../../src/model/loader.js';
 import { validateFiles } from '../../src/policy/validate.js';
 import { verify } from '../../src/report/chat/webhook/index.js';
-import { LAB_CHAT_SECRET_ENV, fleetSites, labFleet, selectSites } from '../../src/lab/fleet.js';
-import { formatBytes } from '../../src/lab/images.js';
+import { LAB_CHAT_SECRET_ENV, fleetSites, labFleet, selectSites } from '../../src/testbed/lab/fleet.js';
+import { formatBytes } from '../../src/testbed/lab/images.js';
 import {
   agentState,
   formatRun,
@@ -38,10 +38,10 @@ import {
   originHead,
   TARGET_RATIO,
   type LabCommitStatus,
-} from '../../src/lab/index.js';
-import { listNamespaces, loadState, pidsUsingDir, wireguardGoPids, type LabState } from '../../src/lab/processes.js';
-import { chatBody, type ChatDelivery } from '../../src/lab/receivers.js';
-import { labTopology } from '../../src/lab/topology.js';
+} from '../../src/testbed/lab/index.js';
+import { listNamespaces, loadState, pidsUsingDir, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
+import { chatBody, type ChatDelivery } from '../../src/testbed/lab/receivers.js';
+import { labTopology } from '../../src/testbed/lab/topology.js';
 import { need } from '../support/capabilities.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));

@@ -24,8 +24,8 @@ import {
   FIRST_WG_PORT,
   LAB_CHAT_SECRET_ENV,
   LAB_MTU,
-} from '../../src/lab/fleet.js';
-import { inCidr, layerSizes, parseRegistryLog, servedTo } from '../../src/lab/images.js';
+} from '../../src/testbed/lab/fleet.js';
+import { inCidr, layerSizes, parseRegistryLog, servedTo } from '../../src/testbed/lab/images.js';
 import {
   agentEnv,
   labDown,
@@ -37,15 +37,15 @@ import {
   formatStatus,
   TARGET_RATIO,
   type RunReport,
-} from '../../src/lab/index.js';
-import { startPeer, upstreamOf } from '../../src/lab/peer.js';
-import { isLabProgram, listNamespaces, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/lab/processes.js';
-import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/lab/push-hook.js';
-import { chatBody, readChatLog, startChatReceiver } from '../../src/lab/receivers.js';
+} from '../../src/testbed/lab/index.js';
+import { startPeer, upstreamOf } from '../../src/testbed/lab/peer.js';
+import { isLabProgram, listNamespaces, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
+import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/testbed/lab/push-hook.js';
+import { chatBody, readChatLog, startChatReceiver } from '../../src/testbed/lab/receivers.js';
 import { request as webhookRequest } from '../../src/report/chat/webhook/index.js';
 import { scaffoldRegion } from '../../src/scaffold/region.js';
-import { globToRegExp } from '../../src/lab/registry-tool.js';
-import { labSite, labTopology, nextSlot, wanAddress, type LabSiteInput } from '../../src/lab/topology.js';
+import { globToRegExp } from '../../src/testbed/lab/registry-tool.js';
+import { labSite, labTopology, nextSlot, wanAddress, type LabSiteInput } from '../../src/testbed/lab/topology.js';
 import type { VirtualFile } from '../../src/model/loader.js';
 import { need } from '../support/capabilities.js';
 
@@ -253,7 +253,7 @@ describe('lab', () => {
       for (const argv of [
         ['/usr/bin/node', '/work/main/agent/bin/mirrornet.js', 'agent', '--root', '/var/lib/mirrornet-lab/sites/x/root'],
         ['ip', 'netns', 'exec', 'mnlab-x', 'docker-registry', 'serve', '/var/lib/mirrornet-lab/x/config.yml'],
-        ['/usr/local/bin/node', '/work/main/agent/dist/src/lab/peer.js', '--listen', '127.0.0.1:4001'],
+        ['/usr/local/bin/node', '/work/main/agent/dist/src/testbed/lab/peer.js', '--listen', '127.0.0.1:4001'],
         ['containerd', '-c', '/var/lib/mirrornet-lab/c.toml'],
         ['wireguard-go', 'mn12345678'],
       ])

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import type { Desired } from '../../src/desired/types.js';
-import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/emulators/harbor/index.js';
+import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/testbed/emulators/harbor/index.js';
 import type { Exec } from '../../src/host/exec.js';
 import type { HostFiles } from '../../src/host/files.js';
 import { MASK, hostSecrets } from '../../src/host/secrets.js';

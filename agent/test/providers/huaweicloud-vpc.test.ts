@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import type { Desired, DesiredCloudRoute } from '../../src/desired/types.js';
-import { startHuaweiVpcEmulator, type EmuRoute, type HuaweiVpcEmulator } from '../../src/emulators/huaweicloud-vpc/index.js';
+import { startHuaweiVpcEmulator, type EmuRoute, type HuaweiVpcEmulator } from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
 import {

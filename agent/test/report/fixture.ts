@@ -4,7 +4,8 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run, type Io } from '../../src/cli/main.js';
+import { run } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/io.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const GIT_ID = ['-c', 'user.name=Mirrornet Test', '-c', 'user.email=test@mirrornet.invalid', '-c', 'commit.gpgsign=false'];

@@ -8,8 +8,8 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { DestinationStream } from 'pino';
 import { prCommentCommand, type PrCommentOptions } from '../../src/cli/pr-comment.js';
-import type { Io } from '../../src/cli/main.js';
-import { startGithubEmulator, type GithubEmulator } from '../../src/emulators/github/index.js';
+import type { Io } from '../../src/cli/io.js';
+import { startGithubEmulator, type GithubEmulator } from '../../src/testbed/emulators/github/index.js';
 import { createLogger } from '../../src/log.js';
 import type { AgentEvent, EventKind } from '../../src/reconcile/events.js';
 import {

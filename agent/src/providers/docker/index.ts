@@ -1,5 +1,6 @@
 // Docker: daemon.json is shared with other tools, so mirrornet owns only `registry-mirrors` (Docker Hub
 // only: it does nothing for a private Harbor) and keeps every other key. SIGHUP reloads registry-mirrors.
+import { MirrornetError } from '../../errors.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { Desired } from '../../desired/types.js';
 import { runHook } from '../../host/exec.js';
@@ -19,12 +20,9 @@ export interface ActualDocker {
   error?: string;
 }
 
-export class DaemonJsonError extends Error {
-  readonly userMessage: string;
+export class DaemonJsonError extends MirrornetError {
   constructor(why: string) {
-    super(why);
-    this.name = 'DaemonJsonError';
-    this.userMessage = `${DAEMON_JSON} ${why}: fix it by hand; mirrornet does not rewrite a file it cannot read.`;
+    super(`${DAEMON_JSON} ${why}: fix it by hand; mirrornet does not rewrite a file it cannot read.`, { message: why });
   }
 }
 

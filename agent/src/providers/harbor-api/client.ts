@@ -3,6 +3,7 @@
 // errors with a sentence for the user, and bounded retries with exponential backoff and jitter on 429,
 // 5xx and connection resets. It never logs or puts into an error the password, a robot secret or any
 // request body (they carry secrets); logs hold method, path, status and attempt only.
+import { MirrornetError } from '../../errors.js';
 import { createHmac } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { z } from 'zod';
@@ -90,10 +91,8 @@ function kindOf(status: number): HarborErrorKind {
 }
 
 /** A failed Harbor call. `cause` is the network error or Harbor's `{"errors":[...]}` body. */
-export class HarborApiError extends Error {
+export class HarborApiError extends MirrornetError {
   readonly kind: HarborErrorKind;
-  /** A sentence for the user: what happened and what to do. */
-  readonly userMessage: string;
   constructor(
     readonly method: string,
     readonly path: string,
@@ -107,10 +106,12 @@ export class HarborApiError extends Error {
     opts?: { cause?: unknown },
   ) {
     const what = status ? `HTTP ${status} ${code}${harborMessage ? `: ${harborMessage}` : ''}` : `${code}${harborMessage ? ` (${harborMessage})` : ''}`;
-    super(`Harbor ${method} ${path} failed: ${what}`, opts);
-    this.name = 'HarborApiError';
-    this.kind = code === 'INVALID_RESPONSE' ? 'invalid-response' : kindOf(status);
-    this.userMessage = userSentence(this, what);
+    const kind = code === 'INVALID_RESPONSE' ? 'invalid-response' : kindOf(status);
+    super(userSentence({ kind, baseUrl, method, path, harborMessage, attempts }, what), {
+      cause: opts?.cause,
+      message: `Harbor ${method} ${path} failed: ${what}`,
+    });
+    this.kind = kind;
   }
   /** Whether an earlier attempt of this call may have reached Harbor. */
   get retried(): boolean {
@@ -118,7 +119,7 @@ export class HarborApiError extends Error {
   }
 }
 
-function userSentence(e: HarborApiError, what: string): string {
+function userSentence(e: Pick<HarborApiError, 'kind' | 'baseUrl' | 'method' | 'path' | 'harborMessage' | 'attempts'>, what: string): string {
   const at = `Harbor at ${e.baseUrl} answered ${e.method} ${e.path} with ${what}`;
   switch (e.kind) {
     case 'unauthorized':

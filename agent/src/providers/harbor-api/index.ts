@@ -25,6 +25,7 @@
 // applyHarborCores applies a multi-core plan in that order (the lab and `mirrornet apply` of both cores).
 // An agent on one core alone simply retries: creating the endpoint fails with Harbor's 400 "the registry is
 // unhealthy" while the other core does not answer, and the next tick converges.
+import { userMessageOf } from '../../errors.js';
 import type { Desired, DesiredHarbor } from '../../desired/types.js';
 import { MASK, type SecretResolver } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
@@ -709,9 +710,7 @@ async function resolveFingerprints(
       out[id] = await client.fingerprint(id.split('/')[1]!, name, value);
     } catch (err) {
       out[id] = undefined;
-      notes.push(
-        `Harbor ${want.instance}: cannot check the secret of ${id.split('/').slice(1).join(' ')}: ${(err as { userMessage?: string }).userMessage ?? (err as Error).message}`,
-      );
+      notes.push(`Harbor ${want.instance}: cannot check the secret of ${id.split('/').slice(1).join(' ')}: ${userMessageOf(err)}`);
     }
   }
   return out;

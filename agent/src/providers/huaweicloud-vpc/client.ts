@@ -11,6 +11,7 @@
 //   update interrupted in a way that leaves its outcome unknown (5xx, reset, timeout) re-reads the table and
 //   sends only what is still missing, so a retry never adds a route twice nor deletes a route it did not see.
 // - Hygiene: no access key, secret key or Authorization header in errors or logs.
+import { MirrornetError } from '../../errors.js';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
@@ -56,8 +57,7 @@ export type VpcErrorKind =
 
 const RETRYABLE: ReadonlySet<VpcErrorKind> = new Set(['throttled', 'server', 'network', 'timeout']);
 
-export class HuaweiVpcError extends Error {
-  readonly userMessage: string;
+export class HuaweiVpcError extends MirrornetError {
   readonly kind: VpcErrorKind;
   readonly retryable: boolean;
   readonly status: number | undefined;
@@ -78,15 +78,13 @@ export class HuaweiVpcError extends Error {
     },
     opts?: { cause?: unknown },
   ) {
-    super(init.message, opts);
-    this.name = 'HuaweiVpcError';
+    super(init.userMessage, { cause: opts?.cause, message: init.message });
     this.kind = init.kind;
     this.retryable = RETRYABLE.has(init.kind);
     this.status = init.status;
     this.code = init.code;
     this.requestId = init.requestId;
     this.operation = init.operation;
-    this.userMessage = init.userMessage;
     this.attempts = init.attempts ?? 1;
   }
 }

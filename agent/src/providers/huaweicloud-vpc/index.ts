@@ -12,6 +12,7 @@
 // - Quota: 200 routes per table (system `local` routes not counted), checked before any call.
 // - Apply: one updateRouteTable per table with all adds and deletes, after re-reading the table so a stale
 //   plan never deletes a route someone changed; a failed table leaves its plan to the next tick.
+import { MirrornetError, userMessageOf } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { CLOUD_MARKER } from '../../desired/compile.js';
 import type { Desired, DesiredCloudRoute } from '../../desired/types.js';
@@ -258,17 +259,13 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
 /** A client, or how to get one at read/apply time (credentials from the host's secrets). */
 export type VpcClientSource = VpcRouteApi | ((ctx: ProviderContext, desired: Desired) => VpcRouteApi | Promise<VpcRouteApi>);
 
-export class RouteQuotaRefusal extends Error {
-  readonly userMessage: string;
+export class RouteQuotaRefusal extends MirrornetError {
   constructor(message: string) {
-    super(message);
-    this.name = 'RouteQuotaRefusal';
-    this.userMessage = `Refused: ${message}`;
+    super(`Refused: ${message}`, { message });
   }
 }
 
-export class CloudRoutesApplyError extends Error {
-  readonly userMessage: string;
+export class CloudRoutesApplyError extends MirrornetError {
   constructor(
     readonly failures: { table: string; message: string }[],
     total: number,
@@ -277,14 +274,7 @@ export class CloudRoutesApplyError extends Error {
     const lines = failures.map((f) => `  - ${f.table}: ${f.message}`).join('\n');
     const msg = `${failures.length} of ${total} Huawei Cloud route table${total === 1 ? '' : 's'} could not be updated; the next reconcile plans again from what is there:\n${lines}`;
     super(msg, opts);
-    this.name = 'CloudRoutesApplyError';
-    this.userMessage = msg;
   }
-}
-
-function userMessageOf(err: unknown): string {
-  const e = err as { userMessage?: unknown; message?: unknown };
-  return typeof e?.userMessage === 'string' ? e.userMessage : String(e?.message ?? err);
 }
 
 export interface HuaweiVpcProviderOptions {

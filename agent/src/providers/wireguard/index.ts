@@ -1,6 +1,7 @@
 // WireGuard: one interface per link (names unique on the machine), private key from its secret reference,
 // listen port, one peer with the CIDRs routed over the link, MTU from the link, MSS clamping. Uses the
 // kernel when it can, else wireguard-go (userspace).
+import { MirrornetError } from '../../errors.js';
 import { chmod, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -268,7 +269,7 @@ export const wireguardProvider: Provider<ActualWireguard> = {
         }
         desiredPublicKeys.set(w.name, await pub);
       } catch (err) {
-        secretErrors.set(w.name, (err as { userMessage?: string }).userMessage ?? 'the private key is not a valid WireGuard key');
+        secretErrors.set(w.name, err instanceof MirrornetError ? err.userMessage : 'the private key is not a valid WireGuard key');
       }
     }
     return { interfaces, desiredPublicKeys, secretErrors };

@@ -25,6 +25,7 @@
 //
 // State (open drifts, recent failures) lives in memory; `store.load/save` persist it as a small JSON
 // document so an agent restart neither repeats an alert nor forgets a reminder.
+import { MirrornetError } from '../../errors.js';
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { z } from 'zod';
@@ -547,7 +548,7 @@ class Dispatcher implements ChatDispatcher {
       target = await this.target(channel);
     } catch (err) {
       this.counters.failed++;
-      const reason = (err as { userMessage?: string }).userMessage ?? 'a secret reference cannot be resolved';
+      const reason = err instanceof MirrornetError ? err.userMessage : 'a secret reference cannot be resolved';
       this.log.warn({ ...fields, reason }, 'chat message not sent: the channel secret cannot be resolved');
       return;
     }

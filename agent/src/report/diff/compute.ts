@@ -2,6 +2,7 @@
 // applies (gateway+node for regions, gateway+hub for cores; pure, no host access), split each into items
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
+import { userMessageOf } from '../../errors.js';
 import { compile } from '../../desired/compile.js';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet, SiteEntry } from '../../model/fleet.js';
@@ -238,7 +239,7 @@ function compileSafe(fleet: Fleet, site: SiteEntry, plan: RoutePlan, notes: stri
   try {
     return compile(fleet, site.name, rolesFor(site), plan);
   } catch (err) {
-    notes.push(`${site.name}: the ${which} revision does not compile (${(err as { userMessage?: string }).userMessage ?? (err as Error).message}).`);
+    notes.push(`${site.name}: the ${which} revision does not compile (${userMessageOf(err)}).`);
     return { site: site.name, roles: rolesFor(site), routes: [], wireguard: [] };
   }
 }

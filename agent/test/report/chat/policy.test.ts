@@ -9,7 +9,7 @@ import { MODEL_DIRECTORIES, type VirtualFile } from '../../../src/model/loader.j
 import { validateFiles, validateRepo } from '../../../src/policy/validate.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../../test/fixtures/fleet-small', import.meta.url));
-const REPO = fileURLToPath(new URL('../../../../../', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../../..', import.meta.url));
 
 function fixture(): VirtualFile[] {
   return MODEL_DIRECTORIES.flatMap((dir) =>

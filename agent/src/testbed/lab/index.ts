@@ -9,11 +9,11 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync
 import net from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { wireguardInterfaceName } from '../desired/compile.js';
-import { listModelFiles } from '../model/loader.js';
-import { validateFiles } from '../policy/validate.js';
-import { hostDirName } from '../providers/containerd/index.js';
-import type { VirtualFile } from '../model/loader.js';
+import { wireguardInterfaceName } from '../../desired/compile.js';
+import { listModelFiles } from '../../model/loader.js';
+import { validateFiles } from '../../policy/validate.js';
+import { hostDirName } from '../../providers/containerd/index.js';
+import type { VirtualFile } from '../../model/loader.js';
 import { fleetSites, LAB_CHAT_SECRET_ENV, labChatUrlEnv, labFleet, labPrivateKeyRef, labReadySite, selectSites, type LabLink } from './fleet.js';
 import {
   buildTestImage,
@@ -68,7 +68,7 @@ export { LabError } from './processes.js';
 
 export const DEFAULT_DIR = '/var/lib/mirrornet-lab';
 export const DEFAULT_PREFIX = 'mnlab';
-const CLI = fileURLToPath(new URL('../../../bin/mirrornet.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../../bin/mirrornet.js', import.meta.url));
 
 export type Say = (line: string) => void;
 

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { parseCidr, parseIpv4 } from '../../net/cidr.js';
+import { parseCidr, parseIpv4 } from '../../../net/cidr.js';
 import {
   DEFAULT_ROUTE_QUOTA,
   EmuRouteTable,

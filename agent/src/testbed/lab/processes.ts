@@ -3,6 +3,7 @@
 // the agents start, their control sockets, and the lab directory. Every resource is recorded in the state
 // file `<dir>/lab.json` BEFORE it is made, so `lab down` removes everything also after a crash. Processes
 // are ended by pid, only when their start time still matches the one recorded (a reused pid is left alone).
+import { MirrornetError } from '../../errors.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, fsyncSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -17,14 +18,7 @@ export interface ShResult {
   stderr: string;
 }
 
-export class LabError extends Error {
-  readonly userMessage: string;
-  constructor(message: string, opts?: { cause?: unknown }) {
-    super(message, opts);
-    this.name = 'LabError';
-    this.userMessage = message;
-  }
-}
+export class LabError extends MirrornetError {}
 
 /** Run a command synchronously; throws with its output when it fails, unless `allowFail`. */
 export function sh(

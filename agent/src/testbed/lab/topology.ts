@@ -3,6 +3,7 @@
 // 198.18.0.0/16, the benchmarking range, never routed anywhere), the site's LAN address (its first
 // gateway's) as a /32 on `lo` — so only the routes the agents apply send another site's CIDR anywhere, and
 // traffic into a tunnel leaves with the LAN address as its source. Pure: no commands run here.
+import { MirrornetError } from '../../errors.js';
 
 export type LabSiteRole = 'hub' | 'region';
 
@@ -63,14 +64,7 @@ export const SITE_VETH = 'wan0';
 export const REGISTRY_PORT = 5000;
 const MAX_SITES = 250 * 250;
 
-export class TopologyError extends Error {
-  readonly userMessage: string;
-  constructor(message: string) {
-    super(message);
-    this.name = 'TopologyError';
-    this.userMessage = message;
-  }
-}
+export class TopologyError extends MirrornetError {}
 
 /** 198.18.<hi>.<lo> for site i (0-based); 198.18.255.254 is the internet namespace's bridge. */
 export function wanAddress(index: number): string {

@@ -2,7 +2,7 @@
 import type { Logger } from 'pino';
 import { emulateHarbor as run } from '../emulators/harbor/cli.js';
 import type { EmulateOptions } from './emulate.js';
-import type { Io } from './main.js';
+import type { Io } from '../../cli/io.js';
 
 export async function emulateHarbor(opts: EmulateOptions, io: Io, _log: Logger): Promise<number> {
   return run(

@@ -16,9 +16,10 @@
 //   agent can never post to a real chat; the vendors' rate limits are dropped.
 // - A site added to the lab later (`mirrornet region add` in a clone of the lab's origin): `labReadySite`
 //   makes its file lab-ready the same way (its key, its WAN address, every link WireGuard).
+import { MirrornetError } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml';
-import type { VirtualFile } from '../model/loader.js';
+import type { VirtualFile } from '../../model/loader.js';
 import type { LabSiteInput, LabTopology } from './topology.js';
 
 export const LAB_MTU = 1420;
@@ -26,14 +27,7 @@ export const LAB_KEEPALIVE = 25;
 export const FIRST_WG_PORT = 51820;
 export const DOCKER_HUB = 'docker.io';
 
-export class LabFleetError extends Error {
-  readonly userMessage: string;
-  constructor(message: string) {
-    super(message);
-    this.name = 'LabFleetError';
-    this.userMessage = message;
-  }
-}
+export class LabFleetError extends MirrornetError {}
 
 type Doc = Record<string, unknown>;
 

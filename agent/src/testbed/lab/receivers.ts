@@ -10,7 +10,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify, type WebhookBody } from '../report/chat/webhook/index.js';
+import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify, type WebhookBody } from '../../report/chat/webhook/index.js';
 
 /** One delivery as the receiver logged it. */
 export interface ChatDelivery {

@@ -1,8 +1,9 @@
 // `mirrornet lab up|down|status|run`: the whole fleet on one machine (agent/src/lab).
+import { MirrornetError } from '../../errors.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { UsageError, UserError } from './errors.js';
-import type { Io } from './main.js';
+import { UsageError, UserError } from '../../cli/errors.js';
+import type { Io } from '../../cli/io.js';
 
 export interface LabCliOptions {
   repo: string;
@@ -100,9 +101,8 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   try {
     return await fn();
   } catch (err) {
-    const e = err as { userMessage?: string; message?: string };
     if (err instanceof UserError) throw err;
-    if (typeof e.userMessage === 'string') throw new UserError(e.userMessage, 1, { cause: err });
+    if (err instanceof MirrornetError) throw new UserError(err.userMessage, 1, { cause: err });
     throw err;
   }
 }

@@ -3,13 +3,13 @@
 // against a baseline without the mirrors. Without root: validation, the address plan and every site's plan,
 // and the exact command for the rest.
 import { spawnSync } from 'node:child_process';
-import { compile } from '../desired/compile.js';
-import type { Desired, Role } from '../desired/types.js';
-import { formatCidr, parseCidr } from '../net/cidr.js';
-import { formatText } from '../policy/format.js';
-import { validateRepo } from '../policy/validate.js';
-import { UserError } from './errors.js';
-import type { Io } from './main.js';
+import { compile } from '../../desired/compile.js';
+import type { Desired, Role } from '../../desired/types.js';
+import { formatCidr, parseCidr } from '../../net/cidr.js';
+import { formatText } from '../../policy/format.js';
+import { validateRepo } from '../../policy/validate.js';
+import { UserError } from '../../cli/errors.js';
+import type { Io } from '../../cli/io.js';
 
 export interface StartOptions {
   repo: string;

@@ -1,8 +1,8 @@
 // `mirrornet emulate huaweicloud-vpc|harbor`: the local emulators, like LocalStack, so users can try the
 // agent without a cloud. Runs until SIGINT/SIGTERM.
-import { createLogger } from '../log.js';
-import { UsageError, UserError } from './errors.js';
-import type { Io } from './main.js';
+import { createLogger } from '../../log.js';
+import { UsageError, UserError } from '../../cli/errors.js';
+import type { Io } from '../../cli/io.js';
 
 export interface EmulateOptions {
   listen?: string;
