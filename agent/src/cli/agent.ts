@@ -11,7 +11,7 @@ import { createMetrics } from '../reconcile/metrics.js';
 import { scheduleTicks, intervalToCron } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer } from '../server/index.js';
-import { GitSource } from '../source/git.js';
+import { GitSource } from '../source/clone.js';
 import { UsageError } from './errors.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';

@@ -11,7 +11,7 @@ import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import { PROVIDERS } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import { HostFiles } from '../host/files.js';
-import type { GitSource } from '../source/git.js';
+import type { GitSource } from '../source/clone.js';
 import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';

@@ -1,142 +1,62 @@
-// The agent's copy of the configuration repository: clone once into the state directory, a cheap remote
-// check each tick (ls-remote), fetch and check out a new revision only when there is one, and optional
-// commit signature verification against an allowed-signers file (SSH signatures).
+// The one git module: every git command mirrornet runs goes through runGit (plumbing with binary output and
+// standard input, no prompts, no optional locks), and the revision helpers everyone shares. The agent's own
+// clone (clone.ts) and a revision's model files (revision-files.ts) build on it.
+import { spawn } from 'node:child_process';
 import { MirrornetError } from '../errors.js';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import { simpleGit, type SimpleGit } from 'simple-git';
-import { localExec } from '../host/exec.js';
 
-export class SourceError extends MirrornetError {}
+export class GitError extends MirrornetError {}
 
-export interface GitSourceOptions {
-  url: string;
-  branch: string;
-  dir: string;
-  /** An SSH allowed-signers file: when set, only commits signed by one of its keys are accepted. */
-  allowedSigners?: string;
+export interface GitResult {
+  code: number;
+  stdout: Buffer;
+  stderr: string;
 }
 
-export class GitSource {
-  private git?: SimpleGit;
+/** Run git in `cwd`; resolves with the exit code (never rejects on a failing command), rejects when git cannot start. */
+export function runGit(cwd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<GitResult> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env, ...opts.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' };
+    const child = spawn('git', args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => err.push(d));
+    child.on('error', (e) => reject(new GitError(`git cannot be run (${e.message}): install git.`, { cause: e })));
+    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').trim() }));
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.input ?? '');
+  });
+}
 
-  constructor(readonly opts: GitSourceOptions) {}
+/** runGit that throws a GitError with git's own first line of stderr when the command fails; stdout as text. */
+export async function git(cwd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<string> {
+  const res = await runGit(cwd, args, opts);
+  if (res.code !== 0) throw new GitError(`git ${args[0] ?? ''} failed in ${cwd}: ${res.stderr.split('\n')[0] || `exit ${res.code}`}`);
+  return res.stdout.toString('utf8');
+}
 
-  /**
-   * The local clone, made usable: cloned into a temp directory and renamed into place (a killed clone never
-   * leaves a half repository), stale lock files of a killed git removed (the caller holds the apply lock),
-   * re-cloned when broken, and pointed at the configured URL when it changed.
-   */
-  private async client(): Promise<SimpleGit> {
-    if (this.git) return this.git;
-    const dir = this.opts.dir;
-    if (await this.usable(dir)) {
-      await this.removeStaleLocks(dir);
-      const git = simpleGit(dir);
-      const url = (await git.remote(['get-url', 'origin']).catch(() => ''))?.toString().trim();
-      if (url !== this.opts.url) await git.remote(['set-url', 'origin', this.opts.url]);
-      this.git = git;
-      return git;
-    }
-    await rm(dir, { recursive: true, force: true });
-    await mkdir(dirname(dir), { recursive: true });
-    const tmp = join(dirname(dir), `.${basename(dir)}.clone-${process.pid}`);
-    await rm(tmp, { recursive: true, force: true });
-    try {
-      await simpleGit().clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
-    } catch (cause) {
-      await rm(tmp, { recursive: true, force: true });
-      throw new SourceError(`Cannot clone ${this.opts.url} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, { cause });
-    }
-    await rename(tmp, dir);
-    this.git = simpleGit(dir);
-    return this.git;
+/** The revision of a checkout: HEAD, with "+dirty" when the work tree differs; "working-tree" outside git. */
+export async function revisionOf(repo: string): Promise<string> {
+  const head = await runGit(repo, ['rev-parse', '--verify', '--quiet', 'HEAD']).catch(() => undefined);
+  if (!head || head.code !== 0) return 'working-tree';
+  const rev = head.stdout.toString('utf8').trim();
+  const status = await runGit(repo, ['status', '--porcelain']);
+  return status.code === 0 && status.stdout.length > 0 ? `${rev}+dirty` : rev;
+}
+
+/** The commit a revision names, and the path of `dir` inside its repository ('' at the top). */
+export async function resolveRevision(dir: string, rev: string): Promise<{ sha: string; prefix: string }> {
+  if (!rev || rev.startsWith('-')) throw new GitError(`"${rev}" is not a revision: give a commit, branch or tag (e.g. origin/main).`);
+  let inside = await runGit(dir, ['rev-parse', '--show-prefix']);
+  if (inside.code !== 0) {
+    // A bare repository has no work tree: the fleet is at the top of its trees.
+    const bare = await runGit(dir, ['rev-parse', '--is-bare-repository']);
+    if (bare.code === 0 && bare.stdout.toString('utf8').trim() === 'true') inside = { code: 0, stdout: Buffer.alloc(0), stderr: '' };
+    else throw new GitError(`${dir} is not in a git repository (${inside.stderr.split('\n')[0]}): pass --repo with a clone of the configuration repository.`);
   }
-
-  private async usable(dir: string): Promise<boolean> {
-    try {
-      await stat(join(dir, '.git', 'HEAD'));
-    } catch {
-      return false;
-    }
-    const res = await localExec().run('git', ['-C', dir, 'rev-parse', '--verify', '--quiet', 'HEAD'], { allowFail: true });
-    return res.code === 0;
+  const res = await runGit(dir, ['rev-parse', '--verify', '--quiet', '--end-of-options', `${rev}^{commit}`]);
+  if (res.code !== 0) {
+    throw new GitError(`${rev} is not a commit in ${dir}: fetch it first (in GitHub Actions, check out with fetch-depth: 0 so both revisions exist).`);
   }
-
-  private async removeStaleLocks(dir: string): Promise<void> {
-    const gitDir = join(dir, '.git');
-    for (const name of ['index.lock', 'HEAD.lock', 'config.lock', 'shallow.lock', 'packed-refs.lock']) await rm(join(gitDir, name), { force: true });
-    const walk = async (d: string): Promise<void> => {
-      for (const entry of await readdir(d, { withFileTypes: true }).catch(() => [])) {
-        const p = join(d, entry.name);
-        if (entry.isDirectory()) await walk(p);
-        else if (entry.name.endsWith('.lock')) await rm(p, { force: true });
-      }
-    };
-    await walk(join(gitDir, 'refs'));
-  }
-
-  /** The revision checked out now. */
-  async head(): Promise<string> {
-    const git = await this.client();
-    return (await git.revparse(['HEAD'])).trim();
-  }
-
-  /** The branch's revision on the remote, without fetching objects. */
-  async remoteRevision(): Promise<string> {
-    const git = await this.client();
-    let out: string;
-    try {
-      out = await git.listRemote(['origin', `refs/heads/${this.opts.branch}`]);
-    } catch (cause) {
-      throw new SourceError(`Cannot reach ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`, { cause });
-    }
-    const sha = out.split(/\s/)[0]?.trim();
-    if (!sha) throw new SourceError(`The branch ${this.opts.branch} does not exist on ${this.opts.url}.`);
-    return sha;
-  }
-
-  /** Fetch and check out `revision` (detached). */
-  async checkout(revision: string): Promise<void> {
-    const git = await this.client();
-    try {
-      await git.fetch(['origin', `+refs/heads/${this.opts.branch}:refs/remotes/origin/${this.opts.branch}`, '--no-tags']);
-      await git.checkout(['--force', '--detach', revision]);
-      await git.clean('f', ['-d', '-x']);
-    } catch (cause) {
-      throw new SourceError(`Cannot check out ${revision.slice(0, 12)} from ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`, { cause });
-    }
-  }
-
-  /** undefined when the commit is acceptable, else the reason it is not. */
-  async verify(revision: string): Promise<string | undefined> {
-    if (!this.opts.allowedSigners) return undefined;
-    await this.client();
-    // The exit code decides (an unsigned commit fails with an empty stderr, which simple-git accepts).
-    const res = await localExec().run(
-      'git',
-      ['-C', this.opts.dir, '-c', 'gpg.format=ssh', '-c', `gpg.ssh.allowedSignersFile=${this.opts.allowedSigners}`, 'verify-commit', revision],
-      { allowFail: true },
-    );
-    if (res.code === 0) return undefined;
-    const detail =
-      `${res.stderr}\n${res.stdout}`
-        .split('\n')
-        .find((l) => l.trim())
-        ?.trim() || 'no signature';
-    return `commit ${revision.slice(0, 12)} is not signed by an allowed signer (${detail})`;
-  }
-
-  /** The remote's host, for lockout protection. */
-  remoteHost(): string | undefined {
-    const url = this.opts.url;
-    const scp = /^[^@/]+@([^:/]+):/.exec(url);
-    if (scp) return scp[1];
-    try {
-      const u = new URL(url);
-      return u.protocol === 'file:' ? undefined : u.hostname;
-    } catch {
-      return undefined;
-    }
-  }
+  return { sha: res.stdout.toString('utf8').trim(), prefix: inside.stdout.toString('utf8').trim() };
 }

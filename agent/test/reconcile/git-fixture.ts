@@ -15,7 +15,7 @@ import type { AgentEvent } from '../../src/reconcile/events.js';
 import { Agent } from '../../src/reconcile/loop.js';
 import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
 import { StateStore, type AgentState } from '../../src/reconcile/state.js';
-import { GitSource } from '../../src/source/git.js';
+import { GitSource } from '../../src/source/clone.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 export const BIN = join(repoRoot, 'agent/bin/mirrornet.js');

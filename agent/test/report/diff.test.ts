@@ -5,7 +5,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseDocument } from 'yaml';
-import { readRevisionFiles, validateRevision } from '../../src/cli/diff.js';
+import { validateRevision } from '../../src/cli/diff.js';
+import { readRevisionFiles } from '../../src/source/revision-files.js';
 import { buildDiffReport, md, mermaidTopology, renderMarkdown, type DiffReport, type SiteDiff } from '../../src/report/diff/index.js';
 import { cli, createFleetRepo, type FleetRepo } from './fixture.js';
 
@@ -341,16 +342,14 @@ describe('mirrornet diff', function () {
         status: (i === 7 ? 'changed' : 'unchanged') as 'changed' | 'unchanged',
       })),
     ];
-    const edges = nodes
-      .slice(1)
-      .map((n) => ({
-        id: `core-a--${n.name}`,
-        a: 'core-a',
-        b: n.name,
-        type: 'wireguard' as const,
-        mtu: 1420,
-        status: (n.name === 'r-7' ? 'changed' : 'unchanged') as 'changed' | 'unchanged',
-      }));
+    const edges = nodes.slice(1).map((n) => ({
+      id: `core-a--${n.name}`,
+      a: 'core-a',
+      b: n.name,
+      type: 'wireguard' as const,
+      mtu: 1420,
+      status: (n.name === 'r-7' ? 'changed' : 'unchanged') as 'changed' | 'unchanged',
+    }));
     const { text, hidden } = mermaidTopology({ nodes, edges });
     assert.equal(hidden, 99);
     assert.match(text, /s_core_a\{\{/);
