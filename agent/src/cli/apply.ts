@@ -1,61 +1,46 @@
+// `mirrornet apply`: this host's plan carried out by the reconcile engine (plan → guard → apply → record).
 import { createLogger } from '../log.js';
-import { applyHost, guard, pendingChanges, planHost } from '../reconcile/engine.js';
+import { userMessageOf } from '../errors.js';
+import { applyRevision } from '../reconcile/engine.js';
 import { formatPlanText, planJson } from '../reconcile/format.js';
 import { StateStore } from '../reconcile/state.js';
 import { UserError } from './errors.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
-import { desiredFromRepo, printInvalid, revisionOf } from './repo-desired.js';
 import type { Io } from './io.js';
+import { desiredFromRepo } from './repo-desired.js';
 
 /** Exit 0 applied or nothing to do, 1 error, 3 refused by a guardrail (nothing applied). */
 export async function applyCommand(opts: HostOptions & { remoteAddress?: string }, io: Io): Promise<number> {
   const roles = parseRoles(opts.roles);
   const log = createLogger({ level: process.env['MIRRORNET_LOG_LEVEL'] ?? 'warn' }).child({ component: 'apply', site: opts.region });
-  const revision = await revisionOf(opts.repo);
-  let desired;
-  let report;
-  try {
-    ({ desired, report } = desiredFromRepo(opts.repo, opts.region, roles, revision));
-  } catch (err) {
-    printInvalid(err, io);
-    throw err;
-  }
+  const { desired, report, revision } = await desiredFromRepo(opts.repo, opts.region, roles, io);
   const store = new StateStore(stateDirOf(opts));
   const deps = hostDeps(opts, log);
+  const json = opts.format === 'json';
+  const guardrails = report.fleet.policies.guardrails?.value;
   return store.withLock(async () => {
     const state = await store.load();
-    const plan = await planHost(desired, revision, deps, state);
-    const json = opts.format === 'json';
-    if (!json) io.stdout(formatPlanText(plan));
-    const refusal = guard(plan, report.fleet.policies.guardrails?.value, opts.remoteAddress ? { remoteAddress: opts.remoteAddress } : {});
-    if (refusal) {
-      if (json) io.stdout(`${JSON.stringify({ ...planJson(plan), refused: refusal.reasons }, null, 2)}\n`);
-      else for (const r of refusal.reasons) io.stderr(`refused: ${r}\n`);
+    const outcome = await applyRevision(
+      { desired, revision, ...(guardrails ? { guardrails } : {}), ...(opts.remoteAddress ? { remoteAddress: opts.remoteAddress } : {}) },
+      deps,
+      store,
+      state,
+      { planned: (plan) => (json ? undefined : io.stdout(formatPlanText(plan))) },
+    );
+    if (outcome.kind === 'blocked') {
+      if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan), refused: outcome.refusal.reasons }, null, 2)}\n`);
+      else for (const r of outcome.refusal.reasons) io.stderr(`refused: ${r}\n`);
       return 3;
     }
-    if (!pendingChanges(plan).length) {
-      state.site = desired.site;
-      state.appliedRevision = revision;
-      state.appliedAt = new Date().toISOString();
-      await store.save(state);
-      if (json) io.stdout(`${JSON.stringify({ ...planJson(plan), applied: 0 }, null, 2)}\n`);
-      return 0;
-    }
-    const result = await applyHost(plan, desired, deps, store, state);
-    if (result.error) {
-      const e = result.error.error as Error & { userMessage?: string };
+    if (outcome.kind === 'failed') {
       throw new UserError(
-        `Applying ${result.error.provider} failed: ${(e.userMessage ?? e.message).replace(/\.$/, '')}. ${result.applied.length} change(s) were applied before; the next apply continues from there.`,
+        `Applying ${outcome.provider} failed: ${userMessageOf(outcome.error).replace(/\.$/, '')}. ${outcome.applied.length} change(s) were applied before; the next apply continues from there.`,
         1,
-        { cause: e },
+        { cause: outcome.error },
       );
     }
-    state.site = desired.site;
-    state.appliedRevision = revision;
-    state.appliedAt = new Date().toISOString();
-    await store.save(state);
-    if (json) io.stdout(`${JSON.stringify({ ...planJson(plan), applied: result.applied.length }, null, 2)}\n`);
-    else io.stdout(`Applied ${result.applied.length} change(s).\n`);
+    if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan), applied: outcome.applied.length }, null, 2)}\n`);
+    else if (outcome.applied.length) io.stdout(`Applied ${outcome.applied.length} change(s).\n`);
     return 0;
   });
 }

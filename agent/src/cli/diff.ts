@@ -1,11 +1,7 @@
 // `mirrornet diff --base REV --head REV`: offline, what a change to the repository does to every site. Both
-// revisions are read from git objects (ls-tree and cat-file: no checkout, the work tree is never touched),
-// loaded and validated like `mirrornet validate` reads a directory, then compared. Exit 0 no changes, 2
-// changes, 1 error (an invalid head is an error: its findings are the report).
-import { posix } from 'node:path';
-import { loadFiles } from '../model/loader.js';
-import { readRevisionFiles, type RevisionFiles } from '../source/revision-files.js';
-import { validateLoaded, type Report } from '../policy/validate.js';
+// revisions go through the one pipeline, read from git objects (the work tree is never touched), and are
+// compared. Exit 0 no changes, 2 changes, 1 error (an invalid head is an error: its findings are the report).
+import { evaluateRepository } from '../reconcile/pipeline.js';
 import { buildDiffReport, renderJson, renderMarkdown, renderText, type DiffReport } from '../report/diff/index.js';
 import type { Io } from './io.js';
 
@@ -18,23 +14,13 @@ export interface DiffOptions {
   format: DiffFormat;
 }
 
-const KIND_OF_DIRECTORY: Record<string, string> = { regions: 'Region', hubs: 'Hub', harbor: 'HarborInstance' };
-
-/** Load and validate a revision the way `mirrornet validate` checks a directory. */
-export function validateRevision(rf: RevisionFiles): Report {
-  const load = loadFiles(rf.files);
-  load.findings.unshift(...rf.findings);
-  for (const path of rf.broken) {
-    const stem = posix.basename(path, posix.extname(path));
-    load.invalid.push({ kind: KIND_OF_DIRECTORY[path.split('/')[0] ?? ''] ?? 'unknown', name: stem, file: path });
-  }
-  return validateLoaded(load);
-}
-
 /** Read, validate and compare two revisions. */
 export async function diffRevisions(repo: string, base: string, head: string): Promise<DiffReport> {
-  const [b, h] = await Promise.all([readRevisionFiles(repo, base, { allowEmpty: true }), readRevisionFiles(repo, head)]);
-  return buildDiffReport({ rev: base, sha: b.sha, report: validateRevision(b) }, { rev: head, sha: h.sha, report: validateRevision(h) });
+  const [b, h] = await Promise.all([
+    evaluateRepository({ repo, revision: base, allowEmpty: true }, 'all', { evenIfInvalid: true }),
+    evaluateRepository({ repo, revision: head }, 'all'),
+  ]);
+  return buildDiffReport({ rev: base, evaluation: b }, { rev: head, evaluation: h });
 }
 
 export function renderDiff(report: DiffReport, format: DiffFormat, opts: { base: string; head: string }): string {

@@ -1,18 +1,13 @@
-// What plan, apply and agent share: options naming the host, and the path from a repository checkout to
-// a plan for this host.
+// What plan, apply and agent share: the options that name the host, turned into its providers' configuration
+// and the host dependencies the reconcile engine runs with.
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { ROLES, type Role } from '../desired/types.js';
 import { localExec } from '../host/exec.js';
 import { HostFiles } from '../host/files.js';
 import { hostSecrets } from '../host/secrets.js';
-import { containerdProvider } from '../providers/containerd/index.js';
-import { dockerProvider } from '../providers/docker/index.js';
-import { dragonflyProvider } from '../providers/dragonfly/index.js';
-import { lazyProvider } from '../providers/lazy.js';
-import { routesProvider } from '../providers/routes/index.js';
-import { DEFAULT_COMMANDS, type HostCommands, type Provider } from '../providers/types.js';
-import { wireguardProvider } from '../providers/wireguard/index.js';
+import { buildProviders, type ProviderConfig } from '../providers/registry.js';
+import { DEFAULT_COMMANDS, type HostCommands } from '../providers/types.js';
 import type { HostDeps } from '../reconcile/engine.js';
 import { UsageError } from './errors.js';
 
@@ -43,91 +38,38 @@ export interface HostOptions {
   harborPeerUrl?: string[];
 }
 
-/** The providers of this host, in apply order, with their clients built from the options. */
-export function buildProviders(opts: HostOptions, roles: Role[]): { providers: Provider<unknown>[]; notes: string[] } {
-  const notes: string[] = [];
-  const providers: Provider<unknown>[] = [wireguardProvider as Provider<unknown>, routesProvider as Provider<unknown>];
-  // Service providers are loaded on first use: a host without cloud routes or Harbor never loads their SDKs.
-  if (roles.includes('gateway') && !opts.skipCloud) {
-    const endpoint = opts.huaweicloudEndpoint ?? process.env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
-    providers.push(
-      lazyProvider(
-        'huaweicloud-vpc',
-        (d) => d.cloud !== undefined,
-        async () => {
-          const { createHuaweiVpcProvider, huaweiVpcClientFactory } = await import('../providers/huaweicloud-vpc/index.js');
-          return createHuaweiVpcProvider(
-            huaweiVpcClientFactory({
-              ...(endpoint ? { endpoint } : {}),
-              ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
-              ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
-            }),
-          ) as Provider<unknown>;
-        },
-      ),
-    );
-  }
-  providers.push(containerdProvider as Provider<unknown>, dockerProvider as Provider<unknown>, dragonflyProvider as Provider<unknown>);
-  if (roles.includes('hub')) {
-    const url = opts.pgAdminUrl ?? process.env['MIRRORNET_PG_ADMIN_URL'];
-    const passwordRef = opts.pgAdminPassword ?? process.env['MIRRORNET_PG_ADMIN_PASSWORD'];
-    if (url) {
-      const secrets = hostSecrets({ root: opts.root });
-      try {
-        new URL(url);
-      } catch {
-        throw new UsageError(`--pg-admin-url ${url} is not a URL (postgres://user@host:5432/postgres).`);
-      }
-      providers.push(
-        lazyProvider(
-          'postgres',
-          (d) => d.harbor !== undefined,
-          async () => {
-            const { adminFromUrl, createPostgresProvider, pgConnector } = await import('../providers/postgres/index.js');
-            let admin;
-            try {
-              admin = adminFromUrl(url, passwordRef ? () => secrets.resolve(passwordRef) : undefined);
-            } catch (err) {
-              throw new UsageError(`--pg-admin-url: ${(err as Error).message}.`);
-            }
-            return createPostgresProvider(pgConnector(admin)) as Provider<unknown>;
-          },
-        ),
-      );
-    } else {
-      notes.push('No --pg-admin-url (or MIRRORNET_PG_ADMIN_URL): the Harbor database and its role are not bootstrapped from this host.');
+/** The providers' configuration from the flags and the environment. */
+function providerConfig(opts: HostOptions): ProviderConfig {
+  const env = process.env;
+  const endpoint = opts.huaweicloudEndpoint ?? env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
+  const pgUrl = opts.pgAdminUrl ?? env['MIRRORNET_PG_ADMIN_URL'];
+  const pgPasswordRef = opts.pgAdminPassword ?? env['MIRRORNET_PG_ADMIN_PASSWORD'];
+  if (pgUrl) {
+    try {
+      new URL(pgUrl);
+    } catch {
+      throw new UsageError(`--pg-admin-url ${pgUrl} is not a URL (postgres://user@host:5432/postgres).`);
     }
-    providers.push(
-      lazyProvider(
-        'harbor-config',
-        (d) => d.harbor !== undefined,
-        async () => (await import('../providers/harbor-config/index.js')).harborConfigProvider as Provider<unknown>,
-      ),
-    );
-    const secrets = hostSecrets({ root: opts.root });
-    const harborUrl = opts.harborUrl ?? process.env['MIRRORNET_HARBOR_URL'];
-    const username = opts.harborUsername ?? process.env['MIRRORNET_HARBOR_USERNAME'];
-    const harborPasswordRef = opts.harborPassword ?? process.env['MIRRORNET_HARBOR_PASSWORD_REF'];
-    const peerText = [...(opts.harborPeerUrl ?? []), process.env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(',');
-    providers.push(
-      lazyProvider(
-        'harbor-api',
-        (d) => d.harbor !== undefined,
-        async () => {
-          const { createHarborApiProvider, harborClientFactory, parseUrlMap } = await import('../providers/harbor-api/index.js');
-          const clientFor = harborClientFactory({
-            secrets,
-            ...(harborUrl ? { url: harborUrl } : {}),
-            ...(username ? { username } : {}),
-            ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
-          });
-          const peers = parseUrlMap(peerText);
-          return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>;
-        },
-      ),
-    );
   }
-  return { providers, notes };
+  const harborUrl = opts.harborUrl ?? env['MIRRORNET_HARBOR_URL'];
+  const username = opts.harborUsername ?? env['MIRRORNET_HARBOR_USERNAME'];
+  const harborPasswordRef = opts.harborPassword ?? env['MIRRORNET_HARBOR_PASSWORD_REF'];
+  return {
+    secrets: hostSecrets({ root: opts.root }),
+    ...(opts.skipCloud ? { skipCloud: true } : {}),
+    huaweicloud: {
+      ...(endpoint ? { endpoint } : {}),
+      ...(opts.huaweicloudAk ? { akRef: opts.huaweicloudAk } : {}),
+      ...(opts.huaweicloudSk ? { skRef: opts.huaweicloudSk } : {}),
+    },
+    ...(pgUrl ? { pgAdmin: { url: pgUrl, ...(pgPasswordRef ? { passwordRef: pgPasswordRef } : {}) } } : {}),
+    harbor: {
+      ...(harborUrl ? { url: harborUrl } : {}),
+      ...(username ? { username } : {}),
+      ...(harborPasswordRef ? { passwordRef: harborPasswordRef } : {}),
+      peerUrls: [...(opts.harborPeerUrl ?? []), env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(','),
+    },
+  };
 }
 
 export function parseRoles(text: string): Role[] {
@@ -153,7 +95,7 @@ export function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRe
 }
 
 export function hostDeps(opts: HostOptions, log: Logger): HostDeps {
-  const { providers, notes } = buildProviders(opts, parseRoles(opts.roles));
+  const { providers, notes } = buildProviders(providerConfig(opts), parseRoles(opts.roles));
   return {
     providers,
     notes,

@@ -1,23 +1,17 @@
+// `mirrornet plan`: what apply would change on this host, read-only.
 import { createLogger } from '../log.js';
 import { pendingChanges, planHost } from '../reconcile/engine.js';
 import { formatPlanText, planJson } from '../reconcile/format.js';
 import { StateStore } from '../reconcile/state.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
-import { desiredFromRepo, printInvalid, revisionOf } from './repo-desired.js';
 import type { Io } from './io.js';
+import { desiredFromRepo } from './repo-desired.js';
 
 /** Exit 0 in sync, 2 changes pending, 1 error (like `terraform plan -detailed-exitcode`). */
 export async function planCommand(opts: HostOptions & { verbose?: boolean }, io: Io): Promise<number> {
   const roles = parseRoles(opts.roles);
   const log = createLogger({ level: process.env['MIRRORNET_LOG_LEVEL'] ?? 'warn' }).child({ component: 'plan', site: opts.region });
-  const revision = await revisionOf(opts.repo);
-  let desired;
-  try {
-    ({ desired } = desiredFromRepo(opts.repo, opts.region, roles, revision));
-  } catch (err) {
-    printInvalid(err, io);
-    throw err;
-  }
+  const { desired, revision } = await desiredFromRepo(opts.repo, opts.region, roles, io);
   const state = await new StateStore(stateDirOf(opts)).load();
   const plan = await planHost(desired, revision, hostDeps(opts, log), state);
   io.stdout(opts.format === 'json' ? `${JSON.stringify(planJson(plan), null, 2)}\n` : formatPlanText(plan, { verbose: Boolean(opts.verbose) }));

@@ -8,14 +8,13 @@ import type { HostFiles } from '../host/files.js';
 import type { SecretResolver } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { overlaps, parseCidr, parseIpv4 } from '../net/cidr.js';
-import { PROVIDERS } from '../providers/registry.js';
-import { normalizeDst, type ActualRoutes } from '../providers/routes/index.js';
+import { guardrailTraits, type Removal } from '../providers/registry.js';
 import type { Change, HostCommands, Provider, ProviderContext, ProviderId } from '../providers/types.js';
 import type { AgentState, StateStore } from './state.js';
 
 export interface HostDeps {
-  /** Providers in apply order (default: the host providers). */
-  providers?: readonly Provider<unknown>[];
+  /** Providers in apply order (providers/registry.ts builds them). */
+  providers: readonly Provider<unknown>[];
   /** Notes about how this host is set up (e.g. a provider left out for lack of credentials). */
   notes?: string[];
   exec: Exec;
@@ -59,7 +58,7 @@ export async function planHost(desired: Desired, revision: string, deps: HostDep
   const notes: string[] = [];
   const changes: Change[] = [];
   const actual = new Map<ProviderId, unknown>();
-  for (const provider of deps.providers ?? PROVIDERS) {
+  for (const provider of deps.providers) {
     if (only && !only.has(provider.id)) continue;
     const owned = state.inventory[provider.id] ?? [];
     if (!provider.wants(desired) && owned.length === 0) continue;
@@ -78,12 +77,12 @@ export interface Refusal {
 /** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
-  // What is really removed: the routes a change says it drops (a cloud route-table batch), else whole resources.
-  const removed: { provider: ProviderId; id: string; route: boolean }[] = [];
-  for (const c of plan.changes) {
-    if (c.deletedRoutes) for (const d of c.deletedRoutes) removed.push({ provider: c.provider, id: d, route: true });
-    else if (c.action === 'delete') removed.push({ provider: c.provider, id: c.id, route: c.provider === 'routes' });
-  }
+  // What is really removed: each provider says how its changes count (a route-table batch names its routes).
+  const removed: (Removal & { provider: ProviderId })[] = plan.changes.flatMap((c) =>
+    guardrailTraits(c.provider)
+      .countDeletions(c)
+      .map((r) => ({ ...r, provider: c.provider })),
+  );
   const max = guardrails?.maxDeletionsPerApply;
   if (max !== undefined && removed.length > max) {
     reasons.push(
@@ -94,25 +93,22 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
   for (const r of removed) {
     if (!r.route) continue;
     const dest = parseCidr(r.id);
-    if (dest.ok && protectedRanges.some((p) => overlaps(p, dest.range)))
-      reasons.push(`the plan deletes the ${r.provider === 'routes' ? 'host' : 'cloud'} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
-  }
-  // Lockout protection: never delete or redirect the route the agent itself uses to reach its git remote.
-  const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
-  const routes = plan.actual.get('routes') as ActualRoutes | undefined;
-  if (remote !== undefined && routes) {
-    let best: { dst: string; prefix: number; dev?: string } | undefined;
-    for (const r of routes.routes) {
-      const p = parseCidr(normalizeDst(r.dst));
-      if (!p.ok || remote < p.range.start || remote > p.range.end) continue;
-      if (!best || p.range.prefix > best.prefix) best = { dst: p.cidr, prefix: p.range.prefix, ...(r.dev ? { dev: r.dev } : {}) };
+    if (dest.ok && protectedRanges.some((p) => overlaps(p, dest.range))) {
+      reasons.push(`the plan deletes the ${r.route} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
     }
-    if (best) {
-      const hit = plan.changes.find((c) => c.provider === 'routes' && c.id === best!.dst && (c.action === 'delete' || c.action === 'update'));
-      if (hit)
+  }
+  // Lockout protection: never delete or redirect what carries the agent's own connection to its git remote.
+  const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
+  if (remote !== undefined) {
+    for (const [provider, actual] of plan.actual) {
+      const carrier = guardrailTraits(provider).carrier?.(actual, remote);
+      if (carrier === undefined) continue;
+      const hit = plan.changes.find((c) => c.provider === provider && c.id === carrier && (c.action === 'delete' || c.action === 'update'));
+      if (hit) {
         reasons.push(
-          `the plan would ${hit.action} the route to ${best.dst}, which carries this agent's connection to its git remote (${opts.remoteAddress}); that would lock the agent out.`,
+          `the plan would ${hit.action} the route to ${carrier}, which carries this agent's connection to its git remote (${opts.remoteAddress}); that would lock the agent out.`,
         );
+      }
     }
   }
   return reasons.length ? { reasons } : undefined;
@@ -131,7 +127,7 @@ export interface ApplyResult {
 export async function applyHost(plan: HostPlan, desired: Desired, deps: HostDeps, store: StateStore, state: AgentState): Promise<ApplyResult> {
   const result: ApplyResult = { applied: [] };
   const pending = pendingChanges(plan);
-  for (const provider of deps.providers ?? PROVIDERS) {
+  for (const provider of deps.providers) {
     const changes = pending.filter((c) => c.provider === provider.id);
     if (!changes.length) continue;
     const inv = new Set(state.inventory[provider.id] ?? []);
@@ -152,4 +148,50 @@ export async function applyHost(plan: HostPlan, desired: Desired, deps: HostDeps
     }
   }
   return result;
+}
+
+export type RevisionOutcome =
+  | { kind: 'blocked'; plan: HostPlan; refusal: Refusal }
+  | { kind: 'failed'; plan: HostPlan; applied: Change[]; provider: ProviderId; error: Error }
+  | { kind: 'applied'; plan: HostPlan; applied: Change[] };
+
+export interface RevisionHooks {
+  /** Runs each named step (read, apply, record): the agent times them and names the failing one. */
+  step?: <T>(name: 'read' | 'apply' | 'record', fn: () => Promise<T>) => Promise<T>;
+  /** The plan, before the guardrails look at it. */
+  planned?: (plan: HostPlan) => void;
+  /** The plan passed the guardrails and is about to be applied. */
+  applying?: (plan: HostPlan) => void;
+  /** The revision is applied: add to the state before it is saved. */
+  recording?: (state: AgentState) => Promise<void> | void;
+}
+
+/**
+ * A new revision on this host: plan, guard, apply provider by provider, record. The one implementation for
+ * `mirrornet apply` and the agent; the caller holds the host's lock.
+ */
+export async function applyRevision(
+  input: { desired: Desired; revision: string; guardrails?: Guardrails; remoteAddress?: string },
+  deps: HostDeps,
+  store: StateStore,
+  state: AgentState,
+  hooks: RevisionHooks = {},
+): Promise<RevisionOutcome> {
+  const step = hooks.step ?? ((_name, fn) => fn());
+  const plan = await step('read', () => planHost(input.desired, input.revision, deps, state));
+  hooks.planned?.(plan);
+  const refusal = guard(plan, input.guardrails, input.remoteAddress ? { remoteAddress: input.remoteAddress } : {});
+  if (refusal) return { kind: 'blocked', plan, refusal };
+  hooks.applying?.(plan);
+  const result = await step('apply', () => applyHost(plan, input.desired, deps, store, state));
+  if (result.error) return { kind: 'failed', plan, applied: result.applied, provider: result.error.provider, error: result.error.error };
+  await step('record', async () => {
+    state.site = input.desired.site;
+    state.appliedRevision = input.revision;
+    state.appliedAt = new Date().toISOString();
+    delete state.refused;
+    await hooks.recording?.(state);
+    await store.save(state);
+  });
+  return { kind: 'applied', plan, applied: result.applied };
 }

@@ -1,12 +1,12 @@
-// The child side of evaluate.ts: validate a checkout and compile one site's desired state, as JSON on stdout.
+// The child side of evaluate.ts: validate a checkout and compile one site's desired state through the one
+// pipeline, and print the answer as JSON on stdout.
 import { pathToFileURL } from 'node:url';
-import { compile, CompileError } from '../desired/compile.js';
 import type { Role } from '../desired/types.js';
-import { validateRepo } from '../policy/validate.js';
-import type { Evaluation } from './evaluate.js';
+import type { RevisionEvaluation } from './evaluate.js';
+import { evaluateRepository } from './pipeline.js';
 
-export function evaluate(dir: string, site: string, roles: Role[]): Evaluation {
-  const report = validateRepo(dir);
+async function evaluate(dir: string, site: string, roles: Role[]): Promise<RevisionEvaluation> {
+  const { report, sites } = await evaluateRepository({ repo: dir }, [{ site, roles }]);
   if (!report.valid) {
     return {
       valid: false,
@@ -14,24 +14,21 @@ export function evaluate(dir: string, site: string, roles: Role[]): Evaluation {
       errors: report.errors.slice(0, 20).map((e) => ({ file: e.file, line: e.line, rule: e.rule, message: e.message })),
     };
   }
+  const compiled = sites.get(site);
+  if (!compiled || 'error' in compiled) return { valid: true, compileError: compiled?.error ?? `${site} was not compiled` };
   const guardrails = report.fleet.policies.guardrails?.value;
   const notifications = report.fleet.policies.notifications?.value;
   const area = report.fleet.sites.get(site)?.value.area;
-  try {
-    return {
-      valid: true,
-      desired: compile(report.fleet, site, roles),
-      ...(guardrails ? { guardrails } : {}),
-      ...(notifications ? { notifications } : {}),
-      ...(area ? { area } : {}),
-    };
-  } catch (err) {
-    if (err instanceof CompileError) return { valid: true, compileError: err.userMessage };
-    throw err;
-  }
+  return {
+    valid: true,
+    desired: compiled.desired,
+    ...(guardrails ? { guardrails } : {}),
+    ...(notifications ? { notifications } : {}),
+    ...(area ? { area } : {}),
+  };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const [dir, site, roles] = process.argv.slice(2);
-  process.stdout.write(JSON.stringify(evaluate(dir!, site!, (roles ?? '').split(',').filter(Boolean) as Role[])));
+  process.stdout.write(JSON.stringify(await evaluate(dir!, site!, (roles ?? '').split(',').filter(Boolean) as Role[])));
 }

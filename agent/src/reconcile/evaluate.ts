@@ -6,12 +6,13 @@ import { fileURLToPath } from 'node:url';
 import type { Desired, Role } from '../desired/types.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
 
-export type Evaluation =
+/** What the child answers for one revision and one site. */
+export type RevisionEvaluation =
   | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area }
   | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
   | { valid: true; compileError: string };
 
-export type Evaluate = (dir: string, site: string, roles: Role[]) => Promise<Evaluation>;
+export type Evaluate = (dir: string, site: string, roles: Role[]) => Promise<RevisionEvaluation>;
 
 export class EvaluateError extends MirrornetError {}
 
@@ -31,15 +32,9 @@ export const evaluateInChild: Evaluate = (dir, site, roles) =>
         return;
       }
       try {
-        resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as Evaluation);
+        resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as RevisionEvaluation);
       } catch (cause) {
         reject(new EvaluateError('the validator process answered something that is not JSON', { cause }));
       }
     });
   });
-
-/** The same in this process (tests, tools): loads the validator here. */
-export const evaluateInProcess: Evaluate = async (dir, site, roles) => {
-  const { evaluate } = await import('./evaluate-child.js');
-  return evaluate(dir, site, roles);
-};

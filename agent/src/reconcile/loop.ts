@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Desired, Role } from '../desired/types.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
-import { PROVIDERS } from '../providers/registry.js';
+import { userMessageOf } from '../errors.js';
+import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/clone.js';
-import { applyHost, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
+import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import type { AgentMetrics } from './metrics.js';
@@ -39,20 +40,6 @@ export interface Applied {
   guardrails?: Guardrails;
   notifications?: Notifications;
   area?: Area;
-}
-
-/** The guardrails' drift key of a provider (policies/guardrails.yaml `drift`). */
-export function driftKey(provider: ProviderId): string {
-  switch (provider) {
-    case 'huaweicloud-vpc':
-      return 'cloudRoutes';
-    case 'harbor-api':
-    case 'harbor-config':
-    case 'postgres':
-      return 'harbor';
-    default:
-      return provider;
-  }
 }
 
 function fingerprint(parts: string[]): string {
@@ -153,7 +140,7 @@ export class Agent {
   }
 
   private providerIds(): ProviderId[] {
-    return (this.deps.providers ?? PROVIDERS).map((p) => p.id);
+    return this.deps.providers.map((p) => p.id);
   }
 
   /** The desired state and guardrails of the last applied revision (kept so drift checks need no checkout). */
@@ -221,8 +208,8 @@ export class Agent {
       if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift') this.ready = true;
       return result;
     } catch (err) {
-      const e = err as Error & { step?: string; userMessage?: string };
-      const reason = e.userMessage ?? e.message;
+      const e = err as Error & { step?: string };
+      const reason = userMessageOf(err);
       if (e instanceof LockedError) {
         // Another agent (or an apply by hand) holds the host: not a failure to alert on; the next tick runs.
         log.warn({ reason }, 'host busy, reconcile skipped');
@@ -265,44 +252,47 @@ export class Agent {
 
   private async applyRevision(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {
     const { desired, guardrails } = applied;
-    const plan = await this.step('read', () => planHost(desired, revision, this.deps, state));
     const remoteAddress = await this.remoteAddress();
-    const refusal = guard(plan, guardrails, remoteAddress ? { remoteAddress } : {});
-    if (refusal) {
-      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${refusal.reasons.join(' ')}`, {
+    const outcome = await applyRevision(
+      { desired, revision, ...(guardrails ? { guardrails } : {}), ...(remoteAddress ? { remoteAddress } : {}) },
+      this.deps,
+      this.store,
+      state,
+      {
+        step: (name, fn) => this.step(name, fn),
+        applying: (plan) =>
+          this.event('apply-started', revision, `${this.opts.site} is applying ${revision.slice(0, 12)}: ${pendingChanges(plan).length} change(s).`, {
+            changes: summarize(plan),
+          }),
+        recording: async () => {
+          this.onApplied(applied);
+          // Drift reported earlier (alert mode) is gone now that the revision was applied: close it.
+          for (const component of Object.keys(state.drift)) {
+            this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again (applied).`, { component });
+          }
+          state.drift = {};
+          await this.saveApplied(applied);
+        },
+      },
+    );
+    const { plan } = outcome;
+    if (outcome.kind === 'blocked') {
+      const { reasons } = outcome.refusal;
+      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, {
         changes: summarize(plan),
       });
-      state.refused = { revision, reason: refusal.reasons.join(' '), at: new Date().toISOString() };
+      state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString() };
       await this.store.save(state);
-      return { kind: 'blocked', revision, reasons: refusal.reasons };
+      return { kind: 'blocked', revision, reasons };
     }
-    this.event('apply-started', revision, `${this.opts.site} is applying ${revision.slice(0, 12)}: ${pendingChanges(plan).length} change(s).`, {
-      changes: summarize(plan),
-    });
-    const result = await this.step('apply', () => applyHost(plan, desired, this.deps, this.store, state));
-    if (result.error) {
-      const e = result.error.error as Error & { userMessage?: string };
-      const reason = e.userMessage ?? e.message;
-      this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${result.error.provider}): ${reason}`, {
-        component: result.error.provider,
+    if (outcome.kind === 'failed') {
+      const reason = userMessageOf(outcome.error);
+      this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${outcome.provider}): ${reason}`, {
+        component: outcome.provider,
         changes: summarize(plan),
       });
       return { kind: 'failed', revision, step: 'apply', reason };
     }
-    await this.step('record', async () => {
-      state.site = this.opts.site;
-      state.appliedRevision = revision;
-      state.appliedAt = new Date().toISOString();
-      delete state.refused;
-      this.onApplied(applied);
-      // Drift reported earlier (alert mode) is gone now that the revision was applied: close it.
-      for (const component of Object.keys(state.drift)) {
-        this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again (applied).`, { component });
-      }
-      state.drift = {};
-      await this.saveApplied(applied);
-      await this.store.save(state);
-    });
     this.metrics.revision(revision);
     for (const p of this.providerIds()) this.metrics.drift.set({ component: p }, 0);
     const n = pendingChanges(plan).length;
@@ -346,7 +336,7 @@ export class Agent {
         );
         state.drift[component] = fp;
       }
-      if (changes.length && (modes[driftKey(component)] ?? 'alert') === 'heal') {
+      if (changes.length && (modes[guardrailTraits(component).driftKey] ?? 'alert') === 'heal') {
         healPlan.changes.push(...changes);
         healed.push(component);
       } else if (changes.length) {
@@ -358,14 +348,15 @@ export class Agent {
       }
     }
     if (healPlan.changes.length) {
-      const refusal = guard(healPlan, guardrails);
+      // The same guardrails as a new revision, lockout included: healing never cuts the agent off its remote.
+      const remoteAddress = await this.remoteAddress();
+      const refusal = guard(healPlan, guardrails, remoteAddress ? { remoteAddress } : {});
       if (refusal) {
         this.driftEvent('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${refusal.reasons.join(' ')}`, { changes: summarize(healPlan) });
       } else {
         const result = await this.step('apply', () => applyHost(healPlan, desired, this.deps, this.store, state));
         if (result.error) {
-          const e = result.error.error as Error & { userMessage?: string };
-          this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${e.userMessage ?? e.message}`, {
+          this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${userMessageOf(result.error.error)}`, {
             component: result.error.provider,
           });
         } else {

@@ -13,6 +13,7 @@ import { localExec } from '../../src/host/exec.js';
 import { HostFiles } from '../../src/host/files.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { diffDocker, dockerNotes, OWNED_KEY, parseDaemonJson, renderDaemonJson } from '../../src/providers/docker/index.js';
+import { buildProviders } from '../../src/providers/registry.js';
 import { planHost } from '../../src/reconcile/engine.js';
 import { formatPlanText } from '../../src/reconcile/format.js';
 import { EMPTY_STATE } from '../../src/reconcile/state.js';
@@ -168,10 +169,12 @@ describe('docker provider', () => {
       // And it reaches the plan a person reads.
       const tmp = mkdtempSync(join(tmpdir(), 'mn-docker-note-'));
       try {
+        const secrets = hostSecrets({ root: tmp });
         const deps = {
+          providers: buildProviders({ secrets }, ['node']).providers,
           exec: localExec(),
           files: new HostFiles(tmp),
-          secrets: hostSecrets({ root: tmp }),
+          secrets,
           log: pino({ level: 'silent' }),
           commands: { dockerReload: 'true', dragonflyRestart: 'true' },
         };

@@ -10,6 +10,7 @@ import { localExec } from '../../src/host/exec.js';
 import { HostFiles } from '../../src/host/files.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { silentLogger } from '../../src/log.js';
+import { buildProviders } from '../../src/providers/registry.js';
 import type { HostDeps } from '../../src/reconcile/engine.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import { Agent } from '../../src/reconcile/loop.js';
@@ -164,10 +165,13 @@ export interface TestAgent {
 }
 
 export function hostDepsFor(fx: GitFixture): HostDeps {
+  const secrets = hostSecrets({ root: fx.root });
   return {
+    // A node's providers, as the CLI builds them for --roles node.
+    providers: buildProviders({ secrets }, ['node']).providers,
     exec: localExec(),
     files: new HostFiles(fx.root),
-    secrets: hostSecrets({ root: fx.root }),
+    secrets,
     log: silentLogger(),
     commands: { dragonflyRestart: `echo restart >> ${sh(fx.restartsFile)}`, dockerReload: `echo reload >> ${sh(fx.reloadsFile)}` },
   };

@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict';
 import { generateKeyPairSync } from 'node:crypto';
 import { parseDocument } from 'yaml';
-import { validateRevision } from '../../src/cli/diff.js';
-import { readRevisionFiles } from '../../src/source/revision-files.js';
-import { buildDiffReport, md, mermaidTopology, renderMarkdown, type DiffReport, type SiteDiff } from '../../src/report/diff/index.js';
+import { diffRevisions } from '../../src/cli/diff.js';
+import { md, mermaidTopology, renderMarkdown, type DiffReport, type SiteDiff } from '../../src/report/diff/index.js';
 import { cli, createFleetRepo, type FleetRepo } from './fixture.js';
 
 function wgPublicKey(): string {
@@ -49,8 +48,7 @@ describe('mirrornet diff', function () {
   after(() => repo.cleanup());
 
   async function report(b = base, h = head): Promise<DiffReport> {
-    const [x, y] = await Promise.all([readRevisionFiles(repo.fleet, b), readRevisionFiles(repo.fleet, h)]);
-    return buildDiffReport({ rev: b, sha: x.sha, report: validateRevision(x) }, { rev: h, sha: y.sha, report: validateRevision(y) });
+    return diffRevisions(repo.fleet, b, h);
   }
 
   it('lists every site whose desired state changes, with what is added, changed and removed', async () => {

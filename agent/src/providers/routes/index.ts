@@ -2,6 +2,7 @@
 // creates carry its own routing protocol id (157), so it can tell them from everyone else's; it never
 // deletes a route that is not both marked with that id and in its inventory.
 import type { Desired, DesiredRoute } from '../../desired/types.js';
+import { parseCidr } from '../../net/cidr.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { IpRoutes, type IpRoute } from './schema.js';
 
@@ -101,3 +102,14 @@ export const routesProvider: Provider<ActualRoutes> = {
     return outcome;
   },
 };
+
+/** The destination of the most specific route in `actual` that carries traffic to `address` (lockout guard). */
+export function routeCarrying(actual: ActualRoutes, address: number): string | undefined {
+  let best: { dst: string; prefix: number } | undefined;
+  for (const r of actual.routes) {
+    const p = parseCidr(normalizeDst(r.dst));
+    if (!p.ok || address < p.range.start || address > p.range.end) continue;
+    if (!best || p.range.prefix > best.prefix) best = { dst: p.cidr, prefix: p.range.prefix };
+  }
+  return best?.dst;
+}

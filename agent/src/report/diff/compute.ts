@@ -3,12 +3,10 @@
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
 import { userMessageOf } from '../../errors.js';
-import { compile } from '../../desired/compile.js';
 import type { Desired, Role } from '../../desired/types.js';
-import type { Fleet, SiteEntry } from '../../model/fleet.js';
-import { computeRoutes, type RoutePlan } from '../../net/routes.js';
+import type { Fleet } from '../../model/fleet.js';
 import { desiredHarborObjects } from '../../providers/harbor-api/index.js';
-import type { Report } from '../../policy/validate.js';
+import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import {
   CATEGORIES,
@@ -55,10 +53,6 @@ export function flatten(value: unknown, prefix = '', out: Record<string, string>
   if (!entries.length && prefix) out[prefix] = '{}';
   for (const [k, v] of entries) flatten(v, prefix ? `${prefix}.${k}` : k, out);
   return out;
-}
-
-export function rolesFor(site: SiteEntry): Role[] {
-  return site.role === 'hub' ? ['gateway', 'hub'] : ['gateway', 'node'];
 }
 
 function add(items: Items, category: Category, id: string, summary: string, fields: Record<string, string>): void {
@@ -235,13 +229,17 @@ export function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
-function compileSafe(fleet: Fleet, site: SiteEntry, plan: RoutePlan, notes: string[], which: string): Desired {
-  try {
-    return compile(fleet, site.name, rolesFor(site), plan);
-  } catch (err) {
-    notes.push(`${site.name}: the ${which} revision does not compile (${userMessageOf(err)}).`);
-    return { site: site.name, roles: rolesFor(site), routes: [], wireguard: [] };
-  }
+/** A site's compiled desired state; one that does not compile is empty, with a note saying why. */
+function desiredOf(name: string, roles: Role[], compiled: SiteDesired | undefined, notes: string[], which: string): Desired {
+  if (compiled && 'desired' in compiled) return compiled.desired;
+  notes.push(`${name}: the ${which} revision does not compile (${compiled?.error ?? 'not compiled'}).`);
+  return { site: name, roles, routes: [], wireguard: [] };
+}
+
+/** One side of the comparison: a fleet and its sites' desired states (from the pipeline). */
+export interface FleetSide {
+  fleet: Fleet;
+  sites: ReadonlyMap<string, SiteDesired>;
 }
 
 function linkFields(link: unknown): Record<string, string> {
@@ -250,17 +248,17 @@ function linkFields(link: unknown): Record<string, string> {
   return flatten(rest);
 }
 
-export function diffFleets(base: Fleet, head: Fleet): FleetDiff {
+export function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const notes: string[] = [];
-  const basePlan = computeRoutes(base);
-  const headPlan = computeRoutes(head);
+  const base = baseSide.fleet;
+  const head = headSide.fleet;
   const sites: SiteDiff[] = [];
   const names = [...new Set([...base.sites.keys(), ...head.sites.keys()])].sort();
   for (const name of names) {
     const b = base.sites.get(name);
     const h = head.sites.get(name);
-    const bd = b ? compileSafe(base, b, basePlan, notes, 'base') : undefined;
-    const hd = h ? compileSafe(head, h, headPlan, notes, 'head') : undefined;
+    const bd = b ? desiredOf(name, rolesOf(b), baseSide.sites.get(name), notes, 'base') : undefined;
+    const hd = h ? desiredOf(name, rolesOf(h), headSide.sites.get(name), notes, 'head') : undefined;
     const changes = diffItems(bd ? itemize(bd) : new Map(), hd ? itemize(hd) : new Map());
     if (b && h && !changes.length) continue;
     const entry = (h ?? b)!;
@@ -272,7 +270,7 @@ export function diffFleets(base: Fleet, head: Fleet): FleetDiff {
       area: entry.value.area,
       provider: entry.value.provider,
       status: !b ? 'added' : !h ? 'removed' : 'changed',
-      roles: rolesFor(entry),
+      roles: rolesOf(entry),
       changes,
       counts,
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
@@ -325,17 +323,17 @@ function orient(l: Fleet['links'][number], site: string): unknown {
   return { ...rest, ...(remote !== undefined ? { local: remote } : {}), ...(local !== undefined ? { remote: local } : {}) };
 }
 
-/** Validation reports of the two revisions -> the whole diff report. */
-export function buildDiffReport(base: { rev: string; sha: string; report: Report }, head: { rev: string; sha: string; report: Report }): DiffReport {
-  const info = (x: { rev: string; sha: string; report: Report }): RevisionInfo => ({
+/** The pipeline's evaluations of the two revisions (`rev` as the user named it) -> the whole diff report. */
+export function buildDiffReport(base: { rev: string; evaluation: Evaluation }, head: { rev: string; evaluation: Evaluation }): DiffReport {
+  const info = (x: { rev: string; evaluation: Evaluation }): RevisionInfo => ({
     rev: x.rev,
-    sha: x.sha,
-    valid: x.report.valid,
-    files: x.report.files,
-    errors: x.report.errors,
-    warnings: x.report.warnings,
+    sha: x.evaluation.revision,
+    valid: x.evaluation.report.valid,
+    files: x.evaluation.report.files,
+    errors: x.evaluation.report.errors,
+    warnings: x.evaluation.report.warnings,
   });
-  if (!head.report.valid) {
+  if (!head.evaluation.report.valid) {
     return {
       base: info(base),
       head: info(head),
@@ -349,11 +347,12 @@ export function buildDiffReport(base: { rev: string; sha: string; report: Report
       notes: [],
     };
   }
-  const diff = diffFleets(base.report.fleet, head.report.fleet);
-  if (base.report.files === 0) diff.notes.unshift(`The base revision ${base.sha.slice(0, 12)} has no fleet yet: everything is new.`);
-  else if (!base.report.valid)
+  const [b, h] = [base.evaluation, head.evaluation];
+  const diff = diffFleets({ fleet: b.report.fleet, sites: b.sites }, { fleet: h.report.fleet, sites: h.sites });
+  if (b.report.files === 0) diff.notes.unshift(`The base revision ${b.revision.slice(0, 12)} has no fleet yet: everything is new.`);
+  else if (!b.report.valid)
     diff.notes.unshift(
-      `The base revision ${base.sha.slice(0, 12)} is itself invalid (${base.report.errors.length} errors): what it would have applied is a best guess.`,
+      `The base revision ${b.revision.slice(0, 12)} is itself invalid (${b.report.errors.length} errors): what it would have applied is a best guess.`,
     );
   const changed = diff.sites.length > 0 || diff.links.length > 0 || diff.addressPlanChanged || diff.addressPlan.some((a) => a.rows.some((r) => r.change));
   return { base: info(base), head: info(head), compared: true, changed, ...diff };

@@ -3,11 +3,10 @@
 // against a baseline without the mirrors. Without root: validation, the address plan and every site's plan,
 // and the exact command for the rest.
 import { spawnSync } from 'node:child_process';
-import { compile } from '../../desired/compile.js';
-import type { Desired, Role } from '../../desired/types.js';
+import type { Desired } from '../../desired/types.js';
 import { formatCidr, parseCidr } from '../../net/cidr.js';
 import { formatText } from '../../policy/format.js';
-import { validateRepo } from '../../policy/validate.js';
+import { evaluateRepository } from '../../reconcile/pipeline.js';
 import { UserError } from '../../cli/errors.js';
 import type { Io } from '../../cli/io.js';
 
@@ -18,11 +17,7 @@ export interface StartOptions {
   plansOnly?: boolean;
 }
 
-function rolesOf(role: 'hub' | 'region'): Role[] {
-  return role === 'hub' ? ['gateway', 'hub'] : ['gateway', 'node'];
-}
-
-export function summarizeDesired(d: Desired): string {
+function summarizeDesired(d: Desired): string {
   const parts = [
     `${d.wireguard.length} tunnel(s)`,
     `${d.routes.length} host route(s)`,
@@ -38,7 +33,7 @@ export function summarizeDesired(d: Desired): string {
 }
 
 export async function startCommand(opts: StartOptions, io: Io): Promise<number> {
-  const report = validateRepo(opts.repo);
+  const { report, sites } = await evaluateRepository({ repo: opts.repo }, 'all');
   io.stdout('== Validation\n');
   io.stdout(formatText(report, { color: io.color }));
   if (!report.valid) return 1;
@@ -54,7 +49,9 @@ export async function startCommand(opts: StartOptions, io: Io): Promise<number> 
   }
   io.stdout("\n== What each site's agent manages (desired state)\n");
   for (const s of [...fleet.sites.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-    const d = compile(fleet, s.name, rolesOf(s.role));
+    const compiled = sites.get(s.name);
+    if (!compiled || 'error' in compiled) throw new UserError(compiled?.error ?? `${s.name} was not compiled.`);
+    const d = compiled.desired;
     io.stdout(`  ${s.name.padEnd(18)} ${summarizeDesired(d)}\n`);
     for (const n of d.notes ?? []) io.stdout(`  ${''.padEnd(18)} note: ${n}\n`);
   }
