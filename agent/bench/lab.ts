@@ -27,8 +27,23 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { agentEnv, formatRun, labDown, labRun, LabError, missingForLab, originHead, TARGET_RATIO, type RunReport } from '../src/testbed/lab/index.js';
-import { isSame, loadState, saveState, sh, spawnDetached, stopPids, type AgentRecord, type LabProcess, type LabState } from '../src/testbed/lab/processes.js';
+import { agentEnv } from '../src/testbed/lab/agents.js';
+import { labDown } from '../src/testbed/lab/down.js';
+import { originHead } from '../src/testbed/lab/origin.js';
+import { missingForLab } from '../src/testbed/lab/preflight.js';
+import {
+  isSame,
+  LabError,
+  loadState,
+  saveState,
+  sh,
+  spawnDetached,
+  stopPids,
+  type AgentRecord,
+  type LabProcess,
+  type LabState,
+} from '../src/testbed/lab/processes.js';
+import { formatRun, labRun, TARGET_RATIO, type RunReport } from '../src/testbed/lab/run.js';
 import { median, table, type Out, type Row } from './report.js';
 
 const NODES_PER_REGION = 2;
@@ -218,7 +233,8 @@ function makePusher(state: LabState): () => { sha: string; pushedAt: number; fil
     git(['push', '-q', state.origin, 'HEAD:main']);
     const pushedAt = performance.now();
     const sha = git(['rev-parse', 'HEAD']);
-    if (originHead(state) !== sha) throw new LabError(`the lab's origin is not at the pushed ${sha.slice(0, 12)}`);
+    if (git(['--git-dir', state.origin, 'rev-parse', 'refs/heads/main']) !== sha)
+      throw new LabError(`the lab's origin is not at the pushed ${sha.slice(0, 12)}`);
     return { sha, pushedAt, files };
   };
 }
@@ -324,7 +340,7 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   const agents = labAgents(state);
   const intervalMs = INTERVAL_S * 1000;
   const push = makePusher(state);
-  let head = originHead(state)!;
+  let head = (await originHead(state))!;
   const all = `all ${agents.length} agents`;
 
   // --- polling alone: pushes at evenly spread phases of the interval ---
@@ -405,7 +421,7 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
     const counts = new Map<string, number>();
     for (const s of answers) counts.set(String(s ?? 'no answer'), (counts.get(String(s ?? 'no answer')) ?? 0) + 1);
     findings.push(
-      `the lab starts its agents without --webhook-secret (agent/src/lab/index.ts, up(): gateway and node agent argv), so their /hooks/github is off: a signed push got ` +
+      `the lab starts its agents without --webhook-secret (agent/src/testbed/lab/agents.ts: gateway and node agent argv), so their /hooks/github is off: a signed push got ` +
         `${[...counts].map(([s, n]) => `HTTP ${s} from ${n}`).join(', ')} of ${agents.length} agents. Merge-to-applied in the lab is polling only until the lab passes ` +
         `--webhook-secret env:<NAME> with a generated secret in its agent environment (and records it in state.secrets).`,
     );

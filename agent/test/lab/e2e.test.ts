@@ -17,28 +17,18 @@ import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
 import { listModelFiles } from '../../src/model/loader.js';
 import { validateFiles } from '../../src/policy/validate.js';
 import { verify } from '../../src/report/chat/webhook/index.js';
-import { LAB_CHAT_SECRET_ENV, fleetSites, labFleet, selectSites } from '../../src/testbed/lab/fleet.js';
+import { LAB_CHAT_SECRET_ENV, labFleet } from '../../src/testbed/lab/fleet.js';
+import { fleetSites, selectSites } from '../../src/testbed/lab/fleet-sites.js';
 import { formatBytes } from '../../src/testbed/lab/images.js';
-import {
-  agentState,
-  formatRun,
-  formatStatus,
-  labAddSite,
-  labChatMessages,
-  labCommitStatuses,
-  labDown,
-  labInterfaces,
-  labPrepareSite,
-  labPull,
-  labPulls,
-  labPushImage,
-  labStatus,
-  labUp,
-  missingForLab,
-  originHead,
-  TARGET_RATIO,
-  type LabCommitStatus,
-} from '../../src/testbed/lab/index.js';
+import { labAddSite, labPrepareSite } from '../../src/testbed/lab/add-site.js';
+import { agentState } from '../../src/testbed/lab/agents.js';
+import { labDown } from '../../src/testbed/lab/down.js';
+import { labInterfaces } from '../../src/testbed/lab/network.js';
+import { originHead } from '../../src/testbed/lab/origin.js';
+import { missingForLab } from '../../src/testbed/lab/preflight.js';
+import { formatRun, labPull, labPulls, labPushImage, TARGET_RATIO } from '../../src/testbed/lab/run.js';
+import { formatStatus, labChatMessages, labCommitStatuses, labStatus, type LabCommitStatus } from '../../src/testbed/lab/status.js';
+import { labUp } from '../../src/testbed/lab/up.js';
 import { listNamespaces, loadState, pidsUsingDir, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
 import { chatBody, type ChatDelivery } from '../../src/testbed/lab/receivers.js';
 import { labTopology } from '../../src/testbed/lab/topology.js';
@@ -223,7 +213,7 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
   });
 
   it('the lab is up with reporting on: every agent applied the origin, statuses and chat arrived for it', async function () {
-    const head = originHead(state())!;
+    const head = (await originHead(state()))!;
     await waitFor(
       'every agent applied the origin',
       60_000,

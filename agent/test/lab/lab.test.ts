@@ -14,31 +14,17 @@ import { fileURLToPath } from 'node:url';
 import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
 import { listModelFiles } from '../../src/model/loader.js';
 import { validateFiles } from '../../src/policy/validate.js';
-import {
-  fleetSites,
-  labChatUrlEnv,
-  labFleet,
-  labNextHop,
-  labReadySite,
-  selectSites,
-  FIRST_WG_PORT,
-  LAB_CHAT_SECRET_ENV,
-  LAB_MTU,
-} from '../../src/testbed/lab/fleet.js';
+import { labChatUrlEnv, labFleet, LAB_CHAT_SECRET_ENV } from '../../src/testbed/lab/fleet.js';
+import { fleetSites, labNextHop, selectSites, FIRST_WG_PORT, LAB_MTU } from '../../src/testbed/lab/fleet-sites.js';
 import { inCidr, layerSizes, parseRegistryLog, servedTo } from '../../src/testbed/lab/images.js';
-import {
-  agentEnv,
-  labDown,
-  labInterfaces,
-  labRun,
-  labStatus,
-  missingForLab,
-  formatRun,
-  formatStatus,
-  TARGET_RATIO,
-  type RunReport,
-} from '../../src/testbed/lab/index.js';
+import { agentEnv } from '../../src/testbed/lab/agents.js';
+import { labDown } from '../../src/testbed/lab/down.js';
+import { labInterfaces } from '../../src/testbed/lab/network.js';
+import { missingForLab } from '../../src/testbed/lab/preflight.js';
+import { formatRun, labRun, TARGET_RATIO, type RunReport } from '../../src/testbed/lab/run.js';
+import { formatStatus, labStatus } from '../../src/testbed/lab/status.js';
 import { startPeer, upstreamOf } from '../../src/testbed/lab/peer.js';
+import { labReadySite } from '../../src/testbed/lab/ready-site.js';
 import { isLabProgram, listNamespaces, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
 import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/testbed/lab/push-hook.js';
 import { chatBody, readChatLog, startChatReceiver } from '../../src/testbed/lab/receivers.js';

@@ -1,4 +1,4 @@
-// `mirrornet lab up|down|status|run`: the whole fleet on one machine (agent/src/lab).
+// `mirrornet lab up|down|status|run`: the whole fleet on one machine (agent/src/testbed/lab).
 import { MirrornetError } from '../../errors.js';
 import type { Command } from 'commander';
 import { Option } from 'commander';
@@ -108,20 +108,20 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 export async function labUpCommand(opts: LabCliOptions, io: Io): Promise<number> {
-  const { labUp } = await import('../lab/index.js');
+  const { labUp } = await import('../lab/up.js');
   await guard(() => labUp(upOptions(opts, io)));
   return 0;
 }
 
 export async function labDownCommand(opts: { dir: string; prefix: string }, io: Io): Promise<number> {
-  const { labDown } = await import('../lab/index.js');
+  const { labDown } = await import('../lab/down.js');
   const r = await guard(() => labDown({ dir: opts.dir, prefix: opts.prefix, say: (l) => io.stderr(`${l}\n`) }));
   for (const p of r.problems) io.stderr(`problem: ${p}\n`);
   return r.problems.length ? 1 : 0;
 }
 
 export async function labStatusCommand(opts: { dir: string; json?: boolean }, io: Io): Promise<number> {
-  const { labStatus, formatStatus } = await import('../lab/index.js');
+  const { labStatus, formatStatus } = await import('../lab/status.js');
   const s = await guard(() => labStatus(opts.dir));
   if (!s) {
     io.stderr(`No lab in ${opts.dir}: \`mirrornet lab up\` makes one.\n`);
@@ -133,7 +133,7 @@ export async function labStatusCommand(opts: { dir: string; json?: boolean }, io
 }
 
 export async function labRunCommand(opts: LabCliOptions, io: Io): Promise<number> {
-  const { labRun, formatRun, runPassed } = await import('../lab/index.js');
+  const { labRun, formatRun, runPassed } = await import('../lab/run.js');
   const mb = Number(opts.imageMb ?? '16');
   if (!(mb > 0 && mb <= 1024)) throw new UsageError(`--image-mb ${opts.imageMb}: use a size from 1 to 1024.`);
   const report = await guard(() => labRun({ ...upOptions(opts, io), imageBytes: Math.round(mb * 1024 * 1024), down: Boolean(opts.down) }));

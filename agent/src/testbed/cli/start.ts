@@ -57,7 +57,7 @@ export async function startCommand(opts: StartOptions, io: Io): Promise<number> 
   }
   if (opts.plansOnly) return 0;
 
-  const { missingForLab } = await import('../lab/index.js');
+  const { missingForLab } = await import('../lab/preflight.js');
   let missing = missingForLab();
   if (process.getuid?.() !== 0) {
     io.stdout(`\n== The whole network on this machine\nThe lab needs root (network namespaces, WireGuard, containerd). Run it with:\n  sudo npm start\n`);

@@ -352,7 +352,10 @@ export interface LabState {
   services?: ServicesRecord;
   /** Harbor admin password and other generated secrets (the file is 0600). */
   secrets: Record<string, string>;
-  /** How `up` ran, for sites added later: the agents' interval, nodes per region; whether a push to the origin is a push webhook to the agents (its post-receive hook reads it on every push). */
+  /**
+   * How `up` ran, for sites added later: the agents' interval, nodes per region; whether a push to the origin
+   * is a push webhook to the agents (its post-receive hook reads it on every push).
+   */
   options?: { interval: string; nodes: number; pushWebhook?: boolean };
   report?: ReportRecord;
   /** Sites made lab-ready (`labPrepareSite`) and not added yet: their slot (WAN address, veth name). */

@@ -16,7 +16,10 @@ export const PUSH_HOOK_SCRIPT = fileURLToPath(import.meta.url);
 /** The post-receive hook's text for a lab directory. */
 export function postReceiveHook(dir: string, node = process.execPath): string {
   const q = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  return `#!/bin/sh\n# mirrornet lab: tell the lab's agents about every push to main (a signed GitHub push webhook).\nexec ${q(node)} ${q(PUSH_HOOK_SCRIPT)} ${q(dir)}\n`;
+  return (
+    "#!/bin/sh\n# mirrornet lab: tell the lab's agents about every push to main (a signed GitHub push webhook).\n" +
+    `exec ${q(node)} ${q(PUSH_HOOK_SCRIPT)} ${q(dir)}\n`
+  );
 }
 
 /** POST a signed push event for `ref`/`after` to every agent of the lab; how many answered 2xx. */

@@ -1,8 +1,9 @@
 // The lab's cloud services, one long-running process on loopback (started by `lab up`, stopped by `lab
 // down`): the Huawei Cloud VPC route-table emulator every Huawei Cloud gateway programs, one Harbor
 // API emulator per core, and, when the lab reports, its local receivers (receivers.ts): the GitHub
-// emulator the agents post commit statuses to, and the chat receiver every lab chat channel posts to. A Harbor replication execution really copies the artifacts: the source core's
-// namespace runs the lab's registry tool, which copies from its real registry to the destination core's
+// emulator the agents post commit statuses to, and the chat receiver every lab chat channel posts to.
+// A Harbor replication execution really copies the artifacts: the source core's namespace runs the lab's
+// registry tool, which copies from its real registry to the destination core's
 // across the tunnel (Harbor pushes from the source). Nothing here ever connects beyond loopback: a Harbor
 // registry endpoint that is not one of the lab's Harbors (e.g. Docker Hub) is reported healthy unchecked.
 //
