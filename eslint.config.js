@@ -1,0 +1,67 @@
+// Lint: TypeScript rules (typescript-eslint) and the layer boundaries of agent/src (eslint-plugin-boundaries).
+// The layers and what each may import are listed in README.md ("Layers"); a test keeps the two in step.
+import js from '@eslint/js';
+import boundaries from 'eslint-plugin-boundaries';
+import tseslint from 'typescript-eslint';
+
+/** Layers, bottom first; each may import itself and any layer listed in its `may` (see README.md). */
+export const LAYERS = [
+  { type: 'base', pattern: 'agent/src/{errors,log}.ts', may: [] },
+  { type: 'host', pattern: 'agent/src/host/**', may: ['base'] },
+  { type: 'model', pattern: 'agent/src/model/**', may: ['base'] },
+  { type: 'source', pattern: 'agent/src/source/**', may: ['base', 'host', 'model'] },
+  { type: 'net', pattern: 'agent/src/net/**', may: ['base', 'model'] },
+  { type: 'policy', pattern: 'agent/src/policy/**', may: ['base', 'model', 'net'] },
+  { type: 'desired', pattern: 'agent/src/desired/**', may: ['base', 'model', 'net'] },
+  { type: 'scaffold', pattern: 'agent/src/scaffold/**', may: ['base', 'model', 'net', 'policy'] },
+  { type: 'provider', pattern: 'agent/src/providers/*/**', may: ['base', 'host', 'model', 'net', 'desired', 'provider-contract'] },
+  { type: 'provider-contract', pattern: 'agent/src/providers/{types,lazy}.ts', may: ['base', 'host', 'model', 'desired'] },
+  { type: 'provider-registry', pattern: 'agent/src/providers/registry.ts', may: ['base', 'host', 'model', 'desired', 'provider', 'provider-contract'] },
+  {
+    type: 'reconcile',
+    pattern: 'agent/src/reconcile/**',
+    may: ['base', 'host', 'model', 'source', 'net', 'policy', 'desired', 'provider-contract', 'provider-registry'],
+  },
+  { type: 'report', pattern: 'agent/src/report/**', may: ['base', 'host', 'model', 'net', 'desired', 'provider-contract', 'reconcile'] },
+  { type: 'server', pattern: 'agent/src/server/**', may: ['base', 'host', 'model', 'reconcile', 'report'] },
+  {
+    type: 'cli',
+    pattern: 'agent/src/cli/**',
+    may: ['base', 'host', 'model', 'source', 'net', 'policy', 'desired', 'scaffold', 'provider-contract', 'provider-registry', 'reconcile', 'report', 'server', 'testbed-door'],
+  },
+  { type: 'testbed-door', pattern: 'agent/src/testbed/commands.ts', may: ['base', 'cli', 'testbed'] },
+  {
+    type: 'testbed',
+    pattern: 'agent/src/testbed/**',
+    may: ['base', 'host', 'model', 'source', 'net', 'policy', 'desired', 'scaffold', 'provider', 'provider-contract', 'provider-registry', 'reconcile', 'report', 'server', 'cli'],
+  },
+];
+
+export default tseslint.config(
+  { ignores: ['agent/dist/**', 'node_modules/**', 'agent/schemas/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['agent/**/*.ts'],
+    plugins: { boundaries },
+    settings: {
+      // Single files first: the first element whose pattern matches a file classifies it.
+      'boundaries/elements': [...LAYERS]
+        .sort((a, b) => Number(b.pattern.endsWith('.ts')) - Number(a.pattern.endsWith('.ts')))
+        .map(({ type, pattern }) => ({ type, pattern, partialMatch: false })),
+      'boundaries/include': ['agent/src/**/*.ts'],
+      'import/resolver': { typescript: { project: 'tsconfig.json' } },
+    },
+    rules: {
+      'boundaries/dependencies': [
+        2,
+        {
+          default: 'disallow',
+          policies: LAYERS.map(({ type, may }) => ({ from: { element: { type } }, allow: { to: { element: { types: { anyOf: [type, ...may] } } } } })),
+        },
+      ],
+      'boundaries/no-unknown-files': 2,
+      '@typescript-eslint/no-unused-vars': [2, { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+);
