@@ -1,10 +1,10 @@
 // policies/notifications.yaml: routes name declared channels and sites, every channel is used, channel
 // names are unique, signing secrets are set where the vendor can check them (and not where it cannot),
 // and rate limits stay within what each vendor documents for one robot.
+import { vendorPerMinute } from '../../model/chat-vendors.js';
 import type { Finding } from '../../model/finding.js';
 import type { NotificationChannel } from '../../model/schema.js';
 import { didYouMean } from '../../model/suggest.js';
-import { vendorPerMinute } from '../../report/chat/registry.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
 
 const unknownChannel = reporter({ id: 'notifications/unknown-channel', severity: 'error' });
@@ -26,7 +26,9 @@ const VENDOR: Record<NotificationChannel['type'], string> = {
 /** Why a channel without a secret deserves a look. */
 const WITHOUT_SECRET: Partial<Record<NotificationChannel['type'], string>> = {
   dingtalk:
-    'without the robot\'s "sign" (加签) security setting anyone who learns the URL can post into the group. Turn it on and add secret: env:NAME holding the SEC... value (a robot secured by keywords must see "mirrornet" in every message: every title has it)',
+    'without the robot\'s "sign" (加签) security setting anyone who learns the URL can post into the group. ' +
+    'Turn it on and add secret: env:NAME holding the SEC... value ' +
+    '(a robot secured by keywords must see "mirrornet" in every message: every title has it)',
   feishu: "without the bot's signature verification (签名校验) anyone who learns the URL can post into the group. Turn it on and add secret: env:NAME",
   webhook: 'messages go out unsigned (no X-Mirrornet-Signature-256 header) and the receiver cannot tell them from forged ones. Add secret: env:NAME',
 };
@@ -58,7 +60,8 @@ function check(ctx: RuleContext): Finding[] {
         unusedSecret(
           f,
           ['channels', i, 'secret'],
-          `${VENDOR[c.type]} robots are not signed (the URL itself is the credential): the secret of ${c.name} is never used; remove it and keep the URL secret.`,
+          `${VENDOR[c.type]} robots are not signed (the URL itself is the credential): ` +
+            `the secret of ${c.name} is never used; remove it and keep the URL secret.`,
         ),
       );
     }
@@ -68,7 +71,8 @@ function check(ctx: RuleContext): Finding[] {
         rateLimit(
           f,
           ['channels', i, 'rateLimit', 'perMinute'],
-          `rateLimit.perMinute ${c.rateLimit.perMinute} of ${c.name} is above the ${max} messages per minute ${VENDOR[c.type]} documents for one robot (${LIMIT_NOTE[c.type]}): use ${max} or less.`,
+          `rateLimit.perMinute ${c.rateLimit.perMinute} of ${c.name} is above the ${max} messages per minute ` +
+            `${VENDOR[c.type]} documents for one robot (${LIMIT_NOTE[c.type]}): use ${max} or less.`,
         ),
       );
     }
@@ -83,13 +87,8 @@ function check(ctx: RuleContext): Finding[] {
       used.add(name);
       if (seen.has(name)) return;
       const guess = didYouMean(name, names);
-      out.push(
-        unknownChannel(
-          f,
-          ['routes', i, 'channels', j],
-          `The route sends to "${name}", which is not a channel of this policy${guess ? `. Did you mean "${guess}"?` : `: declare it under channels${names.length ? ` or use one of ${names.join(', ')}` : ''}.`}`,
-        ),
-      );
+      const hint = guess ? `. Did you mean "${guess}"?` : `: declare it under channels${names.length ? ` or use one of ${names.join(', ')}` : ''}.`;
+      out.push(unknownChannel(f, ['routes', i, 'channels', j], `The route sends to "${name}", which is not a channel of this policy${hint}`));
     });
     (r.match?.regions ?? []).forEach((site, j) => {
       if (ctx.knownOrBroken(site)) return;

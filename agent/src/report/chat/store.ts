@@ -2,7 +2,8 @@
 // state directory, written atomically (mode 0600), so a restarted agent neither repeats an alert nor
 // forgets a reminder. It holds events (sites, components, change ids), never a URL or a secret.
 import { HostFiles } from '../../host/files.js';
-import type { ChatState, ChatStateStore } from './dispatcher.js';
+import type { ChatState } from './decisions.js';
+import type { ChatStateStore } from './dispatcher.js';
 
 export const CHAT_STATE_FILE = 'chat-state.json';
 

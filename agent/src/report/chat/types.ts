@@ -53,16 +53,8 @@ export type Outcome =
       retryAfterMs?: number;
     };
 
-/** A request limit the vendor documents for one robot: at most `max` requests per `perMs`. */
-export interface VendorLimit {
-  max: number;
-  perMs: number;
-}
-
 export interface Notifier {
   type: ChannelType;
-  /** The vendor's documented send limits for one robot (the default rate limit of a channel). */
-  limits: readonly VendorLimit[];
   /** Whether the vendor checks a signature made with `secret`. */
   signs: boolean;
   /** The JSON body, without signature fields. Pure. */

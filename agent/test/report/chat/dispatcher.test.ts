@@ -10,18 +10,8 @@ import type { AddressInfo } from 'node:net';
 import { hostSecrets } from '../../../src/host/secrets.js';
 import type { Notifications } from '../../../src/model/schema.js';
 import type { DingTalkBody } from '../../../src/report/chat/dingtalk/index.js';
-import {
-  channelLimits,
-  chatWorthy,
-  createChatDispatcher,
-  Limiter,
-  NO_NOTIFICATIONS,
-  parseDuration,
-  route,
-  type ChatDispatcher,
-  type ChatDispatcherOptions,
-  type ChatState,
-} from '../../../src/report/chat/dispatcher.js';
+import { NO_NOTIFICATIONS, type ChatState } from '../../../src/report/chat/decisions.js';
+import { createChatDispatcher, type ChatDispatcher, type ChatDispatcherOptions } from '../../../src/report/chat/dispatcher.js';
 import { CHAT_STATE_FILE, fileStateStore } from '../../../src/report/chat/store.js';
 import type { WebhookBody } from '../../../src/report/chat/webhook/index.js';
 import { captureLog, event, fakeTime, HOUR, MINUTE, policy, siteArea, START, type Captured, type FakeTime } from './harness.js';
@@ -114,27 +104,6 @@ describe('chat dispatcher', function () {
       for (const r of Object.values(rs)) assert.deepEqual(r.rejected, []);
     });
 
-    it('route() and chatWorthy() as pure functions', () => {
-      const p = policy({
-        channels: [channel('ch-a'), channel('ch-b')],
-        routes: [
-          { match: { areas: ['cn'], events: ['drift-detected'] }, channels: ['ch-a'] },
-          { match: { regions: ['ap-jakarta'] }, channels: ['ch-b', 'ch-a'] },
-        ],
-      });
-      assert.deepEqual(route(p, 'drift-detected', 'cn-shanghai', 'cn'), ['ch-a']);
-      assert.deepEqual(route(p, 'applied', 'cn-shanghai', 'cn'), []);
-      assert.deepEqual(route(p, 'drift-detected', 'cn-shanghai', undefined), [], 'an unknown area matches no area list');
-      assert.deepEqual(route(p, 'applied', 'ap-jakarta', 'overseas'), ['ch-b', 'ch-a']);
-      assert.equal(chatWorthy(event('apply-started')), false);
-      assert.equal(chatWorthy(event('applied', { changes: [] })), false);
-      assert.equal(chatWorthy(event('applied')), true);
-      assert.equal(parseDuration('24h'), 86_400_000);
-      assert.equal(parseDuration('5m'), 300_000);
-      assert.equal(parseDuration('250ms'), 250);
-      assert.throws(() => parseDuration('1 day'));
-    });
-
     it('setPolicy() routes later events by the newly applied policy', async () => {
       const time = fakeTime();
       const cap = captureLog();
@@ -200,25 +169,6 @@ describe('chat dispatcher', function () {
       const waits = cap.records('rate limit reached');
       assert.ok(waits.length >= 2);
       assert.equal(waits[0]!['channel'], 'slow');
-    });
-
-    it('uses the vendor limit when none is set (Feishu: 5 per second)', () => {
-      assert.deepEqual(channelLimits({ type: 'feishu' }), [
-        { max: 100, perMs: 60_000 },
-        { max: 5, perMs: 1000 },
-      ]);
-      assert.deepEqual(channelLimits({ type: 'feishu', rateLimit: { perMinute: 20 } }), [
-        { max: 20, perMs: 60_000 },
-        { max: 5, perMs: 1000 },
-      ]);
-      assert.deepEqual(channelLimits({ type: 'dingtalk' }), [{ max: 20, perMs: 60_000 }]);
-      assert.deepEqual(channelLimits({ type: 'webhook' }), []);
-      const l = new Limiter(channelLimits({ type: 'feishu' }));
-      for (let i = 0; i < 5; i++) {
-        assert.equal(l.wait(START + i), 0);
-        l.take(START + i);
-      }
-      assert.equal(l.wait(START + 10), 990, 'the sixth waits for the first to leave the one-second window');
     });
 
     it('drops the oldest waiting message beyond maxQueue, with a log line', async () => {

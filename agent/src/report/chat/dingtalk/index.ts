@@ -71,7 +71,6 @@ export function parse(status: number, headers: { get(name: string): string | nul
 
 export const dingtalk: Notifier = {
   type: 'dingtalk',
-  limits: [{ max: 20, perMs: 60_000 }],
   signs: true,
   render,
   request,

@@ -110,10 +110,6 @@ export function parse(status: number, headers: { get(name: string): string | nul
 
 export const feishu: Notifier = {
   type: 'feishu',
-  limits: [
-    { max: 100, perMs: 60_000 },
-    { max: 5, perMs: 1_000 },
-  ],
   signs: true,
   render,
   request,

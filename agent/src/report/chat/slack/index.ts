@@ -61,8 +61,6 @@ export function parse(status: number, headers: { get(name: string): string | nul
 
 export const slack: Notifier = {
   type: 'slack',
-  // "1 per second, short bursts allowed" for incoming webhooks.
-  limits: [{ max: 60, perMs: 60_000 }],
   signs: false,
   render,
   request: (target, notice) => request(target, notice),

@@ -86,7 +86,6 @@ export function parse(status: number, headers: { get(name: string): string | nul
 
 export const webhook: Notifier = {
   type: 'webhook',
-  limits: [],
   signs: true,
   render,
   request,

@@ -79,7 +79,6 @@ export function parse(status: number, headers: { get(name: string): string | nul
 
 export const wecom: Notifier = {
   type: 'wecom',
-  limits: [{ max: 20, perMs: 60_000 }],
   signs: false,
   render,
   request: (target, notice) => request(target, notice),

@@ -1,0 +1,280 @@
+// What the chat dispatcher decides, as pure functions of (state, event, now): which channels hear an
+// event, whether noise control lets it through, which drift reminders are due, when a channel may send
+// and how long to back off. No I/O and no timers: dispatcher.ts and delivery.ts act on these decisions.
+//
+// Routing: a route matches an event when each of its lists that is present contains the event's area
+// (of its site), site and kind; an event goes once to the union of the channels of the matching routes.
+// `apply-started` never goes to chat, nor an `applied` that changed nothing.
+//
+// Noise control:
+// - drift (per site and component): `drift-detected` alerts once; while it lasts a reminder goes out
+//   every `reminder` (default 24h); `drift-resolved` sends one "resolved" (to the routes of
+//   drift-resolved and to every channel that heard the alert), a second one is dropped. A drift that
+//   changes (new fingerprint) alerts again.
+// - failures (apply-failed, revision-refused, guardrail-blocked) with the same fingerprint are sent
+//   once per `dedupWindow` (default 5m); the next one sent says how many were left out.
+// - rate limit per channel: `rateLimit.perMinute`, else the vendor's documented limit
+//   (model/chat-vendors.ts); the vendor's shorter windows always apply.
+import { z } from 'zod';
+import { CHAT_VENDOR_LIMITS, type VendorLimit } from '../../model/chat-vendors.js';
+import type { NotificationChannel, Notifications } from '../../model/schema.js';
+import type { AgentEvent, EventKind } from '../../reconcile/events.js';
+import type { Notice } from './types.js';
+
+// ---- Durations ------------------------------------------------------------------------------------
+
+const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** "30s", "5m", "24h", "7d", "250ms" -> milliseconds. */
+export function parseDuration(text: string): number {
+  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
+  if (!m) throw new Error(`not a duration: ${JSON.stringify(text)} (e.g. 30s, 5m, 24h, 7d)`);
+  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+}
+
+/** No channels, no routes: the policy to start with until the agent knows its applied revision's. */
+export const NO_NOTIFICATIONS: Notifications = { kind: 'Notifications', name: 'none', channels: [], routes: [], reminder: '24h', dedupWindow: '5m' };
+
+// ---- Routing --------------------------------------------------------------------------------------
+
+/** Whether an event is worth a chat message at all. */
+export function chatWorthy(event: AgentEvent): boolean {
+  if (event.kind === 'apply-started') return false;
+  if (event.kind === 'applied' && !event.changes?.length) return false;
+  return true;
+}
+
+/** The channels (by name, each once, in route order) that hear about `kind` on `site` in `area`. */
+export function route(policy: Pick<Notifications, 'routes'>, kind: EventKind, site: string, area: string | undefined): string[] {
+  const out = new Set<string>();
+  for (const r of policy.routes) {
+    const m = r.match ?? {};
+    if (m.areas && (area === undefined || !(m.areas as string[]).includes(area))) continue;
+    if (m.regions && !m.regions.includes(site)) continue;
+    if (m.events && !(m.events as string[]).includes(kind)) continue;
+    for (const c of r.channels) out.add(c);
+  }
+  return [...out];
+}
+
+/** What routing needs to know: the applied policy and the area of a site (undefined when unknown). */
+export interface Routing {
+  policy: Notifications;
+  siteArea: (site: string) => string | undefined;
+}
+
+// ---- State ----------------------------------------------------------------------------------------
+
+const StoredEvent = z.object({
+  kind: z.enum(['apply-started', 'applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']),
+  site: z.string(),
+  revision: z.string(),
+  message: z.string(),
+  component: z.string().optional(),
+  changes: z.array(z.object({ provider: z.string(), id: z.string(), action: z.string(), reason: z.string() })).optional(),
+  fingerprint: z.string(),
+  at: z.string(),
+});
+
+export const ChatState = z.object({
+  version: z.literal(1),
+  /** Open drifts by `<site>/<component>`. Times are the dispatcher clock's milliseconds. */
+  drifts: z.record(
+    z.string(),
+    z.object({ fingerprint: z.string(), since: z.number(), lastSent: z.number(), channels: z.array(z.string()), event: StoredEvent }),
+  ),
+  /** Drifts whose "resolved" was sent, and when (a second drift-resolved is dropped). */
+  resolved: z.record(z.string(), z.number()),
+  /** Failures by fingerprint: when one was last sent, and how many were left out since. */
+  recent: z.record(z.string(), z.object({ at: z.number(), suppressed: z.number() })),
+});
+export type ChatState = z.infer<typeof ChatState>;
+
+export function emptyChatState(): ChatState {
+  return { version: 1, drifts: {}, resolved: {}, recent: {} };
+}
+
+const MAX_STORED_CHANGES = 50;
+const DAY_MS = 86_400_000;
+const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked']);
+
+function driftId(event: AgentEvent): string {
+  return `${event.site}/${event.component ?? event.fingerprint}`;
+}
+
+/** The event as the state keeps it: at most MAX_STORED_CHANGES changes. */
+function slim(event: AgentEvent): AgentEvent {
+  return event.changes && event.changes.length > MAX_STORED_CHANGES ? { ...event, changes: event.changes.slice(0, MAX_STORED_CHANGES) } : { ...event };
+}
+
+function without<T>(record: Record<string, T>, key: string): Record<string, T> {
+  const out = { ...record };
+  delete out[key];
+  return out;
+}
+
+const reminderMs = (policy: Notifications): number => parseDuration(policy.reminder ?? '24h');
+const dedupMs = (policy: Notifications): number => parseDuration(policy.dedupWindow ?? '5m');
+
+/**
+ * Forget what no longer matters at `now`: failures past the dedup window (kept a day longer when some
+ * were left out) and resolutions older than the reminder interval.
+ */
+export function prune(state: ChatState, policy: Notifications, now: number): { state: ChatState; changed: boolean } {
+  const dedup = dedupMs(policy);
+  const keep = reminderMs(policy);
+  const recent = Object.entries(state.recent).filter(([, r]) => now - r.at < dedup + (r.suppressed ? DAY_MS : 0));
+  const resolved = Object.entries(state.resolved).filter(([, at]) => now - at < keep);
+  const changed = recent.length !== Object.keys(state.recent).length || resolved.length !== Object.keys(state.resolved).length;
+  if (!changed) return { state, changed };
+  return { state: { ...state, recent: Object.fromEntries(recent), resolved: Object.fromEntries(resolved) }, changed };
+}
+
+// ---- Decisions ------------------------------------------------------------------------------------
+
+/** Messages to queue: one notice to each of `channels` (names, possibly undeclared ones). */
+export interface Delivery {
+  channels: string[];
+  notice: Notice;
+}
+
+/** Why an event sends nothing although it is chat-worthy; `key` is the drift id or the fingerprint. */
+export interface Suppression {
+  why: 'drift-open' | 'drift-resolved' | 'dedup';
+  key: string;
+}
+
+export type EventDecision = { action: 'ignore' } | { action: 'suppress'; suppression: Suppression } | ({ action: 'send' } & Delivery);
+
+/** The state after an event or a tick, and whether it is worth saving. */
+export interface Decided<D> {
+  state: ChatState;
+  decision: D;
+  save: boolean;
+}
+
+/** What one event does to the state and which channels hear about it, at `now`. */
+export function decideEvent(before: ChatState, routing: Routing, event: AgentEvent, now: number): Decided<EventDecision> {
+  if (!chatWorthy(event)) return { state: before, decision: { action: 'ignore' }, save: false };
+  const { policy } = routing;
+  const area = routing.siteArea(event.site);
+  const state = prune(before, policy, now).state;
+  switch (event.kind) {
+    case 'drift-detected': {
+      const id = driftId(event);
+      const open = state.drifts[id];
+      if (open && open.fingerprint === event.fingerprint) {
+        return { state, decision: { action: 'suppress', suppression: { why: 'drift-open', key: id } }, save: false };
+      }
+      const channels = route(policy, event.kind, event.site, area);
+      const since = open?.since ?? now;
+      const next: ChatState = {
+        ...state,
+        drifts: { ...state.drifts, [id]: { fingerprint: event.fingerprint, since, lastSent: now, channels, event: slim(event) } },
+        resolved: without(state.resolved, id),
+      };
+      const notice: Notice = { event, area, occurrence: 'alert', ...(open ? { since: new Date(since).toISOString() } : {}) };
+      return { state: next, decision: { action: 'send', channels, notice }, save: true };
+    }
+    case 'drift-resolved': {
+      const id = driftId(event);
+      const open = state.drifts[id];
+      if (!open && state.resolved[id] !== undefined) {
+        return { state, decision: { action: 'suppress', suppression: { why: 'drift-resolved', key: id } }, save: false };
+      }
+      const known = new Set(policy.channels.map((c) => c.name));
+      const heard = (open?.channels ?? []).filter((c) => known.has(c));
+      const channels = [...new Set([...route(policy, event.kind, event.site, area), ...heard])];
+      const next: ChatState = { ...state, drifts: without(state.drifts, id), resolved: { ...state.resolved, [id]: now } };
+      const notice: Notice = { event, area, occurrence: 'resolved', ...(open ? { since: new Date(open.since).toISOString() } : {}) };
+      return { state: next, decision: { action: 'send', channels, notice }, save: true };
+    }
+    default: {
+      let suppressed: number | undefined;
+      let next = state;
+      if (DEDUPED.has(event.kind)) {
+        const seen = state.recent[event.fingerprint];
+        if (seen && now - seen.at < dedupMs(policy)) {
+          const counted: ChatState = { ...state, recent: { ...state.recent, [event.fingerprint]: { ...seen, suppressed: seen.suppressed + 1 } } };
+          return { state: counted, decision: { action: 'suppress', suppression: { why: 'dedup', key: event.fingerprint } }, save: true };
+        }
+        suppressed = seen?.suppressed || undefined;
+        next = { ...state, recent: { ...state.recent, [event.fingerprint]: { at: now, suppressed: 0 } } };
+      }
+      const notice: Notice = { event, area, occurrence: 'alert', ...(suppressed ? { suppressed } : {}) };
+      return { state: next, decision: { action: 'send', channels: route(policy, event.kind, event.site, area), notice }, save: true };
+    }
+  }
+}
+
+/** A reminder that the drift `drift` (its id) still lasts. */
+export interface Reminder extends Delivery {
+  drift: string;
+}
+
+/** The reminders due at `now` (one per open drift not reminded within the interval), and the state after them. */
+export function decideReminders(before: ChatState, routing: Routing, now: number): Decided<Reminder[]> {
+  const every = reminderMs(routing.policy);
+  const pruned = prune(before, routing.policy, now);
+  const drifts = { ...pruned.state.drifts };
+  const reminders: Reminder[] = [];
+  for (const [id, drift] of Object.entries(drifts)) {
+    if (now - drift.lastSent < every) continue;
+    drifts[id] = { ...drift, lastSent: now };
+    const event = drift.event as AgentEvent;
+    const area = routing.siteArea(event.site);
+    const notice: Notice = { event, area, occurrence: 'reminder', since: new Date(drift.since).toISOString() };
+    reminders.push({ drift: id, channels: route(routing.policy, 'drift-detected', event.site, area), notice });
+  }
+  if (!reminders.length) return { state: pruned.state, decision: reminders, save: pruned.changed };
+  return { state: { ...pruned.state, drifts }, decision: reminders, save: true };
+}
+
+// ---- Rate limits and backoff ----------------------------------------------------------------------
+
+/** A sliding-window limiter over several windows (e.g. 100 per minute and 5 per second). */
+export class Limiter {
+  private stamps: number[] = [];
+  constructor(readonly windows: readonly VendorLimit[]) {}
+
+  /** Milliseconds until the next request may go (0: now). */
+  wait(now: number): number {
+    const longest = Math.max(0, ...this.windows.map((w) => w.perMs));
+    this.stamps = this.stamps.filter((t) => now - t < longest);
+    let wait = 0;
+    for (const w of this.windows) {
+      const inside = this.stamps.filter((t) => now - t < w.perMs);
+      if (inside.length >= w.max) wait = Math.max(wait, inside[inside.length - w.max]! + w.perMs - now);
+    }
+    return wait;
+  }
+
+  take(now: number): void {
+    this.stamps.push(now);
+  }
+}
+
+/** The windows of a channel: its `rateLimit.perMinute`, else the vendor's; the vendor's shorter windows always. */
+export function channelLimits(channel: Pick<NotificationChannel, 'type' | 'rateLimit'>): VendorLimit[] {
+  const vendor = CHAT_VENDOR_LIMITS[channel.type];
+  if (!channel.rateLimit) return [...vendor];
+  return [{ max: channel.rateLimit.perMinute, perMs: 60_000 }, ...vendor.filter((l) => l.perMs < 60_000)];
+}
+
+export interface RetryOptions {
+  /** Attempts per message, the first included (default 5). */
+  attempts?: number;
+  /** First backoff (default 2s); doubles per attempt up to maxMs (default 60s), with jitter. */
+  baseMs?: number;
+  maxMs?: number;
+}
+
+/**
+ * The wait after failed attempt `attempt` (1-based): exponential backoff with equal jitter (`random` in
+ * 0..1), at least what the vendor asked for (`retryAfterMs`, capped at maxMs).
+ */
+export function backoffMs(retry: Required<RetryOptions>, attempt: number, random: number, retryAfterMs?: number): number {
+  const base = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
+  const jittered = Math.round(base / 2 + (random * base) / 2);
+  return Math.max(jittered, Math.min(retryAfterMs ?? 0, retry.maxMs));
+}

@@ -1,0 +1,296 @@
+// Delivery of chat messages in the background: one queue per channel, one message at a time per channel
+// (an alert is never overtaken by its "resolved"), channels in parallel.
+//
+// - rate limits (decisions.ts): excess messages are QUEUED in order (one log line when a channel starts
+//   waiting) and sent as the window frees; each channel keeps at most `maxQueue` waiting messages and
+//   drops the oldest beyond that, with a log line. Every HTTP attempt, retries included, counts.
+// - failures (network, 429, 5xx, vendor error codes that another attempt can fix, e.g. rate limited)
+//   are retried with exponential backoff and jitter, at most `retry.attempts` times; configuration
+//   errors (bad signature, unknown key) are not retried.
+// - every failure is logged with the channel's name only: URLs and secrets never reach a log line.
+import { randomUUID } from 'node:crypto';
+import type { Logger } from 'pino';
+import { MirrornetError } from '../../errors.js';
+import type { SecretResolver } from '../../host/secrets.js';
+import type { NotificationChannel, Notifications } from '../../model/schema.js';
+import { backoffMs, channelLimits, Limiter, type RetryOptions } from './decisions.js';
+import { NOTIFIERS } from './registry.js';
+import type { Notice, Notifier, Outcome, Target } from './types.js';
+
+/** What happened to the messages so far. */
+export interface DeliveryCounts {
+  sent: number;
+  failed: number;
+  dropped: number;
+  retries: number;
+}
+
+export interface ChatDeliveryOptions {
+  /** The current policy: channels are looked up when a message is queued and again when it goes out. */
+  policy: () => Notifications;
+  resolve: SecretResolver;
+  /** The chat logger. */
+  log: Logger;
+  clock: () => number;
+  fetch: typeof fetch;
+  /** Backoff and rate-limit waits (default: a timer that abort() cuts short). */
+  sleep?: (ms: number) => Promise<void>;
+  random: () => number;
+  retry: Required<RetryOptions>;
+  /** Per HTTP attempt. */
+  timeoutMs: number;
+  /** Waiting messages per channel before the oldest is dropped. */
+  maxQueue: number;
+}
+
+interface Job {
+  id: string;
+  notice: Notice;
+}
+
+interface ChannelRuntime {
+  queue: Job[];
+  worker?: Promise<void>;
+  limiter: Limiter;
+  limitKey: string;
+}
+
+/** A network error as a short reason that cannot contain the URL (Node's messages may). */
+function networkReason(err: unknown, timeoutMs: number): string {
+  const e = err as { name?: string; cause?: { code?: unknown; name?: string } };
+  if (e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
+  if (e?.name === 'AbortError') return 'aborted (dispatcher closing)';
+  const code = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  return code ? `network error (${code})` : 'network error';
+}
+
+/** Replace anything secret the vendor might echo (URL, key, token, signing secret). */
+function scrub(text: string, target: Target): string {
+  const secrets = [target.url, target.secret];
+  try {
+    const u = new URL(target.url);
+    secrets.push(u.pathname, u.search, ...u.searchParams.values());
+  } catch {
+    // not a URL: the whole string is already in the list
+  }
+  let out = text;
+  for (const s of secrets) if (s && s.length >= 6) out = out.split(s).join('(secret)');
+  return out;
+}
+
+function isHttpUrl(url: string): boolean {
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+export class ChatDelivery {
+  private readonly log: Logger;
+  private readonly sleepFn: (ms: number) => Promise<void>;
+  private readonly abortController = new AbortController();
+  private readonly channels = new Map<string, ChannelRuntime>();
+  private aborted = false;
+  private readonly counters: DeliveryCounts = { sent: 0, failed: 0, dropped: 0, retries: 0 };
+
+  constructor(private readonly opts: ChatDeliveryOptions) {
+    this.log = opts.log;
+    this.sleepFn = opts.sleep ?? ((ms) => this.timerSleep(ms));
+  }
+
+  /** Queue `notice` for each declared channel of `channels`; never waits. */
+  send(channels: string[], notice: Notice): void {
+    if (!channels.length) {
+      this.log.debug({ event: notice.event.kind, occurrence: notice.occurrence }, 'no route for this event');
+      return;
+    }
+    const policy = this.opts.policy();
+    for (const name of channels) {
+      const channel = policy.channels.find((c) => c.name === name);
+      if (!channel) {
+        this.log.warn({ channel: name, event: notice.event.kind }, 'a route names a channel the policy does not declare: not sent');
+        continue;
+      }
+      if (this.aborted) {
+        this.counters.dropped++;
+        continue;
+      }
+      const rt = this.runtime(name, channel);
+      rt.queue.push({ id: randomUUID(), notice });
+      while (rt.queue.length > this.opts.maxQueue) {
+        const old = rt.queue.shift()!;
+        this.counters.dropped++;
+        this.log.warn({ channel: name, event: old.notice.event.kind, maxQueue: this.opts.maxQueue }, 'chat channel queue full: oldest message dropped');
+      }
+      if (!rt.worker) rt.worker = this.work(name, rt);
+    }
+  }
+
+  /** The channels' workers still running (each settles when its queue is empty). */
+  busy(): Promise<void>[] {
+    return [...this.channels.values()].flatMap((c) => (c.worker ? [c.worker] : []));
+  }
+
+  /** Drop every waiting message, cut waits and requests short, refuse new messages; returns how many were dropped. */
+  abort(): number {
+    this.aborted = true;
+    let left = 0;
+    for (const rt of this.channels.values()) {
+      left += rt.queue.length;
+      rt.queue.length = 0;
+    }
+    this.counters.dropped += left;
+    this.abortController.abort();
+    return left;
+  }
+
+  counts(): DeliveryCounts {
+    return { ...this.counters };
+  }
+
+  private runtime(name: string, channel: NotificationChannel): ChannelRuntime {
+    const limits = channelLimits(channel);
+    const key = JSON.stringify(limits);
+    let rt = this.channels.get(name);
+    if (!rt) {
+      rt = { queue: [], limiter: new Limiter(limits), limitKey: key };
+      this.channels.set(name, rt);
+    } else if (rt.limitKey !== key) {
+      rt.limiter = new Limiter(limits);
+      rt.limitKey = key;
+    }
+    return rt;
+  }
+
+  private async work(name: string, rt: ChannelRuntime): Promise<void> {
+    await Promise.resolve();
+    try {
+      while (rt.queue.length && !this.aborted) {
+        const job = rt.queue.shift()!;
+        try {
+          await this.deliver(name, rt, job);
+        } catch (err) {
+          this.counters.failed++;
+          this.log.error({ channel: name, event: job.notice.event.kind, reason: (err as Error)?.name }, 'chat delivery failed unexpectedly');
+        }
+      }
+    } finally {
+      rt.worker = undefined;
+    }
+  }
+
+  private async target(channel: NotificationChannel): Promise<Target> {
+    const url = await this.opts.resolve.resolve(channel.url);
+    const secret = channel.secret ? await this.opts.resolve.resolve(channel.secret) : undefined;
+    return { channel: channel.name, url, ...(secret ? { secret } : {}) };
+  }
+
+  private async deliver(name: string, rt: ChannelRuntime, job: Job): Promise<void> {
+    const { event, occurrence } = job.notice;
+    const fields = { channel: name, event: event.kind, occurrence };
+    const channel = this.opts.policy().channels.find((c) => c.name === name);
+    if (!channel) {
+      this.counters.dropped++;
+      this.log.warn(fields, 'chat channel no longer in the policy: message dropped');
+      return;
+    }
+    const notifier = NOTIFIERS[channel.type];
+    let target: Target;
+    try {
+      target = await this.target(channel);
+    } catch (err) {
+      this.counters.failed++;
+      const reason = err instanceof MirrornetError ? err.userMessage : 'a secret reference cannot be resolved';
+      this.log.warn({ ...fields, reason }, 'chat message not sent: the channel secret cannot be resolved');
+      return;
+    }
+    if (!isHttpUrl(target.url)) {
+      this.counters.failed++;
+      this.log.warn({ ...fields, reason: `the value of ${channel.url} is not an http(s) URL` }, 'chat message not sent');
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      await this.acquire(name, rt);
+      if (this.aborted) {
+        this.counters.dropped++;
+        return;
+      }
+      const req = notifier.request(target, { ...job.notice, deliveryId: job.id }, this.opts.clock());
+      const outcome = await this.post(req.url, req.headers, req.body, notifier.parse);
+      if (outcome.ok) {
+        this.counters.sent++;
+        this.log.info({ ...fields, attempt }, 'chat message sent');
+        return;
+      }
+      const last = !outcome.retryable || attempt >= this.opts.retry.attempts || this.aborted;
+      const reason = scrub(outcome.reason, target);
+      if (last) {
+        this.counters.failed++;
+        this.log.warn({ ...fields, attempt, reason, retryable: outcome.retryable }, 'chat message not delivered');
+        return;
+      }
+      const wait = backoffMs(this.opts.retry, attempt, this.opts.random(), outcome.retryAfterMs);
+      this.counters.retries++;
+      this.log.warn({ ...fields, attempt, reason, retryInMs: wait }, 'chat delivery failed; retrying');
+      await this.sleepFn(wait);
+    }
+  }
+
+  /** Wait for the channel's rate limit; one log line when it makes the message wait. */
+  private async acquire(name: string, rt: ChannelRuntime): Promise<void> {
+    let told = false;
+    for (;;) {
+      if (this.aborted) return;
+      const now = this.opts.clock();
+      const wait = rt.limiter.wait(now);
+      if (wait <= 0) {
+        rt.limiter.take(now);
+        return;
+      }
+      if (!told) {
+        this.log.info({ channel: name, waitMs: wait, waiting: rt.queue.length + 1 }, 'chat channel rate limit reached: message queued');
+        told = true;
+      }
+      await this.sleepFn(wait);
+    }
+  }
+
+  private async post(url: string, headers: Record<string, string>, body: string, parse: Notifier['parse']): Promise<Outcome> {
+    const timeoutMs = this.opts.timeoutMs;
+    let res: Response;
+    try {
+      res = await this.opts.fetch(url, {
+        method: 'POST',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: AbortSignal.any([this.abortController.signal, AbortSignal.timeout(timeoutMs)]),
+      });
+    } catch (err) {
+      return { ok: false, retryable: true, reason: networkReason(err, timeoutMs) };
+    }
+    let text: string;
+    try {
+      text = await res.text();
+    } catch (err) {
+      return { ok: false, retryable: true, reason: `reading the answer failed: ${networkReason(err, timeoutMs)}` };
+    }
+    return parse(res.status, res.headers, text.slice(0, 64 * 1024));
+  }
+
+  private timerSleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const signal = this.abortController.signal;
+      if (signal.aborted) return resolve();
+      const done = () => {
+        clearTimeout(t);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      const t = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+}
