@@ -3,7 +3,7 @@
 // resource is recorded before it is made; `cleanup()` is synchronous so it also runs from a signal
 // handler or the process's 'exit' event, never throws, and returns what it could not remove.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive, wireguardGoPids } from '../src/testbed/lab/processes.js';

@@ -134,7 +134,7 @@ export interface Interval<T> {
 export function findOverlaps<T>(intervals: readonly Interval<T>[]): [Interval<T>, Interval<T>][] {
   const sorted = [...intervals].sort((a, b) => a.start - b.start || b.end - a.end);
   const pairs: [Interval<T>, Interval<T>][] = [];
-  let active: Interval<T>[] = [];
+  const active: Interval<T>[] = [];
   for (const current of sorted) {
     if (active.length > 0) {
       let keep = 0;

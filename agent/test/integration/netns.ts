@@ -4,7 +4,7 @@
 // servers), their control sockets, the namespaces and the temp dirs. Names carry a per-run prefix
 // (`mnt<pid><letter>`), so parallel runs and leftovers of a crashed run never clash.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive, wireguardGoPids } from '../../src/testbed/lab/processes.js';

@@ -248,7 +248,7 @@ describe('dragonfly provider', () => {
       writeFileSync(file, edited);
       out = await mirrornetBin(args('plan'));
       assert.equal(out.code, 2, out.stdout + out.stderr);
-      assert.match(out.stdout, /~ \/etc\/dragonfly\/dfdaemon\.yaml  dfdaemon\.yaml differs from the repository/);
+      assert.match(out.stdout, /~ \/etc\/dragonfly\/dfdaemon\.yaml {2}dfdaemon\.yaml differs from the repository/);
       assert.equal(restartCount(), 1);
       out = await mirrornet(args('apply'));
       assert.equal(out.code, 0, out.stdout + out.stderr);

@@ -2,7 +2,6 @@
 // applies (gateway+node for regions, gateway+hub for cores; pure, no host access), split each into items
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
-import { userMessageOf } from '../../errors.js';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
 import { desiredHarborObjects } from '../../providers/harbor-api/index.js';
