@@ -34,7 +34,8 @@ export async function applyCommand(opts: HostOptions & { remoteAddress?: string 
     }
     if (outcome.kind === 'failed') {
       throw new UserError(
-        `Applying ${outcome.provider} failed: ${userMessageOf(outcome.error).replace(/\.$/, '')}. ${outcome.applied.length} change(s) were applied before; the next apply continues from there.`,
+        `Applying ${outcome.provider} failed: ${userMessageOf(outcome.error).replace(/\.$/, '')}. ` +
+          `${outcome.applied.length} change(s) were applied before; the next apply continues from there.`,
         1,
         { cause: outcome.error },
       );

@@ -82,7 +82,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   program
     .command('diff')
     .description(
-      'What a change to the repository does to every site, offline: routes, tunnels, mirrors, cloud routes, Harbor, topology and address plan. Exit 0 no changes, 2 changes, 1 error.',
+      'What a change to the repository does to every site, offline: routes, tunnels, mirrors, cloud routes, Harbor, topology and address plan. ' +
+        'Exit 0 no changes, 2 changes, 1 error.',
     )
     .requiredOption('--base <rev>', 'the revision before (e.g. origin/main)')
     .requiredOption('--head <rev>', 'the revision after (e.g. HEAD)')

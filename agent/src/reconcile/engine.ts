@@ -86,7 +86,8 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
   const max = guardrails?.maxDeletionsPerApply;
   if (max !== undefined && removed.length > max) {
     reasons.push(
-      `the plan deletes ${removed.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise the limit in the same pull request.`,
+      `the plan deletes ${removed.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). ` +
+        'If this is intended, raise the limit in the same pull request.',
     );
   }
   const protectedRanges = (guardrails?.protectedDestinations ?? []).map((d) => parseCidr(d)).flatMap((p) => (p.ok ? [p.range] : []));
@@ -106,7 +107,8 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
       const hit = plan.changes.find((c) => c.provider === provider && c.id === carrier && (c.action === 'delete' || c.action === 'update'));
       if (hit) {
         reasons.push(
-          `the plan would ${hit.action} the route to ${carrier}, which carries this agent's connection to its git remote (${opts.remoteAddress}); that would lock the agent out.`,
+          `the plan would ${hit.action} the route to ${carrier}, which carries this agent's connection to its git remote ` +
+            `(${opts.remoteAddress}); that would lock the agent out.`,
         );
       }
     }

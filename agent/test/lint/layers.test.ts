@@ -44,7 +44,8 @@ describe('layer boundaries (eslint.config.js)', function () {
   it('refuses a provider that imports another provider, and allows the provider contract', async () => {
     const code = "export { wireguardProvider } from '../wireguard/index.js';\nexport type { Provider } from '../types.js';\n";
     assert.deepEqual(await boundaryErrors(eslint, 'agent/src/providers/docker/example.ts', code), [
-      'There is no policy allowing dependencies from elements of type "provider" and captured values: id="docker" to elements of type "provider" and captured values: id="wireguard"',
+      'There is no policy allowing dependencies from elements of type "provider" and captured values: id="docker" ' +
+        'to elements of type "provider" and captured values: id="wireguard"',
     ]);
   });
 

@@ -26,7 +26,8 @@ function summarizeDesired(d: Desired): string {
     d.docker ? `Docker registry-mirrors ${JSON.stringify(d.docker.registryMirrors)}` : undefined,
     d.dragonfly ? 'dfdaemon.yaml' : undefined,
     d.harbor
-      ? `Harbor ${d.harbor.instance.name}: ${d.harbor.instance.projects.length} project(s), ${d.harbor.instance.robots.length} robot(s), ${d.harbor.instance.replication.length} replication rule(s)`
+      ? `Harbor ${d.harbor.instance.name}: ${d.harbor.instance.projects.length} project(s), ${d.harbor.instance.robots.length} robot(s), ` +
+        `${d.harbor.instance.replication.length} replication rule(s)`
       : undefined,
   ];
   return parts.filter(Boolean).join(', ');
