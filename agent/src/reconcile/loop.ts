@@ -353,6 +353,8 @@ export class Agent {
       const refusal = guard(healPlan, guardrails, remoteAddress ? { remoteAddress } : {});
       if (refusal) {
         this.driftEvent('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${refusal.reasons.join(' ')}`, { changes: summarize(healPlan) });
+        // Not healed after all: these components are only reported.
+        alerted.push(...healed.splice(0));
       } else {
         const result = await this.step('apply', () => applyHost(healPlan, desired, this.deps, this.store, state));
         if (result.error) {

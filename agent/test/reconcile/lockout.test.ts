@@ -1,0 +1,140 @@
+// The lockout guard, without root: a plan that would delete or redirect the route carrying the agent's own
+// connection to its git remote is refused — for a new revision and when healing drift.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Desired } from '../../src/desired/types.js';
+import type { HostFiles } from '../../src/host/files.js';
+import { hostSecrets } from '../../src/host/secrets.js';
+import { silentLogger } from '../../src/log.js';
+import type { Guardrails } from '../../src/model/schema.js';
+import type { ActualRoutes } from '../../src/providers/routes/index.js';
+import { DEFAULT_COMMANDS, type Change, type Provider } from '../../src/providers/types.js';
+import { guard, type HostPlan } from '../../src/reconcile/engine.js';
+import type { RevisionEvaluation } from '../../src/reconcile/evaluate.js';
+import type { AgentEvent } from '../../src/reconcile/events.js';
+import { Agent } from '../../src/reconcile/loop.js';
+import { createMetrics } from '../../src/reconcile/metrics.js';
+import { StateStore } from '../../src/reconcile/state.js';
+import type { GitSource } from '../../src/source/clone.js';
+
+const REMOTE = '10.9.8.7';
+const guardrails: Guardrails = {
+  kind: 'Guardrails',
+  name: 'guardrails',
+  maxDeletionsPerApply: 10,
+  protectedDestinations: [],
+  drift: { routes: 'heal', wireguard: 'heal', containerd: 'heal', docker: 'alert', dragonfly: 'heal', cloudRoutes: 'alert', harbor: 'alert' },
+};
+
+const routes = (...dsts: string[]): ActualRoutes => ({ routes: dsts.map((dst) => ({ dst, dev: 'mnwg0', protocol: 157 })) as ActualRoutes['routes'] });
+const change = (id: string, action: Change['action']): Change => ({ provider: 'routes', id, action, reason: 'test' });
+
+function plan(changes: Change[], actual: ActualRoutes): HostPlan {
+  return { site: 's', revision: 'r', changes, notes: [], actual: new Map([['routes', actual]]) };
+}
+
+describe('lockout guard', () => {
+  it('refuses to delete or redirect the most specific route to the git remote, and names it', () => {
+    const actual = routes('10.0.0.0/8', '10.9.0.0/16', '10.20.0.0/16');
+    assert.deepEqual(guard(plan([change('10.9.0.0/16', 'delete')], actual), guardrails, { remoteAddress: REMOTE })?.reasons, [
+      "the plan would delete the route to 10.9.0.0/16, which carries this agent's connection to its git remote (10.9.8.7); that would lock the agent out.",
+    ]);
+    assert.deepEqual(guard(plan([change('10.9.0.0/16', 'update')], actual), guardrails, { remoteAddress: REMOTE })?.reasons, [
+      "the plan would update the route to 10.9.0.0/16, which carries this agent's connection to its git remote (10.9.8.7); that would lock the agent out.",
+    ]);
+  });
+
+  it('lets other routes change, and a route that only the less specific one would carry', () => {
+    const actual = routes('10.0.0.0/8', '10.9.0.0/16', '10.20.0.0/16');
+    assert.equal(guard(plan([change('10.20.0.0/16', 'delete'), change('10.0.0.0/8', 'update')], actual), guardrails, { remoteAddress: REMOTE }), undefined);
+    assert.equal(guard(plan([change('10.9.0.0/16', 'create')], actual), guardrails, { remoteAddress: REMOTE }), undefined);
+  });
+
+  it('knows a host route written without a prefix, and does nothing without a remote address', () => {
+    const actual = routes('10.9.8.7');
+    assert.match(guard(plan([change('10.9.8.7/32', 'delete')], actual), guardrails, { remoteAddress: REMOTE })?.reasons[0] ?? '', /route to 10\.9\.8\.7\/32/);
+    assert.equal(guard(plan([change('10.9.8.7/32', 'delete')], actual), guardrails), undefined);
+  });
+});
+
+/** A host routes provider over an in-memory table: `actual` is what it reads, `applied` what it was told to do. */
+function fakeRoutes(actual: { value: ActualRoutes }, wanted: () => Change[], applied: Change[]): Provider<unknown> {
+  return {
+    id: 'routes',
+    wants: () => true,
+    read: async () => actual.value,
+    diff: () => wanted(),
+    apply: async (_ctx, changes) => {
+      applied.push(...changes);
+      return { applied: changes, created: [], deleted: [] };
+    },
+  };
+}
+
+describe('lockout guard in the agent', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'mn-lockout-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  function agentWith(provider: Provider<unknown>, revision: { value: string }, events: AgentEvent[]): Agent {
+    const desired: Desired = { site: 'cn-shanghai', roles: ['gateway'], routes: [], wireguard: [] };
+    // The git remote is an address: no lookup leaves this machine.
+    const source = {
+      opts: { url: `ssh://git@${REMOTE}/fleet.git`, branch: 'main', dir: join(dir, 'repo') },
+      remoteRevision: async () => revision.value,
+      checkout: async () => undefined,
+      verify: async () => undefined,
+      remoteHost: () => REMOTE,
+    } as unknown as GitSource;
+    const evaluate = async (): Promise<RevisionEvaluation> => ({ valid: true, desired, guardrails });
+    const deps = {
+      providers: [provider],
+      exec: { run: async () => ({ code: 0, stdout: '', stderr: '' }) },
+      files: {} as HostFiles,
+      secrets: hostSecrets({ env: {} }),
+      log: silentLogger(),
+      commands: DEFAULT_COMMANDS,
+    };
+    const store = new StateStore(join(dir, 'state'));
+    return new Agent({ site: 'cn-shanghai', roles: ['gateway'] }, source, store, deps, silentLogger(), createMetrics(), (e) => events.push(e), evaluate);
+  }
+
+  it('blocks a new revision that would delete the route to its git remote, and applies nothing', async () => {
+    const applied: Change[] = [];
+    const events: AgentEvent[] = [];
+    const actual = { value: routes('10.9.0.0/16') };
+    const agent = agentWith(
+      fakeRoutes(actual, () => [change('10.9.0.0/16', 'delete')], applied),
+      { value: 'a'.repeat(40) },
+      events,
+    );
+    const result = await agent.tick('test');
+    assert.equal(result.kind, 'blocked');
+    assert.deepEqual(applied, []);
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      ['guardrail-blocked'],
+    );
+  });
+
+  it('does not heal drift by redirecting the route to its git remote: it alerts and leaves the route alone', async () => {
+    const applied: Change[] = [];
+    const events: AgentEvent[] = [];
+    const actual = { value: routes('10.9.0.0/16') };
+    let drifted = false;
+    const provider = fakeRoutes(actual, () => (drifted ? [change('10.9.0.0/16', 'update')] : [change('10.9.0.0/16', 'noop')]), applied);
+    const agent = agentWith(provider, { value: 'b'.repeat(40) }, events);
+    assert.equal((await agent.tick('first')).kind, 'in-sync');
+    drifted = true; // someone pointed the route elsewhere by hand; healing would change the route the agent uses
+    const result = await agent.tick('drift');
+    assert.deepEqual(applied, []);
+    assert.deepEqual(result, { kind: 'drift', revision: 'b'.repeat(40), healed: [], alerted: ['routes'] });
+    const blocked = events.filter((e) => e.kind === 'guardrail-blocked');
+    assert.equal(blocked.length, 1);
+    assert.match(blocked[0]!.message, /did not heal drift: the plan would update the route to 10\.9\.0\.0\/16, which carries this agent's connection/);
+  });
+});
