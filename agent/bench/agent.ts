@@ -175,9 +175,12 @@ function workaroundExec(inner: Exec, ns: string, findings: string[]): Exec {
         if (!reported) {
           reported = true;
           findings.push(
-            `\`${cmd} ${args.map((a) => (/^mn[0-9a-f]{8}$/.test(a) ? '<if>' : a)).join(' ')}\` always fails with "${(err as Error).message.replace(/^.*\(exit \d+: /, '').replace(/\)$/, '')}": ` +
-              "providers/wireguard/index.ts configure() passes the private key on stdin, but host/exec.ts localExec() gives children Node's stdio pipes, which are " +
-              'socketpairs, and open("/dev/stdin") on a socket is ENXIO. So no WireGuard interface can ever be configured by the agent. Fix: write the key to a ' +
+            `\`${cmd} ${args.map((a) => (/^mn[0-9a-f]{8}$/.test(a) ? '<if>' : a)).join(' ')}\` always fails with ` +
+              `"${(err as Error).message.replace(/^.*\(exit \d+: /, '').replace(/\)$/, '')}": ` +
+              'providers/wireguard/index.ts configure() passes the private key on stdin, ' +
+              "but host/exec.ts localExec() gives children Node's stdio pipes, which are socketpairs, " +
+              'and open("/dev/stdin") on a socket is ENXIO. So no WireGuard interface can ever be configured by the agent. ' +
+              'Fix: write the key to a ' +
               "0600 temp file (and remove it), or pass a real pipe (e.g. `sh -c 'cat | wg set ... private-key /dev/stdin'`).",
           );
         }
@@ -227,14 +230,17 @@ async function applyOnce(sb: Sandbox, fleet: GatewayFleet, ns: string, findings:
       }
     }
     findings.push(
-      `\`mirrornet apply --netns\` on ${fleet.hub} exited ${code} after creating ${links} interface(s): ${stderr.trim().split('\n').slice(-3).join(' ').slice(0, 600)}`,
+      `\`mirrornet apply --netns\` on ${fleet.hub} exited ${code} after creating ${links} interface(s): ` +
+        `${stderr.trim().split('\n').slice(-3).join(' ').slice(0, 600)}`,
     );
   } else
     findings.push(
-      `\`mirrornet apply --netns\` with wireguard-go hangs: it made no progress for ${STALL_MS / 1000} s after creating ${links} interface(s) and was killed. ` +
-        'providers/wireguard/index.ts createLink() starts wireguard-go with LOG_LEVEL=error; wireguard-go then hands its stdout/stderr to the daemon it forks, ' +
-        "so host/exec.ts localExec(), which resolves on the child's 'close' (all pipes closed), never returns (no timeoutMs either): the first apply on a host without " +
-        "the kernel module blocks forever, holding the state lock. Fix: start wireguard-go with stdio 'ignore' (or LOG_LEVEL unset/silent), or resolve on 'exit' for daemonizing commands.",
+      `\`mirrornet apply --netns\` with wireguard-go hangs: it made no progress for ${STALL_MS / 1000} s after creating ${links} interface(s) ` +
+        'and was killed. providers/wireguard/index.ts createLink() starts wireguard-go with LOG_LEVEL=error; ' +
+        'wireguard-go then hands its stdout/stderr to the daemon it forks, ' +
+        "so host/exec.ts localExec(), which resolves on the child's 'close' (all pipes closed), never returns (no timeoutMs either): " +
+        'the first apply on a host without the kernel module blocks forever, holding the state lock. ' +
+        "Fix: start wireguard-go with stdio 'ignore' (or LOG_LEVEL unset/silent), or resolve on 'exit' for daemonizing commands.",
     );
   // Finish the apply with the engine functions and a wireguard-go launcher that does not wait for pipes.
   const report = validateRepo(fleet.repo);
@@ -270,7 +276,8 @@ async function gatewayBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
     0,
   );
   out(
-    `gateway ${fleet.hub} in netns ${ns} (${wg.impl}): ${applied.how} applied ${applied.changes} changes in ${fmtS(applyMs)} -> ${ours} routes (proto 157), ${fleet.interfaces.length} interfaces, ${peers} peers`,
+    `gateway ${fleet.hub} in netns ${ns} (${wg.impl}): ${applied.how} applied ${applied.changes} changes in ${fmtS(applyMs)} -> ` +
+      `${ours} routes (proto 157), ${fleet.interfaces.length} interfaces, ${peers} peers`,
   );
   if (ours !== fleet.hubRoutes || peers !== fleet.interfaces.length)
     findings.push(`after apply the namespace holds ${ours} mirrornet routes and ${peers} peers, expected ${fleet.hubRoutes} and ${fleet.interfaces.length}`);
@@ -333,15 +340,18 @@ async function gatewayBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   const processes = kinds.reduce((n, [, e]) => n + e.count, 0) / PROFILE_RUNS;
   const execMs = kinds.reduce((n, [, e]) => n + e.ms, 0);
   out(
-    `no-op plan profile (mean of ${PROFILE_RUNS} plans, ${fmtMs(perPlan(profile.total))} each, ${processes} child processes vs ${1 + fleet.interfaces.length} for the raw reads):`,
+    `no-op plan profile (mean of ${PROFILE_RUNS} plans, ${fmtMs(perPlan(profile.total))} each, ` +
+      `${processes} child processes vs ${1 + fleet.interfaces.length} for the raw reads):`,
   );
   for (const [key, e] of kinds) {
     out(
-      `  ${String(e.count / PROFILE_RUNS).padStart(4)} x ${key.padEnd(58)} ${fmtMs(perPlan(e.ms)).padStart(9)}  (${fmtMs(e.ms / e.count)} each, ${((100 * e.ms) / profile.total).toFixed(0)}%)`,
+      `  ${String(e.count / PROFILE_RUNS).padStart(4)} x ${key.padEnd(58)} ${fmtMs(perPlan(e.ms)).padStart(9)}  ` +
+        `(${fmtMs(e.ms / e.count)} each, ${((100 * e.ms) / profile.total).toFixed(0)}%)`,
     );
   }
   out(
-    `       in-process (diff, secrets, parsing, logging)${' '.repeat(13)}${fmtMs(perPlan(profile.total - execMs)).padStart(9)}  (${((100 * (profile.total - execMs)) / profile.total).toFixed(0)}%)`,
+    `       in-process (diff, secrets, parsing, logging)${' '.repeat(13)}${fmtMs(perPlan(profile.total - execMs)).padStart(9)}  ` +
+      `(${((100 * (profile.total - execMs)) / profile.total).toFixed(0)}%)`,
   );
 
   const rows: Row[] = [
@@ -359,10 +369,12 @@ async function gatewayBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
     const n = fleet.interfaces.length;
     findings.push(
       `no-op reconcile is ${ratio.toFixed(2)}x the raw reads (${fmtMs(p)} vs ${fmtMs(r)}): planHost spawns ${processes} processes for ${1 + n} reads. ` +
-        `providers/wireguard/index.ts read() runs one \`ip -j link show dev <if>\` per interface (${link.count} processes, ${fmtMs(link.ms)}) where one \`ip -j link show\` ` +
-        `(or \`ip -j link show type wireguard\`) lists them all, and one \`wg pubkey\` per interface (${pub.count} processes, ${fmtMs(pub.ms)}, outside the namespace) ` +
-        `to derive the desired public key, although all ${n} interfaces of this core share one private key file: derive it in-process (X25519 via node:crypto) or cache it per key. ` +
-        `The MSS read (\`iptables -S\`, ${ipt.count} process, ${fmtMs(ipt.ms)}) is one process and fine. With one link listing and no pubkey processes the read would be ` +
+        `providers/wireguard/index.ts read() runs one \`ip -j link show dev <if>\` per interface (${link.count} processes, ${fmtMs(link.ms)}) ` +
+        'where one `ip -j link show` (or `ip -j link show type wireguard`) lists them all, ' +
+        `and one \`wg pubkey\` per interface (${pub.count} processes, ${fmtMs(pub.ms)}, outside the namespace) to derive the desired public key, ` +
+        `although all ${n} interfaces of this core share one private key file: derive it in-process (X25519 via node:crypto) or cache it per key. ` +
+        `The MSS read (\`iptables -S\`, ${ipt.count} process, ${fmtMs(ipt.ms)}) is one process and fine. ` +
+        'With one link listing and no pubkey processes the read would be ' +
         `the raw reads + 2 processes, measured here at ${fmtMs(o)} (${(o / r).toFixed(2)}x).`,
     );
   }
@@ -589,7 +601,8 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   const rssFirst = readRss(hooked.child.pid!);
   await waitReady(hooked, 10_000);
   out(
-    `agent ${region} (roles node, pid ${hooked.child.pid}): first revision applied ${fmtS(firstApplied - startedAt)} after start (clone, validate, compile, apply)`,
+    `agent ${region} (roles node, pid ${hooked.child.pid}): first revision applied ${fmtS(firstApplied - startedAt)} after start ` +
+      '(clone, validate, compile, apply)',
   );
   const webhookMs: number[] = [];
   const stepsBefore = hooked.steps.length;
@@ -616,7 +629,8 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   if (bySteps.size) {
     const stepTotal = [...bySteps.values()].reduce((a, b) => a + b, 0);
     out(
-      `  per push (mean, the agent's own step timings): ${[...bySteps].map(([k, v]) => `${k === 'fetch' ? 'fetch (ls-remote + fetch + checkout)' : k} ${fmtMs(v)}`).join(', ')}; ` +
+      "  per push (mean, the agent's own step timings): " +
+        `${[...bySteps].map(([k, v]) => `${k === 'fetch' ? 'fetch (ls-remote + fetch + checkout)' : k} ${fmtMs(v)}`).join(', ')}; ` +
         `the other ${fmtMs(mean(webhookMs) - stepTotal)} are the webhook request, lock, state files and this bench's 5 ms state polling`,
     );
   }
@@ -699,8 +713,9 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
   }
   if (worst > RSS_TARGET_MB) {
     findings.push(
-      `idle agent RSS is up to ${worst.toFixed(1)} MB (target ${RSS_TARGET_MB} MB): Node alone is ${fmtMb(rssBare)}, the agent is at ${fmtMb(rssFirst)} right after its first apply ` +
-        `and keeps what it grew to while applying later revisions (${fmtMb(rssHooked)} after ${WEBHOOK_SAMPLES} more, measured idle).`,
+      `idle agent RSS is up to ${worst.toFixed(1)} MB (target ${RSS_TARGET_MB} MB): Node alone is ${fmtMb(rssBare)}, ` +
+        `the agent is at ${fmtMb(rssFirst)} right after its first apply and keeps what it grew to while applying later revisions ` +
+        `(${fmtMb(rssHooked)} after ${WEBHOOK_SAMPLES} more, measured idle).`,
     );
   }
   return { rows, findings };
@@ -734,14 +749,15 @@ export async function runAgentBench(out: Out = (s) => process.stdout.write(`${s}
   try {
     out('');
     out(
-      `agent bench: gateway with ${REGIONS * (1 + STATIC_PER_REGION)} routes and ${REGIONS} WireGuard peers (${PLAN_REPS} timed repetitions after ${PLAN_WARMUP} warm-up runs, medians); merge-to-applied; idle RSS`,
+      `agent bench: gateway with ${REGIONS * (1 + STATIC_PER_REGION)} routes and ${REGIONS} WireGuard peers ` +
+        `(${PLAN_REPS} timed repetitions after ${PLAN_WARMUP} warm-up runs, medians); merge-to-applied; idle RSS`,
     );
     const fleetDir = sb.tmpDir('fleet');
     const fleet = generateGatewayFleet(join(fleetDir, 'repo'), join(fleetDir, 'root'), { token, regions: REGIONS, staticRoutesPerRegion: STATIC_PER_REGION });
     const report = validateRepo(fleet.repo);
     out(
-      `generated core ${fleet.hub} + ${fleet.regions.length} IDC regions over WireGuard, ${REGIONS * STATIC_PER_REGION} static routes (keys from ${fleet.keySource}): ` +
-        `validate: ${report.errors.length} errors, ${report.warnings.length} warnings`,
+      `generated core ${fleet.hub} + ${fleet.regions.length} IDC regions over WireGuard, ${REGIONS * STATIC_PER_REGION} static routes ` +
+        `(keys from ${fleet.keySource}): validate: ${report.errors.length} errors, ${report.warnings.length} warnings`,
     );
     if (!report.valid) {
       for (const f of report.errors.slice(0, 10)) out(`  ${f.file}:${f.line}:${f.column} ${f.rule} ${f.message}`);

@@ -343,8 +343,11 @@ function hubFile(spec: AreaSpec, gateways: number, rand: () => number): string {
     mssClamp: true
 `
     : '';
+  const summary = isCn
+    ? 'The China core: builds push here; Harbor replicates to Singapore over Cloud Connect.'
+    : "The overseas core: receives Beijing's images by replication and serves every overseas region.";
   return `# yaml-language-server: $schema=../agent/schemas/hub.schema.json
-# ${isCn ? 'The China core: builds push here; Harbor replicates to Singapore over Cloud Connect.' : "The overseas core: receives Beijing's images by replication and serves every overseas region."}
+# ${summary}
 kind: Hub
 name: ${spec.hub}
 description: ${isCn ? 'China core, Huawei Cloud Beijing 4' : 'Overseas core, Huawei Cloud Singapore'}
@@ -377,7 +380,8 @@ function regionFile(r: RegionSpec, clusterId: number, hubKeys: string[], rand: (
   const lines: string[] = ['# yaml-language-server: $schema=../agent/schemas/region.schema.json'];
   if (r.provider === 'idc')
     lines.push(
-      `# A self-managed data centre${r.behindNat ? ' behind NAT: it dials the' : ', on WireGuard to the'} ${spec.hub} gateway${r.behindNat ? ' over WireGuard' : ''}.`,
+      `# A self-managed data centre${r.behindNat ? ' behind NAT: it dials the' : ', on WireGuard to the'} ` +
+        `${spec.hub} gateway${r.behindNat ? ' over WireGuard' : ''}.`,
     );
   if (r.provider === 'aws') lines.push(`# AWS ${r.cloudRegion}: a different provider, so no dedicated line to Huawei: a site-to-site IPsec VPN.`);
   lines.push('kind: Region', `name: ${r.name}`, `description: ${city} clusters (${r.provider})`, `area: ${r.area}`, `provider: ${r.provider}`);

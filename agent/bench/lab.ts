@@ -186,7 +186,8 @@ async function waitAllApplied(agents: LabAgent[], revision: string, timeoutMs: n
     if (performance.now() > end) {
       const pending = agents.filter((a) => !done.has(a.name));
       throw new LabError(
-        `${pending.map((a) => a.name).join(', ')} did not apply ${revision.slice(0, 12)} within ${fmtS(timeoutMs)}; ${pending[0]!.proc.log}:\n${logTail(pending[0]!.proc.log)}`,
+        `${pending.map((a) => a.name).join(', ')} did not apply ${revision.slice(0, 12)} within ${fmtS(timeoutMs)}; ` +
+          `${pending[0]!.proc.log}:\n${logTail(pending[0]!.proc.log)}`,
       );
     }
     await sleep(20);
@@ -364,11 +365,13 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
     if (k === 0) changedDesired = agents.filter((a) => readDesired(a) !== before.get(a.name)).map((a) => a.name);
   }
   out(
-    `lab bench: merge-to-applied by polling every ${INTERVAL_S}s, ${all}: ${pollAll.map((m, i) => `${fmtS(m)} (next tick was ${fmtS(tickWait[i]!)} away; first agent ${fmtS(pollFirst[i]!)})`).join(', ')}`,
+    `lab bench: merge-to-applied by polling every ${INTERVAL_S}s, ${all}: ` +
+      pollAll.map((m, i) => `${fmtS(m)} (next tick was ${fmtS(tickWait[i]!)} away; first agent ${fmtS(pollFirst[i]!)})`).join(', '),
   );
   const unchanged = agents.filter((a) => !changedDesired.includes(a.name)).map((a) => a.name);
   out(
-    `lab bench: the pushed change altered the desired state of ${changedDesired.length}/${agents.length} agents${unchanged.length ? ` (not: ${unchanged.join(', ')})` : ''}; every agent applied every push`,
+    `lab bench: the pushed change altered the desired state of ${changedDesired.length}/${agents.length} agents` +
+      `${unchanged.length ? ` (not: ${unchanged.join(', ')})` : ''}; every agent applied every push`,
   );
   rows.push({
     what: `merge-to-applied, polling ${INTERVAL_S}s, ${all} (${POLL_SAMPLES} pushes)`,
@@ -421,12 +424,15 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
     const counts = new Map<string, number>();
     for (const s of answers) counts.set(String(s ?? 'no answer'), (counts.get(String(s ?? 'no answer')) ?? 0) + 1);
     findings.push(
-      `the lab starts its agents without --webhook-secret (agent/src/testbed/lab/agents.ts: gateway and node agent argv), so their /hooks/github is off: a signed push got ` +
-        `${[...counts].map(([s, n]) => `HTTP ${s} from ${n}`).join(', ')} of ${agents.length} agents. Merge-to-applied in the lab is polling only until the lab passes ` +
+      'the lab starts its agents without --webhook-secret (agent/src/testbed/lab/agents.ts: gateway and node agent argv), ' +
+        'so their /hooks/github is off: a signed push got ' +
+        `${[...counts].map(([s, n]) => `HTTP ${s} from ${n}`).join(', ')} of ${agents.length} agents. ` +
+        'Merge-to-applied in the lab is polling only until the lab passes ' +
         `--webhook-secret env:<NAME> with a generated secret in its agent environment (and records it in state.secrets).`,
     );
     out(
-      `lab bench: the lab's agents have no webhook secret (/hooks/github: ${[...counts].map(([s, n]) => `${n}x HTTP ${s}`).join(', ')}); restarting them with their lab arguments + --webhook-secret to measure webhooks ...`,
+      `lab bench: the lab's agents have no webhook secret (/hooks/github: ${[...counts].map(([s, n]) => `${n}x HTTP ${s}`).join(', ')}); ` +
+        'restarting them with their lab arguments + --webhook-secret to measure webhooks ...',
     );
     secret = randomBytes(16).toString('hex');
     const t0 = performance.now();
@@ -478,12 +484,14 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   }
   if (mean(hookCpu) / cpus > (0.5 * median(hookAll)) / 1000) {
     findings.push(
-      `merge-to-applied across all sites is CPU-bound on this ${cpus}-CPU machine: one push costs ${fmtCpu(mean(hookCpu))} of CPU over ${agents.length} agents ` +
-        `(${fmtCpu(mean(hookCpu) / agents.length)} each), against ${fmtS(median(hookAll))} wall; the lab's agents all apply at once (webhooks) or on the same cron second (polling).`,
+      `merge-to-applied across all sites is CPU-bound on this ${cpus}-CPU machine: ` +
+        `one push costs ${fmtCpu(mean(hookCpu))} of CPU over ${agents.length} agents (${fmtCpu(mean(hookCpu) / agents.length)} each), ` +
+        `against ${fmtS(median(hookAll))} wall; the lab's agents all apply at once (webhooks) or on the same cron second (polling).`,
     );
   }
   out(
-    `lab bench: merge-to-applied with a signed webhook to each agent, ${all}: ${hookAll.map((m, i) => `${fmtS(m)} (first agent ${fmtS(hookFirst[i]!)})`).join(', ')}`,
+    `lab bench: merge-to-applied with a signed webhook to each agent, ${all}: ` +
+      hookAll.map((m, i) => `${fmtS(m)} (first agent ${fmtS(hookFirst[i]!)})`).join(', '),
   );
   if (hookAll.some((m) => m > intervalMs - 2500))
     findings.push(`a webhook push took longer than the time to the next interval tick (${fmtS(intervalMs - 2500)}): polling may have helped that sample`);
@@ -558,7 +566,8 @@ export async function runLabBench(out: Out = (s) => process.stdout.write(`${s}\n
   const started = performance.now();
   try {
     out(
-      `lab bench: the example fleet with ${NODES_PER_REGION} containerd nodes per region, reconcile interval ${INTERVAL_S}s, lab in ${dir}, namespaces ${prefix}-*`,
+      `lab bench: the example fleet with ${NODES_PER_REGION} containerd nodes per region, reconcile interval ${INTERVAL_S}s, ` +
+        `lab in ${dir}, namespaces ${prefix}-*`,
     );
     let report: RunReport;
     // The lab's agents take their log level from here (agentEnv): debug, so they log their step timings.
@@ -594,7 +603,8 @@ export async function runLabBench(out: Out = (s) => process.stdout.write(`${s}\n
     const t = state.topology!;
     out(
       `lab bench: up and pulled in ${fmtS(performance.now() - started)}: ${t.sites.length} sites, ${state.links?.length ?? 0} WireGuard links, ` +
-        `${state.agents.length} agents (${state.agents.filter((a) => a.role === 'gateway').length} gateways, ${state.agents.filter((a) => a.role === 'node').length} node agents); ` +
+        `${state.agents.length} agents (${state.agents.filter((a) => a.role === 'gateway').length} gateways, ` +
+        `${state.agents.filter((a) => a.role === 'node').length} node agents); ` +
         `replication ${fmtS(report.replication.ms)}`,
     );
     for (const line of formatRun(report).trimEnd().split('\n')) out(`  ${line}`);

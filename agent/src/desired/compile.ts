@@ -145,7 +145,8 @@ function compileCloud(site: SiteEntry, plan: RoutePlan, notes: string[]): Desire
   if (v.provider === 'idc' || !v.cloud) return undefined;
   if (v.provider !== 'huaweicloud') {
     notes.push(
-      `${site.name} is on ${v.provider}: mirrornet manages Huawei Cloud route tables only; program these routes in the ${v.provider} console or with its tools.`,
+      `${site.name} is on ${v.provider}: mirrornet manages Huawei Cloud route tables only; program these routes in the ${v.provider} console or ` +
+        'with its tools.',
     );
     return undefined;
   }

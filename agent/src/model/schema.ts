@@ -8,7 +8,8 @@ export const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/
 
 /** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
 export const SECRET_REF_MESSAGE =
-  'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) or file:/absolute/path (a file on the host)';
+  'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) ' +
+  'or file:/absolute/path (a file on the host)';
 
 export const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
 

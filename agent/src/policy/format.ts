@@ -20,7 +20,8 @@ function escapeProperty(s: string): string {
 export function formatGithub(report: Report): string {
   const lines = [...report.errors, ...report.warnings].map(
     (f) =>
-      `::${f.severity === 'error' ? 'error' : 'warning'} file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(f.message)}`,
+      `::${f.severity === 'error' ? 'error' : 'warning'} ` +
+      `file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(f.message)}`,
   );
   lines.push(summaryLine(report));
   return `${lines.join('\n')}\n`;

@@ -51,7 +51,8 @@ export class StateStore {
     } catch (cause) {
       // A corrupt state must not lose the inventory silently: keep the file for a human.
       throw new StateError(
-        `The state file ${join(this.dir, 'state.json')} is corrupt; move it away to start with an empty inventory (mirrornet will then never prune what it created before).`,
+        `The state file ${join(this.dir, 'state.json')} is corrupt; move it away to start with an empty inventory (mirrornet will then never prune ` +
+          'what it created before).',
         { cause },
       );
     }

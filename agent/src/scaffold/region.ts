@@ -130,7 +130,8 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
     }
     case 'peering':
       throw new ScaffoldError(
-        'A peering link needs a peering id that exists only after the peering is created: set linkType to vpn-ipsec or wireguard in policies/region-defaults.yaml, and change the link later.',
+        'A peering link needs a peering id that exists only after the peering is created: set linkType to vpn-ipsec or wireguard in ' +
+          'policies/region-defaults.yaml, and change the link later.',
       );
     case 'vpn-ipsec': {
       todo.push('links[0].local.nextHop (the VPN gateway of the new VPC) and links[0].local.peerAddress');
@@ -176,7 +177,8 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
       while (usedPorts.has(port) && port <= range.to) port++;
       if (port > range.to)
         throw new ScaffoldError(
-          `The hub gateway ${hubEntry.name}/${hubGw.name} has no free WireGuard port in ${range.from}..${range.to}: widen wireguardPorts in policies/links.yaml.`,
+          `The hub gateway ${hubEntry.name}/${hubGw.name} has no free WireGuard port in ${range.from}..${range.to}: ` +
+            'widen wireguardPorts in policies/links.yaml.',
         );
       todo.push(`links[0].local.publicKey: run \`wg genkey | tee /etc/mirrornet/wireguard/${name}.key | wg pubkey\` on the new gateway`);
       if (!hubGw.publicAddress) todo.push(`links[0].remote.endpoint: the public address of ${hubEntry.name}/${hubGw.name}`);

@@ -120,7 +120,8 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
           fileFinding(
             `${d}/`,
             'file/symlink',
-            `${d}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: replace it with the directory itself.`,
+            `${d}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: ` +
+              'replace it with the directory itself.',
           ),
         );
         anyDir = true;
@@ -178,7 +179,8 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
     // The base of the pull request that adds the fleet has none of it: everything is new.
     if (opts.allowEmpty) return { sha, files: [], findings: [], broken: [] };
     throw new GitError(
-      `${rev} has none of hubs/, regions/, harbor/, policies/ in ${prefix || 'the top of the repository'}: pass --repo with the configuration repository's directory.`,
+      `${rev} has none of hubs/, regions/, harbor/, policies/ in ${prefix || 'the top of the repository'}: pass --repo with the configuration ` +
+        `repository's directory.`,
     );
   }
   const blobs = await readBlobs(

@@ -193,7 +193,8 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
       // The killed CLI may have left its lock behind: remove it so the next tests report their own failure.
       rmSync(join(site.root, 'var/lib/mirrornet/apply.lock'), { recursive: true, force: true });
       assert.fail(
-        `\`mirrornet ${command} --region ${site.name}\` did not finish within ${CLI_TIMEOUT_MS / 1000} s and was killed (hang).\nstdout: ${r.stdout}\nstderr: ${r.stderr}`,
+        `\`mirrornet ${command} --region ${site.name}\` did not finish within ${CLI_TIMEOUT_MS / 1000} s and was killed (hang).\n` +
+          `stdout: ${r.stdout}\nstderr: ${r.stderr}`,
       );
     }
     return r;
@@ -310,7 +311,9 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
   async function startServer(): Promise<void> {
     if (server && server.exitCode === null && server.signalCode === null) return;
     serverToken = `mirrornet-${process.pid}-${Date.now()}`;
-    const script = `require('http').createServer((q, r) => r.end(process.argv[1] + ' from ' + q.socket.remoteAddress)).listen(8080, '${sites.a.lan}', () => console.log('listening'))`;
+    const script =
+      `require('http').createServer((q, r) => r.end(process.argv[1] + ' from ' + q.socket.remoteAddress)).listen(8080, ` +
+      `'${sites.a.lan}', () => console.log('listening'))`;
     server = lab.spawnIn(sites.a.ns, process.execPath, ['-e', script, serverToken]);
     let out = '';
     server.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -349,7 +352,9 @@ describe('gateway role on a real network (netns, veth, wireguard-go)', function 
 
   // ---- behaviours ---------------------------------------------------------------------------------
 
-  it('apply on every site creates the WireGuard interfaces, peers, MTU, MSS clamping and routes (proto 157), and traffic flows through the tunnel', async function () {
+  const firstApplyTitle =
+    'apply on every site creates the WireGuard interfaces, peers, MTU, MSS clamping and routes (proto 157), and traffic flows through the tunnel';
+  it(firstApplyTitle, async function () {
     for (const k of ['hub', 'a', 'b'] as const) {
       const plan = await expectApplied(sites[k]);
       const wanted = tunnels.filter((t) => t.site === k);

@@ -125,7 +125,8 @@ const NOTIFY =
 
 const JAKARTA_LINKS = 'links:\n  - to: ap-singapore\n    type: peering\n    peeringId: peering-sg-jkt\n    mtu: 1500\n    mssClamp: true\n';
 const BEIJING_LINKS =
-  'links:\n  - to: ap-singapore\n    type: cloud-connect\n    description: Beijing <-> Singapore dedicated line\n    instanceId: cc-small\n    mtu: 1500\n    mssClamp: true\n';
+  'links:\n  - to: ap-singapore\n    type: cloud-connect\n    description: Beijing <-> Singapore dedicated line\n' +
+  '    instanceId: cc-small\n    mtu: 1500\n    mssClamp: true\n';
 
 /** A small alias bomb: 10 x 10 x 10 x 10 expansions of one scalar. */
 const ALIAS_BOMB =
@@ -374,7 +375,8 @@ const CASES: Case[] = [
     mutate: [
       write(
         'hubs/eu-frankfurt.yaml',
-        `${HEADER('hub')}kind: Hub\nname: eu-frankfurt\narea: overseas\nprovider: idc\ncidr: 10.160.0.0/16\ngateways:\n  - name: gw1\n    address: 10.160.0.10\n` +
+        `${HEADER('hub')}kind: Hub\nname: eu-frankfurt\narea: overseas\nprovider: idc\ncidr: 10.160.0.0/16\n` +
+          'gateways:\n  - name: gw1\n    address: 10.160.0.10\n' +
           'dragonfly:\n  manager: http://10.160.1.10:65003\n  schedulers: [10.160.1.11:8002]\n',
       ),
     ],

@@ -92,9 +92,13 @@ describe('containerd provider', () => {
     });
 
     it('a version 3 file uses the 2.x plugin even when a stale 1.x section is left in it', () => {
-      const text = `version = 3\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/old"\n[plugins."io.containerd.cri.v1.images".registry]\nconfig_path = "/new"\n`;
+      const text =
+        'version = 3\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/old"\n' +
+        '[plugins."io.containerd.cri.v1.images".registry]\nconfig_path = "/new"\n';
       assert.equal(findConfigPath(text).configPath, '/new');
-      const v2 = `version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/old"\n[plugins."io.containerd.cri.v1.images".registry]\nconfig_path = "/new"\n`;
+      const v2 =
+        'version = 2\n[plugins."io.containerd.grpc.v1.cri".registry]\nconfig_path = "/old"\n' +
+        '[plugins."io.containerd.cri.v1.images".registry]\nconfig_path = "/new"\n';
       assert.equal(findConfigPath(v2).configPath, '/old');
     });
 
@@ -148,7 +152,9 @@ describe('containerd provider', () => {
     });
 
     it('legacy registry.mirrors next to config_path: a note that containerd 2.2 refuses to start', () => {
-      const text = `${V2_CONFIG('/etc/containerd/certs.d')}\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n  endpoint = ["https://registry-1.docker.io"]\n`;
+      const text =
+        `${V2_CONFIG('/etc/containerd/certs.d')}\n[plugins."io.containerd.grpc.v1.cri".registry.mirrors."docker.io"]\n` +
+        '  endpoint = ["https://registry-1.docker.io"]\n';
       const r = findConfigPath(text);
       assert.equal(r.configPath, '/etc/containerd/certs.d');
       assert.equal(r.notes.length, 1);
@@ -233,7 +239,9 @@ describe('containerd provider', () => {
     });
 
     it('noop when the file means the same (comments and layout do not matter)', () => {
-      const same = `server = "https://a.example"\n[host."http://127.0.0.1:4001"]\ncapabilities = ["pull","resolve"]\nheader = { X-Dragonfly-Registry = "https://a.example" }\n`;
+      const same =
+        'server = "https://a.example"\n[host."http://127.0.0.1:4001"]\ncapabilities = ["pull","resolve"]\n' +
+        'header = { X-Dragonfly-Registry = "https://a.example" }\n';
       const changes = diffContainerd(desiredWith([a]), actualWith({ [pa]: same }), new Set([pa]));
       assert.deepEqual(
         changes.map((c) => c.action),
@@ -663,7 +671,8 @@ describe('containerd provider', () => {
           assert.match(
             plan.stdout,
             new RegExp(`127\\.0\\.0\\.1_${upPort}_`),
-            `mirrornet writes ${colon.slice(root.length)}, which containerd reads only when ${shadow.slice(root.length)} does not exist; plan says nothing about it:\n${plan.stdout}`,
+            `mirrornet writes ${colon.slice(root.length)}, which containerd reads only when ${shadow.slice(root.length)} does not exist; ` +
+              `plan says nothing about it:\n${plan.stdout}`,
           );
         }
       } finally {

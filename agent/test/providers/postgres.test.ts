@@ -93,7 +93,9 @@ class PrivatePostgres {
     this.run('initdb', ['-D', join(this.dir, 'data'), '-U', 'postgres', '--auth=scram-sha-256', `--pwfile=${pwfile}`, '-E', 'SQL_ASCII', '--no-locale']);
     rmSync(pwfile);
     this.port = await freePort();
-    const opts = `-c listen_addresses=127.0.0.1 -c port=${this.port} -c unix_socket_directories=${this.dir} -c log_statement=all -c password_encryption=scram-sha-256`;
+    const opts =
+      `-c listen_addresses=127.0.0.1 -c port=${this.port} -c unix_socket_directories=${this.dir} -c log_statement=all ` +
+      '-c password_encryption=scram-sha-256';
     this.run('pg_ctl', ['-D', join(this.dir, 'data'), '-o', opts, '-l', join(this.dir, 'server.log'), '-w', '-t', '60', 'start']);
   }
 

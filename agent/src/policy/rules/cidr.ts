@@ -91,7 +91,8 @@ function check(ctx: RuleContext): Finding[] {
         area(
           site.file,
           ['cidr'],
-          `${parsed.cidr} is outside the ${site.value.area} supernet ${formatCidr(ap.supernet)};${where || ' it lies in no area'}: ${suggest(ctx, site.value.area)}`,
+          `${parsed.cidr} is outside the ${site.value.area} ` +
+            `supernet ${formatCidr(ap.supernet)};${where || ' it lies in no area'}: ${suggest(ctx, site.value.area)}`,
         ),
       );
       continue;
@@ -107,7 +108,8 @@ function check(ctx: RuleContext): Finding[] {
         stride(
           site.file,
           ['cidr'],
-          `${parsed.cidr} is not on the plan's stride (a site every ${geo.blockSize / 2 ** (32 - geo.prefix)} /${geo.prefix} blocks, keeping the rest for growth): ${suggest(ctx, site.value.area)}`,
+          `${parsed.cidr} is not on the plan's stride (a site every ${geo.blockSize / 2 ** (32 - geo.prefix)} /${geo.prefix} blocks, ` +
+            `keeping the rest for growth): ${suggest(ctx, site.value.area)}`,
         ),
       );
       continue;
@@ -142,7 +144,8 @@ function check(ctx: RuleContext): Finding[] {
         reserved(
           s.site.file,
           ['cidr'],
-          `${s.site.value.cidr} overlaps the reserved range ${ctx.fleet.policies.addressPlan?.value.reserved[r.index]?.cidr} (${r.reason}): ${suggest(ctx, s.site.value.area)}`,
+          `${s.site.value.cidr} overlaps the reserved range ${ctx.fleet.policies.addressPlan?.value.reserved[r.index]?.cidr} ` +
+            `(${r.reason}): ${suggest(ctx, s.site.value.area)}`,
         ),
       );
     } else if ((a.kind === 'site' && b.kind === 'growth') || (a.kind === 'growth' && b.kind === 'site')) {
@@ -152,7 +155,8 @@ function check(ctx: RuleContext): Finding[] {
         growth(
           s.site.file,
           ['cidr'],
-          `${s.site.value.cidr} lies in the growth reservation of ${g.site.name} (${g.site.value.cidr} keeps the rest of its stride block): ${suggest(ctx, s.site.value.area)}`,
+          `${s.site.value.cidr} lies in the growth reservation of ${g.site.name} (${g.site.value.cidr} keeps the rest of its stride ` +
+            `block): ${suggest(ctx, s.site.value.area)}`,
         ),
       );
     }

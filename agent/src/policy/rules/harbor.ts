@@ -67,7 +67,8 @@ function check(ctx: RuleContext): Finding[] {
         externalUrl(
           f,
           ['externalUrl'],
-          'Behind a layer-7 load balancer that terminates TLS, externalUrl must be https://... (and the LB must pass Host and X-Forwarded-Proto), or `docker login` fails.',
+          'Behind a layer-7 load balancer that terminates TLS, externalUrl must be https://... (and the LB must pass Host and X-Forwarded-Proto), ' +
+            'or `docker login` fails.',
         ),
       );
     }
@@ -94,7 +95,8 @@ function check(ctx: RuleContext): Finding[] {
           s3Redirect(
             f,
             ['storage'],
-            'With S3 storage and no redirect.disable: true, Harbor redirects clients straight to the object store, across regions and outside the private network: add redirect: { disable: true }.',
+            'With S3 storage and no redirect.disable: true, Harbor redirects clients straight to the object store, across regions and outside the ' +
+              'private network: add redirect: { disable: true }.',
           ),
         );
       }
@@ -107,7 +109,8 @@ function check(ctx: RuleContext): Finding[] {
           s3Redirect(
             f,
             ['storage', 's3', 'regionendpoint'],
-            'A regionendpoint forces path-style addressing, which Huawei OBS no longer serves for new buckets: check that this bucket accepts path-style requests.',
+            'A regionendpoint forces path-style addressing, which Huawei OBS no longer serves for new buckets: check that this bucket accepts ' +
+              'path-style requests.',
             { severity: 'warning' },
           ),
         );
@@ -218,7 +221,8 @@ function check(ctx: RuleContext): Finding[] {
             replicationRobot(
               f,
               [...base, rule.source === name ? 'destination' : 'source'],
-              `${remote.name} declares no robot with ${need}: replication from ${rule.source} to ${rule.destination} has no credentials. Add a robot with ${need} on the replicated projects to harbor/${remote.name}.yaml.`,
+              `${remote.name} declares no robot with ${need}: replication from ${rule.source} to ${rule.destination} has no credentials. ` +
+                `Add a robot with ${need} on the replicated projects to harbor/${remote.name}.yaml.`,
             ),
           );
         }
@@ -259,7 +263,8 @@ function check(ctx: RuleContext): Finding[] {
             version(
               file,
               ['version'],
-              `${name} runs ${value.version} but the other cores run ${majority}: replication between Harbor versions is unsupported; keep every core on one version.`,
+              `${name} runs ${value.version} but the other cores run ${majority}: replication between Harbor versions is unsupported; ` +
+                'keep every core on one version.',
             ),
           );
         }

@@ -111,7 +111,8 @@ function check(ctx: RuleContext): Finding[] {
         mtu(
           fl.file,
           [...base, 'mtu'],
-          `MTU ${link.mtu} is outside the policy's ${policy.mtu.min}..${policy.mtu.max}: VPNs rewrite packets, so pick the path MTU (e.g. 1420 for WireGuard, 1400 for IPsec).`,
+          `MTU ${link.mtu} is outside the policy's ${policy.mtu.min}..${policy.mtu.max}: VPNs rewrite packets, so pick the path MTU ` +
+            '(e.g. 1420 for WireGuard, 1400 for IPsec).',
         ),
       );
     }
@@ -120,7 +121,8 @@ function check(ctx: RuleContext): Finding[] {
         mss(
           fl.file,
           [...base, 'mssClamp'],
-          `MSS ${link.mssClamp} does not fit MTU ${link.mtu}: the MSS is at most MTU - 40 (${link.mtu - 40}), or write mssClamp: true to clamp to the path MTU.`,
+          `MSS ${link.mssClamp} does not fit MTU ${link.mtu}: the MSS is at most MTU - 40 (${link.mtu - 40}), ` +
+            'or write mssClamp: true to clamp to the path MTU.',
         ),
       );
     } else if (link.mssClamp === false && (link.type === 'vpn-ipsec' || link.type === 'wireguard')) {
@@ -167,7 +169,8 @@ function check(ctx: RuleContext): Finding[] {
               incomplete(
                 fl.file,
                 [...base, endName],
-                `The ${site.name} end has no ${what}: the tunnel cannot come up until you run \`wg genkey | tee KEYFILE | wg pubkey\` on its gateway and set publicKey and privateKey: file:KEYFILE.`,
+                `The ${site.name} end has no ${what}: the tunnel cannot come up until you run \`wg genkey | tee KEYFILE | wg pubkey\` on its ` +
+                  'gateway and set publicKey and privateKey: file:KEYFILE.',
               ),
             );
           }
@@ -177,7 +180,8 @@ function check(ctx: RuleContext): Finding[] {
               listenPort(
                 fl.file,
                 [...base, endName, 'listenPort'],
-                `Port ${end.listenPort} is outside the WireGuard ports of the link policy (${range.from}..${range.to}): pick a free port in that range, or widen wireguardPorts in policies/links.yaml.`,
+                `Port ${end.listenPort} is outside the WireGuard ports of the link policy (${range.from}..${range.to}): ` +
+                  'pick a free port in that range, or widen wireguardPorts in policies/links.yaml.',
               ),
             );
           }
@@ -190,7 +194,8 @@ function check(ctx: RuleContext): Finding[] {
               listenPort(
                 fl.file,
                 [...base, endName, 'listenPort'],
-                `Port ${end.listenPort} on ${site.name}/${gw} is already used by the link ${clash.link.id} (${clash.link.file.path}:${pos.line}): each WireGuard interface needs its own port.`,
+                `Port ${end.listenPort} on ${site.name}/${gw} is already used by the link ${clash.link.id} (${clash.link.file.path}:${pos.line}): ` +
+                  'each WireGuard interface needs its own port.',
               ),
             );
           } else {

@@ -43,7 +43,9 @@ function check(ctx: RuleContext): Finding[] {
           dockerPrivate(
             f,
             path,
-            `Docker's registry-mirrors only mirrors Docker Hub, so mirroring ${reg} with runtime: docker would do nothing. Use runtime: containerd (hosts.toml mirrors any registry), or keep docker and mirror only ${DOCKER_HUB}; for Harbor images Docker needs dfdaemon as an HTTP proxy with a trusted CA, which mirrornet does not set up.`,
+            `Docker's registry-mirrors only mirrors Docker Hub, so mirroring ${reg} with runtime: docker would do nothing. Use runtime: ` +
+              `containerd (hosts.toml mirrors any registry), or keep docker and mirror only ${DOCKER_HUB}; for Harbor images Docker needs dfdaemon ` +
+              'as an HTTP proxy with a trusted CA, which mirrornet does not set up.',
           ),
         );
       }
@@ -54,7 +56,8 @@ function check(ctx: RuleContext): Finding[] {
           crossArea(
             f,
             path,
-            `${reg} is the ${hub.value.area} core's Harbor; ${name} is in ${region.value.area}: pulls would cross between areas. Mirror your own area's Harbor.`,
+            `${reg} is the ${hub.value.area} core's Harbor; ${name} is in ${region.value.area}: pulls would cross between areas. ` +
+              `Mirror your own area's Harbor.`,
           ),
         );
       }
@@ -66,7 +69,8 @@ function check(ctx: RuleContext): Finding[] {
             unreachable(
               f,
               path,
-              `${name} has no route to ${harbor.value.hub}, where ${reg} runs; image traffic stays on the private network: link ${name} to ${harbor.value.hub} or mirror a reachable Harbor.`,
+              `${name} has no route to ${harbor.value.hub}, where ${reg} runs; image traffic stays on the private network: ` +
+                `link ${name} to ${harbor.value.hub} or mirror a reachable Harbor.`,
             ),
           );
         }

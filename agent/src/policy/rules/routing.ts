@@ -39,7 +39,8 @@ function check(ctx: RuleContext): Finding[] {
           p2p(
             region.file,
             path,
-            `${peer} is in area ${other.value.area}, ${name} in ${region.value.area}: cross-area p2p is off by policy (image traffic should not cross the border region to region).`,
+            `${peer} is in area ${other.value.area}, ${name} in ${region.value.area}: cross-area p2p is off by policy (image traffic should not ` +
+              'cross the border region to region).',
           ),
         );
       }
@@ -165,7 +166,9 @@ function check(ctx: RuleContext): Finding[] {
           noReturn(
             siteFile(site),
             anchor(site),
-            `${site} routes ${route.destination} via ${route.via}, but ${route.owner} has no way back to ${site} (${formatCidr(own)}): ${back.kind === 'loop' ? `it loops (${back.path.join(' -> ')})` : `it stops at ${back.at}`}; fix the static routes there.`,
+            `${site} routes ${route.destination} via ${route.via}, but ${route.owner} has no way back to ${site} ` +
+              `(${formatCidr(own)}): ${back.kind === 'loop' ? `it loops (${back.path.join(' -> ')})` : `it stops at ${back.at}`}; ` +
+              'fix the static routes there.',
           ),
         );
       }

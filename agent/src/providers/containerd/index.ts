@@ -27,7 +27,10 @@ export interface ConfigPathResult {
 /** Find config_path in containerd's config.toml, for both plugin names. Pure. */
 export function findConfigPath(text: string | undefined): ConfigPathResult {
   const restart = 'then restart containerd (config.toml changes need a restart; hosts.toml files do not)';
-  const unset = `containerd's config_path is not set, so containerd ignores hosts.toml: add \`[plugins."io.containerd.grpc.v1.cri".registry] config_path = "${DEFAULT_CONFIG_PATH}"\` (containerd 1.x, version = 2) or \`[plugins."io.containerd.cri.v1.images".registry] config_path = "${DEFAULT_CONFIG_PATH}"\` (2.x, version = 3) to ${CONTAINERD_CONFIG}, ${restart}. mirrornet writes the files there meanwhile.`;
+  const unset =
+    `containerd's config_path is not set, so containerd ignores hosts.toml: add \`[plugins."io.containerd.grpc.v1.cri".registry] ` +
+    `config_path = "${DEFAULT_CONFIG_PATH}"\` (containerd 1.x, version = 2) or \`[plugins."io.containerd.cri.v1.images".registry] config_path = ` +
+    `"${DEFAULT_CONFIG_PATH}"\` (2.x, version = 3) to ${CONTAINERD_CONFIG}, ${restart}. mirrornet writes the files there meanwhile.`;
   if (text === undefined) return { configPath: DEFAULT_CONFIG_PATH, notes: [`${CONTAINERD_CONFIG} does not exist. ${unset}`] };
   let raw: unknown;
   try {
@@ -49,7 +52,8 @@ export function findConfigPath(text: string | undefined): ConfigPathResult {
   const notes: string[] = [];
   if (registry?.mirrors && Object.keys(registry.mirrors).length) {
     notes.push(
-      'config.toml still has legacy registry.mirrors blocks next to config_path: containerd 2.2 refuses to start with both; remove the mirrors blocks (mirrornet writes hosts.toml instead).',
+      'config.toml still has legacy registry.mirrors blocks next to config_path: containerd 2.2 refuses to start with both; ' +
+        'remove the mirrors blocks (mirrornet writes hosts.toml instead).',
     );
   }
   const value = registry?.config_path;
@@ -57,7 +61,8 @@ export function findConfigPath(text: string | undefined): ConfigPathResult {
   const paths = value.split(':').filter(Boolean);
   if (paths.length > 1) {
     notes.push(
-      `config_path lists several directories (${value}); containerd 2.2 silently ignores mirrors then: mirrornet uses the first, ${paths[0]}; set a single directory.`,
+      `config_path lists several directories (${value}); containerd 2.2 silently ignores mirrors then: mirrornet uses the first, ${paths[0]}; ` +
+        'set a single directory.',
     );
   }
   return { configPath: paths[0]!, notes };

@@ -93,7 +93,8 @@ export function dockerNotes(desired: Desired): string[] {
   const d = desired.docker;
   if (!d?.unsupported.length) return [];
   return [
-    `Docker's registry-mirrors only mirrors Docker Hub: ${d.unsupported.join(', ')} cannot go through Dragonfly with runtime: docker. Use containerd for those images, or run dfdaemon as Docker's HTTP proxy with a trusted CA (not managed by mirrornet).`,
+    `Docker's registry-mirrors only mirrors Docker Hub: ${d.unsupported.join(', ')} cannot go through Dragonfly with runtime: docker. ` +
+      `Use containerd for those images, or run dfdaemon as Docker's HTTP proxy with a trusted CA (not managed by mirrornet).`,
   ];
 }
 

@@ -85,7 +85,8 @@ export async function readHarborConfig(ctx: ProviderContext, desired: Desired): 
   const installDir = instance.installDir;
   if (instance.loadBalancer.mode === 'l7-tls-offload' && !instance.externalUrl.startsWith('https://')) {
     ctx.notes.push(
-      `harbor-config: ${instance.name} sits behind a TLS-offloading load balancer but externalUrl is not https://; docker login fails unless external_url is the https:// address clients use.`,
+      `harbor-config: ${instance.name} sits behind a TLS-offloading load balancer but externalUrl is not https://; ` +
+        'docker login fails unless external_url is the https:// address clients use.',
     );
   }
   const pending = await ctx.files.exists(pendingPath(installDir));

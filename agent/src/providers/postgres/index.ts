@@ -167,7 +167,8 @@ export async function readPostgres(connector: PostgresConnector, ctx: ProviderCo
   }
   if (actual.database.exists && actual.database.encoding !== 'UTF8') {
     ctx.notes.push(
-      `postgres: the database ${dbName} has encoding ${actual.database.encoding}, not UTF8. mirrornet never recreates a database: dump it, recreate it with ENCODING 'UTF8' and restore.`,
+      `postgres: the database ${dbName} has encoding ${actual.database.encoding}, not UTF8. mirrornet never recreates a database: dump it, ` +
+        `recreate it with ENCODING 'UTF8' and restore.`,
     );
   }
   const { probe: _probe, ...out } = actual;

@@ -79,13 +79,19 @@ function advice(notice: Notice): { en: string; zh: string } {
       };
     case 'guardrail-blocked':
       return {
-        en: 'Nothing was changed. Review the changes; if they are intended, raise the limit in policies/guardrails.yaml or split the change into smaller commits.',
+        en:
+          'Nothing was changed. Review the changes; if they are intended, raise the limit in policies/guardrails.yaml or split the change into ' +
+          'smaller commits.',
         zh: '未做任何更改。请核对变更；如确属预期，请在 policies/guardrails.yaml 中调高限制，或拆分为更小的提交。',
       };
     case 'drift-detected':
       return {
-        en: `${component} on ${site} was changed outside the repository. Undo the change on the host, or commit it to the repository; with drift: heal in policies/guardrails.yaml the agent restores it itself.`,
-        zh: `${site} 上的 ${component} 被仓库之外的操作修改。请在主机上撤销该修改，或将其提交到仓库；在 policies/guardrails.yaml 中设置 drift: heal 后 agent 会自动恢复。`,
+        en:
+          `${component} on ${site} was changed outside the repository. Undo the change on the host, or commit it to the repository; with drift: ` +
+          'heal in policies/guardrails.yaml the agent restores it itself.',
+        zh:
+          `${site} 上的 ${component} 被仓库之外的操作修改。请在主机上撤销该修改，或将其提交到仓库；在 ` +
+          'policies/guardrails.yaml 中设置 drift: heal 后 agent 会自动恢复。',
       };
     default:
       return { en: 'Nothing to do.', zh: '无需处理。' };

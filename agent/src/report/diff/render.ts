@@ -112,7 +112,8 @@ function siteHeadline(s: SiteDiff): string {
 
 function siteSection(s: SiteDiff, open: boolean, maxFields: number): string[] {
   const out = [
-    `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${STATUS_WORD[s.status]} ${s.role === 'hub' ? 'core' : 'region'} (${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}): ${siteHeadline(s)}</summary>`,
+    `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${STATUS_WORD[s.status]} ${s.role === 'hub' ? 'core' : 'region'} ` +
+      `(${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}): ${siteHeadline(s)}</summary>`,
     '',
   ];
   for (const note of s.notes) out.push(`> ${md(note)}`, '');
@@ -144,7 +145,8 @@ function rowRange(r: AddressRow): string {
 function addressTable(a: AddressArea): string[] {
   const block = a.blockPrefix !== undefined ? `/${a.blockPrefix} stride blocks (${a.stride} × /${a.sitePrefix})` : `stride blocks of ${a.blockSize} addresses`;
   const out = [
-    `**${md(a.area)}** ${code(a.supernet)}, allocated ${a.allocation}, ${block}: ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} free${a.counts.conflict ? `, **${a.counts.conflict} in conflict**` : ''}`,
+    `**${md(a.area)}** ${code(a.supernet)}, allocated ${a.allocation}, ${block}: ${a.counts.used} used, ${a.counts.reserved} ` +
+      `reserved, ${a.counts.free} free${a.counts.conflict ? `, **${a.counts.conflict} in conflict**` : ''}`,
     '',
     '| Block | Status | Used by | Change |',
     '|---|---|---|---|',
@@ -170,7 +172,8 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
     out.push(`✅ **The fleet is valid** at ${code(short(h.sha))}: ${plural(h.files, 'file')} checked, ${plural(h.warnings.length, 'warning')}.`, '');
   } else {
     out.push(
-      `❌ **The fleet is invalid** at ${code(short(h.sha))}: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}. No region will apply it; fix these first.`,
+      `❌ **The fleet is invalid** at ${code(short(h.sha))}: ${plural(h.errors.length, 'error')}, ${plural(h.warnings.length, 'warning')}. ` +
+        'No region will apply it; fix these first.',
       '',
     );
   }
@@ -190,7 +193,8 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
       out.push(`${plural(report.sites.length, 'site')} change:`, '', '| Site | | Role | Area | Added | Changed | Removed |', '|---|---|---|---|---|---|---|');
       for (const s of report.sites)
         out.push(
-          `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} | ${s.counts.change} | ${s.counts.remove} |`,
+          `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} ` +
+            `| ${s.counts.change} | ${s.counts.remove} |`,
         );
       out.push('');
     } else out.push('No site’s desired state changes.', '');
@@ -252,7 +256,8 @@ export function renderText(report: DiffReport): string {
   }
   for (const s of report.sites) {
     out.push(
-      `${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} (${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}): ${siteHeadline(s)}`,
+      `${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} ` +
+        `(${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}): ${siteHeadline(s)}`,
     );
     for (const note of s.notes) out.push(`    note: ${plain(note)}`);
     for (const category of CATEGORIES) {
@@ -279,7 +284,8 @@ export function renderText(report: DiffReport): string {
     out.push('', 'Address plan:');
     for (const a of report.addressPlan) {
       out.push(
-        `  ${a.area} ${a.supernet} (${a.allocation}): ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} free${a.counts.conflict ? `, ${a.counts.conflict} in conflict` : ''}`,
+        `  ${a.area} ${a.supernet} (${a.allocation}): ${a.counts.used} used, ${a.counts.reserved} reserved, ${a.counts.free} ` +
+          `free${a.counts.conflict ? `, ${a.counts.conflict} in conflict` : ''}`,
       );
       for (const r of a.rows) {
         const range = r.cidr ?? `${r.first} - ${r.last} (${r.blocks} blocks)`;

@@ -304,7 +304,8 @@ describe('chat notifiers against local vendor receivers', function () {
         action: 'update',
         reason: '复制规则被手工修改，与仓库中的声明不一致',
       }));
-      const long = event('drift-detected', { message: `cn-shanghai: 镜像仓库配置漂移：${'北京到上海的复制任务被手工修改。'.repeat(200)}`, changes });
+      const message = `cn-shanghai: 镜像仓库配置漂移：${'北京到上海的复制任务被手工修改。'.repeat(200)}`;
+      const long = event('drift-detected', { message, changes });
       const body = wecom.render({ event: long, area: 'cn', occurrence: 'alert' });
       const bytes = utf8Bytes(body.markdown.content);
       assert.ok(bytes <= 4096, `${bytes} bytes`);
