@@ -7,7 +7,7 @@ import { compile } from '../../desired/compile.js';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet, SiteEntry } from '../../model/fleet.js';
 import { computeRoutes, type RoutePlan } from '../../net/routes.js';
-import { desiredHarborObjects } from '../../providers/harbor-api/index.js';
+import { desiredHarborObjects } from '../../desired/harbor.js';
 import type { Report } from '../../policy/validate.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import {
