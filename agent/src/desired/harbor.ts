@@ -47,7 +47,7 @@ export interface DesiredPolicy {
 }
 
 /** A robot's access to one project, as Harbor's API takes it. */
-export interface DesiredRobotPermission {
+interface DesiredRobotPermission {
   kind: 'project';
   namespace: string;
   access: { resource: string; action: string }[];
@@ -82,14 +82,14 @@ export interface HarborObjectsOptions {
 const UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
 
 /** `500Gi` -> bytes; `-1` -> -1 (unlimited). */
-export function parseSize(size: string): number {
+function parseSize(size: string): number {
   if (size === '-1') return -1;
   const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(size);
   if (!m) throw new Error(`not a size: ${size}`);
   return Number(m[1]) * UNITS[m[2] ?? '']!;
 }
 
-export function peerEndpointName(peer: string): string {
+function peerEndpointName(peer: string): string {
   return `mirrornet-${peer}`;
 }
 
@@ -103,7 +103,7 @@ function splitAccess(a: string): { resource: string; action: string } {
  * rules) or repository:pull (pull rules); among several, one whose name starts with `replication`, then one
  * whose name mentions this instance or its core (e.g. replication-from-beijing), then the first declared.
  */
-export function replicationRobotOf(peer: HarborInstance, instance: HarborInstance, direction: 'push' | 'pull'): HarborInstance['robots'][number] | undefined {
+function replicationRobotOf(peer: HarborInstance, instance: HarborInstance, direction: 'push' | 'pull'): HarborInstance['robots'][number] | undefined {
   const need = direction === 'push' ? 'repository:push' : 'repository:pull';
   const candidates = peer.robots.filter((r) => r.permissions.some((p) => p.access.includes(need)));
   const words = [instance.name, instance.hub, ...instance.hub.split('-').filter((w) => w.length > 2)];

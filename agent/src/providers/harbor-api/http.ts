@@ -9,7 +9,7 @@ import type { z } from 'zod';
 import { HarborApiError, httpError, isHarborError, networkCode } from './errors.js';
 
 export const API_PREFIX = '/api/v2.0';
-export const PAGE_SIZE = 100;
+const PAGE_SIZE = 100;
 
 export interface HarborClientOptions {
   /** Harbor's URL (its external URL, or an override); `/api/v2.0` may be included or not. */
