@@ -1,6 +1,6 @@
-// A Harbor v2.15 API client: the calls the harbor-api provider (and the lab's checks) make, one method per
-// endpoint, over HarborHttp (auth, retries, paging, zod-checked answers) with its failures as typed
-// HarborApiErrors (errors.ts). The keyed fingerprint of a secret is computed here, with the admin password.
+// A Harbor v2.15 API client: the calls the harbor-api provider makes, one method per endpoint, over
+// HarborHttp (auth, retries, paging, zod-checked answers) with its failures as typed HarborApiErrors
+// (errors.ts). The keyed fingerprint of a secret is computed here, with the admin password.
 import { createHmac } from 'node:crypto';
 import { HarborApiError, isHarborError } from './errors.js';
 import { API_PREFIX, HarborHttp, idFromLocation, type HarborClientOptions } from './http.js';
@@ -23,7 +23,7 @@ import {
   type RobotUpdateReq,
 } from './schema.js';
 
-/** What the provider needs from Harbor (tests and the lab may pass their own). */
+/** What the provider needs from Harbor (tests may pass their own). */
 export interface HarborApi {
   /** Where the API is, for messages (no credentials). */
   readonly baseUrl: string;
