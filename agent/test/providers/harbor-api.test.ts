@@ -1,5 +1,6 @@
 // The harbor-api provider against two Harbor emulators standing in for the two cores (Beijing pushes to
-// Singapore), driven by the fixture fleet under agent/test/fixtures/harbor: plan -> apply -> an empty second
+// Singapore), driven by the fixture fleet under agent/test/fixtures/harbor, each core planned and applied
+// as its agent does (the reconcile engine, the destination core first): plan -> apply -> an empty second
 // plan; a no-op read is one list call per object kind; drift is reported and healed; objects without the
 // marker are left alone; 500s and resets converge without duplicates; no secret reaches a plan, a note, a
 // log or an error. Only 127.0.0.1.
@@ -10,6 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
+import { desiredHarborObjects } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/testbed/emulators/harbor/index.js';
 import type { Exec } from '../../src/host/exec.js';
@@ -17,23 +19,15 @@ import type { HostFiles } from '../../src/host/files.js';
 import { MASK, hostSecrets } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
 import { HarborInstance } from '../../src/model/schema.js';
-import { HarborApiClient, HarborApiError, nextLink } from '../../src/providers/harbor-api/client.js';
-import {
-  MARKER,
-  applyHarborCores,
-  createHarborApiProvider,
-  desiredHarborObjects,
-  harborChangeRank,
-  markerFingerprint,
-  orderHarborChanges,
-  ownedByMirrornet,
-  planHarborCores,
-  type ActualHarbor,
-  type HarborCorePlan,
-} from '../../src/providers/harbor-api/index.js';
-import { DEFAULT_COMMANDS, type Change, type Provider, type ProviderContext } from '../../src/providers/types.js';
-import { applyHost, pendingChanges, planHost } from '../../src/reconcile/engine.js';
-import { EMPTY_STATE, type StateStore } from '../../src/reconcile/state.js';
+import { HarborApiClient } from '../../src/providers/harbor-api/client.js';
+import { HarborApiError } from '../../src/providers/harbor-api/errors.js';
+import { nextLink } from '../../src/providers/harbor-api/http.js';
+import { createHarborApiProvider } from '../../src/providers/harbor-api/index.js';
+import { harborChangeRank, orderHarborChanges, type ActualHarbor } from '../../src/providers/harbor-api/changes.js';
+import { MARKER, markerFingerprint, ownedByMirrornet } from '../../src/providers/harbor-api/marker.js';
+import { DEFAULT_COMMANDS, type Change, type Provider } from '../../src/providers/types.js';
+import { applyHost, pendingChanges, planHost, type HostDeps, type HostPlan } from '../../src/reconcile/engine.js';
+import { EMPTY_STATE, type AgentState, type StateStore } from '../../src/reconcile/state.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const FIXTURE = join(repoRoot, 'agent/test/fixtures/harbor');
@@ -87,8 +81,10 @@ interface Core {
   emulator?: HarborEmulator;
   env: Record<string, string>;
   instance: HarborInstance;
-  inventory: Set<string>;
-  ctx: ProviderContext;
+  /** The agent state of this core's host (its inventory), kept in memory. */
+  state: AgentState;
+  /** What the reconcile engine runs this core's agent with: the pair's provider, this core's secrets and log. */
+  deps: HostDeps;
   client: HarborApiClient;
 }
 
@@ -101,12 +97,20 @@ interface Pair {
 }
 
 function makeCore(name: string, env: Record<string, string>, url: string, log: Logger, retries?: number): Core {
-  const core: Core = {
+  return {
     name,
     env,
     instance: loadInstance(name),
-    inventory: new Set(),
-    ctx: undefined as unknown as ProviderContext,
+    state: structuredClone(EMPTY_STATE),
+    deps: {
+      // The pair's provider, set once both cores exist.
+      providers: [],
+      exec: {} as Exec,
+      files: {} as HostFiles,
+      secrets: hostSecrets({ env }),
+      log: log.child({ core: name }),
+      commands: DEFAULT_COMMANDS,
+    },
     client: new HarborApiClient({
       url,
       username: 'admin',
@@ -116,16 +120,6 @@ function makeCore(name: string, env: Record<string, string>, url: string, log: L
       ...(retries !== undefined ? { retries } : {}),
     }),
   };
-  core.ctx = {
-    exec: {} as Exec,
-    files: {} as HostFiles,
-    secrets: hostSecrets({ env }),
-    log: log.child({ provider: 'harbor-api', core: name }),
-    commands: DEFAULT_COMMANDS,
-    notes: [],
-    inventory: [],
-  };
-  return core;
 }
 
 async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: number } = {}): Promise<Pair> {
@@ -156,6 +150,7 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
     [SG, sg.client],
   ]);
   const provider = createHarborApiProvider((i) => clients.get(i.name)!, undefined, { peerUrl: (p) => peerUrls.get(p.name) });
+  for (const core of [bj, sg]) core.deps.providers = [provider as Provider<unknown>];
   return {
     bj,
     sg,
@@ -174,31 +169,44 @@ function desiredOf(core: Core, peers: HarborInstance[]): Desired {
   return { site: core.instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: { instance: core.instance, peers } };
 }
 
-function coresOf(pair: Pair, which: Core[] = [pair.sg, pair.bj]) {
-  return which.map((core) => {
-    core.ctx.notes = [];
-    core.ctx.inventory = [...core.inventory].sort();
-    const peers = core.name === BJ ? [pair.sg.instance] : [];
-    return { ctx: core.ctx, desired: desiredOf(core, peers) };
-  });
+/** A core's plan from the reconcile engine, with what applying it needs. */
+interface CorePlan extends HostPlan {
+  core: Core;
+  desired: Desired;
 }
 
-async function plan(pair: Pair, which?: Core[]): Promise<HarborCorePlan[]> {
-  const plans = await planHarborCores(pair.provider, coresOf(pair, which));
-  for (const p of plans) OUTPUT.push(JSON.stringify(p.changes), JSON.stringify(p.ctx.notes));
+/** The state store of a core: the inventory stays in memory (core.state). */
+const memoryStore = { save: async () => undefined } as unknown as StateStore;
+
+/** Plan each core as its agent does (planHost), the destination (Singapore) first. */
+async function plan(pair: Pair, which: Core[] = [pair.sg, pair.bj]): Promise<CorePlan[]> {
+  const plans: CorePlan[] = [];
+  for (const core of which) {
+    const desired = desiredOf(core, core.name === BJ ? [pair.sg.instance] : []);
+    const hostPlan = await planHost(desired, 'rev', core.deps, core.state);
+    OUTPUT.push(JSON.stringify(hostPlan.changes), JSON.stringify(hostPlan.notes));
+    plans.push({ ...hostPlan, core, desired });
+  }
   return plans;
 }
 
-async function apply(pair: Pair, plans: HarborCorePlan[], which: Core[] = [pair.sg, pair.bj]) {
-  // Like the engine: what is about to be created or updated goes into the inventory first.
-  plans.forEach((p, i) => p.changes.forEach((c) => (c.action === 'create' || c.action === 'update') && which[i]!.inventory.add(c.id)));
-  const result = await applyHarborCores(pair.provider, plans);
-  result.outcomes.forEach((o, i) => o.deleted.forEach((id) => which[i]!.inventory.delete(id)));
-  if (result.error) OUTPUT.push(String(result.error.error.message), String((result.error.error as HarborApiError).userMessage ?? ''));
-  return result;
+/**
+ * Apply each core's plan as its agent does (applyHost: the inventory written ahead, deletions removed
+ * after), in the order planned - the destination before the source - stopping at the first error.
+ */
+async function apply(plans: CorePlan[]): Promise<{ error?: { core: string; error: Error } }> {
+  for (const p of plans) {
+    const result = await applyHost(p, p.desired, p.core.deps, memoryStore, p.core.state);
+    if (result.error) {
+      OUTPUT.push(String(result.error.error.message), String((result.error.error as HarborApiError).userMessage ?? ''));
+      return { error: { core: p.core.name, error: result.error.error } };
+    }
+  }
+  return {};
 }
 
-const pending = (plans: HarborCorePlan[]) => plans.flatMap((p) => p.changes.filter((c) => c.action !== 'noop'));
+const inventoryOf = (core: Core) => core.state.inventory['harbor-api'] ?? [];
+const pending = (plans: HostPlan[]) => plans.flatMap((p) => pendingChanges(p));
 const summary = (changes: Change[]) => changes.map((c) => `${c.action} ${c.id}`).sort();
 
 async function admin(core: Core, method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -225,7 +233,7 @@ async function converge(pair: Pair, which?: Core[]): Promise<void> {
   for (let i = 0; i < 3; i++) {
     const plans = await plan(pair, which);
     if (!pending(plans).length) return;
-    const r = await apply(pair, plans, which);
+    const r = await apply(plans);
     if (r.error) throw r.error.error;
   }
   assert.fail('did not converge in 3 runs');
@@ -305,7 +313,7 @@ describe('harbor-api provider: two emulated cores', () => {
   });
 
   it("applies both cores: Harbor holds the repository's objects, secrets pinned and read back masked", async () => {
-    const result = await apply(pair, await plan(pair));
+    const result = await apply(await plan(pair));
     assert.equal(result.error, undefined, String(result.error?.error));
     const sg = pair.sg.emulator!.state;
     const robot = sg.robots.find((r) => r.name === 'replication-from-beijing')!;
@@ -407,7 +415,7 @@ describe('harbor-api provider: two emulated cores', () => {
     assert.match(reason(`${SG}/robot/replication-from-beijing`), /permissions changed, the secret behind env:HARBOR_ROBOT_REPLICATION changed on this host/);
     assert.match(reason(`${BJ}/registry/mirrornet-${SG}`), /the secret behind env:HARBOR_ROBOT_REPLICATION changed/);
 
-    const result = await apply(pair, plans);
+    const result = await apply(plans);
     assert.equal(result.error, undefined, String(result.error?.error));
     assert.deepEqual(summary(pending(await plan(pair))), []);
     assert.ok(await robotCanRead(pair.sg, 'robot$replication-from-beijing', REPL2));
@@ -467,10 +475,10 @@ describe('harbor-api provider: two emulated cores', () => {
       const ops = bj.changes.find((c) => c.id === `${BJ}/robot/ops`)!;
       assert.equal(ops.action, 'noop');
       assert.match(ops.reason, /not created by mirrornet/);
-      assert.ok(bj.ctx.notes.some((n) => n.includes('Robot robot$ops exists in Harbor but was not created by mirrornet')));
+      assert.ok(bj.notes.some((n) => n.includes('Robot robot$ops exists in Harbor but was not created by mirrornet')));
       assert.ok(!bj.changes.some((c) => /hand-|scratch/.test(c.id)), 'objects the repository does not name are not even planned');
 
-      const result = await apply(pair, plans);
+      const result = await apply(plans);
       assert.equal(result.error, undefined, String(result.error?.error));
       assert.equal(snapshot(), before, 'untouched');
       assert.ok(await robotCanRead(pair.bj, 'robot$ops', OPS_HAND), 'its secret was not re-pinned');
@@ -491,7 +499,7 @@ describe('harbor-api provider: two emulated cores', () => {
       const c = plans[0]!.changes.filter((x) => x.id === `${SG}/project/mirror2`);
       assert.equal(c.length, 1);
       assert.match(c[0]!.reason, /is a normal project but the repository wants a proxy cache of docker-hub; Harbor cannot change that after creation/);
-      assert.ok(plans[0]!.ctx.notes.some((n) => n.includes('mirror2')));
+      assert.ok(plans[0]!.notes.some((n) => n.includes('mirror2')));
     } finally {
       pair.sg.instance = original;
     }
@@ -507,10 +515,10 @@ describe('harbor-api provider: two emulated cores', () => {
       const plans = await plan(pair, [pair.sg]);
       assert.deepEqual(summary(pending(plans)), [`delete ${SG}/project/temp`]);
       assert.match(plans[0]!.changes.find((c) => c.id === `${SG}/project/busy`)!.reason, /still holds 2 repositories: not deleted/);
-      const result = await apply(pair, plans, [pair.sg]);
+      const result = await apply(plans);
       assert.equal(result.error, undefined);
       assert.ok(!pair.sg.emulator!.state.projects.some((p) => p.name === 'temp'));
-      assert.ok(!pair.sg.inventory.has(`${SG}/project/temp`));
+      assert.ok(!inventoryOf(pair.sg).includes(`${SG}/project/temp`));
       assert.ok(!plans[0]!.changes.some((c) => c.id === `${SG}/project/scratch`));
     } finally {
       pair.sg.emulator!.state.projects.find((p) => p.name === 'busy')!.repo_count = 0;
@@ -523,14 +531,7 @@ describe('harbor-api provider in the reconcile engine', () => {
     const pair = await startPair();
     try {
       const core = pair.sg;
-      const deps = {
-        providers: [pair.provider as Provider<unknown>],
-        exec: core.ctx.exec,
-        files: core.ctx.files,
-        secrets: core.ctx.secrets,
-        log: captureLogger(),
-        commands: DEFAULT_COMMANDS,
-      };
+      const deps = { ...core.deps, log: captureLogger() };
       const state = structuredClone(EMPTY_STATE);
       const saved: string[][] = [];
       const store = { save: async (s: typeof state) => void saved.push([...(s.inventory['harbor-api'] ?? [])]) } as unknown as StateStore;
@@ -563,7 +564,7 @@ describe('harbor-api provider: faults', () => {
       bj.inject({ method: 'POST', path: '/registries', status: 500, times: 2 });
       bj.inject({ method: 'POST', path: '/replication/policies', reset: true, when: 'after' });
       bj.inject({ method: 'POST', path: '/projects', status: 502, when: 'after' });
-      const result = await apply(pair, await plan(pair));
+      const result = await apply(await plan(pair));
       assert.equal(result.error, undefined, String(result.error?.error));
       assert.deepEqual(summary(pending(await plan(pair))), []);
       assert.equal(sg.state.robots.filter((r) => r.name === 'replication-from-beijing').length, 1);
@@ -582,7 +583,7 @@ describe('harbor-api provider: faults', () => {
     try {
       failing.sg.emulator!.inject({ method: 'POST', path: '/robots', reset: true, when: 'after' });
       failing.bj.emulator!.inject({ method: 'POST', path: '/replication/policies', status: 500 });
-      const result = await apply(failing, await plan(failing));
+      const result = await apply(await plan(failing));
       assert.ok(result.error, 'the first run fails');
       const err = result.error.error as HarborApiError;
       assert.ok(err instanceof HarborApiError);
@@ -596,7 +597,7 @@ describe('harbor-api provider: faults', () => {
       const sgChanges = pending([plans[0]!]);
       assert.ok(sgChanges.some((c) => c.id === `${SG}/robot/replication-from-beijing` && c.action === 'update' && /never pinned/.test(c.reason)));
       // Second run: the Beijing policy fails once more with a 500 (no retries), the third completes.
-      const second = await apply(failing, plans);
+      const second = await apply(plans);
       assert.ok(second.error && (second.error.error as HarborApiError).kind === 'server');
       await converge(failing);
       assert.equal(failing.sg.emulator!.state.robots.filter((r) => r.name === 'replication-from-beijing').length, 1);
@@ -612,7 +613,7 @@ describe('harbor-api provider: faults', () => {
     const pair = await startPair({ startSg: false, sgPort: port });
     try {
       const plans = await plan(pair, [pair.bj]);
-      const result = await apply(pair, plans, [pair.bj]);
+      const result = await apply(plans);
       const err = result.error?.error as HarborApiError;
       assert.ok(err instanceof HarborApiError);
       assert.equal(err.status, 400);

@@ -11,17 +11,11 @@ import type { Desired, DesiredCloudRoute } from '../../src/desired/types.js';
 import { startHuaweiVpcEmulator, type EmuRoute, type HuaweiVpcEmulator } from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
-import {
-  backoffDelay,
-  createVpcClient,
-  HuaweiVpcError,
-  remainingBatch,
-  resolveHuaweiCredentials,
-  silenceSdkLogging,
-  vpcEndpoint,
-  type RetryOptions,
-  type VpcRouteApi,
-} from '../../src/providers/huaweicloud-vpc/client.js';
+import { remainingBatch } from '../../src/providers/huaweicloud-vpc/batch.js';
+import { createVpcClient, silenceSdkLogging, type VpcRouteApi } from '../../src/providers/huaweicloud-vpc/client.js';
+import { resolveHuaweiCredentials, vpcEndpoint } from '../../src/providers/huaweicloud-vpc/credentials.js';
+import { HuaweiVpcError } from '../../src/providers/huaweicloud-vpc/errors.js';
+import { backoffDelay, type RetryOptions } from '../../src/providers/huaweicloud-vpc/retry.js';
 import {
   cloudRouteDeletions,
   CloudRoutesApplyError,

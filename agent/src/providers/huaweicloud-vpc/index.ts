@@ -17,36 +17,12 @@ import { createHash } from 'node:crypto';
 import { CLOUD_MARKER } from '../../desired/compile.js';
 import type { Desired, DesiredCloudRoute } from '../../desired/types.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
-import {
-  createVpcClient,
-  HuaweiVpcError,
-  remainingBatch,
-  resolveHuaweiCredentials,
-  sameRoute,
-  vpcEndpoint,
-  type RetryOptions,
-  type RouteBatch,
-  type RouteEntry,
-  type VpcRouteApi,
-} from './client.js';
-
-export {
-  createVpcClient,
-  HuaweiVpcError,
-  remainingBatch,
-  resolveHuaweiCredentials,
-  silenceSdkLogging,
-  vpcEndpoint,
-  backoffDelay,
-  ENDPOINT_ENV,
-  AK_ENV,
-  SK_ENV,
-  type RetryOptions,
-  type RouteBatch,
-  type RouteEntry,
-  type VpcRouteApi,
-  type VpcClientOptions,
-} from './client.js';
+import { remainingBatch, sameRoute, type RouteBatch } from './batch.js';
+import { createVpcClient, type VpcRouteApi } from './client.js';
+import { resolveHuaweiCredentials, vpcEndpoint } from './credentials.js';
+import { HuaweiVpcError } from './errors.js';
+import type { RetryOptions } from './retry.js';
+import type { RouteEntry } from './schema.js';
 
 import { cloudRouteDeletions } from './deletions.js';
 export { cloudRouteDeletions };

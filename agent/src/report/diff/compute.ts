@@ -1,10 +1,10 @@
-// diffFleets(base, head): for every site, compile its desired state in both fleets with every role that
-// applies (gateway+node for regions, gateway+hub for cores; pure, no host access), split each into items
+// diffFleets(base, head): for every site, take its desired state in both revisions with every role that
+// applies (gateway+node for regions, gateway+hub for cores), as the pipeline compiled it, split each into items
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
 import type { Desired, Role } from '../../desired/types.js';
+import { desiredHarborObjects } from '../../desired/harbor.js';
 import type { Fleet } from '../../model/fleet.js';
-import { desiredHarborObjects } from '../../providers/harbor-api/index.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import {
