@@ -67,8 +67,7 @@ export interface ProviderContext {
 
 export interface ApplyOutcome {
   applied: Change[];
-  /** Inventory ids to add / remove after this apply. */
-  created: string[];
+  /** Inventory ids to remove after this apply (the engine adds created ids before applying: write-ahead). */
   deleted: string[];
 }
 

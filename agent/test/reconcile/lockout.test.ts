@@ -68,7 +68,7 @@ function fakeRoutes(actual: { value: ActualRoutes }, wanted: () => Change[], app
     diff: () => wanted(),
     apply: async (_ctx, changes) => {
       applied.push(...changes);
-      return { applied: changes, created: [], deleted: [] };
+      return { applied: changes, deleted: [] };
     },
   };
 }

@@ -161,7 +161,7 @@ export const containerdProvider: Provider<ActualContainerd> = {
   },
   diff: diffContainerd,
   async apply(ctx, changes): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    const outcome: ApplyOutcome = { applied: [], deleted: [] };
     for (const c of changes) {
       if (c.action === 'noop') continue;
       const { path, content } = c.data as { path: string; content?: string };
@@ -172,7 +172,6 @@ export const containerdProvider: Provider<ActualContainerd> = {
         outcome.deleted.push(c.id);
       } else {
         await ctx.files.writeAtomic(path, content!, { mode: 0o644 });
-        outcome.created.push(c.id);
       }
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);

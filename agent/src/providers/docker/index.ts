@@ -110,7 +110,7 @@ export const dockerProvider: Provider<ActualDocker> = {
   },
   diff: diffDocker,
   async apply(ctx, changes, _desired, actual): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    const outcome: ApplyOutcome = { applied: [], deleted: [] };
     for (const c of changes) {
       if (c.action === 'noop') continue;
       const data = c.data as { mirrors?: string[]; error?: string };
@@ -123,7 +123,6 @@ export const dockerProvider: Provider<ActualDocker> = {
       await runHook(ctx.exec, ctx.commands.dockerReload);
       await ctx.files.remove(RELOAD_PENDING);
       if (c.action === 'delete') outcome.deleted.push(c.id);
-      else outcome.created.push(c.id);
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
     }

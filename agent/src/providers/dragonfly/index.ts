@@ -89,7 +89,7 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
   },
   diff: diffDragonfly,
   async apply(ctx, changes): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    const outcome: ApplyOutcome = { applied: [], deleted: [] };
     let restart: string | undefined;
     for (const c of changes) {
       if (c.action === 'noop') continue;
@@ -100,7 +100,6 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
       } else {
         await ctx.files.writeAtomic(`${path}${PENDING_SUFFIX}`, `${new Date().toISOString()}\n`, { mode: 0o644 });
         await ctx.files.writeAtomic(path, content!, { mode: 0o644 });
-        outcome.created.push(c.id);
         restart = path;
       }
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');

@@ -58,7 +58,7 @@ export async function applyHarborChanges(
   clientFor: (instance: HarborInstance) => HarborApi,
   resolver: SecretResolver,
 ): Promise<ApplyOutcome> {
-  const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+  const outcome: ApplyOutcome = { applied: [], deleted: [] };
   const h = desired.harbor;
   if (!h) return outcome;
   const client = clientFor(h.instance);
@@ -145,7 +145,6 @@ export async function applyHarborChanges(
       }
     }
     if (c.action === 'delete') outcome.deleted.push(c.id);
-    else outcome.created.push(c.id);
     outcome.applied.push(c);
     ctx.log.info({ action: c.action, id: c.id }, 'change applied');
   }

@@ -187,7 +187,7 @@ async function runHarborCommands(ctx: ProviderContext, installDir: string): Prom
 }
 
 export async function applyHarborConfig(ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
-  const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+  const outcome: ApplyOutcome = { applied: [], deleted: [] };
   const instance = desired.harbor?.instance;
   for (const c of changes) {
     if (c.action === 'noop' || c.action === 'delete') continue;
@@ -208,7 +208,6 @@ export async function applyHarborConfig(ctx: ProviderContext, changes: Change[],
     }
     ctx.log.info({ action: c.action, id: c.id }, 'change applied');
     outcome.applied.push(c);
-    outcome.created.push(c.id);
   }
   return outcome;
 }

@@ -297,7 +297,7 @@ export function createHuaweiVpcProvider(source: VpcClientSource, opts: HuaweiVpc
     diff: (desired, actual, owned) => diffCloudRoutes(desired, actual, owned, quota),
 
     async apply(ctx, changes, desired): Promise<ApplyOutcome> {
-      const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+      const outcome: ApplyOutcome = { applied: [], deleted: [] };
       const todo = changes.filter((c) => c.provider === 'huaweicloud-vpc' && c.action !== 'noop');
       if (!todo.length) return outcome;
       const failures: { table: string; message: string }[] = [];
@@ -344,7 +344,6 @@ export function createHuaweiVpcProvider(source: VpcClientSource, opts: HuaweiVpc
           }
           outcome.applied.push(c);
           if (c.action === 'delete') outcome.deleted.push(c.id);
-          else outcome.created.push(c.id);
         } catch (err) {
           const e = err as HuaweiVpcError;
           ctx.log.error({ table: c.id, kind: e.kind, status: e.status, code: e.code, requestId: e.requestId }, 'route table update failed');

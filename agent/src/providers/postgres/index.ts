@@ -247,7 +247,7 @@ async function ensureMembership(c: PgClientLike, owner: string): Promise<void> {
 }
 
 export async function applyPostgres(connector: PostgresConnector, ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
-  const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+  const outcome: ApplyOutcome = { applied: [], deleted: [] };
   const pending = changes.filter((c) => c.action === 'create' || c.action === 'update');
   const instance = desired.harbor?.instance;
   if (!pending.length) return outcome;
@@ -279,7 +279,6 @@ export async function applyPostgres(connector: PostgresConnector, ctx: ProviderC
       }
       ctx.log.info({ action: change.action, id: change.id }, 'change applied');
       outcome.applied.push(change);
-      outcome.created.push(change.id);
     }
   });
   return outcome;

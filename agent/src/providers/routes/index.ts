@@ -85,12 +85,11 @@ export const routesProvider: Provider<ActualRoutes> = {
   },
   diff: diffRoutes,
   async apply(ctx, changes): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    const outcome: ApplyOutcome = { applied: [], deleted: [] };
     for (const c of changes) {
       if (c.action === 'create' || c.action === 'update') {
         const d = c.data as DesiredRoute;
         await ctx.exec.run('ip', ['route', 'replace', d.destination, 'dev', d.dev, 'proto', String(MIRRORNET_PROTO)]);
-        outcome.created.push(c.id);
       } else if (c.action === 'delete') {
         const d = c.data as { destination: string; dev?: string };
         await ctx.exec.run('ip', ['route', 'del', d.destination, ...(d.dev ? ['dev', d.dev] : []), 'proto', String(MIRRORNET_PROTO)], { allowFail: true });

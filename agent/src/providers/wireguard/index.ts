@@ -276,7 +276,7 @@ export const wireguardProvider: Provider<ActualWireguard> = {
   },
   diff: diffWireguard,
   async apply(ctx, changes, _desired, actual): Promise<ApplyOutcome> {
-    const outcome: ApplyOutcome = { applied: [], created: [], deleted: [] };
+    const outcome: ApplyOutcome = { applied: [], deleted: [] };
     for (const c of changes) {
       if (c.action === 'noop') continue;
       if (c.action === 'delete') {
@@ -292,7 +292,6 @@ export const wireguardProvider: Provider<ActualWireguard> = {
           have = undefined;
         }
         await configure(ctx, w, have);
-        outcome.created.push(c.id);
       }
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');
       outcome.applied.push(c);
