@@ -241,7 +241,9 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     );
   });
 
-  it('1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through their cache, routes follow, statuses and chat arrive', async function () {
+  const regionAddTitle =
+    '1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through their cache, routes follow, statuses and chat arrive';
+  it(regionAddTitle, async function () {
     const before = agentRoutes(`${prefix}-ap-singapore`);
     const add = mirrornet('region', 'add', NEW_REGION, '--area', 'overseas', '--provider', 'idc', '--write', '--repo', clone);
     assert.equal(add.code, 0, add.out);

@@ -239,7 +239,8 @@ describe('commit statuses from agent events', function () {
   it('failures carry the reason, cut to GitHub’s 140 characters; drift and non-commit revisions set nothing', async () => {
     const { log } = memoryLog();
     const s = createGithubStatusSink({ token: TOKEN, baseUrl: gh.url, owner: 'acme', repo: 'fleet', log, client: FAST });
-    const long = `us-virginia refused 222222222222: the revision is invalid (3 errors: ${'regions/x.yaml:1 cidr/overlap; '.repeat(10)}); run \`mirrornet validate\` on it.`;
+    const errors = 'regions/x.yaml:1 cidr/overlap; '.repeat(10);
+    const long = `us-virginia refused 222222222222: the revision is invalid (3 errors: ${errors}); run \`mirrornet validate\` on it.`;
     s.sink(event('revision-refused', SHA2, long));
     s.sink(event('guardrail-blocked', SHA2, 'ap-jakarta did not apply 222222222222: 12 deletions, more than maxDeletionsPerApply 5.', 'ap-jakarta'));
     s.sink(event('apply-failed', SHA2, 'eu-amsterdam-idc failed to apply 222222222222 (wireguard): wg setconf exited 1.', 'eu-amsterdam-idc'));

@@ -155,7 +155,10 @@ function conflictText(tableId: string, c: Conflict): string {
     c.why === 'local'
       ? 'a system (local) route'
       : `a route mirrornet does not own (${c.existing.type} ${c.existing.nexthop}${c.existing.description ? `, "${c.existing.description}"` : ''})`;
-  return `route table ${tableId}: ${c.destination} should go to ${c.wanted.type} ${c.wanted.nexthop}, but it is taken by ${owner}; mirrornet does not overwrite it. Remove that route or stop routing ${c.destination} through this site.`;
+  return (
+    `route table ${tableId}: ${c.destination} should go to ${c.wanted.type} ${c.wanted.nexthop}, but it is taken by ${owner}; ` +
+    `mirrornet does not overwrite it. Remove that route or stop routing ${c.destination} through this site.`
+  );
 }
 
 function conflictNote(plan: TablePlan): string {
@@ -178,7 +181,9 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
         provider: 'huaweicloud-vpc',
         id: t.id,
         action: 'noop',
-        reason: `route table ${t.id} does not exist in project ${actual.projectId}: its ${t.routes.length} routes cannot be programmed (check cloud.routeTables)`,
+        reason:
+          `route table ${t.id} does not exist in project ${actual.projectId}: ` +
+          `its ${t.routes.length} routes cannot be programmed (check cloud.routeTables)`,
       });
       continue;
     }
@@ -221,7 +226,8 @@ export function diffCloudRoutes(desired: Desired, actual: ActualCloud, owned: Re
     const reason = !plan.found
       ? `route table ${id} no longer exists: forget it`
       : plan.del.length
-        ? `route table ${id} is no longer in the repository: remove mirrornet's ${plan.del.length} route${plan.del.length === 1 ? '' : 's'} (${few(plan.del)})${foreignNote(plan)}`
+        ? `route table ${id} is no longer in the repository: ` +
+          `remove mirrornet's ${plan.del.length} route${plan.del.length === 1 ? '' : 's'} (${few(plan.del)})${foreignNote(plan)}`
         : `route table ${id} is no longer in the repository and has no mirrornet routes left: forget it`;
     changes.push({ provider: 'huaweicloud-vpc', id, action: 'delete', reason, before: { routes: plan.del }, data });
   }
@@ -248,7 +254,9 @@ export class CloudRoutesApplyError extends MirrornetError {
     opts?: { cause?: unknown },
   ) {
     const lines = failures.map((f) => `  - ${f.table}: ${f.message}`).join('\n');
-    const msg = `${failures.length} of ${total} Huawei Cloud route table${total === 1 ? '' : 's'} could not be updated; the next reconcile plans again from what is there:\n${lines}`;
+    const msg =
+      `${failures.length} of ${total} Huawei Cloud route table${total === 1 ? '' : 's'} could not be updated; ` +
+      `the next reconcile plans again from what is there:\n${lines}`;
     super(msg, opts);
   }
 }
@@ -385,7 +393,9 @@ export function huaweiVpcClientFactory(opts: HuaweiVpcClientFactoryOptions = {})
         kind: 'config',
         operation: 'configuring the Huawei Cloud client',
         message: 'no project id or region',
-        userMessage: `${desired.site} has no Huawei Cloud project id and region in the repository, so mirrornet cannot reach the route tables it still holds in its inventory. Restore cloud.projectId and cloud.region, or give them to the agent.`,
+        userMessage:
+          `${desired.site} has no Huawei Cloud project id and region in the repository, so mirrornet cannot reach the route tables it still holds ` +
+          'in its inventory. Restore cloud.projectId and cloud.region, or give them to the agent.',
       });
     }
     const endpoint = vpcEndpoint(region, { ...(opts.endpoint ? { override: opts.endpoint } : {}), ...(opts.env ? { env: opts.env } : {}) });
