@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import type { Desired, DesiredCloudRoute } from '../../src/desired/types.js';
-import { startHuaweiVpcEmulator, type EmuRoute, type HuaweiVpcEmulator } from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
+import { startHuaweiVpcEmulator, type HuaweiVpcEmulator } from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
+import type { EmuRoute } from '../../src/testbed/emulators/huaweicloud-vpc/schema.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
 import {
