@@ -8,7 +8,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { emulateHarbor, emulatorAdmin } from '../../src/testbed/emulators/harbor/cli.js';
-import { defaultRemoteCheck, parseListen, startHarborEmulator, type HarborEmulator, type PolicyView } from '../../src/testbed/emulators/harbor/index.js';
+import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator, type PolicyView } from '../../src/testbed/emulators/harbor/index.js';
+import { parseListen } from '../../src/testbed/emulators/http.js';
 
 const ADMIN = { username: 'admin', password: 'Emu-Admin-Pw-42' };
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;

@@ -7,15 +7,10 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify as qs } from 'node:querystring';
-import {
-  huaweiVpcEmulatorOptionsFromCli,
-  loadHuaweiVpcEmulatorConfig,
-  parseListenAddress,
-  startHuaweiVpcEmulator,
-  type HuaweiVpcEmulator,
-  type HuaweiVpcEmulatorOptions,
-} from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
+import { huaweiVpcEmulatorOptionsFromCli, loadHuaweiVpcEmulatorConfig } from '../../src/testbed/emulators/huaweicloud-vpc/config.js';
+import { startHuaweiVpcEmulator, type HuaweiVpcEmulator, type HuaweiVpcEmulatorOptions } from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
 import { canonicalUri, parseSdkDate, signRequest } from '../../src/testbed/emulators/huaweicloud-vpc/signing.js';
+import { parseListen } from '../../src/testbed/emulators/http.js';
 import { silenceSdkLogging } from '../../src/providers/huaweicloud-vpc/client.js';
 
 const require = createRequire(import.meta.url);
@@ -530,10 +525,10 @@ describe('huaweicloud-vpc emulator', function () {
         await assert.rejects(huaweiVpcEmulatorOptionsFromCli({}, {}), /at least one access key/);
         writeFileSync(file, 'credentials: 3');
         await assert.rejects(loadHuaweiVpcEmulatorConfig(file), /not valid/);
-        assert.deepEqual(parseListenAddress('0.0.0.0:8080'), { host: '0.0.0.0', port: 8080 });
-        assert.deepEqual(parseListenAddress('[::1]:9'), { host: '::1', port: 9 });
-        assert.deepEqual(parseListenAddress('8443'), { host: '127.0.0.1', port: 8443 });
-        assert.throws(() => parseListenAddress('host:http'), /port/);
+        assert.deepEqual(parseListen('0.0.0.0:8080'), { host: '0.0.0.0', port: 8080 });
+        assert.deepEqual(parseListen('[::1]:9'), { host: '::1', port: 9 });
+        assert.deepEqual(parseListen('8443'), { host: '127.0.0.1', port: 8443 });
+        assert.throws(() => parseListen('host:http'), /port/);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -25,7 +25,8 @@ async function untilSignal(close: () => Promise<void>): Promise<void> {
 export async function emulateCommand(service: string, opts: EmulateOptions, io: Io): Promise<number> {
   const log = createLogger().child({ component: 'emulator', service });
   if (service === 'huaweicloud-vpc') {
-    const { huaweiVpcEmulatorOptionsFromCli, startHuaweiVpcEmulator } = await import('../emulators/huaweicloud-vpc/index.js');
+    const { huaweiVpcEmulatorOptionsFromCli } = await import('../emulators/huaweicloud-vpc/config.js');
+    const { startHuaweiVpcEmulator } = await import('../emulators/huaweicloud-vpc/index.js');
     let options;
     try {
       options = await huaweiVpcEmulatorOptionsFromCli(

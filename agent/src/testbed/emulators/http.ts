@@ -1,5 +1,8 @@
-// What the emulators share: reading a listen address and starting an HTTP server on it.
-import type { Server } from 'node:http';
+// What the emulators share: reading a listen address, starting and stopping an HTTP server on it, reading a
+// request body up to a limit, decoding path segments, and comparing a presented secret with the expected one
+// in constant time.
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export type ListenSpec = string | number | { host?: string; port?: number } | undefined;
@@ -34,4 +37,41 @@ export async function listenOn(server: Server, at: { host: string; port: number 
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address === '0.0.0.0' ? '127.0.0.1' : address.address;
   return { url: `http://${host}:${address.port}`, address };
+}
+
+/** Stop listening and drop every open connection (keep-alive ones too). */
+export function closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+/** The whole body as UTF-8 text; past `limit` bytes the rest is dropped and `tooLarge` says so. */
+export function readBody(req: IncomingMessage, limit: number): Promise<{ text: string; tooLarge: boolean }> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size <= limit) chunks.push(c);
+    });
+    req.on('end', () => resolve({ text: Buffer.concat(chunks).toString('utf8'), tooLarge: size > limit }));
+  });
+}
+
+/** Whether two secrets are equal, in time that does not depend on where they differ. */
+export function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** A percent-decoded path segment, or the segment as it is when it does not decode. */
+export function decodeSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }

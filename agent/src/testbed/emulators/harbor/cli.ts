@@ -1,7 +1,8 @@
 // `mirrornet emulate harbor --listen ADDR [--state FILE] [--seed FILE]`: the Harbor emulator on its own,
 // for users who want to try the agent without a Harbor. Runs until SIGINT/SIGTERM (or `signal` aborts).
 import { readFileSync } from 'node:fs';
-import { loadSeedFile, startHarborEmulator, type HarborEmulator, type HarborEmulatorOptions } from './index.js';
+import { startHarborEmulator, type HarborEmulator, type HarborEmulatorOptions } from './index.js';
+import { loadSeedFile } from './seed.js';
 
 export interface EmulateHarborOptions {
   /** host:port, :port or a port (default 127.0.0.1 on a free port). */
@@ -47,7 +48,9 @@ export function emulatorAdmin(
   if (seedAdmin) return {};
   return {
     admin: { username, password: DEFAULT_PASSWORD },
-    note: `no admin password given (--admin-password, ${PASSWORD_ENVS.join(' or ')}, or the seed file's admin): using Harbor's default password for ${username}`,
+    note:
+      `no admin password given (--admin-password, ${PASSWORD_ENVS.join(' or ')}, or the seed file's admin): ` +
+      `using Harbor's default password for ${username}`,
   };
 }
 

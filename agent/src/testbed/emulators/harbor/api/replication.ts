@@ -1,0 +1,218 @@
+// Harbor's replication (`/replication/policies`, `/replication/executions`): policies with exactly one
+// side being Harbor itself, filters, triggers and cron checked as Harbor does; executions started by hand
+// and run by the emulator's execution runner.
+import type { z } from 'zod';
+import { ReplicationPolicyBody, StartExecutionBody, type ExecutionRec, type PolicyRec } from '../schema.js';
+import { badRequest, conflict, iso, notFound, policyOrFail, precondition, replicationCronProblem } from '../store.js';
+import {
+  API_BASE,
+  created,
+  done,
+  idParam,
+  matches,
+  ok,
+  paginate,
+  parse,
+  parseQ,
+  requireAdmin,
+  type ApiEnv,
+  type ApiRequest,
+  type Reply,
+  type Route,
+} from './common.js';
+import { localRegistry, renderRegistry } from './registries.js';
+
+function renderPolicy(env: ApiEnv, p: PolicyRec): Record<string, unknown> {
+  const reg = (id: number) => {
+    if (id === 0) return localRegistry();
+    const r = env.state.registries.find((x) => x.id === id);
+    return r ? renderRegistry(r) : { id };
+  };
+  return {
+    id: p.id,
+    name: p.name,
+    description: p.description,
+    src_registry: reg(p.src_registry_id),
+    dest_registry: reg(p.dest_registry_id),
+    dest_namespace: p.dest_namespace,
+    dest_namespace_replace_count: p.dest_namespace_replace_count,
+    ...(p.trigger ? { trigger: p.trigger } : {}),
+    filters: p.filters.map((f) => ({ ...f })),
+    replicate_deletion: p.deletion,
+    deletion: p.deletion,
+    override: p.override,
+    enabled: p.enabled,
+    creation_time: p.creation_time,
+    update_time: p.update_time,
+    speed: p.speed,
+    copy_by_chunk: p.copy_by_chunk,
+    single_active_replication: p.single_active_replication,
+  };
+}
+
+function renderExecution(e: ExecutionRec): Record<string, unknown> {
+  return { ...e };
+}
+
+function policyFromBody(env: ApiEnv, body: z.infer<typeof ReplicationPolicyBody>, existing: PolicyRec | undefined, creator: string): PolicyRec {
+  const name = body.name ?? '';
+  if (!name) throw badRequest('empty name');
+  const src = body.src_registry?.id ?? 0;
+  const dst = body.dest_registry?.id ?? 0;
+  if ((src !== 0 && dst !== 0) || (src === 0 && dst === 0))
+    throw badRequest("either src_registry or dest_registry should be empty and the other one shouldn't be empty");
+  for (const id of [src, dst]) if (id !== 0 && !env.state.registries.some((r) => r.id === id)) throw notFound(`registry ${id} not found`);
+  const filters = (body.filters ?? []).map((f) => {
+    const type = f.type ?? '';
+    if (!['name', 'tag', 'label', 'resource'].includes(type)) throw badRequest(`invalid filter type: ${type}`);
+    if (type === 'label') {
+      if (!Array.isArray(f.value) || !f.value.every((v) => typeof v === 'string')) throw badRequest(`the type of label filter value must be string slice`);
+    } else if (typeof f.value !== 'string') throw badRequest(`the type of ${type} filter value must be string`);
+    if (type === 'resource' && !['image', 'artifact'].includes(f.value as string)) throw badRequest(`invalid resource filter: ${String(f.value)}`);
+    if (f.decoration !== undefined && f.decoration !== '' && !['matches', 'excludes'].includes(f.decoration))
+      throw badRequest(`invalid filter decoration: ${f.decoration}`);
+    return { type, value: f.value, ...(f.decoration ? { decoration: f.decoration } : {}) };
+  });
+  if (body.dest_namespace && !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(body.dest_namespace)) {
+    throw badRequest(`invalid destination namespace: ${body.dest_namespace}`);
+  }
+  let trigger: PolicyRec['trigger'];
+  if (body.trigger) {
+    const type = body.trigger.type ?? '';
+    if (type === 'scheduled') {
+      const cron = body.trigger.trigger_settings?.cron ?? '';
+      const problem = replicationCronProblem(cron);
+      if (problem) throw badRequest(problem);
+      trigger = { type, trigger_settings: { cron } };
+    } else if (type === 'manual' || type === 'event_based') {
+      trigger = { type, trigger_settings: { cron: '' } };
+    } else throw badRequest('invalid trigger type');
+  }
+  const now = iso(env.now());
+  // Harbor reads `deletion` on write; `replicate_deletion` is ignored. Negative speeds become 0.
+  return {
+    id: existing?.id ?? 0,
+    name,
+    description: body.description ?? '',
+    creator: existing?.creator ?? creator,
+    src_registry_id: src,
+    dest_registry_id: dst,
+    dest_namespace: body.dest_namespace ?? '',
+    dest_namespace_replace_count: body.dest_namespace_replace_count ?? -1,
+    filters,
+    ...(trigger ? { trigger } : {}),
+    deletion: body.deletion ?? false,
+    override: body.override ?? false,
+    enabled: body.enabled ?? false,
+    speed: body.speed === undefined || body.speed === null ? (existing?.speed ?? 0) : Math.max(0, body.speed),
+    copy_by_chunk: body.copy_by_chunk ?? existing?.copy_by_chunk ?? false,
+    single_active_replication: body.single_active_replication ?? existing?.single_active_replication ?? false,
+    creation_time: existing?.creation_time ?? now,
+    update_time: now,
+  };
+}
+
+function listPolicies(env: ApiEnv, req: ApiRequest): Reply {
+  requireAdmin(req.principal);
+  const q = parseQ(req.query.get('q'));
+  let items = [...env.state.policies];
+  const name = req.query.get('name');
+  if (name) items = items.filter((p) => p.name.includes(name));
+  const qn = q.get('name');
+  if (qn) items = items.filter((p) => matches(p.name, qn));
+  items.sort((a, b) => a.id - b.id);
+  const page = paginate(items, req.query, '/replication/policies');
+  page.body = (page.body as PolicyRec[]).map((p) => renderPolicy(env, p));
+  return page;
+}
+
+function createPolicy(env: ApiEnv, req: ApiRequest): Reply {
+  requireAdmin(req.principal);
+  const body = parse(ReplicationPolicyBody, req.body);
+  const p = policyFromBody(env, body, undefined, req.principal.kind === 'admin' ? req.principal.username : 'admin');
+  if (env.state.policies.some((x) => x.name === p.name)) throw conflict(`policy ${p.name} already exists`);
+  p.id = env.state.nextId.policy++;
+  env.state.policies.push(p);
+  return created(`${API_BASE}/replication/policies/${p.id}`);
+}
+
+function updatePolicy(env: ApiEnv, req: ApiRequest, existing: PolicyRec): Reply {
+  requireAdmin(req.principal);
+  const body = parse(ReplicationPolicyBody, req.body);
+  const p = policyFromBody(env, body, existing, existing.creator);
+  if (env.state.policies.some((x) => x.name === p.name && x.id !== existing.id)) throw conflict(`policy ${p.name} already exists`);
+  Object.assign(existing, p);
+  return done();
+}
+
+function deletePolicy(env: ApiEnv, req: ApiRequest, p: PolicyRec): Reply {
+  requireAdmin(req.principal);
+  if (env.state.executions.some((e) => e.policy_id === p.id && e.status === 'InProgress'))
+    throw precondition(`the policy ${p.id} has running executions, can not be deleted`);
+  env.state.policies = env.state.policies.filter((x) => x.id !== p.id);
+  return done();
+}
+
+function listExecutions(env: ApiEnv, req: ApiRequest): Reply {
+  requireAdmin(req.principal);
+  let items = [...env.state.executions];
+  const pid = req.query.get('policy_id');
+  if (pid) items = items.filter((e) => String(e.policy_id) === pid);
+  const status = req.query.get('status');
+  if (status) items = items.filter((e) => e.status === status);
+  const trigger = req.query.get('trigger');
+  if (trigger) items = items.filter((e) => e.trigger === trigger);
+  items.sort((a, b) => b.id - a.id);
+  const page = paginate(items, req.query, '/replication/executions');
+  page.body = (page.body as ExecutionRec[]).map(renderExecution);
+  return page;
+}
+
+function startExecution(env: ApiEnv, req: ApiRequest): Reply {
+  requireAdmin(req.principal);
+  const body = parse(StartExecutionBody, req.body);
+  const policy = policyOrFail(env.state, body.policy_id ?? 0);
+  const e: ExecutionRec = {
+    id: env.state.nextId.execution++,
+    policy_id: policy.id,
+    status: 'InProgress',
+    status_text: '',
+    trigger: req.query.get('trigger') === 'scheduled' ? 'scheduled' : 'manual',
+    start_time: iso(env.now()),
+    total: 0,
+    failed: 0,
+    succeed: 0,
+    in_progress: 0,
+    stopped: 0,
+  };
+  env.state.executions.push(e);
+  env.runExecution(policy, e);
+  return created(`${API_BASE}/replication/executions/${e.id}`);
+}
+
+export const REPLICATION_ROUTES: Route[] = [
+  { pattern: /^\/replication\/policies$/, methods: { GET: listPolicies, POST: createPolicy } },
+  {
+    pattern: /^\/replication\/policies\/([^/]+)$/,
+    methods: {
+      GET: (env, req, m) => {
+        requireAdmin(req.principal);
+        return ok(renderPolicy(env, policyOrFail(env.state, idParam(m[1]!, 'id'))));
+      },
+      PUT: (env, req, m) => updatePolicy(env, req, policyOrFail(env.state, idParam(m[1]!, 'id'))),
+      DELETE: (env, req, m) => deletePolicy(env, req, policyOrFail(env.state, idParam(m[1]!, 'id'))),
+    },
+  },
+  { pattern: /^\/replication\/executions$/, methods: { GET: listExecutions, POST: startExecution } },
+  {
+    pattern: /^\/replication\/executions\/([^/]+)$/,
+    methods: {
+      GET: (env, req, m) => {
+        requireAdmin(req.principal);
+        const e = env.state.executions.find((x) => x.id === idParam(m[1]!, 'id'));
+        if (!e) throw notFound(`execution ${m[1]} not found`);
+        return ok(renderExecution(e));
+      },
+    },
+  },
+];
