@@ -20,7 +20,7 @@ export interface GatewayFleetOptions {
   staticRoutesPerRegion: number;
 }
 
-export interface KeyPair {
+interface KeyPair {
   privateKey: string;
   publicKey: string;
 }
@@ -44,7 +44,7 @@ function hasWg(): boolean {
 }
 
 /** A WireGuard key pair: `wg genkey` / `wg pubkey` when available, else X25519 from node:crypto. */
-export function keyPair(useWg: boolean): KeyPair {
+function keyPair(useWg: boolean): KeyPair {
   if (useWg) {
     const gen = spawnSync('wg', ['genkey'], { encoding: 'utf8' });
     if (gen.status !== 0) throw new Error(`wg genkey failed: ${gen.stderr}`);

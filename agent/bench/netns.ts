@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { alive, wireguardGoPids } from '../src/testbed/lab/processes.js';
 
 // Process checks shared with the lab (agent/src/lab/processes.ts).
-export { alive, wireguardGoPids };
+export { alive };
 
 export interface ShResult {
   code: number;
@@ -50,13 +50,13 @@ export function runChild(cmd: string, args: string[]): Promise<ShResult> {
   });
 }
 
-export function sleepSync(ms: number): void {
+function sleepSync(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
 }
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function namespaceExists(ns: string): boolean {
+function namespaceExists(ns: string): boolean {
   const r = sh('ip', ['netns', 'list'], { allowFail: true });
   return r.stdout.split('\n').some((l) => l.split(' ')[0] === ns);
 }

@@ -2,7 +2,7 @@
 // field that could hold a secret redacted. Components take child loggers: log.child({ component }).
 import { pino, type Logger, type DestinationStream } from 'pino';
 
-export const REDACT_PATHS = [
+const REDACT_PATHS = [
   'secret',
   'password',
   'privateKey',

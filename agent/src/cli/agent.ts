@@ -81,7 +81,7 @@ async function reporters(
   };
 }
 
-export function parseListen(text: string): { host: string; port: number } {
+function parseListen(text: string): { host: string; port: number } {
   const m = /^(.*):(\d+)$/.exec(text);
   if (!m) throw new UsageError(`--listen ${text} must be host:port, e.g. 127.0.0.1:9464.`);
   return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };

@@ -86,7 +86,7 @@ export function stateDirOf(opts: Pick<HostOptions, 'root' | 'stateDir'>): string
   return opts.stateDir ?? join(opts.root, 'var/lib/mirrornet');
 }
 
-export function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' | 'harborApply'>): HostCommands {
+function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' | 'harborApply'>): HostCommands {
   return {
     dockerReload: opts.dockerReload ?? process.env['MIRRORNET_DOCKER_RELOAD'] ?? DEFAULT_COMMANDS.dockerReload,
     dragonflyRestart: opts.dragonflyRestart ?? process.env['MIRRORNET_DFDAEMON_RESTART'] ?? DEFAULT_COMMANDS.dragonflyRestart,

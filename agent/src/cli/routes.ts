@@ -18,7 +18,7 @@ export function routesCommand(opts: { repo: string; site?: string }, io: Io): nu
   return 0;
 }
 
-export function renderRoutes(fleet: ReturnType<typeof buildFleet>['fleet'], only?: string): string {
+function renderRoutes(fleet: ReturnType<typeof buildFleet>['fleet'], only?: string): string {
   const plan = computeRoutes(fleet);
   const lines: string[] = [];
   for (const [site, routes] of [...plan.tables].sort(([a], [b]) => (a < b ? -1 : 1))) {

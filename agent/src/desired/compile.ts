@@ -18,9 +18,9 @@ import type {
   Role,
 } from './types.js';
 
-export const DOCKER_HUB = 'docker.io';
-export const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
-export const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
+const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
+const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
 
 export class CompileError extends MirrornetError {}
 
@@ -206,7 +206,7 @@ function seconds(duration: string | undefined): string | undefined {
 }
 
 /** dfdaemon.yaml (Rust client, camelCase keys) for a region's peers. */
-export function dfdaemonConfig(fleet: Fleet, region: Region): DesiredDragonfly {
+function dfdaemonConfig(fleet: Fleet, region: Region): DesiredDragonfly {
   const df = region.mirror.dragonfly;
   const harborName = region.mirror.registries.find((r) => r !== DOCKER_HUB && fleet.harbors.has(r));
   const harbor = harborName ? fleet.harbors.get(harborName)!.value : undefined;

@@ -13,7 +13,7 @@ export interface DesiredRoute {
   target: string;
 }
 
-export interface DesiredPeer {
+interface DesiredPeer {
   publicKey: string;
   endpoint?: string;
   allowedIps: string[];
@@ -70,7 +70,7 @@ export interface DesiredCloudRoute {
   description: string;
 }
 
-export interface DesiredRouteTable {
+interface DesiredRouteTable {
   id: string;
   routes: DesiredCloudRoute[];
 }

@@ -9,7 +9,7 @@ export interface ExecResult {
   stderr: string;
 }
 
-export interface ExecOptions {
+interface ExecOptions {
   input?: string;
   env?: Record<string, string>;
   /** Return a non-zero exit as a result instead of throwing. */
@@ -24,7 +24,7 @@ export interface Exec {
   run(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
-export class CommandError extends MirrornetError {
+class CommandError extends MirrornetError {
   constructor(
     readonly cmd: string,
     readonly args: string[],

@@ -17,12 +17,12 @@ import type {
   Notifications,
 } from './schema.js';
 
-export interface Located<T> {
+interface Located<T> {
   value: T;
   file: SourceFile;
 }
 
-export type SiteRole = 'hub' | 'region';
+type SiteRole = 'hub' | 'region';
 
 export interface SiteEntry {
   name: string;
@@ -44,7 +44,7 @@ export interface FleetLink {
   index: number;
 }
 
-export interface Policies {
+interface Policies {
   addressPlan?: Located<AddressPlan>;
   linkPolicy?: Located<LinkPolicy>;
   routing?: Located<RoutingPolicy>;

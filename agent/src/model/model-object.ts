@@ -10,7 +10,7 @@ import { KINDS, KIND_DIRECTORY, KIND_NAMES, type KindName } from './schema.js';
 import { issueToFindings } from './schema-findings.js';
 import { didYouMean } from './suggest.js';
 
-export const SCHEMA_HEADER = /^# yaml-language-server: \$schema=\S+/;
+const SCHEMA_HEADER = /^# yaml-language-server: \$schema=\S+/;
 
 export interface ModelObject {
   findings: Finding[];

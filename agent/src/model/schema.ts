@@ -4,38 +4,38 @@
 import { z } from 'zod';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-export const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
+const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
 
 /** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
 export const SECRET_REF_MESSAGE =
   'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) ' +
   'or file:/absolute/path (a file on the host)';
 
-export const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
+const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
 
-export const SecretRef = z
+const SecretRef = z
   .string()
   .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
-export const Ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'must be an IPv4 address such as 10.128.0.10' });
+const Ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'must be an IPv4 address such as 10.128.0.10' });
 
 /** Shape only; the cidr rules check octets, prefix length and alignment with a helpful suggestion. */
-export const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
+const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
 
-export const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port, for example 203.0.113.10:51820' });
+const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port, for example 203.0.113.10:51820' });
 
-export const HttpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { error: 'must be an http:// or https:// URL' });
+const HttpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { error: 'must be an http:// or https:// URL' });
 
-export const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
+const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
 
 export const Area = z.enum(['cn', 'overseas']);
 export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
 export const LinkType = z.enum(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']);
-export const Port = z.int().min(1).max(65535);
-export const Labels = z.record(z.string(), z.string());
+const Port = z.int().min(1).max(65535);
+const Labels = z.record(z.string(), z.string());
 
-export const CloudLocation = z.strictObject({
+const CloudLocation = z.strictObject({
   region: z.string().min(1).describe('The cloud region, e.g. cn-north-4, ap-southeast-3 or eu-central-1.'),
   projectId: z.string().min(1).optional().describe('Huawei Cloud project id of the region (always set it: without it the SDK asks IAM).'),
   vpcId: z.string().min(1).optional(),
@@ -44,7 +44,7 @@ export const CloudLocation = z.strictObject({
   vpnGatewayId: z.string().min(1).optional().describe('The VPN gateway of this VPC, next hop of vpn-ipsec links.'),
 });
 
-export const Gateway = z.strictObject({
+const Gateway = z.strictObject({
   name: Name,
   address: Ipv4.describe('Private address of the gateway host inside the site CIDR.'),
   publicAddress: Ipv4.optional().describe('Public address peers dial (WireGuard endpoints, IPsec peers).'),
@@ -74,13 +74,13 @@ export const WireguardEnd = z.strictObject({
   nextHop: z.string().optional().describe('Cloud route-table next hop for this end (the gateway ECS id).'),
 });
 
-export const VpnEnd = z.strictObject({
+const VpnEnd = z.strictObject({
   gateway: Name.optional(),
   peerAddress: Ipv4.optional().describe('Public address of this end of the tunnel.'),
   nextHop: z.string().optional().describe('Cloud route-table next hop for this end (VPN gateway id).'),
 });
 
-export const WireguardLink = z.strictObject({
+const WireguardLink = z.strictObject({
   ...LinkCommon,
   type: z.literal('wireguard'),
   persistentKeepalive: z.int().min(0).max(65535).optional(),
@@ -88,7 +88,7 @@ export const WireguardLink = z.strictObject({
   remote: WireguardEnd,
 });
 
-export const VpnIpsecLink = z.strictObject({
+const VpnIpsecLink = z.strictObject({
   ...LinkCommon,
   type: z.literal('vpn-ipsec'),
   psk: SecretRef,
@@ -96,7 +96,7 @@ export const VpnIpsecLink = z.strictObject({
   remote: VpnEnd,
 });
 
-export const PeeringLink = z.strictObject({
+const PeeringLink = z.strictObject({
   ...LinkCommon,
   type: z.literal('peering'),
   peeringId: z.string().min(1),
@@ -104,7 +104,7 @@ export const PeeringLink = z.strictObject({
   remote: PlainEnd.optional(),
 });
 
-export const CloudConnectLink = z.strictObject({
+const CloudConnectLink = z.strictObject({
   ...LinkCommon,
   type: z.literal('cloud-connect'),
   instanceId: z.string().min(1).describe('The Cloud Connect instance both VPCs are attached to.'),
@@ -114,7 +114,7 @@ export const CloudConnectLink = z.strictObject({
 
 export const Link = z.discriminatedUnion('type', [WireguardLink, VpnIpsecLink, PeeringLink, CloudConnectLink]);
 
-export const StaticRoute = z.strictObject({
+const StaticRoute = z.strictObject({
   destination: Cidr,
   via: Name.describe('A directly linked site that forwards this destination.'),
   description: z.string().optional(),
@@ -133,14 +133,14 @@ const SiteCommon = {
   labels: Labels.optional(),
 };
 
-export const DragonflyGc = z.strictObject({
+const DragonflyGc = z.strictObject({
   interval: Duration.optional(),
   taskTTL: Duration.optional(),
   diskHighThresholdPercent: z.number().min(1).max(100).optional(),
   diskLowThresholdPercent: z.number().min(1).max(100).optional(),
 });
 
-export const Mirror = z.strictObject({
+const Mirror = z.strictObject({
   runtime: z.enum(['containerd', 'docker']),
   registries: z.array(z.string().min(1)).min(1).describe('HarborInstance names to mirror through Dragonfly, or docker.io for Docker Hub.'),
   dragonfly: z.strictObject({
@@ -175,7 +175,7 @@ export const Hub = z.strictObject({
 
 // ---- Harbor -------------------------------------------------------------------------------------
 
-export const HarborS3 = z.strictObject({
+const HarborS3 = z.strictObject({
   accesskey: SecretRef,
   secretkey: SecretRef,
   region: z.string().min(1),
@@ -194,7 +194,7 @@ export const HarborS3 = z.strictObject({
   storageclass: z.string().optional(),
 });
 
-export const HarborProject = z.strictObject({
+const HarborProject = z.strictObject({
   name: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'must be a Harbor project name: lowercase, digits, . _ -' }),
   public: z.boolean().default(false),
   quota: z
@@ -207,7 +207,7 @@ export const HarborProject = z.strictObject({
     .describe('Makes this a proxy-cache project of an endpoint; cannot change later.'),
 });
 
-export const HarborEndpoint = z.strictObject({
+const HarborEndpoint = z.strictObject({
   name: z.string().min(1),
   type: z.enum(['docker-hub', 'docker-registry', 'harbor']),
   url: HttpUrl,
@@ -216,7 +216,7 @@ export const HarborEndpoint = z.strictObject({
   insecure: z.boolean().default(false),
 });
 
-export const HarborRobot = z.strictObject({
+const HarborRobot = z.strictObject({
   name: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'must be lowercase letters, digits, . _ -' }),
   description: z.string().optional(),
   duration: z.int().min(-1).default(-1).describe('Days; -1 never expires.'),
@@ -231,7 +231,7 @@ export const HarborRobot = z.strictObject({
     .min(1),
 });
 
-export const ReplicationRule = z.strictObject({
+const ReplicationRule = z.strictObject({
   name: z.string().min(1),
   description: z.string().optional(),
   source: Name.describe('HarborInstance images come from.'),
@@ -343,7 +343,7 @@ export const RoutingPolicy = z.strictObject({
   crossAreaPeering: z.boolean().default(false),
 });
 
-export const DriftMode = z.enum(['alert', 'heal']);
+const DriftMode = z.enum(['alert', 'heal']);
 
 export const Guardrails = z.strictObject({
   kind: z.literal('Guardrails'),
@@ -375,7 +375,7 @@ export const RegionDefaults = z.strictObject({
   }),
 });
 
-export const EventKind = z.enum(['applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']);
+const EventKind = z.enum(['applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']);
 
 export const NotificationChannel = z.strictObject({
   name: Name,
@@ -385,7 +385,7 @@ export const NotificationChannel = z.strictObject({
   rateLimit: z.strictObject({ perMinute: z.int().min(1).max(600) }).optional(),
 });
 
-export const NotificationRoute = z.strictObject({
+const NotificationRoute = z.strictObject({
   description: z.string().optional(),
   match: z
     .strictObject({
@@ -449,7 +449,6 @@ export const SCHEMA_FILE: Record<KindName, string> = {
 
 export type Region = z.infer<typeof Region>;
 export type Hub = z.infer<typeof Hub>;
-export type Site = Region | Hub;
 export type Link = z.infer<typeof Link>;
 export type WireguardEnd = z.infer<typeof WireguardEnd>;
 export type HarborInstance = z.infer<typeof HarborInstance>;

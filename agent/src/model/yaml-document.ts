@@ -6,7 +6,7 @@ import type { Finding } from './finding.js';
 import { fileFinding, invalidObjectsOf, type InvalidObject } from './file-findings.js';
 import type { SourceFile } from './source.js';
 
-export const MAX_ALIAS_COUNT = 100;
+const MAX_ALIAS_COUNT = 100;
 
 /** A well-formed document with its data, or the findings that say why the file cannot be used. */
 export type ParsedDocument =

@@ -4,10 +4,10 @@ import { coreOf, linkId, type Fleet, type FleetLink } from '../model/fleet.js';
 import type { LinkType } from '../model/schema.js';
 import { containsAddress, formatCidr, parseCidr, type Ipv4Range } from './cidr.js';
 
-export type PairReason = 'core' | 'cores' | 'p2p';
+type PairReason = 'core' | 'cores' | 'p2p';
 
 /** Two sites that must reach each other (in both directions). */
-export interface RequiredPair {
+interface RequiredPair {
   a: string;
   b: string;
   reason: PairReason;
@@ -39,7 +39,7 @@ export interface RoutePlan {
 
 const TYPE_PREFERENCE: Record<LinkType, number> = { 'cloud-connect': 0, peering: 1, 'vpn-ipsec': 2, wireguard: 3 };
 
-export function siteRanges(fleet: Fleet): Map<string, Ipv4Range> {
+function siteRanges(fleet: Fleet): Map<string, Ipv4Range> {
   const ranges = new Map<string, Ipv4Range>();
   for (const site of fleet.sites.values()) {
     const parsed = parseCidr(site.value.cidr);
@@ -49,7 +49,7 @@ export function siteRanges(fleet: Fleet): Map<string, Ipv4Range> {
 }
 
 /** Neighbours of each site over links whose two ends exist; the first link between two sites wins. */
-export function adjacency(fleet: Fleet): Map<string, { neighbor: string; link: FleetLink }[]> {
+function adjacency(fleet: Fleet): Map<string, { neighbor: string; link: FleetLink }[]> {
   const adj = new Map<string, { neighbor: string; link: FleetLink }[]>();
   for (const name of fleet.sites.keys()) adj.set(name, []);
   const seen = new Set<string>();
@@ -67,7 +67,7 @@ export function adjacency(fleet: Fleet): Map<string, { neighbor: string; link: F
 }
 
 /** Hub-spoke: every region with its area's core, the cores with each other, and opt-in p2p peers. */
-export function requiredPairs(fleet: Fleet): RequiredPair[] {
+function requiredPairs(fleet: Fleet): RequiredPair[] {
   const pairs: RequiredPair[] = [];
   const hubs = [...fleet.hubs.keys()].sort();
   for (let i = 0; i < hubs.length; i++) for (let j = i + 1; j < hubs.length; j++) pairs.push({ a: hubs[i]!, b: hubs[j]!, reason: 'cores' });

@@ -2,8 +2,6 @@
 import type { Finding } from '../model/finding.js';
 import type { Report } from './validate.js';
 
-export type OutputFormat = 'text' | 'json' | 'github';
-
 export function formatJson(report: Report): string {
   const strip = (f: Finding) => ({ rule: f.rule, file: f.file, line: f.line, column: f.column, message: f.message });
   return `${JSON.stringify({ valid: report.valid, errors: report.errors.map(strip), warnings: report.warnings.map(strip) }, null, 2)}\n`;
@@ -27,7 +25,7 @@ export function formatGithub(report: Report): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function summaryLine(report: Report): string {
+function summaryLine(report: Report): string {
   const e = report.errors.length;
   const w = report.warnings.length;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -13,7 +13,7 @@ import { routeCarrying, routesProvider, type ActualRoutes } from './routes/index
 import type { Change, Provider, ProviderId } from './types.js';
 import { wireguardProvider } from './wireguard/index.js';
 
-export class ProviderConfigError extends MirrornetError {}
+class ProviderConfigError extends MirrornetError {}
 
 /** What one change removes for good, for the guardrails (max deletions, protected destinations). */
 export interface Removal {

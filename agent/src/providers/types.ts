@@ -7,7 +7,7 @@ import type { Exec } from '../host/exec.js';
 import type { HostFiles } from '../host/files.js';
 import type { SecretResolver } from '../host/secrets.js';
 
-export type Action = 'create' | 'update' | 'delete' | 'noop';
+type Action = 'create' | 'update' | 'delete' | 'noop';
 
 export type ProviderId = 'routes' | 'wireguard' | 'containerd' | 'docker' | 'dragonfly' | 'huaweicloud-vpc' | 'harbor-config' | 'postgres' | 'harbor-api';
 
@@ -34,9 +34,6 @@ export interface Change {
    */
   deletedRoutes?: string[];
 }
-
-/** Inventory: what this agent created, per provider; prune only from here. */
-export type Inventory = Partial<Record<ProviderId, string[]>>;
 
 export interface HostCommands {
   /** Reload Docker after daemon.json changed (SIGHUP: no restart for registry-mirrors). */

@@ -14,7 +14,7 @@ export type RevisionEvaluation =
 
 export type Evaluate = (dir: string, site: string, roles: Role[]) => Promise<RevisionEvaluation>;
 
-export class EvaluateError extends MirrornetError {}
+class EvaluateError extends MirrornetError {}
 
 const CHILD = fileURLToPath(new URL('./evaluate-child.js', import.meta.url));
 

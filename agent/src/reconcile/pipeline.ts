@@ -59,7 +59,7 @@ function validateRevision(rf: RevisionFiles): Report {
  * Compile the sites asked for ('all': every site with all its roles). An invalid fleet compiles nothing
  * unless `evenIfInvalid` (a pull request's base, shown as a best guess).
  */
-export function compileSites(report: Report, select: 'all' | SiteSelection[], opts: { evenIfInvalid?: boolean } = {}): Map<string, SiteDesired> {
+function compileSites(report: Report, select: 'all' | SiteSelection[], opts: { evenIfInvalid?: boolean } = {}): Map<string, SiteDesired> {
   const out = new Map<string, SiteDesired>();
   if (!report.valid && !opts.evenIfInvalid) return out;
   const { fleet } = report;

@@ -6,7 +6,6 @@ import { mkdir, open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HostFiles } from '../host/files.js';
-import type { Inventory } from '../providers/types.js';
 
 export const AgentState = z.object({
   version: z.literal(1),
@@ -24,7 +23,7 @@ export type AgentState = z.infer<typeof AgentState>;
 
 export const EMPTY_STATE: AgentState = { version: 1, inventory: {}, drift: {} };
 
-export class StateError extends MirrornetError {}
+class StateError extends MirrornetError {}
 
 export class LockedError extends StateError {
   constructor(dir: string, opts?: { cause?: unknown }) {
@@ -123,8 +122,4 @@ function holderAlive(holder: string): boolean {
   }
   const now = processStart(pid);
   return !start || !now || start === now;
-}
-
-export function inventoryOf(state: AgentState): Inventory {
-  return state.inventory as Inventory;
 }

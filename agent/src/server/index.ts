@@ -46,7 +46,7 @@ function send(res: ServerResponse, status: number, body: string, type = 'text/pl
   res.end(body);
 }
 
-export async function handleWebhook(deps: ServerDeps, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; message: string }> {
+async function handleWebhook(deps: ServerDeps, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; message: string }> {
   if (!deps.webhookSecret) return { status: 404, message: 'webhooks are not enabled on this agent' };
   const signature = headers['x-hub-signature-256'];
   if (typeof signature !== 'string' || !signature.startsWith('sha256=')) return { status: 401, message: 'missing X-Hub-Signature-256' };

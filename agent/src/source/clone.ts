@@ -7,7 +7,7 @@ import { basename, dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { runGit } from './git.js';
 
-export class SourceError extends MirrornetError {}
+class SourceError extends MirrornetError {}
 
 export interface GitSourceOptions {
   url: string;

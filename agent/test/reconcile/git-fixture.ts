@@ -18,8 +18,8 @@ import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js
 import { StateStore, type AgentState } from '../../src/reconcile/state.js';
 import { GitSource } from '../../src/source/clone.js';
 
-export const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
-export const BIN = join(repoRoot, 'agent/bin/mirrornet.js');
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+const BIN = join(repoRoot, 'agent/bin/mirrornet.js');
 
 /** The site the tests' agent runs for: a containerd region mirroring its Harbor and Docker Hub. */
 export const SITE = 'us-virginia';
@@ -69,7 +69,7 @@ function gitEnv(): NodeJS.ProcessEnv {
   return { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
 }
 
-export function git(cwd: string, args: string[]): string {
+function git(cwd: string, args: string[]): string {
   return execFileSync('git', args, { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
@@ -164,7 +164,7 @@ export interface TestAgent {
   deps: HostDeps;
 }
 
-export function hostDepsFor(fx: GitFixture): HostDeps {
+function hostDepsFor(fx: GitFixture): HostDeps {
   const secrets = hostSecrets({ root: fx.root });
   return {
     // A node's providers, as the CLI builds them for --roles node.
@@ -306,7 +306,7 @@ export function agentArgs(fx: GitFixture, extra: string[] = []): string[] {
   ];
 }
 
-export function sleep(ms: number): Promise<void> {
+function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 

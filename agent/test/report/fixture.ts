@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
 
-export const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const GIT_ID = ['-c', 'user.name=Mirrornet Test', '-c', 'user.email=test@mirrornet.invalid', '-c', 'commit.gpgsign=false'];
 
 export interface FleetRepo {

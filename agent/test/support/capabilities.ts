@@ -2,7 +2,7 @@
 // missing; with MIRRORNET_REQUIRE_ALL=1 (set by .ci/run) a missing capability fails the test instead.
 import { execFileSync } from 'node:child_process';
 
-export function requireAll(): boolean {
+function requireAll(): boolean {
   return process.env['MIRRORNET_REQUIRE_ALL'] === '1';
 }
 

@@ -24,7 +24,7 @@ const MIB = 1024 * 1024;
 const GIB = 1024 * MIB;
 
 /** Harbor's cron: 6 fields, seconds first, and Harbor requires the seconds field to be 0. */
-export function harborCronProblem(expr: string): string | undefined {
+function harborCronProblem(expr: string): string | undefined {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 6) return `has ${fields.length} fields; Harbor's cron has 6 (seconds first), e.g. "0 0 2 * * *" for 02:00 every day`;
   if (fields[0] !== '0') return `starts with "${fields[0]}"; Harbor requires the seconds field to be 0, e.g. "0 ${fields.slice(1).join(' ')}"`;
@@ -37,7 +37,7 @@ function normalizeVersion(v: string): string {
 }
 
 /** Numeric comparison of v2.9.0 and v2.15.2 (not as strings). */
-export function compareVersions(a: string, b: string): number {
+function compareVersions(a: string, b: string): number {
   const pa = a.replace(/^v/, '').split('.').map(Number);
   const pb = b.replace(/^v/, '').split('.').map(Number);
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {

@@ -22,7 +22,7 @@ const cloudId = reporter({ id: 'links/cloud-id', severity: 'error' });
 const incomplete = reporter({ id: 'links/incomplete', severity: 'warning' });
 
 /** A WireGuard key is 32 bytes, i.e. 44 characters of standard base64 ending in "=". */
-export function isWireguardKey(key: string): boolean {
+function isWireguardKey(key: string): boolean {
   if (!/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(key)) return false;
   return Buffer.from(key, 'base64').length === 32;
 }

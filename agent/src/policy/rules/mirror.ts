@@ -13,7 +13,7 @@ const unreachable = reporter({ id: 'mirror/unreachable', severity: 'error' });
 const crossArea = reporter({ id: 'mirror/cross-area', severity: 'warning' });
 const gc = reporter({ id: 'mirror/gc', severity: 'error' });
 
-export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB = 'docker.io';
 
 function check(ctx: RuleContext): Finding[] {
   const out: Finding[] = [];

@@ -8,8 +8,8 @@ import { BACKUP_SUFFIX } from '../../host/files.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { ContainerdConfig } from './schema.js';
 
-export const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
-export const DEFAULT_CONFIG_PATH = '/etc/containerd/certs.d';
+const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
+const DEFAULT_CONFIG_PATH = '/etc/containerd/certs.d';
 
 export interface ActualContainerd {
   configPath: string;

@@ -6,10 +6,10 @@ import type { Desired } from '../../desired/types.js';
 import { runHook } from '../../host/exec.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 
-export const DAEMON_JSON = '/etc/docker/daemon.json';
+const DAEMON_JSON = '/etc/docker/daemon.json';
 export const OWNED_KEY = 'registry-mirrors';
 
-export const RELOAD_PENDING = `${DAEMON_JSON}.mirrornet-pending`;
+const RELOAD_PENDING = `${DAEMON_JSON}.mirrornet-pending`;
 
 export interface ActualDocker {
   /** daemon.json changed but Docker was not reloaded yet (the reload failed or the agent died). */
@@ -20,7 +20,7 @@ export interface ActualDocker {
   error?: string;
 }
 
-export class DaemonJsonError extends MirrornetError {
+class DaemonJsonError extends MirrornetError {
   constructor(why: string) {
     super(`${DAEMON_JSON} ${why}: fix it by hand; mirrornet does not rewrite a file it cannot read.`, { message: why });
   }

@@ -15,7 +15,7 @@ export interface ActualDragonfly {
 }
 
 /** Marks a written file whose service has not picked it up yet; removed once the hook succeeded. */
-export const PENDING_SUFFIX = '.mirrornet-pending';
+const PENDING_SUFFIX = '.mirrornet-pending';
 
 export function renderDfdaemon(desired: Desired): string {
   return `# Managed by mirrornet for ${desired.site}. Edits are overwritten.\n${stringify(desired.dragonfly!.config)}`;

@@ -29,7 +29,7 @@ export const Quota = z.object({
 });
 export type Quota = z.infer<typeof Quota>;
 
-export const RegistryCredential = z.object({ type: OptStr, access_key: OptStr, access_secret: OptStr });
+const RegistryCredential = z.object({ type: OptStr, access_key: OptStr, access_secret: OptStr });
 
 export const Registry = z.object({
   id: Id,
@@ -43,10 +43,10 @@ export const Registry = z.object({
 });
 export type Registry = z.infer<typeof Registry>;
 
-export const ReplicationFilter = z.object({ type: z.string(), value: z.unknown().optional(), decoration: OptStr });
-export type ReplicationFilter = z.infer<typeof ReplicationFilter>;
+const ReplicationFilter = z.object({ type: z.string(), value: z.unknown().optional(), decoration: OptStr });
+type ReplicationFilter = z.infer<typeof ReplicationFilter>;
 
-export const ReplicationTrigger = z.object({
+const ReplicationTrigger = z.object({
   type: z.string(),
   trigger_settings: z.object({ cron: OptStr }).nullish(),
 });
@@ -83,9 +83,9 @@ export const ReplicationExecution = z.object({
 });
 export type ReplicationExecution = z.infer<typeof ReplicationExecution>;
 
-export const Access = z.object({ resource: z.string(), action: z.string(), effect: OptStr });
-export const RobotPermission = z.object({ kind: z.string(), namespace: z.string(), access: z.array(Access).nullish() });
-export type RobotPermission = z.infer<typeof RobotPermission>;
+const Access = z.object({ resource: z.string(), action: z.string(), effect: OptStr });
+const RobotPermission = z.object({ kind: z.string(), namespace: z.string(), access: z.array(Access).nullish() });
+type RobotPermission = z.infer<typeof RobotPermission>;
 
 export const Robot = z.object({
   id: Id,
@@ -166,7 +166,7 @@ export interface ReplicationPolicyReq {
   copy_by_chunk: boolean;
 }
 
-export interface RobotPermissionReq {
+interface RobotPermissionReq {
   kind: 'project' | 'system';
   namespace: string;
   access: { resource: string; action: string }[];

@@ -26,7 +26,7 @@ import type { RouteEntry } from './schema.js';
 
 import { cloudRouteDeletions } from './deletions.js';
 export { cloudRouteDeletions };
-export const ROUTE_QUOTA = 200;
+const ROUTE_QUOTA = 200;
 const LOCAL = 'local';
 
 export interface ActualTable {
@@ -51,7 +51,7 @@ export interface CloudChangeData extends RouteBatch {
   refusal?: string;
 }
 
-export interface Conflict {
+interface Conflict {
   destination: string;
   wanted: RouteEntry;
   existing: RouteEntry;
@@ -76,7 +76,7 @@ export interface TablePlan {
   refusal?: string;
 }
 
-export function markerOf(desired: Desired): string {
+function markerOf(desired: Desired): string {
   return desired.cloud?.marker ?? `${CLOUD_MARKER}${desired.site}`;
 }
 

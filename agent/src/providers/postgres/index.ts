@@ -14,7 +14,7 @@ import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.j
 const { escapeIdentifier, escapeLiteral } = pg;
 
 /** The part of pg.Client the provider uses (tests may pass anything shaped like it). */
-export interface PgClientLike {
+interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
   end(): Promise<void>;
 }
@@ -78,7 +78,7 @@ export function verifierMatches(stored: string | null, username: string, passwor
 
 // ---- read / diff / apply -------------------------------------------------------------------------------
 
-export type PasswordStatus = 'same' | 'differs' | 'unknown';
+type PasswordStatus = 'same' | 'differs' | 'unknown';
 
 export interface ActualPostgres {
   username?: string;
@@ -124,7 +124,7 @@ async function probeLogin(connector: PostgresConnector, instance: HarborInstance
   return 'same';
 }
 
-export async function readPostgres(connector: PostgresConnector, ctx: ProviderContext, desired: Desired): Promise<ActualPostgres> {
+async function readPostgres(connector: PostgresConnector, ctx: ProviderContext, desired: Desired): Promise<ActualPostgres> {
   const instance = desired.harbor?.instance;
   if (!instance) return {};
   const { username, dbName } = instance.database;
@@ -176,7 +176,7 @@ export async function readPostgres(connector: PostgresConnector, ctx: ProviderCo
 }
 
 /** Pure. Never drops a role or a database. */
-export function diffPostgres(desired: Desired, actual: ActualPostgres): Change[] {
+function diffPostgres(desired: Desired, actual: ActualPostgres): Change[] {
   const instance = desired.harbor?.instance;
   if (!instance) return [];
   const { username, dbName, password: ref } = instance.database;
@@ -246,7 +246,7 @@ async function ensureMembership(c: PgClientLike, owner: string): Promise<void> {
   if (me && !me.rolsuper && !me.member) await c.query(`GRANT ${escapeIdentifier(owner)} TO CURRENT_USER`);
 }
 
-export async function applyPostgres(connector: PostgresConnector, ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
+async function applyPostgres(connector: PostgresConnector, ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], deleted: [] };
   const pending = changes.filter((c) => c.action === 'create' || c.action === 'update');
   const instance = desired.harbor?.instance;
@@ -296,7 +296,7 @@ export function createPostgresProvider(connector: PostgresConnector): Provider<A
 
 // ---- a connector built on pg.Client --------------------------------------------------------------------
 
-export interface PgServer {
+interface PgServer {
   host: string;
   port: number;
   /** sslmode as libpq spells it; default prefer-like `disable`. */

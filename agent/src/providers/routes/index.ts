@@ -6,23 +6,23 @@ import { parseCidr } from '../../net/cidr.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { IpRoutes, type IpRoute } from './schema.js';
 
-export const MIRRORNET_PROTO = 157;
+const MIRRORNET_PROTO = 157;
 
 export interface ActualRoutes {
   routes: IpRoute[];
 }
 
 /** `10.7.0.1` -> `10.7.0.1/32` so host routes compare with CIDRs. */
-export function normalizeDst(dst: string): string {
+function normalizeDst(dst: string): string {
   if (dst === 'default') return '0.0.0.0/0';
   return dst.includes('/') ? dst : `${dst}/32`;
 }
 
-export function isOurs(route: IpRoute): boolean {
+function isOurs(route: IpRoute): boolean {
   return String(route.protocol) === String(MIRRORNET_PROTO);
 }
 
-export function diffRoutes(desired: Desired, actual: ActualRoutes, owned: ReadonlySet<string>): Change[] {
+function diffRoutes(desired: Desired, actual: ActualRoutes, owned: ReadonlySet<string>): Change[] {
   const changes: Change[] = [];
   const byDst = new Map<string, IpRoute>();
   for (const r of actual.routes) {

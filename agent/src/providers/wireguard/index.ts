@@ -35,7 +35,7 @@ function wantedMss(w: DesiredWireguard): 'pmtu' | number | undefined {
   return undefined;
 }
 
-export function describeInterface(w: DesiredWireguard, publicKey?: string): Record<string, unknown> {
+function describeInterface(w: DesiredWireguard, publicKey?: string): Record<string, unknown> {
   return {
     interface: w.name,
     link: w.linkId,
@@ -47,7 +47,7 @@ export function describeInterface(w: DesiredWireguard, publicKey?: string): Reco
   };
 }
 
-export function diffWireguard(desired: Desired, actual: ActualWireguard, owned: ReadonlySet<string>): Change[] {
+function diffWireguard(desired: Desired, actual: ActualWireguard, owned: ReadonlySet<string>): Change[] {
   const changes: Change[] = [];
   const wanted = new Set<string>();
   for (const w of desired.wireguard) {
@@ -162,7 +162,7 @@ async function readMss(ctx: ProviderContext): Promise<Map<string, 'pmtu' | numbe
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 
 /** The WireGuard public key of a private key (X25519), computed in-process like `wg pubkey`. */
-export function publicKeyOf(privateKey: string): string {
+function publicKeyOf(privateKey: string): string {
   const raw = Buffer.from(privateKey.trim(), 'base64');
   if (raw.length !== 32) throw new Error('not a WireGuard private key (32 bytes of base64)');
   const key = createPrivateKey({ key: Buffer.concat([PKCS8_X25519_PREFIX, raw]), format: 'der', type: 'pkcs8' });

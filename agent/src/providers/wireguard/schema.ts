@@ -1,7 +1,7 @@
 // Parsing `wg show <if> dump` and `ip -j link show`.
 import { z } from 'zod';
 
-export const IpLink = z.looseObject({
+const IpLink = z.looseObject({
   ifname: z.string(),
   mtu: z.number().optional(),
   flags: z.array(z.string()).optional(),
@@ -9,7 +9,7 @@ export const IpLink = z.looseObject({
 });
 export const IpLinks = z.array(IpLink);
 
-export interface WgPeerState {
+interface WgPeerState {
   publicKey: string;
   endpoint?: string;
   allowedIps: string[];

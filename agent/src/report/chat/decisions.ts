@@ -133,7 +133,7 @@ export function prune(state: ChatState, policy: Notifications, now: number): { s
 // ---- Decisions ------------------------------------------------------------------------------------
 
 /** Messages to queue: one notice to each of `channels` (names, possibly undeclared ones). */
-export interface Delivery {
+interface Delivery {
   channels: string[];
   notice: Notice;
 }

@@ -8,7 +8,7 @@ import type { Notice } from './types.js';
 export type Tone = 'good' | 'info' | 'warning' | 'danger';
 export type Lang = 'en' | 'zh';
 
-export interface Fact {
+interface Fact {
   label: string;
   value: string;
 }
@@ -32,7 +32,7 @@ export interface Card {
   footer: string;
 }
 
-export const MAX_CHANGES = 10;
+const MAX_CHANGES = 10;
 
 interface Headline {
   icon: string;
@@ -99,7 +99,7 @@ function advice(notice: Notice): { en: string; zh: string } {
 }
 
 /** The first 12 characters of a commit id (as the agent's messages print it). */
-export function shortSha(revision: string): string {
+function shortSha(revision: string): string {
   return /^[0-9a-f]{13,}$/i.test(revision) ? revision.slice(0, 12) : revision;
 }
 

@@ -76,7 +76,7 @@ export function httpOutcome(status: number, headers: { get(name: string): string
   return { ok: false, retryable: false, reason: `HTTP ${status} ${snippet}`.trim() };
 }
 
-export function retryAfterMs(value: string | null): number | undefined {
+function retryAfterMs(value: string | null): number | undefined {
   if (!value) return undefined;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
   const at = Date.parse(value);

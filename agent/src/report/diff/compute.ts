@@ -37,7 +37,7 @@ function show(v: unknown): string {
 }
 
 /** Dotted keys to display strings; arrays of scalars stay one value, arrays of objects go by index. */
-export function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
   if (value === undefined) return out;
   if (value === null || typeof value !== 'object') {
     out[prefix || 'value'] = show(value);
@@ -61,7 +61,7 @@ function add(items: Items, category: Category, id: string, summary: string, fiel
 }
 
 /** Split a desired state into comparable items. */
-export function itemize(desired: Desired): Items {
+function itemize(desired: Desired): Items {
   const items: Items = new Map();
   for (const r of desired.routes)
     add(items, 'routes', r.destination, `to ${r.target} over ${r.linkId}`, { target: r.target, link: r.linkId, interface: r.dev });
@@ -203,7 +203,7 @@ function fieldChanges(before: Record<string, string> | undefined, after: Record<
   return out;
 }
 
-export function diffItems(before: Items, after: Items): ItemChange[] {
+function diffItems(before: Items, after: Items): ItemChange[] {
   const out: ItemChange[] = [];
   for (const category of CATEGORIES) {
     const b = before.get(category) ?? new Map<string, Item>();
@@ -224,7 +224,7 @@ export function diffItems(before: Items, after: Items): ItemChange[] {
 }
 
 /** Numbers inside strings compare as numbers: 10.9.0.0 before 10.10.0.0. */
-export function naturalCompare(a: string, b: string): number {
+function naturalCompare(a: string, b: string): number {
   return a.localeCompare(b, 'en', { numeric: true });
 }
 
@@ -236,7 +236,7 @@ function desiredOf(name: string, roles: Role[], compiled: SiteDesired | undefine
 }
 
 /** One side of the comparison: a fleet and its sites' desired states (from the pipeline). */
-export interface FleetSide {
+interface FleetSide {
   fleet: Fleet;
   sites: ReadonlyMap<string, SiteDesired>;
 }
@@ -247,7 +247,7 @@ function linkFields(link: unknown): Record<string, string> {
   return flatten(rest);
 }
 
-export function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
+function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const notes: string[] = [];
   const base = baseSide.fleet;
   const head = headSide.fleet;

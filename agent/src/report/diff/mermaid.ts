@@ -5,7 +5,7 @@
 // size limit.
 import type { Topology, TopologyEdge, TopologyNode } from './model.js';
 
-export const MAX_DIAGRAM_NODES = 60;
+const MAX_DIAGRAM_NODES = 60;
 
 const STYLE = {
   added: { node: 'fill:#dafbe1,stroke:#1a7f37,stroke-width:3px,color:#0d1117', link: 'stroke:#1a7f37,stroke-width:3px' },
@@ -16,7 +16,7 @@ const STYLE = {
   },
 } as const;
 
-export function nodeId(name: string): string {
+function nodeId(name: string): string {
   return `s_${name.replace(/[^A-Za-z0-9]/g, '_')}`;
 }
 

@@ -46,8 +46,8 @@ export const CATEGORY_TITLES: Record<Category, string> = {
   'harbor-replication': 'Harbor replication rules',
 };
 
-export type ChangeAction = 'add' | 'change' | 'remove';
-export type Status = 'added' | 'changed' | 'removed';
+type ChangeAction = 'add' | 'change' | 'remove';
+type Status = 'added' | 'changed' | 'removed';
 
 /** One field of an item; values are display strings (secrets appear only as their references). */
 export interface FieldChange {

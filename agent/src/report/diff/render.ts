@@ -27,7 +27,7 @@ export interface RenderOptions {
 const ICON = { add: '➕', change: '✏️', remove: '➖' } as const;
 const STATUS_WORD = { added: 'new', changed: 'changed', removed: 'removed' } as const;
 
-export function short(sha: string): string {
+function short(sha: string): string {
   return /^[0-9a-f]{40,64}$/.test(sha) ? sha.slice(0, 7) : sha;
 }
 
@@ -44,7 +44,7 @@ export function md(text: string): string {
 }
 
 /** An inline code span that survives any content, inside a table cell too. */
-export function code(text: string): string {
+function code(text: string): string {
   // eslint-disable-next-line no-control-regex
   const clean = text.replace(/\r?\n/g, ' ').replace(/[\u0000-\u001f\u007f]/g, ' ');
   if (!clean.includes('`')) return `\`${clean.replace(/\|/g, '\\|')}\``;

@@ -80,14 +80,14 @@ export interface UpsertResult {
 }
 
 /** The body as posted: the marker first, then the text cut to the budget. */
-export function commentBody(body: string, marker = PLAN_MARKER, notice = ''): { text: string; truncated: boolean } {
+function commentBody(body: string, marker = PLAN_MARKER, notice = ''): { text: string; truncated: boolean } {
   const full = `${marker}\n${body}`;
   const text = truncateMarkdown(full, COMMENT_BUDGET, notice);
   return { text, truncated: text !== full };
 }
 
 /** Find our comment (the first whose body starts with the marker) through every page of the comments. */
-export async function findMarkedComment(
+async function findMarkedComment(
   octokit: Octokit,
   o: { owner: string; repo: string; issueNumber: number; marker?: string },
 ): Promise<{ id: number; body: string; url: string } | undefined> {

@@ -1,24 +1,4 @@
 // Reporting to GitHub: the pull request's plan comment and the agent's commit statuses.
-export { createGithubClient, describeGithubError, parseRepoSlug, DEFAULT_API_URL, type GithubClientOptions, type Octokit } from './octokit.js';
-export {
-  PLAN_MARKER,
-  GITHUB_COMMENT_LIMIT,
-  COMMENT_BUDGET,
-  truncateMarkdown,
-  commentBody,
-  findMarkedComment,
-  upsertMarkedComment,
-  type UpsertCommentOptions,
-  type UpsertResult,
-} from './comment.js';
-export {
-  createGithubStatusSink,
-  statusForEvent,
-  truncateDescription,
-  STATUS_DESCRIPTION_LIMIT,
-  STATUS_CONTEXT_PREFIX,
-  type GithubStatusSink,
-  type GithubStatusSinkOptions,
-  type StatusState,
-  type StatusUpdate,
-} from './status.js';
+export { createGithubClient, parseRepoSlug, type Octokit } from './octokit.js';
+export { PLAN_MARKER, GITHUB_COMMENT_LIMIT, COMMENT_BUDGET, truncateMarkdown, upsertMarkedComment } from './comment.js';
+export { createGithubStatusSink, truncateDescription } from './status.js';

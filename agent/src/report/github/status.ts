@@ -10,14 +10,14 @@ import type { Logger } from 'pino';
 import type { AgentEvent, EventSink } from '../../reconcile/events.js';
 import { createGithubClient, describeGithubError, type GithubClientOptions, type Octokit } from './octokit.js';
 
-export type StatusState = 'pending' | 'success' | 'failure' | 'error';
+type StatusState = 'pending' | 'success' | 'failure' | 'error';
 
 /** GitHub's limit on a status description, in characters. */
-export const STATUS_DESCRIPTION_LIMIT = 140;
-export const STATUS_CONTEXT_PREFIX = 'mirrornet/';
+const STATUS_DESCRIPTION_LIMIT = 140;
+const STATUS_CONTEXT_PREFIX = 'mirrornet/';
 const COMMIT_RE = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
 
-export interface StatusUpdate {
+interface StatusUpdate {
   sha: string;
   context: string;
   state: StatusState;
@@ -65,7 +65,7 @@ export function truncateDescription(text: string, limit = STATUS_DESCRIPTION_LIM
 }
 
 /** The status an event sets, or undefined for events that set none. */
-export function statusForEvent(event: AgentEvent, opts: { contextPrefix?: string; targetUrl?: string } = {}): StatusUpdate | undefined {
+function statusForEvent(event: AgentEvent, opts: { contextPrefix?: string; targetUrl?: string } = {}): StatusUpdate | undefined {
   // Healing an applied revision (or failing to) says nothing new about the commit itself.
   if (event.origin === 'drift') return undefined;
   let state: StatusState;

@@ -107,20 +107,20 @@ async function guard<T>(fn: () => Promise<T>): Promise<T> {
   }
 }
 
-export async function labUpCommand(opts: LabCliOptions, io: Io): Promise<number> {
+async function labUpCommand(opts: LabCliOptions, io: Io): Promise<number> {
   const { labUp } = await import('../lab/up.js');
   await guard(() => labUp(upOptions(opts, io)));
   return 0;
 }
 
-export async function labDownCommand(opts: { dir: string; prefix: string }, io: Io): Promise<number> {
+async function labDownCommand(opts: { dir: string; prefix: string }, io: Io): Promise<number> {
   const { labDown } = await import('../lab/down.js');
   const r = await guard(() => labDown({ dir: opts.dir, prefix: opts.prefix, say: (l) => io.stderr(`${l}\n`) }));
   for (const p of r.problems) io.stderr(`problem: ${p}\n`);
   return r.problems.length ? 1 : 0;
 }
 
-export async function labStatusCommand(opts: { dir: string; json?: boolean }, io: Io): Promise<number> {
+async function labStatusCommand(opts: { dir: string; json?: boolean }, io: Io): Promise<number> {
   const { labStatus, formatStatus } = await import('../lab/status.js');
   const s = await guard(() => labStatus(opts.dir));
   if (!s) {

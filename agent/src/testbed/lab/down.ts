@@ -26,7 +26,7 @@ import {
 import type { Say } from './startup.js';
 
 /** The namespace prefix `lab down` looks for when the state file is gone (the CLI's default). */
-export const DEFAULT_PREFIX = 'mnlab';
+const DEFAULT_PREFIX = 'mnlab';
 
 export interface DownOptions {
   dir: string;

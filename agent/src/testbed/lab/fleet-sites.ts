@@ -9,7 +9,7 @@ import type { LabSiteInput } from './topology.js';
 export const LAB_MTU = 1420;
 export const LAB_KEEPALIVE = 25;
 export const FIRST_WG_PORT = 51820;
-export const DOCKER_HUB = 'docker.io';
+const DOCKER_HUB = 'docker.io';
 
 export class LabFleetError extends MirrornetError {}
 

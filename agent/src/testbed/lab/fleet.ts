@@ -66,7 +66,7 @@ export function labChatUrlEnv(channel: string): string {
 }
 
 /** The lab's notifications policy: the repository's channels as webhooks to the local receiver, same routes. */
-export function labNotifications(doc: Doc | undefined): Doc {
+function labNotifications(doc: Doc | undefined): Doc {
   if (!doc) {
     return {
       kind: 'Notifications',

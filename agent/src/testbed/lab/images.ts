@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { run } from './processes.js';
 import { REGISTRY_TOOL, type LayoutIndex } from './registry-tool.js';
 
-export const LAB_REPOSITORY = 'library/mirrornet-lab';
-export const CTR_NAMESPACE = 'mirrornet-lab';
+const LAB_REPOSITORY = 'library/mirrornet-lab';
+const CTR_NAMESPACE = 'mirrornet-lab';
 
 export interface TestImage {
   layout: string;

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import type { LabLink } from './fleet.js';
 import type { LabTopology } from './topology.js';
 
-export const STATE_FILE = 'lab.json';
+const STATE_FILE = 'lab.json';
 
 export interface ShResult {
   code: number;
@@ -78,13 +78,9 @@ export function inNs(ns: string, cmd: string, args: string[], opts: Parameters<t
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export function sleepSync(ms: number): void {
-  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
-}
-
 // ---- processes --------------------------------------------------------------------------------------
 
-export type ProcessKind = 'services' | 'agent' | 'node-agent' | 'registry' | 'peer' | 'containerd';
+type ProcessKind = 'services' | 'agent' | 'node-agent' | 'registry' | 'peer' | 'containerd';
 
 export interface LabProcess {
   /** e.g. `agent ap-singapore`, `containerd ap-jakarta-n1`. */
@@ -311,7 +307,7 @@ export interface NodeRecord {
   socket: string;
 }
 
-export interface ServicesRecord {
+interface ServicesRecord {
   vpcUrl: string;
   harbors: Record<string, { url: string; instance: string }>;
   /** The lab's GitHub emulator (commit statuses), when the lab reports to it. */
@@ -321,7 +317,7 @@ export interface ServicesRecord {
 }
 
 /** What the agents report to (the lab's local receivers); nothing when absent. */
-export interface ReportRecord {
+interface ReportRecord {
   /** Commit statuses: the repository the gateway agents name (--github-repo). */
   github?: { repo: string };
   /** Chat: the channels of the lab's notifications policy, and the receiver's delivery log. */

@@ -41,7 +41,7 @@ export interface PhaseResult {
   complete: boolean;
 }
 
-export interface RegionRun {
+interface RegionRun {
   region: string;
   core: string;
   nodes: number;

@@ -10,7 +10,7 @@ import { inNs, isSame, LabError, loadState, namespaceExists, type LabState } fro
 import { readChatLog, type ChatDelivery } from './receivers.js';
 import { siteOf } from './topology.js';
 
-export interface TunnelStatus {
+interface TunnelStatus {
   site: string;
   peer: string;
   iface: string;
@@ -20,7 +20,7 @@ export interface TunnelStatus {
   tx?: number;
 }
 
-export interface AgentStatus {
+interface AgentStatus {
   name: string;
   site: string;
   roles: string;

@@ -5,7 +5,7 @@
 // traffic into a tunnel leaves with the LAN address as its source. Pure: no commands run here.
 import { MirrornetError } from '../../errors.js';
 
-export type LabSiteRole = 'hub' | 'region';
+type LabSiteRole = 'hub' | 'region';
 
 /** What the lab needs to know about a site of the fleet. */
 export interface LabSiteInput {
@@ -24,7 +24,7 @@ export interface LabSiteInput {
   registrySite?: string;
 }
 
-export interface LabNode {
+interface LabNode {
   /** `<site>-n<i>` (1-based). */
   name: string;
   index: number;
@@ -59,12 +59,12 @@ export interface TopologyOptions {
   registryPort?: number;
 }
 
-export const WAN_PREFIX_LENGTH = 16;
-export const SITE_VETH = 'wan0';
-export const REGISTRY_PORT = 5000;
+const WAN_PREFIX_LENGTH = 16;
+const SITE_VETH = 'wan0';
+const REGISTRY_PORT = 5000;
 const MAX_SITES = 250 * 250;
 
-export class TopologyError extends MirrornetError {}
+class TopologyError extends MirrornetError {}
 
 /** 198.18.<hi>.<lo> for site i (0-based); 198.18.255.254 is the internet namespace's bridge. */
 export function wanAddress(index: number): string {
@@ -73,7 +73,7 @@ export function wanAddress(index: number): string {
 }
 
 /** Network namespace name of a site (namespace names are file names: 255 bytes, no `/`). */
-export function namespaceOf(prefix: string, site: string): string {
+function namespaceOf(prefix: string, site: string): string {
   return `${prefix}-${site}`;
 }
 
@@ -114,7 +114,7 @@ export function labSite(s: LabSiteInput, index: number, opts: TopologyOptions): 
 }
 
 /** The slot of a site (from its veth name), and the next free slot of a topology. */
-export function slotOf(site: Pick<LabSite, 'veth'>): number {
+function slotOf(site: Pick<LabSite, 'veth'>): number {
   return Number(site.veth.peer.slice(1));
 }
 

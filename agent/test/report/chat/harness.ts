@@ -6,7 +6,7 @@ import { Notifications } from '../../../src/model/schema.js';
 import type { AgentEvent, EventKind } from '../../../src/reconcile/events.js';
 
 export const START = Date.parse('2025-03-01T02:00:00.000Z');
-export const REV = '3f9c2a7be81d4c6a9e05b7d2c1f0a8e4d6b3c9f1';
+const REV = '3f9c2a7be81d4c6a9e05b7d2c1f0a8e4d6b3c9f1';
 export const HOUR = 3_600_000;
 export const MINUTE = 60_000;
 
@@ -82,7 +82,7 @@ export function event(kind: EventKind, over: Partial<AgentEvent> = {}): AgentEve
   };
 }
 
-export const AREAS: Record<string, string> = {
+const AREAS: Record<string, string> = {
   'cn-shanghai': 'cn',
   'cn-beijing': 'cn',
   'cn-hangzhou-idc': 'cn',

@@ -13,7 +13,7 @@ import { truncateUtf8 } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
 /** DingTalk does not document a markdown size; stay well under its 20 KB request limit. */
-export const MAX_TEXT_BYTES = 18_000;
+const MAX_TEXT_BYTES = 18_000;
 
 /** urlencode(base64(HMAC-SHA256(key = secret, message = "<timestamp>\n<secret>"))), ready for the query. */
 export function sign(secret: string, timestampMs: string | number): string {
@@ -30,7 +30,7 @@ export interface DingTalkBody {
   markdown: { title: string; text: string };
 }
 
-export function renderCard(card: Card): DingTalkBody {
+function renderCard(card: Card): DingTalkBody {
   // DingTalk markdown needs a blank line between paragraphs.
   const parts = [
     `### ${card.title}`,
@@ -47,11 +47,11 @@ export function renderCard(card: Card): DingTalkBody {
 }
 
 /** The markdown body (pure). */
-export function render(notice: Notice): DingTalkBody {
+function render(notice: Notice): DingTalkBody {
   return renderCard(compose(notice, 'zh'));
 }
 
-export function request(target: Target, notice: Notice, nowMs: number): HttpRequest {
+function request(target: Target, notice: Notice, nowMs: number): HttpRequest {
   const url = target.secret ? signedUrl(target.url, target.secret, Math.floor(nowMs)) : target.url;
   return { url, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(render(notice)) };
 }
@@ -59,7 +59,7 @@ export function request(target: Target, notice: Notice, nowMs: number): HttpRequ
 /** Another attempt cannot fix these: signature/keyword/IP/timestamp, unknown token, robot disabled or group gone. */
 const PERMANENT = new Set([310000, 300001, 300005, 400013, 400101, 400102, 40035]);
 
-export function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
+function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
   const body = parseBody(DingTalkResponse, text);
   if (body && body.errcode === 0 && status === 200) return { ok: true };
   if (body && body.errcode !== 0) {

@@ -14,14 +14,14 @@ import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, typ
 export const MAX_BODY_BYTES = 20_000;
 
 /** base64(HMAC-SHA256(key = "<timestamp>\n<secret>", message = "")). */
-export function sign(secret: string, timestamp: string | number): string {
+function sign(secret: string, timestamp: string | number): string {
   return createHmac('sha256', `${timestamp}\n${secret}`).update('').digest('base64');
 }
 
 const TEMPLATE: Record<Tone, string> = { good: 'green', info: 'blue', warning: 'orange', danger: 'red' };
 
 /** lark_md is markdown with a few tags (<at>, <font>): escape angle brackets of plain text. */
-export function escape(text: string): string {
+function escape(text: string): string {
   return text.replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -30,7 +30,7 @@ interface LarkMd {
   content: string;
 }
 
-export interface FeishuCard {
+interface FeishuCard {
   config: { wide_screen_mode: boolean };
   header: { template: string; title: { tag: 'plain_text'; content: string } };
   elements: (
@@ -50,7 +50,7 @@ export interface FeishuBody {
 
 const md = (content: string): LarkMd => ({ tag: 'lark_md', content });
 
-export function renderCard(card: Card): FeishuBody {
+function renderCard(card: Card): FeishuBody {
   const elements: FeishuCard['elements'] = [
     { tag: 'div', text: md(escape(card.headline)) },
     { tag: 'div', fields: card.facts.map((f) => ({ is_short: true, text: md(`**${escape(f.label)}**\n${escape(f.value)}`) })) },
@@ -95,7 +95,7 @@ export function request(target: Target, notice: Notice, nowMs: number): HttpRequ
 /** Codes that another attempt cannot fix: bad request, bad signature, IP not allowed, keyword missing. */
 const PERMANENT = new Set([9499, 19001, 19002, 19021, 19022, 19024]);
 
-export function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
+function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
   const body = parseBody(FeishuResponse, text);
   const code = body?.code ?? body?.StatusCode;
   if (body && code === 0 && status === 200) return { ok: true };

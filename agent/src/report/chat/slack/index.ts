@@ -7,10 +7,10 @@ import { truncateChars } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
 /** Slack's block limits: header text 150 characters, section text 3000, a field 2000, 10 fields. */
-export const LIMITS = { header: 150, section: 3000, field: 2000, fields: 10, blocks: 50, text: 3000 } as const;
+const LIMITS = { header: 150, section: 3000, field: 2000, fields: 10, blocks: 50, text: 3000 } as const;
 
 /** mrkdwn control characters (Slack asks for &amp; &lt; &gt;). */
-export function escape(text: string): string {
+function escape(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
@@ -28,7 +28,7 @@ function mrkdwn(text: string, max: number = LIMITS.section): { type: 'mrkdwn'; t
   return { type: 'mrkdwn', text: truncateChars(text, max) };
 }
 
-export function renderCard(card: Card): SlackBody {
+function renderCard(card: Card): SlackBody {
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: truncateChars(card.title, LIMITS.header), emoji: true } },
     { type: 'section', text: mrkdwn(escape(card.headline)) },
@@ -49,11 +49,11 @@ export function render(notice: Notice): SlackBody {
   return renderCard(compose(notice, 'en'));
 }
 
-export function request(target: Target, notice: Notice): HttpRequest {
+function request(target: Target, notice: Notice): HttpRequest {
   return { url: target.url, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(render(notice)) };
 }
 
-export function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
+function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
   if (status === 200 && text.trim() === 'ok') return { ok: true };
   if (status === 200) return { ok: false, retryable: false, reason: `Slack answered 200 without "ok": ${oneLine(text, 200)}` };
   return httpOutcome(status, headers, text);

@@ -21,7 +21,7 @@ export const EVENT_HEADER = 'x-mirrornet-event';
 export const DELIVERY_HEADER = 'x-mirrornet-delivery';
 
 /** "sha256=" + hex(HMAC-SHA256(key = secret, message = body)). */
-export function sign(secret: string, body: string | Buffer): string {
+function sign(secret: string, body: string | Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
 }
 
@@ -49,7 +49,7 @@ export interface WebhookBody {
 }
 
 /** The JSON body (pure). */
-export function render(notice: Notice): WebhookBody {
+function render(notice: Notice): WebhookBody {
   const card = compose(notice, 'en');
   return {
     version: 1,
@@ -79,7 +79,7 @@ export function request(target: Target, notice: Notice, nowMs: number): HttpRequ
   return { url: target.url, headers, body };
 }
 
-export function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
+function parse(status: number, headers: { get(name: string): string | null }, text: string): Outcome {
   if (status >= 200 && status < 300) return { ok: true };
   return httpOutcome(status, headers, text);
 }

@@ -8,10 +8,10 @@ import { parseBody, WeComResponse } from '../schema.js';
 import { truncateUtf8, utf8Bytes } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
-export const MAX_CONTENT_BYTES = 4096;
+const MAX_CONTENT_BYTES = 4096;
 /** The headline is cut first, so the facts and what to do always fit. */
-export const MAX_HEADLINE_BYTES = 2000;
-export const TRUNCATED = '\n…(已截断 truncated)';
+const MAX_HEADLINE_BYTES = 2000;
+const TRUNCATED = '\n…(已截断 truncated)';
 
 /** WeCom markdown has three colours: info (green), comment (grey), warning (orange-red). */
 const COLOUR: Record<Tone, string> = { good: 'info', info: 'comment', warning: 'warning', danger: 'warning' };
@@ -41,7 +41,7 @@ function content(card: Card): string {
  * The markdown body (pure), at most 4096 bytes: changes are left out first (the facts and what to do
  * come before them), then the text is cut on a character boundary with a marker.
  */
-export function renderCard(card: Card): WeComBody {
+function renderCard(card: Card): WeComBody {
   let c = content(card);
   const trimmed = { ...card, changes: [...card.changes] };
   while (utf8Bytes(c) > MAX_CONTENT_BYTES && trimmed.changes.length > 0) {
@@ -56,7 +56,7 @@ export function render(notice: Notice): WeComBody {
   return renderCard(compose(notice, 'zh'));
 }
 
-export function request(target: Target, notice: Notice): HttpRequest {
+function request(target: Target, notice: Notice): HttpRequest {
   return { url: target.url, headers: { 'content-type': 'application/json; charset=utf-8' }, body: JSON.stringify(render(notice)) };
 }
 

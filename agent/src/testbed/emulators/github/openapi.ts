@@ -20,7 +20,7 @@ export interface OpenApiDocument {
   components: Record<string, Record<string, unknown>>;
 }
 
-export interface Parameter {
+interface Parameter {
   name: string;
   in: 'path' | 'query' | 'header' | 'cookie';
   required?: boolean;
@@ -62,7 +62,7 @@ const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'tr
 const require = createRequire(import.meta.url);
 
 /** The directory of the @octokit/openapi package's generated JSON documents. */
-export function specDirectory(): string {
+function specDirectory(): string {
   return join(dirname(require.resolve('@octokit/openapi/package.json')), 'generated');
 }
 
@@ -219,7 +219,7 @@ function scalarMatches(spec: OpenApiSpec, schema: JsonSchema, value: string): bo
 }
 
 /** Ruby's inspect, as GitHub's messages print values: nil, "text", 5, ["a", "b"], {"k" => v}. */
-export function inspect(value: unknown): string {
+function inspect(value: unknown): string {
   if (value === null || value === undefined) return 'nil';
   if (typeof value === 'string') return JSON.stringify(value);
   if (Array.isArray(value)) return `[${value.map(inspect).join(', ')}]`;

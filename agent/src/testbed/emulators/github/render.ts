@@ -9,7 +9,7 @@ export function nodeId(prefix: string, id: number): string {
   return `${prefix}_${Buffer.from(`emu:${id}`).toString('base64url')}`;
 }
 
-export function userJson({ origin, prefix }: Site, u: GithubUser) {
+function userJson({ origin, prefix }: Site, u: GithubUser) {
   const base = `${origin}${prefix}/users/${encodeURIComponent(u.login)}`;
   return {
     login: u.login,

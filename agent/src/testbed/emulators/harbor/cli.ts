@@ -27,9 +27,9 @@ export interface EmulateIo {
 }
 
 /** Environment variables with the admin password, when no flag or file gives it (first set wins). */
-export const PASSWORD_ENVS = ['MIRRORNET_HARBOR_EMULATOR_PASSWORD', 'HARBOR_ADMIN_PASSWORD'] as const;
+const PASSWORD_ENVS = ['MIRRORNET_HARBOR_EMULATOR_PASSWORD', 'HARBOR_ADMIN_PASSWORD'] as const;
 /** Harbor's installer default, used when nothing else is given (and said so). */
-export const DEFAULT_PASSWORD = 'Harbor12345';
+const DEFAULT_PASSWORD = 'Harbor12345';
 
 /** The admin account: --admin-password, a password file, the environment, the seed file's admin, Harbor's default. */
 export function emulatorAdmin(

@@ -119,7 +119,6 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
     return saving;
   };
   const pending = new Set<Promise<unknown>>();
-  let emulator!: HarborEmulator;
 
   const env: ApiEnv = {
     state,
@@ -174,7 +173,7 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
   const { url } = await listenOn(server, parseListen(opts.listen));
   if (!opts.stateFile || !existsSync(opts.stateFile)) await save();
 
-  emulator = {
+  const emulator: HarborEmulator = {
     url,
     get state() {
       return state;

@@ -6,7 +6,7 @@ import { z } from 'zod';
 const Int = z.number().int();
 const Str = z.string();
 
-export const ProjectMetadataBody = z
+const ProjectMetadataBody = z
   .object({
     public: Str.optional(),
     enable_content_trust: Str.nullish(),
@@ -36,7 +36,7 @@ export type ProjectReqBody = z.infer<typeof ProjectReqBody>;
 
 export const QuotaUpdateBody = z.object({ hard: z.record(Str, Int).nullish() });
 
-export const RegistryCredentialBody = z.object({ type: Str.optional(), access_key: Str.optional(), access_secret: Str.optional() }).nullish();
+const RegistryCredentialBody = z.object({ type: Str.optional(), access_key: Str.optional(), access_secret: Str.optional() }).nullish();
 
 export const RegistryBody = z.object({
   name: Str.optional(),
@@ -64,7 +64,7 @@ export type RegistryUpdateBody = z.infer<typeof RegistryUpdateBody>;
 
 const RegistryRef = z.object({ id: Int.optional() }).nullish();
 
-export const ReplicationFilterBody = z.object({ type: Str.optional(), value: z.unknown().optional(), decoration: Str.optional() });
+const ReplicationFilterBody = z.object({ type: Str.optional(), value: z.unknown().optional(), decoration: Str.optional() });
 
 export const ReplicationPolicyBody = z.object({
   name: Str.optional(),
@@ -87,8 +87,8 @@ export type ReplicationPolicyBody = z.infer<typeof ReplicationPolicyBody>;
 
 export const StartExecutionBody = z.object({ policy_id: Int.optional() });
 
-export const AccessBody = z.object({ resource: Str.optional(), action: Str.optional(), effect: Str.optional() });
-export const RobotPermissionBody = z.object({ kind: Str.optional(), namespace: Str.optional(), access: z.array(AccessBody).nullish() });
+const AccessBody = z.object({ resource: Str.optional(), action: Str.optional(), effect: Str.optional() });
+const RobotPermissionBody = z.object({ kind: Str.optional(), namespace: Str.optional(), access: z.array(AccessBody).nullish() });
 
 export const RobotCreateBody = z.object({
   name: Str.optional(),
@@ -108,7 +108,7 @@ export const RobotSecBody = z.object({ secret: Str.optional() });
 
 // ---- State file -------------------------------------------------------------------------------------
 
-export const Access = z.object({ resource: Str, action: Str, effect: Str.optional() });
+const Access = z.object({ resource: Str, action: Str, effect: Str.optional() });
 export const RobotPermission = z.object({ kind: Str, namespace: Str, access: z.array(Access) });
 export type RobotPermission = z.infer<typeof RobotPermission>;
 
@@ -150,7 +150,7 @@ export const RegistryRec = z.object({
 });
 export type RegistryRec = z.infer<typeof RegistryRec>;
 
-export const FilterRec = z.object({ type: Str, value: z.unknown(), decoration: Str.optional() });
+const FilterRec = z.object({ type: Str, value: z.unknown(), decoration: Str.optional() });
 
 export const PolicyRec = z.object({
   id: Int,
@@ -222,7 +222,7 @@ export type EmulatorState = z.infer<typeof EmulatorState>;
 
 // ---- Seed (options or a JSON/YAML file) ---------------------------------------------------------------
 
-export const SeedProject = z.strictObject({
+const SeedProject = z.strictObject({
   name: Str,
   public: z.boolean().optional(),
   storage_limit: Int.optional(),
@@ -232,7 +232,7 @@ export const SeedProject = z.strictObject({
   metadata: z.record(Str, Str).optional(),
 });
 
-export const SeedRegistry = z.strictObject({
+const SeedRegistry = z.strictObject({
   name: Str,
   url: Str,
   type: Str.default('harbor'),
@@ -241,7 +241,7 @@ export const SeedRegistry = z.strictObject({
   credential: z.strictObject({ type: Str.default('basic'), access_key: Str, access_secret: Str }).optional(),
 });
 
-export const SeedPolicy = z.strictObject({
+const SeedPolicy = z.strictObject({
   name: Str,
   description: Str.optional(),
   /** Registry names: exactly one of them. */
@@ -257,7 +257,7 @@ export const SeedPolicy = z.strictObject({
   copy_by_chunk: z.boolean().optional(),
 });
 
-export const SeedRobot = z.strictObject({
+const SeedRobot = z.strictObject({
   name: Str,
   description: Str.optional(),
   duration: Int.optional(),

@@ -1,7 +1,7 @@
 // The Harbor emulator's objects and the rules Harbor v2.15 applies to them, without HTTP: every operation
 // either changes the state or throws a HarborFault with Harbor's status, error code and message.
 import { createHash, randomBytes } from 'node:crypto';
-import type { EmulatorState, ExecutionRec, PolicyRec, ProjectRec, QuotaRec, RegistryRec, RobotPermission, RobotRec } from './schema.js';
+import type { EmulatorState, PolicyRec, ProjectRec, RegistryRec, RobotPermission, RobotRec } from './schema.js';
 
 export class HarborFault extends Error {
   constructor(
@@ -19,7 +19,6 @@ export const notFound = (m: string) => new HarborFault(404, 'NOT_FOUND', m);
 export const conflict = (m: string) => new HarborFault(409, 'CONFLICT', m);
 export const precondition = (m: string) => new HarborFault(412, 'PRECONDITION', m);
 export const forbidden = (m = 'forbidden') => new HarborFault(403, 'FORBIDDEN', m);
-export const unauthorized = (m = 'unauthorized') => new HarborFault(401, 'UNAUTHORIZED', m);
 
 /** Harbor's names for projects and robots. */
 export const NAME_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
@@ -164,7 +163,7 @@ export function replicationCronProblem(cron: string): string | undefined {
   return undefined;
 }
 
-export function robotLevelOk(level: string | undefined): level is 'system' | 'project' {
+function robotLevelOk(level: string | undefined): level is 'system' | 'project' {
   return level === 'system' || level === 'project';
 }
 
@@ -204,10 +203,6 @@ export function validateRobotPermissions(
   });
 }
 
-export interface Clock {
-  now(): Date;
-}
-
 export function iso(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, '.000Z');
 }
@@ -235,14 +230,6 @@ export function robotOrFail(state: EmulatorState, id: number): RobotRec {
   return r;
 }
 
-export function quotaOfProject(state: EmulatorState, projectId: number): QuotaRec | undefined {
-  return state.quotas.find((q) => q.project_id === projectId);
-}
-
 export function validStorageLimit(v: number): boolean {
   return v === -1 || v > 0;
-}
-
-export function lastExecution(state: EmulatorState, policyId: number): ExecutionRec | undefined {
-  return [...state.executions].reverse().find((e) => e.policy_id === policyId);
 }

@@ -5,7 +5,6 @@ import { z } from 'zod';
 
 /** Route types the VPC v1 API accepts on add/mod. `local` is the system route type: never accepted. */
 export const ROUTE_TYPES = ['ecs', 'eni', 'vip', 'nat', 'peering', 'vpn', 'dc', 'cc', 'egw'] as const;
-export type RouteType = (typeof ROUTE_TYPES)[number];
 export const LOCAL_ROUTE_TYPE = 'local';
 
 /** Routes per route table (system `local` routes do not count). */
@@ -63,7 +62,7 @@ export const EmuConfigFile = z.strictObject({
 });
 export type EmuConfigFile = z.infer<typeof EmuConfigFile>;
 
-export const FaultMatch = z.object({
+const FaultMatch = z.object({
   method: z.string().optional(),
   /** Substring of the request path. */
   path: z.string().optional(),
@@ -84,4 +83,4 @@ export const FaultSpec = z.discriminatedUnion('kind', [
 ]);
 export type FaultSpec = z.input<typeof FaultSpec>;
 export type Fault = z.infer<typeof FaultSpec>;
-export type FaultMatch = z.infer<typeof FaultMatch>;
+type FaultMatch = z.infer<typeof FaultMatch>;

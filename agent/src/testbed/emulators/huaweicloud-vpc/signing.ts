@@ -13,13 +13,13 @@
 // The emulator verifies with `verifySignature`; tests craft raw requests (good and bad) with `signRequest`.
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
-export const ALGORITHM = 'SDK-HMAC-SHA256';
-export const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+const ALGORITHM = 'SDK-HMAC-SHA256';
+const EMPTY_BODY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
 /** How far X-Sdk-Date may be from the gateway's clock (the API gateway allows 15 minutes). */
 export const MAX_CLOCK_SKEW_MS = 15 * 60 * 1000;
 
 /** The SDK's urlEncode: RFC 3986 unreserved characters stay, everything else is percent-encoded (UTF-8). */
-export function sdkUrlEncode(value: string): string {
+function sdkUrlEncode(value: string): string {
   return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
@@ -32,7 +32,7 @@ export function canonicalUri(path: string): string {
 }
 
 /** `query` is decoded: key -> value(s). */
-export function canonicalQuery(query: ReadonlyMap<string, readonly string[]> | Record<string, string | readonly string[]>): string {
+function canonicalQuery(query: ReadonlyMap<string, readonly string[]> | Record<string, string | readonly string[]>): string {
   const entries: [string, readonly string[]][] =
     query instanceof Map
       ? [...(query as ReadonlyMap<string, readonly string[]>).entries()]
@@ -49,7 +49,7 @@ export function canonicalQuery(query: ReadonlyMap<string, readonly string[]> | R
 }
 
 /** Decode a raw query string (as sent on the wire) into key -> values, in order of appearance. */
-export function parseQuery(raw: string): Map<string, string[]> {
+function parseQuery(raw: string): Map<string, string[]> {
   const out = new Map<string, string[]>();
   for (const [k, v] of new URLSearchParams(raw)) {
     const list = out.get(k) ?? [];
@@ -59,15 +59,15 @@ export function parseQuery(raw: string): Map<string, string[]> {
   return out;
 }
 
-export function sha256Hex(data: string | Buffer): string {
+function sha256Hex(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
-export function hmacHex(key: string, data: string): string {
+function hmacHex(key: string, data: string): string {
   return createHmac('sha256', key).update(data).digest('hex');
 }
 
-export interface CanonicalInput {
+interface CanonicalInput {
   method: string;
   /** The request path as sent (without the query). */
   path: string;
@@ -78,18 +78,18 @@ export interface CanonicalInput {
   body: string | Buffer;
 }
 
-export function canonicalRequest(input: CanonicalInput): string {
+function canonicalRequest(input: CanonicalInput): string {
   const headerLines = input.signedHeaders.map((h) => `${h}:${input.headers[h] ?? ''}\n`).join('');
   const payload = input.headers['x-sdk-content-sha256'] ?? (input.body.length ? sha256Hex(input.body) : EMPTY_BODY_SHA256);
   return [input.method.toUpperCase(), canonicalUri(input.path), canonicalQuery(input.query), headerLines, input.signedHeaders.join(';'), payload].join('\n');
 }
 
-export function stringToSign(date: string, canonical: string): string {
+function stringToSign(date: string, canonical: string): string {
   return [ALGORITHM, date, sha256Hex(canonical)].join('\n');
 }
 
 /** `YYYYMMDDTHHmmssZ` (UTC), the X-Sdk-Date format. */
-export function formatSdkDate(ms: number): string {
+function formatSdkDate(ms: number): string {
   return new Date(ms)
     .toISOString()
     .replace(/[-:]/g, '')
@@ -103,13 +103,13 @@ export function parseSdkDate(text: string): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
-export interface ParsedAuthorization {
+interface ParsedAuthorization {
   ak: string;
   signedHeaders: string[];
   signature: string;
 }
 
-export function parseAuthorization(header: string | undefined): ParsedAuthorization | undefined {
+function parseAuthorization(header: string | undefined): ParsedAuthorization | undefined {
   if (!header) return undefined;
   const m = /^SDK-HMAC-SHA256\s+Access=([^,\s]+),\s*SignedHeaders=([^,\s]+),\s*Signature=([0-9a-fA-F]+)\s*$/.exec(header);
   if (!m) return undefined;

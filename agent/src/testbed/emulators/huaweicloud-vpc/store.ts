@@ -121,7 +121,7 @@ function customCount(routes: readonly EmuRoute[]): number {
  * Apply a PUT body to a copy of `table`; throws VpcApiError and leaves `table` untouched on any error.
  * Order: del, then mod, then add (so a del + add of one destination in one request replaces the route).
  */
-export function updatedTable(table: EmuRouteTable, body: unknown, quota: number, now: Date): EmuRouteTable {
+function updatedTable(table: EmuRouteTable, body: unknown, quota: number, now: Date): EmuRouteTable {
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw VpcApiError.of('invalidParam', 'Param is invalid: the request body must be a JSON object.');
   const rt = (body as Record<string, unknown>)['routetable'];
@@ -351,7 +351,7 @@ export class RouteTableStore {
   }
 }
 
-export async function writeAtomic(path: string, text: string): Promise<void> {
+async function writeAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
   const fh = await open(tmp, 'w', 0o600);

@@ -145,7 +145,7 @@ export function paginate<T>(items: T[], query: URLSearchParams, path: string): R
   return { status: 200, body: slice, headers };
 }
 
-export type Handler = (env: ApiEnv, req: ApiRequest, m: string[]) => Reply | Promise<Reply>;
+type Handler = (env: ApiEnv, req: ApiRequest, m: string[]) => Reply | Promise<Reply>;
 
 export interface Route {
   pattern: RegExp;
