@@ -39,12 +39,12 @@ export interface HostOptions {
 }
 
 /** The providers' configuration from the flags and the environment. */
-function providerConfig(opts: HostOptions): ProviderConfig {
+function providerConfig(opts: HostOptions, roles: Role[]): ProviderConfig {
   const env = process.env;
   const endpoint = opts.huaweicloudEndpoint ?? env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
   const pgUrl = opts.pgAdminUrl ?? env['MIRRORNET_PG_ADMIN_URL'];
   const pgPasswordRef = opts.pgAdminPassword ?? env['MIRRORNET_PG_ADMIN_PASSWORD'];
-  if (pgUrl) {
+  if (pgUrl && roles.includes('hub')) {
     try {
       new URL(pgUrl);
     } catch {
@@ -95,7 +95,8 @@ function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' 
 }
 
 export function hostDeps(opts: HostOptions, log: Logger): HostDeps {
-  const { providers, notes } = buildProviders(providerConfig(opts), parseRoles(opts.roles));
+  const roles = parseRoles(opts.roles);
+  const { providers, notes } = buildProviders(providerConfig(opts, roles), roles);
   return {
     providers,
     notes,
