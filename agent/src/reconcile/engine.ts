@@ -1,6 +1,7 @@
 // One reconcile of one host: read every provider's actual state, diff against the desired state (pure),
 // guard, apply provider by provider, and record the inventory after each provider so a crash never loses
-// track of what was created.
+// track of what was created. applyRevision is that whole path for a new revision, the one `mirrornet apply`
+// and the agent share; the agent's drift healing uses the same planHost, guard and applyHost.
 import type { Logger } from 'pino';
 import type { Desired } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
