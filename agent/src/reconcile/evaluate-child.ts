@@ -5,8 +5,8 @@ import type { Role } from '../desired/types.js';
 import type { RevisionEvaluation } from './evaluate.js';
 import { evaluateRepository } from './pipeline.js';
 
-async function evaluate(dir: string, site: string, roles: Role[]): Promise<RevisionEvaluation> {
-  const { report, sites } = await evaluateRepository({ repo: dir }, [{ site, roles }]);
+async function evaluate(dir: string, site: string, roles: Role[], revision: string): Promise<RevisionEvaluation> {
+  const { report, sites } = await evaluateRepository({ repo: dir, checkedOut: revision }, [{ site, roles }]);
   if (!report.valid) {
     return {
       valid: false,
@@ -29,6 +29,6 @@ async function evaluate(dir: string, site: string, roles: Role[]): Promise<Revis
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const [dir, site, roles] = process.argv.slice(2);
-  process.stdout.write(JSON.stringify(await evaluate(dir!, site!, (roles ?? '').split(',').filter(Boolean) as Role[])));
+  const [dir, site, roles, revision] = process.argv.slice(2);
+  process.stdout.write(JSON.stringify(await evaluate(dir!, site!, (roles ?? '').split(',').filter(Boolean) as Role[], revision!)));
 }

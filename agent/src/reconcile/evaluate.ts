@@ -12,15 +12,16 @@ export type RevisionEvaluation =
   | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
   | { valid: true; compileError: string };
 
-export type Evaluate = (dir: string, site: string, roles: Role[]) => Promise<RevisionEvaluation>;
+/** Validate and compile the checkout in `dir` (at `revision`) for one site's roles. */
+export type Evaluate = (dir: string, site: string, roles: Role[], revision: string) => Promise<RevisionEvaluation>;
 
 class EvaluateError extends MirrornetError {}
 
 const CHILD = fileURLToPath(new URL('./evaluate-child.js', import.meta.url));
 
-export const evaluateInChild: Evaluate = (dir, site, roles) =>
+export const evaluateInChild: Evaluate = (dir, site, roles, revision) =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, dir, site, roles.join(',')], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, dir, site, roles.join(','), revision], { stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));

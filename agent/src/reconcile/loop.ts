@@ -184,7 +184,7 @@ export class Agent {
           const unsigned = await this.step('verify', () => this.source.verify(revision));
           if (unsigned) return this.refuse(state, revision, unsigned);
           // validate + compile
-          const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles));
+          const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles, revision));
           if (!evaluation.valid) {
             const first = evaluation.errors
               .slice(0, 3)

@@ -17,6 +17,8 @@ export interface RepositoryAt {
   repo: string;
   /** A commit, branch or tag; absent: the files on disk. */
   revision?: string;
+  /** The commit the files on disk are checked out at, when the caller knows it (the agent): no git call. */
+  checkedOut?: string;
   /** A revision without any model directory is an empty fleet (the base of the pull request that adds it). */
   allowEmpty?: boolean;
 }
@@ -87,7 +89,7 @@ export async function evaluateRepository(
   let report: Report;
   if (at.revision === undefined) {
     report = validateRepo(at.repo);
-    revision = await revisionOf(at.repo);
+    revision = at.checkedOut ?? (await revisionOf(at.repo));
   } else {
     const files = await readRevisionFiles(at.repo, at.revision, at.allowEmpty ? { allowEmpty: true } : {});
     report = validateRevision(files);
