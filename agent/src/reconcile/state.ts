@@ -1,8 +1,9 @@
 // The agent's state directory: last applied revision, the inventory of what it created (prune only from
 // here), drift fingerprints. Written atomically; a lock keeps two agents on one host from applying at once.
 import { MirrornetError } from '../errors.js';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { HostFiles } from '../host/files.js';
@@ -72,26 +73,32 @@ export class StateStore {
     const path = join(this.dir, 'apply.lock');
     const me = `${process.pid} ${processStart(process.pid) ?? ''}`.trim();
     const deadline = Date.now() + (opts.waitMs ?? 0);
-    for (;;) {
-      try {
-        const fh = await open(path, 'wx', 0o600);
+    // The lock appears whole or not at all: written aside, then hard-linked into place (link fails if the
+    // lock exists). A lock created empty and written after would look dead to another agent in between.
+    const mine = `${path}.${process.pid}.${randomBytes(6).toString('hex')}`;
+    try {
+      await writeFile(mine, me, { mode: 0o600 });
+      for (;;) {
         try {
-          await fh.writeFile(me);
-        } finally {
-          await fh.close();
+          await link(mine, path);
+          break;
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StateError(`Cannot create the lock ${path}.`, { cause: err });
+          const holder = await readFile(path, 'utf8').catch(() => '');
+          if (!holderAlive(holder)) {
+            // Re-read right before removing: only the lock judged dead is removed.
+            if ((await readFile(path, 'utf8').catch(() => '')) === holder) await rm(path, { force: true });
+            continue;
+          }
+          if (Date.now() >= deadline) throw new LockedError(this.dir);
+          await new Promise((r) => setTimeout(r, 100));
         }
-        break;
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StateError(`Cannot create the lock ${path}.`, { cause: err });
-        const holder = await readFile(path, 'utf8').catch(() => '');
-        if (!holderAlive(holder)) {
-          // Re-read right before removing: only the lock judged dead is removed.
-          if ((await readFile(path, 'utf8').catch(() => '')) === holder) await rm(path, { force: true });
-          continue;
-        }
-        if (Date.now() >= deadline) throw new LockedError(this.dir);
-        await new Promise((r) => setTimeout(r, 100));
       }
+    } catch (err) {
+      if (err instanceof StateError) throw err;
+      throw new StateError(`Cannot create the lock ${path}.`, { cause: err });
+    } finally {
+      await rm(mine, { force: true });
     }
     try {
       return await fn();

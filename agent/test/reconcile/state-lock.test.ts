@@ -1,0 +1,51 @@
+// The state lock under contention: agents started at the same moment on one host take turns, and no agent
+// ever sees another's lock half written (an empty lock looks like a dead holder and would be taken over).
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const STATE_MODULE = new URL('../../src/reconcile/state.js', import.meta.url).href;
+
+/** A process that takes the lock (waiting up to 30 s), logs start and end around a short pause, and exits. */
+function contender(dir: string, log: string): Promise<number> {
+  const script = `
+    import { appendFileSync } from 'node:fs';
+    const { StateStore } = await import(${JSON.stringify(STATE_MODULE)});
+    await new StateStore(${JSON.stringify(dir)}).withLock(async () => {
+      appendFileSync(${JSON.stringify(log)}, 'start ' + process.pid + '\\n');
+      await new Promise((r) => setTimeout(r, 30));
+      appendFileSync(${JSON.stringify(log)}, 'end ' + process.pid + '\\n');
+    }, { waitMs: 30000 });`;
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: 'ignore' });
+    child.on('close', (code) => resolve(code ?? 1));
+  });
+}
+
+describe('state lock under contention', function () {
+  this.timeout(60_000);
+
+  it('eight agents started together apply one at a time, and leave no lock or temporary file behind', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mn-lock-'));
+    try {
+      const dir = join(root, 'state');
+      const log = join(root, 'log');
+      for (let round = 0; round < 3; round++) {
+        const codes = await Promise.all(Array.from({ length: 8 }, () => contender(dir, log)));
+        assert.deepEqual(codes, [0, 0, 0, 0, 0, 0, 0, 0]);
+      }
+      const lines = readFileSync(log, 'utf8').trim().split('\n');
+      assert.equal(lines.length, 48);
+      // Strictly alternating: every start is followed by the end of the same process.
+      for (let i = 0; i < lines.length; i += 2) {
+        assert.match(lines[i]!, /^start \d+$/);
+        assert.equal(lines[i + 1], lines[i]!.replace('start', 'end'), `overlap at line ${i + 1}: ${lines.slice(i, i + 3).join(' | ')}`);
+      }
+      assert.deepEqual(readdirSync(dir), []);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+});
