@@ -15,6 +15,31 @@ export function fileFinding(path: string, rule: string, message: string, line = 
   return { rule, severity: 'error', file: path, line, column, message };
 }
 
+/** What listing the model files finds, whether the listing reads a directory or a revision's git objects. */
+export const listingFindings = {
+  directoryLeaves: (dir: string): Finding =>
+    fileFinding(
+      `${dir}/`,
+      'file/symlink',
+      `${dir}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: ` +
+        'replace it with the directory itself.',
+    ),
+  fileLeaves: (path: string): Finding =>
+    fileFinding(
+      path,
+      'file/symlink',
+      'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.',
+    ),
+  pointsNowhere: (path: string): Finding =>
+    fileFinding(path, 'file/symlink', 'This symlink points nowhere: remove it or point it at a file inside the repository.'),
+  tooLarge: (path: string, bytes: number, max: number): Finding =>
+    fileFinding(
+      path,
+      'file/too-large',
+      `This file is ${bytes} bytes; configuration files may be at most ${max} bytes (1 MiB): split it or remove generated content.`,
+    ),
+};
+
 const DEFAULT_KIND_OF_DIRECTORY: Record<string, KindName> = { regions: 'Region', hubs: 'Hub', harbor: 'HarborInstance' };
 const POLICY_FILE_KIND: Record<string, KindName> = {
   'address-plan': 'AddressPlan',

@@ -6,7 +6,7 @@ import { MirrornetError } from '../errors.js';
 import { existsSync, lstatSync, readdirSync, readFileSync, realpathSync, statSync, type Stats } from 'node:fs';
 import { join, relative, sep, extname, isAbsolute } from 'node:path';
 import type { Finding } from './finding.js';
-import { fileFinding, invalidObjectsOf, type InvalidObject } from './file-findings.js';
+import { fileFinding, invalidObjectsOf, listingFindings, type InvalidObject } from './file-findings.js';
 import { buildModelObject } from './model-object.js';
 import type { KindName } from './schema.js';
 import type { SourceFile } from './source.js';
@@ -62,14 +62,7 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
     const abs = join(root, dir);
     try {
       if (lstatSync(abs).isSymbolicLink() && !isInside(realRoot, realpathSync(abs))) {
-        findings.push(
-          fileFinding(
-            `${dir}/`,
-            'file/symlink',
-            `${dir}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: ` +
-              'replace it with the directory itself.',
-          ),
-        );
+        findings.push(listingFindings.directoryLeaves(dir));
         continue;
       }
     } catch {
@@ -94,17 +87,11 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
           try {
             target = realpathSync(full);
           } catch {
-            findings.push(fileFinding(rel, 'file/symlink', 'This symlink points nowhere: remove it or point it at a file inside the repository.'));
+            findings.push(listingFindings.pointsNowhere(rel));
             continue;
           }
           if (!isInside(realRoot, target)) {
-            findings.push(
-              fileFinding(
-                rel,
-                'file/symlink',
-                'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.',
-              ),
-            );
+            findings.push(listingFindings.fileLeaves(rel));
             continue;
           }
           st = statSync(full);
@@ -115,13 +102,7 @@ export function listModelFiles(root: string): { files: VirtualFile[]; findings: 
       }
       if (!st.isFile()) continue;
       if (st.size > MAX_FILE_BYTES) {
-        findings.push(
-          fileFinding(
-            rel,
-            'file/too-large',
-            `This file is ${st.size} bytes; configuration files may be at most ${MAX_FILE_BYTES} bytes (1 MiB): split it or remove generated content.`,
-          ),
-        );
+        findings.push(listingFindings.tooLarge(rel, st.size, MAX_FILE_BYTES));
         continue;
       }
       try {
@@ -159,7 +140,14 @@ export function loadFiles(input: VirtualFile[]): LoadResult {
 }
 
 export function loadRepo(root: string): LoadResult {
-  const listed = listModelFiles(root);
+  return loadListed(listModelFiles(root));
+}
+
+/**
+ * Load listed model files (from a directory or a git revision) with the listing's findings first; a file the
+ * listing could not use still names what it meant to be, so references to it are not reported as dangling.
+ */
+export function loadListed(listed: { files: VirtualFile[]; findings: Finding[] }): LoadResult {
   const result = loadFiles(listed.files);
   result.findings.unshift(...listed.findings);
   for (const path of new Set(listed.findings.map((f) => f.file))) result.invalid.push(...invalidObjectsOf(path, ''));

@@ -2,15 +2,14 @@
 // or a revision's git objects), validate the fleet, and compile the desired state of the sites asked for.
 // The agent's evaluation (in its child process), plan and apply, diff and pr-comment, and `npm start` all
 // come through here, so what CI shows for a pull request is what the agents will do.
-import { posix } from 'node:path';
 import { compile, CompileError } from '../desired/compile.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { SiteEntry } from '../model/fleet.js';
-import { loadFiles } from '../model/loader.js';
+import { loadListed } from '../model/loader.js';
 import { computeRoutes } from '../net/routes.js';
 import { validateLoaded, validateRepo, type Report } from '../policy/validate.js';
 import { revisionOf } from '../source/git.js';
-import { readRevisionFiles, type RevisionFiles } from '../source/revision-files.js';
+import { readRevisionFiles } from '../source/revision-files.js';
 
 /** Where the fleet is read from: a directory as it is on disk, or a git revision of the repository there. */
 export interface RepositoryAt {
@@ -42,19 +41,6 @@ export type SiteDesired = { desired: Desired } | { error: string };
 /** Every role a site's hosts take together: the cores are gateways and hubs, regions gateways and nodes. */
 export function rolesOf(site: Pick<SiteEntry, 'role'>): Role[] {
   return site.role === 'hub' ? ['gateway', 'hub'] : ['gateway', 'node'];
-}
-
-const KIND_OF_DIRECTORY: Record<string, string> = { regions: 'Region', hubs: 'Hub', harbor: 'HarborInstance' };
-
-/** Load and validate a revision's files the way `mirrornet validate` checks a directory. */
-function validateRevision(rf: RevisionFiles): Report {
-  const load = loadFiles(rf.files);
-  load.findings.unshift(...rf.findings);
-  for (const path of rf.broken) {
-    const stem = posix.basename(path, posix.extname(path));
-    load.invalid.push({ kind: KIND_OF_DIRECTORY[path.split('/')[0] ?? ''] ?? 'unknown', name: stem, file: path });
-  }
-  return validateLoaded(load);
 }
 
 /**
@@ -91,9 +77,9 @@ export async function evaluateRepository(
     report = validateRepo(at.repo);
     revision = at.checkedOut ?? (await revisionOf(at.repo));
   } else {
-    const files = await readRevisionFiles(at.repo, at.revision, at.allowEmpty ? { allowEmpty: true } : {});
-    report = validateRevision(files);
-    revision = files.sha;
+    const listed = await readRevisionFiles(at.repo, at.revision, at.allowEmpty ? { allowEmpty: true } : {});
+    report = validateLoaded(loadListed(listed));
+    revision = listed.sha;
   }
   return { revision, report, sites: compileSites(report, select, opts) };
 }

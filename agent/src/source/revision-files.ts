@@ -1,6 +1,7 @@
 // A revision's model files, read from git objects (ls-tree and cat-file: no checkout, the work tree is
 // never touched), listed the way the loader lists a directory.
 import { posix } from 'node:path';
+import { listingFindings } from '../model/file-findings.js';
 import type { Finding } from '../model/finding.js';
 import { MAX_FILE_BYTES, MODEL_DIRECTORIES, type VirtualFile } from '../model/loader.js';
 import { GitError, resolveRevision, runGit } from './git.js';
@@ -16,14 +17,8 @@ interface TreeEntry {
 export interface RevisionFiles {
   sha: string;
   files: VirtualFile[];
-  /** Findings about the listing itself (symlinks leaving the repository, files too large). */
+  /** Findings about the listing itself (symlinks leaving the repository, files too large): their files are unusable. */
   findings: Finding[];
-  /** Paths that could not be read as objects (for "not dangling" references). */
-  broken: string[];
-}
-
-function fileFinding(path: string, rule: string, message: string): Finding {
-  return { rule, severity: 'error', file: path, line: 1, column: 1, message };
 }
 
 function parseTree(out: Buffer): TreeEntry[] {
@@ -77,7 +72,6 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
   for (const e of all) for (let d = posix.dirname(e.path); d !== '.' && d !== '/'; d = posix.dirname(d)) dirs.add(d);
 
   const findings: Finding[] = [];
-  const broken: string[] = [];
   const symlinkTargets = await readBlobs(
     dir,
     all.filter((e) => e.mode === '120000').map((e) => e.object),
@@ -116,14 +110,7 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
     if (top && top.mode === '120000') {
       const r = resolve(d);
       if (r.kind === 'outside') {
-        findings.push(
-          fileFinding(
-            `${d}/`,
-            'file/symlink',
-            `${d}/ is a symlink that points outside the repository; the fleet must be reviewable in the repository alone: ` +
-              'replace it with the directory itself.',
-          ),
-        );
+        findings.push(listingFindings.directoryLeaves(d));
         anyDir = true;
         continue;
       }
@@ -143,33 +130,18 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
       const rel = `${d}/${name}`;
       const r = resolve(`${base}/${name}`);
       if (r.kind === 'outside') {
-        findings.push(
-          fileFinding(
-            rel,
-            'file/symlink',
-            'This symlink points outside the repository; the fleet must be reviewable in the repository alone: replace it with the file itself.',
-          ),
-        );
-        broken.push(rel);
+        findings.push(listingFindings.fileLeaves(rel));
         continue;
       }
       if (r.kind === 'missing') {
         if (byPath.get(`${base}/${name}`)?.mode === '120000') {
-          findings.push(fileFinding(rel, 'file/symlink', 'This symlink points nowhere: remove it or point it at a file inside the repository.'));
-          broken.push(rel);
+          findings.push(listingFindings.pointsNowhere(rel));
         }
         continue;
       }
       if (r.kind === 'dir') continue;
       if (r.entry.size > MAX_FILE_BYTES) {
-        findings.push(
-          fileFinding(
-            rel,
-            'file/too-large',
-            `This file is ${r.entry.size} bytes; configuration files may be at most ${MAX_FILE_BYTES} bytes (1 MiB): split it or remove generated content.`,
-          ),
-        );
-        broken.push(rel);
+        findings.push(listingFindings.tooLarge(rel, r.entry.size, MAX_FILE_BYTES));
         continue;
       }
       wanted.push({ rel, entry: r.entry });
@@ -177,7 +149,7 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
   }
   if (!anyDir) {
     // The base of the pull request that adds the fleet has none of it: everything is new.
-    if (opts.allowEmpty) return { sha, files: [], findings: [], broken: [] };
+    if (opts.allowEmpty) return { sha, files: [], findings: [] };
     throw new GitError(
       `${rev} has none of hubs/, regions/, harbor/, policies/ in ${prefix || 'the top of the repository'}: pass --repo with the configuration ` +
         `repository's directory.`,
@@ -188,5 +160,5 @@ export async function readRevisionFiles(dir: string, rev: string, opts: { allowE
     wanted.map((w) => w.entry.object),
   );
   const files: VirtualFile[] = wanted.map((w) => ({ path: w.rel, content: blobs.get(w.entry.object) ?? Buffer.alloc(0) }));
-  return { sha, files, findings, broken };
+  return { sha, files, findings };
 }
