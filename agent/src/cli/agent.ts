@@ -1,4 +1,5 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
+import { redactDeep } from '../redact.js';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { hostSecrets } from '../host/secrets.js';
@@ -110,7 +111,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
 
   if (opts.once) {
     const result = await agent.tick('once');
-    io.stdout(`${JSON.stringify(result)}\n`);
+    io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
     await report.close(10_000);
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }

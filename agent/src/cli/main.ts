@@ -1,5 +1,6 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here.
 import { MirrornetError } from '../errors.js';
+import { redactText } from '../redact.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from './errors.js';
 import type { Io } from './io.js';
@@ -196,16 +197,16 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       return errorCode;
     }
     if (err instanceof UserError) {
-      io.stderr(`mirrornet: ${err.userMessage}\n`);
+      io.stderr(`mirrornet: ${redactText(err.userMessage)}\n`);
       return err.exitCode;
     }
     if (err instanceof MirrornetError) {
-      io.stderr(`mirrornet: ${err.userMessage}\n`);
+      io.stderr(`mirrornet: ${redactText(err.userMessage)}\n`);
       return 1;
     }
     const e = err as Error;
-    io.stderr(`mirrornet: internal error: ${e?.message ?? String(err)}\n`);
-    if (process.env['MIRRORNET_DEBUG']) io.stderr(`${e?.stack ?? ''}\n`);
+    io.stderr(`mirrornet: internal error: ${redactText(e?.message ?? String(err))}\n`);
+    if (process.env['MIRRORNET_DEBUG']) io.stderr(`${redactText(e?.stack ?? '')}\n`);
     else io.stderr('Run again with MIRRORNET_DEBUG=1 for details, and report it with that output.\n');
     return errorCode;
   }

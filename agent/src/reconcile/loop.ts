@@ -9,6 +9,7 @@ import type { Logger } from 'pino';
 import type { Desired, Role } from '../desired/types.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import { userMessageOf } from '../errors.js';
+import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import { HostFiles } from '../host/files.js';
@@ -103,7 +104,8 @@ export class Agent {
       kind,
       site: this.opts.site,
       revision,
-      message,
+      // Events go to chat and commit statuses: never a credential from a URL.
+      message: redactText(message),
       fingerprint: fingerprint([
         kind,
         this.opts.site,
@@ -209,7 +211,7 @@ export class Agent {
       return result;
     } catch (err) {
       const e = err as Error & { step?: string };
-      const reason = userMessageOf(err);
+      const reason = redactText(userMessageOf(err));
       if (e instanceof LockedError) {
         // Another agent (or an apply by hand) holds the host: not a failure to alert on; the next tick runs.
         log.warn({ reason }, 'host busy, reconcile skipped');

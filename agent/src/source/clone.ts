@@ -5,6 +5,7 @@ import { MirrornetError } from '../errors.js';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
+import { redactText } from '../redact.js';
 import { runGit } from './git.js';
 
 class SourceError extends MirrornetError {}
@@ -46,7 +47,9 @@ export class GitSource {
       await simpleGit().clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
     } catch (cause) {
       await rm(tmp, { recursive: true, force: true });
-      throw new SourceError(`Cannot clone ${this.opts.url} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, { cause });
+      throw new SourceError(`Cannot clone ${redactText(this.opts.url)} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, {
+        cause,
+      });
     }
     await rename(tmp, dir);
     this.git = simpleGit(dir);
@@ -89,10 +92,10 @@ export class GitSource {
     try {
       out = await git.listRemote(['origin', `refs/heads/${this.opts.branch}`]);
     } catch (cause) {
-      throw new SourceError(`Cannot reach ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+      throw new SourceError(redactText(`Cannot reach ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`), { cause });
     }
     const sha = out.split(/\s/)[0]?.trim();
-    if (!sha) throw new SourceError(`The branch ${this.opts.branch} does not exist on ${this.opts.url}.`);
+    if (!sha) throw new SourceError(`The branch ${this.opts.branch} does not exist on ${redactText(this.opts.url)}.`);
     return sha;
   }
 
@@ -104,7 +107,9 @@ export class GitSource {
       await git.checkout(['--force', '--detach', revision]);
       await git.clean('f', ['-d', '-x']);
     } catch (cause) {
-      throw new SourceError(`Cannot check out ${revision.slice(0, 12)} from ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`, { cause });
+      throw new SourceError(redactText(`Cannot check out ${revision.slice(0, 12)} from ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`), {
+        cause,
+      });
     }
   }
 
