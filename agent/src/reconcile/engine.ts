@@ -88,7 +88,7 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
   if (max !== undefined && removed.length > max) {
     reasons.push(
       `the plan deletes ${removed.length} resources; the guardrail allows ${max} per apply (policies/guardrails.yaml maxDeletionsPerApply). ` +
-        'If this is intended, raise the limit in the same pull request.',
+        'If this is intended, raise the limit in a pull request of its own first: agents judge a revision by the guardrails applied before it.',
     );
   }
   const protectedRanges = (guardrails?.protectedDestinations ?? []).map((d) => parseCidr(d)).flatMap((p) => (p.ok ? [p.range] : []));

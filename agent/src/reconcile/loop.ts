@@ -196,10 +196,14 @@ export class Agent {
           }
           if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
           const { desired, guardrails, notifications, area } = evaluation;
+          // The guardrails in force are those of the revision applied last: a commit cannot loosen the
+          // guardrails that judge it (a change to them takes effect one revision later).
+          const enforced = applied?.guardrails ?? guardrails;
           return this.applyRevision(
             state,
             revision,
             { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) },
+            enforced,
             log,
           );
         },
@@ -252,8 +256,8 @@ export class Agent {
     }
   }
 
-  private async applyRevision(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {
-    const { desired, guardrails } = applied;
+  private async applyRevision(state: AgentState, revision: string, applied: Applied, guardrails: Guardrails | undefined, log: Logger): Promise<TickResult> {
+    const { desired } = applied;
     const remoteAddress = await this.remoteAddress();
     const outcome = await applyRevision(
       { desired, revision, ...(guardrails ? { guardrails } : {}), ...(remoteAddress ? { remoteAddress } : {}) },

@@ -4,22 +4,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Desired } from '../../src/desired/types.js';
-import type { HostFiles } from '../../src/host/files.js';
-import { hostSecrets } from '../../src/host/secrets.js';
-import { silentLogger } from '../../src/log.js';
 import type { Guardrails } from '../../src/model/schema.js';
 import type { ActualRoutes } from '../../src/providers/routes/index.js';
-import { DEFAULT_COMMANDS, type Change, type Provider } from '../../src/providers/types.js';
+import type { Change, Provider } from '../../src/providers/types.js';
 import { guard, type HostPlan } from '../../src/reconcile/engine.js';
-import type { RevisionEvaluation } from '../../src/reconcile/evaluate.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
-import { Agent } from '../../src/reconcile/loop.js';
-import { createMetrics } from '../../src/reconcile/metrics.js';
-import { StateStore } from '../../src/reconcile/state.js';
-import type { GitSource } from '../../src/source/clone.js';
+import { change, fakeRoutes, REMOTE, routes, stubAgent } from './stub-agent.js';
 
-const REMOTE = '10.9.8.7';
 const guardrails: Guardrails = {
   kind: 'Guardrails',
   name: 'guardrails',
@@ -27,9 +18,6 @@ const guardrails: Guardrails = {
   protectedDestinations: [],
   drift: { routes: 'heal', wireguard: 'heal', containerd: 'heal', docker: 'alert', dragonfly: 'heal', cloudRoutes: 'alert', harbor: 'alert' },
 };
-
-const routes = (...dsts: string[]): ActualRoutes => ({ routes: dsts.map((dst) => ({ dst, dev: 'mnwg0', protocol: 157 })) as ActualRoutes['routes'] });
-const change = (id: string, action: Change['action']): Change => ({ provider: 'routes', id, action, reason: 'test' });
 
 function plan(changes: Change[], actual: ActualRoutes): HostPlan {
   return { site: 's', revision: 'r', changes, notes: [], actual: new Map([['routes', actual]]) };
@@ -59,20 +47,6 @@ describe('lockout guard', () => {
   });
 });
 
-/** A host routes provider over an in-memory table: `actual` is what it reads, `applied` what it was told to do. */
-function fakeRoutes(actual: { value: ActualRoutes }, wanted: () => Change[], applied: Change[]): Provider<unknown> {
-  return {
-    id: 'routes',
-    wants: () => true,
-    read: async () => actual.value,
-    diff: () => wanted(),
-    apply: async (_ctx, changes) => {
-      applied.push(...changes);
-      return { applied: changes, deleted: [] };
-    },
-  };
-}
-
 describe('lockout guard in the agent', () => {
   let dir: string;
   beforeEach(() => {
@@ -80,28 +54,8 @@ describe('lockout guard in the agent', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  function agentWith(provider: Provider<unknown>, revision: { value: string }, events: AgentEvent[]): Agent {
-    const desired: Desired = { site: 'cn-shanghai', roles: ['gateway'], routes: [], wireguard: [] };
-    // The git remote is an address: no lookup leaves this machine.
-    const source = {
-      opts: { url: `ssh://git@${REMOTE}/fleet.git`, branch: 'main', dir: join(dir, 'repo') },
-      remoteRevision: async () => revision.value,
-      checkout: async () => undefined,
-      verify: async () => undefined,
-      remoteHost: () => REMOTE,
-    } as unknown as GitSource;
-    const evaluate = async (): Promise<RevisionEvaluation> => ({ valid: true, desired, guardrails });
-    const deps = {
-      providers: [provider],
-      exec: { run: async () => ({ code: 0, stdout: '', stderr: '' }) },
-      files: {} as HostFiles,
-      secrets: hostSecrets({ env: {} }),
-      log: silentLogger(),
-      commands: DEFAULT_COMMANDS,
-    };
-    const store = new StateStore(join(dir, 'state'));
-    return new Agent({ site: 'cn-shanghai', roles: ['gateway'] }, source, store, deps, silentLogger(), createMetrics(), (e) => events.push(e), evaluate);
-  }
+  const agentWith = (provider: Provider<unknown>, revision: { value: string }, events: AgentEvent[]) =>
+    stubAgent(dir, provider, revision, { value: guardrails }, events);
 
   it('blocks a new revision that would delete the route to its git remote, and applies nothing', async () => {
     const applied: Change[] = [];
