@@ -281,7 +281,7 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.equal(fx.state().appliedRevision, good);
   });
 
-  it('(4) a commit that deletes more than maxDeletionsPerApply is blocked: nothing deleted; raising the limit applies', async function () {
+  it('(4) a commit that deletes more than maxDeletionsPerApply is blocked: nothing deleted; a limit raised first applies it', async function () {
     const fx = track(createGitFixture({ prepare: (f) => setGuardrails(f, { maxDeletionsPerApply: 1 }) }));
     const good = fx.originHead();
     const t = makeAgent(fx);
@@ -329,12 +329,29 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.deepEqual(kinds(t.events), ['guardrail-blocked']);
     assert.deepEqual(snapshot(fx.root), before);
 
-    // Intended: raise the limit in the next commit.
+    // Raising the limit in the next commit, with the deletions still in the tree, does not help: the
+    // revision is judged by the guardrails applied before it (limit 1).
     setGuardrails(fx, { maxDeletionsPerApply: 20 });
-    const raised = fx.commit('raise the deletion limit');
+    const raisedTogether = fx.commit('raise the deletion limit');
+    const stillBlocked = await t.agent.tick('test');
+    assert.equal(stillBlocked.kind, 'blocked');
+    assert.equal(stillBlocked.revision, raisedTogether);
+    assert.deepEqual(snapshot(fx.root), before);
+
+    // Intended: the limit first, on its own (the removals undone) ...
+    fx.git(['checkout', good, '--', '.']);
+    setGuardrails(fx, { maxDeletionsPerApply: 20 });
+    const raised = fx.commit('undo the removals; raise the deletion limit');
+    assert.equal((await t.agent.tick('test')).kind, 'in-sync');
+    assert.equal(fx.state().appliedRevision, raised);
+    // ... then the removals, judged by the raised limit.
+    for (const r of ['ap-jakarta', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc']) fx.remove(`regions/${r}.yaml`);
+    fx.replace(REGION_FILE, 'runtime: containerd', 'runtime: docker');
+    fx.replace(REGION_FILE, 'registries: [harbor-ap-singapore, docker.io]', 'registries: [docker.io]');
+    const again2 = fx.commit('remove most regions again; us-virginia moves to docker');
     const applied = await t.agent.tick('test');
     assert.equal(applied.kind, 'applied');
-    assert.equal(applied.revision, raised);
+    assert.equal(applied.revision, again2);
     assert.ok(!existsSync(fx.host(HARBOR_TOML)) && !existsSync(fx.host(DOCKER_TOML)), 'the hosts.toml files are pruned now');
     assert.deepEqual(JSON.parse(fx.hostText(DAEMON_JSON)!)['registry-mirrors'], ['http://127.0.0.1:4001']);
     assert.equal(fx.reloads(), 1);
