@@ -3,7 +3,22 @@
 // symlinked model directory, model/loader.ts); the file is created exclusively, written aside and hard-linked
 // into place, so an existing file, or a symlink where it goes, is never overwritten or followed.
 import { randomBytes } from 'node:crypto';
-import { closeSync, fchmodSync, fsyncSync, linkSync, lstatSync, mkdirSync, openSync, readlinkSync, realpathSync, statSync, unlinkSync, writeFileSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readlinkSync,
+  realpathSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { MirrornetError } from '../errors.js';
 import { listingFindings } from '../model/file-findings.js';
@@ -44,7 +59,8 @@ export function newRepoFileTarget(root: string, relPath: string): NewFileTarget 
   const fileStat = lstatOrUndefined(path);
   if (fileStat?.isSymbolicLink()) {
     throw new NewRepoFileError(
-      `${relPath} is a symlink that points ${symlinkDestination(realRoot, path)}; region add creates a new file and never writes through a symlink: remove it and run again.${NOTHING_WRITTEN}`,
+      `${relPath} is a symlink that points ${symlinkDestination(realRoot, path)}; region add creates a new file and never writes through ` +
+        `a symlink: remove it and run again.${NOTHING_WRITTEN}`,
     );
   }
   if (fileStat) throw new NewRepoFileError(`${relPath} already exists; nothing was written.`);

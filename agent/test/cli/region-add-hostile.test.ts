@@ -105,7 +105,11 @@ describe('mirrornet region add under hostile input', () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(readFileSync(join(repo, 'regions', 'eu-frankfurt.yaml'), 'utf8'), FRANKFURT_FILE);
     assert.equal(lstatSync(join(repo, 'regions', 'eu-frankfurt.yaml')).mode & 0o777, 0o644);
-    assert.deepEqual(readdirSync(join(repo, 'regions')).filter((f) => f.startsWith('.')), [], 'no file left aside');
+    assert.deepEqual(
+      readdirSync(join(repo, 'regions')).filter((f) => f.startsWith('.')),
+      [],
+      'no file left aside',
+    );
     assert.deepEqual(validateRepo(repo).errors, []);
   });
 
@@ -127,6 +131,23 @@ describe('mirrornet region add under hostile input', () => {
       }
       assert.deepEqual(snapshot(outside), before);
       assert.equal(existsSync(join(outside, 'eu-frankfurt.yaml')), false);
+    });
+
+    it('writes through a regions/ symlink that stays inside the repository, as validate reads it', async () => {
+      renameSync(join(repo, 'regions'), join(repo, 'fleet-regions'));
+      symlinkSync('fleet-regions', join(repo, 'regions'));
+      const r = await cli([...FRANKFURT, '--repo', repo, '--write']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(readFileSync(join(repo, 'fleet-regions', 'eu-frankfurt.yaml'), 'utf8'), FRANKFURT_FILE);
+      assert.deepEqual(validateRepo(repo).errors, []);
+    });
+
+    it('creates a missing regions/ inside the repository', async () => {
+      rmSync(join(repo, 'regions'), { recursive: true });
+      const r = await cli(['region', 'add', 'eu-paris', '--area', 'overseas', '--provider', 'idc', '--repo', repo, '--write']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(readdirSync(join(repo, 'regions')), ['eu-paris.yaml']);
+      assert.equal(lstatSync(join(repo, 'regions')).isDirectory(), true);
     });
 
     it('refuses a target file that is a symlink out of the repository, to a file not there yet', async () => {
