@@ -1,10 +1,11 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
-import writeFileAtomic from 'write-file-atomic';
+// `mirrornet region add`: scaffold a region file from the fleet, check that the fleet still validates with
+// it, then print it or create it inside the repository (never through a symlink out of it, never over a file).
 import { listModelFiles, loadFiles, RepoNotFoundError } from '../model/loader.js';
 import { buildFleet } from '../model/fleet.js';
 import { formatText } from '../policy/format.js';
 import { validateFiles } from '../policy/validate.js';
+import { declaredCidrs } from '../scaffold/declared-cidrs.js';
+import { createNewRepoFile, newRepoFileTarget, NewRepoFileError } from '../scaffold/new-repo-file.js';
 import { scaffoldRegion, ScaffoldError, type RegionAddOptions } from '../scaffold/region.js';
 import { UserError } from './errors.js';
 import type { Io } from './io.js';
@@ -20,15 +21,21 @@ export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions
   const { fleet } = buildFleet(loadFiles(listed.files));
   let result;
   try {
-    result = scaffoldRegion(fleet, {
-      name,
-      area: opts.area,
-      provider: opts.provider,
-      ...(opts.cloudRegion ? { cloudRegion: opts.cloudRegion } : {}),
-      ...(opts.hub ? { hub: opts.hub } : {}),
-    });
+    result = scaffoldRegion(
+      fleet,
+      {
+        name,
+        area: opts.area,
+        provider: opts.provider,
+        ...(opts.cloudRegion ? { cloudRegion: opts.cloudRegion } : {}),
+        ...(opts.hub ? { hub: opts.hub } : {}),
+      },
+      declaredCidrs(listed.files),
+    );
+    // Before the preview too: the file it shows must be one --write can create.
+    newRepoFileTarget(opts.repo, result.path);
   } catch (err) {
-    if (err instanceof ScaffoldError) throw new UserError(err.userMessage, 1, { cause: err });
+    if (err instanceof ScaffoldError || err instanceof NewRepoFileError) throw new UserError(err.userMessage, 1, { cause: err });
     throw err;
   }
   // The new file must not add errors to the fleet.
@@ -46,9 +53,12 @@ export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions
     io.stderr(`# ${result.cidr} is the next free ${opts.area} block; run again with --write to create ${result.path}.\n`);
     return 0;
   }
-  const target = join(opts.repo, result.path);
-  if (existsSync(target)) throw new UserError(`${result.path} already exists; nothing was written.`);
-  await writeFileAtomic(target, result.content, { mode: 0o644 });
+  try {
+    createNewRepoFile(opts.repo, result.path, result.content);
+  } catch (err) {
+    if (err instanceof NewRepoFileError) throw new UserError(err.userMessage, 1, { cause: err });
+    throw err;
+  }
   io.stdout(`wrote ${result.path}: ${result.cidr}, ${result.linkType} link to ${result.hub}\n`);
   for (const t of result.todo) io.stdout(`  to fill in: ${t}\n`);
   io.stdout('Next: run `mirrornet validate`, commit, and open a pull request.\n');

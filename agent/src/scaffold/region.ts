@@ -1,11 +1,13 @@
 // `region add`: a new region file, already valid, from the address plan, the area's core and the defaults.
-// Pure: takes the fleet, returns the file's path and text.
+// Pure: takes the fleet (and the CIDRs every site file declares, valid or not), returns the file's path and
+// text. Command-line values are checked before use, and the file is written by the YAML library (the header
+// is the document's comment), so no value can add a key.
 import { MirrornetError } from '../errors.js';
-import { stringify } from 'yaml';
+import { Document } from 'yaml';
 import { coreOf, type Fleet, type SiteEntry } from '../model/fleet.js';
-import { NAME_PATTERN, SCHEMA_FILE, type Area, type Hub, type Link, type LinkType, type Provider } from '../model/schema.js';
-import { formatCidr, formatIpv4, parseCidr } from '../net/cidr.js';
-import { nextFreeBlock, planGeometry } from '../net/plan.js';
+import { Area, NAME_PATTERN, Provider, SCHEMA_FILE, type Hub, type Link, type LinkType } from '../model/schema.js';
+import { contains, formatCidr, formatIpv4, parseCidr } from '../net/cidr.js';
+import { growthReservation, nextFreeBlock, planGeometry, type PlanGeometry } from '../net/plan.js';
 import { occupied } from '../policy/rules/cidr.js';
 
 export interface RegionAddOptions {
@@ -28,10 +30,17 @@ export interface ScaffoldResult {
 
 export class ScaffoldError extends MirrornetError {}
 
-export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldResult {
+/** A cloud region as the clouds name them (eu-central-1, cn-north-4); it also ends the Dragonfly location, where `|` separates levels. */
+const CLOUD_REGION_PATTERN = /^[a-z][a-z0-9-]{0,62}[a-z0-9]$/;
+const CONTROL_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/**
+ * @param declaredCidrs every `cidr` the repository's region and hub files declare, whether or not they validate
+ *   (declared-cidrs.ts): each holds its block, as the validated sites do.
+ */
+export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions, declaredCidrs: readonly string[] = []): ScaffoldResult {
+  checkCommandLine(opts);
   const { name, area, provider } = opts;
-  if (!NAME_PATTERN.test(name))
-    throw new ScaffoldError(`"${name}" is not a valid name: use lowercase letters, digits and dashes, starting with a letter (e.g. eu-frankfurt).`);
   const existing = fleet.sites.get(name);
   if (existing) throw new ScaffoldError(`The site ${name} already exists in ${existing.file.path}.`);
   if (fleet.brokenNames.has(name)) throw new ScaffoldError(`A file for ${name} already exists (and does not validate): fix or remove it first.`);
@@ -61,6 +70,7 @@ export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldRe
     const p = parseCidr(site.value.cidr);
     if (p.ok) used.push(...occupied(geo, site, p.range));
   }
+  for (const cidr of declaredCidrs) used.push(...claimOf(geo, cidr));
   const block = nextFreeBlock(geo, area, used);
   if (!block) {
     const sup = geo.areas.find((a) => a.area === area)!.supernet;
@@ -109,13 +119,68 @@ export function scaffoldRegion(fleet: Fleet, opts: RegionAddOptions): ScaffoldRe
   if (provider !== 'idc') {
     todo.unshift(`cloud.vpcId and cloud.routeTables${provider === 'huaweicloud' ? ' and cloud.projectId' : ''} of the new VPC`);
   }
+  // The header is the comment before the document's first key: the library starts each of its lines with `#`.
   const header = [
-    `# yaml-language-server: $schema=../agent/schemas/${SCHEMA_FILE.Region}`,
-    `# Region ${name}: ${area}, ${provider}${opts.cloudRegion ? ` ${opts.cloudRegion}` : ''}. Created by \`mirrornet region add\`.`,
-    ...(todo.length ? ['# Still to fill in before the agent can bring everything up:', ...todo.map((t) => `#   - ${t}`)] : []),
+    ` yaml-language-server: $schema=../agent/schemas/${SCHEMA_FILE.Region}`,
+    ` Region ${name}: ${area}, ${provider}${opts.cloudRegion ? ` ${opts.cloudRegion}` : ''}. Created by \`mirrornet region add\`.`,
+    ...(todo.length ? [' Still to fill in before the agent can bring everything up:', ...todo.map((t) => `   - ${t}`)] : []),
   ];
-  const content = `${header.join('\n')}\n${stringify(region, { lineWidth: 0 })}`;
+  const doc = new Document();
+  const contents = doc.createNode(region);
+  contents.commentBefore = header.join('\n');
+  doc.contents = contents;
+  const content = doc.toString({ lineWidth: 0 });
   return { path: `regions/${name}.yaml`, content, cidr, hub: hubEntry.name, linkType, todo };
+}
+
+/** Every value from the command line, before any is used: one plain token each, or a sentence naming the flag. */
+function checkCommandLine(opts: RegionAddOptions): void {
+  const check = (what: (shown: string) => string, value: string, valid: boolean, alone: string, invalid: string): void => {
+    if (CONTROL_CHARACTER.test(value)) throw new ScaffoldError(`${what(JSON.stringify(value))} contains a line break or control character: ${alone}.`);
+    if (!valid) throw new ScaffoldError(`${what(JSON.stringify(value))} ${invalid}.`);
+  };
+  check(
+    (v) => `The name ${v} (the argument of region add)`,
+    opts.name,
+    NAME_PATTERN.test(opts.name),
+    'give the region name alone, e.g. eu-frankfurt',
+    'is not a valid name: use lowercase letters, digits and dashes, starting with a letter (e.g. eu-frankfurt)',
+  );
+  check((v) => `--area ${v}`, opts.area, Area.safeParse(opts.area).success, 'give cn or overseas', `is not an area: use ${Area.options.join(' or ')}`);
+  check(
+    (v) => `--provider ${v}`,
+    opts.provider,
+    Provider.safeParse(opts.provider).success,
+    'give the provider alone',
+    `is not a provider: use ${Provider.options.join(', ')}`,
+  );
+  if (opts.cloudRegion !== undefined) {
+    check(
+      (v) => `--cloud-region ${v}`,
+      opts.cloudRegion,
+      CLOUD_REGION_PATTERN.test(opts.cloudRegion),
+      'give the cloud region alone, e.g. eu-central-1',
+      'is not a cloud region: use lowercase letters, digits and dashes, as the cloud names it (e.g. eu-central-1)',
+    );
+  }
+  if (opts.hub !== undefined) {
+    check(
+      (v) => `--hub ${v}`,
+      opts.hub,
+      NAME_PATTERN.test(opts.hub),
+      'give the hub name alone, e.g. ap-singapore',
+      'is not a valid hub name: use the name of a file under hubs/',
+    );
+  }
+}
+
+/** The ranges a declared CIDR holds: itself and, on the stride of the area that contains it, its growth room (as `occupied`). */
+function claimOf(geo: PlanGeometry, cidr: string): { start: number; end: number }[] {
+  const p = parseCidr(cidr);
+  if (!p.ok) return [];
+  const area = geo.areas.find((a) => contains(a.supernet, p.range));
+  const growth = area && growthReservation(geo, area, p.range);
+  return [{ start: p.range.start, end: p.range.end }, ...(growth ? [growth] : [])];
 }
 
 function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, type: LinkType, mtu: number, mssClamp: boolean | number, todo: string[]): Link {
