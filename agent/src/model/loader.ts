@@ -125,7 +125,8 @@ export class RepoNotFoundError extends MirrornetError {
   }
 }
 
-function isInside(root: string, target: string): boolean {
+/** Whether `target` is `root` or below it (both real paths). */
+export function isInside(root: string, target: string): boolean {
   const rel = relative(root, target);
   return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }

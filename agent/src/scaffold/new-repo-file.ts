@@ -19,9 +19,10 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { MirrornetError } from '../errors.js';
 import { listingFindings } from '../model/file-findings.js';
+import { isInside } from '../model/loader.js';
 
 export class NewRepoFileError extends MirrornetError {}
 
@@ -124,9 +125,4 @@ function lstatOrUndefined(path: string): Stats | undefined {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw err;
   }
-}
-
-function isInside(root: string, target: string): boolean {
-  const rel = relative(root, target);
-  return rel === '' || (rel !== '..' && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
 }
