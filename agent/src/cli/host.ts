@@ -21,6 +21,8 @@ export interface HostOptions {
   format: 'text' | 'json';
   dockerReload?: string;
   dragonflyRestart?: string;
+  /** Seconds a reload/restart hook may run. */
+  hookTimeout?: string;
   harborApply?: string;
   /** Huawei Cloud: endpoint override (e.g. the emulator) and credential references. */
   huaweicloudEndpoint?: string;
@@ -86,8 +88,14 @@ export function stateDirOf(opts: Pick<HostOptions, 'root' | 'stateDir'>): string
   return opts.stateDir ?? join(opts.root, 'var/lib/mirrornet');
 }
 
-function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' | 'harborApply'>): HostCommands {
+function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' | 'harborApply' | 'hookTimeout'>): HostCommands {
+  const timeout = opts.hookTimeout ?? process.env['MIRRORNET_HOOK_TIMEOUT'];
+  const seconds = timeout === undefined ? undefined : Number(timeout);
+  if (seconds !== undefined && !(Number.isInteger(seconds) && seconds > 0 && seconds <= 86_400)) {
+    throw new UsageError(`--hook-timeout ${timeout} is not a number of seconds between 1 and 86400.`);
+  }
   return {
+    ...(seconds ? { hookTimeoutMs: seconds * 1000 } : {}),
     dockerReload: opts.dockerReload ?? process.env['MIRRORNET_DOCKER_RELOAD'] ?? DEFAULT_COMMANDS.dockerReload,
     dragonflyRestart: opts.dragonflyRestart ?? process.env['MIRRORNET_DFDAEMON_RESTART'] ?? DEFAULT_COMMANDS.dragonflyRestart,
     harborApply: opts.harborApply ?? process.env['MIRRORNET_HARBOR_APPLY'] ?? DEFAULT_COMMANDS.harborApply,

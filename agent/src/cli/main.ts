@@ -122,7 +122,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       .option('--state-dir <dir>', 'state directory (default <root>/var/lib/mirrornet)')
       .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
       .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')
-      .option('--dragonfly-restart <command>', 'command that restarts dfdaemon');
+      .option('--dragonfly-restart <command>', 'command that restarts dfdaemon')
+      .option('--hook-timeout <seconds>', 'how long a reload/restart hook may run before it is killed (default 600)');
   const serviceOptions = (cmd: Command) =>
     cmd
       .option('--harbor-apply <command>', 'command run in the Harbor install directory after harbor.yml changed')
@@ -166,6 +167,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--netns <name>', 'run every ip/wg/iptables command inside this network namespace')
     .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')
     .option('--dragonfly-restart <command>', 'command that restarts dfdaemon')
+    .option('--hook-timeout <seconds>', 'how long a reload/restart hook may run before it is killed (default 600)')
     .option('--once', 'reconcile once and exit (0 ok, 1 failed, 3 refused or blocked)')
     .option('--no-chat', 'do not send chat notifications from this host')
     .option('--github-repo <owner/name>', 'report each revision as the commit status mirrornet/<site> in this GitHub repository')

@@ -16,8 +16,12 @@ interface ExecOptions {
   allowFail?: boolean;
   /** Run outside the namespace even when the Exec has one (e.g. reload commands of host services). */
   hostNamespace?: boolean;
+  /** Kill the command (and every process it started) after this long; default DEFAULT_TIMEOUT_MS. */
   timeoutMs?: number;
 }
+
+/** No host command may stall the agent: one that runs longer is killed with its whole process group. */
+const DEFAULT_TIMEOUT_MS = 120_000;
 
 export interface Exec {
   readonly netns?: string;
@@ -29,12 +33,15 @@ class CommandError extends MirrornetError {
     readonly cmd: string,
     readonly args: string[],
     readonly result: ExecResult | undefined,
-    opts?: { cause?: unknown },
+    opts?: { cause?: unknown; timedOutAfterMs?: number },
   ) {
     const what = `${cmd} ${args.join(' ')}`.trim();
-    const detail = result
-      ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
-      : String((opts?.cause as Error)?.message ?? 'could not start');
+    const detail =
+      opts?.timedOutAfterMs !== undefined
+        ? `it did not finish within ${opts.timedOutAfterMs / 1000} s and was killed`
+        : result
+          ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
+          : String((opts?.cause as Error)?.message ?? 'could not start');
     super(`The command \`${what}\` failed (${detail}).`, { cause: opts?.cause, message: `${what} failed (${detail})` });
   }
 }
@@ -48,25 +55,36 @@ export function localExec(opts: { netns?: string } = {}): Exec {
       return new Promise<ExecResult>((resolve, reject) => {
         let child;
         try {
-          child = spawn(file, argv, { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+          // Its own process group, so a timeout kills what a hook started too (a shell's children keep the
+          // output pipes open and would keep the agent waiting).
+          child = spawn(file, argv, { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
         } catch (cause) {
           reject(new CommandError(cmd, args, undefined, { cause }));
           return;
         }
         const out: Buffer[] = [];
         const err: Buffer[] = [];
-        let timer: NodeJS.Timeout | undefined;
-        if (o.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), o.timeoutMs);
+        const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(-child.pid!, 'SIGKILL');
+          } catch {
+            child.kill('SIGKILL');
+          }
+        }, timeoutMs);
         child.stdout.on('data', (d: Buffer) => out.push(d));
         child.stderr.on('data', (d: Buffer) => err.push(d));
         child.on('error', (cause) => {
-          if (timer) clearTimeout(timer);
+          clearTimeout(timer);
           reject(new CommandError(cmd, args, undefined, { cause }));
         });
         child.on('close', (code, signal) => {
-          if (timer) clearTimeout(timer);
+          clearTimeout(timer);
           const result = { code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-          if (result.code !== 0 && !o.allowFail) reject(new CommandError(cmd, args, result));
+          if (timedOut) reject(new CommandError(cmd, args, result, { timedOutAfterMs: timeoutMs }));
+          else if (result.code !== 0 && !o.allowFail) reject(new CommandError(cmd, args, result));
           else resolve(result);
         });
         child.stdin.on('error', () => undefined);
@@ -76,7 +94,7 @@ export function localExec(opts: { netns?: string } = {}): Exec {
   };
 }
 
-/** Run a user-configured shell command line (reload/restart hooks). */
-export async function runHook(exec: Exec, commandLine: string): Promise<ExecResult> {
-  return exec.run('sh', ['-c', commandLine], { hostNamespace: true });
+/** Run a user-configured shell command line (reload/restart hooks), killed after `timeoutMs`. */
+export async function runHook(exec: Exec, commandLine: string, timeoutMs?: number): Promise<ExecResult> {
+  return exec.run('sh', ['-c', commandLine], { hostNamespace: true, ...(timeoutMs ? { timeoutMs } : {}) });
 }

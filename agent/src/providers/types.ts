@@ -42,7 +42,11 @@ export interface HostCommands {
   dragonflyRestart: string;
   /** Regenerate and restart Harbor after harbor.yml changed (run in the install directory). */
   harborApply?: string;
+  /** How long one of these hooks may run before it is killed and the apply fails (default 10 minutes). */
+  hookTimeoutMs?: number;
 }
+
+export const DEFAULT_HOOK_TIMEOUT_MS = 600_000;
 
 export const DEFAULT_COMMANDS: HostCommands = {
   dockerReload: 'pkill -HUP -x dockerd || true',

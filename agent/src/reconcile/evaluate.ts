@@ -19,23 +19,45 @@ class EvaluateError extends MirrornetError {}
 
 const CHILD = fileURLToPath(new URL('./evaluate-child.js', import.meta.url));
 
-export const evaluateInChild: Evaluate = (dir, site, roles, revision) =>
-  new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--max-old-space-size=512', CHILD, dir, site, roles.join(','), revision], { stdio: ['ignore', 'pipe', 'pipe'] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (d: Buffer) => out.push(d));
-    child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (cause) => reject(new EvaluateError('cannot start the validator process', { cause })));
-    child.on('close', (code) => {
-      if (code !== 0) {
-        reject(new EvaluateError(`the validator process failed (exit ${code}): ${Buffer.concat(err).toString('utf8').trim().split('\n')[0] ?? ''}`));
-        return;
-      }
-      try {
-        resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as RevisionEvaluation);
-      } catch (cause) {
-        reject(new EvaluateError('the validator process answered something that is not JSON', { cause }));
-      }
+/** Validating a revision never stalls the agent: a child that takes longer is killed. */
+const EVALUATE_TIMEOUT_MS = 300_000;
+
+/** An Evaluate that runs in a short-lived child process, killed after `timeoutMs`. */
+export function evaluateInChildWithin(timeoutMs: number): Evaluate {
+  return (dir, site, roles, revision) =>
+    new Promise((resolve, reject) => {
+      const args = ['--max-old-space-size=512', CHILD, dir, site, roles.join(','), revision];
+      const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        child.kill('SIGKILL');
+      }, timeoutMs);
+      child.stdout.on('data', (d: Buffer) => out.push(d));
+      child.stderr.on('data', (d: Buffer) => err.push(d));
+      child.on('error', (cause) => {
+        clearTimeout(timer);
+        reject(new EvaluateError('cannot start the validator process', { cause }));
+      });
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        if (timedOut) {
+          reject(new EvaluateError(`validating ${revision.slice(0, 12)} took longer than ${timeoutMs / 1000} s and was stopped; the next tick tries again`));
+          return;
+        }
+        if (code !== 0) {
+          reject(new EvaluateError(`the validator process failed (exit ${code}): ${Buffer.concat(err).toString('utf8').trim().split('\n')[0] ?? ''}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(Buffer.concat(out).toString('utf8')) as RevisionEvaluation);
+        } catch (cause) {
+          reject(new EvaluateError('the validator process answered something that is not JSON', { cause }));
+        }
+      });
     });
-  });
+}
+
+export const evaluateInChild: Evaluate = evaluateInChildWithin(EVALUATE_TIMEOUT_MS);

@@ -4,7 +4,7 @@ import { MirrornetError } from '../../errors.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { Desired } from '../../desired/types.js';
 import { runHook } from '../../host/exec.js';
-import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
 
 const DAEMON_JSON = '/etc/docker/daemon.json';
 export const OWNED_KEY = 'registry-mirrors';
@@ -120,7 +120,7 @@ export const dockerProvider: Provider<ActualDocker> = {
       const fresh = parseDaemonJson(await ctx.files.read(DAEMON_JSON));
       if (fresh.error) throw new DaemonJsonError(fresh.error);
       await ctx.files.writeAtomic(DAEMON_JSON, renderDaemonJson(fresh.json ?? actual.json, data.mirrors ?? []), { mode: 0o644 });
-      await runHook(ctx.exec, ctx.commands.dockerReload);
+      await runHook(ctx.exec, ctx.commands.dockerReload, ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
       await ctx.files.remove(RELOAD_PENDING);
       if (c.action === 'delete') outcome.deleted.push(c.id);
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');

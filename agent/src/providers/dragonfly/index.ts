@@ -4,7 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { Desired } from '../../desired/types.js';
 import { runHook } from '../../host/exec.js';
-import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
+import { DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
 
 export interface ActualDragonfly {
   path: string;
@@ -106,7 +106,7 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
       outcome.applied.push(c);
     }
     if (restart) {
-      await runHook(ctx.exec, ctx.commands.dragonflyRestart);
+      await runHook(ctx.exec, ctx.commands.dragonflyRestart, ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
       await ctx.files.remove(`${restart}${PENDING_SUFFIX}`);
     }
     return outcome;

@@ -10,7 +10,7 @@ import { parse } from 'yaml';
 import type { Desired } from '../../desired/types.js';
 import { SecretError } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
-import { DEFAULT_COMMANDS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
+import { DEFAULT_COMMANDS, DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
 import { HARBOR_YML, harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
 
 export * from './render.js';
@@ -183,7 +183,11 @@ async function runHarborCommands(ctx: ProviderContext, installDir: string): Prom
   const commandLine = ctx.commands.harborApply ?? DEFAULT_COMMANDS.harborApply!;
   const dir = ctx.files.path(installDir);
   ctx.log.info({ command: commandLine, cwd: dir }, 'applying harbor.yml');
-  await ctx.exec.run('sh', ['-c', `cd -- "$MIRRORNET_HARBOR_DIR" || exit 1\n${commandLine}`], { hostNamespace: true, env: { MIRRORNET_HARBOR_DIR: dir } });
+  await ctx.exec.run('sh', ['-c', `cd -- "$MIRRORNET_HARBOR_DIR" || exit 1\n${commandLine}`], {
+    hostNamespace: true,
+    env: { MIRRORNET_HARBOR_DIR: dir },
+    timeoutMs: ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
+  });
 }
 
 export async function applyHarborConfig(ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
