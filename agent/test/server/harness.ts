@@ -7,6 +7,16 @@ import { silentLogger } from '../../src/log.js';
 import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
 import { createAgentServer, type ServerDeps } from '../../src/server/index.js';
 
+// Mocha passes unhandled rejections from test code back to the process, where nothing would see them: in the agent
+// they end the process, so here they are collected and every server test asserts there were none.
+const processFaults: string[] = [];
+process.on('unhandledRejection', (reason) => processFaults.push(reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason)));
+
+/** The unhandled rejections since the last call (each would have killed the agent). */
+export function takeProcessFaults(): string[] {
+  return processFaults.splice(0);
+}
+
 export const SECRET = 'It is a secret to everybody';
 
 export function sign(secret: string, body: string | Buffer): string {

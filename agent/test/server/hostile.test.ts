@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import type { Registry } from 'prom-client';
 import { createLogger } from '../../src/log.js';
-import { closeServer, healthStatus, raw, SECRET, sign, startServer, type Harness } from './harness.js';
+import { closeServer, healthStatus, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
 
 /** Short timeouts, so slow clients are cut off within the test. */
 const SHORT = { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, socketTimeoutMs: 1000 };
@@ -31,6 +31,7 @@ describe('agent HTTP server under hostile input', function () {
     h = await startServer({ limits: SHORT });
   });
   afterEach(async function () {
+    assert.deepEqual(takeProcessFaults(), [], 'unhandled rejections (each would kill the agent)');
     assert.equal(await healthStatus(h.port), 200, 'the server still answers /healthz');
     assert.deepEqual(h.triggers, [], 'nothing unsigned triggers a reconcile');
     await closeServer(h.server);
@@ -172,6 +173,7 @@ describe('agent HTTP server limits', function () {
     return started;
   };
   afterEach(async function () {
+    assert.deepEqual(takeProcessFaults(), [], 'unhandled rejections (each would kill the agent)');
     for (const s of servers.splice(0)) {
       assert.equal(await healthStatus(s.port), 200, 'the server still answers /healthz');
       await closeServer(s.server);

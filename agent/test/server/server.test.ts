@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { MAX_WEBHOOK_BYTES } from '../../src/server/index.js';
 import { agentArgs, createGitFixture, HARBOR_TOML, killChildren, REGION_FILE, startCli, waitFor, type GitFixture } from '../reconcile/git-fixture.js';
-import { closeServer, hook, SECRET, sign, startServer, type Harness } from './harness.js';
+import { closeServer, healthStatus, hook, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
 
 const pushMain = JSON.stringify({ ref: 'refs/heads/main', after: 'deadbeef', repository: { full_name: 'example/fleet' } });
 
@@ -39,6 +39,7 @@ describe('agent HTTP server (in process)', function () {
   });
   afterEach(async function () {
     await closeServer(h.server);
+    assert.deepEqual(takeProcessFaults(), [], 'unhandled rejections (each would kill the agent)');
   });
 
   it('a push to main with a valid X-Hub-Signature-256 answers 202 and triggers one reconcile', async function () {
@@ -193,6 +194,11 @@ describe('CLI agent with webhook (end to end)', function () {
 
     fx.replace(REGION_FILE, 'dialTimeout: 2s', 'dialTimeout: 3s');
     const second = fx.commit('us-virginia: dial timeout 3s');
+
+    // A request target that is not a URL is answered 400; the agent process lives on.
+    const malformed = await raw(port, 'GET http://[::1 HTTP/1.1\r\nHost: agent\r\n\r\n');
+    assert.equal(malformed.status, 400);
+    assert.equal(await healthStatus(port), 200, 'the agent still answers after a malformed request target');
 
     // A forged webhook does nothing.
     const forged = await hook(base, pushMain, { 'x-github-event': 'push', 'x-hub-signature-256': sign('guess', pushMain) });
