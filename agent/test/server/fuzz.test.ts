@@ -111,7 +111,8 @@ describe('agent HTTP server fuzzed over raw sockets', function () {
 
     // And a genuine webhook still works.
     const body = JSON.stringify({ ref: 'refs/heads/main' });
-    const push = `POST /hooks/github HTTP/1.1\r\nHost: agent\r\nConnection: close\r\nX-GitHub-Event: push\r\nX-Hub-Signature-256: ${sign(SECRET, body)}\r\nContent-Length: ${body.length}\r\n\r\n${body}`;
+    const headers = `X-GitHub-Event: push\r\nX-Hub-Signature-256: ${sign(SECRET, body)}\r\nContent-Length: ${body.length}\r\n`;
+    const push = `POST /hooks/github HTTP/1.1\r\nHost: agent\r\nConnection: close\r\n${headers}\r\n${body}`;
     assert.equal((await raw(h.port, push)).status, 202);
     assert.deepEqual(h.triggers, ['webhook']);
   });
