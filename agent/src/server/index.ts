@@ -233,6 +233,8 @@ export function createAgentServer(deps: ServerDeps): Server {
   server.maxRequestsPerSocket = 100;
   server.setTimeout(limits.socketTimeoutMs, (socket: Socket) => socket.destroy());
   server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(log, err, socket));
+  // After listen, a server error (an accept failing with EMFILE, say) is logged; without a listener it would end the agent.
+  server.on('error', (err: NodeJS.ErrnoException) => log.error({ err: { message: err.message, code: err.code } }, 'server error'));
   server.on('drop', () => log.debug('connection dropped: too many open connections'));
   return server;
 }
