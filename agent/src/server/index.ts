@@ -1,11 +1,55 @@
 // The agent's HTTP endpoint: GitHub webhook receiver (HMAC-SHA256, constant-time), health, readiness and
-// Prometheus metrics. Everything it does to the agent goes through the callbacks it is given.
+// Prometheus metrics. Everything it does to the agent goes through the callbacks it is given. The port is meant to be
+// reachable and the agent runs as root, so every request, however malformed, ends in a status or a clean close:
+// short timeouts and a connection cap bound what slow clients hold, the signature's shape is checked before a body is
+// read, a per-address token bucket answers floods with 429, and a replayed delivery id does not reconcile twice.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { verify } from '@octokit/webhooks-methods';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { AddressRateLimiter, deliveryIdOf, RecentDeliveries, wellFormedSignature, type RateLimit } from './guards.js';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
+
+/** What one client may cost the agent. Every field has a safe default (see DEFAULT_LIMITS). */
+interface ServerLimits {
+  /** Time to receive a request's headers (Node's `headersTimeout`). */
+  headersTimeoutMs: number;
+  /** Time to receive a whole request, body included (Node's `requestTimeout`). */
+  requestTimeoutMs: number;
+  /** How long an idle keep-alive connection is kept between requests. */
+  keepAliveTimeoutMs: number;
+  /** A socket with no traffic for this long is closed. */
+  socketTimeoutMs: number;
+  maxHeadersCount: number;
+  /** Bytes of request line and headers together. */
+  maxHeaderBytes: number;
+  /** Open connections; further ones are closed as they arrive. */
+  maxConnections: number;
+  /** Webhook bodies being received at once (each up to MAX_WEBHOOK_BYTES); further webhooks answer 503. */
+  maxBodyReads: number;
+  /** Per source address, on /hooks/github. */
+  webhookRate: RateLimit;
+  /** A delivery id seen within this window is acknowledged without a second reconcile. */
+  deliveryWindowMs: number;
+}
+
+const DEFAULT_LIMITS: ServerLimits = {
+  headersTimeoutMs: 10_000,
+  requestTimeoutMs: 30_000,
+  keepAliveTimeoutMs: 5_000,
+  socketTimeoutMs: 30_000,
+  maxHeadersCount: 64,
+  maxHeaderBytes: 16 * 1024,
+  maxConnections: 64,
+  maxBodyReads: 8,
+  webhookRate: { burst: 20, perSecond: 1 },
+  deliveryWindowMs: 60 * 60_000,
+};
+
+/** After an early answer (401, 413, 429, 503) the connection is closed this long after the answer, unread body or not. */
+const LINGER_MS = 1000;
 
 export interface ServerDeps {
   log: Logger;
@@ -17,84 +61,180 @@ export interface ServerDeps {
   trigger: (reason: string) => void;
   healthy: () => boolean;
   ready: () => boolean;
+  /** Overrides of the defaults (tests make the timeouts short). */
+  limits?: Partial<ServerLimits>;
+  /** The clock of the rate limiter and the delivery memory. */
+  now?: () => number;
 }
 
-/** The body, or undefined when it is larger than `limit` (the rest is drained, not buffered). */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > limit) {
-      req.resume();
-      resolve(undefined);
-      return;
-    }
+type Body = { kind: 'body'; bytes: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
+
+/** The body up to `limit` bytes; past that, reading stops and nothing more is kept. */
+function readBody(req: IncomingMessage, limit: number): Promise<Body> {
+  return new Promise((resolve) => {
+    if (Number(req.headers['content-length'] ?? 0) > limit) return resolve({ kind: 'too-large' });
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
-    req.on('data', (c: Buffer) => {
+    let settled = false;
+    const settle = (body: Body) => {
+      if (settled) return;
+      settled = true;
+      req.off('data', onData);
+      if (body.kind !== 'body') req.pause();
+      resolve(body);
+    };
+    const onData = (c: Buffer) => {
       size += c.length;
-      if (size > limit) tooLarge = true;
-      if (!tooLarge) chunks.push(c);
-    });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks)));
-    req.on('error', reject);
+      if (size > limit) return settle({ kind: 'too-large' });
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => settle({ kind: 'body', bytes: Buffer.concat(chunks) }));
+    req.on('error', () => settle({ kind: 'aborted' }));
+    req.on('close', () => settle({ kind: 'aborted' }));
   });
 }
 
-function send(res: ServerResponse, status: number, body: string, type = 'text/plain; charset=utf-8'): void {
-  res.writeHead(status, { 'content-type': type, 'content-length': Buffer.byteLength(body) });
+/** The path of a request target (origin or absolute form), or undefined when it is not one. */
+function pathOf(target: string | undefined): string | undefined {
+  if (!target) return undefined;
+  if (target.startsWith('/')) return target.split(/[?#]/, 1)[0];
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return undefined;
+  }
+}
+
+function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  if (res.headersSent || res.destroyed) {
+    res.destroy();
+    return;
+  }
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...headers });
   res.end(body);
 }
 
-async function handleWebhook(deps: ServerDeps, headers: IncomingMessage['headers'], body: Buffer): Promise<{ status: number; message: string }> {
-  if (!deps.webhookSecret) return { status: 404, message: 'webhooks are not enabled on this agent' };
-  const signature = headers['x-hub-signature-256'];
-  if (typeof signature !== 'string' || !signature.startsWith('sha256=')) return { status: 401, message: 'missing X-Hub-Signature-256' };
-  let ok = false;
-  try {
-    ok = await verify(deps.webhookSecret, body.toString('utf8'), signature);
-  } catch {
-    ok = false;
+/** Answers and closes the connection shortly after, so a client cannot keep sending a body nobody reads. */
+function refuse(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
+  const socket = res.socket;
+  res.once('finish', () => setTimeout(() => socket?.destroy(), LINGER_MS).unref());
+  send(res, status, body, { connection: 'close', ...headers });
+}
+
+const STATUS_LINE: Record<string, string> = {
+  HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
+  ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
+};
+
+function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger) {
+  const rate = new AddressRateLimiter(limits.webhookRate, deps.now);
+  const deliveries = new RecentDeliveries(limits.deliveryWindowMs, deps.now);
+  let bodyReads = 0;
+
+  async function verified(signature: string, body: Buffer): Promise<boolean> {
+    try {
+      return await verify(deps.webhookSecret!, body.toString('utf8'), signature);
+    } catch {
+      return false;
+    }
   }
-  if (!ok) return { status: 401, message: 'bad signature' };
-  const event = String(headers['x-github-event'] ?? '');
-  if (event === 'ping') return { status: 200, message: 'pong' };
-  if (event !== 'push') return { status: 202, message: `ignored event ${event}` };
-  let ref = '';
-  try {
-    ref = String((JSON.parse(body.toString('utf8')) as { ref?: unknown }).ref ?? '');
-  } catch {
-    return { status: 400, message: 'the payload is not JSON' };
+
+  async function webhook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!deps.webhookSecret) return refuse(res, 404, 'webhooks are not enabled on this agent\n');
+    const retryAfter = rate.take(req.socket.remoteAddress ?? 'unknown');
+    if (retryAfter > 0) {
+      log.debug({ address: req.socket.remoteAddress }, 'webhook rate limited');
+      return refuse(res, 429, 'too many requests\n', { 'retry-after': String(retryAfter) });
+    }
+    const signature = req.headers['x-hub-signature-256'];
+    if (!wellFormedSignature(signature)) return refuse(res, 401, 'missing or malformed X-Hub-Signature-256\n');
+    if (bodyReads >= limits.maxBodyReads) return refuse(res, 503, 'busy\n', { 'retry-after': '1' });
+    bodyReads++;
+    let body: Body;
+    try {
+      body = await readBody(req, MAX_WEBHOOK_BYTES);
+    } finally {
+      bodyReads--;
+    }
+    if (body.kind === 'aborted') return void res.destroy();
+    if (body.kind === 'too-large') return refuse(res, 413, 'payload too large\n');
+    const result = await answerWebhook(req.headers, signature, body.bytes);
+    log.info({ status: result.status, event: req.headers['x-github-event'], delivery: req.headers['x-github-delivery'] }, 'webhook');
+    return send(res, result.status, `${result.message}\n`);
   }
-  if (ref !== `refs/heads/${deps.branch}`) return { status: 202, message: `ignored push to ${ref}` };
-  deps.trigger('webhook');
-  return { status: 202, message: 'reconcile triggered' };
+
+  async function answerWebhook(headers: IncomingMessage['headers'], signature: string, body: Buffer): Promise<{ status: number; message: string }> {
+    if (!(await verified(signature, body))) return { status: 401, message: 'bad signature' };
+    const delivery = deliveryIdOf(headers['x-github-delivery']);
+    if (delivery !== undefined && deliveries.seenBefore(delivery)) return { status: 200, message: `delivery ${delivery} already handled` };
+    const event = String(headers['x-github-event'] ?? '');
+    if (event === 'ping') return { status: 200, message: 'pong' };
+    if (event !== 'push') return { status: 202, message: `ignored event ${event.slice(0, 64)}` };
+    let ref = '';
+    try {
+      ref = String((JSON.parse(body.toString('utf8')) as { ref?: unknown } | null)?.ref ?? '');
+    } catch {
+      return { status: 400, message: 'the payload is not JSON' };
+    }
+    if (ref !== `refs/heads/${deps.branch}`) return { status: 202, message: `ignored push to ${ref.slice(0, 256)}` };
+    deps.trigger('webhook');
+    return { status: 202, message: 'reconcile triggered' };
+  }
+
+  async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = pathOf(req.url);
+    if (path === undefined) return refuse(res, 400, 'bad request target\n');
+    const get = req.method === 'GET' || req.method === 'HEAD';
+    if (path === '/hooks/github') return req.method === 'POST' ? webhook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/healthz' && get) return deps.healthy() ? send(res, 200, 'ok\n') : send(res, 503, 'reconcile loop stalled\n');
+    if (path === '/readyz' && get) return deps.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not reconciled yet\n');
+    if (path === '/metrics' && get) return send(res, 200, await deps.registry.metrics(), { 'content-type': deps.registry.contentType });
+    if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 404, 'not found\n');
+    return send(res, 404, 'not found\n');
+  }
+
+  return (req: IncomingMessage, res: ServerResponse): void => {
+    res.on('error', (err) => log.debug({ err: { message: err.message } }, 'response failed'));
+    route(req, res).catch((err: unknown) => {
+      log.error({ err: { message: err instanceof Error ? err.message : String(err) }, method: req.method }, 'request failed');
+      send(res, 500, 'internal error\n');
+    });
+  };
+}
+
+/** A request the HTTP parser refused (bad target, header, method; timeout): a status if nothing was answered yet, then close. */
+function answerClientError(log: Logger, err: NodeJS.ErrnoException, socket: Socket): void {
+  log.debug({ code: err.code }, 'client error');
+  if (socket.writable && socket.bytesWritten === 0 && err.code !== 'ECONNRESET') {
+    const status = STATUS_LINE[err.code ?? ''] ?? '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    setTimeout(() => socket.destroy(), LINGER_MS).unref();
+    return;
+  }
+  socket.destroy();
 }
 
 export function createAgentServer(deps: ServerDeps): Server {
   const log = deps.log.child({ component: 'server' });
-  return createServer((req, res) => {
-    void (async () => {
-      const url = new URL(req.url ?? '/', 'http://agent');
-      try {
-        if (req.method === 'POST' && url.pathname === '/hooks/github') {
-          const body = await readBody(req, MAX_WEBHOOK_BYTES);
-          if (!body) {
-            res.setHeader('connection', 'close');
-            return send(res, 413, 'payload too large\n');
-          }
-          const result = await handleWebhook(deps, req.headers, body);
-          log.info({ status: result.status, event: req.headers['x-github-event'], delivery: req.headers['x-github-delivery'] }, 'webhook');
-          return send(res, result.status, `${result.message}\n`);
-        }
-        if (req.method === 'GET' && url.pathname === '/healthz') return deps.healthy() ? send(res, 200, 'ok\n') : send(res, 503, 'reconcile loop stalled\n');
-        if (req.method === 'GET' && url.pathname === '/readyz') return deps.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not reconciled yet\n');
-        if (req.method === 'GET' && url.pathname === '/metrics') return send(res, 200, await deps.registry.metrics(), deps.registry.contentType);
-        return send(res, 404, 'not found\n');
-      } catch (err) {
-        log.error({ err: { message: (err as Error).message } }, 'request failed');
-        return send(res, 500, 'internal error\n');
-      }
-    })();
-  });
+  const limits: ServerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      maxHeaderSize: limits.maxHeaderBytes,
+      connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
+    },
+    createAgentHandler(deps, limits, log),
+  );
+  server.maxHeadersCount = limits.maxHeadersCount;
+  server.maxConnections = limits.maxConnections;
+  server.maxRequestsPerSocket = 100;
+  server.setTimeout(limits.socketTimeoutMs, (socket: Socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(log, err, socket));
+  // After listen, a server error (an accept failing with EMFILE, say) is logged; without a listener it would end the agent.
+  server.on('error', (err: NodeJS.ErrnoException) => log.error({ err: { message: err.message, code: err.code } }, 'server error'));
+  server.on('drop', () => log.debug('connection dropped: too many open connections'));
+  return server;
 }

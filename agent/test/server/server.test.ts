@@ -2,57 +2,11 @@
 // Prometheus metrics; in process, and end to end with the CLI agent following a real git origin.
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import http, { type Server } from 'node:http';
+import http from 'node:http';
 import net from 'node:net';
-import { silentLogger } from '../../src/log.js';
-import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
-import { createAgentServer, MAX_WEBHOOK_BYTES, type ServerDeps } from '../../src/server/index.js';
+import { MAX_WEBHOOK_BYTES } from '../../src/server/index.js';
 import { agentArgs, createGitFixture, HARBOR_TOML, killChildren, REGION_FILE, startCli, waitFor, type GitFixture } from '../reconcile/git-fixture.js';
-
-const SECRET = 'It is a secret to everybody';
-
-function sign(secret: string, body: string | Buffer): string {
-  return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
-}
-
-interface Harness {
-  server: Server;
-  base: string;
-  triggers: string[];
-  flags: { ready: boolean; healthy: boolean };
-  metrics: AgentMetrics;
-}
-
-async function startServer(overrides: Partial<ServerDeps> = {}): Promise<Harness> {
-  const triggers: string[] = [];
-  const flags = { ready: false, healthy: true };
-  const metrics = createMetrics();
-  const server = createAgentServer({
-    log: silentLogger(),
-    registry: metrics.registry,
-    webhookSecret: SECRET,
-    branch: 'main',
-    trigger: (reason) => triggers.push(reason),
-    healthy: () => flags.healthy,
-    ready: () => flags.ready,
-    ...overrides,
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = server.address() as net.AddressInfo;
-  return { server, base: `http://127.0.0.1:${port}`, triggers, flags, metrics };
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
-function hook(base: string, body: string, headers: Record<string, string>): Promise<Response> {
-  return fetch(`${base}/hooks/github`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
-}
+import { closeServer, healthStatus, hook, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
 
 const pushMain = JSON.stringify({ ref: 'refs/heads/main', after: 'deadbeef', repository: { full_name: 'example/fleet' } });
 
@@ -85,6 +39,7 @@ describe('agent HTTP server (in process)', function () {
   });
   afterEach(async function () {
     await closeServer(h.server);
+    assert.deepEqual(takeProcessFaults(), [], 'unhandled rejections (each would kill the agent)');
   });
 
   it('a push to main with a valid X-Hub-Signature-256 answers 202 and triggers one reconcile', async function () {
@@ -239,6 +194,11 @@ describe('CLI agent with webhook (end to end)', function () {
 
     fx.replace(REGION_FILE, 'dialTimeout: 2s', 'dialTimeout: 3s');
     const second = fx.commit('us-virginia: dial timeout 3s');
+
+    // A request target that is not a URL is answered 400; the agent process lives on.
+    const malformed = await raw(port, 'GET http://[::1 HTTP/1.1\r\nHost: agent\r\n\r\n');
+    assert.equal(malformed.status, 400);
+    assert.equal(await healthStatus(port), 200, 'the agent still answers after a malformed request target');
 
     // A forged webhook does nothing.
     const forged = await hook(base, pushMain, { 'x-github-event': 'push', 'x-hub-signature-256': sign('guess', pushMain) });
