@@ -117,14 +117,25 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   }
 
   const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: opts.root }).resolve(opts.webhookSecret) : undefined;
-  let lastTickStarted = Date.now();
   const intervalMs = (() => {
     const m = /^(\d+)(s|m|h)$/.exec(opts.interval)!;
     return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
   })();
-  const tick = (reason: string) => {
-    lastTickStarted = Date.now();
-    return agent.tick(reason);
+  // A stall is visible: healthy only while some reconcile has completed within the last two intervals.
+  let lastTickCompleted = Date.now();
+  let stalled = false;
+  const tick = (reason: string) =>
+    agent.tick(reason).finally(() => {
+      lastTickCompleted = Date.now();
+      if (stalled) log.info('a reconcile completed again: /healthz answers 200');
+      stalled = false;
+    });
+  const healthy = () => {
+    const since = Date.now() - lastTickCompleted;
+    if (since <= 2 * intervalMs) return true;
+    if (!stalled) log.warn({ sinceMs: since, interval: opts.interval }, 'no reconcile has completed within two intervals: /healthz answers 503');
+    stalled = true;
+    return false;
   };
   const server = createAgentServer({
     log,
@@ -132,7 +143,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     ...(webhookSecret ? { webhookSecret } : {}),
     branch: opts.branch,
     trigger: (reason) => void tick(reason),
-    healthy: () => Date.now() - lastTickStarted < Math.max(3 * intervalMs, 60_000) + 10 * 60_000,
+    healthy,
     ready: () => agent.ready,
   });
   await new Promise<void>((resolve, reject) => {

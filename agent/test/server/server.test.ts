@@ -165,6 +165,25 @@ describe('CLI agent with webhook (end to end)', function () {
     for (const fx of fixtures.splice(0)) fx.cleanup();
   });
 
+  it('/healthz turns 503 when no reconcile completes within two intervals (a hook that hangs), and 200 again after', async function () {
+    const fx = createGitFixture();
+    fixtures.push(fx);
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    // The first apply writes dfdaemon.yaml, so the restart hook runs: it hangs for 8 s (its timeout is 60 s).
+    const args = agentArgs(fx, ['--interval', '2s', '--listen', `127.0.0.1:${port}`]).map((a, i, all) =>
+      all[i - 1] === '--dragonfly-restart' ? 'sleep 8' : a,
+    );
+    const started = Date.now();
+    startCli(args);
+    await waitFor('/healthz answers', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 10_000);
+    await waitFor('/healthz 503', async () => (await fetch(`${base}/healthz`)).status === 503, 10_000);
+    const stalledAfter = Date.now() - started;
+    assert.ok(stalledAfter < 8000, `503 while the hook still hangs (after ${stalledAfter} ms)`);
+    // The hook ends, the reconcile completes: healthy again.
+    await waitFor('/healthz 200 again', async () => (await fetch(`${base}/healthz`)).status === 200, 15_000);
+  });
+
   it('applies a pushed commit promptly after a signed webhook (interval 1h), ignores a bad signature, and exits 0 on SIGTERM', async function () {
     const fx = createGitFixture();
     fixtures.push(fx);
