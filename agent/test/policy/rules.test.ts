@@ -183,6 +183,14 @@ const CASES: Case[] = [
     at: { file: 'regions/cn-wuhan.yaml', line: 1 },
   },
 
+  {
+    rule: 'file/too-many-findings',
+    title: '150 unknown keys as the first 100 findings and one that counts the other 50, at the 101st',
+    mutate: [replace(JAKARTA, 'kind: Region\n', `kind: Region\n${Array.from({ length: 150 }, (_, i) => `unknown${i}: 1\n`).join('')}`)],
+    at: { file: JAKARTA, line: 'unknown100: 1' },
+    says: ['50 more findings', 'first 100'],
+  },
+
   // ---- yaml/* ----
   {
     rule: 'yaml/syntax',

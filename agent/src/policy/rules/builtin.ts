@@ -8,6 +8,12 @@ export const fileRules: RuleFamily = {
     { id: 'file/encoding', severity: 'error', summary: 'Files are UTF-8.', example: 'a region file saved as GBK or Latin-1' },
     { id: 'file/empty', severity: 'error', summary: 'A file holds one object; an empty file is a mistake.', example: 'regions/new.yaml with only comments' },
     { id: 'file/symlink', severity: 'error', summary: 'Symlinks must stay inside the repository.', example: 'regions/x.yaml -> /etc/passwd' },
+    {
+      id: 'file/too-many-findings',
+      severity: 'error',
+      summary: 'At most 100 findings are shown per file; one more finding says how many were left out.',
+      example: 'a region file with 100000 misspelled keys',
+    },
     { id: 'file/unreadable', severity: 'error', summary: 'Every model file can be read.', example: 'a file with mode 000' },
   ],
 };
