@@ -5,6 +5,7 @@ import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Finding } from './finding.js';
 import { fileFinding, invalidObjectsOf, type InvalidObject } from './file-findings.js';
 import type { SourceFile } from './source.js';
+import { contentProblems } from './yaml-content.js';
 import { duplicateKeyOffsets } from './yaml-keys.js';
 
 const MAX_ALIAS_COUNT = 100;
@@ -65,6 +66,15 @@ export function parseModelDocument(path: string, text: string): ParsedDocument {
         const pos = lineCounter.linePos(opener ?? offset);
         const hint = opener !== undefined ? 'This is where it opens: close it.' : 'Fix the YAML at this line.';
         return fileFinding(path, 'yaml/syntax', `YAML syntax error: ${message}. ${hint}`, pos.line, pos.col);
+      }),
+    );
+  }
+  const content = contentProblems(doc);
+  if (content.length > 0) {
+    return unusable(
+      content.map(({ offset, rule, message }) => {
+        const pos = lineCounter.linePos(offset);
+        return fileFinding(path, rule, message, pos.line, pos.col);
       }),
     );
   }

@@ -23,6 +23,18 @@ export const yamlRules: RuleFamily = {
   rules: [
     { id: 'yaml/syntax', severity: 'error', summary: 'The file is valid YAML, without duplicate keys.', example: 'cidr: [10.136.0.0/16' },
     { id: 'yaml/multiple-documents', severity: 'error', summary: 'One object per file: no `---` separated documents.', example: 'two regions in one file' },
+    {
+      id: 'yaml/tag',
+      severity: 'error',
+      summary: 'No YAML tags beyond !!str, !!int, !!float, !!bool, !!null, !!map and !!seq (no !!binary, !!set or custom !tags).',
+      example: 'password: !!binary aHVudGVyMg==',
+    },
+    {
+      id: 'yaml/warning',
+      severity: 'error',
+      summary: 'What the YAML parser only warns about (e.g. an unknown %directive) is an error.',
+      example: '%FOO bar before the --- of the document',
+    },
     { id: 'yaml/aliases', severity: 'error', summary: 'No alias bombs: at most 100 alias expansions.', example: 'a: &a [x, x]\nb: &b [*a, *a] ...' },
   ],
 };
