@@ -69,7 +69,7 @@ export function parseModelDocument(path: string, text: string): ParsedDocument {
       }),
     );
   }
-  const content = contentProblems(doc);
+  const content = contentProblems(doc, text);
   if (content.length > 0) {
     return unusable(
       content.map(({ offset, rule, message }) => {

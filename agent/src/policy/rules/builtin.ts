@@ -35,6 +35,18 @@ export const yamlRules: RuleFamily = {
       summary: 'What the YAML parser only warns about (e.g. an unknown %directive) is an error.',
       example: '%FOO bar before the --- of the document',
     },
+    {
+      id: 'yaml/control-character',
+      severity: 'error',
+      summary: 'Strings hold no control characters (NUL, escape, carriage return, ...) other than tab and newline.',
+      example: 'description: "Jakarta\\0"',
+    },
+    {
+      id: 'yaml/reserved-key',
+      severity: 'error',
+      summary: 'No key is __proto__, constructor or prototype, at any depth.',
+      example: 'labels: {__proto__: x}',
+    },
     { id: 'yaml/aliases', severity: 'error', summary: 'No alias bombs: at most 100 alias expansions.', example: 'a: &a [x, x]\nb: &b [*a, *a] ...' },
   ],
 };
