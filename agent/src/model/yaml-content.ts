@@ -1,7 +1,7 @@
 // What the YAML parser accepts but a configuration file must not hold: what the parser only warns about
 // (unknown directives, tags it cannot resolve); explicit tags beyond plain strings, numbers, booleans,
 // null, lists and mappings (`!!binary` becomes bytes, `!!set` a mapping of nulls, `!foo` a silent string);
-// control characters inside strings (a NUL cuts a value short in C tools, an escape rewrites a terminal);
+// control characters inside string values (a NUL cuts a value short in C tools, an escape rewrites a terminal);
 // and the keys `__proto__`, `constructor`, `prototype`, which reach JavaScript object prototypes.
 import { isPair, isScalar, visit, type Document } from 'yaml';
 
@@ -59,7 +59,7 @@ export function contentProblems(doc: Document.Parsed, text: string): ContentProb
       problems.push({ offset: warning.pos[0], rule: 'yaml/tag', message: `This value is not ${shown}: remove the tag ${shown} or fix the value.` });
     } // other unresolved tags are reported below, from the tagged node
   }
-  visit(doc, (_, node) => {
+  visit(doc, (key, node) => {
     if (isPair(node)) {
       const key = node.key;
       if (isScalar(key) && typeof key.value === 'string' && RESERVED_KEYS.has(key.value)) {
@@ -68,7 +68,8 @@ export function contentProblems(doc: Document.Parsed, text: string): ContentProb
       }
       return;
     }
-    if (isScalar(node) && typeof node.value === 'string') {
+    // Values only: a key with a control character is an unknown key, and its finding shows the character escaped.
+    if (key !== 'key' && isScalar(node) && typeof node.value === 'string') {
       const problem = controlCharacterProblem(text, node.value, node.range);
       if (problem) problems.push(problem);
     }

@@ -38,7 +38,7 @@ export const yamlRules: RuleFamily = {
     {
       id: 'yaml/control-character',
       severity: 'error',
-      summary: 'Strings hold no control characters (NUL, escape, carriage return, ...) other than tab and newline.',
+      summary: 'String values hold no control characters (NUL, escape, carriage return, ...) other than tab and newline.',
       example: 'description: "Jakarta\\0"',
     },
     {
@@ -83,7 +83,12 @@ export const schemaRules: RuleFamily = {
     { id: 'schema/required', severity: 'error', summary: 'Required keys are present.', example: 'a region without cidr' },
     { id: 'schema/type', severity: 'error', summary: 'Values have the right type.', example: 'mtu: "1400"' },
     { id: 'schema/value', severity: 'error', summary: 'Enumerations take one of their values.', example: 'area: europe' },
-    { id: 'schema/format', severity: 'error', summary: 'Addresses, CIDRs, URLs, durations have the right format.', example: 'cidr: 10.136.0.0' },
+    {
+      id: 'schema/format',
+      severity: 'error',
+      summary: 'Addresses (IPv4 octets 0-255), host names (RFC 1123), ports (1-65535), CIDRs, URLs and durations have the right format.',
+      example: 'cidr: 10.136.0.0, address: 10.136.0.256, endpoint: 203.0.113.10:70000',
+    },
     { id: 'schema/range', severity: 'error', summary: 'Numbers and lists are within their bounds.', example: 'mtu: 100' },
   ],
 };
