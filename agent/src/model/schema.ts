@@ -2,6 +2,7 @@
 // (dfdaemon silently ignores misspelled keys; mirrornet must not) and never accept a plaintext secret.
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
+import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
@@ -17,21 +18,6 @@ const SecretRef = z
   .string()
   .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
-
-/** 0-255 without leading zeros (010 is octal to some tools). */
-const OCTET = '(25[0-5]|2[0-4]\\d|1\\d\\d|[1-9]?\\d)';
-const IPV4 = `${OCTET}(\\.${OCTET}){3}`;
-/** 1-65535. */
-const PORT = '([1-9]\\d{0,3}|[1-5]\\d{4}|6[0-4]\\d{3}|65[0-4]\\d{2}|655[0-2]\\d|6553[0-5])';
-const LABEL = '[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?';
-/**
- * A host name per RFC 1123: at most 253 characters of dot-separated labels (letters, digits, inner dashes,
- * at most 63 characters each); the last label is not all digits, so 10.1.1.300 is no host name.
- */
-const HOSTNAME = `(?=[A-Za-z0-9.-]{1,253}(?![A-Za-z0-9.-]))(${LABEL}\\.)*(?![0-9]+(?![A-Za-z0-9-]))${LABEL}`;
-/** A host: an IPv4 address, an RFC 1123 host name, or an IPv6 address (in brackets where a port may follow). */
-const HOST = `(${IPV4}|${HOSTNAME})`;
-const IPV6_BRACKETED = '\\[[0-9A-Fa-f:.]+\\]';
 
 const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });
 
@@ -307,7 +293,7 @@ export const HarborInstance = z.strictObject({
   redis: z.strictObject({
     host: z
       .string()
-      .regex(new RegExp(`^(${HOST}|${IPV6_BRACKETED})(:${PORT})?(,(${HOST}|${IPV6_BRACKETED})(:${PORT})?)*$`), {
+      .regex(new RegExp(`^${HOST_PORT_LIST}$`), {
         error: 'must be host:port, or sentinel hosts host:port separated by commas (ports 1-65535)',
       })
       .describe('host:port, or sentinel hosts separated by commas.'),
