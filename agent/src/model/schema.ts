@@ -2,6 +2,7 @@
 // (dfdaemon silently ignores misspelled keys; mirrornet must not) and never accept a plaintext secret.
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
+import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
@@ -18,14 +19,22 @@ const SecretRef = z
   .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
-const Ipv4 = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'must be an IPv4 address such as 10.128.0.10' });
+const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });
 
 /** Shape only; the cidr rules check octets, prefix length and alignment with a helpful suggestion. */
 const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
 
-const HostPort = z.string().regex(/^[A-Za-z0-9.-]+:\d{1,5}$/, { error: 'must be host:port, for example 203.0.113.10:51820' });
+const HostPort = z.string().regex(new RegExp(`^(${HOST}|${IPV6_BRACKETED}):${PORT}$`), {
+  error: 'must be host:port with an IPv4 address or RFC 1123 host name and a port 1-65535, for example 203.0.113.10:51820',
+});
 
-const HttpUrl = z.string().regex(/^https?:\/\/[^\s/]+(\/[^\s]*)?$/, { error: 'must be an http:// or https:// URL' });
+const Host = z.string().regex(new RegExp(`^(${HOST}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$`), {
+  error: 'must be an IPv4 address, an IPv6 address or an RFC 1123 host name (letters, digits, dashes and dots)',
+});
+
+const HttpUrl = z.string().regex(new RegExp(`^https?://(${HOST}|${IPV6_BRACKETED})(:${PORT})?([/?#]\\S*)?$`), {
+  error: 'must be an http:// or https:// URL with a valid host (IPv4 octets 0-255, RFC 1123 host name) and port (1-65535)',
+});
 
 const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
 
@@ -259,7 +268,7 @@ export const HarborInstance = z.strictObject({
   description: z.string().optional(),
   hub: Name.describe('The core site this Harbor runs in.'),
   version: z.string().regex(/^v?\d+\.\d+\.\d+$/, { error: 'must be a Harbor version such as v2.15.2' }),
-  hostname: z.string().min(1),
+  hostname: Host,
   externalUrl: HttpUrl,
   loadBalancer: z.strictObject({ mode: z.enum(['l4', 'l7-tls-offload']) }),
   installDir: z.string().default('/opt/harbor'),
@@ -270,7 +279,7 @@ export const HarborInstance = z.strictObject({
     .describe('Certificate and key paths on the Harbor host, for loadBalancer mode l4 (Harbor terminates TLS).'),
   adminPassword: SecretRef,
   database: z.strictObject({
-    host: z.string().min(1),
+    host: Host,
     port: Port.default(5432),
     dbName: z.string().min(1),
     username: z.string().min(1),
@@ -282,7 +291,12 @@ export const HarborInstance = z.strictObject({
     connMaxIdleTime: Duration.optional(),
   }),
   redis: z.strictObject({
-    host: z.string().min(1).describe('host:port, or sentinel hosts separated by commas.'),
+    host: z
+      .string()
+      .regex(new RegExp(`^${HOST_PORT_LIST}$`), {
+        error: 'must be host:port, or sentinel hosts host:port separated by commas (ports 1-65535)',
+      })
+      .describe('host:port, or sentinel hosts separated by commas.'),
     username: z.string().optional(),
     password: SecretRef.optional(),
     sentinelMasterSet: z.string().optional(),

@@ -17,11 +17,19 @@ export interface Position {
   column: number;
 }
 
-function pairWithKey(items: unknown[], key: string): Pair<Node, Node> | undefined {
-  for (const item of items) {
-    if (isPair(item) && isScalar(item.key) && String(item.key.value) === key) return item as Pair<Node, Node>;
+const pairIndexes = new WeakMap<object, Map<string, Pair<Node, Node>>>();
+
+/** The pair of a map with `key` (the first, like the parser), from an index built once per map: files may hold 100k keys. */
+function pairWithKey(map: { items: unknown[] }, key: string): Pair<Node, Node> | undefined {
+  let index = pairIndexes.get(map);
+  if (!index) {
+    index = new Map();
+    for (const item of map.items) {
+      if (isPair(item) && isScalar(item.key) && !index.has(String(item.key.value))) index.set(String(item.key.value), item as Pair<Node, Node>);
+    }
+    pairIndexes.set(map, index);
   }
-  return undefined;
+  return index.get(key);
 }
 
 /**
@@ -35,7 +43,7 @@ export function locate(file: SourceFile, path: readonly PathSegment[], opts: { k
     const seg = path[i]!;
     const last = i === path.length - 1;
     if (isMap(node)) {
-      const pair = pairWithKey(node.items, String(seg));
+      const pair = pairWithKey(node, String(seg));
       if (!pair) break;
       if (last && opts.key) {
         offset = rangeStart(pair.key) ?? offset;

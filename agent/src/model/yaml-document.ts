@@ -5,6 +5,8 @@ import { isScalar, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import type { Finding } from './finding.js';
 import { fileFinding, invalidObjectsOf, type InvalidObject } from './file-findings.js';
 import type { SourceFile } from './source.js';
+import { contentProblems } from './yaml-content.js';
+import { duplicateKeyOffsets } from './yaml-keys.js';
 
 const MAX_ALIAS_COUNT = 100;
 
@@ -24,7 +26,7 @@ export function parseModelDocument(path: string, text: string): ParsedDocument {
   const lineCounter = new LineCounter();
   let docs: Document.Parsed[];
   try {
-    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true }) as Document.Parsed[];
+    docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false }) as Document.Parsed[];
   } catch (cause) {
     return { ok: false, findings: [fileFinding(path, 'yaml/syntax', `This file cannot be parsed as YAML (${(cause as Error).message}).`)], invalid: [] };
   }
@@ -53,14 +55,26 @@ export function parseModelDocument(path: string, text: string): ParsedDocument {
     ]);
   }
   const doc = nonEmpty[0]!;
-  if (doc.errors.length > 0) {
+  const problems = [
+    ...doc.errors.map((err) => ({ offset: err.pos[0], message: err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '') })),
+    ...duplicateKeyOffsets(doc).map((offset) => ({ offset, message: 'Map keys must be unique' })),
+  ].sort((a, b) => a.offset - b.offset);
+  if (problems.length > 0) {
     return unusable(
-      doc.errors.slice(0, 5).map((err) => {
-        const msg = err.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '');
-        const opener = unclosedOpener(text, err.pos[0], msg);
-        const pos = opener !== undefined ? lineCounter.linePos(opener) : (err.linePos?.[0] ?? lineCounter.linePos(err.pos[0]));
+      problems.slice(0, 5).map(({ offset, message }) => {
+        const opener = unclosedOpener(text, offset, message);
+        const pos = lineCounter.linePos(opener ?? offset);
         const hint = opener !== undefined ? 'This is where it opens: close it.' : 'Fix the YAML at this line.';
-        return fileFinding(path, 'yaml/syntax', `YAML syntax error: ${msg}. ${hint}`, pos.line, pos.col);
+        return fileFinding(path, 'yaml/syntax', `YAML syntax error: ${message}. ${hint}`, pos.line, pos.col);
+      }),
+    );
+  }
+  const content = contentProblems(doc, text);
+  if (content.length > 0) {
+    return unusable(
+      content.map(({ offset, rule, message }) => {
+        const pos = lineCounter.linePos(offset);
+        return fileFinding(path, rule, message, pos.line, pos.col);
       }),
     );
   }

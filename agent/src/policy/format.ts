@@ -52,12 +52,14 @@ export function formatText(report: Report, opts: { color?: boolean } = {}): stri
   for (const f of [...report.errors, ...report.warnings].sort((a, b) =>
     a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column,
   )) {
-    byFile.set(f.file, [...(byFile.get(f.file) ?? []), f]);
+    const list = byFile.get(f.file);
+    if (list) list.push(f);
+    else byFile.set(f.file, [f]);
   }
   const out: string[] = [];
   for (const [file, findings] of byFile) {
     out.push(c.bold(printable(file)));
-    const width = Math.max(...findings.map((f) => `${f.line}:${f.column}`.length));
+    const width = findings.reduce((w, f) => Math.max(w, `${f.line}:${f.column}`.length), 0);
     for (const f of findings) {
       const sev = f.severity === 'error' ? c.red('error  ') : c.yellow('warning');
       out.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${printable(f.message)}  ${c.dim(f.rule)}`);

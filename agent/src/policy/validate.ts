@@ -36,9 +36,39 @@ export function validateLoaded(load: LoadResult): Report {
     unique.push(f);
   }
   unique.sort(compareFindings);
-  const errors = unique.filter((f) => f.severity === 'error');
-  const warnings = unique.filter((f) => f.severity === 'warning');
+  const shown = capPerFile(unique);
+  const errors = shown.filter((f) => f.severity === 'error');
+  const warnings = shown.filter((f) => f.severity === 'warning');
   return { valid: errors.length === 0, errors, warnings, files: load.files.length + countUnparsed(load), fleet };
+}
+
+/** At most this many findings are shown per file; the rest are counted in one `file/too-many-findings` finding. */
+export const MAX_FINDINGS_PER_FILE = 100;
+
+/** Keep the first findings of each file (sorted by position), and say how many more there are. */
+function capPerFile(sorted: Finding[]): Finding[] {
+  const out: Finding[] = [];
+  for (let i = 0; i < sorted.length;) {
+    let end = i;
+    while (end < sorted.length && sorted[end]!.file === sorted[i]!.file) end++;
+    out.push(...sorted.slice(i, Math.min(end, i + MAX_FINDINGS_PER_FILE)));
+    const rest = sorted.slice(i + MAX_FINDINGS_PER_FILE, end);
+    if (rest.length > 0) {
+      const first = rest[0]!;
+      out.push({
+        rule: 'file/too-many-findings',
+        severity: rest.some((f) => f.severity === 'error') ? 'error' : 'warning',
+        file: first.file,
+        line: first.line,
+        column: first.column,
+        message:
+          `... and ${rest.length} more findings in this file from here on ` +
+          `(only the first ${MAX_FINDINGS_PER_FILE} are shown): fix these and validate again.`,
+      });
+    }
+    i = end;
+  }
+  return out;
 }
 
 function countUnparsed(load: LoadResult): number {
