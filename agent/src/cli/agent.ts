@@ -13,7 +13,7 @@ import { scheduleTicks, intervalToCron } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer } from '../server/index.js';
 import { GitSource } from '../source/clone.js';
-import { UsageError } from './errors.js';
+import { UsageError, UserError } from './errors.js';
 import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
 
@@ -147,7 +147,15 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     ready: () => agent.ready,
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const why: Record<string, string> = {
+        EADDRINUSE: 'the address is in use (another agent, or another program on that port): stop it or pick another --listen',
+        EACCES: 'permission denied (a port below 1024 needs root or CAP_NET_BIND_SERVICE): pick another --listen',
+        EADDRNOTAVAIL: 'this host has no such address: pick one of its own addresses for --listen',
+      };
+      const sentence = err.code ? why[err.code] : undefined;
+      reject(sentence ? new UserError(`Cannot listen on ${opts.listen}: ${sentence}.`, 1, { cause: err }) : err);
+    });
     server.listen(listen.port, listen.host, () => resolve());
   });
   log.info({ listen: opts.listen, interval: opts.interval, repo: opts.repoUrl, branch: opts.branch }, 'agent started');

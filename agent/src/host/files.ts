@@ -4,8 +4,58 @@ import { constants } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, rmdir, stat, chmod, chown, readdir } from 'node:fs/promises';
 import { dirname, join, basename } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { MirrornetError } from '../errors.js';
 
 export const BACKUP_SUFFIX = '.mirrornet.bak';
+
+/** A host file the agent cannot read or write, said as what failed, the path, and what to do. */
+export class HostFileError extends MirrornetError {}
+
+/**
+ * The sentence for a file-system failure on `path` (`what`: "write", "create", ...), or undefined when the
+ * error is not one the environment explains (then it stays an internal error: a bug).
+ */
+export function describeFsError(what: string, path: string, err: unknown): HostFileError | undefined {
+  const code = (err as NodeJS.ErrnoException)?.code;
+  const sentence: Record<string, string> = {
+    EROFS: `Cannot ${what} ${path}: it is on a read-only file system. Mount it read-write (in a systemd unit: ReadWritePaths=${dirname(path)}).`,
+    EACCES: `Cannot ${what} ${path}: permission denied. Run the agent as root or give it write access to ${dirname(path)}.`,
+    EPERM: `Cannot ${what} ${path}: the operation is not permitted. Run the agent as root or give it write access to ${dirname(path)}.`,
+    ENOSPC: `Cannot ${what} ${path}: no space left on its device. Free some space; nothing was changed.`,
+    EDQUOT: `Cannot ${what} ${path}: the disk quota is exhausted. Free some space; nothing was changed.`,
+    ENOTDIR: `Cannot ${what} ${path}: a part of that path is a file, not a directory. Check --root and --state-dir.`,
+    EISDIR: `Cannot ${what} ${path}: it is a directory. Remove or rename it.`,
+  };
+  const text = code ? sentence[code] : undefined;
+  return text ? new HostFileError(text, { cause: err }) : undefined;
+}
+
+/**
+ * mkdir -p that fails with the real reason: a recursive mkdir reports ENOENT where a level cannot be created
+ * (e.g. on a read-only file system), so on ENOENT the levels are made one by one to learn why.
+ */
+async function makeDirectory(dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    const parts = dir.split('/');
+    for (let i = 2; i <= parts.length; i++) {
+      await mkdir(parts.slice(0, i).join('/')).catch((e: NodeJS.ErrnoException) => {
+        if (e.code !== 'EEXIST') throw e;
+      });
+    }
+  }
+}
+
+/** Run a file operation; a failure the environment explains becomes a HostFileError. */
+async function explained<T>(what: string, path: string, fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw describeFsError(what, path, err) ?? err;
+  }
+}
 
 export class HostFiles {
   constructor(readonly root: string = '/') {}
@@ -20,7 +70,7 @@ export class HostFiles {
       return await readFile(this.path(hostPath), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
+      throw describeFsError('read', this.path(hostPath), err) ?? err;
     }
   }
 
@@ -48,8 +98,12 @@ export class HostFiles {
    */
   async writeAtomic(hostPath: string, content: string, opts: { mode?: number } = {}): Promise<void> {
     const target = this.path(hostPath);
+    await explained('write', target, () => this.writeAtomicAt(target, content, opts));
+  }
+
+  private async writeAtomicAt(target: string, content: string, opts: { mode?: number }): Promise<void> {
     const dir = dirname(target);
-    await mkdir(dir, { recursive: true });
+    await makeDirectory(dir);
     let previous: { mode: number; uid: number; gid: number } | undefined;
     try {
       const st = await stat(target);
@@ -87,7 +141,7 @@ export class HostFiles {
   }
 
   async remove(hostPath: string): Promise<void> {
-    await rm(this.path(hostPath), { force: true });
+    await explained('remove', this.path(hostPath), () => rm(this.path(hostPath), { force: true }));
   }
 
   /** Remove a directory if it is empty (used after deleting the only file mirrornet put there). */

@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { HostFiles } from '../host/files.js';
+import { describeFsError, HostFiles } from '../host/files.js';
 
 export const AgentState = z.object({
   version: z.literal(1),
@@ -59,7 +59,11 @@ export class StateStore {
   }
 
   async save(state: AgentState): Promise<void> {
-    await mkdir(this.dir, { recursive: true });
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw describeFsError('create the state directory', this.dir, err) ?? err;
+    }
     await this.files.writeAtomic('state.json', `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
   }
 
@@ -69,8 +73,12 @@ export class StateStore {
    * makes this wait up to `waitMs`, then fail with LockedError.
    */
   async withLock<T>(fn: () => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
-    await mkdir(this.dir, { recursive: true });
     const path = join(this.dir, 'apply.lock');
+    try {
+      await mkdir(this.dir, { recursive: true });
+    } catch (err) {
+      throw describeFsError('create the state directory', this.dir, err) ?? err;
+    }
     const me = `${process.pid} ${processStart(process.pid) ?? ''}`.trim();
     const deadline = Date.now() + (opts.waitMs ?? 0);
     // The lock appears whole or not at all: written aside, then hard-linked into place (link fails if the
@@ -83,7 +91,7 @@ export class StateStore {
           await link(mine, path);
           break;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw new StateError(`Cannot create the lock ${path}.`, { cause: err });
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw describeFsError('create the lock', path, err) ?? err;
           const holder = await readFile(path, 'utf8').catch(() => '');
           if (!holderAlive(holder)) {
             // Re-read right before removing: only the lock judged dead is removed.
@@ -95,8 +103,8 @@ export class StateStore {
         }
       }
     } catch (err) {
-      if (err instanceof StateError) throw err;
-      throw new StateError(`Cannot create the lock ${path}.`, { cause: err });
+      if (err instanceof MirrornetError) throw err;
+      throw describeFsError('create the lock', path, err) ?? new StateError(`Cannot create the lock ${path}.`, { cause: err });
     } finally {
       await rm(mine, { force: true });
     }
