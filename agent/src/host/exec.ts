@@ -1,5 +1,6 @@
 // Running host commands (ip, wg, iptables, reload hooks), optionally inside a network namespace.
-// The one place that spawns processes; everything else gets an Exec passed in.
+// The one place that spawns processes (git excepted: source/git.ts reads binary output); everything else
+// gets an Exec passed in. Every command is bounded by a timeout.
 import { MirrornetError } from '../errors.js';
 import { spawn } from 'node:child_process';
 
@@ -28,7 +29,9 @@ export interface Exec {
   run(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
-class CommandError extends MirrornetError {
+export class CommandError extends MirrornetError {
+  /** Set when the command was killed for running longer than this. */
+  readonly timedOutAfterMs: number | undefined;
   constructor(
     readonly cmd: string,
     readonly args: string[],
@@ -43,6 +46,7 @@ class CommandError extends MirrornetError {
           ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
           : String((opts?.cause as Error)?.message ?? 'could not start');
     super(`The command \`${what}\` failed (${detail}).`, { cause: opts?.cause, message: `${what} failed (${detail})` });
+    this.timedOutAfterMs = opts?.timedOutAfterMs;
   }
 }
 
