@@ -1,12 +1,16 @@
-// The agent's copy of the configuration repository (git through simple-git and ./git.ts): clone once into the state directory, a cheap remote
-// check each tick (ls-remote), fetch and check out a new revision only when there is one, and optional
-// commit signature verification against an allowed-signers file (SSH signatures).
+// The agent's copy of the configuration repository (git through simple-git and ./git.ts, both bounded in
+// time): clone once into the state directory, a cheap remote check each tick (ls-remote), fetch and check
+// out a new revision only when there is one, and optional commit signature verification against an
+// allowed-signers file (SSH signatures).
 import { MirrornetError } from '../errors.js';
 import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { simpleGit, type SimpleGit } from 'simple-git';
 import { redactText } from '../redact.js';
-import { runGit } from './git.js';
+import { GIT_TIMEOUT_MS, runGit } from './git.js';
+
+/** simple-git ends a git command that produces no output for GIT_TIMEOUT_MS (a remote that stopped answering). */
+const SIMPLE_GIT_OPTIONS = { timeout: { block: GIT_TIMEOUT_MS } };
 
 class SourceError extends MirrornetError {}
 
@@ -33,7 +37,7 @@ export class GitSource {
     const dir = this.opts.dir;
     if (await this.usable(dir)) {
       await this.removeStaleLocks(dir);
-      const git = simpleGit(dir);
+      const git = simpleGit(dir, SIMPLE_GIT_OPTIONS);
       const url = (await git.remote(['get-url', 'origin']).catch(() => ''))?.toString().trim();
       if (url !== this.opts.url) await git.remote(['set-url', 'origin', this.opts.url]);
       this.git = git;
@@ -44,7 +48,7 @@ export class GitSource {
     const tmp = join(dirname(dir), `.${basename(dir)}.clone-${process.pid}`);
     await rm(tmp, { recursive: true, force: true });
     try {
-      await simpleGit().clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
+      await simpleGit(SIMPLE_GIT_OPTIONS).clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
     } catch (cause) {
       await rm(tmp, { recursive: true, force: true });
       throw new SourceError(`Cannot clone ${redactText(this.opts.url)} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, {
@@ -52,7 +56,7 @@ export class GitSource {
       });
     }
     await rename(tmp, dir);
-    this.git = simpleGit(dir);
+    this.git = simpleGit(dir, SIMPLE_GIT_OPTIONS);
     return this.git;
   }
 

@@ -12,17 +12,35 @@ export interface GitResult {
   stderr: string;
 }
 
-/** Run git in `cwd`; resolves with the exit code (never rejects on a failing command), rejects when git cannot start. */
+/** A git command (a fetch from a remote that stopped answering, say) never stalls mirrornet longer than this. */
+export const GIT_TIMEOUT_MS = 120_000;
+
+/**
+ * Run git in `cwd`; resolves with the exit code (never rejects on a failing command), rejects when git cannot
+ * start or runs longer than GIT_TIMEOUT_MS.
+ */
 export function runGit(cwd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...opts.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' };
     const child = spawn('git', args, { cwd, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, GIT_TIMEOUT_MS);
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => out.push(d));
     child.stderr.on('data', (d: Buffer) => err.push(d));
-    child.on('error', (e) => reject(new GitError(`git cannot be run (${e.message}): install git.`, { cause: e })));
-    child.on('close', (code) => resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').trim() }));
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(new GitError(`git cannot be run (${e.message}): install git.`, { cause: e }));
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) reject(new GitError(`git ${args[0] ?? ''} in ${cwd} did not finish within ${GIT_TIMEOUT_MS / 1000} s and was stopped.`));
+      else resolve({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8').trim() });
+    });
     child.stdin.on('error', () => undefined);
     child.stdin.end(opts.input ?? '');
   });
