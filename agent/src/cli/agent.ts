@@ -9,7 +9,7 @@ import { evaluateInChild } from '../reconcile/evaluate.js';
 import type { EventSink } from '../reconcile/events.js';
 import { Agent, type Applied } from '../reconcile/loop.js';
 import { createMetrics } from '../reconcile/metrics.js';
-import { scheduleTicks, intervalToCron } from '../reconcile/schedule.js';
+import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer } from '../server/index.js';
 import { GitSource } from '../source/clone.js';
@@ -117,10 +117,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   }
 
   const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: opts.root }).resolve(opts.webhookSecret) : undefined;
-  const intervalMs = (() => {
-    const m = /^(\d+)(s|m|h)$/.exec(opts.interval)!;
-    return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
-  })();
+  const interval = intervalMs(opts.interval);
   // A stall is visible: healthy only while some reconcile has completed within the last two intervals.
   let lastTickCompleted = Date.now();
   let stalled = false;
@@ -132,7 +129,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     });
   const healthy = () => {
     const since = Date.now() - lastTickCompleted;
-    if (since <= 2 * intervalMs) return true;
+    if (since <= 2 * interval) return true;
     if (!stalled) log.warn({ sinceMs: since, interval: opts.interval }, 'no reconcile has completed within two intervals: /healthz answers 503');
     stalled = true;
     return false;

@@ -23,13 +23,19 @@ export function intervalToCron(text: string): string {
   throw new IntervalError(text);
 }
 
+/** The length of an interval such as 10s, 5m or 1h in milliseconds (one that intervalToCron accepts). */
+export function intervalMs(interval: string): number {
+  intervalToCron(interval);
+  const m = /^(\d+)(s|m|h)$/.exec(interval.trim())!;
+  return Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+}
+
 /**
  * Tick on the interval, each tick delayed by a random part of it (at most a tenth, at most 3 s): every agent's
  * schedule is tied to the wall clock, and a fleet of agents must not validate the same revision at once.
  */
 export function scheduleTicks(interval: string, tick: () => Promise<unknown>, random: () => number = Math.random): ScheduledTask {
-  const m = /^(\d+)(s|m|h)$/.exec(interval.trim())!;
-  const ms = Number(m[1]) * { s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 's' | 'm' | 'h'];
+  const ms = intervalMs(interval);
   const jitterMax = Math.min(ms / 10, 3000);
   return schedule(
     intervalToCron(interval),
