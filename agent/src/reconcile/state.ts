@@ -3,7 +3,7 @@
 import { MirrornetError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { describeFsError, HostFiles } from '../host/files.js';
@@ -91,16 +91,16 @@ export class StateStore {
           await link(mine, path);
           break;
         } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw describeFsError('create the lock', path, err) ?? err;
-          const holder = await readFile(path, 'utf8').catch(() => '');
-          if (!holderAlive(holder)) {
-            // Re-read right before removing: only the lock judged dead is removed.
-            if ((await readFile(path, 'utf8').catch(() => '')) === holder) await rm(path, { force: true });
-            continue;
-          }
-          if (Date.now() >= deadline) throw new LockedError(this.dir);
-          await new Promise((r) => setTimeout(r, 100));
+          if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
         }
+        const holder = await readIfPresent(path);
+        if (holder === undefined) continue; // released between our link and our read: try again at once
+        if (!holderAlive(holder)) {
+          await removeDeadLock(path, holder);
+          continue;
+        }
+        if (Date.now() >= deadline) throw new LockedError(this.dir);
+        await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
       }
     } catch (err) {
       if (err instanceof MirrornetError) throw err;
@@ -111,8 +111,45 @@ export class StateStore {
     try {
       return await fn();
     } finally {
-      if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
+      // Only the holder removes its own lock; nobody else touches a lock whose holder is alive.
+      if ((await readIfPresent(path)) === me) await rm(path, { force: true });
     }
+  }
+}
+
+async function readIfPresent(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Remove a lock whose holder is dead, without ever removing a lock another contender has just taken: removal
+ * happens only under a second, short-lived lock (`<lock>.takeover`), after reading the lock again under it.
+ * Two contenders that both judged the same holder dead cannot then remove each other's fresh lock. A takeover
+ * lock older than ten seconds was left by a contender killed in that instant and is cleared.
+ */
+async function removeDeadLock(path: string, deadHolder: string): Promise<void> {
+  const takeover = `${path}.takeover`;
+  try {
+    await writeFile(takeover, '', { flag: 'wx', mode: 0o600 });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    const age = await stat(takeover).then(
+      (s) => Date.now() - s.mtimeMs,
+      () => 0,
+    );
+    if (age > 10_000) await rm(takeover, { force: true });
+    await new Promise((r) => setTimeout(r, 10));
+    return;
+  }
+  try {
+    if ((await readIfPresent(path)) === deadHolder) await rm(path, { force: true });
+  } finally {
+    await rm(takeover, { force: true });
   }
 }
 

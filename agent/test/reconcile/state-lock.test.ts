@@ -2,7 +2,7 @@
 // ever sees another's lock half written (an empty lock looks like a dead holder and would be taken over).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -24,10 +24,13 @@ function contender(dir: string, log: string): Promise<number> {
   });
 }
 
+/** Above the kernel's default pid_max (4194304 is the largest possible): no live process has it. */
+const DEAD_PID = 4194305;
+
 describe('state lock under contention', function () {
   this.timeout(60_000);
 
-  it('eight agents started together apply one at a time, and leave no lock or temporary file behind', async () => {
+  it('eight agents started together apply one at a time, also when a dead agent left its lock, and leave no lock or temporary file behind', async () => {
     const root = mkdtempSync(join(tmpdir(), 'mn-lock-'));
     try {
       const dir = join(root, 'state');
@@ -36,8 +39,16 @@ describe('state lock under contention', function () {
         const codes = await Promise.all(Array.from({ length: 8 }, () => contender(dir, log)));
         assert.deepEqual(codes, [0, 0, 0, 0, 0, 0, 0, 0]);
       }
+      // Rounds that begin with a lock left by a dead agent: all eight judge it dead at once, and exactly one
+      // may take it over; none may remove the lock another has just taken.
+      for (let round = 0; round < 3; round++) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(join(dir, 'apply.lock'), `${DEAD_PID} 12345`);
+        const codes = await Promise.all(Array.from({ length: 8 }, () => contender(dir, log)));
+        assert.deepEqual(codes, [0, 0, 0, 0, 0, 0, 0, 0]);
+      }
       const lines = readFileSync(log, 'utf8').trim().split('\n');
-      assert.equal(lines.length, 48);
+      assert.equal(lines.length, 96);
       // Strictly alternating: every start is followed by the end of the same process.
       for (let i = 0; i < lines.length; i += 2) {
         assert.match(lines[i]!, /^start \d+$/);
