@@ -2,10 +2,10 @@
 // (dfdaemon silently ignores misspelled keys; mirrornet must not) and never accept a plaintext secret.
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
+import { SECRET_REFERENCE } from '../redact.js';
 import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
 
 /** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
 export const SECRET_REF_MESSAGE =
@@ -16,7 +16,7 @@ const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters,
 
 const SecretRef = z
   .string()
-  .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
+  .regex(SECRET_REFERENCE, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
 const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });
@@ -188,7 +188,7 @@ const HarborS3 = z.strictObject({
   accesskey: SecretRef,
   secretkey: SecretRef,
   region: z.string().min(1),
-  regionendpoint: z.string().optional(),
+  regionendpoint: HttpUrl.optional(),
   bucket: z.string().min(1),
   encrypt: z.boolean().optional(),
   keyid: z.string().optional(),
