@@ -104,6 +104,9 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
       const unit = issue.origin === 'array' ? ' entries' : issue.origin === 'string' ? ' characters' : '';
       return [findingAt(file, path, 'schema/range', 'error', `${where} must be ${bound}${unit}; got ${shown}.`)];
     }
+    case 'custom':
+      // The schemas' refinements compare two numbers of one mapping (from <= to, min <= max).
+      return [findingAt(file, path, 'schema/range', 'error', `${where}: ${issue.message}.`)];
     default:
       return [findingAt(file, path, 'schema/type', 'error', `${where}: ${issue.message}.`)];
   }
