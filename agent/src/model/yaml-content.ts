@@ -16,11 +16,14 @@ export interface ContentProblem {
 
 const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
 
-/** The index of the first C0 control character or DEL in `s` (tab and newline are legitimate in multi-line strings), or -1. */
-function controlCharacterIndex(s: string): number {
+/**
+ * The index of the first C0 control character or DEL in `s`, or -1. Tab and newline are legitimate in values
+ * (multi-line strings); a key holds none at all.
+ */
+function controlCharacterIndex(s: string, isKey: boolean): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a) || c === 0x7f) return i;
+    if ((c < 0x20 && (isKey || (c !== 0x09 && c !== 0x0a))) || c === 0x7f) return i;
   }
   return -1;
 }
@@ -39,7 +42,7 @@ const tagMessage = (tag: string) =>
  * starts when it was written as an escape.
  */
 function controlCharacterProblem(text: string, value: string, range: [number, number, number] | null | undefined, isKey = false): ContentProblem | undefined {
-  const found = controlCharacterIndex(value);
+  const found = controlCharacterIndex(value, isKey);
   if (found < 0) return undefined;
   const start = range?.[0] ?? 0;
   const raw = range ? text.indexOf(value.charAt(found), start) : -1;

@@ -186,13 +186,14 @@ describe('the mirrornet command line', () => {
 
   describe('validate: output formats', () => {
     /** A copy with errors in several files, a warning, and file names and messages that need escaping. */
-    function brokenCopy(opts: { lineBreakInKey?: boolean } = {}): void {
+    function brokenCopy(opts: { lineBreakInName?: boolean } = {}): void {
       copyFleet(tmp);
       edit(tmp, 'regions/us-virginia.yaml', 'cidr: 10.144.0.0/16', 'cidr: 10.136.0.0/16');
       edit(tmp, 'regions/cn-shanghai.yaml', '# yaml-language-server: $schema=../agent/schemas/region.schema.json\n', '');
-      const key = opts.lineBreakInKey ? '"rack%1\\r\\nrow,2: a"' : '"rack%1 row,2: a"';
-      edit(tmp, 'regions/cn-guangzhou.yaml', 'area: cn', `area: cn\n${key}: x`);
+      edit(tmp, 'regions/cn-guangzhou.yaml', 'area: cn', 'area: cn\n"rack%1 row,2: a": x');
       writeFileSync(join(tmp, 'regions', 'odd,na:me%.yaml'), 'kind: Regoin\n');
+      // A key cannot hold a line break (yaml/control-character); a file name can.
+      if (opts.lineBreakInName) writeFileSync(join(tmp, 'regions', 'line\r\nbreak.yaml'), 'kind: Regoin\n');
     }
 
     it('--format json prints exactly valid, errors and warnings with rule, file, line, column, message', async () => {
@@ -222,7 +223,7 @@ describe('the mirrornet command line', () => {
     });
 
     it('--format github prints one workflow command per finding with GitHub escaping', async () => {
-      brokenCopy({ lineBreakInKey: true });
+      brokenCopy({ lineBreakInName: true });
       const json = parseJsonReport((await cli(['validate', '--repo', tmp, '--format', 'json'])).stdout);
       const r = await cli(['validate', '--repo', tmp, '--format', 'github']);
       assert.equal(r.code, 1);
@@ -235,14 +236,18 @@ describe('the mirrornet command line', () => {
       // Nothing but the commands and one summary line: no raw line breaks from messages.
       assert.equal(out.length, commands.length + 1);
       assert.match(out[out.length - 1]!, /^invalid: /);
-      // Spelled out for the file name and the key with %, CR, LF, comma and colon.
+      // Spelled out for the file names with %, CR, LF, comma and colon, and the key with % in a message.
       assert.ok(
         commands.some((l) => l.startsWith('::error file=regions/odd%2Cna%3Ame%25.yaml,line=1,col=7,title=schema/unknown-kind::')),
         commands.join('\n'),
       );
+      assert.ok(
+        commands.some((l) => l.startsWith('::error file=regions/line%0D%0Abreak.yaml,line=1,col=7,title=schema/unknown-kind::')),
+        commands.join('\n'),
+      );
       const key = commands.find((l) => l.includes('file=regions/cn-guangzhou.yaml') && l.includes('title=schema/unknown-key'));
       assert.ok(key, commands.join('\n'));
-      assert.ok(key.includes('rack%251%0D%0Arow,2: a'), key);
+      assert.ok(key.includes('"rack%251 row,2: a"'), key);
     });
 
     it('--format github on a valid fleet prints only the summary', async () => {
@@ -286,10 +291,11 @@ describe('the mirrornet command line', () => {
       assert.match(lines[lines.length - 2]!, /^invalid: \d+ errors?, \d+ warnings? in \d+ files?$/);
     });
 
-    it('text output keeps one finding per line when a message echoes a key with a line break', async () => {
-      brokenCopy({ lineBreakInKey: true });
+    it('text output keeps one finding per line when a file name holds a line break', async () => {
+      brokenCopy({ lineBreakInName: true });
       const json = parseJsonReport((await cli(['validate', '--repo', tmp, '--format', 'json'])).stdout);
-      const files = new Set([...json.errors, ...json.warnings].map((f) => f.file));
+      const files = new Set([...json.errors, ...json.warnings].map((f) => f.file.replace('\r\n', '\\r\\n')));
+      assert.ok(files.has('regions/line\\r\\nbreak.yaml'), [...files].join(', '));
       const r = await cli(['validate', '--repo', tmp]);
       const lines = r.stdout.split('\n').slice(0, -2);
       for (const line of lines) {

@@ -280,6 +280,13 @@ const CASES: Case[] = [
     says: ['This key holds the control character U+001B'],
   },
   {
+    rule: 'yaml/control-character',
+    title: 'a line break in a quoted key (values may hold one, keys not), at the key',
+    mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\nlabels:\n  "rack 1\\nrow 2": a\n')],
+    at: { file: JAKARTA, line: '  "rack 1', column: 3 },
+    says: ['This key holds the control character U+000A'],
+  },
+  {
     rule: 'yaml/reserved-key',
     title: 'a __proto__ key at the top level, at the key',
     mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\n__proto__:\n  polluted: true\n')],

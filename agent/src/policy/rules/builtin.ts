@@ -38,7 +38,7 @@ export const yamlRules: RuleFamily = {
     {
       id: 'yaml/control-character',
       severity: 'error',
-      summary: 'Keys and string values hold no control characters (NUL, escape, carriage return, ...) other than tab and newline (in values).',
+      summary: 'Keys hold no control characters; string values none other than tab and newline (no NUL, escape, carriage return, ...).',
       example: 'description: "Jakarta\\0"',
     },
     {
