@@ -26,8 +26,9 @@ export const HttpUrl = z.string().regex(new RegExp(`^https?://(${HOST}|${IPV6_BR
   error: 'must be an http:// or https:// URL with a valid host (IPv4 octets 0-255, RFC 1123 host name) and port (1-65535)',
 });
 
-/** Into the VPC endpoint's host name (vpc.<region>.myhuaweicloud.com): one DNS label. */
-export const CloudRegion = z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, {
+/** Into the VPC endpoint's host name (vpc.<region>.myhuaweicloud.com): one DNS label, starting with a letter like every region id. */
+export const CLOUD_REGION_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+export const CloudRegion = z.string().regex(CLOUD_REGION_PATTERN, {
   error: 'must be a cloud region id such as cn-north-4 or eu-central-1 (lowercase letters, digits and dashes)',
 });
 
