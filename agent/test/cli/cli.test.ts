@@ -469,6 +469,22 @@ describe('the mirrornet command line', () => {
     });
   });
 
+  describe('plan and apply: usage errors exit 1 (2 is "changes pending" for plan)', () => {
+    for (const command of ['plan', 'apply']) {
+      it(`${command} with a --harbor-url that is not a URL`, async () => {
+        const r = await cli([command, '--region', 'cn-beijing', '--roles', 'hub', '--repo', repoRoot, '--root', tmp, '--harbor-url', 'not-a-url']);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr, 'mirrornet: --harbor-url not-a-url: not an http(s) URL; write e.g. https://harbor.sg.example.internal.\n');
+      });
+    }
+
+    it('plan with an unknown role', async () => {
+      const r = await cli(['plan', '--region', 'cn-beijing', '--roles', 'hub,router', '--repo', repoRoot, '--root', tmp]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, 'mirrornet: Unknown role "router": use a comma-separated list of gateway, node, hub.\n');
+    });
+  });
+
   describe('schema --check', () => {
     it('reports the committed agent/schemas current', async () => {
       const r = await cli(['schema', '--check', '--out', join(repoRoot, 'agent', 'schemas')]);
