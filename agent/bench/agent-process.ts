@@ -23,7 +23,7 @@ export interface RunningAgent {
   steps: { step: string; ms: number }[];
 }
 
-export function freePort(): Promise<number> {
+function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);
@@ -199,7 +199,7 @@ export async function startAgent(sb: Sandbox, fleet: FleetOrigin, o: AgentOption
   return { child, port, log: () => tail, steps };
 }
 
-export const exited = (a: RunningAgent) => a.child.exitCode !== null || a.child.signalCode !== null;
+const exited = (a: RunningAgent) => a.child.exitCode !== null || a.child.signalCode !== null;
 
 /** Until state.json says `revision` is applied; the time it did. */
 export async function waitApplied(a: RunningAgent, statePath: string, revision: string, timeoutMs: number): Promise<number> {

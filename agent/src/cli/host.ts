@@ -79,6 +79,12 @@ function providerConfig(opts: HostOptions, roles: Role[]): ProviderConfig {
     }
   }
   const harborUrl = opts.harborUrl ?? env['MIRRORNET_HARBOR_URL'];
+  if (roles.includes('hub')) {
+    if (harborUrl) checkHttpUrl('--harbor-url', harborUrl);
+    for (const pair of [...(opts.harborPeerUrl ?? []), env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].join(',').split(',').filter(Boolean)) {
+      checkHttpUrl('--harbor-peer-url', pair.slice(pair.indexOf('=') + 1), pair.includes('=') ? undefined : 'give NAME=URL');
+    }
+  }
   const username = opts.harborUsername ?? env['MIRRORNET_HARBOR_USERNAME'];
   const harborPasswordRef = opts.harborPassword ?? env['MIRRORNET_HARBOR_PASSWORD_REF'];
   return {
@@ -97,6 +103,18 @@ function providerConfig(opts: HostOptions, roles: Role[]): ProviderConfig {
       peerUrls: [...(opts.harborPeerUrl ?? []), env['MIRRORNET_HARBOR_PEER_URLS'] ?? ''].filter(Boolean).join(','),
     },
   };
+}
+
+/** A URL option the Harbor client takes: http or https, with a host. */
+function checkHttpUrl(flag: string, value: string, problem?: string): void {
+  let ok = false;
+  try {
+    const u = new URL(value);
+    ok = (u.protocol === 'http:' || u.protocol === 'https:') && u.hostname !== '';
+  } catch {
+    /* not a URL */
+  }
+  if (!ok || problem) throw new UsageError(`${flag} ${value}: ${problem ?? 'not an http(s) URL'}; write e.g. https://harbor.sg.example.internal.`);
 }
 
 export function parseRoles(text: string): Role[] {

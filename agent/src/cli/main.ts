@@ -1,7 +1,7 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here.
 import { MirrornetError } from '../errors.js';
 import { Command, CommanderError, Option } from 'commander';
-import { UserError } from './errors.js';
+import { UsageError, UserError } from './errors.js';
 import { redactedIo, type Io } from './io.js';
 import { registerTestbedCommands } from '../testbed/commands.js';
 
@@ -200,7 +200,8 @@ export async function run(argv: string[], given: Io = defaultIo): Promise<number
     }
     if (err instanceof UserError) {
       io.stderr(`mirrornet: ${err.userMessage}\n`);
-      return err.exitCode;
+      // A usage error ends like commander's own: 1 where 2 means "changes pending" (plan, diff).
+      return err instanceof UsageError ? errorCode : err.exitCode;
     }
     if (err instanceof MirrornetError) {
       io.stderr(`mirrornet: ${err.userMessage}\n`);

@@ -1,5 +1,7 @@
 // `mirrornet region add`: scaffold a region file from the fleet, check that the fleet still validates with
 // it, then print it or create it inside the repository (never through a symlink out of it, never over a file).
+import { join } from 'node:path';
+import { describeFsError } from '../host/files.js';
 import { listModelFiles, loadFiles, RepoNotFoundError } from '../model/loader.js';
 import { buildFleet } from '../model/fleet.js';
 import { formatText } from '../policy/format.js';
@@ -57,7 +59,7 @@ export async function regionAddCommand(name: string, opts: Omit<RegionAddOptions
     createNewRepoFile(opts.repo, result.path, result.content);
   } catch (err) {
     if (err instanceof NewRepoFileError) throw new UserError(err.userMessage, 1, { cause: err });
-    throw err;
+    throw describeFsError('create', join(opts.repo, result.path), err) ?? err;
   }
   io.stdout(`wrote ${result.path}: ${result.cidr}, ${result.linkType} link to ${result.hub}\n`);
   for (const t of result.todo) io.stdout(`  to fill in: ${t}\n`);

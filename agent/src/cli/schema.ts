@@ -1,6 +1,9 @@
+// `mirrornet schema`: writes the JSON Schemas editors use (generated from the zod schemas), or with --check tells CI
+// whether the committed ones are current.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import writeFileAtomic from 'write-file-atomic';
+import { describeFsError } from '../host/files.js';
 import { jsonSchemas } from '../model/json-schema.js';
 import type { Io } from './io.js';
 
@@ -24,8 +27,15 @@ export async function schemaCommand(opts: { out: string; check?: boolean }, io: 
     io.stdout(`${schemas.size} schemas are current.\n`);
     return 0;
   }
-  mkdirSync(opts.out, { recursive: true });
-  for (const [file, text] of schemas) await writeFileAtomic(join(opts.out, file), text);
+  for (const [file, text] of schemas) {
+    const path = join(opts.out, file);
+    try {
+      mkdirSync(opts.out, { recursive: true });
+      await writeFileAtomic(path, text);
+    } catch (err) {
+      throw describeFsError('write', path, err) ?? err;
+    }
+  }
   io.stdout(`wrote ${schemas.size} schemas to ${opts.out}\n`);
   return 0;
 }

@@ -29,6 +29,29 @@ export interface Exec {
   run(cmd: string, args: string[], opts?: ExecOptions): Promise<ExecResult>;
 }
 
+/** The Debian package of each program mirrornet runs, for the sentence that says what to install. */
+const PACKAGE_OF: Record<string, string> = {
+  ip: 'iproute2',
+  wg: 'wireguard-tools',
+  'wireguard-go': 'wireguard-go',
+  iptables: 'iptables',
+  git: 'git',
+  sh: 'dash',
+};
+
+/** A command that cannot start, or (inside a network namespace: `ip netns exec` runs it) that is not there: what to install. */
+function notRunnable(spawned: string, cause: unknown, result: ExecResult | undefined, inner: string): string | undefined {
+  const code = (cause as NodeJS.ErrnoException | undefined)?.code;
+  const missing = code === 'ENOENT' ? spawned : result && /exec of "([^"]+)" failed: No such file or directory/.exec(result.stderr)?.[1];
+  if (missing) {
+    const pkg = PACKAGE_OF[missing];
+    const why = inner === missing ? '' : ` (it runs ${inner} inside the network namespace)`;
+    return `${missing} is not installed on this host (not found in PATH)${why}. Install ${pkg ? `${pkg} (Debian: apt-get install ${pkg})` : 'it'}.`;
+  }
+  if (code === 'EACCES') return `${spawned} cannot be run (permission denied): check that it is executable by the user the agent runs as.`;
+  return undefined;
+}
+
 export class CommandError extends MirrornetError {
   /** Set when the command was killed for running longer than this. */
   readonly timedOutAfterMs: number | undefined;
@@ -36,16 +59,21 @@ export class CommandError extends MirrornetError {
     readonly cmd: string,
     readonly args: string[],
     readonly result: ExecResult | undefined,
-    opts?: { cause?: unknown; timedOutAfterMs?: number },
+    /** `spawned`: the program started, when it is not `cmd` (`ip` for `ip netns exec NS cmd`). */
+    opts?: { cause?: unknown; timedOutAfterMs?: number; spawned?: string },
   ) {
     const what = `${cmd} ${args.join(' ')}`.trim();
+    const missing = opts?.timedOutAfterMs === undefined ? notRunnable(opts?.spawned ?? cmd, opts?.cause, result, cmd) : undefined;
     const detail =
       opts?.timedOutAfterMs !== undefined
         ? `it did not finish within ${opts.timedOutAfterMs / 1000} s and was killed`
         : result
           ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
           : String((opts?.cause as Error)?.message ?? 'could not start');
-    super(`The command \`${what}\` failed (${detail}).`, { cause: opts?.cause, message: `${what} failed (${detail})` });
+    super(missing ? `The command \`${what}\` cannot run: ${missing}` : `The command \`${what}\` failed (${detail}).`, {
+      cause: opts?.cause,
+      message: `${what} failed (${detail})`,
+    });
     this.timedOutAfterMs = opts?.timedOutAfterMs;
   }
 }
@@ -63,7 +91,7 @@ export function localExec(opts: { netns?: string } = {}): Exec {
           // output pipes open and would keep the agent waiting).
           child = spawn(file, argv, { env: { ...process.env, ...o.env }, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
         } catch (cause) {
-          reject(new CommandError(cmd, args, undefined, { cause }));
+          reject(new CommandError(cmd, args, undefined, { cause, spawned: file }));
           return;
         }
         const out: Buffer[] = [];
@@ -82,13 +110,13 @@ export function localExec(opts: { netns?: string } = {}): Exec {
         child.stderr.on('data', (d: Buffer) => err.push(d));
         child.on('error', (cause) => {
           clearTimeout(timer);
-          reject(new CommandError(cmd, args, undefined, { cause }));
+          reject(new CommandError(cmd, args, undefined, { cause, spawned: file }));
         });
         child.on('close', (code, signal) => {
           clearTimeout(timer);
           const result = { code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
           if (timedOut) reject(new CommandError(cmd, args, result, { timedOutAfterMs: timeoutMs }));
-          else if (result.code !== 0 && !o.allowFail) reject(new CommandError(cmd, args, result));
+          else if (result.code !== 0 && !o.allowFail) reject(new CommandError(cmd, args, result, { spawned: file }));
           else resolve(result);
         });
         child.stdin.on('error', () => undefined);

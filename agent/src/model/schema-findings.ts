@@ -2,7 +2,6 @@
 // the file it is about (unknown keys with the keys allowed there, missing keys at their parent, typos
 // with "did you mean"). Secret-looking values are never echoed.
 import type { z } from 'zod';
-import { hasUrlCredentials } from '../redact.js';
 import type { Finding } from './finding.js';
 import { findingAt, formatPath, type PathSegment, type SourceFile } from './source.js';
 import { SECRET_REF_MESSAGE } from './schema.js';
@@ -95,14 +94,6 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
         return [findingAt(file, path, 'secrets/plaintext', 'error', `${where} ${SECRET_REF_MESSAGE}. Rotate the secret if it was ever committed.`)];
       }
       const actual = valueAt(data, path);
-      if (typeof actual === 'string' && hasUrlCredentials(actual)) {
-        // A URL with user:password@ (or a token@) in it: never echo it either.
-        const message =
-          `${where} holds credentials inside a URL (user:password@ or token@ before the host); the value is not repeated here. ` +
-          'Secrets never live in the repository: write the URL without them and give the credentials to the agent as a secret reference ' +
-          '(env:NAME or file:/absolute/path). Rotate the credentials if they were ever committed.';
-        return [findingAt(file, path, 'secrets/plaintext', 'error', message)];
-      }
       return [findingAt(file, path, 'schema/format', 'error', `${where} ${issue.message}; got ${JSON.stringify(actual)}.`)];
     }
     case 'too_small':
@@ -113,6 +104,9 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
       const unit = issue.origin === 'array' ? ' entries' : issue.origin === 'string' ? ' characters' : '';
       return [findingAt(file, path, 'schema/range', 'error', `${where} must be ${bound}${unit}; got ${shown}.`)];
     }
+    case 'custom':
+      // The schemas' refinements compare two numbers of one mapping (from <= to, min <= max).
+      return [findingAt(file, path, 'schema/range', 'error', `${where}: ${issue.message}.`)];
     default:
       return [findingAt(file, path, 'schema/type', 'error', `${where}: ${issue.message}.`)];
   }

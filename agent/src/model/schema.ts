@@ -3,7 +3,7 @@
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
 import { SECRET_REFERENCE } from '../redact.js';
-import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
+import { Cidr, CloudId, CloudRegion, Duration, Host, HostPath, HostPort, HostPortList, HttpUrl, Ipv4, NextHop, Port } from './field-formats.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
@@ -19,38 +19,18 @@ const SecretRef = z
   .regex(SECRET_REFERENCE, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
-const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });
-
-/** Shape only; the cidr rules check octets, prefix length and alignment with a helpful suggestion. */
-const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
-
-const HostPort = z.string().regex(new RegExp(`^(${HOST}|${IPV6_BRACKETED}):${PORT}$`), {
-  error: 'must be host:port with an IPv4 address or RFC 1123 host name and a port 1-65535, for example 203.0.113.10:51820',
-});
-
-const Host = z.string().regex(new RegExp(`^(${HOST}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$`), {
-  error: 'must be an IPv4 address, an IPv6 address or an RFC 1123 host name (letters, digits, dashes and dots)',
-});
-
-const HttpUrl = z.string().regex(new RegExp(`^https?://(${HOST}|${IPV6_BRACKETED})(:${PORT})?([/?#]\\S*)?$`), {
-  error: 'must be an http:// or https:// URL with a valid host (IPv4 octets 0-255, RFC 1123 host name) and port (1-65535)',
-});
-
-const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
-
 export const Area = z.enum(['cn', 'overseas']);
 export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
 export const LinkType = z.enum(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']);
-const Port = z.int().min(1).max(65535);
 const Labels = z.record(z.string(), z.string());
 
 const CloudLocation = z.strictObject({
-  region: z.string().min(1).describe('The cloud region, e.g. cn-north-4, ap-southeast-3 or eu-central-1.'),
-  projectId: z.string().min(1).optional().describe('Huawei Cloud project id of the region (always set it: without it the SDK asks IAM).'),
-  vpcId: z.string().min(1).optional(),
-  routeTables: z.array(z.string().min(1)).optional().describe('Route tables the agent programs for this site.'),
-  cloudConnectId: z.string().min(1).optional().describe('The Cloud Connect instance this VPC is attached to.'),
-  vpnGatewayId: z.string().min(1).optional().describe('The VPN gateway of this VPC, next hop of vpn-ipsec links.'),
+  region: CloudRegion.describe('The cloud region, e.g. cn-north-4, ap-southeast-3 or eu-central-1.'),
+  projectId: CloudId.optional().describe('Huawei Cloud project id of the region (always set it: without it the SDK asks IAM).'),
+  vpcId: CloudId.optional(),
+  routeTables: z.array(CloudId).optional().describe('Route tables the agent programs for this site.'),
+  cloudConnectId: CloudId.optional().describe('The Cloud Connect instance this VPC is attached to.'),
+  vpnGatewayId: CloudId.optional().describe('The VPN gateway of this VPC, next hop of vpn-ipsec links.'),
 });
 
 const Gateway = z.strictObject({
@@ -63,10 +43,12 @@ const MssClamp = z
   .union([z.boolean(), z.int().min(536).max(9000)])
   .describe('true clamps TCP MSS to the path MTU; a number sets the MSS; false disables clamping (not recommended).');
 
+const LinkMtu = z.int().min(576).max(9000);
+
 const LinkCommon = {
   to: Name.describe('The site at the other end. A link is declared once, in one of its two sites.'),
   description: z.string().optional(),
-  mtu: z.int().min(576).max(9000).describe('MTU of the path; VPNs need less than 1500.'),
+  mtu: LinkMtu.describe('MTU of the path; VPNs need less than 1500.'),
   mssClamp: MssClamp,
 };
 
@@ -80,13 +62,13 @@ export const WireguardEnd = z.strictObject({
   listenPort: Port,
   publicKey: z.string().optional().describe('WireGuard public key (44 characters of base64).'),
   privateKey: SecretRef.optional(),
-  nextHop: z.string().optional().describe('Cloud route-table next hop for this end (the gateway ECS id).'),
+  nextHop: NextHop.optional().describe('Cloud route-table next hop for this end (the gateway ECS id).'),
 });
 
 const VpnEnd = z.strictObject({
   gateway: Name.optional(),
   peerAddress: Ipv4.optional().describe('Public address of this end of the tunnel.'),
-  nextHop: z.string().optional().describe('Cloud route-table next hop for this end (VPN gateway id).'),
+  nextHop: NextHop.optional().describe('Cloud route-table next hop for this end (VPN gateway id).'),
 });
 
 const WireguardLink = z.strictObject({
@@ -108,7 +90,7 @@ const VpnIpsecLink = z.strictObject({
 const PeeringLink = z.strictObject({
   ...LinkCommon,
   type: z.literal('peering'),
-  peeringId: z.string().min(1),
+  peeringId: CloudId,
   local: PlainEnd.optional(),
   remote: PlainEnd.optional(),
 });
@@ -116,7 +98,7 @@ const PeeringLink = z.strictObject({
 const CloudConnectLink = z.strictObject({
   ...LinkCommon,
   type: z.literal('cloud-connect'),
-  instanceId: z.string().min(1).describe('The Cloud Connect instance both VPCs are attached to.'),
+  instanceId: CloudId.describe('The Cloud Connect instance both VPCs are attached to.'),
   local: PlainEnd.optional(),
   remote: PlainEnd.optional(),
 });
@@ -158,7 +140,7 @@ const Mirror = z.strictObject({
     proxyPort: Port.default(4001),
     idc: z.string().optional(),
     location: z.string().optional().describe('|-separated, up to 5 levels, e.g. overseas|de|frankfurt.'),
-    storageDir: z.string().optional(),
+    storageDir: HostPath.optional(),
     gc: DragonflyGc.optional(),
     disableBackToSource: z.boolean().optional(),
   }),
@@ -188,8 +170,10 @@ const HarborS3 = z.strictObject({
   accesskey: SecretRef,
   secretkey: SecretRef,
   region: z.string().min(1),
-  regionendpoint: HttpUrl.optional(),
-  bucket: z.string().min(1),
+  regionendpoint: HttpUrl.optional().describe('The S3 endpoint, e.g. https://obs.cn-north-4.myhuaweicloud.com (forces path-style requests).'),
+  bucket: z.string().regex(/^(?![0-9.]+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
+    error: 'must be an S3 bucket name such as harbor-cn-beijing (3-63 lowercase letters, digits, dots and dashes, not an address)',
+  }),
   encrypt: z.boolean().optional(),
   keyid: z.string().optional(),
   secure: z.boolean().optional(),
@@ -271,10 +255,10 @@ export const HarborInstance = z.strictObject({
   hostname: Host,
   externalUrl: HttpUrl,
   loadBalancer: z.strictObject({ mode: z.enum(['l4', 'l7-tls-offload']) }),
-  installDir: z.string().default('/opt/harbor'),
-  dataVolume: z.string().optional().describe("Harbor's data_volume on the host (default /data)."),
+  installDir: HostPath.default('/opt/harbor'),
+  dataVolume: HostPath.optional().describe("Harbor's data_volume on the host (default /data)."),
   tls: z
-    .strictObject({ certificate: z.string().min(1), privateKey: z.string().min(1) })
+    .strictObject({ certificate: HostPath, privateKey: HostPath })
     .optional()
     .describe('Certificate and key paths on the Harbor host, for loadBalancer mode l4 (Harbor terminates TLS).'),
   adminPassword: SecretRef,
@@ -291,12 +275,7 @@ export const HarborInstance = z.strictObject({
     connMaxIdleTime: Duration.optional(),
   }),
   redis: z.strictObject({
-    host: z
-      .string()
-      .regex(new RegExp(`^${HOST_PORT_LIST}$`), {
-        error: 'must be host:port, or sentinel hosts host:port separated by commas (ports 1-65535)',
-      })
-      .describe('host:port, or sentinel hosts separated by commas.'),
+    host: HostPortList.describe('host:port, or sentinel hosts separated by commas.'),
     username: z.string().optional(),
     password: SecretRef.optional(),
     sentinelMasterSet: z.string().optional(),
@@ -309,10 +288,19 @@ export const HarborInstance = z.strictObject({
   }),
   storage: z.strictObject({
     s3: HarborS3.optional(),
-    filesystem: z.strictObject({ rootdirectory: z.string().min(1) }).optional(),
+    filesystem: z.strictObject({ rootdirectory: HostPath }).optional(),
     redirect: z.strictObject({ disable: z.boolean() }).optional(),
   }),
-  metrics: z.strictObject({ enabled: z.boolean(), port: Port.default(9090), path: z.string().default('/metrics') }).optional(),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean(),
+      port: Port.default(9090),
+      path: z
+        .string()
+        .regex(/^\/\S*$/, { error: 'must be a URL path such as /metrics' })
+        .default('/metrics'),
+    })
+    .optional(),
   endpoints: z.array(HarborEndpoint).default([]).describe('Registry endpoints besides the other core (created from replication rules).'),
   projects: z.array(HarborProject).default([]),
   robots: z.array(HarborRobot).default([]),
@@ -340,12 +328,17 @@ export const LinkPolicy = z.strictObject({
   kind: z.literal('LinkPolicy'),
   name: Name,
   description: z.string().optional(),
-  mtu: z.strictObject({ min: z.int().min(576), max: z.int().max(9000) }),
+  mtu: z
+    .strictObject({ min: z.int().min(576), max: z.int().max(9000) })
+    .refine((m) => m.min <= m.max, { error: 'min is above max: write the smallest MTU links may have in min and the largest in max, e.g. 1280 and 1500' }),
   allowed: z
     .array(z.strictObject({ providers: ProviderPair, types: z.array(LinkType).min(1) }))
     .min(1)
     .describe('Link types allowed between two providers (order does not matter).'),
-  wireguardPorts: z.strictObject({ from: Port, to: Port }).default({ from: 51820, to: 51999 }),
+  wireguardPorts: z
+    .strictObject({ from: Port, to: Port })
+    .refine((r) => r.from <= r.to, { error: 'from is above to: write the lowest port in from and the highest in to, e.g. 51820 and 51999' })
+    .default({ from: 51820, to: 51999 }),
 });
 
 export const RoutingPolicy = z.strictObject({
@@ -381,7 +374,7 @@ export const RegionDefaults = z.strictObject({
   name: Name,
   description: z.string().optional(),
   linkType: z.strictObject({ huaweicloud: LinkType, aws: LinkType, idc: LinkType }).describe('Link to the core used by `region add`, per provider.'),
-  mtu: z.strictObject({ 'cloud-connect': z.int(), peering: z.int(), 'vpn-ipsec': z.int(), wireguard: z.int() }),
+  mtu: z.strictObject({ 'cloud-connect': LinkMtu, peering: LinkMtu, 'vpn-ipsec': LinkMtu, wireguard: LinkMtu }),
   mssClamp: MssClamp,
   gatewayHost: z.int().min(1).max(254).default(10).describe('Last octet of the gateway address in the first /24 of the region.'),
   mirror: Mirror.omit({ registries: true }).extend({

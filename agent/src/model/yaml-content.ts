@@ -1,9 +1,11 @@
 // What the YAML parser accepts but a configuration file must not hold: what the parser only warns about
 // (unknown directives, tags it cannot resolve); explicit tags beyond plain strings, numbers, booleans,
 // null, lists and mappings (`!!binary` becomes bytes, `!!set` a mapping of nulls, `!foo` a silent string);
-// control characters inside string values (a NUL cuts a value short in C tools, an escape rewrites a terminal);
-// and the keys `__proto__`, `constructor`, `prototype`, which reach JavaScript object prototypes.
+// control characters inside strings, keys included (a NUL cuts a value short in C tools, an escape rewrites a
+// terminal); credentials inside URLs (`https://user:token@host`: a secret in the repository); and the keys
+// `__proto__`, `constructor`, `prototype`, which reach JavaScript object prototypes.
 import { isPair, isScalar, visit, type Document } from 'yaml';
+import { hasUrlCredentials } from '../redact.js';
 
 /** One thing wrong with the content of a well-formed document, at an offset in its text. */
 export interface ContentProblem {
@@ -14,11 +16,14 @@ export interface ContentProblem {
 
 const CORE_TAGS = new Set(['str', 'int', 'float', 'bool', 'null', 'map', 'seq'].map((t) => `tag:yaml.org,2002:${t}`));
 
-/** The index of the first C0 control character or DEL in `s` (tab and newline are legitimate in multi-line strings), or -1. */
-function controlCharacterIndex(s: string): number {
+/**
+ * The index of the first C0 control character or DEL in `s`, or -1. Tab and newline are legitimate in values
+ * (multi-line strings); a key holds none at all.
+ */
+function controlCharacterIndex(s: string, isKey: boolean): number {
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09 && c !== 0x0a) || c === 0x7f) return i;
+    if ((c < 0x20 && (isKey || (c !== 0x09 && c !== 0x0a))) || c === 0x7f) return i;
   }
   return -1;
 }
@@ -32,9 +37,12 @@ function shownTag(tag: string): string {
 const tagMessage = (tag: string) =>
   `The YAML tag ${shownTag(tag)} is not allowed: values are plain strings, numbers, booleans, lists and mappings; remove the tag.`;
 
-/** A control character in a string: where it stands in the text, or where the string starts when it was written as an escape. */
-function controlCharacterProblem(text: string, value: string, range: [number, number, number] | null | undefined): ContentProblem | undefined {
-  const found = controlCharacterIndex(value);
+/**
+ * A control character in a string (a value, or a key when `isKey`): where it stands in the text, or where the string
+ * starts when it was written as an escape.
+ */
+function controlCharacterProblem(text: string, value: string, range: [number, number, number] | null | undefined, isKey = false): ContentProblem | undefined {
+  const found = controlCharacterIndex(value, isKey);
   if (found < 0) return undefined;
   const start = range?.[0] ?? 0;
   const raw = range ? text.indexOf(value.charAt(found), start) : -1;
@@ -42,11 +50,28 @@ function controlCharacterProblem(text: string, value: string, range: [number, nu
   return {
     offset: raw >= 0 && range && raw < range[1] ? raw : start,
     rule: 'yaml/control-character',
-    message: `This string holds the control character ${code}; only tab and newline are allowed in strings: remove it.`,
+    message: isKey
+      ? `This key holds the control character ${code}; keys are plain text without control characters: remove it.`
+      : `This string holds the control character ${code}; only tab and newline are allowed in strings: remove it.`,
   };
 }
 
-/** Parser warnings, explicit tags outside the core schema, control characters in strings and reserved keys, in the order of the text. */
+/** A URL with credentials before its host, found by the one redaction layer's URL patterns. */
+function urlCredentialsProblem(value: string, range: [number, number, number] | null | undefined): ContentProblem | undefined {
+  if (!value.includes('@') || !hasUrlCredentials(value)) return undefined;
+  return {
+    offset: range?.[0] ?? 0,
+    rule: 'secrets/url-credentials',
+    message:
+      'This URL holds credentials (user:password@ or token@ before the host), and secrets never live in the repository: remove them from the URL, ' +
+      'give them as a secret reference (env:NAME or file:/absolute/path) in the field meant for them, and rotate them if they were ever committed.',
+  };
+}
+
+/**
+ * Parser warnings, explicit tags outside the core schema, control characters in keys and values, URLs with credentials
+ * and reserved keys, in the order of the text.
+ */
 export function contentProblems(doc: Document.Parsed, text: string): ContentProblem[] {
   const problems: ContentProblem[] = [];
   for (const warning of doc.warnings) {
@@ -62,15 +87,19 @@ export function contentProblems(doc: Document.Parsed, text: string): ContentProb
   visit(doc, (key, node) => {
     if (isPair(node)) {
       const key = node.key;
-      if (isScalar(key) && typeof key.value === 'string' && RESERVED_KEYS.has(key.value)) {
-        const message = `The key "${key.value}" is reserved (it reaches JavaScript object prototypes): rename or remove it.`;
-        problems.push({ offset: key.range?.[0] ?? 0, rule: 'yaml/reserved-key', message });
+      if (isScalar(key) && typeof key.value === 'string') {
+        if (RESERVED_KEYS.has(key.value)) {
+          const message = `The key "${key.value}" is reserved (it reaches JavaScript object prototypes): rename or remove it.`;
+          problems.push({ offset: key.range?.[0] ?? 0, rule: 'yaml/reserved-key', message });
+        }
+        const problem = controlCharacterProblem(text, key.value, key.range, true);
+        if (problem) problems.push(problem);
       }
       return;
     }
-    // Values only: a key with a control character is an unknown key, and its finding shows the character escaped.
+    // Values (keys are checked with their pair above).
     if (key !== 'key' && isScalar(node) && typeof node.value === 'string') {
-      const problem = controlCharacterProblem(text, node.value, node.range);
+      const problem = controlCharacterProblem(text, node.value, node.range) ?? urlCredentialsProblem(node.value, node.range);
       if (problem) problems.push(problem);
     }
     if (!node || typeof node !== 'object' || !('tag' in node) || typeof node.tag !== 'string' || CORE_TAGS.has(node.tag)) return;

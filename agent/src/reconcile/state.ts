@@ -44,7 +44,10 @@ export class StateStore {
       text = await readFile(join(this.dir, 'state.json'), 'utf8');
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return structuredClone(EMPTY_STATE);
-      throw new StateError(`The state file ${join(this.dir, 'state.json')} cannot be read.`, { cause: err });
+      throw (
+        describeFsError('read', join(this.dir, 'state.json'), err) ??
+        new StateError(`The state file ${join(this.dir, 'state.json')} cannot be read (${(err as Error).message}).`, { cause: err })
+      );
     }
     try {
       return AgentState.parse(JSON.parse(text));

@@ -4,6 +4,7 @@
 // is the document's comment), so no value can add a key.
 import { MirrornetError } from '../errors.js';
 import { Document } from 'yaml';
+import { CLOUD_REGION_PATTERN } from '../model/field-formats.js';
 import { coreOf, type Fleet, type SiteEntry } from '../model/fleet.js';
 import { Area, NAME_PATTERN, Provider, SCHEMA_FILE, type Hub, type Link, type LinkType } from '../model/schema.js';
 import { contains, formatCidr, formatIpv4, parseCidr } from '../net/cidr.js';
@@ -31,7 +32,6 @@ export interface ScaffoldResult {
 export class ScaffoldError extends MirrornetError {}
 
 /** A cloud region as the clouds name them (eu-central-1, cn-north-4); it also ends the Dragonfly location, where `|` separates levels. */
-const CLOUD_REGION_PATTERN = /^[a-z][a-z0-9-]{0,62}[a-z0-9]$/;
 const CONTROL_CHARACTER = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 
 /**

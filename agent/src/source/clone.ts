@@ -51,9 +51,10 @@ export class GitSource {
       await simpleGit(SIMPLE_GIT_OPTIONS).clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
     } catch (cause) {
       await rm(tmp, { recursive: true, force: true });
-      throw new SourceError(`Cannot clone ${redactText(this.opts.url)} (branch ${this.opts.branch}): check the URL, the branch and the agent's credentials.`, {
-        cause,
-      });
+      const why = /spawn git ENOENT/.test(String((cause as Error)?.message))
+        ? 'git is not installed on this host (not found in PATH). Install git (Debian: apt-get install git).'
+        : "check the URL, the branch and the agent's credentials.";
+      throw new SourceError(`Cannot clone ${redactText(this.opts.url)} (branch ${this.opts.branch}): ${why}`, { cause });
     }
     await rename(tmp, dir);
     this.git = simpleGit(dir, SIMPLE_GIT_OPTIONS);

@@ -187,13 +187,14 @@ describe('the mirrornet command line', () => {
 
   describe('validate: output formats', () => {
     /** A copy with errors in several files, a warning, and file names and messages that need escaping. */
-    function brokenCopy(opts: { lineBreakInKey?: boolean } = {}): void {
+    function brokenCopy(opts: { lineBreakInName?: boolean } = {}): void {
       copyFleet(tmp);
       edit(tmp, 'regions/us-virginia.yaml', 'cidr: 10.144.0.0/16', 'cidr: 10.136.0.0/16');
       edit(tmp, 'regions/cn-shanghai.yaml', '# yaml-language-server: $schema=../agent/schemas/region.schema.json\n', '');
-      const key = opts.lineBreakInKey ? '"rack%1\\r\\nrow,2: a"' : '"rack%1 row,2: a"';
-      edit(tmp, 'regions/cn-guangzhou.yaml', 'area: cn', `area: cn\n${key}: x`);
+      edit(tmp, 'regions/cn-guangzhou.yaml', 'area: cn', 'area: cn\n"rack%1 row,2: a": x');
       writeFileSync(join(tmp, 'regions', 'odd,na:me%.yaml'), 'kind: Regoin\n');
+      // A key cannot hold a line break (yaml/control-character); a file name can.
+      if (opts.lineBreakInName) writeFileSync(join(tmp, 'regions', 'line\r\nbreak.yaml'), 'kind: Regoin\n');
     }
 
     it('--format json prints exactly valid, errors and warnings with rule, file, line, column, message', async () => {
@@ -223,7 +224,7 @@ describe('the mirrornet command line', () => {
     });
 
     it('--format github prints one workflow command per finding with GitHub escaping', async () => {
-      brokenCopy({ lineBreakInKey: true });
+      brokenCopy({ lineBreakInName: true });
       const json = parseJsonReport((await cli(['validate', '--repo', tmp, '--format', 'json'])).stdout);
       const r = await cli(['validate', '--repo', tmp, '--format', 'github']);
       assert.equal(r.code, 1);
@@ -236,14 +237,18 @@ describe('the mirrornet command line', () => {
       // Nothing but the commands and one summary line: no raw line breaks from messages.
       assert.equal(out.length, commands.length + 1);
       assert.match(out[out.length - 1]!, /^invalid: /);
-      // Spelled out for the file name and the key with %, CR, LF, comma and colon.
+      // Spelled out for the file names with %, CR, LF, comma and colon, and the key with % in a message.
       assert.ok(
         commands.some((l) => l.startsWith('::error file=regions/odd%2Cna%3Ame%25.yaml,line=1,col=7,title=schema/unknown-kind::')),
         commands.join('\n'),
       );
+      assert.ok(
+        commands.some((l) => l.startsWith('::error file=regions/line%0D%0Abreak.yaml,line=1,col=7,title=schema/unknown-kind::')),
+        commands.join('\n'),
+      );
       const key = commands.find((l) => l.includes('file=regions/cn-guangzhou.yaml') && l.includes('title=schema/unknown-key'));
       assert.ok(key, commands.join('\n'));
-      assert.ok(key.includes('rack%251%0D%0Arow,2: a'), key);
+      assert.ok(key.includes('"rack%251 row,2: a"'), key);
     });
 
     it('--format github on a valid fleet prints only the summary', async () => {
@@ -287,10 +292,11 @@ describe('the mirrornet command line', () => {
       assert.match(lines[lines.length - 2]!, /^invalid: \d+ errors?, \d+ warnings? in \d+ files?$/);
     });
 
-    it('text output keeps one finding per line when a message echoes a key with a line break', async () => {
-      brokenCopy({ lineBreakInKey: true });
+    it('text output keeps one finding per line when a file name holds a line break', async () => {
+      brokenCopy({ lineBreakInName: true });
       const json = parseJsonReport((await cli(['validate', '--repo', tmp, '--format', 'json'])).stdout);
-      const files = new Set([...json.errors, ...json.warnings].map((f) => f.file));
+      const files = new Set([...json.errors, ...json.warnings].map((f) => f.file.replace('\r\n', '\\r\\n')));
+      assert.ok(files.has('regions/line\\r\\nbreak.yaml'), [...files].join(', '));
       const r = await cli(['validate', '--repo', tmp]);
       const lines = r.stdout.split('\n').slice(0, -2);
       for (const line of lines) {
@@ -464,6 +470,22 @@ describe('the mirrornet command line', () => {
     });
   });
 
+  describe('plan and apply: usage errors exit 1 (2 is "changes pending" for plan)', () => {
+    for (const command of ['plan', 'apply']) {
+      it(`${command} with a --harbor-url that is not a URL`, async () => {
+        const r = await cli([command, '--region', 'cn-beijing', '--roles', 'hub', '--repo', repoRoot, '--root', tmp, '--harbor-url', 'not-a-url']);
+        assert.equal(r.code, 1, r.stderr);
+        assert.equal(r.stderr, 'mirrornet: --harbor-url not-a-url: not an http(s) URL; write e.g. https://harbor.sg.example.internal.\n');
+      });
+    }
+
+    it('plan with an unknown role', async () => {
+      const r = await cli(['plan', '--region', 'cn-beijing', '--roles', 'hub,router', '--repo', repoRoot, '--root', tmp]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.equal(r.stderr, 'mirrornet: Unknown role "router": use a comma-separated list of gateway, node, hub.\n');
+    });
+  });
+
   describe('schema --check', () => {
     it('reports the committed agent/schemas current', async () => {
       const r = await cli(['schema', '--check', '--out', join(repoRoot, 'agent', 'schemas')]);
@@ -517,7 +539,7 @@ describe('the mirrornet command line', () => {
         '--huaweicloud-sk',
         'literal-sk-cli-1a2b3c4d',
       ]);
-      assert.equal(r.code, 2);
+      assert.equal(r.code, 1, 'a usage error of plan exits 1 (2 is "changes pending")');
       assert.equal(r.stderr, refused('--huaweicloud-sk'));
       const bin = join(repoRoot, 'agent', 'bin', 'mirrornet.js');
       const token = 'ghp_0123456789abcdefghij0123456789abcdef';
@@ -526,7 +548,7 @@ describe('the mirrornet command line', () => {
         [bin, 'agent', '--region', 'us-virginia', '--repo-url', 'http://127.0.0.1:9/x.git', '--root', tmp, '--github-token', token, '--once'],
         { encoding: 'utf8', timeout: 30_000 },
       );
-      assert.equal(agent.status, 2, agent.stderr);
+      assert.equal(agent.status, 1, agent.stderr);
       assert.equal(agent.stderr, refused('--github-token'));
       assert.equal(agent.stdout, '');
     });

@@ -1,6 +1,6 @@
 // Failures of the environment — a read-only or full file system, a path that crosses a file, a port in
-// use — end as a sentence that names what failed, the path or address, and what to do; never as
-// "internal error".
+// use, a program that is not installed, a service that cannot be reached — end as a sentence that names what
+// failed, the path or address, and what to do, with exit code 1; never as "internal error".
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -8,12 +8,14 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { localExec } from '../../src/host/exec.js';
 import { describeFsError, HostFiles } from '../../src/host/files.js';
 import { MirrornetError } from '../../src/errors.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import { missingCommand, missingRoot, need } from '../support/capabilities.js';
 
 const CLI = fileURLToPath(new URL('../../../bin/mirrornet.js', import.meta.url));
+const REPO = fileURLToPath(new URL('../../../..', import.meta.url));
 const errno = (code: string) => Object.assign(new Error(code), { code });
 
 describe('environment failures are sentences', function () {
@@ -81,6 +83,116 @@ describe('environment failures are sentences', function () {
         },
       )
       .finally(() => execFileSync('umount', [ro]));
+  });
+
+  it('a program that is not installed is named with the package to install, inside a network namespace too', async () => {
+    const empty = join(dir, 'bin');
+    mkdirSync(empty);
+    const failure = (netns?: string) =>
+      localExec(netns ? { netns } : {})
+        .run('wg', ['show', 'all', 'dump'], { env: { PATH: empty } })
+        .then(
+          () => assert.fail('ran without wg'),
+          (e: MirrornetError) => e.userMessage,
+        );
+    assert.equal(
+      await failure(),
+      'The command `wg show all dump` cannot run: wg is not installed on this host (not found in PATH). ' +
+        'Install wireguard-tools (Debian: apt-get install wireguard-tools).',
+    );
+    assert.equal(
+      await failure('mn-test-ns'),
+      'The command `wg show all dump` cannot run: ip is not installed on this host (not found in PATH) (it runs wg inside the network namespace). ' +
+        'Install iproute2 (Debian: apt-get install iproute2).',
+    );
+  });
+
+  /** `mirrornet <args>` in a child process with the repository's example fleet; `env` on top of ours. */
+  function cli(args: string[], env: Record<string, string> = {}) {
+    return spawnSync(process.execPath, [CLI, ...args, '--repo', REPO, '--root', dir], {
+      encoding: 'utf8',
+      timeout: 50_000,
+      env: { ...process.env, MIRRORNET_LOG_LEVEL: 'silent', ...env },
+    });
+  }
+
+  /** A port on 127.0.0.1 where nothing listens. */
+  async function closedPort(): Promise<number> {
+    const srv = net.createServer();
+    await new Promise<void>((r) => srv.listen(0, '127.0.0.1', () => r()));
+    const { port } = srv.address() as net.AddressInfo;
+    await new Promise((r) => srv.close(r));
+    return port;
+  }
+
+  it('plan on a gateway without iproute2 exits 1 and says what to install', () => {
+    const empty = join(dir, 'bin');
+    mkdirSync(empty);
+    const r = cli(['plan', '--region', 'cn-hangzhou-idc', '--roles', 'gateway'], { PATH: empty });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      'mirrornet: The command `ip -j link show` cannot run: ip is not installed on this host (not found in PATH). ' +
+        'Install iproute2 (Debian: apt-get install iproute2).\n',
+    );
+  });
+
+  it('plan on a core whose PostgreSQL is unreachable exits 1 with the address and what to check', async () => {
+    const port = await closedPort();
+    const r = cli(['plan', '--region', 'cn-beijing', '--roles', 'hub', '--pg-admin-url', `postgres://postgres@127.0.0.1:${port}/postgres`], {
+      HARBOR_ADMIN_PASSWORD: 'x',
+    });
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `mirrornet: Cannot reach PostgreSQL at 127.0.0.1:${port}: the connection was refused (nothing listens on that port). ` +
+        'Check that PostgreSQL runs there and that the address and port are right.\n',
+    );
+  });
+
+  it('plan on a core whose Harbor is unreachable exits 1 with the URL and what to check', async () => {
+    const port = await closedPort();
+    const r = cli(['plan', '--region', 'cn-beijing', '--roles', 'hub', '--harbor-url', `http://127.0.0.1:${port}`], { HARBOR_ADMIN_PASSWORD: 'x' });
+    assert.equal(r.status, 1, r.stderr);
+    assert.match(
+      r.stderr,
+      new RegExp(
+        `^mirrornet: Cannot reach Harbor at http://127\\.0\\.0\\.1:${port}: the connection was refused \\(nothing listens on that port\\)\\. ` +
+          'Check that Harbor runs there and that the address and port are right\\. \\(GET /api/v2\\.0/[a-z/]+, 5 attempt\\(s\\)\\.\\)\\n$',
+      ),
+    );
+  });
+
+  it('an agent without git says so instead of blaming the URL', () => {
+    const empty = join(dir, 'bin');
+    mkdirSync(empty);
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'agent', '--once', '--region', 'cn-hangzhou-idc', '--repo-url', REPO, '--root', dir, '--listen', '127.0.0.1:0', '--no-chat'],
+      { encoding: 'utf8', timeout: 50_000, env: { ...process.env, PATH: empty, MIRRORNET_LOG_LEVEL: 'silent' } },
+    );
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      (JSON.parse(r.stdout) as { reason: string }).reason,
+      `Cannot clone ${REPO} (branch main): git is not installed on this host (not found in PATH). Install git (Debian: apt-get install git).`,
+    );
+  });
+
+  it('mirrornet schema into a read-only directory exits 1 with the path (root: a read-only tmpfs)', function () {
+    need(this, missingRoot() ?? missingCommand('mount', 'mount'));
+    const ro = join(dir, 'ro');
+    mkdirSync(ro);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=1m', 'tmpfs', ro]);
+    try {
+      const r = spawnSync(process.execPath, [CLI, 'schema', '--out', ro], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 1, r.stderr);
+      assert.equal(
+        r.stderr,
+        `mirrornet: Cannot write ${ro}/region.schema.json: it is on a read-only file system. Mount it read-write (in a systemd unit: ReadWritePaths=${ro}).\n`,
+      );
+    } finally {
+      execFileSync('umount', [ro]);
+    }
   });
 
   it('an agent whose --listen port is taken exits 1 with a sentence, not an internal error', async () => {

@@ -266,6 +266,27 @@ const CASES: Case[] = [
     says: ['U+0007'],
   },
   {
+    rule: 'yaml/control-character',
+    title: 'a raw NUL byte inside a label key (labels take any key), at the key',
+    mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\nlabels:\n  te\u0000am: network\n')],
+    at: { file: JAKARTA, line: '  te', column: 5 },
+    says: ['This key holds the control character U+0000; keys are plain text without control characters: remove it.'],
+  },
+  {
+    rule: 'yaml/control-character',
+    title: 'an escape character written as \\e in a double-quoted key, at the key',
+    mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\nlabels:\n  "team\\e[2J": network\n')],
+    at: { file: JAKARTA, line: '  "team', column: 3 },
+    says: ['This key holds the control character U+001B'],
+  },
+  {
+    rule: 'yaml/control-character',
+    title: 'a line break in a quoted key (values may hold one, keys not), at the key',
+    mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\nlabels:\n  "rack 1\\nrow 2": a\n')],
+    at: { file: JAKARTA, line: '  "rack 1', column: 3 },
+    says: ['This key holds the control character U+000A'],
+  },
+  {
     rule: 'yaml/reserved-key',
     title: 'a __proto__ key at the top level, at the key',
     mutate: [replace(JAKARTA, 'kind: Region\n', 'kind: Region\n__proto__:\n  polluted: true\n')],
@@ -482,20 +503,30 @@ const CASES: Case[] = [
   },
 
   {
-    rule: 'secrets/plaintext',
-    title: 'credentials inside a URL field, never echoed',
-    mutate: [replace(HARBOR_SG, 'externalUrl: https://harbor.sg.small.internal', 'externalUrl: https://admin:Harb0r-url-secret@harbor.sg.small.internal')],
-    at: { file: HARBOR_SG, line: 'externalUrl: https://admin:', column: 14 },
-    says: ['holds credentials inside a URL', 'env:NAME'],
-    neverSays: ['Harb0r-url-secret', 'admin:'],
-  },
-  {
-    rule: 'secrets/plaintext',
+    rule: 'secrets/url-credentials',
     title: 'a token inside the S3 region endpoint URL, never echoed',
     mutate: [replace(HARBOR_BJ, 'regionendpoint: https://s3.bj.small.internal', 'regionendpoint: https://AKIAEXAMPLE0token@s3.bj.small.internal')],
     at: { file: HARBOR_BJ, line: 'regionendpoint: https://AKIA' },
-    says: ['holds credentials inside a URL'],
+    says: ['This URL holds credentials'],
     neverSays: ['AKIAEXAMPLE0token'],
+  },
+  {
+    rule: 'secrets/url-credentials',
+    title: 'a Harbor endpoint URL with user:password before the host, never echoed',
+    mutate: [replace(HARBOR_SG, 'url: https://hub.docker.com', 'url: https://mirror-bot:dckr_pat_Q7x9@hub.docker.com')],
+    at: { file: HARBOR_SG, line: 'url: https://mirror-bot', column: 10 },
+    says: [
+      'This URL holds credentials (user:password@ or token@ before the host), and secrets never live in the repository: remove them from the URL, ' +
+        'give them as a secret reference (env:NAME or file:/absolute/path) in the field meant for them, and rotate them if they were ever committed.',
+    ],
+    neverSays: ['dckr_pat_Q7x9', 'mirror-bot'],
+  },
+  {
+    rule: 'secrets/url-credentials',
+    title: 'a token before the host of a URL in a description (any string), never echoed',
+    mutate: [replace(JAKARTA, 'description: Indonesia', 'description: see https://ghp_R2d2C3po@git.example.internal/net/runbook for Indonesia')],
+    at: { file: JAKARTA, line: 'description: see', column: 14 },
+    neverSays: ['ghp_R2d2C3po'],
   },
 
   // ---- policy/missing, sites/* ----

@@ -589,7 +589,11 @@ describe('harbor-api provider: faults', () => {
       const err = result.error.error as HarborApiError;
       assert.ok(err instanceof HarborApiError);
       assert.equal(err.kind, 'network');
-      assert.match(err.userMessage, /Could not reach Harbor at http:\/\/127\.0\.0\.1:\d+ for POST \/api\/v2\.0\/robots .*the next run retries/);
+      assert.equal(
+        err.userMessage,
+        `Cannot reach Harbor at ${failing.sg.emulator!.url}: the connection was closed before an answer. Check for a proxy or load balancer in between; ` +
+          'the next run tries again. (POST /api/v2.0/robots, 1 attempt(s).)',
+      );
       // The robot exists (Harbor processed it) but its secret was never pinned.
       const robot = failing.sg.emulator!.state.robots.find((r) => r.name === 'replication-from-beijing')!;
       assert.equal(markerFingerprint(robot.description), undefined);

@@ -182,7 +182,7 @@ function fullInstance(): HarborInstance {
         secretkey: 'env:S3_SK',
         region: 'cn-north-4',
         regionendpoint: 'https://obs.internal',
-        bucket: 'b',
+        bucket: 'harbor-b',
         encrypt: true,
         keyid: 'kms-1',
         secure: true,

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse } from 'yaml';
 import type { Desired } from '../../src/desired/types.js';
+import { MirrornetError, userMessageOf } from '../../src/errors.js';
 import { localExec } from '../../src/host/exec.js';
 import { HostFiles } from '../../src/host/files.js';
 import { hostSecrets } from '../../src/host/secrets.js';
@@ -395,11 +396,60 @@ describe('postgres provider (Harbor database bootstrap)', function () {
       assert.deepEqual(pendingChanges(await plan()), []);
     });
 
-    it('an unreachable server fails the plan and changes nothing', async () => {
-      connector = pgConnector({ host: '127.0.0.1', port: await freePort(), user: 'postgres', password: async () => ADMIN_PASSWORD, connectTimeoutMs: 2000 });
+    it('an unreachable server fails the plan with a sentence that says where and what to do, and changes nothing', async () => {
+      const port = await freePort();
+      connector = pgConnector({ host: '127.0.0.1', port, user: 'postgres', password: async () => ADMIN_PASSWORD, connectTimeoutMs: 2000 });
       deps = makeDeps();
-      await assert.rejects(plan(), (err: Error) => /ECONNREFUSED/.test(err.message) && !err.message.includes(ADMIN_PASSWORD));
+      await assert.rejects(plan(), (err: Error) => {
+        assert.ok(err instanceof MirrornetError, `not a MirrornetError: ${err.stack}`);
+        assert.equal(
+          userMessageOf(err),
+          `Cannot reach PostgreSQL at 127.0.0.1:${port}: the connection was refused (nothing listens on that port). ` +
+            'Check that PostgreSQL runs there and that the address and port are right.',
+        );
+        assert.match(err.message, /ECONNREFUSED/);
+        assert.ok(!err.message.includes(ADMIN_PASSWORD));
+        return true;
+      });
       assert.deepEqual(state.inventory, {});
+    });
+
+    it('a wrong admin password is a sentence that names the server, the user and the option to check', async () => {
+      connector = pgConnector({ host: '127.0.0.1', port: server.port, user: 'postgres', password: async () => 'not-the-password' });
+      deps = makeDeps();
+      await assert.rejects(plan(), (err: Error) => {
+        assert.equal(
+          userMessageOf(err),
+          `PostgreSQL at 127.0.0.1:${server.port} refused the login of postgres: the password is wrong. ` +
+            'Check what --pg-admin-password (or MIRRORNET_PG_ADMIN_PASSWORD) resolves to on this host.',
+        );
+        return true;
+      });
+    });
+
+    it('an admin database that does not exist is a sentence that says which to name instead', async () => {
+      connector = pgConnector({ host: '127.0.0.1', port: server.port, user: 'postgres', database: 'nodb', password: async () => ADMIN_PASSWORD });
+      deps = makeDeps();
+      await assert.rejects(plan(), (err: Error) => {
+        assert.equal(
+          userMessageOf(err),
+          `PostgreSQL at 127.0.0.1:${server.port} has no database nodb: name an existing one in --pg-admin-url (usually postgres).`,
+        );
+        return true;
+      });
+    });
+
+    it('an admin without the right to create roles gets a sentence with the SQLSTATE and the rights it needs', async () => {
+      await sql(`CREATE ROLE weak LOGIN PASSWORD 'weak-pw'`);
+      connector = pgConnector({ host: '127.0.0.1', port: server.port, user: 'weak', password: async () => 'weak-pw' });
+      deps = makeDeps();
+      const p = await plan();
+      const r = await applyHost(p, desired(), deps, store, state);
+      assert.equal(
+        r.error && userMessageOf(r.error.error),
+        `PostgreSQL at 127.0.0.1:${server.port} refused a statement of the Harbor database bootstrap: permission denied to create role (SQLSTATE 42501). ` +
+          'The admin user needs CREATEROLE and CREATEDB (or to be a superuser).',
+      );
     });
   });
 });

@@ -38,7 +38,7 @@ export const yamlRules: RuleFamily = {
     {
       id: 'yaml/control-character',
       severity: 'error',
-      summary: 'String values hold no control characters (NUL, escape, carriage return, ...) other than tab and newline.',
+      summary: 'Keys hold no control characters; string values none other than tab and newline (no NUL, escape, carriage return, ...).',
       example: 'description: "Jakarta\\0"',
     },
     {
@@ -86,7 +86,7 @@ export const schemaRules: RuleFamily = {
     {
       id: 'schema/format',
       severity: 'error',
-      summary: 'Addresses (IPv4 octets 0-255), host names (RFC 1123), ports (1-65535), CIDRs, URLs and durations have the right format.',
+      summary: 'Addresses (IPv4 octets 0-255), host names (RFC 1123), ports (1-65535), CIDRs, URLs, cloud ids, host paths and durations have the right format.',
       example: 'cidr: 10.136.0.0, address: 10.136.0.256, endpoint: 203.0.113.10:70000',
     },
     { id: 'schema/range', severity: 'error', summary: 'Numbers and lists are within their bounds.', example: 'mtu: 100' },
@@ -99,8 +99,14 @@ export const secretRules: RuleFamily = {
     {
       id: 'secrets/plaintext',
       severity: 'error',
-      summary: 'Secret fields hold a reference (env:NAME or file:/path), never the secret; URLs hold no credentials (user:password@).',
+      summary: 'Secret fields hold a reference (env:NAME or file:/path), never the secret.',
       example: 'password: hunter2 (write password: env:HARBOR_DB_PASSWORD)',
+    },
+    {
+      id: 'secrets/url-credentials',
+      severity: 'error',
+      summary: 'No URL holds credentials (user:password@ or token@ before the host); the finding never echoes them.',
+      example: 'url: https://admin:Harbor12345@harbor.sg.internal',
     },
   ],
 };

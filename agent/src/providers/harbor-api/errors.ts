@@ -2,6 +2,7 @@
 // Harbor's `{"errors":[...]}` body parsed into a code and a message, and a sentence for the user that says
 // what to do. Never holds a password, a secret or a request body.
 import { MirrornetError } from '../../errors.js';
+import { networkErrorCode, networkSentence } from '../../host/network.js';
 import { HarborErrorBody } from './schema.js';
 
 export type HarborErrorKind =
@@ -37,7 +38,7 @@ export class HarborApiError extends MirrornetError {
   ) {
     const what = status ? `HTTP ${status} ${code}${harborMessage ? `: ${harborMessage}` : ''}` : `${code}${harborMessage ? ` (${harborMessage})` : ''}`;
     const kind = code === 'INVALID_RESPONSE' ? 'invalid-response' : kindOf(status);
-    super(userSentence({ kind, baseUrl, method, path, harborMessage, attempts }, what), {
+    super(userSentence({ kind, baseUrl, method, path, harborMessage, attempts, code }, what), {
       cause: opts?.cause,
       message: `Harbor ${method} ${path} failed: ${what}`,
     });
@@ -49,7 +50,7 @@ export class HarborApiError extends MirrornetError {
   }
 }
 
-function userSentence(e: Pick<HarborApiError, 'kind' | 'baseUrl' | 'method' | 'path' | 'harborMessage' | 'attempts'>, what: string): string {
+function userSentence(e: Pick<HarborApiError, 'kind' | 'baseUrl' | 'method' | 'path' | 'harborMessage' | 'attempts' | 'code'>, what: string): string {
   const at = `Harbor at ${e.baseUrl} answered ${e.method} ${e.path} with ${what}`;
   switch (e.kind) {
     case 'unauthorized':
@@ -76,11 +77,10 @@ function userSentence(e: Pick<HarborApiError, 'kind' | 'baseUrl' | 'method' | 'p
     case 'throttled':
     case 'server':
       return `${at} after ${e.attempts} attempt(s). Harbor is overloaded or failing; the next run retries.`;
-    case 'network':
-      return (
-        `Could not reach Harbor at ${e.baseUrl} for ${e.method} ${e.path} (${what}) after ${e.attempts} attempt(s). ` +
-        'Check the URL and the network; the next run retries.'
-      );
+    case 'network': {
+      const sentence = networkSentence('Harbor', e.baseUrl, e.code) ?? `Cannot reach Harbor at ${e.baseUrl} (${what}). Check the URL and the network.`;
+      return `${sentence} (${e.method} ${e.path}, ${e.attempts} attempt(s).)`;
+    }
     case 'invalid-response':
       return `${at}, which mirrornet does not understand (is this Harbor 2.x?).`;
     default:
@@ -92,17 +92,9 @@ export function isHarborError(err: unknown, kind?: HarborErrorKind): err is Harb
   return err instanceof HarborApiError && (kind === undefined || err.kind === kind);
 }
 
-/** The code of a failed fetch (ECONNRESET, ECONNREFUSED, ETIMEDOUT ...), looking through its causes. */
+/** The code of a failed fetch (ECONNRESET, ECONNREFUSED, ETIMEDOUT ...), looking through its causes; ECONNRESET when it has none. */
 export function networkCode(err: unknown): string {
-  let e: unknown = err;
-  for (let i = 0; i < 4 && e; i++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && code) return code;
-    const name = (e as { name?: unknown }).name;
-    if (name === 'TimeoutError' || name === 'AbortError') return 'ETIMEDOUT';
-    e = (e as { cause?: unknown }).cause;
-  }
-  return 'ECONNRESET';
+  return networkErrorCode(err) ?? 'ECONNRESET';
 }
 
 /** The error of a non-2xx answer, from Harbor's error body when it has one (else the start of the text). */

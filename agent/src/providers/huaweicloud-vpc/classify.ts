@@ -3,6 +3,7 @@
 // and loses VPC v1 `{"code","message"}`; every status is passed through to us, so all three body shapes are
 // parsed here. Whatever a server or a library put in a message goes through the one redaction layer
 // (redact.ts: the keys, signed Authorization values), and the header is not even named.
+import { networkErrorCode, networkSentence } from '../../host/network.js';
 import { redactText } from '../../redact.js';
 import { AK_ENV, SK_ENV } from './credentials.js';
 import { HuaweiVpcError, type VpcErrorKind } from './errors.js';
@@ -87,13 +88,15 @@ export function transportError(c: ClientFacts, op: Operation, err: unknown): Hua
       { cause },
     );
   }
-  if (/socket hang up|ECONNRESET|ECONNREFUSED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH|aborted|network/i.test(msg)) {
+  const code = networkErrorCode(err) ?? /\b(ECONNRESET|ECONNREFUSED|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b/.exec(msg)?.[1];
+  const sentence = code === undefined ? undefined : networkSentence('Huawei Cloud VPC', c.endpoint, code);
+  if (sentence || /socket hang up|aborted|network/i.test(msg)) {
     return new HuaweiVpcError(
       {
         kind: 'network',
         operation: what,
         message: `${what}: ${msg}`,
-        userMessage: `The Huawei Cloud VPC endpoint ${c.endpoint} could not be reached while ${what} (${msg}).`,
+        userMessage: sentence ? `${sentence} (while ${what})` : `The Huawei Cloud VPC endpoint ${c.endpoint} could not be reached while ${what} (${msg}).`,
       },
       { cause },
     );

@@ -7,6 +7,8 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
 import type { Desired } from '../../desired/types.js';
+import { MirrornetError } from '../../errors.js';
+import { describeNetworkError, networkSentence } from '../../host/network.js';
 import { MASK, SecretError } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
@@ -340,17 +342,85 @@ async function connectClient(config: pg.ClientConfig): Promise<PgClientLike> {
   return client;
 }
 
+/** PostgreSQL refused or could not be reached, said as where, why and what to do; `code` is the SQLSTATE or network code. */
+class PostgresError extends MirrornetError {
+  constructor(
+    userMessage: string,
+    readonly code: string | undefined,
+    opts: { cause: unknown },
+  ) {
+    super(userMessage, { cause: opts.cause, message: `PostgreSQL: ${(opts.cause as Error)?.message ?? String(opts.cause)}` });
+  }
+}
+
+/** What the server said when it refused the admin's connection (SQLSTATE), as a sentence that says what to do. */
+function refusedLogin(at: string, user: string, database: string, err: unknown): string | undefined {
+  const message = (err as Error)?.message ?? String(err);
+  switch (pgCode(err)) {
+    case '28P01':
+      return (
+        `PostgreSQL at ${at} refused the login of ${user}: the password is wrong. Check what --pg-admin-password ` +
+        '(or MIRRORNET_PG_ADMIN_PASSWORD) resolves to on this host.'
+      );
+    case '28000':
+      return `PostgreSQL at ${at} does not let ${user} log in from this host (${message}). Add a pg_hba.conf entry for this host, or use another user.`;
+    case '3D000':
+      return `PostgreSQL at ${at} has no database ${database}: name an existing one in --pg-admin-url (usually postgres).`;
+    case '53300':
+    case '57P03':
+      return `PostgreSQL at ${at} takes no connection now (${message}); the next run tries again.`;
+  }
+  if (/password must be a string/i.test(message)) {
+    return `PostgreSQL at ${at} asks ${user} for a password and none was given: pass --pg-admin-password env:NAME or file:/path.`;
+  }
+  if (/does not support SSL/i.test(message)) {
+    return `PostgreSQL at ${at} does not accept TLS, but --pg-admin-url asks for it: use sslmode=disable there, or enable ssl on the server.`;
+  }
+  return undefined;
+}
+
+/** A failure of the admin connection or of a statement, as a PostgresError when the server or the network explains it. */
+function explainPg(at: string, user: string, database: string, err: unknown): unknown {
+  if (err instanceof MirrornetError) return err;
+  const message = (err as Error)?.message ?? '';
+  const network =
+    describeNetworkError('PostgreSQL', at, err)?.userMessage ??
+    (/connection timeout|timeout expired/i.test(message) ? networkSentence('PostgreSQL', at, 'ETIMEDOUT') : undefined) ??
+    (/Connection terminated/i.test(message) ? networkSentence('PostgreSQL', at, 'ECONNRESET') : undefined);
+  const sentence = network ?? refusedLogin(at, user, database, err);
+  if (sentence) return new PostgresError(sentence, pgCode(err), { cause: err });
+  const code = pgCode(err);
+  if (code && /^[0-9A-Z]{5}$/.test(code)) {
+    const hint = code === '42501' ? ' The admin user needs CREATEROLE and CREATEDB (or to be a superuser).' : ' Check the admin user and the server.';
+    return new PostgresError(`PostgreSQL at ${at} refused a statement of the Harbor database bootstrap: ${message} (SQLSTATE ${code}).${hint}`, code, {
+      cause: err,
+    });
+  }
+  return err;
+}
+
+/** The admin client, with every failure explained (the statements' SQLSTATE stays readable as `code`). */
+function explainedClient(client: PgClientLike, explain: (err: unknown) => unknown): PgClientLike {
+  return {
+    query: (text, values) => client.query(text, values).catch((err: unknown) => Promise.reject(explain(err))),
+    end: () => client.end(),
+  };
+}
+
 /** A connector with pg.Client: the admin server settings are an input; the role logs in to the same server. */
 export function pgConnector(admin: PgAdmin): PostgresConnector {
   const common = { host: admin.host, port: admin.port, ssl: sslOf(admin.sslMode), connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000 };
+  const database = admin.database ?? 'postgres';
+  const explain = (err: unknown) => explainPg(`${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}`, admin.user, database, err);
   return {
     async admin() {
-      return connectClient({
-        ...common,
-        user: admin.user,
-        database: admin.database ?? 'postgres',
-        ...(admin.password ? { password: await admin.password() } : {}),
-      });
+      try {
+        const password = admin.password ? await admin.password() : undefined;
+        const client = await connectClient({ ...common, user: admin.user, database, ...(password !== undefined ? { password } : {}) });
+        return explainedClient(client, explain);
+      } catch (err) {
+        throw explain(err);
+      }
     },
     async login(instance, password) {
       return connectClient({ ...common, user: instance.database.username, database: instance.database.dbName, password });

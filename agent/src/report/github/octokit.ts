@@ -3,6 +3,7 @@
 // base URL for GitHub Enterprise Server (https://HOST/api/v3) or a local emulator.
 import { Octokit } from 'octokit';
 import type { Logger } from 'pino';
+import { describeNetworkError } from '../../host/network.js';
 
 export type { Octokit } from 'octokit';
 
@@ -74,9 +75,15 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
   });
 }
 
-/** A short reason from an octokit error: status and GitHub's message, never the token. */
+/** A short reason from an octokit error: status and GitHub's message, or why GitHub could not be reached; never the token. */
 export function describeGithubError(err: unknown): string {
-  const e = err as { status?: number; message?: string; response?: { data?: { message?: string } } };
+  const e = err as { status?: number; message?: string; response?: { data?: { message?: string } }; request?: { url?: string } };
+  if (!e.response) {
+    // octokit reports a failed fetch as status 500 without a response: say why the network failed instead.
+    const url = e.request?.url;
+    const network = describeNetworkError('GitHub', url ? new URL(url).origin : 'its API URL', err);
+    if (network) return network.userMessage.replace(/\.$/, '');
+  }
   const message = e.response?.data?.message ?? e.message ?? String(err);
   return e.status ? `HTTP ${e.status}: ${message}` : message;
 }
