@@ -292,13 +292,18 @@ export class Agent {
     return { kind: 'refused', revision, reason };
   }
 
+  /** The git remote's address (lockout protection); a resolver that does not answer within 10 s counts as no answer. */
   private async remoteAddress(): Promise<string | undefined> {
     const host = this.source.remoteHost();
     if (!host) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
     try {
-      return (await lookup(host, { family: 4 })).address;
+      return await Promise.race([lookup(host, { family: 4 }).then((a) => a.address), late]);
     } catch {
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

@@ -104,11 +104,18 @@ interface DatabaseData {
 
 const pgCode = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
 
+/** A server that stopped answering must not hold the agent at the goodbye either: end() is waited for at most 5 s. */
+async function endClient(client: PgClientLike): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.end().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 5000).unref()))]);
+  clearTimeout(timer);
+}
+
 async function withClient<T>(client: PgClientLike, fn: (c: PgClientLike) => Promise<T>): Promise<T> {
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => undefined);
+    await endClient(client);
   }
 }
 
@@ -120,7 +127,7 @@ async function probeLogin(connector: PostgresConnector, instance: HarborInstance
   } catch (err) {
     return pgCode(err) === '28P01' ? 'differs' : 'unknown';
   }
-  await client.end().catch(() => undefined);
+  await endClient(client);
   return 'same';
 }
 
@@ -302,6 +309,8 @@ interface PgServer {
   /** sslmode as libpq spells it; default prefer-like `disable`. */
   sslMode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
   connectTimeoutMs?: number;
+  /** How long one statement may take, on the server (statement_timeout) and waiting for its answer (default 60 s). */
+  queryTimeoutMs?: number;
 }
 
 export interface PgAdmin extends PgServer {
@@ -342,7 +351,15 @@ async function connectClient(config: pg.ClientConfig): Promise<PgClientLike> {
 
 /** A connector with pg.Client: the admin server settings are an input; the role logs in to the same server. */
 export function pgConnector(admin: PgAdmin): PostgresConnector {
-  const common = { host: admin.host, port: admin.port, ssl: sslOf(admin.sslMode), connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000 };
+  const queryTimeoutMs = admin.queryTimeoutMs ?? 60_000;
+  const common = {
+    host: admin.host,
+    port: admin.port,
+    ssl: sslOf(admin.sslMode),
+    connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000,
+    query_timeout: queryTimeoutMs,
+    statement_timeout: queryTimeoutMs,
+  };
   return {
     async admin() {
       return connectClient({
