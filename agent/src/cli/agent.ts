@@ -107,7 +107,18 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const metrics = createMetrics();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log);
   const report = await reporters(opts, stateDir, log);
-  const agent = new Agent({ site: opts.region, roles }, source, store, deps, log, metrics, report.sink, evaluateInChild, report.onApplied);
+  const interval = intervalMs(opts.interval);
+  const agent = new Agent(
+    { site: opts.region, roles, intervalMs: interval },
+    source,
+    store,
+    deps,
+    log,
+    metrics,
+    report.sink,
+    evaluateInChild,
+    report.onApplied,
+  );
 
   if (opts.once) {
     const result = await agent.tick('once');
@@ -117,30 +128,16 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   }
 
   const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: opts.root }).resolve(opts.webhookSecret) : undefined;
-  const interval = intervalMs(opts.interval);
-  // A stall is visible: healthy only while some reconcile has completed within the last two intervals.
-  let lastTickCompleted = Date.now();
-  let stalled = false;
-  const tick = (reason: string) =>
-    agent.tick(reason).finally(() => {
-      lastTickCompleted = Date.now();
-      if (stalled) log.info('a reconcile completed again: /healthz answers 200');
-      stalled = false;
-    });
-  const healthy = () => {
-    const since = Date.now() - lastTickCompleted;
-    if (since <= 2 * interval) return true;
-    if (!stalled) log.warn({ sinceMs: since, interval: opts.interval }, 'no reconcile has completed within two intervals: /healthz answers 503');
-    stalled = true;
-    return false;
-  };
+  // A stall is visible (/healthz 503, the stall gauge, the log, chat): no reconcile completed within two
+  // intervals, or the state cannot be read; checked on a timer too, so nobody needs to probe for it.
+  const unwatch = agent.health.watch();
   const server = createAgentServer({
     log,
     registry: metrics.registry,
     ...(webhookSecret ? { webhookSecret } : {}),
     branch: opts.branch,
-    trigger: (reason) => void tick(reason),
-    healthy,
+    trigger: (reason) => void agent.tick(reason),
+    health: () => agent.health.check(),
     ready: () => agent.ready,
   });
   await new Promise<void>((resolve, reject) => {
@@ -156,11 +153,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     server.listen(listen.port, listen.host, () => resolve());
   });
   log.info({ listen: opts.listen, interval: opts.interval, repo: opts.repoUrl, branch: opts.branch }, 'agent started');
-  void tick('startup');
-  const task = scheduleTicks(opts.interval, () => tick('interval'));
+  void agent.tick('startup');
+  const task = scheduleTicks(opts.interval, () => agent.tick('interval'));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'agent stopping');
+      unwatch();
       void task.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
       void Promise.all([closed, report.close(5000)]).then(() => resolve());

@@ -18,12 +18,17 @@ import type { GitSource } from '../source/clone.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
+import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
 import { LockedError, type AgentState, type StateStore } from './state.js';
 
 export interface AgentOptions {
   site: string;
   roles: Role[];
+  /** The reconcile interval: with it, health judges a stall (no reconcile completed within two intervals). */
+  intervalMs?: number;
+  /** The clock of the health watch (tests drive it). */
+  now?: () => number;
 }
 
 export type TickResult =
@@ -70,12 +75,17 @@ export class Agent {
   private again = false;
   lastResult: TickResult | undefined;
   ready = false;
+  /** What the loop is doing now (steps, commands, hooks, lock waits). */
+  readonly activity: Activity;
+  /** Whether the agent makes progress: /healthz, the stall gauge, the log and agent-stalled / agent-recovered events. */
+  readonly health: HealthWatch;
+  private readonly deps: HostDeps;
 
   constructor(
     readonly opts: AgentOptions,
     private readonly source: GitSource,
     private readonly store: StateStore,
-    private readonly deps: HostDeps,
+    deps: HostDeps,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
     private readonly emit: EventSink = () => undefined,
@@ -83,7 +93,21 @@ export class Agent {
     private readonly evaluate: Evaluate = evaluateInChild,
     /** Told the applied revision's policies at start and after each apply (e.g. the chat routing). */
     private readonly onApplied: (applied: Applied) => void = () => undefined,
-  ) {}
+  ) {
+    const now = opts.now ?? Date.now;
+    this.activity = new Activity(now);
+    this.deps = { ...deps, exec: trackedExec(deps.exec, deps.commands, this.activity) };
+    this.health = new HealthWatch({
+      site: opts.site,
+      ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}),
+      now,
+      store,
+      activity: this.activity,
+      metrics,
+      log,
+      report: (kind, message, step) => this.event(kind, this.lastResult?.revision ?? 'unknown', message, { component: step, origin: 'drift' }),
+    });
+  }
 
   private started = false;
 
@@ -149,19 +173,30 @@ export class Agent {
 
   private async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
+    const done = this.activity.begin(name);
     try {
       return await fn();
     } catch (err) {
       this.metrics.errors.inc({ step: name });
       throw Object.assign(err as Error, { step: name });
     } finally {
+      done();
       this.log.debug({ step: name, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'step done');
     }
   }
 
-  /** `fn` holding `lock` (waiting up to LOCK_WAIT_MS). */
+  /** `fn` holding `lock` (waiting up to LOCK_WAIT_MS); the wait shows as the activity `lock`. */
   private locked<T>(lock: 'apply' | 'repository', fn: () => Promise<T>): Promise<T> {
-    return this.store.withLock(fn, { lock, waitMs: LOCK_WAIT_MS });
+    const waiting = this.activity.begin('lock', `waiting for the ${lock} lock`);
+    return this.store
+      .withLock(
+        () => {
+          waiting();
+          return fn();
+        },
+        { lock, waitMs: LOCK_WAIT_MS },
+      )
+      .finally(waiting);
   }
 
   private providerIds(): ProviderId[] {
@@ -217,6 +252,7 @@ export class Agent {
     } finally {
       end();
       this.metrics.lastReconcile.set(Date.now() / 1000);
+      this.health.tickCompleted();
     }
   }
 

@@ -9,6 +9,7 @@ import type { Socket } from 'node:net';
 import { verify } from '@octokit/webhooks-methods';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
+import type { Health } from '../reconcile/health.js';
 import { AddressRateLimiter, deliveryIdOf, RecentDeliveries, wellFormedSignature, type RateLimit } from './guards.js';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
@@ -60,7 +61,8 @@ export interface ServerDeps {
   /** The branch the agent follows: pushes to other branches are acknowledged and ignored. */
   branch: string;
   trigger: (reason: string) => void;
-  healthy: () => boolean;
+  /** /healthz: 200 when ok, else 503 with the reason. */
+  health: () => Health | Promise<Health>;
   ready: () => boolean;
   /** Overrides of the defaults (tests make the timeouts short). */
   limits?: Partial<ServerLimits>;
@@ -228,7 +230,10 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
     }
     const get = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/hooks/github') return req.method === 'POST' ? webhook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
-    if (path === '/healthz' && get) return deps.healthy() ? send(res, 200, 'ok\n') : send(res, 503, 'reconcile loop stalled\n');
+    if (path === '/healthz' && get) {
+      const health = await deps.health();
+      return health.ok ? send(res, 200, 'ok\n') : send(res, 503, `${health.reason ?? 'not healthy'}\n`);
+    }
     if (path === '/readyz' && get) return deps.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not reconciled yet\n');
     if (path === '/metrics' && get) return send(res, 200, await deps.registry.metrics(), { 'content-type': deps.registry.contentType });
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 404, 'not found\n');

@@ -148,7 +148,7 @@ describe('agent HTTP server under hostile input', function () {
     const failing = await startServer({
       log: createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } }),
       registry,
-      healthy: () => {
+      health: () => {
         throw new Error(`health ${SECRET}`);
       },
     });

@@ -104,4 +104,14 @@ describe('agent HTTP server refusal counters', function () {
     assert.equal(answer.status, 408);
     assert.equal((await refusals(h))['timeout'], 1);
   });
+
+  it('/healthz answers 503 with the reason the agent gives', async function () {
+    const h = await startServer();
+    servers.push(h);
+    const ok = await fetch(`${h.base}/healthz`);
+    assert.deepEqual([ok.status, await ok.text()], [200, 'ok\n']);
+    h.flags.healthy = false;
+    const stalled = await fetch(`${h.base}/healthz`);
+    assert.deepEqual([stalled.status, await stalled.text()], [503, 'hook dragonfly-restart running for 93 s\n']);
+  });
 });
