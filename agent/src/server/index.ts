@@ -15,7 +15,7 @@ import { AddressRateLimiter, deliveryIdOf, RecentDeliveries, wellFormedSignature
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 /** What one client may cost the agent. Every field has a safe default (see DEFAULT_LIMITS). */
-interface ServerLimits {
+export interface ServerLimits {
   /** Time to receive a request's headers (Node's `headersTimeout`). */
   headersTimeoutMs: number;
   /** Time to receive a whole request, body included (Node's `requestTimeout`). */
@@ -37,7 +37,7 @@ interface ServerLimits {
   deliveryWindowMs: number;
 }
 
-const DEFAULT_LIMITS: ServerLimits = {
+export const DEFAULT_LIMITS: ServerLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
