@@ -11,7 +11,7 @@ import { Agent, type Applied } from '../reconcile/loop.js';
 import { createMetrics } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
-import { createAgentServer } from '../server/index.js';
+import { createAgentServer, DEFAULT_LIMITS, type ServerLimits } from '../server/index.js';
 import { GitSource } from '../source/clone.js';
 import { UsageError, UserError } from './errors.js';
 import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
@@ -29,6 +29,8 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   githubToken?: string;
   githubApiUrl?: string;
   chat?: boolean;
+  maxConnections?: string;
+  webhookRate?: string;
 }
 
 interface Reporter {
@@ -88,7 +90,34 @@ function parseListen(text: string): { host: string; port: number } {
   return { host: m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0', port: Number(m[2]) };
 }
 
+/** What --max-connections and --webhook-rate BURST/PER_SECOND change of the endpoint's limits (server/index.ts). */
+export function serverLimitsOf(opts: Pick<AgentCliOptions, 'maxConnections' | 'webhookRate'>): Partial<ServerLimits> {
+  const limits: Partial<ServerLimits> = {};
+  if (opts.maxConnections !== undefined) {
+    const n = Number(opts.maxConnections);
+    if (!/^\d+$/.test(opts.maxConnections) || n < 1 || n > 65_535) {
+      throw new UsageError(`--max-connections ${opts.maxConnections} is not a whole number between 1 and 65535 (default ${DEFAULT_LIMITS.maxConnections}).`);
+    }
+    limits.maxConnections = n;
+  }
+  if (opts.webhookRate !== undefined) {
+    const m = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(opts.webhookRate);
+    const burst = Number(m?.[1]);
+    const perSecond = Number(m?.[2]);
+    if (!m || burst < 1 || burst > 10_000 || perSecond <= 0 || perSecond > 1000) {
+      const { burst: b, perSecond: p } = DEFAULT_LIMITS.webhookRate;
+      throw new UsageError(
+        `--webhook-rate ${opts.webhookRate} is not BURST/PER_SECOND: webhooks one source may send at once (1 to 10000), then per second ` +
+          `(more than 0, at most 1000), e.g. ${b}/${p} (the default) or 5/0.1.`,
+      );
+    }
+    limits.webhookRate = { burst, perSecond };
+  }
+  return limits;
+}
+
 export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<number> {
+  const limits = serverLimitsOf(opts);
   // A long-running agent trades a little GC time for memory: small young generation, size-optimised code.
   setFlagsFromString('--max-semi-space-size=1');
   setFlagsFromString('--optimize-for-size');
@@ -108,7 +137,18 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const metrics = createMetrics();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log);
   const report = await reporters(opts, stateDir, log);
-  const agent = new Agent({ site: opts.region, roles }, source, store, deps, log, metrics, report.sink, evaluateInChild, report.onApplied);
+  const interval = intervalMs(opts.interval);
+  const agent = new Agent(
+    { site: opts.region, roles, intervalMs: interval },
+    source,
+    store,
+    deps,
+    log,
+    metrics,
+    report.sink,
+    evaluateInChild,
+    report.onApplied,
+  );
 
   if (opts.once) {
     const result = await agent.tick('once');
@@ -118,31 +158,18 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   }
 
   const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: opts.root }).resolve(opts.webhookSecret) : undefined;
-  const interval = intervalMs(opts.interval);
-  // A stall is visible: healthy only while some reconcile has completed within the last two intervals.
-  let lastTickCompleted = Date.now();
-  let stalled = false;
-  const tick = (reason: string) =>
-    agent.tick(reason).finally(() => {
-      lastTickCompleted = Date.now();
-      if (stalled) log.info('a reconcile completed again: /healthz answers 200');
-      stalled = false;
-    });
-  const healthy = () => {
-    const since = Date.now() - lastTickCompleted;
-    if (since <= 2 * interval) return true;
-    if (!stalled) log.warn({ sinceMs: since, interval: opts.interval }, 'no reconcile has completed within two intervals: /healthz answers 503');
-    stalled = true;
-    return false;
-  };
+  // A stall is visible (/healthz 503, the stall gauge, the log, chat): no reconcile completed within two
+  // intervals, or the state cannot be read; checked on a timer too, so nobody needs to probe for it.
+  const unwatch = agent.health.watch();
   const server = createAgentServer({
     log,
     registry: metrics.registry,
     ...(webhookSecret ? { webhookSecret } : {}),
     branch: opts.branch,
-    trigger: (reason) => void tick(reason),
-    healthy,
+    trigger: (reason) => void agent.tick(reason),
+    health: () => agent.health.check(),
     ready: () => agent.ready,
+    limits,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -157,11 +184,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     server.listen(listen.port, listen.host, () => resolve());
   });
   log.info({ listen: opts.listen, interval: opts.interval, repo: opts.repoUrl, branch: opts.branch }, 'agent started');
-  void tick('startup');
-  const task = scheduleTicks(opts.interval, () => tick('interval'));
+  void agent.tick('startup');
+  const task = scheduleTicks(opts.interval, () => agent.tick('interval'));
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'agent stopping');
+      unwatch();
       void task.stop();
       const closed = new Promise<void>((r) => server.close(() => r()));
       void Promise.all([closed, report.close(5000)]).then(() => resolve());

@@ -161,6 +161,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--state-dir <dir>', 'state directory (default <root>/var/lib/mirrornet)')
     .option('--listen <host:port>', 'webhook, health and metrics endpoint', '127.0.0.1:9464')
     .option('--webhook-secret <ref>', 'secret reference (env:NAME or file:/path) of the GitHub webhook secret')
+    .option('--max-connections <n>', 'open connections the endpoint keeps; more are closed as they arrive (default 64)')
+    .option(
+      '--webhook-rate <burst/per-second>',
+      'webhooks one source (an IPv4 address, an IPv6 /64) may send at once, then per second; more get 429 (default 20/1)',
+    )
     .option('--allowed-signers <file>', 'only apply commits signed by a key in this SSH allowed-signers file')
     .option('--root <dir>', 'prefix for every host path (a sandbox instead of /)', '/')
     .option('--netns <name>', 'run every ip/wg/iptables command inside this network namespace')

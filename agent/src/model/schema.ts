@@ -382,7 +382,16 @@ export const RegionDefaults = z.strictObject({
   }),
 });
 
-const EventKind = z.enum(['applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']);
+const EventKind = z.enum([
+  'applied',
+  'apply-failed',
+  'revision-refused',
+  'guardrail-blocked',
+  'drift-detected',
+  'drift-resolved',
+  'agent-stalled',
+  'agent-recovered',
+]);
 
 export const NotificationChannel = z.strictObject({
   name: Name,

@@ -1,6 +1,7 @@
 // The agent's reconcile, as a list of named steps (after Flux's source-controller):
 // fetch -> verify -> validate -> compile -> read -> diff -> guard -> apply -> record -> report.
 // A new revision is applied whole; between revisions, drift is healed or only reported per component.
+// Fetching and validating hold only the repository lock; the apply lock is held from plan to record.
 import { createHash } from 'node:crypto';
 import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
@@ -8,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { Desired, Role } from '../desired/types.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
-import { userMessageOf } from '../errors.js';
+import { MirrornetError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
@@ -17,12 +18,17 @@ import type { GitSource } from '../source/clone.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
+import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
 import { LockedError, type AgentState, type StateStore } from './state.js';
 
 export interface AgentOptions {
   site: string;
   roles: Role[];
+  /** The reconcile interval: with it, health judges a stall (no reconcile completed within two intervals). */
+  intervalMs?: number;
+  /** The clock of the health watch (tests drive it). */
+  now?: () => number;
 }
 
 export type TickResult =
@@ -43,6 +49,23 @@ export interface Applied {
   area?: Area;
 }
 
+/** What a tick does, decided before the apply lock is taken. */
+type Decision =
+  /** Nothing new: heal or report drift against the applied revision. */
+  | { kind: 'keep'; revision: string; applied: Applied }
+  /** The remote's revision was refused before and nothing is applied: nothing to do. */
+  | { kind: 'refused'; revision: string; reason: string }
+  /** Refuse the new revision and record why. */
+  | { kind: 'refuse'; revision: string; reason: string }
+  /** Apply the new revision, judged by `guardrails` (those in force). */
+  | { kind: 'apply'; revision: string; next: Applied; guardrails?: Guardrails };
+
+/** Times a tick starts over because the state changed while it validated (another agent or `mirrornet apply`). */
+const MAX_ATTEMPTS = 3;
+const LOCK_WAIT_MS = 60_000;
+
+class ReconcileError extends MirrornetError {}
+
 function fingerprint(parts: string[]): string {
   return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
 }
@@ -52,12 +75,17 @@ export class Agent {
   private again = false;
   lastResult: TickResult | undefined;
   ready = false;
+  /** What the loop is doing now (steps, commands, hooks, lock waits). */
+  readonly activity: Activity;
+  /** Whether the agent makes progress: /healthz, the stall gauge, the log and agent-stalled / agent-recovered events. */
+  readonly health: HealthWatch;
+  private readonly deps: HostDeps;
 
   constructor(
     readonly opts: AgentOptions,
     private readonly source: GitSource,
     private readonly store: StateStore,
-    private readonly deps: HostDeps,
+    deps: HostDeps,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
     private readonly emit: EventSink = () => undefined,
@@ -65,7 +93,21 @@ export class Agent {
     private readonly evaluate: Evaluate = evaluateInChild,
     /** Told the applied revision's policies at start and after each apply (e.g. the chat routing). */
     private readonly onApplied: (applied: Applied) => void = () => undefined,
-  ) {}
+  ) {
+    const now = opts.now ?? Date.now;
+    this.activity = new Activity(now);
+    this.deps = { ...deps, exec: trackedExec(deps.exec, deps.commands, this.activity) };
+    this.health = new HealthWatch({
+      site: opts.site,
+      ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}),
+      now,
+      store,
+      activity: this.activity,
+      metrics,
+      log,
+      report: (kind, message, step) => this.event(kind, this.lastResult?.revision ?? 'unknown', message, { component: step, origin: 'drift' }),
+    });
+  }
 
   private started = false;
 
@@ -131,14 +173,30 @@ export class Agent {
 
   private async step<T>(name: string, fn: () => Promise<T>): Promise<T> {
     const started = process.hrtime.bigint();
+    const done = this.activity.begin(name);
     try {
       return await fn();
     } catch (err) {
       this.metrics.errors.inc({ step: name });
       throw Object.assign(err as Error, { step: name });
     } finally {
+      done();
       this.log.debug({ step: name, ms: Number(process.hrtime.bigint() - started) / 1e6 }, 'step done');
     }
+  }
+
+  /** `fn` holding `lock` (waiting up to LOCK_WAIT_MS); the wait shows as the activity `lock`. */
+  private locked<T>(lock: 'apply' | 'repository', fn: () => Promise<T>): Promise<T> {
+    const waiting = this.activity.begin('lock', `waiting for the ${lock} lock`);
+    return this.store
+      .withLock(
+        () => {
+          waiting();
+          return fn();
+        },
+        { lock, waitMs: LOCK_WAIT_MS },
+      )
+      .finally(waiting);
   }
 
   private providerIds(): ProviderId[] {
@@ -170,45 +228,7 @@ export class Agent {
     const log = this.log.child({ trigger });
     let revision = 'unknown';
     try {
-      const result = await this.store.withLock(
-        async (): Promise<TickResult> => {
-          const state = await this.store.load();
-          // fetch: a cheap remote check first
-          revision = await this.step('fetch', () => this.source.remoteRevision());
-          const applied = await this.loadApplied();
-          if (applied && (revision === state.appliedRevision || state.refused?.revision === revision)) {
-            // Nothing new (or the new revision was refused already): keep the applied revision true.
-            return this.driftTick(state, state.appliedRevision ?? revision, applied, log);
-          }
-          if (!applied && state.refused?.revision === revision) return { kind: 'refused', revision, reason: state.refused.reason };
-          await this.step('fetch', () => this.source.checkout(revision));
-          // verify
-          const unsigned = await this.step('verify', () => this.source.verify(revision));
-          if (unsigned) return this.refuse(state, revision, unsigned);
-          // validate + compile
-          const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles, revision));
-          if (!evaluation.valid) {
-            const first = evaluation.errors
-              .slice(0, 3)
-              .map((e) => `${e.file}:${e.line} ${e.rule}`)
-              .join('; ');
-            return this.refuse(state, revision, `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it`);
-          }
-          if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
-          const { desired, guardrails, notifications, area } = evaluation;
-          // The guardrails in force are those of the revision applied last: a commit cannot loosen the
-          // guardrails that judge it (a change to them takes effect one revision later).
-          const enforced = applied?.guardrails ?? guardrails;
-          return this.applyRevision(
-            state,
-            revision,
-            { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) },
-            enforced,
-            log,
-          );
-        },
-        { waitMs: 60_000 },
-      );
+      const result = await this.reconcile(log, (r) => (revision = r));
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
       if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift') this.ready = true;
@@ -232,7 +252,69 @@ export class Agent {
     } finally {
       end();
       this.metrics.lastReconcile.set(Date.now() / 1000);
+      this.health.tickCompleted();
     }
+  }
+
+  /**
+   * Decide holding only the repository lock (fetch, verify, validate: a long validation never keeps `mirrornet
+   * apply` or another agent from the host), then act under the apply lock, after checking that the state the
+   * decision was made on still holds; when another agent or `mirrornet apply` changed it meanwhile, start over.
+   */
+  private async reconcile(log: Logger, seen: (revision: string) => void): Promise<TickResult> {
+    for (let attempt = 1; ; attempt++) {
+      const before = await this.step('state', () => this.store.load());
+      const decision = await this.locked('repository', () => this.decide(before, seen));
+      if (decision.kind === 'refused') return { kind: 'refused', revision: decision.revision, reason: decision.reason };
+      const result = await this.locked('apply', async (): Promise<TickResult | undefined> => {
+        const state = await this.step('state', () => this.store.load());
+        if (state.appliedRevision !== before.appliedRevision || state.refused?.revision !== before.refused?.revision) return undefined;
+        if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
+        if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason);
+        return this.applyRevision(state, decision.revision, decision.next, decision.guardrails, log);
+      });
+      if (result) return result;
+      log.info({ attempt }, 'the state changed while this agent validated (another agent or mirrornet apply): starting over');
+      if (attempt >= MAX_ATTEMPTS) {
+        const sentence = `the state changed ${MAX_ATTEMPTS} times while this agent validated (another agent or mirrornet apply); the next tick tries again`;
+        throw Object.assign(new ReconcileError(sentence), { step: 'lock' });
+      }
+    }
+  }
+
+  /** What to do about the remote's revision, given the state `before` (under the repository lock, no host change). */
+  private async decide(before: AgentState, seen: (revision: string) => void): Promise<Decision> {
+    // fetch: a cheap remote check first
+    const revision = await this.step('fetch', () => this.source.remoteRevision());
+    seen(revision);
+    const applied = await this.loadApplied();
+    // Nothing new (or the new revision was refused already): keep the applied revision true.
+    if (applied && (revision === before.appliedRevision || before.refused?.revision === revision)) return { kind: 'keep', revision, applied };
+    if (!applied && before.refused?.revision === revision) return { kind: 'refused', revision, reason: before.refused.reason };
+    await this.step('fetch', () => this.source.checkout(revision));
+    // verify
+    const unsigned = await this.step('verify', () => this.source.verify(revision));
+    if (unsigned) return { kind: 'refuse', revision, reason: unsigned };
+    // validate + compile
+    const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles, revision));
+    if (!evaluation.valid) {
+      const first = evaluation.errors
+        .slice(0, 3)
+        .map((e) => `${e.file}:${e.line} ${e.rule}`)
+        .join('; ');
+      return { kind: 'refuse', revision, reason: `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it` };
+    }
+    if ('compileError' in evaluation) return { kind: 'refuse', revision, reason: evaluation.compileError };
+    const { desired, guardrails, notifications, area } = evaluation;
+    // The guardrails in force are those of the revision applied last: a commit cannot loosen the
+    // guardrails that judge it (a change to them takes effect one revision later).
+    const enforced = applied?.guardrails ?? guardrails;
+    return {
+      kind: 'apply',
+      revision,
+      next: { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) },
+      ...(enforced ? { guardrails: enforced } : {}),
+    };
   }
 
   private async refuse(state: AgentState, revision: string, reason: string): Promise<TickResult> {
@@ -246,13 +328,18 @@ export class Agent {
     return { kind: 'refused', revision, reason };
   }
 
+  /** The git remote's address (lockout protection); a resolver that does not answer within 10 s counts as no answer. */
   private async remoteAddress(): Promise<string | undefined> {
     const host = this.source.remoteHost();
     if (!host) return undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
     try {
-      return (await lookup(host, { family: 4 })).address;
+      return await Promise.race([lookup(host, { family: 4 }).then((a) => a.address), late]);
     } catch {
       return undefined;
+    } finally {
+      clearTimeout(timer);
     }
   }
 

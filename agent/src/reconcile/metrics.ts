@@ -8,6 +8,8 @@ export interface AgentMetrics {
   errors: Counter<'step'>;
   drift: Gauge<'component'>;
   lastReconcile: Gauge<string>;
+  /** 1 with what is stuck while the agent is stalled (reconcile/health.ts); {step="none"} 0 otherwise. */
+  stalled: Gauge<'step'>;
   revision(rev: string): void;
 }
 
@@ -28,6 +30,14 @@ export function createMetrics(): AgentMetrics {
     registers: [registry],
   });
   const lastReconcile = new Gauge({ name: 'mirrornet_last_reconcile_timestamp_seconds', help: 'When the last reconcile ended.', registers: [registry] });
+  const stalled = new Gauge({
+    name: 'mirrornet_agent_stalled',
+    help:
+      'Whether the agent is stalled (no reconcile completed within two intervals, or the state cannot be read), ' +
+      'with what is stuck: a step, hook <name>, state or idle.',
+    labelNames: ['step'] as const,
+    registers: [registry],
+  });
   const applied = new Gauge({
     name: 'mirrornet_last_applied_revision_info',
     help: 'The last applied revision (value 1).',
@@ -41,6 +51,7 @@ export function createMetrics(): AgentMetrics {
     errors,
     drift,
     lastReconcile,
+    stalled,
     revision(rev) {
       applied.reset();
       applied.set({ revision: rev }, 1);

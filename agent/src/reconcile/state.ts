@@ -1,5 +1,6 @@
 // The agent's state directory: last applied revision, the inventory of what it created (prune only from
-// here), drift fingerprints. Written atomically; a lock keeps two agents on one host from applying at once.
+// here), drift fingerprints. Written atomically; a lock keeps two agents on one host from applying at once, and a
+// second one (`repository`) from using the agent's clone at once while a new revision is fetched and validated.
 import { MirrornetError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -26,9 +27,16 @@ export const EMPTY_STATE: AgentState = { version: 1, inventory: {}, drift: {} };
 
 class StateError extends MirrornetError {}
 
+/** `apply`: plan, guard, apply and record on the host; `repository`: fetch, check out and validate in the agent's clone. */
+type LockName = 'apply' | 'repository';
+
 export class LockedError extends StateError {
-  constructor(dir: string, opts?: { cause?: unknown }) {
-    super(`Another mirrornet agent is applying on this host (lock in ${dir}); nothing was changed. Try again when it is done.`, opts);
+  constructor(dir: string, lock: LockName = 'apply') {
+    super(
+      lock === 'apply'
+        ? `Another mirrornet agent is applying on this host (lock in ${dir}); nothing was changed. Try again when it is done.`
+        : `Another mirrornet agent is fetching or validating a revision on this host (lock in ${dir}); nothing was changed. Try again when it is done.`,
+    );
   }
 }
 
@@ -71,12 +79,12 @@ export class StateStore {
   }
 
   /**
-   * Hold the state lock while `fn` runs. The lock file names its holder (pid and process start time), so a
-   * lock left by a killed agent is taken over at once instead of blocking until a timeout; a live holder
-   * makes this wait up to `waitMs`, then fail with LockedError.
+   * Hold the state lock (`apply.lock`; `repo.lock` for the `repository` lock) while `fn` runs. The lock file
+   * names its holder (pid and process start time), so a lock left by a killed agent is taken over at once
+   * instead of blocking until a timeout; a live holder makes this wait up to `waitMs`, then fail with LockedError.
    */
-  async withLock<T>(fn: () => Promise<T>, opts: { waitMs?: number } = {}): Promise<T> {
-    const path = join(this.dir, 'apply.lock');
+  async withLock<T>(fn: () => Promise<T>, opts: { waitMs?: number; lock?: LockName } = {}): Promise<T> {
+    const path = join(this.dir, opts.lock === 'repository' ? 'repo.lock' : 'apply.lock');
     try {
       await mkdir(this.dir, { recursive: true });
     } catch (err) {
@@ -102,7 +110,7 @@ export class StateStore {
           await removeDeadLock(path, holder);
           continue;
         }
-        if (Date.now() >= deadline) throw new LockedError(this.dir);
+        if (Date.now() >= deadline) throw new LockedError(this.dir, opts.lock);
         await new Promise((r) => setTimeout(r, 50 + Math.random() * 50));
       }
     } catch (err) {

@@ -1,6 +1,34 @@
-// What keeps a hostile client from costing the agent more than a few bytes: a per-address token bucket for the
-// webhook, the memory of recent delivery ids (GitHub redelivers; a replayed delivery must not reconcile twice),
-// and the signature-format check that runs before any body is read. Pure bookkeeping over an injected clock.
+// What keeps a hostile client from costing the agent more than a few bytes: a per-source token bucket for the
+// webhook (an IPv4 address, or an IPv6 /64: one client owns a whole /64 and rotates inside it freely), the memory
+// of recent delivery ids (GitHub redelivers; a replayed delivery must not reconcile twice), and the
+// signature-format check that runs before any body is read. Pure bookkeeping over an injected clock.
+import { createRequire } from 'node:module';
+import { isIPv6 } from 'node:net';
+
+type IpNum = typeof import('ip-num');
+let ipNum: IpNum | undefined;
+/** ip-num costs the long-running agent ~15 MB: loaded only when an IPv6 client shows up. */
+function ipnum(): IpNum {
+  return (ipNum ??= createRequire(import.meta.url)('ip-num') as IpNum);
+}
+
+/**
+ * The bucket a source address counts against: an IPv4 address itself, an IPv4-mapped IPv6 address
+ * (`::ffff:a.b.c.d`, how a dual-stack socket reports IPv4 clients) as that IPv4 address, any other IPv6
+ * address as its /64 (`2001:db8:1:2::/64`). Anything else is its own key.
+ */
+export function rateLimitKey(address: string): string {
+  if (!isIPv6(address)) return address;
+  const { IPv4, IPv6, IPv6CidrRange } = ipnum();
+  let ip;
+  try {
+    ip = IPv6.fromString(address.replace(/%.*$/, ''));
+  } catch {
+    return address; // Node's notation and ip-num's disagree: the address alone, never a failed request
+  }
+  if (ip.isIPv4Mapped()) return IPv4.fromNumber(ip.value & 0xffff_ffffn).toString();
+  return `${IPv6CidrRange.fromCidr(`${ip.toString()}/64`).getFirst().toString()}/64`;
+}
 
 /** The rate of webhook requests one source address may make: a burst, refilled continuously. */
 export interface RateLimit {
@@ -15,7 +43,7 @@ interface Bucket {
   at: number;
 }
 
-/** Per-address token buckets; at most `maxAddresses` are remembered (full buckets are forgotten first). */
+/** Per-source token buckets (see rateLimitKey); at most `maxAddresses` are remembered (full buckets are forgotten first). */
 export class AddressRateLimiter {
   private readonly buckets = new Map<string, Bucket>();
 
@@ -25,10 +53,10 @@ export class AddressRateLimiter {
     private readonly maxAddresses = 10_000,
   ) {}
 
-  /** 0 when `address` may go ahead (one token is taken), else the seconds until it may try again. */
+  /** 0 when `address` may go ahead (one token is taken from its source's bucket), else the seconds until it may try again. */
   take(address: string): number {
     const now = this.now();
-    const bucket = this.refilled(address, now);
+    const bucket = this.refilled(rateLimitKey(address), now);
     if (bucket.tokens >= 1) {
       bucket.tokens -= 1;
       return 0;

@@ -2,18 +2,20 @@
 // Prometheus metrics. Everything it does to the agent goes through the callbacks it is given. The port is meant to be
 // reachable and the agent runs as root, so every request, however malformed, ends in a status or a clean close:
 // short timeouts and a connection cap bound what slow clients hold, the signature's shape is checked before a body is
-// read, a per-address token bucket answers floods with 429, and a replayed delivery id does not reconcile twice.
+// read, a per-source token bucket answers floods with 429, and a replayed delivery id does not reconcile twice.
+// Every refusal is counted by reason (mirrornet_http_refused_total), so an operator sees an attack in /metrics.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { verify } from '@octokit/webhooks-methods';
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, type Registry } from 'prom-client';
+import type { Health } from '../reconcile/health.js';
 import { AddressRateLimiter, deliveryIdOf, RecentDeliveries, wellFormedSignature, type RateLimit } from './guards.js';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
 /** What one client may cost the agent. Every field has a safe default (see DEFAULT_LIMITS). */
-interface ServerLimits {
+export interface ServerLimits {
   /** Time to receive a request's headers (Node's `headersTimeout`). */
   headersTimeoutMs: number;
   /** Time to receive a whole request, body included (Node's `requestTimeout`). */
@@ -35,7 +37,7 @@ interface ServerLimits {
   deliveryWindowMs: number;
 }
 
-const DEFAULT_LIMITS: ServerLimits = {
+export const DEFAULT_LIMITS: ServerLimits = {
   headersTimeoutMs: 10_000,
   requestTimeoutMs: 30_000,
   keepAliveTimeoutMs: 5_000,
@@ -59,7 +61,8 @@ export interface ServerDeps {
   /** The branch the agent follows: pushes to other branches are acknowledged and ignored. */
   branch: string;
   trigger: (reason: string) => void;
-  healthy: () => boolean;
+  /** /healthz: 200 when ok, else 503 with the reason. */
+  health: () => Health | Promise<Health>;
   ready: () => boolean;
   /** Overrides of the defaults (tests make the timeouts short). */
   limits?: Partial<ServerLimits>;
@@ -68,6 +71,27 @@ export interface ServerDeps {
 }
 
 type Body = { kind: 'body'; bytes: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
+
+/** Why a request or connection was refused: the label of mirrornet_http_refused_total. */
+const REFUSALS = ['rate-limited', 'too-large', 'busy', 'bad-signature', 'replayed', 'connection-cap', 'timeout', 'malformed'] as const;
+type Refusal = (typeof REFUSALS)[number];
+
+/** The refusal counter in `registry` (one per registry: a second server on it shares the counter), every reason at 0. */
+function refusalCounter(registry: Registry): Counter<'reason'> {
+  const name = 'mirrornet_http_refused_total';
+  const existing = registry.getSingleMetric(name) as Counter<'reason'> | undefined;
+  if (existing) return existing;
+  const counter = new Counter({
+    name,
+    help:
+      'Requests and connections the agent endpoint refused, by reason: rate-limited (429), too-large (413, 431), busy (503), ' +
+      'bad-signature (401), replayed (a delivery id seen before), connection-cap, timeout (408 or idle), malformed (400).',
+    labelNames: ['reason'] as const,
+    registers: [registry],
+  });
+  for (const reason of REFUSALS) counter.inc({ reason }, 0);
+  return counter;
+}
 
 /** The body up to `limit` bytes; past that, reading stops and nothing more is kept. */
 function readBody(req: IncomingMessage, limit: number): Promise<Body> {
@@ -127,7 +151,7 @@ const STATUS_LINE: Record<string, string> = {
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
 };
 
-function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger) {
+function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger, refused: (reason: Refusal) => void) {
   const rate = new AddressRateLimiter(limits.webhookRate, deps.now);
   const deliveries = new RecentDeliveries(limits.deliveryWindowMs, deps.now);
   let bodyReads = 0;
@@ -145,11 +169,18 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger)
     const retryAfter = rate.take(req.socket.remoteAddress ?? 'unknown');
     if (retryAfter > 0) {
       log.debug({ address: req.socket.remoteAddress }, 'webhook rate limited');
+      refused('rate-limited');
       return refuse(res, 429, 'too many requests\n', { 'retry-after': String(retryAfter) });
     }
     const signature = req.headers['x-hub-signature-256'];
-    if (!wellFormedSignature(signature)) return refuse(res, 401, 'missing or malformed X-Hub-Signature-256\n');
-    if (bodyReads >= limits.maxBodyReads) return refuse(res, 503, 'busy\n', { 'retry-after': '1' });
+    if (!wellFormedSignature(signature)) {
+      refused('bad-signature');
+      return refuse(res, 401, 'missing or malformed X-Hub-Signature-256\n');
+    }
+    if (bodyReads >= limits.maxBodyReads) {
+      refused('busy');
+      return refuse(res, 503, 'busy\n', { 'retry-after': '1' });
+    }
     bodyReads++;
     let body: Body;
     try {
@@ -158,16 +189,25 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger)
       bodyReads--;
     }
     if (body.kind === 'aborted') return void res.destroy();
-    if (body.kind === 'too-large') return refuse(res, 413, 'payload too large\n');
+    if (body.kind === 'too-large') {
+      refused('too-large');
+      return refuse(res, 413, 'payload too large\n');
+    }
     const result = await answerWebhook(req.headers, signature, body.bytes);
     log.info({ status: result.status, event: req.headers['x-github-event'], delivery: req.headers['x-github-delivery'] }, 'webhook');
     return send(res, result.status, `${result.message}\n`);
   }
 
   async function answerWebhook(headers: IncomingMessage['headers'], signature: string, body: Buffer): Promise<{ status: number; message: string }> {
-    if (!(await verified(signature, body))) return { status: 401, message: 'bad signature' };
+    if (!(await verified(signature, body))) {
+      refused('bad-signature');
+      return { status: 401, message: 'bad signature' };
+    }
     const delivery = deliveryIdOf(headers['x-github-delivery']);
-    if (delivery !== undefined && deliveries.seenBefore(delivery)) return { status: 200, message: `delivery ${delivery} already handled` };
+    if (delivery !== undefined && deliveries.seenBefore(delivery)) {
+      refused('replayed');
+      return { status: 200, message: `delivery ${delivery} already handled` };
+    }
     const event = String(headers['x-github-event'] ?? '');
     if (event === 'ping') return { status: 200, message: 'pong' };
     if (event !== 'push') return { status: 202, message: `ignored event ${event.slice(0, 64)}` };
@@ -184,10 +224,16 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger)
 
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
-    if (path === undefined) return refuse(res, 400, 'bad request target\n');
+    if (path === undefined) {
+      refused('malformed');
+      return refuse(res, 400, 'bad request target\n');
+    }
     const get = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/hooks/github') return req.method === 'POST' ? webhook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
-    if (path === '/healthz' && get) return deps.healthy() ? send(res, 200, 'ok\n') : send(res, 503, 'reconcile loop stalled\n');
+    if (path === '/healthz' && get) {
+      const health = await deps.health();
+      return health.ok ? send(res, 200, 'ok\n') : send(res, 503, `${health.reason ?? 'not healthy'}\n`);
+    }
     if (path === '/readyz' && get) return deps.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not reconciled yet\n');
     if (path === '/metrics' && get) return send(res, 200, await deps.registry.metrics(), { 'content-type': deps.registry.contentType });
     if (req.method !== 'GET' && req.method !== 'HEAD') return refuse(res, 404, 'not found\n');
@@ -204,8 +250,11 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger)
 }
 
 /** A request the HTTP parser refused (bad target, header, method; timeout): a status if nothing was answered yet, then close. */
-function answerClientError(log: Logger, err: NodeJS.ErrnoException, socket: Socket): void {
+function answerClientError(log: Logger, err: NodeJS.ErrnoException, socket: Socket, refused: (reason: Refusal) => void): void {
   log.debug({ code: err.code }, 'client error');
+  if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') refused('timeout');
+  else if (err.code === 'HPE_HEADER_OVERFLOW') refused('too-large');
+  else if (err.code !== 'ECONNRESET' && err.code !== 'HPE_INVALID_EOF_STATE') refused('malformed'); // not when the client just left
   if (socket.writable && socket.bytesWritten === 0 && err.code !== 'ECONNRESET') {
     const status = STATUS_LINE[err.code ?? ''] ?? '400 Bad Request';
     socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
@@ -218,6 +267,8 @@ function answerClientError(log: Logger, err: NodeJS.ErrnoException, socket: Sock
 export function createAgentServer(deps: ServerDeps): Server {
   const log = deps.log.child({ component: 'server' });
   const limits: ServerLimits = { ...DEFAULT_LIMITS, ...deps.limits };
+  const counter = refusalCounter(deps.registry);
+  const refused = (reason: Refusal) => counter.inc({ reason });
   const server = createServer(
     {
       headersTimeout: limits.headersTimeoutMs,
@@ -226,15 +277,21 @@ export function createAgentServer(deps: ServerDeps): Server {
       maxHeaderSize: limits.maxHeaderBytes,
       connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(limits.headersTimeoutMs / 4))),
     },
-    createAgentHandler(deps, limits, log),
+    createAgentHandler(deps, limits, log, refused),
   );
   server.maxHeadersCount = limits.maxHeadersCount;
   server.maxConnections = limits.maxConnections;
   server.maxRequestsPerSocket = 100;
-  server.setTimeout(limits.socketTimeoutMs, (socket: Socket) => socket.destroy());
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(log, err, socket));
+  server.setTimeout(limits.socketTimeoutMs, (socket: Socket) => {
+    refused('timeout');
+    socket.destroy();
+  });
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => answerClientError(log, err, socket, refused));
   // After listen, a server error (an accept failing with EMFILE, say) is logged; without a listener it would end the agent.
   server.on('error', (err: NodeJS.ErrnoException) => log.error({ err: { message: err.message, code: err.code } }, 'server error'));
-  server.on('drop', () => log.debug('connection dropped: too many open connections'));
+  server.on('drop', () => {
+    refused('connection-cap');
+    log.debug('connection dropped: too many open connections');
+  });
   return server;
 }

@@ -29,7 +29,7 @@ export class GitSource {
 
   /**
    * The local clone, made usable: cloned into a temp directory and renamed into place (a killed clone never
-   * leaves a half repository), stale lock files of a killed git removed (the caller holds the apply lock),
+   * leaves a half repository), stale lock files of a killed git removed (the caller holds the repository lock),
    * re-cloned when broken, and pointed at the configured URL when it changed.
    */
   private async client(): Promise<SimpleGit> {

@@ -2,15 +2,18 @@
 // the test sets, an evaluation the test decides, and a host routes provider over an in-memory table.
 import { join } from 'node:path';
 import type { Desired } from '../../src/desired/types.js';
+import type { Exec } from '../../src/host/exec.js';
 import type { HostFiles } from '../../src/host/files.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { silentLogger } from '../../src/log.js';
 import type { Guardrails } from '../../src/model/schema.js';
 import type { ActualRoutes } from '../../src/providers/routes/index.js';
 import { DEFAULT_COMMANDS, type Change, type Provider } from '../../src/providers/types.js';
+import type { Logger } from 'pino';
+import type { Evaluate } from '../../src/reconcile/evaluate.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
-import { Agent } from '../../src/reconcile/loop.js';
-import { createMetrics } from '../../src/reconcile/metrics.js';
+import { Agent, type AgentOptions } from '../../src/reconcile/loop.js';
+import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import type { GitSource } from '../../src/source/clone.js';
 
@@ -36,6 +39,15 @@ export function fakeRoutes(actual: { value: ActualRoutes }, wanted: () => Change
   };
 }
 
+/** What a test may put in instead of the stub's own: the agent's options (interval, clock), host commands, evaluation, log, metrics. */
+export interface StubOverrides {
+  options?: Partial<AgentOptions>;
+  exec?: Exec;
+  evaluate?: Evaluate;
+  log?: Logger;
+  metrics?: AgentMetrics;
+}
+
 /**
  * An agent of cn-shanghai (gateway) in `dir`: the remote is at `revision.value`, every revision evaluates to
  * an empty desired state with `guardrails.value`, and the git remote is the address REMOTE (no lookup).
@@ -46,6 +58,7 @@ export function stubAgent(
   revision: { value: string },
   guardrails: { value: Guardrails },
   events: AgentEvent[],
+  over: StubOverrides = {},
 ): Agent {
   const desired: Desired = { site: 'cn-shanghai', roles: ['gateway'], routes: [], wireguard: [] };
   const source = {
@@ -57,13 +70,22 @@ export function stubAgent(
   } as unknown as GitSource;
   const deps = {
     providers: [provider],
-    exec: { run: async () => ({ code: 0, stdout: '', stderr: '' }) },
+    exec: over.exec ?? { run: async () => ({ code: 0, stdout: '', stderr: '' }) },
     files: {} as HostFiles,
     secrets: hostSecrets({ env: {} }),
     log: silentLogger(),
     commands: DEFAULT_COMMANDS,
   };
   const store = new StateStore(join(dir, 'state'));
-  const evaluate = async () => ({ valid: true as const, desired, guardrails: guardrails.value });
-  return new Agent({ site: 'cn-shanghai', roles: ['gateway'] }, source, store, deps, silentLogger(), createMetrics(), (e) => events.push(e), evaluate);
+  const evaluate = over.evaluate ?? (async () => ({ valid: true as const, desired, guardrails: guardrails.value }));
+  return new Agent(
+    { site: 'cn-shanghai', roles: ['gateway'], ...over.options },
+    source,
+    store,
+    deps,
+    over.log ?? silentLogger(),
+    over.metrics ?? createMetrics(),
+    (e) => events.push(e),
+    evaluate,
+  );
 }

@@ -253,7 +253,7 @@ describe('commit statuses from agent events', function () {
     await s.close();
   });
 
-  it('failures carry the reason, cut to GitHub’s 140 characters; drift and non-commit revisions set nothing', async () => {
+  it('failures carry the reason, cut to GitHub’s 140 characters; drift, stalls and non-commit revisions set nothing', async () => {
     const { log } = memoryLog();
     const s = createGithubStatusSink({ token: TOKEN, baseUrl: gh.url, owner: 'acme', repo: 'fleet', log, client: FAST });
     const errors = 'regions/x.yaml:1 cidr/overlap; '.repeat(10);
@@ -263,6 +263,8 @@ describe('commit statuses from agent events', function () {
     s.sink(event('apply-failed', SHA2, 'eu-amsterdam-idc failed to apply 222222222222 (wireguard): wg setconf exited 1.', 'eu-amsterdam-idc'));
     s.sink(event('drift-detected', SHA2, 'us-virginia: containerd drifted.'));
     s.sink(event('drift-resolved', SHA2, 'us-virginia: containerd matches again.'));
+    s.sink(event('agent-stalled', SHA2, 'us-virginia is stalled: validate running for 400 s.'));
+    s.sink(event('agent-recovered', SHA2, 'us-virginia makes progress again after 60 s stalled at validate.'));
     s.sink(event('apply-failed', 'unknown', 'Reconcile of us-virginia failed at fetch: the remote does not answer.'));
     await s.flush();
     const st = gh.statuses('acme', 'fleet', SHA2);

@@ -42,7 +42,7 @@ export async function startServer(overrides: Partial<ServerDeps> = {}): Promise<
     webhookSecret: SECRET,
     branch: 'main',
     trigger: (reason) => triggers.push(reason),
-    healthy: () => flags.healthy,
+    health: () => (flags.healthy ? { ok: true } : { ok: false, reason: 'hook dragonfly-restart running for 93 s', step: 'hook dragonfly-restart' }),
     ready: () => flags.ready,
     ...overrides,
   });

@@ -2,7 +2,7 @@
 // real server on 127.0.0.1, each with the status (or clean close) it must get, and the server still answering after.
 import assert from 'node:assert/strict';
 import net from 'node:net';
-import type { Registry } from 'prom-client';
+import { Registry } from 'prom-client';
 import { createLogger } from '../../src/log.js';
 import { closeServer, healthStatus, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
 
@@ -143,10 +143,12 @@ describe('agent HTTP server under hostile input', function () {
 
   it('a handler error answers 500 with a generic body (no message, no stack) and logs it', async function () {
     const lines: string[] = [];
+    const registry = new Registry();
+    registry.metrics = () => Promise.reject(new Error(`boom ${SECRET}`));
     const failing = await startServer({
       log: createLogger({ level: 'info', destination: { write: (line: string) => void lines.push(line) } }),
-      registry: { contentType: 'text/plain', metrics: () => Promise.reject(new Error(`boom ${SECRET}`)) } as unknown as Registry,
-      healthy: () => {
+      registry,
+      health: () => {
         throw new Error(`health ${SECRET}`);
       },
     });

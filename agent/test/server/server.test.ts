@@ -100,7 +100,7 @@ describe('agent HTTP server (in process)', function () {
     assert.deepEqual(h.triggers, []);
   });
 
-  it('/healthz follows healthy(); /readyz is 503 before the first reconcile and 200 after', async function () {
+  it('/healthz follows health(); /readyz is 503 before the first reconcile and 200 after', async function () {
     assert.equal((await fetch(`${h.base}/healthz`)).status, 200);
     h.flags.healthy = false;
     assert.equal((await fetch(`${h.base}/healthz`)).status, 503);
@@ -175,13 +175,36 @@ describe('CLI agent with webhook (end to end)', function () {
       all[i - 1] === '--dragonfly-restart' ? 'sleep 8' : a,
     );
     const started = Date.now();
-    startCli(args);
+    const { child } = startCli(args, { env: { MIRRORNET_LOG_LEVEL: 'info' } });
+    let log = '';
+    child.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     await waitFor('/healthz answers', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 10_000);
-    await waitFor('/healthz 503', async () => (await fetch(`${base}/healthz`)).status === 503, 10_000);
+    const stalled: string = await waitFor(
+      '/healthz 503',
+      async () => {
+        const res = await fetch(`${base}/healthz`);
+        return res.status === 503 ? await res.text() : '';
+      },
+      10_000,
+    );
     const stalledAfter = Date.now() - started;
     assert.ok(stalledAfter < 8000, `503 while the hook still hangs (after ${stalledAfter} ms)`);
+    // What is stuck, in the answer, in /metrics and in the log.
+    assert.match(stalled, /^hook dragonfly-restart running for \d+ s; no reconcile has completed for \d+ s \(interval 2 s\)\n$/);
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^mirrornet_agent_stalled\{step="hook dragonfly-restart"\} 1$/m);
     // The hook ends, the reconcile completes: healthy again.
     await waitFor('/healthz 200 again', async () => (await fetch(`${base}/healthz`)).status === 200, 15_000);
+    assert.match(await (await fetch(`${base}/metrics`)).text(), /^mirrornet_agent_stalled\{step="none"\} 0$/m);
+    const messages = log
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; step?: string })
+      .filter((r) => r.msg.startsWith('agent stalled') || r.msg.startsWith('agent recovered'))
+      .map((r) => `${r.msg} (${r.step})`);
+    assert.deepEqual(messages, [
+      'agent stalled: /healthz answers 503 (hook dragonfly-restart)',
+      'agent recovered: /healthz answers 200 (hook dragonfly-restart)',
+    ]);
   });
 
   it('applies a pushed commit promptly after a signed webhook (interval 1h), ignores a bad signature, and exits 0 on SIGTERM', async function () {

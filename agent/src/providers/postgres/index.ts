@@ -106,11 +106,18 @@ interface DatabaseData {
 
 const pgCode = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
 
+/** A server that stopped answering must not hold the agent at the goodbye either: end() is waited for at most 5 s. */
+async function endClient(client: PgClientLike): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([client.end().catch(() => undefined), new Promise<void>((r) => (timer = setTimeout(r, 5000).unref()))]);
+  clearTimeout(timer);
+}
+
 async function withClient<T>(client: PgClientLike, fn: (c: PgClientLike) => Promise<T>): Promise<T> {
   try {
     return await fn(client);
   } finally {
-    await client.end().catch(() => undefined);
+    await endClient(client);
   }
 }
 
@@ -122,7 +129,7 @@ async function probeLogin(connector: PostgresConnector, instance: HarborInstance
   } catch (err) {
     return pgCode(err) === '28P01' ? 'differs' : 'unknown';
   }
-  await client.end().catch(() => undefined);
+  await endClient(client);
   return 'same';
 }
 
@@ -304,6 +311,8 @@ interface PgServer {
   /** sslmode as libpq spells it; default prefer-like `disable`. */
   sslMode?: 'disable' | 'allow' | 'prefer' | 'require' | 'verify-ca' | 'verify-full';
   connectTimeoutMs?: number;
+  /** How long one statement may take, on the server (statement_timeout) and waiting for its answer (default 60 s). */
+  queryTimeoutMs?: number;
 }
 
 export interface PgAdmin extends PgServer {
@@ -385,7 +394,7 @@ function explainPg(at: string, user: string, database: string, err: unknown): un
   const message = (err as Error)?.message ?? '';
   const network =
     describeNetworkError('PostgreSQL', at, err)?.userMessage ??
-    (/connection timeout|timeout expired/i.test(message) ? networkSentence('PostgreSQL', at, 'ETIMEDOUT') : undefined) ??
+    (/connection timeout|timeout expired|Query read timeout/i.test(message) ? networkSentence('PostgreSQL', at, 'ETIMEDOUT') : undefined) ??
     (/Connection terminated/i.test(message) ? networkSentence('PostgreSQL', at, 'ECONNRESET') : undefined);
   const sentence = network ?? refusedLogin(at, user, database, err);
   if (sentence) return new PostgresError(sentence, pgCode(err), { cause: err });
@@ -409,7 +418,15 @@ function explainedClient(client: PgClientLike, explain: (err: unknown) => unknow
 
 /** A connector with pg.Client: the admin server settings are an input; the role logs in to the same server. */
 export function pgConnector(admin: PgAdmin): PostgresConnector {
-  const common = { host: admin.host, port: admin.port, ssl: sslOf(admin.sslMode), connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000 };
+  const queryTimeoutMs = admin.queryTimeoutMs ?? 60_000;
+  const common = {
+    host: admin.host,
+    port: admin.port,
+    ssl: sslOf(admin.sslMode),
+    connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000,
+    query_timeout: queryTimeoutMs,
+    statement_timeout: queryTimeoutMs,
+  };
   const database = admin.database ?? 'postgres';
   const explain = (err: unknown) => explainPg(`${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}`, admin.user, database, err);
   return {

@@ -11,8 +11,9 @@
 //   every `reminder` (default 24h); `drift-resolved` sends one "resolved" (to the routes of
 //   drift-resolved and to every channel that heard the alert), a second one is dropped. A drift that
 //   changes (new fingerprint) alerts again.
-// - failures (apply-failed, revision-refused, guardrail-blocked) with the same fingerprint are sent
-//   once per `dedupWindow` (default 5m); the next one sent says how many were left out.
+// - failures (apply-failed, revision-refused, guardrail-blocked) and stalls (agent-stalled, agent-recovered)
+//   with the same fingerprint are sent once per `dedupWindow` (default 5m); the next one sent says how many
+//   were left out.
 // - rate limit per channel: `rateLimit.perMinute`, else the vendor's documented limit
 //   (model/chat-vendors.ts); the vendor's shorter windows always apply.
 import { z } from 'zod';
@@ -66,7 +67,17 @@ export interface Routing {
 // ---- State ----------------------------------------------------------------------------------------
 
 const StoredEvent = z.object({
-  kind: z.enum(['apply-started', 'applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']),
+  kind: z.enum([
+    'apply-started',
+    'applied',
+    'apply-failed',
+    'revision-refused',
+    'guardrail-blocked',
+    'drift-detected',
+    'drift-resolved',
+    'agent-stalled',
+    'agent-recovered',
+  ]),
   site: z.string(),
   revision: z.string(),
   message: z.string(),
@@ -96,7 +107,7 @@ export function emptyChatState(): ChatState {
 
 const MAX_STORED_CHANGES = 50;
 const DAY_MS = 86_400_000;
-const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked']);
+const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked', 'agent-stalled', 'agent-recovered']);
 
 function driftId(event: AgentEvent): string {
   return `${event.site}/${event.component ?? event.fingerprint}`;

@@ -59,6 +59,10 @@ function heading(kind: EventKind, occurrence: Notice['occurrence']): Headline {
         : { icon: '⚠️', en: 'Drift detected', zh: '检测到配置漂移', tone: 'warning' };
     case 'drift-resolved':
       return { icon: '✅', en: 'Drift resolved', zh: '配置漂移已恢复', tone: 'good' };
+    case 'agent-stalled':
+      return { icon: '🧊', en: 'Agent stalled', zh: 'agent 停滞', tone: 'danger' };
+    case 'agent-recovered':
+      return { icon: '✅', en: 'Agent recovered', zh: 'agent 已恢复', tone: 'good' };
   }
 }
 
@@ -92,6 +96,15 @@ function advice(notice: Notice): { en: string; zh: string } {
         zh:
           `${site} 上的 ${component} 被仓库之外的操作修改。请在主机上撤销该修改，或将其提交到仓库；在 ` +
           'policies/guardrails.yaml 中设置 drift: heal 后 agent 会自动恢复。',
+      };
+    case 'agent-stalled':
+      return {
+        en:
+          `The agent on ${site} applies nothing until this ends. Read its log on ${site}: a hook or validation that hangs is stopped at its timeout ` +
+          '(--hook-timeout); a state file that cannot be read must be fixed or moved away (mirrornet then never prunes what it created before).',
+        zh:
+          `在此恢复之前，${site} 上的 agent 不会应用任何变更。请查看 ${site} 上 agent 的日志：卡住的钩子或校验会在超时后被终止（--hook-timeout）；` +
+          '无法读取的状态文件需要修复或移走（之后 mirrornet 不会再清理它此前创建的内容）。',
       };
     default:
       return { en: 'Nothing to do.', zh: '无需处理。' };

@@ -3,6 +3,7 @@
 //   applied                                             -> success
 //   apply-failed, revision-refused, guardrail-blocked   -> failure, the reason as the description
 //   drift-detected, drift-resolved                      -> nothing (chat tells about drift)
+//   agent-stalled, agent-recovered                      -> nothing (about the agent, not a commit: chat and /healthz)
 // Reporting never blocks reconciling: the sink only queues (bounded; a newer state of the same commit and
 // site replaces a queued older one, and when the queue is full the oldest is dropped), one worker posts in
 // order through octokit (retries, rate-limit throttling), and a failure is logged, never thrown.

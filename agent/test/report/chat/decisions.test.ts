@@ -136,6 +136,30 @@ describe('chat decisions', () => {
     assert.deepEqual(started, { state, decision: { action: 'ignore' }, save: false });
   });
 
+  it('a stall: agent-stalled and agent-recovered go where routes send them, each once per dedup window', () => {
+    const onStall: Routing = {
+      policy: policy({
+        channels: [channel('oncall'), channel('ops')],
+        routes: [
+          { match: { events: ['agent-stalled', 'agent-recovered'] }, channels: ['oncall'] },
+          { match: { events: ['applied'] }, channels: ['ops'] },
+        ],
+      }),
+      siteArea,
+    };
+    const stalled = event('agent-stalled', { component: 'hook dragonfly-restart', fingerprint: 's' });
+    const s1 = decideEvent(emptyChatState(), onStall, stalled, START);
+    assert.deepEqual(s1.decision, { action: 'send', channels: ['oncall'], notice: { event: stalled, area: 'cn', occurrence: 'alert' } });
+    const recovered = event('agent-recovered', { component: 'hook dragonfly-restart', fingerprint: 'r' });
+    const r1 = decideEvent(s1.state, onStall, recovered, START + MINUTE);
+    assert.deepEqual(r1.decision, { action: 'send', channels: ['oncall'], notice: { event: recovered, area: 'cn', occurrence: 'alert' } });
+    // The agent stalls again at the same hook within the window: left out, and counted in the next one sent.
+    const s2 = decideEvent(r1.state, onStall, stalled, START + 2 * MINUTE);
+    assert.deepEqual(s2.decision, { action: 'suppress', suppression: { why: 'dedup', key: 's' } });
+    const s3 = decideEvent(s2.state, onStall, stalled, START + 5 * MINUTE);
+    assert.deepEqual(s3.decision, { action: 'send', channels: ['oncall'], notice: { event: stalled, area: 'cn', occurrence: 'alert', suppressed: 1 } });
+  });
+
   it('reminders: one per open drift per interval, counted from the last one sent', () => {
     const detected = event('drift-detected');
     const open = decideEvent(emptyChatState(), routing, detected, START).state;

@@ -61,6 +61,8 @@ const MESSAGES: Record<EventKind, (site: string) => string> = {
   'guardrail-blocked': (s) => `${s} did not apply ${REV.slice(0, 12)}: 12 deletions exceed maxDeletionsPerApply 5.`,
   'drift-detected': (s) => `${s}: routes drifted from ${REV.slice(0, 12)}: 10.136.0.0/16 (missing).`,
   'drift-resolved': (s) => `${s}: routes matches ${REV.slice(0, 12)} again.`,
+  'agent-stalled': (s) => `${s} is stalled: hook dragonfly-restart running for 93 s; no reconcile has completed for 130 s (interval 30 s).`,
+  'agent-recovered': (s) => `${s} makes progress again after 140 s stalled at hook dragonfly-restart.`,
 };
 
 /** An event as the Agent emits it. */

@@ -448,6 +448,25 @@ describe('chat notifiers against local vendor receivers', function () {
       assert.equal(zh.action.length, 2);
     });
 
+    it('a stall: what is stuck, the component, and what to do, in English and Chinese', () => {
+      const stalled = event('agent-stalled', { component: 'hook dragonfly-restart' });
+      const en = compose({ event: stalled, area: 'cn', occurrence: 'alert' }, 'en');
+      assert.equal(en.title, 'mirrornet · 🧊 Agent stalled: cn-shanghai');
+      assert.equal(en.tone, 'danger');
+      assert.equal(en.headline, 'cn-shanghai is stalled: hook dragonfly-restart running for 93 s; no reconcile has completed for 130 s (interval 30 s).');
+      assert.deepEqual(
+        en.facts.find((f) => f.label === 'Component'),
+        { label: 'Component', value: 'hook dragonfly-restart' },
+      );
+      assert.match(en.action[0]!, /^The agent on cn-shanghai applies nothing until this ends\. Read its log on cn-shanghai/);
+      const zh = compose({ event: stalled, area: 'cn', occurrence: 'alert' }, 'zh');
+      assert.equal(zh.title, 'mirrornet · 🧊 agent 停滞 Agent stalled: cn-shanghai');
+      assert.equal(zh.action.length, 2);
+      const recovered = compose({ event: event('agent-recovered', { component: 'hook dragonfly-restart' }), area: 'cn', occurrence: 'alert' }, 'zh');
+      assert.equal(recovered.title, 'mirrornet · ✅ agent 已恢复 Agent recovered: cn-shanghai');
+      assert.equal(recovered.tone, 'good');
+    });
+
     it('truncates UTF-8 on character boundaries, never inside a character or an emoji sequence', () => {
       assert.equal(truncateUtf8('汉'.repeat(10), 10, ''), '汉汉汉');
       assert.equal(truncateUtf8('汉'.repeat(10), 10, '…'), '汉汉…');
