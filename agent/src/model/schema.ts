@@ -2,41 +2,9 @@
 // (dfdaemon silently ignores misspelled keys; mirrornet must not) and never accept a plaintext secret.
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
-import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
-
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
-
-/** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
-export const SECRET_REF_MESSAGE =
-  'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) ' +
-  'or file:/absolute/path (a file on the host)';
-
-const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
-
-const SecretRef = z
-  .string()
-  .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
-  .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
-
-const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });
-
-/** Shape only; the cidr rules check octets, prefix length and alignment with a helpful suggestion. */
-const Cidr = z.string().regex(/^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/, { error: 'must be an IPv4 CIDR such as 10.136.0.0/16' });
-
-const HostPort = z.string().regex(new RegExp(`^(${HOST}|${IPV6_BRACKETED}):${PORT}$`), {
-  error: 'must be host:port with an IPv4 address or RFC 1123 host name and a port 1-65535, for example 203.0.113.10:51820',
-});
-
-const Host = z.string().regex(new RegExp(`^(${HOST}|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*)$`), {
-  error: 'must be an IPv4 address, an IPv6 address or an RFC 1123 host name (letters, digits, dashes and dots)',
-});
-
-const HttpUrl = z.string().regex(new RegExp(`^https?://(${HOST}|${IPV6_BRACKETED})(:${PORT})?([/?#]\\S*)?$`), {
-  error: 'must be an http:// or https:// URL with a valid host (IPv4 octets 0-255, RFC 1123 host name) and port (1-65535)',
-});
-
-const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
+import { HOST_PORT_LIST } from './address-patterns.js';
+import { DEFAULT_MAX_LINK_REMOVALS, DEFAULT_MAX_SITE_REMOVALS } from './guardrail-defaults.js';
+import { Cidr, Duration, Host, HostPort, HttpUrl, Ipv4, Name, SecretRef } from './schema-primitives.js';
 
 export const Area = z.enum(['cn', 'overseas']);
 export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
@@ -140,6 +108,13 @@ const SiteCommon = {
   links: z.array(Link).default([]),
   routes: z.array(StaticRoute).default([]).describe('Extra static routes beyond the computed hub-spoke routes.'),
   labels: Labels.optional(),
+  lifecycle: z
+    .enum(['active', 'retiring'])
+    .optional()
+    .describe(
+      'active (default) or retiring: being decommissioned. A site retiring in the revision before a change may be deleted by it (file and ' +
+        'links) without counting against the removal limits of policies/guardrails.yaml. Only a marker for now; decommissioning builds on it.',
+    ),
 };
 
 const DragonflyGc = z.strictObject({
@@ -363,8 +338,26 @@ export const Guardrails = z.strictObject({
   kind: z.literal('Guardrails'),
   name: Name,
   description: z.string().optional(),
-  maxDeletionsPerApply: z.int().min(0),
-  protectedDestinations: z.array(Cidr).default([]),
+  maxDeletionsPerApply: z.int().min(0).describe('Resources one apply on one host may delete (routes, tunnels, files, cloud routes, Harbor objects).'),
+  protectedDestinations: z.array(Cidr).default([]).describe('Routes to these ranges are never deleted by an agent.'),
+  maxSiteRemovals: z
+    .int()
+    .min(0)
+    .default(DEFAULT_MAX_SITE_REMOVALS)
+    .describe(
+      `Fleet-wide: sites (regions and cores) one revision may remove (default ${DEFAULT_MAX_SITE_REMOVALS}). Removing every region, every ` +
+        'core or every link is refused whatever this says. Sites marked lifecycle: retiring in the revision before, and sites named in ' +
+        'policies/acknowledged-removals.yaml, do not count. `mirrornet validate --base` and every agent use the value of the revision ' +
+        'before the change, so raising it takes effect one revision later.',
+    ),
+  maxLinkRemovals: z
+    .int()
+    .min(0)
+    .default(DEFAULT_MAX_LINK_REMOVALS)
+    .describe(
+      `Fleet-wide: links one revision may remove (default ${DEFAULT_MAX_LINK_REMOVALS}). Links of a retiring or acknowledged site, and links ` +
+        'named in policies/acknowledged-removals.yaml, do not count. Like maxSiteRemovals, the value of the revision before the change applies.',
+    ),
   drift: z.strictObject({
     routes: DriftMode,
     wireguard: DriftMode,
@@ -387,6 +380,28 @@ export const RegionDefaults = z.strictObject({
   mirror: Mirror.omit({ registries: true }).extend({
     dragonfly: Mirror.shape.dragonfly.omit({ manager: true }),
   }),
+});
+
+export const AcknowledgedRemovals = z.strictObject({
+  kind: z.literal('AcknowledgedRemovals'),
+  name: Name,
+  description: z.string().optional(),
+  removals: z
+    .array(
+      z.strictObject({
+        sites: z.array(Name).default([]).describe('Sites this change deletes on purpose (their links go with them).'),
+        links: z
+          .array(z.tuple([Name, Name]))
+          .default([])
+          .describe('Links this change deletes on purpose, each as its two sites: [cn-shanghai, cn-beijing].'),
+        reason: z.string().min(1).describe('Why: the reviewer reads it in the diff, and it stays in the history.'),
+      }),
+    )
+    .default([])
+    .describe(
+      'Removals beyond maxSiteRemovals/maxLinkRemovals that a change makes on purpose, added in the same change that deletes them ' +
+        'so that a reviewer sees it. Only what is named here is excused; naming a site or link that still exists is an error.',
+    ),
 });
 
 const EventKind = z.enum(['applied', 'apply-failed', 'revision-refused', 'guardrail-blocked', 'drift-detected', 'drift-resolved']);
@@ -431,6 +446,7 @@ export const KINDS = {
   Guardrails,
   RegionDefaults,
   Notifications,
+  AcknowledgedRemovals,
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -447,6 +463,7 @@ export const KIND_DIRECTORY: Record<KindName, string> = {
   Guardrails: 'policies',
   RegionDefaults: 'policies',
   Notifications: 'policies',
+  AcknowledgedRemovals: 'policies',
 };
 
 export const SCHEMA_FILE: Record<KindName, string> = {
@@ -459,6 +476,7 @@ export const SCHEMA_FILE: Record<KindName, string> = {
   Guardrails: 'guardrails.schema.json',
   RegionDefaults: 'region-defaults.schema.json',
   Notifications: 'notifications.schema.json',
+  AcknowledgedRemovals: 'acknowledged-removals.schema.json',
 };
 
 export type Region = z.infer<typeof Region>;
@@ -472,6 +490,7 @@ export type RoutingPolicy = z.infer<typeof RoutingPolicy>;
 export type Guardrails = z.infer<typeof Guardrails>;
 export type RegionDefaults = z.infer<typeof RegionDefaults>;
 export type Notifications = z.infer<typeof Notifications>;
+export type AcknowledgedRemovals = z.infer<typeof AcknowledgedRemovals>;
 export type NotificationChannel = z.infer<typeof NotificationChannel>;
 export type Area = z.infer<typeof Area>;
 export type Provider = z.infer<typeof Provider>;

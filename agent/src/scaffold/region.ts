@@ -5,7 +5,8 @@
 import { MirrornetError } from '../errors.js';
 import { Document } from 'yaml';
 import { coreOf, type Fleet, type SiteEntry } from '../model/fleet.js';
-import { Area, NAME_PATTERN, Provider, SCHEMA_FILE, type Hub, type Link, type LinkType } from '../model/schema.js';
+import { Area, Provider, SCHEMA_FILE, type Hub, type Link, type LinkType } from '../model/schema.js';
+import { NAME_PATTERN } from '../model/schema-primitives.js';
 import { contains, formatCidr, formatIpv4, parseCidr } from '../net/cidr.js';
 import { growthReservation, nextFreeBlock, planGeometry, type PlanGeometry } from '../net/plan.js';
 import { occupied } from '../policy/rules/cidr.js';
