@@ -16,6 +16,7 @@ import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/clone.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
+import { judgeRemovals, type FleetOutline } from './fleet-guard.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import type { AgentMetrics } from './metrics.js';
 import { LockedError, type AgentState, type StateStore } from './state.js';
@@ -41,6 +42,8 @@ export interface Applied {
   guardrails?: Guardrails;
   notifications?: Notifications;
   area?: Area;
+  /** The fleet's sites and links, for the fleet-wide guardrail (absent when applied by an agent without it). */
+  outline?: FleetOutline;
 }
 
 function fingerprint(parts: string[]): string {
@@ -155,6 +158,7 @@ export class Agent {
         ...(data.guardrails ? { guardrails: data.guardrails } : {}),
         ...(data.notifications ? { notifications: data.notifications } : {}),
         ...(data.area ? { area: data.area } : {}),
+        ...(data.outline ? { outline: data.outline } : {}),
       };
     } catch {
       return undefined;
@@ -194,15 +198,30 @@ export class Agent {
               .join('; ');
             return this.refuse(state, revision, `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it`);
           }
+          // The fleet-wide guardrail, before anything is planned: the sites and links this revision removes,
+          // judged by the limits of the revision applied before it (a first revision has nothing to compare).
+          const removals = applied?.outline && evaluation.outline ? judgeRemovals(applied.outline, evaluation.outline, applied.guardrails) : undefined;
+          if (removals?.trips.length)
+            return this.block(
+              state,
+              revision,
+              removals.trips.map((t) => t.message),
+            );
           if ('compileError' in evaluation) return this.refuse(state, revision, evaluation.compileError);
-          const { desired, guardrails, notifications, area } = evaluation;
+          const { desired, guardrails, notifications, area, outline } = evaluation;
           // The guardrails in force are those of the revision applied last: a commit cannot loosen the
           // guardrails that judge it (a change to them takes effect one revision later).
           const enforced = applied?.guardrails ?? guardrails;
           return this.applyRevision(
             state,
             revision,
-            { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) },
+            {
+              desired,
+              ...(guardrails ? { guardrails } : {}),
+              ...(notifications ? { notifications } : {}),
+              ...(area ? { area } : {}),
+              ...(outline ? { outline } : {}),
+            },
             enforced,
             log,
           );
@@ -246,6 +265,14 @@ export class Agent {
     return { kind: 'refused', revision, reason };
   }
 
+  /** A guardrail refused the revision: nothing applied; say why once, and keep the last applied revision. */
+  private async block(state: AgentState, revision: string, reasons: string[], changes?: AgentEvent['changes']): Promise<TickResult> {
+    this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, changes ? { changes } : {});
+    state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString() };
+    await this.store.save(state);
+    return { kind: 'blocked', revision, reasons };
+  }
+
   private async remoteAddress(): Promise<string | undefined> {
     const host = this.source.remoteHost();
     if (!host) return undefined;
@@ -282,15 +309,7 @@ export class Agent {
       },
     );
     const { plan } = outcome;
-    if (outcome.kind === 'blocked') {
-      const { reasons } = outcome.refusal;
-      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, {
-        changes: summarize(plan),
-      });
-      state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString() };
-      await this.store.save(state);
-      return { kind: 'blocked', revision, reasons };
-    }
+    if (outcome.kind === 'blocked') return this.block(state, revision, outcome.refusal.reasons, summarize(plan));
     if (outcome.kind === 'failed') {
       const reason = userMessageOf(outcome.error);
       this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${outcome.provider}): ${reason}`, {
