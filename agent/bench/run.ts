@@ -199,6 +199,11 @@ const { runAgentBench } = await import('./agent.js');
 const agentCode = await runAgentBench();
 if (!process.exitCode) process.exitCode = agentCode;
 
+// The trust benchmarks (agent/bench/trust.ts): validation of 10k-100k-key files, RSS under slow clients, hook hang to 503.
+const { runTrustBench } = await import('./trust.js');
+const trustCode = await runTrustBench();
+if (!process.exitCode) process.exitCode = trustCode;
+
 // The lab's benchmarks (agent/bench/lab.ts): merge-to-applied across all sites, core egress per region, agent RSS.
 const { runLabBench } = await import('./lab.js');
 const labCode = await runLabBench();

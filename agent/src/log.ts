@@ -1,6 +1,7 @@
 // pino loggers: JSON for machines, pretty for people (MIRRORNET_LOG_FORMAT=pretty or a TTY), with every
-// field that could hold a secret redacted, and credentials in URLs masked (redact.ts). Components take child
-// loggers: log.child({ component }).
+// field that could hold a secret redacted, and every credential masked by the one redaction layer
+// (redact.ts: URLs with user info, resolved secrets, credential environment variables). Components take
+// child loggers: log.child({ component }).
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
 import { redactDeep, redactText } from './redact.js';
 
@@ -26,19 +27,35 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
     level,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     base: { app: 'mirrornet' },
-    // Credentials inside URLs, wherever they appear: the message, the fields, a child logger's bindings.
+    // Credentials wherever they appear: the message, the fields, the root's bindings (a child's: below).
     formatters: { log: (record) => redactDeep(record), bindings: (bindings) => redactDeep(bindings) },
+    // The formatter has already made an error a redacted { type, message, stack, cause } record, which pino's
+    // own serializer would take for an error and retype as "Object": keep it as it is.
+    serializers: { err: (e: unknown) => (e instanceof Error ? redactDeep(e) : e) },
     hooks: {
       logMethod(args, method) {
         method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
       },
     },
   };
-  if (opts.destination) return pino(base, opts.destination);
+  if (opts.destination) return redactingChildren(pino(base, opts.destination));
   const pretty =
     opts.pretty ?? (process.env['MIRRORNET_LOG_FORMAT'] === 'pretty' || (process.env['MIRRORNET_LOG_FORMAT'] !== 'json' && Boolean(process.stderr.isTTY)));
-  if (pretty) return pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, colorize: Boolean(process.stderr.isTTY) } } });
-  return pino(base, pino.destination(2));
+  if (pretty)
+    return redactingChildren(pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, colorize: Boolean(process.stderr.isTTY) } } }));
+  return redactingChildren(pino(base, pino.destination(2)));
+}
+
+/**
+ * pino serialises a child's bindings once, when the child is made, and passes them through no formatter:
+ * redact them on the way in. Children (and theirs) inherit this `child` from the root.
+ */
+function redactingChildren(root: Logger): Logger {
+  const make = root.child;
+  root.child = function (this: Logger, bindings, options) {
+    return make.call(this, redactDeep(bindings), options);
+  } as Logger['child'];
+  return root;
 }
 
 export function silentLogger(): Logger {

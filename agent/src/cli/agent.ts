@@ -14,7 +14,7 @@ import { StateStore } from '../reconcile/state.js';
 import { createAgentServer } from '../server/index.js';
 import { GitSource } from '../source/clone.js';
 import { UsageError, UserError } from './errors.js';
-import { hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
+import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
 
 export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
@@ -95,6 +95,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const roles = parseRoles(opts.roles);
   intervalToCron(opts.interval); // fail fast on a bad interval
   const listen = parseListen(opts.listen);
+  checkSecretReferences({ '--webhook-secret': opts.webhookSecret, '--github-token': opts.githubToken });
   const log = createLogger().child({ component: 'agent', site: opts.region });
   const stateDir = stateDirOf(opts);
   const store = new StateStore(stateDir);

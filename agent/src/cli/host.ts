@@ -6,6 +6,7 @@ import { ROLES, type Role } from '../desired/types.js';
 import { localExec } from '../host/exec.js';
 import { HostFiles } from '../host/files.js';
 import { hostSecrets } from '../host/secrets.js';
+import { isSecretReference, registerSecret } from '../redact.js';
 import { buildProviders, type ProviderConfig } from '../providers/registry.js';
 import { DEFAULT_COMMANDS, type HostCommands } from '../providers/types.js';
 import type { HostDeps } from '../reconcile/engine.js';
@@ -40,9 +41,33 @@ export interface HostOptions {
   harborPeerUrl?: string[];
 }
 
+/**
+ * Options (and environment variables) that take a secret reference: a value that is not one may be the
+ * secret itself, so it is refused with a sentence that never repeats it, and masked from then on.
+ */
+export function checkSecretReferences(given: Record<string, string | undefined>): void {
+  for (const [option, value] of Object.entries(given)) {
+    if (value === undefined || isSecretReference(value)) continue;
+    registerSecret(value);
+    throw new UsageError(
+      `${option} takes a secret reference, env:NAME (an environment variable on this host) or file:/absolute/path (a file on it), ` +
+        'never the secret itself; the value given is not one and is not repeated here. If it was the secret, rotate it: ' +
+        'it may be in the shell history or the process list.',
+    );
+  }
+}
+
 /** The providers' configuration from the flags and the environment. */
 function providerConfig(opts: HostOptions, roles: Role[]): ProviderConfig {
   const env = process.env;
+  checkSecretReferences({
+    '--huaweicloud-ak': opts.huaweicloudAk,
+    '--huaweicloud-sk': opts.huaweicloudSk,
+    '--pg-admin-password': opts.pgAdminPassword,
+    MIRRORNET_PG_ADMIN_PASSWORD: env['MIRRORNET_PG_ADMIN_PASSWORD'],
+    '--harbor-password': opts.harborPassword,
+    MIRRORNET_HARBOR_PASSWORD_REF: env['MIRRORNET_HARBOR_PASSWORD_REF'],
+  });
   const endpoint = opts.huaweicloudEndpoint ?? env['MIRRORNET_HUAWEICLOUD_VPC_ENDPOINT'];
   const pgUrl = opts.pgAdminUrl ?? env['MIRRORNET_PG_ADMIN_URL'];
   const pgPasswordRef = opts.pgAdminPassword ?? env['MIRRORNET_PG_ADMIN_PASSWORD'];

@@ -1,9 +1,8 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here.
 import { MirrornetError } from '../errors.js';
-import { redactText } from '../redact.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UserError } from './errors.js';
-import type { Io } from './io.js';
+import { redactedIo, type Io } from './io.js';
 import { registerTestbedCommands } from '../testbed/commands.js';
 
 const defaultIo: Io = {
@@ -184,7 +183,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
 }
 
 /** Run the CLI; returns the exit code. The only place that turns errors into messages. */
-export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
+export async function run(argv: string[], given: Io = defaultIo): Promise<number> {
+  const io = redactedIo(given); // credentials never reach the terminal: output, findings, errors, help alike
   let code = 0;
   // plan uses 2 for "changes pending": its errors (usage or internal) are 1, like terraform's.
   // diff, like plan, uses 2 for "changes"; pr-comment's failures are 1 too.
@@ -200,16 +200,16 @@ export async function run(argv: string[], io: Io = defaultIo): Promise<number> {
       return errorCode;
     }
     if (err instanceof UserError) {
-      io.stderr(`mirrornet: ${redactText(err.userMessage)}\n`);
+      io.stderr(`mirrornet: ${err.userMessage}\n`);
       return err.exitCode;
     }
     if (err instanceof MirrornetError) {
-      io.stderr(`mirrornet: ${redactText(err.userMessage)}\n`);
+      io.stderr(`mirrornet: ${err.userMessage}\n`);
       return 1;
     }
     const e = err as Error;
-    io.stderr(`mirrornet: internal error: ${redactText(e?.message ?? String(err))}\n`);
-    if (process.env['MIRRORNET_DEBUG']) io.stderr(`${redactText(e?.stack ?? '')}\n`);
+    io.stderr(`mirrornet: internal error: ${e?.message ?? String(err)}\n`);
+    if (process.env['MIRRORNET_DEBUG']) io.stderr(`${e?.stack ?? ''}\n`);
     else io.stderr('Run again with MIRRORNET_DEBUG=1 for details, and report it with that output.\n');
     return errorCode;
   }

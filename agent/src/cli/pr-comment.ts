@@ -5,6 +5,7 @@
 import { appendFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
+import { redactText } from '../redact.js';
 import { createGithubClient, DEFAULT_API_URL, describeGithubError, parseRepoSlug, type GithubClientOptions } from '../report/github/octokit.js';
 import { PLAN_MARKER, upsertMarkedComment } from '../report/github/comment.js';
 import { diffRevisions, renderDiff } from './diff.js';
@@ -51,7 +52,7 @@ export async function prCommentCommand(opts: PrCommentOptions, io: Io, deps: PrC
   // The footer names commits, not what HEAD^1 meant on the runner.
   const body = renderDiff(report, 'markdown', { base: report.base.sha.slice(0, 12), head: report.head.sha.slice(0, 12) });
   const summaryFile = env['GITHUB_STEP_SUMMARY'];
-  if (summaryFile) await appendFile(summaryFile, body).catch(() => undefined);
+  if (summaryFile) await appendFile(summaryFile, redactText(body)).catch(() => undefined);
   if (opts.dryRun) {
     io.stdout(`${PLAN_MARKER}\n${body}`);
     return 0;

@@ -2,6 +2,7 @@
 // the file it is about (unknown keys with the keys allowed there, missing keys at their parent, typos
 // with "did you mean"). Secret-looking values are never echoed.
 import type { z } from 'zod';
+import { hasUrlCredentials } from '../redact.js';
 import type { Finding } from './finding.js';
 import { findingAt, formatPath, type PathSegment, type SourceFile } from './source.js';
 import { SECRET_REF_MESSAGE } from './schema-primitives.js';
@@ -94,6 +95,14 @@ export function issueToFindings(file: SourceFile, schema: z.ZodType, data: unkno
         return [findingAt(file, path, 'secrets/plaintext', 'error', `${where} ${SECRET_REF_MESSAGE}. Rotate the secret if it was ever committed.`)];
       }
       const actual = valueAt(data, path);
+      if (typeof actual === 'string' && hasUrlCredentials(actual)) {
+        // A URL with user:password@ (or a token@) in it: never echo it either.
+        const message =
+          `${where} holds credentials inside a URL (user:password@ or token@ before the host); the value is not repeated here. ` +
+          'Secrets never live in the repository: write the URL without them and give the credentials to the agent as a secret reference ' +
+          '(env:NAME or file:/absolute/path). Rotate the credentials if they were ever committed.';
+        return [findingAt(file, path, 'secrets/plaintext', 'error', message)];
+      }
       return [findingAt(file, path, 'schema/format', 'error', `${where} ${issue.message}; got ${JSON.stringify(actual)}.`)];
     }
     case 'too_small':

@@ -1,10 +1,10 @@
 // The value shapes the kinds in schema.ts share: names, secret references, addresses, CIDRs, URLs and
 // durations (in a file of their own, so that schema.ts holds the kinds and stays readable).
 import { z } from 'zod';
+import { SECRET_REFERENCE } from '../redact.js';
 import { HOST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-const SECRET_REF_PATTERN = /^(env:[A-Za-z_][A-Za-z0-9_]*|file:\/[^\s]*)$/;
 
 /** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
 export const SECRET_REF_MESSAGE =
@@ -15,7 +15,7 @@ export const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase l
 
 export const SecretRef = z
   .string()
-  .regex(SECRET_REF_PATTERN, { error: SECRET_REF_MESSAGE })
+  .regex(SECRET_REFERENCE, { error: SECRET_REF_MESSAGE })
   .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
 export const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });

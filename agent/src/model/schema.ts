@@ -163,7 +163,7 @@ const HarborS3 = z.strictObject({
   accesskey: SecretRef,
   secretkey: SecretRef,
   region: z.string().min(1),
-  regionendpoint: z.string().optional(),
+  regionendpoint: HttpUrl.optional(),
   bucket: z.string().min(1),
   encrypt: z.boolean().optional(),
   keyid: z.string().optional(),

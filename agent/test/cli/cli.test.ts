@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
 import { run } from '../../src/cli/main.js';
+import { hostSecrets } from '../../src/host/secrets.js';
 import type { Io } from '../../src/cli/io.js';
 import { RULES } from '../../src/policy/registry.js';
 import { validateRepo } from '../../src/policy/validate.js';
@@ -493,6 +494,59 @@ describe('the mirrornet command line', () => {
       const r = await cli(['rules']);
       assert.equal(r.code, 0);
       for (const id of RULES.keys()) assert.match(r.stdout, new RegExp(`^${id.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}\\s`, 'm'));
+    });
+  });
+
+  describe('secrets', () => {
+    const refused = (option: string) =>
+      `mirrornet: ${option} takes a secret reference, env:NAME (an environment variable on this host) or file:/absolute/path (a file on it), ` +
+      'never the secret itself; the value given is not one and is not repeated here. If it was the secret, rotate it: ' +
+      'it may be in the shell history or the process list.\n';
+
+    it('refuses a secret given where a reference is expected, without repeating it', async () => {
+      const r = await cli([
+        'plan',
+        '--region',
+        'us-virginia',
+        '--roles',
+        'gateway',
+        '--repo',
+        repoRoot,
+        '--root',
+        tmp,
+        '--huaweicloud-sk',
+        'literal-sk-cli-1a2b3c4d',
+      ]);
+      assert.equal(r.code, 2);
+      assert.equal(r.stderr, refused('--huaweicloud-sk'));
+      const bin = join(repoRoot, 'agent', 'bin', 'mirrornet.js');
+      const token = 'ghp_0123456789abcdefghij0123456789abcdef';
+      const agent = spawnSync(
+        process.execPath,
+        [bin, 'agent', '--region', 'us-virginia', '--repo-url', 'http://127.0.0.1:9/x.git', '--root', tmp, '--github-token', token, '--once'],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      assert.equal(agent.status, 2, agent.stderr);
+      assert.equal(agent.stderr, refused('--github-token'));
+      assert.equal(agent.stdout, '');
+    });
+
+    it('an error sentence never repeats a resolved secret or a credential variable', async () => {
+      const fromFile = join(tmp, 'token');
+      writeFileSync(fromFile, 'file-secret-cli-6a5b4c\n');
+      await hostSecrets().resolve(`file:${fromFile}`);
+      process.env['MIRRORNET_CLI_TEST_TOKEN'] = 'envvar-secret-cli-9d8c7b';
+      try {
+        const r = await cli(['validate', '--repo', '/nonexistent/envvar-secret-cli-9d8c7b/file-secret-cli-6a5b4c']);
+        assert.equal(r.code, 2);
+        assert.equal(
+          r.stderr,
+          'mirrornet: /nonexistent/***/*** does not exist: pass --repo with the path of a clone of the configuration repository ' +
+            '(a directory with hubs/, regions/, harbor/ and policies/).\n',
+        );
+      } finally {
+        delete process.env['MIRRORNET_CLI_TEST_TOKEN'];
+      }
     });
   });
 

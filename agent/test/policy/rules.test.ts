@@ -486,6 +486,23 @@ const CASES: Case[] = [
     neverSays: ['S3cr3t!db'],
   },
 
+  {
+    rule: 'secrets/plaintext',
+    title: 'credentials inside a URL field, never echoed',
+    mutate: [replace(HARBOR_SG, 'externalUrl: https://harbor.sg.small.internal', 'externalUrl: https://admin:Harb0r-url-secret@harbor.sg.small.internal')],
+    at: { file: HARBOR_SG, line: 'externalUrl: https://admin:', column: 14 },
+    says: ['holds credentials inside a URL', 'env:NAME'],
+    neverSays: ['Harb0r-url-secret', 'admin:'],
+  },
+  {
+    rule: 'secrets/plaintext',
+    title: 'a token inside the S3 region endpoint URL, never echoed',
+    mutate: [replace(HARBOR_BJ, 'regionendpoint: https://s3.bj.small.internal', 'regionendpoint: https://AKIAEXAMPLE0token@s3.bj.small.internal')],
+    at: { file: HARBOR_BJ, line: 'regionendpoint: https://AKIA' },
+    says: ['holds credentials inside a URL'],
+    neverSays: ['AKIAEXAMPLE0token'],
+  },
+
   // ---- policy/missing, sites/* ----
   {
     rule: 'policy/missing',

@@ -5,9 +5,13 @@
 // failure with the reason, descriptions cut to 140 characters, and reporting failures (emulator down, bad
 // token, rate limits) logged and never thrown.
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { DestinationStream } from 'pino';
 import { prCommentCommand, type PrCommentOptions } from '../../src/cli/pr-comment.js';
+import { hostSecrets } from '../../src/host/secrets.js';
 import type { Io } from '../../src/cli/io.js';
 import { startGithubEmulator, type GithubEmulator } from '../../src/testbed/emulators/github/index.js';
 import { createLogger } from '../../src/log.js';
@@ -200,6 +204,19 @@ describe('pull request plan comment', function () {
     assert.ok(!/[\uD800-\uDBFF](?![\uDC00-\uDFFF])/.test(posted), 'no split surrogate pair');
   });
 
+  it('never posts a secret in a comment: a resolved one, a credential variable', async () => {
+    await hostSecrets({ env: { S3_SECRET: 'env-secret-comment-3c4d5e' } }).resolve('env:S3_SECRET');
+    process.env['MIRRORNET_COMMENT_TEST_TOKEN'] = 'envvar-secret-comment-6f7a8b';
+    try {
+      const octokit = createGithubClient({ token: TOKEN, baseUrl: gh.url, ...FAST });
+      const body = '## plan\n\nsecretkey env-secret-comment-3c4d5e, token envvar-secret-comment-6f7a8b\n';
+      await upsertMarkedComment(octokit, { owner: 'acme', repo: 'fleet', issueNumber: 11, body });
+      assert.equal(gh.comments('acme', 'fleet', 11)[0]!.body, `${PLAN_MARKER}\n## plan\n\nsecretkey ***, token ***\n`);
+    } finally {
+      delete process.env['MIRRORNET_COMMENT_TEST_TOKEN'];
+    }
+  });
+
   it('truncateMarkdown: untouched when it fits; never ends inside a code block', () => {
     assert.equal(truncateMarkdown('short', 100, 'n'), 'short');
     const text = `intro\n\`\`\`mermaid\n${'x\n'.repeat(100)}\`\`\`\nafter`;
@@ -286,6 +303,34 @@ describe('commit statuses from agent events', function () {
     assert.equal(s.stats().skipped, 1);
     assert.equal(gh.statuses().filter((x) => x.sha !== SHA1 && x.sha !== SHA2).length, 0);
     await s.close();
+  });
+
+  it('never posts a secret in a description: resolved ones (env: and file:), credential variables, whole even when cut', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'mirrornet-status-'));
+    process.env['MIRRORNET_STATUS_TEST_TOKEN'] = 'envvar-secret-status-5d6e7f';
+    try {
+      writeFileSync(join(root, 'admin'), 'file-secret-status-8a9b0c\n');
+      const secrets = hostSecrets({ env: { HARBOR_ADMIN: 'env-secret-status-2a3b4c' }, root });
+      await secrets.resolve('env:HARBOR_ADMIN');
+      await secrets.resolve('file:/admin');
+      const { log, lines } = memoryLog();
+      const s = createGithubStatusSink({ token: TOKEN, baseUrl: gh.url, owner: 'acme', repo: 'fleet', log, client: FAST });
+      const sha = '5'.repeat(40);
+      s.sink(event('apply-failed', sha, 'us-virginia failed (harbor): login env-secret-status-2a3b4c refused; token envvar-secret-status-5d6e7f'));
+      // The secret straddles the 140th character: cut after masking, never half a secret.
+      s.sink(event('revision-refused', sha, `${'x'.repeat(120)} file-secret-status-8a9b0c`, 'ap-jakarta'));
+      await s.flush();
+      assert.deepEqual(
+        gh.statuses('acme', 'fleet', sha).map((x) => x.description),
+        ['Apply failed: us-virginia failed (harbor): login *** refused; token ***', `Refused: ${'x'.repeat(120)} ***`],
+      );
+      const text = JSON.stringify(lines());
+      for (const secret of ['env-secret-status-2a3b4c', 'file-secret-status-8a9b0c', 'envvar-secret-status-5d6e7f']) assert.ok(!text.includes(secret));
+      await s.close();
+    } finally {
+      delete process.env['MIRRORNET_STATUS_TEST_TOKEN'];
+      rmSync(root, { recursive: true, force: true });
+    }
   });
 
   it('waits out a secondary rate limit on the way', async () => {

@@ -99,7 +99,7 @@ export const secretRules: RuleFamily = {
     {
       id: 'secrets/plaintext',
       severity: 'error',
-      summary: 'Secret fields hold a reference (env:NAME or file:/path), never the secret.',
+      summary: 'Secret fields hold a reference (env:NAME or file:/path), never the secret; URLs hold no credentials (user:password@).',
       example: 'password: hunter2 (write password: env:HARBOR_DB_PASSWORD)',
     },
   ],

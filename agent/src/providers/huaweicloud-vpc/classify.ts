@@ -1,7 +1,9 @@
 // What a Huawei Cloud VPC call's failure means, as a HuaweiVpcError: an SDK exception without an answer
 // (timeout, network, the SDK itself) or an error answer. The SDK parses only gateway errors (`error_code`)
 // and loses VPC v1 `{"code","message"}`; every status is passed through to us, so all three body shapes are
-// parsed here. Whatever a server or a library put in a message is scrubbed of the keys and signatures.
+// parsed here. Whatever a server or a library put in a message goes through the one redaction layer
+// (redact.ts: the keys, signed Authorization values), and the header is not even named.
+import { redactText } from '../../redact.js';
 import { AK_ENV, SK_ENV } from './credentials.js';
 import { HuaweiVpcError, type VpcErrorKind } from './errors.js';
 import { GatewayErrorBody, NestedErrorBody, VpcErrorBody } from './schema.js';
@@ -36,14 +38,12 @@ export interface ClientFacts {
   scrub: (text: string) => string;
 }
 
+/** What the SDK dumps on a failed request names the header it signs; messages say "auth header" instead. */
+const HEADER_NAME: readonly (readonly [RegExp, string])[] = [[/authorization/gi, 'auth header']];
+
 /** Never let a key or a signature through, whatever a server or a library put in a message. */
 export function scrubber(keys: readonly string[]): (text: string) => string {
-  const secrets = keys.filter((s) => s.length >= 4);
-  return (text) => {
-    let out = text;
-    for (const s of secrets) out = out.split(s).join('[redacted]');
-    return out.replace(/SDK-HMAC-SHA256[^"\n]*/g, 'SDK-HMAC-SHA256 [redacted]').replace(/authorization/gi, 'auth header');
-  };
+  return (text) => redactText(text, { secrets: keys, patterns: HEADER_NAME });
 }
 
 /**

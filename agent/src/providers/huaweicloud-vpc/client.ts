@@ -8,11 +8,13 @@
 //   with the body, and classify.ts makes a HuaweiVpcError of it.
 // - Retries (retry.ts): 429, 5xx, timeouts and connection resets, bounded. An update interrupted in a way
 //   that leaves its outcome unknown re-reads the table and sends only what is still missing (batch.ts).
-// - Hygiene: no access key, secret key or Authorization header in errors or logs.
+// - Hygiene: no access key, secret key or Authorization header in errors or logs: the key pair is registered
+//   with the redaction layer (redact.ts) and every message from the SDK or the service goes through it.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
 import { silentLogger } from '../../log.js';
+import { registerSecret } from '../../redact.js';
 import { remainingBatch, type RouteBatch } from './batch.js';
 import { answerBody, describeOperation, scrubber, transportError, type ClientFacts, type Operation, type VpcAnswer } from './classify.js';
 import { configError, HuaweiVpcError } from './errors.js';
@@ -98,6 +100,8 @@ const REQUEST_ID = Symbol('x-request-id');
 export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
   if (!opts.projectId) throw configError('no project id was given (without one the SDK would ask IAM on the internet)');
   if (!opts.ak || !opts.sk) throw configError('the access key or the secret key is empty');
+  registerSecret(opts.ak);
+  registerSecret(opts.sk);
   let endpoint: string;
   try {
     const u = new URL(opts.endpoint);

@@ -1,6 +1,7 @@
 // The one error of the Huawei Cloud VPC client: its kind (what went wrong, and whether a retry may help),
 // the operation, status, error code and request id, and a sentence for the user. Never holds an access key,
-// a secret key or an Authorization header (classify.ts scrubs what comes from the SDK or the service).
+// a secret key or an Authorization header (classify.ts passes what comes from the SDK or the service through
+// the one redaction layer, redact.ts).
 import { MirrornetError } from '../../errors.js';
 
 export type VpcErrorKind =

@@ -8,9 +8,12 @@
 //   are retried with exponential backoff and jitter, at most `retry.attempts` times; configuration
 //   errors (bad signature, unknown key) are not retried.
 // - every failure is logged with the channel's name only: URLs and secrets never reach a log line.
+// - what a message says goes through the one redaction layer (redact.ts) before it is rendered, and what a
+//   vendor answers before it is logged: no credential reaches a chat group, no webhook URL or key a log.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MirrornetError } from '../../errors.js';
+import { redactDeep, redactText } from '../../redact.js';
 import type { SecretResolver } from '../../host/secrets.js';
 import type { NotificationChannel, Notifications } from '../../model/schema.js';
 import { backoffMs, channelLimits, Limiter, type RetryOptions } from './decisions.js';
@@ -62,20 +65,6 @@ function networkReason(err: unknown, timeoutMs: number): string {
   if (e?.name === 'AbortError') return 'aborted (dispatcher closing)';
   const code = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
   return code ? `network error (${code})` : 'network error';
-}
-
-/** Replace anything secret the vendor might echo (URL, key, token, signing secret). */
-function scrub(text: string, target: Target): string {
-  const secrets = [target.url, target.secret];
-  try {
-    const u = new URL(target.url);
-    secrets.push(u.pathname, u.search, ...u.searchParams.values());
-  } catch {
-    // not a URL: the whole string is already in the list
-  }
-  let out = text;
-  for (const s of secrets) if (s && s.length >= 6) out = out.split(s).join('(secret)');
-  return out;
 }
 
 function isHttpUrl(url: string): boolean {
@@ -217,7 +206,7 @@ export class ChatDelivery {
         this.counters.dropped++;
         return;
       }
-      const req = notifier.request(target, { ...job.notice, deliveryId: job.id }, this.opts.clock());
+      const req = notifier.request(target, { ...redactDeep(job.notice, { secrets: [target.url, target.secret] }), deliveryId: job.id }, this.opts.clock());
       const outcome = await this.post(req.url, req.headers, req.body, notifier.parse);
       if (outcome.ok) {
         this.counters.sent++;
@@ -225,7 +214,8 @@ export class ChatDelivery {
         return;
       }
       const last = !outcome.retryable || attempt >= this.opts.retry.attempts || this.aborted;
-      const reason = scrub(outcome.reason, target);
+      // The vendor may echo the URL, its key or token, or the signing secret.
+      const reason = redactText(outcome.reason, { secrets: [target.url, target.secret] });
       if (last) {
         this.counters.failed++;
         this.log.warn({ ...fields, attempt, reason, retryable: outcome.retryable }, 'chat message not delivered');

@@ -1,8 +1,9 @@
 // One comment per pull request: found again by a hidden marker at the start of its body and updated in
 // place, so a pull request shows the latest plan and not one comment per push. Bodies longer than GitHub's
 // limit (65536 characters) are cut at a line outside any code block, open <details> are closed, and a note
-// says where the rest is.
+// says where the rest is. The body goes through the one redaction layer (redact.ts) before it is cut.
 import type { Logger } from 'pino';
+import { redactText } from '../../redact.js';
 import type { Octokit } from './octokit.js';
 
 export const PLAN_MARKER = '<!-- mirrornet:plan -->';
@@ -81,7 +82,7 @@ export interface UpsertResult {
 
 /** The body as posted: the marker first, then the text cut to the budget. */
 function commentBody(body: string, marker = PLAN_MARKER, notice = ''): { text: string; truncated: boolean } {
-  const full = `${marker}\n${body}`;
+  const full = `${marker}\n${redactText(body)}`;
   const text = truncateMarkdown(full, COMMENT_BUDGET, notice);
   return { text, truncated: text !== full };
 }

@@ -6,7 +6,10 @@
 // Reporting never blocks reconciling: the sink only queues (bounded; a newer state of the same commit and
 // site replaces a queued older one, and when the queue is full the oldest is dropped), one worker posts in
 // order through octokit (retries, rate-limit throttling), and a failure is logged, never thrown.
+// Descriptions go through the one redaction layer (redact.ts) before they are cut to GitHub's length, so a
+// credential is masked whole, never half.
 import type { Logger } from 'pino';
+import { redactText } from '../../redact.js';
 import type { AgentEvent, EventSink } from '../../reconcile/events.js';
 import { createGithubClient, describeGithubError, type GithubClientOptions, type Octokit } from './octokit.js';
 
@@ -98,7 +101,7 @@ function statusForEvent(event: AgentEvent, opts: { contextPrefix?: string; targe
     sha: event.revision,
     context: `${opts.contextPrefix ?? STATUS_CONTEXT_PREFIX}${event.site}`,
     state,
-    description: truncateDescription(description),
+    description: truncateDescription(redactText(description)),
     ...(opts.targetUrl ? { targetUrl: opts.targetUrl } : {}),
   };
 }

@@ -274,6 +274,41 @@ describe('chat dispatcher', function () {
       assert.ok(failures.some((f) => f['reason'] === 'the value of env:URL_NOT_A_URL is not an http(s) URL'));
     });
 
+    it('a message never carries a secret: resolved ones (env: and file:), credential variables, webhook URLs', async () => {
+      const time = fakeTime();
+      const cap = captureLog();
+      const rs = await hooks(time, 'ops');
+      const root = mkdtempSync(join(tmpdir(), 'mirrornet-chat-'));
+      process.env['MIRRORNET_CHAT_TEST_TOKEN'] = 'envvar-secret-chat-7b8c9d';
+      try {
+        writeFileSync(join(root, 'pg'), 'file-secret-chat-1b2c3d\n');
+        // What a provider resolved before it failed, and echoed in its error.
+        const provider = hostSecrets({ env: { PG_PASSWORD: 'env-secret-chat-4e5f6a' }, root });
+        await provider.resolve('env:PG_PASSWORD');
+        await provider.resolve('file:/pg');
+        const hook = rs['ops']!.url;
+        const d = dispatcher(policy({ channels: [channel('ops')], routes: [{ channels: ['ops'] }] }), envOf(rs), time, cap);
+        d.sink(
+          event('apply-failed', {
+            message: `cn-shanghai failed to apply (postgres): env-secret-chat-4e5f6a / file-secret-chat-1b2c3d refused; envvar-secret-chat-7b8c9d; ${hook}`,
+            changes: [{ provider: 'postgres', id: 'role harbor', action: 'update', reason: 'password file-secret-chat-1b2c3d' }],
+          }),
+        );
+        await d.flush();
+        assert.equal(rs['ops']!.accepted.length, 1);
+        const body = bodies(rs['ops']!)[0]!;
+        assert.equal(body.event.message, `cn-shanghai failed to apply (postgres): *** / *** refused; ***; ${new URL(hook).origin}/***`);
+        assert.deepEqual(body.event.changes, [{ provider: 'postgres', id: 'role harbor', action: 'update', reason: 'password ***' }]);
+        const raw = rs['ops']!.accepted[0]!.raw.toString('utf8');
+        for (const secret of ['env-secret-chat-4e5f6a', 'file-secret-chat-1b2c3d', 'envvar-secret-chat-7b8c9d', hook, rs['ops']!.credential]) {
+          assert.ok(!raw.includes(secret), `the message holds ${secret}`);
+        }
+      } finally {
+        delete process.env['MIRRORNET_CHAT_TEST_TOKEN'];
+        rmSync(root, { recursive: true, force: true });
+      }
+    });
+
     it('close() delivers what it can within its timeout, then drops the rest with a log line', async () => {
       const hanging = createServer(() => undefined);
       await new Promise<void>((resolve) => hanging.listen(0, '127.0.0.1', resolve));
