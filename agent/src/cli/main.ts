@@ -25,9 +25,10 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--repo <dir>', 'repository root', '.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'github']).default('text'))
     .option('--strict', 'warnings fail too')
-    .action(async (opts: { repo: string; format: 'text' | 'json' | 'github'; strict?: boolean }) => {
+    .option('--base <rev>', "also compare with this revision (a pull request's base): removals beyond its guardrails fail")
+    .action(async (opts: import('./validate.js').ValidateOptions) => {
       const { validateCommand } = await import('./validate.js');
-      setExit(validateCommand(opts, io));
+      setExit(await validateCommand(opts, io));
     });
 
   const region = program.command('region').description('Work with regions.');

@@ -1,8 +1,24 @@
-// The formats of the model's fields that hold addresses, ports, host names, URLs, cloud ids and host paths:
-// zod strings with a sentence that says what a valid value looks like (the finding adds the value it got),
-// built from address-patterns.ts so that the generated JSON Schemas check the same in editors.
+// The value shapes the kinds in schema.ts share — names, secret references, and the formats of fields that hold
+// addresses, ports, host names, URLs, cloud ids and host paths: zod strings with a sentence that says what a
+// valid value looks like (the finding adds the value it got, except for secrets), built from address-patterns.ts
+// so that the generated JSON Schemas check the same in editors.
 import { z } from 'zod';
+import { SECRET_REFERENCE } from '../redact.js';
 import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
+
+export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
+
+/** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
+export const SECRET_REF_MESSAGE =
+  'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) ' +
+  'or file:/absolute/path (a file on the host)';
+
+export const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
+
+export const SecretRef = z
+  .string()
+  .regex(SECRET_REFERENCE, { error: SECRET_REF_MESSAGE })
+  .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
 
 export const Ipv4 = z.string().regex(new RegExp(`^${IPV4}$`), { error: 'must be an IPv4 address such as 10.128.0.10 (four numbers 0-255)' });
 

@@ -1,6 +1,7 @@
 // A finding: one thing the validator has to say about one place in one file.
 
-export type Severity = 'error' | 'warning';
+/** A notice informs and never fails validation (GitHub shows it as a `::notice` annotation). */
+export type Severity = 'error' | 'warning' | 'notice';
 
 export interface Finding {
   /** Rule id, e.g. `cidr/overlap`. */

@@ -4,6 +4,7 @@ import type { Finding } from './finding.js';
 import type { LoadResult, LoadedObject } from './loader.js';
 import { findingAt, type SourceFile } from './source.js';
 import type {
+  AcknowledgedRemovals,
   AddressPlan,
   Guardrails,
   HarborInstance,
@@ -51,6 +52,7 @@ interface Policies {
   guardrails?: Located<Guardrails>;
   regionDefaults?: Located<RegionDefaults>;
   notifications?: Located<Notifications>;
+  acknowledgedRemovals?: Located<AcknowledgedRemovals>;
 }
 
 export interface Fleet {
@@ -75,6 +77,7 @@ const POLICY_KEYS: Partial<Record<KindName, keyof Policies>> = {
   Guardrails: 'guardrails',
   RegionDefaults: 'regionDefaults',
   Notifications: 'notifications',
+  AcknowledgedRemovals: 'acknowledgedRemovals',
 };
 
 export function linkId(a: string, b: string): string {

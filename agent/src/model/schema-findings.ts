@@ -4,7 +4,7 @@
 import type { z } from 'zod';
 import type { Finding } from './finding.js';
 import { findingAt, formatPath, type PathSegment, type SourceFile } from './source.js';
-import { SECRET_REF_MESSAGE } from './schema.js';
+import { SECRET_REF_MESSAGE } from './field-formats.js';
 import { keysAt } from './schema-walk.js';
 import { didYouMean } from './suggest.js';
 

@@ -2,22 +2,9 @@
 // (dfdaemon silently ignores misspelled keys; mirrornet must not) and never accept a plaintext secret.
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
-import { SECRET_REFERENCE } from '../redact.js';
-import { Cidr, CloudId, CloudRegion, Duration, Host, HostPath, HostPort, HostPortList, HttpUrl, Ipv4, NextHop, Port } from './field-formats.js';
-
-export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
-
-/** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */
-export const SECRET_REF_MESSAGE =
-  'is not a secret reference: secrets never live in the repository; write env:NAME (an environment variable on the host) ' +
-  'or file:/absolute/path (a file on the host)';
-
-const Name = z.string().regex(NAME_PATTERN, { error: 'must be lowercase letters, digits and dashes, start with a letter, at most 63 characters' });
-
-const SecretRef = z
-  .string()
-  .regex(SECRET_REFERENCE, { error: SECRET_REF_MESSAGE })
-  .describe('A secret reference: env:NAME or file:/absolute/path. Never the secret itself.');
+import { DEFAULT_MAX_LINK_REMOVALS, DEFAULT_MAX_SITE_REMOVALS } from './guardrail-defaults.js';
+import { Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, SecretRef } from './field-formats.js';
+import { HarborInstance } from './schema-harbor.js';
 
 export const Area = z.enum(['cn', 'overseas']);
 export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
@@ -122,6 +109,13 @@ const SiteCommon = {
   links: z.array(Link).default([]),
   routes: z.array(StaticRoute).default([]).describe('Extra static routes beyond the computed hub-spoke routes.'),
   labels: Labels.optional(),
+  lifecycle: z
+    .enum(['active', 'retiring'])
+    .optional()
+    .describe(
+      'active (default) or retiring: being decommissioned. A site retiring in the revision before a change may be deleted by it (file and ' +
+        'links) without counting against the removal limits of policies/guardrails.yaml. Only a marker for now; decommissioning builds on it.',
+    ),
 };
 
 const DragonflyGc = z.strictObject({
@@ -162,149 +156,6 @@ export const Hub = z.strictObject({
     schedulers: z.array(HostPort).min(1),
     seedPeers: z.array(Ipv4).default([]),
   }),
-});
-
-// ---- Harbor -------------------------------------------------------------------------------------
-
-const HarborS3 = z.strictObject({
-  accesskey: SecretRef,
-  secretkey: SecretRef,
-  region: z.string().min(1),
-  regionendpoint: HttpUrl.optional().describe('The S3 endpoint, e.g. https://obs.cn-north-4.myhuaweicloud.com (forces path-style requests).'),
-  bucket: z.string().regex(/^(?![0-9.]+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/, {
-    error: 'must be an S3 bucket name such as harbor-cn-beijing (3-63 lowercase letters, digits, dots and dashes, not an address)',
-  }),
-  encrypt: z.boolean().optional(),
-  keyid: z.string().optional(),
-  secure: z.boolean().optional(),
-  skipverify: z.boolean().optional(),
-  v4auth: z.boolean().optional(),
-  chunksize: z.int().optional().describe('5 MiB .. 5 GiB, in bytes.'),
-  multipartcopychunksize: z.int().optional(),
-  multipartcopymaxconcurrency: z.int().optional(),
-  multipartcopythresholdsize: z.int().optional(),
-  rootdirectory: z.string().optional(),
-  storageclass: z.string().optional(),
-});
-
-const HarborProject = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'must be a Harbor project name: lowercase, digits, . _ -' }),
-  public: z.boolean().default(false),
-  quota: z
-    .string()
-    .regex(/^(-1|\d+(Ki|Mi|Gi|Ti)?)$/, { error: 'must be a size such as 500Gi, or -1 for unlimited' })
-    .optional(),
-  proxyCache: z
-    .strictObject({ endpoint: z.string().min(1) })
-    .optional()
-    .describe('Makes this a proxy-cache project of an endpoint; cannot change later.'),
-});
-
-const HarborEndpoint = z.strictObject({
-  name: z.string().min(1),
-  type: z.enum(['docker-hub', 'docker-registry', 'harbor']),
-  url: HttpUrl,
-  accessKey: z.string().optional(),
-  accessSecret: SecretRef.optional(),
-  insecure: z.boolean().default(false),
-});
-
-const HarborRobot = z.strictObject({
-  name: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'must be lowercase letters, digits, . _ -' }),
-  description: z.string().optional(),
-  duration: z.int().min(-1).default(-1).describe('Days; -1 never expires.'),
-  secret: SecretRef,
-  permissions: z
-    .array(
-      z.strictObject({
-        project: z.string().min(1).describe('A project name or * for all.'),
-        access: z.array(z.string().regex(/^[a-z-]+:[a-z-]+$/, { error: 'must be resource:action, e.g. repository:pull' })).min(1),
-      }),
-    )
-    .min(1),
-});
-
-const ReplicationRule = z.strictObject({
-  name: z.string().min(1),
-  description: z.string().optional(),
-  source: Name.describe('HarborInstance images come from.'),
-  destination: Name.describe('HarborInstance images go to.'),
-  destinationNamespace: z.string().optional(),
-  filters: z
-    .array(
-      z.strictObject({ type: z.enum(['name', 'tag', 'label', 'resource']), value: z.string().min(1), decoration: z.enum(['matches', 'excludes']).optional() }),
-    )
-    .default([]),
-  trigger: z.strictObject({
-    type: z.enum(['manual', 'event_based', 'scheduled']),
-    cron: z.string().optional().describe("Harbor's 6-field cron, seconds first: '0 0 */2 * * *'."),
-  }),
-  deletion: z.boolean().default(false),
-  override: z.boolean().default(true),
-  speedKbps: z.int().min(-1).default(-1),
-  copyByChunk: z.boolean().default(false),
-  enabled: z.boolean().default(true),
-});
-
-export const HarborInstance = z.strictObject({
-  kind: z.literal('HarborInstance'),
-  name: Name,
-  description: z.string().optional(),
-  hub: Name.describe('The core site this Harbor runs in.'),
-  version: z.string().regex(/^v?\d+\.\d+\.\d+$/, { error: 'must be a Harbor version such as v2.15.2' }),
-  hostname: Host,
-  externalUrl: HttpUrl,
-  loadBalancer: z.strictObject({ mode: z.enum(['l4', 'l7-tls-offload']) }),
-  installDir: HostPath.default('/opt/harbor'),
-  dataVolume: HostPath.optional().describe("Harbor's data_volume on the host (default /data)."),
-  tls: z
-    .strictObject({ certificate: HostPath, privateKey: HostPath })
-    .optional()
-    .describe('Certificate and key paths on the Harbor host, for loadBalancer mode l4 (Harbor terminates TLS).'),
-  adminPassword: SecretRef,
-  database: z.strictObject({
-    host: Host,
-    port: Port.default(5432),
-    dbName: z.string().min(1),
-    username: z.string().min(1),
-    password: SecretRef,
-    sslMode: z.enum(['disable', 'allow', 'prefer', 'require', 'verify-ca', 'verify-full']).default('disable'),
-    maxIdleConns: z.int().min(0).optional(),
-    maxOpenConns: z.int().min(0).optional(),
-    connMaxLifetime: Duration.optional(),
-    connMaxIdleTime: Duration.optional(),
-  }),
-  redis: z.strictObject({
-    host: HostPortList.describe('host:port, or sentinel hosts separated by commas.'),
-    username: z.string().optional(),
-    password: SecretRef.optional(),
-    sentinelMasterSet: z.string().optional(),
-    registryDbIndex: z.int().min(1).optional(),
-    jobserviceDbIndex: z.int().min(1).optional(),
-    trivyDbIndex: z.int().min(1).optional(),
-    harborDbIndex: z.int().min(1).optional(),
-    cacheLayerDbIndex: z.int().min(1).optional(),
-    idleTimeoutSeconds: z.int().min(0).optional(),
-  }),
-  storage: z.strictObject({
-    s3: HarborS3.optional(),
-    filesystem: z.strictObject({ rootdirectory: HostPath }).optional(),
-    redirect: z.strictObject({ disable: z.boolean() }).optional(),
-  }),
-  metrics: z
-    .strictObject({
-      enabled: z.boolean(),
-      port: Port.default(9090),
-      path: z
-        .string()
-        .regex(/^\/\S*$/, { error: 'must be a URL path such as /metrics' })
-        .default('/metrics'),
-    })
-    .optional(),
-  endpoints: z.array(HarborEndpoint).default([]).describe('Registry endpoints besides the other core (created from replication rules).'),
-  projects: z.array(HarborProject).default([]),
-  robots: z.array(HarborRobot).default([]),
-  replication: z.array(ReplicationRule).default([]),
 });
 
 // ---- Policies -----------------------------------------------------------------------------------
@@ -356,8 +207,26 @@ export const Guardrails = z.strictObject({
   kind: z.literal('Guardrails'),
   name: Name,
   description: z.string().optional(),
-  maxDeletionsPerApply: z.int().min(0),
-  protectedDestinations: z.array(Cidr).default([]),
+  maxDeletionsPerApply: z.int().min(0).describe('Resources one apply on one host may delete (routes, tunnels, files, cloud routes, Harbor objects).'),
+  protectedDestinations: z.array(Cidr).default([]).describe('Routes to these ranges are never deleted by an agent.'),
+  maxSiteRemovals: z
+    .int()
+    .min(0)
+    .default(DEFAULT_MAX_SITE_REMOVALS)
+    .describe(
+      `Fleet-wide: sites (regions and cores) one revision may remove (default ${DEFAULT_MAX_SITE_REMOVALS}). Removing every region, every ` +
+        'core or every link is refused whatever this says. Sites marked lifecycle: retiring in the revision before, and sites named in ' +
+        'policies/acknowledged-removals.yaml, do not count. `mirrornet validate --base` and every agent use the value of the revision ' +
+        'before the change, so raising it takes effect one revision later.',
+    ),
+  maxLinkRemovals: z
+    .int()
+    .min(0)
+    .default(DEFAULT_MAX_LINK_REMOVALS)
+    .describe(
+      `Fleet-wide: links one revision may remove (default ${DEFAULT_MAX_LINK_REMOVALS}). Links of a retiring or acknowledged site, and links ` +
+        'named in policies/acknowledged-removals.yaml, do not count. Like maxSiteRemovals, the value of the revision before the change applies.',
+    ),
   drift: z.strictObject({
     routes: DriftMode,
     wireguard: DriftMode,
@@ -380,6 +249,28 @@ export const RegionDefaults = z.strictObject({
   mirror: Mirror.omit({ registries: true }).extend({
     dragonfly: Mirror.shape.dragonfly.omit({ manager: true }),
   }),
+});
+
+export const AcknowledgedRemovals = z.strictObject({
+  kind: z.literal('AcknowledgedRemovals'),
+  name: Name,
+  description: z.string().optional(),
+  removals: z
+    .array(
+      z.strictObject({
+        sites: z.array(Name).default([]).describe('Sites this change deletes on purpose (their links go with them).'),
+        links: z
+          .array(z.tuple([Name, Name]))
+          .default([])
+          .describe('Links this change deletes on purpose, each as its two sites: [cn-shanghai, cn-beijing].'),
+        reason: z.string().min(1).describe('Why: the reviewer reads it in the diff, and it stays in the history.'),
+      }),
+    )
+    .default([])
+    .describe(
+      'Removals beyond maxSiteRemovals/maxLinkRemovals that a change makes on purpose, added in the same change that deletes them ' +
+        'so that a reviewer sees it. Only what is named here is excused; naming a site or link that still exists is an error.',
+    ),
 });
 
 const EventKind = z.enum([
@@ -433,6 +324,7 @@ export const KINDS = {
   Guardrails,
   RegionDefaults,
   Notifications,
+  AcknowledgedRemovals,
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -449,6 +341,7 @@ export const KIND_DIRECTORY: Record<KindName, string> = {
   Guardrails: 'policies',
   RegionDefaults: 'policies',
   Notifications: 'policies',
+  AcknowledgedRemovals: 'policies',
 };
 
 export const SCHEMA_FILE: Record<KindName, string> = {
@@ -461,19 +354,21 @@ export const SCHEMA_FILE: Record<KindName, string> = {
   Guardrails: 'guardrails.schema.json',
   RegionDefaults: 'region-defaults.schema.json',
   Notifications: 'notifications.schema.json',
+  AcknowledgedRemovals: 'acknowledged-removals.schema.json',
 };
 
 export type Region = z.infer<typeof Region>;
 export type Hub = z.infer<typeof Hub>;
 export type Link = z.infer<typeof Link>;
 export type WireguardEnd = z.infer<typeof WireguardEnd>;
-export type HarborInstance = z.infer<typeof HarborInstance>;
 export type AddressPlan = z.infer<typeof AddressPlan>;
 export type LinkPolicy = z.infer<typeof LinkPolicy>;
 export type RoutingPolicy = z.infer<typeof RoutingPolicy>;
 export type Guardrails = z.infer<typeof Guardrails>;
+export { HarborInstance };
 export type RegionDefaults = z.infer<typeof RegionDefaults>;
 export type Notifications = z.infer<typeof Notifications>;
+export type AcknowledgedRemovals = z.infer<typeof AcknowledgedRemovals>;
 export type NotificationChannel = z.infer<typeof NotificationChannel>;
 export type Area = z.infer<typeof Area>;
 export type Provider = z.infer<typeof Provider>;

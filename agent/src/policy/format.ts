@@ -4,7 +4,8 @@ import type { Report } from './validate.js';
 
 export function formatJson(report: Report): string {
   const strip = (f: Finding) => ({ rule: f.rule, file: f.file, line: f.line, column: f.column, message: f.message });
-  return `${JSON.stringify({ valid: report.valid, errors: report.errors.map(strip), warnings: report.warnings.map(strip) }, null, 2)}\n`;
+  const notices = report.notices.length ? { notices: report.notices.map(strip) } : {};
+  return `${JSON.stringify({ valid: report.valid, errors: report.errors.map(strip), warnings: report.warnings.map(strip), ...notices }, null, 2)}\n`;
 }
 
 /** GitHub workflow command values escape %, CR and LF; properties also escape : and ,. */
@@ -16,10 +17,8 @@ function escapeProperty(s: string): string {
 }
 
 export function formatGithub(report: Report): string {
-  const lines = [...report.errors, ...report.warnings].map(
-    (f) =>
-      `::${f.severity === 'error' ? 'error' : 'warning'} ` +
-      `file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(f.message)}`,
+  const lines = [...report.errors, ...report.warnings, ...report.notices].map(
+    (f) => `::${f.severity} ` + `file=${escapeProperty(f.file)},line=${f.line},col=${f.column},title=${escapeProperty(f.rule)}::${escapeData(f.message)}`,
   );
   lines.push(summaryLine(report));
   return `${lines.join('\n')}\n`;
@@ -29,8 +28,9 @@ function summaryLine(report: Report): string {
   const e = report.errors.length;
   const w = report.warnings.length;
   const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;
-  if (report.valid) return `valid: ${plural(report.files, 'file')} checked, ${plural(w, 'warning')}`;
-  return `invalid: ${plural(e, 'error')}, ${plural(w, 'warning')} in ${plural(report.files, 'file')}`;
+  const n = report.notices.length ? `, ${plural(report.notices.length, 'notice')}` : '';
+  if (report.valid) return `valid: ${plural(report.files, 'file')} checked, ${plural(w, 'warning')}${n}`;
+  return `invalid: ${plural(e, 'error')}, ${plural(w, 'warning')}${n} in ${plural(report.files, 'file')}`;
 }
 
 /** Control characters (from keys or values in the files) are shown escaped, never printed raw. */
@@ -49,7 +49,7 @@ export function formatText(report: Report, opts: { color?: boolean } = {}): stri
       }
     : { red: (s: string) => s, yellow: (s: string) => s, dim: (s: string) => s, bold: (s: string) => s };
   const byFile = new Map<string, Finding[]>();
-  for (const f of [...report.errors, ...report.warnings].sort((a, b) =>
+  for (const f of [...report.errors, ...report.warnings, ...report.notices].sort((a, b) =>
     a.file < b.file ? -1 : a.file > b.file ? 1 : a.line - b.line || a.column - b.column,
   )) {
     const list = byFile.get(f.file);
@@ -61,7 +61,7 @@ export function formatText(report: Report, opts: { color?: boolean } = {}): stri
     out.push(c.bold(printable(file)));
     const width = findings.reduce((w, f) => Math.max(w, `${f.line}:${f.column}`.length), 0);
     for (const f of findings) {
-      const sev = f.severity === 'error' ? c.red('error  ') : c.yellow('warning');
+      const sev = f.severity === 'error' ? c.red('error  ') : f.severity === 'warning' ? c.yellow('warning') : c.dim('notice ');
       out.push(`  ${`${f.line}:${f.column}`.padEnd(width)}  ${sev}  ${printable(f.message)}  ${c.dim(f.rule)}`);
     }
     out.push('');

@@ -2,6 +2,7 @@
 import type { Rule, RuleFamily } from './rule.js';
 import { fileRules, schemaRules, secretRules, yamlRules } from './rules/builtin.js';
 import { cidrRules } from './rules/cidr.js';
+import { guardrailRules } from './rules/guardrails.js';
 import { harborRules } from './rules/harbor.js';
 import { linkRules } from './rules/links.js';
 import { mirrorRules } from './rules/mirror.js';
@@ -21,6 +22,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   mirrorRules,
   harborRules,
   notificationRules,
+  guardrailRules,
 ];
 
 export const RULES: ReadonlyMap<string, Rule> = new Map(RULE_FAMILIES.flatMap((f) => f.rules.map((r) => [r.id, r] as const)));

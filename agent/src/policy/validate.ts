@@ -9,6 +9,8 @@ export interface Report {
   valid: boolean;
   errors: Finding[];
   warnings: Finding[];
+  /** What informs without failing (e.g. `validate --base`: the guardrails change). */
+  notices: Finding[];
   /** Number of model files read. */
   files: number;
   fleet: Fleet;
@@ -39,7 +41,8 @@ export function validateLoaded(load: LoadResult): Report {
   const shown = capPerFile(unique);
   const errors = shown.filter((f) => f.severity === 'error');
   const warnings = shown.filter((f) => f.severity === 'warning');
-  return { valid: errors.length === 0, errors, warnings, files: load.files.length + countUnparsed(load), fleet };
+  const notices = shown.filter((f) => f.severity === 'notice');
+  return { valid: errors.length === 0, errors, warnings, notices, files: load.files.length + countUnparsed(load), fleet };
 }
 
 /** At most this many findings are shown per file; the rest are counted in one `file/too-many-findings` finding. */

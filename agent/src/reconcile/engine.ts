@@ -75,6 +75,16 @@ export interface Refusal {
   reasons: string[];
 }
 
+/** Pure: whether a route to `destination` (a CIDR) is one the guardrails protect from deletion. */
+export function isProtected(destination: string, guardrails: Pick<Guardrails, 'protectedDestinations'> | undefined): boolean {
+  const dest = parseCidr(destination);
+  if (!dest.ok) return false;
+  return (guardrails?.protectedDestinations ?? []).some((d) => {
+    const p = parseCidr(d);
+    return p.ok && overlaps(p.range, dest.range);
+  });
+}
+
 /** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
@@ -91,11 +101,8 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
         'If this is intended, raise the limit in a pull request of its own first: agents judge a revision by the guardrails applied before it.',
     );
   }
-  const protectedRanges = (guardrails?.protectedDestinations ?? []).map((d) => parseCidr(d)).flatMap((p) => (p.ok ? [p.range] : []));
   for (const r of removed) {
-    if (!r.route) continue;
-    const dest = parseCidr(r.id);
-    if (dest.ok && protectedRanges.some((p) => overlaps(p, dest.range))) {
+    if (r.route && isProtected(r.id, guardrails)) {
       reasons.push(`the plan deletes the ${r.route} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
     }
   }

@@ -3,6 +3,7 @@
 import { pathToFileURL } from 'node:url';
 import type { Role } from '../desired/types.js';
 import type { RevisionEvaluation } from './evaluate.js';
+import { fleetOutline } from './fleet-guard.js';
 import { evaluateRepository } from './pipeline.js';
 
 async function evaluate(dir: string, site: string, roles: Role[], revision: string): Promise<RevisionEvaluation> {
@@ -14,8 +15,9 @@ async function evaluate(dir: string, site: string, roles: Role[], revision: stri
       errors: report.errors.slice(0, 20).map((e) => ({ file: e.file, line: e.line, rule: e.rule, message: e.message })),
     };
   }
+  const outline = fleetOutline(report.fleet);
   const compiled = sites.get(site);
-  if (!compiled || 'error' in compiled) return { valid: true, compileError: compiled?.error ?? `${site} was not compiled` };
+  if (!compiled || 'error' in compiled) return { valid: true, compileError: compiled?.error ?? `${site} was not compiled`, outline };
   const guardrails = report.fleet.policies.guardrails?.value;
   const notifications = report.fleet.policies.notifications?.value;
   const area = report.fleet.sites.get(site)?.value.area;
@@ -25,6 +27,7 @@ async function evaluate(dir: string, site: string, roles: Role[], revision: stri
     ...(guardrails ? { guardrails } : {}),
     ...(notifications ? { notifications } : {}),
     ...(area ? { area } : {}),
+    outline,
   };
 }
 

@@ -5,12 +5,13 @@ import { CommandError, localExec } from '../host/exec.js';
 import { fileURLToPath } from 'node:url';
 import type { Desired, Role } from '../desired/types.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
+import type { FleetOutline } from './fleet-guard.js';
 
-/** What the child answers for one revision and one site. */
+/** What the child answers for one revision and one site; `outline` is the revision's fleet, for the fleet-wide guardrail. */
 export type RevisionEvaluation =
-  | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area }
+  | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area; outline?: FleetOutline }
   | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
-  | { valid: true; compileError: string };
+  | { valid: true; compileError: string; outline?: FleetOutline };
 
 /** Validate and compile the checkout in `dir` (at `revision`) for one site's roles. */
 export type Evaluate = (dir: string, site: string, roles: Role[], revision: string) => Promise<RevisionEvaluation>;

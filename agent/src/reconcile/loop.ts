@@ -17,6 +17,7 @@ import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/clone.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
+import { judgeRemovals, type FleetOutline } from './fleet-guard.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
@@ -47,6 +48,8 @@ export interface Applied {
   guardrails?: Guardrails;
   notifications?: Notifications;
   area?: Area;
+  /** The fleet's sites and links, for the fleet-wide guardrail (absent when applied by an agent without it). */
+  outline?: FleetOutline;
 }
 
 /** What a tick does, decided before the apply lock is taken. */
@@ -57,6 +60,8 @@ type Decision =
   | { kind: 'refused'; revision: string; reason: string }
   /** Refuse the new revision and record why. */
   | { kind: 'refuse'; revision: string; reason: string }
+  /** A guardrail (the fleet-wide removal limits) blocks the new revision: nothing applied, say why once. */
+  | { kind: 'block'; revision: string; reasons: string[] }
   /** Apply the new revision, judged by `guardrails` (those in force). */
   | { kind: 'apply'; revision: string; next: Applied; guardrails?: Guardrails };
 
@@ -213,6 +218,7 @@ export class Agent {
         ...(data.guardrails ? { guardrails: data.guardrails } : {}),
         ...(data.notifications ? { notifications: data.notifications } : {}),
         ...(data.area ? { area: data.area } : {}),
+        ...(data.outline ? { outline: data.outline } : {}),
       };
     } catch {
       return undefined;
@@ -271,6 +277,7 @@ export class Agent {
         if (state.appliedRevision !== before.appliedRevision || state.refused?.revision !== before.refused?.revision) return undefined;
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
         if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason);
+        if (decision.kind === 'block') return this.block(state, decision.revision, decision.reasons);
         return this.applyRevision(state, decision.revision, decision.next, decision.guardrails, log);
       });
       if (result) return result;
@@ -304,15 +311,25 @@ export class Agent {
         .join('; ');
       return { kind: 'refuse', revision, reason: `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it` };
     }
+    // The fleet-wide guardrail, before anything is planned: the sites and links this revision removes,
+    // judged by the limits of the revision applied before it (a first revision has nothing to compare).
+    const removals = applied?.outline && evaluation.outline ? judgeRemovals(applied.outline, evaluation.outline, applied.guardrails) : undefined;
+    if (removals?.trips.length) return { kind: 'block', revision, reasons: removals.trips.map((t) => t.message) };
     if ('compileError' in evaluation) return { kind: 'refuse', revision, reason: evaluation.compileError };
-    const { desired, guardrails, notifications, area } = evaluation;
+    const { desired, guardrails, notifications, area, outline } = evaluation;
     // The guardrails in force are those of the revision applied last: a commit cannot loosen the
     // guardrails that judge it (a change to them takes effect one revision later).
     const enforced = applied?.guardrails ?? guardrails;
     return {
       kind: 'apply',
       revision,
-      next: { desired, ...(guardrails ? { guardrails } : {}), ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) },
+      next: {
+        desired,
+        ...(guardrails ? { guardrails } : {}),
+        ...(notifications ? { notifications } : {}),
+        ...(area ? { area } : {}),
+        ...(outline ? { outline } : {}),
+      },
       ...(enforced ? { guardrails: enforced } : {}),
     };
   }
@@ -326,6 +343,14 @@ export class Agent {
       `${this.opts.site} refused ${revision.slice(0, 12)}: ${reason}. It keeps ${state.appliedRevision?.slice(0, 12) ?? 'nothing'} applied.`,
     );
     return { kind: 'refused', revision, reason };
+  }
+
+  /** A guardrail refused the revision: nothing applied; say why once, and keep the last applied revision. */
+  private async block(state: AgentState, revision: string, reasons: string[], changes?: AgentEvent['changes']): Promise<TickResult> {
+    this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, changes ? { changes } : {});
+    state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString() };
+    await this.store.save(state);
+    return { kind: 'blocked', revision, reasons };
   }
 
   /** The git remote's address (lockout protection); a resolver that does not answer within 10 s counts as no answer. */
@@ -369,15 +394,7 @@ export class Agent {
       },
     );
     const { plan } = outcome;
-    if (outcome.kind === 'blocked') {
-      const { reasons } = outcome.refusal;
-      this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, {
-        changes: summarize(plan),
-      });
-      state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString() };
-      await this.store.save(state);
-      return { kind: 'blocked', revision, reasons };
-    }
+    if (outcome.kind === 'blocked') return this.block(state, revision, outcome.refusal.reasons, summarize(plan));
     if (outcome.kind === 'failed') {
       const reason = userMessageOf(outcome.error);
       this.event('apply-failed', revision, `${this.opts.site} failed to apply ${revision.slice(0, 12)} (${outcome.provider}): ${reason}`, {

@@ -5,7 +5,8 @@
 // validates with no finding at all. Every failing case below breaks one thing in it (in memory, through
 // `validateFiles`; or on disk, through `validateRepo`, for what only a file system can show) and names the
 // rule, the file and the line the finding must point at. A registered rule without a failing case fails
-// this file, so a new rule cannot land without its test.
+// this file, so a new rule cannot land without its test. Rules that compare a change with its base (`validate
+// --base`) have cases that edit the fixture and compare the result with the fixture as it was.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -14,6 +15,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Finding, Severity } from '../../src/model/finding.js';
 import { MODEL_DIRECTORIES, type VirtualFile } from '../../src/model/loader.js';
+import { compareWithBase } from '../../src/cli/validate.js';
 import { RULES } from '../../src/policy/registry.js';
 import { validateFiles, validateRepo, type Report } from '../../src/policy/validate.js';
 import { need } from '../support/capabilities.js';
@@ -122,6 +124,9 @@ const NOTIFY =
   '  - match:\n      areas: [cn]\n    channels: [network-cn]\n' +
   '  - match:\n      regions: [cn-shanghai]\n      events: [apply-failed, drift-detected]\n    channels: [oncall, registry]\n' +
   '  - channels: [audit]\n';
+
+const ACKNOWLEDGED = 'policies/acknowledged-removals.yaml';
+const ACK_HEAD = `${HEADER('acknowledged-removals')}kind: AcknowledgedRemovals\nname: acknowledged-removals\nremovals:\n`;
 
 const JAKARTA_LINKS = 'links:\n  - to: ap-singapore\n    type: peering\n    peeringId: peering-sg-jkt\n    mtu: 1500\n    mssClamp: true\n';
 const BEIJING_LINKS =
@@ -1210,6 +1215,77 @@ const CASES: Case[] = [
     at: { file: NOTIFICATIONS, line: 'perMinute: 60' },
     says: ['20 messages per minute', 'DingTalk'],
   },
+  // ---- guardrails/* ----
+  {
+    rule: 'guardrails/acknowledged-exists',
+    title: 'an acknowledgement of removals that names a region still in the fleet',
+    mutate: [write(ACKNOWLEDGED, `${ACK_HEAD}  - sites: [ap-jakarta]\n    reason: moving to Singapore\n`)],
+    at: { file: ACKNOWLEDGED, line: 'sites: [ap-jakarta]', column: 13 },
+    says: ['ap-jakarta is acknowledged as removed', 'regions/ap-jakarta.yaml still defines it'],
+  },
+  {
+    rule: 'guardrails/acknowledged-exists',
+    title: 'an acknowledgement of removals that names a link still declared (the two sites in either order)',
+    mutate: [write(ACKNOWLEDGED, `${ACK_HEAD}  - links: [[cn-beijing, cn-shanghai]]\n    reason: Shanghai goes over the internet\n`)],
+    at: { file: ACKNOWLEDGED, line: 'links: [[cn-beijing' },
+    says: ['The link cn-beijing — cn-shanghai is acknowledged as removed'],
+  },
+];
+
+// ---- Cases that compare a change with its base (`validate --base`) ---------------------------------
+
+interface BaseCase extends Case {
+  /** Edits of the base (default: the fixture as it is). */
+  base?: Mutation[];
+}
+
+const GUARDRAILS = 'policies/guardrails.yaml';
+/** Three regions gone (the Amsterdam region keeps no p2p peer that is gone). */
+const THREE_REGIONS_GONE = [remove(SHANGHAI), remove(HANGZHOU), remove(JAKARTA), replace(AMSTERDAM, 'p2p: [ap-jakarta]', 'p2p: []')];
+
+const BASE_CASES: BaseCase[] = [
+  {
+    rule: 'guardrails/fleet-removal',
+    title: 'three regions removed in one change, more than the default maxSiteRemovals (2) of the base',
+    mutate: THREE_REGIONS_GONE,
+    at: { file: GUARDRAILS, line: 'kind: Guardrails' },
+    says: [
+      'removes 3 sites (ap-jakarta, cn-hangzhou-idc, cn-shanghai)',
+      'maxSiteRemovals: 2 in policies/guardrails.yaml of the revision before it',
+      '`lifecycle: retiring`',
+      'policies/acknowledged-removals.yaml',
+    ],
+  },
+  {
+    rule: 'guardrails/fleet-removal',
+    title: 'every region removed by a change that raises maxSiteRemovals to 100 itself: the base limit still applies',
+    mutate: [
+      ...[JAKARTA, HANGZHOU, SHANGHAI, AMSTERDAM, VIRGINIA].map(remove),
+      replace(
+        SINGAPORE,
+        'routes:\n  - destination: 192.168.100.0/24\n    via: us-virginia\n    description: a partner VPC peered behind the Virginia region\n',
+        '',
+      ),
+      replace(GUARDRAILS, 'maxDeletionsPerApply: 20\n', 'maxDeletionsPerApply: 20\nmaxSiteRemovals: 100\n'),
+    ],
+    at: { file: GUARDRAILS, line: 'maxSiteRemovals: 100' },
+    says: ['removes every region (ap-jakarta, cn-hangzhou-idc, cn-shanghai, eu-amsterdam-idc, us-virginia)', 'maxSiteRemovals: 2 in'],
+  },
+  {
+    rule: 'guardrails/fleet-removal',
+    title: 'one region removed where the base allows no link removal (maxLinkRemovals: 0): its link counts',
+    base: [replace(GUARDRAILS, 'maxDeletionsPerApply: 20\n', 'maxDeletionsPerApply: 20\nmaxLinkRemovals: 0\n')],
+    mutate: [remove(SHANGHAI)],
+    at: { file: GUARDRAILS, line: 'maxLinkRemovals: 0' },
+    says: ['removes 1 link (cn-beijing--cn-shanghai)', 'maxLinkRemovals: 0'],
+  },
+  {
+    rule: 'guardrails/changed',
+    title: 'a raised maxDeletionsPerApply: it takes effect one revision after this one',
+    mutate: [replace(GUARDRAILS, 'maxDeletionsPerApply: 20', 'maxDeletionsPerApply: 50')],
+    at: { file: GUARDRAILS, line: 'maxDeletionsPerApply: 50' },
+    says: ['maxDeletionsPerApply: 20 → 50', 'take effect one revision after this one is applied'],
+  },
 ];
 
 // ---- Files the loader rejects: reported once, not again as dangling references elsewhere ----------
@@ -1311,6 +1387,17 @@ function assertFinding(findings: readonly Finding[], expected: Expectation, cont
     const leaks = findings.filter((f) => f.message.includes(secret));
     assert.deepEqual(leaks, [], `no finding may repeat ${JSON.stringify(secret)}`);
   }
+}
+
+function runBaseCase(c: BaseCase): void {
+  const base: FileSet = new Map(BASE);
+  for (const m of c.base ?? []) m(base);
+  const head: FileSet = new Map(base);
+  for (const m of c.mutate) m(head);
+  const report = validateFiles(toVirtual(head));
+  assert.deepEqual(report.errors, [], 'the change is valid on its own');
+  const findings = compareWithBase(report, validateFiles(toVirtual(base)).fleet);
+  assertFinding(findings, { rule: c.rule, ...c.at, severity: c.severity, says: c.says }, (f) => head.get(f));
 }
 
 function runCase(c: Case): void {
@@ -1456,6 +1543,12 @@ describe('validator rules: a passing and a failing fixture for every rule', () =
     }
   });
 
+  describe('failing fixtures compared with a base (validate --base)', () => {
+    for (const c of BASE_CASES) {
+      it(`${c.rule}: reports ${c.title}`, () => runBaseCase(c));
+    }
+  });
+
   describe('failing fixtures (on disk)', () => {
     for (const c of FS_CASES) {
       it(`${c.rule}: reports ${c.title}`, function () {
@@ -1499,13 +1592,13 @@ describe('validator rules: a passing and a failing fixture for every rule', () =
 
   describe('coverage', () => {
     it('has a failing case for every registered rule', () => {
-      const covered = new Set([...CASES.map((c) => c.rule), ...FS_CASES.map((c) => c.rule)]);
+      const covered = new Set([...CASES, ...FS_CASES, ...BASE_CASES].map((c) => c.rule));
       const missing = [...RULES.keys()].filter((id) => !covered.has(id));
       assert.deepEqual(missing, [], `rules without a failing case in agent/test/policy/rules.test.ts: ${missing.join(', ')}`);
     });
 
     it('names only registered rules', () => {
-      const unknown = [...CASES, ...FS_CASES].map((c) => c.rule).filter((id) => !RULES.has(id));
+      const unknown = [...CASES, ...FS_CASES, ...BASE_CASES].map((c) => c.rule).filter((id) => !RULES.has(id));
       assert.deepEqual(unknown, []);
     });
   });

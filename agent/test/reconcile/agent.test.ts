@@ -34,6 +34,23 @@ import {
 } from './git-fixture.js';
 
 const fixtures: GitFixture[] = [];
+
+const REGIONS = ['ap-jakarta', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
+const ACKNOWLEDGED = 'policies/acknowledged-removals.yaml';
+const ACK_HEAD =
+  '# yaml-language-server: $schema=../agent/schemas/acknowledged-removals.schema.json\nkind: AcknowledgedRemovals\nname: acknowledged-removals\nremovals:\n';
+/** Why an agent refuses a revision that deletes every region of the example fleet (limits 1 site, 4 links). */
+const WIPE_SITES =
+  'This revision removes every region (ap-jakarta, cn-guangzhou, cn-hangzhou-idc, cn-shanghai, eu-amsterdam-idc, us-virginia), which ' +
+  'takes the fleet down: refused whatever the limit (maxSiteRemovals: 1 in policies/guardrails.yaml of the revision before it). To remove ' +
+  'them on purpose, either mark each `lifecycle: retiring` in its file in a change of its own and let the agents apply it before the ' +
+  'change that deletes it, or name them with a reason in policies/acknowledged-removals.yaml in the change that deletes them.';
+const WIPE_LINKS =
+  'This revision removes 6 links (ap-jakarta--ap-singapore, ap-singapore--eu-amsterdam-idc, ap-singapore--us-virginia, ' +
+  'cn-beijing--cn-guangzhou, cn-beijing--cn-hangzhou-idc, cn-beijing--cn-shanghai), more than the fleet-wide limit (maxLinkRemovals: 4 ' +
+  'in policies/guardrails.yaml of the revision before it). To remove them on purpose, either retire a site at one end first ' +
+  '(`lifecycle: retiring`, applied by the agents before the change that deletes it), or name the links with a reason in ' +
+  'policies/acknowledged-removals.yaml in the change that deletes them.';
 function track(fx: GitFixture): GitFixture {
   fixtures.push(fx);
   return fx;
@@ -282,7 +299,8 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
   });
 
   it('(4) a commit that deletes more than maxDeletionsPerApply is blocked: nothing deleted; a limit raised first applies it', async function () {
-    const fx = track(createGitFixture({ prepare: (f) => setGuardrails(f, { maxDeletionsPerApply: 1 }) }));
+    // The fleet-wide removal limits are out of the way here (see (4b)): only maxDeletionsPerApply speaks.
+    const fx = track(createGitFixture({ prepare: (f) => setGuardrails(f, { maxDeletionsPerApply: 1, maxSiteRemovals: 10, maxLinkRemovals: 10 }) }));
     const good = fx.originHead();
     const t = makeAgent(fx);
     assert.equal((await t.agent.tick('test')).kind, 'applied');
@@ -355,6 +373,52 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.ok(!existsSync(fx.host(HARBOR_TOML)) && !existsSync(fx.host(DOCKER_TOML)), 'the hosts.toml files are pruned now');
     assert.deepEqual(JSON.parse(fx.hostText(DAEMON_JSON)!)['registry-mirrors'], ['http://127.0.0.1:4001']);
     assert.equal(fx.reloads(), 1);
+  });
+
+  it('(4b) a commit that deletes every region and raises its own limits is blocked by the fleet-wide guardrail of the applied revision', async function () {
+    const fx = track(createGitFixture({ prepare: (f) => setGuardrails(f, { maxSiteRemovals: 1 }) }));
+    const good = fx.originHead();
+    const t = makeAgent(fx);
+    assert.equal((await t.agent.tick('test')).kind, 'applied');
+    t.events.length = 0;
+    const before = snapshot(fx.root);
+
+    // Hostile: every region goes, this host's own included, and the same commit raises every limit it trips.
+    for (const r of REGIONS) fx.remove(`regions/${r}.yaml`);
+    setGuardrails(fx, { maxDeletionsPerApply: 1000, maxSiteRemovals: 1000, maxLinkRemovals: 1000 });
+    const wipe = fx.commit('remove every region; raise the limits');
+    const r = await t.agent.tick('test');
+    assert.deepEqual(r, { kind: 'blocked', revision: wipe, reasons: [WIPE_SITES, WIPE_LINKS] });
+    assert.deepEqual(kinds(t.events), ['guardrail-blocked']);
+    assert.equal(t.events[0]!.message, `us-virginia did not apply ${wipe.slice(0, 12)}: ${WIPE_SITES} ${WIPE_LINKS}`);
+    assert.deepEqual(snapshot(fx.root), before, 'nothing planned, deleted or written');
+    assert.equal(fx.state().appliedRevision, good);
+    assert.equal(fx.state().refused?.revision, wipe);
+
+    // An acknowledgement that names other sites does not excuse these.
+    fx.write(ACKNOWLEDGED, `${ACK_HEAD}  - sites: [eu-frankfurt]\n    reason: a region that never existed\n`);
+    const otherAck = fx.commit('acknowledge another site');
+    assert.deepEqual(await t.agent.tick('test'), { kind: 'blocked', revision: otherAck, reasons: [WIPE_SITES, WIPE_LINKS] });
+    assert.deepEqual(snapshot(fx.root), before);
+
+    // On purpose, way 1: the change that deletes three regions names them, with a reason (the limit is 1).
+    fx.git(['checkout', good, '--', '.']);
+    fx.write(ACKNOWLEDGED, `${ACK_HEAD}  - sites: [ap-jakarta, eu-amsterdam-idc, cn-hangzhou-idc]\n    reason: moved to the cores' VPCs\n`);
+    for (const gone of ['ap-jakarta', 'eu-amsterdam-idc', 'cn-hangzhou-idc']) fx.remove(`regions/${gone}.yaml`);
+    const acknowledged = fx.commit('decommission Jakarta, Amsterdam and Hangzhou, acknowledged');
+    assert.deepEqual(await t.agent.tick('test'), { kind: 'in-sync', revision: acknowledged });
+    assert.equal(fx.state().appliedRevision, acknowledged);
+
+    // Way 2: retired in one revision, deleted in the next.
+    fx.replace('regions/cn-guangzhou.yaml', 'kind: Region\n', 'kind: Region\nlifecycle: retiring\n');
+    fx.replace('regions/cn-shanghai.yaml', 'kind: Region\n', 'kind: Region\nlifecycle: retiring\n');
+    const retiring = fx.commit('Guangzhou and Shanghai are retiring');
+    assert.deepEqual(await t.agent.tick('test'), { kind: 'in-sync', revision: retiring });
+    fx.remove('regions/cn-guangzhou.yaml');
+    fx.remove('regions/cn-shanghai.yaml');
+    const retired = fx.commit('Guangzhou and Shanghai go');
+    assert.deepEqual(await t.agent.tick('test'), { kind: 'in-sync', revision: retired });
+    assert.deepEqual(kinds(t.events), ['guardrail-blocked', 'guardrail-blocked', 'applied', 'applied', 'applied']);
   });
 
   it('(5a) drift with mode heal (containerd): detected once, the file restored, then resolved', async function () {

@@ -148,9 +148,18 @@ function countLines(file: string): number {
 }
 
 /** Set keys of policies/guardrails.yaml in the working clone (line-based: the file is flat YAML). */
-export function setGuardrails(fx: GitFixture, changes: { maxDeletionsPerApply?: number; drift?: Record<string, 'alert' | 'heal'> }): void {
+export function setGuardrails(
+  fx: GitFixture,
+  changes: { maxDeletionsPerApply?: number; maxSiteRemovals?: number; maxLinkRemovals?: number; drift?: Record<string, 'alert' | 'heal'> },
+): void {
   let text = fx.read('policies/guardrails.yaml');
-  if (changes.maxDeletionsPerApply !== undefined) text = text.replace(/^maxDeletionsPerApply: \d+$/m, `maxDeletionsPerApply: ${changes.maxDeletionsPerApply}`);
+  for (const key of ['maxDeletionsPerApply', 'maxSiteRemovals', 'maxLinkRemovals'] as const) {
+    const value = changes[key];
+    if (value === undefined) continue;
+    const next = text.replace(new RegExp(`^${key}: \\d+$`, 'm'), `${key}: ${value}`);
+    if (next === text) throw new Error(`fixture: ${key} is not in policies/guardrails.yaml`);
+    text = next;
+  }
   for (const [component, mode] of Object.entries(changes.drift ?? {})) text = text.replace(new RegExp(`^(  ${component}): \\w+$`, 'm'), `$1: ${mode}`);
   fx.write('policies/guardrails.yaml', text);
 }

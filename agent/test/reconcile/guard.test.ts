@@ -8,6 +8,8 @@ const guardrails: Guardrails = {
   name: 'guardrails',
   maxDeletionsPerApply: 2,
   protectedDestinations: ['10.120.0.0/16'],
+  maxSiteRemovals: 2,
+  maxLinkRemovals: 4,
   drift: { routes: 'heal', wireguard: 'heal', containerd: 'heal', docker: 'alert', dragonfly: 'heal', cloudRoutes: 'alert', harbor: 'alert' },
 };
 

@@ -14,6 +14,8 @@ const limit = (maxDeletionsPerApply: number): Guardrails => ({
   name: 'guardrails',
   maxDeletionsPerApply,
   protectedDestinations: [],
+  maxSiteRemovals: 2,
+  maxLinkRemovals: 4,
   drift: { routes: 'alert', wireguard: 'alert', containerd: 'alert', docker: 'alert', dragonfly: 'alert', cloudRoutes: 'alert', harbor: 'alert' },
 });
 

@@ -16,6 +16,8 @@ const guardrails: Guardrails = {
   name: 'guardrails',
   maxDeletionsPerApply: 10,
   protectedDestinations: [],
+  maxSiteRemovals: 2,
+  maxLinkRemovals: 4,
   drift: { routes: 'heal', wireguard: 'heal', containerd: 'heal', docker: 'alert', dragonfly: 'heal', cloudRoutes: 'alert', harbor: 'alert' },
 };
 

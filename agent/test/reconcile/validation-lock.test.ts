@@ -16,6 +16,8 @@ const GUARDRAILS: { value: Guardrails } = {
     kind: 'Guardrails',
     name: 'guardrails',
     maxDeletionsPerApply: 10,
+    maxSiteRemovals: 2,
+    maxLinkRemovals: 4,
     protectedDestinations: [],
     drift: { routes: 'alert', wireguard: 'alert', containerd: 'alert', docker: 'alert', dragonfly: 'alert', cloudRoutes: 'alert', harbor: 'alert' },
   },

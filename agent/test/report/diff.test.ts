@@ -182,6 +182,8 @@ describe('mirrornet diff', function () {
       'base',
       'changed',
       'compared',
+      'guardrails',
+      'guardrailsChanged',
       'head',
       'links',
       'notes',
@@ -274,6 +276,81 @@ describe('mirrornet diff', function () {
       assert.match(text, /class s_eu_frankfurt removed/);
     } finally {
       repo.git(['reset', '-q', '--hard', head]);
+    }
+  });
+
+  it('says which fleet-wide guardrails a change that deletes every region trips, judged by the base, and that its own raise comes later', async () => {
+    const r0 = createFleetRepo();
+    try {
+      const b = r0.git(['rev-parse', 'HEAD']);
+      for (const region of ['ap-jakarta', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'])
+        r0.remove(`regions/${region}.yaml`);
+      r0.replace('policies/guardrails.yaml', 'maxSiteRemovals: 2', 'maxSiteRemovals: 100');
+      const h = r0.commit('every region goes; the limit goes up with it');
+      const r = await diffRevisions(r0.fleet, b, h);
+      assert.deepEqual(
+        r.guardrails.map((t) => `${t.guardrail} ${t.site ?? 'fleet-wide'}`),
+        ['maxSiteRemovals fleet-wide', 'maxLinkRemovals fleet-wide'],
+        'the cores each delete fewer resources than maxDeletionsPerApply: only the fleet-wide limits speak',
+      );
+      assert.equal(
+        r.guardrails[0]!.message,
+        'This revision removes every region (ap-jakarta, cn-guangzhou, cn-hangzhou-idc, cn-shanghai, eu-amsterdam-idc, us-virginia), which ' +
+          'takes the fleet down: refused whatever the limit (maxSiteRemovals: 2 in policies/guardrails.yaml of the revision before it). To ' +
+          'remove them on purpose, either mark each `lifecycle: retiring` in its file in a change of its own and let the agents apply it ' +
+          'before the change that deletes it, or name them with a reason in policies/acknowledged-removals.yaml in the change that deletes them.',
+      );
+      assert.deepEqual(r.guardrailsChanged, ['maxSiteRemovals: 2 → 100']);
+      const markdown = renderMarkdown(r);
+      assert.match(
+        markdown,
+        /### Guardrails\n\n🛑 \*\*This change would trip 2 guardrails\*\*, judged by the base’s guardrails as the agents will judge it:\n/,
+      );
+      assert.match(markdown, /^- `maxSiteRemovals` \(fleet-wide: every agent refuses\): This revision removes every region \(ap-jakarta,/m);
+      assert.match(markdown, /^- `maxLinkRemovals` \(fleet-wide: every agent refuses\): This revision removes 6 links /m);
+      assert.match(
+        markdown,
+        /^> ℹ️ The guardrails change \(`maxSiteRemovals: 2 → 100`\): they take effect one revision after this change is applied, and this change is judged by the old ones\.$/m,
+      );
+      const text = await cli(['diff', '--repo', r0.fleet, '--base', b, '--head', h, '--format', 'text']);
+      assert.match(text.stdout, /^guardrail maxSiteRemovals: This revision removes every region/m);
+    } finally {
+      r0.cleanup();
+    }
+  });
+
+  it('says which site’s agent a change trips maxDeletionsPerApply and protectedDestinations on, by the base’s values', async () => {
+    const r0 = createFleetRepo();
+    try {
+      r0.replace('policies/guardrails.yaml', 'maxDeletionsPerApply: 20', 'maxDeletionsPerApply: 0');
+      r0.replace('policies/guardrails.yaml', '  - 10.128.0.0/16\n', '  - 10.128.0.0/16\n  - 10.144.0.0/16\n');
+      const b = r0.commit('strict guardrails; the Virginia range is protected');
+      r0.remove('regions/us-virginia.yaml');
+      const h = r0.commit('us-virginia goes');
+      const r = await diffRevisions(r0.fleet, b, h);
+      assert.deepEqual(r.guardrails, [
+        {
+          guardrail: 'maxDeletionsPerApply',
+          site: 'ap-singapore',
+          message:
+            'ap-singapore: its gateway would delete about 1 resource (1 cloud route), more than maxDeletionsPerApply: 0 (policies/guardrails.yaml ' +
+            'of the base); its agent will refuse this revision and apply nothing. Raise the limit in a change of its own first, or split this change.',
+        },
+        {
+          guardrail: 'protectedDestinations',
+          site: 'ap-singapore',
+          message:
+            'ap-singapore: its gateway would delete the cloud route to 10.144.0.0/16, a protected destination (policies/guardrails.yaml of the ' +
+            'base); its agent will refuse this revision and apply nothing.',
+        },
+      ]);
+      assert.deepEqual(r.guardrailsChanged, []);
+      // The same removal under the example fleet's guardrails trips nothing, and the comment has no guardrail section.
+      const relaxed = await diffRevisions(r0.fleet, r0.git(['rev-parse', 'HEAD~2']), h);
+      assert.deepEqual(relaxed.guardrails, []);
+      assert.doesNotMatch(renderMarkdown(relaxed), /### Guardrails/);
+    } finally {
+      r0.cleanup();
     }
   });
 

@@ -146,6 +146,26 @@ describe('pull request plan comment', function () {
     }
   });
 
+  it('says in the comment which guardrail the change would trip', async () => {
+    for (const region of ['cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai']) repo.remove(`regions/${region}.yaml`);
+    const removal = repo.commit('three cn regions go');
+    try {
+      const c = capture();
+      assert.equal(await prCommentCommand(opts({ pr: '10', head: removal }), c.io, { env, client: FAST }), 0);
+      const body = gh.comments('acme', 'fleet', 10)[0]!.body;
+      assert.match(body, /### Guardrails\n\n🛑 \*\*This change would trip 1 guardrail\*\*/);
+      assert.ok(
+        body.includes(
+          '- `maxSiteRemovals` (fleet-wide: every agent refuses): This revision removes 3 sites (cn-guangzhou, cn-hangzhou-idc, cn-shanghai), ' +
+            'more than the fleet-wide limit (maxSiteRemovals: 2 in policies/guardrails.yaml of the revision before it).',
+        ),
+        body,
+      );
+    } finally {
+      repo.git(['reset', '-q', '--hard', 'HEAD~1']);
+    }
+  });
+
   it('works against a GitHub Enterprise base URL (--api-url or GITHUB_API_URL)', async () => {
     const ghes = await startGithubEmulator({ token: TOKEN, pathPrefix: '/api/v3' });
     try {

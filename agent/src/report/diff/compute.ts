@@ -7,6 +7,7 @@ import { desiredHarborObjects } from '../../desired/harbor.js';
 import type { Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
+import { guardrailTrips } from './guardrails.js';
 import {
   CATEGORIES,
   type Category,
@@ -311,7 +312,17 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status: linkStatus.get(id) ?? 'unchanged' });
   }
 
-  return { sites, links, topology, addressPlan: addressPlanTable(base, head), addressPlanChanged: addressPolicyChanged(base, head), notes };
+  const guarded = guardrailTrips(base, head, sites);
+  return {
+    sites,
+    links,
+    topology,
+    addressPlan: addressPlanTable(base, head),
+    addressPlanChanged: addressPolicyChanged(base, head),
+    guardrails: guarded.trips,
+    guardrailsChanged: guarded.changes,
+    notes,
+  };
 }
 
 /** A link as declared from `site`'s side (local/remote swapped when the other side declares it). */
@@ -343,6 +354,8 @@ export function buildDiffReport(base: { rev: string; evaluation: Evaluation }, h
       topology: { nodes: [], edges: [] },
       addressPlan: [],
       addressPlanChanged: false,
+      guardrails: [],
+      guardrailsChanged: [],
       notes: [],
     };
   }

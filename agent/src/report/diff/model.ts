@@ -147,6 +147,14 @@ export interface AddressArea {
   outside: string[];
 }
 
+/** A guardrail the change would trip, judged by the base's guardrails as the agents will. */
+export interface GuardrailTrip {
+  guardrail: 'maxSiteRemovals' | 'maxLinkRemovals' | 'maxDeletionsPerApply' | 'protectedDestinations';
+  /** The site whose agent refuses (per-host guardrails); absent for the fleet-wide ones, which every agent applies. */
+  site?: string;
+  message: string;
+}
+
 export interface FleetDiff {
   sites: SiteDiff[];
   links: LinkDiff[];
@@ -155,6 +163,10 @@ export interface FleetDiff {
   addressPlan: AddressArea[];
   /** The address plan policy itself changed (supernets, prefix, stride, reservations). */
   addressPlanChanged: boolean;
+  /** Guardrails this change would trip. */
+  guardrails: GuardrailTrip[];
+  /** The guardrails' own changes, `key: before → after`: they take effect one revision after this one. */
+  guardrailsChanged: string[];
   notes: string[];
 }
 
