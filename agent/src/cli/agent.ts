@@ -116,6 +116,9 @@ export function serverLimitsOf(opts: Pick<AgentCliOptions, 'maxConnections' | 'w
   return limits;
 }
 
+/** How long a reconcile that runs when the agent is told to stop may go on before its commands are killed. */
+const STOP_GRACE_MS = 5000;
+
 export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<number> {
   const limits = serverLimitsOf(opts);
   // A long-running agent trades a little GC time for memory: small young generation, size-optimised code.
@@ -135,7 +138,8 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
   });
   const metrics = createMetrics();
-  const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log);
+  const stopping = new AbortController();
+  const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log, stopping.signal);
   const report = await reporters(opts, stateDir, log);
   const interval = intervalMs(opts.interval);
   const agent = new Agent(
@@ -191,9 +195,13 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       log.info({ signal }, 'agent stopping');
       unwatch();
       void task.stop();
+      // A reconcile that runs now gets a short grace to finish (a restart hook usually does); then what it
+      // still runs (a hook that hangs) is killed, so the agent stops promptly, as systemd expects.
+      const grace = setTimeout(() => stopping.abort(), STOP_GRACE_MS);
+      const idle = agent.idle().then(() => clearTimeout(grace));
       const closed = new Promise<void>((r) => server.close(() => r()));
-      void Promise.all([closed, report.close(5000)]).then(() => resolve());
-      setTimeout(resolve, 8000).unref();
+      void Promise.all([closed, idle, report.close(5000)]).then(() => resolve());
+      setTimeout(resolve, STOP_GRACE_MS + 3000).unref();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

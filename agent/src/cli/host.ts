@@ -145,13 +145,14 @@ function commandsOf(opts: Pick<HostOptions, 'dockerReload' | 'dragonflyRestart' 
   };
 }
 
-export function hostDeps(opts: HostOptions, log: Logger): HostDeps {
+/** A host's dependencies; `stop` aborted (the agent stopping) kills the host commands still running. */
+export function hostDeps(opts: HostOptions, log: Logger, stop?: AbortSignal): HostDeps {
   const roles = parseRoles(opts.roles);
   const { providers, notes } = buildProviders(providerConfig(opts, roles), roles);
   return {
     providers,
     notes,
-    exec: localExec(opts.netns ? { netns: opts.netns } : {}),
+    exec: localExec({ ...(opts.netns ? { netns: opts.netns } : {}), ...(stop ? { stop } : {}) }),
     files: new HostFiles(opts.root),
     secrets: hostSecrets({ root: opts.root }),
     log,

@@ -60,12 +60,14 @@ export class CommandError extends MirrornetError {
     readonly args: string[],
     readonly result: ExecResult | undefined,
     /** `spawned`: the program started, when it is not `cmd` (`ip` for `ip netns exec NS cmd`). */
-    opts?: { cause?: unknown; timedOutAfterMs?: number; spawned?: string },
+    /** `stopped`: killed because the agent is stopping. */
+    opts?: { cause?: unknown; timedOutAfterMs?: number; spawned?: string; stopped?: boolean },
   ) {
     const what = `${cmd} ${args.join(' ')}`.trim();
-    const missing = opts?.timedOutAfterMs === undefined ? notRunnable(opts?.spawned ?? cmd, opts?.cause, result, cmd) : undefined;
-    const detail =
-      opts?.timedOutAfterMs !== undefined
+    const missing = opts?.timedOutAfterMs === undefined && !opts?.stopped ? notRunnable(opts?.spawned ?? cmd, opts?.cause, result, cmd) : undefined;
+    const detail = opts?.stopped
+      ? 'it was stopped because the agent is stopping; the next start runs it again if it is still needed'
+      : opts?.timedOutAfterMs !== undefined
         ? `it did not finish within ${opts.timedOutAfterMs / 1000} s and was killed`
         : result
           ? `exit ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`
@@ -78,12 +80,17 @@ export class CommandError extends MirrornetError {
   }
 }
 
-export function localExec(opts: { netns?: string } = {}): Exec {
-  const netns = opts.netns;
+/**
+ * Commands run on this host. When `stop` is aborted (the agent is stopping), every command still running is
+ * killed with everything it started, and no new one starts.
+ */
+export function localExec(opts: { netns?: string; stop?: AbortSignal } = {}): Exec {
+  const { netns, stop } = opts;
   return {
     ...(netns ? { netns } : {}),
     run(cmd, args, o = {}) {
       const [file, argv] = netns && !o.hostNamespace ? ['ip', ['netns', 'exec', netns, cmd, ...args]] : [cmd, args];
+      if (stop?.aborted) return Promise.reject(new CommandError(cmd, args, undefined, { stopped: true }));
       return new Promise<ExecResult>((resolve, reject) => {
         let child;
         try {
@@ -98,24 +105,36 @@ export function localExec(opts: { netns?: string } = {}): Exec {
         const err: Buffer[] = [];
         const timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
         let timedOut = false;
-        const timer = setTimeout(() => {
-          timedOut = true;
+        let stopped = false;
+        const killGroup = () => {
           try {
             process.kill(-child.pid!, 'SIGKILL');
           } catch {
             child.kill('SIGKILL');
           }
+        };
+        const timer = setTimeout(() => {
+          timedOut = true;
+          killGroup();
         }, timeoutMs);
+        const onStop = () => {
+          stopped = true;
+          killGroup();
+        };
+        stop?.addEventListener('abort', onStop, { once: true });
         child.stdout.on('data', (d: Buffer) => out.push(d));
         child.stderr.on('data', (d: Buffer) => err.push(d));
         child.on('error', (cause) => {
           clearTimeout(timer);
+          stop?.removeEventListener('abort', onStop);
           reject(new CommandError(cmd, args, undefined, { cause, spawned: file }));
         });
         child.on('close', (code, signal) => {
           clearTimeout(timer);
+          stop?.removeEventListener('abort', onStop);
           const result = { code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') };
-          if (timedOut) reject(new CommandError(cmd, args, result, { timedOutAfterMs: timeoutMs }));
+          if (stopped) reject(new CommandError(cmd, args, result, { stopped: true }));
+          else if (timedOut) reject(new CommandError(cmd, args, result, { timedOutAfterMs: timeoutMs }));
           else if (result.code !== 0 && !o.allowFail) reject(new CommandError(cmd, args, result, { spawned: file }));
           else resolve(result);
         });

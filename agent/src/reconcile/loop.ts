@@ -3,7 +3,6 @@
 // A new revision is applied whole; between revisions, drift is healed or only reported per component.
 // Fetching and validating hold only the repository lock; the apply lock is held from plan to record.
 import { createHash } from 'node:crypto';
-import { lookup } from 'node:dns/promises';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -15,6 +14,7 @@ import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
 import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/clone.js';
+import { addressOf } from '../source/git.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
 import { judgeRemovals, type FleetOutline } from './fleet-guard.js';
@@ -144,6 +144,12 @@ export class Agent {
     } finally {
       this.running = undefined;
     }
+  }
+
+  /** When the reconcile that runs now (if any) has ended; no further run is folded into it. */
+  async idle(): Promise<void> {
+    this.again = false;
+    await this.running?.catch(() => undefined);
   }
 
   private event(kind: EventKind, revision: string, message: string, extra: Partial<AgentEvent> = {}): void {
@@ -356,16 +362,7 @@ export class Agent {
   /** The git remote's address (lockout protection); a resolver that does not answer within 10 s counts as no answer. */
   private async remoteAddress(): Promise<string | undefined> {
     const host = this.source.remoteHost();
-    if (!host) return undefined;
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
-    try {
-      return await Promise.race([lookup(host, { family: 4 }).then((a) => a.address), late]);
-    } catch {
-      return undefined;
-    } finally {
-      clearTimeout(timer);
-    }
+    return host ? addressOf(host) : undefined;
   }
 
   private async applyRevision(state: AgentState, revision: string, applied: Applied, guardrails: Guardrails | undefined, log: Logger): Promise<TickResult> {

@@ -2,6 +2,7 @@
 // standard input, no prompts, no optional locks), and the revision helpers everyone shares. The agent's own
 // clone (clone.ts) and a revision's model files (revision-files.ts) build on it.
 import { spawn } from 'node:child_process';
+import { lookup } from 'node:dns/promises';
 import { MirrornetError } from '../errors.js';
 
 export class GitError extends MirrornetError {}
@@ -77,4 +78,17 @@ export async function resolveRevision(dir: string, rev: string): Promise<{ sha: 
     throw new GitError(`${rev} is not a commit in ${dir}: fetch it first (in GitHub Actions, check out with fetch-depth: 0 so both revisions exist).`);
   }
   return { sha: res.stdout.toString('utf8').trim(), prefix: inside.stdout.toString('utf8').trim() };
+}
+
+/** The IPv4 address of the git remote's host (lockout protection); a resolver that does not answer within 10 s counts as no answer. */
+export async function addressOf(host: string): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), 10_000)));
+  try {
+    return await Promise.race([lookup(host, { family: 4 }).then((a) => a.address), late]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
 }

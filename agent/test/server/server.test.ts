@@ -3,7 +3,9 @@
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
 import http from 'node:http';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
+import { join } from 'node:path';
 import { MAX_WEBHOOK_BYTES } from '../../src/server/index.js';
 import { agentArgs, createGitFixture, HARBOR_TOML, killChildren, REGION_FILE, startCli, waitFor, type GitFixture } from '../reconcile/git-fixture.js';
 import { closeServer, healthStatus, hook, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
@@ -143,6 +145,16 @@ describe('agent HTTP server (in process)', function () {
   });
 });
 
+/** Whether a process runs (exists and is not a zombie). */
+function running(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return !/\) Z /.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = net.createServer();
@@ -205,6 +217,25 @@ describe('CLI agent with webhook (end to end)', function () {
       'agent stalled: /healthz answers 503 (hook dragonfly-restart)',
       'agent recovered: /healthz answers 200 (hook dragonfly-restart)',
     ]);
+  });
+
+  it('on SIGTERM while a restart hook hangs, kills the hook with what it started and exits 0, instead of waiting for the hook', async function () {
+    const fx = createGitFixture();
+    fixtures.push(fx);
+    const port = await freePort();
+    const marker = join(fx.root, 'hook-started');
+    // The first apply writes dfdaemon.yaml, so the restart hook runs: it starts a sleep, records the sleep's pid
+    // and waits for it (the hook timeout is 600 s).
+    const hang = `sleep 300 & echo $! > ${marker}; wait`;
+    const args = agentArgs(fx, ['--interval', '1h', '--listen', `127.0.0.1:${port}`]).map((a, i, all) => (all[i - 1] === '--dragonfly-restart' ? hang : a));
+    const { child, done } = startCli(args);
+    await waitFor('the restart hook to run', () => existsSync(marker) && readFileSync(marker, 'utf8').trim() !== '', 20_000);
+    const hookPid = Number(readFileSync(marker, 'utf8').trim());
+    child.kill('SIGTERM');
+    const run = await done;
+    assert.deepEqual([run.code, run.signal], [0, null], run.stderr);
+    await waitFor('the reparented sleep to be reaped', () => !running(hookPid), 5000).catch(() => undefined);
+    assert.equal(running(hookPid), false, 'what the hook started is gone with the agent');
   });
 
   it('applies a pushed commit promptly after a signed webhook (interval 1h), ignores a bad signature, and exits 0 on SIGTERM', async function () {
