@@ -9,6 +9,7 @@ import { createServer } from 'node:net';
 import { join, relative } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../src/cli/agent.js';
 import { alive, sh, sleep, type Sandbox } from './netns.js';
 
 const CLI = fileURLToPath(new URL('../../bin/mirrornet.js', import.meta.url));
@@ -151,6 +152,7 @@ export interface AgentOptions {
 export async function startAgent(sb: Sandbox, fleet: FleetOrigin, o: AgentOptions): Promise<RunningAgent> {
   const port = await freePort();
   const args = [
+    ...AGENT_NODE_FLAGS,
     CLI,
     'agent',
     '--region',

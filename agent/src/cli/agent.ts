@@ -1,7 +1,6 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
 import { redactDeep } from '../redact.js';
 import { join } from 'node:path';
-import { setFlagsFromString } from 'node:v8';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
 import type { Logger } from 'pino';
@@ -116,14 +115,19 @@ export function serverLimitsOf(opts: Pick<AgentCliOptions, 'maxConnections' | 'w
   return limits;
 }
 
+/**
+ * Node's flags for a long-running agent: it trades a little GC time for memory (a small young generation,
+ * size-optimised code). They take effect only on node's command line — V8 sizes its heap before any code
+ * runs, so setting them from the agent itself does nothing — hence agent/deploy/mirrornet-agent.service
+ * starts `node` with them, and so do the lab and the benchmarks.
+ */
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'] as const;
+
 /** How long a reconcile that runs when the agent is told to stop may go on before its commands are killed. */
 const STOP_GRACE_MS = 5000;
 
 export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<number> {
   const limits = serverLimitsOf(opts);
-  // A long-running agent trades a little GC time for memory: small young generation, size-optimised code.
-  setFlagsFromString('--max-semi-space-size=1');
-  setFlagsFromString('--optimize-for-size');
   const roles = parseRoles(opts.roles);
   intervalToCron(opts.interval); // fail fast on a bad interval
   const listen = parseListen(opts.listen);

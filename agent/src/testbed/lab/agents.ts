@@ -4,6 +4,7 @@
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { AGENT_NODE_FLAGS } from '../../cli/agent.js';
 import { hostDirName } from '../../providers/containerd/index.js';
 import { labChatUrlEnv } from './fleet.js';
 import { nodeRoot, siteRoot } from './layout.js';
@@ -73,6 +74,7 @@ export async function startGatewayAgent(state: LabState, s: LabSite): Promise<La
   const roles = s.role === 'hub' ? 'gateway,hub' : 'gateway';
   const interval = state.options?.interval ?? '10s';
   const args = [
+    ...AGENT_NODE_FLAGS,
     CLI,
     'agent',
     '--region',
@@ -149,6 +151,7 @@ export async function startNodes(state: LabState, s: LabSite): Promise<StartedNo
         kind: 'node-agent',
         cmd: process.execPath,
         args: [
+          ...AGENT_NODE_FLAGS,
           CLI,
           'agent',
           '--region',
