@@ -2,7 +2,7 @@
 // server keeps answering /healthz, nothing without a valid signature triggers a reconcile, and memory stays bounded.
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { closeServer, healthStatus, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
+import { closeServer, healthStatus, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from '../server/harness.js';
 
 const RUNS = 1000;
 

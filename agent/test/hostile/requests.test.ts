@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { Registry } from 'prom-client';
 import { createLogger } from '../../src/log.js';
-import { closeServer, healthStatus, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from './harness.js';
+import { closeServer, healthStatus, raw, SECRET, sign, startServer, takeProcessFaults, type Harness } from '../server/harness.js';
 
 /** Short timeouts, so slow clients are cut off within the test. */
 const SHORT = { headersTimeoutMs: 300, requestTimeoutMs: 600, keepAliveTimeoutMs: 300, socketTimeoutMs: 1000 };
