@@ -13,11 +13,11 @@ import { localExec } from '../../src/host/exec.js';
 import { HostFiles } from '../../src/host/files.js';
 import { hostSecrets, MASK } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
+import { goDuration } from '../../src/model/go-duration.js';
 import { HarborInstance } from '../../src/model/schema.js';
 import {
   cfgVersionOf,
   diffHarborConfig,
-  goDuration,
   harborConfigProvider,
   harborYmlModel,
   PENDING_MARKER,

@@ -4,6 +4,7 @@
 // and the secret reference; the text with the real values is only produced by renderHarborYml at apply time.
 import { stringify } from 'yaml';
 import { MASK } from '../../host/secrets.js';
+import { goDuration } from '../../model/go-duration.js';
 import type { HarborInstance } from '../../model/schema.js';
 
 export const HARBOR_YML = 'harbor.yml';
@@ -57,12 +58,6 @@ export function cfgVersionOf(version: string): string {
   const m = /^v?(\d+)\.(\d+)\./.exec(version);
   if (!m) throw new Error(`not a Harbor version: ${version}`);
   return `${m[1]}.${m[2]}.0`;
-}
-
-/** Go's time.ParseDuration has no `d`: 7d -> 168h. Other units pass through. */
-export function goDuration(d: string): string {
-  const m = /^(\d+)d$/.exec(d);
-  return m ? `${Number(m[1]) * 24}h` : d;
 }
 
 /** Where the instance's harbor.yml lives on the host. */
