@@ -95,9 +95,10 @@ describe('docker provider', () => {
       assert.deepEqual(rest, OTHERS);
       assert.deepEqual(Object.keys(next), Object.keys(current));
       assert.ok(text.endsWith('}\n'));
-      // Removing: the key goes, nothing else moves.
+      // No mirrors: the key stays, as [] (a SIGHUP reload keeps the running mirrors when the key is absent), nothing else moves.
       const removed = JSON.parse(renderDaemonJson(next, [])) as Record<string, unknown>;
-      assert.deepEqual(removed, OTHERS);
+      assert.deepEqual(removed, { ...OTHERS, [OWNED_KEY]: [] });
+      assert.deepEqual(Object.keys(removed), Object.keys(current));
     });
   });
 
@@ -279,7 +280,7 @@ describe('docker provider', () => {
       assert.equal(reloadCount(), 0);
     });
 
-    it('removing docker.io from the fleet removes only the owned key', async () => {
+    it('removing docker.io from the fleet empties only the owned key (registry-mirrors: [], which a reload applies)', async () => {
       writeFileSync(daemonJson, JSON.stringify(OTHERS, null, 2));
       let out = await mirrornet(args('apply'));
       assert.equal(out.code, 0, out.stdout + out.stderr);
@@ -300,8 +301,7 @@ describe('docker provider', () => {
       out = await mirrornet(args('apply'));
       assert.equal(out.code, 0, out.stdout + out.stderr);
       const after = read();
-      assert.equal(OWNED_KEY in after, false);
-      assert.deepEqual(after, OTHERS);
+      assert.deepEqual(after, { ...OTHERS, [OWNED_KEY]: [] });
       assert.equal(reloadCount(), 2);
       out = await mirrornet(args('plan'));
       assert.equal(out.code, 0, out.stdout + out.stderr);

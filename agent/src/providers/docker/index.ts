@@ -37,11 +37,13 @@ export function parseDaemonJson(text: string | undefined): ActualDocker {
   }
 }
 
-/** The new daemon.json text: only the owned key changes; the rest keeps its values and order. */
+/**
+ * The new daemon.json text: only the owned key changes; the rest keeps its values and order. No mirrors is
+ * `[]`, never a removed key: dockerd's SIGHUP reload keeps the running mirrors when the key is absent
+ * (model/constraints/docker.ts).
+ */
 export function renderDaemonJson(current: Record<string, unknown> | undefined, mirrors: string[]): string {
-  const next: Record<string, unknown> = { ...(current ?? {}) };
-  if (mirrors.length) next[OWNED_KEY] = mirrors;
-  else delete next[OWNED_KEY];
+  const next: Record<string, unknown> = { ...(current ?? {}), [OWNED_KEY]: mirrors };
   return `${JSON.stringify(next, null, 2)}\n`;
 }
 
@@ -56,7 +58,16 @@ export function diffDocker(desired: Desired, actual: ActualDocker, owned: Readon
   const have = actual.json?.[OWNED_KEY];
   if (!d) {
     if (owned.has(id) && have !== undefined) {
-      return [{ provider: 'docker', id, action: 'delete', reason: 'Docker Hub is no longer mirrored', before: { [OWNED_KEY]: have }, data: { mirrors: [] } }];
+      return [
+        {
+          provider: 'docker',
+          id,
+          action: 'delete',
+          reason: 'Docker Hub is no longer mirrored (registry-mirrors becomes [], which a reload applies; a removed key would not be)',
+          before: { [OWNED_KEY]: have },
+          data: { mirrors: [] },
+        },
+      ];
     }
     return [];
   }
