@@ -966,6 +966,28 @@ const CASES: Case[] = [
     at: { file: SHANGHAI, line: 'diskLowThresholdPercent: 90' },
     says: ['90', '85'],
   },
+  {
+    rule: 'mirror/dial-timeout',
+    title: 'a dial timeout of zero, which containerd takes as no timeout at all',
+    mutate: [replace(JAKARTA, 'dialTimeout: 2s', 'dialTimeout: 0s')],
+    at: { file: JAKARTA, line: 'dialTimeout: 0s' },
+    says: ['0s', 'no timeout', '2 minutes', "containerd's 30s"],
+  },
+  {
+    rule: 'mirror/dial-timeout',
+    title: "a dial timeout longer than Go's time.ParseDuration holds (containerd drops the whole hosts.toml)",
+    mutate: [replace(JAKARTA, 'dialTimeout: 2s', 'dialTimeout: 106752d')],
+    at: { file: JAKARTA, line: 'dialTimeout: 106752d' },
+    says: ['106752d', '2562047h', 'ignores the whole file'],
+  },
+  {
+    rule: 'mirror/dial-timeout',
+    title: 'a dial timeout with runtime: docker, where nothing reads it',
+    mutate: [replace(HANGZHOU, 'registries: [docker.io]', 'registries: [docker.io]\n  dialTimeout: 2s')],
+    at: { file: HANGZHOU, line: 'dialTimeout: 2s' },
+    severity: 'warning',
+    says: ['runtime: docker', 'daemon.json'],
+  },
 
   // ---- harbor/* ----
   {

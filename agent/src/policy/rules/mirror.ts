@@ -1,6 +1,7 @@
 // Mirror settings of each region: what it mirrors exists and is reachable over the private network, the
 // runtime can actually use it, and the dfdaemon settings are ones the Rust client understands.
 import type { Finding } from '../../model/finding.js';
+import { GO_MAX_DURATION_NS, goDurationNs } from '../../model/go-duration.js';
 import { didYouMean } from '../../model/suggest.js';
 import { parseCidr, parseIpv4, containsAddress } from '../../net/cidr.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
@@ -12,6 +13,7 @@ const location = reporter({ id: 'mirror/location', severity: 'error' });
 const unreachable = reporter({ id: 'mirror/unreachable', severity: 'error' });
 const crossArea = reporter({ id: 'mirror/cross-area', severity: 'warning' });
 const gc = reporter({ id: 'mirror/gc', severity: 'error' });
+const dialTimeout = reporter({ id: 'mirror/dial-timeout', severity: 'error' });
 
 const DOCKER_HUB = 'docker.io';
 
@@ -131,6 +133,50 @@ function check(ctx: RuleContext): Finding[] {
   return out;
 }
 
+/** dialTimeout becomes hosts.toml's dial_timeout, which containerd parses with Go's time.ParseDuration (model/constraints/containerd.ts). */
+function checkDialTimeout(ctx: RuleContext): Finding[] {
+  const out: Finding[] = [];
+  for (const region of ctx.fleet.regions.values()) {
+    const m = region.value.mirror;
+    if (m.dialTimeout === undefined) continue;
+    const at = ['mirror', 'dialTimeout'];
+    if (m.runtime === 'docker') {
+      out.push(
+        dialTimeout(
+          region.file,
+          at,
+          `dialTimeout: ${m.dialTimeout} does nothing with runtime: docker: it is containerd's hosts.toml dial_timeout, and Docker's ` +
+            'daemon.json has no such setting. Remove it, or use runtime: containerd.',
+          { severity: 'warning' },
+        ),
+      );
+      continue;
+    }
+    const ns = goDurationNs(m.dialTimeout);
+    if (ns === 0n) {
+      out.push(
+        dialTimeout(
+          region.file,
+          at,
+          `dialTimeout: ${m.dialTimeout} is no timeout at all for containerd (dial_timeout = 0 is a Go dialer without a timeout): a dfdaemon ` +
+            "that does not answer holds every pull until the kernel's TCP connect timeout, about 2 minutes, before the fallback to the " +
+            "registry. Write a positive duration such as 2s, or leave dialTimeout out for containerd's 30s.",
+        ),
+      );
+    } else if (ns !== undefined && ns > GO_MAX_DURATION_NS) {
+      out.push(
+        dialTimeout(
+          region.file,
+          at,
+          `dialTimeout: ${m.dialTimeout} is longer than Go's time.ParseDuration can hold (2562047h): containerd fails to decode ` +
+            'hosts.toml and ignores the whole file, so nodes pull straight from the registry. Write a duration such as 2s.',
+        ),
+      );
+    }
+  }
+  return out;
+}
+
 export const mirrorRules: RuleFamily = {
   id: 'mirror',
   rules: [
@@ -166,6 +212,12 @@ export const mirrorRules: RuleFamily = {
       summary: 'The GC low disk mark is below the high mark.',
       example: 'diskLowThresholdPercent: 90, diskHighThresholdPercent: 80',
     },
+    {
+      id: 'mirror/dial-timeout',
+      severity: 'error',
+      summary: "dialTimeout is above 0 (containerd's 0 is no timeout) and at most 2562047h (Go's limit); runtime: docker ignores it (warning).",
+      example: 'dialTimeout: 0s',
+    },
   ],
-  check,
+  check: (ctx) => [...check(ctx), ...checkDialTimeout(ctx)],
 };
