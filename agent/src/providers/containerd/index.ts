@@ -1,10 +1,14 @@
 // containerd mirrors: one hosts.toml per mirrored registry under containerd's config_path, dfdaemon's proxy
 // first (with X-Dragonfly-Registry), the registry itself as the fallback, pull/resolve only. Never touches
-// the directories of registries it does not manage. Files under config_path apply without a restart.
+// the directories of registries it does not manage. Files under config_path apply without a restart. What
+// containerd reads of each key, per version, is the inventory's (model/constraints/containerd.ts).
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
+import { MirrornetError } from '../../errors.js';
 import { isDeepStrictEqual } from 'node:util';
 import type { Desired, DesiredRegistryMirror } from '../../desired/types.js';
 import { BACKUP_SUFFIX } from '../../host/files.js';
+import { containerdIgnores, readersOf, versionDependent, type ContainerdVersion } from '../../model/constraints/containerd.js';
+import { goDuration } from '../../model/go-duration.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { ContainerdConfig } from './schema.js';
 
@@ -72,11 +76,49 @@ export function findConfigPath(text: string | undefined): ConfigPathResult {
 export function renderHostsToml(r: DesiredRegistryMirror, site: string): string {
   const host: Record<string, unknown> = {
     capabilities: ['pull', 'resolve'],
-    ...(r.dialTimeout ? { dial_timeout: r.dialTimeout } : {}),
+    ...(r.dialTimeout ? { dial_timeout: goDuration(r.dialTimeout) } : {}),
     header: { 'X-Dragonfly-Registry': r.server },
   };
   const body = stringifyToml({ server: r.server, host: { [r.mirror]: host } });
   return `# Managed by mirrornet for ${site}: dfdaemon first, ${r.server} as the fallback. Edits are overwritten.\n${body}\n`;
+}
+
+/** The keys a hosts.toml text sets, as the inventory names them (`host.*.dial_timeout`: a host table's URL is `*`). */
+export function hostsTomlKeys(text: string): string[] {
+  const keys: string[] = [];
+  const walk = (value: unknown, path: string[]): void => {
+    if (value && typeof value === 'object' && !Array.isArray(value)) {
+      if (path.length) keys.push(path.join('.'));
+      for (const [k, v] of Object.entries(value)) walk(v, path.length === 1 && path[0] === 'host' ? [...path, '*'] : [...path, k]);
+    } else keys.push(path.join('.'));
+  };
+  walk(parseToml(text), []);
+  return keys.filter((k) => k !== 'host' && k !== 'host.*.header');
+}
+
+/** `containerd github.com/containerd/containerd/v2 v2.1.0 <commit>`, or Debian's `... 1.6.20~ds1 1.6.20~ds1-1+deb12u3`. */
+export function parseContainerdVersion(output: string): ContainerdVersion | undefined {
+  const m = /^containerd\s+\S+\s+v?(\d+)\.(\d+)\.(\d+)/m.exec(output);
+  return m ? { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) } : undefined;
+}
+
+/** Notes for the keys the installed containerd does not read; asks `containerd --version` only when a written key depends on it. */
+export async function versionNotes(ctx: Pick<ProviderContext, 'exec'>, texts: string[]): Promise<string[]> {
+  const keys = [...new Set(texts.flatMap(hostsTomlKeys))].filter(versionDependent);
+  if (!keys.length) return [];
+  const unknown = (why: string) =>
+    `mirrornet cannot tell which containerd runs here (${why}), so not whether it reads ${keys.map(readersOf).join(', ')} in hosts.toml.`;
+  let output: string;
+  try {
+    const res = await ctx.exec.run('containerd', ['--version'], { allowFail: true, hostNamespace: true, timeoutMs: 10_000 });
+    if (res.code !== 0) return [unknown(`\`containerd --version\` exited ${res.code}: ${(res.stderr || res.stdout).trim().split('\n')[0]}`)];
+    output = res.stdout;
+  } catch (err) {
+    return [unknown((err instanceof MirrornetError ? err.userMessage : String(err)).replace(/\.$/, ''))];
+  }
+  const version = parseContainerdVersion(output);
+  if (!version) return [unknown(`\`containerd --version\` printed ${JSON.stringify(output.trim().slice(0, 120))}`)];
+  return containerdIgnores(keys, version);
 }
 
 /**
@@ -150,6 +192,12 @@ export const containerdProvider: Provider<ActualContainerd> = {
       await ctx.files.cleanTemps(p.slice(0, p.lastIndexOf('/')));
       files.set(p, await ctx.files.read(p));
     }
+    ctx.notes.push(
+      ...(await versionNotes(
+        ctx,
+        (desired.containerd?.registries ?? []).map((r) => renderHostsToml(r, desired.site)),
+      )),
+    );
     for (const r of desired.containerd?.registries ?? []) {
       if (hostDirName(r.host) === r.host) continue;
       const other = `${configPath.replace(/\/+$/, '')}/${r.host}/hosts.toml`;
