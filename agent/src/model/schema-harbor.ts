@@ -4,6 +4,12 @@
 import { z } from 'zod';
 import { Duration, Host, HostPath, HostPortList, HttpUrl, Name, Port, SecretRef } from './field-formats.js';
 
+/** storage.filesystem.rootdirectory is read by the registry in its container, where Harbor mounts <dataVolume>/registry at /storage. */
+const RegistryPath = z
+  .string()
+  .regex(/^\//, { error: 'must be an absolute path inside the registry container, such as /storage (Harbor mounts <dataVolume>/registry there)' })
+  .describe("A path in Harbor's registry container: /storage, where Harbor mounts <dataVolume>/registry (harbor/install-paths).");
+
 const HarborS3 = z.strictObject({
   accesskey: SecretRef,
   secretkey: SecretRef,
@@ -126,7 +132,7 @@ export const HarborInstance = z.strictObject({
   }),
   storage: z.strictObject({
     s3: HarborS3.optional(),
-    filesystem: z.strictObject({ rootdirectory: HostPath }).optional(),
+    filesystem: z.strictObject({ rootdirectory: RegistryPath }).optional(),
     redirect: z.strictObject({ disable: z.boolean() }).optional(),
   }),
   metrics: z

@@ -4,6 +4,8 @@ import { fileRules, schemaRules, secretRules, yamlRules } from './rules/builtin.
 import { cidrRules } from './rules/cidr.js';
 import { guardrailRules } from './rules/guardrails.js';
 import { harborRules } from './rules/harbor.js';
+import { harborPrepareRules } from './rules/harbor-prepare.js';
+import { harborS3Rules } from './rules/harbor-s3.js';
 import { linkRules } from './rules/links.js';
 import { mirrorRules } from './rules/mirror.js';
 import { notificationRules } from './rules/notifications.js';
@@ -21,6 +23,8 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   routingRules,
   mirrorRules,
   harborRules,
+  harborPrepareRules,
+  harborS3Rules,
   notificationRules,
   guardrailRules,
 ];

@@ -13,8 +13,8 @@
 //   hub       dragonfly.manager (http(s) URL), schedulers[] (host:port), seedPeers[] (IPv4)
 //   harbor    hostname (RFC 1123: labels of at most 63, at most 253 in all), externalUrl (http(s) URL),
 //             database.host (host) and port, redis.host (host:port list), storage.s3.regionendpoint
-//             (http(s) URL), s3.bucket (S3 bucket name), filesystem.rootdirectory, installDir, dataVolume,
-//             tls.certificate, tls.privateKey (absolute paths), metrics.port, metrics.path (URL path),
+//             (http(s) URL), s3.bucket (S3 bucket name), filesystem.rootdirectory (in the registry container),
+//             installDir, dataVolume, tls.certificate, tls.privateKey (absolute paths), metrics.port, metrics.path (URL path),
 //             endpoints[].url (http(s) URL; the proxy-cache projects' endpoints)
 //   policies  links.yaml wireguardPorts (ports, from <= to) and mtu (min <= max), region-defaults.yaml mtu
 //   any URL   credentials before the host (secrets/url-credentials, in the rule tests)
@@ -475,13 +475,15 @@ const ROWS: Row[] = [
   {
     field: 'storage.filesystem.rootdirectory',
     file: HARBOR_SG,
-    from: 'rootdirectory: /data/registry',
-    to: 'rootdirectory: data/registry',
+    from: 'rootdirectory: /storage',
+    to: 'rootdirectory: storage',
     expect: {
       rule: 'schema/format',
-      at: 'rootdirectory: data/registry',
+      at: 'rootdirectory: storage',
       column: 20,
-      message: 'storage.filesystem.rootdirectory must be an absolute path on the host, such as /opt/harbor; got "data/registry".',
+      message:
+        'storage.filesystem.rootdirectory must be an absolute path inside the registry container, such as /storage (Harbor mounts ' +
+        '<dataVolume>/registry there); got "storage".',
     },
   },
   {

@@ -1050,13 +1050,13 @@ const CASES: Case[] = [
   {
     rule: 'harbor/storage',
     title: 'no storage backend',
-    mutate: [replace(HARBOR_SG, 'storage:\n  filesystem:\n    rootdirectory: /data/registry\n', 'storage: {}\n')],
+    mutate: [replace(HARBOR_SG, 'storage:\n  filesystem:\n    rootdirectory: /storage\n', 'storage: {}\n')],
     at: { file: HARBOR_SG, line: 'storage: {}' },
   },
   {
     rule: 'harbor/storage',
     title: 'two storage backends',
-    mutate: [replace(HARBOR_BJ, '  redirect:', '  filesystem:\n    rootdirectory: /data/registry\n  redirect:')],
+    mutate: [replace(HARBOR_BJ, '  redirect:', '  filesystem:\n    rootdirectory: /storage\n  redirect:')],
     at: { file: HARBOR_BJ, line: '  s3:' },
   },
   {
@@ -1168,6 +1168,77 @@ const CASES: Case[] = [
     mutate: [replace(HARBOR_SG, '      - project: library', '      - project: librar')],
     at: { file: HARBOR_SG, line: 'project: librar' },
     says: ['"librar"'],
+  },
+
+  {
+    rule: 'harbor/external-url',
+    title: 'an external URL with a path (Harbor serves at the root of its address)',
+    mutate: [replace(HARBOR_BJ, 'externalUrl: https://harbor.bj.small.internal', 'externalUrl: https://harbor.bj.small.internal/harbor')],
+    at: { file: HARBOR_BJ, line: 'externalUrl: https://harbor.bj.small.internal/harbor' },
+    says: ['/harbor', '/service/token'],
+  },
+  {
+    rule: 'harbor/redis-index',
+    title: "a component on the Redis database prepare gives another when it is left out (trivy's 5)",
+    mutate: [replace(HARBOR_SG, '  jobserviceDbIndex: 2\n', '  jobserviceDbIndex: 2\n  harborDbIndex: 5\n')],
+    at: { file: HARBOR_SG, line: 'harborDbIndex: 5' },
+    says: ['trivyDbIndex', 'left out'],
+  },
+  {
+    rule: 'harbor/hostname',
+    title: 'a hostname prepare refuses',
+    mutate: [replace(HARBOR_SG, 'hostname: harbor.sg.small.internal', 'hostname: 127.0.0.1')],
+    at: { file: HARBOR_SG, line: 'hostname: 127.0.0.1' },
+    says: ['"127.0.0.1 can not be the hostname"'],
+  },
+  {
+    rule: 'harbor/install-paths',
+    title: 'a filesystem rootdirectory outside the registry volume',
+    mutate: [replace(HARBOR_SG, 'rootdirectory: /storage', 'rootdirectory: /data/registry')],
+    at: { file: HARBOR_SG, line: 'rootdirectory: /data/registry' },
+    says: ['/storage', 'lost'],
+  },
+  {
+    rule: 'harbor/redis-url',
+    title: 'a Redis username without a password',
+    mutate: [replace(HARBOR_SG, '  registryDbIndex: 1\n', '  username: harbor-redis\n  registryDbIndex: 1\n')],
+    at: { file: HARBOR_SG, line: 'username: harbor-redis' },
+    says: ['redis://harbor-redis10.128.2.30:6379/1'],
+  },
+  {
+    rule: 'harbor/database-pool',
+    title: 'maxIdleConns 0, which prepare reads as 2',
+    mutate: [replace(HARBOR_BJ, '  sslMode: require\n', '  sslMode: require\n  maxIdleConns: 0\n')],
+    at: { file: HARBOR_BJ, line: 'maxIdleConns: 0' },
+    says: ['writes 2'],
+  },
+  {
+    rule: 'harbor/metric',
+    title: 'a metric port core and jobservice already listen on',
+    mutate: [replace(HARBOR_BJ, 'projects:\n', 'metrics:\n  enabled: true\n  port: 8080\nprojects:\n')],
+    at: { file: HARBOR_BJ, line: 'port: 8080' },
+    says: ['8080'],
+  },
+  {
+    rule: 'harbor/storage-verbatim',
+    title: 'an S3 rootdirectory that YAML reads differently once prepare copies it unquoted',
+    mutate: [replace(HARBOR_BJ, '    chunksize: 33554432\n', "    chunksize: 33554432\n    rootdirectory: '/registry #old'\n")],
+    at: { file: HARBOR_BJ, line: 'rootdirectory:' },
+    says: ['"/registry"'],
+  },
+  {
+    rule: 'harbor/s3-chunksize',
+    title: 'multipartcopymaxconcurrency 1, which prepare writes as true',
+    mutate: [replace(HARBOR_BJ, '    chunksize: 33554432\n', '    chunksize: 33554432\n    multipartcopymaxconcurrency: 1\n')],
+    at: { file: HARBOR_BJ, line: 'multipartcopymaxconcurrency: 1' },
+    says: ['invalid value for multipartcopymaxconcurrency: true'],
+  },
+  {
+    rule: 'harbor/s3-driver',
+    title: 'a region the S3 driver does not know, without regionendpoint',
+    mutate: [replace(HARBOR_BJ, '    regionendpoint: https://s3.bj.small.internal\n', '')],
+    at: { file: HARBOR_BJ, line: 'region: cn-north-4' },
+    says: ['invalid region provided', 'regionendpoint'],
   },
 
   // ---- notifications/* (policies/notifications.yaml is not in the fixture: each case writes NOTIFY, then breaks it) ----

@@ -578,7 +578,7 @@ describe('containerd provider', () => {
       writeFileSync(
         harborFile,
         readFileSync(harborFile, 'utf8')
-          .replace('hostname: harbor.sg.node.internal', 'hostname: 127.0.0.1')
+          .replace('hostname: harbor.sg.node.internal', 'hostname: localhost')
           .replace('externalUrl: https://harbor.sg.node.internal:8443', `externalUrl: ${upBase}`),
       );
       const regionFile = join(repo, 'regions/ap-jakarta.yaml');

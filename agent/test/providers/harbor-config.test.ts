@@ -89,6 +89,11 @@ const TEMPLATE_KEYS = [
   'metric.enabled',
   'metric.port',
   'metric.path',
+  'upload_purging',
+  'upload_purging.enabled',
+  'upload_purging.age',
+  'upload_purging.interval',
+  'upload_purging.dryrun',
 ];
 
 const S3_KEYS = [
@@ -346,15 +351,40 @@ describe('harbor-config provider', () => {
         HARBOR_ADMIN_PASSWORD: '12345',
         HARBOR_DB_PASSWORD: tricky,
         HARBOR_REDIS_PASSWORD: 'null',
-        HARBOR_S3_ACCESS_KEY: 'true',
-        HARBOR_S3_SECRET_KEY: '  spaced  ',
+        HARBOR_S3_ACCESS_KEY: 'AKIA/x+y=',
+        HARBOR_S3_SECRET_KEY: 'p@ss%w0rd!{x}',
       };
       const y = parse(await renderHarborYml(inst, (ref) => hostSecrets({ env }).resolve(ref))) as Record<string, Record<string, Record<string, unknown>>>;
       assert.equal(y['external_database']!['harbor']!['password'], tricky);
       assert.equal((y as unknown as Record<string, unknown>)['harbor_admin_password'], '12345', 'a numeric password stays a string');
       assert.equal(y['external_redis']!['password'], 'null');
-      assert.equal(y['storage_service']!['s3']!['accesskey'], 'true');
-      assert.equal(y['storage_service']!['s3']!['secretkey'], '  spaced  ');
+      assert.equal(y['storage_service']!['s3']!['accesskey'], 'AKIA/x+y=');
+      assert.equal(y['storage_service']!['s3']!['secretkey'], 'p@ss%w0rd!{x}');
+    });
+
+    it("refuses an S3 key that prepare's unquoted copy into the registry config would change, without showing it", async () => {
+      const inst = loadInstance('harbor-cn-beijing.yaml');
+      for (const bad of ['Yes', '  spaced  ', 'abc #def', "'quoted'"]) {
+        const env: Record<string, string> = {
+          HARBOR_ADMIN_PASSWORD: 'a',
+          HARBOR_DB_PASSWORD: 'b',
+          HARBOR_REDIS_PASSWORD: 'c',
+          HARBOR_S3_ACCESS_KEY: 'AK',
+          HARBOR_S3_SECRET_KEY: bad,
+        };
+        await assert.rejects(
+          renderHarborYml(inst, (ref) => hostSecrets({ env }).resolve(ref)),
+          (err: Error) => {
+            assert.match(
+              err.message,
+              /^The secret env:HARBOR_S3_SECRET_KEY \(storage_service\.s3\.secretkey\) cannot go into harbor\.yml: Harbor 2\.15's prepare/,
+            );
+            assert.ok(!err.message.includes(bad.trim()), 'the value is not shown');
+            return true;
+          },
+          JSON.stringify(bad),
+        );
+      }
     });
   });
 

@@ -1,5 +1,6 @@
 // Harbor instances: on a core, one version everywhere (cross-version replication is unsupported), an
 // external URL the load balancer can serve, storage Harbor 2.15 accepts, and replication rules Harbor takes.
+import { HARBOR_REDIS_DEFAULTS } from '../../model/constraints/harbor-prepare-values.js';
 import type { Finding } from '../../model/finding.js';
 import type { HarborInstance } from '../../model/schema.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
@@ -10,7 +11,6 @@ const version = reporter({ id: 'harbor/version', severity: 'error' });
 const externalUrl = reporter({ id: 'harbor/external-url', severity: 'error' });
 const storage = reporter({ id: 'harbor/storage', severity: 'error' });
 const s3Redirect = reporter({ id: 'harbor/s3-redirect', severity: 'warning' });
-const s3Chunk = reporter({ id: 'harbor/s3-chunksize', severity: 'error' });
 const cron = reporter({ id: 'harbor/cron', severity: 'error' });
 const endpointRule = reporter({ id: 'harbor/replication-endpoint', severity: 'error' });
 const unknownEndpoint = reporter({ id: 'harbor/unknown-endpoint', severity: 'error' });
@@ -19,9 +19,6 @@ const duplicate = reporter({ id: 'harbor/duplicate', severity: 'error' });
 const redisIndex = reporter({ id: 'harbor/redis-index', severity: 'error' });
 const robotProject = reporter({ id: 'harbor/robot-project', severity: 'error' });
 const replicationRobot = reporter({ id: 'harbor/replication-robot', severity: 'error' });
-
-const MIB = 1024 * 1024;
-const GIB = 1024 * MIB;
 
 /** Harbor's cron: 6 fields, seconds first, and Harbor requires the seconds field to be 0. */
 function harborCronProblem(expr: string): string | undefined {
@@ -83,6 +80,17 @@ function check(ctx: RuleContext): Finding[] {
         ),
       );
     }
+    const pathInUrl = /^https?:\/\/[^/?#]+(.*)$/.exec(h.externalUrl)?.[1] ?? '';
+    if (pathInUrl !== '' && pathInUrl !== '/') {
+      out.push(
+        externalUrl(
+          f,
+          ['externalUrl'],
+          `externalUrl goes on with ${pathInUrl}: Harbor 2.15 serves at the root of its address, and the token service URL it gives clients ` +
+            "is the URL's scheme, the request's host and /service/token, so docker login fails behind a path. Give Harbor a host name of its own.",
+        ),
+      );
+    }
 
     // Storage.
     const s = h.storage;
@@ -100,10 +108,6 @@ function check(ctx: RuleContext): Finding[] {
           ),
         );
       }
-      const c = s.s3.chunksize;
-      if (c !== undefined && (c < 5 * MIB || c > 5 * GIB)) {
-        out.push(s3Chunk(f, ['storage', 's3', 'chunksize'], `chunksize ${c} is outside S3's 5 MiB .. 5 GiB (5242880 .. 5368709120 bytes).`));
-      }
       if (s.s3.regionendpoint && /myhuaweicloud|obs\./.test(s.s3.regionendpoint)) {
         out.push(
           s3Redirect(
@@ -116,13 +120,14 @@ function check(ctx: RuleContext): Finding[] {
         );
       }
     }
+    // Each component's Redis database, with prepare's default where the model leaves one out.
     const redis = h.redis;
-    const indexes: [string, number | undefined][] = [
-      ['registryDbIndex', redis.registryDbIndex],
-      ['jobserviceDbIndex', redis.jobserviceDbIndex],
-      ['trivyDbIndex', redis.trivyDbIndex],
-      ['harborDbIndex', redis.harborDbIndex],
-      ['cacheLayerDbIndex', redis.cacheLayerDbIndex],
+    const indexes: [string, number | undefined, number | undefined][] = [
+      ['registryDbIndex', redis.registryDbIndex, HARBOR_REDIS_DEFAULTS.registryDbIndex],
+      ['jobserviceDbIndex', redis.jobserviceDbIndex, HARBOR_REDIS_DEFAULTS.jobserviceDbIndex],
+      ['trivyDbIndex', redis.trivyDbIndex, HARBOR_REDIS_DEFAULTS.trivyDbIndex],
+      ['harborDbIndex', redis.harborDbIndex, undefined],
+      ['cacheLayerDbIndex', redis.cacheLayerDbIndex, undefined],
     ];
     const seenIdx = new Map<number, string>();
     for (const [key, idx] of indexes) {
@@ -133,6 +138,18 @@ function check(ctx: RuleContext): Finding[] {
           redisIndex(f, ['redis', key], `Redis database ${idx} is already used by ${other}: each Harbor component needs its own database index (0 is core's).`),
         );
       else seenIdx.set(idx, key);
+    }
+    for (const [key, idx, dflt] of indexes) {
+      const other = idx === undefined && dflt !== undefined ? seenIdx.get(dflt) : undefined;
+      if (other)
+        out.push(
+          redisIndex(
+            f,
+            ['redis', other],
+            `Redis database ${dflt} is also ${key}'s: Harbor 2.15's prepare uses ${dflt} for ${key} when it is left out. ` +
+              `Set ${key} to a free index, or move ${other}.`,
+          ),
+        );
     }
 
     // Names unique within the instance.
@@ -293,7 +310,7 @@ export const harborRules: RuleFamily = {
     {
       id: 'harbor/external-url',
       severity: 'error',
-      summary: 'l7-tls-offload needs an https:// externalUrl; its host matches hostname (warning).',
+      summary: 'l7-tls-offload needs an https:// externalUrl; Harbor serves at its root (no path); its host matches hostname (warning).',
       example: 'loadBalancer: { mode: l7-tls-offload }, externalUrl: http://...',
     },
     { id: 'harbor/storage', severity: 'error', summary: 'Exactly one storage backend (s3 or filesystem).', example: 'storage: {}' },
@@ -303,7 +320,6 @@ export const harborRules: RuleFamily = {
       summary: 'S3 storage sets redirect.disable: true; OBS endpoints need path-style checked.',
       example: 'storage: { s3: {...} } without redirect',
     },
-    { id: 'harbor/s3-chunksize', severity: 'error', summary: 'S3 chunksize is within 5 MiB .. 5 GiB.', example: 'chunksize: 1024' },
     { id: 'harbor/cron', severity: 'error', summary: "Scheduled replication uses Harbor's 6-field cron starting with 0.", example: 'cron: "0 2 * * *"' },
     {
       id: 'harbor/replication-endpoint',
@@ -332,7 +348,7 @@ export const harborRules: RuleFamily = {
     {
       id: 'harbor/redis-index',
       severity: 'error',
-      summary: 'Each Harbor component has its own Redis database index.',
+      summary: "Each Harbor component has its own Redis database index, prepare's defaults (1, 2, 5) included.",
       example: 'registryDbIndex: 1 and jobserviceDbIndex: 1',
     },
     { id: 'harbor/robot-project', severity: 'error', summary: 'Robot permissions name declared projects (or *).', example: 'project: librar' },

@@ -1,9 +1,13 @@
 // harbor.yml for Harbor 2.15's installer (`./prepare` + `docker compose up -d`), rendered from a
 // HarborInstance. Only keys Harbor's harbor.yml.tmpl (v2.15.2) defines, plus the S3 driver's keys and
-// external_database.harbor.conn_max_* that FACTS.md lists. Secrets are slots: the pure model carries a mask
-// and the secret reference; the text with the real values is only produced by renderHarborYml at apply time.
+// external_database.harbor.conn_max_* that FACTS.md lists; every key it can write has an entry in the
+// constraint inventory (model/constraints/harbor-prepare.ts, distribution-s3.ts). Secrets are slots: the pure
+// model carries a mask and the secret reference; the text with the real values is only produced by
+// renderHarborYml at apply time.
 import { stringify } from 'yaml';
 import { MASK } from '../../host/secrets.js';
+import { MirrornetError } from '../../errors.js';
+import { HARBOR_UPLOAD_PURGING, verbatimYamlProblem } from '../../model/constraints/harbor-prepare-values.js';
 import { goDuration } from '../../model/go-duration.js';
 import type { HarborInstance } from '../../model/schema.js';
 
@@ -166,6 +170,8 @@ export function harborYmlModel(instance: HarborInstance): HarborYmlModel {
 
   // HA: every node sharing the database and Redis must have the same cache setting; say it explicitly.
   config['cache'] = { enabled: false, expire_hours: 24 };
+  // Without this block prepare turns upload purging off, although the template (and Harbor's docs) have it on.
+  config['upload_purging'] = { ...HARBOR_UPLOAD_PURGING };
 
   if (instance.metrics) config['metric'] = { enabled: instance.metrics.enabled, port: instance.metrics.port, path: instance.metrics.path };
 
@@ -186,7 +192,18 @@ function setPath(obj: Record<string, unknown>, path: readonly string[], value: u
 export async function renderHarborYml(instance: HarborInstance, resolve: (ref: string) => Promise<string>): Promise<string> {
   const { config, secrets } = harborYmlModel(instance);
   const filled = structuredClone(config);
-  for (const s of secrets) setPath(filled, s.path, await resolve(s.ref));
+  for (const s of secrets) {
+    const value = await resolve(s.ref);
+    // prepare copies the storage keys unquoted into the registry's config.yml; the value itself is never shown.
+    if (s.path[0] === 'storage_service' && verbatimYamlProblem(value) !== undefined) {
+      throw new MirrornetError(
+        `The secret ${s.ref} (${s.path.join('.')}) cannot go into harbor.yml: Harbor 2.15's prepare copies it unquoted into the registry's ` +
+          'config.yml, where YAML would read it as something else (a leading or trailing space, ": ", " #", a quote or bracket first, or a word ' +
+          'such as true or null). Use a key without such characters.',
+      );
+    }
+    setPath(filled, s.path, value);
+  }
   return `${header(instance)}${stringify(filled, { lineWidth: 0 })}`;
 }
 
