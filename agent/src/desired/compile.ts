@@ -2,7 +2,7 @@
 // route computation in net/routes.ts, so the validator and the agent never disagree.
 import { MirrornetError } from '../errors.js';
 import { createHash } from 'node:crypto';
-import { DFDAEMON_BLOB_RULE, DFDAEMON_DEFAULTS, DFDAEMON_STORAGE_DIR } from '../model/constraints/dragonfly.js';
+import { DFDAEMON_BLOB_RULE, DFDAEMON_CONFIG, DFDAEMON_DEFAULTS, DFDAEMON_STORAGE_DIR } from '../model/constraints/dragonfly.js';
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
@@ -21,7 +21,6 @@ import type {
 
 const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
-const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
 
 export class CompileError extends MirrornetError {}
 

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../src/desired/compile.js';
-import { CONSTRAINTS, constraintOf } from '../../src/model/constraints/index.js';
+import { CONSTRAINTS, constraintOf, type Upstream } from '../../src/model/constraints/index.js';
 import { parseHumantime } from '../../src/model/constraints/humantime.js';
 import { MODEL_DIRECTORIES, type VirtualFile } from '../../src/model/loader.js';
 import { Region } from '../../src/model/schema.js';
@@ -40,6 +40,9 @@ function everyOptionalField(): VirtualFile[] {
 }
 
 const dragonfly = CONSTRAINTS.filter((c) => c.consumer === 'dragonfly-client');
+
+/** A file of the Rust client itself (the other upstream files are the crates and services it relies on). */
+const ofClient = (u: Upstream) => u.repo === 'dragonflyoss/client';
 
 describe('constraint inventory: dfdaemon.yaml (Dragonfly client v1.5.1)', () => {
   it('has an entry for every key the renderer writes, for every region of the example fleet', () => {
@@ -89,7 +92,7 @@ describe('constraint inventory: dfdaemon.yaml (Dragonfly client v1.5.1)', () => 
     assert.ok(dragonfly.length >= 16);
     for (const c of dragonfly) {
       assert.ok(c.type && c.upstream.length > 0, c.key);
-      const own = c.upstream.filter((u) => u.repo === 'dragonflyoss/client');
+      const own = c.upstream.filter(ofClient);
       assert.ok(own.length > 0, `${c.key} names a file of the Rust client`);
       for (const u of own) assert.equal(u.ref, 'v1.5.1', `${c.key}: ${u.path}`);
       if (c.rule) assert.ok(RULES.has(c.rule), `${c.key} names the rule ${c.rule}, which is not registered`);

@@ -10,13 +10,19 @@ import type { Constraint, Upstream } from './types.js';
 /** The Dragonfly client release every entry was read at (README, "Fidelity"). */
 export const DRAGONFLY_CLIENT = { repo: 'dragonflyoss/client', ref: 'v1.5.1' } as const;
 
-/** What dfdaemon does when mirrornet leaves a key out, where the region's files do not say. */
+/** dfdaemon's own values for keys the file leaves out (mirrornet writes the disk marks: the documented ones differ). */
 export const DFDAEMON_DEFAULTS = {
   /** Default_gc_policy_disk_high_threshold_percent (Dragonfly's documented dfdaemon.yaml shows 90). */
   diskHighThresholdPercent: 80,
   /** Default_gc_policy_disk_low_threshold_percent (the documented dfdaemon.yaml shows 70). */
   diskLowThresholdPercent: 60,
+  proxyPort: 4001,
+  /** Default_proxy_registry_mirror_addr: where a request that names no registry goes. */
+  registryMirrorAddr: 'https://index.docker.io',
 } as const;
+
+/** Where dfdaemon reads its configuration (default_dfdaemon_config_path, on Linux). */
+export const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
 
 /** The directory mirrornet gives dfdaemon when the region sets no storageDir (dfdaemon's own default). */
 export const DFDAEMON_STORAGE_DIR = '/var/lib/dragonfly';
