@@ -2,6 +2,7 @@
 // route computation in net/routes.ts, so the validator and the agent never disagree.
 import { MirrornetError } from '../errors.js';
 import { createHash } from 'node:crypto';
+import { DFDAEMON_BLOB_RULE, DFDAEMON_CONFIG, DFDAEMON_DEFAULTS, DFDAEMON_STORAGE_DIR } from '../model/constraints/dragonfly.js';
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
@@ -20,7 +21,6 @@ import type {
 
 const DOCKER_HUB = 'docker.io';
 const DOCKER_HUB_SERVER = 'https://registry-1.docker.io';
-const DFDAEMON_CONFIG = '/etc/dragonfly/dfdaemon.yaml';
 
 export class CompileError extends MirrornetError {}
 
@@ -196,25 +196,16 @@ function compileCloud(site: SiteEntry, plan: RoutePlan, notes: string[]): Desire
   };
 }
 
-function seconds(duration: string | undefined): string | undefined {
-  if (!duration) return undefined;
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
-  if (!m) return duration;
-  const n = Number(m[1]);
-  const factor = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-  return `${Math.round(n * factor)}s`;
-}
-
-/** dfdaemon.yaml (Rust client, camelCase keys) for a region's peers. */
+/**
+ * dfdaemon.yaml (Rust client, camelCase keys) for a region's peers: only keys of the constraint inventory
+ * (model/constraints/dragonfly.ts). Durations go as the repository writes them (their units are humantime's), never
+ * rounded; keys whose dfdaemon default differs from Dragonfly's documented one are always written.
+ */
 function dfdaemonConfig(fleet: Fleet, region: Region): DesiredDragonfly {
   const df = region.mirror.dragonfly;
   const harborName = region.mirror.registries.find((r) => r !== DOCKER_HUB && fleet.harbors.has(r));
   const harbor = harborName ? fleet.harbors.get(harborName)!.value : undefined;
   const gc = df.gc;
-  const policy: Record<string, unknown> = {};
-  if (gc?.taskTTL) policy['taskTTL'] = seconds(gc.taskTTL);
-  if (gc?.diskHighThresholdPercent !== undefined) policy['diskHighThresholdPercent'] = gc.diskHighThresholdPercent;
-  if (gc?.diskLowThresholdPercent !== undefined) policy['diskLowThresholdPercent'] = gc.diskLowThresholdPercent;
   const config: Record<string, unknown> = {
     host: {
       idc: df.idc ?? region.name,
@@ -223,11 +214,18 @@ function dfdaemonConfig(fleet: Fleet, region: Region): DesiredDragonfly {
     },
     manager: { addr: df.manager },
     seedPeer: { enable: false, type: 'normal' },
-    storage: { dir: df.storageDir ?? '/var/lib/dragonfly' },
-    ...(gc ? { gc: { ...(gc.interval ? { interval: seconds(gc.interval) } : {}), ...(Object.keys(policy).length ? { policy } : {}) } } : {}),
+    storage: { dir: df.storageDir ?? DFDAEMON_STORAGE_DIR, keep: true },
+    gc: {
+      ...(gc?.interval ? { interval: gc.interval } : {}),
+      policy: {
+        ...(gc?.taskTTL ? { taskTTL: gc.taskTTL } : {}),
+        diskHighThresholdPercent: gc?.diskHighThresholdPercent ?? DFDAEMON_DEFAULTS.diskHighThresholdPercent,
+        diskLowThresholdPercent: gc?.diskLowThresholdPercent ?? DFDAEMON_DEFAULTS.diskLowThresholdPercent,
+      },
+    },
     proxy: {
       server: { port: df.proxyPort },
-      rules: [{ regex: 'blobs/sha256.*' }],
+      rules: [{ regex: DFDAEMON_BLOB_RULE }],
       ...(harbor ? { registryMirror: { addr: new URL(harbor.externalUrl).origin } } : {}),
       ...(df.disableBackToSource !== undefined ? { disableBackToSource: df.disableBackToSource } : {}),
     },

@@ -60,11 +60,10 @@ describe('lab', () => {
         cidr: '10.144.0.0/16',
         lan: '10.144.0.10',
         runtime: 'containerd',
-        proxyPort: 4001,
         registrySite: 'hub-a',
       },
       { name: 'hub-a', role: 'hub', area: 'overseas', provider: 'idc', cidr: '10.128.0.0/16', lan: '10.128.0.10' },
-      { name: 'r-docker', role: 'region', area: 'overseas', provider: 'idc', cidr: '10.136.0.0/16', lan: '10.136.0.10', runtime: 'docker', proxyPort: 4001 },
+      { name: 'r-docker', role: 'region', area: 'overseas', provider: 'idc', cidr: '10.136.0.0/16', lan: '10.136.0.10', runtime: 'docker' },
     ];
 
     it('one namespace per site plus the internet one, cores first, WAN addresses in 198.18.0.0/16 in that order', () => {
@@ -496,7 +495,14 @@ describe('lab', () => {
       await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', () => r()));
       const upUrl = `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
       tmp = mkdtempSync(join(tmpdir(), 'mn-peer-'));
-      peer = await startPeer({ host: '127.0.0.1', port: 0, cacheDir: tmp, registryMirror: 'http://127.0.0.1:9', log: () => undefined });
+      peer = await startPeer({
+        host: '127.0.0.1',
+        port: 0,
+        cacheDir: tmp,
+        registryMirror: 'http://127.0.0.1:9',
+        rules: [/blobs\/sha256.*/u],
+        log: () => undefined,
+      });
       const port = (peer.server.address() as AddressInfo).port;
       const get = async (path: string) => {
         const res = await fetch(`http://127.0.0.1:${port}${path}`, { headers: { 'x-dragonfly-registry': upUrl } });

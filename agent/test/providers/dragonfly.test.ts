@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { run as runCli } from '../../src/cli/main.js';
 import { compile } from '../../src/desired/compile.js';
+import { CONSTRAINTS } from '../../src/model/constraints/index.js';
 import type { Desired } from '../../src/desired/types.js';
+import type { Region } from '../../src/model/schema.js';
 import { validateRepo } from '../../src/policy/validate.js';
 import { diffDragonfly, renderDfdaemon } from '../../src/providers/dragonfly/index.js';
 
@@ -18,50 +20,15 @@ const BIN = join(repoRoot, 'agent/bin/mirrornet.js');
 const FIXTURE = join(repoRoot, 'agent/test/fixtures/fleet-node');
 const DFDAEMON = '/etc/dragonfly/dfdaemon.yaml';
 
-/** Every key path FACTS.md lists for dfdaemon.yaml (Rust client v1.5.x); `[]` marks list items. */
-const KNOWN = new Set([
-  'host',
-  'host.idc',
-  'host.location',
-  'host.hostname',
-  'host.ip',
-  'host.schedulerClusterID',
-  'manager',
-  'manager.addr',
-  'seedPeer',
-  'seedPeer.enable',
-  'seedPeer.type',
-  'storage',
-  'storage.dir',
-  'gc',
-  'gc.interval',
-  'gc.policy',
-  'gc.policy.taskTTL',
-  'gc.policy.diskHighThresholdPercent',
-  'gc.policy.diskLowThresholdPercent',
-  'proxy',
-  'proxy.server',
-  'proxy.server.port',
-  'proxy.rules',
-  'proxy.rules[]',
-  'proxy.rules[].regex',
-  'proxy.rules[].useTLS',
-  'proxy.rules[].redirect',
-  'proxy.registryMirror',
-  'proxy.registryMirror.addr',
-  'proxy.registryMirror.cert',
-  'proxy.disableBackToSource',
-]);
+/** The key paths of the constraint inventory (model/constraints/dragonfly.ts, read from the Rust client v1.5.1). */
+const KNOWN = new Set(CONSTRAINTS.filter((c) => c.consumer === 'dragonfly-client').map((c) => c.key));
 
+/** The leaf key paths of a YAML value; `[]` marks list items. */
 function keyPaths(value: unknown, prefix = ''): string[] {
-  if (Array.isArray(value)) return [...value.flatMap((v) => [`${prefix}[]`, ...keyPaths(v, `${prefix}[]`)])];
-  if (value && typeof value === 'object') {
-    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => {
-      const p = prefix ? `${prefix}.${k}` : k;
-      return [p, ...keyPaths(v, p)];
-    });
-  }
-  return [];
+  if (Array.isArray(value)) return value.flatMap((v) => keyPaths(v, `${prefix}[]`));
+  if (value && typeof value === 'object')
+    return Object.entries(value as Record<string, unknown>).flatMap(([k, v]) => keyPaths(v, prefix ? `${prefix}.${k}` : k));
+  return [prefix];
 }
 
 interface Run {
@@ -112,14 +79,14 @@ describe('dragonfly provider', () => {
       }
     });
 
-    it("has the region's values: host, manager, storage, GC, proxy on 4001 for blobs, the area's Harbor as registry mirror", () => {
+    it("has the region's values: host, manager, storage, GC (durations as written), proxy on 4001 for blobs, the area's Harbor as registry mirror", () => {
       const d = compile(report.fleet, 'cn-shanghai', ['node']);
       assert.deepEqual(d.dragonfly!.config, {
         host: { idc: 'cn-shanghai', location: 'cn|east|shanghai', schedulerClusterID: 1 },
         manager: { addr: 'http://10.120.1.10:65003' },
         seedPeer: { enable: false, type: 'normal' },
-        storage: { dir: '/var/lib/dragonfly' },
-        gc: { interval: '900s', policy: { taskTTL: '21600s', diskHighThresholdPercent: 85, diskLowThresholdPercent: 70 } },
+        storage: { dir: '/var/lib/dragonfly', keep: true },
+        gc: { interval: '15m', policy: { taskTTL: '6h', diskHighThresholdPercent: 85, diskLowThresholdPercent: 70 } },
         proxy: {
           server: { port: 4001 },
           rules: [{ regex: 'blobs/sha256.*' }],
@@ -132,7 +99,19 @@ describe('dragonfly provider', () => {
       assert.deepEqual(jkt['proxy']!['registryMirror'], { addr: 'https://harbor.sg.node.internal:8443' }, "the overseas area's Harbor, with its port");
       assert.deepEqual(jkt['proxy']!['server'], { port: 4001 });
       assert.deepEqual(jkt['proxy']!['rules'], [{ regex: 'blobs/sha256.*' }]);
-      assert.equal(jkt['gc'], undefined, 'no gc section when the region sets none (dfdaemon defaults)');
+      assert.deepEqual(
+        jkt['gc'],
+        { policy: { diskHighThresholdPercent: 80, diskLowThresholdPercent: 60 } },
+        "without gc settings: dfdaemon's disk marks written out (its documented dfdaemon.yaml shows 90 and 70), its interval and TTL left to it",
+      );
+      assert.deepEqual(jkt['storage'], { dir: '/var/lib/dragonfly', keep: true }, 'keep: a restart for a settings change keeps the cache');
+    });
+
+    it('writes durations as the repository has them (humantime units), never rounded: 400ms stays 400ms instead of 0s', () => {
+      const fleet = validateRepo(FIXTURE).fleet;
+      (fleet.sites.get('cn-shanghai')!.value as Region).mirror.dragonfly.gc = { interval: '400ms', taskTTL: '90m' };
+      const config = compile(fleet, 'cn-shanghai', ['node']).dragonfly!.config as { gc: unknown };
+      assert.deepEqual(config.gc, { interval: '400ms', policy: { taskTTL: '90m', diskHighThresholdPercent: 80, diskLowThresholdPercent: 60 } });
     });
 
     it('a regex rule that really matches blob URLs and not manifests', () => {
@@ -286,7 +265,7 @@ describe('dragonfly provider', () => {
       writeFileSync(region, readFileSync(region, 'utf8').replace('interval: 15m', 'interval: 30m'));
       out = await mirrornet(args('apply'));
       assert.equal(out.code, 0, out.stdout + out.stderr);
-      assert.equal((parse(readFileSync(file, 'utf8')) as { gc: { interval: string } }).gc.interval, '1800s');
+      assert.equal((parse(readFileSync(file, 'utf8')) as { gc: { interval: string } }).gc.interval, '30m');
       assert.equal(restartCount(), 2);
     });
 

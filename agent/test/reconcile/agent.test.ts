@@ -163,8 +163,8 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     t.events.length = 0;
 
     // A change to another region: a new revision, nothing to do on this host.
-    fx.replace('regions/ap-jakarta.yaml', 'proxyPort: 4001', 'proxyPort: 4002');
-    const other = fx.commit('ap-jakarta: proxy port 4002');
+    fx.replace('regions/ap-jakarta.yaml', 'proxyPort: 4001', 'proxyPort: 4011');
+    const other = fx.commit('ap-jakarta: proxy port 4011');
     let before = snapshot(fx.root);
     assert.deepEqual(await t.agent.tick('test'), { kind: 'in-sync', revision: other });
     assert.deepEqual(snapshot(fx.root), before);
@@ -198,13 +198,13 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
 
     // proxy port: every file changes, dfdaemon restarts once.
     t.events.length = 0;
-    fx.replace(REGION_FILE, 'proxyPort: 4001', 'proxyPort: 4002');
-    const port = fx.commit('us-virginia: proxy port 4002');
+    fx.replace(REGION_FILE, 'proxyPort: 4001', 'proxyPort: 4011');
+    const port = fx.commit('us-virginia: proxy port 4011');
     assert.deepEqual(await t.agent.tick('test'), { kind: 'applied', revision: port, changes: 3 });
     after = snapshot(fx.root);
-    assert.equal((parseYaml(fx.hostText(DFDAEMON)!) as { proxy: { server: { port: number } } }).proxy.server.port, 4002);
+    assert.equal((parseYaml(fx.hostText(DFDAEMON)!) as { proxy: { server: { port: number } } }).proxy.server.port, 4011);
     for (const p of [HARBOR_TOML, DOCKER_TOML])
-      assert.deepEqual(Object.keys((parseToml(fx.hostText(p)!) as { host: object }).host), ['http://127.0.0.1:4002'], p);
+      assert.deepEqual(Object.keys((parseToml(fx.hostText(p)!) as { host: object }).host), ['http://127.0.0.1:4011'], p);
     assert.equal(fx.restarts(), 2, 'one restart for the changed dfdaemon.yaml');
     assert.deepEqual(t.events[0]!.changes!.map((c) => `${c.provider}:${c.action}`).sort(), ['containerd:update', 'containerd:update', 'dragonfly:update']);
     assert.equal(fx.state().appliedRevision, port);
@@ -222,7 +222,7 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
 
     // Broken YAML in another region's file, together with a change for this host: the whole revision is refused.
     fx.write('regions/ap-jakarta.yaml', `${fx.read('regions/ap-jakarta.yaml')}  broken: [unclosed\n`);
-    fx.replace(REGION_FILE, 'proxyPort: 4001', 'proxyPort: 4002');
+    fx.replace(REGION_FILE, 'proxyPort: 4001', 'proxyPort: 4011');
     const bad = fx.commit('broken yaml');
     const refused = await t.agent.tick('test');
     assert.equal(refused.kind, 'refused');
@@ -255,7 +255,7 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     fx.write('regions/ap-jakarta.yaml', fx.read('regions/ap-jakarta.yaml').replace('  broken: [unclosed\n', ''));
     const fixed = fx.commit('fix yaml');
     assert.deepEqual(await t.agent.tick('test'), { kind: 'applied', revision: fixed, changes: 3 });
-    assert.equal((parseYaml(fx.hostText(DFDAEMON)!) as { proxy: { server: { port: number } } }).proxy.server.port, 4002);
+    assert.equal((parseYaml(fx.hostText(DFDAEMON)!) as { proxy: { server: { port: number } } }).proxy.server.port, 4011);
     const s2 = fx.state();
     assert.equal(s2.appliedRevision, fixed);
     assert.equal(s2.refused, undefined, 'the refusal is cleared once a revision applies');

@@ -1,18 +1,16 @@
 // Mirror settings of each region: what it mirrors exists and is reachable over the private network, the
-// runtime can actually use it, and the dfdaemon settings are ones the Rust client understands.
+// runtime can actually use it, and the dfdaemon settings are ones the Rust client understands (mirror-dragonfly.ts).
 import type { Finding } from '../../model/finding.js';
 import { GO_MAX_DURATION_NS, goDurationNs } from '../../model/go-duration.js';
 import { didYouMean } from '../../model/suggest.js';
 import { parseCidr, parseIpv4, containsAddress } from '../../net/cidr.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
+import { dragonflyFindings, dragonflyRules } from './mirror-dragonfly.js';
 
 const unknownRegistry = reporter({ id: 'mirror/unknown-registry', severity: 'error' });
 const dockerPrivate = reporter({ id: 'mirror/docker-private-registry', severity: 'error' });
-const legacyPort = reporter({ id: 'mirror/legacy-proxy-port', severity: 'warning' });
-const location = reporter({ id: 'mirror/location', severity: 'error' });
 const unreachable = reporter({ id: 'mirror/unreachable', severity: 'error' });
 const crossArea = reporter({ id: 'mirror/cross-area', severity: 'warning' });
-const gc = reporter({ id: 'mirror/gc', severity: 'error' });
 const dialTimeout = reporter({ id: 'mirror/dial-timeout', severity: 'error' });
 
 const DOCKER_HUB = 'docker.io';
@@ -80,33 +78,7 @@ function check(ctx: RuleContext): Finding[] {
     });
 
     const df = m.dragonfly;
-    if (df.proxyPort === 65001) {
-      out.push(
-        legacyPort(
-          f,
-          ['mirror', 'dragonfly', 'proxyPort'],
-          "Port 65001 is the old Go client's proxy; the Rust dfdaemon proxies on 4001: write proxyPort: 4001 unless you really run the old client.",
-        ),
-      );
-    }
-    if (df.location !== undefined) {
-      const levels = df.location.split('|');
-      if (levels.length > 5 || levels.some((l) => l.trim() === '')) {
-        const why = levels.length > 5 ? `got ${levels.length} levels` : 'one level is empty';
-        out.push(location(f, ['mirror', 'dragonfly', 'location'], `location is up to 5 non-empty levels separated by |, e.g. overseas|de|frankfurt; ${why}.`));
-      }
-    }
-    const low = df.gc?.diskLowThresholdPercent;
-    const high = df.gc?.diskHighThresholdPercent;
-    if (low !== undefined && high !== undefined && low >= high) {
-      out.push(
-        gc(
-          f,
-          ['mirror', 'dragonfly', 'gc', 'diskLowThresholdPercent'],
-          `diskLowThresholdPercent (${low}) must be below diskHighThresholdPercent (${high}): GC starts at the high mark and stops at the low one.`,
-        ),
-      );
-    }
+    out.push(...dragonflyFindings(f, region.value));
     const managerHost = /^https?:\/\/([^:/]+)/.exec(df.manager)?.[1];
     const managerAddr = managerHost ? parseIpv4(managerHost) : undefined;
     if (managerHost && managerAddr === undefined) {
@@ -192,8 +164,6 @@ export const mirrorRules: RuleFamily = {
       summary: 'runtime: docker cannot mirror a private Harbor (registry-mirrors covers Docker Hub only).',
       example: 'runtime: docker, registries: [harbor-ap-singapore]',
     },
-    { id: 'mirror/legacy-proxy-port', severity: 'warning', summary: "dfdaemon's proxy is on 4001; 65001 was the old Go client.", example: 'proxyPort: 65001' },
-    { id: 'mirror/location', severity: 'error', summary: 'Dragonfly location has at most 5 non-empty |-separated levels.', example: 'location: a|b|c|d|e|f' },
     {
       id: 'mirror/unreachable',
       severity: 'error',
@@ -207,17 +177,12 @@ export const mirrorRules: RuleFamily = {
       example: 'a China region mirroring the Singapore Harbor',
     },
     {
-      id: 'mirror/gc',
-      severity: 'error',
-      summary: 'The GC low disk mark is below the high mark.',
-      example: 'diskLowThresholdPercent: 90, diskHighThresholdPercent: 80',
-    },
-    {
       id: 'mirror/dial-timeout',
       severity: 'error',
       summary: "dialTimeout is above 0 (containerd's 0 is no timeout) and at most 2562047h (Go's limit); runtime: docker ignores it (warning).",
       example: 'dialTimeout: 0s',
     },
+    ...dragonflyRules,
   ],
   check: (ctx) => [...check(ctx), ...checkDialTimeout(ctx)],
 };

@@ -4,6 +4,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { parse, stringify } from 'yaml';
 import type { Desired } from '../../desired/types.js';
 import { runHook } from '../../host/exec.js';
+import { DFDAEMON_CONFIG } from '../../model/constraints/dragonfly.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
 
 export interface ActualDragonfly {
@@ -74,7 +75,7 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
   id: 'dragonfly',
   wants: (desired) => desired.dragonfly !== undefined || desired.roles.includes('node'),
   async read(ctx: ProviderContext, desired: Desired): Promise<ActualDragonfly> {
-    const path = desired.dragonfly?.path ?? ctx.inventory?.[0] ?? '/etc/dragonfly/dfdaemon.yaml';
+    const path = desired.dragonfly?.path ?? ctx.inventory?.[0] ?? DFDAEMON_CONFIG;
     await ctx.files.cleanTemps(path.slice(0, path.lastIndexOf('/')));
     const text = await ctx.files.read(path);
     if (text === undefined) return { path };

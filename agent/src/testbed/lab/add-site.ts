@@ -145,13 +145,13 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
   await waitReachable(t, site);
   say(`add ${opts.name}: its agent applied ${head.slice(0, 12)}; its tunnel${links.length === 1 ? ' is' : 's are'} up`);
   if (site.role === 'region') {
-    const w = startRegionPeer(state, site, state.peer);
-    if (w) await w;
     if (site.nodes.length) {
       const started = await startNodes(state, site);
       await waitNodes(state, [started], head, timeoutMs);
-      say(`add ${opts.name}: ${site.nodes.length} containerd node(s) with their hosts.toml`);
+      say(`add ${opts.name}: ${site.nodes.length} containerd node(s) with their hosts.toml and dfdaemon.yaml`);
     }
+    const w = startRegionPeer(state, site, state.peer);
+    if (w) await w;
   }
   saveState(state);
   return site;

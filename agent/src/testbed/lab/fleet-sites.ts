@@ -77,8 +77,6 @@ export function fleetSites(files: readonly VirtualFile[]): LabSiteInput[] {
     if (k === 'Region') {
       const mirror = asObject(d['mirror']);
       site.runtime = mirror['runtime'] === 'docker' ? 'docker' : 'containerd';
-      const port = asObject(mirror['dragonfly'])['proxyPort'];
-      site.proxyPort = typeof port === 'number' ? port : 4001;
       const harbor = asArray<string>(mirror['registries']).find((r) => r !== DOCKER_HUB && harborHub.has(r));
       if (harbor) site.registrySite = harborHub.get(harbor)!;
     }

@@ -1,22 +1,26 @@
 // The region's "dfdaemon" in the lab: Dragonfly's peer is not installable here, so this small proxy plays
-// the part of its registry proxy, with the behaviour the fleet relies on (FACTS.md, Dragonfly):
-// - it listens on the proxy port of the region's dfdaemon.yaml (4001), inside the region's namespace;
+// the part of its registry proxy, with the behaviour the fleet relies on (FACTS.md, Dragonfly), configured
+// only from the dfdaemon.yaml a node's agent wrote, read with the Rust client's rules (dfdaemon-config.ts: an
+// unknown key or a bad duration stops it with the file and line, so a wrong rendering fails `npm start`):
+// - it listens on 0.0.0.0 at proxy.server.port, inside the region's namespace, as dfdaemon does;
 // - the upstream registry comes from the `X-Dragonfly-Registry` header, then containerd's `ns` query
-//   parameter, then the configured registry mirror (proxy.registryMirror.addr);
-// - only GETs matching the proxy rule `blobs/sha256.*` go through the peer's cache: the region fetches a
-//   blob from the core ONCE (one upstream request per digest, concurrent requests wait for it, later ones
-//   are served from the region's copy, verified against its digest); everything else (manifests, HEAD,
-//   /v2/) is proxied straight to the registry, as dfdaemon does.
+//   parameter, then proxy.registryMirror.addr;
+// - only GETs matching a proxy.rules regex (mirrornet writes `blobs/sha256.*`) go through the peer's cache
+//   (under storage.dir, below the node's --root): the region fetches a blob from the core ONCE (one upstream
+//   request per digest, concurrent requests wait for it, later ones are served from the region's copy,
+//   verified against its digest); everything else (manifests, HEAD, /v2/) is proxied straight to the
+//   registry, as dfdaemon does.
 // Distribution's pull-through cache (`--peer registry`) is the other stand-in; 2.8 fetches each blob twice
 // from upstream on its first request and once more per concurrent request (see the lab's README notes).
 //
-//   node peer.js --listen 127.0.0.1:4001 --cache DIR --registry-mirror http://10.128.0.10:5000
+//   node peer.js --config ROOT/etc/dragonfly/dfdaemon.yaml --root ROOT
 // One JSON line per request on stdout: method, path, upstream, mode (hit, miss, wait, pass), status, bytes.
 import { createHash } from 'node:crypto';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { parseDfdaemonConfig } from './dfdaemon-config.js';
 
 export interface PeerOptions {
   host: string;
@@ -24,10 +28,13 @@ export interface PeerOptions {
   cacheDir: string;
   /** proxy.registryMirror.addr: the upstream when a request names none. */
   registryMirror: string;
+  /** proxy.rules: a GET whose URL (upstream and path, no query) one of them matches goes through the cache. */
+  rules: RegExp[];
   log?: (entry: Record<string, unknown>) => void;
 }
 
-const BLOB_RULE = /\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/;
+/** Where the stand-in's cache finds the digest it keys on: a request a rule sends to the peer but that is no blob passes through. */
+const BLOB_PATH = /\/v2\/(.+)\/blobs\/(sha256:[a-f0-9]{64})$/;
 const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer', 'host', 'x-dragonfly-registry']);
 
 /** The upstream origin of a request, as dfdaemon picks it. Pure. */
@@ -174,8 +181,9 @@ export async function startPeer(opts: PeerOptions): Promise<{ server: http.Serve
     const path = pathWithoutNs(url);
     const entry = (mode: string) => (status: number, bytes: number) =>
       log({ t: new Date().toISOString(), method: req.method, path: url.pathname, upstream, mode, status, bytes, ms: Date.now() - started });
-    const m = BLOB_RULE.exec(url.pathname);
-    if (req.method !== 'GET' || !m) return pass(req, res, upstream, path, entry('pass'));
+    const m = BLOB_PATH.exec(url.pathname);
+    const p2p = req.method === 'GET' && opts.rules.some((r) => r.test(`${upstream}${url.pathname}`));
+    if (!p2p || !m) return pass(req, res, upstream, path, entry('pass'));
     const digest = m[2]!;
     if (existsSync(fileOf(digest))) return serveFile(res, digest, (b) => entry('hit')(200, b));
     const running = inflight.get(digest);
@@ -204,10 +212,17 @@ async function main(argv: string[]): Promise<void> {
     if (!v) throw new Error(`--${k} is required`);
     return v;
   };
-  const listen = /^(.*):(\d+)$/.exec(get('listen'));
-  if (!listen) throw new Error('--listen host:port');
-  const peer = await startPeer({ host: listen[1]!, port: Number(listen[2]), cacheDir: get('cache'), registryMirror: get('registry-mirror') });
-  process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), msg: 'peer listening', url: peer.url, registryMirror: get('registry-mirror') })}\n`);
+  const configPath = get('config');
+  const c = parseDfdaemonConfig(readFileSync(configPath, 'utf8'), configPath);
+  const peer = await startPeer({
+    host: '0.0.0.0',
+    port: c.proxyPort,
+    cacheDir: join(get('root'), c.storageDir),
+    registryMirror: c.registryMirror,
+    rules: c.rules,
+  });
+  const settings = { registryMirror: c.registryMirror, rules: c.rules.map((r) => r.source), storageDir: c.storageDir };
+  process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), msg: 'peer listening', url: peer.url, config: configPath, ...settings })}\n`);
   const stop = () => peer.server.close(() => process.exit(0));
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);

@@ -1,13 +1,15 @@
 // The registries the lab runs: each core's (the storage of its Harbor, on the core's LAN address, with a
-// JSON access log the run counts served bytes from) and each region's peer on dfdaemon's proxy address
-// (the lab's dfproxy peer, or distribution's pull-through cache).
+// JSON access log the run counts served bytes from) and each region's peer in dfdaemon's place, set up from
+// the dfdaemon.yaml the region's node agents wrote (the lab's dfproxy peer, or distribution's pull-through cache).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { registryLog } from './layout.js';
+import { DFDAEMON_CONFIG } from '../../model/constraints/dragonfly.js';
+import { DfdaemonConfigError, parseDfdaemonConfig, type DfdaemonSettings } from './dfdaemon-config.js';
+import { nodeRoot, registryLog } from './layout.js';
 import { httpCodeInNs } from './network.js';
 import { PEER_SCRIPT } from './peer.js';
-import type { LabProcess, LabState } from './processes.js';
+import { LabError, type LabProcess, type LabState } from './processes.js';
 import { start, waitUntil } from './startup.js';
 import { siteOf, type LabSite } from './topology.js';
 
@@ -56,16 +58,37 @@ export async function startCoreRegistries(state: LabState, cores: readonly LabSi
     await waitUntil(`the registry of ${c.name}`, 20_000, () => httpCodeInNs(c.ns, `${c.registry!.url}/v2/`) === '200', [registries[i]!]);
 }
 
-/** Start a region's peer on dfdaemon's proxy address; undefined when the region mirrors no lab Harbor. */
+/**
+ * Start a region's peer in dfdaemon's place, configured only from the dfdaemon.yaml its node agents wrote (read
+ * with the Rust client's rules: a file dfdaemon would refuse stops the lab here, with its line). The region's
+ * nodes share one peer, so their files must be the same. Undefined when the region mirrors no lab Harbor or has
+ * no node (nothing writes a dfdaemon.yaml, nothing pulls).
+ */
 export function startRegionPeer(state: LabState, s: LabSite, kind: 'dfproxy' | 'registry'): Promise<void> | undefined {
   const core = s.registrySite ? siteOf(state.topology!, s.registrySite) : undefined;
-  if (!core) return undefined;
+  const first = s.nodes[0];
+  if (!core || !first) return undefined;
+  const root = nodeRoot(state.dir, s.name, first.name);
+  const config = join(root, DFDAEMON_CONFIG);
+  if (!existsSync(config)) throw new LabError(`The node agent of ${first.name} did not write ${config}: the region's peer has no configuration.`);
+  const content = readFileSync(config, 'utf8');
+  for (const n of s.nodes.slice(1)) {
+    const other = join(nodeRoot(state.dir, s.name, n.name), DFDAEMON_CONFIG);
+    if (!existsSync(other) || readFileSync(other, 'utf8') !== content)
+      throw new LabError(`${other} differs from ${config}: the nodes of ${s.name} share one peer in the lab, so their dfdaemon.yaml must be the same.`);
+  }
+  let c: DfdaemonSettings;
+  try {
+    c = parseDfdaemonConfig(content, config);
+  } catch (err) {
+    if (err instanceof DfdaemonConfigError) throw new LabError(`The peer of ${s.name} cannot start: ${err.userMessage}`, { cause: err });
+    throw err;
+  }
   const pdir = join(state.dir, 'sites', s.name, 'peer');
   mkdirSync(pdir, { recursive: true });
-  const listen = `127.0.0.1:${s.proxyPort ?? 4001}`;
   let p: LabProcess;
   if (kind === 'registry') {
-    writeFileSync(join(pdir, 'config.yml'), registryConfig({ root: join(pdir, 'data'), addr: listen, remote: core.registry!.url }));
+    writeFileSync(join(pdir, 'config.yml'), registryConfig({ root: join(pdir, 'data'), addr: `0.0.0.0:${c.proxyPort}`, remote: c.registryMirror }));
     p = start(state, {
       name: `peer ${s.name}`,
       kind: 'peer',
@@ -79,10 +102,10 @@ export function startRegionPeer(state: LabState, s: LabSite, kind: 'dfproxy' | '
       name: `peer ${s.name}`,
       kind: 'peer',
       cmd: process.execPath,
-      args: [PEER_SCRIPT, '--listen', listen, '--cache', join(pdir, 'cache'), '--registry-mirror', core.registry!.url],
+      args: [PEER_SCRIPT, '--config', config, '--root', root],
       ns: s.ns,
       log: join(state.dir, 'logs', `peer-${s.name}.log`),
     });
   }
-  return waitUntil(`the peer of ${s.name}`, 20_000, () => httpCodeInNs(s.ns, `http://${listen}/v2/`) === '200', [p]);
+  return waitUntil(`the peer of ${s.name}`, 20_000, () => httpCodeInNs(s.ns, `http://127.0.0.1:${c.proxyPort}/v2/`) === '200', [p]);
 }

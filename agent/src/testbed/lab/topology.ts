@@ -18,8 +18,6 @@ export interface LabSiteInput {
   lan: string;
   /** Regions: the container runtime of its nodes (`containerd` or `docker`). */
   runtime?: 'containerd' | 'docker';
-  /** Regions: dfdaemon's proxy port (where the region's peer listens). */
-  proxyPort?: number;
   /** Regions: the core whose registry the region pulls from (its area's Harbor), if any. */
   registrySite?: string;
 }

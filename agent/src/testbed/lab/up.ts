@@ -252,21 +252,24 @@ async function up(opts: UpOptions): Promise<LabState> {
   for (const s of topology.sites) await waitReachable(topology, s);
   say('tunnels: every region reaches its core, the cores reach each other');
 
-  // The regions' peers (dfdaemon's place), node agents and containerd nodes.
-  const waits: Promise<void>[] = [];
-  for (const s of topology.sites.filter((x) => x.role === 'region')) {
-    const w = startRegionPeer(state, s, opts.peer);
-    if (w) waits.push(w);
-    else say(`  ${s.name}: mirrors no Harbor of the lab (registries: Docker Hub only); no peer`);
-  }
-  await Promise.all(waits);
+  // The regions' node agents and containerd nodes, then each region's peer in dfdaemon's place, from the
+  // dfdaemon.yaml the node agents wrote.
   const started: StartedNodes[] = [];
   for (const s of topology.sites) if (s.nodes.length) started.push(await startNodes(state, s));
   if (started.length) {
     say(`nodes: ${started.reduce((n, x) => n + x.containerd.length, 0)} containerd nodes and their node agents started; waiting for hosts.toml ...`);
     await waitNodes(state, started, head, timeoutMs);
-    say(`nodes: every node agent wrote its hosts.toml; every containerd answers`);
+    say(`nodes: every node agent wrote its hosts.toml and dfdaemon.yaml; every containerd answers`);
   }
+  const waits: Promise<void>[] = [];
+  for (const s of topology.sites.filter((x) => x.role === 'region')) {
+    const w = startRegionPeer(state, s, opts.peer);
+    if (w) waits.push(w);
+    else if (!s.registrySite) say(`  ${s.name}: mirrors no Harbor of the lab (registries: Docker Hub only); no peer`);
+    else say(`  ${s.name}: no nodes, so no dfdaemon.yaml and no peer`);
+  }
+  await Promise.all(waits);
+  if (waits.length) say(`peers: ${waits.length} region peer(s) in dfdaemon's place, each configured from its nodes' dfdaemon.yaml`);
   state.phase = 'up';
   saveState(state);
   say(`lab is up: \`mirrornet lab status --dir ${dir}\` shows it, \`mirrornet lab down --dir ${dir}\` removes it.`);
