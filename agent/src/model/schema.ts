@@ -273,7 +273,8 @@ export const AcknowledgedRemovals = z.strictObject({
     ),
 });
 
-const EventKind = z.enum([
+/** What the agent tells users about (notifications route them); `apply-started` only sets a pending commit status. */
+const NOTIFIED_EVENT_KINDS = [
   'applied',
   'apply-failed',
   'revision-refused',
@@ -282,7 +283,11 @@ const EventKind = z.enum([
   'drift-resolved',
   'agent-stalled',
   'agent-recovered',
-]);
+] as const;
+/** Every kind of event the agent reports (reconcile/events.ts). */
+export const EVENT_KINDS = ['apply-started', ...NOTIFIED_EVENT_KINDS] as const;
+
+const EventKind = z.enum(NOTIFIED_EVENT_KINDS);
 
 export const NotificationChannel = z.strictObject({
   name: Name,

@@ -1,19 +1,11 @@
 // What the agent reports: one event model for logs, commit statuses and chat (issue: reporting).
+import type { EVENT_KINDS } from '../model/schema.js';
 /**
  * `apply-started` marks a new revision being applied (commit status: pending); chat never routes it. The
  * others are what users are told about. `agent-stalled` / `agent-recovered`: no reconcile completed within two
  * intervals, or the state cannot be read (reconcile/health.ts), and the end of that; `component` is what was stuck.
  */
-export type EventKind =
-  | 'apply-started'
-  | 'applied'
-  | 'apply-failed'
-  | 'revision-refused'
-  | 'guardrail-blocked'
-  | 'drift-detected'
-  | 'drift-resolved'
-  | 'agent-stalled'
-  | 'agent-recovered';
+export type EventKind = (typeof EVENT_KINDS)[number];
 
 export interface AgentEvent {
   kind: EventKind;

@@ -18,7 +18,7 @@
 //   (model/chat-vendors.ts); the vendor's shorter windows always apply.
 import { z } from 'zod';
 import { CHAT_VENDOR_LIMITS, type VendorLimit } from '../../model/chat-vendors.js';
-import type { NotificationChannel, Notifications } from '../../model/schema.js';
+import { EVENT_KINDS, type NotificationChannel, type Notifications } from '../../model/schema.js';
 import type { AgentEvent, EventKind } from '../../reconcile/events.js';
 import type { Notice } from './types.js';
 
@@ -67,17 +67,7 @@ export interface Routing {
 // ---- State ----------------------------------------------------------------------------------------
 
 const StoredEvent = z.object({
-  kind: z.enum([
-    'apply-started',
-    'applied',
-    'apply-failed',
-    'revision-refused',
-    'guardrail-blocked',
-    'drift-detected',
-    'drift-resolved',
-    'agent-stalled',
-    'agent-recovered',
-  ]),
+  kind: z.enum(EVENT_KINDS),
   site: z.string(),
   revision: z.string(),
   message: z.string(),
