@@ -14,6 +14,7 @@ import { parse as parseYaml } from 'yaml';
 import { desiredHarborObjects } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/testbed/emulators/harbor/index.js';
+import { HarborOpenApi } from '../../src/testbed/emulators/harbor/openapi.js';
 import type { Exec } from '../../src/host/exec.js';
 import type { HostFiles } from '../../src/host/files.js';
 import { MASK, hostSecrets } from '../../src/host/secrets.js';
@@ -32,6 +33,11 @@ import { EMPTY_STATE, type AgentState, type StateStore } from '../../src/reconci
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const FIXTURE = join(repoRoot, 'agent/test/fixtures/harbor');
 const BJ = 'harbor-cn-beijing';
+/** Harbor's API description: every request the provider sends must be one it allows. */
+const OPENAPI = HarborOpenApi.fromFile(join(FIXTURE, 'harbor-api-v2.15.2.swagger.yaml'));
+const requestCheck = (req: Parameters<HarborOpenApi['check']>[0]) => OPENAPI.check(req);
+/** Every request the description refused, over all emulators of this file (checked at the end). */
+const VIOLATIONS: string[] = [];
 const SG = 'harbor-ap-singapore';
 
 function loadInstance(name: string): HarborInstance {
@@ -128,9 +134,14 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
   const sgEmu =
     opts.startSg === false
       ? undefined
-      : await startHarborEmulator({ listen: { host: '127.0.0.1', port: sgPort }, admin: { username: 'admin', password: SG_ADMIN }, remoteCheck: localCheck });
+      : await startHarborEmulator({
+          listen: { host: '127.0.0.1', port: sgPort },
+          admin: { username: 'admin', password: SG_ADMIN },
+          remoteCheck: localCheck,
+          requestCheck,
+        });
   const sgUrl = sgEmu?.url ?? `http://127.0.0.1:${sgPort}`;
-  const bjEmu = await startHarborEmulator({ admin: { username: 'admin', password: BJ_ADMIN }, remoteCheck: localCheck });
+  const bjEmu = await startHarborEmulator({ admin: { username: 'admin', password: BJ_ADMIN }, remoteCheck: localCheck, requestCheck });
   const bj = makeCore(
     BJ,
     { HARBOR_ADMIN_PASSWORD: BJ_ADMIN, HARBOR_ROBOT_CI_PUSH: CI_PUSH, HARBOR_ROBOT_REPLICATION: REPL, HARBOR_ROBOT_OPS: OPS },
@@ -159,6 +170,7 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
     async close() {
       for (const core of [bj, sg]) {
         OUTPUT.push(JSON.stringify(core.emulator?.log ?? []));
+        for (const v of core.emulator?.violations ?? []) VIOLATIONS.push(...v.problems);
         await core.emulator?.close();
       }
     },
@@ -635,6 +647,7 @@ describe('harbor-api provider: faults', () => {
         listen: { host: '127.0.0.1', port },
         admin: { username: 'admin', password: SG_ADMIN },
         remoteCheck: localCheck,
+        requestCheck,
       });
       await converge(pair);
       assert.equal(pair.bj.emulator!.state.policies.length, 2);
@@ -652,9 +665,13 @@ describe('Harbor API client', () => {
       admin: { username: 'admin', password: PW },
       fresh: false,
       seed: { projects: Array.from({ length: 250 }, (_, i) => ({ name: `p${i}` })) },
+      requestCheck,
     });
   });
-  after(async () => e.close());
+  after(async () => {
+    for (const v of e.violations) VIOLATIONS.push(...v.problems);
+    await e.close();
+  });
   const client = (extra: Partial<ConstructorParameters<typeof HarborApiClient>[0]> = {}) =>
     new HarborApiClient({ url: `${e.url}/api/v2.0/`, username: 'admin', password: PW, sleep: async () => undefined, log: captureLogger(), ...extra });
 
@@ -723,6 +740,12 @@ describe('Harbor API client', () => {
     );
     assert.equal(nextLink('</x?page=1>; rel="prev"'), undefined);
     assert.equal(nextLink(null), undefined);
+  });
+});
+
+describe("harbor-api requests and Harbor's API description", () => {
+  it('sends only requests the v2.15.2 description allows: path, method, parameters and body (no property Harbor would drop)', () => {
+    assert.deepEqual(VIOLATIONS, []);
   });
 });
 
