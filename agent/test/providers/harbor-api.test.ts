@@ -22,6 +22,7 @@ import { createLogger } from '../../src/log.js';
 import { HarborInstance } from '../../src/model/schema.js';
 import { HarborApiClient } from '../../src/providers/harbor-api/client.js';
 import { HarborApiError } from '../../src/providers/harbor-api/errors.js';
+import { HarborPreflightError } from '../../src/providers/harbor-api/preflight.js';
 import { nextLink } from '../../src/providers/harbor-api/http.js';
 import { createHarborApiProvider } from '../../src/providers/harbor-api/index.js';
 import { harborChangeRank, orderHarborChanges, type ActualHarbor } from '../../src/providers/harbor-api/changes.js';
@@ -651,6 +652,55 @@ describe('harbor-api provider: faults', () => {
       });
       await converge(pair);
       assert.equal(pair.bj.emulator!.state.policies.length, 2);
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
+describe('harbor-api provider: what Harbor would refuse is refused before the first call', () => {
+  const mutating = (e: HarborEmulator) => e.log.filter((x) => x.method !== 'GET' && x.method !== 'HEAD');
+
+  it("creates nothing when the robot secret it would pin fails Harbor's rule (8-128 bytes, upper, lower, digit)", async () => {
+    const pair = await startPair();
+    try {
+      const weak = secret('weakreplicationsecret');
+      pair.sg.env['HARBOR_ROBOT_REPLICATION'] = weak;
+      const before = JSON.stringify(pair.sg.emulator!.state);
+      pair.sg.emulator!.clearLog();
+      const r = await apply(await plan(pair, [pair.sg]));
+      assert.ok(r.error?.error instanceof HarborPreflightError, String(r.error?.error));
+      assert.deepEqual(r.error.error.refusals, [
+        `${SG}/robot/replication-from-beijing: HTTP 400 BAD_REQUEST "the secret must be 8-128, inclusively, characters long with at least 1 ` +
+          'uppercase letter, 1 lowercase letter and 1 number".',
+      ]);
+      assert.match(r.error.error.userMessage, /^Nothing was applied to Harbor harbor-ap-singapore: Harbor 2\.15 would refuse 1 of the changes/);
+      assert.deepEqual(mutating(pair.sg.emulator!), [], 'no create, update or pin reached Harbor');
+      assert.equal(JSON.stringify(pair.sg.emulator!.state), before, 'no project, robot or quota was created');
+      pair.sg.env['HARBOR_ROBOT_REPLICATION'] = REPL;
+      await converge(pair, [pair.sg]);
+      assert.ok(pair.sg.emulator!.state.robots.some((x) => x.name === 'replication-from-beijing'));
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('creates nothing when a repository value would be refused (a robot access Harbor does not have), and names every refused change', async () => {
+    const pair = await startPair();
+    try {
+      const ci = pair.bj.instance.robots.find((x) => x.name === 'ci-push')!;
+      ci.permissions[0]!.access = ['repository:pul'];
+      pair.bj.instance.projects.push({ name: 'Upper', public: false });
+      const before = JSON.stringify(pair.bj.emulator!.state);
+      pair.bj.emulator!.clearLog();
+      const r = await apply(await plan(pair, [pair.bj]));
+      assert.ok(r.error?.error instanceof HarborPreflightError, String(r.error?.error));
+      assert.deepEqual(r.error.error.refusals, [
+        `${BJ}/project/Upper: HTTP 400 BAD_REQUEST "project name is not in lower case or contains illegal characters".`,
+        `${BJ}/robot/ci-push: HTTP 400 BAD_REQUEST "bad request permission: repository:pul".`,
+      ]);
+      assert.deepEqual(mutating(pair.bj.emulator!), []);
+      assert.equal(JSON.stringify(pair.bj.emulator!.state), before);
     } finally {
       await pair.close();
     }
