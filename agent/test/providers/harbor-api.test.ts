@@ -15,6 +15,8 @@ import { desiredHarborObjects } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/testbed/emulators/harbor/index.js';
 import { HarborOpenApi } from '../../src/testbed/emulators/harbor/openapi.js';
+import { constraintOf } from '../../src/model/constraints/index.js';
+import { requestKeys } from '../support/inventory-keys.js';
 import type { Exec } from '../../src/host/exec.js';
 import type { HostFiles } from '../../src/host/files.js';
 import { MASK, hostSecrets } from '../../src/host/secrets.js';
@@ -36,7 +38,17 @@ const FIXTURE = join(repoRoot, 'agent/test/fixtures/harbor');
 const BJ = 'harbor-cn-beijing';
 /** Harbor's API description: every request the provider sends must be one it allows. */
 const OPENAPI = HarborOpenApi.fromFile(join(FIXTURE, 'harbor-api-v2.15.2.swagger.yaml'));
-const requestCheck = (req: Parameters<HarborOpenApi['check']>[0]) => OPENAPI.check(req);
+/** The inventory keys of every request the provider sent (the test's own requests to the emulators are marked and left out). */
+const SENT = new Set<string>();
+const TEST_REQUEST = 'x-mirrornet-test';
+const requestCheck = (req: Parameters<HarborOpenApi['check']>[0]) => {
+  const template = OPENAPI.template(req.method, req.path);
+  if (template && req.headers[TEST_REQUEST] === undefined) {
+    const headers = req.headers['x-is-resource-name'] !== undefined ? ['X-Is-Resource-Name'] : [];
+    for (const k of requestKeys({ method: req.method, template, query: req.query, headers, body: req.body })) SENT.add(k);
+  }
+  return OPENAPI.check(req);
+};
 /** Every request the description refused, over all emulators of this file (checked at the end). */
 const VIOLATIONS: string[] = [];
 const SG = 'harbor-ap-singapore';
@@ -228,6 +240,7 @@ async function admin(core: Core, method: string, path: string, body?: unknown, h
     headers: {
       authorization: basic('admin', core.env['HARBOR_ADMIN_PASSWORD']!),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      [TEST_REQUEST]: 'drift',
       ...headers,
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -796,6 +809,12 @@ describe('Harbor API client', () => {
 describe("harbor-api requests and Harbor's API description", () => {
   it('sends only requests the v2.15.2 description allows: path, method, parameters and body (no property Harbor would drop)', () => {
     assert.deepEqual(VIOLATIONS, []);
+  });
+
+  it('has an entry in the constraint inventory for every field, query parameter and header it sends', () => {
+    assert.ok(SENT.has('POST /robots body.permissions[].access[].resource') && SENT.has('PATCH /robots/{robot_id} body.secret'), [...SENT].join('\n'));
+    const missing = [...SENT].filter((k) => !constraintOf('harbor-api', k)).sort();
+    assert.deepEqual(missing, [], 'keys without an entry in agent/src/model/constraints/harbor-api.ts');
   });
 });
 
