@@ -61,7 +61,7 @@ export interface DesiredDragonfly {
 }
 
 /** Huawei Cloud VPC route types (VPC v1 route tables; the inventory's HUAWEI_ROUTE_TYPES). */
-export type CloudRouteType = HuaweiRouteType;
+type CloudRouteType = HuaweiRouteType;
 
 export interface DesiredCloudRoute {
   destination: string;

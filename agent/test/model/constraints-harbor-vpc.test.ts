@@ -3,7 +3,7 @@
 // version), each key is listed once, and each rule it names is a registered rule. Which keys the providers
 // send is checked where they send them (the harbor-api and huaweicloud-vpc provider tests).
 import assert from 'node:assert/strict';
-import { CONSTRAINTS, constraintOf } from '../../src/model/constraints/index.js';
+import { CONSTRAINTS, constraintOf, type Upstream } from '../../src/model/constraints/index.js';
 import { harborCronRefusal } from '../../src/model/constraints/harbor-cron.js';
 import { RULES } from '../../src/policy/registry.js';
 
@@ -23,7 +23,7 @@ describe('the Harbor API and Huawei VPC constraint inventory', () => {
   it('names the upstream file of every entry: goharbor/harbor at v2.15.2, robfig/cron v3.0.1, Huawei Cloud pages', () => {
     for (const c of MINE) {
       assert.ok(c.upstream.length > 0, c.key);
-      for (const u of c.upstream) {
+      for (const u of c.upstream satisfies readonly Upstream[]) {
         assert.ok(u.repo && u.path && u.ref, `${c.key}: ${JSON.stringify(u)}`);
         if (u.repo === 'goharbor/harbor') assert.equal(u.ref, 'v2.15.2', c.key);
       }

@@ -162,7 +162,7 @@ export function robotSecretOk(s: string): boolean {
   return bytes(s) >= 8 && bytes(s) <= 128 && /[a-z]/.test(s) && /[A-Z]/.test(s) && /\d/.test(s);
 }
 
-export const ROBOT_SECRET_RULE = 'the secret must be 8-128, inclusively, characters long with at least 1 uppercase letter, 1 lowercase letter and 1 number';
+const ROBOT_SECRET_RULE = 'the secret must be 8-128, inclusively, characters long with at least 1 uppercase letter, 1 lowercase letter and 1 number';
 
 /** handler/robot.go isValidDuration: -1 (never expires) or 1 .. MaxInt32-1 days. */
 export function robotDurationOk(d: number): boolean {
