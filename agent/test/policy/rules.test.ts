@@ -1174,6 +1174,68 @@ const CASES: Case[] = [
     says: ['1024', 'at most 995'],
   },
   {
+    rule: 'harbor/api-limit',
+    title: 'a project name longer than the 255 characters Harbor takes',
+    mutate: [
+      replace(HARBOR_SG, '  - name: library\n', `  - name: ${'l'.repeat(256)}\n`),
+      replace(HARBOR_SG, '      - project: library', `      - project: ${'l'.repeat(256)}`),
+    ],
+    at: { file: HARBOR_SG, line: `  - name: ${'l'.repeat(256)}` },
+    says: ['Harbor 2.15 rejects a project name longer than 255 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a robot name longer than the 255 characters of its column',
+    mutate: [replace(HARBOR_SG, '  - name: replication-from-beijing\n', `  - name: ${'r'.repeat(256)}\n`)],
+    at: { file: HARBOR_SG, line: `  - name: ${'r'.repeat(256)}` },
+    says: ['Harbor 2.15 rejects a robot name longer than 255 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'an access key longer than the 255 characters of its column',
+    mutate: [replace(HARBOR_SG, '    url: https://hub.docker.com\n', `    url: https://hub.docker.com\n    accessKey: ${'k'.repeat(256)}\n`)],
+    at: { file: HARBOR_SG, line: 'accessKey: kkk' },
+    says: ['Harbor 2.15 rejects an access key longer than 255 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a replication policy name longer than the 256 characters of its column',
+    mutate: [replace(HARBOR_BJ, '  - name: to-singapore\n', `  - name: ${'p'.repeat(257)}\n`)],
+    at: { file: HARBOR_BJ, line: `  - name: ${'p'.repeat(257)}` },
+    says: ['Harbor 2.15 rejects a replication policy name longer than 256 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a replication speed that does not fit the 32-bit number Harbor decodes',
+    mutate: [replace(HARBOR_BJ, '      cron: "0 0 3 * * *"\n', '      cron: "0 0 3 * * *"\n    speedKbps: 3000000000\n')],
+    at: { file: HARBOR_BJ, line: 'speedKbps: 3000000000' },
+    says: ['32-bit', '2147483647'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'filters longer than the 1024 characters Harbor stores them in',
+    mutate: [replace(HARBOR_BJ, '        value: "{library,base}/**"\n', `        value: "library/${'x'.repeat(1000)}"\n`)],
+    at: { file: HARBOR_BJ, line: '- type: name' },
+    says: ['1024 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: "a peer whose name makes mirrornet's registry endpoint name longer than 64 bytes",
+    mutate: [
+      copy(HARBOR_SG, 'harbor/harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.yaml', [
+        'name: harbor-ap-singapore\n',
+        'name: harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n',
+      ]),
+      replace(
+        HARBOR_BJ,
+        '    destination: harbor-ap-singapore\n    filters:',
+        '    destination: harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n    filters:',
+      ),
+    ],
+    at: { file: HARBOR_BJ, line: 'destination: harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' },
+    says: ['"mirrornet-harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" (65 bytes)', 'at most 54 characters'],
+  },
+  {
     rule: 'harbor/quota',
     title: 'a quota of 0, which Harbor refuses when it sets the quota',
     mutate: [replace(HARBOR_BJ, 'quota: 2Ti', 'quota: 0Gi')],

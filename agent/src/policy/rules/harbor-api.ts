@@ -181,6 +181,10 @@ function checkReplication(name: string, h: HarborInstance, f: SourceFile, out: F
         ),
       );
     }
+    if (rule.trigger.type === 'scheduled' && rule.trigger.cron) {
+      const stored = chars(goJson({ type: 'scheduled', trigger_settings: { cron: rule.trigger.cron } }));
+      checkTooLong(tooLong, f, [...base, 'trigger', 'cron'], 'a trigger (its cron as JSON)', stored, HARBOR_LIMITS.triggerJson);
+    }
     if (rule.trigger.type === 'event_based' && rule.destination === name && rule.source !== name) {
       out.push(
         eventTrigger(
