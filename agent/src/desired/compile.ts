@@ -2,12 +2,12 @@
 // route computation in net/routes.ts, so the validator and the agent never disagree.
 import { MirrornetError } from '../errors.js';
 import { createHash } from 'node:crypto';
+import { cloudRouteOf } from '../model/cloud-route.js';
 import { DFDAEMON_BLOB_RULE, DFDAEMON_CONFIG, DFDAEMON_DEFAULTS, DFDAEMON_STORAGE_DIR } from '../model/constraints/dragonfly.js';
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
 import type {
-  CloudRouteType,
   Desired,
   DesiredCloud,
   DesiredCloudRoute,
@@ -157,29 +157,7 @@ function compileCloud(site: SiteEntry, plan: RoutePlan, notes: string[]): Desire
   const marker = `${CLOUD_MARKER}${site.name}`;
   const routes: DesiredCloudRoute[] = [];
   for (const r of plan.tables.get(site.name) ?? []) {
-    const link = r.link.link;
-    const mine = r.link.local === site.name ? link.local : link.remote;
-    let type: CloudRouteType;
-    let nexthop: string | undefined;
-    switch (link.type) {
-      case 'cloud-connect':
-        type = 'cc';
-        nexthop = link.instanceId;
-        break;
-      case 'peering':
-        type = 'peering';
-        nexthop = link.peeringId;
-        break;
-      case 'vpn-ipsec':
-        type = 'vpn';
-        nexthop = (mine as { nextHop?: string } | undefined)?.nextHop ?? v.cloud.vpnGatewayId;
-        break;
-      case 'wireguard':
-        // Into the gateway ECS that runs the tunnel.
-        type = 'ecs';
-        nexthop = (mine as { nextHop?: string } | undefined)?.nextHop;
-        break;
-    }
+    const { type, nexthop } = cloudRouteOf(r.link.link, r.link.local === site.name ? 'local' : 'remote', v.cloud);
     if (!nexthop) {
       notes.push(`${site.name}: no cloud next hop for ${r.destination} over ${r.link.id} (set the link end's nextHop): that route is not programmed.`);
       continue;

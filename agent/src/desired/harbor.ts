@@ -4,7 +4,7 @@
 // replication robot), replication policies and robot accounts. Pure, like the rest of desired/: secrets stay
 // references (the harbor-api provider resolves them when it reads and applies), nothing here reads a host.
 // Shared by the harbor-api provider and the pull request diff.
-import type { HarborInstance } from '../model/schema.js';
+import { quotaBytes, type HarborInstance } from '../model/schema.js';
 import type { DesiredHarbor } from './types.js';
 
 export interface DesiredProject {
@@ -79,16 +79,6 @@ export interface HarborObjectsOptions {
   robotPrefix?: string;
 }
 
-const UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-
-/** `500Gi` -> bytes; `-1` -> -1 (unlimited). */
-function parseSize(size: string): number {
-  if (size === '-1') return -1;
-  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(size);
-  if (!m) throw new Error(`not a size: ${size}`);
-  return Number(m[1]) * UNITS[m[2] ?? '']!;
-}
-
 function peerEndpointName(peer: string): string {
   return `mirrornet-${peer}`;
 }
@@ -117,7 +107,7 @@ export function desiredHarborObjects(d: DesiredHarbor, opts: HarborObjectsOption
   const projects: DesiredProject[] = inst.projects.map((p) => ({
     name: p.name,
     public: p.public,
-    ...(p.quota !== undefined ? { storageLimit: parseSize(p.quota) } : {}),
+    ...(p.quota !== undefined ? { storageLimit: quotaBytes(p.quota) } : {}),
     ...(p.proxyCache ? { proxyCache: p.proxyCache.endpoint } : {}),
   }));
   const registries: DesiredRegistry[] = inst.endpoints.map((e) => ({

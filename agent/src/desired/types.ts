@@ -1,5 +1,6 @@
 // The desired state of one host: what the agent should make true, per provider. Pure data.
 import type { HarborInstance } from '../model/schema.js';
+import type { HuaweiRouteType } from '../model/constraints/huaweicloud-vpc.js';
 
 export type Role = 'gateway' | 'node' | 'hub';
 export const ROLES: readonly Role[] = ['gateway', 'node', 'hub'];
@@ -59,8 +60,8 @@ export interface DesiredDragonfly {
   config: Record<string, unknown>;
 }
 
-/** Huawei Cloud VPC route types (VPC v1 route tables). */
-export type CloudRouteType = 'ecs' | 'eni' | 'vip' | 'nat' | 'peering' | 'vpn' | 'dc' | 'cc' | 'egw';
+/** Huawei Cloud VPC route types (VPC v1 route tables; the inventory's HUAWEI_ROUTE_TYPES). */
+type CloudRouteType = HuaweiRouteType;
 
 export interface DesiredCloudRoute {
   destination: string;

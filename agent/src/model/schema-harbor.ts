@@ -31,6 +31,16 @@ const HarborS3 = z.strictObject({
   storageclass: z.string().optional(),
 });
 
+const SIZE_UNITS: Record<string, number> = { '': 1, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** A project quota in bytes: `500Gi` -> 536870912000, `-1` -> -1 (unlimited). */
+export function quotaBytes(size: string): number {
+  if (size === '-1') return -1;
+  const m = /^(\d+)(Ki|Mi|Gi|Ti)?$/.exec(size);
+  if (!m) throw new Error(`not a size: ${size}`);
+  return Number(m[1]) * SIZE_UNITS[m[2] ?? '']!;
+}
+
 const HarborProject = z.strictObject({
   name: z.string().regex(/^[a-z0-9]+(?:[._-][a-z0-9]+)*$/, { error: 'must be a Harbor project name: lowercase, digits, . _ -' }),
   public: z.boolean().default(false),

@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_LINK_REMOVALS, DEFAULT_MAX_SITE_REMOVALS } from './guardrail-defaults.js';
 import { Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, SecretRef } from './field-formats.js';
-import { HarborInstance } from './schema-harbor.js';
+import { HarborInstance, quotaBytes } from './schema-harbor.js';
 
 export const Area = z.enum(['cn', 'overseas']);
 export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
@@ -50,6 +50,13 @@ export const WireguardEnd = z.strictObject({
   publicKey: z.string().optional().describe('WireGuard public key (44 characters of base64).'),
   privateKey: SecretRef.optional(),
   nextHop: NextHop.optional().describe('Cloud route-table next hop for this end (the gateway ECS id).'),
+  sourceDestCheck: z
+    .boolean()
+    .optional()
+    .describe(
+      "false once the source/destination check of the nextHop ECS's network interface is off (Huawei Cloud: allowed_address_pairs " +
+        '1.1.1.1/0): an ECS with the check on drops what the route sends it. Left out on a cloud next hop, validate warns (cloud/next-hop).',
+    ),
 });
 
 const VpnEnd = z.strictObject({
@@ -370,7 +377,7 @@ export type AddressPlan = z.infer<typeof AddressPlan>;
 export type LinkPolicy = z.infer<typeof LinkPolicy>;
 export type RoutingPolicy = z.infer<typeof RoutingPolicy>;
 export type Guardrails = z.infer<typeof Guardrails>;
-export { HarborInstance };
+export { HarborInstance, quotaBytes };
 export type RegionDefaults = z.infer<typeof RegionDefaults>;
 export type Notifications = z.infer<typeof Notifications>;
 export type AcknowledgedRemovals = z.infer<typeof AcknowledgedRemovals>;

@@ -2,7 +2,9 @@
 import type { Rule, RuleFamily } from './rule.js';
 import { fileRules, schemaRules, secretRules, yamlRules } from './rules/builtin.js';
 import { cidrRules } from './rules/cidr.js';
+import { cloudRules } from './rules/cloud.js';
 import { guardrailRules } from './rules/guardrails.js';
+import { harborApiRules } from './rules/harbor-api.js';
 import { harborRules } from './rules/harbor.js';
 import { harborPrepareRules } from './rules/harbor-prepare.js';
 import { harborS3Rules } from './rules/harbor-s3.js';
@@ -21,8 +23,10 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   cidrRules,
   linkRules,
   routingRules,
+  cloudRules,
   mirrorRules,
   harborRules,
+  harborApiRules,
   harborPrepareRules,
   harborS3Rules,
   notificationRules,

@@ -219,7 +219,7 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
       const policy = fleet.policies.linkPolicy?.value;
       const range = policy?.wireguardPorts ?? { from: 51820, to: 51999 };
       const usedPorts = new Set<number>();
-      let hubKey: { publicKey?: string; privateKey?: string; nextHop?: string } = {};
+      let hubKey: { publicKey?: string; privateKey?: string; nextHop?: string; sourceDestCheck?: boolean } = {};
       for (const fl of fleet.links) {
         if (fl.link.type !== 'wireguard') continue;
         for (const [site, end] of [
@@ -234,6 +234,7 @@ function buildLink(fleet: Fleet, hubEntry: SiteEntry, hub: Hub, name: string, ty
                 publicKey: end.publicKey,
                 ...(end.privateKey ? { privateKey: end.privateKey } : {}),
                 ...(end.nextHop ? { nextHop: end.nextHop } : {}),
+                ...(end.sourceDestCheck !== undefined ? { sourceDestCheck: end.sourceDestCheck } : {}),
               };
             }
           }

@@ -201,7 +201,8 @@ describe('Harbor emulator', () => {
       const again = (await call(e, 'GET', '/projects/proxy', undefined, { authorization: ADMIN_AUTH, 'X-Is-Resource-Name': 'true' })).json;
       assert.equal(again.registry_id, regId, 'registry_id is immutable');
       assert.equal(again.metadata.public, 'false');
-      assertError(await call(e, 'POST', '/projects', { project_name: 'proxy2', registry_id: 9999 }), 400, 'BAD_REQUEST');
+      // validateProjectReq wraps the lookup's error in a plain error: Harbor answers 500.
+      assertError(await call(e, 'POST', '/projects', { project_name: 'proxy2', registry_id: 9999 }), 500, 'UNKNOWN', /^internal server error$/);
       assertError(await call(e, 'DELETE', `/registries/${regId}`), 412, 'PRECONDITION', /proxy cache project/);
     });
 
@@ -321,9 +322,9 @@ describe('Harbor emulator', () => {
       assert.equal(e.registrySecret(reg.id), 'Peer-Secret-2');
     });
 
-    it('refuses duplicates (409), bad types and URLs (400), unknown ids (404)', async () => {
+    it("refuses duplicates (409), bad URLs (400), unknown ids (404), and a type without an adapter with a 500 (adp.GetFactory's plain error)", async () => {
       assertError(await call(e, 'POST', '/registries', { name: 'peer', url: 'https://peer2.example', type: 'harbor' }), 409, 'CONFLICT');
-      assertError(await call(e, 'POST', '/registries', { name: 'x', url: 'https://x.example', type: 'nexus' }), 400, 'BAD_REQUEST');
+      assertError(await call(e, 'POST', '/registries', { name: 'x', url: 'https://x.example', type: 'nexus' }), 500, 'UNKNOWN', /^internal server error$/);
       assertError(await call(e, 'POST', '/registries', { name: 'x', url: 'ftp://x.example', type: 'harbor' }), 400, 'BAD_REQUEST', /scheme/);
       assertError(await call(e, 'POST', '/registries', { name: '', url: 'https://x.example', type: 'harbor' }), 400, 'BAD_REQUEST');
       assertError(await call(e, 'GET', '/registries/9999'), 404, 'NOT_FOUND');
@@ -457,7 +458,7 @@ describe('Harbor emulator', () => {
     });
 
     it('pins a secret with PATCH {secret} (strength checked); without one Harbor picks a new one', async () => {
-      assertError(await call(e, 'PATCH', `/robots/${id}`, { secret: 'weak' }), 400, 'BAD_REQUEST', /8 chars/);
+      assertError(await call(e, 'PATCH', `/robots/${id}`, { secret: 'weak' }), 400, 'BAD_REQUEST', /^the secret must be 8-128, inclusively, characters long/);
       assertError(await call(e, 'PATCH', `/robots/${id}`, { secret: 'alllowercase1' }), 400, 'BAD_REQUEST');
       const pinned = await call(e, 'PATCH', `/robots/${id}`, { secret: 'Pinned-Secret-9' });
       assert.equal(pinned.status, 200);

@@ -1312,6 +1312,191 @@ const CASES: Case[] = [
     says: ['invalid region provided', 'regionendpoint'],
   },
 
+  // ---- harbor/* from Harbor 2.15's API checks (model/constraints/harbor-api-checks.ts) ----
+  {
+    rule: 'harbor/cron',
+    title: "a cron with an hour of 25, which Harbor's cron parser refuses",
+    mutate: [replace(HARBOR_BJ, 'cron: "0 0 3 * * *"', 'cron: "0 0 25 * * *"')],
+    at: { file: HARBOR_BJ, line: 'cron: "0 0 25 * * *"' },
+    says: ['Harbor 2.15 rejects', 'invalid cron string for scheduled trigger: 0 0 25 * * *', 'hour 0-23'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'an endpoint name longer than the 64 bytes Harbor takes',
+    mutate: [
+      replace(HARBOR_SG, '  - name: docker-hub\n', `  - name: ${'d'.repeat(65)}\n`),
+      replace(HARBOR_SG, 'endpoint: docker-hub', `endpoint: ${'d'.repeat(65)}`),
+    ],
+    at: { file: HARBOR_SG, line: `  - name: ${'d'.repeat(65)}` },
+    says: ['Harbor 2.15 rejects a registry endpoint name longer than 64 bytes', '65'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: "a robot description that leaves no room for mirrornet's marker in Harbor's 1024-character column",
+    mutate: [replace(HARBOR_SG, '  - name: replication-from-beijing\n', `  - name: replication-from-beijing\n    description: ${'x'.repeat(1000)}\n`)],
+    at: { file: HARBOR_SG, line: 'description: xxxx' },
+    says: ['1024', 'at most 995'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a project name longer than the 255 characters Harbor takes',
+    mutate: [
+      replace(HARBOR_SG, '  - name: library\n', `  - name: ${'l'.repeat(256)}\n`),
+      replace(HARBOR_SG, '      - project: library', `      - project: ${'l'.repeat(256)}`),
+    ],
+    at: { file: HARBOR_SG, line: `  - name: ${'l'.repeat(256)}` },
+    says: ['Harbor 2.15 rejects a project name longer than 255 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a robot name longer than the 255 characters of its column',
+    mutate: [replace(HARBOR_SG, '  - name: replication-from-beijing\n', `  - name: ${'r'.repeat(256)}\n`)],
+    at: { file: HARBOR_SG, line: `  - name: ${'r'.repeat(256)}` },
+    says: ['Harbor 2.15 rejects a robot name longer than 255 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'an access key longer than the 255 characters of its column',
+    mutate: [replace(HARBOR_SG, '    url: https://hub.docker.com\n', `    url: https://hub.docker.com\n    accessKey: ${'k'.repeat(256)}\n`)],
+    at: { file: HARBOR_SG, line: 'accessKey: kkk' },
+    says: ['Harbor 2.15 rejects an access key longer than 255 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a replication policy name longer than the 256 characters of its column',
+    mutate: [replace(HARBOR_BJ, '  - name: to-singapore\n', `  - name: ${'p'.repeat(257)}\n`)],
+    at: { file: HARBOR_BJ, line: `  - name: ${'p'.repeat(257)}` },
+    says: ['Harbor 2.15 rejects a replication policy name longer than 256 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'a replication speed that does not fit the 32-bit number Harbor decodes',
+    mutate: [replace(HARBOR_BJ, '      cron: "0 0 3 * * *"\n', '      cron: "0 0 3 * * *"\n    speedKbps: 3000000000\n')],
+    at: { file: HARBOR_BJ, line: 'speedKbps: 3000000000' },
+    says: ['32-bit', '2147483647'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: 'filters longer than the 1024 characters Harbor stores them in',
+    mutate: [replace(HARBOR_BJ, '        value: "{library,base}/**"\n', `        value: "library/${'x'.repeat(1000)}"\n`)],
+    at: { file: HARBOR_BJ, line: '- type: name' },
+    says: ['1024 characters'],
+  },
+  {
+    rule: 'harbor/api-limit',
+    title: "a peer whose name makes mirrornet's registry endpoint name longer than 64 bytes",
+    mutate: [
+      copy(HARBOR_SG, 'harbor/harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx.yaml', [
+        'name: harbor-ap-singapore\n',
+        'name: harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n',
+      ]),
+      replace(
+        HARBOR_BJ,
+        '    destination: harbor-ap-singapore\n    filters:',
+        '    destination: harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n    filters:',
+      ),
+    ],
+    at: { file: HARBOR_BJ, line: 'destination: harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx' },
+    says: ['"mirrornet-harbor-ap-singapore-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx" (65 bytes)', 'at most 54 characters'],
+  },
+  {
+    rule: 'harbor/quota',
+    title: 'a quota of 0, which Harbor refuses when it sets the quota',
+    mutate: [replace(HARBOR_BJ, 'quota: 2Ti', 'quota: 0Gi')],
+    at: { file: HARBOR_BJ, line: 'quota: 0Gi' },
+    says: ['Harbor 2.15 rejects a storage quota of 0Gi', 'invalid non-positive value for quota limit, value=0', '-1'],
+  },
+  {
+    rule: 'harbor/quota',
+    title: 'a quota above 1024 TB',
+    mutate: [replace(HARBOR_BJ, 'quota: 2Ti', 'quota: 1025Ti')],
+    at: { file: HARBOR_BJ, line: 'quota: 1025Ti' },
+    says: ['exceeded 1024TB, which is 1125899906842624 Bytes'],
+  },
+  {
+    rule: 'harbor/robot-duration',
+    title: 'a robot that expires after 0 days',
+    mutate: [replace(HARBOR_SG, '    secret: env:HARBOR_ROBOT_REPLICATION\n', '    secret: env:HARBOR_ROBOT_REPLICATION\n    duration: 0\n')],
+    at: { file: HARBOR_SG, line: 'duration: 0' },
+    says: ['Harbor 2.15 rejects a robot duration of 0 days', '-1'],
+  },
+  {
+    rule: 'harbor/robot-access',
+    title: "a robot access Harbor's project scope does not have, with the one it probably meant",
+    mutate: [replace(HARBOR_SG, 'access: [repository:push, repository:pull]', 'access: [repository:push, repository:pul]')],
+    at: { file: HARBOR_SG, line: 'repository:pul]' },
+    says: ['Harbor 2.15 rejects the robot permission repository:pul', 'Did you mean repository:pull?'],
+  },
+  {
+    rule: 'harbor/replication-namespace',
+    title: 'a destination namespace that is not a repository path',
+    mutate: [
+      replace(
+        HARBOR_BJ,
+        '    destination: harbor-ap-singapore\n    filters:',
+        '    destination: harbor-ap-singapore\n    destinationNamespace: Mirror\n    filters:',
+      ),
+    ],
+    at: { file: HARBOR_BJ, line: 'destinationNamespace: Mirror' },
+    says: ['Harbor 2.15 rejects the destination namespace "Mirror"'],
+  },
+  {
+    rule: 'harbor/replication-filter',
+    title: 'a decoration on a name filter',
+    mutate: [replace(HARBOR_BJ, '        value: "{library,base}/**"\n', '        value: "{library,base}/**"\n        decoration: excludes\n')],
+    at: { file: HARBOR_BJ, line: '- type: name' },
+    says: ['Harbor 2.15 rejects this name filter', 'only tag and label filter support decoration'],
+  },
+  {
+    rule: 'harbor/endpoint-url',
+    title: 'an endpoint URL with a query string Harbor would drop',
+    mutate: [replace(HARBOR_SG, 'url: https://hub.docker.com', 'url: https://hub.docker.com/?ns=library')],
+    at: { file: HARBOR_SG, line: 'url: https://hub.docker.com/?ns=library' },
+    says: ['it would store https://hub.docker.com', '?ns=library'],
+  },
+  {
+    rule: 'harbor/event-trigger',
+    title: 'an event-based trigger on a pull rule, which Harbor never fires (a warning)',
+    mutate: [
+      write(
+        HARBOR_SG,
+        `${textOf(BASE, HARBOR_SG)}replication:\n  - name: from-beijing\n    source: harbor-cn-beijing\n    destination: harbor-ap-singapore\n` +
+          '    trigger:\n      type: event_based\n    copyByChunk: true\n',
+      ),
+    ],
+    at: { file: HARBOR_SG, line: 'type: event_based' },
+    says: ['only for policies whose source is the local Harbor (push)', 'harbor/harbor-cn-beijing.yaml'],
+  },
+
+  // ---- cloud/* (Huawei Cloud route tables: model/constraints/huaweicloud-vpc.ts) ----
+  {
+    rule: 'cloud/route-quota',
+    title: 'more route tables than a Huawei Cloud VPC has by default (a warning)',
+    mutate: [replace(SHANGHAI, 'routeTables: [rtb-sh-0001]', 'routeTables: [rtb-sh-0001, rtb-sh-0002, rtb-sh-0003, rtb-sh-0004, rtb-sh-0005, rtb-sh-0006]')],
+    at: { file: SHANGHAI, line: 'routeTables: [rtb-sh-0001, rtb-sh-0002' },
+    says: ['6 route tables', 'at most 5'],
+  },
+  {
+    rule: 'cloud/next-hop',
+    title: 'an ECS next hop without its source/destination check recorded as off (a warning)',
+    mutate: [
+      replace(
+        AMSTERDAM,
+        '      privateKey: file:/etc/mirrornet/wireguard/ap-singapore-gw1.key\n',
+        '      privateKey: file:/etc/mirrornet/wireguard/ap-singapore-gw1.key\n      nextHop: ecs-sg-gw1-2b8d4e60\n',
+      ),
+    ],
+    at: { file: AMSTERDAM, line: 'nextHop: ecs-sg-gw1-2b8d4e60' },
+    says: ['allowed_address_pairs 1.1.1.1/0', 'sourceDestCheck: false'],
+  },
+  {
+    rule: 'cloud/next-hop',
+    title: "a VPN next hop that is not the VPC's VPN gateway (a warning)",
+    mutate: [replace(VIRGINIA, 'nextHop: vpngw-sg-0001', 'nextHop: vpngw-sg-0002')],
+    at: { file: VIRGINIA, line: 'nextHop: vpngw-sg-0002' },
+    says: ['vpngw-sg-0001'],
+  },
+
   // ---- notifications/* (policies/notifications.yaml is not in the fixture: each case writes NOTIFY, then breaks it) ----
   {
     rule: 'notifications/unknown-channel',

@@ -14,6 +14,9 @@ import { parse as parseYaml } from 'yaml';
 import { desiredHarborObjects } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/testbed/emulators/harbor/index.js';
+import { HarborOpenApi } from '../../src/testbed/emulators/harbor/openapi.js';
+import { constraintOf } from '../../src/model/constraints/index.js';
+import { requestKeys } from '../support/inventory-keys.js';
 import type { Exec } from '../../src/host/exec.js';
 import type { HostFiles } from '../../src/host/files.js';
 import { MASK, hostSecrets } from '../../src/host/secrets.js';
@@ -21,6 +24,7 @@ import { createLogger } from '../../src/log.js';
 import { HarborInstance } from '../../src/model/schema.js';
 import { HarborApiClient } from '../../src/providers/harbor-api/client.js';
 import { HarborApiError } from '../../src/providers/harbor-api/errors.js';
+import { HarborPreflightError } from '../../src/providers/harbor-api/preflight.js';
 import { nextLink } from '../../src/providers/harbor-api/http.js';
 import { createHarborApiProvider } from '../../src/providers/harbor-api/index.js';
 import { harborChangeRank, orderHarborChanges, type ActualHarbor } from '../../src/providers/harbor-api/changes.js';
@@ -32,6 +36,21 @@ import { EMPTY_STATE, type AgentState, type StateStore } from '../../src/reconci
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const FIXTURE = join(repoRoot, 'agent/test/fixtures/harbor');
 const BJ = 'harbor-cn-beijing';
+/** Harbor's API description: every request the provider sends must be one it allows. */
+const OPENAPI = HarborOpenApi.fromFile(join(FIXTURE, 'harbor-api-v2.15.2.swagger.yaml'));
+/** The inventory keys of every request the provider sent (the test's own requests to the emulators are marked and left out). */
+const SENT = new Set<string>();
+const TEST_REQUEST = 'x-mirrornet-test';
+const requestCheck = (req: Parameters<HarborOpenApi['check']>[0]) => {
+  const template = OPENAPI.template(req.method, req.path);
+  if (template && req.headers[TEST_REQUEST] === undefined) {
+    const headers = req.headers['x-is-resource-name'] !== undefined ? ['X-Is-Resource-Name'] : [];
+    for (const k of requestKeys({ method: req.method, template, query: req.query, headers, body: req.body })) SENT.add(k);
+  }
+  return OPENAPI.check(req);
+};
+/** Every request the description refused, over all emulators of this file (checked at the end). */
+const VIOLATIONS: string[] = [];
 const SG = 'harbor-ap-singapore';
 
 function loadInstance(name: string): HarborInstance {
@@ -128,9 +147,14 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
   const sgEmu =
     opts.startSg === false
       ? undefined
-      : await startHarborEmulator({ listen: { host: '127.0.0.1', port: sgPort }, admin: { username: 'admin', password: SG_ADMIN }, remoteCheck: localCheck });
+      : await startHarborEmulator({
+          listen: { host: '127.0.0.1', port: sgPort },
+          admin: { username: 'admin', password: SG_ADMIN },
+          remoteCheck: localCheck,
+          requestCheck,
+        });
   const sgUrl = sgEmu?.url ?? `http://127.0.0.1:${sgPort}`;
-  const bjEmu = await startHarborEmulator({ admin: { username: 'admin', password: BJ_ADMIN }, remoteCheck: localCheck });
+  const bjEmu = await startHarborEmulator({ admin: { username: 'admin', password: BJ_ADMIN }, remoteCheck: localCheck, requestCheck });
   const bj = makeCore(
     BJ,
     { HARBOR_ADMIN_PASSWORD: BJ_ADMIN, HARBOR_ROBOT_CI_PUSH: CI_PUSH, HARBOR_ROBOT_REPLICATION: REPL, HARBOR_ROBOT_OPS: OPS },
@@ -159,6 +183,7 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
     async close() {
       for (const core of [bj, sg]) {
         OUTPUT.push(JSON.stringify(core.emulator?.log ?? []));
+        for (const v of core.emulator?.violations ?? []) VIOLATIONS.push(...v.problems);
         await core.emulator?.close();
       }
     },
@@ -215,6 +240,7 @@ async function admin(core: Core, method: string, path: string, body?: unknown, h
     headers: {
       authorization: basic('admin', core.env['HARBOR_ADMIN_PASSWORD']!),
       ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      [TEST_REQUEST]: 'drift',
       ...headers,
     },
     ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
@@ -635,9 +661,59 @@ describe('harbor-api provider: faults', () => {
         listen: { host: '127.0.0.1', port },
         admin: { username: 'admin', password: SG_ADMIN },
         remoteCheck: localCheck,
+        requestCheck,
       });
       await converge(pair);
       assert.equal(pair.bj.emulator!.state.policies.length, 2);
+    } finally {
+      await pair.close();
+    }
+  });
+});
+
+describe('harbor-api provider: what Harbor would refuse is refused before the first call', () => {
+  const mutating = (e: HarborEmulator) => e.log.filter((x) => x.method !== 'GET' && x.method !== 'HEAD');
+
+  it("creates nothing when the robot secret it would pin fails Harbor's rule (8-128 bytes, upper, lower, digit)", async () => {
+    const pair = await startPair();
+    try {
+      const weak = secret('weakreplicationsecret');
+      pair.sg.env['HARBOR_ROBOT_REPLICATION'] = weak;
+      const before = JSON.stringify(pair.sg.emulator!.state);
+      pair.sg.emulator!.clearLog();
+      const r = await apply(await plan(pair, [pair.sg]));
+      assert.ok(r.error?.error instanceof HarborPreflightError, String(r.error?.error));
+      assert.deepEqual(r.error.error.refusals, [
+        `${SG}/robot/replication-from-beijing: HTTP 400 BAD_REQUEST "the secret must be 8-128, inclusively, characters long with at least 1 ` +
+          'uppercase letter, 1 lowercase letter and 1 number".',
+      ]);
+      assert.match(r.error.error.userMessage, /^Nothing was applied to Harbor harbor-ap-singapore: Harbor 2\.15 would refuse 1 of the changes/);
+      assert.deepEqual(mutating(pair.sg.emulator!), [], 'no create, update or pin reached Harbor');
+      assert.equal(JSON.stringify(pair.sg.emulator!.state), before, 'no project, robot or quota was created');
+      pair.sg.env['HARBOR_ROBOT_REPLICATION'] = REPL;
+      await converge(pair, [pair.sg]);
+      assert.ok(pair.sg.emulator!.state.robots.some((x) => x.name === 'replication-from-beijing'));
+    } finally {
+      await pair.close();
+    }
+  });
+
+  it('creates nothing when a repository value would be refused (a robot access Harbor does not have), and names every refused change', async () => {
+    const pair = await startPair();
+    try {
+      const ci = pair.bj.instance.robots.find((x) => x.name === 'ci-push')!;
+      ci.permissions[0]!.access = ['repository:pul'];
+      pair.bj.instance.projects.push({ name: 'Upper', public: false });
+      const before = JSON.stringify(pair.bj.emulator!.state);
+      pair.bj.emulator!.clearLog();
+      const r = await apply(await plan(pair, [pair.bj]));
+      assert.ok(r.error?.error instanceof HarborPreflightError, String(r.error?.error));
+      assert.deepEqual(r.error.error.refusals, [
+        `${BJ}/project/Upper: HTTP 400 BAD_REQUEST "project name is not in lower case or contains illegal characters".`,
+        `${BJ}/robot/ci-push: HTTP 400 BAD_REQUEST "bad request permission: repository:pul".`,
+      ]);
+      assert.deepEqual(mutating(pair.bj.emulator!), []);
+      assert.equal(JSON.stringify(pair.bj.emulator!.state), before);
     } finally {
       await pair.close();
     }
@@ -652,9 +728,13 @@ describe('Harbor API client', () => {
       admin: { username: 'admin', password: PW },
       fresh: false,
       seed: { projects: Array.from({ length: 250 }, (_, i) => ({ name: `p${i}` })) },
+      requestCheck,
     });
   });
-  after(async () => e.close());
+  after(async () => {
+    for (const v of e.violations) VIOLATIONS.push(...v.problems);
+    await e.close();
+  });
   const client = (extra: Partial<ConstructorParameters<typeof HarborApiClient>[0]> = {}) =>
     new HarborApiClient({ url: `${e.url}/api/v2.0/`, username: 'admin', password: PW, sleep: async () => undefined, log: captureLogger(), ...extra });
 
@@ -723,6 +803,18 @@ describe('Harbor API client', () => {
     );
     assert.equal(nextLink('</x?page=1>; rel="prev"'), undefined);
     assert.equal(nextLink(null), undefined);
+  });
+});
+
+describe("harbor-api requests and Harbor's API description", () => {
+  it('sends only requests the v2.15.2 description allows: path, method, parameters and body (no property Harbor would drop)', () => {
+    assert.deepEqual(VIOLATIONS, []);
+  });
+
+  it('has an entry in the constraint inventory for every field, query parameter and header it sends', () => {
+    assert.ok(SENT.has('POST /robots body.permissions[].access[].resource') && SENT.has('PATCH /robots/{robot_id} body.secret'), [...SENT].join('\n'));
+    const missing = [...SENT].filter((k) => !constraintOf('harbor-api', k)).sort();
+    assert.deepEqual(missing, [], 'keys without an entry in agent/src/model/constraints/harbor-api.ts');
   });
 });
 

@@ -9,6 +9,8 @@ import { inspect } from 'node:util';
 import type { Logger } from 'pino';
 import type { Desired, DesiredCloudRoute } from '../../src/desired/types.js';
 import { startHuaweiVpcEmulator, type HuaweiVpcEmulator } from '../../src/testbed/emulators/huaweicloud-vpc/index.js';
+import { constraintOf } from '../../src/model/constraints/index.js';
+import { requestKeys } from '../support/inventory-keys.js';
 import type { EmuRoute } from '../../src/testbed/emulators/huaweicloud-vpc/schema.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
@@ -67,8 +69,16 @@ function many(n: number, nexthop = 'vpngw-1'): DesiredCloudRoute[] {
 
 const WANT = [route('10.1.0.0/16'), route('10.2.0.0/16', 'peer-1', 'peering', 'peer-link'), route('10.3.0.0/16', 'cc-1', 'cc', 'cc-link')];
 
+/** The inventory keys of every request the provider sent to an emulator of this file. */
+const SENT = new Set<string>();
+function recordKeys(r: { method: string; path: string; query: string; body: unknown }): void {
+  const template = r.path.split('/').length > 4 ? '/v1/{project_id}/routetables/{routetable_id}' : '/v1/{project_id}/routetables';
+  for (const k of requestKeys({ method: r.method, template, query: new URLSearchParams(r.query), body: r.body })) SENT.add(k);
+}
+
 async function emulator(tables: Record<string, EmuRoute[]> = { 'rtb-1': [...LOCALS, FOREIGN], 'rtb-2': [...LOCALS] }): Promise<HuaweiVpcEmulator> {
   return startHuaweiVpcEmulator({
+    onRequest: recordKeys,
     credentials: [{ ak: AK, sk: SK }],
     projects: { [PID]: { routetables: Object.entries(tables).map(([id, routes]) => ({ id, vpc_id: 'vpc-1', routes })) } },
   });
@@ -815,6 +825,14 @@ describe('huaweicloud-vpc provider', function () {
         );
       }
       assert.equal(cap.text(), '', 'nothing at all printed by the SDK');
+    });
+  });
+
+  describe('the constraint inventory', () => {
+    it('has an entry for every field and query parameter the provider sends (model/constraints/huaweicloud-vpc.ts)', () => {
+      assert.ok(SENT.has('PUT /v1/{project_id}/routetables/{routetable_id} body.routetable.routes.add[].nexthop'), [...SENT].join('\n'));
+      const missing = [...SENT].filter((k) => !constraintOf('huaweicloud-vpc', k)).sort();
+      assert.deepEqual(missing, []);
     });
   });
 });

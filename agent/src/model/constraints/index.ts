@@ -4,7 +4,9 @@ import { CONTAINERD_CONSTRAINTS } from './containerd.js';
 import { DISTRIBUTION_S3 } from './distribution-s3.js';
 import { DOCKER_CONSTRAINTS } from './docker.js';
 import { DRAGONFLY_CONSTRAINTS } from './dragonfly.js';
+import { HARBOR_API_CONSTRAINTS } from './harbor-api.js';
 import { HARBOR_PREPARE } from './harbor-prepare.js';
+import { HUAWEI_VPC_CONSTRAINTS } from './huaweicloud-vpc.js';
 import type { Constraint, Consumer } from './types.js';
 
 export type { Constraint, Consumer, Upstream } from './types.js';
@@ -16,6 +18,8 @@ export const CONSTRAINTS: readonly Constraint[] = [
   ...DOCKER_CONSTRAINTS,
   ...HARBOR_PREPARE,
   ...DISTRIBUTION_S3,
+  ...HARBOR_API_CONSTRAINTS,
+  ...HUAWEI_VPC_CONSTRAINTS,
 ];
 
 /** The entry for one key of one consumer, if the inventory has it. */

@@ -1,5 +1,6 @@
 // Harbor instances: on a core, one version everywhere (cross-version replication is unsupported), an
 // external URL the load balancer can serve, storage Harbor 2.15 accepts, and replication rules Harbor takes.
+import { harborCronRefusal } from '../../model/constraints/harbor-api-checks.js';
 import { HARBOR_REDIS_DEFAULTS } from '../../model/constraints/harbor-prepare-values.js';
 import type { Finding } from '../../model/finding.js';
 import type { HarborInstance } from '../../model/schema.js';
@@ -20,13 +21,16 @@ const redisIndex = reporter({ id: 'harbor/redis-index', severity: 'error' });
 const robotProject = reporter({ id: 'harbor/robot-project', severity: 'error' });
 const replicationRobot = reporter({ id: 'harbor/replication-robot', severity: 'error' });
 
-/** Harbor's cron: 6 fields, seconds first, and Harbor requires the seconds field to be 0. */
-function harborCronProblem(expr: string): string | undefined {
+/** What to write instead of a cron Harbor refuses (harborCronRefusal decides; this only explains). */
+function harborCronHint(expr: string): string {
   const fields = expr.trim().split(/\s+/);
-  if (fields.length !== 6) return `has ${fields.length} fields; Harbor's cron has 6 (seconds first), e.g. "0 0 2 * * *" for 02:00 every day`;
-  if (fields[0] !== '0') return `starts with "${fields[0]}"; Harbor requires the seconds field to be 0, e.g. "0 ${fields.slice(1).join(' ')}"`;
-  if (fields[1] === '*') return `runs every minute ("*" in the minutes field), which Harbor refuses; name the minute, e.g. "0 0 ${fields.slice(2).join(' ')}"`;
-  return undefined;
+  if (fields.length !== 6) return `it has ${fields.length} fields; Harbor's cron has 6 (seconds first), e.g. "0 0 2 * * *" for 02:00 every day`;
+  if (fields[0] !== '0') return `write the seconds field as 0, e.g. "0 ${fields.slice(1).join(' ')}"`;
+  if (fields[1] === '*') return `it runs every minute ("*" in the minutes field); name the minute, e.g. "0 0 ${fields.slice(2).join(' ')}"`;
+  return (
+    'each field within its range, without spaces inside a field: second 0, minute 0-59, hour 0-23, day 1-31, month 1-12 or JAN-DEC, ' +
+    'weekday 0-6 or SUN-SAT (lists a,b, ranges a-b, steps */n)'
+  );
 }
 
 function normalizeVersion(v: string): string {
@@ -199,8 +203,12 @@ function check(ctx: RuleContext): Finding[] {
       if (rule.trigger.type === 'scheduled') {
         if (!rule.trigger.cron) out.push(cron(f, [...base, 'trigger'], 'A scheduled trigger needs cron (6 fields, seconds first), e.g. cron: "0 0 2 * * *".'));
         else {
-          const problem = harborCronProblem(rule.trigger.cron);
-          if (problem) out.push(cron(f, [...base, 'trigger', 'cron'], `cron "${rule.trigger.cron}" ${problem}.`));
+          const refusal = harborCronRefusal(rule.trigger.cron);
+          if (refusal) {
+            out.push(
+              cron(f, [...base, 'trigger', 'cron'], `Harbor 2.15 rejects cron "${rule.trigger.cron}" ("${refusal}"): ${harborCronHint(rule.trigger.cron)}.`),
+            );
+          }
         }
       } else if (rule.trigger.cron) {
         out.push(cron(f, [...base, 'trigger', 'cron'], `cron is only used by trigger type scheduled, not ${rule.trigger.type}: remove it or change the type.`));
@@ -320,7 +328,12 @@ export const harborRules: RuleFamily = {
       summary: 'S3 storage sets redirect.disable: true; OBS endpoints need path-style checked.',
       example: 'storage: { s3: {...} } without redirect',
     },
-    { id: 'harbor/cron', severity: 'error', summary: "Scheduled replication uses Harbor's 6-field cron starting with 0.", example: 'cron: "0 2 * * *"' },
+    {
+      id: 'harbor/cron',
+      severity: 'error',
+      summary: 'Scheduled replication uses a cron Harbor 2.15 accepts: 6 fields its parser takes, seconds 0, minutes not *.',
+      example: 'cron: "0 2 * * *"',
+    },
     {
       id: 'harbor/replication-endpoint',
       severity: 'error',

@@ -1,6 +1,7 @@
 // apply: one core's changes, in dependency order (orderHarborChanges), each through one Harbor call or a
-// few. Secrets are resolved here, right before they are pinned, and their fingerprint goes into the
-// ownership marker. Stops at the first error: the changes not applied stay in the next plan.
+// few. First the preflight (preflight.ts): what Harbor would refuse stops the apply before any call. Secrets
+// are resolved again right before they are pinned, and their fingerprint goes into the ownership marker.
+// Stops at the first error: the changes not applied stay in the next plan.
 import type { DesiredPolicy } from '../../desired/harbor.js';
 import type { Desired } from '../../desired/types.js';
 import type { SecretResolver } from '../../host/secrets.js';
@@ -9,6 +10,7 @@ import type { ApplyOutcome, Change, ProviderContext } from '../types.js';
 import { EMPTY_ACTUAL, orderHarborChanges, type ActualHarbor, type HarborChangeData } from './changes.js';
 import type { HarborApi } from './client.js';
 import { withMarker } from './marker.js';
+import { preflightHarbor } from './preflight.js';
 import type { ReplicationPolicyReq } from './schema.js';
 
 /** Registry ids by name, refreshed from Harbor when a name is not known yet (created by an earlier step). */
@@ -61,6 +63,8 @@ export async function applyHarborChanges(
   const outcome: ApplyOutcome = { applied: [], deleted: [] };
   const h = desired.harbor;
   if (!h) return outcome;
+  // Everything Harbor would refuse, and every secret this apply uses, before the first call.
+  await preflightHarbor(h.instance.name, changes, resolver);
   const client = clientFor(h.instance);
   // A fresh empty state when there is none: the endpoints created below are added to it.
   const a = actual ?? { ...EMPTY_ACTUAL, registries: [] };

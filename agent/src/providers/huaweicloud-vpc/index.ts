@@ -15,6 +15,7 @@
 import { MirrornetError, userMessageOf } from '../../errors.js';
 import { createHash } from 'node:crypto';
 import { CLOUD_MARKER } from '../../desired/compile.js';
+import { HUAWEI_VPC_QUOTAS } from '../../model/constraints/huaweicloud-vpc.js';
 import type { Desired, DesiredCloudRoute } from '../../desired/types.js';
 import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.js';
 import { remainingBatch, sameRoute, type RouteBatch } from './batch.js';
@@ -26,7 +27,7 @@ import type { RouteEntry } from './schema.js';
 
 import { cloudRouteDeletions } from './deletions.js';
 export { cloudRouteDeletions };
-const ROUTE_QUOTA = 200;
+const ROUTE_QUOTA: number = HUAWEI_VPC_QUOTAS.routesPerTable;
 const LOCAL = 'local';
 
 export interface ActualTable {

@@ -157,7 +157,8 @@ export function labFleet(files: readonly VirtualFile[], opts: LabFleetOptions): 
         listenPort,
         publicKey: opts.publicKeys[site]!,
         privateKey: labPrivateKeyRef(site),
-        ...(huawei ? { nextHop: labNextHop(site) } : {}),
+        // The lab's ECS stand-in forwards: its source/destination check is off.
+        ...(huawei ? { nextHop: labNextHop(site), sourceDestCheck: false } : {}),
       };
     };
     const localPort = port(d.local);

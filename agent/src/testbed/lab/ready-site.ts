@@ -138,7 +138,7 @@ export function labReadySite(files: readonly VirtualFile[], name: string, opts: 
           listenPort: localPort,
           publicKey: opts.publicKey,
           privateKey: labPrivateKeyRef(name),
-          ...(huawei(name) ? { nextHop: labNextHop(name) } : {}),
+          ...(huawei(name) ? { nextHop: labNextHop(name), sourceDestCheck: false } : {}),
         },
         remote: {
           ...(r['gateway'] ? { gateway: r['gateway'] } : {}),
@@ -146,7 +146,7 @@ export function labReadySite(files: readonly VirtualFile[], name: string, opts: 
           listenPort: remotePort,
           publicKey: remoteKey,
           privateKey: labPrivateKeyRef(remote),
-          ...(huawei(remote) ? { nextHop: labNextHop(remote) } : {}),
+          ...(huawei(remote) ? { nextHop: labNextHop(remote), sourceDestCheck: false } : {}),
         },
       },
     ];

@@ -13,7 +13,8 @@ import type { ApiEnv, RegistryCheck, RemoteCheck } from './api/common.js';
 import { FaultList, type FaultSpec } from './faults.js';
 import { EmulatorState, type ExecutionRec, type PolicyRec, type RegistryRec, type SeedInput } from './schema.js';
 import { applySeed, loadSeedFile } from './seed.js';
-import { createHarborServer, type RequestLogEntry } from './server.js';
+import type { HarborRequest } from './openapi.js';
+import { createHarborServer, type RequestLogEntry, type RequestViolation } from './server.js';
 import { emptyState, freshHarborState, iso } from './store.js';
 import { closeServer, listenOn, parseListen } from '../http.js';
 
@@ -61,6 +62,11 @@ export interface HarborEmulatorOptions {
   now?: () => Date;
   /** Keep at most this many log entries (default 10000). */
   logLimit?: number;
+  /**
+   * Checks every API request before Harbor's handlers see it (tests pass Harbor's API description, openapi.ts);
+   * a request with problems is answered 422 and kept in `violations`.
+   */
+  requestCheck?: (req: HarborRequest) => string[];
 }
 
 export interface HarborEmulator {
@@ -70,6 +76,8 @@ export interface HarborEmulator {
   readonly state: EmulatorState;
   /** The request log (live). */
   readonly log: RequestLogEntry[];
+  /** The requests `requestCheck` refused (live). */
+  readonly violations: RequestViolation[];
   clearLog(): void;
   inject(fault: FaultSpec): void;
   clearFaults(): void;
@@ -110,6 +118,7 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
   }
 
   const log: RequestLogEntry[] = [];
+  const violations: RequestViolation[] = [];
   const faults = new FaultList();
   let saving: Promise<void> = Promise.resolve();
   const save = (): Promise<void> => {
@@ -168,6 +177,8 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
     logLimit,
     faults,
     save,
+    requestCheck: opts.requestCheck,
+    violations,
   });
 
   const { url } = await listenOn(server, parseListen(opts.listen));
@@ -179,6 +190,7 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
       return state;
     },
     log,
+    violations,
     clearLog() {
       log.length = 0;
     },

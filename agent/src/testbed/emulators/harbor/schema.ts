@@ -24,12 +24,11 @@ const ProjectMetadataBody = z
   .nullish();
 
 export const ProjectReqBody = z.object({
-  project_name: Str.max(255).optional(),
+  project_name: Str.optional(),
   public: z.boolean().nullish(),
   metadata: ProjectMetadataBody,
   storage_limit: Int.nullish(),
   registry_id: Int.nullish(),
-  retention_days: Int.nullish(),
   cve_allowlist: z.unknown().optional(),
 });
 export type ProjectReqBody = z.infer<typeof ProjectReqBody>;

@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { Seed, type EmulatorState, type SeedInput } from './schema.js';
-import { NAME_RE, hashSecret, iso, randomRobotSecret, validateHttpUrl, validateRobotPermissions } from './store.js';
+import { HARBOR_NAME_RE } from '../../../model/constraints/harbor-api-checks.js';
+import { hashSecret, iso, randomRobotSecret, validateHttpUrl, validateRobotPermissions } from './store.js';
 
 export function loadSeedFile(path: string): SeedInput {
   const text = readFileSync(path, 'utf8');
@@ -43,7 +44,7 @@ export function applySeed(state: EmulatorState, input: SeedInput, now: Date): vo
     return r.id;
   };
   for (const p of seed.projects) {
-    if (!NAME_RE.test(p.name)) throw new Error(`seed: project name "${p.name}" is not a Harbor project name`);
+    if (!HARBOR_NAME_RE.test(p.name)) throw new Error(`seed: project name "${p.name}" is not a Harbor project name`);
     const existing = state.projects.find((x) => x.name === p.name);
     const metadata = { ...(p.metadata ?? {}), public: String(p.public ?? existing?.metadata['public'] === 'true') };
     if (existing) {

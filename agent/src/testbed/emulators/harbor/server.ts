@@ -9,6 +9,7 @@ import { handleApi, isAnonymousEndpoint } from './api/router.js';
 import { STATUS_CODES, errorBody, type FaultList, type FaultSpec } from './faults.js';
 import { HarborFault, hashSecret, iso } from './store.js';
 import { readBody, sameSecret } from '../http.js';
+import type { HarborRequest } from './openapi.js';
 
 const MAX_BODY = 1024 * 1024;
 
@@ -38,6 +39,17 @@ export interface HarborServerContext {
   faults: FaultList;
   /** Persist the state (after a request changed it). */
   save: () => Promise<void>;
+  /** Checks every API request (e.g. against Harbor's API description); a request with problems is answered 422. */
+  requestCheck?: ((req: HarborRequest) => string[]) | undefined;
+  /** The requests the check refused (live). */
+  violations: RequestViolation[];
+}
+
+/** An API request `requestCheck` refused: what it was and why (never its body or headers). */
+export interface RequestViolation {
+  method: string;
+  path: string;
+  problems: string[];
 }
 
 /** Who the Authorization header says the caller is; `invalid` for credentials that match nobody. */
@@ -131,6 +143,18 @@ export function createHarborServer(ctx: HarborServerContext): http.Server {
         }
       }
       if (url.pathname.startsWith('/_emulator/')) return control(ctx, req, res, url.pathname, body);
+      const problems = bodyError ? [] : (ctx.requestCheck?.({ method, path: url.pathname, query: url.searchParams, headers: req.headers, body }) ?? []);
+      if (problems.length) {
+        ctx.violations.push({ method, path: url.pathname, problems });
+        send(
+          res,
+          { status: 422, body: { errors: [{ code: 'UNPROCESSABLE_ENTITY', message: `validation failure list:\n${problems.join('\n')}` }] } },
+          requestId,
+          false,
+        );
+        record(entry(422));
+        return;
+      }
       const before = faults.take(method, url.pathname, 'before');
       if (before) {
         if (before.delayMs) await new Promise((r) => setTimeout(r, before.delayMs));

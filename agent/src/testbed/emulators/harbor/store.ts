@@ -1,6 +1,14 @@
 // The Harbor emulator's objects and the rules Harbor v2.15 applies to them, without HTTP: every operation
-// either changes the state or throws a HarborFault with Harbor's status, error code and message.
+// either changes the state or throws a HarborFault with Harbor's status, error code and message. Harbor's
+// own field checks are the ones the validator and the provider use (model/constraints/harbor-api-checks.ts).
 import { createHash, randomBytes } from 'node:crypto';
+import {
+  harborHttpUrl,
+  robotSecretOk,
+  robotValidateRefusal,
+  type HarborRefusal,
+  type RobotPermissionInput,
+} from '../../../model/constraints/harbor-api-checks.js';
 import type { EmulatorState, PolicyRec, ProjectRec, RegistryRec, RobotPermission, RobotRec } from './schema.js';
 
 export class HarborFault extends Error {
@@ -20,30 +28,8 @@ export const conflict = (m: string) => new HarborFault(409, 'CONFLICT', m);
 export const precondition = (m: string) => new HarborFault(412, 'PRECONDITION', m);
 export const forbidden = (m = 'forbidden') => new HarborFault(403, 'FORBIDDEN', m);
 
-/** Harbor's names for projects and robots. */
-export const NAME_RE = /^[a-z0-9]+(?:[._-][a-z0-9]+)*$/;
-
-/** Registry types Harbor 2.15 has adapters for. */
-export const REGISTRY_TYPES = [
-  'harbor',
-  'docker-hub',
-  'docker-registry',
-  'huawei-SWR',
-  'google-gcr',
-  'aws-ecr',
-  'azure-acr',
-  'ali-acr',
-  'jfrog-artifactory',
-  'quay',
-  'gitlab',
-  'dtr',
-  'tencent-tcr',
-  'github-ghcr',
-  'volcengine-cr',
-] as const;
-
-/** Registry types a proxy-cache project may reference. */
-export const PROXY_CACHE_TYPES = ['docker-hub', 'harbor', 'azure-acr', 'aws-ecr', 'google-gcr', 'quay', 'docker-registry', 'github-ghcr', 'jfrog-artifactory'];
+/** A refusal of Harbor's own checks (model/constraints/harbor-api-checks.ts) as the fault the API answers with. */
+export const refused = (r: HarborRefusal): HarborFault => new HarborFault(r.status, r.code, r.message);
 
 export const METADATA_KEYS = [
   'public',
@@ -93,25 +79,11 @@ export function freshHarborState(now: string): EmulatorState {
   return s;
 }
 
-/** Harbor's lib.ValidateHTTPURL: trims, adds http:// when there is no scheme, keeps scheme://host/path. */
+/** Harbor's lib.ValidateHTTPURL: the normalized URL, or Harbor's 400. */
 export function validateHttpUrl(raw: string): string {
-  let s = raw.trim().replace(/\/+$/, '');
-  if (!s) throw badRequest('empty string');
-  if (!s.includes('://')) s = `http://${s}`;
-  let u: URL;
-  try {
-    u = new URL(s);
-  } catch {
-    throw badRequest(`malformed URL: ${raw}`);
-  }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw badRequest(`invalid HTTP scheme: ${u.protocol.replace(/:$/, '')}`);
-  const path = u.pathname === '/' ? '' : u.pathname.replace(/\/+$/, '');
-  return `${u.protocol}//${u.host}${path}`;
-}
-
-/** Harbor's robot secret rule (RefreshSec): at least 8 characters with a lower, an upper case letter and a digit. */
-export function isValidRobotSecret(s: string): boolean {
-  return s.length >= 8 && s.length <= 128 && /[a-z]/.test(s) && /[A-Z]/.test(s) && /\d/.test(s);
+  const u = harborHttpUrl(raw);
+  if ('refusal' in u) throw refused(u.refusal);
+  return u.url;
 }
 
 export function randomRobotSecret(): string {
@@ -120,7 +92,7 @@ export function randomRobotSecret(): string {
       .toString('base64')
       .replace(/[^A-Za-z0-9]/g, '')
       .slice(0, 32);
-    if (isValidRobotSecret(s)) return s;
+    if (robotSecretOk(s)) return s;
   }
 }
 
@@ -128,77 +100,27 @@ export function hashSecret(secret: string, salt: string): string {
   return createHash('sha256').update(`${salt}:${secret}`).digest('hex');
 }
 
-/**
- * Harbor's replication cron: six fields (seconds first) that robfig/cron parses, the seconds field a fixed
- * `0`, and (in the policy validation of recent releases) no `*` in the minutes field.
- */
-export function replicationCronProblem(cron: string): string | undefined {
-  if (!cron) return `the cron string cannot be empty when the trigger type is scheduled`;
-  const parts = cron.split(' ');
-  const fieldOk = (f: string, min: number, max: number, names = false): boolean => {
-    if (f === '*' || f === '?') return true;
-    return f.split(',').every((item) => {
-      const [range, step] = item.split('/');
-      if (step !== undefined && !/^\d+$/.test(step)) return false;
-      if (range === '*') return step !== undefined;
-      const ends = (range ?? '').split('-');
-      if (ends.length > 2) return false;
-      return ends.every((e) => (/^\d+$/.test(e) ? Number(e) >= min && Number(e) <= max : names && /^[A-Za-z]{3}$/.test(e)));
-    });
-  };
-  const bounds: [number, number, boolean][] = [
-    [0, 59, false],
-    [0, 59, false],
-    [0, 23, false],
-    [1, 31, false],
-    [1, 12, true],
-    [0, 6, true],
-  ];
-  if (parts.length !== 6 || !parts.every((p, i) => fieldOk(p, bounds[i]![0], bounds[i]![1], bounds[i]![2]))) {
-    return `invalid cron string for scheduled trigger: ${cron}`;
-  }
-  if (parts[0] !== '0') return `invalid cron string for scheduled trigger: ${cron}, the 1st field (indicating Seconds of time) of the cron setting must be 0`;
-  if (parts[1] === '*')
-    return `invalid cron string for scheduled trigger: ${cron}, * is not allowed for the Minutes field of the cron setting of replication policy`;
-  return undefined;
-}
-
-function robotLevelOk(level: string | undefined): level is 'system' | 'project' {
-  return level === 'system' || level === 'project';
-}
-
-export interface PermissionInput {
-  kind?: string | undefined;
-  namespace?: string | undefined;
+export interface PermissionInput extends RobotPermissionInput {
   access?: { resource?: string | undefined; action?: string | undefined; effect?: string | undefined }[] | null | undefined;
 }
 
-/** Harbor's robot validation (handler `validate` + controller `toScope`). */
+/** Harbor's robot validation (handler `validate`, then controller `toScope` for each permission). */
 export function validateRobotPermissions(
   state: EmulatorState,
   level: string | undefined,
-  duration: number | null | undefined,
+  duration: number,
   permissions: PermissionInput[] | null | undefined,
 ): RobotPermission[] {
-  const d = duration ?? 0;
-  if (d < -1 || d >= 2 ** 31 - 1) throw badRequest(`bad request error duration input: ${d}`);
-  if (!robotLevelOk(level)) throw badRequest(`bad request error level input: ${level ?? ''}`);
-  if (!permissions || permissions.length === 0) throw badRequest('bad request empty permission');
-  for (const p of permissions) if (!p.access || p.access.length === 0) throw badRequest('bad request empty access');
-  if (level === 'project' && permissions.length > 1) throw badRequest('bad request permission');
-  return permissions.map((p) => {
+  const r = robotValidateRefusal(duration, level ?? '', permissions);
+  if (r) throw refused(r);
+  return (permissions ?? []).map((p) => {
     if (p.kind === 'system') {
       if (p.namespace !== '/') throw badRequest('unknown namespace');
-    } else if (p.kind === 'project') {
-      if (p.namespace !== '*' && !state.projects.some((x) => x.name === p.namespace)) throw notFound(`project ${p.namespace ?? ''} not found`);
-    } else throw badRequest('unknown robot kind');
+    } else if (p.namespace !== '*' && !state.projects.some((x) => x.name === p.namespace)) throw notFound(`project ${p.namespace ?? ''} not found`);
     return {
-      kind: p.kind,
+      kind: p.kind!,
       namespace: p.namespace!,
-      access: (p.access ?? []).map((a) => {
-        if (!a.resource || !a.action) throw badRequest('bad request: every access needs a resource and an action');
-        return { resource: a.resource, action: a.action, ...(a.effect ? { effect: a.effect } : {}) };
-      }),
+      access: (p.access ?? []).map((a) => ({ resource: a.resource ?? '', action: a.action ?? '', ...(a.effect ? { effect: a.effect } : {}) })),
     };
   });
 }
@@ -228,8 +150,4 @@ export function robotOrFail(state: EmulatorState, id: number): RobotRec {
   const r = state.robots.find((x) => x.id === id);
   if (!r) throw notFound(`robot ${id} not found`);
   return r;
-}
-
-export function validStorageLimit(v: number): boolean {
-  return v === -1 || v > 0;
 }

@@ -20,7 +20,7 @@
 // (gateway.ts), the route-table API (api.ts), the hooks (control.ts) and the HTTP front (server.ts).
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import { routeTableApi } from './api.js';
+import { routeTableApi, type RouteTableApi } from './api.js';
 import { controlApi } from './control.js';
 import { FaultQueue } from './faults.js';
 import { Gateway } from './gateway.js';
@@ -63,6 +63,11 @@ export interface HuaweiVpcEmulatorOptions {
   maxLogEntries?: number;
   /** Serve /_emulator/* (default true). */
   control?: boolean;
+  /**
+   * Sees every authenticated API request before the API answers it (tests collect the keys a client sends,
+   * for the constraint inventory). The body is the parsed JSON, undefined when there is none.
+   */
+  onRequest?: (req: { method: string; path: string; query: string; body: unknown }) => void;
 }
 
 export interface HuaweiVpcEmulator {
@@ -92,6 +97,21 @@ export interface HuaweiVpcEmulator {
   };
 }
 
+/** The API, with `onRequest` told about each request first. */
+function observed(api: RouteTableApi, onRequest: HuaweiVpcEmulatorOptions['onRequest']): RouteTableApi {
+  if (!onRequest) return api;
+  return (req, ak, segments, rawQuery, body) => {
+    let parsed: unknown;
+    try {
+      parsed = body.length ? JSON.parse(body.toString('utf8')) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    onRequest({ method: req.method ?? 'GET', path: `/${segments.join('/')}`, query: rawQuery, body: parsed });
+    return api(req, ak, segments, rawQuery, body);
+  };
+}
+
 export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Promise<HuaweiVpcEmulator> {
   const now = opts.now ?? Date.now;
   const seed: EmuStateInput = { ...(opts.seed ?? {}), projects: { ...(opts.seed?.projects ?? {}), ...(opts.projects ?? {}) } };
@@ -110,7 +130,7 @@ export async function startHuaweiVpcEmulator(opts: HuaweiVpcEmulatorOptions): Pr
   const server = createVpcServer({
     now,
     gateway,
-    api: routeTableApi({ store, credentials: creds, autoCreateTables: opts.autoCreateTables }),
+    api: observed(routeTableApi({ store, credentials: creds, autoCreateTables: opts.autoCreateTables }), opts.onRequest),
     control: (opts.control ?? true) ? controlApi({ store, log, faults }) : undefined,
     faults,
     log,

@@ -2,13 +2,14 @@
 // VPC v1 API's own snake_case shape), the credentials it accepts and the configuration file users give
 // `mirrornet emulate huaweicloud-vpc --config FILE`.
 import { z } from 'zod';
+import { HUAWEI_ROUTE_TYPES, HUAWEI_VPC_QUOTAS } from '../../../model/constraints/huaweicloud-vpc.js';
 
-/** Route types the VPC v1 API accepts on add/mod. `local` is the system route type: never accepted. */
-export const ROUTE_TYPES = ['ecs', 'eni', 'vip', 'nat', 'peering', 'vpn', 'dc', 'cc', 'egw'] as const;
+/** Route types the VPC v1 API accepts on add/mod (the constraint inventory's). `local` is the system route type: never accepted. */
+export const ROUTE_TYPES = HUAWEI_ROUTE_TYPES;
 export const LOCAL_ROUTE_TYPE = 'local';
 
 /** Routes per route table (system `local` routes do not count). */
-export const DEFAULT_ROUTE_QUOTA = 200;
+export const DEFAULT_ROUTE_QUOTA = HUAWEI_VPC_QUOTAS.routesPerTable;
 
 export const EmuRoute = z.object({
   type: z.string().min(1),

@@ -3,18 +3,16 @@
 // refused while repositories remain; quota reads and storage limits.
 import { ProjectReqBody, QuotaUpdateBody, type ProjectRec, type QuotaRec } from '../schema.js';
 import {
-  HarborFault,
-  METADATA_KEYS,
-  NAME_RE,
-  PROXY_CACHE_TYPES,
-  badRequest,
-  conflict,
-  findProject,
-  iso,
-  notFound,
-  precondition,
-  validStorageLimit,
-} from '../store.js';
+  HARBOR_LIMITS,
+  HARBOR_PROXY_CACHE_TYPES,
+  projectNameRefusal,
+  projectPublicRefusal,
+  projectRegistryIdRefusal,
+  projectStorageRefusal,
+  quotaHardRefusal,
+  unprocessable,
+} from '../../../../model/constraints/harbor-api-checks.js';
+import { HarborFault, METADATA_KEYS, badRequest, conflict, findProject, iso, notFound, precondition, refused } from '../store.js';
 import {
   API_BASE,
   created,
@@ -81,44 +79,62 @@ function listProjects(env: ApiEnv, req: ApiRequest): Reply {
   return page;
 }
 
+/** strconv.ParseInt(s, 10, 32)'s error, as Harbor prints it. */
+function int32Error(s: string): string | undefined {
+  if (!/^[+-]?\d+$/.test(s)) return `strconv.ParseInt: parsing ${JSON.stringify(s)}: invalid syntax`;
+  const n = Number(s);
+  return n < -2147483648 || n > 2147483647 ? `strconv.ParseInt: parsing ${JSON.stringify(s)}: value out of range` : undefined;
+}
+
+/** handler/project.go CreateProject and validateProjectReq, then pkg/project manager.go Create, in their order. */
 function createProject(env: ApiEnv, req: ApiRequest): Reply {
   requireAdmin(req.principal);
   const body = parse(ProjectReqBody, req.body);
   const name = body.project_name ?? '';
-  if (!name) throw badRequest('project_name is required');
-  if (!NAME_RE.test(name)) throw badRequest('project name is not in lower case or contains illegal characters');
+  // go-swagger's maxLength, before the handler.
+  if ([...name].length > HARBOR_LIMITS.projectName) throw refused(unprocessable('project_name in body should be at most 255 chars long'));
   const metadata: Record<string, string> = {};
   for (const k of METADATA_KEYS) {
     const v = body.metadata?.[k];
     if (typeof v === 'string') metadata[k] = v;
   }
-  if (body.public !== undefined && body.public !== null && metadata['public'] === undefined) metadata['public'] = String(body.public);
+  if (body.public !== undefined && body.public !== null && !metadata['public']) metadata['public'] = String(body.public);
   if (!metadata['public']) metadata['public'] = 'false';
-  if (metadata['public'] !== 'true' && metadata['public'] !== 'false')
-    throw badRequest(`metadata.public should only be 'true' or 'false', but got: '${metadata['public']}'`);
-  if (body.retention_days !== undefined && body.retention_days !== null && (body.registry_id === undefined || body.registry_id === null)) {
-    throw badRequest('retention_days is only supported when creating a proxy cache project');
-  }
-  if (!body.registry_id) {
+  const pub = projectPublicRefusal(metadata['public']);
+  if (pub) throw refused(pub);
+  if (body.registry_id === undefined || body.registry_id === null) {
     delete metadata['proxy_speed_kb'];
     delete metadata['max_upstream_conn'];
   } else {
     delete metadata['enable_content_trust'];
   }
   if (metadata['retention_id'])
-    throw badRequest("the retention_id in the request's payload when creating a project should be omitted, alternatively passing an empty string");
+    throw badRequest("bad request: the retention_id in the request's payload when creating a project should be omitted, alternatively passing an empty string");
   delete metadata['retention_id'];
   let registryId = 0;
   if (body.registry_id !== undefined && body.registry_id !== null) {
-    if (body.registry_id <= 0) throw badRequest(`${body.registry_id} is invalid value of registry_id, it should be geater than 0`);
+    const bad = projectRegistryIdRefusal(body.registry_id);
+    if (bad) throw refused(bad);
     const reg = env.state.registries.find((r) => r.id === body.registry_id);
-    if (!reg) throw badRequest(`failed to get the registry ${body.registry_id}: registry ${body.registry_id} not found`);
-    if (!PROXY_CACHE_TYPES.includes(reg.type)) throw badRequest(`unsupported registry type ${reg.type}`);
+    // "failed to get the registry N: ..." is a plain error: Harbor answers 500.
+    if (!reg) throw new HarborFault(500, 'UNKNOWN', 'internal server error');
+    if (!(HARBOR_PROXY_CACHE_TYPES as readonly string[]).includes(reg.type)) throw badRequest(`bad request: unsupported registry type ${reg.type}`);
+    for (const [key, what] of [
+      ['proxy_speed_kb', 'should by an int32, but got:'],
+      ['max_upstream_conn', 'should be an int, but got'],
+    ] as const) {
+      const v = metadata[key];
+      const e = v === undefined ? undefined : int32Error(v);
+      if (e) throw badRequest(`metadata.${key} ${what} '${v}', err: ${e}`);
+    }
     registryId = reg.id;
   }
-  let limit = body.storage_limit ?? 0;
-  if (limit === 0) limit = -1;
-  if (!validStorageLimit(limit)) throw badRequest(`invalid storage limit: ${limit}, it should be -1 or a positive integer`);
+  // The quota per project is on, and 0 or no storage_limit means storage_per_project (-1 unless configured).
+  const limit = body.storage_limit ? body.storage_limit : -1;
+  const storage = projectStorageRefusal(limit);
+  if (storage) throw refused(storage);
+  const badName = projectNameRefusal(name);
+  if (badName) throw refused(badName);
   if (env.state.projects.some((p) => p.name === name)) throw conflict(`The project named ${name} already exists`);
   const now = iso(env.now());
   const id = env.state.nextId.project++;
@@ -158,8 +174,6 @@ function projectFromPath(env: ApiEnv, req: ApiRequest, raw: string): ProjectRec 
 function updateProject(env: ApiEnv, req: ApiRequest, p: ProjectRec): Reply {
   requireAdmin(req.principal);
   const body = parse(ProjectReqBody, req.body);
-  if (body.retention_days !== undefined && body.retention_days !== null)
-    throw badRequest('retention_days is only supported when creating a proxy cache project');
   // Only the metadata changes: project_name, registry_id and storage_limit are ignored (quota: PUT /quotas/{id}).
   const next = { ...p.metadata };
   for (const k of METADATA_KEYS) {
@@ -205,17 +219,15 @@ function listQuotas(env: ApiEnv, req: ApiRequest): Reply {
   return page;
 }
 
+/** handler/quota.go UpdateQuota: hard required, then the quota (404), then the project quota driver's Validate. */
 function updateQuota(env: ApiEnv, req: ApiRequest, id: number): Reply {
   requireAdmin(req.principal);
+  const hard = parse(QuotaUpdateBody, req.body).hard;
+  if (!hard || Object.keys(hard).length === 0) throw refused(quotaHardRefusal(hard)!);
   const q = env.state.quotas.find((x) => x.id === id);
   if (!q) throw notFound(`quota ${id} not found`);
-  const body = parse(QuotaUpdateBody, req.body);
-  const hard = body.hard;
-  if (!hard || Object.keys(hard).length === 0) throw badRequest('hard required in body');
-  for (const [k, v] of Object.entries(hard)) {
-    if (k !== 'storage') throw badRequest(`resource ${k} not support`);
-    if (!validStorageLimit(v)) throw badRequest(`invalid value ${v} of hard resource storage`);
-  }
+  const bad = quotaHardRefusal(hard);
+  if (bad) throw refused(bad);
   q.hard = { ...q.hard, ...hard };
   q.update_time = iso(env.now());
   return done();

@@ -2,7 +2,8 @@
 // (400 "the registry is unhealthy"), reads credentials back with the secret masked, and refuses to delete
 // a registry a replication policy or a proxy-cache project uses.
 import { RegistryBody, RegistryUpdateBody, type RegistryRec } from '../schema.js';
-import { REGISTRY_TYPES, badRequest, conflict, iso, precondition, registryOrFail, validateHttpUrl } from '../store.js';
+import { registryRefusal, registryStoredRefusal } from '../../../../model/constraints/harbor-api-checks.js';
+import { badRequest, conflict, iso, precondition, refused, registryOrFail } from '../store.js';
 import {
   API_BASE,
   created,
@@ -65,11 +66,17 @@ async function checkHealthy(env: ApiEnv, r: { url: string; type: string; insecur
   if (!healthy) throw badRequest('the registry is unhealthy');
 }
 
+/** controller/registry validate up to the health check: Harbor's checks, the normalized URL. */
 function validateRegistryFields(name: string, url: string, type: string): string {
-  if (!name) throw badRequest('name cannot be empty');
-  if (name.length > 64) throw badRequest('the max length of name is 64');
-  if (!(REGISTRY_TYPES as readonly string[]).includes(type)) throw badRequest(`adapter factory for ${type} not found`);
-  return validateHttpUrl(url);
+  const r = registryRefusal({ name, url, type });
+  if ('refusal' in r) throw refused(r.refusal);
+  return r.url;
+}
+
+/** The row's columns, checked when it is written (after the health check). */
+function checkStored(url: string, accessKey: string | undefined): void {
+  const r = registryStoredRefusal(url, accessKey);
+  if (r) throw refused(r);
 }
 
 function listRegistries(env: ApiEnv, req: ApiRequest): Reply {
@@ -99,6 +106,7 @@ async function createRegistry(env: ApiEnv, req: ApiRequest): Promise<Reply> {
     : undefined;
   // Harbor pings the remote before it stores the registry.
   await checkHealthy(env, { url, type, insecure: body.insecure ?? false, credential });
+  checkStored(url, credential?.access_key);
   if (env.state.registries.some((r) => r.name === name)) throw conflict(`registry ${name} already exists`);
   const now = iso(env.now());
   const id = env.state.nextId.registry++;
@@ -134,6 +142,7 @@ async function updateRegistry(env: ApiEnv, req: ApiRequest, r: RegistryRec): Pro
   next.credential = cred;
   next.url = validateRegistryFields(next.name, next.url, next.type);
   await checkHealthy(env, next);
+  checkStored(next.url, next.credential?.access_key);
   if (env.state.registries.some((x) => x.name === next.name && x.id !== r.id)) throw conflict(`registry ${next.name} already exists`);
   next.update_time = iso(env.now());
   Object.assign(r, next);

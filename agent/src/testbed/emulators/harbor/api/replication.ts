@@ -3,7 +3,8 @@
 // and run by the emulator's execution runner.
 import type { z } from 'zod';
 import { ReplicationPolicyBody, StartExecutionBody, type ExecutionRec, type PolicyRec } from '../schema.js';
-import { badRequest, conflict, iso, notFound, policyOrFail, precondition, replicationCronProblem } from '../store.js';
+import { policySpeedRefusal, policyStoredRefusal, policyValidateRefusal, type PolicyInput } from '../../../../model/constraints/harbor-api-checks.js';
+import { conflict, iso, notFound, policyOrFail, precondition, refused } from '../store.js';
 import {
   API_BASE,
   created,
@@ -54,39 +55,41 @@ function renderExecution(e: ExecutionRec): Record<string, unknown> {
   return { ...e };
 }
 
+/** The policy as Harbor's checks read it. */
+function policyInput(body: z.infer<typeof ReplicationPolicyBody>): PolicyInput {
+  return {
+    name: body.name ?? '',
+    srcRegistryId: body.src_registry?.id ?? 0,
+    destRegistryId: body.dest_registry?.id ?? 0,
+    destNamespace: body.dest_namespace ?? '',
+    filters: body.filters ?? [],
+    trigger: body.trigger
+      ? { type: body.trigger.type ?? '', ...(body.trigger.trigger_settings ? { cron: body.trigger.trigger_settings.cron ?? '' } : {}) }
+      : undefined,
+  };
+}
+
+/**
+ * handler/replication.go and controller/replication validatePolicy: the speed as go-swagger binds it, the
+ * policy's Validate, then both registries must exist, then the row's columns.
+ */
 function policyFromBody(env: ApiEnv, body: z.infer<typeof ReplicationPolicyBody>, existing: PolicyRec | undefined, creator: string): PolicyRec {
-  const name = body.name ?? '';
-  if (!name) throw badRequest('empty name');
-  const src = body.src_registry?.id ?? 0;
-  const dst = body.dest_registry?.id ?? 0;
-  if ((src !== 0 && dst !== 0) || (src === 0 && dst === 0))
-    throw badRequest("either src_registry or dest_registry should be empty and the other one shouldn't be empty");
+  const speedRefusal = body.speed === undefined || body.speed === null ? undefined : policySpeedRefusal(body.speed);
+  if (speedRefusal) throw refused(speedRefusal);
+  const input = policyInput(body);
+  const invalid = policyValidateRefusal(input);
+  if (invalid) throw refused(invalid);
+  const src = input.srcRegistryId!;
+  const dst = input.destRegistryId!;
   for (const id of [src, dst]) if (id !== 0 && !env.state.registries.some((r) => r.id === id)) throw notFound(`registry ${id} not found`);
-  const filters = (body.filters ?? []).map((f) => {
-    const type = f.type ?? '';
-    if (!['name', 'tag', 'label', 'resource'].includes(type)) throw badRequest(`invalid filter type: ${type}`);
-    if (type === 'label') {
-      if (!Array.isArray(f.value) || !f.value.every((v) => typeof v === 'string')) throw badRequest(`the type of label filter value must be string slice`);
-    } else if (typeof f.value !== 'string') throw badRequest(`the type of ${type} filter value must be string`);
-    if (type === 'resource' && !['image', 'artifact'].includes(f.value as string)) throw badRequest(`invalid resource filter: ${String(f.value)}`);
-    if (f.decoration !== undefined && f.decoration !== '' && !['matches', 'excludes'].includes(f.decoration))
-      throw badRequest(`invalid filter decoration: ${f.decoration}`);
-    return { type, value: f.value, ...(f.decoration ? { decoration: f.decoration } : {}) };
-  });
-  if (body.dest_namespace && !/^[a-z0-9]+(?:[._-][a-z0-9]+)*(?:\/[a-z0-9]+(?:[._-][a-z0-9]+)*)*$/.test(body.dest_namespace)) {
-    throw badRequest(`invalid destination namespace: ${body.dest_namespace}`);
-  }
+  const stored = policyStoredRefusal(input);
+  if (stored) throw refused(stored);
+  const name = input.name!;
+  const filters = (body.filters ?? []).map((f) => ({ type: f.type ?? '', value: f.value, ...(f.decoration ? { decoration: f.decoration } : {}) }));
   let trigger: PolicyRec['trigger'];
   if (body.trigger) {
     const type = body.trigger.type ?? '';
-    if (type === 'scheduled') {
-      const cron = body.trigger.trigger_settings?.cron ?? '';
-      const problem = replicationCronProblem(cron);
-      if (problem) throw badRequest(problem);
-      trigger = { type, trigger_settings: { cron } };
-    } else if (type === 'manual' || type === 'event_based') {
-      trigger = { type, trigger_settings: { cron: '' } };
-    } else throw badRequest('invalid trigger type');
+    trigger = { type, trigger_settings: { cron: type === 'scheduled' ? (body.trigger.trigger_settings?.cron ?? '') : '' } };
   }
   const now = iso(env.now());
   // Harbor reads `deletion` on write; `replicate_deletion` is ignored. Negative speeds become 0.

@@ -2,18 +2,8 @@
 // secrets generated once and stored hashed (never read back), secret refresh or pinning, expiry by duration.
 import { randomBytes } from 'node:crypto';
 import { RobotCreateBody, RobotSecBody, RobotUpdateBody, type RobotRec } from '../schema.js';
-import {
-  NAME_RE,
-  badRequest,
-  conflict,
-  hashSecret,
-  isValidRobotSecret,
-  iso,
-  notFound,
-  randomRobotSecret,
-  robotOrFail,
-  validateRobotPermissions,
-} from '../store.js';
+import { robotNameRefusal, robotSecretRefusal, robotStoredRefusal, robotValidateRefusal } from '../../../../model/constraints/harbor-api-checks.js';
+import { badRequest, conflict, hashSecret, iso, notFound, randomRobotSecret, refused, robotOrFail, validateRobotPermissions } from '../store.js';
 import {
   API_BASE,
   created,
@@ -81,30 +71,37 @@ function listRobots(env: ApiEnv, req: ApiRequest): Reply {
 }
 
 function expiresAt(now: Date, duration: number): number {
-  if (duration === -1) return -1;
-  return Math.floor(now.getTime() / 1000) + (duration === 0 ? 30 : duration) * 86400;
+  return duration === -1 ? -1 : Math.floor(now.getTime() / 1000) + duration * 86400;
 }
 
+/** handler/robot.go CreateRobot: validateName, validate, the project of a project robot, the row, then the permissions' scopes. */
 function createRobot(env: ApiEnv, req: ApiRequest): Reply {
   requireAdmin(req.principal);
   const body = parse(RobotCreateBody, req.body);
   const name = body.name ?? '';
-  if (!NAME_RE.test(name)) throw badRequest('robot name is not in lower case or contains illegal characters');
-  const permissions = validateRobotPermissions(env.state, body.level, body.duration, body.permissions);
+  const badName = robotNameRefusal(name);
+  if (badName) throw refused(badName);
+  // RobotCreate.duration is a plain int64: absent reads as 0, which validate refuses.
+  const duration = body.duration ?? 0;
+  const invalid = robotValidateRefusal(duration, body.level ?? '', body.permissions);
+  if (invalid) throw refused(invalid);
   let stored = name;
   let projectId = 0;
   if (body.level === 'project') {
-    const proj = env.state.projects.find((p) => p.name === permissions[0]!.namespace);
-    if (!proj) throw notFound(`project ${permissions[0]!.namespace} not found`);
+    const ns = body.permissions![0]!.namespace ?? '';
+    const proj = env.state.projects.find((p) => p.name === ns);
+    if (!proj) throw notFound(`project ${ns} not found`);
     stored = `${proj.name}+${name}`;
     projectId = proj.project_id;
   }
-  if (env.state.robots.some((r) => r.name === stored)) throw conflict(`robot account ${env.robotPrefix}${stored} already exists`);
+  const row = robotStoredRefusal(stored, body.description ?? '');
+  if (row) throw refused(row);
+  if (env.state.robots.some((r) => r.name === stored)) throw conflict(`robot account ${projectId}:${stored} already exists`);
+  const permissions = validateRobotPermissions(env.state, body.level, duration, body.permissions);
   // The secret in the request is ignored: Harbor generates one and returns it once.
   const secret = randomRobotSecret();
   const salt = randomBytes(8).toString('hex');
   const now = env.now();
-  const duration = body.duration === 0 || body.duration === undefined || body.duration === null ? 30 : body.duration;
   const r: RobotRec = {
     id: env.state.nextId.robot++,
     name: stored,
@@ -124,15 +121,20 @@ function createRobot(env: ApiEnv, req: ApiRequest): Reply {
   return created(`${API_BASE}/robots/${r.id}`, { id: r.id, name: robotDisplayName(env, r), secret, creation_time: r.creation_time, expires_at: r.expires_at });
 }
 
+/** handler/robot.go updateV2Robot: a missing duration keeps the robot's, validate, level and name unchanged, then the row. */
 function updateRobot(env: ApiEnv, req: ApiRequest, r: RobotRec): Reply {
   requireAdmin(req.principal);
   const body = parse(RobotUpdateBody, req.body);
-  const permissions = validateRobotPermissions(env.state, body.level, body.duration, body.permissions);
+  const duration = body.duration ?? r.duration;
+  const invalid = robotValidateRefusal(duration, body.level ?? '', body.permissions);
+  if (invalid) throw refused(invalid);
   if (body.level !== r.level || body.name !== robotDisplayName(env, r)) throw badRequest('cannot update the level or name of robot');
-  const duration = body.duration ?? 0;
+  const row = robotStoredRefusal(r.name, body.description ?? '');
+  if (row) throw refused(row);
+  const permissions = validateRobotPermissions(env.state, body.level, duration, body.permissions);
   if (duration !== r.duration) {
-    r.duration = duration === 0 ? 30 : duration;
-    r.expires_at = duration === -1 ? -1 : Math.floor(new Date(r.creation_time).getTime() / 1000) + r.duration * 86400;
+    r.duration = duration;
+    r.expires_at = duration === -1 ? -1 : Math.floor(new Date(r.creation_time).getTime() / 1000) + duration * 86400;
   }
   r.description = body.description ?? '';
   r.disable = body.disable ?? false;
@@ -147,8 +149,8 @@ function refreshRobotSecret(env: ApiEnv, req: ApiRequest, r: RobotRec): Reply {
   let reply: Record<string, string> = {};
   let secret: string;
   if (body.secret) {
-    if (!isValidRobotSecret(body.secret))
-      throw badRequest('the secret must longer than 8 chars with at least 1 uppercase letter, 1 lowercase letter and 1 number');
+    const weak = robotSecretRefusal(body.secret);
+    if (weak) throw refused(weak);
     secret = body.secret;
   } else {
     secret = randomRobotSecret();
