@@ -214,11 +214,16 @@ export class Agent {
     return this.deps.providers.map((p) => p.id);
   }
 
-  /** The desired state and guardrails of the last applied revision (kept so drift checks need no checkout). */
-  private async loadApplied(): Promise<Applied | undefined> {
+  /**
+   * The desired state and guardrails of the last applied revision (kept so drift checks need no checkout). With
+   * `revision`, only if they are that revision's: after a `mirrornet apply` by hand the state names a newer
+   * revision than desired.json, which must then be evaluated again rather than healed back to.
+   */
+  private async loadApplied(revision?: string): Promise<Applied | undefined> {
     try {
-      const data = JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Partial<Applied>;
+      const data = JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Partial<Applied> & { revision?: string };
       if (!data.desired) return undefined;
+      if (revision !== undefined && data.revision !== undefined && data.revision !== revision) return undefined;
       return {
         desired: data.desired,
         ...(data.guardrails ? { guardrails: data.guardrails } : {}),
@@ -231,8 +236,8 @@ export class Agent {
     }
   }
 
-  private async saveApplied(applied: Applied): Promise<void> {
-    await new HostFiles(this.store.dir).writeAtomic('desired.json', `${JSON.stringify(applied)}\n`, { mode: 0o600 });
+  private async saveApplied(revision: string, applied: Applied): Promise<void> {
+    await new HostFiles(this.store.dir).writeAtomic('desired.json', `${JSON.stringify({ revision, ...applied })}\n`, { mode: 0o600 });
   }
 
   private async reconcileOnce(trigger: string): Promise<TickResult> {
@@ -300,7 +305,7 @@ export class Agent {
     // fetch: a cheap remote check first
     const revision = await this.step('fetch', () => this.source.remoteRevision());
     seen(revision);
-    const applied = await this.loadApplied();
+    const applied = await this.loadApplied(before.appliedRevision);
     // Nothing new (or the new revision was refused already): keep the applied revision true.
     if (applied && (revision === before.appliedRevision || before.refused?.revision === revision)) return { kind: 'keep', revision, applied };
     if (!applied && before.refused?.revision === revision) return { kind: 'refused', revision, reason: before.refused.reason };
@@ -386,7 +391,7 @@ export class Agent {
             this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again (applied).`, { component });
           }
           state.drift = {};
-          await this.saveApplied(applied);
+          await this.saveApplied(revision, applied);
         },
       },
     );
