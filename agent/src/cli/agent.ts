@@ -6,7 +6,8 @@ import { createLogger } from '../log.js';
 import type { Logger } from 'pino';
 import { evaluateInChild } from '../reconcile/evaluate.js';
 import type { EventSink } from '../reconcile/events.js';
-import { Agent, type Applied } from '../reconcile/loop.js';
+import type { Applied } from '../reconcile/applied.js';
+import { Agent } from '../reconcile/loop.js';
 import { createMetrics } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
@@ -202,10 +203,14 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       // A reconcile that runs now gets a short grace to finish (a restart hook usually does); then what it
       // still runs (a hook that hangs) is killed, so the agent stops promptly, as systemd expects.
       const grace = setTimeout(() => stopping.abort(), STOP_GRACE_MS);
-      const idle = agent.idle().then(() => clearTimeout(grace));
+      const idle = agent.stop().then(() => clearTimeout(grace));
       const closed = new Promise<void>((r) => server.close(() => r()));
       void Promise.all([closed, idle, report.close(5000)]).then(() => resolve());
-      setTimeout(resolve, STOP_GRACE_MS + 3000).unref();
+      // Whatever still runs by then (a validation child, a remote call) does not keep the process: exit.
+      setTimeout(() => {
+        log.warn('the agent did not finish stopping within its grace; exiting');
+        process.exit(0);
+      }, STOP_GRACE_MS + 3000).unref();
     };
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));

@@ -3,21 +3,19 @@
 // A new revision is applied whole; between revisions, drift is healed or only reported per component.
 // Fetching and validating hold only the repository lock; the apply lock is held from plan to record.
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { Desired, Role } from '../desired/types.js';
-import type { Area, Guardrails, Notifications } from '../model/schema.js';
+import type { Role } from '../desired/types.js';
+import type { Guardrails } from '../model/schema.js';
 import { MirrornetError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
-import { HostFiles } from '../host/files.js';
 import type { GitSource } from '../source/clone.js';
 import { addressOf } from '../source/git.js';
+import { loadApplied, saveApplied, type Applied } from './applied.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { evaluateInChild, type Evaluate } from './evaluate.js';
-import { judgeRemovals, type FleetOutline } from './fleet-guard.js';
+import { judgeRemovals } from './fleet-guard.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
@@ -42,15 +40,8 @@ export type TickResult =
 
 type DriftMode = 'alert' | 'heal';
 
-/** What the agent keeps of the last applied revision: enough to check drift and to report, no checkout. */
-export interface Applied {
-  desired: Desired;
-  guardrails?: Guardrails;
-  notifications?: Notifications;
-  area?: Area;
-  /** The fleet's sites and links, for the fleet-wide guardrail (absent when applied by an agent without it). */
-  outline?: FleetOutline;
-}
+/** What a tick returns once the agent is stopping (no event, no state change). */
+const STOPPED: TickResult = { kind: 'failed', revision: 'unknown', step: 'stop', reason: 'the agent is stopping' };
 
 /** What a tick does, decided before the apply lock is taken. */
 type Decision =
@@ -78,6 +69,7 @@ function fingerprint(parts: string[]): string {
 export class Agent {
   private running: Promise<TickResult> | undefined;
   private again = false;
+  private stopping = false;
   lastResult: TickResult | undefined;
   ready = false;
   /** What the loop is doing now (steps, commands, hooks, lock waits). */
@@ -120,13 +112,14 @@ export class Agent {
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    const applied = await this.loadApplied();
+    const applied = await loadApplied(this.store.dir);
     if (applied) this.onApplied(applied);
   }
 
-  /** Run one reconcile; a call while one runs is folded into one more run right after it. */
+  /** Run one reconcile; a call while one runs is folded into one more run right after it. None once stopping. */
   async tick(trigger: string): Promise<TickResult> {
     await this.start();
+    if (this.stopping) return STOPPED;
     if (this.running) {
       this.again = true;
       return this.running;
@@ -146,8 +139,12 @@ export class Agent {
     }
   }
 
-  /** When the reconcile that runs now (if any) has ended; no further run is folded into it. */
-  async idle(): Promise<void> {
+  /**
+   * The agent is stopping: no reconcile starts from now on, and the one that runs stops before it takes the
+   * apply lock (nothing is applied after the stop). Resolves when it has ended.
+   */
+  async stop(): Promise<void> {
+    this.stopping = true;
     this.again = false;
     await this.running?.catch(() => undefined);
   }
@@ -214,32 +211,6 @@ export class Agent {
     return this.deps.providers.map((p) => p.id);
   }
 
-  /**
-   * The desired state and guardrails of the last applied revision (kept so drift checks need no checkout). With
-   * `revision`, only if they are that revision's: after a `mirrornet apply` by hand the state names a newer
-   * revision than desired.json, which must then be evaluated again rather than healed back to.
-   */
-  private async loadApplied(revision?: string): Promise<Applied | undefined> {
-    try {
-      const data = JSON.parse(await readFile(join(this.store.dir, 'desired.json'), 'utf8')) as Partial<Applied> & { revision?: string };
-      if (!data.desired) return undefined;
-      if (revision !== undefined && data.revision !== undefined && data.revision !== revision) return undefined;
-      return {
-        desired: data.desired,
-        ...(data.guardrails ? { guardrails: data.guardrails } : {}),
-        ...(data.notifications ? { notifications: data.notifications } : {}),
-        ...(data.area ? { area: data.area } : {}),
-        ...(data.outline ? { outline: data.outline } : {}),
-      };
-    } catch {
-      return undefined;
-    }
-  }
-
-  private async saveApplied(revision: string, applied: Applied): Promise<void> {
-    await new HostFiles(this.store.dir).writeAtomic('desired.json', `${JSON.stringify({ revision, ...applied })}\n`, { mode: 0o600 });
-  }
-
   private async reconcileOnce(trigger: string): Promise<TickResult> {
     const end = this.metrics.duration.startTimer();
     const log = this.log.child({ trigger });
@@ -253,6 +224,11 @@ export class Agent {
     } catch (err) {
       const e = err as Error & { step?: string };
       const reason = redactText(userMessageOf(err));
+      if (this.stopping) {
+        // Cut short by the stop (its host commands killed): not a failure to alert on; the next start runs again.
+        log.info({ reason }, 'reconcile cut short: the agent is stopping');
+        return STOPPED;
+      }
       if (e instanceof LockedError) {
         // Another agent (or an apply by hand) holds the host: not a failure to alert on; the next tick runs.
         log.warn({ reason }, 'host busy, reconcile skipped');
@@ -284,6 +260,7 @@ export class Agent {
       const decision = await this.locked('repository', () => this.decide(before, seen));
       if (decision.kind === 'refused') return { kind: 'refused', revision: decision.revision, reason: decision.reason };
       const result = await this.locked('apply', async (): Promise<TickResult | undefined> => {
+        if (this.stopping) return STOPPED;
         const state = await this.step('state', () => this.store.load());
         if (state.appliedRevision !== before.appliedRevision || state.refused?.revision !== before.refused?.revision) return undefined;
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
@@ -305,7 +282,7 @@ export class Agent {
     // fetch: a cheap remote check first
     const revision = await this.step('fetch', () => this.source.remoteRevision());
     seen(revision);
-    const applied = await this.loadApplied(before.appliedRevision);
+    const applied = await loadApplied(this.store.dir, before.appliedRevision);
     // Nothing new (or the new revision was refused already): keep the applied revision true.
     if (applied && (revision === before.appliedRevision || before.refused?.revision === revision)) return { kind: 'keep', revision, applied };
     if (!applied && before.refused?.revision === revision) return { kind: 'refused', revision, reason: before.refused.reason };
@@ -391,7 +368,7 @@ export class Agent {
             this.event('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again (applied).`, { component });
           }
           state.drift = {};
-          await this.saveApplied(revision, applied);
+          await saveApplied(this.store.dir, revision, applied);
         },
       },
     );

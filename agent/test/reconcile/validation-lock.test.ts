@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Desired } from '../../src/desired/types.js';
+import type { AgentEvent } from '../../src/reconcile/events.js';
 import type { Guardrails } from '../../src/model/schema.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import { change, fakeRoutes, routes, stubAgent } from './stub-agent.js';
@@ -73,6 +74,41 @@ describe('validation and the apply lock', function () {
     assert.deepEqual(
       applied.map((c) => c.id),
       ['10.1.0.0/16'],
+    );
+  });
+
+  it('told to stop while it validates, it applies nothing, reports no failure, and starts no further reconcile', async function () {
+    const validating = gate();
+    const finish = gate();
+    const applied: ReturnType<typeof change>[] = [];
+    const events: AgentEvent[] = [];
+    const desired: Desired = { site: 'cn-shanghai', roles: ['gateway'], routes: [], wireguard: [] };
+    const agent = stubAgent(
+      dir,
+      fakeRoutes({ value: routes() }, () => [change('10.1.0.0/16', 'create')], applied),
+      { value: REV },
+      GUARDRAILS,
+      events,
+      {
+        evaluate: async () => {
+          validating.open();
+          await finish.promise;
+          return { valid: true, desired };
+        },
+      },
+    );
+    const tick = agent.tick('test');
+    await validating.promise;
+    const stopped = agent.stop();
+    finish.open();
+    await stopped;
+    assert.deepEqual(await tick, { kind: 'failed', revision: 'unknown', step: 'stop', reason: 'the agent is stopping' });
+    assert.deepEqual(await agent.tick('webhook'), { kind: 'failed', revision: 'unknown', step: 'stop', reason: 'the agent is stopping' });
+    assert.deepEqual(applied, [], 'nothing applied after the stop');
+    assert.deepEqual(
+      events.map((e) => e.kind),
+      [],
+      'no apply-failed (or any) event for a reconcile cut short by the stop',
     );
   });
 
