@@ -88,16 +88,18 @@ export const ChatState = z.object({
   resolved: z.record(z.string(), z.number()),
   /** Failures by fingerprint: when one was last sent, and how many were left out since. */
   recent: z.record(z.string(), z.object({ at: z.number(), suppressed: z.number() })),
+  /** Sites whose "agent stalled" was sent and whose "recovered" was not yet: each recovery answers one stall. */
+  stalled: z.record(z.string(), z.number()).default({}),
 });
 export type ChatState = z.infer<typeof ChatState>;
 
 export function emptyChatState(): ChatState {
-  return { version: 1, drifts: {}, resolved: {}, recent: {} };
+  return { version: 1, drifts: {}, resolved: {}, recent: {}, stalled: {} };
 }
 
 const MAX_STORED_CHANGES = 50;
 const DAY_MS = 86_400_000;
-const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked', 'agent-stalled', 'agent-recovered']);
+const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked', 'agent-stalled']);
 
 function driftId(event: AgentEvent): string {
   return `${event.site}/${event.component ?? event.fingerprint}`;
@@ -190,6 +192,17 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
       const notice: Notice = { event, area, occurrence: 'resolved', ...(open ? { since: new Date(open.since).toISOString() } : {}) };
       return { state: next, decision: { action: 'send', channels, notice }, save: true };
     }
+    case 'agent-recovered': {
+      // Said exactly when its stall was said (a stall left out by the dedup window has no recovery to announce).
+      if (state.stalled[event.site] === undefined)
+        return { state, decision: { action: 'suppress', suppression: { why: 'dedup', key: event.site } }, save: false };
+      const next: ChatState = { ...state, stalled: without(state.stalled, event.site) };
+      return {
+        state: next,
+        decision: { action: 'send', channels: route(policy, event.kind, event.site, area), notice: { event, area, occurrence: 'alert' } },
+        save: true,
+      };
+    }
     default: {
       let suppressed: number | undefined;
       let next = state;
@@ -202,6 +215,7 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
         suppressed = seen?.suppressed || undefined;
         next = { ...state, recent: { ...state.recent, [event.fingerprint]: { at: now, suppressed: 0 } } };
       }
+      if (event.kind === 'agent-stalled') next = { ...next, stalled: { ...next.stalled, [event.site]: now } };
       const notice: Notice = { event, area, occurrence: 'alert', ...(suppressed ? { suppressed } : {}) };
       return { state: next, decision: { action: 'send', channels: route(policy, event.kind, event.site, area), notice }, save: true };
     }

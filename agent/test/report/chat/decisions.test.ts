@@ -65,8 +65,9 @@ describe('chat decisions', () => {
       drifts: { [DRIFT]: { fingerprint: 'drift-detected-cn-shanghai-0001', since: START, lastSent: START, channels: ['oncall', 'ops'], event: detected } },
       resolved: {},
       recent: {},
+      stalled: {},
     });
-    assert.deepEqual(before, { version: 1, drifts: {}, resolved: {}, recent: {} }, 'the state given is not changed');
+    assert.deepEqual(before, { version: 1, drifts: {}, resolved: {}, recent: {}, stalled: {} }, 'the state given is not changed');
 
     const again = decideEvent(first.state, routing, detected, START + MINUTE);
     assert.deepEqual(again.decision, { action: 'suppress', suppression: { why: 'drift-open', key: DRIFT } });
@@ -88,7 +89,7 @@ describe('chat decisions', () => {
       channels: ['ops', 'oncall'],
       notice: { event: resolved, area: 'cn', occurrence: 'resolved', since: SINCE },
     });
-    assert.deepEqual(end.state, { version: 1, drifts: {}, resolved: { [DRIFT]: START + 2 * HOUR }, recent: {} });
+    assert.deepEqual(end.state, { version: 1, drifts: {}, resolved: { [DRIFT]: START + 2 * HOUR }, recent: {}, stalled: {} });
 
     const twice = decideEvent(end.state, routing, resolved, START + 3 * HOUR);
     assert.deepEqual(twice.decision, { action: 'suppress', suppression: { why: 'drift-resolved', key: DRIFT } });
@@ -136,7 +137,7 @@ describe('chat decisions', () => {
     assert.deepEqual(started, { state, decision: { action: 'ignore' }, save: false });
   });
 
-  it('a stall: agent-stalled and agent-recovered go where routes send them, each once per dedup window', () => {
+  it('a stall: agent-stalled goes where routes send it once per dedup window, and agent-recovered answers each stall that was sent', () => {
     const onStall: Routing = {
       policy: policy({
         channels: [channel('oncall'), channel('ops')],
@@ -156,8 +157,14 @@ describe('chat decisions', () => {
     // The agent stalls again at the same hook within the window: left out, and counted in the next one sent.
     const s2 = decideEvent(r1.state, onStall, stalled, START + 2 * MINUTE);
     assert.deepEqual(s2.decision, { action: 'suppress', suppression: { why: 'dedup', key: 's' } });
-    const s3 = decideEvent(s2.state, onStall, stalled, START + 5 * MINUTE);
+    // Its recovery is left out too: there was no stall message for it to answer.
+    const r2 = decideEvent(s2.state, onStall, recovered, START + 3 * MINUTE);
+    assert.deepEqual(r2.decision, { action: 'suppress', suppression: { why: 'dedup', key: 'cn-shanghai' } });
+    const s3 = decideEvent(r2.state, onStall, stalled, START + 5 * MINUTE);
     assert.deepEqual(s3.decision, { action: 'send', channels: ['oncall'], notice: { event: stalled, area: 'cn', occurrence: 'alert', suppressed: 1 } });
+    // A recovery soon after a stall that was sent is always said: chat never ends on "stalled".
+    const r3 = decideEvent(s3.state, onStall, recovered, START + 5 * MINUTE + 30_000);
+    assert.deepEqual(r3.decision, { action: 'send', channels: ['oncall'], notice: { event: recovered, area: 'cn', occurrence: 'alert' } });
   });
 
   it('reminders: one per open drift per interval, counted from the last one sent', () => {
@@ -183,16 +190,17 @@ describe('chat decisions', () => {
     const state: ChatState = {
       version: 1,
       drifts: {},
+      stalled: {},
       resolved: { [DRIFT]: START },
       recent: { quiet: { at: START, suppressed: 0 }, noisy: { at: START, suppressed: 3 } },
     };
     assert.deepEqual(prune(state, routing.policy, START + MINUTE), { state, changed: false });
     assert.deepEqual(prune(state, routing.policy, START + 5 * MINUTE), {
-      state: { version: 1, drifts: {}, resolved: { [DRIFT]: START }, recent: { noisy: { at: START, suppressed: 3 } } },
+      state: { version: 1, drifts: {}, stalled: {}, resolved: { [DRIFT]: START }, recent: { noisy: { at: START, suppressed: 3 } } },
       changed: true,
     });
     assert.deepEqual(prune(state, routing.policy, START + 24 * HOUR + 5 * MINUTE), {
-      state: { version: 1, drifts: {}, resolved: {}, recent: {} },
+      state: { version: 1, drifts: {}, resolved: {}, recent: {}, stalled: {} },
       changed: true,
     });
   });
