@@ -34,7 +34,13 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
     serializers: { err: (e: unknown) => (e instanceof Error ? redactDeep(e) : e) },
     hooks: {
       logMethod(args, method) {
-        method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
+        const redacted = args.map((a) => (typeof a === 'string' ? redactText(a) : a));
+        // log.error(err) or log.error({ err }) without a message: pino copies err.message into `msg` after the
+        // formatter ran, so give it the redacted message itself.
+        const first = redacted[0] as { err?: unknown } | undefined;
+        const err = first instanceof Error ? first : first && typeof first === 'object' && first.err instanceof Error ? first.err : undefined;
+        if (err && typeof redacted[1] !== 'string') redacted.splice(1, 0, redactText(err.message));
+        method.apply(this, redacted as Parameters<typeof method>);
       },
     },
   };

@@ -37,7 +37,7 @@ const LOCATION_NAME = /_(?:FILE|PATH|DIR|REF|ENV|NAME)$/i;
 
 // scheme://userinfo@ — for http(s) any userinfo (a bare token is a common form); elsewhere only user:password.
 const HTTP_USERINFO = /\b(https?:\/\/)[^\s/?#@]+@/gi;
-const PASSWORD_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]+):[^\s/?#@]*@/gi;
+const PASSWORD_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@:]*):[^\s/?#@]*@/gi;
 
 /** Credentials recognisable by their shape, wherever they stand. */
 const SHAPES: readonly (readonly [RegExp, string])[] = [

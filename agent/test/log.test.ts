@@ -25,10 +25,14 @@ describe('log redaction', () => {
         `setting the key ${fromEnv} failed`,
       );
       child.info(`clone https://deploy:${fromFile}@git.example.com/fleet.git`);
+      // An error logged without a message: pino makes its message the line's msg.
+      child.error(new Error(`bad key ${fromEnv}`));
+      child.error({ err: new Error(`bad psk ${fromFile}`) });
       const text = lines.join('');
       for (const secret of ['env-secret-log-6c7d8e', 'file-secret-log-3f4a5b', 'envvar-secret-log-0c1d2e'])
         assert.ok(!text.includes(secret), `the log holds ${secret}`);
-      const [first, second] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      const [first, second, third, fourth] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+      assert.deepEqual([third!['msg'], fourth!['msg']], ['bad key ***', 'bad psk ***']);
       assert.equal(first!['msg'], 'setting the key *** failed');
       assert.equal(first!['detail'], 'wg refused ***');
       assert.equal(first!['peer'], 'psk ***');

@@ -28,6 +28,9 @@ describe('redaction of credentials in URLs', () => {
     assert.equal(redactText('git@github.com:acme/fleet.git'), 'git@github.com:acme/fleet.git');
     assert.equal(redactText('env:GITHUB_TOKEN and file:/etc/mirrornet/token'), 'env:GITHUB_TOKEN and file:/etc/mirrornet/token');
     assert.equal(redactText('https://github.com/acme/fleet.git'), 'https://github.com/acme/fleet.git');
+    // A password without a user name: the usual form of a Redis URL.
+    assert.equal(redactText('redis://:s3cretpass@10.0.0.1:6379/0'), 'redis://:***@10.0.0.1:6379/0');
+    assert.equal(hasUrlCredentials('redis://:s3cretpass@10.0.0.1:6379/0'), true);
   });
 
   it('masks every string of a record, errors included', () => {
