@@ -3,6 +3,7 @@
 // the rules that check a HarborInstance and the renderer that writes harbor.yml. Also the template's top-level
 // keys mirrornet leaves out, each with prepare's default and the template's: where they differ the renderer
 // writes the key (upload_purging).
+import { GO_MAX_DURATION_NS, goDurationNs } from '../go-duration.js';
 import { parse } from 'yaml';
 
 /** prepare's validate() refuses these hostnames (the first is the template's placeholder). */
@@ -26,14 +27,9 @@ export const HARBOR_METRIC_PATH = '/metrics';
 /** The template's upload_purging block; prepare disables purging when the block is absent. */
 export const HARBOR_UPLOAD_PURGING = { enabled: true, age: '168h', interval: '24h', dryrun: false } as const;
 
-/** Go's time.ParseDuration refuses anything above 1<<63-1 ns (2562047h47m16.854775807s). */
-const GO_MAX_DURATION_NS = 9223372036854775807n;
-const NS_PER: Record<string, bigint> = { ms: 1000000n, s: 1000000000n, m: 60000000000n, h: 3600000000000n, d: 86400000000000n };
-
 /** True when a model duration (30s, 15m, 24h, 7d) is longer than Go's time.ParseDuration accepts. */
 export function exceedsGoDuration(duration: string): boolean {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(duration);
-  return !!m && BigInt(m[1]!) * NS_PER[m[2]!]! > GO_MAX_DURATION_NS;
+  return (goDurationNs(duration) ?? 0n) > GO_MAX_DURATION_NS;
 }
 
 /**
