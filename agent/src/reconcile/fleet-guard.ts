@@ -13,6 +13,8 @@ export interface FleetOutline {
   sites: { name: string; role: 'hub' | 'region'; retiring?: true }[];
   /** Links between two sites of the fleet, by id (`a--b`, the names sorted). */
   links: string[];
+  /** The two sites of each link, by id (a name may itself hold `--`, so an id is not split). */
+  linkEnds?: Record<string, [string, string]>;
   /** What the revision's acknowledgement of removals names (absent: it has none). */
   acknowledged?: { file: string; sites: string[]; links: string[] };
   /** The file the revision's guardrails come from, for the sentence that names the limit. */
@@ -25,12 +27,18 @@ export function fleetOutline(fleet: Fleet): FleetOutline {
     .map((s) => ({ name: s.name, role: s.role, ...(s.value.lifecycle === 'retiring' ? { retiring: true as const } : {}) }))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const links = new Set<string>();
-  for (const l of fleet.links) if (l.local !== l.remote && fleet.sites.has(l.local) && fleet.sites.has(l.remote)) links.add(l.id);
+  const linkEnds: Record<string, [string, string]> = {};
+  for (const l of fleet.links) {
+    if (l.local === l.remote || !fleet.sites.has(l.local) || !fleet.sites.has(l.remote)) continue;
+    links.add(l.id);
+    linkEnds[l.id] = [l.local, l.remote];
+  }
   const ack = fleet.policies.acknowledgedRemovals;
   const guardrails = fleet.policies.guardrails;
   return {
     sites,
     links: [...links].sort(),
+    linkEnds,
     ...(ack
       ? {
           acknowledged: {
@@ -101,7 +109,8 @@ export function judgeRemovals(
     return false;
   });
   const countedLinks = removedLinks.filter((id) => {
-    const ends = id.split('--');
+    // An outline kept by an agent before it recorded the ends: the id split (right unless a name holds `--`).
+    const ends = base.linkEnds?.[id] ?? id.split('--');
     const why = ends.some((e) => retiring.has(e)) ? 'retiring' : ackLinks.has(id) || ends.some((e) => goneOnPurpose.has(e)) ? 'acknowledged' : undefined;
     if (!why) return true;
     excused.push({ item: id, why });

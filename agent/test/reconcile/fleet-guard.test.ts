@@ -29,6 +29,25 @@ const WAYS_OUT_SITES =
   'before the change that deletes it, or name them with a reason in policies/acknowledged-removals.yaml in the change that deletes them.';
 
 describe('fleet-wide removal guardrail (judgeRemovals)', () => {
+  it("reads a link's ends from the outline, not from its id: a site named with -- does not excuse a link of another site", () => {
+    // Sites `a`, `eu` (retiring) and `eu--x`; the link a--eu--x is between `a` and `eu--x`, not `eu`.
+    const base: FleetOutline = {
+      sites: [site('a', 'hub'), site('eu', 'region', true), site('eu--x')],
+      links: ['a--eu', 'a--eu--x'],
+      linkEnds: { 'a--eu': ['a', 'eu'], 'a--eu--x': ['a', 'eu--x'] },
+    };
+    const head: FleetOutline = { sites: [site('a', 'hub'), site('eu--x')], links: [], linkEnds: {} };
+    const verdict = judgeRemovals(base, head, { maxSiteRemovals: 2, maxLinkRemovals: 0 });
+    assert.deepEqual(verdict.excused, [
+      { item: 'eu', why: 'retiring' },
+      { item: 'a--eu', why: 'retiring' },
+    ]);
+    assert.deepEqual(
+      verdict.trips.map((t) => t.counted),
+      [['a--eu--x']],
+    );
+  });
+
   it('passes a change that removes nothing, and one within the limits, listing what it removes', () => {
     assert.deepEqual(judgeRemovals(BASE, BASE, limits), { removed: { sites: [], links: [] }, excused: [], trips: [] });
     assert.deepEqual(judgeRemovals(BASE, without('r1', 'r2'), limits), {
