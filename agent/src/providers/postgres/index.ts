@@ -343,11 +343,14 @@ export function adminFromUrl(url: string, password?: () => Promise<string>): PgA
   };
 }
 
-async function connectClient(config: pg.ClientConfig): Promise<PgClientLike> {
+async function connectClient(config: pg.ClientConfig, statementTimeoutMs: number): Promise<PgClientLike> {
   const client = new pg.Client(config);
   // A connection error after connect (server restart) must not crash the agent.
   client.on('error', () => undefined);
   await client.connect();
+  // Set after the login, not as a startup parameter: a pooler in front of PostgreSQL (PgBouncer) refuses
+  // startup parameters it does not know.
+  await client.query(`SET statement_timeout = ${Math.floor(statementTimeoutMs)}`);
   return client;
 }
 
@@ -425,7 +428,6 @@ export function pgConnector(admin: PgAdmin): PostgresConnector {
     ssl: sslOf(admin.sslMode),
     connectionTimeoutMillis: admin.connectTimeoutMs ?? 10_000,
     query_timeout: queryTimeoutMs,
-    statement_timeout: queryTimeoutMs,
   };
   const database = admin.database ?? 'postgres';
   const explain = (err: unknown) => explainPg(`${admin.host.includes(':') ? `[${admin.host}]` : admin.host}:${admin.port}`, admin.user, database, err);
@@ -433,14 +435,14 @@ export function pgConnector(admin: PgAdmin): PostgresConnector {
     async admin() {
       try {
         const password = admin.password ? await admin.password() : undefined;
-        const client = await connectClient({ ...common, user: admin.user, database, ...(password !== undefined ? { password } : {}) });
+        const client = await connectClient({ ...common, user: admin.user, database, ...(password !== undefined ? { password } : {}) }, queryTimeoutMs);
         return explainedClient(client, explain);
       } catch (err) {
         throw explain(err);
       }
     },
     async login(instance, password) {
-      return connectClient({ ...common, user: instance.database.username, database: instance.database.dbName, password });
+      return connectClient({ ...common, user: instance.database.username, database: instance.database.dbName, password }, queryTimeoutMs);
     },
   };
 }
