@@ -4,7 +4,7 @@
 import { MirrornetError } from '../errors.js';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { link, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { describeFsError, HostFiles } from '../host/files.js';
@@ -107,7 +107,7 @@ export class StateStore {
         const holder = await readIfPresent(path);
         if (holder === undefined) continue; // released between our link and our read: try again at once
         if (!holderAlive(holder)) {
-          await removeDeadLock(path, holder);
+          await removeDeadLock(path, holder, mine);
           continue;
         }
         if (Date.now() >= deadline) throw new LockedError(this.dir, opts.lock);
@@ -139,21 +139,20 @@ async function readIfPresent(path: string): Promise<string | undefined> {
 
 /**
  * Remove a lock whose holder is dead, without ever removing a lock another contender has just taken: removal
- * happens only under a second, short-lived lock (`<lock>.takeover`), after reading the lock again under it.
- * Two contenders that both judged the same holder dead cannot then remove each other's fresh lock. A takeover
- * lock older than ten seconds was left by a contender killed in that instant and is cleared.
+ * happens only under a second, short-lived lock (`<lock>.takeover`, naming its holder like the lock does), after
+ * reading the lock again under it. Two contenders that both judged the same holder dead cannot then remove each
+ * other's fresh lock. A takeover lock whose holder is dead (killed in that instant) is cleared; its age is not
+ * used, so a clock that steps at boot cannot make a live one look stale.
  */
-async function removeDeadLock(path: string, deadHolder: string): Promise<void> {
+async function removeDeadLock(path: string, deadHolder: string, mine: string): Promise<void> {
   const takeover = `${path}.takeover`;
   try {
-    await writeFile(takeover, '', { flag: 'wx', mode: 0o600 });
+    // Whole or not at all, like the lock: a takeover lock seen empty would look dead to another contender.
+    await link(mine, takeover);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const age = await stat(takeover).then(
-      (s) => Date.now() - s.mtimeMs,
-      () => 0,
-    );
-    if (age > 10_000) await rm(takeover, { force: true });
+    const holder = await readIfPresent(takeover);
+    if (holder !== undefined && !holderAlive(holder) && (await readIfPresent(takeover)) === holder) await rm(takeover, { force: true });
     await new Promise((r) => setTimeout(r, 10));
     return;
   }

@@ -2,7 +2,7 @@
 // ever sees another's lock half written (an empty lock looks like a dead holder and would be taken over).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -47,8 +47,18 @@ describe('state lock under contention', function () {
         const codes = await Promise.all(Array.from({ length: 8 }, () => contender(dir, log)));
         assert.deepEqual(codes, [0, 0, 0, 0, 0, 0, 0, 0]);
       }
+      // A round that begins with a dead agent's lock and the takeover lock of a contender killed in that instant:
+      // both are cleared because their holders are dead, whatever the clock says.
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'apply.lock'), `${DEAD_PID} 12345`);
+      writeFileSync(join(dir, 'apply.lock.takeover'), `${DEAD_PID + 1} 67890`);
+      // Its time an hour ahead, as after a clock that stepped back at boot: only the holder tells it is stale.
+      const later = new Date(Date.now() + 3_600_000);
+      utimesSync(join(dir, 'apply.lock.takeover'), later, later);
+      const codes = await Promise.all(Array.from({ length: 8 }, () => contender(dir, log)));
+      assert.deepEqual(codes, [0, 0, 0, 0, 0, 0, 0, 0]);
       const lines = readFileSync(log, 'utf8').trim().split('\n');
-      assert.equal(lines.length, 96);
+      assert.equal(lines.length, 112);
       // Strictly alternating: every start is followed by the end of the same process.
       for (let i = 0; i < lines.length; i += 2) {
         assert.match(lines[i]!, /^start \d+$/);
