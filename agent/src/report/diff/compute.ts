@@ -286,11 +286,13 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   };
   const baseLinks = firstLinks(base);
   const headLinks = firstLinks(head);
+  // A link's two sites in id order, from the link itself: a name may hold `--`, so an id is not split.
+  const endsOf = (l: Fleet['links'][number]) => [l.local, l.remote].sort() as [string, string];
   const links: LinkDiff[] = [];
   for (const id of [...new Set([...baseLinks.keys(), ...headLinks.keys()])].sort()) {
     const b = baseLinks.get(id);
     const h = headLinks.get(id);
-    const [a, z] = id.split('--') as [string, string];
+    const [a, z] = endsOf((h ?? b)!);
     if (b && h) {
       // The same link declared from the other side is the same link: compare it as seen from `a`.
       const fields = fieldChanges(linkFields(orient(b, a)), linkFields(orient(h, a)));
@@ -308,7 +310,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   }
   for (const id of [...new Set([...baseLinks.keys(), ...headLinks.keys()])].sort()) {
     const l = (headLinks.get(id) ?? baseLinks.get(id))!;
-    const [a, z] = id.split('--') as [string, string];
+    const [a, z] = endsOf(l);
     topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status: linkStatus.get(id) ?? 'unchanged' });
   }
 
