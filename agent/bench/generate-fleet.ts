@@ -8,6 +8,8 @@
 // /9 supernet, minus the reserved ranges.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { formatIp, hex, ip, mulberry32, uuid, wgKey } from './fleet-values.js';
+import { harborFile } from './generate-fleet-harbor.js';
 
 export interface GenerateOptions {
   regions: number;
@@ -184,8 +186,14 @@ export function generateFleet(root: string, opts: GenerateOptions): GeneratedFle
   for (const [rel, text] of policyFiles()) write(rel, text);
   write('hubs/cn-beijing.yaml', hubFile(AREAS.cn, hubGateways.cn, rand));
   write('hubs/ap-singapore.yaml', hubFile(AREAS.overseas, hubGateways.overseas, rand));
-  write('harbor/harbor-cn-beijing.yaml', harborFile(AREAS.cn));
-  write('harbor/harbor-ap-singapore.yaml', harborFile(AREAS.overseas));
+  write(
+    'harbor/harbor-cn-beijing.yaml',
+    harborFile(AREAS.cn, (host) => hubAddr(AREAS.cn, host)),
+  );
+  write(
+    'harbor/harbor-ap-singapore.yaml',
+    harborFile(AREAS.overseas, (host) => hubAddr(AREAS.overseas, host)),
+  );
   regions.forEach((r, k) => write(`regions/${r.name}.yaml`, regionFile(r, k + 1, hubKeys[r.area], rand)));
 
   return { root, files, bytes, regions: regions.length, links: regions.length + 1, byProvider, p2pPairs };
@@ -463,140 +471,4 @@ function regionFile(r: RegionSpec, clusterId: number, hubKeys: string[], rand: (
   }
   lines.push('labels:', `  team: platform-${r.area === 'cn' ? 'cn' : 'intl'}`, `  tier: ${r.index % 7 === 0 ? 'production' : 'standard'}`);
   return `${lines.join('\n')}\n`;
-}
-
-function harborFile(spec: AreaSpec): string {
-  const isCn = spec.area === 'cn';
-  const short = isCn ? 'bj' : 'sg';
-  const replication = isCn
-    ? `replication:
-  - name: to-singapore
-    description: every push in library and base goes overseas
-    source: harbor-cn-beijing
-    destination: harbor-ap-singapore
-    filters:
-      - type: name
-        value: "{library,base}/**"
-    trigger:
-      type: event_based
-    deletion: false
-    override: true
-    copyByChunk: true
-  - name: nightly-full-sync
-    description: catches anything an event missed
-    source: harbor-cn-beijing
-    destination: harbor-ap-singapore
-    filters:
-      - type: name
-        value: "{library,base}/**"
-    trigger:
-      type: scheduled
-      cron: "0 0 3 * * *"
-    speedKbps: 512000
-    copyByChunk: true
-`
-    : '';
-  return `# yaml-language-server: $schema=../agent/schemas/harbor-instance.schema.json
-kind: HarborInstance
-name: ${spec.harbor}
-hub: ${spec.hub}
-version: v2.15.2
-hostname: harbor.${short}.mirrornet.internal
-externalUrl: https://harbor.${short}.mirrornet.internal
-loadBalancer:
-  mode: l7-tls-offload
-installDir: /opt/harbor
-adminPassword: env:HARBOR_ADMIN_PASSWORD
-database:
-  host: ${hubAddr(spec, 20)}
-  port: 5432
-  dbName: harbor
-  username: harbor
-  password: env:HARBOR_DB_PASSWORD
-  sslMode: require
-redis:
-  host: ${hubAddr(spec, 30)}:6379
-  password: env:HARBOR_REDIS_PASSWORD
-  registryDbIndex: 1
-  jobserviceDbIndex: 2
-  trivyDbIndex: 5
-storage:
-  s3:
-    accesskey: env:HARBOR_S3_ACCESS_KEY
-    secretkey: env:HARBOR_S3_SECRET_KEY
-    region: ${spec.hubCloudRegion}
-    regionendpoint: https://s3.${short}.mirrornet.internal
-    bucket: ${spec.harbor}
-    secure: true
-    v4auth: true
-    chunksize: 33554432
-    rootdirectory: /registry
-  redirect:
-    disable: true
-metrics:
-  enabled: true
-endpoints:
-  - name: docker-hub
-    type: docker-hub
-    url: https://hub.docker.com
-projects:
-  - name: library
-    public: false
-    quota: 2Ti
-  - name: base
-    public: true
-    quota: 500Gi
-  - name: dockerhub
-    public: true
-    quota: 1Ti
-    proxyCache:
-      endpoint: docker-hub
-robots:
-  - name: ${isCn ? 'ci-push' : 'replication-from-beijing'}
-    secret: env:HARBOR_ROBOT_${isCn ? 'CI_PUSH' : 'REPLICATION'}
-    permissions:
-      - project: library
-        access: [repository:push, repository:pull, artifact:read]
-      - project: base
-        access: [repository:push, repository:pull, artifact:read]
-${replication}`;
-}
-
-// ---- small deterministic helpers --------------------------------------------------------------------
-
-function ip(text: string): number {
-  return text.split('.').reduce((acc, o) => acc * 256 + Number(o), 0);
-}
-
-function formatIp(n: number): string {
-  return [n >>> 24, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function hex(rand: () => number, n: number): string {
-  let s = '';
-  for (let i = 0; i < n; i++) s += Math.floor(rand() * 16).toString(16);
-  return s;
-}
-
-function uuid(rand: () => number): string {
-  const h = hex(rand, 32);
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** A WireGuard public key: 32 random bytes in base64 (44 characters ending in "="). */
-function wgKey(rand: () => number): string {
-  const bytes = Buffer.alloc(32);
-  for (let i = 0; i < 32; i++) bytes[i] = Math.floor(rand() * 256);
-  return bytes.toString('base64');
 }
