@@ -1,4 +1,5 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here.
+import { AGENT_VERSION } from '../bundle/build.js';
 import { MirrornetError } from '../errors.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, UserError } from './errors.js';
@@ -14,7 +15,7 @@ const defaultIo: Io = {
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('mirrornet')
     .description('GitOps for a global container-image distribution network.')
-    .version('0.1.0')
+    .version(AGENT_VERSION)
     .showHelpAfterError()
     .exitOverride()
     .configureOutput({ writeOut: io.stdout, writeErr: io.stderr });
@@ -108,6 +109,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .action(async (opts: import('./pr-comment.js').PrCommentOptions) => {
       const { prCommentCommand } = await import('./pr-comment.js');
       setExit(await prCommentCommand(opts, io));
+    });
+
+  program
+    .command('publish')
+    .description(
+      "Validate the fleet at a revision, compile every site's desired state and push it as a signed OCI artifact, tagged with the commit and a channel. " +
+        'Exit 0 published, 1 invalid fleet or registry failure, 2 usage error.',
+    )
+    .requiredOption('--to <oci://host/project/repo[:channel]>', 'where to push (channel tag default main; oci+http:// for a registry without TLS)')
+    .option('--repo <dir>', 'a git clone of the configuration repository', '.')
+    .option('--revision <rev>', 'the revision to publish', 'HEAD')
+    .option('--sign-key <ref>', 'secret reference (env:NAME or file:/path) of the SSH private key that signs the bundle')
+    .option('--username <name>', 'registry account with push rights')
+    .option('--password <ref>', "secret reference (env:NAME or file:/path) of that account's password or token")
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: import('./publish.js').PublishOptions) => {
+      const { publishCommand } = await import('./publish.js');
+      setExit(await publishCommand(opts, io));
     });
 
   const hostCommand = (name: string, description: string) =>

@@ -1,0 +1,185 @@
+// A minimal push client of the OCI distribution API (opencontainers/distribution-spec): blob existence
+// (HEAD), monolithic upload (POST, then PUT with the digest), manifest PUT by tag, and manifest GET. Auth: the
+// registry's 401 challenge (WWW-Authenticate) decides — Basic, or a Bearer token from its realm (Harbor,
+// Docker Hub), with a username and password when given. Every request is bounded by a timeout; every failure
+// is a sentence naming the registry and what to do. One module, so a library (e.g. oras) can replace it.
+import { MirrornetError } from '../errors.js';
+
+export class RegistryError extends MirrornetError {}
+
+/** Where to push: `oci://HOST[:PORT]/PATH[:TAG]` over HTTPS; `oci+http://...` over plain HTTP (a local or private test registry). */
+export interface OciTarget {
+  /** `https://host:port` or `http://host:port`. */
+  base: string;
+  host: string;
+  repository: string;
+  tag?: string;
+}
+
+const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
+export const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+
+/** Parse `--to`; undefined and a reason when it is not a reference this client takes. */
+export function parseOciReference(ref: string): OciTarget | { error: string } {
+  const m = /^(oci|oci\+http):\/\/([^/@\s]+)\/([^@\s]+)$/.exec(ref);
+  if (!m) {
+    return {
+      error: `${ref.includes('@') ? 'the reference' : ref} is not an OCI reference: give oci://HOST/PROJECT/REPO[:TAG] (oci+http:// for a registry without TLS), without credentials`,
+    };
+  }
+  const [, scheme, host, path] = m as unknown as [string, string, string, string];
+  const colon = path.lastIndexOf(':');
+  const repository = colon > path.lastIndexOf('/') ? path.slice(0, colon) : path;
+  const tag = colon > path.lastIndexOf('/') ? path.slice(colon + 1) : undefined;
+  if (!REPOSITORY.test(repository)) return { error: `"${repository}" is not a repository name: lowercase letters, digits, and . _ - / between them` };
+  if (tag !== undefined && !TAG.test(tag)) return { error: `"${tag}" is not a tag: letters, digits, . _ - (at most 128, not starting with . or -)` };
+  return { base: `${scheme === 'oci' ? 'https' : 'http'}://${host}`, host, repository, ...(tag !== undefined ? { tag } : {}) };
+}
+
+interface ClientOptions {
+  username?: string;
+  password?: string;
+  /** Per request; default 60 s. */
+  timeoutMs?: number;
+}
+
+interface Challenge {
+  scheme: string;
+  params: Record<string, string>;
+}
+
+function parseChallenge(header: string | null): Challenge | undefined {
+  if (!header) return undefined;
+  const m = /^\s*(\w+)\s*(.*)$/.exec(header);
+  if (!m) return undefined;
+  const params: Record<string, string> = {};
+  for (const p of m[2]!.matchAll(/(\w+)="([^"]*)"/g)) params[p[1]!.toLowerCase()] = p[2]!;
+  return { scheme: m[1]!.toLowerCase(), params };
+}
+
+/** The registry's own error sentence from an error body (`{"errors":[{"code","message"}]}`), short. */
+async function registrySays(res: Response): Promise<string> {
+  const text = await res.text().catch(() => '');
+  try {
+    const first = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors?.[0];
+    if (first) return `${first.code ?? ''} ${first.message ?? ''}`.trim().slice(0, 200);
+  } catch {
+    /* not JSON */
+  }
+  return text.trim().split('\n')[0]?.slice(0, 200) ?? '';
+}
+
+export class OciClient {
+  private authorization: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly target: OciTarget,
+    private readonly opts: ClientOptions = {},
+  ) {
+    this.timeoutMs = opts.timeoutMs ?? 60_000;
+  }
+
+  private get basic(): string | undefined {
+    const { username, password } = this.opts;
+    return username !== undefined && password !== undefined ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined;
+  }
+
+  private async send(url: string, init: RequestInit, what: string): Promise<Response> {
+    try {
+      return await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(this.timeoutMs) });
+    } catch (cause) {
+      const e = cause as Error & { cause?: { code?: string } };
+      if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+        throw new RegistryError(`The registry ${this.target.host} did not answer within ${this.timeoutMs / 1000} s (${what}): check it is up and reachable.`, {
+          cause,
+        });
+      }
+      const code = e.cause?.code ?? e.message;
+      throw new RegistryError(
+        `Cannot reach the registry ${this.target.host} (${code}) to ${what}: check the address in --to` +
+          `${this.target.base.startsWith('https') ? ' (use oci+http:// for a registry without TLS)' : ''} and that the registry is running.`,
+        { cause },
+      );
+    }
+  }
+
+  /** Get a token (Bearer) or use the credentials (Basic) the challenge asks for. */
+  private async authenticate(challenge: Challenge | undefined, what: string): Promise<boolean> {
+    if (challenge?.scheme === 'basic') {
+      this.authorization = this.basic;
+      return this.authorization !== undefined;
+    }
+    if (challenge?.scheme !== 'bearer' || !challenge.params['realm']) return false;
+    const url = new URL(challenge.params['realm']);
+    if (challenge.params['service']) url.searchParams.set('service', challenge.params['service']);
+    url.searchParams.set('scope', `repository:${this.target.repository}:pull,push`);
+    const basic = this.basic;
+    const res = await this.send(url.toString(), { headers: basic ? { authorization: basic } : {} }, `get a token to ${what}`);
+    if (!res.ok) return false;
+    const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) return false;
+    this.authorization = `Bearer ${token}`;
+    return true;
+  }
+
+  /** One request to the registry, authenticated on its first 401; a second refusal is a sentence. */
+  private async request(method: string, path: string, what: string, init: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<Response> {
+    const url = path.startsWith('http') ? path : `${this.target.base}${path}`;
+    const attempt = () =>
+      this.send(url, { method, headers: { ...init.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }, body: init.body }, what);
+    let res = await attempt();
+    if (res.status === 401 && (await this.authenticate(parseChallenge(res.headers.get('www-authenticate')), what))) res = await attempt();
+    if (res.status === 401 || res.status === 403) {
+      const given = this.opts.username !== undefined ? `the account ${this.opts.username} may not push` : 'it needs credentials';
+      throw new RegistryError(
+        `The registry ${this.target.host} refused to ${what} (HTTP ${res.status}: ${given} to ${this.target.repository}): ` +
+          'give --username and --password REF of an account with push rights to that repository.',
+      );
+    }
+    return res;
+  }
+
+  private async fail(res: Response, what: string): Promise<never> {
+    throw new RegistryError(`The registry ${this.target.host} could not ${what} (HTTP ${res.status}: ${(await registrySays(res)) || 'no detail'}).`);
+  }
+
+  /** Whether the repository already holds the blob (HEAD). */
+  async hasBlob(digest: string): Promise<boolean> {
+    const what = `check the blob ${digest} in ${this.target.repository}`;
+    const res = await this.request('HEAD', `/v2/${this.target.repository}/blobs/${digest}`, what);
+    if (res.status === 200) return true;
+    if (res.status === 404) return false;
+    return this.fail(res, what);
+  }
+
+  /** Upload a blob in one piece (POST, then PUT with its digest) unless the repository has it already. */
+  async pushBlob(digest: string, bytes: Buffer): Promise<void> {
+    if (await this.hasBlob(digest)) return;
+    const what = `upload the blob ${digest} to ${this.target.repository}`;
+    const start = await this.request('POST', `/v2/${this.target.repository}/blobs/uploads/`, what);
+    if (start.status !== 202) return this.fail(start, what);
+    await start.body?.cancel();
+    const location = start.headers.get('location');
+    if (!location)
+      throw new RegistryError(`The registry ${this.target.host} started an upload without a Location header: it does not follow the OCI distribution API.`);
+    const url = new URL(location, this.target.base);
+    url.searchParams.set('digest', digest);
+    const put = await this.request('PUT', url.toString(), what, { body: bytes, headers: { 'content-type': 'application/octet-stream' } });
+    if (put.status !== 201) return this.fail(put, what);
+    await put.body?.cancel();
+  }
+
+  /** PUT a manifest under a tag (or digest); returns the digest the registry computed. */
+  async putManifest(reference: string, bytes: Buffer, mediaType: string): Promise<string> {
+    const what = `store the manifest ${reference} in ${this.target.repository}`;
+    const res = await this.request('PUT', `/v2/${this.target.repository}/manifests/${reference}`, what, {
+      body: bytes,
+      headers: { 'content-type': mediaType },
+    });
+    if (res.status !== 201) return this.fail(res, what);
+    await res.body?.cancel();
+    return res.headers.get('docker-content-digest') ?? '';
+  }
+}
