@@ -1,0 +1,127 @@
+// The bundle builder over the example fleet: one layer per site, byte-identical builds of one revision, and
+// no secret in any layer (desired state keeps references; a resolved secret in it is refused).
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBundle, BundleError, sha256, SITE_ANNOTATION, type BundleInput } from '../../src/bundle/build.js';
+import type { Desired } from '../../src/desired/types.js';
+import { hostSecrets } from '../../src/host/secrets.js';
+import { evaluateRepository } from '../../src/reconcile/pipeline.js';
+import { SECRET_REFERENCE } from '../../src/redact.js';
+
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+const EXAMPLE_SITES = ['ap-jakarta', 'ap-singapore', 'cn-beijing', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
+
+async function exampleInput(): Promise<BundleInput> {
+  const { report, sites } = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, 'all');
+  assert.equal(report.valid, true);
+  const desired = new Map<string, Desired>();
+  for (const [site, compiled] of sites) {
+    assert.ok('desired' in compiled, site);
+    desired.set(site, compiled.desired);
+  }
+  return { revision: 'f'.repeat(40), commitTime: '2026-01-02T03:04:05+00:00', guardrails: report.fleet.policies.guardrails!.value, sites: desired };
+}
+
+/** Every string in a JSON value. */
+function strings(value: unknown): string[] {
+  if (typeof value === 'string') return [value];
+  if (value && typeof value === 'object') return Object.values(value).flatMap(strings);
+  return [];
+}
+
+describe('bundle builder', function () {
+  let input: BundleInput;
+  before(async () => {
+    input = await exampleInput();
+  });
+
+  it('holds one layer per site of the example fleet, named by annotation, with the index as config', () => {
+    const bundle = buildBundle(input);
+    assert.deepEqual(
+      bundle.layers.map((l) => l.annotations?.[SITE_ANNOTATION]),
+      EXAMPLE_SITES,
+    );
+    const manifest = JSON.parse(bundle.manifest.toString()) as { artifactType: string; config: { mediaType: string; digest: string } };
+    assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.v1');
+    assert.equal(manifest.config.mediaType, 'application/vnd.mirrornet.bundle.index.v1+json');
+    const index = JSON.parse(bundle.blobs.get(manifest.config.digest)!.toString()) as Record<string, unknown> & { sites: Record<string, { digest: string }> };
+    assert.equal(index['schemaVersion'], 1);
+    assert.equal(index['minAgentVersion'], '0.1.0');
+    assert.equal(index['commitTime'], '2026-01-02T03:04:05+00:00');
+    assert.equal((index['guardrails'] as { maxDeletionsPerApply: number }).maxDeletionsPerApply, 20);
+    for (const layer of bundle.layers) {
+      assert.equal(sha256(bundle.blobs.get(layer.digest)!), layer.digest);
+      assert.equal(index.sites[layer.annotations![SITE_ANNOTATION]!]!.digest, layer.digest);
+      assert.equal(JSON.parse(bundle.blobs.get(layer.digest)!.toString()).site, layer.annotations![SITE_ANNOTATION]);
+    }
+  });
+
+  it('gives byte-identical blobs and manifest for the same revision, whatever the order of the sites', () => {
+    const a = buildBundle(input);
+    const b = buildBundle({ ...input, sites: new Map([...input.sites].reverse()) });
+    assert.equal(a.manifestDigest, b.manifestDigest);
+    assert.ok(a.manifest.equals(b.manifest));
+    assert.deepEqual([...a.blobs.keys()], [...b.blobs.keys()]);
+    for (const [digest, bytes] of a.blobs) assert.ok(bytes.equals(b.blobs.get(digest)!));
+    assert.notEqual(buildBundle({ ...input, revision: 'e'.repeat(40) }).manifestDigest, a.manifestDigest);
+  });
+
+  it('keeps every secret as its reference: after an agent resolved them all, no resolved value is in any layer', async () => {
+    const bundle = buildBundle(input);
+    const layers = bundle.layers.map((l) => bundle.blobs.get(l.digest)!.toString());
+    const refs = [...new Set(layers.flatMap((l) => strings(JSON.parse(l))).filter((s) => SECRET_REFERENCE.test(s)))].sort();
+    assert.deepEqual(refs, [
+      'env:HARBOR_ADMIN_PASSWORD',
+      'env:HARBOR_DB_PASSWORD',
+      'env:HARBOR_REDIS_PASSWORD',
+      'env:HARBOR_ROBOT_CI_PUSH',
+      'env:HARBOR_ROBOT_REPLICATION',
+      'env:HARBOR_S3_ACCESS_KEY',
+      'env:HARBOR_S3_SECRET_KEY',
+      'file:/etc/mirrornet/wireguard/ap-singapore-gw1.key',
+      'file:/etc/mirrornet/wireguard/cn-beijing-gw1.key',
+      'file:/etc/mirrornet/wireguard/cn-hangzhou-idc.key',
+      'file:/etc/mirrornet/wireguard/eu-amsterdam-idc.key',
+    ]);
+    // Resolve every reference as a host would (each value registered with the redaction layer).
+    const root = mkdtempSync(join(tmpdir(), 'mn-bundle-'));
+    try {
+      const env: NodeJS.ProcessEnv = {};
+      const values: string[] = [];
+      for (const [i, ref] of refs.entries()) {
+        const value = `resolved-secret-value-${i}-${'x'.repeat(8)}`;
+        values.push(value);
+        if (ref.startsWith('env:')) env[ref.slice(4)] = value;
+        else {
+          mkdirSync(join(root, ref.slice(5), '..'), { recursive: true });
+          writeFileSync(join(root, ref.slice(5)), value);
+        }
+      }
+      const secrets = hostSecrets({ env, root });
+      for (const ref of refs) await secrets.resolve(ref);
+      const again = buildBundle(input);
+      assert.equal(again.manifestDigest, bundle.manifestDigest);
+      for (const blob of again.blobs.values()) for (const value of values) assert.ok(!blob.toString().includes(value));
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a desired state that holds a resolved secret, without publishing anything', async () => {
+    const value = 'resolved-psk-0123456789';
+    await hostSecrets({ env: { LEAK_TEST_PSK: value } }).resolve('env:LEAK_TEST_PSK');
+    const site = 'us-virginia';
+    const leaking = structuredClone(input.sites.get(site)!);
+    leaking.notes = [...(leaking.notes ?? []), `psk is ${value}`];
+    assert.throws(
+      () => buildBundle({ ...input, sites: new Map([...input.sites, [site, leaking]]) }),
+      (err: unknown) =>
+        err instanceof BundleError &&
+        /^The desired state of us-virginia holds what looks like a credential/.test(err.userMessage) &&
+        !err.userMessage.includes(value),
+    );
+  });
+});
