@@ -1,0 +1,158 @@
+// `mirrornet publish` end to end against a real OCI registry (Debian's docker-registry on a free port):
+// the manifest is served by the commit and the channel tag, every layer matches its digest, and the
+// signature artifact verifies against an allowed-signers file. Also its exit codes without a registry.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { verifyDigest } from '../../src/bundle/sign.js';
+import { run } from '../../src/cli/main.js';
+import type { Io } from '../../src/cli/io.js';
+import { localExec } from '../../src/host/exec.js';
+import { missingCommand, need } from '../support/capabilities.js';
+
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
+const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
+
+async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
+  const code = await run(argv, io);
+  return { code, stdout, stderr };
+}
+
+async function freePort(): Promise<number> {
+  const srv = net.createServer();
+  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
+  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((resolve) => srv.close(() => resolve()));
+  return port;
+}
+
+const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
+
+describe('mirrornet publish', function () {
+  this.timeout(60_000);
+
+  it('refuses a --to that is not an OCI reference as a usage error (exit 2)', async () => {
+    const res = await cli(['publish', '--repo', repoRoot, '--to', 'https://registry.example/fleet']);
+    assert.equal(res.code, 2);
+    assert.match(res.stderr, /^mirrornet: --to: https:\/\/registry\.example\/fleet is not an OCI reference: give oci:\/\/HOST\/PROJECT\/REPO\[:TAG\]/);
+  });
+
+  it('refuses a signing key given as a value rather than a reference, without repeating it (exit 2)', async () => {
+    const res = await cli(['publish', '--repo', repoRoot, '--to', 'oci://registry.example/fleet', '--sign-key', 'AAAAC3NzaC1lZDI1NTE5AAAAIKEY']);
+    assert.equal(res.code, 2);
+    assert.ok(!res.stderr.includes('AAAAC3NzaC1lZDI1NTE5AAAAIKEY'));
+  });
+
+  it('names the registry and what to do when it cannot be reached (exit 1)', async () => {
+    const port = await freePort();
+    const res = await cli(['publish', '--repo', repoRoot, '--to', `oci+http://127.0.0.1:${port}/mirrornet/fleet`]);
+    assert.equal(res.code, 1);
+    assert.match(
+      res.stderr,
+      new RegExp(`^mirrornet: Cannot reach the registry 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) to check the blob sha256:[0-9a-f]{64} in mirrornet/fleet`),
+    );
+  });
+
+  describe('against docker-registry', function () {
+    let tmp: string;
+    let registry: ChildProcess | undefined;
+    let base: string;
+    let log = '';
+
+    before(async function () {
+      need(this, missingCommand('docker-registry', 'docker-registry'));
+      need(this, missingCommand('ssh-keygen', 'openssh-client'));
+      tmp = mkdtempSync(join(tmpdir(), 'mn-publish-'));
+      const port = await freePort();
+      base = `http://127.0.0.1:${port}`;
+      mkdirSync(join(tmp, 'data'));
+      const config = join(tmp, 'config.yml');
+      writeFileSync(
+        config,
+        ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(tmp, 'data')}`, 'http:', `  addr: 127.0.0.1:${port}`]
+          .concat([`  secret: ${randomBytes(8).toString('hex')}`, ''])
+          .join('\n'),
+      );
+      registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
+      registry.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      registry.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      const until = Date.now() + 10_000;
+      for (;;) {
+        if (registry.exitCode !== null) throw new Error(`docker-registry exited:\n${log}`);
+        if ((await fetch(`${base}/v2/`).catch(() => undefined))?.status === 200) break;
+        if (Date.now() > until) throw new Error(`docker-registry did not start:\n${log}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', join(tmp, 'key')]);
+      writeFileSync(join(tmp, 'allowed_signers'), `ci@example.org ${readFileSync(join(tmp, 'key.pub'), 'utf8')}`);
+    });
+    after(() => {
+      registry?.kill('SIGKILL');
+      if (tmp) rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('pushes a signed bundle the registry serves by the commit and the channel, every layer matching its digest', async () => {
+      const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+      const to = `oci+http://${base.slice('http://'.length)}/mirrornet/fleet`;
+      const res = await cli(['publish', '--repo', repoRoot, '--revision', 'HEAD', '--to', to, '--sign-key', `file:${join(tmp, 'key')}`, '--format', 'json']);
+      assert.equal(res.code, 0, res.stderr);
+      assert.equal(res.stderr, '');
+      const out = JSON.parse(res.stdout) as { digest: string; tags: string[]; sites: string[]; signature: { tag: string } };
+      assert.deepEqual(out.tags, [head, 'main']);
+      assert.equal(out.sites.length, 8);
+      assert.equal(out.signature.tag, `${out.digest.replace(':', '-')}.sig`);
+      assert.ok(!res.stdout.includes('BEGIN OPENSSH PRIVATE KEY'));
+
+      const manifests: Buffer[] = [];
+      for (const tag of [head, 'main']) {
+        const m = await fetch(`${base}/v2/mirrornet/fleet/manifests/${tag}`, { headers: { accept: OCI_MANIFEST } });
+        assert.equal(m.status, 200);
+        assert.equal(m.headers.get('docker-content-digest'), out.digest);
+        manifests.push(Buffer.from(await m.arrayBuffer()));
+      }
+      assert.ok(manifests[0]!.equals(manifests[1]!));
+      assert.equal(sha256(manifests[0]!), out.digest);
+      const manifest = JSON.parse(manifests[0]!.toString()) as {
+        config: { digest: string };
+        layers: { digest: string; annotations: Record<string, string> }[];
+      };
+      const index = JSON.parse(Buffer.from(await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${manifest.config.digest}`)).arrayBuffer()).toString()) as {
+        revision: string;
+        sites: Record<string, { digest: string }>;
+      };
+      assert.equal(index.revision, head);
+      assert.equal(manifest.layers.length, 8);
+      for (const layer of manifest.layers) {
+        const blob = Buffer.from(await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${layer.digest}`)).arrayBuffer());
+        assert.equal(sha256(blob), layer.digest);
+        assert.equal(index.sites[layer.annotations['io.mirrornet.site']!]!.digest, layer.digest);
+      }
+
+      const sig = (await (await fetch(`${base}/v2/mirrornet/fleet/manifests/${out.signature.tag}`, { headers: { accept: OCI_MANIFEST } })).json()) as {
+        subject: { digest: string };
+        layers: { digest: string }[];
+      };
+      assert.equal(sig.subject.digest, out.digest);
+      const signature = await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${sig.layers[0]!.digest}`)).text();
+      assert.deepEqual(await verifyDigest(localExec(), out.digest, signature, join(tmp, 'allowed_signers')), { ok: true, principal: 'ci@example.org' });
+    });
+
+    it('publishes the same revision again as the same digest, under another channel', async () => {
+      const to = `oci+http://${base.slice('http://'.length)}/mirrornet/fleet`;
+      const first = await cli(['publish', '--repo', repoRoot, '--to', to, '--format', 'json']);
+      const second = await cli(['publish', '--repo', repoRoot, '--to', `${to}:stable`, '--format', 'json']);
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal((JSON.parse(second.stdout) as { digest: string }).digest, (JSON.parse(first.stdout) as { digest: string }).digest);
+      assert.match(second.stderr, /^warning: the bundle is not signed \(no --sign-key\)/);
+      assert.equal((await fetch(`${base}/v2/mirrornet/fleet/manifests/stable`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } })).status, 200);
+    });
+  });
+});
