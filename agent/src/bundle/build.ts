@@ -12,7 +12,7 @@ import { redactText } from '../redact.js';
 /** The version of this agent: the minimum an agent must have to apply a bundle it built (package.json's version). */
 export const AGENT_VERSION = '0.1.0';
 
-export const BUNDLE_SCHEMA_VERSION = 1;
+const BUNDLE_SCHEMA_VERSION = 1;
 export const MEDIA_TYPES = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   bundle: 'application/vnd.mirrornet.bundle.v1',
@@ -31,7 +31,7 @@ export interface Descriptor {
   annotations?: Record<string, string>;
 }
 
-export interface BundleIndex {
+interface BundleIndex {
   schemaVersion: number;
   revision: string;
   /** The commit's committer time, ISO 8601 (git's %cI). */

@@ -5,7 +5,7 @@
 // is a sentence naming the registry and what to do. One module, so a library (e.g. oras) can replace it.
 import { MirrornetError } from '../errors.js';
 
-export class RegistryError extends MirrornetError {}
+class RegistryError extends MirrornetError {}
 
 /** Where to push: `oci://HOST[:PORT]/PATH[:TAG]` over HTTPS; `oci+http://...` over plain HTTP (a local or private test registry). */
 export interface OciTarget {
@@ -19,7 +19,7 @@ export interface OciTarget {
 const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 export const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
 
-/** Parse `--to`; undefined and a reason when it is not a reference this client takes. */
+/** Parse `--to`, or say why it is not a reference this client takes (a reference with `@` is not repeated: it may hold credentials). */
 export function parseOciReference(ref: string): OciTarget | { error: string } {
   const m = /^(oci|oci\+http):\/\/([^/@\s]+)\/([^@\s]+)$/.exec(ref);
   if (!m) {

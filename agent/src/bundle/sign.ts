@@ -10,14 +10,14 @@ import { MirrornetError } from '../errors.js';
 import type { Exec } from '../host/exec.js';
 import { canonicalJson, MEDIA_TYPES, sha256, type Descriptor } from './build.js';
 
-export const SIGNATURE_NAMESPACE = 'mirrornet-bundle';
-export const SIGNATURE_MEDIA_TYPES = {
+const SIGNATURE_NAMESPACE = 'mirrornet-bundle';
+const SIGNATURE_MEDIA_TYPES = {
   artifact: 'application/vnd.mirrornet.bundle.signature.v1',
   signature: 'application/vnd.mirrornet.ssh-signature.v1',
   empty: 'application/vnd.oci.empty.v1+json',
 } as const;
 
-export class SignatureError extends MirrornetError {}
+class SignatureError extends MirrornetError {}
 
 /** The tag the signature of `digest` is pushed under: `sha256-<hex>.sig`. */
 export function signatureTag(digest: string): string {
