@@ -1,11 +1,11 @@
 // The bundle builder over the example fleet: one layer per site, byte-identical builds of one revision, and
 // no secret in any layer (desired state keeps references; a resolved secret in it is refused).
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundle, BundleError, sha256, SITE_ANNOTATION, type BundleInput } from '../../src/bundle/build.js';
+import { AGENT_VERSION, buildBundle, BundleError, sha256, SITE_ANNOTATION, type BundleInput } from '../../src/bundle/build.js';
 import type { Desired } from '../../src/desired/types.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { evaluateRepository } from '../../src/reconcile/pipeline.js';
@@ -123,5 +123,12 @@ describe('bundle builder', function () {
         /^The desired state of us-virginia holds what looks like a credential/.test(err.userMessage) &&
         !err.userMessage.includes(value),
     );
+  });
+});
+
+describe('the agent version a bundle requires', () => {
+  it('is the version in package.json (mirrornet --version and minAgentVersion say the same)', () => {
+    const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+    assert.equal(AGENT_VERSION, pkg.version, 'bump AGENT_VERSION in agent/src/bundle/build.ts with the package version');
   });
 });
