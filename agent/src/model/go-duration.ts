@@ -1,6 +1,7 @@
 // The model's durations (30s, 15m, 24h, 7d, 250ms) as Go's time.ParseDuration reads them, for the consumers
 // written in Go (containerd's hosts.toml, Harbor's harbor.yml): Go has no `d` unit, and it refuses a value
-// beyond what an int64 of nanoseconds holds. Nothing is rounded: every model duration is exact in Go.
+// beyond what an int64 of nanoseconds holds. Nothing is rounded: every model duration is exact in Go. The one
+// reading of a model duration's value (the chat policy's windows take it in milliseconds from here too).
 
 const NS_PER_UNIT = { ms: 1_000_000n, s: 1_000_000_000n, m: 60_000_000_000n, h: 3_600_000_000_000n, d: 86_400_000_000_000n } as const;
 

@@ -18,19 +18,18 @@
 //   (model/chat-vendors.ts); the vendor's shorter windows always apply.
 import { z } from 'zod';
 import { CHAT_VENDOR_LIMITS, type VendorLimit } from '../../model/chat-vendors.js';
+import { goDurationNs } from '../../model/go-duration.js';
 import { EVENT_KINDS, type NotificationChannel, type Notifications } from '../../model/schema.js';
 import type { AgentEvent, EventKind } from '../../reconcile/events.js';
 import type { Notice } from './types.js';
 
 // ---- Durations ------------------------------------------------------------------------------------
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-
-/** "30s", "5m", "24h", "7d", "250ms" -> milliseconds. */
+/** "30s", "5m", "24h", "7d", "250ms" -> milliseconds (the model's duration, read once in model/go-duration.ts). */
 export function parseDuration(text: string): number {
-  const m = /^(\d+)(ms|s|m|h|d)$/.exec(text.trim());
-  if (!m) throw new Error(`not a duration: ${JSON.stringify(text)} (e.g. 30s, 5m, 24h, 7d)`);
-  return Number(m[1]) * UNIT_MS[m[2] as keyof typeof UNIT_MS];
+  const ns = goDurationNs(text.trim());
+  if (ns === undefined) throw new Error(`not a duration: ${JSON.stringify(text)} (e.g. 30s, 5m, 24h, 7d)`);
+  return Number(ns / 1_000_000n);
 }
 
 /** No channels, no routes: the policy to start with until the agent knows its applied revision's. */
