@@ -17,6 +17,8 @@ interface ExecOptions {
   allowFail?: boolean;
   /** Run outside the namespace even when the Exec has one (e.g. reload commands of host services). */
   hostNamespace?: boolean;
+  /** A reload/restart hook, by the name of its flag (`dragonfly-restart`): what /healthz names while it runs. */
+  hook?: string;
   /** Kill the command (and every process it started) after this long; default DEFAULT_TIMEOUT_MS. */
   timeoutMs?: number;
 }
@@ -145,7 +147,7 @@ export function localExec(opts: { netns?: string; stop?: AbortSignal } = {}): Ex
   };
 }
 
-/** Run a user-configured shell command line (reload/restart hooks), killed after `timeoutMs`. */
-export async function runHook(exec: Exec, commandLine: string, timeoutMs?: number): Promise<ExecResult> {
-  return exec.run('sh', ['-c', commandLine], { hostNamespace: true, ...(timeoutMs ? { timeoutMs } : {}) });
+/** Run a user-configured shell command line (the reload/restart hook `hook`), killed after `timeoutMs`. */
+export async function runHook(exec: Exec, hook: string, commandLine: string, timeoutMs?: number): Promise<ExecResult> {
+  return exec.run('sh', ['-c', commandLine], { hostNamespace: true, hook, ...(timeoutMs ? { timeoutMs } : {}) });
 }

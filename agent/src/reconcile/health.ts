@@ -6,7 +6,6 @@
 import type { Logger } from 'pino';
 import { userMessageOf } from '../errors.js';
 import type { Exec } from '../host/exec.js';
-import type { HostCommands } from '../providers/types.js';
 import { redactText } from '../redact.js';
 import type { AgentMetrics } from './metrics.js';
 import type { StateStore } from './state.js';
@@ -48,29 +47,15 @@ export class Activity {
   }
 }
 
-const HOOK_FLAGS: [keyof HostCommands, string][] = [
-  ['dockerReload', 'docker-reload'],
-  ['dragonflyRestart', 'dragonfly-restart'],
-  ['harborApply', 'harbor-apply'],
-];
-
 /**
- * `exec`, with every command it runs marked in `activity`: a reload/restart hook by the name of its flag
- * (`hook dragonfly-restart`), any other command under the label of the step that runs it.
+ * `exec`, with every command it runs marked in `activity`: a reload/restart hook by the name of its flag, as
+ * the provider that runs it says (`hook dragonfly-restart`), any other command under the label of its step.
  */
-export function trackedExec(exec: Exec, commands: HostCommands, activity: Activity): Exec {
-  const hookOf = (cmd: string, args: string[]): string | undefined => {
-    if (cmd !== 'sh' || args[0] !== '-c') return undefined;
-    const line = args[1] ?? '';
-    return HOOK_FLAGS.find(([key]) => {
-      const hook = commands[key];
-      return typeof hook === 'string' && hook !== '' && (line === hook || line.endsWith(`\n${hook}`));
-    })?.[1];
-  };
+export function trackedExec(exec: Exec, activity: Activity): Exec {
   return {
     ...(exec.netns ? { netns: exec.netns } : {}),
     async run(cmd, args, opts) {
-      const hook = hookOf(cmd, args);
+      const hook = opts?.hook;
       const end = hook
         ? activity.begin(`hook ${hook}`)
         : activity.begin(activity.current()?.label ?? 'command', `command \`${redactText([cmd, ...args].join(' ')).slice(0, 120)}\``);

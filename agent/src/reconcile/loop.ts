@@ -93,7 +93,7 @@ export class Agent {
   ) {
     const now = opts.now ?? Date.now;
     this.activity = new Activity(now);
-    this.deps = { ...deps, exec: trackedExec(deps.exec, deps.commands, this.activity) };
+    this.deps = { ...deps, exec: trackedExec(deps.exec, this.activity) };
     this.health = new HealthWatch({
       site: opts.site,
       ...(opts.intervalMs !== undefined ? { intervalMs: opts.intervalMs } : {}),

@@ -31,7 +31,7 @@ describe('timeouts', function () {
       const pidFile = join(dir, 'pid');
       const started = Date.now();
       // The shell starts a sleeper that keeps the output pipe open: killing only the shell would not end the wait.
-      const err = await runHook(localExec(), `sleep 60 & echo $! > ${pidFile}; wait`, 500).then(
+      const err = await runHook(localExec(), 'test-hook', `sleep 60 & echo $! > ${pidFile}; wait`, 500).then(
         () => undefined,
         (e: unknown) => e,
       );
@@ -47,9 +47,9 @@ describe('timeouts', function () {
   });
 
   it('a command that finishes in time is not affected, and a failing one still reports its exit', async () => {
-    assert.equal((await runHook(localExec(), 'echo ok', 5000)).stdout, 'ok\n');
+    assert.equal((await runHook(localExec(), 'test-hook', 'echo ok', 5000)).stdout, 'ok\n');
     await assert.rejects(
-      runHook(localExec(), 'echo no >&2; exit 3', 5000),
+      runHook(localExec(), 'test-hook', 'echo no >&2; exit 3', 5000),
       (e: MirrornetError) => e.userMessage === 'The command `sh -c echo no >&2; exit 3` failed (exit 3: no).',
     );
   });

@@ -11,6 +11,7 @@ import type { Guardrails } from '../../src/model/schema.js';
 import type { Provider } from '../../src/providers/types.js';
 import type { RevisionEvaluation } from '../../src/reconcile/evaluate.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
+import { Activity, trackedExec } from '../../src/reconcile/health.js';
 import { createMetrics } from '../../src/reconcile/metrics.js';
 import { change, fakeRoutes, routes, stubAgent } from './stub-agent.js';
 
@@ -67,7 +68,7 @@ describe('agent stalls', function () {
     const provider: Provider<unknown> = {
       ...fakeRoutes({ value: routes() }, () => [change('10.1.0.0/16', 'create')], []),
       apply: async (ctx, changes) => {
-        await runHook(ctx.exec, ctx.commands.dragonflyRestart, 600_000);
+        await runHook(ctx.exec, 'dragonfly-restart', ctx.commands.dragonflyRestart, 600_000);
         return { applied: changes, deleted: [] };
       },
     };
@@ -219,5 +220,20 @@ describe('agent stalls', function () {
         ['agent-recovered', 'state'],
       ],
     );
+  });
+});
+
+describe('what a stall names', () => {
+  it('a hook by the flag its provider gives, whatever its command line (Harbor default included); another command by its step', async () => {
+    const activity = new Activity(() => 0);
+    const seen: string[] = [];
+    const exec = trackedExec({ run: async () => (seen.push(activity.current()!.detail), { code: 0, stdout: '', stderr: '' }) }, activity);
+    await exec.run('sh', ['-c', 'cd -- "$MIRRORNET_HARBOR_DIR" || exit 1\n./prepare && docker compose up -d'], { hook: 'harbor-apply' });
+    await runHook(exec, 'dragonfly-restart', 'systemctl restart dfdaemon');
+    const endStep = activity.begin('apply');
+    await exec.run('ip', ['route', 'replace', '10.1.0.0/16', 'dev', 'wg0']);
+    endStep();
+    assert.deepEqual(seen, ['hook harbor-apply', 'hook dragonfly-restart', 'command `ip route replace 10.1.0.0/16 dev wg0`']);
+    assert.equal(activity.current(), undefined);
   });
 });

@@ -131,7 +131,7 @@ export const dockerProvider: Provider<ActualDocker> = {
       const fresh = parseDaemonJson(await ctx.files.read(DAEMON_JSON));
       if (fresh.error) throw new DaemonJsonError(fresh.error);
       await ctx.files.writeAtomic(DAEMON_JSON, renderDaemonJson(fresh.json ?? actual.json, data.mirrors ?? []), { mode: 0o644 });
-      await runHook(ctx.exec, ctx.commands.dockerReload, ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
+      await runHook(ctx.exec, 'docker-reload', ctx.commands.dockerReload, ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
       await ctx.files.remove(RELOAD_PENDING);
       if (c.action === 'delete') outcome.deleted.push(c.id);
       ctx.log.info({ action: c.action, id: c.id }, 'change applied');

@@ -107,7 +107,7 @@ export const dragonflyProvider: Provider<ActualDragonfly> = {
       outcome.applied.push(c);
     }
     if (restart) {
-      await runHook(ctx.exec, ctx.commands.dragonflyRestart, ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
+      await runHook(ctx.exec, 'dragonfly-restart', ctx.commands.dragonflyRestart, ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS);
       await ctx.files.remove(`${restart}${PENDING_SUFFIX}`);
     }
     return outcome;

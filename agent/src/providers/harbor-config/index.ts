@@ -185,6 +185,7 @@ async function runHarborCommands(ctx: ProviderContext, installDir: string): Prom
   ctx.log.info({ command: commandLine, cwd: dir }, 'applying harbor.yml');
   await ctx.exec.run('sh', ['-c', `cd -- "$MIRRORNET_HARBOR_DIR" || exit 1\n${commandLine}`], {
     hostNamespace: true,
+    hook: 'harbor-apply',
     env: { MIRRORNET_HARBOR_DIR: dir },
     timeoutMs: ctx.commands.hookTimeoutMs ?? DEFAULT_HOOK_TIMEOUT_MS,
   });
