@@ -29,8 +29,8 @@ import {
 } from './agent-process.js';
 import { commandExists, gatewayBench, gatewaySkipReason, PLAN_REPS, PLAN_WARMUP, SkipError } from './gateway-bench.js';
 import { generateGatewayFleet, regionFile, type GatewayFleet } from './gateway-fleet.js';
-import { Sandbox, sleep } from './netns.js';
-import { median, table, type Out, type Row } from './report.js';
+import { inSandbox, sleep, type Sandbox } from './netns.js';
+import { median, type Out, type Row } from './report.js';
 
 const REGIONS = 50;
 const STATIC_PER_REGION = 3;
@@ -193,27 +193,7 @@ async function latencyBench(sb: Sandbox, fleet: GatewayFleet, out: Out): Promise
 /** Runs the agent benchmarks; 0 unless the benchmark itself could not run properly. */
 export async function runAgentBench(out: Out = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   const token = `b${process.pid.toString(36)}${randomBytes(1).toString('hex')}`.slice(0, 10);
-  const sb = new Sandbox(`mn${token}`);
-  let cleaned = false;
-  const cleanup = () => {
-    if (cleaned) return [];
-    cleaned = true;
-    return sb.cleanup();
-  };
-  const onSignal = (signal: NodeJS.Signals) => {
-    const problems = cleanup();
-    for (const p of problems) process.stderr.write(`bench cleanup: ${p}\n`);
-    process.kill(process.pid, signal);
-  };
-  const onExit = () => void cleanup();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  process.once('exit', onExit);
-
-  const rows: Row[] = [];
-  const findings: string[] = [];
-  let code = 0;
-  try {
+  const code = await inSandbox('agent bench', token, out, async (sb, { rows, findings }) => {
     out('');
     out(
       `agent bench: gateway with ${REGIONS * (1 + STATIC_PER_REGION)} routes and ${REGIONS} WireGuard peers ` +
@@ -255,22 +235,7 @@ export async function runAgentBench(out: Out = (s) => process.stdout.write(`${s}
       rows.push(...l.rows);
       findings.push(...l.findings);
     }
-  } catch (err) {
-    out(`agent bench failed: ${(err as Error).message}`);
-    code = 1;
-  } finally {
-    const problems = cleanup();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    process.removeListener('exit', onExit);
-    if (problems.length) {
-      for (const p of problems) out(`cleanup problem: ${p}`);
-      code = 1;
-    }
-  }
-  out('');
-  table(out, rows);
-  for (const f of findings) out(`finding: ${f}`);
+  });
   if (!code) out('cleanup: namespace, wireguard-go daemons and sockets, agents and temp dirs removed');
   return code;
 }

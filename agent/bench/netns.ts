@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive, wireguardGoPids } from '../src/testbed/lab/processes.js';
+import { table, type Out, type Row } from './report.js';
 
 // Process checks shared with the lab (agent/src/lab/processes.ts).
 export { alive };
@@ -151,4 +152,48 @@ function kill(pid: number, signal: NodeJS.Signals): void {
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
   }
+}
+
+/** What a benchmark part reports: its table rows and its findings. */
+export interface PartResult {
+  rows: Row[];
+  findings: string[];
+}
+
+/**
+ * Run one benchmark part (`name`) in a sandbox of its own: removed at the end, on an error, on SIGINT/SIGTERM
+ * and at exit; its rows and findings printed. 0 unless the part failed (`run` throwing or returning 1) or
+ * something could not be removed.
+ */
+export async function inSandbox(name: string, token: string, out: Out, run: (sb: Sandbox, result: PartResult) => Promise<number | void>): Promise<number> {
+  const sb = new Sandbox(`mn${token}`);
+  const onSignal = (signal: NodeJS.Signals) => {
+    for (const p of sb.cleanup()) process.stderr.write(`bench cleanup: ${p}\n`);
+    process.kill(process.pid, signal);
+  };
+  const onExit = () => void sb.cleanup();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  process.once('exit', onExit);
+  const result: PartResult = { rows: [], findings: [] };
+  let code = 0;
+  try {
+    code = (await run(sb, result)) ?? 0;
+  } catch (err) {
+    out(`${name} failed: ${(err as Error).message}`);
+    code = 1;
+  } finally {
+    const problems = sb.cleanup();
+    process.removeListener('SIGINT', onSignal);
+    process.removeListener('SIGTERM', onSignal);
+    process.removeListener('exit', onExit);
+    if (problems.length) {
+      for (const p of problems) out(`cleanup problem: ${p}`);
+      code = 1;
+    }
+  }
+  out('');
+  table(out, result.rows);
+  for (const f of result.findings) out(`finding: ${f}`);
+  return code;
 }

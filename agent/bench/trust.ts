@@ -34,8 +34,8 @@ import {
 } from './agent-process.js';
 import { commandExists } from './gateway-bench.js';
 import { generateGatewayFleet, regionFile } from './gateway-fleet.js';
-import { Sandbox, sleep } from './netns.js';
-import { median, table, type Out, type Row } from './report.js';
+import { inSandbox, sleep, type Sandbox } from './netns.js';
+import { median, type Out, type Row } from './report.js';
 
 const FIXTURE = fileURLToPath(new URL('../../test/fixtures/fleet-small', import.meta.url));
 const BIG_FILE = 'regions/ap-jakarta.yaml';
@@ -255,49 +255,24 @@ async function hangBench(sb: Sandbox, origin: FleetOrigin, region: string, out: 
 /** Runs the trust benchmarks; 0 unless the benchmark itself could not run properly. */
 export async function runTrustBench(out: Out = (s) => process.stdout.write(`${s}\n`)): Promise<number> {
   const token = `t${process.pid.toString(36)}${randomBytes(1).toString('hex')}`.slice(0, 10);
-  const sb = new Sandbox(`mn${token}`);
-  const onSignal = (signal: NodeJS.Signals) => {
-    for (const p of sb.cleanup()) process.stderr.write(`bench cleanup: ${p}\n`);
-    process.kill(process.pid, signal);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  const rows: Row[] = [];
-  const findings: string[] = [];
-  let code = 0;
-  try {
+  return inSandbox('trust bench', token, out, async (sb, { rows, findings }) => {
     out('');
     out(`trust bench: validation of 10k-100k-key files against yaml parse (${VALIDATE_REPS} repetitions, medians); RSS under slow clients; hook hang`);
     rows.push(...validationBench(out));
     if (!commandExists('git')) {
       out('slow clients and hook hang: skipped: git is not installed');
-    } else {
-      const fleetDir = sb.tmpDir('fleet');
-      const fleet = generateGatewayFleet(join(fleetDir, 'repo'), join(fleetDir, 'root'), { token, regions: 2, staticRoutesPerRegion: 1 });
-      const region = fleet.regions[0]!;
-      for (const part of [floodBench, hangBench]) {
-        const origin = new FleetOrigin(sb, fleet.repo, regionFile(fleet, region));
-        const r = await part(sb, origin, region, out);
-        rows.push(...r.rows);
-        findings.push(...r.findings);
-      }
+      return;
     }
-  } catch (err) {
-    out(`trust bench failed: ${(err as Error).message}`);
-    code = 1;
-  } finally {
-    const problems = sb.cleanup();
-    process.removeListener('SIGINT', onSignal);
-    process.removeListener('SIGTERM', onSignal);
-    if (problems.length) {
-      for (const p of problems) out(`cleanup problem: ${p}`);
-      code = 1;
+    const fleetDir = sb.tmpDir('fleet');
+    const fleet = generateGatewayFleet(join(fleetDir, 'repo'), join(fleetDir, 'root'), { token, regions: 2, staticRoutesPerRegion: 1 });
+    const region = fleet.regions[0]!;
+    for (const part of [floodBench, hangBench]) {
+      const origin = new FleetOrigin(sb, fleet.repo, regionFile(fleet, region));
+      const r = await part(sb, origin, region, out);
+      rows.push(...r.rows);
+      findings.push(...r.findings);
     }
-  }
-  out('');
-  table(out, rows);
-  for (const f of findings) out(`finding: ${f}`);
-  return code;
+  });
 }
 
 // `node agent/dist/bench/trust.js`: the trust part alone.
