@@ -1,26 +1,43 @@
-// The bundle of one revision, pure: every site's desired state as one deterministic JSON layer, the index
-// (revision, commit time, schema version, minimum agent version, guardrails in force, site -> layer) as the
-// config blob, and the OCI image manifest that ties them together (OCI image spec, artifact guidance). The
-// same revision gives byte-identical blobs and manifest. A bundle never holds a secret: desired state keeps
-// secret references, and a layer in which the redaction layer finds a credential is refused.
+// The bundle of one revision, pure. Every site's desired state per role is one deterministic JSON layer; the
+// index (revision, commit time, sequence, schema version, minimum agent version, guardrails in force, site ->
+// layer) is the config blob of the bundle manifest (OCI image spec, artifact guidance), which ties them together.
+// Beside it, one small manifest per site (its one layer, the revision in its annotations, the bundle as its
+// subject), tagged `<channel>.<site>`: a host reads only that and its own layer, never the fleet's index, so
+// what a host fetches per revision stays a few kilobytes however large the fleet. The same revision gives
+// byte-identical blobs and manifests. A bundle never holds a secret: desired state keeps secret references,
+// and a layer in which the redaction layer finds a credential is refused.
 import { createHash } from 'node:crypto';
-import type { Desired } from '../desired/types.js';
+import type { DesiredByRole } from '../desired/roles.js';
 import { MirrornetError } from '../errors.js';
-import type { Guardrails } from '../model/schema.js';
+import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import { redactText } from '../redact.js';
 
 /** The version of this agent: the minimum an agent must have to apply a bundle it built (package.json's version). */
 export const AGENT_VERSION = '0.1.0';
 
-const BUNDLE_SCHEMA_VERSION = 1;
+export const BUNDLE_SCHEMA_VERSION = 2;
 export const MEDIA_TYPES = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   bundle: 'application/vnd.mirrornet.bundle.v1',
+  siteArtifact: 'application/vnd.mirrornet.bundle.site.v1',
   index: 'application/vnd.mirrornet.bundle.index.v1+json',
   site: 'application/vnd.mirrornet.bundle.site.v1+json',
+  empty: 'application/vnd.oci.empty.v1+json',
 } as const;
 /** The annotation naming a layer's site. */
 export const SITE_ANNOTATION = 'io.mirrornet.site';
+/** The annotations of a site manifest a host reads before it fetches anything else. */
+export const ANNOTATIONS = {
+  revision: 'org.opencontainers.image.revision',
+  site: SITE_ANNOTATION,
+  schema: 'io.mirrornet.bundle.schema',
+  sequence: 'io.mirrornet.bundle.sequence',
+  commitTime: 'io.mirrornet.bundle.commit-time',
+  minAgentVersion: 'io.mirrornet.bundle.min-agent-version',
+  rollback: 'io.mirrornet.bundle.rollback',
+} as const;
+/** The OCI empty descriptor's content (`{}`), the config of a site manifest. */
+const EMPTY_CONFIG = Buffer.from('{}');
 
 export class BundleError extends MirrornetError {}
 
@@ -36,6 +53,10 @@ interface BundleIndex {
   revision: string;
   /** The commit's committer time, ISO 8601 (git's %cI). */
   commitTime: string;
+  /** How many commits lead to the revision (`git rev-list --count`): a later revision of the branch has a larger one. */
+  sequence: number;
+  /** Published as a rollback: agents take it even though it is older than what they applied. */
+  rollback: boolean;
   minAgentVersion: string;
   /** policies/guardrails.yaml of the revision, as in force for its agents; null when the repository has none. */
   guardrails: Guardrails | null;
@@ -50,14 +71,31 @@ export interface Bundle {
   layers: Descriptor[];
   manifest: Buffer;
   manifestDigest: string;
+  /** Per site, its own small manifest (tagged `<channel>.<site>`). */
+  siteManifests: Map<string, { manifest: Buffer; digest: string }>;
+}
+
+/** What a site's layer holds: its desired state per role and the policies its agents report and guard by. */
+export interface SiteContent {
+  byRole: DesiredByRole;
+  notifications?: Notifications;
+  area?: Area;
+}
+
+/** A site layer as published (SiteContent, the site's name and the guardrails in force). */
+interface SiteLayer extends SiteContent {
+  site: string;
+  guardrails?: Guardrails;
 }
 
 export interface BundleInput {
   revision: string;
   commitTime: string;
+  sequence: number;
+  rollback?: boolean;
   guardrails: Guardrails | null;
-  /** Every site's desired state (from reconcile/pipeline.ts with 'all'). */
-  sites: ReadonlyMap<string, Desired>;
+  /** Every site's content (reconcile/pipeline.ts compileByRole). */
+  sites: ReadonlyMap<string, SiteContent>;
 }
 
 export function sha256(data: Buffer): string {
@@ -73,8 +111,9 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-function siteLayer(site: string, desired: Desired): Buffer {
-  const text = canonicalJson(desired);
+function siteLayer(site: string, content: SiteContent, guardrails: Guardrails | null): Buffer {
+  const layer: SiteLayer = { site, ...content, ...(guardrails ? { guardrails } : {}) };
+  const text = canonicalJson(layer);
   // Desired state holds secret references (the schema refuses values); a credential here is a bug upstream.
   if (redactText(text) !== text) {
     throw new BundleError(
@@ -92,7 +131,7 @@ export function buildBundle(input: BundleInput): Bundle {
   const layers: Descriptor[] = [];
   const sites: BundleIndex['sites'] = {};
   for (const name of [...input.sites.keys()].sort()) {
-    const bytes = siteLayer(name, input.sites.get(name)!);
+    const bytes = siteLayer(name, input.sites.get(name)!, input.guardrails);
     const digest = sha256(bytes);
     blobs.set(digest, bytes);
     sites[name] = { digest, size: bytes.length };
@@ -102,6 +141,8 @@ export function buildBundle(input: BundleInput): Bundle {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
     revision: input.revision,
     commitTime: input.commitTime,
+    sequence: input.sequence,
+    rollback: input.rollback ?? false,
     minAgentVersion: AGENT_VERSION,
     guardrails: input.guardrails,
     sites,
@@ -121,5 +162,37 @@ export function buildBundle(input: BundleInput): Bundle {
     }),
     'utf8',
   );
-  return { index, blobs, config, layers, manifest, manifestDigest: sha256(manifest) };
+  const manifestDigest = sha256(manifest);
+  blobs.set(sha256(EMPTY_CONFIG), EMPTY_CONFIG);
+  const siteManifests = new Map<string, { manifest: Buffer; digest: string }>();
+  for (const layer of layers) {
+    const site = layer.annotations![SITE_ANNOTATION]!;
+    const bytes = Buffer.from(
+      canonicalJson({
+        schemaVersion: 2,
+        mediaType: MEDIA_TYPES.manifest,
+        artifactType: MEDIA_TYPES.siteArtifact,
+        config: { mediaType: MEDIA_TYPES.empty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length },
+        layers: [layer],
+        subject: { mediaType: MEDIA_TYPES.manifest, digest: manifestDigest, size: manifest.length },
+        annotations: {
+          [ANNOTATIONS.revision]: input.revision,
+          [ANNOTATIONS.site]: site,
+          [ANNOTATIONS.schema]: String(BUNDLE_SCHEMA_VERSION),
+          [ANNOTATIONS.sequence]: String(input.sequence),
+          [ANNOTATIONS.commitTime]: input.commitTime,
+          [ANNOTATIONS.minAgentVersion]: AGENT_VERSION,
+          ...(input.rollback ? { [ANNOTATIONS.rollback]: 'true' } : {}),
+        },
+      }),
+      'utf8',
+    );
+    siteManifests.set(site, { manifest: bytes, digest: sha256(bytes) });
+  }
+  return { index, blobs, config, layers, manifest, manifestDigest, siteManifests };
+}
+
+/** The tag of a site's manifest in a channel: `<channel>.<site>`. */
+export function siteTag(channel: string, site: string): string {
+  return `${channel}.${site}`;
 }

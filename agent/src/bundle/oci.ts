@@ -1,11 +1,22 @@
-// A minimal push client of the OCI distribution API (opencontainers/distribution-spec): blob existence
-// (HEAD), monolithic upload (POST, then PUT with the digest), manifest PUT by tag, and manifest GET. Auth: the
+// A minimal client of the OCI distribution API (opencontainers/distribution-spec): blob existence (HEAD),
+// monolithic upload (POST, then PUT with the digest), manifest PUT, manifest HEAD/GET and blob GET (each
+// checked against its digest; a blob may come through a registry mirror, as dfdaemon serves it). Auth: the
 // registry's 401 challenge (WWW-Authenticate) decides — Basic, or a Bearer token from its realm (Harbor,
 // Docker Hub), with a username and password when given. Every request is bounded by a timeout; every failure
 // is a sentence naming the registry and what to do. One module, so a library (e.g. oras) can replace it.
+import { createHash } from 'node:crypto';
 import { MirrornetError } from '../errors.js';
 
-class RegistryError extends MirrornetError {}
+export class RegistryError extends MirrornetError {
+  /** The registry did not answer (down, unreachable, timed out), as opposed to answering with a refusal. */
+  unreachable = false;
+}
+
+function unreachable(message: string, cause: unknown): RegistryError {
+  const e = new RegistryError(message, { cause });
+  e.unreachable = true;
+  return e;
+}
 
 /** Where to push: `oci://HOST[:PORT]/PATH[:TAG]` over HTTPS; `oci+http://...` over plain HTTP (a local or private test registry). */
 export interface OciTarget {
@@ -18,6 +29,13 @@ export interface OciTarget {
 
 const REPOSITORY = /^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:\/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$/;
 export const TAG = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+const MANIFEST_ACCEPT = 'application/vnd.oci.image.manifest.v1+json';
+/** Distribution refuses manifests over 4 MiB; nothing larger is read. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function sha256Of(bytes: Buffer): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 
 /** Parse `--to`, or say why it is not a reference this client takes (a reference with `@` is not repeated: it may hold credentials). */
 export function parseOciReference(ref: string): OciTarget | { error: string } {
@@ -39,6 +57,8 @@ export function parseOciReference(ref: string): OciTarget | { error: string } {
 interface ClientOptions {
   username?: string;
   password?: string;
+  /** What the token is asked for: `push` (publish) or `pull` (agents); default push. */
+  access?: 'push' | 'pull';
   /** Per request; default 60 s. */
   timeoutMs?: number;
 }
@@ -91,15 +111,13 @@ export class OciClient {
     } catch (cause) {
       const e = cause as Error & { cause?: { code?: string } };
       if (e.name === 'TimeoutError' || e.name === 'AbortError') {
-        throw new RegistryError(`The registry ${this.target.host} did not answer within ${this.timeoutMs / 1000} s (${what}): check it is up and reachable.`, {
-          cause,
-        });
+        throw unreachable(`The registry ${new URL(url).host} did not answer within ${this.timeoutMs / 1000} s (${what}): check it is up and reachable.`, cause);
       }
       const code = e.cause?.code ?? e.message;
-      throw new RegistryError(
-        `Cannot reach the registry ${this.target.host} (${code}) to ${what}: check the address in --to` +
-          `${this.target.base.startsWith('https') ? ' (use oci+http:// for a registry without TLS)' : ''} and that the registry is running.`,
-        { cause },
+      throw unreachable(
+        `Cannot reach the registry ${new URL(url).host} (${code}) to ${what}: check the address` +
+          `${this.target.base.startsWith('https') ? ' (oci+http:// for a registry without TLS)' : ''} and that the registry is running.`,
+        cause,
       );
     }
   }
@@ -113,7 +131,7 @@ export class OciClient {
     if (challenge?.scheme !== 'bearer' || !challenge.params['realm']) return false;
     const url = new URL(challenge.params['realm']);
     if (challenge.params['service']) url.searchParams.set('service', challenge.params['service']);
-    url.searchParams.set('scope', `repository:${this.target.repository}:pull,push`);
+    url.searchParams.set('scope', `repository:${this.target.repository}:${this.opts.access === 'pull' ? 'pull' : 'pull,push'}`);
     const basic = this.basic;
     const res = await this.send(url.toString(), { headers: basic ? { authorization: basic } : {} }, `get a token to ${what}`);
     if (!res.ok) return false;
@@ -132,10 +150,11 @@ export class OciClient {
     let res = await attempt();
     if (res.status === 401 && (await this.authenticate(parseChallenge(res.headers.get('www-authenticate')), what))) res = await attempt();
     if (res.status === 401 || res.status === 403) {
-      const given = this.opts.username !== undefined ? `the account ${this.opts.username} may not push` : 'it needs credentials';
+      const right = this.opts.access === 'pull' ? 'pull' : 'push';
+      const given = this.opts.username !== undefined ? `the account ${this.opts.username} may not ${right}` : 'it needs credentials';
       throw new RegistryError(
         `The registry ${this.target.host} refused to ${what} (HTTP ${res.status}: ${given} to ${this.target.repository}): ` +
-          'give --username and --password REF of an account with push rights to that repository.',
+          `give --username and --password REF of an account with ${right} rights to that repository.`,
       );
     }
     return res;
@@ -169,6 +188,63 @@ export class OciClient {
     const put = await this.request('PUT', url.toString(), what, { body: bytes, headers: { 'content-type': 'application/octet-stream' } });
     if (put.status !== 201) return this.fail(put, what);
     await put.body?.cancel();
+  }
+
+  /** The digest a tag (or digest) points at now, from one HEAD request; undefined when there is none. */
+  async manifestDigest(reference: string): Promise<string | undefined> {
+    const what = `check ${this.target.repository}:${reference}`;
+    const res = await this.request('HEAD', `/v2/${this.target.repository}/manifests/${reference}`, what, { headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return this.fail(res, what);
+    const digest = res.headers.get('docker-content-digest');
+    if (!digest) return (await this.getManifest(reference))?.digest;
+    return digest;
+  }
+
+  /** A manifest's bytes and digest (checked against the reference when it is a digest); undefined when there is none. */
+  async getManifest(reference: string): Promise<{ bytes: Buffer; digest: string } | undefined> {
+    const what = `read the manifest ${this.target.repository}:${reference}`;
+    const res = await this.request('GET', `/v2/${this.target.repository}/manifests/${reference}`, what, { headers: { accept: MANIFEST_ACCEPT } });
+    if (res.status === 404) return undefined;
+    if (res.status !== 200) return this.fail(res, what);
+    const bytes = await this.readLimited(res, MAX_MANIFEST_BYTES, what);
+    const digest = sha256Of(bytes);
+    if (reference.startsWith('sha256:') && digest !== reference) {
+      throw new RegistryError(`The registry ${this.target.host} answered ${reference} with content whose digest is ${digest}: refused.`);
+    }
+    return { bytes, digest };
+  }
+
+  /**
+   * A blob, checked against its digest, at most `maxBytes`. With `mirror` (a registry mirror such as dfdaemon's
+   * proxy, `http://host:port`), it is asked for it, naming this registry as containerd does (`?ns=host`).
+   */
+  async getBlob(digest: string, maxBytes: number, mirror?: string): Promise<Buffer> {
+    const what = `read the blob ${digest} of ${this.target.repository}${mirror ? ` through the mirror ${new URL(mirror).host}` : ''}`;
+    const path = `/v2/${this.target.repository}/blobs/${digest}`;
+    const url = mirror ? `${mirror.replace(/\/$/, '')}${path}?ns=${encodeURIComponent(this.target.host)}` : path;
+    const res = await this.request('GET', url, what);
+    if (res.status !== 200) return this.fail(res, what);
+    const bytes = await this.readLimited(res, maxBytes, what);
+    const got = sha256Of(bytes);
+    if (got !== digest) throw new RegistryError(`The blob ${digest} of ${this.target.repository} arrived with the digest ${got}: refused, nothing applied.`);
+    return bytes;
+  }
+
+  private async readLimited(res: Response, maxBytes: number, what: string): Promise<Buffer> {
+    const declared = Number(res.headers.get('content-length') ?? '0');
+    if (declared > maxBytes) {
+      await res.body?.cancel();
+      throw new RegistryError(`The registry ${this.target.host} offered ${declared} bytes to ${what}; at most ${maxBytes} are taken.`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body ?? []) {
+      size += (chunk as Uint8Array).length;
+      if (size > maxBytes) throw new RegistryError(`The registry ${this.target.host} sent more than ${maxBytes} bytes to ${what}: refused.`);
+      chunks.push(Buffer.from(chunk as Uint8Array));
+    }
+    return Buffer.concat(chunks);
   }
 
   /** PUT a manifest under a tag (or digest); returns the digest the registry computed. */

@@ -3,7 +3,7 @@
 // allowed-signers files the agent uses for commits. The signature travels as its own small OCI artifact in the
 // bundle's repository, tagged `sha256-<hex>.sig` after the digest it signs (as cosign does), so any registry
 // that stores images stores it too; its `subject` names the bundle for registries that list referrers.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MirrornetError } from '../errors.js';
@@ -18,6 +18,9 @@ const SIGNATURE_MEDIA_TYPES = {
 } as const;
 
 class SignatureError extends MirrornetError {}
+
+/** The media type of the layer that holds a signature. */
+export const SIGNATURE_LAYER_MEDIA_TYPE = SIGNATURE_MEDIA_TYPES.signature;
 
 /** The tag the signature of `digest` is pushed under: `sha256-<hex>.sig`. */
 export function signatureTag(digest: string): string {
@@ -44,25 +47,39 @@ function firstLine(text: string): string {
 }
 
 /**
- * Sign `digest` with a private key given as its contents (a resolved secret reference). The key is written
- * to a private temporary file for ssh-keygen and removed at once; the armored signature is returned.
+ * Sign each of `digests` with a private key given as its contents (a resolved secret reference), in one
+ * ssh-keygen run however many there are (a fleet's bundle signs one manifest per site). The key is written to
+ * a private temporary file for ssh-keygen and removed at once; the armored signatures are returned by digest.
  */
-export async function signDigest(exec: Exec, digest: string, privateKey: string): Promise<string> {
+export async function signDigests(exec: Exec, digests: readonly string[], privateKey: string): Promise<Map<string, string>> {
   return withTempDir(async (dir) => {
     const keyFile = join(dir, 'key');
     await writeFile(keyFile, privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-    const res = await exec.run('ssh-keygen', ['-q', '-Y', 'sign', '-n', SIGNATURE_NAMESPACE, '-f', keyFile], {
-      input: digest,
+    const files = digests.map((_d, i) => join(dir, `m${i}`));
+    await Promise.all(files.map((f, i) => writeFile(f, digests[i]!)));
+    const res = await exec.run('ssh-keygen', ['-q', '-Y', 'sign', '-n', SIGNATURE_NAMESPACE, '-f', keyFile, ...files], {
       allowFail: true,
-      timeoutMs: 30_000,
+      timeoutMs: 60_000 + digests.length * 50,
     });
-    if (res.code !== 0 || !res.stdout.includes('BEGIN SSH SIGNATURE')) {
+    const out = new Map<string, string>();
+    if (res.code === 0) {
+      for (const [i, f] of files.entries()) {
+        const sig = await readFile(`${f}.sig`, 'utf8').catch(() => '');
+        if (sig.includes('BEGIN SSH SIGNATURE')) out.set(digests[i]!, sig);
+      }
+    }
+    if (out.size !== new Set(digests).size) {
       throw new SignatureError(
         `ssh-keygen could not sign the bundle (${firstLine(res.stderr)}): --sign-key must reference an SSH private key without a passphrase.`,
       );
     }
-    return res.stdout;
+    return out;
   });
+}
+
+/** Sign one digest (signDigests with one). */
+export async function signDigest(exec: Exec, digest: string, privateKey: string): Promise<string> {
+  return (await signDigests(exec, [digest], privateKey)).get(digest)!;
 }
 
 export type Verification = { ok: true; principal: string } | { ok: false; reason: string };

@@ -1,10 +1,8 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
 import { redactDeep } from '../redact.js';
-import { join } from 'node:path';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
 import type { Logger } from 'pino';
-import { evaluateInChild } from '../reconcile/evaluate.js';
 import type { EventSink } from '../reconcile/events.js';
 import type { Applied } from '../reconcile/applied.js';
 import { Agent } from '../reconcile/loop.js';
@@ -12,13 +10,30 @@ import { createMetrics } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer, DEFAULT_LIMITS, type ServerLimits } from '../server/index.js';
-import { GitSource } from '../source/clone.js';
+import { bearerMatches } from '../bundle/feed.js';
+import { localExec } from '../host/exec.js';
+import { fanoutEndpoint, publisherOf, sourcesOf } from './agent-sources.js';
 import { UsageError, UserError } from './errors.js';
 import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
 
 export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
-  repoUrl: string;
+  repoUrl?: string;
+  /** A bundle channel, `oci://HOST/PROJECT/REPO[:CHANNEL]`, instead of the git repository. */
+  source?: string;
+  registryMirror?: string;
+  registryUsername?: string;
+  registryPassword?: string;
+  /** Node hosts: learn of new revisions from the site's gateway agent at this URL. */
+  gateway?: string;
+  /** The site's fan-out token (a secret reference): a gateway asks it of its nodes, a node sends it. */
+  fanoutToken?: string;
+  /** Token a registry's webhook must send (a secret reference): enables POST /hooks/registry. */
+  registryHookToken?: string;
+  /** The publisher role: publish each new valid revision of the git repository here. */
+  publishTo?: string;
+  signKey?: string;
+  allowRollback?: boolean;
   branch: string;
   interval: string;
   listen: string;
@@ -136,37 +151,37 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const log = createLogger().child({ component: 'agent', site: opts.region });
   const stateDir = stateDirOf(opts);
   const store = new StateStore(stateDir);
-  const source = new GitSource({
-    url: opts.repoUrl,
-    branch: opts.branch,
-    dir: join(stateDir, 'repo'),
-    ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
+  checkSecretReferences({
+    '--registry-password': opts.registryPassword,
+    '--fanout-token': opts.fanoutToken,
+    '--registry-hook-token': opts.registryHookToken,
+    '--sign-key': opts.signKey,
   });
+  const secrets = hostSecrets({ root: opts.root });
   const metrics = createMetrics();
   const stopping = new AbortController();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log, stopping.signal);
+  const sources = await sourcesOf(opts, roles, stateDir, secrets, localExec());
   const report = await reporters(opts, stateDir, log);
   const interval = intervalMs(opts.interval);
-  const agent = new Agent(
-    { site: opts.region, roles, intervalMs: interval },
-    source,
-    store,
-    deps,
-    log,
-    metrics,
-    report.sink,
-    evaluateInChild,
-    report.onApplied,
-  );
+  const agent = new Agent({ site: opts.region, roles, intervalMs: interval }, sources.revisions, store, deps, log, metrics, report.sink, report.onApplied);
+  const publisher = opts.publishTo ? await publisherOf(opts, stateDir, secrets, log, report.sink) : undefined;
+  const tick = async (reason: string) => {
+    await publisher?.run(reason);
+    const result = await agent.tick(reason);
+    sources.broadcast?.offer(sources.bundle?.latest());
+    return result;
+  };
 
   if (opts.once) {
-    const result = await agent.tick('once');
+    const result = await tick('once');
     io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
     await report.close(10_000);
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }
 
-  const webhookSecret = opts.webhookSecret ? await hostSecrets({ root: opts.root }).resolve(opts.webhookSecret) : undefined;
+  const webhookSecret = opts.webhookSecret ? await secrets.resolve(opts.webhookSecret) : undefined;
+  const hookToken = opts.registryHookToken ? await secrets.resolve(opts.registryHookToken) : undefined;
   // A stall is visible (/healthz 503, the stall gauge, the log, chat): no reconcile completed within two
   // intervals, or the state cannot be read; checked on a timer too, so nobody needs to probe for it.
   const unwatch = agent.health.watch();
@@ -175,10 +190,14 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     registry: metrics.registry,
     ...(webhookSecret ? { webhookSecret } : {}),
     branch: opts.branch,
-    trigger: (reason) => void agent.tick(reason),
+    trigger: (reason) => void tick(reason),
     health: () => agent.health.check(),
     ready: () => agent.ready,
     limits,
+    ...(sources.broadcast && sources.fanoutToken ? { fanout: fanoutEndpoint(sources.broadcast, sources.fanoutToken) } : {}),
+    ...(hookToken
+      ? { registryHook: { authorized: (a: string | undefined) => bearerMatches(a, hookToken) || bearerMatches(`Bearer ${a ?? ''}`, hookToken) } }
+      : {}),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -192,9 +211,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     });
     server.listen(listen.port, listen.host, () => resolve());
   });
-  log.info({ listen: opts.listen, interval: opts.interval, repo: opts.repoUrl, branch: opts.branch }, 'agent started');
-  void agent.tick('startup');
-  const task = scheduleTicks(opts.interval, () => agent.tick('interval'));
+  log.info({ listen: opts.listen, interval: opts.interval, source: opts.source ?? opts.repoUrl, branch: opts.branch }, 'agent started');
+  void tick('startup');
+  const task = scheduleTicks(opts.interval, () => tick('interval'));
+  // A node learns of a new revision from its gateway at once (long-poll), besides its own interval.
+  const feedStop = new AbortController();
+  const watching = sources.feed?.watch(() => void tick('gateway'), feedStop.signal);
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'agent stopping');
@@ -205,7 +227,8 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       const grace = setTimeout(() => stopping.abort(), STOP_GRACE_MS);
       const idle = agent.stop().then(() => clearTimeout(grace));
       const closed = new Promise<void>((r) => server.close(() => r()));
-      void Promise.all([closed, idle, report.close(5000)]).then(() => resolve());
+      feedStop.abort();
+      void Promise.all([closed, idle, report.close(5000), watching]).then(() => resolve());
       // Whatever still runs by then (a validation child, a remote call) does not keep the process: exit.
       setTimeout(() => {
         log.warn('the agent did not finish stopping within its grace; exiting');

@@ -123,6 +123,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--sign-key <ref>', 'secret reference (env:NAME or file:/path) of the SSH private key that signs the bundle')
     .option('--username <name>', 'registry account with push rights')
     .option('--password <ref>', "secret reference (env:NAME or file:/path) of that account's password or token")
+    .option('--rollback', 'publish a revision older than the one the channel holds, on purpose (agents take it)')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
     .action(async (opts: import('./publish.js').PublishOptions) => {
       const { publishCommand } = await import('./publish.js');
@@ -172,9 +173,21 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   serviceOptions(program.command('agent'))
-    .description('Run the reconcile loop of this host: pull the repository, apply, heal or report drift.')
+    .description(
+      'Run the reconcile loop of this host: take each new revision (from the git repository, ' +
+        "or its site's signed bundle in a registry), apply, heal or report drift.",
+    )
     .requiredOption('--region <name>', 'the site (region or core) this host belongs to')
-    .requiredOption('--repo-url <url>', 'git URL of the configuration repository')
+    .option('--repo-url <url>', 'git URL of the configuration repository (small fleets, and the publisher)')
+    .option('--source <oci://host/project/repo[:channel]>', "follow published bundles instead: this site's manifest in that channel (oci+http:// without TLS)")
+    .option('--registry-mirror <url>', "the region's registry mirror (dfdaemon's proxy) the site's layer is fetched through")
+    .option('--registry-username <name>', 'registry account that may pull the bundles')
+    .option('--registry-password <ref>', "secret reference (env:NAME or file:/path) of that account's password or token")
+    .option('--gateway <url>', "node hosts: learn of new bundles from the site's gateway agent (its --listen address)")
+    .option('--fanout-token <ref>', "secret reference of the site's fan-out token: a gateway asks it of its nodes, a node sends it")
+    .option('--registry-hook-token <ref>', 'secret reference of the token a registry webhook sends (Harbor auth header): enables POST /hooks/registry')
+    .option('--publish-to <oci://host/project/repo[:channel]>', 'publisher role: publish each new valid revision of --repo-url there')
+    .option('--sign-key <ref>', 'publisher role: secret reference of the SSH private key that signs the bundles')
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--roles <roles>', 'comma-separated roles of this host: gateway, node, hub', 'gateway,node')
     .option('--interval <duration>', 'how often to reconcile (10s, 30s, 1m, 5m ...)', '30s')
@@ -186,7 +199,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       '--webhook-rate <burst/per-second>',
       'webhooks one source (an IPv4 address, an IPv6 /64) may send at once, then per second; more get 429 (default 20/1)',
     )
-    .option('--allowed-signers <file>', 'only apply commits signed by a key in this SSH allowed-signers file')
+    .option('--allowed-signers <file>', 'only apply commits (--repo-url) or bundles (--source, required) signed by a key in this SSH allowed-signers file')
     .option('--root <dir>', 'prefix for every host path (a sandbox instead of /)', '/')
     .option('--netns <name>', 'run every ip/wg/iptables command inside this network namespace')
     .option('--docker-reload <command>', 'command that reloads Docker (SIGHUP)')

@@ -1,15 +1,20 @@
-// `mirrornet publish`: validate the fleet of one revision once, compile every site's desired state through
-// the one pipeline, and push it as a signed OCI artifact (bundle/): one layer per site, the index as config,
-// tagged with the commit and a channel; the SSH signature as a `sha256-<hex>.sig` artifact beside it.
-import { buildBundle, MEDIA_TYPES, type Bundle } from '../bundle/build.js';
-import { OciClient, parseOciReference, TAG } from '../bundle/oci.js';
-import { signatureArtifact, signDigest } from '../bundle/sign.js';
-import type { Desired } from '../desired/types.js';
+// `mirrornet publish` (and the publisher role of an agent): validate the fleet of one revision once, compile
+// every site's desired state per role through the one pipeline, judge it against the revision the channel
+// holds now (the fleet-wide removal guardrail, and no silent step back), and push it as a signed OCI artifact
+// (bundle/): the bundle (one layer per site, the index as config) tagged with the commit and the channel, and
+// each site's small manifest tagged `<channel>.<site>`, each with its SSH signature as `sha256-<hex>.sig`.
+// Order matters for the agents that poll: every manifest is stored by digest and signed before a tag moves.
+import pLimit from 'p-limit';
+import { buildBundle, MEDIA_TYPES, siteTag, type Bundle, type SiteContent } from '../bundle/build.js';
+import { OciClient, parseOciReference, TAG, type OciTarget } from '../bundle/oci.js';
+import { signatureArtifact, signatureTag, signDigests } from '../bundle/sign.js';
 import { MirrornetError } from '../errors.js';
 import { localExec } from '../host/exec.js';
 import { hostSecrets } from '../host/secrets.js';
+import type { Guardrails } from '../model/schema.js';
 import { formatText } from '../policy/format.js';
-import { evaluateRepository, type Evaluation } from '../reconcile/pipeline.js';
+import { fleetOutline, judgeRemovals } from '../reconcile/fleet-guard.js';
+import { compileByRole, evaluateRepository, type Evaluation } from '../reconcile/pipeline.js';
 import { isSecretReference } from '../redact.js';
 import { git } from '../source/git.js';
 import { UsageError, UserError } from './errors.js';
@@ -22,50 +27,169 @@ export interface PublishOptions {
   signKey?: string;
   username?: string;
   password?: string;
+  rollback?: boolean;
   format: 'text' | 'json';
 }
 
 const DEFAULT_CHANNEL = 'main';
+/** Requests to the registry at once while pushing. */
+const CONCURRENCY = 8;
+
+export interface PublishRequest {
+  repo: string;
+  revision: string;
+  target: OciTarget;
+  /** The private key's contents (a resolved secret); unsigned without. */
+  signingKey?: string;
+  username?: string;
+  password?: string;
+  rollback?: boolean;
+}
+
+export interface Published {
+  revision: string;
+  digest: string;
+  tags: string[];
+  sites: string[];
+  signed: boolean;
+  /** The channel already held this revision: nothing was pushed. */
+  unchanged: boolean;
+}
+
+/** Why a revision is not published (invalid, does not compile, a guardrail, older than the channel's). */
+export class PublishRefused extends UserError {
+  constructor(
+    message: string,
+    readonly details = '',
+  ) {
+    super(message);
+  }
+}
 
 async function evaluate(repo: string, revision: string): Promise<Evaluation> {
   try {
-    return await evaluateRepository({ repo, revision }, 'all');
+    return await evaluateRepository({ repo, revision }, []);
   } catch (err) {
     if (err instanceof MirrornetError) throw new UserError(`--revision ${revision}: ${err.userMessage}`, 2, { cause: err });
     throw err;
   }
 }
 
-/** Every site's desired state, or exit 1 with the findings (invalid fleet) or the sites that do not compile. */
-function desiredOf(evaluation: Evaluation, io: Io): Map<string, Desired> {
+/** Every site's content, or the findings (invalid fleet) or the sites that do not compile. */
+function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   const { report, revision } = evaluation;
   if (!report.valid) {
-    io.stderr(formatText(report));
-    throw new UserError(
-      `The fleet at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors, above); nothing was published. Fix it and try again.`,
+    throw new PublishRefused(
+      `The fleet at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors); nothing was published. Fix it and try again.`,
+      formatText(report),
     );
   }
-  const out = new Map<string, Desired>();
+  const out = new Map<string, SiteContent>();
   const failed: string[] = [];
-  for (const [site, compiled] of evaluation.sites) {
-    if ('error' in compiled) failed.push(`${site}: ${compiled.error}`);
-    else out.set(site, compiled.desired);
+  const notifications = report.fleet.policies.notifications?.value;
+  for (const [site, compiled] of compileByRole(report)) {
+    if ('error' in compiled) {
+      failed.push(`${site}: ${compiled.error}`);
+      continue;
+    }
+    const area = report.fleet.sites.get(site)?.value.area;
+    out.set(site, { byRole: compiled.byRole, ...(notifications ? { notifications } : {}), ...(area ? { area } : {}) });
   }
-  if (failed.length) throw new UserError(`Some sites do not compile at ${revision.slice(0, 12)}; nothing was published:\n  ${failed.join('\n  ')}`);
+  if (failed.length) throw new PublishRefused(`Some sites do not compile at ${revision.slice(0, 12)}; nothing was published:\n  ${failed.join('\n  ')}`);
   return out;
 }
 
-async function push(client: OciClient, bundle: Bundle, tags: string[], signature: string | undefined) {
-  for (const [digest, bytes] of bundle.blobs) await client.pushBlob(digest, bytes);
-  for (const tag of tags) await client.putManifest(tag, bundle.manifest, MEDIA_TYPES.manifest);
-  if (signature === undefined) return undefined;
-  const sig = signatureArtifact({ digest: bundle.manifestDigest, size: bundle.manifest.length }, signature);
-  for (const [digest, bytes] of sig.blobs) await client.pushBlob(digest, bytes);
-  await client.putManifest(sig.tag, sig.manifest, MEDIA_TYPES.manifest);
-  return { tag: sig.tag, digest: sig.manifestDigest };
+/** What the channel holds now: its revision and sequence, from the bundle's index (undefined: nothing yet). */
+async function channelHead(client: OciClient, channel: string): Promise<{ revision: string; sequence: number; digest: string } | undefined> {
+  const manifest = await client.getManifest(channel);
+  if (!manifest) return undefined;
+  const config = (JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
+  if (!config) return undefined;
+  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as { revision?: string; sequence?: number };
+  return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, digest: manifest.digest } : undefined;
 }
 
-/** Exit 0 published, 1 invalid fleet or registry failure, 2 usage error. */
+/** The fleet-wide removal guardrail against what the channel holds (when the repository has that revision). */
+async function judgeAgainst(repo: string, base: string, evaluation: Evaluation): Promise<void> {
+  const known = await git(repo, ['cat-file', '-e', `${base}^{commit}`]).then(
+    () => true,
+    () => false,
+  );
+  if (!known) return;
+  const before = await evaluate(repo, base);
+  if (!before.report.valid) return;
+  const limits: Guardrails | undefined = before.report.fleet.policies.guardrails?.value;
+  const judgement = judgeRemovals(fleetOutline(before.report.fleet), fleetOutline(evaluation.report.fleet), limits);
+  if (judgement.trips.length) {
+    throw new PublishRefused(
+      `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds, ` +
+        judgement.trips.map((t) => t.message).join(' '),
+    );
+  }
+}
+
+async function pushBundle(client: OciClient, bundle: Bundle, channel: string, signatures: Map<string, string> | undefined): Promise<string[]> {
+  const limit = pLimit(CONCURRENCY);
+  await Promise.all([...bundle.blobs].map(([digest, bytes]) => limit(() => client.pushBlob(digest, bytes))));
+  const manifests = [
+    { manifest: bundle.manifest, digest: bundle.manifestDigest, tags: [bundle.index.revision, channel] },
+    ...[...bundle.siteManifests].map(([site, m]) => ({ ...m, tags: [siteTag(channel, site)] })),
+  ];
+  // Stored by digest and signed first: an agent that sees a tag move finds the signature there already.
+  await Promise.all(manifests.map((m) => limit(() => client.putManifest(m.digest, m.manifest, MEDIA_TYPES.manifest))));
+  if (signatures) {
+    await Promise.all(
+      manifests.map((m) =>
+        limit(async () => {
+          const sig = signatureArtifact({ digest: m.digest, size: m.manifest.length }, signatures.get(m.digest)!);
+          for (const [digest, bytes] of sig.blobs) await client.pushBlob(digest, bytes);
+          await client.putManifest(sig.tag, sig.manifest, MEDIA_TYPES.manifest);
+        }),
+      ),
+    );
+  }
+  // The sites' tags before the channel's: a reader of the channel finds every site there.
+  await Promise.all(manifests.slice(1).map((m) => limit(() => client.putManifest(m.tags[0]!, m.manifest, MEDIA_TYPES.manifest))));
+  for (const tag of [...new Set(manifests[0]!.tags)]) await client.putManifest(tag, bundle.manifest, MEDIA_TYPES.manifest);
+  return [...new Set(manifests[0]!.tags)];
+}
+
+/** Validate, judge, build, sign and push one revision. */
+export async function publishRevision(req: PublishRequest): Promise<Published> {
+  const evaluation = await evaluate(req.repo, req.revision);
+  const sites = contentOf(evaluation);
+  const revision = evaluation.revision;
+  if (!TAG.test(revision)) throw new UserError(`${revision} cannot be a tag.`, 2);
+  const channel = req.target.tag ?? DEFAULT_CHANNEL;
+  const client = new OciClient(req.target, {
+    ...(req.username !== undefined ? { username: req.username } : {}),
+    ...(req.password !== undefined ? { password: req.password } : {}),
+  });
+  const sequence = Number((await git(req.repo, ['rev-list', '--count', revision])).trim());
+  const head = await channelHead(client, channel);
+  const names = [...sites.keys()].sort();
+  if (head?.revision === revision) return { revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
+  if (head && head.sequence > sequence && !req.rollback) {
+    throw new PublishRefused(
+      `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds (${sequence} commits against ${head.sequence}); ` +
+        'nothing was published. Publish a newer commit that reverts, or publish it again with --rollback on purpose.',
+    );
+  }
+  if (head) await judgeAgainst(req.repo, head.revision, evaluation);
+  const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
+  const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
+  const bundle = buildBundle({ revision, commitTime, sequence, rollback: req.rollback === true, guardrails, sites });
+  for (const site of names) {
+    const tag = siteTag(channel, site);
+    if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);
+  }
+  const digests = [bundle.manifestDigest, ...[...bundle.siteManifests.values()].map((m) => m.digest)];
+  const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), digests, req.signingKey);
+  const tags = await pushBundle(client, bundle, channel, signatures);
+  return { revision, digest: bundle.manifestDigest, tags, sites: names, signed: signatures !== undefined, unchanged: false };
+}
+
+/** Exit 0 published, 1 invalid fleet, refused or registry failure, 2 usage error. */
 export async function publishCommand(opts: PublishOptions, io: Io): Promise<number> {
   const target = parseOciReference(opts.to);
   if ('error' in target) throw new UsageError(`--to: ${target.error}.`);
@@ -77,34 +201,34 @@ export async function publishCommand(opts: PublishOptions, io: Io): Promise<numb
       throw new UsageError(`${flag} takes a secret reference (env:NAME or file:/absolute/path); the value given is not repeated here.`);
   }
   if ((opts.username === undefined) !== (opts.password === undefined)) throw new UsageError('--username and --password go together.');
-
-  const evaluation = await evaluate(opts.repo, opts.revision);
-  const sites = desiredOf(evaluation, io);
-  const revision = evaluation.revision;
-  const channel = target.tag ?? DEFAULT_CHANNEL;
-  if (!TAG.test(revision)) throw new UserError(`${revision} cannot be a tag.`, 2);
-  const commitTime = (await git(opts.repo, ['show', '-s', '--format=%cI', revision])).trim();
-  const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
-  const bundle = buildBundle({ revision, commitTime, guardrails, sites });
-
   const secrets = hostSecrets();
-  const signature = opts.signKey === undefined ? undefined : await signDigest(localExec(), bundle.manifestDigest, await secrets.resolve(opts.signKey));
-  const client = new OciClient(target, {
-    ...(opts.username !== undefined ? { username: opts.username } : {}),
-    ...(opts.password !== undefined ? { password: await secrets.resolve(opts.password) } : {}),
-  });
-  const tags = [...new Set([revision, channel])];
-  const signed = await push(client, bundle, tags, signature);
-
-  const name = `${opts.to.split('://')[0]}://${target.host}/${target.repository}`;
-  if (opts.format === 'json') {
-    const out = { reference: `${name}@${bundle.manifestDigest}`, digest: bundle.manifestDigest, revision, tags, sites: [...sites.keys()].sort() };
-    io.stdout(`${JSON.stringify({ ...out, signature: signed ?? null }, null, 2)}\n`);
-  } else {
-    io.stdout(`published ${name}@${bundle.manifestDigest} (${sites.size} sites, revision ${revision.slice(0, 12)})\n`);
-    io.stdout(`tags: ${tags.join(', ')}\n`);
-    io.stdout(signed ? `signature: ${name}:${signed.tag}\n` : '');
+  let published: Published;
+  try {
+    published = await publishRevision({
+      repo: opts.repo,
+      revision: opts.revision,
+      target,
+      ...(opts.signKey !== undefined ? { signingKey: await secrets.resolve(opts.signKey) } : {}),
+      ...(opts.username !== undefined ? { username: opts.username } : {}),
+      ...(opts.password !== undefined ? { password: await secrets.resolve(opts.password) } : {}),
+      ...(opts.rollback ? { rollback: true } : {}),
+    });
+  } catch (err) {
+    if (err instanceof PublishRefused && err.details) io.stderr(err.details);
+    throw err;
   }
-  if (!signed) io.stderr('warning: the bundle is not signed (no --sign-key): agents that check signatures will refuse it.\n');
+  const name = `${opts.to.split('://')[0]}://${target.host}/${target.repository}`;
+  const { revision, digest, tags, sites } = published;
+  if (opts.format === 'json') {
+    const signature = published.signed ? { tag: signatureTag(digest) } : null;
+    io.stdout(`${JSON.stringify({ reference: `${name}@${digest}`, ...published, signature }, null, 2)}\n`);
+  } else if (published.unchanged) {
+    io.stdout(`${name}:${target.tag ?? DEFAULT_CHANNEL} already holds ${revision.slice(0, 12)}: nothing to publish\n`);
+  } else {
+    io.stdout(`published ${name}@${digest} (${sites.length} sites, revision ${revision.slice(0, 12)})\n`);
+    io.stdout(`tags: ${tags.join(', ')} and ${sites.length} site tags (${target.tag ?? DEFAULT_CHANNEL}.<site>)\n`);
+    io.stdout(published.signed ? `signed: each manifest's signature is tagged sha256-<hex>.sig\n` : '');
+  }
+  if (!published.signed && !published.unchanged) io.stderr('warning: the bundle is not signed (no --sign-key): agents refuse unsigned bundles.\n');
   return 0;
 }

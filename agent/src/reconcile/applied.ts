@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Desired } from '../desired/types.js';
 import { HostFiles } from '../host/files.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
+import type { RevisionOrigin } from './evaluate.js';
 import type { FleetOutline } from './fleet-guard.js';
 
 /** What the agent keeps of the last applied revision: enough to check drift and to report, no checkout. */
@@ -16,6 +17,8 @@ export interface Applied {
   area?: Area;
   /** The fleet's sites and links, for the fleet-wide guardrail (absent when applied by an agent without it). */
   outline?: FleetOutline;
+  /** A bundle revision's order and manifest: a bundle older than this one is refused. */
+  origin?: RevisionOrigin;
 }
 
 const FILE = 'desired.json';
@@ -36,6 +39,7 @@ export async function loadApplied(stateDir: string, revision?: string): Promise<
       ...(data.notifications ? { notifications: data.notifications } : {}),
       ...(data.area ? { area: data.area } : {}),
       ...(data.outline ? { outline: data.outline } : {}),
+      ...(data.origin ? { origin: data.origin } : {}),
     };
   } catch {
     return undefined;

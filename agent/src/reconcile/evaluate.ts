@@ -9,9 +9,15 @@ import type { FleetOutline } from './fleet-guard.js';
 
 /** What the child answers for one revision and one site; `outline` is the revision's fleet, for the fleet-wide guardrail. */
 export type RevisionEvaluation =
-  | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area; outline?: FleetOutline }
+  | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area; outline?: FleetOutline; origin?: RevisionOrigin }
   | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
   | { valid: true; compileError: string; outline?: FleetOutline };
+
+/** A bundle revision's place in its branch (commits before it) and its manifest. */
+export interface RevisionOrigin {
+  sequence: number;
+  digest: string;
+}
 
 /** Validate and compile the checkout in `dir` (at `revision`) for one site's roles. */
 export type Evaluate = (dir: string, site: string, roles: Role[], revision: string) => Promise<RevisionEvaluation>;

@@ -10,15 +10,14 @@ import { MirrornetError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
-import type { GitSource } from '../source/clone.js';
 import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
-import { evaluateInChild, type Evaluate } from './evaluate.js';
 import { judgeRemovals } from './fleet-guard.js';
 import type { AgentEvent, EventKind, EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
+import type { RevisionSource } from './source.js';
 import { LockedError, type AgentState, type StateStore } from './state.js';
 
 export interface AgentOptions {
@@ -45,8 +44,8 @@ const STOPPED: TickResult = { kind: 'failed', revision: 'unknown', step: 'stop',
 
 /** What a tick does, decided before the apply lock is taken. */
 type Decision =
-  /** Nothing new: heal or report drift against the applied revision. */
-  | { kind: 'keep'; revision: string; applied: Applied }
+  /** Nothing new (or the source cannot be reached: `unreachable` says why): heal or report drift against the applied revision. */
+  | { kind: 'keep'; revision: string; applied: Applied; unreachable?: string }
   /** The remote's revision was refused before and nothing is applied: nothing to do. */
   | { kind: 'refused'; revision: string; reason: string }
   /** Refuse the new revision and record why. */
@@ -80,14 +79,12 @@ export class Agent {
 
   constructor(
     readonly opts: AgentOptions,
-    private readonly source: GitSource,
+    private readonly source: RevisionSource,
     private readonly store: StateStore,
     deps: HostDeps,
     private readonly log: Logger,
     private readonly metrics: AgentMetrics,
     private readonly emit: EventSink = () => undefined,
-    /** Validates and compiles a checkout (default: in a short-lived child process). */
-    private readonly evaluate: Evaluate = evaluateInChild,
     /** Told the applied revision's policies at start and after each apply (e.g. the chat routing). */
     private readonly onApplied: (applied: Applied) => void = () => undefined,
   ) {
@@ -263,6 +260,7 @@ export class Agent {
         if (this.stopping) return STOPPED;
         const state = await this.step('state', () => this.store.load());
         if (state.appliedRevision !== before.appliedRevision || state.refused?.revision !== before.refused?.revision) return undefined;
+        if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
         if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason);
         if (decision.kind === 'block') return this.block(state, decision.revision, decision.reasons);
@@ -280,18 +278,29 @@ export class Agent {
   /** What to do about the remote's revision, given the state `before` (under the repository lock, no host change). */
   private async decide(before: AgentState, seen: (revision: string) => void): Promise<Decision> {
     // fetch: a cheap remote check first
-    const revision = await this.step('fetch', () => this.source.remoteRevision());
-    seen(revision);
     const applied = await loadApplied(this.store.dir, before.appliedRevision);
+    let revision: string;
+    try {
+      revision = await this.step('fetch', () => this.source.remoteRevision());
+    } catch (err) {
+      // A source that does not answer (a registry that is down) leaves the applied revision in place, still kept true.
+      if (applied && before.appliedRevision && (err as { unreachable?: boolean }).unreachable === true) {
+        return { kind: 'keep', revision: before.appliedRevision, applied, unreachable: redactText(userMessageOf(err)) };
+      }
+      throw err;
+    }
+    seen(revision);
     // Nothing new (or the new revision was refused already): keep the applied revision true.
     if (applied && (revision === before.appliedRevision || before.refused?.revision === revision)) return { kind: 'keep', revision, applied };
     if (!applied && before.refused?.revision === revision) return { kind: 'refused', revision, reason: before.refused.reason };
-    await this.step('fetch', () => this.source.checkout(revision));
-    // verify
-    const unsigned = await this.step('verify', () => this.source.verify(revision));
-    if (unsigned) return { kind: 'refuse', revision, reason: unsigned };
-    // validate + compile
-    const evaluation = await this.step('validate', () => this.evaluate(this.source.opts.dir, this.opts.site, this.opts.roles, revision));
+    // fetch the rest, verify, and validate + compile (git) or take the site's layer (bundle)
+    const evaluation = await this.source.load(revision, {
+      site: this.opts.site,
+      roles: this.opts.roles,
+      applied,
+      step: (name, fn) => this.step(name, fn),
+    });
+    if ('refused' in evaluation) return { kind: 'refuse', revision, reason: evaluation.refused };
     if (!evaluation.valid) {
       const first = evaluation.errors
         .slice(0, 3)
@@ -304,7 +313,7 @@ export class Agent {
     const removals = applied?.outline && evaluation.outline ? judgeRemovals(applied.outline, evaluation.outline, applied.guardrails) : undefined;
     if (removals?.trips.length) return { kind: 'block', revision, reasons: removals.trips.map((t) => t.message) };
     if ('compileError' in evaluation) return { kind: 'refuse', revision, reason: evaluation.compileError };
-    const { desired, guardrails, notifications, area, outline } = evaluation;
+    const { desired, guardrails, notifications, area, outline, origin } = evaluation;
     // The guardrails in force are those of the revision applied last: a commit cannot loosen the
     // guardrails that judge it (a change to them takes effect one revision later).
     const enforced = applied?.guardrails ?? guardrails;
@@ -317,6 +326,7 @@ export class Agent {
         ...(notifications ? { notifications } : {}),
         ...(area ? { area } : {}),
         ...(outline ? { outline } : {}),
+        ...(origin ? { origin } : {}),
       },
       ...(enforced ? { guardrails: enforced } : {}),
     };
@@ -396,6 +406,22 @@ export class Agent {
       { changes: summarize(plan) },
     );
     return n > 0 ? { kind: 'applied', revision, changes: n } : { kind: 'in-sync', revision };
+  }
+
+  /**
+   * The source cannot be reached: the applied revision stays, and is still kept true (drift handled as on any
+   * tick); the drift channel says why no new revision can arrive, once per distinct reason.
+   */
+  private async unreachableTick(state: AgentState, applied: Applied, reason: string, log: Logger): Promise<TickResult> {
+    const revision = state.appliedRevision!;
+    await this.driftTick(state, revision, applied, log);
+    this.driftEvent(
+      'apply-failed',
+      revision,
+      `${this.opts.site} cannot reach its configuration source: ${reason} It keeps ${revision.slice(0, 12)} applied and keeps checking drift against it.`,
+      { component: 'source' },
+    );
+    return { kind: 'failed', revision, step: 'fetch', reason };
   }
 
   private async driftTick(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {

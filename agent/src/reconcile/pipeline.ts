@@ -3,7 +3,8 @@
 // The agent's evaluation (in its child process), plan and apply, diff and pr-comment, and `npm start` all
 // come through here, so what CI shows for a pull request is what the agents will do.
 import { compile, CompileError } from '../desired/compile.js';
-import type { Desired, Role } from '../desired/types.js';
+import type { DesiredByRole } from '../desired/roles.js';
+import { ROLES, type Desired, type Role } from '../desired/types.js';
 import type { SiteEntry } from '../model/fleet.js';
 import { loadListed } from '../model/loader.js';
 import { computeRoutes } from '../net/routes.js';
@@ -82,4 +83,30 @@ export async function evaluateRepository(
     revision = listed.sha;
   }
   return { revision, report, sites: compileSites(report, select, opts) };
+}
+
+/**
+ * What every site of a valid fleet compiles to per role (a bundle's layers: a host joins the roles it runs,
+ * desired/roles.ts). A role the site cannot take is left out; a site none of whose roles compile is the sentence why.
+ */
+export function compileByRole(report: Report): Map<string, { byRole: DesiredByRole } | { error: string }> {
+  const out = new Map<string, { byRole: DesiredByRole } | { error: string }>();
+  if (!report.valid) return out;
+  const { fleet } = report;
+  const plan = computeRoutes(fleet);
+  for (const site of fleet.sites.values()) {
+    const byRole: DesiredByRole = {};
+    let error: string | undefined;
+    for (const role of ROLES) {
+      if (role === 'hub' && site.role !== 'hub') continue;
+      try {
+        byRole[role] = compile(fleet, site.name, [role], plan);
+      } catch (err) {
+        if (!(err instanceof CompileError)) throw err;
+        error ??= err.userMessage;
+      }
+    }
+    out.set(site.name, error !== undefined ? { error } : { byRole });
+  }
+  return out;
 }

@@ -52,6 +52,8 @@ export const DEFAULT_LIMITS: ServerLimits = {
 
 /** After an early answer (401, 413, 429, 503) the connection is closed this long after the answer, unread body or not. */
 const LINGER_MS = 1000;
+/** The longest a long-poll on /v1/bundle is held (below the socket timeout). */
+const MAX_LONG_POLL_MS = 25_000;
 
 export interface ServerDeps {
   log: Logger;
@@ -66,6 +68,14 @@ export interface ServerDeps {
   ready: () => boolean;
   /** Overrides of the defaults (tests make the timeouts short). */
   limits?: Partial<ServerLimits>;
+  /** GET /v1/bundle: a gateway hands its site's bundle head to the site's node agents (long-poll); absent: 404. */
+  fanout?: {
+    authorized(authorization: string | undefined): boolean;
+    /** The head (JSON) once it is not `after`, or undefined after `waitMs`. */
+    wait(after: string | undefined, waitMs: number, signal: AbortSignal): Promise<object | undefined>;
+  };
+  /** POST /hooks/registry: a registry's push or replication webhook (Harbor's auth header, distribution's notification headers). */
+  registryHook?: { authorized(authorization: string | undefined): boolean };
   /** The clock of the rate limiter and the delivery memory. */
   now?: () => number;
 }
@@ -222,6 +232,46 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
     return { status: 202, message: 'reconcile triggered' };
   }
 
+  /** A registry says an artifact was pushed or replicated: reconcile now (the tick's cheap check decides whether anything is new). */
+  async function registryHook(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!deps.registryHook) return refuse(res, 404, 'registry webhooks are not enabled on this agent\n');
+    const retryAfter = rate.take(req.socket.remoteAddress ?? 'unknown');
+    if (retryAfter > 0) {
+      refused('rate-limited');
+      return refuse(res, 429, 'too many requests\n', { 'retry-after': String(retryAfter) });
+    }
+    if (!deps.registryHook.authorized(req.headers.authorization)) {
+      refused('bad-signature');
+      return refuse(res, 401, 'missing or wrong Authorization\n');
+    }
+    const body = await readBody(req, MAX_WEBHOOK_BYTES);
+    if (body.kind === 'aborted') return void res.destroy();
+    if (body.kind === 'too-large') {
+      refused('too-large');
+      return refuse(res, 413, 'payload too large\n');
+    }
+    deps.trigger('registry');
+    return send(res, 202, 'reconcile triggered\n');
+  }
+
+  /** A node agent long-polls its gateway for the site's bundle head. */
+  async function fanout(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!deps.fanout) return refuse(res, 404, 'this agent hands out no bundle\n');
+    if (!deps.fanout.authorized(req.headers.authorization)) {
+      refused('bad-signature');
+      return refuse(res, 401, 'missing or wrong fan-out token\n');
+    }
+    const query = new URL(req.url ?? '/', 'http://agent').searchParams;
+    const after = query.get('after') ?? undefined;
+    const waitMs = Math.min(Math.max(Number(query.get('wait') ?? 0) || 0, 0), MAX_LONG_POLL_MS);
+    const closed = new AbortController();
+    res.once('close', () => closed.abort());
+    const head = await deps.fanout.wait(after, waitMs, closed.signal);
+    if (closed.signal.aborted) return;
+    if (!head) return void res.writeHead(204).end();
+    return send(res, 200, JSON.stringify(head), { 'content-type': 'application/json' });
+  }
+
   async function route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = pathOf(req.url);
     if (path === undefined) {
@@ -230,6 +280,8 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
     }
     const get = req.method === 'GET' || req.method === 'HEAD';
     if (path === '/hooks/github') return req.method === 'POST' ? webhook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/hooks/registry') return req.method === 'POST' ? registryHook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/v1/bundle' && req.method === 'GET') return fanout(req, res);
     if (path === '/healthz' && get) {
       const health = await deps.health();
       return health.ok ? send(res, 200, 'ok\n') : send(res, 503, `${health.reason ?? 'not healthy'}\n`);

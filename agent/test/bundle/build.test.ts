@@ -5,24 +5,29 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_VERSION, buildBundle, BundleError, sha256, SITE_ANNOTATION, type BundleInput } from '../../src/bundle/build.js';
-import type { Desired } from '../../src/desired/types.js';
+import { AGENT_VERSION, buildBundle, BundleError, sha256, SITE_ANNOTATION, siteTag, type BundleInput, type SiteContent } from '../../src/bundle/build.js';
 import { hostSecrets } from '../../src/host/secrets.js';
-import { evaluateRepository } from '../../src/reconcile/pipeline.js';
+import { compileByRole, evaluateRepository } from '../../src/reconcile/pipeline.js';
 import { SECRET_REFERENCE } from '../../src/redact.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const EXAMPLE_SITES = ['ap-jakarta', 'ap-singapore', 'cn-beijing', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
 
 async function exampleInput(): Promise<BundleInput> {
-  const { report, sites } = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, 'all');
+  const { report } = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, []);
   assert.equal(report.valid, true);
-  const desired = new Map<string, Desired>();
-  for (const [site, compiled] of sites) {
-    assert.ok('desired' in compiled, site);
-    desired.set(site, compiled.desired);
+  const sites = new Map<string, SiteContent>();
+  for (const [site, compiled] of compileByRole(report)) {
+    assert.ok('byRole' in compiled, site);
+    sites.set(site, { byRole: compiled.byRole });
   }
-  return { revision: 'f'.repeat(40), commitTime: '2026-01-02T03:04:05+00:00', guardrails: report.fleet.policies.guardrails!.value, sites: desired };
+  return {
+    revision: 'f'.repeat(40),
+    commitTime: '2026-01-02T03:04:05+00:00',
+    sequence: 42,
+    guardrails: report.fleet.policies.guardrails!.value,
+    sites,
+  };
 }
 
 /** Every string in a JSON value. */
@@ -48,7 +53,9 @@ describe('bundle builder', function () {
     assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.v1');
     assert.equal(manifest.config.mediaType, 'application/vnd.mirrornet.bundle.index.v1+json');
     const index = JSON.parse(bundle.blobs.get(manifest.config.digest)!.toString()) as Record<string, unknown> & { sites: Record<string, { digest: string }> };
-    assert.equal(index['schemaVersion'], 1);
+    assert.equal(index['schemaVersion'], 2);
+    assert.equal(index['sequence'], 42);
+    assert.equal(index['rollback'], false);
     assert.equal(index['minAgentVersion'], '0.1.0');
     assert.equal(index['commitTime'], '2026-01-02T03:04:05+00:00');
     assert.equal((index['guardrails'] as { maxDeletionsPerApply: number }).maxDeletionsPerApply, 20);
@@ -57,6 +64,47 @@ describe('bundle builder', function () {
       assert.equal(index.sites[layer.annotations![SITE_ANNOTATION]!]!.digest, layer.digest);
       assert.equal(JSON.parse(bundle.blobs.get(layer.digest)!.toString()).site, layer.annotations![SITE_ANNOTATION]);
     }
+  });
+
+  it('gives each site a small manifest of its own layer, tagged <channel>.<site>, naming the revision, its order and the agent it needs', () => {
+    const bundle = buildBundle(input);
+    const m = bundle.siteManifests.get('cn-shanghai')!;
+    assert.equal(sha256(m.manifest), m.digest);
+    assert.ok(m.manifest.length < 2048, `${m.manifest.length} bytes`);
+    const manifest = JSON.parse(m.manifest.toString()) as {
+      artifactType: string;
+      layers: { digest: string }[];
+      subject: { digest: string };
+      annotations: Record<string, string>;
+    };
+    assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.site.v1');
+    assert.deepEqual(
+      manifest.layers.map((l) => l.digest),
+      [bundle.index.sites['cn-shanghai']!.digest],
+    );
+    assert.equal(manifest.subject.digest, bundle.manifestDigest);
+    assert.deepEqual(manifest.annotations, {
+      'io.mirrornet.bundle.commit-time': '2026-01-02T03:04:05+00:00',
+      'io.mirrornet.bundle.min-agent-version': '0.1.0',
+      'io.mirrornet.bundle.schema': '2',
+      'io.mirrornet.bundle.sequence': '42',
+      'io.mirrornet.site': 'cn-shanghai',
+      'org.opencontainers.image.revision': 'f'.repeat(40),
+    });
+    assert.equal(siteTag('main', 'cn-shanghai'), 'main.cn-shanghai');
+    const rollback = JSON.parse(
+      buildBundle({ ...input, rollback: true })
+        .siteManifests.get('cn-shanghai')!
+        .manifest.toString(),
+    ) as typeof manifest;
+    assert.equal(rollback.annotations['io.mirrornet.bundle.rollback'], 'true');
+  });
+
+  it('keeps the layer of a site whose desired state did not change byte-identical from one revision to the next', () => {
+    const a = buildBundle(input);
+    const b = buildBundle({ ...input, revision: 'e'.repeat(40), sequence: 43 });
+    assert.equal(a.index.sites['cn-shanghai']!.digest, b.index.sites['cn-shanghai']!.digest);
+    assert.notEqual(a.siteManifests.get('cn-shanghai')!.digest, b.siteManifests.get('cn-shanghai')!.digest);
   });
 
   it('gives byte-identical blobs and manifest for the same revision, whatever the order of the sites', () => {
@@ -115,7 +163,7 @@ describe('bundle builder', function () {
     await hostSecrets({ env: { LEAK_TEST_PSK: value } }).resolve('env:LEAK_TEST_PSK');
     const site = 'us-virginia';
     const leaking = structuredClone(input.sites.get(site)!);
-    leaking.notes = [...(leaking.notes ?? []), `psk is ${value}`];
+    leaking.byRole.gateway!.notes = [...(leaking.byRole.gateway!.notes ?? []), `psk is ${value}`];
     assert.throws(
       () => buildBundle({ ...input, sites: new Map([...input.sites, [site, leaking]]) }),
       (err: unknown) =>

@@ -57,7 +57,7 @@ describe('mirrornet publish', function () {
     assert.equal(res.code, 1);
     assert.match(
       res.stderr,
-      new RegExp(`^mirrornet: Cannot reach the registry 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) to check the blob sha256:[0-9a-f]{64} in mirrornet/fleet`),
+      new RegExp(`^mirrornet: Cannot reach the registry 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) to read the manifest mirrornet/fleet:main: check the addr`),
     );
   });
 
@@ -143,6 +143,33 @@ describe('mirrornet publish', function () {
       assert.equal(sig.subject.digest, out.digest);
       const signature = await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${sig.layers[0]!.digest}`)).text();
       assert.deepEqual(await verifyDigest(localExec(), out.digest, signature, join(tmp, 'allowed_signers')), { ok: true, principal: 'ci@example.org' });
+
+      // Each site's own manifest, tagged main.<site>: its one layer is the bundle's, its signature verifies.
+      for (const site of ['cn-shanghai', 'ap-singapore']) {
+        const res = await fetch(`${base}/v2/mirrornet/fleet/manifests/main.${site}`, { headers: { accept: OCI_MANIFEST } });
+        assert.equal(res.status, 200);
+        const bytes = Buffer.from(await res.arrayBuffer());
+        const siteManifest = JSON.parse(bytes.toString()) as { layers: { digest: string }[]; annotations: Record<string, string>; subject: { digest: string } };
+        assert.deepEqual(
+          siteManifest.layers.map((l) => l.digest),
+          [index.sites[site]!.digest],
+        );
+        assert.equal(siteManifest.annotations['org.opencontainers.image.revision'], head);
+        assert.equal(siteManifest.subject.digest, out.digest);
+        const siteSig = (await (
+          await fetch(`${base}/v2/mirrornet/fleet/manifests/${sha256(bytes).replace(':', '-')}.sig`, { headers: { accept: OCI_MANIFEST } })
+        ).json()) as { layers: { digest: string }[] };
+        const text = await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${siteSig.layers[0]!.digest}`)).text();
+        assert.deepEqual(await verifyDigest(localExec(), sha256(bytes), text, join(tmp, 'allowed_signers')), { ok: true, principal: 'ci@example.org' });
+      }
+    });
+
+    it('publishes nothing when the channel already holds the revision, and says so', async () => {
+      const to = `oci+http://${base.slice('http://'.length)}/mirrornet/fleet`;
+      const again = await cli(['publish', '--repo', repoRoot, '--to', to]);
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stdout, /^oci\+http:\/\/127\.0\.0\.1:\d+\/mirrornet\/fleet:main already holds [0-9a-f]{12}: nothing to publish\n$/);
+      assert.equal(again.stderr, '');
     });
 
     it('publishes the same revision again as the same digest, under another channel', async () => {

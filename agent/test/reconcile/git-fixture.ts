@@ -14,6 +14,7 @@ import { buildProviders } from '../../src/providers/registry.js';
 import type { HostDeps } from '../../src/reconcile/engine.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import { Agent } from '../../src/reconcile/loop.js';
+import { gitRevisions } from '../../src/reconcile/source.js';
 import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
 import { StateStore, type AgentState } from '../../src/reconcile/state.js';
 import { GitSource } from '../../src/source/clone.js';
@@ -198,7 +199,7 @@ export function makeAgent(fx: GitFixture, opts: { allowedSigners?: string; site?
     ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
   });
   const deps = hostDepsFor(fx);
-  const agent = new Agent({ site: opts.site ?? SITE, roles: ['node'] }, source, store, deps, silentLogger(), metrics, (e) => events.push(e));
+  const agent = new Agent({ site: opts.site ?? SITE, roles: ['node'] }, gitRevisions(source), store, deps, silentLogger(), metrics, (e) => events.push(e));
   return { agent, events, metrics, store, source, deps };
 }
 

@@ -13,6 +13,7 @@ import type { Logger } from 'pino';
 import type { Evaluate } from '../../src/reconcile/evaluate.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import { Agent, type AgentOptions } from '../../src/reconcile/loop.js';
+import { gitRevisions } from '../../src/reconcile/source.js';
 import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import type { GitSource } from '../../src/source/clone.js';
@@ -80,12 +81,11 @@ export function stubAgent(
   const evaluate = over.evaluate ?? (async () => ({ valid: true as const, desired, guardrails: guardrails.value }));
   return new Agent(
     { site: 'cn-shanghai', roles: ['gateway'], ...over.options },
-    source,
+    gitRevisions(source, evaluate),
     store,
     deps,
     over.log ?? silentLogger(),
     over.metrics ?? createMetrics(),
     (e) => events.push(e),
-    evaluate,
   );
 }

@@ -1,0 +1,129 @@
+// A site's gateway hands its nodes the site's bundle head, so node agents never ask the core: the gateway
+// keeps the head it verified last (HeadBroadcast) and answers long-polls with it as soon as it changes; a node
+// (GatewayFeed) long-polls its gateway over the private network, authenticated by the site's fan-out token,
+// and still checks the signature itself with its own allowed signers. Requests to a core per revision grow
+// with the number of sites, not hosts.
+import { timingSafeEqual } from 'node:crypto';
+import { RegistryError } from './oci.js';
+import type { HeadFeed, SiteHead } from './source.js';
+
+/** The head a gateway hands out: the last one it verified, and who waits for the next. */
+export class HeadBroadcast {
+  private head: SiteHead | undefined;
+  private waiters = new Set<(head: SiteHead) => void>();
+
+  current(): SiteHead | undefined {
+    return this.head;
+  }
+
+  /** A verified head (with its signature); waiters are answered when it is new. */
+  offer(head: SiteHead | undefined): void {
+    if (!head?.signature || head.digest === this.head?.digest) return;
+    this.head = head;
+    for (const w of this.waiters) w(head);
+    this.waiters.clear();
+  }
+
+  /** The head once it is not `after` (at once when it already is not), or undefined after `timeoutMs`. */
+  wait(after: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<SiteHead | undefined> {
+    if (this.head && this.head.digest !== after) return Promise.resolve(this.head);
+    return new Promise((resolve) => {
+      const done = (head: SiteHead | undefined) => {
+        clearTimeout(timer);
+        this.waiters.delete(done);
+        signal?.removeEventListener('abort', abort);
+        resolve(head);
+      };
+      const abort = () => done(undefined);
+      const timer = setTimeout(() => done(undefined), timeoutMs);
+      signal?.addEventListener('abort', abort);
+      this.waiters.add(done);
+    });
+  }
+}
+
+/** Whether `given` (an Authorization header) carries `token` as a Bearer token; constant time. */
+export function bearerMatches(given: string | undefined, token: string): boolean {
+  const m = /^Bearer (.+)$/.exec(given ?? '');
+  if (!m) return false;
+  const a = Buffer.from(m[1]!);
+  const b = Buffer.from(token);
+  return a.length === b.length && timingSafeEqual(a, b);
+}
+
+/** The head as it travels between a gateway and its nodes (JSON). */
+export interface HeadMessage {
+  digest: string;
+  manifest: string;
+  signature: string;
+}
+
+export function headMessage(head: SiteHead): HeadMessage {
+  return { digest: head.digest, manifest: head.manifest.toString('base64'), signature: head.signature ?? '' };
+}
+
+function headOf(m: HeadMessage): SiteHead {
+  return { digest: m.digest, manifest: Buffer.from(m.manifest, 'base64'), signature: m.signature };
+}
+
+/** The path the gateway serves heads on. */
+const FANOUT_PATH = '/v1/bundle';
+/** How long a gateway holds a long-poll open with nothing new. */
+const LONG_POLL_MS = 20_000;
+
+/** A node's view of its gateway: the head now, and a long-poll loop that calls back when it changes. */
+export class GatewayFeed implements HeadFeed {
+  private last: SiteHead | undefined;
+
+  constructor(
+    readonly url: string,
+    private readonly token: string,
+  ) {}
+
+  private async ask(after: string | undefined, waitMs: number, signal?: AbortSignal): Promise<SiteHead | undefined> {
+    const u = new URL(FANOUT_PATH, this.url);
+    if (after) u.searchParams.set('after', after);
+    u.searchParams.set('wait', String(waitMs));
+    let res: Response;
+    try {
+      res = await fetch(u, {
+        headers: { authorization: `Bearer ${this.token}` },
+        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(waitMs + 10_000)]) : AbortSignal.timeout(waitMs + 10_000),
+      });
+    } catch (cause) {
+      const e = new RegistryError(`Cannot reach the site's gateway at ${u.host} (${(cause as Error).message}).`, { cause });
+      e.unreachable = true;
+      throw e;
+    }
+    if (res.status === 204) return undefined;
+    if (res.status === 401)
+      throw new RegistryError(`The gateway at ${u.host} refused this node's fan-out token: give every agent of the site the same --fanout-token.`);
+    if (res.status !== 200) {
+      const e = new RegistryError(`The gateway at ${u.host} answered HTTP ${res.status} for the site's bundle.`);
+      e.unreachable = res.status >= 500;
+      throw e;
+    }
+    const head = headOf((await res.json()) as HeadMessage);
+    this.last = head;
+    return head;
+  }
+
+  /** The gateway's head now (no waiting); the last one seen when the gateway has none yet. */
+  async current(): Promise<SiteHead | undefined> {
+    return (await this.ask(undefined, 0)) ?? this.last;
+  }
+
+  /** Long-poll until `signal` aborts; `changed` is called for every new head. Errors wait `retryMs` and go on. */
+  async watch(changed: (head: SiteHead) => void, signal: AbortSignal, retryMs = 5000): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        const before = this.last?.digest;
+        const head = await this.ask(before, LONG_POLL_MS, signal);
+        if (head && head.digest !== before) changed(head);
+      } catch {
+        if (signal.aborted) return;
+        await new Promise((r) => setTimeout(r, retryMs).unref());
+      }
+    }
+  }
+}

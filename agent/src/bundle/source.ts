@@ -1,0 +1,195 @@
+// The agent's side of a bundle: its site's manifest in a channel (`<channel>.<site>`), checked with one HEAD
+// request per tick (or learnt from the site's gateway, feed.ts), and on a new revision: the signature checked
+// against the allowed signers configured on the host (never anything from the bundle), the agent's version
+// and the revision's order checked, and only the site's own layer fetched — through the region's registry
+// mirror when there is one, so a region fetches it from its core once, like an image blob — and checked
+// against its digest. No fleet-wide validation happens on the host: the publisher did it once.
+import { gt as newerThan, valid as validVersion } from 'semver';
+import { z } from 'zod';
+import { desiredForRoles } from '../desired/roles.js';
+import type { Desired, Role } from '../desired/types.js';
+import type { Exec } from '../host/exec.js';
+import { AGENT_VERSION, ANNOTATIONS, BUNDLE_SCHEMA_VERSION, siteTag } from './build.js';
+import { OciClient, RegistryError, type OciTarget } from './oci.js';
+import { SIGNATURE_LAYER_MEDIA_TYPE, signatureTag, verifyDigest } from './sign.js';
+import { SiteLayerSchema, SiteManifestSchema } from './schema.js';
+
+/** A site's manifest as a host first sees it: enough to decide, before any layer is fetched. */
+export interface SiteHead {
+  digest: string;
+  manifest: Buffer;
+  /** The armored SSH signature of `digest`, when the one who handed the head over had it (a gateway does). */
+  signature?: string;
+}
+
+/** Where a host learns its site's head from instead of asking the registry (its site's gateway). */
+export interface HeadFeed {
+  current(): Promise<SiteHead | undefined>;
+}
+
+/** Where a bundle revision came from: its order and its manifest. Kept with the applied state. */
+export interface BundleOrigin {
+  sequence: number;
+  digest: string;
+}
+
+export type BundleLoad =
+  | { refused: string }
+  | {
+      valid: true;
+      desired: Desired;
+      guardrails?: z.infer<typeof SiteLayerSchema>['guardrails'];
+      notifications?: z.infer<typeof SiteLayerSchema>['notifications'];
+      area?: z.infer<typeof SiteLayerSchema>['area'];
+      origin: BundleOrigin;
+    }
+  | { valid: true; compileError: string; origin: BundleOrigin };
+
+export interface BundleSourceOptions {
+  /** The registry, repository and channel (its tag; default main). */
+  target: OciTarget;
+  site: string;
+  allowedSigners: string;
+  exec: Exec;
+  /** A registry mirror (dfdaemon's proxy, `http://host:port`) that layers are fetched through. */
+  mirror?: string;
+  username?: string;
+  password?: string;
+  feed?: HeadFeed;
+  timeoutMs?: number;
+}
+
+const MAX_LAYER_BYTES = 32 * 1024 * 1024;
+const MAX_SIGNATURE_BYTES = 64 * 1024;
+
+interface Seen {
+  head: SiteHead;
+  revision: string;
+  annotations: Record<string, string>;
+  layer: { digest: string; size: number };
+}
+
+export class BundleSource {
+  readonly client: OciClient;
+  private seen: Seen | undefined;
+
+  constructor(readonly opts: BundleSourceOptions) {
+    this.client = new OciClient(opts.target, {
+      access: 'pull',
+      ...(opts.username !== undefined ? { username: opts.username } : {}),
+      ...(opts.password !== undefined ? { password: opts.password } : {}),
+      ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),
+    });
+  }
+
+  get tag(): string {
+    return siteTag(this.opts.target.tag ?? 'main', this.opts.site);
+  }
+
+  private where(): string {
+    return `${this.opts.target.host}/${this.opts.target.repository}:${this.tag}`;
+  }
+
+  /** The head last seen, with its signature once it was checked (what a gateway hands its nodes). */
+  latest(): SiteHead | undefined {
+    return this.seen?.head;
+  }
+
+  /** The revision the site's tag names now: one HEAD request when it did not move. */
+  async remoteRevision(): Promise<string> {
+    let head: SiteHead | undefined;
+    if (this.opts.feed) {
+      head = await this.opts.feed.current();
+    } else {
+      const digest = await this.client.manifestDigest(this.tag);
+      if (digest && digest === this.seen?.head.digest) return this.seen.revision;
+      const got = digest ? await this.client.getManifest(digest) : undefined;
+      head = got ? { digest: got.digest, manifest: got.bytes } : undefined;
+    }
+    if (!head) {
+      throw new RegistryError(`There is no bundle for ${this.opts.site} at ${this.where()}: publish one (mirrornet publish), or check --source and --region.`);
+    }
+    if (head.digest === this.seen?.head.digest) return this.seen.revision;
+    const parsed = SiteManifestSchema.safeParse(parseJson(head.manifest));
+    if (!parsed.success) throw new RegistryError(`${this.where()} (${head.digest}) is not a mirrornet site bundle: ${parsed.error.issues[0]?.message ?? ''}.`);
+    const m = parsed.data;
+    const revision = m.annotations[ANNOTATIONS.revision]!;
+    this.seen = { head, revision, annotations: m.annotations, layer: m.layers[0]! };
+    return revision;
+  }
+
+  /** Verify and fetch `revision` (the one remoteRevision returned) for this host's roles; what to apply, or why not. */
+  async load(revision: string, ctx: { roles: Role[]; applied?: BundleOrigin; step<T>(name: string, fn: () => Promise<T>): Promise<T> }): Promise<BundleLoad> {
+    const seen = this.seen;
+    if (!seen || seen.revision !== revision)
+      throw new RegistryError(`The bundle of ${revision.slice(0, 12)} is no longer at ${this.where()}; the next tick looks again.`);
+    const a = seen.annotations;
+    const origin: BundleOrigin = { sequence: Number(a[ANNOTATIONS.sequence]), digest: seen.head.digest };
+    if (a[ANNOTATIONS.site] !== this.opts.site) return { refused: `${this.where()} holds the bundle of ${a[ANNOTATIONS.site]}, not of ${this.opts.site}` };
+    const needs = a[ANNOTATIONS.minAgentVersion]!;
+    const schema = Number(a[ANNOTATIONS.schema]);
+    if (schema > BUNDLE_SCHEMA_VERSION || !validVersion(needs) || newerThan(needs, AGENT_VERSION)) {
+      return {
+        refused:
+          `the bundle of ${revision.slice(0, 12)} needs mirrornet ${needs} or later (bundle schema ${schema}); ` +
+          `this agent is ${AGENT_VERSION}: upgrade the agent on this host`,
+      };
+    }
+    const why = await ctx.step('verify', () => this.verify(seen));
+    if (why) return { refused: why };
+    if (ctx.applied && origin.sequence < ctx.applied.sequence && a[ANNOTATIONS.rollback] !== 'true') {
+      return {
+        refused:
+          `${revision.slice(0, 12)} is older than the revision applied here (${origin.sequence} commits against ${ctx.applied.sequence}); ` +
+          'publish a newer commit that reverts, or publish it with --rollback on purpose',
+      };
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await ctx.step('fetch', () => this.client.getBlob(seen.layer.digest, Math.min(seen.layer.size, MAX_LAYER_BYTES), this.opts.mirror));
+    } catch (err) {
+      if (err instanceof RegistryError && !err.unreachable) return { refused: err.userMessage };
+      throw err;
+    }
+    const layer = SiteLayerSchema.safeParse(parseJson(bytes));
+    if (!layer.success || layer.data.site !== this.opts.site) {
+      return { refused: `the layer ${seen.layer.digest} of ${revision.slice(0, 12)} is not ${this.opts.site}'s desired state` };
+    }
+    const { byRole, guardrails, notifications, area } = layer.data;
+    const desired = desiredForRoles(this.opts.site, byRole as Parameters<typeof desiredForRoles>[1], ctx.roles);
+    if ('error' in desired) return { valid: true, compileError: desired.error, origin };
+    return {
+      valid: true,
+      desired,
+      ...(guardrails ? { guardrails } : {}),
+      ...(notifications ? { notifications } : {}),
+      ...(area ? { area } : {}),
+      origin,
+    };
+  }
+
+  /** The signature of the head, checked against the host's allowed signers; undefined when good, else why not. */
+  private async verify(seen: Seen): Promise<string | undefined> {
+    let signature = seen.head.signature;
+    if (signature === undefined) {
+      const sig = await this.client.getManifest(signatureTag(seen.head.digest));
+      const layer = sig ? (parseJson(sig.bytes) as { layers?: { mediaType?: string; digest?: string }[] }).layers?.[0] : undefined;
+      if (!layer?.digest || layer.mediaType !== SIGNATURE_LAYER_MEDIA_TYPE) {
+        return `the bundle ${seen.head.digest} of ${seen.revision.slice(0, 12)} is not signed (no ${signatureTag(seen.head.digest)} beside it)`;
+      }
+      signature = (await this.client.getBlob(layer.digest, MAX_SIGNATURE_BYTES)).toString('utf8');
+    }
+    const result = await verifyDigest(this.opts.exec, seen.head.digest, signature, this.opts.allowedSigners);
+    if (!result.ok) return result.reason;
+    seen.head = { ...seen.head, signature };
+    return undefined;
+  }
+}
+
+function parseJson(bytes: Buffer): unknown {
+  try {
+    return JSON.parse(bytes.toString('utf8'));
+  } catch {
+    return undefined;
+  }
+}

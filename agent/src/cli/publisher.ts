@@ -1,0 +1,91 @@
+// The publisher role of an agent (one core's, the one that reaches the git host best): it follows the git
+// repository and publishes each new valid revision as a signed bundle into its core's registry, from where the
+// registry's replication and the regional mirrors carry it to every host. One run at a time; a revision that
+// is refused (invalid, a guardrail, older than the channel's) is reported once and not tried again.
+import type { Logger } from 'pino';
+import type { OciTarget } from '../bundle/oci.js';
+import { userMessageOf } from '../errors.js';
+import type { EventSink } from '../reconcile/events.js';
+import { redactText } from '../redact.js';
+import { GitSource } from '../source/clone.js';
+import { PublishRefused, publishRevision, type Published } from './publish.js';
+
+export interface PublisherOptions {
+  site: string;
+  git: GitSource;
+  target: OciTarget;
+  signingKey: string;
+  username?: string;
+  password?: string;
+  log: Logger;
+  emit: EventSink;
+}
+
+export class Publisher {
+  private running: Promise<void> | undefined;
+  private again = false;
+  /** The revision published or refused last: not tried again. */
+  private done: string | undefined;
+
+  constructor(private readonly opts: PublisherOptions) {}
+
+  /** Publish the branch's revision if it is new; a call while one runs is folded into one more run. */
+  run(trigger: string): Promise<void> {
+    if (this.running) {
+      this.again = true;
+      return this.running;
+    }
+    this.running = (async () => {
+      do {
+        this.again = false;
+        await this.once(trigger).catch((err: unknown) => this.opts.log.error({ err: { message: userMessageOf(err) } }, 'publish failed'));
+      } while (this.again);
+    })().finally(() => (this.running = undefined));
+    return this.running;
+  }
+
+  private event(kind: 'applied' | 'revision-refused' | 'apply-failed', revision: string, message: string): void {
+    this.opts.emit({
+      kind,
+      site: this.opts.site,
+      revision,
+      message: redactText(message),
+      component: 'publish',
+      fingerprint: `publish:${kind}:${revision}`,
+      at: new Date().toISOString(),
+      origin: kind === 'applied' ? 'revision' : 'drift',
+    });
+  }
+
+  private async once(trigger: string): Promise<Published | undefined> {
+    const { git, log } = this.opts;
+    const revision = await git.remoteRevision();
+    if (revision === this.done) return undefined;
+    await git.checkout(revision);
+    const unsigned = await git.verify(revision);
+    if (unsigned) {
+      this.done = revision;
+      this.event('revision-refused', revision, `${revision.slice(0, 12)} was not published: ${unsigned}.`);
+      return undefined;
+    }
+    try {
+      const published = await publishRevision({
+        repo: git.opts.dir,
+        revision,
+        target: this.opts.target,
+        signingKey: this.opts.signingKey,
+        ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
+        ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+      });
+      this.done = revision;
+      log.info({ trigger, revision, digest: published.digest, sites: published.sites.length, unchanged: published.unchanged }, 'bundle published');
+      return published;
+    } catch (err) {
+      if (!(err instanceof PublishRefused)) throw err;
+      this.done = revision;
+      log.warn({ revision, reason: err.userMessage }, 'revision not published');
+      this.event('revision-refused', revision, err.userMessage);
+      return undefined;
+    }
+  }
+}
