@@ -146,7 +146,7 @@ export class BundleSource {
     }
     let bytes: Buffer;
     try {
-      bytes = await ctx.step('fetch', () => this.client.getBlob(seen.layer.digest, Math.min(seen.layer.size, MAX_LAYER_BYTES), this.opts.mirror));
+      bytes = await ctx.step('fetch', () => this.fetchLayer(seen.layer));
     } catch (err) {
       if (err instanceof RegistryError && !err.unreachable) return { refused: err.userMessage };
       throw err;
@@ -166,6 +166,22 @@ export class BundleSource {
       ...(area ? { area } : {}),
       origin,
     };
+  }
+
+  /**
+   * The site's layer through the region's mirror; when the mirror does not answer (not running yet on a new
+   * region, or down), from the registry itself — the fallback containerd takes from a mirror to its server.
+   */
+  private async fetchLayer(layer: { digest: string; size: number }): Promise<Buffer> {
+    const max = Math.min(layer.size, MAX_LAYER_BYTES);
+    if (this.opts.mirror) {
+      try {
+        return await this.client.getBlob(layer.digest, max, this.opts.mirror);
+      } catch (err) {
+        if (!(err instanceof RegistryError && err.unreachable)) throw err;
+      }
+    }
+    return this.client.getBlob(layer.digest, max);
   }
 
   /** The signature of the head, checked against the host's allowed signers; undefined when good, else why not. */
