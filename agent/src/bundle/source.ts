@@ -9,7 +9,7 @@ import { z } from 'zod';
 import { desiredForRoles } from '../desired/roles.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
-import { AGENT_VERSION, ANNOTATIONS, BUNDLE_SCHEMA_VERSION, siteTag } from './build.js';
+import { AGENT_VERSION, ANNOTATIONS, BUNDLE_SCHEMA_VERSION, sha256, siteTag } from './build.js';
 import { OciClient, RegistryError, type OciTarget } from './oci.js';
 import { SIGNATURE_LAYER_MEDIA_TYPE, signatureTag, verifyDigest } from './sign.js';
 import { SiteLayerSchema, SiteManifestSchema } from './schema.js';
@@ -95,27 +95,36 @@ export class BundleSource {
     return this.seen?.head;
   }
 
-  /** The revision the site's tag names now: one HEAD request when it did not move. */
+  /** The revision the site's tag names now: one HEAD request when it did not move (or one question to the gateway). */
   async remoteRevision(): Promise<string> {
     let head: SiteHead | undefined;
-    if (this.opts.feed) {
-      head = await this.opts.feed.current();
-    } else {
-      const digest = await this.client.manifestDigest(this.tag);
-      if (digest && digest === this.seen?.head.digest) return this.seen.revision;
-      const got = digest ? await this.client.getManifest(digest) : undefined;
-      head = got ? { digest: got.digest, manifest: got.bytes } : undefined;
+    try {
+      head = this.opts.feed ? await this.opts.feed.current() : await this.registryHead();
+    } catch (err) {
+      // A gateway that does not answer: ask the registry, as a gateway would.
+      if (!(this.opts.feed && err instanceof RegistryError && err.unreachable)) throw err;
+      head = await this.registryHead();
     }
     if (!head) {
       throw new RegistryError(`There is no bundle for ${this.opts.site} at ${this.where()}: publish one (mirrornet publish), or check --source and --region.`);
     }
     if (head.digest === this.seen?.head.digest) return this.seen.revision;
+    // The signature covers the digest: the bytes must be the digest's (a gateway hands both over).
+    if (sha256(head.manifest) !== head.digest) throw new RegistryError(`The manifest handed over as ${head.digest} has another digest: refused.`);
     const parsed = SiteManifestSchema.safeParse(parseJson(head.manifest));
     if (!parsed.success) throw new RegistryError(`${this.where()} (${head.digest}) is not a mirrornet site bundle: ${parsed.error.issues[0]?.message ?? ''}.`);
     const m = parsed.data;
     const revision = m.annotations[ANNOTATIONS.revision]!;
     this.seen = { head, revision, annotations: m.annotations, layer: m.layers[0]! };
     return revision;
+  }
+
+  /** The head from the registry: a HEAD request, and the manifest only when the tag moved. */
+  private async registryHead(): Promise<SiteHead | undefined> {
+    const digest = await this.client.manifestDigest(this.tag);
+    if (digest && digest === this.seen?.head.digest) return this.seen.head;
+    const got = digest ? await this.client.getManifest(digest) : undefined;
+    return got ? { digest: got.digest, manifest: got.bytes } : undefined;
   }
 
   /** Verify and fetch `revision` (the one remoteRevision returned) for this host's roles; what to apply, or why not. */
