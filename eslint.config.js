@@ -59,6 +59,7 @@ export const LAYERS = [
       'policy',
       'desired',
       'scaffold',
+      'bundle',
       'provider',
       'provider-contract',
       'provider-registry',

@@ -57,6 +57,8 @@ export interface BundleSourceOptions {
   password?: string;
   feed?: HeadFeed;
   timeoutMs?: number;
+  /** Told each head whose signature checked out, before its layer is fetched (a gateway hands it on at once). */
+  onVerified?: (head: SiteHead) => void;
 }
 
 const MAX_LAYER_BYTES = 32 * 1024 * 1024;
@@ -207,6 +209,7 @@ export class BundleSource {
     const result = await verifyDigest(this.opts.exec, seen.head.digest, signature, this.opts.allowedSigners);
     if (!result.ok) return result.reason;
     seen.head = { ...seen.head, signature };
+    this.opts.onVerified?.(seen.head);
     return undefined;
   }
 }

@@ -37,16 +37,20 @@ function httpUrl(flag: string, value: string): string {
 }
 
 export async function sourcesOf(opts: AgentCliOptions, roles: Role[], stateDir: string, secrets: SecretResolver, exec: Exec): Promise<AgentSources> {
-  if ((opts.repoUrl === undefined) === (opts.source === undefined)) {
-    throw new UsageError('Give the agent one source: --repo-url (the git repository) or --source oci://HOST/PROJECT/REPO[:CHANNEL] (published bundles).');
+  // A publisher follows git to publish (--repo-url) and may apply from what it published (--source).
+  if (opts.source === undefined ? opts.repoUrl === undefined : opts.repoUrl !== undefined && opts.publishTo === undefined) {
+    throw new UsageError(
+      'Give the agent one source: --repo-url (the git repository) or --source oci://HOST/PROJECT/REPO[:CHANNEL] (published bundles); ' +
+        'both only with --publish-to (a publisher that applies from its own bundles).',
+    );
   }
-  if (opts.repoUrl !== undefined) {
+  if (opts.source === undefined) {
     for (const flag of ['registryMirror', 'gateway', 'fanoutToken'] as const) {
       if (opts[flag] !== undefined)
         throw new UsageError(`--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} goes with --source (bundles), not --repo-url.`);
     }
     const git = new GitSource({
-      url: opts.repoUrl,
+      url: opts.repoUrl!,
       branch: opts.branch,
       dir: join(stateDir, 'repo'),
       ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
@@ -63,6 +67,8 @@ export async function sourcesOf(opts: AgentCliOptions, roles: Role[], stateDir: 
   const fanoutToken = opts.fanoutToken ? await secrets.resolve(opts.fanoutToken) : undefined;
   if (opts.gateway !== undefined && !fanoutToken) throw new UsageError('--gateway needs --fanout-token REF, the token the site’s gateway asks of its nodes.');
   const feed = opts.gateway !== undefined ? new GatewayFeed(httpUrl('--gateway', opts.gateway), fanoutToken!) : undefined;
+  // A gateway (not a node that follows one) hands the site's head on to its nodes, as soon as it verified it.
+  const broadcast = feed === undefined && fanoutToken !== undefined && roles.includes('gateway') ? new HeadBroadcast() : undefined;
   const bundle = new BundleSource({
     target,
     site: opts.region,
@@ -71,14 +77,13 @@ export async function sourcesOf(opts: AgentCliOptions, roles: Role[], stateDir: 
     ...(opts.registryMirror ? { mirror: httpUrl('--registry-mirror', opts.registryMirror) } : {}),
     ...(opts.registryUsername !== undefined ? { username: opts.registryUsername, password: await secrets.resolve(opts.registryPassword!) } : {}),
     ...(feed ? { feed } : {}),
+    ...(broadcast ? { onVerified: (head) => broadcast.offer(head) } : {}),
   });
   const revisions: RevisionSource = {
     remoteRevision: () => bundle.remoteRevision(),
     remoteHost: () => target.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
     load: (revision, ctx) => bundle.load(revision, { roles: ctx.roles, ...(ctx.applied?.origin ? { applied: ctx.applied.origin } : {}), step: ctx.step }),
   };
-  // A gateway (not a node that follows one) hands the site's head on to its nodes.
-  const broadcast = feed === undefined && fanoutToken !== undefined && roles.includes('gateway') ? new HeadBroadcast() : undefined;
   return { revisions, bundle, ...(feed ? { feed } : {}), ...(broadcast ? { broadcast, fanoutToken } : {}) };
 }
 

@@ -15,6 +15,7 @@ export interface LabCliOptions {
   interval: string;
   report?: string;
   pushWebhook?: boolean;
+  delivery?: 'bundle' | 'git';
   imageMb?: string;
   down?: boolean;
   json?: boolean;
@@ -33,6 +34,11 @@ export function registerLab(lab: Command, io: Io, setExit: (code: number) => voi
       .option('--prefix <prefix>', 'network namespace prefix', 'mnlab')
       .addOption(new Option('--peer <kind>', "what plays each region's dfdaemon").choices(['dfproxy', 'registry']).default('dfproxy'))
       .option('--interval <duration>', "the agents' reconcile interval", '10s')
+      .addOption(
+        new Option('--delivery <how>', 'bundle: one core publishes signed bundles the others follow; git: every agent clones the origin')
+          .choices(['bundle', 'git'])
+          .default('bundle'),
+      )
       .option('--report <what>', 'report to local receivers: github (commit statuses), chat (signed webhook), or both: github,chat')
       .option('--push-webhook', 'send a signed GitHub push webhook to every agent when the origin receives a push');
 
@@ -84,6 +90,7 @@ function upOptions(opts: LabCliOptions, io: Io) {
     interval: opts.interval,
     ...(opts.report ? { report: parseReport(opts.report) } : {}),
     ...(opts.pushWebhook ? { pushWebhook: true } : {}),
+    ...(opts.delivery ? { delivery: opts.delivery } : {}),
     say: (line: string) => io.stderr(`${line}\n`),
   };
 }

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_NODE_FLAGS } from '../../cli/agent.js';
 import { hostDirName } from '../../providers/containerd/index.js';
+import { sourceFlags } from './delivery.js';
 import { labChatUrlEnv } from './fleet.js';
 import { nodeRoot, siteRoot } from './layout.js';
 import { isSame, LabError, run, sleep, type AgentRecord, type LabProcess, type LabState } from './processes.js';
@@ -73,14 +74,14 @@ export async function startGatewayAgent(state: LabState, s: LabSite): Promise<La
   const listen = `127.0.0.1:${await freePort()}`;
   const roles = s.role === 'hub' ? 'gateway,hub' : 'gateway';
   const interval = state.options?.interval ?? '10s';
+  const rec: AgentRecord = { site: s.name, role: 'gateway', roles, root, stateDir: join(root, 'var/lib/mirrornet'), listen };
   const args = [
     ...AGENT_NODE_FLAGS,
     CLI,
     'agent',
     '--region',
     s.name,
-    '--repo-url',
-    state.origin,
+    ...sourceFlags(state, s, rec),
     '--roles',
     roles,
     '--netns',
@@ -104,7 +105,6 @@ export async function startGatewayAgent(state: LabState, s: LabSite): Promise<La
     if (mine) args.push('--harbor-url', mine.url, '--harbor-apply', 'true');
     for (const [site, h] of Object.entries(services.harbors)) if (site !== s.name) args.push('--harbor-peer-url', `${h.instance}=${h.url}`);
   }
-  const rec: AgentRecord = { site: s.name, role: 'gateway', roles, root, stateDir: join(root, 'var/lib/mirrornet'), listen };
   state.agents.push(rec);
   return start(state, {
     name: `agent ${s.name}`,
@@ -156,8 +156,7 @@ export async function startNodes(state: LabState, s: LabSite): Promise<StartedNo
           'agent',
           '--region',
           s.name,
-          '--repo-url',
-          state.origin,
+          ...sourceFlags(state, s, rec),
           '--roles',
           'node',
           '--root',

@@ -10,6 +10,8 @@ export const LAB_MTU = 1420;
 export const LAB_KEEPALIVE = 25;
 export const FIRST_WG_PORT = 51820;
 const DOCKER_HUB = 'docker.io';
+/** dfdaemon's proxy port when neither the region nor the defaults say (its own default). */
+const DFDAEMON_PROXY_PORT = 4001;
 
 export class LabFleetError extends MirrornetError {}
 
@@ -59,6 +61,8 @@ export function fleetSites(files: readonly VirtualFile[]): LabSiteInput[] {
   const parsed = parseFiles(files);
   const harborHub = new Map<string, string>();
   for (const p of parsed) if (kindOf(p) === 'HarborInstance') harborHub.set(nameOf(p), String(p.doc['hub']));
+  const defaults = parsed.find((p) => kindOf(p) === 'RegionDefaults');
+  const defaultPort = asObject(asObject(asObject(defaults?.doc['mirror'])['dragonfly']))['proxyPort'];
   const sites: LabSiteInput[] = [];
   for (const p of parsed) {
     const k = kindOf(p);
@@ -79,6 +83,8 @@ export function fleetSites(files: readonly VirtualFile[]): LabSiteInput[] {
       site.runtime = mirror['runtime'] === 'docker' ? 'docker' : 'containerd';
       const harbor = asArray<string>(mirror['registries']).find((r) => r !== DOCKER_HUB && harborHub.has(r));
       if (harbor) site.registrySite = harborHub.get(harbor)!;
+      const port = asObject(mirror['dragonfly'])['proxyPort'] ?? defaultPort ?? DFDAEMON_PROXY_PORT;
+      site.proxyPort = Number(port);
     }
     sites.push(site);
   }

@@ -3,7 +3,7 @@
 // reaches its core's registry through its tunnel.
 import { wireguardInterfaceName } from '../../desired/compile.js';
 import type { LabLink } from './fleet.js';
-import { createNamespace, inNs, sh } from './processes.js';
+import { createNamespace, inNs, LabError, sh } from './processes.js';
 import { waitUntil } from './startup.js';
 import { siteOf, type LabSite, type LabTopology } from './topology.js';
 
@@ -27,6 +27,40 @@ export async function waitReachable(t: LabTopology, s: LabSite, timeoutMs = 60_0
   for (const c of targets) {
     await waitUntil(`${s.name} reaching ${c.name}'s registry through the tunnel`, timeoutMs, () => httpCodeInNs(s.ns, `${c.registry!.url}/v2/`) === '200');
   }
+}
+
+/**
+ * The machine's own address on the lab's internet (a veth from the root namespace into the bridge): the
+ * agents, which run in the root namespace, reach the cores' registries and the regions' peers through it,
+ * and the cores' registries send their notifications to the lab's services on it. Never routed elsewhere.
+ */
+export const HOST_ADDRESS = '198.18.255.253';
+/** The host link's end on the internet's bridge. */
+const HOST_VETH_INET = 'host0';
+
+/** Is this the veth the lab's host link uses (for `lab down` after a crash). */
+export function hostVethName(prefix: string): string {
+  return `${prefix.slice(0, 10)}-h0`;
+}
+
+/**
+ * The host link: a veth from the root namespace into the internet's bridge with HOST_ADDRESS, and a route to
+ * each core's LAN address through its WAN address (the core's registry listens there). The pair goes away
+ * with the internet namespace.
+ */
+export function buildHostLink(t: LabTopology): void {
+  const inet = t.internet.ns;
+  const host = hostVethName(t.prefix);
+  const taken = sh('ip', ['-j', 'addr', 'show', 'to', `${HOST_ADDRESS}/32`], { allowFail: true }).stdout;
+  if (taken.includes(HOST_ADDRESS)) {
+    throw new LabError(`Another lab is up on this machine (it holds the lab's host address ${HOST_ADDRESS}): run \`mirrornet lab down\` for it first.`);
+  }
+  sh('ip', ['link', 'add', host, 'type', 'veth', 'peer', 'name', HOST_VETH_INET, 'netns', inet]);
+  sh('ip', ['-n', inet, 'link', 'set', HOST_VETH_INET, 'master', t.internet.bridge, 'up']);
+  sh('ip', ['addr', 'add', `${HOST_ADDRESS}/32`, 'dev', host]);
+  sh('ip', ['link', 'set', host, 'up']);
+  sh('ip', ['route', 'add', '198.18.0.0/16', 'dev', host, 'src', HOST_ADDRESS]);
+  for (const c of t.sites.filter((s) => s.role === 'hub')) sh('ip', ['route', 'add', `${c.lan}/32`, 'via', c.wan, 'dev', host]);
 }
 
 /** The internet namespace: a bridge the sites' veths join. */

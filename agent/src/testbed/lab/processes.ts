@@ -3,6 +3,7 @@
 // the agents start, their control sockets, and the lab directory. Every resource is recorded in the state
 // file `<dir>/lab.json` BEFORE it is made, so `lab down` removes everything also after a crash. Processes
 // are ended by pid, only when their start time still matches the one recorded (a reused pid is left alone).
+import type { BundleRecord } from './delivery.js';
 import { MirrornetError } from '../../errors.js';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, fsyncSync } from 'node:fs';
@@ -314,6 +315,8 @@ interface ServicesRecord {
   githubUrl?: string;
   /** The lab's chat receiver, when the lab's agents send chat. */
   chatUrl?: string;
+  /** Bundle delivery: where the cores' registries send their notifications (on the host address). */
+  eventsPort?: number;
 }
 
 /** What the agents report to (the lab's local receivers); nothing when absent. */
@@ -354,6 +357,8 @@ export interface LabState {
    */
   options?: { interval: string; nodes: number; pushWebhook?: boolean };
   report?: ReportRecord;
+  /** `bundle` delivery: who publishes, with which key; absent: every agent follows the git origin. */
+  bundle?: BundleRecord;
   /** Sites made lab-ready (`labPrepareSite`) and not added yet: their slot (WAN address, veth name). */
   pending?: Record<string, { slot: number }>;
 }

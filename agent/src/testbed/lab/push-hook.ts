@@ -8,6 +8,7 @@
 import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { followsGit } from './delivery.js';
 import { loadState } from './processes.js';
 
 export const WEBHOOK_SECRET_ENV = 'MIRRORNET_LAB_WEBHOOK_SECRET';
@@ -30,20 +31,23 @@ export async function notifyAgents(dir: string, ref: string, after: string, time
   const body = JSON.stringify({ ref, after, repository: { full_name: 'lab/fleet' }, pusher: { name: 'mirrornet lab' } });
   const signature = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   const results = await Promise.all(
-    state.agents.map(async (a) => {
-      try {
-        const res = await fetch(`http://${a.listen}/hooks/github`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
-          body,
-          signal: AbortSignal.timeout(timeoutMs),
-        });
-        await res.arrayBuffer();
-        return res.ok;
-      } catch {
-        return false;
-      }
-    }),
+    // With bundle delivery only the publisher follows the origin; the others hear from their registry.
+    state.agents
+      .filter((a) => followsGit(state, a))
+      .map(async (a) => {
+        try {
+          const res = await fetch(`http://${a.listen}/hooks/github`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', 'x-github-event': 'push', 'x-github-delivery': randomUUID(), 'x-hub-signature-256': signature },
+            body,
+            signal: AbortSignal.timeout(timeoutMs),
+          });
+          await res.arrayBuffer();
+          return res.ok;
+        } catch {
+          return false;
+        }
+      }),
   );
   return { sent: results.length, ok: results.filter(Boolean).length };
 }

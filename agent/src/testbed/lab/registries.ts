@@ -7,13 +7,32 @@ import { join } from 'node:path';
 import { DFDAEMON_CONFIG } from '../../model/constraints/dragonfly.js';
 import { DfdaemonConfigError, parseDfdaemonConfig, type DfdaemonSettings } from './dfdaemon-config.js';
 import { nodeRoot, registryLog } from './layout.js';
+import { REGISTRY_EVENTS_TOKEN_ENV, registryEventsUrl } from './delivery.js';
 import { httpCodeInNs } from './network.js';
 import { PEER_SCRIPT } from './peer.js';
 import { LabError, type LabProcess, type LabState } from './processes.js';
 import { start, waitUntil } from './startup.js';
 import { siteOf, type LabSite } from './topology.js';
 
-function registryConfig(opts: { root: string; addr: string; remote?: string }): string {
+/** Distribution's notifications: each manifest push, to the lab's services (Harbor's core in a real Harbor). */
+function notificationLines(notify: { url: string; token: string }): string[] {
+  return [
+    'notifications:',
+    '  endpoints:',
+    '    - name: lab-harbor-core',
+    `      url: ${notify.url}`,
+    '      headers:',
+    `        Authorization: [Bearer ${notify.token}]`,
+    '      timeout: 2s',
+    '      threshold: 3',
+    '      backoff: 1s',
+    '      ignore:',
+    '        mediatypes: [application/octet-stream]',
+    '        actions: [pull]',
+  ];
+}
+
+function registryConfig(opts: { root: string; addr: string; remote?: string; notify?: { url: string; token: string } }): string {
   return [
     'version: 0.1',
     'log:',
@@ -31,6 +50,7 @@ function registryConfig(opts: { root: string; addr: string; remote?: string }): 
     `  addr: ${opts.addr}`,
     `  secret: ${randomBytes(16).toString('hex')}`,
     ...(opts.remote ? ['proxy:', `  remoteurl: ${opts.remote}`] : []),
+    ...(opts.notify ? notificationLines(opts.notify) : []),
     '',
   ].join('\n');
 }
@@ -42,7 +62,13 @@ export async function startCoreRegistries(state: LabState, cores: readonly LabSi
   for (const c of cores) {
     const rdir = join(dir, 'sites', c.name, 'registry');
     mkdirSync(join(rdir, 'data'), { recursive: true });
-    writeFileSync(join(rdir, 'config.yml'), registryConfig({ root: join(rdir, 'data'), addr: `${c.registry!.host}:${c.registry!.port}` }));
+    const events = state.services?.eventsPort;
+    const notify = events ? { url: registryEventsUrl(events, c.name), token: state.secrets[REGISTRY_EVENTS_TOKEN_ENV]! } : undefined;
+    writeFileSync(
+      join(rdir, 'config.yml'),
+      registryConfig({ root: join(rdir, 'data'), addr: `${c.registry!.host}:${c.registry!.port}`, ...(notify ? { notify } : {}) }),
+      { mode: 0o600 },
+    );
     registries.push(
       start(state, {
         name: `registry ${c.name}`,

@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { defaultRemoteCheck, startHarborEmulator, type ExecutionResult, type HarborEmulator, type PolicyView } from '../emulators/harbor/index.js';
 import { startHuaweiVpcEmulator } from '../emulators/huaweicloud-vpc/index.js';
 import { startChatReceiver, startLabGithub } from './receivers.js';
+import { notifyGateways, startRegistryEvents } from './registry-events.js';
 import { REGISTRY_TOOL, type CopyResult } from './registry-tool.js';
 
 export interface ServicesCore {
@@ -33,6 +34,8 @@ export interface ServicesConfig {
   github?: { token: string; repo: string };
   /** Chat: the receiver, with the channels' signing secret and its delivery log. */
   chat?: { secret: string; log: string };
+  /** Bundle delivery: the cores' registries notify here (registry-events.ts). */
+  registryEvents?: { host: string; token: string; hookToken: string; labDir: string };
 }
 
 export interface ServicesReady {
@@ -41,6 +44,8 @@ export interface ServicesReady {
   harbors: Record<string, { url: string; instance: string }>;
   githubUrl?: string;
   chatUrl?: string;
+  /** The port the cores' registries send their notifications to (on the host address). */
+  eventsPort?: number;
 }
 
 export const SERVICES_CONFIG = 'services-config.json';
@@ -111,6 +116,8 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     const started = Date.now();
     const r = await copyInNamespace(self.ns, from.registryUrl, to.registryUrl, filters, typeof tag === 'string' ? tag : undefined);
     say('replication done', { policy: policy.name, ...r, ms: Date.now() - started });
+    // As a Harbor webhook policy on replication: the gateways that follow the destination look now.
+    if (config.registryEvents && !r.failed) void notifyGateways(config.registryEvents.labDir, to.site, config.registryEvents.hookToken);
     return {
       status: r.failed ? 'Failed' : 'Succeed',
       statusText: r.failed
@@ -134,6 +141,20 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     harbors.set(core.site, { core, emu });
     say('Harbor emulator listening', { core: core.site, instance: core.instance, url: emu.url });
   }
+  const events = config.registryEvents
+    ? await startRegistryEvents({
+        ...config.registryEvents,
+        pushed: (core, repos) => {
+          const emu = harbors.get(core)?.emu;
+          for (const repo of repos) {
+            const runs = emu?.pushed(repo) ?? [];
+            if (runs.length) say('event-based replication', { core, repository: repo, executions: runs });
+          }
+        },
+        say,
+      })
+    : undefined;
+  if (events) say('registry notifications listening', { host: config.registryEvents!.host, port: events.port });
   const github = config.github ? await startLabGithub(config.github) : undefined;
   if (github) say('GitHub emulator listening', { url: github.url, repo: config.github!.repo });
   const chat = config.chat ? await startChatReceiver({ secret: config.chat.secret, log: config.chat.log }) : undefined;
@@ -144,6 +165,7 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     harbors: Object.fromEntries([...harbors].map(([site, h]) => [site, { url: h.emu.url, instance: h.core.instance }])),
     ...(github ? { githubUrl: github.url } : {}),
     ...(chat ? { chatUrl: chat.url } : {}),
+    ...(events ? { eventsPort: events.port } : {}),
   };
   const tmp = join(dir, `${SERVICES_READY}.tmp`);
   writeFileSync(tmp, `${JSON.stringify(ready, null, 2)}\n`, { mode: 0o600 });
@@ -154,6 +176,7 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
       for (const h of harbors.values()) await h.emu.close();
       await github?.close();
       await chat?.close();
+      await new Promise((r) => (events ? events.server.close(r) : r(undefined)));
       await vpc.close();
     },
   };

@@ -20,6 +20,8 @@ export interface LabSiteInput {
   runtime?: 'containerd' | 'docker';
   /** Regions: the core whose registry the region pulls from (its area's Harbor), if any. */
   registrySite?: string;
+  /** Regions: the port of the region's dfdaemon proxy (its peer), from the fleet. */
+  proxyPort?: number;
 }
 
 interface LabNode {

@@ -13,7 +13,17 @@ import { GITHUB_TOKEN_ENV, LAB_GITHUB_REPO, startGatewayAgent, startNodes, waitF
 import { LAB_CHAT_SECRET_ENV, labFleet } from './fleet.js';
 import { fleetSites, selectSites } from './fleet-sites.js';
 import { wgKeyPair, writeSandbox } from './layout.js';
-import { buildInternet, buildSiteNetwork, labInterfaces, waitReachable } from './network.js';
+import {
+  BUNDLE_REPOSITORY,
+  FANOUT_TOKEN_ENV,
+  makePublisherKey,
+  publisherCore,
+  publishFirst,
+  REGISTRY_EVENTS_TOKEN_ENV,
+  REGISTRY_HOOK_TOKEN_ENV,
+  type Delivery,
+} from './delivery.js';
+import { buildHostLink, buildInternet, buildSiteNetwork, HOST_ADDRESS, labInterfaces, waitReachable } from './network.js';
 import { makeOrigin } from './origin.js';
 import { assertLabCanRun } from './preflight.js';
 import { LabError, loadState, namespaceExists, saveState, statePath, type LabProcess, type LabState } from './processes.js';
@@ -46,6 +56,11 @@ export interface UpOptions {
    * has the lab's webhook secret either way (`state.secrets`), so a caller can send its own.
    */
   pushWebhook?: boolean;
+  /**
+   * How revisions reach the agents (delivery.ts): `bundle` (default) — one core's agent publishes signed
+   * bundles, every other agent follows its core's registry; `git` — every agent clones the origin.
+   */
+  delivery?: Delivery;
   say: Say;
 }
 
@@ -138,6 +153,10 @@ async function up(opts: UpOptions): Promise<LabState> {
   secrets[WEBHOOK_SECRET_ENV] = randomBytes(20).toString('hex');
   if (opts.report?.github) secrets[GITHUB_TOKEN_ENV] = `ghs_${randomBytes(18).toString('hex')}`;
   if (opts.report?.chat) secrets[LAB_CHAT_SECRET_ENV] = randomBytes(20).toString('hex');
+  const delivery = opts.delivery ?? 'bundle';
+  if (delivery === 'bundle') {
+    for (const name of [FANOUT_TOKEN_ENV, REGISTRY_HOOK_TOKEN_ENV, REGISTRY_EVENTS_TOKEN_ENV]) secrets[name] = randomBytes(20).toString('hex');
+  }
 
   const state: LabState = {
     version: 1,
@@ -184,6 +203,15 @@ async function up(opts: UpOptions): Promise<LabState> {
   buildInternet(topology);
   for (const s of topology.sites) buildSiteNetwork(topology, s);
   say(`network: ${state.namespaces.length} namespaces (${topology.internet.ns} is the internet: a bridge, WAN addresses in 198.18.0.0/16)`);
+  if (delivery === 'bundle') {
+    buildHostLink(topology);
+    state.bundle = makePublisherKey(dir, publisherCore(topology).name);
+    saveState(state);
+    say(
+      `delivery: signed bundles; ${state.bundle.publisher}'s agent publishes, every other agent follows its core's registry ` +
+        `(this machine reaches the lab's internet as ${HOST_ADDRESS})`,
+    );
+  }
 
   // Sandboxes: each site's WireGuard key under its --root; each node's containerd config.
   for (const s of topology.sites) writeSandbox(dir, s, keys[s.name]!.privateKey);
@@ -203,6 +231,16 @@ async function up(opts: UpOptions): Promise<LabState> {
     }),
     ...(state.report?.github ? { github: { token: secrets[GITHUB_TOKEN_ENV]!, repo: state.report.github.repo } } : {}),
     ...(state.report?.chat ? { chat: { secret: secrets[LAB_CHAT_SECRET_ENV]!, log: state.report.chat.log } } : {}),
+    ...(state.bundle
+      ? {
+          registryEvents: {
+            host: HOST_ADDRESS,
+            token: secrets[REGISTRY_EVENTS_TOKEN_ENV]!,
+            hookToken: secrets[REGISTRY_HOOK_TOKEN_ENV]!,
+            labDir: dir,
+          },
+        }
+      : {}),
   };
   const servicesDir = join(dir, 'services');
   mkdirSync(servicesDir, { recursive: true, mode: 0o700 });
@@ -221,6 +259,7 @@ async function up(opts: UpOptions): Promise<LabState> {
     harbors: ready.harbors,
     ...(ready.githubUrl ? { githubUrl: ready.githubUrl } : {}),
     ...(ready.chatUrl ? { chatUrl: ready.chatUrl } : {}),
+    ...(ready.eventsPort ? { eventsPort: ready.eventsPort } : {}),
   };
   saveState(state);
   say(
@@ -239,6 +278,10 @@ async function up(opts: UpOptions): Promise<LabState> {
   // The cores' registries (their Harbors' storage), on the core's LAN address.
   await startCoreRegistries(state, cores);
   say(`registries: ${cores.map((c) => `${c.name} ${c.registry!.url}`).join(', ')}`);
+  if (state.bundle) {
+    await publishFirst(state, head);
+    say(`bundles: ${head.slice(0, 12)} published into every core's registry (${BUNDLE_REPOSITORY}, signed by the publisher's key)`);
+  }
 
   // One agent per site, from the origin; they make the tunnels and routes.
   const agents: LabProcess[] = [];

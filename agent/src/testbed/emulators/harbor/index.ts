@@ -10,6 +10,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import writeFileAtomic from 'write-file-atomic';
 import type { ApiEnv, RegistryCheck, RemoteCheck } from './api/common.js';
+import { replicateOnPush } from './api/replication.js';
 import { FaultList, type FaultSpec } from './faults.js';
 import { EmulatorState, type ExecutionRec, type PolicyRec, type RegistryRec, type SeedInput } from './schema.js';
 import { applySeed, loadSeedFile } from './seed.js';
@@ -83,6 +84,8 @@ export interface HarborEmulator {
   clearFaults(): void;
   /** The stored access secret of a registry, for execution hooks that copy artifacts. */
   registrySecret(id: number): string | undefined;
+  /** An artifact was pushed into this Harbor's registry: its event-based replications run; their execution ids. */
+  pushed(repository: string): number[];
   save(): Promise<void>;
   close(): Promise<void>;
 }
@@ -202,6 +205,11 @@ export async function startHarborEmulator(opts: HarborEmulatorOptions): Promise<
     },
     registrySecret(id) {
       return state.registries.find((r) => r.id === id)?.credential?.access_secret;
+    },
+    pushed(repository) {
+      const ids = replicateOnPush(env, repository);
+      if (ids.length) void save();
+      return ids;
     },
     save,
     async close() {

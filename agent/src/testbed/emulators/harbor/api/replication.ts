@@ -21,6 +21,7 @@ import {
   type Reply,
   type Route,
 } from './common.js';
+import { globToRegExp } from '../../../lab/registry-tool.js';
 import { localRegistry, renderRegistry } from './registries.js';
 
 function renderPolicy(env: ApiEnv, p: PolicyRec): Record<string, unknown> {
@@ -175,12 +176,32 @@ function startExecution(env: ApiEnv, req: ApiRequest): Reply {
   requireAdmin(req.principal);
   const body = parse(StartExecutionBody, req.body);
   const policy = policyOrFail(env.state, body.policy_id ?? 0);
+  const e = runPolicy(env, policy, req.query.get('trigger') === 'scheduled' ? 'scheduled' : 'manual');
+  return created(`${API_BASE}/replication/executions/${e.id}`);
+}
+
+/**
+ * An artifact was pushed into this Harbor (its registry's notification): every enabled event-based policy that
+ * pushes from here and whose name filter matches the repository runs, as Harbor's event-based trigger does.
+ */
+export function replicateOnPush(env: ApiEnv, repository: string): number[] {
+  const matches = (p: PolicyRec) =>
+    p.filters
+      .filter((f) => f.type === 'name')
+      .every((f) => (Array.isArray(f.value) ? f.value : [f.value]).some((v) => globToRegExp(String(v)).test(repository)));
+  return env.state.policies
+    .filter((p) => p.enabled && p.trigger?.type === 'event_based' && p.dest_registry_id && matches(p))
+    .map((p) => runPolicy(env, p, 'event_based').id);
+}
+
+/** Record an execution of `policy` and run it. */
+function runPolicy(env: ApiEnv, policy: PolicyRec, trigger: string): ExecutionRec {
   const e: ExecutionRec = {
     id: env.state.nextId.execution++,
     policy_id: policy.id,
     status: 'InProgress',
     status_text: '',
-    trigger: req.query.get('trigger') === 'scheduled' ? 'scheduled' : 'manual',
+    trigger,
     start_time: iso(env.now()),
     total: 0,
     failed: 0,
@@ -190,7 +211,7 @@ function startExecution(env: ApiEnv, req: ApiRequest): Reply {
   };
   env.state.executions.push(e);
   env.runExecution(policy, e);
-  return created(`${API_BASE}/replication/executions/${e.id}`);
+  return e;
 }
 
 export const REPLICATION_ROUTES: Route[] = [
