@@ -6,8 +6,13 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { AgentCliOptions } from '../../src/cli/agent.js';
+import { sourcesOf } from '../../src/cli/agent-sources.js';
 import type { Io } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
+import type { Role } from '../../src/desired/types.js';
+import { localExec } from '../../src/host/exec.js';
+import { hostSecrets } from '../../src/host/secrets.js';
 
 const SOURCE = 'oci+http://127.0.0.1:1/m/f';
 const TOKEN_ENV = 'MN_TEST_AGENT_SOURCE_FANOUT';
@@ -140,4 +145,45 @@ describe('agent source flags (usage errors)', function () {
       );
     });
   }
+});
+
+describe("agent source flags: what a host does with the site's head (sourcesOf)", function () {
+  const env = { FANOUT: 'the fan-out token' };
+  const base = { region: 'cn-shanghai', roles: '', root: '/', branch: 'main', interval: '30s', listen: '127.0.0.1:9464' };
+  const sources = (roles: Role[], flags: Partial<AgentCliOptions>) =>
+    sourcesOf(
+      { ...base, source: SOURCE, allowedSigners: '/etc/mirrornet/allowed_signers', ...flags },
+      roles,
+      '/nonexistent/state',
+      hostSecrets({ env }),
+      localExec(),
+    );
+
+  it('a gateway host with --fanout-token hands the head on, with the resolved token, and follows the registry itself', async function () {
+    const s = await sources(['gateway', 'node'], { fanoutToken: 'env:FANOUT' });
+    assert.ok(s.broadcast, 'a broadcast for its nodes');
+    assert.equal(s.fanoutToken, 'the fan-out token');
+    assert.equal(s.feed, undefined);
+    assert.equal(s.bundle?.tag, 'main.cn-shanghai');
+  });
+
+  it('a node host with --gateway follows that gateway and hands nothing on', async function () {
+    const s = await sources(['node'], { fanoutToken: 'env:FANOUT', gateway: 'http://10.120.0.1:9464' });
+    assert.equal(s.feed?.url, 'http://10.120.0.1:9464/');
+    assert.equal(s.broadcast, undefined);
+    assert.equal(s.fanoutToken, undefined);
+  });
+
+  it('a gateway host that follows another gateway hands nothing on (one hand-out per site)', async function () {
+    const s = await sources(['gateway', 'node'], { fanoutToken: 'env:FANOUT', gateway: 'http://10.120.0.1:9464' });
+    assert.ok(s.feed);
+    assert.equal(s.broadcast, undefined);
+  });
+
+  it('a host without --fanout-token neither hands out nor follows a gateway', async function () {
+    const s = await sources(['gateway', 'node'], {});
+    assert.equal(s.broadcast, undefined);
+    assert.equal(s.feed, undefined);
+    assert.equal(s.revisions.remoteHost(), '127.0.0.1');
+  });
 });
