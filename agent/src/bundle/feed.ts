@@ -27,6 +27,8 @@ export class HeadBroadcast {
   /** The head once it is not `after` (at once when it already is not), or undefined after `timeoutMs`. */
   wait(after: string | undefined, timeoutMs: number, signal?: AbortSignal): Promise<SiteHead | undefined> {
     if (this.head && this.head.digest !== after) return Promise.resolve(this.head);
+    // A node that went away before its wait began gets no waiter: an abort that already happened never fires.
+    if (signal?.aborted) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const done = (head: SiteHead | undefined) => {
         clearTimeout(timer);
@@ -42,9 +44,9 @@ export class HeadBroadcast {
   }
 }
 
-/** Whether `given` (an Authorization header) carries `token` as a Bearer token; constant time. */
+/** Whether `given` (an Authorization header) carries `token` as a Bearer token (the scheme in any case); constant time. */
 export function bearerMatches(given: string | undefined, token: string): boolean {
-  const m = /^Bearer (.+)$/.exec(given ?? '');
+  const m = /^Bearer (.+)$/i.exec(given ?? '');
   if (!m) return false;
   const a = Buffer.from(m[1]!);
   const b = Buffer.from(token);
