@@ -45,12 +45,14 @@ describe('agent source flags (usage errors)', function () {
     [
       'neither --repo-url nor --source',
       () => [],
-      'Give the agent one source: --repo-url (the git repository) or --source oci://HOST/PROJECT/REPO[:CHANNEL] (published bundles).',
+      'Give the agent one source: --repo-url (the git repository) or --source oci://HOST/PROJECT/REPO[:CHANNEL] (published bundles); ' +
+        'both only with --publish-to (a publisher that applies from its own bundles).',
     ],
     [
       'both --repo-url and --source',
       () => ['--repo-url', 'file:///nonexistent/fleet.git', '--source', SOURCE, '--allowed-signers', signers],
-      'Give the agent one source: --repo-url (the git repository) or --source oci://HOST/PROJECT/REPO[:CHANNEL] (published bundles).',
+      'Give the agent one source: --repo-url (the git repository) or --source oci://HOST/PROJECT/REPO[:CHANNEL] (published bundles); ' +
+        'both only with --publish-to (a publisher that applies from its own bundles).',
     ],
     [
       '--source without --allowed-signers',
