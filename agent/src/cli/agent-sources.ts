@@ -103,11 +103,13 @@ export async function publisherOf(opts: AgentCliOptions, stateDir: string, secre
   if ('error' in target) throw new UsageError(`--publish-to: ${target.error}.`);
   if (opts.repoUrl === undefined) throw new UsageError('--publish-to needs --repo-url: the publisher follows the git repository.');
   if (!opts.signKey) throw new UsageError('--publish-to needs --sign-key REF: agents apply only signed bundles.');
+  // Commits are checked against --commit-signers; --allowed-signers means commits only when the agent applies from git.
+  const commitSigners = opts.commitSigners ?? (opts.source === undefined ? opts.allowedSigners : undefined);
   const git = new GitSource({
     url: opts.repoUrl,
     branch: opts.branch,
     dir: join(stateDir, 'publish'),
-    ...(opts.allowedSigners ? { allowedSigners: opts.allowedSigners } : {}),
+    ...(commitSigners ? { allowedSigners: commitSigners } : {}),
   });
   return new Publisher({
     site: opts.region,

@@ -33,7 +33,8 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   /** The publisher role: publish each new valid revision of the git repository here. */
   publishTo?: string;
   signKey?: string;
-  allowRollback?: boolean;
+  /** Publisher: only publish commits signed by a key in this allowed-signers file. */
+  commitSigners?: string;
   branch: string;
   interval: string;
   listen: string;

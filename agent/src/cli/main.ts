@@ -188,6 +188,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--registry-hook-token <ref>', 'secret reference of the token a registry webhook sends (Harbor auth header): enables POST /hooks/registry')
     .option('--publish-to <oci://host/project/repo[:channel]>', 'publisher role: publish each new valid revision of --repo-url there')
     .option('--sign-key <ref>', 'publisher role: secret reference of the SSH private key that signs the bundles')
+    .option('--commit-signers <file>', 'publisher role: only publish commits signed by a key in this allowed-signers file')
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--roles <roles>', 'comma-separated roles of this host: gateway, node, hub', 'gateway,node')
     .option('--interval <duration>', 'how often to reconcile (10s, 30s, 1m, 5m ...)', '30s')

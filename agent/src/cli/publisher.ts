@@ -44,7 +44,8 @@ export class Publisher {
     return this.running;
   }
 
-  private event(kind: 'applied' | 'revision-refused' | 'apply-failed', revision: string, message: string): void {
+  private event(kind: 'revision-refused', revision: string, message: string): void {
+    this.opts.log.warn({ event: kind, revision, reason: message }, 'revision not published');
     this.opts.emit({
       kind,
       site: this.opts.site,
@@ -53,7 +54,7 @@ export class Publisher {
       component: 'publish',
       fingerprint: `publish:${kind}:${revision}`,
       at: new Date().toISOString(),
-      origin: kind === 'applied' ? 'revision' : 'drift',
+      origin: 'drift',
     });
   }
 
@@ -83,7 +84,6 @@ export class Publisher {
     } catch (err) {
       if (!(err instanceof PublishRefused)) throw err;
       this.done = revision;
-      log.warn({ revision, reason: err.userMessage }, 'revision not published');
       this.event('revision-refused', revision, err.userMessage);
       return undefined;
     }
