@@ -152,13 +152,24 @@ export interface TestProxy {
 
 /**
  * An HTTP proxy to `upstream` (path and query kept, `ns` dropped as a mirror does): every request recorded as it
- * arrives; `alter` may replace the body of an answer (the status and headers stay, the length follows the body).
+ * arrives. `answer` may answer a request itself with an error status (a registry or mirror in trouble); `alter`
+ * may replace the body of an answer (the status and headers stay, the length follows the body).
  */
-export async function startProxy(upstream: string, alter?: (req: ProxiedRequest, body: Buffer) => Buffer): Promise<TestProxy> {
+export async function startProxy(
+  upstream: string,
+  opts: { answer?: (req: ProxiedRequest) => number | undefined; alter?: (req: ProxiedRequest, body: Buffer) => Buffer } = {},
+): Promise<TestProxy> {
   const requests: ProxiedRequest[] = [];
   const server = http.createServer((req, res) => {
     const asked: ProxiedRequest = { method: req.method ?? 'GET', path: req.url ?? '/' };
     requests.push(asked);
+    const status = opts.answer?.(asked);
+    if (status !== undefined) {
+      req.resume();
+      res.writeHead(status, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ errors: [{ code: 'UNAVAILABLE', message: `the test proxy answers ${status}` }] }));
+      return;
+    }
     const url = new URL(asked.path, upstream);
     url.searchParams.delete('ns');
     const headers = { ...req.headers, host: url.host };
@@ -166,7 +177,7 @@ export async function startProxy(upstream: string, alter?: (req: ProxiedRequest,
       const chunks: Buffer[] = [];
       answer.on('data', (d: Buffer) => chunks.push(d));
       answer.on('end', () => {
-        const body = alter ? alter(asked, Buffer.concat(chunks)) : Buffer.concat(chunks);
+        const body = opts.alter ? opts.alter(asked, Buffer.concat(chunks)) : Buffer.concat(chunks);
         const out = { ...answer.headers };
         delete out['transfer-encoding'];
         if (asked.method !== 'HEAD') out['content-length'] = String(body.length);

@@ -241,9 +241,9 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       await publish(h, c2);
       const { layer } = await siteManifest(h.channel);
       // A mirror that serves every blob with us-virginia's dfdaemon timeout changed (200, a plausible layer).
-      const mirror = await startProxy(registry.base, (req, body) =>
-        req.method === 'GET' && req.path.includes('/blobs/') ? Buffer.from(body.toString('utf8').replaceAll('5s', '9s')) : body,
-      );
+      const mirror = await startProxy(registry.base, {
+        alter: (req, body) => (req.method === 'GET' && req.path.includes('/blobs/') ? Buffer.from(body.toString('utf8').replaceAll('5s', '9s')) : body),
+      });
       try {
         const res = await agentOnce(h, ['--registry-mirror', mirror.url]);
         assert.equal(res.code, 3, `${JSON.stringify(res.result)}\n${res.stderr}`);
@@ -326,6 +326,62 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "5s"$/m);
     await publish(h, c1, { rollback: true });
     await assertRolledBack(h, atC1);
+  });
+
+  describe('a layer that cannot be had for now is no refusal', () => {
+    it("takes its layer from the registry when the region's mirror answers with an error (HTTP 502)", async () => {
+      const h = newHost();
+      await applied(h, c1);
+      await publish(h, c2);
+      const { layer } = await siteManifest(h.channel);
+      const mirror = await startProxy(registry.base, { answer: () => 502 });
+      try {
+        const res = await agentOnce(h, ['--registry-mirror', mirror.url]);
+        assert.equal(res.code, 0, `${JSON.stringify(res.result)}\n${res.stderr}`);
+        assert.deepEqual(res.result, { kind: 'applied', revision: c2, changes: 2 });
+        assert.deepEqual(
+          mirror.requests.map((r) => `${r.method} ${r.path}`),
+          [`GET /v2/mirrornet/fleet/blobs/${layer}?ns=${encodeURIComponent(registry.host)}`],
+        );
+        assert.equal(state(h).appliedRevision, c2);
+        assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "5s"$/m);
+      } finally {
+        await mirror.close();
+      }
+    });
+
+    it('fails the run (exit 1) when the registry cannot serve the layer (HTTP 500), and applies it on the next run', async () => {
+      const h = newHost();
+      await applied(h, c1);
+      await publish(h, c2);
+      const { layer } = await siteManifest(h.channel);
+      const blob = `/v2/mirrornet/fleet/blobs/${layer}`;
+      let broken = true;
+      const front = await startProxy(registry.base, { answer: (req) => (broken && req.path === blob ? 500 : undefined) });
+      try {
+        const source = `oci+http://${front.host}/mirrornet/fleet:${h.channel}`;
+        const before = hostFiles(h);
+        const failed = await agentOnce(h, [], source);
+        assert.equal(failed.code, 1, `${JSON.stringify(failed.result)}\n${failed.stderr}`);
+        assert.deepEqual(failed.result, {
+          kind: 'failed',
+          revision: c2,
+          step: 'fetch',
+          reason: `The registry ${front.host} could not read the blob ${layer} of mirrornet/fleet (HTTP 500: UNAVAILABLE the test proxy answers 500).`,
+        });
+        assert.equal(state(h).appliedRevision, c1);
+        assert.equal(state(h).refused, undefined);
+        assert.deepEqual(hostFiles(h), before);
+
+        broken = false;
+        const res = await agentOnce(h, [], source);
+        assert.equal(res.code, 0, `${JSON.stringify(res.result)}\n${res.stderr}`);
+        assert.deepEqual(res.result, { kind: 'applied', revision: c2, changes: 2 });
+        assert.equal(front.requests.filter((r) => r.method === 'GET' && r.path === blob).length, 2);
+      } finally {
+        await front.close();
+      }
+    });
   });
 
   it('keeps the applied revision when the registry is down, and says so on the drift channel', async () => {
