@@ -68,7 +68,8 @@ describe('bundle source: an agent following a signed channel in a registry', fun
   let c1: string;
   let c2: string;
   let hosts = 0;
-  let logLevel: string | undefined;
+  /** MIRRORNET_LOG_LEVEL as it was before this suite silenced it (unset: the suite did not get that far). */
+  let logLevel: { value: string | undefined } | undefined;
 
   before(async function () {
     need(this, missingCommand('docker-registry', 'docker-registry'));
@@ -85,12 +86,12 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     repo.replace(`regions/${SITE}.yaml`, 'dialTimeout: 2s', 'dialTimeout: 5s');
     c2 = repo.commit(`${SITE}: dfdaemon gets 5s to answer`);
     // The in-process agent logs to stderr; the results and the state say what the tests check.
-    logLevel = process.env['MIRRORNET_LOG_LEVEL'];
+    logLevel = { value: process.env['MIRRORNET_LOG_LEVEL'] };
     process.env['MIRRORNET_LOG_LEVEL'] = 'silent';
   });
   after(async () => {
-    if (logLevel === undefined) delete process.env['MIRRORNET_LOG_LEVEL'];
-    else process.env['MIRRORNET_LOG_LEVEL'] = logLevel;
+    if (logLevel && logLevel.value === undefined) delete process.env['MIRRORNET_LOG_LEVEL'];
+    else if (logLevel) process.env['MIRRORNET_LOG_LEVEL'] = logLevel.value;
     await registry?.kill();
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
