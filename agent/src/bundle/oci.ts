@@ -10,6 +10,14 @@ import { MirrornetError } from '../errors.js';
 export class RegistryError extends MirrornetError {
   /** The registry did not answer (down, unreachable, timed out), as opposed to answering with a refusal. */
   unreachable = false;
+  /** What arrived is not the content asked for (another digest, too large): wrong bytes, not a failure to fetch. */
+  content = false;
+}
+
+function wrongContent(message: string): RegistryError {
+  const e = new RegistryError(message);
+  e.content = true;
+  return e;
 }
 
 function unreachable(message: string, cause: unknown): RegistryError {
@@ -210,7 +218,7 @@ export class OciClient {
     const bytes = await this.readLimited(res, MAX_MANIFEST_BYTES, what);
     const digest = sha256Of(bytes);
     if (reference.startsWith('sha256:') && digest !== reference) {
-      throw new RegistryError(`The registry ${this.target.host} answered ${reference} with content whose digest is ${digest}: refused.`);
+      throw wrongContent(`The registry ${this.target.host} answered ${reference} with content whose digest is ${digest}: refused.`);
     }
     return { bytes, digest };
   }
@@ -227,7 +235,7 @@ export class OciClient {
     if (res.status !== 200) return this.fail(res, what);
     const bytes = await this.readLimited(res, maxBytes, what);
     const got = sha256Of(bytes);
-    if (got !== digest) throw new RegistryError(`The blob ${digest} of ${this.target.repository} arrived with the digest ${got}: refused, nothing applied.`);
+    if (got !== digest) throw wrongContent(`The blob ${digest} of ${this.target.repository} arrived with the digest ${got}: refused, nothing applied.`);
     return bytes;
   }
 
@@ -235,13 +243,13 @@ export class OciClient {
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > maxBytes) {
       await res.body?.cancel();
-      throw new RegistryError(`The registry ${this.target.host} offered ${declared} bytes to ${what}; at most ${maxBytes} are taken.`);
+      throw wrongContent(`The registry ${this.target.host} offered ${declared} bytes to ${what}; at most ${maxBytes} are taken.`);
     }
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body ?? []) {
       size += (chunk as Uint8Array).length;
-      if (size > maxBytes) throw new RegistryError(`The registry ${this.target.host} sent more than ${maxBytes} bytes to ${what}: refused.`);
+      if (size > maxBytes) throw wrongContent(`The registry ${this.target.host} sent more than ${maxBytes} bytes to ${what}: refused.`);
       chunks.push(Buffer.from(chunk as Uint8Array));
     }
     return Buffer.concat(chunks);

@@ -159,7 +159,9 @@ export class BundleSource {
     try {
       bytes = await ctx.step('fetch', () => this.fetchLayer(seen.layer));
     } catch (err) {
-      if (err instanceof RegistryError && !err.unreachable) return { refused: err.userMessage };
+      // Bytes that are not the signed layer's are refused; a registry that cannot serve it now fails the tick
+      // (a refusal is kept for the revision, so a passing 5xx would hold the host back until the next commit).
+      if (err instanceof RegistryError && err.content) return { refused: err.userMessage };
       throw err;
     }
     const layer = SiteLayerSchema.safeParse(parseJson(bytes));
@@ -180,8 +182,9 @@ export class BundleSource {
   }
 
   /**
-   * The site's layer through the region's mirror; when the mirror does not answer (not running yet on a new
-   * region, or down), from the registry itself — the fallback containerd takes from a mirror to its server.
+   * The site's layer through the region's mirror; when the mirror does not answer or answers with an error (not
+   * running yet on a new region, down, its upstream failing), from the registry itself — the fallback containerd
+   * takes from a mirror to its server. Bytes from the mirror that are not the layer's are refused, not retried.
    */
   private async fetchLayer(layer: { digest: string; size: number }): Promise<Buffer> {
     const max = Math.min(layer.size, MAX_LAYER_BYTES);
@@ -189,7 +192,7 @@ export class BundleSource {
       try {
         return await this.client.getBlob(layer.digest, max, this.opts.mirror);
       } catch (err) {
-        if (!(err instanceof RegistryError && err.unreachable)) throw err;
+        if (!(err instanceof RegistryError) || err.content) throw err;
       }
     }
     return this.client.getBlob(layer.digest, max);

@@ -2,37 +2,15 @@
 // the manifest is served by the commit and the channel tag, every layer matches its digest, and the
 // signature artifact verifies against an allowed-signers file. Also its exit codes without a registry.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { verifyDigest } from '../../src/bundle/sign.js';
-import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/io.js';
 import { localExec } from '../../src/host/exec.js';
 import { missingCommand, need } from '../support/capabilities.js';
-
-const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
-const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
-
-async function freePort(): Promise<number> {
-  const srv = net.createServer();
-  await new Promise<void>((resolve) => srv.listen(0, '127.0.0.1', () => resolve()));
-  const port = (srv.address() as net.AddressInfo).port;
-  await new Promise<void>((resolve) => srv.close(() => resolve()));
-  return port;
-}
+import { cli, freePort, makeSigningKey, OCI_MANIFEST, repoRoot, startRegistry, type TestRegistry } from './registry-fixture.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
 
@@ -63,39 +41,19 @@ describe('mirrornet publish', function () {
 
   describe('against docker-registry', function () {
     let tmp: string;
-    let registry: ChildProcess | undefined;
+    let registry: TestRegistry | undefined;
     let base: string;
-    let log = '';
 
     before(async function () {
       need(this, missingCommand('docker-registry', 'docker-registry'));
       need(this, missingCommand('ssh-keygen', 'openssh-client'));
       tmp = mkdtempSync(join(tmpdir(), 'mn-publish-'));
-      const port = await freePort();
-      base = `http://127.0.0.1:${port}`;
-      mkdirSync(join(tmp, 'data'));
-      const config = join(tmp, 'config.yml');
-      writeFileSync(
-        config,
-        ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(tmp, 'data')}`, 'http:', `  addr: 127.0.0.1:${port}`]
-          .concat([`  secret: ${randomBytes(8).toString('hex')}`, ''])
-          .join('\n'),
-      );
-      registry = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'pipe', 'pipe'] });
-      registry.stdout!.on('data', (d: Buffer) => (log += d.toString()));
-      registry.stderr!.on('data', (d: Buffer) => (log += d.toString()));
-      const until = Date.now() + 10_000;
-      for (;;) {
-        if (registry.exitCode !== null) throw new Error(`docker-registry exited:\n${log}`);
-        if ((await fetch(`${base}/v2/`).catch(() => undefined))?.status === 200) break;
-        if (Date.now() > until) throw new Error(`docker-registry did not start:\n${log}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'ci', '-f', join(tmp, 'key')]);
-      writeFileSync(join(tmp, 'allowed_signers'), `ci@example.org ${readFileSync(join(tmp, 'key.pub'), 'utf8')}`);
+      registry = await startRegistry(tmp);
+      base = registry.base;
+      writeFileSync(join(tmp, 'allowed_signers'), makeSigningKey(tmp, 'key', 'ci@example.org').allowedLine);
     });
-    after(() => {
-      registry?.kill('SIGKILL');
+    after(async () => {
+      await registry?.kill();
       if (tmp) rmSync(tmp, { recursive: true, force: true });
     });
 

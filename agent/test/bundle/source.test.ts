@@ -1,0 +1,484 @@
+// An agent that follows a signed bundle channel (`mirrornet agent --source oci+http://...`), end to end against
+// a real docker-registry, real ssh-keygen signatures and a real git repository: what it applies, every refusal
+// leaving the host as it was, a registry that goes away, and a region's nodes fetching their layer through one
+// mirror (the lab's dfdaemon stand-in) so the core serves it once.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { canonicalJson } from '../../src/bundle/build.js';
+import { OciClient } from '../../src/bundle/oci.js';
+import { signatureArtifact, signDigests } from '../../src/bundle/sign.js';
+import type { AgentCliOptions } from '../../src/cli/agent.js';
+import { sourcesOf } from '../../src/cli/agent-sources.js';
+import { hostDeps } from '../../src/cli/host.js';
+import { localExec } from '../../src/host/exec.js';
+import { hostSecrets } from '../../src/host/secrets.js';
+import { silentLogger } from '../../src/log.js';
+import type { AgentEvent } from '../../src/reconcile/events.js';
+import { Agent, type TickResult } from '../../src/reconcile/loop.js';
+import { createMetrics } from '../../src/reconcile/metrics.js';
+import { StateStore, type AgentState } from '../../src/reconcile/state.js';
+import { startPeer } from '../../src/testbed/lab/peer.js';
+import { missingCommand, need } from '../support/capabilities.js';
+import { snapshot, type FileStamp } from '../reconcile/git-fixture.js';
+import {
+  cli,
+  freePort,
+  makeFleetRepo,
+  makeSigningKey,
+  OCI_MANIFEST,
+  startProxy,
+  startRegistry,
+  type FleetRepo,
+  type SigningKey,
+  type TestRegistry,
+} from './registry-fixture.js';
+
+const SITE = 'us-virginia';
+const STATE_DIR = 'var/lib/mirrornet';
+const HARBOR_TOML = 'etc/containerd/certs.d/harbor.sg.mirrornet.internal/hosts.toml';
+const DOCKER_TOML = 'etc/containerd/certs.d/docker.io/hosts.toml';
+const DFDAEMON = 'etc/dragonfly/dfdaemon.yaml';
+
+/** One host of the site, following its own channel (so one test's refusals never meet another's). */
+interface Host {
+  root: string;
+  channel: string;
+  /** `--to` of publish (the registry itself). */
+  to: string;
+}
+
+interface Once {
+  code: number;
+  result: TickResult;
+  stderr: string;
+}
+
+describe('bundle source: an agent following a signed channel in a registry', function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let registry: TestRegistry;
+  let repo: FleetRepo;
+  let ci: SigningKey;
+  let rogue: SigningKey;
+  let allowedSigners: string;
+  /** The example fleet, then us-virginia's dialTimeout raised from 2s to 5s. */
+  let c1: string;
+  let c2: string;
+  let hosts = 0;
+  /** MIRRORNET_LOG_LEVEL as it was before this suite silenced it (unset: the suite did not get that far). */
+  let logLevel: { value: string | undefined } | undefined;
+
+  before(async function () {
+    need(this, missingCommand('docker-registry', 'docker-registry'));
+    need(this, missingCommand('ssh-keygen', 'openssh-client'));
+    need(this, missingCommand('git', 'git'));
+    tmp = mkdtempSync(join(tmpdir(), 'mn-bundle-source-'));
+    registry = await startRegistry(join(tmp, 'registry'));
+    ci = makeSigningKey(tmp, 'ci', 'ci@example.org');
+    rogue = makeSigningKey(tmp, 'rogue', 'rogue@example.org');
+    allowedSigners = join(tmp, 'allowed_signers');
+    writeFileSync(allowedSigners, ci.allowedLine);
+    repo = makeFleetRepo(join(tmp, 'fleet'));
+    c1 = repo.git(['rev-parse', 'HEAD']);
+    repo.replace(`regions/${SITE}.yaml`, 'dialTimeout: 2s', 'dialTimeout: 5s');
+    c2 = repo.commit(`${SITE}: dfdaemon gets 5s to answer`);
+    // The in-process agent logs to stderr; the results and the state say what the tests check.
+    logLevel = { value: process.env['MIRRORNET_LOG_LEVEL'] };
+    process.env['MIRRORNET_LOG_LEVEL'] = 'silent';
+  });
+  after(async () => {
+    if (logLevel && logLevel.value === undefined) delete process.env['MIRRORNET_LOG_LEVEL'];
+    else if (logLevel) process.env['MIRRORNET_LOG_LEVEL'] = logLevel.value;
+    await registry?.kill();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  });
+
+  const newHost = (channel?: string, reg: { host: string } = registry): Host => {
+    hosts += 1;
+    const ch = channel ?? `t${hosts}`;
+    return { root: join(tmp, `host${hosts}`), channel: ch, to: `oci+http://${reg.host}/mirrornet/fleet:${ch}` };
+  };
+
+  const client = () => new OciClient({ base: registry.base, host: registry.host, repository: 'mirrornet/fleet' });
+
+  async function publish(h: Host, revision: string, opts: { key?: SigningKey; rollback?: boolean } = {}): Promise<void> {
+    const key = opts.key ?? ci;
+    const res = await cli([
+      'publish',
+      '--repo',
+      repo.dir,
+      '--revision',
+      revision,
+      '--to',
+      h.to,
+      '--sign-key',
+      `file:${key.key}`,
+      ...(opts.rollback ? ['--rollback'] : []),
+    ]);
+    assert.equal(res.code, 0, res.stderr);
+  }
+
+  /** `mirrornet agent --once` for `h`, through `source` (default: the registry itself). */
+  async function agentOnce(h: Host, extra: string[] = [], source = `oci+http://${registry.host}/mirrornet/fleet:${h.channel}`): Promise<Once> {
+    const res = await cli([
+      'agent',
+      '--once',
+      '--no-chat',
+      '--region',
+      SITE,
+      '--roles',
+      'node',
+      '--source',
+      source,
+      '--allowed-signers',
+      allowedSigners,
+      '--root',
+      h.root,
+      '--dragonfly-restart',
+      'true',
+      '--docker-reload',
+      'true',
+      ...extra,
+    ]);
+    let result: TickResult;
+    try {
+      result = JSON.parse(res.stdout) as TickResult;
+    } catch {
+      assert.fail(`agent --once printed no result (exit ${res.code}):\n${res.stdout}${res.stderr}`);
+    }
+    return { code: res.code, result, stderr: res.stderr };
+  }
+
+  const state = (h: Host) => JSON.parse(readFileSync(join(h.root, STATE_DIR, 'state.json'), 'utf8')) as AgentState;
+  /** The host's files outside the state directory (inode, mtime, content). */
+  const hostFiles = (h: Host): Map<string, FileStamp> => new Map([...snapshot(h.root)].filter(([p]) => !p.startsWith(`${STATE_DIR}/`)));
+  const text = (h: Host, rel: string) => readFileSync(join(h.root, rel), 'utf8');
+
+  /** Publish `revision` to the host's channel and apply it; the host's files after. */
+  async function applied(h: Host, revision: string): Promise<Map<string, FileStamp>> {
+    await publish(h, revision);
+    const res = await agentOnce(h);
+    assert.equal(res.code, 0, `${JSON.stringify(res.result)}\n${res.stderr}`);
+    assert.equal(state(h).appliedRevision, revision);
+    return hostFiles(h);
+  }
+
+  /** The refusal of `revision`: exit 3, its reason, and the host exactly as it was. */
+  async function assertRefused(h: Host, before: Map<string, FileStamp>, appliedRevision: string, revision: string, reason: string): Promise<void> {
+    const res = await agentOnce(h);
+    assert.equal(res.code, 3, `${JSON.stringify(res.result)}\n${res.stderr}`);
+    assert.equal(res.result.kind, 'refused', JSON.stringify(res.result));
+    const refused = res.result as Extract<TickResult, { kind: 'refused' }>;
+    assert.equal(refused.revision, revision);
+    assert.equal(refused.reason, reason);
+    assert.equal(state(h).appliedRevision, appliedRevision);
+    assert.equal(state(h).refused?.revision, revision);
+    assert.deepEqual(hostFiles(h), before);
+  }
+
+  async function siteManifest(channel: string): Promise<{ bytes: Buffer; digest: string; layer: string }> {
+    const got = await client().getManifest(`${channel}.${SITE}`);
+    assert.ok(got, `no manifest ${channel}.${SITE}`);
+    const layer = (JSON.parse(got.bytes.toString('utf8')) as { layers: { digest: string }[] }).layers[0]!.digest;
+    return { ...got, layer };
+  }
+
+  /** One run of the agent applies c1 again: its files as they were at c1. */
+  async function assertRolledBack(h: Host, atC1: Map<string, FileStamp>): Promise<void> {
+    const res = await agentOnce(h);
+    assert.equal(res.code, 0, `${JSON.stringify(res.result)}\n${res.stderr}`);
+    assert.deepEqual(res.result, { kind: 'applied', revision: c1, changes: 2 });
+    assert.equal(state(h).appliedRevision, c1);
+    assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "2s"$/m);
+    // The files it manages as they were at c1 (beside them, the backups of what they replace).
+    for (const file of [DOCKER_TOML, HARBOR_TOML, DFDAEMON]) assert.equal(text(h, file), atC1.get(file)?.content, file);
+  }
+
+  it("applies its site's layer of a signed bundle: exit 0, the commit recorded as applied, the node's files under --root", async () => {
+    const h = newHost();
+    await publish(h, c1);
+    const res = await agentOnce(h);
+    assert.equal(res.code, 0, res.stderr);
+    assert.deepEqual(res.result, { kind: 'applied', revision: c1, changes: 3 });
+    assert.equal(state(h).appliedRevision, c1);
+    assert.deepEqual([...hostFiles(h).keys()], [DOCKER_TOML, HARBOR_TOML, DFDAEMON]);
+    assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "2s"$/m);
+    assert.match(text(h, DFDAEMON), /^\s*idc: us-virginia$/m);
+
+    // Nothing new in the channel: the next run keeps it.
+    const again = await agentOnce(h);
+    assert.equal(again.code, 0, again.stderr);
+    assert.deepEqual(again.result, { kind: 'in-sync', revision: c1 });
+  });
+
+  describe('refuses, and changes nothing on the host (exit 3)', () => {
+    it('a bundle signed by a key that is not in --allowed-signers', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2, { key: rogue });
+      const { digest } = await siteManifest(h.channel);
+      await assertRefused(h, before, c1, c2, `the bundle ${digest} is not signed by a key in ${allowedSigners}`);
+    });
+
+    it('a bundle whose signature artifact holds the signature of another digest', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      const old = await siteManifest(h.channel);
+      await publish(h, c2);
+      const { digest } = await siteManifest(h.channel);
+      // c1's signature (by the allowed key, of c1's manifest) under the tag of c2's.
+      const oldSignature = await client().getManifest(`${old.digest.replace(':', '-')}.sig`);
+      assert.ok(oldSignature);
+      await client().putManifest(`${digest.replace(':', '-')}.sig`, oldSignature.bytes, OCI_MANIFEST);
+      await assertRefused(h, before, c1, c2, `the signature of the bundle ${digest} does not verify against ${allowedSigners}`);
+    });
+
+    it('a layer the registry mirror hands over with other bytes than its digest', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      const { layer } = await siteManifest(h.channel);
+      // A mirror that serves every blob with us-virginia's dfdaemon timeout changed (200, a plausible layer).
+      const mirror = await startProxy(registry.base, {
+        alter: (req, body) => (req.method === 'GET' && req.path.includes('/blobs/') ? Buffer.from(body.toString('utf8').replaceAll('5s', '9s')) : body),
+      });
+      try {
+        const res = await agentOnce(h, ['--registry-mirror', mirror.url]);
+        assert.equal(res.code, 3, `${JSON.stringify(res.result)}\n${res.stderr}`);
+        assert.equal(res.result.kind, 'refused');
+        assert.match(
+          (res.result as Extract<TickResult, { kind: 'refused' }>).reason,
+          new RegExp(`^The blob ${layer} of mirrornet/fleet arrived with the digest sha256:[0-9a-f]{64}: refused, nothing applied\\.$`),
+        );
+        assert.deepEqual(
+          mirror.requests.map((r) => `${r.method} ${r.path}`),
+          [`GET /v2/mirrornet/fleet/blobs/${layer}?ns=${encodeURIComponent(registry.host)}`],
+        );
+        assert.equal(state(h).appliedRevision, c1);
+        assert.deepEqual(hostFiles(h), before);
+      } finally {
+        await mirror.close();
+      }
+    });
+
+    it('a bundle that needs a newer agent, signed by the allowed key, naming the version and what to do', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      const published = await siteManifest(h.channel);
+      const manifest = JSON.parse(published.bytes.toString('utf8')) as { annotations: Record<string, string> };
+      manifest.annotations['io.mirrornet.bundle.min-agent-version'] = '99.0.0';
+      const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      const signature = (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
+      const artifact = signatureArtifact({ digest, size: bytes.length }, signature);
+      const oci = client();
+      for (const [d, blob] of artifact.blobs) await oci.pushBlob(d, blob);
+      await oci.putManifest(artifact.tag, artifact.manifest, OCI_MANIFEST);
+      await oci.putManifest(digest, bytes, OCI_MANIFEST);
+      await oci.putManifest(`${h.channel}.${SITE}`, bytes, OCI_MANIFEST);
+      await assertRefused(
+        h,
+        before,
+        c1,
+        c2,
+        `the bundle of ${c2.slice(0, 12)} needs mirrornet 99.0.0 or later (bundle schema 2); this agent is 0.1.0: upgrade the agent on this host`,
+      );
+    });
+
+    it('a revision older than the one applied (the old site manifest put back under the tag)', async () => {
+      const h = newHost();
+      await applied(h, c1);
+      const old = await siteManifest(h.channel);
+      const before = await applied(h, c2);
+      assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "5s"$/m);
+      await client().putManifest(`${h.channel}.${SITE}`, old.bytes, OCI_MANIFEST);
+      await assertRefused(
+        h,
+        before,
+        c2,
+        c1,
+        `${c1.slice(0, 12)} is older than the revision applied here (1 commits against 2); ` +
+          'publish a newer commit that reverts, or publish it with --rollback on purpose',
+      );
+    });
+
+    // Pending: the loop keeps a refusal by commit (state.refused.revision), so the same commit published again
+    // as a rollback (another manifest) is never loaded; see the report of this test's commit.
+    it.skip('an older revision refused once is applied when it is published again with --rollback', async () => {
+      const h = newHost();
+      const atC1 = await applied(h, c1);
+      const old = await siteManifest(h.channel);
+      await applied(h, c2);
+      await client().putManifest(`${h.channel}.${SITE}`, old.bytes, OCI_MANIFEST);
+      assert.equal((await agentOnce(h)).code, 3);
+      await publish(h, c1, { rollback: true });
+      await assertRolledBack(h, atC1);
+    });
+  });
+
+  it('applies an older revision published with --rollback on purpose', async () => {
+    const h = newHost();
+    const atC1 = await applied(h, c1);
+    await applied(h, c2);
+    assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "5s"$/m);
+    await publish(h, c1, { rollback: true });
+    await assertRolledBack(h, atC1);
+  });
+
+  describe('a layer that cannot be had for now is no refusal', () => {
+    it("takes its layer from the registry when the region's mirror answers with an error (HTTP 502)", async () => {
+      const h = newHost();
+      await applied(h, c1);
+      await publish(h, c2);
+      const { layer } = await siteManifest(h.channel);
+      const mirror = await startProxy(registry.base, { answer: () => 502 });
+      try {
+        const res = await agentOnce(h, ['--registry-mirror', mirror.url]);
+        assert.equal(res.code, 0, `${JSON.stringify(res.result)}\n${res.stderr}`);
+        assert.deepEqual(res.result, { kind: 'applied', revision: c2, changes: 2 });
+        assert.deepEqual(
+          mirror.requests.map((r) => `${r.method} ${r.path}`),
+          [`GET /v2/mirrornet/fleet/blobs/${layer}?ns=${encodeURIComponent(registry.host)}`],
+        );
+        assert.equal(state(h).appliedRevision, c2);
+        assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "5s"$/m);
+      } finally {
+        await mirror.close();
+      }
+    });
+
+    it('fails the run (exit 1) when the registry cannot serve the layer (HTTP 500), and applies it on the next run', async () => {
+      const h = newHost();
+      await applied(h, c1);
+      await publish(h, c2);
+      const { layer } = await siteManifest(h.channel);
+      const blob = `/v2/mirrornet/fleet/blobs/${layer}`;
+      let broken = true;
+      const front = await startProxy(registry.base, { answer: (req) => (broken && req.path === blob ? 500 : undefined) });
+      try {
+        const source = `oci+http://${front.host}/mirrornet/fleet:${h.channel}`;
+        const before = hostFiles(h);
+        const failed = await agentOnce(h, [], source);
+        assert.equal(failed.code, 1, `${JSON.stringify(failed.result)}\n${failed.stderr}`);
+        assert.deepEqual(failed.result, {
+          kind: 'failed',
+          revision: c2,
+          step: 'fetch',
+          reason: `The registry ${front.host} could not read the blob ${layer} of mirrornet/fleet (HTTP 500: UNAVAILABLE the test proxy answers 500).`,
+        });
+        assert.equal(state(h).appliedRevision, c1);
+        assert.equal(state(h).refused, undefined);
+        assert.deepEqual(hostFiles(h), before);
+
+        broken = false;
+        const res = await agentOnce(h, [], source);
+        assert.equal(res.code, 0, `${JSON.stringify(res.result)}\n${res.stderr}`);
+        assert.deepEqual(res.result, { kind: 'applied', revision: c2, changes: 2 });
+        assert.equal(front.requests.filter((r) => r.method === 'GET' && r.path === blob).length, 2);
+      } finally {
+        await front.close();
+      }
+    });
+  });
+
+  it('keeps the applied revision when the registry is down, and says so on the drift channel', async () => {
+    const own = await startRegistry(join(tmp, 'registry-down'));
+    try {
+      const h = newHost(undefined, own);
+      await publish(h, c1);
+      const opts = {
+        region: SITE,
+        roles: 'node',
+        root: h.root,
+        source: h.to,
+        allowedSigners,
+        branch: 'main',
+        interval: '30s',
+        listen: '127.0.0.1:0',
+        dragonflyRestart: 'true',
+        dockerReload: 'true',
+      } as AgentCliOptions;
+      const stateDir = join(h.root, STATE_DIR);
+      const sources = await sourcesOf(opts, ['node'], stateDir, hostSecrets({ root: h.root }), localExec());
+      const deps = hostDeps({ ...opts, repo: '', format: 'text' }, silentLogger());
+      const events: AgentEvent[] = [];
+      const agent = new Agent({ site: SITE, roles: ['node'] }, sources.revisions, new StateStore(stateDir), deps, silentLogger(), createMetrics(), (e) =>
+        events.push(e),
+      );
+      assert.deepEqual(await agent.tick('test'), { kind: 'applied', revision: c1, changes: 3 });
+      const before = hostFiles(h);
+      const port = own.host.split(':')[1]!;
+
+      await own.kill();
+      events.length = 0;
+      const res = await agent.tick('test');
+      assert.deepEqual(res, {
+        kind: 'failed',
+        revision: c1,
+        step: 'fetch',
+        reason:
+          `Cannot reach the registry 127.0.0.1:${port} (ECONNREFUSED) to check mirrornet/fleet:${h.channel}.${SITE}: ` +
+          'check the address and that the registry is running.',
+      });
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.origin, e.component, e.revision]),
+        [['apply-failed', 'drift', 'source', c1]],
+      );
+      assert.equal(
+        events[0]!.message,
+        `${SITE} cannot reach its configuration source: Cannot reach the registry 127.0.0.1:${port} (ECONNREFUSED) to check ` +
+          `mirrornet/fleet:${h.channel}.${SITE}: check the address and that the registry is running. ` +
+          `It keeps ${c1.slice(0, 12)} applied and keeps checking drift against it.`,
+      );
+      assert.equal(state(h).appliedRevision, c1);
+      assert.equal(state(h).refused, undefined);
+      assert.deepEqual(hostFiles(h), before);
+    } finally {
+      await own.kill();
+    }
+  });
+
+  it("serves a site's layer from the core once when its three nodes fetch it through the region's mirror", async () => {
+    // The core's registry, behind a proxy that counts what it is asked; the region's dfdaemon (the lab's stand-in).
+    const core = await startProxy(registry.base);
+    const peerLog: { path?: unknown; mode?: unknown; status?: unknown }[] = [];
+    const peer = await startPeer({
+      host: '127.0.0.1',
+      port: await freePort(),
+      cacheDir: join(tmp, 'peer-cache'),
+      registryMirror: core.url,
+      rules: [/blobs\/sha256.*/],
+      log: (e) => peerLog.push(e),
+    });
+    try {
+      const nodes = [newHost('region'), newHost('region'), newHost('region')];
+      await publish(nodes[0]!, c1);
+      const { layer } = await siteManifest('region');
+      const source = `oci+http://${core.host}/mirrornet/fleet:region`;
+      const runs = await Promise.all(nodes.map((h) => agentOnce(h, ['--registry-mirror', peer.url], source)));
+      for (const [i, res] of runs.entries()) {
+        assert.equal(res.code, 0, `node ${i + 1}: ${JSON.stringify(res.result)}\n${res.stderr}`);
+        assert.deepEqual(res.result, { kind: 'applied', revision: c1, changes: 3 });
+        assert.equal(state(nodes[i]!).appliedRevision, c1);
+        assert.match(text(nodes[i]!, HARBOR_TOML), /^\s*dial_timeout = "2s"$/m);
+      }
+      const blob = `/v2/mirrornet/fleet/blobs/${layer}`;
+      assert.equal(core.requests.filter((r) => r.method === 'GET' && r.path.split('?')[0] === blob).length, 1);
+      const atPeer = peerLog.filter((e) => e.path === blob);
+      assert.equal(atPeer.length, 3);
+      assert.deepEqual(
+        atPeer.map((e) => e.status),
+        [200, 200, 200],
+      );
+      assert.equal(atPeer.filter((e) => e.mode === 'miss').length, 1);
+    } finally {
+      peer.server.closeAllConnections();
+      await new Promise<void>((resolve) => peer.server.close(() => resolve()));
+      await core.close();
+    }
+  });
+});
