@@ -81,6 +81,7 @@ export async function sourcesOf(opts: AgentCliOptions, roles: Role[], stateDir: 
   });
   const revisions: RevisionSource = {
     remoteRevision: () => bundle.remoteRevision(),
+    offer: () => bundle.latest()?.digest,
     remoteHost: () => target.host.replace(/:\d+$/, '').replace(/^\[|\]$/g, ''),
     load: (revision, ctx) => bundle.load(revision, { roles: ctx.roles, ...(ctx.applied?.origin ? { applied: ctx.applied.origin } : {}), step: ctx.step }),
   };

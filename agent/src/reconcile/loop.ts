@@ -259,7 +259,12 @@ export class Agent {
       const result = await this.locked('apply', async (): Promise<TickResult | undefined> => {
         if (this.stopping) return STOPPED;
         const state = await this.step('state', () => this.store.load());
-        if (state.appliedRevision !== before.appliedRevision || state.refused?.revision !== before.refused?.revision) return undefined;
+        if (
+          state.appliedRevision !== before.appliedRevision ||
+          state.refused?.revision !== before.refused?.revision ||
+          state.refused?.offer !== before.refused?.offer
+        )
+          return undefined;
         if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
         if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason);
@@ -291,8 +296,10 @@ export class Agent {
     }
     seen(revision);
     // Nothing new (or the new revision was refused already): keep the applied revision true.
-    if (applied && (revision === before.appliedRevision || before.refused?.revision === revision)) return { kind: 'keep', revision, applied };
-    if (!applied && before.refused?.revision === revision) return { kind: 'refused', revision, reason: before.refused.reason };
+    // A refusal holds for what was refused: the same revision offered anew (a bundle republished) is looked at again.
+    const refusedAlready = before.refused?.revision === revision && before.refused.offer === this.source.offer?.();
+    if (applied && (revision === before.appliedRevision || refusedAlready)) return { kind: 'keep', revision, applied };
+    if (!applied && refusedAlready) return { kind: 'refused', revision, reason: before.refused!.reason };
     // fetch the rest, verify, and validate + compile (git) or take the site's layer (bundle)
     const evaluation = await this.source.load(revision, {
       site: this.opts.site,
@@ -333,7 +340,8 @@ export class Agent {
   }
 
   private async refuse(state: AgentState, revision: string, reason: string): Promise<TickResult> {
-    state.refused = { revision, reason, at: new Date().toISOString() };
+    const offer = this.source.offer?.();
+    state.refused = { revision, reason, at: new Date().toISOString(), ...(offer !== undefined ? { offer } : {}) };
     await this.store.save(state);
     this.event(
       'revision-refused',
@@ -346,7 +354,8 @@ export class Agent {
   /** A guardrail refused the revision: nothing applied; say why once, and keep the last applied revision. */
   private async block(state: AgentState, revision: string, reasons: string[], changes?: AgentEvent['changes']): Promise<TickResult> {
     this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, changes ? { changes } : {});
-    state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString() };
+    const offer = this.source.offer?.();
+    state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString(), ...(offer !== undefined ? { offer } : {}) };
     await this.store.save(state);
     return { kind: 'blocked', revision, reasons };
   }

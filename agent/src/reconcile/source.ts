@@ -24,6 +24,12 @@ export interface RevisionSource {
   load(revision: string, ctx: LoadContext): Promise<LoadedRevision>;
   /** The host the source is reached at, for the lockout guardrail (undefined: a local path). */
   remoteHost(): string | undefined;
+  /**
+   * What exactly the source offers for the revision remoteRevision() returned, when one revision may come in
+   * several forms (a bundle republished with --rollback, or with a new signature): a refusal holds for that
+   * form only. Absent: the revision is all there is (a git commit).
+   */
+  offer?(): string | undefined;
 }
 
 /** The git repository as a source: check out, verify the commit's signature, validate and compile the fleet here. */

@@ -16,7 +16,8 @@ export const AgentState = z.object({
   appliedRevision: z.string().optional(),
   appliedAt: z.string().optional(),
   /** The newest revision seen and the reason it was refused, if it was. */
-  refused: z.object({ revision: z.string(), reason: z.string(), at: z.string() }).optional(),
+  /** `offer`: what exactly was refused when a source offers one revision in several forms (a bundle's manifest digest). */
+  refused: z.object({ revision: z.string(), reason: z.string(), at: z.string(), offer: z.string().optional() }).optional(),
   inventory: z.record(z.string(), z.array(z.string())).default({}),
   /** Fingerprints of drift already reported, per component. */
   drift: z.record(z.string(), z.string()).default({}),

@@ -306,9 +306,9 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       );
     });
 
-    // Pending: the loop keeps a refusal by commit (state.refused.revision), so the same commit published again
-    // as a rollback (another manifest) is never loaded; see the report of this test's commit.
-    it.skip('an older revision refused once is applied when it is published again with --rollback', async () => {
+    // A refusal holds for the manifest refused (state.refused.offer): the same commit published again as a
+    // rollback is another manifest, and is looked at again.
+    it('an older revision refused once is applied when it is published again with --rollback', async () => {
       const h = newHost();
       const atC1 = await applied(h, c1);
       const old = await siteManifest(h.channel);
