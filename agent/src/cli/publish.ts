@@ -75,12 +75,23 @@ async function evaluate(repo: string, revision: string): Promise<Evaluation> {
   }
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** Every site's content, or the findings (invalid fleet) or the sites that do not compile. */
 function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   const { report, revision } = evaluation;
   if (!report.valid) {
+    // The first findings in the sentence itself: the publisher's event (chat, logs) is all its reader sees.
+    const first = report.errors
+      .slice(0, 3)
+      .map((e) => `${e.file}:${e.line} ${e.rule}`)
+      .join('; ');
+    const more = report.errors.length > 3 ? `; ${report.errors.length - 3} more` : '';
     throw new PublishRefused(
-      `The fleet at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors); nothing was published. Fix it and try again.`,
+      `The fleet at ${revision.slice(0, 12)} is invalid (${plural(report.errors.length, 'error')}: ${first}${more}); nothing was published. ` +
+        'Fix it and try again.',
       formatText(report),
     );
   }
@@ -122,7 +133,7 @@ async function judgeAgainst(repo: string, base: string, evaluation: Evaluation):
   const judgement = judgeRemovals(fleetOutline(before.report.fleet), fleetOutline(evaluation.report.fleet), limits);
   if (judgement.trips.length) {
     throw new PublishRefused(
-      `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds, ` +
+      `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds: ` +
         judgement.trips.map((t) => t.message).join(' '),
     );
   }
@@ -171,8 +182,9 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   if (head?.revision === revision) return { revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
   if (head && head.sequence > sequence && !req.rollback) {
     throw new PublishRefused(
-      `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds (${sequence} commits against ${head.sequence}); ` +
-        'nothing was published. Publish a newer commit that reverts, or publish it again with --rollback on purpose.',
+      `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds ` +
+        `(${plural(sequence, 'commit')} against ${head.sequence}); nothing was published. ` +
+        'Publish a newer commit that reverts, or publish it again with --rollback on purpose.',
     );
   }
   if (head) await judgeAgainst(req.repo, head.revision, evaluation);
