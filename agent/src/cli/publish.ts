@@ -44,6 +44,12 @@ export interface PublishRequest {
   username?: string;
   password?: string;
   rollback?: boolean;
+  /**
+   * Published by a follower of the branch (the publisher role), not by a person: a revision that was published
+   * before and that the channel was then rolled back from (`--rollback`) is not published again, or a restart
+   * of the publisher would undo the rollback.
+   */
+  unattended?: boolean;
 }
 
 export interface Published {
@@ -110,14 +116,14 @@ function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   return out;
 }
 
-/** What the channel holds now: its revision and sequence, from the bundle's index (undefined: nothing yet). */
-async function channelHead(client: OciClient, channel: string): Promise<{ revision: string; sequence: number; digest: string } | undefined> {
+/** What the channel holds now: its revision, sequence and whether it is a rollback, from the bundle's index (undefined: nothing yet). */
+async function channelHead(client: OciClient, channel: string): Promise<{ revision: string; sequence: number; rollback: boolean; digest: string } | undefined> {
   const manifest = await client.getManifest(channel);
   if (!manifest) return undefined;
   const config = (JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
   if (!config) return undefined;
-  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as { revision?: string; sequence?: number };
-  return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, digest: manifest.digest } : undefined;
+  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as { revision?: string; sequence?: number; rollback?: boolean };
+  return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, rollback: index.rollback === true, digest: manifest.digest } : undefined;
 }
 
 /** The fleet-wide removal guardrail against what the channel holds (when the repository has that revision). */
@@ -185,6 +191,14 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
       `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds ` +
         `(${plural(sequence, 'commit')} against ${head.sequence}); nothing was published. ` +
         'Publish a newer commit that reverts, or publish it again with --rollback on purpose.',
+    );
+  }
+  // The bundle is tagged with its commit: that tag is there when the revision was published before.
+  if (head?.rollback && req.unattended && (await client.manifestDigest(revision)) !== undefined) {
+    throw new PublishRefused(
+      `${revision.slice(0, 12)} was published before, and ${channel} was rolled back from it to ${head.revision.slice(0, 12)} on purpose (--rollback): ` +
+        'it is not published again. The next commit is published as usual; ' +
+        `\`mirrornet publish --revision ${revision.slice(0, 12)}\` publishes this one again by hand.`,
     );
   }
   if (head) await judgeAgainst(req.repo, head.revision, evaluation);

@@ -333,5 +333,40 @@ describe('publisher (git origin to registry)', function () {
       assert.equal(rollback.stderr, '');
       assert.deepEqual(await channel('mirrornet/rollback'), { revision: first, sequence: 1, rollback: true });
     });
+
+    it('is not undone by a publisher started again on the branch head it rolled back from; the next commit is published', async () => {
+      const fx = fixture();
+      const first = fx.originHead();
+      fx.replace('regions/us-virginia.yaml', 'team: platform-intl', 'team: platform-americas');
+      const second = fx.commit('us-virginia belongs to the americas team');
+      await publisherOf(fx, 'mirrornet/kept').publisher.run('start');
+      assert.deepEqual(await channel('mirrornet/kept'), { revision: second, sequence: 2, rollback: false });
+      const rollback = await cli(['publish', '--repo', fx.work, '--revision', first, '--to', `oci+http://${via}/mirrornet/kept`, '--rollback']);
+      assert.equal(rollback.code, 0, rollback.stderr);
+
+      const { publisher, events } = publisherOf(fx, 'mirrornet/kept');
+      requests = [];
+      await publisher.run('start');
+      await publisher.run('poll');
+      assert.equal(manifestPuts('mirrornet/kept'), 0);
+      assert.deepEqual(await channel('mirrornet/kept'), { revision: first, sequence: 1, rollback: true });
+      assert.deepEqual(
+        events.map((e) => [e.kind, e.revision, e.message]),
+        [
+          [
+            'revision-refused',
+            second,
+            `${second.slice(0, 12)} was published before, and main was rolled back from it to ${first.slice(0, 12)} on purpose (--rollback): ` +
+              `it is not published again. The next commit is published as usual; \`mirrornet publish --revision ${second.slice(0, 12)}\` ` +
+              'publishes this one again by hand.',
+          ],
+        ],
+      );
+
+      fx.replace('regions/us-virginia.yaml', 'team: platform-americas', 'team: platform-intl');
+      const third = fx.commit('us-virginia back with the international team');
+      await publisher.run('webhook');
+      assert.deepEqual(await channel('mirrornet/kept'), { revision: third, sequence: 3, rollback: false });
+    });
   });
 });
