@@ -1,7 +1,7 @@
 // The publisher role end to end: a real git origin (a bare repository seeded with the example fleet) and a
 // real OCI registry (Debian's docker-registry on a free port) behind a small proxy that records every request,
 // so a test can say what was pushed and what was not. Also `mirrornet publish`'s refusal of an older revision
-// than the channel holds, and --rollback.
+// than the channel holds, and --rollback. Last, how the example fleet's harbor/ delivers the bundles.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -10,16 +10,20 @@ import http from 'node:http';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseOciReference, type OciTarget } from '../../src/bundle/oci.js';
 import type { Io } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
 import { Publisher } from '../../src/cli/publisher.js';
+import { desiredHarborObjects } from '../../src/desired/harbor.js';
 import { silentLogger } from '../../src/log.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
+import { evaluateRepository } from '../../src/reconcile/pipeline.js';
 import { GitSource } from '../../src/source/clone.js';
 import { missingCommand, need } from '../support/capabilities.js';
 import { createGitFixture, setGuardrails, type GitFixture } from '../reconcile/git-fixture.js';
 
+const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const SITES = ['ap-jakarta', 'ap-singapore', 'cn-beijing', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
 
@@ -368,5 +372,57 @@ describe('publisher (git origin to registry)', function () {
       await publisher.run('webhook');
       assert.deepEqual(await channel('mirrornet/kept'), { revision: third, sequence: 3, rollback: false });
     });
+  });
+});
+
+describe("the example fleet's delivery of bundles (harbor/)", () => {
+  /** What the harbor-api provider would create on a core for the mirrornet project, from the example fleet. */
+  async function deliveryOf(site: string) {
+    const { sites } = await evaluateRepository({ repo: repoRoot }, [{ site, roles: ['hub'] }]);
+    const compiled = sites.get(site);
+    assert.ok(compiled && 'desired' in compiled && compiled.desired.harbor, `${site} compiles with its Harbor`);
+    const o = desiredHarborObjects(compiled.desired.harbor);
+    return {
+      project: o.projects.find((p) => p.name === 'mirrornet'),
+      registries: o.registries.map((r) => [r.name, r.accessKey ?? null, r.secretRef ?? null]),
+      policies: o.policies.map((p) => [p.name, p.direction, p.registry, p.filters, p.trigger, p.deletion, p.override, p.copyByChunk]),
+      robots: o.robots
+        .filter((r) => r.permissions.some((p) => p.namespace === 'mirrornet'))
+        .map((r) => [r.name, r.secretRef, r.permissions.map((p) => [p.namespace, p.access.map((a) => `${a.resource}:${a.action}`)])]),
+    };
+  }
+
+  it('publishes into a private project on Singapore, replicated event-based to Beijing with the robot Beijing declares for it', async () => {
+    assert.deepEqual(await deliveryOf('ap-singapore'), {
+      project: { name: 'mirrornet', public: false, storageLimit: 10737418240 },
+      registries: [
+        ['docker-hub', null, null],
+        ['mirrornet-harbor-cn-beijing', 'robot$replication-from-singapore', 'env:HARBOR_ROBOT_REPLICATION_FROM_SINGAPORE'],
+      ],
+      policies: [
+        ['bundles-to-beijing', 'push', 'mirrornet-harbor-cn-beijing', [{ type: 'name', value: 'mirrornet/**' }], { type: 'event_based' }, false, true, true],
+      ],
+      robots: [
+        ['mirrornet-publisher', 'env:HARBOR_ROBOT_MIRRORNET_PUBLISHER', [['mirrornet', ['repository:push', 'repository:pull']]]],
+        ['mirrornet-agent', 'env:HARBOR_ROBOT_MIRRORNET_AGENT', [['mirrornet', ['repository:pull']]]],
+      ],
+    });
+  });
+
+  it('gives Beijing the same private project, a robot for that replication and a pull-only robot for agents, and no publisher', async () => {
+    const beijing = await deliveryOf('cn-beijing');
+    assert.deepEqual(beijing.project, { name: 'mirrornet', public: false, storageLimit: 10737418240 });
+    assert.deepEqual(beijing.robots, [
+      ['replication-from-singapore', 'env:HARBOR_ROBOT_REPLICATION_FROM_SINGAPORE', [['mirrornet', ['repository:push', 'repository:pull', 'artifact:read']]]],
+      ['mirrornet-agent', 'env:HARBOR_ROBOT_MIRRORNET_AGENT', [['mirrornet', ['repository:pull']]]],
+    ]);
+    // Beijing's own rules replicate images only: bundles flow one way, from the publisher's core.
+    assert.deepEqual(
+      beijing.policies.map((p) => [p[0], p[3]]),
+      [
+        ['to-singapore', [{ type: 'name', value: '{library,base}/**' }]],
+        ['nightly-full-sync', [{ type: 'name', value: '{library,base}/**' }]],
+      ],
+    );
   });
 });
