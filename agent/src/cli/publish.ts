@@ -44,6 +44,12 @@ export interface PublishRequest {
   username?: string;
   password?: string;
   rollback?: boolean;
+  /**
+   * Published by a follower of the branch (the publisher role), not by a person: a revision that was published
+   * before and that the channel was then rolled back from (`--rollback`) is not published again, or a restart
+   * of the publisher would undo the rollback.
+   */
+  unattended?: boolean;
 }
 
 export interface Published {
@@ -75,12 +81,23 @@ async function evaluate(repo: string, revision: string): Promise<Evaluation> {
   }
 }
 
+function plural(n: number, word: string): string {
+  return `${n} ${word}${n === 1 ? '' : 's'}`;
+}
+
 /** Every site's content, or the findings (invalid fleet) or the sites that do not compile. */
 function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   const { report, revision } = evaluation;
   if (!report.valid) {
+    // The first findings in the sentence itself: the publisher's event (chat, logs) is all its reader sees.
+    const first = report.errors
+      .slice(0, 3)
+      .map((e) => `${e.file}:${e.line} ${e.rule}`)
+      .join('; ');
+    const more = report.errors.length > 3 ? `; ${report.errors.length - 3} more` : '';
     throw new PublishRefused(
-      `The fleet at ${revision.slice(0, 12)} is invalid (${report.errors.length} errors); nothing was published. Fix it and try again.`,
+      `The fleet at ${revision.slice(0, 12)} is invalid (${plural(report.errors.length, 'error')}: ${first}${more}); nothing was published. ` +
+        'Fix it and try again.',
       formatText(report),
     );
   }
@@ -99,14 +116,14 @@ function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   return out;
 }
 
-/** What the channel holds now: its revision and sequence, from the bundle's index (undefined: nothing yet). */
-async function channelHead(client: OciClient, channel: string): Promise<{ revision: string; sequence: number; digest: string } | undefined> {
+/** What the channel holds now: its revision, sequence and whether it is a rollback, from the bundle's index (undefined: nothing yet). */
+async function channelHead(client: OciClient, channel: string): Promise<{ revision: string; sequence: number; rollback: boolean; digest: string } | undefined> {
   const manifest = await client.getManifest(channel);
   if (!manifest) return undefined;
   const config = (JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
   if (!config) return undefined;
-  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as { revision?: string; sequence?: number };
-  return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, digest: manifest.digest } : undefined;
+  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as { revision?: string; sequence?: number; rollback?: boolean };
+  return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, rollback: index.rollback === true, digest: manifest.digest } : undefined;
 }
 
 /** The fleet-wide removal guardrail against what the channel holds (when the repository has that revision). */
@@ -122,7 +139,7 @@ async function judgeAgainst(repo: string, base: string, evaluation: Evaluation):
   const judgement = judgeRemovals(fleetOutline(before.report.fleet), fleetOutline(evaluation.report.fleet), limits);
   if (judgement.trips.length) {
     throw new PublishRefused(
-      `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds, ` +
+      `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds: ` +
         judgement.trips.map((t) => t.message).join(' '),
     );
   }
@@ -171,8 +188,17 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   if (head?.revision === revision) return { revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
   if (head && head.sequence > sequence && !req.rollback) {
     throw new PublishRefused(
-      `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds (${sequence} commits against ${head.sequence}); ` +
-        'nothing was published. Publish a newer commit that reverts, or publish it again with --rollback on purpose.',
+      `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds ` +
+        `(${plural(sequence, 'commit')} against ${head.sequence}); nothing was published. ` +
+        'Publish a newer commit that reverts, or publish it again with --rollback on purpose.',
+    );
+  }
+  // The bundle is tagged with its commit: that tag is there when the revision was published before.
+  if (head?.rollback && req.unattended && (await client.manifestDigest(revision)) !== undefined) {
+    throw new PublishRefused(
+      `${revision.slice(0, 12)} was published before, and ${channel} was rolled back from it to ${head.revision.slice(0, 12)} on purpose (--rollback): ` +
+        'it is not published again. The next commit is published as usual; ' +
+        `\`mirrornet publish --revision ${revision.slice(0, 12)}\` publishes this one again by hand.`,
     );
   }
   if (head) await judgeAgainst(req.repo, head.revision, evaluation);

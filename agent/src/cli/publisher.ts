@@ -75,6 +75,7 @@ export class Publisher {
         revision,
         target: this.opts.target,
         signingKey: this.opts.signingKey,
+        unattended: true,
         ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
         ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
       });

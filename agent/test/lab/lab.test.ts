@@ -195,9 +195,15 @@ describe('lab', () => {
       assert.equal(fleet.harbors.get('harbor-ap-singapore')!.value.externalUrl, 'http://10.128.0.10:5000');
       assert.equal(fleet.harbors.get('harbor-cn-beijing')!.value.externalUrl, 'http://10.120.0.10:5000');
       assert.equal(fleet.harbors.get('harbor-cn-beijing')!.value.replication.length, 2, 'replication between the two cores stays');
+      assert.deepEqual(
+        fleet.harbors.get('harbor-ap-singapore')!.value.replication.map((r) => r.name),
+        ['bundles-to-beijing'],
+        'so does Singapore’s replication of bundles to Beijing',
+      );
       assert.deepEqual(fleet.regions.get('ap-jakarta')!.value.p2p ?? [], [], "Jakarta's p2p peer Amsterdam is not in the lab");
       assert.deepEqual([...fleet.regions.keys()].sort(), ['ap-jakarta', 'cn-shanghai']);
       assert.ok(lab.secretEnv.includes('HARBOR_ADMIN_PASSWORD') && lab.secretEnv.includes('HARBOR_ROBOT_REPLICATION'));
+      assert.ok(lab.secretEnv.includes('HARBOR_ROBOT_REPLICATION_FROM_SINGAPORE'), 'the robot Singapore replicates bundles with');
       // The regions' hosts.toml point at the real registries.
       const node = compile(fleet, 'ap-jakarta', ['node']);
       assert.deepEqual(
