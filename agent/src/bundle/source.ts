@@ -205,7 +205,11 @@ export class BundleSource {
       const sig = await this.client.getManifest(signatureTag(seen.head.digest));
       const layer = sig ? (parseJson(sig.bytes) as { layers?: { mediaType?: string; digest?: string }[] }).layers?.[0] : undefined;
       if (!layer?.digest || layer.mediaType !== SIGNATURE_LAYER_MEDIA_TYPE) {
-        return `the bundle ${seen.head.digest} of ${seen.revision.slice(0, 12)} is not signed (no ${signatureTag(seen.head.digest)} beside it)`;
+        // Not a refusal: a replication may copy a manifest before its signature; the next tick looks again.
+        throw new RegistryError(
+          `The bundle ${seen.head.digest} of ${seen.revision.slice(0, 12)} has no signature beside it (${signatureTag(seen.head.digest)}) yet: ` +
+            'nothing applied. If it was published without --sign-key, publish it again signed; agents apply only signed bundles.',
+        );
       }
       signature = (await this.client.getBlob(layer.digest, MAX_SIGNATURE_BYTES)).toString('utf8');
     }

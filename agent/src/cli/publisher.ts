@@ -5,8 +5,7 @@
 import type { Logger } from 'pino';
 import type { OciTarget } from '../bundle/oci.js';
 import { userMessageOf } from '../errors.js';
-import type { EventSink } from '../reconcile/events.js';
-import { redactText } from '../redact.js';
+import { agentEvent, type EventSink } from '../reconcile/events.js';
 import { GitSource } from '../source/clone.js';
 import { PublishRefused, publishRevision, type Published } from './publish.js';
 
@@ -46,16 +45,8 @@ export class Publisher {
 
   private event(kind: 'revision-refused', revision: string, message: string): void {
     this.opts.log.warn({ event: kind, revision, reason: message }, 'revision not published');
-    this.opts.emit({
-      kind,
-      site: this.opts.site,
-      revision,
-      message: redactText(message),
-      component: 'publish',
-      fingerprint: `publish:${kind}:${revision}`,
-      at: new Date().toISOString(),
-      origin: 'drift',
-    });
+    // As a revision event: the commit's status says it was not published, and why.
+    this.opts.emit(agentEvent(kind, this.opts.site, revision, message, { component: 'publish' }));
   }
 
   private async once(trigger: string): Promise<Published | undefined> {

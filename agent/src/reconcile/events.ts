@@ -1,5 +1,7 @@
 // What the agent reports: one event model for logs, commit statuses and chat (issue: reporting).
+import { createHash } from 'node:crypto';
 import type { EVENT_KINDS } from '../model/schema.js';
+import { redactText } from '../redact.js';
 /**
  * `apply-started` marks a new revision being applied (commit status: pending); chat never routes it. The
  * others are what users are told about. `agent-stalled` / `agent-recovered`: no reconcile completed within two
@@ -28,3 +30,28 @@ export interface AgentEvent {
 }
 
 export type EventSink = (event: AgentEvent) => void;
+
+/** A short stable hash of the parts that make an event the same event (for deduplication). */
+export function fingerprint(parts: string[]): string {
+  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
+}
+
+/** An event of `site`: its message redacted (events go to chat and commit statuses), its fingerprint from what identifies it. */
+export function agentEvent(kind: EventKind, site: string, revision: string, message: string, extra: Partial<AgentEvent> = {}): AgentEvent {
+  return {
+    kind,
+    site,
+    revision,
+    message: redactText(message),
+    fingerprint: fingerprint([
+      kind,
+      site,
+      extra.component ?? '',
+      ...(extra.changes ?? []).map((c) => `${c.provider}:${c.id}:${c.action}`),
+      kind === 'apply-failed' || kind === 'revision-refused' ? message : '',
+    ]),
+    at: new Date().toISOString(),
+    origin: 'revision',
+    ...extra,
+  };
+}

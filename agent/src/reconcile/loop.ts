@@ -2,7 +2,6 @@
 // fetch -> verify -> validate -> compile -> read -> diff -> guard -> apply -> record -> report.
 // A new revision is applied whole; between revisions, drift is healed or only reported per component.
 // Fetching and validating hold only the repository lock; the apply lock is held from plan to record.
-import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Role } from '../desired/types.js';
 import type { Guardrails } from '../model/schema.js';
@@ -14,7 +13,7 @@ import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
 import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
 import { judgeRemovals } from './fleet-guard.js';
-import type { AgentEvent, EventKind, EventSink } from './events.js';
+import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RevisionSource } from './source.js';
@@ -60,10 +59,6 @@ const MAX_ATTEMPTS = 3;
 const LOCK_WAIT_MS = 60_000;
 
 class ReconcileError extends MirrornetError {}
-
-function fingerprint(parts: string[]): string {
-  return createHash('sha256').update(parts.join('\u0000')).digest('hex').slice(0, 16);
-}
 
 export class Agent {
   private running: Promise<TickResult> | undefined;
@@ -147,23 +142,7 @@ export class Agent {
   }
 
   private event(kind: EventKind, revision: string, message: string, extra: Partial<AgentEvent> = {}): void {
-    const ev: AgentEvent = {
-      kind,
-      site: this.opts.site,
-      revision,
-      // Events go to chat and commit statuses: never a credential from a URL.
-      message: redactText(message),
-      fingerprint: fingerprint([
-        kind,
-        this.opts.site,
-        extra.component ?? '',
-        ...(extra.changes ?? []).map((c) => `${c.provider}:${c.id}:${c.action}`),
-        kind === 'apply-failed' || kind === 'revision-refused' ? message : '',
-      ]),
-      at: new Date().toISOString(),
-      origin: 'revision',
-      ...extra,
-    };
+    const ev = agentEvent(kind, this.opts.site, revision, message, extra);
     this.log.info({ event: ev.kind, revision: ev.revision, component: ev.component, fingerprint: ev.fingerprint }, 'event');
     try {
       this.emit(ev);

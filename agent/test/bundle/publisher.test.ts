@@ -228,8 +228,9 @@ describe('publisher (git origin to registry)', function () {
     assert.equal(events.length, 1);
     const [event] = events;
     assert.deepEqual(
-      { kind: event!.kind, site: event!.site, revision: event!.revision, component: event!.component, fingerprint: event!.fingerprint },
-      { kind: 'revision-refused', site: 'ap-singapore', revision: broken, component: 'publish', fingerprint: `publish:revision-refused:${broken}` },
+      { kind: event!.kind, site: event!.site, revision: event!.revision, component: event!.component, origin: event!.origin },
+      // A revision event: the commit's status says it was not published.
+      { kind: 'revision-refused', site: 'ap-singapore', revision: broken, component: 'publish', origin: 'revision' },
     );
     assert.equal(
       event!.message,

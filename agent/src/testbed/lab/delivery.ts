@@ -48,7 +48,7 @@ export function bundleCore(t: LabTopology, s: LabSite): LabSite {
 }
 
 /** `oci+http://<core registry>/mirrornet/fleet:main` */
-export function channelRef(core: LabSite): string {
+function channelRef(core: LabSite): string {
   return `oci+http://${core.registry!.host}:${core.registry!.port}/${BUNDLE_REPOSITORY}:${BUNDLE_CHANNEL}`;
 }
 

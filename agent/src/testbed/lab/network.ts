@@ -39,7 +39,7 @@ export const HOST_ADDRESS = '198.18.255.253';
 const HOST_VETH_INET = 'host0';
 
 /** Is this the veth the lab's host link uses (for `lab down` after a crash). */
-export function hostVethName(prefix: string): string {
+function hostVethName(prefix: string): string {
   return `${prefix.slice(0, 10)}-h0`;
 }
 
