@@ -16,8 +16,8 @@ export interface RegistryEventsOptions {
   /** The token a gateway agent takes on /hooks/registry. */
   hookToken: string;
   labDir: string;
-  /** A push into `core`'s registry (repositories pushed to, once per burst). */
-  pushed(core: string, repositories: string[]): void;
+  /** A push into `core`'s registry: the tags pushed per repository, once per burst. */
+  pushed(core: string, tags: Map<string, string[]>): void;
   say(msg: string, extra?: Record<string, unknown>): void;
 }
 
@@ -51,12 +51,12 @@ export async function notifyGateways(labDir: string, core: string, hookToken: st
 }
 
 export async function startRegistryEvents(opts: RegistryEventsOptions): Promise<{ server: Server; port: number }> {
-  const bursts = new Map<string, { repos: Set<string>; channel: boolean; timer: NodeJS.Timeout }>();
+  const bursts = new Map<string, { repos: Map<string, Set<string>>; channel: boolean; timer: NodeJS.Timeout }>();
   const flush = (core: string) => {
     const b = bursts.get(core);
     bursts.delete(core);
     if (!b) return;
-    opts.pushed(core, [...b.repos]);
+    opts.pushed(core, new Map([...b.repos].map(([repo, tags]) => [repo, [...tags]])));
     // The publisher moves the channel's tag last: the sites' manifests and signatures are all there by then.
     if (b.channel) {
       void notifyGateways(opts.labDir, core, opts.hookToken).then((n) => opts.say('registry push: gateways told', { core, gateways: n }));
@@ -79,10 +79,12 @@ export async function startRegistryEvents(opts: RegistryEventsOptions): Promise<
       res.writeHead(200).end();
       const pushes = events.filter((e) => e.action === 'push' && e.target?.repository);
       if (!pushes.length) return;
-      const b = bursts.get(core) ?? { repos: new Set<string>(), channel: false, timer: setTimeout(() => undefined, 0) };
+      const b = bursts.get(core) ?? { repos: new Map<string, Set<string>>(), channel: false, timer: setTimeout(() => undefined, 0) };
       clearTimeout(b.timer);
       for (const e of pushes) {
-        b.repos.add(e.target!.repository!);
+        const tags = b.repos.get(e.target!.repository!) ?? new Set<string>();
+        if (e.target!.tag) tags.add(e.target!.tag);
+        b.repos.set(e.target!.repository!, tags);
         if (e.target!.repository === BUNDLE_REPOSITORY && e.target!.tag === BUNDLE_CHANNEL) b.channel = true;
       }
       b.timer = setTimeout(() => flush(core), BURST_MS);

@@ -99,6 +99,8 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
   const harbors = new Map<string, { core: ServicesCore; emu: HarborEmulator }>();
   const coreOfUrl = (url: string | undefined) => [...harbors.values()].find((h) => url && h.emu.url.replace(/\/+$/, '') === url.replace(/\/+$/, ''))?.core;
 
+  /** The tags of the push an event-based execution is for (`<core> <repository>`), while it is being started. */
+  const eventTags = new Map<string, string[]>();
   const onExecution = async (policy: PolicyView, emu: HarborEmulator): Promise<ExecutionResult> => {
     const self = [...harbors.values()].find((h) => h.emu === emu)?.core;
     if (!self) return { status: 'Failed', statusText: 'not a lab Harbor' };
@@ -110,8 +112,13 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
         statusText: `the ${push ? 'destination' : 'source'} registry ${push ? policy.destRegistry?.url : policy.srcRegistry?.url} is not a Harbor of the lab`,
       };
     const [from, to] = push ? [self, peer] : [peer, self];
-    const filters = policy.record.filters.filter((f) => f.type === 'name').flatMap((f) => (Array.isArray(f.value) ? f.value.map(String) : [String(f.value)]));
-    const tag = policy.record.filters.find((f) => f.type === 'tag')?.value;
+    let filters = policy.record.filters.filter((f) => f.type === 'name').flatMap((f) => (Array.isArray(f.value) ? f.value.map(String) : [String(f.value)]));
+    let tag = policy.record.filters.find((f) => f.type === 'tag')?.value;
+    const event = [...eventTags].find(([key]) => key.startsWith(`${self.site} `));
+    if (event && push) {
+      filters = [event[0].slice(self.site.length + 1)];
+      tag = `{${event[1].join(',')}}`;
+    }
     say('replication execution', { policy: policy.name, from: from.site, to: to.site, filters });
     const started = Date.now();
     const r = await copyInNamespace(self.ns, from.registryUrl, to.registryUrl, filters, typeof tag === 'string' ? tag : undefined);
@@ -144,10 +151,13 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
   const events = config.registryEvents
     ? await startRegistryEvents({
         ...config.registryEvents,
-        pushed: (core, repos) => {
+        pushed: (core, pushed) => {
           const emu = harbors.get(core)?.emu;
-          for (const repo of repos) {
+          for (const [repo, tags] of pushed) {
+            // Harbor's event-based replication copies the artifacts of the event, not the whole repository.
+            if (tags.length) eventTags.set(`${core} ${repo}`, tags);
             const runs = emu?.pushed(repo) ?? [];
+            eventTags.delete(`${core} ${repo}`);
             if (runs.length) say('event-based replication', { core, repository: repo, executions: runs });
           }
         },
