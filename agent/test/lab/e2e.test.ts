@@ -1,4 +1,5 @@
-// End to end in the lab (root + Debian packages): a small fleet (2 cores, 2 regions, 2 nodes each) whose
+// End to end in the lab (root + Debian packages), on the git path (every agent clones the origin; the lab's
+// default, signed bundles, is exercised in lab.test.ts): a small fleet (2 cores, 2 regions, 2 nodes each) whose
 // agents report to local receivers — commit statuses to the lab's GitHub emulator, chat to its webhook
 // receiver — and pushes to the lab's origin, as a user would make them:
 //   1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through
@@ -184,6 +185,9 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       interval: `${INTERVAL_S}s`,
       report: { github: true, chat: true },
       pushWebhook: true,
+      // The small-fleet path: every agent follows the git origin, so every agent judges a commit itself (3.).
+      // The bundle path runs in lab.test.ts and `npm start`.
+      delivery: 'git',
       say,
       timeoutMs: 120_000,
     });

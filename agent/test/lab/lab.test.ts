@@ -3,9 +3,9 @@
 // through the regions' peers with the bytes the cores served, and down leaving nothing — also after the
 // `lab up` process was killed in the middle.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { validateFiles } from '../../src/policy/validate.js';
 import { labChatUrlEnv, labFleet, LAB_CHAT_SECRET_ENV } from '../../src/testbed/lab/fleet.js';
 import { fleetSites, labNextHop, selectSites, FIRST_WG_PORT, LAB_MTU } from '../../src/testbed/lab/fleet-sites.js';
 import { inCidr, layerSizes, parseRegistryLog, servedTo } from '../../src/testbed/lab/images.js';
-import { agentEnv } from '../../src/testbed/lab/agents.js';
+import { agentEnv, agentState } from '../../src/testbed/lab/agents.js';
 import { labDown } from '../../src/testbed/lab/down.js';
 import { labInterfaces } from '../../src/testbed/lab/network.js';
 import { missingForLab } from '../../src/testbed/lab/preflight.js';
@@ -25,7 +25,7 @@ import { formatRun, labRun, TARGET_RATIO, type RunReport } from '../../src/testb
 import { formatStatus, labStatus } from '../../src/testbed/lab/status.js';
 import { startPeer, upstreamOf } from '../../src/testbed/lab/peer.js';
 import { labReadySite } from '../../src/testbed/lab/ready-site.js';
-import { isLabProgram, listNamespaces, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
+import { argvOf, isLabProgram, listNamespaces, loadState, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
 import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/testbed/lab/push-hook.js';
 import { chatBody, readChatLog, startChatReceiver } from '../../src/testbed/lab/receivers.js';
 import { request as webhookRequest } from '../../src/report/chat/webhook/index.js';
@@ -537,6 +537,7 @@ describe('lab', () => {
     const lines: string[] = [];
     const say = (l: string) => lines.push(l);
     let report: RunReport | undefined;
+    let allowedBefore: string | undefined;
 
     before(function () {
       const missing = missingForLab();
@@ -547,13 +548,20 @@ describe('lab', () => {
           : undefined,
       );
       // Interface names follow the site names: a lab of the same sites already up on this machine holds them.
-      const { lab } = labOf(['ap-jakarta', 'cn-shanghai']);
+      const { lab, topology } = labOf(['ap-jakarta', 'cn-shanghai']);
       const busy = labInterfaces(lab.links).find((i) => existsSync(`/var/run/wireguard/${i.iface}.sock`));
       need(this, busy ? `a lab with the same sites is up on this machine (${busy.iface} exists): run \`mirrornet lab down\` first` : undefined);
       dir = mkdtempSync(join(tmpdir(), 'mn-lab-'));
+      // The lab owns its cores' registry addresses while it is up: the lab (publishing the first revision) and
+      // this test reach them over the lab's host link.
+      allowedBefore = process.env['MIRRORNET_TEST_ALLOW_HOSTS'];
+      const cores = topology.sites.filter((s) => s.role === 'hub').map((s) => s.lan);
+      process.env['MIRRORNET_TEST_ALLOW_HOSTS'] = [...(allowedBefore ? [allowedBefore] : []), ...cores].join(',');
     });
 
     after(async function () {
+      if (allowedBefore === undefined) delete process.env['MIRRORNET_TEST_ALLOW_HOSTS'];
+      else process.env['MIRRORNET_TEST_ALLOW_HOSTS'] = allowedBefore;
       if (!dir) return;
       const r = await labDown({ dir, prefix, say });
       if (this.currentTest?.state === 'failed' || r.problems.length) process.stderr.write(`${lines.join('\n')}\n`);
@@ -616,6 +624,67 @@ describe('lab', () => {
         assert.ok(r.baseline.served >= 2 * r.imageBytes * 0.99, `${r.region}: the baseline served one image per node (${r.baseline.served})`);
       }
       assert.equal(report.replication.status, 'Succeed');
+    });
+
+    it('a pushed commit reaches every agent as a signed bundle: only the publisher contacts the git origin, each region fetches its layer once', async function () {
+      const state = loadState(dir)!;
+      assert.equal(state.bundle?.publisher, 'ap-singapore', 'the overseas core publishes');
+      const agents = state.processes.filter((p) => p.kind === 'agent' || p.kind === 'node-agent');
+      assert.equal(agents.length, 8);
+      for (const p of agents) {
+        const argv = argvOf(p.pid);
+        assert.equal(argv.includes('--repo-url'), p.name === 'agent ap-singapore', `${p.name}: ${argv.slice(2).join(' ')}`);
+        assert.ok(argv.includes('--source'), `${p.name} applies from bundles`);
+      }
+      // A commit that changes both regions' node settings, pushed to the origin; the publisher polls (5 s).
+      const clone = join(mkdtempSync(join(tmpdir(), 'mn-lab-clone-')), 'fleet');
+      const git = (...args: string[]) =>
+        execFileSync('git', ['-c', 'user.name=lab test', '-c', 'user.email=test@lab.invalid', ...args], { cwd: clone, encoding: 'utf8' }).trim();
+      execFileSync('git', ['clone', '-q', state.origin, clone]);
+      for (const region of ['ap-jakarta', 'cn-shanghai']) {
+        const file = join(clone, 'regions', `${region}.yaml`);
+        writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {2}dialTimeout: 2s$/m, '  dialTimeout: 3s'));
+      }
+      git('commit', '-qam', 'regions: dial the mirror for 3 s');
+      git('push', '-q', 'origin', 'main');
+      const head = git('rev-parse', 'HEAD');
+      const until = Date.now() + 60_000;
+      for (;;) {
+        const behind = state.agents.filter((a) => agentState(a)?.appliedRevision !== head).map((a) => a.node ?? a.site);
+        if (!behind.length) break;
+        if (Date.now() > until) assert.fail(`not applied within 60 s by ${behind.join(', ')}\n${lines.slice(-5).join('\n')}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      // Nobody but the publisher keeps a clone of the repository.
+      for (const a of state.agents) assert.equal(existsSync(join(a.stateDir, 'repo')), false, `${a.node ?? a.site} has no clone of the origin`);
+      // Both cores' registries hold the revision in the channel (the publisher's push, and Harbor's replication).
+      for (const core of state.topology!.sites.filter((s) => s.role === 'hub')) {
+        const manifest = (await (
+          await fetch(`${core.registry!.url}/v2/mirrornet/fleet/manifests/main`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+        ).json()) as { annotations: Record<string, string> };
+        assert.equal(manifest.annotations['org.opencontainers.image.revision'], head, `${core.name}'s registry`);
+      }
+      // Each region's three agents (gateway and two nodes) took the region's new layer through its peer, which
+      // fetched it from the core once.
+      for (const region of ['ap-jakarta', 'cn-shanghai']) {
+        const core = state.topology!.sites.find((s) => s.name === (region === 'ap-jakarta' ? 'ap-singapore' : 'cn-beijing'))!;
+        const site = (await (
+          await fetch(`${core.registry!.url}/v2/mirrornet/fleet/manifests/main.${region}`, {
+            headers: { accept: 'application/vnd.oci.image.manifest.v1+json' },
+          })
+        ).json()) as { layers: { digest: string }[] };
+        const layer = site.layers[0]!.digest;
+        const log = readFileSync(join(dir, 'logs', `peer-${region}.log`), 'utf8')
+          .split('\n')
+          .filter((l) => l.includes(layer))
+          .map((l) => JSON.parse(l) as { mode: string; status: number });
+        assert.deepEqual(
+          log.map((e) => e.status),
+          [200, 200, 200],
+          `${region}: three agents fetched ${layer} through the peer`,
+        );
+        assert.equal(log.filter((e) => e.mode === 'miss').length, 1, `${region}: the peer fetched it from the core once`);
+      }
     });
 
     it('down removes every namespace, interface, process and file', async function () {
