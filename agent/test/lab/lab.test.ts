@@ -626,7 +626,7 @@ describe('lab', () => {
       assert.equal(report.replication.status, 'Succeed');
     });
 
-    it('a pushed commit reaches every agent as a signed bundle: only the publisher contacts the git origin, each region fetches its layer once', async function () {
+    it('a pushed commit reaches every agent as a signed bundle: only the publisher contacts the origin, a region fetches its layer once', async function () {
       const state = loadState(dir)!;
       assert.equal(state.bundle?.publisher, 'ap-singapore', 'the overseas core publishes');
       const agents = state.processes.filter((p) => p.kind === 'agent' || p.kind === 'node-agent');
