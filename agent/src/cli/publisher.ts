@@ -51,9 +51,9 @@ export class Publisher {
 
   private async once(trigger: string): Promise<Published | undefined> {
     const { git, log } = this.opts;
-    const revision = await git.remoteRevision();
+    // One request to the git host per run (a fetch); the revision is read from git's objects, no checkout.
+    const revision = await git.fetchBranch();
     if (revision === this.done) return undefined;
-    await git.checkout(revision);
     const unsigned = await git.verify(revision);
     if (unsigned) {
       this.done = revision;

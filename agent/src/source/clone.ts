@@ -104,6 +104,20 @@ export class GitSource {
     return sha;
   }
 
+  /**
+   * Fetch the branch and return its revision: one request to the remote per call (the publisher's way, where
+   * ls-remote and then a fetch would be two); its objects are then here to be read (source/revision-files.ts).
+   */
+  async fetchBranch(): Promise<string> {
+    const git = await this.client();
+    try {
+      await git.fetch(['origin', `+refs/heads/${this.opts.branch}:refs/remotes/origin/${this.opts.branch}`, '--no-tags']);
+      return (await git.revparse([`refs/remotes/origin/${this.opts.branch}`])).trim();
+    } catch (cause) {
+      throw new SourceError(redactText(`Cannot fetch ${this.opts.branch} from ${this.opts.url}: ${(cause as Error).message.split('\n')[0]}`), { cause });
+    }
+  }
+
   /** Fetch and check out `revision` (detached). */
   async checkout(revision: string): Promise<void> {
     const git = await this.client();
