@@ -99,6 +99,14 @@ export function fanoutEndpoint(broadcast: HeadBroadcast, token: string) {
   };
 }
 
+/**
+ * POST /hooks/registry's check: Harbor's webhook policy sends its auth header as it was configured, so both
+ * `Bearer <token>` and the bare token are taken; distribution's notifications send whatever header is set.
+ */
+export function registryHookEndpoint(token: string) {
+  return { authorized: (authorization: string | undefined) => bearerMatches(authorization, token) || bearerMatches(`Bearer ${authorization ?? ''}`, token) };
+}
+
 export async function publisherOf(opts: AgentCliOptions, stateDir: string, secrets: SecretResolver, log: Logger, emit: EventSink): Promise<Publisher> {
   const target = parseOciReference(opts.publishTo!);
   if ('error' in target) throw new UsageError(`--publish-to: ${target.error}.`);

@@ -10,9 +10,8 @@ import { createMetrics } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer, DEFAULT_LIMITS, type ServerLimits } from '../server/index.js';
-import { bearerMatches } from '../bundle/feed.js';
 import { localExec } from '../host/exec.js';
-import { fanoutEndpoint, publisherOf, sourcesOf } from './agent-sources.js';
+import { fanoutEndpoint, publisherOf, registryHookEndpoint, sourcesOf } from './agent-sources.js';
 import { UsageError, UserError } from './errors.js';
 import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
@@ -196,9 +195,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     ready: () => agent.ready,
     limits,
     ...(sources.broadcast && sources.fanoutToken ? { fanout: fanoutEndpoint(sources.broadcast, sources.fanoutToken) } : {}),
-    ...(hookToken
-      ? { registryHook: { authorized: (a: string | undefined) => bearerMatches(a, hookToken) || bearerMatches(`Bearer ${a ?? ''}`, hookToken) } }
-      : {}),
+    ...(hookToken ? { registryHook: registryHookEndpoint(hookToken) } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {

@@ -3,7 +3,7 @@
 // GET /v1/bundle, which only a gateway configured for fan-out serves. In process, on a real server.
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { bearerMatches } from '../../src/bundle/feed.js';
+import { registryHookEndpoint } from '../../src/cli/agent-sources.js';
 import { MAX_WEBHOOK_BYTES } from '../../src/server/index.js';
 import { closeServer, startServer, takeProcessFaults, type Harness } from './harness.js';
 
@@ -70,7 +70,7 @@ describe('agent endpoint: POST /hooks/registry and GET /v1/bundle', function () 
   describe('with a registry hook token', function () {
     beforeEach(async function () {
       h = await startServer({
-        registryHook: { authorized: (a) => bearerMatches(a, HOOK_TOKEN) },
+        registryHook: registryHookEndpoint(HOOK_TOKEN),
         limits: { webhookRate: { burst: 3, perSecond: 0.5 } },
         now: () => 1_000_000, // the clock stands still: no token comes back during a test
       });
@@ -80,6 +80,12 @@ describe('agent endpoint: POST /hooks/registry and GET /v1/bundle', function () 
       const res = await registryHook(h!.base, { authorization: `Bearer ${HOOK_TOKEN}` });
       assert.equal(res.status, 202);
       assert.equal(await res.text(), 'reconcile triggered\n');
+      assert.deepEqual(h!.triggers, ['registry']);
+    });
+
+    it("with the bare token (a Harbor webhook policy's auth header as configured) answers 202 and reconciles", async function () {
+      const res = await registryHook(h!.base, { authorization: HOOK_TOKEN });
+      assert.equal(res.status, 202);
       assert.deepEqual(h!.triggers, ['registry']);
     });
 
