@@ -147,16 +147,17 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const roles = parseRoles(opts.roles);
   intervalToCron(opts.interval); // fail fast on a bad interval
   const listen = parseListen(opts.listen);
-  checkSecretReferences({ '--webhook-secret': opts.webhookSecret, '--github-token': opts.githubToken });
-  const log = createLogger().child({ component: 'agent', site: opts.region });
-  const stateDir = stateDirOf(opts);
-  const store = new StateStore(stateDir);
   checkSecretReferences({
+    '--webhook-secret': opts.webhookSecret,
+    '--github-token': opts.githubToken,
     '--registry-password': opts.registryPassword,
     '--fanout-token': opts.fanoutToken,
     '--registry-hook-token': opts.registryHookToken,
     '--sign-key': opts.signKey,
   });
+  const log = createLogger().child({ component: 'agent', site: opts.region });
+  const stateDir = stateDirOf(opts);
+  const store = new StateStore(stateDir);
   const secrets = hostSecrets({ root: opts.root });
   const metrics = createMetrics();
   const stopping = new AbortController();
@@ -225,6 +226,8 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       const grace = setTimeout(() => stopping.abort(), STOP_GRACE_MS);
       const idle = agent.stop().then(() => clearTimeout(grace));
       const closed = new Promise<void>((r) => server.close(() => r()));
+      // Nodes waiting on a long-poll (/v1/bundle) would hold the server open: they ask again elsewhere.
+      server.closeAllConnections();
       feedStop.abort();
       void Promise.all([closed, idle, report.close(5000), watching]).then(() => resolve());
       // Whatever still runs by then (a validation child, a remote call) does not keep the process: exit.
