@@ -14,7 +14,7 @@ import { gitRevisions, type RevisionSource } from '../reconcile/source.js';
 import { GitSource } from '../source/clone.js';
 import type { AgentCliOptions } from './agent.js';
 import { UsageError } from './errors.js';
-import { Publisher } from './publisher.js';
+import type { Publisher } from './publisher.js';
 
 export interface AgentSources {
   revisions: RevisionSource;
@@ -120,6 +120,8 @@ export async function publisherOf(opts: AgentCliOptions, stateDir: string, secre
     dir: join(stateDir, 'publish'),
     ...(commitSigners ? { allowedSigners: commitSigners } : {}),
   });
+  // Loaded only by the publisher: it validates and compiles the fleet, which no other agent's process does.
+  const { Publisher } = await import('./publisher.js');
   return new Publisher({
     site: opts.region,
     git,
