@@ -142,6 +142,20 @@ export class OciClient {
     url.searchParams.set('scope', `repository:${this.target.repository}:${this.opts.access === 'pull' ? 'pull' : 'pull,push'}`);
     const basic = this.basic;
     const res = await this.send(url.toString(), { headers: basic ? { authorization: basic } : {} }, `get a token to ${what}`);
+    // Credentials the token server does not take are not a missing right: say which, without repeating them.
+    if ((res.status === 401 || res.status === 403) && basic) {
+      await res.body?.cancel();
+      throw new RegistryError(
+        `The registry ${this.target.host} refused to ${what}: its token server ${url.host} did not accept the account ${this.opts.username} ` +
+          `(HTTP ${res.status}): check the password REF given for it.`,
+      );
+    }
+    if (res.status >= 500) {
+      const says = (await registrySays(res)) || 'no detail';
+      const e = new RegistryError(`The registry ${this.target.host} could not ${what}: its token server ${url.host} answered HTTP ${res.status} (${says}).`);
+      e.unreachable = true;
+      throw e;
+    }
     if (!res.ok) return false;
     const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;

@@ -44,8 +44,11 @@ export interface TestRegistry {
   kill(): Promise<void>;
 }
 
-/** docker-registry serving from `dir`/data on a free port, once it answers /v2/. */
-export async function startRegistry(dir: string): Promise<TestRegistry> {
+/**
+ * docker-registry serving from `dir`/data on a free port, once it answers /v2/. `config`: more top-level lines
+ * of its configuration (e.g. `auth:`), with which a 401 from /v2/ counts as an answer too.
+ */
+export async function startRegistry(dir: string, opts: { config?: string[] } = {}): Promise<TestRegistry> {
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
   mkdirSync(join(dir, 'data'), { recursive: true });
@@ -53,7 +56,7 @@ export async function startRegistry(dir: string): Promise<TestRegistry> {
   writeFileSync(
     config,
     ['version: 0.1', 'log:', '  level: warn', 'storage:', '  filesystem:', `    rootdirectory: ${join(dir, 'data')}`, 'http:', `  addr: 127.0.0.1:${port}`]
-      .concat([`  secret: ${randomBytes(8).toString('hex')}`, ''])
+      .concat([`  secret: ${randomBytes(8).toString('hex')}`, ...(opts.config ?? []), ''])
       .join('\n'),
   );
   let log = '';
@@ -64,7 +67,8 @@ export async function startRegistry(dir: string): Promise<TestRegistry> {
   const until = Date.now() + 10_000;
   for (;;) {
     if (child.exitCode !== null) throw new Error(`docker-registry exited:\n${log}`);
-    if ((await fetch(`${base}/v2/`).catch(() => undefined))?.status === 200) break;
+    const status = (await fetch(`${base}/v2/`).catch(() => undefined))?.status;
+    if (status === 200 || (status === 401 && opts.config)) break;
     if (Date.now() > until) {
       child.kill('SIGKILL');
       throw new Error(`docker-registry did not start:\n${log}`);
