@@ -67,6 +67,8 @@ interface ClientOptions {
   password?: string;
   /** What the token is asked for: `push` (publish) or `pull` (agents); default push. */
   access?: 'push' | 'pull';
+  /** How the caller's user gives credentials, for the sentences (default `--username and --password REF`). */
+  credentialFlags?: string;
   /** Per request; default 60 s. */
   timeoutMs?: number;
 }
@@ -176,7 +178,7 @@ export class OciClient {
       const given = this.opts.username !== undefined ? `the account ${this.opts.username} may not ${right}` : 'it needs credentials';
       throw new RegistryError(
         `The registry ${this.target.host} refused to ${what} (HTTP ${res.status}: ${given} to ${this.target.repository}): ` +
-          `give --username and --password REF of an account with ${right} rights to that repository.`,
+          `give ${this.opts.credentialFlags ?? '--username and --password REF'} of an account with ${right} rights to that repository.`,
       );
     }
     return res;

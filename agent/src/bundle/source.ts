@@ -78,6 +78,7 @@ export class BundleSource {
   constructor(readonly opts: BundleSourceOptions) {
     this.client = new OciClient(opts.target, {
       access: 'pull',
+      credentialFlags: '--registry-username and --registry-password REF',
       ...(opts.username !== undefined ? { username: opts.username } : {}),
       ...(opts.password !== undefined ? { password: opts.password } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),

@@ -44,6 +44,8 @@ export interface PublishRequest {
   username?: string;
   password?: string;
   rollback?: boolean;
+  /** How the user gives registry credentials here, for the sentences (the publisher role has its own flags). */
+  credentialFlags?: string;
   /**
    * Published by a follower of the branch (the publisher role), not by a person: a revision that was published
    * before and that the channel was then rolled back from (`--rollback`) is not published again, or a restart
@@ -181,6 +183,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const client = new OciClient(req.target, {
     ...(req.username !== undefined ? { username: req.username } : {}),
     ...(req.password !== undefined ? { password: req.password } : {}),
+    ...(req.credentialFlags !== undefined ? { credentialFlags: req.credentialFlags } : {}),
   });
   const sequence = Number((await git(req.repo, ['rev-list', '--count', revision])).trim());
   const head = await channelHead(client, channel);

@@ -67,6 +67,7 @@ export class Publisher {
         target: this.opts.target,
         signingKey: this.opts.signingKey,
         unattended: true,
+        credentialFlags: '--registry-username and --registry-password REF',
         ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
         ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
       });

@@ -191,6 +191,33 @@ describe('a registry with token auth, as Harbor runs distribution', function () 
     ]);
   });
 
+  it("an agent without credentials fails the tick (exit 1) and is told the agent's own flags", async () => {
+    const root = join(tmp, 'host-anonymous');
+    const res = await mn([
+      'agent',
+      '--once',
+      '--source',
+      `oci+http://${registry.host}/mirrornet/fleet:agents`,
+      '--allowed-signers',
+      allowedSigners,
+      '--region',
+      'us-virginia',
+      '--roles',
+      'node',
+      '--root',
+      root,
+      '--no-chat',
+    ]);
+    assert.equal(res.code, 1);
+    assert.equal((JSON.parse(res.stdout) as TickResult).kind, 'failed');
+    assert.ok(
+      res.stdout.includes(
+        '(HTTP 401: it needs credentials to mirrornet/fleet): give --registry-username and --registry-password REF of an account with pull rights',
+      ),
+      res.stdout,
+    );
+  });
+
   it('refuses a wrong password with a sentence that says the token server did not accept the account', async () => {
     process.env['MN_TOKEN_TEST_WRONG'] = `${PUBLISHER_PASSWORD}-wrong`;
     try {
