@@ -203,8 +203,10 @@ async function up(opts: UpOptions): Promise<LabState> {
   buildInternet(topology);
   for (const s of topology.sites) buildSiteNetwork(topology, s);
   say(`network: ${state.namespaces.length} namespaces (${topology.internet.ns} is the internet: a bridge, WAN addresses in 198.18.0.0/16)`);
+  // The machine's own way into the lab's internet (the agents reach registries and peers through it): one lab
+  // at a time on a machine, whatever its delivery.
+  buildHostLink(topology);
   if (delivery === 'bundle') {
-    buildHostLink(topology);
     state.bundle = makePublisherKey(dir, publisherCore(topology).name);
     saveState(state);
     say(
