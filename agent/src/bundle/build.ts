@@ -1,8 +1,8 @@
 // The bundle of one revision, pure. Every site's desired state per role is one deterministic JSON layer; the
 // index (revision, commit time, sequence, schema version, minimum agent version, guardrails in force, site ->
 // layer) is the config blob of the bundle manifest (OCI image spec, artifact guidance), which ties them together.
-// Beside it, one small manifest per site (its one layer, the revision in its annotations, the bundle as its
-// subject), tagged `<channel>.<site>`: a host reads only that and its own layer, never the fleet's index, so
+// Beside it, one small manifest per site (its one layer; the revision and the bundle's digest in its
+// annotations), tagged `<channel>.<site>`: a host reads only that and its own layer, never the fleet's index, so
 // what a host fetches per revision stays a few kilobytes however large the fleet. The same revision gives
 // byte-identical blobs and manifests. A bundle never holds a secret: desired state keeps secret references,
 // and a layer in which the redaction layer finds a credential is refused.
@@ -35,6 +35,8 @@ export const ANNOTATIONS = {
   commitTime: 'io.mirrornet.bundle.commit-time',
   minAgentVersion: 'io.mirrornet.bundle.min-agent-version',
   rollback: 'io.mirrornet.bundle.rollback',
+  /** The digest of the fleet's bundle manifest the site's manifest belongs to. */
+  bundle: 'io.mirrornet.bundle.manifest',
 } as const;
 /** The OCI empty descriptor's content (`{}`), the config of a site manifest. */
 const EMPTY_CONFIG = Buffer.from('{}');
@@ -174,7 +176,8 @@ export function buildBundle(input: BundleInput): Bundle {
         artifactType: MEDIA_TYPES.siteArtifact,
         config: { mediaType: MEDIA_TYPES.empty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length },
         layers: [layer],
-        subject: { mediaType: MEDIA_TYPES.manifest, digest: manifestDigest, size: manifest.length },
+        // No `subject`: Harbor files a manifest with one as an accessory of its subject (as it does signatures), and
+        // a site's manifest must stay an artifact of its own, tagged and replicated as one. The bundle is named here.
         annotations: {
           [ANNOTATIONS.revision]: input.revision,
           [ANNOTATIONS.site]: site,
@@ -182,6 +185,7 @@ export function buildBundle(input: BundleInput): Bundle {
           [ANNOTATIONS.sequence]: String(input.sequence),
           [ANNOTATIONS.commitTime]: input.commitTime,
           [ANNOTATIONS.minAgentVersion]: AGENT_VERSION,
+          [ANNOTATIONS.bundle]: manifestDigest,
           ...(input.rollback ? { [ANNOTATIONS.rollback]: 'true' } : {}),
         },
       }),

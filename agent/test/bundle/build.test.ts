@@ -74,7 +74,6 @@ describe('bundle builder', function () {
     const manifest = JSON.parse(m.manifest.toString()) as {
       artifactType: string;
       layers: { digest: string }[];
-      subject: { digest: string };
       annotations: Record<string, string>;
     };
     assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.site.v1');
@@ -82,9 +81,10 @@ describe('bundle builder', function () {
       manifest.layers.map((l) => l.digest),
       [bundle.index.sites['cn-shanghai']!.digest],
     );
-    assert.equal(manifest.subject.digest, bundle.manifestDigest);
+    assert.equal((manifest as { subject?: unknown }).subject, undefined, 'no subject: Harbor would file it as an accessory');
     assert.deepEqual(manifest.annotations, {
       'io.mirrornet.bundle.commit-time': '2026-01-02T03:04:05+00:00',
+      'io.mirrornet.bundle.manifest': bundle.manifestDigest,
       'io.mirrornet.bundle.min-agent-version': '0.1.0',
       'io.mirrornet.bundle.schema': '2',
       'io.mirrornet.bundle.sequence': '42',

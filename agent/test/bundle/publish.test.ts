@@ -107,13 +107,13 @@ describe('mirrornet publish', function () {
         const res = await fetch(`${base}/v2/mirrornet/fleet/manifests/main.${site}`, { headers: { accept: OCI_MANIFEST } });
         assert.equal(res.status, 200);
         const bytes = Buffer.from(await res.arrayBuffer());
-        const siteManifest = JSON.parse(bytes.toString()) as { layers: { digest: string }[]; annotations: Record<string, string>; subject: { digest: string } };
+        const siteManifest = JSON.parse(bytes.toString()) as { layers: { digest: string }[]; annotations: Record<string, string> };
         assert.deepEqual(
           siteManifest.layers.map((l) => l.digest),
           [index.sites[site]!.digest],
         );
         assert.equal(siteManifest.annotations['org.opencontainers.image.revision'], head);
-        assert.equal(siteManifest.subject.digest, out.digest);
+        assert.equal(siteManifest.annotations['io.mirrornet.bundle.manifest'], out.digest);
         const siteSig = (await (
           await fetch(`${base}/v2/mirrornet/fleet/manifests/${sha256(bytes).replace(':', '-')}.sig`, { headers: { accept: OCI_MANIFEST } })
         ).json()) as { layers: { digest: string }[] };
