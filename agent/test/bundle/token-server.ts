@@ -16,7 +16,7 @@ export interface TokenAccount {
   actions: string[];
 }
 
-export interface Access {
+interface Access {
   type: string;
   name: string;
   actions: string[];
