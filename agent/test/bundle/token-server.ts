@@ -55,7 +55,7 @@ export interface TokenServer {
 const b64url = (b: Buffer | string) => Buffer.from(b).toString('base64url');
 
 /** libtrust's key ID (docker/libtrust keyIDFromCryptoKey): SHA-256 of the DER public key, 240 bits in base32, groups of 4. */
-export function libtrustKeyId(spkiDer: Buffer): string {
+function libtrustKeyId(spkiDer: Buffer): string {
   const bytes = createHash('sha256').update(spkiDer).digest().subarray(0, 30);
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
   let bits = '';
