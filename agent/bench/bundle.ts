@@ -8,7 +8,7 @@
 // 1 request to the git server per revision, core egress per region <= 1.1x its layer — print PASS/MISS and
 // never fail the run. Registry, git daemon, agents and temp dirs go at the end, also on an error or a signal.
 //
-// Alone: `node agent/dist/bench/bundle.js [--reps N]` (about 7 minutes: most of it is two 5,000-site publishes).
+// Alone: `node agent/dist/bench/bundle.js [--reps N]` (5 to 9 minutes, most of it two 5,000-site publishes).
 import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -19,8 +19,8 @@ import { AGENT_NODE_FLAGS } from '../src/cli/agent.js';
 import { FleetOrigin, freePort, httpRequest, readRss, stopAgent, waitApplied, waitReady, type RunningAgent } from './agent-process.js';
 import { commandExists } from './gateway-bench.js';
 import { generateFleet } from './generate-fleet.js';
-import { CountingProxy, descendants, hasGnuTime, procCpuS, timed, type Timed, type Traffic } from './measure.js';
-import { inSandbox, runChild, sh, sleep, type Sandbox } from './netns.js';
+import { CountingProxy, hasGnuTime, procCpuS, timed, type Timed, type Traffic } from './measure.js';
+import { descendants, inSandbox, runChild, sh, sleep, type Sandbox } from './netns.js';
 import { median, type Out, type Row } from './report.js';
 
 const REGIONS = 5000;

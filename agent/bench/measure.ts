@@ -1,7 +1,7 @@
 // Measuring real processes for the benchmarks: a TCP proxy that counts what passes between a client and a
 // server (exact wire bytes each way, connections, HTTP request lines), a command run to its end under GNU time
-// (CPU of the process and of every child it waited for, peak RSS of the largest of them), and /proc counters
-// of a running process and its descendants.
+// (CPU of the process and of every child it waited for, peak RSS of the largest of them), and the CPU counters
+// of a running process (/proc).
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { connect, createServer, type Server, type Socket } from 'node:net';
@@ -104,16 +104,6 @@ function childrenCpuS(): number {
 export function procCpuS(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / 100;
-}
-
-export function descendants(pid: number): number[] {
-  let direct: number[] = [];
-  try {
-    direct = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    /* gone */
-  }
-  return direct.flatMap((c) => [c, ...descendants(c)]);
 }
 
 let timedFiles = 0;
