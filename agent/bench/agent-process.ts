@@ -24,7 +24,7 @@ export interface RunningAgent {
   steps: { step: string; ms: number }[];
 }
 
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once('error', reject);

@@ -3,7 +3,7 @@
 // resource is recorded before it is made; `cleanup()` is synchronous so it also runs from a signal
 // handler or the process's 'exit' event, never throws, and returns what it could not remove.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { alive, wireguardGoPids } from '../src/testbed/lab/processes.js';
@@ -49,6 +49,17 @@ export function runChild(cmd: string, args: string[]): Promise<ShResult> {
     child.on('error', reject);
     child.on('close', (code) => resolve({ code: code ?? 128, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }));
   });
+}
+
+/** Every process below `pid` (children first-level from /proc, then theirs). */
+export function descendants(pid: number): number[] {
+  let direct: number[] = [];
+  try {
+    direct = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    /* gone */
+  }
+  return direct.flatMap((c) => [c, ...descendants(c)]);
 }
 
 function sleepSync(ms: number): void {
@@ -107,7 +118,8 @@ export class Sandbox {
       }
     };
     const pids = new Set<number>();
-    for (const c of this.children) if (c.pid && c.exitCode === null && c.signalCode === null) pids.add(c.pid);
+    // A child's own children go too (a command run under GNU time, an agent's validator), so none is orphaned.
+    for (const c of this.children) if (c.pid && c.exitCode === null && c.signalCode === null) for (const p of [c.pid, ...descendants(c.pid)]) pids.add(p);
     for (const ns of this.namespaces) {
       const r = sh('ip', ['netns', 'pids', ns], { allowFail: true });
       if (r.code === 0) for (const p of r.stdout.split(/\s+/).filter(Boolean)) pids.add(Number(p));

@@ -204,6 +204,11 @@ const { runTrustBench } = await import('./trust.js');
 const trustCode = await runTrustBench();
 if (!process.exitCode) process.exitCode = trustCode;
 
+// The bundle benchmarks (agent/bench/bundle.ts): one host of a 5,000-region fleet takes a new revision, git vs signed bundle.
+const { runBundleBench } = await import('./bundle.js');
+const bundleCode = await runBundleBench();
+if (!process.exitCode) process.exitCode = bundleCode;
+
 // The lab's benchmarks (agent/bench/lab.ts): merge-to-applied across all sites, core egress per region, agent RSS.
 const { runLabBench } = await import('./lab.js');
 const labCode = await runLabBench();
