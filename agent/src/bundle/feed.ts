@@ -4,6 +4,7 @@
 // and still checks the signature itself with its own allowed signers. Requests to a core per revision grow
 // with the number of sites, not hosts.
 import { timingSafeEqual } from 'node:crypto';
+import { httpRequest, type HttpResponse } from './http.js';
 import { RegistryError } from './oci.js';
 import type { HeadFeed, SiteHead } from './source.js';
 
@@ -86,17 +87,18 @@ export class GatewayFeed implements HeadFeed {
     const u = new URL(FANOUT_PATH, this.url);
     if (after) u.searchParams.set('after', after);
     u.searchParams.set('wait', String(waitMs));
-    let res: Response;
+    let res: HttpResponse;
     try {
-      res = await fetch(u, {
-        headers: { authorization: `Bearer ${this.token}` },
-        signal: signal ? AbortSignal.any([signal, AbortSignal.timeout(waitMs + 10_000)]) : AbortSignal.timeout(waitMs + 10_000),
-      });
+      // The gateway holds a long-poll for up to `waitMs`: silence for longer than that and a margin is a failure.
+      res = await httpRequest(u, { headers: { authorization: `Bearer ${this.token}` }, timeoutMs: waitMs + 10_000, ...(signal ? { signal } : {}) });
     } catch (cause) {
-      const e = new RegistryError(`Cannot reach the site's gateway at ${u.host} (${(cause as Error).message}).`, { cause });
+      const e = new RegistryError(`Cannot reach the site's gateway at ${u.host} (${(cause as { code?: string }).code ?? (cause as Error).message}).`, {
+        cause,
+      });
       e.unreachable = true;
       throw e;
     }
+    if (res.status !== 200) await res.body.cancel();
     if (res.status === 204) return undefined;
     if (res.status === 401)
       throw new RegistryError(`The gateway at ${u.host} refused this node's fan-out token: give every agent of the site the same --fanout-token.`);

@@ -6,6 +6,7 @@
 // is a sentence naming the registry and what to do. One module, so a library (e.g. oras) can replace it.
 import { createHash } from 'node:crypto';
 import { MirrornetError } from '../errors.js';
+import { httpRequest, type HttpResponse } from './http.js';
 
 export class RegistryError extends MirrornetError {
   /** The registry did not answer (down, unreachable, timed out), as opposed to answering with a refusal. */
@@ -88,7 +89,7 @@ function parseChallenge(header: string | null): Challenge | undefined {
 }
 
 /** The registry's own error sentence from an error body (`{"errors":[{"code","message"}]}`), short. */
-async function registrySays(res: Response): Promise<string> {
+async function registrySays(res: HttpResponse): Promise<string> {
   const text = await res.text().catch(() => '');
   try {
     const first = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors?.[0];
@@ -101,6 +102,8 @@ async function registrySays(res: Response): Promise<string> {
 
 export class OciClient {
   private authorization: string | undefined;
+  /** Blobs pushed, being pushed, or known to be there. */
+  private readonly blobs = new Map<string, Promise<void>>();
   private readonly timeoutMs: number;
 
   constructor(
@@ -115,15 +118,15 @@ export class OciClient {
     return username !== undefined && password !== undefined ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined;
   }
 
-  private async send(url: string, init: RequestInit, what: string): Promise<Response> {
+  private async send(url: string, init: { method?: string; headers?: Record<string, string>; body?: Buffer }, what: string): Promise<HttpResponse> {
     try {
-      return await fetch(url, { ...init, redirect: 'follow', signal: AbortSignal.timeout(this.timeoutMs) });
+      return await httpRequest(url, { ...init, timeoutMs: this.timeoutMs });
     } catch (cause) {
-      const e = cause as Error & { cause?: { code?: string } };
+      const e = cause as Error & { code?: string; cause?: { code?: string } };
       if (e.name === 'TimeoutError' || e.name === 'AbortError') {
         throw unreachable(`The registry ${new URL(url).host} did not answer within ${this.timeoutMs / 1000} s (${what}): check it is up and reachable.`, cause);
       }
-      const code = e.cause?.code ?? e.message;
+      const code = e.code ?? e.cause?.code ?? e.message;
       throw unreachable(
         `Cannot reach the registry ${new URL(url).host} (${code}) to ${what}: check the address` +
           `${this.target.base.startsWith('https') ? ' (oci+http:// for a registry without TLS)' : ''} and that the registry is running.`,
@@ -146,7 +149,7 @@ export class OciClient {
     const res = await this.send(url.toString(), { headers: basic ? { authorization: basic } : {} }, `get a token to ${what}`);
     // Credentials the token server does not take are not a missing right: say which, without repeating them.
     if ((res.status === 401 || res.status === 403) && basic) {
-      await res.body?.cancel();
+      await res.body.cancel();
       throw new RegistryError(
         `The registry ${this.target.host} refused to ${what}: its token server ${url.host} did not accept the account ${this.opts.username} ` +
           `(HTTP ${res.status}): check the password REF given for it.`,
@@ -158,7 +161,10 @@ export class OciClient {
       e.unreachable = true;
       throw e;
     }
-    if (!res.ok) return false;
+    if (res.status < 200 || res.status > 299) {
+      await res.body.cancel();
+      return false;
+    }
     const body = (await res.json().catch(() => ({}))) as { token?: string; access_token?: string };
     const token = body.token ?? body.access_token;
     if (!token) return false;
@@ -167,7 +173,7 @@ export class OciClient {
   }
 
   /** One request to the registry, authenticated on its first 401; a second refusal is a sentence. */
-  private async request(method: string, path: string, what: string, init: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<Response> {
+  private async request(method: string, path: string, what: string, init: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<HttpResponse> {
     const url = path.startsWith('http') ? path : `${this.target.base}${path}`;
     const attempt = () =>
       this.send(url, { method, headers: { ...init.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }, body: init.body }, what);
@@ -184,7 +190,7 @@ export class OciClient {
     return res;
   }
 
-  private async fail(res: Response, what: string): Promise<never> {
+  private async fail(res: HttpResponse, what: string): Promise<never> {
     throw new RegistryError(`The registry ${this.target.host} could not ${what} (HTTP ${res.status}: ${(await registrySays(res)) || 'no detail'}).`);
   }
 
@@ -199,6 +205,22 @@ export class OciClient {
 
   /** Upload a blob in one piece (POST, then PUT with its digest) unless the repository has it already. */
   async pushBlob(digest: string, bytes: Buffer): Promise<void> {
+    // Each blob once per client: a fleet's signatures share one config blob, and a channel's layers are there already.
+    let pushing = this.blobs.get(digest);
+    if (!pushing) {
+      pushing = this.uploadBlob(digest, bytes);
+      this.blobs.set(digest, pushing);
+      pushing.catch(() => this.blobs.delete(digest));
+    }
+    return pushing;
+  }
+
+  /** Blobs the repository is known to hold (a manifest there references them): pushBlob does not ask again. */
+  holds(digests: Iterable<string>): void {
+    for (const d of digests) if (!this.blobs.has(d)) this.blobs.set(d, Promise.resolve());
+  }
+
+  private async uploadBlob(digest: string, bytes: Buffer): Promise<void> {
     if (await this.hasBlob(digest)) return;
     const what = `upload the blob ${digest} to ${this.target.repository}`;
     const start = await this.request('POST', `/v2/${this.target.repository}/blobs/uploads/`, what);
@@ -255,15 +277,15 @@ export class OciClient {
     return bytes;
   }
 
-  private async readLimited(res: Response, maxBytes: number, what: string): Promise<Buffer> {
+  private async readLimited(res: HttpResponse, maxBytes: number, what: string): Promise<Buffer> {
     const declared = Number(res.headers.get('content-length') ?? '0');
     if (declared > maxBytes) {
-      await res.body?.cancel();
+      await res.body.cancel();
       throw wrongContent(`The registry ${this.target.host} offered ${declared} bytes to ${what}; at most ${maxBytes} are taken.`);
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of res.body ?? []) {
+    for await (const chunk of res.body) {
       size += (chunk as Uint8Array).length;
       if (size > maxBytes) throw wrongContent(`The registry ${this.target.host} sent more than ${maxBytes} bytes to ${what}: refused.`);
       chunks.push(Buffer.from(chunk as Uint8Array));
@@ -279,7 +301,7 @@ export class OciClient {
       headers: { 'content-type': mediaType },
     });
     if (res.status !== 201) return this.fail(res, what);
-    await res.body?.cancel();
+    await res.body.cancel();
     return res.headers.get('docker-content-digest') ?? '';
   }
 }

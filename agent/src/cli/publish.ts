@@ -124,7 +124,14 @@ async function channelHead(client: OciClient, channel: string): Promise<{ revisi
   if (!manifest) return undefined;
   const config = (JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
   if (!config) return undefined;
-  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as { revision?: string; sequence?: number; rollback?: boolean };
+  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as {
+    revision?: string;
+    sequence?: number;
+    rollback?: boolean;
+    sites?: Record<string, { digest: string }>;
+  };
+  // The channel's manifest references its sites' layers: the repository holds them.
+  client.holds(Object.values(index.sites ?? {}).map((s) => s.digest));
   return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, rollback: index.rollback === true, digest: manifest.digest } : undefined;
 }
 

@@ -247,7 +247,7 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
     await assert.rejects(
       new GatewayFeed(`http://127.0.0.1:${port}`, TOKEN).current(),
       (err: unknown) =>
-        err instanceof RegistryError && err.unreachable && err.message === `Cannot reach the site's gateway at 127.0.0.1:${port} (fetch failed).`,
+        err instanceof RegistryError && err.unreachable && err.message === `Cannot reach the site's gateway at 127.0.0.1:${port} (ECONNREFUSED).`,
     );
   });
 

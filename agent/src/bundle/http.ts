@@ -1,0 +1,94 @@
+// The bundle's HTTP client, on node:http and node:https: what the registry client (oci.ts) and a node's view
+// of its gateway (feed.ts) need of fetch — a status, headers, a body read as it arrives, redirects (a registry
+// may send blobs to its storage; the Authorization header is not sent to another host), a timeout — without
+// loading fetch's implementation (undici), which costs a node agent about 30 MB of memory on its own.
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
+
+export interface HttpInit {
+  method?: string;
+  headers?: Record<string, string>;
+  body?: Buffer | string;
+  /** No answer (or no data) for this long ends the request with a TimeoutError. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface HttpResponse {
+  status: number;
+  headers: { get(name: string): string | null };
+  /** The body as it arrives; `cancel()` drops the rest. */
+  body: AsyncIterable<Buffer> & { cancel(): Promise<void> };
+  text(): Promise<string>;
+  json(): Promise<unknown>;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+const MAX_REDIRECTS = 5;
+
+function named(name: string, message: string, code?: string): Error {
+  return Object.assign(new Error(message), { name, ...(code ? { code } : {}) });
+}
+
+function once(url: URL, init: HttpInit): Promise<IncomingMessage> {
+  return new Promise((resolve, reject) => {
+    const lib = url.protocol === 'https:' ? https : http;
+    const body = init.body === undefined ? undefined : Buffer.isBuffer(init.body) ? init.body : Buffer.from(init.body);
+    const req = lib.request(url, {
+      method: init.method ?? 'GET',
+      headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
+      ...(init.signal ? { signal: init.signal } : {}),
+    });
+    req.setTimeout(init.timeoutMs, () => req.destroy(named('TimeoutError', `no answer within ${init.timeoutMs} ms`)));
+    req.once('response', (res) => {
+      // The same idle limit while the body arrives.
+      res.setTimeout?.(init.timeoutMs, () => res.destroy(named('TimeoutError', `the body stalled for ${init.timeoutMs} ms`)));
+      resolve(res);
+    });
+    req.once('error', (err: Error & { code?: string }) => reject(err.name === 'AbortError' ? named('AbortError', 'aborted') : err));
+    req.end(body);
+  });
+}
+
+function response(res: IncomingMessage): HttpResponse {
+  const read = async (): Promise<Buffer> => {
+    const chunks: Buffer[] = [];
+    for await (const c of res) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  };
+  const body = Object.assign(res as AsyncIterable<Buffer>, {
+    cancel: async () => {
+      res.resume();
+    },
+  });
+  return {
+    status: res.statusCode ?? 0,
+    headers: {
+      get: (name) => {
+        const v = res.headers[name.toLowerCase()];
+        return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
+      },
+    },
+    body,
+    text: async () => (await read()).toString('utf8'),
+    json: async () => JSON.parse((await read()).toString('utf8')) as unknown,
+  };
+}
+
+/** One request, following redirects (303 as a GET; the Authorization header stays with the first host). */
+export async function httpRequest(target: string | URL, init: HttpInit): Promise<HttpResponse> {
+  let url = new URL(target);
+  let current = init;
+  for (let hop = 0; ; hop++) {
+    const res = await once(url, current);
+    const location = res.headers.location;
+    if (!REDIRECTS.has(res.statusCode ?? 0) || !location || hop >= MAX_REDIRECTS) return response(res);
+    res.resume();
+    const next = new URL(location, url);
+    const headers = { ...current.headers };
+    if (next.host !== url.host) delete headers['authorization'];
+    const { body: _body, ...rest } = current;
+    current = res.statusCode === 303 ? { ...rest, method: 'GET', headers } : { ...current, headers };
+    url = next;
+  }
+}
