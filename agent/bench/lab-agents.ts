@@ -65,7 +65,7 @@ export function readRss(pid: number): { rssKb: number; hwmKb: number } | undefin
 }
 export const mb = (kb: number) => (kb * 1024) / 1e6;
 
-const CLK_TCK = Number(sh('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
+export const CLK_TCK = Number(sh('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
 
 /** CPU seconds of a process itself (utime+stime) and of its waited-for children (cutime+cstime: evaluate child, git, ssh-keygen). */
 export function cpuSplit(pid: number): { self: number; children: number } {

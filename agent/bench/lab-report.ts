@@ -159,15 +159,14 @@ export function reportDelivery(f: Fleet, samples: Sample[], poll: Sample[], hook
     const x = xs[xs.length - 1]!;
     const parts = [...new Set(xs.flatMap((r) => [...r.parts.keys()]))].sort();
     const part = (k: string) => `${k} ${median(xs.map((r) => r.parts.get(k)?.requests ?? 0))}x ${median(xs.map((r) => r.parts.get(k)?.bytes ?? 0))} B`;
+    const ratiosOf = (ss: Sample[]) => egressOf(ss, name).map((r) => ratioOf(r).toFixed(2));
+    const once = xs.filter((r) => Math.abs(r.peer.bytes + r.agents.bytes - r.floorBytes) <= r.floorBytes / 100).length;
     out(
       `lab bench: core egress per revision ${name} (from ${x.core}; its layer ${x.layerBytes} B, floor ${floor(x).toFixed(2)}x): ` +
-        `${egressOf(poll, name)
-          .map((r) => ratioOf(r).toFixed(2))
-          .join('/')}x polling, ${egressOf(hook, name)
-          .map((r) => ratioOf(r).toFixed(2))
-          .join('/')}x webhooks; ` +
+        `${ratiosOf(poll).join('/')}x polling, ${ratiosOf(hook).join('/')}x webhooks; ` +
         `median to its peer ${median(xs.map((r) => r.peer.bytes))} B in ${median(xs.map((r) => r.peer.requests))} request(s), ` +
-        `to its agents ${median(xs.map((r) => r.agents.bytes))} B in ${median(xs.map((r) => r.agents.requests))}; by part: ${parts.map(part).join(', ')}`,
+        `to its agents ${median(xs.map((r) => r.agents.bytes))} B in ${median(xs.map((r) => r.agents.requests))}; by part: ${parts.map(part).join(', ')}; ` +
+        `each part once (within 1%): ${once}/${xs.length} revisions`,
     );
     rows.push({
       what: `core egress per revision ${name} (bundle, from ${x.core})`,

@@ -30,8 +30,8 @@
 // Targets print PASS/MISS and never fail the run. The lab is always taken down (`labDown`), also on an
 // error or SIGINT/SIGTERM. Without root or the lab's packages it prints `skipped: <reason>` and returns 0.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -42,6 +42,8 @@ import { missingForLab } from '../src/testbed/lab/preflight.js';
 import { LabError, loadState, type LabState } from '../src/testbed/lab/processes.js';
 import { formatRun, labRun, type RunReport } from '../src/testbed/lab/run.js';
 import {
+  CLK_TCK,
+  cpuSeconds,
   egressRows,
   httpStatus,
   labAgents,
@@ -70,6 +72,7 @@ const UP_TIMEOUT_MS = 120_000;
 const FLEET = fileURLToPath(new URL('../../..', import.meta.url));
 
 const fmtS = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+const fmtCpu = (s: number) => `${s.toFixed(2)} CPU-s`;
 const verdict = (ok: boolean) => (ok ? 'PASS' : 'MISS');
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -102,7 +105,7 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   };
   if (!f.origin.clones.length) findings.push('no clone of the origin in the git-following agents’ state directories: requests to the origin are not counted');
   const samples: Sample[] = [];
-  const load0 = loadavg()[0]!;
+  const busy0 = machineBusy(state);
 
   // --- polling alone: pushes at evenly spread phases of the interval ---
   const poll: Sample[] = [];
@@ -185,16 +188,31 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   }
   samples.push(...hook);
   // Other work on this machine inflates every time and CPU figure here: say how busy it was.
-  const load = [load0, loadavg()[0]!];
-  out(`lab bench: load average (1 min) at the start and end of the pushes: ${load.map((l) => l.toFixed(1)).join(', ')} on ${availableParallelism()} CPU(s)`);
-  if (Math.max(...load) > availableParallelism())
-    findings.push(`this machine was busy with other work while measuring (load average up to ${Math.max(...load).toFixed(1)}): times and CPU are inflated`);
+  const busy = machineBusy(state);
+  const wallS = busy.at - busy0.at;
+  const elsewhere = busy.machine - busy0.machine - (busy.lab - busy0.lab);
+  out(
+    `lab bench: this machine was busy ${fmtCpu(busy.machine - busy0.machine)} over the ${wallS.toFixed(0)} s of pushes, ` +
+      `the lab's processes ${fmtCpu(busy.lab - busy0.lab)}; ` +
+      `${fmtCpu(elsewhere)} elsewhere (other work here, and the kernel's: WireGuard, veths)`,
+  );
+  if (elsewhere / wallS > 0.25)
+    findings.push(
+      `${fmtCpu(elsewhere)} of CPU went to other work on this machine while measuring (${(elsewhere / wallS).toFixed(2)} CPUs): times and CPU are inflated`,
+    );
   reportPushes({ state, agents, poll, hook, out, rows, findings, intervalMs, all });
   reportDelivery(f, samples, poll, hook, out, rows, findings);
 
   // Image egress last in the table (measured first, by labRun).
   rows.push(...egressRows(report));
   for (const s of report.skipped) findings.push(`no egress measurement for ${s}`);
+}
+
+/** CPU seconds the machine spent busy (/proc/stat: all but idle and iowait), and those of the lab's processes with their children. */
+function machineBusy(state: LabState): { machine: number; lab: number; at: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = f.reduce((a, b) => a + b, 0) - f[3]! - f[4]! - (f[8] ?? 0) - (f[9] ?? 0); // idle, iowait; guest is in user already
+  return { machine: busy / CLK_TCK, lab: state.processes.reduce((n, p) => n + cpuSeconds(p.pid), 0), at: performance.now() / 1000 };
 }
 
 /** The secret the lab gave the agents that follow git; a lab that gives none: they are restarted with one of the bench's. */
