@@ -193,7 +193,7 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   const elsewhere = busy.machine - busy0.machine - (busy.lab - busy0.lab);
   out(
     `lab bench: this machine was busy ${fmtCpu(busy.machine - busy0.machine)} over the ${wallS.toFixed(0)} s of pushes, ` +
-      `the lab's processes ${fmtCpu(busy.lab - busy0.lab)}; ` +
+      `the lab's processes and this bench ${fmtCpu(busy.lab - busy0.lab)}; ` +
       `${fmtCpu(elsewhere)} elsewhere (other work here, and the kernel's: WireGuard, veths)`,
   );
   if (elsewhere / wallS > 0.25)
@@ -208,11 +208,11 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   for (const s of report.skipped) findings.push(`no egress measurement for ${s}`);
 }
 
-/** CPU seconds the machine spent busy (/proc/stat: all but idle and iowait), and those of the lab's processes with their children. */
+/** CPU seconds the machine spent busy (/proc/stat: all but idle and iowait), and those of the lab's processes and this bench, with their children. */
 function machineBusy(state: LabState): { machine: number; lab: number; at: number } {
   const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
   const busy = f.reduce((a, b) => a + b, 0) - f[3]! - f[4]! - (f[8] ?? 0) - (f[9] ?? 0); // idle, iowait; guest is in user already
-  return { machine: busy / CLK_TCK, lab: state.processes.reduce((n, p) => n + cpuSeconds(p.pid), 0), at: performance.now() / 1000 };
+  return { machine: busy / CLK_TCK, lab: state.processes.reduce((n, p) => n + cpuSeconds(p.pid), cpuSeconds(process.pid)), at: performance.now() / 1000 };
 }
 
 /** The secret the lab gave the agents that follow git; a lab that gives none: they are restarted with one of the bench's. */
