@@ -1,6 +1,7 @@
 // The lab benchmark's instruments (agent/bench/lab.ts): the lab's agents with their state, desired state,
 // memory, CPU and step timings from their logs; a pusher of commits that change every agent's desired state;
-// signed webhooks to every agent; and the egress rows of a lab run. Apart from lab.ts so that each stays short.
+// signed GitHub push webhooks (for the agents that follow git); and the image egress rows of a lab run.
+// Apart from lab.ts so that each stays short; the bundle delivery's instruments are in lab-delivery.ts.
 import { createHmac, randomUUID } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -64,19 +65,23 @@ export function readRss(pid: number): { rssKb: number; hwmKb: number } | undefin
 }
 export const mb = (kb: number) => (kb * 1024) / 1e6;
 
-const CLK_TCK = Number(sh('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
+export const CLK_TCK = Number(sh('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
 
-/** CPU seconds of a process and its waited-for children (evaluate child, git): utime+stime+cutime+cstime. */
-function cpuSeconds(pid: number): number {
+/** CPU seconds of a process itself (utime+stime) and of its waited-for children (cutime+cstime: evaluate child, git, ssh-keygen). */
+export function cpuSplit(pid: number): { self: number; children: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])) / CLK_TCK;
+    return { self: (Number(f[11]) + Number(f[12])) / CLK_TCK, children: (Number(f[13]) + Number(f[14])) / CLK_TCK };
   } catch {
-    return 0;
+    return { self: 0, children: 0 };
   }
 }
-export const cpuOf = (agents: LabAgent[]) => agents.reduce((sum, a) => sum + cpuSeconds(a.proc.pid), 0);
+export function cpuSeconds(pid: number): number {
+  const c = cpuSplit(pid);
+  return c.self + c.children;
+}
+export const cpuByAgent = (agents: LabAgent[]) => new Map(agents.map((a) => [a.name, cpuSplit(a.proc.pid)] as const));
 
 /** Size of each agent's log, to read what it logged from here on. */
 export const logOffsets = (agents: LabAgent[]) => new Map(agents.map((a) => [a.name, fileSize(a.proc.log)] as const));
@@ -150,9 +155,10 @@ export async function waitAllApplied(agents: LabAgent[], revision: string, timeo
 /**
  * A commit every agent applies with a changed desired state: every link's persistentKeepalive (both ends'
  * gateways reconfigure their WireGuard peer) alternates 25/24, every region's dialTimeout goes up by one
- * second (its node agents rewrite hosts.toml). Pushed to the lab's origin; the sha and when the push returned.
+ * second (its node agents rewrite hosts.toml). Pushed to the lab's origin; the sha and when the push returned
+ * (performance.now() and the wall clock, which the agents' and services' logs use).
  */
-export function makePusher(state: LabState): () => { sha: string; pushedAt: number; files: number } {
+export function makePusher(state: LabState): () => { sha: string; pushedAt: number; pushedWall: number; files: number } {
   const env = {
     ...process.env,
     GIT_AUTHOR_NAME: 'mirrornet bench',
@@ -186,10 +192,11 @@ export function makePusher(state: LabState): () => { sha: string; pushedAt: numb
     git(['commit', '-q', '-am', `bench: keepalive and dialTimeout, change ${n}`]);
     git(['push', '-q', state.origin, 'HEAD:main']);
     const pushedAt = performance.now();
+    const pushedWall = Date.now();
     const sha = git(['rev-parse', 'HEAD']);
     if (git(['--git-dir', state.origin, 'rev-parse', 'refs/heads/main']) !== sha)
       throw new LabError(`the lab's origin is not at the pushed ${sha.slice(0, 12)}`);
-    return { sha, pushedAt, files };
+    return { sha, pushedAt, pushedWall, files };
   };
 }
 
@@ -237,7 +244,7 @@ export function signedPush(secret: string, before: string, after: string): { bod
 }
 
 /**
- * The lab starts its agents without a webhook secret: restart each with its own recorded arguments plus
+ * A lab that starts its agents without a webhook secret: restart each with its own recorded arguments plus
  * `--webhook-secret env:...` (the lab's agent environment plus that variable), record the new process in
  * the state file (so `lab down` ends it), and wait until every one is ready again.
  */

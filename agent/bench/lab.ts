@@ -1,64 +1,73 @@
-// The lab's part of `npm run bench` (issue 6, "Benchmark"), run last: the whole example fleet on this
-// machine (agent/src/lab), 2 containerd nodes per region, in its own lab directory (a temp dir) and its own
-// namespace prefix.
+// The lab's part of `npm run bench` (issues 6 and 12, "Benchmark"), run last: the whole example fleet on this
+// machine (agent/src/testbed/lab), 2 containerd nodes per region, in its own lab directory (a temp dir) and
+// namespace prefix, with the lab's default delivery: signed per-site bundles (issue 12). One core's agent (the
+// publisher) follows the git origin and publishes each revision into its core's registry; Harbor's event-based
+// replication (the lab's stand-in) copies it to the other core; each core's registry notification is a webhook
+// to the gateways that follow it; the gateways hand the head on to their node agents; a region fetches its
+// site's layer through its peer. So what a merge costs is measured over that whole path:
 //
-// 1. Per-region core egress: `labRun` brings the lab up, pushes a test image to the China core, replicates
-//    it, and pulls it on every node of every region through the region's peer and without it (baseline);
-//    the bytes each core served to a region, over the image size. Target <= 1.1x per region.
-// 2. Merge-to-applied across all sites: a commit to the lab's origin that changes every agent's desired
-//    state (every link's WireGuard persistentKeepalive: all gateways; every region's containerd
-//    dialTimeout: all node agents), then the time until every agent's state.json shows it applied. By
-//    polling alone (the lab's reconcile interval, pushes spread over its phase, so the mean is the true
-//    average), and with a signed GitHub push webhook the bench sends to every agent's /hooks/github right
-//    after the push returns (the lab's own post-receive webhook, `pushWebhook`, stays off: it would fire
-//    before the push returns and on the polling pushes too). The secret is the one the lab gives its agents
-//    (`--webhook-secret env:NAME`, the value in state.secrets). A lab that gives none: the bench says so
-//    (a finding, with what /hooks/github answered) and restarts each agent with the lab's own arguments plus
-//    `--webhook-secret` — in its own lab only, recorded in the state file so `lab down` ends them.
-//    CPU per push (the agents' /proc times, with their evaluate children and git) and the agents' own step
-//    timings (the lab's agents log at debug level in this bench) show where the time goes.
-// 3. Every agent's VmRSS (/proc), idle after the polled applies. Target <= 80 MB per agent.
+// 1. Image egress per region: `labRun` pushes a test image to the China core, replicates it, pulls it on every
+//    node of every region through the region's peer and without it (baseline). Target <= 1.1x per region.
+// 2. Merge-to-applied on all agents: a commit that changes every agent's desired state (every link's WireGuard
+//    persistentKeepalive: all gateways; every region's containerd dialTimeout: all node agents), then the time
+//    until every agent's state.json shows it applied. By polling alone (pushes spread over the interval's phase)
+//    and with a signed GitHub push webhook sent right after the push to the agents that follow git only — the
+//    publisher, as GitHub sends its webhook to the one host that talks to it; the others learn of the revision
+//    from their registry's notification and their gateway, as in production. Target: <= 2 s median (webhooks).
+// 3. CPU per push: the agents' /proc times with their waited-for children (the publisher's git and ssh-keygen,
+//    every agent's signature check, any evaluate child), from the push until all applied. Target <= 1/5 of the
+//    8.3 CPU-s that every agent cloning and validating the fleet cost before issue 12. The lab's other
+//    processes (services, registries, peers) are shown beside it, not counted. The agents log at debug level
+//    here, so their step timings, the publisher's `bundle published` and the services' `replication done`
+//    show where the time goes.
+// 4. Requests to the git origin (GitHub's stand-in) per revision: every ls-remote/fetch of the agents that
+//    follow git, counted exactly by a logging upload-pack wrapper (lab-delivery.ts OriginCounter). Target: 1.
+// 5. Core egress per revision per region: what the cores' registries served to each region for a revision's
+//    bundle (its peer's layer fetch through the tunnel, its agents' manifest and signature requests), from their
+//    access logs, against the region's layer. Target <= 1.1x.
+// 6. Every agent's VmRSS (/proc), idle after the polled applies. Target <= 80 MB per agent.
 //
 // Targets print PASS/MISS and never fail the run. The lab is always taken down (`labDown`), also on an
 // error or SIGINT/SIGTERM. Without root or the lab's packages it prints `skipped: <reason>` and returns 0.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { followsGit } from '../src/testbed/lab/delivery.js';
 import { labDown } from '../src/testbed/lab/down.js';
 import { originHead } from '../src/testbed/lab/origin.js';
 import { missingForLab } from '../src/testbed/lab/preflight.js';
-import { LabError, loadState } from '../src/testbed/lab/processes.js';
+import { LabError, loadState, type LabState } from '../src/testbed/lab/processes.js';
 import { formatRun, labRun, type RunReport } from '../src/testbed/lab/run.js';
 import {
-  cpuOf,
+  CLK_TCK,
+  cpuSeconds,
   egressRows,
   httpStatus,
   labAgents,
   labWebhookSecret,
-  logOffsets,
   makePusher,
   mb,
   readDesired,
   readRss,
   restartWithSecret,
   signedPush,
-  stepTimings,
   untilPhase,
-  waitAllApplied,
+  type LabAgent,
 } from './lab-agents.js';
-import { median, table, type Out, type Row } from './report.js';
+import { OriginCounter, pushSample, type Fleet, type Sample } from './lab-delivery.js';
+import { reportDelivery, reportPushes } from './lab-report.js';
+import { table, type Out, type Row } from './report.js';
 
 const NODES_PER_REGION = 2;
 const INTERVAL_S = 10;
 const IMAGE_BYTES = 16 * 1024 * 1024;
 const POLL_SAMPLES = 3;
-const WEBHOOK_SAMPLES = 3;
+const WEBHOOK_SAMPLES = 5;
 const RSS_TARGET_MB = 80;
 const UP_TIMEOUT_MS = 120_000;
-
 /** The example fleet: the repository this package lives in (agent/dist/bench -> the root). */
 const FLEET = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -75,33 +84,46 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   if (!state) throw new LabError(`the lab's state file in ${dir} is gone`);
   const agents = labAgents(state);
   const intervalMs = INTERVAL_S * 1000;
-  const push = makePusher(state);
-  let head = (await originHead(state))!;
   const all = `all ${agents.length} agents`;
+  let head = (await originHead(state))!;
+
+  // Who talks to the origin: the agents that follow git (the publisher), and the agents given its URL.
+  const gitAgents = agents.filter((a) => followsGit(state, a.rec));
+  const withUrl = agents.filter((a) => a.proc.argv.includes('--repo-url')).map((a) => a.name);
+  out(
+    `lab bench: delivery ${state.bundle ? `by signed bundles, published by ${state.bundle.publisher}'s agent` : 'from git (every agent clones the origin)'}; ` +
+      `agents given the git origin (--repo-url): ${withUrl.length}/${agents.length} (${withUrl.join(', ')})`,
+  );
+  if (withUrl.join() !== gitAgents.map((a) => a.name).join())
+    findings.push(`the agents given --repo-url (${withUrl.join(', ')}) are not the ones the lab says follow git (${gitAgents.map((a) => a.name).join(', ')})`);
+  const f: Fleet = {
+    state,
+    agents,
+    publisher: state.bundle ? gitAgents[0] : undefined,
+    origin: new OriginCounter(state, agents),
+    push: makePusher(state),
+  };
+  if (!f.origin.clones.length) findings.push('no clone of the origin in the git-following agents’ state directories: requests to the origin are not counted');
+  const samples: Sample[] = [];
+  const busy0 = machineBusy(state);
 
   // --- polling alone: pushes at evenly spread phases of the interval ---
-  const pollAll: number[] = [];
-  const pollFirst: number[] = [];
+  const poll: Sample[] = [];
   const tickWait: number[] = [];
-  const pollCpu: number[] = [];
   let changedDesired: string[] = [];
   for (let k = 0; k < POLL_SAMPLES; k++) {
     await untilPhase(intervalMs, ((k + 0.5) / POLL_SAMPLES) * intervalMs, k === 0);
     const before = new Map(agents.map((a) => [a.name, readDesired(a)] as const));
-    const cpu0 = cpuOf(agents);
-    const p = push();
-    tickWait.push(intervalMs - (Date.now() % intervalMs));
-    const done = await waitAllApplied(agents, p.sha, intervalMs + 60_000);
-    const times = [...done.values()].map((t) => t - p.pushedAt);
-    pollAll.push(Math.max(...times));
-    pollFirst.push(Math.min(...times));
-    pollCpu.push(cpuOf(agents) - cpu0);
-    head = p.sha;
+    const s = await pushSample(f, async () => void tickWait.push(intervalMs - (Date.now() % intervalMs)), head, intervalMs + 60_000);
+    poll.push(s);
+    head = s.sha;
     if (k === 0) changedDesired = agents.filter((a) => readDesired(a) !== before.get(a.name)).map((a) => a.name);
   }
+  samples.push(...poll);
+  const pollAll = poll.map((s) => s.all);
   out(
     `lab bench: merge-to-applied by polling every ${INTERVAL_S}s, ${all}: ` +
-      pollAll.map((m, i) => `${fmtS(m)} (next tick was ${fmtS(tickWait[i]!)} away; first agent ${fmtS(pollFirst[i]!)})`).join(', '),
+      poll.map((s, i) => `${fmtS(s.all)} (next tick was ${fmtS(tickWait[i]!)} away; first agent ${fmtS(s.first)})`).join(', '),
   );
   const unchanged = agents.filter((a) => !changedDesired.includes(a.name)).map((a) => a.name);
   out(
@@ -141,104 +163,81 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
   if (over.length)
     findings.push(`agent RSS above ${RSS_TARGET_MB} MB on ${over.length}/${agents.length} agents (${over.join(', ')}); worst ${worst.toFixed(1)} MB`);
 
-  // --- with a signed webhook to every agent ---
-  let secret: string | undefined;
-  const secrets = agents.map((a) => labWebhookSecret(state, a));
-  if (secrets.every((s) => s !== undefined) && new Set(secrets).size === 1) {
-    secret = secrets[0]!;
-    out('lab bench: the lab gives its agents a webhook secret; using it');
-  } else {
-    // Show what the lab's agents do with a signed push now.
-    const probe = randomBytes(16).toString('hex');
+  // --- a signed GitHub push webhook to the agents that follow git (the publisher) ---
+  const secret = await webhookSecret(state, gitAgents, head, out, findings);
+  const sendHook = async (sha: string, before: string) => {
+    const h = signedPush(secret, before, sha);
     const answers = await Promise.all(
-      agents.map(async (a) => {
-        const h = signedPush(probe, head, head);
-        return (await httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: h.headers, body: h.body }))?.status;
-      }),
-    );
-    const counts = new Map<string, number>();
-    for (const s of answers) counts.set(String(s ?? 'no answer'), (counts.get(String(s ?? 'no answer')) ?? 0) + 1);
-    findings.push(
-      'the lab starts its agents without --webhook-secret (agent/src/testbed/lab/agents.ts: gateway and node agent argv), ' +
-        'so their /hooks/github is off: a signed push got ' +
-        `${[...counts].map(([s, n]) => `HTTP ${s} from ${n}`).join(', ')} of ${agents.length} agents. ` +
-        'Merge-to-applied in the lab is polling only until the lab passes ' +
-        `--webhook-secret env:<NAME> with a generated secret in its agent environment (and records it in state.secrets).`,
-    );
-    out(
-      `lab bench: the lab's agents have no webhook secret (/hooks/github: ${[...counts].map(([s, n]) => `${n}x HTTP ${s}`).join(', ')}); ` +
-        'restarting them with their lab arguments + --webhook-secret to measure webhooks ...',
-    );
-    secret = randomBytes(16).toString('hex');
-    const t0 = performance.now();
-    await restartWithSecret(state, agents, secret);
-    out(`lab bench: ${agents.length} agents restarted and ready in ${fmtS(performance.now() - t0)}`);
-  }
-  const hookAll: number[] = [];
-  const hookFirst: number[] = [];
-  const hookCpu: number[] = [];
-  let logsFrom: Map<string, number> | undefined;
-  for (let k = 0; k < WEBHOOK_SAMPLES; k++) {
-    // Just after the interval ticks finished, so the next tick is ~7 s away: only the webhook triggers.
-    await untilPhase(intervalMs, 2500);
-    const before = head;
-    logsFrom ??= logOffsets(agents);
-    const cpu0 = cpuOf(agents);
-    const p = push();
-    const h = signedPush(secret, before, p.sha);
-    const answers = await Promise.all(
-      agents.map((a) =>
+      gitAgents.map((a) =>
         httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: { ...h.headers, 'x-github-delivery': randomUUID() }, body: h.body }),
       ),
     );
-    const bad = answers.map((r, i) => ({ r, a: agents[i]! })).filter((x) => x.r?.status !== 202);
+    const bad = answers.map((r, i) => ({ r, a: gitAgents[i]! })).filter((x) => x.r?.status !== 202);
     if (bad.length)
       throw new LabError(
         `the webhook was not accepted by ${bad.map((x) => `${x.a.name} (${x.r ? `HTTP ${x.r.status} ${x.r.body}` : 'no answer'})`).join(', ')}`,
       );
-    const done = await waitAllApplied(agents, p.sha, 60_000);
-    const times = [...done.values()].map((t) => t - p.pushedAt);
-    hookAll.push(Math.max(...times));
-    hookFirst.push(Math.min(...times));
-    hookCpu.push(cpuOf(agents) - cpu0);
-    head = p.sha;
+  };
+  const hook: Sample[] = [];
+  for (let k = 0; k < WEBHOOK_SAMPLES; k++) {
+    // Just after the interval ticks finished, so the next tick is ~7 s away: only the webhook triggers.
+    await untilPhase(intervalMs, 2500);
+    const s = await pushSample(f, sendHook, head, 60_000);
+    hook.push(s);
+    head = s.sha;
   }
-  const cpus = availableParallelism();
+  samples.push(...hook);
+  // Other work on this machine inflates every time and CPU figure here: say how busy it was.
+  const busy = machineBusy(state);
+  const wallS = busy.at - busy0.at;
+  const elsewhere = busy.machine - busy0.machine - (busy.lab - busy0.lab);
   out(
-    `lab bench: CPU per push, ${all} together (agent + evaluate child + git): ${fmtCpu(mean(hookCpu))} with webhooks, ${fmtCpu(mean(pollCpu))} by polling ` +
-      `(incl. the tick's drift checks); ${cpus} CPU(s) here, so >= ${fmtS((mean(hookCpu) / cpus) * 1000)} of wall time when all apply at once`,
+    `lab bench: this machine was busy ${fmtCpu(busy.machine - busy0.machine)} over the ${wallS.toFixed(0)} s of pushes, ` +
+      `the lab's processes and this bench ${fmtCpu(busy.lab - busy0.lab)}; ` +
+      `${fmtCpu(elsewhere)} elsewhere (other work here, and the kernel's: WireGuard, veths)`,
   );
-  const steps = logsFrom ? stepTimings(agents, logsFrom) : new Map<string, number[]>();
-  if (steps.size) {
-    out(
-      `lab bench: the agents' own step timings per webhook push (mean over agents, slowest): ` +
-        [...steps]
-          .map(([k, v]) => `${k} ${fmtS(v.reduce((a, b) => a + b, 0) / v.length / WEBHOOK_SAMPLES)} (${fmtS(Math.max(...v) / WEBHOOK_SAMPLES)})`)
-          .join(', '),
-    );
-  }
-  if (mean(hookCpu) / cpus > (0.5 * median(hookAll)) / 1000) {
+  if (elsewhere / wallS > 0.25)
     findings.push(
-      `merge-to-applied across all sites is CPU-bound on this ${cpus}-CPU machine: ` +
-        `one push costs ${fmtCpu(mean(hookCpu))} of CPU over ${agents.length} agents (${fmtCpu(mean(hookCpu) / agents.length)} each), ` +
-        `against ${fmtS(median(hookAll))} wall; the lab's agents all apply at once (webhooks) or on the same cron second (polling).`,
+      `${fmtCpu(elsewhere)} of CPU went to other work on this machine while measuring (${(elsewhere / wallS).toFixed(2)} CPUs): times and CPU are inflated`,
     );
-  }
-  out(
-    `lab bench: merge-to-applied with a signed webhook to each agent, ${all}: ` +
-      hookAll.map((m, i) => `${fmtS(m)} (first agent ${fmtS(hookFirst[i]!)})`).join(', '),
-  );
-  if (hookAll.some((m) => m > intervalMs - 2500))
-    findings.push(`a webhook push took longer than the time to the next interval tick (${fmtS(intervalMs - 2500)}): polling may have helped that sample`);
-  rows.unshift({
-    what: `merge-to-applied, signed webhooks, ${all} (${WEBHOOK_SAMPLES} pushes)`,
-    value: fmtS(median(hookAll)),
-    target: `median; ${fmtS(Math.min(...hookAll))}..${fmtS(Math.max(...hookAll))}; polling/webhook ${(mean(pollAll) / median(hookAll)).toFixed(1)}x`,
-  });
+  reportPushes({ state, agents, poll, hook, out, rows, findings, intervalMs, all });
+  reportDelivery(f, samples, poll, hook, out, rows, findings);
 
-  // Egress last in the table (measured first, by labRun).
+  // Image egress last in the table (measured first, by labRun).
   rows.push(...egressRows(report));
   for (const s of report.skipped) findings.push(`no egress measurement for ${s}`);
+}
+
+/** CPU seconds the machine spent busy (/proc/stat: all but idle and iowait), and those of the lab's processes and this bench, with their children. */
+function machineBusy(state: LabState): { machine: number; lab: number; at: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const busy = f.reduce((a, b) => a + b, 0) - f[3]! - f[4]! - (f[8] ?? 0) - (f[9] ?? 0); // idle, iowait; guest is in user already
+  return { machine: busy / CLK_TCK, lab: state.processes.reduce((n, p) => n + cpuSeconds(p.pid), cpuSeconds(process.pid)), at: performance.now() / 1000 };
+}
+
+/** The secret the lab gave the agents that follow git; a lab that gives none: they are restarted with one of the bench's. */
+async function webhookSecret(state: LabState, gitAgents: LabAgent[], head: string, out: Out, findings: string[]): Promise<string> {
+  const secrets = gitAgents.map((a) => labWebhookSecret(state, a));
+  if (secrets.every((s) => s !== undefined) && new Set(secrets).size === 1) {
+    out(`lab bench: the lab gives ${gitAgents.map((a) => a.name).join(', ')} a webhook secret; a signed push webhook goes there only`);
+    return secrets[0]!;
+  }
+  const probe = randomBytes(16).toString('hex');
+  const answers = await Promise.all(
+    gitAgents.map(async (a) => {
+      const h = signedPush(probe, head, head);
+      return (await httpStatus(`http://${a.rec.listen}/hooks/github`, { method: 'POST', headers: h.headers, body: h.body }))?.status;
+    }),
+  );
+  findings.push(
+    `the lab starts ${gitAgents.map((a) => a.name).join(', ')} without --webhook-secret (agent/src/testbed/lab/agents.ts), so /hooks/github is off ` +
+      `(a signed push got ${answers.map((s) => `HTTP ${s ?? 'no answer'}`).join(', ')}); the bench restarted it with a secret of its own`,
+  );
+  const secret = randomBytes(16).toString('hex');
+  const t0 = performance.now();
+  await restartWithSecret(state, gitAgents, secret);
+  out(`lab bench: ${gitAgents.length} agent(s) restarted with a webhook secret and ready in ${fmtS(performance.now() - t0)}`);
+  return secret;
 }
 
 // ---- entry ------------------------------------------------------------------------------------------
