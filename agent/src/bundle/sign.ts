@@ -89,19 +89,31 @@ export async function verifyDigest(exec: Exec, digest: string, signature: string
   return withTempDir(async (dir) => {
     const sigFile = join(dir, 'bundle.sig');
     await writeFile(sigFile, signature);
-    const found = await exec.run('ssh-keygen', ['-Y', 'find-principals', '-s', sigFile, '-f', allowedSigners], { allowFail: true, timeoutMs: 30_000 });
-    const principals = found.code === 0 ? found.stdout.split('\n').filter((l) => l.trim()) : [];
-    if (!principals.length) return { ok: false, reason: `the bundle ${digest} is not signed by a key in ${allowedSigners}` };
-    for (const principal of principals) {
-      const res = await exec.run('ssh-keygen', ['-Y', 'verify', '-f', allowedSigners, '-I', principal.trim(), '-n', SIGNATURE_NAMESPACE, '-s', sigFile], {
+    const verify = (principal: string) =>
+      exec.run('ssh-keygen', ['-Y', 'verify', '-f', allowedSigners, '-I', principal, '-n', SIGNATURE_NAMESPACE, '-s', sigFile], {
         input: digest,
         allowFail: true,
         timeoutMs: 30_000,
       });
-      if (res.code === 0) return { ok: true, principal: principal.trim() };
+    // The usual file names one signer: ask ssh-keygen once (every agent checks every revision); else find who signed.
+    const only = await soleLiteralPrincipal(allowedSigners);
+    if (only !== undefined && (await verify(only)).code === 0) return { ok: true, principal: only };
+    const found = await exec.run('ssh-keygen', ['-Y', 'find-principals', '-s', sigFile, '-f', allowedSigners], { allowFail: true, timeoutMs: 30_000 });
+    const principals = found.code === 0 ? found.stdout.split('\n').filter((l) => l.trim()) : [];
+    if (!principals.length) return { ok: false, reason: `the bundle ${digest} is not signed by a key in ${allowedSigners}` };
+    for (const principal of principals) {
+      if ((await verify(principal.trim())).code === 0) return { ok: true, principal: principal.trim() };
     }
     return { ok: false, reason: `the signature of the bundle ${digest} does not verify against ${allowedSigners}` };
   });
+}
+
+/** The principal of an allowed-signers file of one line naming one principal without a pattern; else undefined. */
+async function soleLiteralPrincipal(file: string): Promise<string | undefined> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  const lines = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
+  const principals = lines.length === 1 ? lines[0]!.trim().split(/\s+/)[0] : undefined;
+  return principals && !/[*?,!"]/.test(principals) ? principals : undefined;
 }
 
 export interface SignatureArtifact {

@@ -13,7 +13,7 @@ import { localExec } from '../host/exec.js';
 import { hostSecrets } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { formatText } from '../policy/format.js';
-import { fleetOutline, judgeRemovals } from '../reconcile/fleet-guard.js';
+import { fleetOutline, judgeRemovals, type FleetOutline } from '../reconcile/fleet-guard.js';
 import { compileByRole, evaluateRepository, type Evaluation } from '../reconcile/pipeline.js';
 import { isSecretReference } from '../redact.js';
 import { git } from '../source/git.js';
@@ -46,6 +46,8 @@ export interface PublishRequest {
   rollback?: boolean;
   /** How the user gives registry credentials here, for the sentences (the publisher role has its own flags). */
   credentialFlags?: string;
+  /** The fleet of the revision the channel is expected to hold (the publisher's last): not validated again. */
+  base?: FleetAt;
   /**
    * Published by a follower of the branch (the publisher role), not by a person: a revision that was published
    * before and that the channel was then rolled back from (`--rollback`) is not published again, or a restart
@@ -54,7 +56,21 @@ export interface PublishRequest {
   unattended?: boolean;
 }
 
+/** A revision's fleet as the removal guardrail judges the next one by (the publisher keeps the last one it published). */
+export interface FleetAt {
+  revision: string;
+  outline: FleetOutline;
+  guardrails?: Guardrails;
+}
+
+function fleetAt(evaluation: Evaluation): FleetAt {
+  const guardrails = evaluation.report.fleet.policies.guardrails?.value;
+  return { revision: evaluation.revision, outline: fleetOutline(evaluation.report.fleet), ...(guardrails ? { guardrails } : {}) };
+}
+
 export interface Published {
+  /** What the next revision's removals are judged by, without validating this one again. */
+  fleet: FleetAt;
   revision: string;
   digest: string;
   tags: string[];
@@ -136,16 +152,19 @@ async function channelHead(client: OciClient, channel: string): Promise<{ revisi
 }
 
 /** The fleet-wide removal guardrail against what the channel holds (when the repository has that revision). */
-async function judgeAgainst(repo: string, base: string, evaluation: Evaluation): Promise<void> {
-  const known = await git(repo, ['cat-file', '-e', `${base}^{commit}`]).then(
-    () => true,
-    () => false,
-  );
-  if (!known) return;
-  const before = await evaluate(repo, base);
-  if (!before.report.valid) return;
-  const limits: Guardrails | undefined = before.report.fleet.policies.guardrails?.value;
-  const judgement = judgeRemovals(fleetOutline(before.report.fleet), fleetOutline(evaluation.report.fleet), limits);
+async function judgeAgainst(repo: string, base: string, evaluation: Evaluation, known?: FleetAt): Promise<void> {
+  let at = known?.revision === base ? known : undefined;
+  if (!at) {
+    const exists = await git(repo, ['cat-file', '-e', `${base}^{commit}`]).then(
+      () => true,
+      () => false,
+    );
+    if (!exists) return;
+    const before = await evaluate(repo, base);
+    if (!before.report.valid) return;
+    at = fleetAt(before);
+  }
+  const judgement = judgeRemovals(at.outline, fleetOutline(evaluation.report.fleet), at.guardrails);
   if (judgement.trips.length) {
     throw new PublishRefused(
       `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds: ` +
@@ -195,7 +214,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const sequence = Number((await git(req.repo, ['rev-list', '--count', revision])).trim());
   const head = await channelHead(client, channel);
   const names = [...sites.keys()].sort();
-  if (head?.revision === revision) return { revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
+  if (head?.revision === revision) return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
   if (head && head.sequence > sequence && !req.rollback) {
     throw new PublishRefused(
       `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds ` +
@@ -211,7 +230,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
         `\`mirrornet publish --revision ${revision.slice(0, 12)}\` publishes this one again by hand.`,
     );
   }
-  if (head) await judgeAgainst(req.repo, head.revision, evaluation);
+  if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
   const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
   const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
   const bundle = buildBundle({ revision, commitTime, sequence, rollback: req.rollback === true, guardrails, sites });
@@ -222,7 +241,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const digests = [bundle.manifestDigest, ...[...bundle.siteManifests.values()].map((m) => m.digest)];
   const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), digests, req.signingKey);
   const tags = await pushBundle(client, bundle, channel, signatures);
-  return { revision, digest: bundle.manifestDigest, tags, sites: names, signed: signatures !== undefined, unchanged: false };
+  return { fleet: fleetAt(evaluation), revision, digest: bundle.manifestDigest, tags, sites: names, signed: signatures !== undefined, unchanged: false };
 }
 
 /** Exit 0 published, 1 invalid fleet, refused or registry failure, 2 usage error. */
@@ -257,7 +276,8 @@ export async function publishCommand(opts: PublishOptions, io: Io): Promise<numb
   const { revision, digest, tags, sites } = published;
   if (opts.format === 'json') {
     const signature = published.signed ? { tag: signatureTag(digest) } : null;
-    io.stdout(`${JSON.stringify({ reference: `${name}@${digest}`, ...published, signature }, null, 2)}\n`);
+    const { fleet: _fleet, ...shown } = published;
+    io.stdout(`${JSON.stringify({ reference: `${name}@${digest}`, ...shown, signature }, null, 2)}\n`);
   } else if (published.unchanged) {
     io.stdout(`${name}:${target.tag ?? DEFAULT_CHANNEL} already holds ${revision.slice(0, 12)}: nothing to publish\n`);
   } else {

@@ -7,7 +7,7 @@ import type { OciTarget } from '../bundle/oci.js';
 import { userMessageOf } from '../errors.js';
 import { agentEvent, type EventSink } from '../reconcile/events.js';
 import { GitSource } from '../source/clone.js';
-import { PublishRefused, publishRevision, type Published } from './publish.js';
+import { PublishRefused, publishRevision, type FleetAt, type Published } from './publish.js';
 
 export interface PublisherOptions {
   site: string;
@@ -25,6 +25,8 @@ export class Publisher {
   private again = false;
   /** The revision published or refused last: not tried again. */
   private done: string | undefined;
+  /** The fleet of the revision published last: the next one's removals are judged by it without validating it again. */
+  private last: FleetAt | undefined;
 
   constructor(private readonly opts: PublisherOptions) {}
 
@@ -70,8 +72,10 @@ export class Publisher {
         credentialFlags: '--registry-username and --registry-password REF',
         ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
         ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
+        ...(this.last ? { base: this.last } : {}),
       });
       this.done = revision;
+      this.last = published.fleet;
       log.info({ trigger, revision, digest: published.digest, sites: published.sites.length, unchanged: published.unchanged }, 'bundle published');
       return published;
     } catch (err) {

@@ -6,6 +6,7 @@
 //                                                      repository matching the name filter, every tag,
 //                                                      blobs the destination lacks, then the manifest
 // Prints one JSON line with counts and bytes. Plain HTTP registry API v2 (distribution), no auth.
+import pLimit from 'p-limit';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -130,6 +131,9 @@ async function copyManifest(from: string, to: string, repo: string, ref: string,
   await putManifest(to, repo, ref, body, mediaType);
 }
 
+/** Tags copied at once by one replication. */
+const COPIES_AT_ONCE = 8;
+
 export async function copyRepositories(from: string, to: string, filters: string[], tagFilter?: string): Promise<CopyResult> {
   const result: CopyResult = { total: 0, succeed: 0, failed: 0, blobs: 0, bytes: 0, skipped: 0, errors: [] };
   const res = await must(await fetch(`${from}/v2/_catalog?n=1000`), `list repositories of ${from}`, [200]);
@@ -140,17 +144,24 @@ export async function copyRepositories(from: string, to: string, filters: string
     if (res2.length && !res2.some((r) => r.test(repo))) continue;
     const t = await must(await fetch(`${from}/v2/${repo}/tags/list`), `list tags of ${from}/${repo}`, [200]);
     const tags = ((await t.json()) as { tags?: string[] | null }).tags ?? [];
-    for (const tag of tags) {
-      if (tagRe && !tagRe.test(tag)) continue;
-      result.total++;
-      try {
-        await copyManifest(from, to, repo, tag, result);
-        result.succeed++;
-      } catch (err) {
-        result.failed++;
-        result.errors.push(`${repo}:${tag}: ${(err as Error).message}`);
-      }
-    }
+    // A few at once, as Harbor's jobservice workers do.
+    const limit = pLimit(COPIES_AT_ONCE);
+    await Promise.all(
+      tags
+        .filter((tag) => !tagRe || tagRe.test(tag))
+        .map((tag) =>
+          limit(async () => {
+            result.total++;
+            try {
+              await copyManifest(from, to, repo, tag, result);
+              result.succeed++;
+            } catch (err) {
+              result.failed++;
+              result.errors.push(`${repo}:${tag}: ${(err as Error).message}`);
+            }
+          }),
+        ),
+    );
   }
   return result;
 }
