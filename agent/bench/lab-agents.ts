@@ -68,7 +68,7 @@ export const mb = (kb: number) => (kb * 1024) / 1e6;
 export const CLK_TCK = Number(sh('getconf', ['CLK_TCK'], { allowFail: true }).stdout.trim()) || 100;
 
 /** CPU seconds of a process itself (utime+stime) and of its waited-for children (cutime+cstime: evaluate child, git, ssh-keygen). */
-export function cpuSplit(pid: number): { self: number; children: number } {
+function cpuSplit(pid: number): { self: number; children: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');

@@ -167,7 +167,7 @@ function bundleKeys(dir: string, core: string): { keys: Map<string, { site: stri
 }
 
 /** Requests and bytes served. */
-export interface Served {
+interface Served {
   requests: number;
   bytes: number;
 }
@@ -186,13 +186,13 @@ export interface RegionEgress {
   parts: Map<string, Served>;
 }
 
-export interface RevisionEgress {
+interface RevisionEgress {
   regions: RegionEgress[];
   /** Bytes the cores served to anything else: core agents, the publisher, another core's replication. */
   elsewhere: number;
 }
 
-export const registryOffsets = (state: LabState) =>
+const registryOffsets = (state: LabState) =>
   new Map(state.topology!.sites.filter((s) => s.role === 'hub').map((c) => [c.name, fileSize(registryLog(state.dir, c.name))] as const));
 
 const add = (s: Served, bytes: number) => {
@@ -205,7 +205,7 @@ const add = (s: Served, bytes: number) => {
  * region: requests from the region's CIDR (its peer fetching a layer through the tunnel), and requests from the
  * host address (where every lab agent runs) for the region's own tags and digests. Summed over the cores.
  */
-export function revisionEgress(state: LabState, offsets: Map<string, number>): RevisionEgress {
+function revisionEgress(state: LabState, offsets: Map<string, number>): RevisionEgress {
   const t = state.topology!;
   const repo = `/v2/${BUNDLE_REPOSITORY}/`;
   const regions = t.sites.filter((s) => s.role === 'region');
@@ -249,7 +249,7 @@ export function revisionEgress(state: LabState, offsets: Map<string, number>): R
 
 // ---- where a push's time goes ------------------------------------------------------------------------------
 
-export interface Timeline {
+interface Timeline {
   /** ms after the push: the publisher logged `bundle published`. */
   published?: number;
   /** The replications the push caused: how long each took and when it ended (ms after the push). */
@@ -271,10 +271,10 @@ function jsonLines(path: string, offset: number): Record<string, unknown>[] {
   return out;
 }
 
-export const servicesLog = (state: LabState) => state.processes.find((p) => p.kind === 'services')?.log;
+const servicesLog = (state: LabState) => state.processes.find((p) => p.kind === 'services')?.log;
 
 /** From the publisher's log and the services' log after the offsets: the push's timeline (times after `pushedWall`). */
-export function pushTimeline(state: LabState, publisher: LabAgent | undefined, offsets: { publisher: number; services: number }, pushedWall: number): Timeline {
+function pushTimeline(state: LabState, publisher: LabAgent | undefined, offsets: { publisher: number; services: number }, pushedWall: number): Timeline {
   const tl: Timeline = { replications: [], told: [] };
   if (publisher) {
     const e = jsonLines(publisher.proc.log, offsets.publisher).find((x) => x['msg'] === 'bundle published');
@@ -290,7 +290,7 @@ export function pushTimeline(state: LabState, publisher: LabAgent | undefined, o
 }
 
 /** CPU seconds (with waited-for children) of the lab's processes that are not agents, by kind. */
-export function otherCpu(state: LabState): Map<string, number> {
+function otherCpu(state: LabState): Map<string, number> {
   const by = new Map<string, number>();
   for (const p of state.processes) {
     if (p.kind === 'agent' || p.kind === 'node-agent') continue;
