@@ -41,8 +41,12 @@ function once(url: URL, init: HttpInit): Promise<IncomingMessage> {
     });
     req.setTimeout(init.timeoutMs, () => req.destroy(named('TimeoutError', `no answer within ${init.timeoutMs} ms`)));
     req.once('response', (res) => {
-      // The same idle limit while the body arrives.
-      res.setTimeout?.(init.timeoutMs, () => res.destroy(named('TimeoutError', `the body stalled for ${init.timeoutMs} ms`)));
+      // The same idle limit while the body arrives; cleared once it has, or a kept-alive socket's timer would keep
+      // the process (`agent --once`) running until it fires.
+      res.setTimeout(init.timeoutMs, () => res.destroy(named('TimeoutError', `the body stalled for ${init.timeoutMs} ms`)));
+      res.once('close', () => req.setTimeout(0));
+      // A HEAD's answer has no body to read: done at once, so its socket goes back to the pool.
+      if ((init.method ?? 'GET') === 'HEAD') res.resume();
       resolve(res);
     });
     req.once('error', (err: Error & { code?: string }) => reject(err.name === 'AbortError' ? named('AbortError', 'aborted') : err));

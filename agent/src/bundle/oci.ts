@@ -178,8 +178,13 @@ export class OciClient {
     const attempt = () =>
       this.send(url, { method, headers: { ...init.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }, body: init.body }, what);
     let res = await attempt();
-    if (res.status === 401 && (await this.authenticate(parseChallenge(res.headers.get('www-authenticate')), what))) res = await attempt();
+    if (res.status === 401) {
+      // Every answer's body is read or dropped: an unread one keeps its connection (and the process) busy.
+      await res.body.cancel();
+      if (await this.authenticate(parseChallenge(res.headers.get('www-authenticate')), what)) res = await attempt();
+    }
     if (res.status === 401 || res.status === 403) {
+      await res.body.cancel();
       const right = this.opts.access === 'pull' ? 'pull' : 'push';
       const given = this.opts.username !== undefined ? `the account ${this.opts.username} may not ${right}` : 'it needs credentials';
       throw new RegistryError(
@@ -198,6 +203,7 @@ export class OciClient {
   async hasBlob(digest: string): Promise<boolean> {
     const what = `check the blob ${digest} in ${this.target.repository}`;
     const res = await this.request('HEAD', `/v2/${this.target.repository}/blobs/${digest}`, what);
+    if (res.status === 200 || res.status === 404) await res.body.cancel();
     if (res.status === 200) return true;
     if (res.status === 404) return false;
     return this.fail(res, what);
@@ -240,7 +246,10 @@ export class OciClient {
   async manifestDigest(reference: string): Promise<string | undefined> {
     const what = `check ${this.target.repository}:${reference}`;
     const res = await this.request('HEAD', `/v2/${this.target.repository}/manifests/${reference}`, what, { headers: { accept: MANIFEST_ACCEPT } });
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      await res.body.cancel();
+      return undefined;
+    }
     if (res.status !== 200) return this.fail(res, what);
     const digest = res.headers.get('docker-content-digest');
     if (!digest) return (await this.getManifest(reference))?.digest;
@@ -251,7 +260,10 @@ export class OciClient {
   async getManifest(reference: string): Promise<{ bytes: Buffer; digest: string } | undefined> {
     const what = `read the manifest ${this.target.repository}:${reference}`;
     const res = await this.request('GET', `/v2/${this.target.repository}/manifests/${reference}`, what, { headers: { accept: MANIFEST_ACCEPT } });
-    if (res.status === 404) return undefined;
+    if (res.status === 404) {
+      await res.body.cancel();
+      return undefined;
+    }
     if (res.status !== 200) return this.fail(res, what);
     const bytes = await this.readLimited(res, MAX_MANIFEST_BYTES, what);
     const digest = sha256Of(bytes);

@@ -2,7 +2,8 @@
 // the manifest is served by the commit and the channel tag, every layer matches its digest, and the
 // signature artifact verifies against an allowed-signers file. Also its exit codes without a registry.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +56,39 @@ describe('mirrornet publish', function () {
     after(async () => {
       await registry?.kill();
       if (tmp) rmSync(tmp, { recursive: true, force: true });
+    });
+
+    it('an agent --once process ends as soon as its tick has: no connection to the registry keeps it running', async () => {
+      // The registry answers 404 for a channel nobody published: the tick fails, the process must end right away.
+      // (A connection left open used to keep it alive until its 60 s timeout.)
+      const child = spawn(
+        process.execPath,
+        [
+          join(repoRoot, 'agent/bin/mirrornet.js'),
+          'agent',
+          '--once',
+          '--no-chat',
+          '--region',
+          'us-virginia',
+          '--roles',
+          'node',
+          '--root',
+          join(tmp, 'once-host'),
+          '--source',
+          `oci+http://${base.slice('http://'.length)}/mirrornet/nobody`,
+          '--allowed-signers',
+          join(tmp, 'allowed_signers'),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MIRRORNET_LOG_LEVEL: 'silent' } },
+      );
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const killer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+      clearTimeout(killer);
+      assert.equal(signal, null, 'it ended on its own (not killed after 30 s)');
+      assert.equal(code, 1);
+      assert.match(out, /There is no bundle for us-virginia at 127\.0\.0\.1:\d+\/mirrornet\/nobody:main\.us-virginia/);
     });
 
     it('pushes a signed bundle the registry serves by the commit and the channel, every layer matching its digest', async () => {
