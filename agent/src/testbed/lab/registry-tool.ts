@@ -5,9 +5,11 @@
 //                                                      what a Harbor replication execution does: every
 //                                                      repository matching the name filter, every tag,
 //                                                      blobs the destination lacks, then the manifest
+//   serve                                              copies asked for as JSON lines on stdin, answered on stdout
 // Prints one JSON line with counts and bytes. Plain HTTP registry API v2 (distribution), no auth.
 import pLimit from 'p-limit';
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
@@ -218,7 +220,21 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return r.failed ? 1 : 0;
   }
-  throw new Error(`unknown command ${command ?? ''}: push or copy`);
+  if (command === 'serve') {
+    // Copies asked for one per line on stdin ({id, from, to, filters, tagFilter}), answered one per line
+    // ({id, result} or {id, error}): a long-running copier, as Harbor's jobservice workers are.
+    const lines = createInterface({ input: process.stdin });
+    for await (const line of lines) {
+      if (!line.trim()) continue;
+      const job = JSON.parse(line) as { id: number; from: string; to: string; filters: string[]; tagFilter?: string };
+      void copyRepositories(job.from, job.to, job.filters, job.tagFilter).then(
+        (result) => process.stdout.write(`${JSON.stringify({ id: job.id, result })}\n`),
+        (err: Error) => process.stdout.write(`${JSON.stringify({ id: job.id, error: err.message })}\n`),
+      );
+    }
+    return 0;
+  }
+  throw new Error(`unknown command ${command ?? ''}: push, copy or serve`);
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

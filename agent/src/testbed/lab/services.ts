@@ -3,12 +3,13 @@
 // API emulator per core, and, when the lab reports, its local receivers (receivers.ts): the GitHub
 // emulator the agents post commit statuses to, and the chat receiver every lab chat channel posts to.
 // A Harbor replication execution really copies the artifacts: the source core's namespace runs the lab's
-// registry tool, which copies from its real registry to the destination core's
-// across the tunnel (Harbor pushes from the source). Nothing here ever connects beyond loopback: a Harbor
+// registry tool (one long-running copier per core), which copies from its real registry to the destination
+// core's across the tunnel (Harbor pushes from the source). Nothing here ever connects beyond loopback: a Harbor
 // registry endpoint that is not one of the lab's Harbors (e.g. Docker Hub) is reported healthy unchecked.
 //
 //   node services.js --dir DIR      reads DIR/services-config.json, writes DIR/services.json when ready
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,37 +56,50 @@ function say(msg: string, extra: Record<string, unknown> = {}): void {
   process.stdout.write(`${JSON.stringify({ t: new Date().toISOString(), msg, ...extra })}\n`);
 }
 
-/** Run the registry tool in a namespace; resolves with its JSON result. */
-function copyInNamespace(ns: string, from: string, to: string, filters: string[], tagFilter?: string): Promise<CopyResult> {
-  return new Promise((resolve, reject) => {
-    const args = [
-      'netns',
-      'exec',
-      ns,
-      process.execPath,
-      REGISTRY_TOOL,
-      'copy',
-      '--from',
-      from,
-      '--to',
-      to,
-      ...filters.flatMap((f) => ['--filter', f]),
-      ...(tagFilter ? ['--tag-filter', tagFilter] : []),
-    ];
-    const child = spawn('ip', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
+/**
+ * One long-running copier per namespace (`registry-tool serve` run in it, as Harbor's jobservice workers run):
+ * a replication does not wait for a process to start. A copier that died is started again on the next copy.
+ */
+class Copiers {
+  private readonly running = new Map<string, { child: ChildProcess; waiting: Map<number, (r: { result?: CopyResult; error?: string }) => void> }>();
+  private next = 1;
+
+  private copier(ns: string) {
+    const known = this.running.get(ns);
+    if (known && known.child.exitCode === null && !known.child.killed) return known;
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, REGISTRY_TOOL, 'serve'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const waiting = new Map<number, (r: { result?: CopyResult; error?: string }) => void>();
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    child.on('error', reject);
-    child.on('close', () => {
-      try {
-        resolve(JSON.parse(out.trim().split('\n').pop() ?? '') as CopyResult);
-      } catch {
-        reject(new Error(`the copy in ${ns} failed: ${err.trim() || out.trim() || 'no output'}`));
-      }
+    child.stderr!.on('data', (d: Buffer) => (err = `${err}${d.toString()}`.slice(-2000)));
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      const answer = JSON.parse(line) as { id: number; result?: CopyResult; error?: string };
+      waiting.get(answer.id)?.(answer);
+      waiting.delete(answer.id);
     });
-  });
+    child.once('close', () => {
+      for (const done of waiting.values()) done({ error: `the copier in ${ns} ended: ${err.trim() || 'no output'}` });
+      waiting.clear();
+    });
+    child.stdin!.on('error', () => undefined);
+    const entry = { child, waiting };
+    this.running.set(ns, entry);
+    return entry;
+  }
+
+  /** Copy in namespace `ns`; resolves with the copy's counts. */
+  copy(ns: string, from: string, to: string, filters: string[], tagFilter?: string): Promise<CopyResult> {
+    const { child, waiting } = this.copier(ns);
+    const id = this.next++;
+    return new Promise((resolve, reject) => {
+      waiting.set(id, (r) => (r.result ? resolve(r.result) : reject(new Error(`the copy in ${ns} failed: ${r.error ?? 'no answer'}`))));
+      child.stdin!.write(`${JSON.stringify({ id, from, to, filters, ...(tagFilter ? { tagFilter } : {}) })}\n`);
+    });
+  }
+
+  close(): void {
+    for (const { child } of this.running.values()) child.kill('SIGTERM');
+    this.running.clear();
+  }
 }
 
 export async function runServices(dir: string): Promise<{ close: () => Promise<void>; ready: ServicesReady }> {
@@ -97,6 +111,7 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
   });
   say('Huawei Cloud VPC emulator listening', { url: vpc.url });
   const harbors = new Map<string, { core: ServicesCore; emu: HarborEmulator }>();
+  const copiers = new Copiers();
   const coreOfUrl = (url: string | undefined) => [...harbors.values()].find((h) => url && h.emu.url.replace(/\/+$/, '') === url.replace(/\/+$/, ''))?.core;
 
   /** The tags of the push an event-based execution is for (`<core> <repository>`), while it is being started. */
@@ -121,7 +136,7 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
     }
     say('replication execution', { policy: policy.name, from: from.site, to: to.site, filters });
     const started = Date.now();
-    const r = await copyInNamespace(self.ns, from.registryUrl, to.registryUrl, filters, typeof tag === 'string' ? tag : undefined);
+    const r = await copiers.copy(self.ns, from.registryUrl, to.registryUrl, filters, typeof tag === 'string' ? tag : undefined);
     say('replication done', { policy: policy.name, ...r, ms: Date.now() - started });
     // As a Harbor webhook policy on replication: the gateways that follow the destination look now.
     if (config.registryEvents && !r.failed) void notifyGateways(config.registryEvents.labDir, to.site, config.registryEvents.hookToken);
@@ -186,6 +201,7 @@ export async function runServices(dir: string): Promise<{ close: () => Promise<v
       for (const h of harbors.values()) await h.emu.close();
       await github?.close();
       await chat?.close();
+      copiers.close();
       await new Promise((r) => (events ? events.server.close(r) : r(undefined)));
       await vpc.close();
     },
