@@ -115,6 +115,26 @@ describe('containerd provider: what the installed containerd reads', () => {
     }
   });
 
+  it('asks `containerd --version` once per agent while the containerd binary stays the same, again after it changed', async () => {
+    const bin = join(root, 'bin');
+    mkdirSync(bin);
+    writeFileSync(join(bin, 'containerd'), '#!/bin/sh\n', { mode: 0o755 });
+    const path = process.env['PATH'];
+    process.env['PATH'] = `${bin}:${path ?? ''}`;
+    try {
+      const exec = fakeExec(ok(DEBIAN_12));
+      const want = desired([mirror({ dialTimeout: '2s' })]);
+      const first = await planNotes(exec, want);
+      assert.equal((await planNotes(exec, want)).join(), first.join(), 'the same note from the answer kept');
+      assert.deepEqual(exec.calls, ['containerd --version']);
+      writeFileSync(join(bin, 'containerd'), '#!/bin/sh\n# upgraded\n'); // another size: another binary
+      await planNotes(exec, want);
+      assert.deepEqual(exec.calls, ['containerd --version', 'containerd --version']);
+    } finally {
+      process.env['PATH'] = path;
+    }
+  });
+
   it('no version-dependent key written (no dialTimeout): containerd --version is not even run', async () => {
     const exec = fakeExec(ok(DEBIAN_12));
     assert.deepEqual(await planNotes(exec, desired([mirror()])), []);

@@ -4,6 +4,8 @@
 // containerd reads of each key, per version, is the inventory's (model/constraints/containerd.ts).
 import { parse as parseToml, stringify as stringifyToml } from 'smol-toml';
 import { MirrornetError } from '../../errors.js';
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { isDeepStrictEqual } from 'node:util';
 import type { Desired, DesiredRegistryMirror } from '../../desired/types.js';
 import { BACKUP_SUFFIX } from '../../host/files.js';
@@ -102,6 +104,31 @@ export function parseContainerdVersion(output: string): ContainerdVersion | unde
   return m ? { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]) } : undefined;
 }
 
+/**
+ * The containerd binary this agent would run (the first in PATH), as its identity: path, inode, size, mtime.
+ * An upgrade replaces it, so an answer of `containerd --version` holds while this stays the same.
+ */
+async function containerdBinary(): Promise<string | undefined> {
+  for (const dir of (process.env['PATH'] ?? '').split(':').filter(Boolean)) {
+    const file = join(dir, 'containerd');
+    const s = await stat(file).catch(() => undefined);
+    if (s?.isFile()) return `${file}:${s.ino}:${s.size}:${s.mtimeMs}`;
+  }
+  return undefined;
+}
+
+/** Answers of `containerd --version` per agent (its Exec) and binary: a Go binary's start costs every tick of every node. */
+const versionAnswers = new WeakMap<object, { binary: string; stdout: string }>();
+
+async function containerdVersionOutput(exec: ProviderContext['exec']): Promise<{ code: number; stdout: string; stderr: string }> {
+  const binary = await containerdBinary();
+  const known = versionAnswers.get(exec);
+  if (binary !== undefined && known?.binary === binary) return { code: 0, stdout: known.stdout, stderr: '' };
+  const res = await exec.run('containerd', ['--version'], { allowFail: true, hostNamespace: true, timeoutMs: 10_000 });
+  if (res.code === 0 && binary !== undefined) versionAnswers.set(exec, { binary, stdout: res.stdout });
+  return res;
+}
+
 /** Notes for the keys the installed containerd does not read; asks `containerd --version` only when a written key depends on it. */
 export async function versionNotes(ctx: Pick<ProviderContext, 'exec'>, texts: string[]): Promise<string[]> {
   const keys = [...new Set(texts.flatMap(hostsTomlKeys))].filter(versionDependent);
@@ -110,7 +137,7 @@ export async function versionNotes(ctx: Pick<ProviderContext, 'exec'>, texts: st
     `mirrornet cannot tell which containerd runs here (${why}), so not whether it reads ${keys.map(readersOf).join(', ')} in hosts.toml.`;
   let output: string;
   try {
-    const res = await ctx.exec.run('containerd', ['--version'], { allowFail: true, hostNamespace: true, timeoutMs: 10_000 });
+    const res = await containerdVersionOutput(ctx.exec);
     if (res.code !== 0) return [unknown(`\`containerd --version\` exited ${res.code}: ${(res.stderr || res.stdout).trim().split('\n')[0]}`)];
     output = res.stdout;
   } catch (err) {
