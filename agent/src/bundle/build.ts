@@ -37,6 +37,8 @@ export const ANNOTATIONS = {
   rollback: 'io.mirrornet.bundle.rollback',
   /** The digest of the fleet's bundle manifest the site's manifest belongs to. */
   bundle: 'io.mirrornet.bundle.manifest',
+  /** The channel it was published for: a signed manifest of another channel is refused under this one's tag. */
+  channel: 'io.mirrornet.bundle.channel',
 } as const;
 /** The OCI empty descriptor's content (`{}`), the config of a site manifest. */
 const EMPTY_CONFIG = Buffer.from('{}');
@@ -95,6 +97,8 @@ export interface BundleInput {
   commitTime: string;
   sequence: number;
   rollback?: boolean;
+  /** The channel the site manifests are published for (default main). */
+  channel?: string;
   guardrails: Guardrails | null;
   /** Every site's content (reconcile/pipeline.ts compileByRole). */
   sites: ReadonlyMap<string, SiteContent>;
@@ -186,6 +190,7 @@ export function buildBundle(input: BundleInput): Bundle {
           [ANNOTATIONS.commitTime]: input.commitTime,
           [ANNOTATIONS.minAgentVersion]: AGENT_VERSION,
           [ANNOTATIONS.bundle]: manifestDigest,
+          [ANNOTATIONS.channel]: input.channel ?? 'main',
           ...(input.rollback ? { [ANNOTATIONS.rollback]: 'true' } : {}),
         },
       }),

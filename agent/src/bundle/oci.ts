@@ -90,7 +90,19 @@ function parseChallenge(header: string | null): Challenge | undefined {
 
 /** The registry's own error sentence from an error body (`{"errors":[{"code","message"}]}`), short. */
 async function registrySays(res: HttpResponse): Promise<string> {
-  const text = await res.text().catch(() => '');
+  // At most 16 KiB of an error body is read; the rest is dropped.
+  let text = '';
+  try {
+    for await (const chunk of res.body) {
+      text += chunk.toString('utf8');
+      if (text.length > 16_384) {
+        await res.body.cancel();
+        break;
+      }
+    }
+  } catch {
+    /* what arrived is enough */
+  }
   try {
     const first = (JSON.parse(text) as { errors?: { code?: string; message?: string }[] }).errors?.[0];
     if (first) return `${first.code ?? ''} ${first.message ?? ''}`.trim().slice(0, 200);
@@ -175,6 +187,12 @@ export class OciClient {
   /** One request to the registry, authenticated on its first 401; a second refusal is a sentence. */
   private async request(method: string, path: string, what: string, init: { body?: Buffer; headers?: Record<string, string> } = {}): Promise<HttpResponse> {
     const url = path.startsWith('http') ? path : `${this.target.base}${path}`;
+    if (new URL(url).origin !== new URL(this.target.base).origin) {
+      // Another host (the region's mirror): never the account's password, never its challenge; a registry token
+      // already held may go along (the mirror passes it to the registry, as dfdaemon does).
+      const bearer: Record<string, string> = this.authorization?.startsWith('Bearer ') ? { authorization: this.authorization } : {};
+      return this.send(url, { method, headers: { ...init.headers, ...bearer }, ...(init.body ? { body: init.body } : {}) }, what);
+    }
     const attempt = () =>
       this.send(url, { method, headers: { ...init.headers, ...(this.authorization ? { authorization: this.authorization } : {}) }, body: init.body }, what);
     let res = await attempt();
@@ -196,7 +214,10 @@ export class OciClient {
   }
 
   private async fail(res: HttpResponse, what: string): Promise<never> {
-    throw new RegistryError(`The registry ${this.target.host} could not ${what} (HTTP ${res.status}: ${(await registrySays(res)) || 'no detail'}).`);
+    const e = new RegistryError(`The registry ${this.target.host} could not ${what} (HTTP ${res.status}: ${(await registrySays(res)) || 'no detail'}).`);
+    // A registry that errs or sheds load (behind its proxy: 502, 503) is down for now, as one that does not answer.
+    e.unreachable = res.status >= 500 || res.status === 429;
+    throw e;
   }
 
   /** Whether the repository already holds the blob (HEAD). */
@@ -297,10 +318,17 @@ export class OciClient {
     }
     const chunks: Buffer[] = [];
     let size = 0;
-    for await (const chunk of res.body) {
-      size += (chunk as Uint8Array).length;
-      if (size > maxBytes) throw wrongContent(`The registry ${this.target.host} sent more than ${maxBytes} bytes to ${what}: refused.`);
-      chunks.push(Buffer.from(chunk as Uint8Array));
+    try {
+      for await (const chunk of res.body) {
+        size += (chunk as Uint8Array).length;
+        if (size > maxBytes) throw wrongContent(`The registry ${this.target.host} sent more than ${maxBytes} bytes to ${what}: refused.`);
+        chunks.push(Buffer.from(chunk as Uint8Array));
+      }
+    } catch (cause) {
+      if (cause instanceof RegistryError) throw cause;
+      // The answer broke off (stalled, reset): as if the registry had not answered.
+      const e = cause as Error & { code?: string };
+      throw unreachable(`The registry ${this.target.host} stopped sending while asked to ${what} (${e.code ?? e.name}): the next tick tries again.`, cause);
     }
     return Buffer.concat(chunks);
   }

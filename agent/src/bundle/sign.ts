@@ -3,7 +3,8 @@
 // allowed-signers files the agent uses for commits. The signature travels as its own small OCI artifact in the
 // bundle's repository, tagged `sha256-<hex>.sig` after the digest it signs (as cosign does), so any registry
 // that stores images stores it too; its `subject` names the bundle for registries that list referrers.
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MirrornetError } from '../errors.js';
@@ -86,6 +87,15 @@ export type Verification = { ok: true; principal: string } | { ok: false; reason
 
 /** Check a signature of `digest` against an allowed-signers file: which allowed principal signed it, or why none did. */
 export async function verifyDigest(exec: Exec, digest: string, signature: string, allowedSigners: string): Promise<Verification> {
+  // A file this host cannot read is the host's problem, not the bundle's: an error (the next tick tries again), no refusal.
+  await access(allowedSigners, constants.R_OK).catch((cause: NodeJS.ErrnoException) => {
+    throw new SignatureError(
+      `Cannot read the allowed-signers file ${allowedSigners} (${cause.code ?? cause.message}): nothing applied; fix --allowed-signers.`,
+      {
+        cause,
+      },
+    );
+  });
   return withTempDir(async (dir) => {
     const sigFile = join(dir, 'bundle.sig');
     await writeFile(sigFile, signature);

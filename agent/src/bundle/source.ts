@@ -106,8 +106,9 @@ export class BundleSource {
     } catch (err) {
       // A gateway that does not answer: ask the registry, as a gateway would.
       if (!(this.opts.feed && err instanceof RegistryError && err.unreachable)) throw err;
-      head = await this.registryHead();
     }
+    // A gateway that has no head to hand out yet (just restarted, nothing new since) is no answer either.
+    if (this.opts.feed && !head) head = await this.registryHead();
     if (!head) {
       throw new RegistryError(`There is no bundle for ${this.opts.site} at ${this.where()}: publish one (mirrornet publish), or check --source and --region.`);
     }
@@ -137,7 +138,14 @@ export class BundleSource {
       throw new RegistryError(`The bundle of ${revision.slice(0, 12)} is no longer at ${this.where()}; the next tick looks again.`);
     const a = seen.annotations;
     const origin: BundleOrigin = { sequence: Number(a[ANNOTATIONS.sequence]), digest: seen.head.digest };
+    // The signature first: nothing the manifest says is believed (or repeated in a report) before it checked out.
+    const why = await ctx.step('verify', () => this.verify(seen));
+    if (why) return { refused: why };
     if (a[ANNOTATIONS.site] !== this.opts.site) return { refused: `${this.where()} holds the bundle of ${a[ANNOTATIONS.site]}, not of ${this.opts.site}` };
+    const channel = this.opts.target.tag ?? 'main';
+    if (a[ANNOTATIONS.channel] !== undefined && a[ANNOTATIONS.channel] !== channel) {
+      return { refused: `${this.where()} holds a bundle published for the channel ${a[ANNOTATIONS.channel]}, not ${channel}` };
+    }
     const needs = a[ANNOTATIONS.minAgentVersion]!;
     const schema = Number(a[ANNOTATIONS.schema]);
     if (schema > BUNDLE_SCHEMA_VERSION || !validVersion(needs) || newerThan(needs, AGENT_VERSION)) {
@@ -147,8 +155,6 @@ export class BundleSource {
           `this agent is ${AGENT_VERSION}: upgrade the agent on this host`,
       };
     }
-    const why = await ctx.step('verify', () => this.verify(seen));
-    if (why) return { refused: why };
     if (ctx.applied && origin.sequence < ctx.applied.sequence && a[ANNOTATIONS.rollback] !== 'true') {
       return {
         refused:
@@ -193,7 +199,8 @@ export class BundleSource {
       try {
         return await this.client.getBlob(layer.digest, max, this.opts.mirror);
       } catch (err) {
-        if (!(err instanceof RegistryError) || err.content) throw err;
+        // Whatever went wrong at the mirror (down, an error, a corrupt cache entry), the registry decides.
+        if (!(err instanceof RegistryError)) throw err;
       }
     }
     return this.client.getBlob(layer.digest, max);
@@ -201,21 +208,27 @@ export class BundleSource {
 
   /** The signature of the head, checked against the host's allowed signers; undefined when good, else why not. */
   private async verify(seen: Seen): Promise<string | undefined> {
-    let signature = seen.head.signature;
-    if (signature === undefined) {
-      const sig = await this.client.getManifest(signatureTag(seen.head.digest));
-      const layer = sig ? (parseJson(sig.bytes) as { layers?: { mediaType?: string; digest?: string }[] }).layers?.[0] : undefined;
-      if (!layer?.digest || layer.mediaType !== SIGNATURE_LAYER_MEDIA_TYPE) {
-        // Not a refusal: a replication may copy a manifest before its signature; the next tick looks again.
-        throw new RegistryError(
-          `The bundle ${seen.head.digest} of ${seen.revision.slice(0, 12)} has no signature beside it (${signatureTag(seen.head.digest)}) yet: ` +
-            'nothing applied. If it was published without --sign-key, publish it again signed; agents apply only signed bundles.',
-        );
-      }
-      signature = (await this.client.getBlob(layer.digest, MAX_SIGNATURE_BYTES)).toString('utf8');
+    const handed = seen.head.signature;
+    if (handed) {
+      // Handed over by the gateway: good, or look at the registry's own before refusing anything.
+      const result = await verifyDigest(this.opts.exec, seen.head.digest, handed, this.opts.allowedSigners);
+      if (result.ok) return this.verified(seen, handed);
     }
+    const sig = await this.client.getManifest(signatureTag(seen.head.digest));
+    const layer = sig ? (parseJson(sig.bytes) as { layers?: { mediaType?: string; digest?: string }[] }).layers?.[0] : undefined;
+    if (!layer?.digest || layer.mediaType !== SIGNATURE_LAYER_MEDIA_TYPE) {
+      // Not a refusal: a replication may copy a manifest before its signature; the next tick looks again.
+      throw new RegistryError(
+        `The bundle ${seen.head.digest} of ${seen.revision.slice(0, 12)} has no signature beside it (${signatureTag(seen.head.digest)}) yet: ` +
+          'nothing applied. If it was published without --sign-key, publish it again signed; agents apply only signed bundles.',
+      );
+    }
+    const signature = (await this.client.getBlob(layer.digest, MAX_SIGNATURE_BYTES)).toString('utf8');
     const result = await verifyDigest(this.opts.exec, seen.head.digest, signature, this.opts.allowedSigners);
-    if (!result.ok) return result.reason;
+    return result.ok ? this.verified(seen, signature) : result.reason;
+  }
+
+  private verified(seen: Seen, signature: string): undefined {
     seen.head = { ...seen.head, signature };
     this.opts.onVerified?.(seen.head);
     return undefined;

@@ -214,7 +214,11 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const sequence = Number((await git(req.repo, ['rev-list', '--count', revision])).trim());
   const head = await channelHead(client, channel);
   const names = [...sites.keys()].sort();
-  if (head?.revision === revision) return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
+  // The channel holds it already: nothing to do, unless it was published unsigned and a key is given now.
+  const toSign = head?.revision === revision && req.signingKey !== undefined && (await client.manifestDigest(signatureTag(head.digest))) === undefined;
+  if (head?.revision === revision && !toSign) {
+    return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
+  }
   if (head && head.sequence > sequence && !req.rollback) {
     throw new PublishRefused(
       `${revision.slice(0, 12)} is older than ${head.revision.slice(0, 12)}, which ${channel} holds ` +
@@ -223,7 +227,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
     );
   }
   // The bundle is tagged with its commit: that tag is there when the revision was published before.
-  if (head?.rollback && req.unattended && (await client.manifestDigest(revision)) !== undefined) {
+  if (head?.rollback && head.revision !== revision && req.unattended && (await client.manifestDigest(revision)) !== undefined) {
     throw new PublishRefused(
       `${revision.slice(0, 12)} was published before, and ${channel} was rolled back from it to ${head.revision.slice(0, 12)} on purpose (--rollback): ` +
         'it is not published again. The next commit is published as usual; ' +
@@ -233,7 +237,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
   const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
   const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
-  const bundle = buildBundle({ revision, commitTime, sequence, rollback: req.rollback === true, guardrails, sites });
+  const bundle = buildBundle({ revision, commitTime, sequence, rollback: req.rollback === true, channel, guardrails, sites });
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);

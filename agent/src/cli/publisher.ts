@@ -3,6 +3,7 @@
 // registry's replication and the regional mirrors carry it to every host. One run at a time; a revision that
 // is refused (invalid, a guardrail, older than the channel's) is reported once and not tried again.
 import type { Logger } from 'pino';
+import { BundleError } from '../bundle/build.js';
 import type { OciTarget } from '../bundle/oci.js';
 import { userMessageOf } from '../errors.js';
 import { agentEvent, type EventSink } from '../reconcile/events.js';
@@ -79,7 +80,8 @@ export class Publisher {
       log.info({ trigger, revision, digest: published.digest, sites: published.sites.length, unchanged: published.unchanged }, 'bundle published');
       return published;
     } catch (err) {
-      if (!(err instanceof PublishRefused)) throw err;
+      // A registry that fails is tried again next run; what is wrong with the revision itself is said once.
+      if (!(err instanceof PublishRefused || err instanceof BundleError)) throw err;
       this.done = revision;
       this.event('revision-refused', revision, err.userMessage);
       return undefined;

@@ -87,7 +87,8 @@ export async function evaluateRepository(
 
 /**
  * What every site of a valid fleet compiles to per role (a bundle's layers: a host joins the roles it runs,
- * desired/roles.ts). A role the site cannot take is left out; a site none of whose roles compile is the sentence why.
+ * desired/roles.ts). A role the site cannot take (hub, on a region) is left out; a site one of whose roles does
+ * not compile is the sentence why (nothing of a fleet that does not compile whole is published).
  */
 export function compileByRole(report: Report): Map<string, { byRole: DesiredByRole } | { error: string }> {
   const out = new Map<string, { byRole: DesiredByRole } | { error: string }>();

@@ -84,6 +84,7 @@ describe('bundle builder', function () {
     assert.equal((manifest as { subject?: unknown }).subject, undefined, 'no subject: Harbor would file it as an accessory');
     assert.deepEqual(manifest.annotations, {
       'io.mirrornet.bundle.commit-time': '2026-01-02T03:04:05+00:00',
+      'io.mirrornet.bundle.channel': 'main',
       'io.mirrornet.bundle.manifest': bundle.manifestDigest,
       'io.mirrornet.bundle.min-agent-version': '0.1.0',
       'io.mirrornet.bundle.schema': '2',

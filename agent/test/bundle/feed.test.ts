@@ -293,6 +293,14 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
       );
     });
 
+    it('asks the registry when the gateway has no head to hand out yet (a gateway that just restarted)', async function () {
+      // The gateway answers 204 (nothing offered since it started): the node asks the registry for itself.
+      await assert.rejects(
+        source(new GatewayFeed(h.base, TOKEN)).remoteRevision(),
+        (err: unknown) => err instanceof RegistryError && err.unreachable && err.message.startsWith(`Cannot reach the registry ${registry.host} `),
+      );
+    });
+
     it('does not go round a gateway that refuses its token: the refusal is the answer', async function () {
       await assert.rejects(
         source(new GatewayFeed(h.base, 'another token')).remoteRevision(),
