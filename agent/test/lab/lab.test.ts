@@ -657,12 +657,22 @@ describe('lab', () => {
       }
       // Nobody but the publisher keeps a clone of the repository.
       for (const a of state.agents) assert.equal(existsSync(join(a.stateDir, 'repo')), false, `${a.node ?? a.site} has no clone of the origin`);
-      // Both cores' registries hold the revision in the channel (the publisher's push, and Harbor's replication).
+      // Both cores' registries hold the revision in the channel (the publisher's push, and Harbor's replication,
+      // which copies the tags of each burst of pushes as it comes: the channel's tag may follow the sites' a moment later).
       for (const core of state.topology!.sites.filter((s) => s.role === 'hub')) {
-        const manifest = (await (
-          await fetch(`${core.registry!.url}/v2/mirrornet/fleet/manifests/main`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
-        ).json()) as { annotations: Record<string, string> };
-        assert.equal(manifest.annotations['org.opencontainers.image.revision'], head, `${core.name}'s registry`);
+        const channelRevision = async () =>
+          (
+            (await (
+              await fetch(`${core.registry!.url}/v2/mirrornet/fleet/manifests/main`, { headers: { accept: 'application/vnd.oci.image.manifest.v1+json' } })
+            ).json()) as { annotations: Record<string, string> }
+          ).annotations['org.opencontainers.image.revision'];
+        const by = Date.now() + 30_000;
+        let seen = await channelRevision();
+        while (seen !== head && Date.now() < by) {
+          await new Promise((r) => setTimeout(r, 250));
+          seen = await channelRevision();
+        }
+        assert.equal(seen, head, `${core.name}'s registry`);
       }
       // Each region's three agents (gateway and two nodes) took the region's new layer through its peer, which
       // fetched it from the core once.
