@@ -191,7 +191,8 @@ export class BundleSource {
   /**
    * The site's layer through the region's mirror; when the mirror does not answer or answers with an error (not
    * running yet on a new region, down, its upstream failing), from the registry itself — the fallback containerd
-   * takes from a mirror to its server. Bytes from the mirror that are not the layer's are refused, not retried.
+   * takes from a mirror to its server. Bytes from the mirror that are not the layer's are fetched from the
+   * registry too: only the registry's own wrong bytes are a refusal.
    */
   private async fetchLayer(layer: { digest: string; size: number }): Promise<Buffer> {
     const max = Math.min(layer.size, MAX_LAYER_BYTES);

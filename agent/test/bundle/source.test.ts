@@ -304,6 +304,23 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       );
     });
 
+    it("a signed manifest of another channel put under this channel's tag", async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      // c2, signed by the allowed key, but for the channel "other": copied under this host's channel tag.
+      const other = newHost(`${h.channel}x`);
+      await publish(other, c2);
+      const foreign = await siteManifest(other.channel);
+      await client().putManifest(`${h.channel}.${SITE}`, foreign.bytes, OCI_MANIFEST);
+      await assertRefused(
+        h,
+        before,
+        c1,
+        c2,
+        `${registry.host}/mirrornet/fleet:${h.channel}.${SITE} holds a bundle published for the channel ${other.channel}, not ${h.channel}`,
+      );
+    });
+
     // A refusal holds for the manifest refused (state.refused.offer): the same commit published again as a
     // rollback is another manifest, and is looked at again.
     it('an older revision refused once is applied when it is published again with --rollback', async () => {
