@@ -167,11 +167,11 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const interval = intervalMs(opts.interval);
   const agent = new Agent({ site: opts.region, roles, intervalMs: interval }, sources.revisions, store, deps, log, metrics, report.sink, report.onApplied);
   const publisher = opts.publishTo ? await publisherOf(opts, stateDir, secrets, log, report.sink) : undefined;
+  // The publisher publishes first, so its own tick applies what it published; a gateway hands a head on as its
+  // signature checks out (agent-sources.ts, onVerified), not here.
   const tick = async (reason: string) => {
     await publisher?.run(reason);
-    const result = await agent.tick(reason);
-    sources.broadcast?.offer(sources.bundle?.latest());
-    return result;
+    return agent.tick(reason);
   };
 
   if (opts.once) {
