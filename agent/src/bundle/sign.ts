@@ -78,11 +78,6 @@ export async function signDigests(exec: Exec, digests: readonly string[], privat
   });
 }
 
-/** Sign one digest (signDigests with one). */
-export async function signDigest(exec: Exec, digest: string, privateKey: string): Promise<string> {
-  return (await signDigests(exec, [digest], privateKey)).get(digest)!;
-}
-
 export type Verification = { ok: true; principal: string } | { ok: false; reason: string };
 
 /** Check a signature of `digest` against an allowed-signers file: which allowed principal signed it, or why none did. */

@@ -91,6 +91,23 @@ describe('a registry with token auth, as Harbor runs distribution', function () 
     return res.status;
   }
 
+  /** `mirrornet agent --once` of a us-virginia node following the channel `agents`, with its host under `root`. */
+  const agentOnce = (root: string): string[] => [
+    'agent',
+    '--once',
+    '--source',
+    `oci+http://${registry.host}/mirrornet/fleet:agents`,
+    '--allowed-signers',
+    allowedSigners,
+    '--region',
+    'us-virginia',
+    '--roles',
+    'node',
+    '--root',
+    root,
+    '--no-chat',
+  ];
+
   it('publishes with the push account: one token for pull,push on the repository, and the registry holds the commit, the channel and each site', async () => {
     const { result: res, requests } = await tokenRequestsOf(() => publish('mirrornet/fleet', asPublisher));
     assert.equal(res.code, 0, res.stderr);
@@ -154,23 +171,11 @@ describe('a registry with token auth, as Harbor runs distribution', function () 
     const root = join(tmp, 'host');
     const { result: res, requests } = await tokenRequestsOf(() =>
       mn([
-        'agent',
-        '--once',
-        '--source',
-        `oci+http://${registry.host}/mirrornet/fleet:agents`,
-        '--allowed-signers',
-        allowedSigners,
+        ...agentOnce(root),
         '--registry-username',
         'agent',
         '--registry-password',
         `env:${AGENT_ENV}`,
-        '--region',
-        'us-virginia',
-        '--roles',
-        'node',
-        '--root',
-        root,
-        '--no-chat',
         '--dragonfly-restart',
         'true',
         '--docker-reload',
@@ -193,21 +198,7 @@ describe('a registry with token auth, as Harbor runs distribution', function () 
 
   it("an agent without credentials fails the tick (exit 1) and is told the agent's own flags", async () => {
     const root = join(tmp, 'host-anonymous');
-    const res = await mn([
-      'agent',
-      '--once',
-      '--source',
-      `oci+http://${registry.host}/mirrornet/fleet:agents`,
-      '--allowed-signers',
-      allowedSigners,
-      '--region',
-      'us-virginia',
-      '--roles',
-      'node',
-      '--root',
-      root,
-      '--no-chat',
-    ]);
+    const res = await mn(agentOnce(root));
     assert.equal(res.code, 1);
     assert.equal((JSON.parse(res.stdout) as TickResult).kind, 'failed');
     assert.ok(

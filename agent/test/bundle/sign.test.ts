@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { signatureArtifact, signatureTag, signDigest, verifyDigest } from '../../src/bundle/sign.js';
+import { signatureArtifact, signatureTag, signDigests, verifyDigest } from '../../src/bundle/sign.js';
 import { localExec } from '../../src/host/exec.js';
 import { missingCommand, need } from '../support/capabilities.js';
 
@@ -34,13 +34,13 @@ describe('bundle signature (ssh-keygen -Y)', function () {
   });
 
   it('verifies a signature by an allowed signer, and names the signer', async () => {
-    const signature = await signDigest(exec, DIGEST, key);
+    const signature = (await signDigests(exec, [DIGEST], key)).get(DIGEST)!;
     assert.match(signature, /^-----BEGIN SSH SIGNATURE-----/);
     assert.deepEqual(await verifyDigest(exec, DIGEST, signature, allowed), { ok: true, principal: 'publisher@example.org' });
   });
 
   it('refuses a signer that is not in the allowed list', async () => {
-    const signature = await signDigest(exec, DIGEST, otherKey);
+    const signature = (await signDigests(exec, [DIGEST], otherKey)).get(DIGEST)!;
     assert.deepEqual(await verifyDigest(exec, DIGEST, signature, allowed), {
       ok: false,
       reason: `the bundle ${DIGEST} is not signed by a key in ${allowed}`,
@@ -48,7 +48,7 @@ describe('bundle signature (ssh-keygen -Y)', function () {
   });
 
   it('refuses a valid signature of another digest', async () => {
-    const signature = await signDigest(exec, DIGEST, key);
+    const signature = (await signDigests(exec, [DIGEST], key)).get(DIGEST)!;
     const other = `sha256:${'cd'.repeat(32)}`;
     assert.deepEqual(await verifyDigest(exec, other, signature, allowed), {
       ok: false,
@@ -57,7 +57,7 @@ describe('bundle signature (ssh-keygen -Y)', function () {
   });
 
   it('refuses a key that is not an SSH private key, without repeating it', async () => {
-    await assert.rejects(signDigest(exec, DIGEST, 'not-a-key-0123456789'), (err: Error & { userMessage?: string }) => {
+    await assert.rejects(signDigests(exec, [DIGEST], 'not-a-key-0123456789'), (err: Error & { userMessage?: string }) => {
       assert.match(err.userMessage ?? '', /^ssh-keygen could not sign the bundle .*: --sign-key must reference an SSH private key without a passphrase\.$/);
       assert.ok(!err.userMessage!.includes('not-a-key-0123456789'));
       return true;
