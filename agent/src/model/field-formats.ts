@@ -1,10 +1,11 @@
 // The value shapes the kinds in schema.ts share — names, secret references, and the formats of fields that hold
 // addresses, ports, host names, URLs, cloud ids and host paths: zod strings with a sentence that says what a
 // valid value looks like (the finding adds the value it got, except for secrets), built from address-patterns.ts
-// so that the generated JSON Schemas check the same in editors.
+// and go-duration.ts so that the generated JSON Schemas check the same in editors.
 import { z } from 'zod';
 import { SECRET_REFERENCE } from '../redact.js';
 import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
+import { MODEL_DURATION } from './go-duration.js';
 
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
@@ -64,6 +65,6 @@ export const NextHop = z.string().regex(new RegExp(`^(?![0-9.]+$)${CLOUD_ID.sour
 /** A path on the host: relative paths would depend on the directory the agent happens to run in. */
 export const HostPath = z.string().regex(/^\//, { error: 'must be an absolute path on the host, such as /opt/harbor' });
 
-export const Duration = z.string().regex(/^\d+(ms|s|m|h|d)$/, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
+export const Duration = z.string().regex(MODEL_DURATION, { error: 'must be a duration such as 30s, 15m, 24h or 7d' });
 
 export const Port = z.int().min(1).max(65535);
