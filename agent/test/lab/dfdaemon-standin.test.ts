@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../src/desired/compile.js';
-import { CONSTRAINTS } from '../../src/model/constraints/index.js';
+import { DRAGONFLY_CONSTRAINTS } from '../../src/model/constraints/dragonfly.js';
 import { validateRepo } from '../../src/policy/validate.js';
 import { renderDfdaemon } from '../../src/providers/dragonfly/index.js';
 import { DFDAEMON_FIELDS, parseDfdaemonConfig } from '../../src/testbed/lab/dfdaemon-config.js';
@@ -124,9 +124,7 @@ describe("the lab's stand-in for dfdaemon reads dfdaemon.yaml with the Rust clie
   });
 
   it('has a field for every dfdaemon.yaml key of the inventory, and no other', () => {
-    const inventory = CONSTRAINTS.filter((c) => c.consumer === 'dragonfly-client')
-      .map((c) => c.key)
-      .sort();
+    const inventory = DRAGONFLY_CONSTRAINTS.map((c) => c.key).sort();
     assert.deepEqual(Object.keys(DFDAEMON_FIELDS).sort(), inventory);
   });
 

@@ -3,11 +3,13 @@
 // version), each key is listed once, and each rule it names is a registered rule. Which keys the providers
 // send is checked where they send them (the harbor-api and huaweicloud-vpc provider tests).
 import assert from 'node:assert/strict';
-import { CONSTRAINTS, constraintOf, type Upstream } from '../../src/model/constraints/index.js';
+import { HARBOR_API_CONSTRAINTS } from '../../src/model/constraints/harbor-api.js';
+import { HUAWEI_VPC_CONSTRAINTS } from '../../src/model/constraints/huaweicloud-vpc.js';
+import type { Upstream } from '../../src/model/constraints/types.js';
 import { harborCronRefusal } from '../../src/model/constraints/harbor-cron.js';
 import { RULES } from '../../src/policy/registry.js';
 
-const MINE = CONSTRAINTS.filter((c) => c.consumer === 'harbor-api' || c.consumer === 'huaweicloud-vpc');
+const MINE = [...HARBOR_API_CONSTRAINTS, ...HUAWEI_VPC_CONSTRAINTS];
 
 describe('the Harbor API and Huawei VPC constraint inventory', () => {
   it('has entries for both consumers, each key once', () => {
@@ -41,8 +43,8 @@ describe('the Harbor API and Huawei VPC constraint inventory', () => {
   });
 
   it('finds the entry of a key the way rules and tests look it up', () => {
-    assert.equal(constraintOf('harbor-api', 'PATCH /robots/{robot_id} body.secret')?.type, 'string (secret)');
-    assert.equal(constraintOf('huaweicloud-vpc', 'quota vpcContainRoutetable')?.rule, 'cloud/route-quota');
+    assert.equal(HARBOR_API_CONSTRAINTS.find((c) => c.key === 'PATCH /robots/{robot_id} body.secret')?.type, 'string (secret)');
+    assert.equal(HUAWEI_VPC_CONSTRAINTS.find((c) => c.key === 'quota vpcContainRoutetable')?.rule, 'cloud/route-quota');
   });
 });
 

@@ -6,14 +6,18 @@ import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
 import { compile } from '../../src/desired/compile.js';
 import type { DesiredRegistryMirror } from '../../src/desired/types.js';
-import { CONSTRAINTS, constraintOf, type Consumer } from '../../src/model/constraints/index.js';
-import { containerdIgnores, DIAL_TIMEOUT } from '../../src/model/constraints/containerd.js';
+import { CONTAINERD_CONSTRAINTS, containerdIgnores, DIAL_TIMEOUT } from '../../src/model/constraints/containerd.js';
+import { DOCKER_CONSTRAINTS } from '../../src/model/constraints/docker.js';
+import type { Consumer } from '../../src/model/constraints/types.js';
 import { GO_MAX_DURATION_NS, goDuration, goDurationNs } from '../../src/model/go-duration.js';
 import { RULES } from '../../src/policy/registry.js';
 import { validateRepo } from '../../src/policy/validate.js';
 import { hostsTomlKeys, renderHostsToml } from '../../src/providers/containerd/index.js';
 import { renderDaemonJson } from '../../src/providers/docker/index.js';
 import { parse as parseToml } from 'smol-toml';
+
+/** The inventory's entries for hosts.toml and daemon.json. */
+const RUNTIME = [...CONTAINERD_CONSTRAINTS, ...DOCKER_CONSTRAINTS];
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const FLEETS = ['.', 'agent/test/fixtures/fleet-small', 'agent/test/fixtures/fleet-node', 'agent/test/fixtures/fleet-wg'];
@@ -91,15 +95,15 @@ describe('the constraint inventory: containerd hosts.toml and Docker daemon.json
   });
 
   it('every key a renderer emits has an inventory entry', () => {
-    const missing = all.flatMap((r) => r.keys.filter((k) => !constraintOf(r.consumer, k)).map((k) => `${r.consumer} ${k} (${r.what})`));
+    const missing = all.flatMap((r) =>
+      r.keys.filter((k) => !RUNTIME.some((c) => c.consumer === r.consumer && c.key === k)).map((k) => `${r.consumer} ${k} (${r.what})`),
+    );
     assert.deepEqual(missing, []);
   });
 
   it('every containerd and Docker entry is a key some rendering emits (no stale entry)', () => {
     const emitted = new Set(all.flatMap((r) => r.keys.map((k) => `${r.consumer} ${k}`)));
-    const stale = CONSTRAINTS.filter((c) => c.consumer === 'containerd' || c.consumer === 'docker')
-      .map((c) => `${c.consumer} ${c.key}`)
-      .filter((k) => !emitted.has(k));
+    const stale = RUNTIME.map((c) => `${c.consumer} ${c.key}`).filter((k) => !emitted.has(k));
     assert.deepEqual(stale, []);
   });
 
@@ -114,7 +118,7 @@ describe('the constraint inventory: containerd hosts.toml and Docker daemon.json
   });
 
   it('each entry names its upstream files and a registered rule', () => {
-    for (const c of CONSTRAINTS.filter((x) => x.consumer === 'containerd' || x.consumer === 'docker')) {
+    for (const c of RUNTIME) {
       assert.ok(c.upstream.length > 0, c.key);
       for (const u of c.upstream)
         assert.match(`${u.repo} ${u.path} ${u.ref}`, /^(containerd\/containerd|moby\/moby) \S+\.go (v\d+\.\d+\.\d+|[0-9a-f]{40})$/, c.key);

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { parse, stringify } from 'yaml';
 import { run as runCli } from '../../src/cli/main.js';
 import { compile } from '../../src/desired/compile.js';
-import { CONSTRAINTS } from '../../src/model/constraints/index.js';
+import { DRAGONFLY_CONSTRAINTS } from '../../src/model/constraints/dragonfly.js';
 import type { Desired } from '../../src/desired/types.js';
 import type { Region } from '../../src/model/schema.js';
 import { validateRepo } from '../../src/policy/validate.js';
@@ -21,7 +21,7 @@ const FIXTURE = join(repoRoot, 'agent/test/fixtures/fleet-node');
 const DFDAEMON = '/etc/dragonfly/dfdaemon.yaml';
 
 /** The key paths of the constraint inventory (model/constraints/dragonfly.ts, read from the Rust client v1.5.1). */
-const KNOWN = new Set(CONSTRAINTS.filter((c) => c.consumer === 'dragonfly-client').map((c) => c.key));
+const KNOWN = new Set(DRAGONFLY_CONSTRAINTS.map((c) => c.key));
 
 /** The leaf key paths of a YAML value; `[]` marks list items. */
 function keyPaths(value: unknown, prefix = ''): string[] {

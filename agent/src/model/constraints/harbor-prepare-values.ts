@@ -1,8 +1,7 @@
 // What Harbor 2.15's installer refuses, substitutes or leaves to its defaults, as values: the limits and defaults
 // the inventory entries of harbor.yml describe (harbor-prepare.ts, where each is traced to its upstream file), for
-// the rules that check a HarborInstance and the renderer that writes harbor.yml. Also the template's top-level
-// keys mirrornet leaves out, each with prepare's default and the template's: where they differ the renderer
-// writes the key (upload_purging).
+// the rules that check a HarborInstance and the renderer that writes harbor.yml (which writes a key the template
+// has whenever prepare's default for it differs from the template's: upload_purging).
 import { GO_MAX_DURATION_NS, goDurationNs } from '../go-duration.js';
 import { parse } from 'yaml';
 
@@ -48,25 +47,3 @@ export function verbatimYamlProblem(value: string | number | boolean): string | 
   if (back === value) return undefined;
   return back === null || back === undefined ? 'an empty value' : `${typeof back === 'string' ? 'the string' : `the ${typeof back}`} ${JSON.stringify(back)}`;
 }
-
-/** A top-level key of the template that mirrornet never writes, and why leaving it out is safe. */
-export interface OmittedKey {
-  key: string;
-  /** What prepare does without it. */
-  prepare: string;
-  /** What the template documents. */
-  template: string;
-}
-
-/** The template's top-level keys mirrornet leaves out: prepare's default equals what the template documents. */
-export const HARBOR_PREPARE_OMITTED: readonly OmittedKey[] = [
-  { key: 'ip_family', prepare: 'ipv4 enabled, ipv6 disabled', template: 'commented out: ipv4 only' },
-  { key: 'internal_tls', prepare: 'disabled', template: 'commented out: disabled' },
-  { key: 'database', prepare: 'ignored when external_database is set', template: 'the bundled PostgreSQL (mirrornet uses external_database)' },
-  { key: 'redis', prepare: 'external_redis is used when this block is absent', template: 'commented out' },
-  { key: 'trivy', prepare: 'the template values (skip_update false, timeout 5m0s, ...)', template: 'the same values' },
-  { key: 'uaa', prepare: 'no UAA certificate', template: 'commented out' },
-  { key: 'proxy', prepare: 'no proxy for any component', template: 'empty http_proxy and https_proxy: no proxy' },
-  { key: 'trace', prepare: 'disabled', template: 'commented out' },
-  { key: 'core', prepare: 'quota_update_provider db', template: 'commented out; db by default' },
-];

@@ -1,8 +1,10 @@
 // The shape of the constraint inventory (issue 11): for every key mirrornet writes to a consumer — a file a
 // service reads (dfdaemon.yaml, hosts.toml, daemon.json, harbor.yml) or a request an API takes (Harbor, Huawei
 // Cloud VPC) — what the consumer's own code accepts, read from that code, with the upstream file named so
-// that a new upstream version can be checked entry by entry. Validation rules, renderers and emulators read
-// the same entries, so the repository, the agent and the test bed agree with the consumer and with each other.
+// that a new upstream version can be checked entry by entry. One file per consumer holds its entries and the
+// values they describe (limits, defaults, checks); validation rules, renderers and emulators read those values,
+// and the tests hold each consumer's entries against what the renderers write and the rules refuse, so the
+// repository, the agent and the test bed agree with the consumer and with each other.
 
 /** The programs and APIs mirrornet writes to, each at the version its rendering targets (README, "Fidelity"). */
 export type Consumer =
