@@ -16,7 +16,7 @@ import { MODEL_DIRECTORIES, type VirtualFile } from '../../src/model/loader.js';
 import { HarborInstance } from '../../src/model/schema.js';
 import type { Severity } from '../../src/model/finding.js';
 import { validateFiles } from '../../src/policy/validate.js';
-import { harborYmlModel } from '../../src/providers/harbor-config/index.js';
+import { harborYmlModel } from '../../src/providers/harbor-config/render.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const FIXTURE = join(repoRoot, 'agent/test/fixtures/fleet-small');

@@ -6,6 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { chmod, stat } from 'node:fs/promises';
 import { isDeepStrictEqual } from 'node:util';
+import diff from 'microdiff';
 import { parse } from 'yaml';
 import type { Desired } from '../../desired/types.js';
 import { SecretError } from '../../host/secrets.js';
@@ -13,13 +14,11 @@ import type { HarborInstance } from '../../model/schema.js';
 import { DEFAULT_COMMANDS, DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
 import { HARBOR_YML, harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
 
-export * from './render.js';
-
-export const HARBOR_YML_MODE = 0o600;
+const HARBOR_YML_MODE = 0o600;
 /** Next to harbor.yml while it is newer than what the commands applied (the dragonfly provider's convention). */
 export const PENDING_MARKER = `${HARBOR_YML}.mirrornet-pending`;
 
-export type SecretStatus = 'same' | 'differs' | 'unresolved';
+type SecretStatus = 'same' | 'differs' | 'unresolved';
 
 export interface ActualHarborConfig {
   /** Host path of harbor.yml (undefined: nothing to look at). */
@@ -62,17 +61,28 @@ function sameSecret(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b));
 }
 
-/** Leaf key paths where two parsed YAML values differ (for the reason line; values are not shown). */
-export function differingPaths(a: unknown, b: unknown, prefix = ''): string[] {
-  const isObj = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
-  if (isObj(a) && isObj(b)) {
-    const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
-    return keys.flatMap((k) => differingPaths(a[k], b[k], prefix ? `${prefix}.${k}` : k));
-  }
-  return isDeepStrictEqual(a, b) ? [] : [prefix || '(document)'];
+const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+
+/** Key paths in the order of their keys, level by level: a.b before a-b, although "." sorts after "-". */
+function keyPathOrder(a: readonly string[], b: readonly string[]): number {
+  for (let i = 0; i < Math.min(a.length, b.length); i++) if (a[i] !== b[i]) return a[i]! < b[i]! ? -1 : 1;
+  return a.length - b.length;
 }
 
-export async function readHarborConfig(ctx: ProviderContext, desired: Desired): Promise<ActualHarborConfig> {
+/**
+ * The key paths (joined with '.') where two parsed harbor.yml documents differ, for the reason line (values are
+ * not shown): a list that differs is named by its key, not by its items; '(document)' when either is no mapping.
+ */
+function differingPaths(a: unknown, b: unknown): string[] {
+  if (!isObject(a) || !isObject(b)) return ['(document)'];
+  const keyPaths = diff(a, b).map((d) => {
+    const firstIndex = d.path.findIndex((k) => typeof k === 'number');
+    return d.path.slice(0, firstIndex < 0 ? undefined : firstIndex).map(String);
+  });
+  return [...new Map(keyPaths.map((p) => [p.join('.'), p])).values()].sort(keyPathOrder).map((p) => p.join('.'));
+}
+
+async function readHarborConfig(ctx: ProviderContext, desired: Desired): Promise<ActualHarborConfig> {
   const instance = desired.harbor?.instance;
   if (!instance) {
     const path = ctx.inventory?.[0];
@@ -191,7 +201,7 @@ async function runHarborCommands(ctx: ProviderContext, installDir: string): Prom
   });
 }
 
-export async function applyHarborConfig(ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
+async function applyHarborConfig(ctx: ProviderContext, changes: Change[], desired: Desired): Promise<ApplyOutcome> {
   const outcome: ApplyOutcome = { applied: [], deleted: [] };
   const instance = desired.harbor?.instance;
   for (const c of changes) {

@@ -12,10 +12,10 @@ import { goDuration } from '../../model/go-duration.js';
 import type { HarborInstance } from '../../model/schema.js';
 
 export const HARBOR_YML = 'harbor.yml';
-export const DEFAULT_DATA_VOLUME = '/data';
+const DEFAULT_DATA_VOLUME = '/data';
 
 /** A value in harbor.yml that comes from a secret reference. */
-export interface SecretSlot {
+interface SecretSlot {
   /** Key path in harbor.yml, e.g. ['external_database', 'harbor', 'password']. */
   path: readonly string[];
   ref: string;
@@ -31,10 +31,10 @@ export interface HarborYmlModel {
  * Key names whose values are never shown, wherever they appear in a harbor.yml (also in keys mirrornet does
  * not render, e.g. a hand-added trivy.github_token or storage_service.azure.accountkey).
  */
-export const SECRET_KEY_PATTERN = /(password|secret|token|accesskey|accountkey|credential)/i;
+const SECRET_KEY_PATTERN = /(password|secret|token|accesskey|accountkey|credential)/i;
 
 /** TLS files for nginx when Harbor terminates TLS itself (load balancer mode l4). */
-export interface HarborTls {
+interface HarborTls {
   certificate: string;
   privateKey: string;
 }
@@ -45,12 +45,12 @@ interface FutureFields {
   dataVolume?: string;
 }
 
-export function dataVolumeOf(instance: HarborInstance): string {
+function dataVolumeOf(instance: HarborInstance): string {
   return (instance as HarborInstance & FutureFields).dataVolume ?? DEFAULT_DATA_VOLUME;
 }
 
 /** The nginx certificate and key for l4: from the instance when it has them, else under the data volume. */
-export function tlsOf(instance: HarborInstance): HarborTls {
+function tlsOf(instance: HarborInstance): HarborTls {
   const tls = (instance as HarborInstance & FutureFields).tls;
   if (tls) return tls;
   const dir = `${dataVolumeOf(instance).replace(/\/+$/, '')}/cert`;
@@ -178,7 +178,7 @@ export function harborYmlModel(instance: HarborInstance): HarborYmlModel {
   return { config, secrets };
 }
 
-export function header(instance: HarborInstance): string {
+function header(instance: HarborInstance): string {
   return `# Managed by mirrornet from harbor/${instance.name}.yaml. Edits are overwritten.\n# Holds secrets: keep it mode 0600.\n`;
 }
 
