@@ -235,7 +235,19 @@ describe('containerd provider', () => {
       assert.equal(changes.length, 1);
       assert.equal(changes[0]!.action, 'create');
       assert.equal(changes[0]!.id, pa);
-      assert.deepEqual(changes[0]!.data, { path: pa, content: renderHostsToml(a, 'ap-test') });
+      assert.deepEqual(changes[0]!.data, {
+        path: pa,
+        content:
+          '# Managed by mirrornet for ap-test: dfdaemon first, https://a.example as the fallback. Edits are overwritten.\n' +
+          'server = "https://a.example"\n' +
+          '\n' +
+          '[host."http://127.0.0.1:4001"]\n' +
+          'capabilities = [ "pull", "resolve" ]\n' +
+          '\n' +
+          '[host."http://127.0.0.1:4001".header]\n' +
+          'X-Dragonfly-Registry = "https://a.example"\n' +
+          '\n',
+      });
     });
 
     it('noop when the file means the same (comments and layout do not matter)', () => {

@@ -23,6 +23,20 @@ const DFDAEMON = '/etc/dragonfly/dfdaemon.yaml';
 /** The key paths of the constraint inventory (model/constraints/dragonfly.ts, read from the Rust client v1.5.1). */
 const KNOWN = new Set(DRAGONFLY_CONSTRAINTS.map((c) => c.key));
 
+/** cn-shanghai's dfdaemon.yaml in the fixture fleet: its host, manager, storage, GC, proxy and the area's Harbor. */
+const CN_SHANGHAI = {
+  host: { idc: 'cn-shanghai', location: 'cn|east|shanghai', schedulerClusterID: 1 },
+  manager: { addr: 'http://10.120.1.10:65003' },
+  seedPeer: { enable: false, type: 'normal' },
+  storage: { dir: '/var/lib/dragonfly', keep: true },
+  gc: { interval: '15m', policy: { taskTTL: '6h', diskHighThresholdPercent: 85, diskLowThresholdPercent: 70 } },
+  proxy: {
+    server: { port: 4001 },
+    rules: [{ regex: 'blobs/sha256.*' }],
+    registryMirror: { addr: 'https://harbor.bj.node.internal' },
+  },
+};
+
 /** The leaf key paths of a YAML value; `[]` marks list items. */
 function keyPaths(value: unknown, prefix = ''): string[] {
   if (Array.isArray(value)) return value.flatMap((v) => keyPaths(v, `${prefix}[]`));
@@ -81,18 +95,7 @@ describe('dragonfly provider', () => {
 
     it("has the region's values: host, manager, storage, GC (durations as written), proxy on 4001 for blobs, the area's Harbor as registry mirror", () => {
       const d = compile(report.fleet, 'cn-shanghai', ['node']);
-      assert.deepEqual(d.dragonfly!.config, {
-        host: { idc: 'cn-shanghai', location: 'cn|east|shanghai', schedulerClusterID: 1 },
-        manager: { addr: 'http://10.120.1.10:65003' },
-        seedPeer: { enable: false, type: 'normal' },
-        storage: { dir: '/var/lib/dragonfly', keep: true },
-        gc: { interval: '15m', policy: { taskTTL: '6h', diskHighThresholdPercent: 85, diskLowThresholdPercent: 70 } },
-        proxy: {
-          server: { port: 4001 },
-          rules: [{ regex: 'blobs/sha256.*' }],
-          registryMirror: { addr: 'https://harbor.bj.node.internal' },
-        },
-      });
+      assert.deepEqual(d.dragonfly!.config, CN_SHANGHAI);
       const jkt = compile(report.fleet, 'ap-jakarta', ['node']).dragonfly!.config as Record<string, Record<string, unknown>>;
       assert.deepEqual(jkt['host'], { idc: 'ap-jakarta', location: 'overseas|id|jakarta', schedulerClusterID: 11 });
       assert.deepEqual(jkt['manager'], { addr: 'http://10.128.1.10:65003' });
@@ -205,7 +208,7 @@ describe('dragonfly provider', () => {
       assert.equal(out.code, 0, out.stdout + out.stderr);
       assert.equal(restartCount(), 1);
       const written = parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-      assert.deepEqual(written, compile(report.fleet, 'cn-shanghai', ['node']).dragonfly!.config);
+      assert.deepEqual(written, CN_SHANGHAI);
       assert.deepEqual(
         keyPaths(written).filter((p) => !KNOWN.has(p)),
         [],
