@@ -15,7 +15,7 @@ import { hostSecrets, MASK } from '../../src/host/secrets.js';
 import { createLogger } from '../../src/log.js';
 import { goDuration } from '../../src/model/go-duration.js';
 import { HarborInstance } from '../../src/model/schema.js';
-import { diffHarborConfig, harborConfigProvider, PENDING_MARKER, type ActualHarborConfig } from '../../src/providers/harbor-config/index.js';
+import { diffHarborConfig, harborConfigProvider, PENDING_MARKER } from '../../src/providers/harbor-config/index.js';
 import { cfgVersionOf, harborYmlModel, renderHarborYml } from '../../src/providers/harbor-config/render.js';
 import type { HostCommands, Provider } from '../../src/providers/types.js';
 import { applyHost, pendingChanges, planHost, type HostDeps, type HostPlan } from '../../src/reconcile/engine.js';
@@ -379,55 +379,6 @@ describe('harbor-config provider', () => {
           JSON.stringify(bad),
         );
       }
-    });
-  });
-
-  describe('the reason a harbor.yml on the host is drift', () => {
-    const instance = loadInstance('harbor-cn-beijing.yaml');
-    const reasonFor = (config: unknown): string => {
-      const actual: ActualHarborConfig = { exists: true, config, mode: 0o600, secrets: {}, pending: false };
-      const [c] = diffHarborConfig(desiredOf(instance), actual);
-      assert.equal(c?.action, 'update');
-      return c.reason;
-    };
-    /** harbor.yml as the repository renders it, with hand edits. */
-    const edited = (...edits: ((y: Record<string, Record<string, unknown>>) => void)[]): unknown => {
-      const y = structuredClone(harborYmlModel(instance).config) as Record<string, Record<string, unknown>>;
-      for (const e of edits) e(y);
-      return y;
-    };
-    const sixEdits = [
-      (y: Record<string, unknown>) => (y['_version'] = '2.14.0'),
-      (y: Record<string, Record<string, unknown>>) => delete y['cache']!['expire_hours'],
-      (y: Record<string, Record<string, unknown>>) => ((y['external_database']!['harbor'] as Record<string, unknown>)['port'] = '5432'),
-      (y: Record<string, unknown>) => (y['hostname'] = 'harbor.example.com'),
-      (y: Record<string, Record<string, unknown>>) => (y['jobservice']!['job_loggers'] = ['FILE', 'STD_OUTPUT']),
-      (y: Record<string, unknown>) => (y['trivy'] = { skip_update: true }),
-    ];
-
-    it('names each key path that differs, sorted key by key, a reordered list by its key', () => {
-      assert.equal(
-        reasonFor(edited(...sixEdits)),
-        'harbor.yml differs from the repository at _version, cache.expire_hours, external_database.harbor.port, hostname, jobservice.job_loggers, trivy',
-      );
-    });
-
-    it('names six key paths and counts the rest', () => {
-      const more = edited(
-        ...sixEdits,
-        (y) => (y['log']!['local'] = 'on'),
-        (y) => (y['metric']!['port'] = 9191),
-      );
-      assert.equal(
-        reasonFor(more),
-        'harbor.yml differs from the repository at _version, cache.expire_hours, external_database.harbor.port, hostname, jobservice.job_loggers, ' +
-          'log.local, and 2 more',
-      );
-    });
-
-    it('names the whole document when it is not a mapping', () => {
-      assert.equal(reasonFor(null), 'harbor.yml differs from the repository at (document)');
-      assert.equal(reasonFor(['hostname']), 'harbor.yml differs from the repository at (document)');
     });
   });
 
