@@ -11,9 +11,28 @@ export class MirrornetError extends Error {
   }
 }
 
+/** The message of any thrown value, for logs (a MirrornetError's `message`, not its sentence). */
+export function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 /** The sentence to show for any thrown value: a MirrornetError's own, else the error's message. */
 export function userMessageOf(err: unknown): string {
   if (err instanceof MirrornetError) return err.userMessage;
   if (err instanceof Error) return err.message;
   return String(err);
+}
+
+/**
+ * A failure of a source of the desired state (a registry, a site's gateway). `unreachable`: the source did not
+ * answer (down, no route, timed out, a 5xx or 429), as opposed to answering with a refusal — an agent keeps its
+ * applied revision true and asks again on its next tick.
+ */
+export class SourceError extends MirrornetError {
+  readonly unreachable: boolean;
+  constructor(userMessage: string, opts: { cause?: unknown; message?: string; unreachable?: boolean } = {}) {
+    const { unreachable = false, ...rest } = opts;
+    super(userMessage, rest);
+    this.unreachable = unreachable;
+  }
 }

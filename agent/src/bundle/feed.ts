@@ -4,7 +4,8 @@
 // and still checks the signature itself with its own allowed signers. Requests to a core per revision grow
 // with the number of sites, not hosts.
 import { timingSafeEqual } from 'node:crypto';
-import { httpRequest, type HttpResponse } from './http.js';
+import { backoffMs } from '../host/retry.js';
+import { failureOf, httpRequest, type HttpResponse } from './http.js';
 import { RegistryError } from './oci.js';
 import type { HeadFeed, SiteHead } from './source.js';
 
@@ -73,6 +74,8 @@ function headOf(m: HeadMessage): SiteHead {
 const FANOUT_PATH = '/v1/bundle';
 /** How long a gateway holds a long-poll open with nothing new. */
 const LONG_POLL_MS = 20_000;
+/** The longest wait of a node before it connects to its gateway again. */
+const RECONNECT_MAX_MS = 60_000;
 
 /** A node's view of its gateway: the head now, and a long-poll loop that calls back when it changes. */
 export class GatewayFeed implements HeadFeed {
@@ -92,20 +95,14 @@ export class GatewayFeed implements HeadFeed {
       // The gateway holds a long-poll for up to `waitMs`: silence for longer than that and a margin is a failure.
       res = await httpRequest(u, { headers: { authorization: `Bearer ${this.token}` }, timeoutMs: waitMs + 10_000, ...(signal ? { signal } : {}) });
     } catch (cause) {
-      const e = new RegistryError(`Cannot reach the site's gateway at ${u.host} (${(cause as { code?: string }).code ?? (cause as Error).message}).`, {
-        cause,
-      });
-      e.unreachable = true;
-      throw e;
+      throw new RegistryError(`Cannot reach the site's gateway at ${u.host} (${failureOf(cause)}).`, { cause, unreachable: true });
     }
     if (res.status !== 200) await res.body.cancel();
     if (res.status === 204) return undefined;
     if (res.status === 401)
       throw new RegistryError(`The gateway at ${u.host} refused this node's fan-out token: give every agent of the site the same --fanout-token.`);
     if (res.status !== 200) {
-      const e = new RegistryError(`The gateway at ${u.host} answered HTTP ${res.status} for the site's bundle.`);
-      e.unreachable = res.status >= 500;
-      throw e;
+      throw new RegistryError(`The gateway at ${u.host} answered HTTP ${res.status} for the site's bundle.`, { unreachable: res.status >= 500 });
     }
     const head = headOf((await res.json()) as HeadMessage);
     this.last = head;
@@ -117,16 +114,23 @@ export class GatewayFeed implements HeadFeed {
     return (await this.ask(undefined, 0)) ?? this.last;
   }
 
-  /** Long-poll until `signal` aborts; `changed` is called for every new head. Errors wait `retryMs` and go on. */
+  /**
+   * Long-poll until `signal` aborts; `changed` is called for every new head. Not a retry with an end: after a
+   * failure it connects again, as the one retry policy backs off (host/retry.ts: about `retryMs` at first,
+   * doubling up to RECONNECT_MAX_MS while the gateway stays away, with jitter so a site's nodes spread out).
+   */
   async watch(changed: (head: SiteHead) => void, signal: AbortSignal, retryMs = 5000): Promise<void> {
+    let failures = 0;
     while (!signal.aborted) {
       try {
         const before = this.last?.digest;
         const head = await this.ask(before, LONG_POLL_MS, signal);
+        failures = 0;
         if (head && head.digest !== before) changed(head);
       } catch {
         if (signal.aborted) return;
-        await new Promise((r) => setTimeout(r, retryMs).unref());
+        const wait = backoffMs({ baseMs: retryMs, maxMs: Math.max(retryMs, RECONNECT_MAX_MS) }, ++failures, Math.random());
+        await new Promise((r) => setTimeout(r, wait).unref());
       }
     }
   }

@@ -4,12 +4,14 @@
 // loading fetch's implementation (undici), which costs a node agent about 30 MB of memory on its own.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
+import { messageOf } from '../errors.js';
+import { networkErrorCode } from '../host/network.js';
 
 export interface HttpInit {
   method?: string;
   headers?: Record<string, string>;
   body?: Buffer | string;
-  /** No answer (or no data) for this long ends the request with a TimeoutError. */
+  /** No answer (or no data) for this long ends the request with a NoAnswer (TimeoutError). */
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -26,8 +28,20 @@ export interface HttpResponse {
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 const MAX_REDIRECTS = 5;
 
-function named(name: string, message: string, code?: string): Error {
-  return Object.assign(new Error(message), { name, ...(code ? { code } : {}) });
+/** A request that ended without an answer: no data for `timeoutMs` (TimeoutError), or aborted by its signal (AbortError). */
+export class NoAnswer extends Error {
+  constructor(
+    override readonly name: 'TimeoutError' | 'AbortError',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+/** Why a request failed, for a sentence: the network's code (ECONNREFUSED ...), else the error's own words. */
+export function failureOf(err: unknown): string {
+  if (err instanceof NoAnswer) return err.message;
+  return networkErrorCode(err) ?? messageOf(err);
 }
 
 function once(url: URL, init: HttpInit): Promise<IncomingMessage> {
@@ -39,17 +53,17 @@ function once(url: URL, init: HttpInit): Promise<IncomingMessage> {
       headers: { ...init.headers, ...(body ? { 'content-length': String(body.length) } : {}) },
       ...(init.signal ? { signal: init.signal } : {}),
     });
-    req.setTimeout(init.timeoutMs, () => req.destroy(named('TimeoutError', `no answer within ${init.timeoutMs} ms`)));
+    req.setTimeout(init.timeoutMs, () => req.destroy(new NoAnswer('TimeoutError', `no answer within ${init.timeoutMs} ms`)));
     req.once('response', (res) => {
       // The same idle limit while the body arrives; cleared once it has, or a kept-alive socket's timer would keep
       // the process (`agent --once`) running until it fires.
-      res.setTimeout(init.timeoutMs, () => res.destroy(named('TimeoutError', `the body stalled for ${init.timeoutMs} ms`)));
+      res.setTimeout(init.timeoutMs, () => res.destroy(new NoAnswer('TimeoutError', `the body stalled for ${init.timeoutMs} ms`)));
       res.once('close', () => req.setTimeout(0));
       // A HEAD's answer has no body to read: done at once, so its socket goes back to the pool.
       if ((init.method ?? 'GET') === 'HEAD') res.resume();
       resolve(res);
     });
-    req.once('error', (err: Error & { code?: string }) => reject(err.name === 'AbortError' ? named('AbortError', 'aborted') : err));
+    req.once('error', (err: Error) => reject(err.name === 'AbortError' ? new NoAnswer('AbortError', 'aborted') : err));
     req.end(body);
   });
 }

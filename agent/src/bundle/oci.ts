@@ -5,26 +5,26 @@
 // Docker Hub), with a username and password when given. Every request is bounded by a timeout; every failure
 // is a sentence naming the registry and what to do. One module, so a library (e.g. oras) can replace it.
 import { createHash } from 'node:crypto';
-import { MirrornetError } from '../errors.js';
-import { httpRequest, type HttpResponse } from './http.js';
+import { SourceError } from '../errors.js';
+import { failureOf, httpRequest, NoAnswer, type HttpResponse } from './http.js';
 
-export class RegistryError extends MirrornetError {
-  /** The registry did not answer (down, unreachable, timed out), as opposed to answering with a refusal. */
-  unreachable = false;
+/** A registry (or a site's gateway) that refused, did not answer (`unreachable`), or sent the wrong bytes (`content`). */
+export class RegistryError extends SourceError {
   /** What arrived is not the content asked for (another digest, too large): wrong bytes, not a failure to fetch. */
-  content = false;
+  readonly content: boolean;
+  constructor(userMessage: string, opts: { cause?: unknown; unreachable?: boolean; content?: boolean } = {}) {
+    const { content = false, ...rest } = opts;
+    super(userMessage, rest);
+    this.content = content;
+  }
 }
 
 function wrongContent(message: string): RegistryError {
-  const e = new RegistryError(message);
-  e.content = true;
-  return e;
+  return new RegistryError(message, { content: true });
 }
 
 function unreachable(message: string, cause: unknown): RegistryError {
-  const e = new RegistryError(message, { cause });
-  e.unreachable = true;
-  return e;
+  return new RegistryError(message, { cause, unreachable: true });
 }
 
 /** Where to push: `oci://HOST[:PORT]/PATH[:TAG]` over HTTPS; `oci+http://...` over plain HTTP (a local or private test registry). */
@@ -134,13 +134,11 @@ export class OciClient {
     try {
       return await httpRequest(url, { ...init, timeoutMs: this.timeoutMs });
     } catch (cause) {
-      const e = cause as Error & { code?: string; cause?: { code?: string } };
-      if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+      if (cause instanceof NoAnswer) {
         throw unreachable(`The registry ${new URL(url).host} did not answer within ${this.timeoutMs / 1000} s (${what}): check it is up and reachable.`, cause);
       }
-      const code = e.code ?? e.cause?.code ?? e.message;
       throw unreachable(
-        `Cannot reach the registry ${new URL(url).host} (${code}) to ${what}: check the address` +
+        `Cannot reach the registry ${new URL(url).host} (${failureOf(cause)}) to ${what}: check the address` +
           `${this.target.base.startsWith('https') ? ' (oci+http:// for a registry without TLS)' : ''} and that the registry is running.`,
         cause,
       );
@@ -169,9 +167,9 @@ export class OciClient {
     }
     if (res.status >= 500) {
       const says = (await registrySays(res)) || 'no detail';
-      const e = new RegistryError(`The registry ${this.target.host} could not ${what}: its token server ${url.host} answered HTTP ${res.status} (${says}).`);
-      e.unreachable = true;
-      throw e;
+      throw new RegistryError(`The registry ${this.target.host} could not ${what}: its token server ${url.host} answered HTTP ${res.status} (${says}).`, {
+        unreachable: true,
+      });
     }
     if (res.status < 200 || res.status > 299) {
       await res.body.cancel();
@@ -214,10 +212,10 @@ export class OciClient {
   }
 
   private async fail(res: HttpResponse, what: string): Promise<never> {
-    const e = new RegistryError(`The registry ${this.target.host} could not ${what} (HTTP ${res.status}: ${(await registrySays(res)) || 'no detail'}).`);
     // A registry that errs or sheds load (behind its proxy: 502, 503) is down for now, as one that does not answer.
-    e.unreachable = res.status >= 500 || res.status === 429;
-    throw e;
+    throw new RegistryError(`The registry ${this.target.host} could not ${what} (HTTP ${res.status}: ${(await registrySays(res)) || 'no detail'}).`, {
+      unreachable: res.status >= 500 || res.status === 429,
+    });
   }
 
   /** Whether the repository already holds the blob (HEAD). */
@@ -327,8 +325,7 @@ export class OciClient {
     } catch (cause) {
       if (cause instanceof RegistryError) throw cause;
       // The answer broke off (stalled, reset): as if the registry had not answered.
-      const e = cause as Error & { code?: string };
-      throw unreachable(`The registry ${this.target.host} stopped sending while asked to ${what} (${e.code ?? e.name}): the next tick tries again.`, cause);
+      throw unreachable(`The registry ${this.target.host} stopped sending while asked to ${what} (${failureOf(cause)}): the next tick tries again.`, cause);
     }
     return Buffer.concat(chunks);
   }

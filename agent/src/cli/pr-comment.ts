@@ -6,7 +6,7 @@ import { appendFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { createLogger } from '../log.js';
 import { redactText } from '../redact.js';
-import { createGithubClient, DEFAULT_API_URL, describeGithubError, parseRepoSlug, type GithubClientOptions } from '../report/github/octokit.js';
+import { createGithubClient, DEFAULT_API_URL, describeGithubError, githubStatus, parseRepoSlug, type GithubClientOptions } from '../report/github/octokit.js';
 import { PLAN_MARKER, upsertMarkedComment } from '../report/github/comment.js';
 import { diffRevisions, renderDiff } from './diff.js';
 import { UsageError, UserError } from './errors.js';
@@ -73,7 +73,7 @@ export async function prCommentCommand(opts: PrCommentOptions, io: Io, deps: PrC
     result = await upsertMarkedComment(octokit, { owner: slug.owner, repo: slug.repo, issueNumber: Number(opts.pr), body, truncatedNotice: notice, log });
   } catch (err) {
     const reason = describeGithubError(err);
-    const status = (err as { status?: number }).status;
+    const status = githubStatus(err);
     const hint =
       status === 401
         ? ' Check GITHUB_TOKEN.'

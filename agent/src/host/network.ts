@@ -24,15 +24,15 @@ const TIMEOUT_NAMES = new Set(['TimeoutError', 'AbortError']);
  */
 export function networkErrorCode(err: unknown): string | undefined {
   let e: unknown = err;
-  for (let depth = 0; depth < 6 && e && typeof e === 'object'; depth++) {
-    const { code, name, errors, cause } = e as { code?: unknown; name?: unknown; errors?: unknown; cause?: unknown };
-    if (typeof code === 'string' && code) return code;
-    if (typeof name === 'string' && TIMEOUT_NAMES.has(name)) return 'ETIMEDOUT';
-    if (Array.isArray(errors) && errors.length > 0) {
-      const inner = networkErrorCode(errors[0]);
+  for (let depth = 0; depth < 6 && e instanceof Error; depth++) {
+    // Node's system errors (and undici's) are plain Errors with a string `code`: there is no class to test.
+    if ('code' in e && typeof e.code === 'string' && e.code) return e.code;
+    if (TIMEOUT_NAMES.has(e.name)) return 'ETIMEDOUT';
+    if (e instanceof AggregateError && e.errors.length > 0) {
+      const inner = networkErrorCode(e.errors[0]);
       if (inner) return inner;
     }
-    e = cause;
+    e = e.cause;
   }
   return undefined;
 }

@@ -5,7 +5,7 @@
 import type { Logger } from 'pino';
 import type { Role } from '../desired/types.js';
 import type { Guardrails } from '../model/schema.js';
-import { MirrornetError, userMessageOf } from '../errors.js';
+import { MirrornetError, SourceError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { ProviderId } from '../providers/types.js';
@@ -268,7 +268,7 @@ export class Agent {
       revision = await this.step('fetch', () => this.source.remoteRevision());
     } catch (err) {
       // A source that does not answer (a registry that is down) leaves the applied revision in place, still kept true.
-      if (applied && before.appliedRevision && (err as { unreachable?: boolean }).unreachable === true) {
+      if (applied && before.appliedRevision && err instanceof SourceError && err.unreachable) {
         return { kind: 'keep', revision: before.appliedRevision, applied, unreachable: redactText(userMessageOf(err)) };
       }
       throw err;

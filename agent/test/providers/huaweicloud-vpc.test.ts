@@ -18,7 +18,7 @@ import { remainingBatch } from '../../src/providers/huaweicloud-vpc/batch.js';
 import { createVpcClient, silenceSdkLogging, type VpcRouteApi } from '../../src/providers/huaweicloud-vpc/client.js';
 import { resolveHuaweiCredentials, vpcEndpoint } from '../../src/providers/huaweicloud-vpc/credentials.js';
 import { HuaweiVpcError } from '../../src/providers/huaweicloud-vpc/errors.js';
-import { backoffDelay, type RetryOptions } from '../../src/providers/huaweicloud-vpc/retry.js';
+import type { RetryOptions } from '../../src/providers/huaweicloud-vpc/retry.js';
 import {
   cloudRouteDeletions,
   CloudRoutesApplyError,
@@ -676,19 +676,6 @@ describe('huaweicloud-vpc provider', function () {
   });
 
   describe('retries', () => {
-    it('backs off exponentially with jitter, capped', () => {
-      const lo = { random: () => 0, baseDelayMs: 100, maxDelayMs: 1000 };
-      const hi = { random: () => 0.999999, baseDelayMs: 100, maxDelayMs: 1000 };
-      assert.deepEqual(
-        [1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, lo)),
-        [50, 100, 200, 400, 500, 500],
-      );
-      assert.deepEqual(
-        [1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, hi)),
-        [100, 200, 400, 800, 1000, 1000],
-      );
-    });
-
     it('recomputes an interrupted batch from the table as it is now', () => {
       const a = { type: 'vpn', destination: '10.1.0.0/16', nexthop: 'new', description: `${MARKER} l` };
       const old = { type: 'vpn', destination: '10.1.0.0/16', nexthop: 'old', description: `${MARKER} l` };

@@ -6,6 +6,7 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { MirrornetError } from '../../src/errors.js';
 import { HarborInstance } from '../../src/model/schema.js';
 import { pgConnector } from '../../src/providers/postgres/index.js';
 
@@ -53,9 +54,10 @@ describe('postgres connector timeouts', function () {
     fake = await fakePostgres(LOGGED_IN);
     const connector = pgConnector({ host: '127.0.0.1', port: fake.port, user: 'postgres', connectTimeoutMs: 5000, queryTimeoutMs: 300 });
     // The first statement is the session's own `SET statement_timeout`: the login does not hang on it.
-    await assert.rejects(connector.admin(INSTANCE), (err: Error & { userMessage?: string }) => {
+    await assert.rejects(connector.admin(INSTANCE), (err: unknown) => {
+      assert.ok(err instanceof MirrornetError);
       assert.match(err.message, /Query read timeout/);
-      assert.match(err.userMessage ?? '', new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${fake!.port}`));
+      assert.match(err.userMessage, new RegExp(`PostgreSQL at 127\\.0\\.0\\.1:${fake!.port}`));
       return true;
     });
   });

@@ -204,7 +204,7 @@ describe('postgres provider (Harbor database bootstrap)', function () {
         await c.end();
         return true;
       } catch (err) {
-        if ((err as { code?: string }).code === '28P01') return false;
+        if (err instanceof pg.DatabaseError && err.code === '28P01') return false;
         throw err;
       }
     }

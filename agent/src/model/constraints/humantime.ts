@@ -2,6 +2,7 @@
 // humantime_serde, which hands the string to humantime::parse_duration (humantime 2.4.0, src/duration.rs) and
 // refuses the whole file when it fails. This is that parser, step for step, with its error sentences, so the
 // validation rules and the lab's stand-in for dfdaemon agree with dfdaemon on every string, to the nanosecond.
+import { MirrornetError } from '../../errors.js';
 
 /** A parsed duration (seconds and nanoseconds, as Rust's Duration holds it), or humantime's reason for refusing it. */
 export type HumantimeResult = { ok: true; seconds: bigint; nanos: bigint } | { ok: false; reason: string };
@@ -44,7 +45,11 @@ const FRACTION: Record<Unit, { factor: bigint; into: 'nanos' | 'seconds' } | und
 
 const OVERFLOW = 'number is too large or cannot be represented without a lack of precision (values below 1ns are not supported)';
 
-class Refused extends Error {}
+/**
+ * humantime's refusal, with its sentence (shown as a finding's reason). The `?` of the Rust original: thrown
+ * deep in the parser, caught at its end and returned as the result's `reason`; it never leaves parseHumantime.
+ */
+class Refused extends MirrornetError {}
 
 function checked(n: bigint): bigint {
   if (n > U64_MAX) throw new Refused(OVERFLOW);
@@ -177,7 +182,7 @@ export function parseHumantime(text: string): HumantimeResult {
       n = more;
     }
   } catch (err) {
-    if (err instanceof Refused) return { ok: false, reason: err.message };
+    if (err instanceof Refused) return { ok: false, reason: err.userMessage };
     throw err;
   }
 }

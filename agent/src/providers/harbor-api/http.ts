@@ -1,11 +1,12 @@
-// How the Harbor client talks HTTP: basic auth with the password resolved on first use, bounded retries
-// with exponential backoff and jitter on 429, 5xx and connection resets (a POST only when that cannot
-// duplicate anything), responses checked with zod, lists paged through with page_size=100 following the
-// `Link: <...>; rel="next"` header, creates that survive a retried POST, deletes that accept a 404. It never
-// logs or puts into an error the password, a robot secret or any request body (they carry secrets); logs
-// hold method, path, status and attempt only.
+// How the Harbor client talks HTTP: basic auth with the password resolved on first use, the one retry
+// policy (host/retry.ts, honouring Retry-After) on 429, 5xx and connection resets (a POST only when that
+// cannot duplicate anything), responses checked with zod, lists paged through with page_size=100 following
+// the `Link: <...>; rel="next"` header, creates that survive a retried POST, deletes that accept a 404. It
+// never logs or puts into an error the password, a robot secret or any request body (they carry secrets);
+// logs hold method, path, status and attempt only.
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { retrying, retryAfterMs, type Attempt, type RetryPolicy } from '../../host/retry.js';
 import { HarborApiError, httpError, isHarborError, networkCode } from './errors.js';
 
 export const API_PREFIX = '/api/v2.0';
@@ -62,11 +63,7 @@ export class HarborHttp {
   /** The API root: baseUrl + /api/v2.0. */
   private readonly api: string;
   private readonly fetchFn: typeof fetch;
-  private readonly sleep: (ms: number) => Promise<void>;
-  private readonly random: () => number;
-  private readonly retries: number;
-  private readonly baseDelay: number;
-  private readonly maxDelay: number;
+  private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private password?: Promise<string>;
 
@@ -77,11 +74,13 @@ export class HarborHttp {
     this.baseUrl = `${u.origin}${path}`;
     this.api = `${this.baseUrl}${API_PREFIX}`;
     this.fetchFn = opts.fetch ?? fetch;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.random = opts.random ?? Math.random;
-    this.retries = Math.max(0, opts.retries ?? 4);
-    this.baseDelay = opts.baseDelayMs ?? 250;
-    this.maxDelay = opts.maxDelayMs ?? 8_000;
+    this.retry = {
+      attempts: 1 + Math.max(0, opts.retries ?? 4),
+      baseMs: opts.baseDelayMs ?? 250,
+      maxMs: opts.maxDelayMs ?? 8_000,
+      ...(opts.sleep ? { sleep: opts.sleep } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
+    };
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
@@ -103,14 +102,7 @@ export class HarborHttp {
     return this.password;
   }
 
-  private backoff(attempt: number, retryAfter: string | null): number {
-    const exp = Math.min(this.maxDelay, this.baseDelay * 2 ** (attempt - 1));
-    let delay = exp / 2 + (this.random() * exp) / 2;
-    if (retryAfter && /^\d+$/.test(retryAfter)) delay = Math.max(delay, Math.min(this.maxDelay, Number(retryAfter) * 1000));
-    return Math.round(delay);
-  }
-
-  /** One call with bounded retries. `create`: a POST whose duplicate is a 409, so it may be retried. */
+  /** One call with bounded retries (host/retry.ts). `create`: a POST whose duplicate is a 409, so it may be retried. */
   async request(
     method: string,
     pathAndQuery: string,
@@ -128,7 +120,7 @@ export class HarborHttp {
     };
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body);
     const log = this.opts.log;
-    for (let attempt = 1; ; attempt++) {
+    const once = async (attempt: number): Promise<Attempt<HarborResponse, HarborApiError>> => {
       const started = Date.now();
       let res: Response;
       try {
@@ -142,28 +134,27 @@ export class HarborHttp {
       } catch (err) {
         const code = networkCode(err);
         // A POST that is not a create is retried only when it surely never reached Harbor.
-        const retryable = mode !== 'once' || code === 'ECONNREFUSED';
-        if (retryable && attempt <= this.retries) {
-          const delay = this.backoff(attempt, null);
-          log?.warn({ method, path, code, attempt, delayMs: delay }, 'Harbor request failed; retrying');
-          await this.sleep(delay);
-          continue;
-        }
-        throw new HarborApiError(method, path, 0, code, '', this.baseUrl, attempt, { cause: err });
+        const failure = new HarborApiError(method, path, 0, code, '', this.baseUrl, attempt, { cause: err });
+        return { ok: false, failure, retryable: mode !== 'once' || code === 'ECONNREFUSED' };
       }
       const text = await res.text().catch(() => '');
       log?.debug({ method, path, status: res.status, attempt, ms: Date.now() - started }, 'Harbor request');
-      if (res.status >= 200 && res.status < 300) return { status: res.status, headers: res.headers, text, attempts: attempt };
+      if (res.status >= 200 && res.status < 300) return { ok: true, value: { status: res.status, headers: res.headers, text, attempts: attempt } };
       const transient = res.status === 429 || res.status === 500 || res.status === 502 || res.status === 503 || res.status === 504;
-      const retryable = transient && (mode !== 'once' || res.status === 429 || res.status === 503);
-      if (retryable && attempt <= this.retries) {
-        const delay = this.backoff(attempt, res.headers.get('retry-after'));
-        log?.warn({ method, path, status: res.status, attempt, delayMs: delay }, 'Harbor request failed; retrying');
-        await this.sleep(delay);
-        continue;
-      }
-      throw httpError(method, path, res.status, text, this.baseUrl, attempt);
-    }
+      const retryAfter = retryAfterMs(res.headers.get('retry-after'));
+      return {
+        ok: false,
+        failure: httpError(method, path, res.status, text, this.baseUrl, attempt),
+        retryable: transient && (mode !== 'once' || res.status === 429 || res.status === 503),
+        ...(retryAfter !== undefined ? { retryAfterMs: retryAfter } : {}),
+      };
+    };
+    const done = await retrying(this.retry, once, (failure, attempt, delay) => {
+      const why = failure.status ? { status: failure.status } : { code: failure.code };
+      log?.warn({ method, path, ...why, attempt, delayMs: delay }, 'Harbor request failed; retrying');
+    });
+    if (!done.ok) throw done.failure;
+    return done.value;
   }
 
   /** The body of an answer, checked against its schema. */

@@ -7,7 +7,7 @@
 import { createHash, createHmac, pbkdf2Sync, randomBytes, timingSafeEqual } from 'node:crypto';
 import pg from 'pg';
 import type { Desired } from '../../desired/types.js';
-import { MirrornetError } from '../../errors.js';
+import { messageOf, MirrornetError } from '../../errors.js';
 import { describeNetworkError, networkSentence } from '../../host/network.js';
 import { MASK, SecretError } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
@@ -104,7 +104,11 @@ interface DatabaseData {
   create: boolean;
 }
 
-const pgCode = (err: unknown): string | undefined => (err as { code?: string } | undefined)?.code;
+/** The SQLSTATE of a statement or login PostgreSQL refused (pg's DatabaseError, or one explained already). */
+function pgCode(err: unknown): string | undefined {
+  if (err instanceof pg.DatabaseError || err instanceof PostgresError) return err.code;
+  return undefined;
+}
 
 /** A server that stopped answering must not hold the agent at the goodbye either: end() is waited for at most 5 s. */
 async function endClient(client: PgClientLike): Promise<void> {
@@ -361,13 +365,13 @@ class PostgresError extends MirrornetError {
     readonly code: string | undefined,
     opts: { cause: unknown },
   ) {
-    super(userMessage, { cause: opts.cause, message: `PostgreSQL: ${(opts.cause as Error)?.message ?? String(opts.cause)}` });
+    super(userMessage, { cause: opts.cause, message: `PostgreSQL: ${messageOf(opts.cause)}` });
   }
 }
 
 /** What the server said when it refused the admin's connection (SQLSTATE), as a sentence that says what to do. */
 function refusedLogin(at: string, user: string, database: string, err: unknown): string | undefined {
-  const message = (err as Error)?.message ?? String(err);
+  const message = messageOf(err);
   switch (pgCode(err)) {
     case '28P01':
       return (
@@ -394,7 +398,7 @@ function refusedLogin(at: string, user: string, database: string, err: unknown):
 /** A failure of the admin connection or of a statement, as a PostgresError when the server or the network explains it. */
 function explainPg(at: string, user: string, database: string, err: unknown): unknown {
   if (err instanceof MirrornetError) return err;
-  const message = (err as Error)?.message ?? '';
+  const message = err instanceof Error ? err.message : '';
   const network =
     describeNetworkError('PostgreSQL', at, err)?.userMessage ??
     (/connection timeout|timeout expired|Query read timeout/i.test(message) ? networkSentence('PostgreSQL', at, 'ETIMEDOUT') : undefined) ??

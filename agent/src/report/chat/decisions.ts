@@ -1,6 +1,7 @@
 // What the chat dispatcher decides, as pure functions of (state, event, now): which channels hear an
-// event, whether noise control lets it through, which drift reminders are due, when a channel may send
-// and how long to back off. No I/O and no timers: dispatcher.ts and delivery.ts act on these decisions.
+// event, whether noise control lets it through, which drift reminders are due and when a channel may send
+// (how long to back off after a failure is the one retry policy's, host/retry.ts). No I/O and no timers:
+// dispatcher.ts and delivery.ts act on these decisions.
 //
 // Routing: a route matches an event when each of its lists that is present contains the event's area
 // (of its site), site and kind; an event goes once to the union of the channels of the matching routes.
@@ -244,7 +245,7 @@ export function decideReminders(before: ChatState, routing: Routing, now: number
   return { state: { ...pruned.state, drifts }, decision: reminders, save: true };
 }
 
-// ---- Rate limits and backoff ----------------------------------------------------------------------
+// ---- Rate limits and retries -----------------------------------------------------------------------
 
 /** A sliding-window limiter over several windows (e.g. 100 per minute and 5 per second). */
 export class Limiter {
@@ -275,20 +276,11 @@ export function channelLimits(channel: Pick<NotificationChannel, 'type' | 'rateL
   return [{ max: channel.rateLimit.perMinute, perMs: 60_000 }, ...vendor.filter((l) => l.perMs < 60_000)];
 }
 
+/** How delivery retries a message (the policy itself is host/retry.ts's). */
 export interface RetryOptions {
   /** Attempts per message, the first included (default 5). */
   attempts?: number;
   /** First backoff (default 2s); doubles per attempt up to maxMs (default 60s), with jitter. */
   baseMs?: number;
   maxMs?: number;
-}
-
-/**
- * The wait after failed attempt `attempt` (1-based): exponential backoff with equal jitter (`random` in
- * 0..1), at least what the vendor asked for (`retryAfterMs`, capped at maxMs).
- */
-export function backoffMs(retry: Required<RetryOptions>, attempt: number, random: number, retryAfterMs?: number): number {
-  const base = Math.min(retry.maxMs, retry.baseMs * 2 ** (attempt - 1));
-  const jittered = Math.round(base / 2 + (random * base) / 2);
-  return Math.max(jittered, Math.min(retryAfterMs ?? 0, retry.maxMs));
 }

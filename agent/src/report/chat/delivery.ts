@@ -5,20 +5,25 @@
 //   waiting) and sent as the window frees; each channel keeps at most `maxQueue` waiting messages and
 //   drops the oldest beyond that, with a log line. Every HTTP attempt, retries included, counts.
 // - failures (network, 429, 5xx, vendor error codes that another attempt can fix, e.g. rate limited)
-//   are retried with exponential backoff and jitter, at most `retry.attempts` times; configuration
-//   errors (bad signature, unknown key) are not retried.
+//   are retried with the one retry policy (host/retry.ts: exponential backoff and jitter, Retry-After),
+//   at most `retry.attempts` times; configuration errors (bad signature, unknown key) are not retried.
 // - every failure is logged with the channel's name only: URLs and secrets never reach a log line.
 // - what a message says goes through the one redaction layer (redact.ts) before it is rendered, and what a
 //   vendor answers before it is logged: no credential reaches a chat group, no webhook URL or key a log.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MirrornetError } from '../../errors.js';
+import { networkErrorCode } from '../../host/network.js';
+import { retrying } from '../../host/retry.js';
 import { redactDeep, redactText } from '../../redact.js';
 import type { SecretResolver } from '../../host/secrets.js';
 import type { NotificationChannel, Notifications } from '../../model/schema.js';
-import { backoffMs, channelLimits, Limiter, type RetryOptions } from './decisions.js';
+import { channelLimits, Limiter, type RetryOptions } from './decisions.js';
 import { NOTIFIERS } from './registry.js';
 import type { Notice, Notifier, Outcome, Target } from './types.js';
+
+/** A failed attempt, as the vendor's answer says it. */
+type Failure = Extract<Outcome, { ok: false }>;
 
 /** What happened to the messages so far. */
 export interface DeliveryCounts {
@@ -60,10 +65,9 @@ interface ChannelRuntime {
 
 /** A network error as a short reason that cannot contain the URL (Node's messages may). */
 function networkReason(err: unknown, timeoutMs: number): string {
-  const e = err as { name?: string; cause?: { code?: unknown; name?: string } };
-  if (e?.name === 'TimeoutError' || e?.cause?.name === 'TimeoutError') return `no answer within ${timeoutMs} ms`;
-  if (e?.name === 'AbortError') return 'aborted (dispatcher closing)';
-  const code = typeof e?.cause?.code === 'string' ? e.cause.code : undefined;
+  if (err instanceof Error && err.name === 'AbortError') return 'aborted (dispatcher closing)';
+  const code = networkErrorCode(err);
+  if (code === 'ETIMEDOUT') return `no answer within ${timeoutMs} ms`;
   return code ? `network error (${code})` : 'network error';
 }
 
@@ -162,7 +166,10 @@ export class ChatDelivery {
           await this.deliver(name, rt, job);
         } catch (err) {
           this.counters.failed++;
-          this.log.error({ channel: name, event: job.notice.event.kind, reason: (err as Error)?.name }, 'chat delivery failed unexpectedly');
+          this.log.error(
+            { channel: name, event: job.notice.event.kind, reason: err instanceof Error ? err.name : typeof err },
+            'chat delivery failed unexpectedly',
+          );
         }
       }
     } finally {
@@ -200,31 +207,34 @@ export class ChatDelivery {
       this.log.warn({ ...fields, reason: `the value of ${channel.url} is not an http(s) URL` }, 'chat message not sent');
       return;
     }
-    for (let attempt = 1; ; attempt++) {
-      await this.acquire(name, rt);
-      if (this.aborted) {
-        this.counters.dropped++;
-        return;
-      }
-      const req = notifier.request(target, { ...redactDeep(job.notice, { secrets: [target.url, target.secret] }), deliveryId: job.id }, this.opts.clock());
-      const outcome = await this.post(req.url, req.headers, req.body, notifier.parse);
-      if (outcome.ok) {
-        this.counters.sent++;
-        this.log.info({ ...fields, attempt }, 'chat message sent');
-        return;
-      }
-      const last = !outcome.retryable || attempt >= this.opts.retry.attempts || this.aborted;
-      // The vendor may echo the URL, its key or token, or the signing secret.
-      const reason = redactText(outcome.reason, { secrets: [target.url, target.secret] });
-      if (last) {
-        this.counters.failed++;
-        this.log.warn({ ...fields, attempt, reason, retryable: outcome.retryable }, 'chat message not delivered');
-        return;
-      }
-      const wait = backoffMs(this.opts.retry, attempt, this.opts.random(), outcome.retryAfterMs);
-      this.counters.retries++;
-      this.log.warn({ ...fields, attempt, reason, retryInMs: wait }, 'chat delivery failed; retrying');
-      await this.sleepFn(wait);
+    // The vendor may echo the URL, its key or token, or the signing secret.
+    const redacted = (reason: string) => redactText(reason, { secrets: [target.url, target.secret] });
+    const policy = { ...this.opts.retry, sleep: this.sleepFn, random: this.opts.random };
+    const done = await retrying<'sent' | 'dropped', Failure>(
+      policy,
+      async () => {
+        await this.acquire(name, rt);
+        if (this.aborted) return { ok: true, value: 'dropped' };
+        const req = notifier.request(target, { ...redactDeep(job.notice, { secrets: [target.url, target.secret] }), deliveryId: job.id }, this.opts.clock());
+        const outcome = await this.post(req.url, req.headers, req.body, notifier.parse);
+        if (outcome.ok) return { ok: true, value: 'sent' };
+        const retryAfter = outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {};
+        return { ok: false, failure: outcome, retryable: outcome.retryable && !this.aborted, ...retryAfter };
+      },
+      (outcome, attempt, wait) => {
+        this.counters.retries++;
+        this.log.warn({ ...fields, attempt, reason: redacted(outcome.reason), retryInMs: wait }, 'chat delivery failed; retrying');
+      },
+    );
+    if (done.ok && done.value === 'dropped') {
+      this.counters.dropped++;
+    } else if (done.ok) {
+      this.counters.sent++;
+      this.log.info({ ...fields, attempt: done.attempts }, 'chat message sent');
+    } else {
+      this.counters.failed++;
+      const { reason, retryable } = done.failure;
+      this.log.warn({ ...fields, attempt: done.attempts, reason: redacted(reason), retryable }, 'chat message not delivered');
     }
   }
 

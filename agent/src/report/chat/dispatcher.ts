@@ -6,6 +6,7 @@
 // memory; `store.load/save` persist it as a small JSON document so an agent restart neither repeats an
 // alert nor forgets a reminder.
 import type { Logger } from 'pino';
+import { messageOf } from '../../errors.js';
 import type { SecretResolver } from '../../host/secrets.js';
 import type { Notifications } from '../../model/schema.js';
 import type { EventSink } from '../../reconcile/events.js';
@@ -172,7 +173,7 @@ class Dispatcher implements ChatDispatcher {
 
   private enqueueWork(fn: () => void): Promise<void> {
     const next = this.chain.then(fn).catch((err: unknown) => {
-      this.log.error({ reason: (err as Error)?.message }, 'chat dispatcher failed to handle an event');
+      this.log.error({ reason: messageOf(err) }, 'chat dispatcher failed to handle an event');
     });
     this.chain = next;
     return next;
@@ -187,7 +188,7 @@ class Dispatcher implements ChatDispatcher {
       if (parsed.success) this.current = parsed.data;
       else this.log.warn({ issues: parsed.error.issues.length }, 'chat state is not valid: starting without it');
     } catch (err) {
-      this.log.warn({ reason: (err as Error)?.message }, 'chat state cannot be loaded: starting without it');
+      this.log.warn({ reason: messageOf(err) }, 'chat state cannot be loaded: starting without it');
     }
   }
 
@@ -198,7 +199,7 @@ class Dispatcher implements ChatDispatcher {
     this.saving = this.saving
       .then(() => store.save(snapshot))
       .catch((err: unknown) => {
-        this.log.warn({ reason: (err as Error)?.message }, 'chat state not saved');
+        this.log.warn({ reason: messageOf(err) }, 'chat state not saved');
       });
   }
 

@@ -1,5 +1,6 @@
 // What every chat notifier shares: the notice it renders, the request it builds and how it reads the
 // vendor's answer. Notifiers are pure (no I/O); the dispatcher sends what they build.
+import { retryAfterMs } from '../../host/retry.js';
 import type { NotificationChannel } from '../../model/schema.js';
 import type { AgentEvent } from '../../reconcile/events.js';
 
@@ -74,13 +75,6 @@ export function httpOutcome(status: number, headers: { get(name: string): string
   if (status >= 500) return { ok: false, retryable: true, reason: `HTTP ${status} ${snippet}`.trim() };
   if (status >= 300 && status < 400) return { ok: false, retryable: false, reason: `HTTP ${status}: the webhook URL redirects; use the final URL` };
   return { ok: false, retryable: false, reason: `HTTP ${status} ${snippet}`.trim() };
-}
-
-function retryAfterMs(value: string | null): number | undefined {
-  if (!value) return undefined;
-  if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - Date.now());
 }
 
 export function oneLine(text: string, max: number): string {

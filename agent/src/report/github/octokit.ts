@@ -1,8 +1,9 @@
 // The one way mirrornet talks to GitHub: octokit (REST methods, pagination, retries of 5xx and network
 // errors, throttling that waits out primary and secondary rate limits), with its log going to pino and a
 // base URL for GitHub Enterprise Server (https://HOST/api/v3) or a local emulator.
-import { Octokit } from 'octokit';
+import { Octokit, RequestError } from 'octokit';
 import type { Logger } from 'pino';
+import { messageOf } from '../../errors.js';
 import { describeNetworkError } from '../../host/network.js';
 
 export type { Octokit } from 'octokit';
@@ -77,13 +78,18 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
 
 /** A short reason from an octokit error: status and GitHub's message, or why GitHub could not be reached; never the token. */
 export function describeGithubError(err: unknown): string {
-  const e = err as { status?: number; message?: string; response?: { data?: { message?: string } }; request?: { url?: string } };
-  if (!e.response) {
+  if (!(err instanceof RequestError)) return messageOf(err);
+  if (!err.response) {
     // octokit reports a failed fetch as status 500 without a response: say why the network failed instead.
-    const url = e.request?.url;
-    const network = describeNetworkError('GitHub', url ? new URL(url).origin : 'its API URL', err);
+    const network = describeNetworkError('GitHub', err.request.url ? new URL(err.request.url).origin : 'its API URL', err);
     if (network) return network.userMessage.replace(/\.$/, '');
   }
-  const message = e.response?.data?.message ?? e.message ?? String(err);
-  return e.status ? `HTTP ${e.status}: ${message}` : message;
+  const data = err.response?.data;
+  const said = data && typeof data === 'object' && 'message' in data && typeof data.message === 'string' ? data.message : undefined;
+  return err.status ? `HTTP ${err.status}: ${said ?? err.message}` : (said ?? err.message);
+}
+
+/** The HTTP status GitHub answered with; undefined when it did not answer (or the error is not octokit's). */
+export function githubStatus(err: unknown): number | undefined {
+  return err instanceof RequestError && err.response ? err.status : undefined;
 }

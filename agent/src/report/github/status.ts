@@ -10,6 +10,7 @@
 // Descriptions go through the one redaction layer (redact.ts) before they are cut to GitHub's length, so a
 // credential is masked whole, never half.
 import type { Logger } from 'pino';
+import { messageOf } from '../../errors.js';
 import { redactText } from '../../redact.js';
 import type { AgentEvent, EventSink } from '../../reconcile/events.js';
 import { createGithubClient, describeGithubError, type GithubClientOptions, type Octokit } from './octokit.js';
@@ -151,7 +152,7 @@ export function createGithubStatusSink(opts: GithubStatusSinkOptions): GithubSta
   const kick = (): void => {
     if (running) return;
     running = drain()
-      .catch((err: unknown) => log.error({ reason: (err as Error).message }, 'commit status worker failed'))
+      .catch((err: unknown) => log.error({ reason: messageOf(err) }, 'commit status worker failed'))
       .finally(() => {
         running = undefined;
         if (queue.length && !closed) kick();
@@ -188,7 +189,7 @@ export function createGithubStatusSink(opts: GithubStatusSinkOptions): GithubSta
       }
       enqueue(u);
     } catch (err) {
-      log.warn({ reason: (err as Error).message }, 'commit status sink failed');
+      log.warn({ reason: messageOf(err) }, 'commit status sink failed');
     }
   };
 

@@ -1,10 +1,9 @@
 // The chat dispatcher's decisions as pure functions, without receivers or timers: routing, the drift
 // lifecycle and the dedup of identical failures as state transitions, due reminders, pruning, rate-limit
-// windows and backoff delays.
+// windows (the backoff delays are the one retry policy's: test/host/retry.test.ts).
 import assert from 'node:assert/strict';
 import { vendorPerMinute } from '../../../src/model/chat-vendors.js';
 import {
-  backoffMs,
   channelLimits,
   chatWorthy,
   decideEvent,
@@ -229,17 +228,5 @@ describe('chat decisions', () => {
       (['slack', 'feishu', 'dingtalk', 'wecom', 'webhook'] as const).map((t) => vendorPerMinute(t)),
       [60, 100, 20, 20, undefined],
     );
-  });
-
-  it('backoffMs(): exponential with equal jitter, capped, at least the Retry-After (capped too)', () => {
-    const retry = { attempts: 5, baseMs: 1000, maxMs: 8000 };
-    assert.equal(backoffMs(retry, 1, 0), 500);
-    assert.equal(backoffMs(retry, 1, 0.5), 750);
-    assert.equal(backoffMs(retry, 1, 1), 1000);
-    assert.equal(backoffMs(retry, 3, 1), 4000);
-    assert.equal(backoffMs(retry, 5, 0), 4000);
-    assert.equal(backoffMs(retry, 5, 1), 8000);
-    assert.equal(backoffMs(retry, 1, 0, 3000), 3000);
-    assert.equal(backoffMs(retry, 1, 0, 30_000), 8000);
   });
 });

@@ -10,7 +10,7 @@ export interface Reply {
   headers?: Record<string, string>;
 }
 
-/** Thrown by a handler to answer at once. */
+/** Thrown by a handler to answer at once. Not a MirrornetError: the stand-in's HTTP reply, not an error of mirrornet's. */
 export class HttpReply extends Error {
   constructor(readonly reply: Reply) {
     super(`HTTP ${reply.status}`);

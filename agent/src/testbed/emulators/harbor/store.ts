@@ -11,6 +11,7 @@ import {
 } from '../../../model/constraints/harbor-api-checks.js';
 import type { EmulatorState, PolicyRec, ProjectRec, RegistryRec, RobotPermission, RobotRec } from './schema.js';
 
+// Not a MirrornetError: the stand-in's own HTTP answer (Harbor's status, code, message), thrown to its handler; no user sees it as ours.
 export class HarborFault extends Error {
   constructor(
     readonly status: number,

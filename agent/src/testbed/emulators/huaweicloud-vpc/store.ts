@@ -32,6 +32,7 @@ export const VPC_ERRORS = {
   backend: { status: 500, code: 'VPC.0105' },
 } as const;
 
+// Not a MirrornetError: the stand-in's own HTTP answer (status, VPC code, message), thrown to its handler; no user sees it as ours.
 export class VpcApiError extends Error {
   constructor(
     readonly status: number,
