@@ -1,4 +1,5 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
+import { AGENT_VERSION } from '../bundle/build.js';
 import { redactDeep } from '../redact.js';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
@@ -6,7 +7,7 @@ import type { Logger } from 'pino';
 import type { EventSink } from '../reconcile/events.js';
 import type { Applied } from '../reconcile/applied.js';
 import { Agent } from '../reconcile/loop.js';
-import { createMetrics } from '../reconcile/metrics.js';
+import { createMetrics, reportOffers } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer, DEFAULT_LIMITS, type ServerLimits } from '../server/index.js';
@@ -159,13 +160,23 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const stateDir = stateDirOf(opts);
   const store = new StateStore(stateDir);
   const secrets = hostSecrets({ root: opts.root });
-  const metrics = createMetrics();
+  const interval = intervalMs(opts.interval);
+  const metrics = createMetrics({ site: opts.region, roles, version: AGENT_VERSION, intervalMs: interval });
+  // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
+  const recorded = await store.load().catch(() => undefined);
+  if (recorded?.appliedRevision) metrics.revision(recorded.appliedRevision);
+  metrics.refused(recorded?.refused?.revision);
   const stopping = new AbortController();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log, stopping.signal);
   const sources = await sourcesOf(opts, roles, stateDir, secrets, localExec());
   const report = await reporters(opts, stateDir, log);
-  const interval = intervalMs(opts.interval);
-  const agent = new Agent({ site: opts.region, roles, intervalMs: interval }, sources.revisions, store, deps, log, metrics, report.sink, report.onApplied);
+  const sink: EventSink = (e) => {
+    metrics.observe(e);
+    report.sink(e);
+  };
+  const revisions = reportOffers(sources.revisions, metrics);
+  const agent = new Agent({ site: opts.region, roles, intervalMs: interval }, revisions, store, deps, log, metrics, sink, report.onApplied);
+  metrics.follow(() => agent.lastResult);
   const publisher = opts.publishTo ? await publisherOf(opts, stateDir, secrets, log, report.sink) : undefined;
   // The publisher publishes first, so its own tick applies what it published; a gateway hands a head on as its
   // signature checks out (agent-sources.ts, onVerified), not here.

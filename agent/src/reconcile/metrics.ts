@@ -1,5 +1,22 @@
-// Prometheus metrics of one agent, in their own registry (no module-level singleton).
+// Prometheus metrics of one agent, in their own registry (no module-level singleton). The alerting rules and the
+// Grafana dashboard over them are in agent/deploy/ (agent/test/deploy checks every name they use is one of these).
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { AgentEvent } from './events.js';
+import type { RevisionSource } from './source.js';
+
+/** Who the agent is (mirrornet_agent_info: rules and dashboards join on it for the site) and its interval. */
+interface AgentAbout {
+  site: string;
+  roles: readonly string[];
+  version: string;
+  intervalMs: number;
+}
+
+/** What the reconcile loop last returned (reconcile/loop.ts TickResult): failed, with a step, or not. */
+interface LastResult {
+  kind: string;
+  step?: string;
+}
 
 export interface AgentMetrics {
   registry: Registry;
@@ -11,9 +28,17 @@ export interface AgentMetrics {
   /** 1 with what is stuck while the agent is stalled (reconcile/health.ts); {step="none"} 0 otherwise. */
   stalled: Gauge<'step'>;
   revision(rev: string): void;
+  /** The revision refused last (or blocked by a guardrail), until a revision is applied; undefined: none. */
+  refused(revision: string | undefined): void;
+  /** The source offers `revision` now: mirrornet_revision_refused is 1 only while that is the refused one. */
+  offered(revision: string): void;
+  /** An event of the reconcile loop: a refusal sets mirrornet_revision_refused, an applied revision clears it. */
+  observe(event: AgentEvent): void;
+  /** Where mirrornet_last_reconcile_failed reads the loop's last result from, at each scrape. */
+  follow(last: () => LastResult | undefined): void;
 }
 
-export function createMetrics(): AgentMetrics {
+export function createMetrics(about?: AgentAbout): AgentMetrics {
   const registry = new Registry();
   const duration = new Histogram({
     name: 'mirrornet_reconcile_duration_seconds',
@@ -44,6 +69,54 @@ export function createMetrics(): AgentMetrics {
     labelNames: ['revision'] as const,
     registers: [registry],
   });
+  const info = new Gauge({
+    name: 'mirrornet_agent_info',
+    help: 'The site this agent belongs to, its roles (comma-separated) and its version (value 1).',
+    labelNames: ['site', 'roles', 'version'] as const,
+    registers: [registry],
+  });
+  const interval = new Gauge({ name: 'mirrornet_reconcile_interval_seconds', help: 'How often the agent reconciles (--interval).', registers: [registry] });
+  if (about) {
+    info.set({ site: about.site, roles: about.roles.join(','), version: about.version }, 1);
+    interval.set(about.intervalMs / 1000);
+  }
+  const refusal = new Gauge({
+    name: 'mirrornet_revision_refused',
+    help:
+      'The newest revision offered to the agent, with value 1 while it is refused (invalid, unsigned, or blocked by a guardrail) ' +
+      'and the agent keeps the revision applied before; value 0 without a revision otherwise.',
+    labelNames: ['revision'] as const,
+    registers: [registry],
+  });
+  // As the state file has it: the revision refused last, until one is applied (state.refused); and the revision
+  // the source offers now (undefined before the first fetch). The gauge is 1 while the two are the same.
+  let refusedRevision: string | undefined;
+  let offeredRevision: string | undefined;
+  const showRefusal = (): void => {
+    refusal.reset();
+    if (refusedRevision && (offeredRevision ?? refusedRevision) === refusedRevision) refusal.set({ revision: refusedRevision }, 1);
+    else refusal.set(0);
+  };
+  const refused = (revision: string | undefined): void => {
+    refusedRevision = revision;
+    showRefusal();
+  };
+  showRefusal();
+  let last: () => LastResult | undefined = () => undefined;
+  new Gauge({
+    name: 'mirrornet_last_reconcile_failed',
+    help:
+      'Whether the last reconcile failed (value 1, with the step it failed at; lock: another agent or mirrornet apply held the host), ' +
+      '{step="none"} 0 otherwise (applied, in sync, drift, refused or blocked).',
+    labelNames: ['step'] as const,
+    registers: [registry],
+    collect() {
+      const result = last();
+      this.reset();
+      if (result?.kind === 'failed') this.set({ step: result.step ?? 'reconcile' }, 1);
+      else this.set({ step: 'none' }, 0);
+    },
+  });
   return {
     registry,
     duration,
@@ -56,5 +129,32 @@ export function createMetrics(): AgentMetrics {
       applied.reset();
       applied.set({ revision: rev }, 1);
     },
+    refused,
+    offered(revision) {
+      offeredRevision = revision;
+      showRefusal();
+    },
+    observe(event) {
+      // A guardrail that keeps drift from being healed (origin drift) refuses no revision.
+      if ((event.kind === 'revision-refused' || event.kind === 'guardrail-blocked') && event.origin !== 'drift') refused(event.revision);
+      if (event.kind === 'applied') refused(undefined);
+    },
+    follow(read) {
+      last = read;
+    },
+  };
+}
+
+/** `source`, telling `metrics` each revision it offers (so a refusal the source no longer offers stops counting). */
+export function reportOffers(source: RevisionSource, metrics: Pick<AgentMetrics, 'offered'>): RevisionSource {
+  return {
+    async remoteRevision() {
+      const revision = await source.remoteRevision();
+      metrics.offered(revision);
+      return revision;
+    },
+    load: (revision, ctx) => source.load(revision, ctx),
+    remoteHost: () => source.remoteHost(),
+    ...(source.offer ? { offer: () => source.offer?.() } : {}),
   };
 }
