@@ -26,6 +26,8 @@ export interface AgentEvent {
    * applied revision true (healing), which never changes the revision's commit status.
    */
   origin?: 'revision' | 'drift';
+  /** The hosts the event is about: the reporting host, or (a site's event, from its gateway) every host involved. */
+  hosts?: string[];
   at: string;
 }
 
