@@ -16,11 +16,12 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { AGENT_NODE_FLAGS } from '../src/cli/agent.js';
+import { git, runGit } from '../src/source/git.js';
 import { FleetOrigin, freePort, httpRequest, readRss, stopAgent, waitApplied, waitReady, type RunningAgent } from './agent-process.js';
 import { commandExists } from './gateway-bench.js';
 import { generateFleet } from './generate-fleet.js';
 import { CountingProxy, hasGnuTime, procCpuS, timed, type Timed, type Traffic } from './measure.js';
-import { descendants, inSandbox, runChild, sh, sleep, type Sandbox } from './netns.js';
+import { descendants, inSandbox, sh, sleep, type Sandbox } from './netns.js';
 import { median, type Out, type Row } from './report.js';
 
 const REGIONS = 5000;
@@ -107,7 +108,7 @@ async function bundleBench(sb: Sandbox, reps: number, out: Out, rows: Row[], fin
   const t0 = performance.now();
   const fleet = generateFleet(join(dir, 'fleet'), { regions: REGIONS });
   const origin = new FleetOrigin(sb, fleet.root, join(fleet.root, 'regions', `${SITE}.yaml`));
-  sh('git', ['-C', origin.origin, 'gc', '-q']);
+  await git(origin.origin, ['gc', '-q']);
   const packDir = join(origin.origin, 'objects/pack');
   const packBytes = readdirSync(packDir)
     .filter((f) => f.endsWith('.pack'))
@@ -119,7 +120,7 @@ async function bundleBench(sb: Sandbox, reps: number, out: Out, rows: Row[], fin
 
   // The git server and the registry, each behind a counting proxy (the publisher has its own to the registry).
   const gitPort = await freePort();
-  const gitDaemon = join(sh('git', ['--exec-path']).stdout.trim(), 'git-daemon');
+  const gitDaemon = join((await git(dir, ['--exec-path'])).trim(), 'git-daemon');
   const base = dirname(origin.origin);
   const daemon = sb.child(
     spawn(gitDaemon, ['--export-all', `--base-path=${base}`, '--reuseaddr', '--listen=127.0.0.1', `--port=${gitPort}`, base], { stdio: 'ignore' }),
@@ -145,7 +146,7 @@ async function bundleBench(sb: Sandbox, reps: number, out: Out, rows: Row[], fin
     );
     await waitFor(
       'git daemon',
-      async () => (await runChild('git', ['ls-remote', `git://127.0.0.1:${gitPort}/origin.git`])).code === 0,
+      async () => (await runGit(dir, ['ls-remote', `git://127.0.0.1:${gitPort}/origin.git`])).code === 0,
       () => '',
     );
     sh('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', 'bench', '-f', join(dir, 'key')]);
@@ -160,15 +161,15 @@ async function bundleBench(sb: Sandbox, reps: number, out: Out, rows: Row[], fin
 
     // The publisher: its own clone (one git fetch per revision), `mirrornet publish` into the registry.
     const pubRepo = join(dir, 'publisher');
-    if ((await runChild('git', ['clone', '-q', '--no-tags', '--single-branch', '--branch', 'main', gitUrl, pubRepo])).code !== 0)
+    if ((await runGit(dir, ['clone', '-q', '--no-tags', '--single-branch', '--branch', 'main', gitUrl, pubRepo])).code !== 0)
       throw new Error('the publisher could not clone the fleet');
     gitProxy.take();
     const publish = async (label: string) => {
       gitProxy.take();
-      const fetch = await runChild('git', ['-C', pubRepo, 'fetch', '-q', '--no-tags', 'origin', 'main']);
+      const fetch = await runGit(pubRepo, ['fetch', '-q', '--no-tags', 'origin', 'main']);
       if (fetch.code !== 0) throw new Error(`the publisher's git fetch failed: ${fetch.stderr}`);
       const fetched = gitProxy.take();
-      const revision = sh('git', ['-C', pubRepo, 'rev-parse', 'FETCH_HEAD']).stdout.trim();
+      const revision = (await git(pubRepo, ['rev-parse', 'FETCH_HEAD'])).trim();
       const reg0 = procCpuS(registry.pid!);
       const to = `oci+http://127.0.0.1:${pubProxy.port}/mirrornet/fleet`;
       const t = await timed(

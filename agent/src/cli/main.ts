@@ -1,10 +1,10 @@
-// The mirrornet command line: each command in its own file, loaded when used; one error handler here.
+// The mirrornet command line: each command in its own file, loaded when used; one error handler here. The
+// product's commands only: agent/bin/mirrornet.js (the composition root) adds the test bed's through `run`.
 import { AGENT_VERSION } from '../bundle/build.js';
 import { MirrornetError } from '../errors.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, UserError } from './errors.js';
 import { redactedIo, type Io } from './io.js';
-import { registerTestbedCommands } from '../testbed/commands.js';
 
 const defaultIo: Io = {
   stdout: (s) => process.stdout.write(s),
@@ -12,6 +12,10 @@ const defaultIo: Io = {
   color: Boolean(process.stdout.isTTY) && !process.env['NO_COLOR'],
 };
 
+/** Commands registered besides the product's (agent/bin/mirrornet.js registers the test bed's this way). */
+export type RegisterCommands = (program: Command, io: Io, setExit: (code: number) => void) => void;
+
+/** The program with the product's commands (the test bed's are added by agent/bin/mirrornet.js, through `run`). */
 export function buildProgram(io: Io, setExit: (code: number) => void): Command {
   const program = new Command('mirrornet')
     .description('GitOps for a global container-image distribution network.')
@@ -216,18 +220,22 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await agentCommand(opts, io));
     });
 
-  registerTestbedCommands(program, io, setExit);
   return program;
 }
 
-/** Run the CLI; returns the exit code. The only place that turns errors into messages. */
-export async function run(argv: string[], given: Io = defaultIo): Promise<number> {
+/**
+ * Run the CLI with the product's commands and those `register` adds; returns the exit code. The only place
+ * that turns errors into messages.
+ */
+export async function run(argv: string[], given: Io = defaultIo, register?: RegisterCommands): Promise<number> {
   const io = redactedIo(given); // credentials never reach the terminal: output, findings, errors, help alike
   let code = 0;
   // plan uses 2 for "changes pending": its errors (usage or internal) are 1, like terraform's.
   // diff, like plan, uses 2 for "changes"; pr-comment's failures are 1 too.
   const errorCode = argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' || argv[0] === 'diff' || argv[0] === 'pr-comment' ? 1 : 2;
-  const program = buildProgram(io, (c) => (code = c));
+  const setExit = (c: number) => (code = c);
+  const program = buildProgram(io, setExit);
+  register?.(program, io, setExit);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return code;

@@ -1,6 +1,7 @@
-// The one door from the product's command line to the test bed: `mirrornet emulate`, `mirrornet lab` and
-// `mirrornet start` are registered here and load the test bed only when one of them runs. Nothing else in
-// the product imports agent/src/testbed.
+// The test bed's commands: `mirrornet emulate`, `mirrornet lab` and `mirrornet start`, registered here on the
+// product's program by agent/bin/mirrornet.js (the composition root); each loads the test bed only when it
+// runs. The dependency is one way: the test bed uses the product's CLI helpers, product code (agent/src
+// outside testbed) imports nothing from the test bed.
 import type { Command } from 'commander';
 import type { Io } from '../cli/io.js';
 import { registerLab } from './cli/lab.js';

@@ -2,7 +2,7 @@
 // the manifest is served by the commit and the channel tag, every layer matches its digest, and the
 // signature artifact verifies against an allowed-signers file. Also its exit codes without a registry.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { verifyDigest } from '../../src/bundle/sign.js';
 import { localExec } from '../../src/host/exec.js';
 import { missingCommand, need } from '../support/capabilities.js';
+import { git } from '../support/git.js';
 import { cli, freePort, makeSigningKey, OCI_MANIFEST, repoRoot, startRegistry, type TestRegistry } from './registry-fixture.js';
 
 const sha256 = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest('hex')}`;
@@ -92,7 +93,7 @@ describe('mirrornet publish', function () {
     });
 
     it('pushes a signed bundle the registry serves by the commit and the channel, every layer matching its digest', async () => {
-      const head = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).trim();
+      const head = await git(repoRoot, ['rev-parse', 'HEAD']);
       const to = `oci+http://${base.slice('http://'.length)}/mirrornet/fleet`;
       const res = await cli(['publish', '--repo', repoRoot, '--revision', 'HEAD', '--to', to, '--sign-key', `file:${join(tmp, 'key')}`, '--format', 'json']);
       assert.equal(res.code, 0, res.stderr);

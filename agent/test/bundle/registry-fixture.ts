@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
+import { gitSync } from '../support/git.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 export const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
@@ -102,8 +103,6 @@ export function makeSigningKey(dir: string, name: string, principal: string): Si
   return { key, privateKey: readFileSync(key, 'utf8'), allowedLine: `${principal} ${readFileSync(`${key}.pub`, 'utf8')}` };
 }
 
-const GIT_ID = ['-c', 'user.name=Mirrornet Test', '-c', 'user.email=test@mirrornet.invalid', '-c', 'commit.gpgsign=false'];
-
 export interface FleetRepo {
   dir: string;
   git(args: string[]): string;
@@ -116,8 +115,7 @@ export interface FleetRepo {
 /** A git repository in `dir` with the example fleet (regions, hubs, harbor, policies) committed on main. */
 export function makeFleetRepo(dir: string): FleetRepo {
   mkdirSync(dir, { recursive: true });
-  const git = (args: string[]) =>
-    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const git = (args: string[]) => gitSync(dir, args);
   git(['init', '-q', '-b', 'main']);
   for (const d of ['regions', 'hubs', 'harbor', 'policies']) cpSync(join(repoRoot, d), join(dir, d), { recursive: true });
   const repo: FleetRepo = {
@@ -130,7 +128,7 @@ export function makeFleetRepo(dir: string): FleetRepo {
     },
     commit(message) {
       git(['add', '-A']);
-      git([...GIT_ID, 'commit', '-q', '--allow-empty', '-m', message]);
+      git(['commit', '-q', '--allow-empty', '-m', message]);
       return git(['rev-parse', 'HEAD']);
     },
   };

@@ -10,11 +10,10 @@
 // One lab for all of them; `lab down` at the end, always, leaves nothing behind.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { compile, wireguardInterfaceName } from '../../src/desired/compile.js';
 import { listModelFiles } from '../../src/model/loader.js';
 import { validateFiles } from '../../src/policy/validate.js';
 import { verify } from '../../src/report/chat/webhook/index.js';
@@ -28,34 +27,45 @@ import { labInterfaces } from '../../src/testbed/lab/network.js';
 import { originHead } from '../../src/testbed/lab/origin.js';
 import { missingForLab } from '../../src/testbed/lab/preflight.js';
 import { formatRun, labPull, labPulls, labPushImage, TARGET_RATIO } from '../../src/testbed/lab/run.js';
-import { formatStatus, labChatMessages, labCommitStatuses, labStatus, type LabCommitStatus } from '../../src/testbed/lab/status.js';
+import { formatStatus, labChatMessages, labStatus } from '../../src/testbed/lab/status.js';
 import { labUp } from '../../src/testbed/lab/up.js';
 import { listNamespaces, loadState, pidsUsingDir, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
-import { chatBody, type ChatDelivery } from '../../src/testbed/lab/receivers.js';
+import type { ChatDelivery } from '../../src/testbed/lab/receivers.js';
 import { labTopology } from '../../src/testbed/lab/topology.js';
 import { need } from '../support/capabilities.js';
+import { git } from '../support/git.js';
+import { chatBody, labCommitStatuses, type LabCommitStatus } from './reports.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const CLI = join(repoRoot, 'agent/bin/mirrornet.js');
 const SITES = ['ap-jakarta', 'cn-shanghai'];
 const NEW_REGION = 'eu-frankfurt-idc';
 const INTERVAL_S = 5;
+/**
+ * What `region add` gives NEW_REGION in the lab's copy of the fleet (regions/ and hubs/ of the example fleet,
+ * policies/address-plan.yaml): the overseas supernet 10.128.0.0/9 is allocated ascending in blocks of 8 /16s,
+ * ap-singapore has 10.128.0.0/16 and ap-jakarta 10.136.0.0/16; us-virginia's 10.144.0.0/16 is not in this lab.
+ */
+const NEW_CIDR = '10.144.0.0/16';
+/**
+ * Every site's routes (`destination dev`, sorted) once NEW_REGION is in: hub-spoke (policies/routing.yaml), so a
+ * region routes its core's CIDR, a core its regions' and the other core's (no cross-area routes). Each dev is a
+ * link's WireGuard interface: `mn` and the first 8 hex digits of sha256("<site>><peer>") (desired/compile.ts).
+ */
+const ROUTES_AFTER_ADD: Record<string, string[]> = {
+  'ap-singapore': ['10.120.0.0/16 mn53ed1f16', '10.136.0.0/16 mne5818d6e', '10.144.0.0/16 mnc8a2f7a0'],
+  'cn-beijing': ['10.112.0.0/16 mn90fa4ddc', '10.128.0.0/16 mn869b006d'],
+  'ap-jakarta': ['10.128.0.0/16 mn96bf10a3'],
+  'cn-shanghai': ['10.120.0.0/16 mn819bab47'],
+  'eu-frankfurt-idc': ['10.128.0.0/16 mnfc516e88'],
+};
+/** The interfaces of the new link: ap-singapore's end (sha256("ap-singapore>eu-frankfurt-idc")) and the region's. */
+const NEW_LINK_IFACES = ['mnc8a2f7a0', 'mnfc516e88'];
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-function sh(cmd: string, args: string[], opts: { cwd?: string; allowFail?: boolean } = {}): { code: number; out: string } {
-  const r = spawnSync(cmd, args, {
-    encoding: 'utf8',
-    cwd: opts.cwd,
-    timeout: 60_000,
-    env: {
-      ...process.env,
-      GIT_AUTHOR_NAME: 'lab user',
-      GIT_AUTHOR_EMAIL: 'user@lab.invalid',
-      GIT_COMMITTER_NAME: 'lab user',
-      GIT_COMMITTER_EMAIL: 'user@lab.invalid',
-    },
-  });
+function sh(cmd: string, args: string[], opts: { allowFail?: boolean } = {}): { code: number; out: string } {
+  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
   const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
   if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${out}`);
   return { code: r.status ?? 1, out };
@@ -111,13 +121,12 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
   const say = (l: string) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`);
   const state = (): LabState => loadState(dir)!;
 
-  const git = (...args: string[]) => sh('git', args, { cwd: clone }).out.trim();
   const mirrornet = (...args: string[]) => sh(process.execPath, [CLI, ...args], { allowFail: true });
-  const push = (message: string): string => {
-    git('add', '-A');
-    git('commit', '-q', '-m', message);
-    git('push', '-q', 'origin', 'main');
-    return git('rev-parse', 'HEAD');
+  const push = async (message: string): Promise<string> => {
+    await git(clone, ['add', '-A']);
+    await git(clone, ['commit', '-q', '-m', message]);
+    await git(clone, ['push', '-q', 'origin', 'main']);
+    return git(clone, ['rev-parse', 'HEAD']);
   };
   const gatewaySites = () => state().topology!.sites.map((s) => s.name);
   const allApplied = (rev: string) => state().agents.every((a) => agentState(a)?.appliedRevision === rev);
@@ -139,22 +148,6 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     for (const s of list) if (!out.has(s.context)) out.set(s.context, s);
     return out;
   };
-  /** The routes compile gives each site for a revision of the origin. */
-  const expectedRoutes = (rev: string): Map<string, string[]> => {
-    const tmp = join(work, `rev-${rev.slice(0, 12)}`);
-    rmSync(tmp, { recursive: true, force: true });
-    mkdirSync(tmp, { recursive: true });
-    sh('sh', ['-c', 'git --git-dir "$1" archive "$2" | tar -x -C "$3"', 'sh', state().origin, rev, tmp]);
-    const report = validateFiles(listModelFiles(tmp).files);
-    assert.ok(report.valid, `${rev} is valid`);
-    const out = new Map<string, string[]>();
-    for (const s of state().topology!.sites) {
-      const d = compile(report.fleet, s.name, s.role === 'hub' ? ['gateway', 'hub'] : ['gateway']);
-      out.set(s.name, d.routes.map((r) => `${r.destination} ${r.dev}`).sort());
-    }
-    return out;
-  };
-
   before(async function () {
     this.timeout(180_000);
     const missing = missingForLab();
@@ -164,13 +157,9 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     );
     // Interface names follow the site names: a lab of the same sites already up on this machine holds them.
     const files = listModelFiles(repoRoot).files;
-    const topology = labTopology(selectSites(fleetSites(files), SITES), { prefix: 'mnlab', nodes: 1 });
+    const topology = labTopology(selectSites(fleetSites(validateFiles(files).fleet), SITES), { prefix: 'mnlab', nodes: 1 });
     const links = labFleet(files, { topology, publicKeys: Object.fromEntries(topology.sites.map((s) => [s.name, 'k'])) }).links;
-    const busy = [
-      ...labInterfaces(links).map((i) => i.iface),
-      wireguardInterfaceName(NEW_REGION, 'ap-singapore'),
-      wireguardInterfaceName('ap-singapore', NEW_REGION),
-    ].find((i) => existsSync(`/var/run/wireguard/${i}.sock`));
+    const busy = [...labInterfaces(links).map((i) => i.iface), ...NEW_LINK_IFACES].find((i) => existsSync(`/var/run/wireguard/${i}.sock`));
     need(this, busy ? `a lab with the same sites is up on this machine (${busy} exists): run \`mirrornet lab down\` first` : undefined);
     dir = mkdtempSync(join(tmpdir(), 'mn-e2e-'));
     work = mkdtempSync(join(tmpdir(), 'mn-e2e-work-'));
@@ -193,7 +182,7 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     });
     say(`(test) lab up in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     clone = join(work, 'clone');
-    sh('git', ['clone', '-q', state().origin, clone]);
+    await git(work, ['clone', '-q', state().origin, clone]);
   });
 
   after(async function () {
@@ -252,14 +241,14 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     const add = mirrornet('region', 'add', NEW_REGION, '--area', 'overseas', '--provider', 'idc', '--write', '--repo', clone);
     assert.equal(add.code, 0, add.out);
     const cidr = /(\d+\.\d+\.\d+\.\d+\/\d+)/.exec(add.out)?.[1];
-    assert.ok(cidr, `region add names the CIDR: ${add.out}`);
+    assert.equal(cidr, NEW_CIDR, `region add names the next free overseas CIDR: ${add.out}`);
     assert.ok(!before.some((r) => r.startsWith(`${cidr} `)), `the core has no route to ${cidr} yet`);
     // What the user fills in (the new gateway's key), made for the lab: its key, its WAN address.
     const prepared = labPrepareSite({ dir, clone, name: NEW_REGION });
     assert.deepEqual(prepared.peers, ['ap-singapore']);
     const v = mirrornet('validate', '--repo', clone, '--strict');
     assert.equal(v.code, 0, `the lab-ready region validates without warnings: ${v.out}`);
-    const rev = push(`add ${NEW_REGION}`);
+    const rev = await push(`add ${NEW_REGION}`);
     const t0 = Date.now();
 
     // The lab brings up the region's namespace, agent, peer and nodes; the push webhook told the other agents.
@@ -284,14 +273,15 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       `the new tunnel completed a handshake: ${formatStatus(status)}`,
     );
 
-    // Every site's routes are what the new revision compiles to: the cores have the new CIDR.
-    const expected = expectedRoutes(rev);
-    for (const s of state().topology!.sites) assert.deepEqual(agentRoutes(s.ns), expected.get(s.name), `${s.name}'s routes match ${rev.slice(0, 12)}`);
-    const core = agentRoutes(`${prefix}-ap-singapore`);
-    assert.ok(
-      core.includes(`${cidr} ${wireguardInterfaceName('ap-singapore', NEW_REGION)}`),
-      `ap-singapore routes ${cidr} into the new tunnel: ${core.join(', ')}`,
+    // Every site's routes are the new revision's: ap-singapore routes the new CIDR into the new tunnel.
+    assert.deepEqual(
+      state()
+        .topology!.sites.map((s) => s.name)
+        .sort(),
+      Object.keys(ROUTES_AFTER_ADD).sort(),
     );
+    for (const s of state().topology!.sites) assert.deepEqual(agentRoutes(s.ns), ROUTES_AFTER_ADD[s.name], `${s.name}'s routes match ${rev.slice(0, 12)}`);
+    const core = agentRoutes(`${prefix}-ap-singapore`);
     assert.deepEqual(
       core.filter((r) => !r.startsWith(`${cidr} `)),
       before,
@@ -379,8 +369,8 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
   });
 
   it('3. an invalid commit: every agent refuses it and nothing changes; the refusal is reported; a fix converges', async function () {
-    git('pull', '-q', '--ff-only');
-    const good = git('rev-parse', 'HEAD');
+    await git(clone, ['pull', '-q', '--ff-only']);
+    const good = await git(clone, ['rev-parse', 'HEAD']);
     await waitFor(
       `every agent on ${good.slice(0, 12)}`,
       30_000,
@@ -396,7 +386,7 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     const jakarta = /^cidr: (\S+)$/m.exec(readFileSync(join(clone, 'regions/ap-jakarta.yaml'), 'utf8'))![1]!;
     writeFileSync(file, text.replace(/^cidr: \S+$/m, `cidr: ${jakarta}`));
     assert.notEqual(mirrornet('validate', '--repo', clone).code, 0, 'the commit is invalid');
-    const bad = push('cn-shanghai: wrong CIDR');
+    const bad = await push('cn-shanghai: wrong CIDR');
     const t0 = Date.now();
 
     await waitFor(
@@ -431,9 +421,9 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     assert.ok(chat((_, b) => b.event.kind === 'applied' && b.event.revision === bad).length === 0, 'nothing applied it');
 
     // The fix (a revert) converges; the statuses of the fix are success.
-    git('revert', '--no-edit', 'HEAD');
-    git('push', '-q', 'origin', 'main');
-    const fix = git('rev-parse', 'HEAD');
+    await git(clone, ['revert', '--no-edit', 'HEAD']);
+    await git(clone, ['push', '-q', 'origin', 'main']);
+    const fix = await git(clone, ['rev-parse', 'HEAD']);
     await waitFor(
       `every agent applied the fix ${fix.slice(0, 12)}`,
       30_000,

@@ -3,7 +3,7 @@
 // through the regions' peers with the bytes the cores served, and down leaving nothing — also after the
 // `lab up` process was killed in the middle.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -27,23 +27,27 @@ import { startPeer, upstreamOf } from '../../src/testbed/lab/peer.js';
 import { labReadySite } from '../../src/testbed/lab/ready-site.js';
 import { argvOf, isLabProgram, listNamespaces, loadState, pidsUsingDir, saveState, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
 import { notifyAgents, postReceiveHook, PUSH_HOOK_SCRIPT, WEBHOOK_SECRET_ENV } from '../../src/testbed/lab/push-hook.js';
-import { chatBody, readChatLog, startChatReceiver } from '../../src/testbed/lab/receivers.js';
+import { readChatLog, startChatReceiver } from '../../src/testbed/lab/receivers.js';
 import { request as webhookRequest } from '../../src/report/chat/webhook/index.js';
 import { scaffoldRegion } from '../../src/scaffold/region.js';
 import { globToRegExp } from '../../src/testbed/lab/registry-tool.js';
 import { labSite, labTopology, nextSlot, wanAddress, type LabSiteInput } from '../../src/testbed/lab/topology.js';
 import type { VirtualFile } from '../../src/model/loader.js';
 import { need } from '../support/capabilities.js';
+import { git } from '../support/git.js';
+import { chatBody } from './reports.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const CLI = join(repoRoot, 'agent/bin/mirrornet.js');
 
 const fleetFiles = () => listModelFiles(repoRoot).files;
+/** The example fleet, validated (the lab reads its sites from a validated fleet). */
+const exampleFleet = () => validateFiles(fleetFiles()).fleet;
 const fakeKey = (site: string) => createHash('sha256').update(site).digest().toString('base64');
 
 function labOf(sites: string[] = [], nodes = 2) {
   const files = fleetFiles();
-  const chosen = selectSites(fleetSites(files), sites);
+  const chosen = selectSites(fleetSites(validateFiles(files).fleet), sites);
   const topology = labTopology(chosen, { prefix: 'mnlab', nodes });
   const publicKeys = Object.fromEntries(topology.sites.map((s) => [s.name, fakeKey(s.name)]));
   return { files, topology, lab: labFleet(files, { topology, publicKeys }), publicKeys };
@@ -106,7 +110,7 @@ describe('lab', () => {
 
   describe('the lab copy of the fleet (pure)', () => {
     it('reads the sites of the example fleet, with each region’s core from its Harbor', () => {
-      const sites = fleetSites(fleetFiles());
+      const sites = fleetSites(exampleFleet());
       const byName = new Map(sites.map((s) => [s.name, s]));
       assert.equal(byName.get('ap-jakarta')!.registrySite, 'ap-singapore');
       assert.equal(byName.get('cn-shanghai')!.registrySite, 'cn-beijing');
@@ -116,7 +120,7 @@ describe('lab', () => {
     });
 
     it('--sites keeps the regions asked for and both cores; an unknown name lists the known ones', () => {
-      const all = fleetSites(fleetFiles());
+      const all = fleetSites(exampleFleet());
       assert.deepEqual(
         selectSites(all, ['ap-jakarta'])
           .map((s) => s.name)
@@ -358,7 +362,7 @@ describe('lab', () => {
       assert.ok(hub.cloud!.tables[0]!.routes.some((x) => x.destination === cidr && x.nexthop === labNextHop('ap-singapore')));
       // The site's slot gives its WAN address and veth.
       const site = labSite(
-        fleetSites(next).find((s) => s.name === 'eu-frankfurt-idc')!,
+        fleetSites(r.fleet).find((s) => s.name === 'eu-frankfurt-idc')!,
         slot,
         { prefix: 'mnlab', nodes: 2 },
       );
@@ -638,16 +642,14 @@ describe('lab', () => {
       }
       // A commit that changes both regions' node settings, pushed to the origin; the publisher polls (5 s).
       const clone = join(mkdtempSync(join(tmpdir(), 'mn-lab-clone-')), 'fleet');
-      const git = (...args: string[]) =>
-        execFileSync('git', ['-c', 'user.name=lab test', '-c', 'user.email=test@lab.invalid', ...args], { cwd: clone, encoding: 'utf8' }).trim();
-      execFileSync('git', ['clone', '-q', state.origin, clone]);
+      await git(tmpdir(), ['clone', '-q', state.origin, clone]);
       for (const region of ['ap-jakarta', 'cn-shanghai']) {
         const file = join(clone, 'regions', `${region}.yaml`);
         writeFileSync(file, readFileSync(file, 'utf8').replace(/^ {2}dialTimeout: 2s$/m, '  dialTimeout: 3s'));
       }
-      git('commit', '-qam', 'regions: dial the mirror for 3 s');
-      git('push', '-q', 'origin', 'main');
-      const head = git('rev-parse', 'HEAD');
+      await git(clone, ['commit', '-qam', 'regions: dial the mirror for 3 s']);
+      await git(clone, ['push', '-q', 'origin', 'main']);
+      const head = await git(clone, ['rev-parse', 'HEAD']);
       const until = Date.now() + 60_000;
       for (;;) {
         const behind = state.agents.filter((a) => agentState(a)?.appliedRevision !== head).map((a) => a.node ?? a.site);

@@ -11,6 +11,7 @@ import type { TickResult } from '../../src/reconcile/loop.js';
 import { intervalToCron, IntervalError } from '../../src/reconcile/schedule.js';
 import { StateStore } from '../../src/reconcile/state.js';
 import { missingCommand, need } from '../support/capabilities.js';
+import { git } from '../support/git.js';
 import {
   agentArgs,
   createGitFixture,
@@ -112,7 +113,7 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     const first = await t.agent.tick('test');
     assert.deepEqual(first, { kind: 'applied', revision: sha, changes: 3 });
     assert.ok(existsSync(join(fx.stateDir, 'repo', '.git')), 'the agent clones into <state-dir>/repo');
-    assert.equal(execFileSync('git', ['rev-parse', 'HEAD'], { cwd: join(fx.stateDir, 'repo'), encoding: 'utf8' }).trim(), sha);
+    assert.equal(await git(join(fx.stateDir, 'repo'), ['rev-parse', 'HEAD']), sha);
 
     const harbor = parseToml(fx.hostText(HARBOR_TOML)!) as { server: string; host: Record<string, { capabilities: string[]; header: Record<string, string> }> };
     assert.equal(harbor.server, 'https://harbor.sg.mirrornet.internal');

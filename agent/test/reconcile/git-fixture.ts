@@ -1,7 +1,7 @@
 // Real git repositories for the agent's tests: a bare origin in a temp dir, a working clone that commits
 // and pushes (a copy of the example fleet), a sandbox root for host files and a state directory. Plus an
 // in-process Agent wired to them, and helpers to run the CLI agent as a child process.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -18,6 +18,7 @@ import { gitRevisions } from '../../src/reconcile/source.js';
 import { createMetrics, type AgentMetrics } from '../../src/reconcile/metrics.js';
 import { StateStore, type AgentState } from '../../src/reconcile/state.js';
 import { GitSource } from '../../src/source/clone.js';
+import { gitSync as git } from '../support/git.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const BIN = join(repoRoot, 'agent/bin/mirrornet.js');
@@ -29,8 +30,6 @@ export const HARBOR_TOML = '/etc/containerd/certs.d/harbor.sg.mirrornet.internal
 export const DOCKER_TOML = '/etc/containerd/certs.d/docker.io/hosts.toml';
 export const DFDAEMON = '/etc/dragonfly/dfdaemon.yaml';
 export const DAEMON_JSON = '/etc/docker/daemon.json';
-
-const GIT_ID = ['-c', 'user.name=Mirrornet Test', '-c', 'user.email=test@mirrornet.invalid', '-c', 'commit.gpgsign=false'];
 
 /** Quote for sh -c. */
 export function sh(s: string): string {
@@ -64,14 +63,6 @@ export interface GitFixture {
   /** Fresh root and state directory (same origin), for another agent from scratch. */
   resetHost(): void;
   cleanup(): void;
-}
-
-function gitEnv(): NodeJS.ProcessEnv {
-  return { ...process.env, GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' };
-}
-
-function git(cwd: string, args: string[]): string {
-  return execFileSync('git', args, { cwd, env: gitEnv(), encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 }
 
 /**
@@ -111,7 +102,7 @@ export function createGitFixture(opts: { prepare?: (fx: GitFixture) => void; sig
     commit(message, o = {}) {
       git(work, ['add', '-A']);
       const sign = o.signingKey ? ['-c', 'gpg.format=ssh', '-c', `user.signingkey=${o.signingKey}`] : [];
-      git(work, [...GIT_ID, ...sign, 'commit', '-q', '--allow-empty', ...(o.signingKey ? ['-S'] : []), '-m', message]);
+      git(work, [...sign, 'commit', '-q', '--allow-empty', ...(o.signingKey ? ['-S'] : []), '-m', message]);
       git(work, ['push', '-q', 'origin', 'HEAD:refs/heads/main']);
       return git(work, ['rev-parse', 'HEAD']);
     },

@@ -1,14 +1,13 @@
 // A throwaway git repository holding a copy of the example fleet, for `mirrornet diff` and `pr-comment`.
-import { execFileSync } from 'node:child_process';
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { run } from '../../src/cli/main.js';
 import type { Io } from '../../src/cli/io.js';
+import { gitSync } from '../support/git.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
-const GIT_ID = ['-c', 'user.name=Mirrornet Test', '-c', 'user.email=test@mirrornet.invalid', '-c', 'commit.gpgsign=false'];
 
 export interface FleetRepo {
   dir: string;
@@ -27,8 +26,7 @@ export interface FleetRepo {
 export function createFleetRepo(opts: { subdir?: string } = {}): FleetRepo {
   const dir = mkdtempSync(join(tmpdir(), 'mirrornet-diff-'));
   const fleet = opts.subdir ? join(dir, opts.subdir) : dir;
-  const git = (args: string[]) =>
-    execFileSync('git', args, { cwd: dir, encoding: 'utf8', env: { ...process.env, GIT_CONFIG_NOSYSTEM: '1' }, stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+  const git = (args: string[]) => gitSync(dir, args);
   git(['init', '-q', '-b', 'main']);
   for (const d of ['hubs', 'regions', 'harbor', 'policies']) cpSync(join(repoRoot, d), join(fleet, d), { recursive: true });
   writeFileSync(join(dir, 'README.md'), 'fleet\n');
@@ -51,7 +49,7 @@ export function createFleetRepo(opts: { subdir?: string } = {}): FleetRepo {
     symlink: (target, rel) => symlinkSync(target, join(fleet, rel)),
     commit(message) {
       git(['add', '-A']);
-      git([...GIT_ID, 'commit', '-q', '--allow-empty', '-m', message]);
+      git(['commit', '-q', '--allow-empty', '-m', message]);
       return git(['rev-parse', 'HEAD']);
     },
     cleanup: () => rmSync(dir, { recursive: true, force: true }),

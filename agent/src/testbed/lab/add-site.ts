@@ -4,13 +4,12 @@
 import { existsSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { listModelFiles } from '../../model/loader.js';
-import { validateFiles } from '../../policy/validate.js';
 import { startGatewayAgent, startNodes, waitForApplied, waitNodes } from './agents.js';
 import type { LabLink } from './fleet.js';
 import { fleetSites, labPrivateKeyRef } from './fleet-sites.js';
 import { siteRoot, wgKeyPair, writeSandbox, writeSiteKey } from './layout.js';
 import { buildSiteNetwork, labInterfaces, waitReachable } from './network.js';
-import { originFiles, originHead } from './origin.js';
+import { originEvaluation, originHead } from './origin.js';
 import { LabError, loadState, saveState } from './processes.js';
 import { labReadySite } from './ready-site.js';
 import { startRegionPeer } from './registries.js';
@@ -91,8 +90,7 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
   }
   const head = await originHead(state);
   if (!head) throw new LabError(`The origin ${state.origin} has no main branch.`);
-  const files = await originFiles(state, head);
-  const report = validateFiles(files);
+  const report = await originEvaluation(state, head);
   if (!report.valid)
     throw new LabError(
       `The origin's head ${head.slice(0, 12)} is invalid (${report.errors.length} errors, e.g. ${report.errors
@@ -100,7 +98,7 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
         .map((e) => `${e.file}:${e.line} ${e.rule}`)
         .join('; ')}): the agents refuse it; push a fix first.`,
     );
-  const input = fleetSites(files).find((s) => s.name === opts.name);
+  const input = fleetSites(report.fleet).find((s) => s.name === opts.name);
   if (!input) throw new LabError(`The origin's head ${head.slice(0, 12)} has no site ${opts.name}: commit and push its file first.`);
   const taken = t.sites.find((s) => s.lan === input.lan);
   if (taken) throw new LabError(`${opts.name}'s gateway address ${input.lan} is ${taken.name}'s in the lab.`);

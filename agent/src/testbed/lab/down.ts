@@ -4,6 +4,7 @@
 // sockets and the lab directory; then check that nothing is left.
 import { existsSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { userMessageOf } from '../../errors.js';
 import {
   alive,
   argvOf,
@@ -19,7 +20,6 @@ import {
   removeLabDir,
   stopPids,
   wireguardGoPids,
-  type LabError,
   type LabProcess,
   type LabState,
 } from './processes.js';
@@ -44,7 +44,8 @@ export async function labDown(opts: DownOptions): Promise<{ removed: string[]; p
   try {
     state = loadState(dir);
   } catch (err) {
-    problems.push((err as LabError).userMessage);
+    // An unreadable state file is a problem to report, not a reason to stop: the prefix's namespaces still go.
+    problems.push(userMessageOf(err));
   }
   const prefix = state?.prefix ?? opts.prefix ?? DEFAULT_PREFIX;
   // Namespaces: the recorded ones; without a state file, the prefix's (a crash before the first save).

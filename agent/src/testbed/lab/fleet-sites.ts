@@ -1,17 +1,16 @@
 // The repository's model files as the lab's transforms read them (fleet.ts, ready-site.ts): parsed YAML with
-// its schema header kept, the sites the lab is made of (and the ones chosen with --sites), and the names the
-// lab gives a site's WireGuard end: its private key reference and its cloud next hop.
+// its schema header kept; the sites the lab is made of, read from the validated fleet (so every default is the
+// model's), and the ones chosen with --sites; and the names the lab gives a site's WireGuard end: its private
+// key reference and its cloud next hop.
 import { parse as parseYaml } from 'yaml';
 import { MirrornetError } from '../../errors.js';
+import type { Fleet } from '../../model/fleet.js';
 import type { VirtualFile } from '../../model/loader.js';
 import type { LabSiteInput } from './topology.js';
 
 export const LAB_MTU = 1420;
 export const LAB_KEEPALIVE = 25;
 export const FIRST_WG_PORT = 51820;
-const DOCKER_HUB = 'docker.io';
-/** dfdaemon's proxy port when neither the region nor the defaults say (its own default). */
-const DFDAEMON_PROXY_PORT = 4001;
 
 export class LabFleetError extends MirrornetError {}
 
@@ -56,39 +55,25 @@ export const nameOf = (p: ParsedFile) => String(p.doc['name']);
 export const asArray = <T = Doc>(v: unknown): T[] => (Array.isArray(v) ? (v as T[]) : []);
 export const asObject = (v: unknown): Doc => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Doc) : {});
 
-/** The sites of a fleet as the lab needs them. The fleet must be valid (validate it first). */
-export function fleetSites(files: readonly VirtualFile[]): LabSiteInput[] {
-  const parsed = parseFiles(files);
-  const harborHub = new Map<string, string>();
-  for (const p of parsed) if (kindOf(p) === 'HarborInstance') harborHub.set(nameOf(p), String(p.doc['hub']));
-  const defaults = parsed.find((p) => kindOf(p) === 'RegionDefaults');
-  const defaultPort = asObject(asObject(asObject(defaults?.doc['mirror'])['dragonfly']))['proxyPort'];
-  const sites: LabSiteInput[] = [];
-  for (const p of parsed) {
-    const k = kindOf(p);
-    if (k !== 'Hub' && k !== 'Region') continue;
-    const d = p.doc;
-    const gw = asArray(d['gateways'])[0];
-    if (!gw?.['address']) throw new LabFleetError(`${p.path}: the site has no gateway address.`);
-    const site: LabSiteInput = {
-      name: nameOf(p),
-      role: k === 'Hub' ? 'hub' : 'region',
-      area: String(d['area']),
-      provider: String(d['provider']),
-      cidr: String(d['cidr']),
-      lan: String(gw['address']),
-    };
-    if (k === 'Region') {
-      const mirror = asObject(d['mirror']);
-      site.runtime = mirror['runtime'] === 'docker' ? 'docker' : 'containerd';
-      const harbor = asArray<string>(mirror['registries']).find((r) => r !== DOCKER_HUB && harborHub.has(r));
-      if (harbor) site.registrySite = harborHub.get(harbor)!;
-      const port = asObject(mirror['dragonfly'])['proxyPort'] ?? defaultPort ?? DFDAEMON_PROXY_PORT;
-      site.proxyPort = Number(port);
+/**
+ * The sites of a validated fleet (a `Report`'s `fleet` from reconcile/pipeline.ts) as the lab needs them, in
+ * the fleet's order (the cores, then the regions, by file). A region's registry site is the core of the
+ * first Harbor it mirrors.
+ */
+export function fleetSites(fleet: Fleet): LabSiteInput[] {
+  return [...fleet.sites.values()].map(({ name, role, value }) => {
+    const gateway = value.gateways[0];
+    if (!gateway) throw new LabFleetError(`${name} has no gateway address: run \`mirrornet validate\` first.`);
+    const site: LabSiteInput = { name, role, area: value.area, provider: value.provider, cidr: value.cidr, lan: gateway.address };
+    const region = role === 'region' ? fleet.regions.get(name)?.value : undefined;
+    if (region) {
+      site.runtime = region.mirror.runtime;
+      const harbor = region.mirror.registries.map((r) => fleet.harbors.get(r)?.value).find((h) => h !== undefined);
+      if (harbor) site.registrySite = harbor.hub;
+      site.proxyPort = region.mirror.dragonfly.proxyPort;
     }
-    sites.push(site);
-  }
-  return sites;
+    return site;
+  });
 }
 
 /**

@@ -4,8 +4,9 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { VirtualFile } from '../../model/loader.js';
+import type { Report } from '../../policy/validate.js';
+import { evaluateRepository } from '../../reconcile/pipeline.js';
 import { git, GitError, runGit } from '../../source/git.js';
-import { readRevisionFiles } from '../../source/revision-files.js';
 import { LabError, type LabState } from './processes.js';
 import { postReceiveHook } from './push-hook.js';
 
@@ -55,7 +56,7 @@ export async function originHead(state: Pick<LabState, 'origin'>): Promise<strin
   return r?.code === 0 ? r.stdout.toString('utf8').trim() : undefined;
 }
 
-/** The origin's model files at `rev`, read from its git objects (as the agents read them). */
-export async function originFiles(state: Pick<LabState, 'origin'>, rev: string): Promise<VirtualFile[]> {
-  return (await asLabError(readRevisionFiles(state.origin, rev))).files;
+/** The validation of the origin's fleet at `rev`, read from its git objects by the one pipeline (as the agents read it). */
+export async function originEvaluation(state: Pick<LabState, 'origin'>, rev: string): Promise<Report> {
+  return (await asLabError(evaluateRepository({ repo: state.origin, revision: rev }, []))).report;
 }

@@ -10,7 +10,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify, type WebhookBody } from '../../report/chat/webhook/index.js';
+import { DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, verify } from '../../report/chat/webhook/index.js';
 
 /** One delivery as the receiver logged it. */
 export interface ChatDelivery {
@@ -110,15 +110,6 @@ export function readChatLog(path: string): ChatDelivery[] {
     }
   }
   return out;
-}
-
-/** A delivery's body, parsed (the generic webhook's JSON). */
-export function chatBody(d: ChatDelivery): WebhookBody | undefined {
-  try {
-    return JSON.parse(d.body) as WebhookBody;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The lab's GitHub emulator: only the lab's repository exists; the token is the lab's. */

@@ -145,16 +145,13 @@ async function runOn(state: LabState, opts: RunOptions): Promise<RunReport> {
  */
 export async function labPulls(state: LabState, opts: { imageBytes: number; say: Say }): Promise<RunReport> {
   const say = opts.say;
-  const dir = state.dir;
   const t = state.topology!;
   const cores = t.sites.filter((s) => s.role === 'hub');
   // CI pushes in China: to the core of the `cn` area (the Harbor that replicates), else the first core.
   const source = cores.find((c) => c.area === 'cn') ?? cores[0]!;
   const stamp = Date.now().toString(36);
-  const imagesDir = join(dir, 'images', stamp);
-  const mirrorImage = buildTestImage(join(imagesDir, 'mirror'), { tag: `mirror-${stamp}`, bytes: opts.imageBytes });
-  const directImage = buildTestImage(join(imagesDir, 'direct'), { tag: `direct-${stamp}`, bytes: opts.imageBytes });
-  for (const img of [mirrorImage, directImage]) await pushImage(source.ns, source.registry!.url, img);
+  const mirrorImage = await labPushImage(state, source.name, { tag: `mirror-${stamp}`, bytes: opts.imageBytes });
+  const directImage = await labPushImage(state, source.name, { tag: `direct-${stamp}`, bytes: opts.imageBytes });
   say(
     `images: pushed ${mirrorImage.repo}:${mirrorImage.tag} and :${directImage.tag} (${formatBytes(mirrorImage.size)} each, random layers) ` +
       `to ${source.name} ${source.registry!.url}`,

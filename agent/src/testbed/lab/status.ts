@@ -1,12 +1,12 @@
 // `lab status`: the lab's sites (namespaces up), tunnels (WireGuard handshake age and bytes, from `wg show`
 // in each site's namespace), agents (running, applied revision, drift, refusals) and services, as data and
-// as tables; and what the agents reported to the lab's receivers (chat messages, commit statuses).
+// as tables; and where the agents report (the GitHub emulator, the chat receiver and its messages so far).
 import { resolve } from 'node:path';
-import { agentState, GITHUB_TOKEN_ENV } from './agents.js';
+import { agentState } from './agents.js';
 import { formatBytes } from './images.js';
 import { labInterfaces } from './network.js';
 import { originHead } from './origin.js';
-import { inNs, isSame, LabError, loadState, namespaceExists, type LabState } from './processes.js';
+import { inNs, isSame, loadState, namespaceExists, type LabState } from './processes.js';
 import { readChatLog, type ChatDelivery } from './receivers.js';
 import { siteOf } from './topology.js';
 
@@ -169,29 +169,4 @@ export function formatStatus(s: LabStatus): string {
 /** What the lab's chat receiver got so far (every delivery, with its raw body and signature check). */
 export function labChatMessages(state: Pick<LabState, 'report'>): ChatDelivery[] {
   return state.report?.chat ? readChatLog(state.report.chat.log) : [];
-}
-
-export interface LabCommitStatus {
-  context: string;
-  state: string;
-  description: string | null;
-  created_at: string;
-}
-
-/** The commit statuses of a revision at the lab's GitHub emulator, newest first (GitHub's order). */
-export async function labCommitStatuses(state: Pick<LabState, 'report' | 'services' | 'secrets'>, sha: string): Promise<LabCommitStatus[]> {
-  const url = state.services?.githubUrl;
-  const repo = state.report?.github?.repo;
-  if (!url || !repo) throw new LabError('The lab does not report commit statuses (lab up without report.github).');
-  const out: LabCommitStatus[] = [];
-  for (let page = 1; ; page++) {
-    const res = await fetch(`${url}/repos/${repo}/commits/${sha}/statuses?per_page=100&page=${page}`, {
-      headers: { authorization: `token ${state.secrets[GITHUB_TOKEN_ENV]}`, accept: 'application/vnd.github+json' },
-      signal: AbortSignal.timeout(5000),
-    });
-    if (!res.ok) throw new LabError(`the GitHub emulator answered ${res.status}: ${await res.text()}`);
-    const list = (await res.json()) as LabCommitStatus[];
-    out.push(...list);
-    if (list.length < 100) return out;
-  }
 }

@@ -7,8 +7,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { listModelFiles } from '../../model/loader.js';
-import { validateFiles } from '../../policy/validate.js';
+import type { VirtualFile } from '../../model/loader.js';
+import { evaluateRepository } from '../../reconcile/pipeline.js';
 import { GITHUB_TOKEN_ENV, LAB_GITHUB_REPO, startGatewayAgent, startNodes, waitForApplied, waitNodes, type StartedNodes } from './agents.js';
 import { LAB_CHAT_SECRET_ENV, labFleet } from './fleet.js';
 import { fleetSites, selectSites } from './fleet-sites.js';
@@ -24,7 +24,7 @@ import {
   type Delivery,
 } from './delivery.js';
 import { buildHostLink, buildInternet, buildSiteNetwork, HOST_ADDRESS, labInterfaces, waitReachable } from './network.js';
-import { makeOrigin } from './origin.js';
+import { makeOrigin, originEvaluation } from './origin.js';
 import { assertLabCanRun } from './preflight.js';
 import { LabError, loadState, namespaceExists, saveState, statePath, type LabProcess, type LabState } from './processes.js';
 import { WEBHOOK_SECRET_ENV } from './push-hook.js';
@@ -102,27 +102,18 @@ async function up(opts: UpOptions): Promise<LabState> {
       `The network namespace ${opts.prefix}-inet exists: another lab uses the prefix ${opts.prefix}; run \`mirrornet lab down\` for it first.`,
     );
 
-  // The fleet and the lab's copy of it.
+  // The fleet (read and validated by the one pipeline, as the agents read it) and the lab's copy of it.
   const repo = resolve(opts.repo);
-  const { files, findings } = listModelFiles(repo);
-  const report = validateFiles(files);
-  if (findings.some((f) => f.severity === 'error') || !report.valid) {
-    throw new LabError(
-      `The fleet in ${repo} is invalid (${report.errors.length + findings.length} errors): run \`mirrornet validate --repo ${repo}\` and fix it first.`,
-    );
+  const { report } = await evaluateRepository({ repo }, []);
+  if (!report.valid) {
+    throw new LabError(`The fleet in ${repo} is invalid (${report.errors.length} errors): run \`mirrornet validate --repo ${repo}\` and fix it first.`);
   }
-  const sites = selectSites(fleetSites(files), opts.sites);
+  // A valid fleet's files are the model files the repository lists, every one parsed.
+  const files: VirtualFile[] = report.fleet.files.map((f) => ({ path: f.path, content: f.text }));
+  const sites = selectSites(fleetSites(report.fleet), opts.sites);
   const topology = labTopology(sites, { prefix: opts.prefix, nodes: opts.nodes });
   const keys = Object.fromEntries(topology.sites.map((s) => [s.name, wgKeyPair()] as const));
   const lab = labFleet(files, { topology, publicKeys: Object.fromEntries(Object.entries(keys).map(([k, v]) => [k, v.publicKey])) });
-  const labReport = validateFiles(lab.files);
-  if (!labReport.valid)
-    throw new LabError(
-      `The lab's copy of the fleet is invalid (a bug in the lab): ${labReport.errors
-        .slice(0, 5)
-        .map((e) => `${e.file}:${e.line} ${e.rule} ${e.message}`)
-        .join('; ')}`,
-    );
   const ifaces = labInterfaces(lab.links);
   for (const i of ifaces) {
     if (existsSync(`/var/run/wireguard/${i.iface}.sock`))
@@ -195,6 +186,15 @@ async function up(opts: UpOptions): Promise<LabState> {
   // The origin: a bare repository holding the lab's fleet, one commit; with `pushWebhook`, every later push
   // to main is a signed push webhook to every agent (its post-receive hook), as GitHub would send.
   const head = await makeOrigin(state, lab.files, `mirrornet lab: ${topology.sites.length} sites from ${repo}, every link WireGuard`);
+  // The lab's copy as the agents will read it, from the origin's git objects through the one pipeline.
+  const origin = await originEvaluation(state, head);
+  if (!origin.valid)
+    throw new LabError(
+      `The lab's copy of the fleet does not validate (a bug in the lab): ${origin.errors
+        .slice(0, 5)
+        .map((e) => `${e.file}:${e.line} ${e.rule} ${e.message}`)
+        .join('; ')}`,
+    );
   say(`origin: ${state.origin} at ${head.slice(0, 12)}${opts.pushWebhook ? ' (a push to main is a push webhook to every agent)' : ''}`);
 
   // The network: namespaces recorded before they are made.
