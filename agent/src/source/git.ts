@@ -1,6 +1,7 @@
-// The one git module: every git command mirrornet runs goes through runGit (plumbing with binary output and
-// standard input, no prompts, no optional locks), and the revision helpers everyone shares. The agent's own
-// clone (clone.ts) and a revision's model files (revision-files.ts) build on it.
+// The one git module (with clone.ts): runGit runs git's plumbing with binary output and standard input, no
+// prompts, no optional locks, and holds the revision helpers everyone shares. The agent's own clone (clone.ts)
+// clones, fetches and checks out through simple-git and asks everything else through runGit; a revision's
+// model files (revision-files.ts) are read through runGit. No other file runs git.
 import { spawn } from 'node:child_process';
 import { lookup } from 'node:dns/promises';
 import { MirrornetError } from '../errors.js';
