@@ -43,9 +43,15 @@ function wgEnds(link: FleetLink, site: string): WgEnds | undefined {
   return link.local === site ? { mine: link.link.local, theirs: link.link.remote } : { mine: link.link.remote, theirs: link.link.local };
 }
 
-export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: RoutePlan = computeRoutes(fleet)): Desired {
+/** The site of that name, or the CompileError saying which sites there are. */
+export function siteOf(fleet: Fleet, siteName: string): SiteEntry {
   const site = fleet.sites.get(siteName);
   if (!site) throw new CompileError(`There is no site "${siteName}" in the repository: use one of ${[...fleet.sites.keys()].join(', ')}.`);
+  return site;
+}
+
+export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: RoutePlan = computeRoutes(fleet)): Desired {
+  const site = siteOf(fleet, siteName);
   if (roles.includes('hub') && site.role !== 'hub') throw new CompileError(`${siteName} is a region; the hub role is only for the cores.`);
   const notes: string[] = [];
   const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [], notes };
