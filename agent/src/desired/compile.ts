@@ -7,6 +7,7 @@ import { DFDAEMON_BLOB_RULE, DFDAEMON_CONFIG, DFDAEMON_DEFAULTS, DFDAEMON_STORAG
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
+import { desiredHarbor } from './harbor.js';
 import type {
   Desired,
   DesiredCloud,
@@ -109,7 +110,7 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
       const peerNames = new Set<string>();
       for (const r of harbor.replication) for (const n of [r.source, r.destination]) if (n !== harbor.name) peerNames.add(n);
       const peers = [...peerNames].flatMap((n) => (fleet.harbors.get(n) ? [fleet.harbors.get(n)!.value] : []));
-      desired.harbor = { instance: harbor, peers };
+      desired.harbor = desiredHarbor(harbor, peers);
     }
   }
 

@@ -136,7 +136,7 @@ export function buildProviders(config: ProviderConfig, roles: readonly Role[]): 
           ...(hb.passwordRef ? { passwordRef: hb.passwordRef } : {}),
         });
         const peers = parseUrlMap(hb.peerUrls ?? '');
-        return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>;
+        return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p) }) as Provider<unknown>;
       },
     ),
   );

@@ -138,9 +138,10 @@ describe('desired state joined per role (desiredForRoles)', function () {
   it("a core's hub-only host has its Harbor and the peer its replication names, and nothing of the gateway", function () {
     const hub = ok(desiredForRoles('cn-beijing', byRole.get('cn-beijing')!, ['hub']));
     assert.equal(hub.harbor?.instance.name, 'harbor-cn-beijing');
+    // Its Harbor objects are compiled with it: the endpoint to the peer its replication names.
     assert.deepEqual(
-      hub.harbor?.peers.map((p) => p.name),
-      ['harbor-ap-singapore'],
+      hub.harbor?.objects.registries.filter((r) => r.peer).map((r) => [r.name, r.peer, r.url]),
+      [['mirrornet-harbor-ap-singapore', 'harbor-ap-singapore', 'https://harbor.sg.mirrornet.internal']],
     );
     assert.deepEqual(hub.routes, []);
     assert.deepEqual(hub.wireguard, []);

@@ -3,7 +3,6 @@
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
 import type { Desired, Role } from '../../desired/types.js';
-import { desiredHarborObjects } from '../../desired/harbor.js';
 import type { Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
@@ -155,21 +154,8 @@ function itemize(desired: Desired): Items {
         }),
       );
     }
-    let registries: ReturnType<typeof desiredHarborObjects>['registries'] = [];
-    try {
-      registries = desiredHarborObjects(desired.harbor).registries;
-    } catch {
-      registries = inst.endpoints.map((e) => ({
-        name: e.name,
-        type: e.type,
-        url: e.url,
-        insecure: e.insecure,
-        text: '',
-        ...(e.accessKey ? { accessKey: e.accessKey } : {}),
-        ...(e.accessSecret ? { secretRef: e.accessSecret } : {}),
-      }));
-    }
-    for (const e of registries) {
+    // The endpoints as compiled (declared ones and one to each peer core), as the harbor-api provider creates them.
+    for (const e of desired.harbor.objects.registries) {
       add(
         items,
         'harbor-endpoints',
