@@ -48,7 +48,8 @@ const TRAITS: Record<ProviderId, GuardrailTraits> = {
   docker: { driftKey: 'docker', countDeletions: deletesResource },
   dragonfly: { driftKey: 'dragonfly', countDeletions: deletesResource },
   postgres: { driftKey: 'harbor', countDeletions: deletesResource },
-  'harbor-config': { driftKey: 'harbor', countDeletions: deletesResource },
+  // Never deletes: the harbor.yml of a running Harbor is left alone when its instance goes away.
+  'harbor-config': { driftKey: 'harbor', countDeletions: () => [] },
   'harbor-api': { driftKey: 'harbor', countDeletions: deletesResource },
 };
 

@@ -85,15 +85,22 @@ export function isProtected(destination: string, guardrails: Pick<Guardrails, 'p
   });
 }
 
-/** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
-export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
-  const reasons: string[] = [];
-  // What is really removed: each provider says how its changes count (a route-table batch names its routes).
-  const removed: (Removal & { provider: ProviderId })[] = plan.changes.flatMap((c) =>
+/**
+ * Pure: what the changes remove for good, as each provider counts its own (a route-table batch names its
+ * routes). The guardrails count these, and so does the pull request's estimate of them.
+ */
+export function removalsOf(changes: readonly Change[]): (Removal & { provider: ProviderId })[] {
+  return changes.flatMap((c) =>
     guardrailTraits(c.provider)
       .countDeletions(c)
       .map((r) => ({ ...r, provider: c.provider })),
   );
+}
+
+/** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
+export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
+  const reasons: string[] = [];
+  const removed = removalsOf(plan.changes);
   const max = guardrails?.maxDeletionsPerApply;
   if (max !== undefined && removed.length > max) {
     reasons.push(

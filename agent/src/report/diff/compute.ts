@@ -6,7 +6,7 @@ import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
-import { guardrailTrips } from './guardrails.js';
+import { guardrailTrips, type SiteChange } from './guardrails.js';
 import {
   CATEGORIES,
   type Category,
@@ -239,6 +239,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const base = baseSide.fleet;
   const head = headSide.fleet;
   const sites: SiteDiff[] = [];
+  const compared: SiteChange[] = [];
   const names = [...new Set([...base.sites.keys(), ...head.sites.keys()])].sort();
   for (const name of names) {
     const b = base.sites.get(name);
@@ -250,7 +251,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     const entry = (h ?? b)!;
     const counts = { add: 0, change: 0, remove: 0 };
     for (const c of changes) counts[c.action]++;
-    sites.push({
+    const siteDiff: SiteDiff = {
       site: name,
       role: entry.role,
       area: entry.value.area,
@@ -261,7 +262,9 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       counts,
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
       notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
-    });
+    };
+    sites.push(siteDiff);
+    compared.push({ diff: siteDiff, ...(bd ? { before: bd } : {}), ...(hd ? { after: hd } : {}) });
   }
 
   // Links: by id (both ends sorted), the first declaration wins as in the route computation.
@@ -300,7 +303,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status: linkStatus.get(id) ?? 'unchanged' });
   }
 
-  const guarded = guardrailTrips(base, head, sites);
+  const guarded = guardrailTrips(base, head, compared);
   return {
     sites,
     links,
