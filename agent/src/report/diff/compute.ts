@@ -2,6 +2,7 @@
 // applies (gateway+node for regions, gateway+hub for cores), as the pipeline compiled it, split each into items
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
+import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
@@ -36,7 +37,10 @@ function show(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Dotted keys to display strings; arrays of scalars stay one value, arrays of objects go by index. */
+/**
+ * An item's fields as a person reads them: dotted keys to display strings; arrays of scalars stay one value,
+ * arrays of objects go by index. Display only: items are compared by microdiff (fieldChanges).
+ */
 function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
   if (value === undefined) return out;
   if (value === null || typeof value !== 'object') {
@@ -178,16 +182,13 @@ function itemize(desired: Desired): Items {
   return items;
 }
 
+/** The fields that differ, in the order of the item before (then the fields only after has). */
 function fieldChanges(before: Record<string, string> | undefined, after: Record<string, string> | undefined): FieldChange[] {
-  const keys = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])];
-  const out: FieldChange[] = [];
-  for (const k of keys) {
-    const b = before?.[k];
-    const a = after?.[k];
-    if (b === a) continue;
-    out.push({ field: k, ...(b !== undefined ? { before: b } : {}), ...(a !== undefined ? { after: a } : {}) });
-  }
-  return out;
+  return microdiff(before ?? {}, after ?? {}).map((d) => ({
+    field: String(d.path[0]),
+    ...(d.type !== 'CREATE' ? { before: String(d.oldValue) } : {}),
+    ...(d.type !== 'REMOVE' ? { after: String(d.value) } : {}),
+  }));
 }
 
 function diffItems(before: Items, after: Items): ItemChange[] {
