@@ -100,7 +100,7 @@ export interface BundleInput {
   /** The channel the site manifests are published for (default main). */
   channel?: string;
   guardrails: Guardrails | null;
-  /** Every site's content (reconcile/pipeline.ts compileByRole). */
+  /** Every site's content (its roles as reconcile/pipeline.ts evaluateRepository compiles them). */
   sites: ReadonlyMap<string, SiteContent>;
 }
 

@@ -14,7 +14,7 @@ import { hostSecrets } from '../host/secrets.js';
 import type { Guardrails } from '../model/schema.js';
 import { formatText } from '../policy/format.js';
 import { fleetOutline, judgeRemovals, type FleetOutline } from '../reconcile/fleet-guard.js';
-import { compileByRole, evaluateRepository, type Evaluation } from '../reconcile/pipeline.js';
+import { evaluateRepository, type Evaluation, type SiteSelection } from '../reconcile/pipeline.js';
 import { isSecretReference } from '../redact.js';
 import { git } from '../source/git.js';
 import { UsageError, UserError } from './errors.js';
@@ -90,9 +90,10 @@ export class PublishRefused extends UserError {
   }
 }
 
-async function evaluate(repo: string, revision: string): Promise<Evaluation> {
+/** One revision through the one pipeline: 'all' compiles every site per role (the bundle's layers); [] only validates. */
+async function evaluate(repo: string, revision: string, select: 'all' | SiteSelection[]): Promise<Evaluation> {
   try {
-    return await evaluateRepository({ repo, revision }, []);
+    return await evaluateRepository({ repo, revision }, select);
   } catch (err) {
     if (err instanceof MirrornetError) throw new UserError(`--revision ${revision}: ${err.userMessage}`, 2, { cause: err });
     throw err;
@@ -122,7 +123,7 @@ function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   const out = new Map<string, SiteContent>();
   const failed: string[] = [];
   const notifications = report.fleet.policies.notifications?.value;
-  for (const [site, compiled] of compileByRole(report)) {
+  for (const [site, compiled] of evaluation.sites) {
     if ('error' in compiled) {
       failed.push(`${site}: ${compiled.error}`);
       continue;
@@ -160,7 +161,7 @@ async function judgeAgainst(repo: string, base: string, evaluation: Evaluation, 
       () => false,
     );
     if (!exists) return;
-    const before = await evaluate(repo, base);
+    const before = await evaluate(repo, base, []);
     if (!before.report.valid) return;
     at = fleetAt(before);
   }
@@ -201,7 +202,7 @@ async function pushBundle(client: OciClient, bundle: Bundle, channel: string, si
 
 /** Validate, judge, build, sign and push one revision. */
 export async function publishRevision(req: PublishRequest): Promise<Published> {
-  const evaluation = await evaluate(req.repo, req.revision);
+  const evaluation = await evaluate(req.repo, req.revision, 'all');
   const sites = contentOf(evaluation);
   const revision = evaluation.revision;
   if (!TAG.test(revision)) throw new UserError(`${revision} cannot be a tag.`, 2);

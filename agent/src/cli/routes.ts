@@ -1,24 +1,33 @@
-import { buildFleet } from '../model/fleet.js';
-import { loadRepo, RepoNotFoundError } from '../model/loader.js';
+// `mirrornet routes`: the routes every site gets from the links and the routing policy, computed from the
+// fleet as the one pipeline validates it; an invalid fleet is refused with its findings, as plan refuses it.
+import type { Fleet } from '../model/fleet.js';
+import { RepoNotFoundError } from '../model/loader.js';
 import { computeRoutes } from '../net/routes.js';
+import { formatText } from '../policy/format.js';
+import { validateWorkTree } from '../reconcile/pipeline.js';
 import { UserError } from './errors.js';
 import type { Io } from './io.js';
 
+/** Exit 0 printed, 1 invalid fleet or unknown site, 2 no repository. */
 export function routesCommand(opts: { repo: string; site?: string }, io: Io): number {
-  let load;
+  let report;
   try {
-    load = loadRepo(opts.repo);
+    report = validateWorkTree(opts.repo);
   } catch (err) {
     if (err instanceof RepoNotFoundError) throw new UserError(err.userMessage, 2, { cause: err });
     throw err;
   }
-  const { fleet } = buildFleet(load);
+  if (!report.valid) {
+    io.stderr(formatText(report));
+    throw new UserError(`The repository is invalid (${report.errors.length} errors, above): no routes were computed. Fix it and try again.`, 1);
+  }
+  const { fleet } = report;
   if (opts.site && !fleet.sites.has(opts.site)) throw new UserError(`There is no site "${opts.site}": use one of ${[...fleet.sites.keys()].join(', ')}.`);
   io.stdout(renderRoutes(fleet, opts.site));
   return 0;
 }
 
-function renderRoutes(fleet: ReturnType<typeof buildFleet>['fleet'], only?: string): string {
+function renderRoutes(fleet: Fleet, only?: string): string {
   const plan = computeRoutes(fleet);
   const lines: string[] = [];
   for (const [site, routes] of [...plan.tables].sort(([a], [b]) => (a < b ? -1 : 1))) {

@@ -7,6 +7,7 @@ import { DFDAEMON_BLOB_RULE, DFDAEMON_CONFIG, DFDAEMON_DEFAULTS, DFDAEMON_STORAG
 import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
+import { desiredHarbor } from './harbor.js';
 import type {
   Desired,
   DesiredCloud,
@@ -43,9 +44,15 @@ function wgEnds(link: FleetLink, site: string): WgEnds | undefined {
   return link.local === site ? { mine: link.link.local, theirs: link.link.remote } : { mine: link.link.remote, theirs: link.link.local };
 }
 
-export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: RoutePlan = computeRoutes(fleet)): Desired {
+/** The site of that name, or the CompileError saying which sites there are. */
+export function siteOf(fleet: Fleet, siteName: string): SiteEntry {
   const site = fleet.sites.get(siteName);
   if (!site) throw new CompileError(`There is no site "${siteName}" in the repository: use one of ${[...fleet.sites.keys()].join(', ')}.`);
+  return site;
+}
+
+export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: RoutePlan = computeRoutes(fleet)): Desired {
+  const site = siteOf(fleet, siteName);
   if (roles.includes('hub') && site.role !== 'hub') throw new CompileError(`${siteName} is a region; the hub role is only for the cores.`);
   const notes: string[] = [];
   const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [], notes };
@@ -103,7 +110,7 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
       const peerNames = new Set<string>();
       for (const r of harbor.replication) for (const n of [r.source, r.destination]) if (n !== harbor.name) peerNames.add(n);
       const peers = [...peerNames].flatMap((n) => (fleet.harbors.get(n) ? [fleet.harbors.get(n)!.value] : []));
-      desired.harbor = { instance: harbor, peers };
+      desired.harbor = desiredHarbor(harbor, peers);
     }
   }
 

@@ -3,7 +3,8 @@
 // endpoints (declared ones and one to each other core it replicates with, authenticated as that core's
 // replication robot), replication policies and robot accounts. Pure, like the rest of desired/: secrets stay
 // references (the harbor-api provider resolves them when it reads and applies), nothing here reads a host.
-// Shared by the harbor-api provider and the pull request diff.
+// Computed once, in compile(): the harbor-api provider and the pull request diff both read them from the
+// desired state. What only a host knows (the URL it reaches another core by) the provider lays over them.
 import { quotaBytes, type HarborInstance } from '../model/schema.js';
 import type { DesiredHarbor } from './types.js';
 
@@ -71,13 +72,8 @@ export interface DesiredHarborObjects {
   notes: string[];
 }
 
-/** How this agent names and reaches the other cores (set where the agent is configured). */
-export interface HarborObjectsOptions {
-  /** The URL this core's Harbor uses for another core (default: its externalUrl). MIRRORNET_HARBOR_PEER_URLS. */
-  peerUrl?: (peer: HarborInstance) => string | undefined;
-  /** Harbor's robot name prefix (default `robot$`). */
-  robotPrefix?: string;
-}
+/** Harbor's default robot name prefix: the access key of another core's robot is `robot$<name>`. */
+export const ROBOT_PREFIX = 'robot$';
 
 function peerEndpointName(peer: string): string {
   return `mirrornet-${peer}`;
@@ -101,8 +97,12 @@ function replicationRobotOf(peer: HarborInstance, instance: HarborInstance, dire
   return [...candidates].sort((a, b) => score(b) - score(a))[0];
 }
 
-export function desiredHarborObjects(d: DesiredHarbor, opts: HarborObjectsOptions = {}): DesiredHarborObjects {
-  const inst = d.instance;
+/** A core's Harbor: its HarborInstance and the objects it asks for, given the other Harbors its replication rules name. */
+export function desiredHarbor(inst: HarborInstance, peers: readonly HarborInstance[]): DesiredHarbor {
+  return { instance: inst, objects: harborObjects(inst, peers) };
+}
+
+function harborObjects(inst: HarborInstance, peers: readonly HarborInstance[]): DesiredHarborObjects {
   const notes: string[] = [];
   const projects: DesiredProject[] = inst.projects.map((p) => ({
     name: p.name,
@@ -146,7 +146,7 @@ export function desiredHarborObjects(d: DesiredHarbor, opts: HarborObjectsOption
     });
   }
   for (const [peerName, direction] of peerDirection) {
-    const peer = d.peers.find((p) => p.name === peerName);
+    const peer = peers.find((p) => p.name === peerName);
     if (!peer) {
       notes.push(
         `Harbor ${inst.name}: the replication rules name ${peerName}, which is not a HarborInstance in the repository; ` +
@@ -165,11 +165,11 @@ export function desiredHarborObjects(d: DesiredHarbor, opts: HarborObjectsOption
     registries.push({
       name: peerEndpointName(peer.name),
       type: 'harbor',
-      url: opts.peerUrl?.(peer) ?? peer.externalUrl,
+      url: peer.externalUrl,
       insecure: false,
       text: `mirrornet: replication ${direction === 'push' ? 'to' : 'from'} ${peer.name}`,
       peer: peer.name,
-      ...(robot ? { accessKey: `${opts.robotPrefix ?? 'robot$'}${robot.name}`, secretRef: robot.secret } : {}),
+      ...(robot ? { accessKey: `${ROBOT_PREFIX}${robot.name}`, secretRef: robot.secret } : {}),
     });
   }
   const robots: DesiredRobot[] = inst.robots.map((r) => {

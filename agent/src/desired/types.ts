@@ -1,5 +1,6 @@
 // The desired state of one host: what the agent should make true, per provider. Pure data.
 import type { HarborInstance } from '../model/schema.js';
+import type { DesiredHarborObjects } from './harbor.js';
 import type { HuaweiRouteType } from '../model/constraints/huaweicloud-vpc.js';
 
 export type Role = 'gateway' | 'node' | 'hub';
@@ -87,10 +88,10 @@ export interface DesiredCloud {
 }
 
 export interface DesiredHarbor {
-  /** The HarborInstance of this core, as in the repository (secrets as references). */
+  /** The HarborInstance of this core, as in the repository (secrets as references): harbor.yml and its database. */
   instance: HarborInstance;
-  /** The other Harbors its replication rules name (for registry endpoints and robots). */
-  peers: HarborInstance[];
+  /** The Harbor objects it asks for through Harbor's API (desired/harbor.ts), endpoints to its peers included. */
+  objects: DesiredHarborObjects;
 }
 
 export interface Desired {

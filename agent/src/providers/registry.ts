@@ -1,7 +1,8 @@
 // The one provider registry: which providers a host runs, in apply order (tunnels before the routes that
 // use them), built with their clients passed in, and what the guardrails need to know about each — its key
 // in policies/guardrails.yaml `drift`, how its changes count as deletions, and (for host routes) which
-// route carries the agent's own connection. The reconcile engine asks here and never names a provider.
+// route carries the agent's own connection and what to call it. The reconcile engine asks here and never
+// names a provider; the pull request's removal estimate (report/diff/guardrails.ts) counts through the engine.
 import type { Role } from '../desired/types.js';
 import { MirrornetError } from '../errors.js';
 import type { SecretResolver } from '../host/secrets.js';
@@ -26,8 +27,8 @@ interface GuardrailTraits {
   /** The provider's key under `drift` in policies/guardrails.yaml. */
   driftKey: 'routes' | 'wireguard' | 'containerd' | 'docker' | 'dragonfly' | 'cloudRoutes' | 'harbor';
   countDeletions(change: Change): Removal[];
-  /** The id of the resource in the provider's actual state that carries traffic to an IPv4 address. */
-  carrier?(actual: unknown, address: number): string | undefined;
+  /** The resource in the provider's actual state that carries traffic to an IPv4 address: its id, and what a person calls it. */
+  carrier?(actual: unknown, address: number): { id: string; name: string } | undefined;
 }
 
 const deletesResource = (c: Change): Removal[] => (c.action === 'delete' ? [{ id: c.id }] : []);
@@ -37,7 +38,10 @@ const TRAITS: Record<ProviderId, GuardrailTraits> = {
   routes: {
     driftKey: 'routes',
     countDeletions: (c) => (c.action === 'delete' ? [{ id: c.id, route: 'host' }] : []),
-    carrier: (actual, address) => routeCarrying(actual as ActualRoutes, address),
+    carrier: (actual, address) => {
+      const id = routeCarrying(actual as ActualRoutes, address);
+      return id === undefined ? undefined : { id, name: `the route to ${id}` };
+    },
   },
   // One change updates a whole route table; it names the routes it drops.
   'huaweicloud-vpc': {
@@ -48,7 +52,8 @@ const TRAITS: Record<ProviderId, GuardrailTraits> = {
   docker: { driftKey: 'docker', countDeletions: deletesResource },
   dragonfly: { driftKey: 'dragonfly', countDeletions: deletesResource },
   postgres: { driftKey: 'harbor', countDeletions: deletesResource },
-  'harbor-config': { driftKey: 'harbor', countDeletions: deletesResource },
+  // Never deletes: the harbor.yml of a running Harbor is left alone when its instance goes away.
+  'harbor-config': { driftKey: 'harbor', countDeletions: () => [] },
   'harbor-api': { driftKey: 'harbor', countDeletions: deletesResource },
 };
 
@@ -136,7 +141,7 @@ export function buildProviders(config: ProviderConfig, roles: readonly Role[]): 
           ...(hb.passwordRef ? { passwordRef: hb.passwordRef } : {}),
         });
         const peers = parseUrlMap(hb.peerUrls ?? '');
-        return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p.name) }) as Provider<unknown>;
+        return createHarborApiProvider(clientFor, secrets, { peerUrl: (p) => peers.get(p) }) as Provider<unknown>;
       },
     ),
   );

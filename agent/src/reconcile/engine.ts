@@ -1,7 +1,9 @@
 // One reconcile of one host: read every provider's actual state, diff against the desired state (pure),
 // guard, apply provider by provider, and record the inventory after each provider so a crash never loses
-// track of what was created. applyRevision is that whole path for a new revision, the one `mirrornet apply`
-// and the agent share; the agent's drift healing uses the same planHost, guard and applyHost.
+// track of what was created. reconcileHost is plan -> guard -> apply, for a new revision and for the agent's
+// drift healing alike; applyRevision adds the record of a new revision, the path `mirrornet apply` and the
+// agent share. No provider is named here: what a provider's changes mean to the guardrails is asked of the
+// provider registry.
 import type { Logger } from 'pino';
 import type { Desired } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
@@ -85,15 +87,22 @@ export function isProtected(destination: string, guardrails: Pick<Guardrails, 'p
   });
 }
 
-/** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
-export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
-  const reasons: string[] = [];
-  // What is really removed: each provider says how its changes count (a route-table batch names its routes).
-  const removed: (Removal & { provider: ProviderId })[] = plan.changes.flatMap((c) =>
+/**
+ * Pure: what the changes remove for good, as each provider counts its own (a route-table batch names its
+ * routes). The guardrails count these, and so does the pull request's estimate of them.
+ */
+export function removalsOf(changes: readonly Change[]): (Removal & { provider: ProviderId })[] {
+  return changes.flatMap((c) =>
     guardrailTraits(c.provider)
       .countDeletions(c)
       .map((r) => ({ ...r, provider: c.provider })),
   );
+}
+
+/** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
+export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
+  const reasons: string[] = [];
+  const removed = removalsOf(plan.changes);
   const max = guardrails?.maxDeletionsPerApply;
   if (max !== undefined && removed.length > max) {
     reasons.push(
@@ -112,10 +121,10 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
     for (const [provider, actual] of plan.actual) {
       const carrier = guardrailTraits(provider).carrier?.(actual, remote);
       if (carrier === undefined) continue;
-      const hit = plan.changes.find((c) => c.provider === provider && c.id === carrier && (c.action === 'delete' || c.action === 'update'));
+      const hit = plan.changes.find((c) => c.provider === provider && c.id === carrier.id && (c.action === 'delete' || c.action === 'update'));
       if (hit) {
         reasons.push(
-          `the plan would ${hit.action} the route to ${carrier}, which carries this agent's connection to its git remote ` +
+          `the plan would ${hit.action} ${carrier.name}, which carries this agent's connection to its git remote ` +
             `(${opts.remoteAddress}); that would lock the agent out.`,
         );
       }
@@ -165,11 +174,25 @@ export type RevisionOutcome =
   | { kind: 'failed'; plan: HostPlan; applied: Change[]; provider: ProviderId; error: Error }
   | { kind: 'applied'; plan: HostPlan; applied: Change[] };
 
+export interface ReconcileInput {
+  desired: Desired;
+  revision: string;
+  /** The guardrails in force. */
+  guardrails?: Guardrails;
+  /** The git remote's address (lockout protection), or how to find it: asked only when there is something to apply. */
+  remoteAddress?: string | (() => Promise<string | undefined>);
+}
+
 export interface RevisionHooks {
   /** Runs each named step (read, apply, record): the agent times them and names the failing one. */
   step?: <T>(name: 'read' | 'apply' | 'record', fn: () => Promise<T>) => Promise<T>;
   /** The plan, before the guardrails look at it. */
   planned?: (plan: HostPlan) => void;
+  /**
+   * Which of the plan's changes to apply (default: all of them); drift healing takes those of the components
+   * that heal. When it picks nothing pending, nothing is guarded or applied.
+   */
+  select?: (plan: HostPlan) => Change[];
   /** The plan passed the guardrails and is about to be applied. */
   applying?: (plan: HostPlan) => void;
   /** The revision is applied: add to the state before it is saved. */
@@ -177,24 +200,45 @@ export interface RevisionHooks {
 }
 
 /**
- * A new revision on this host: plan, guard, apply provider by provider, record. The one implementation for
- * `mirrornet apply` and the agent; the caller holds the host's lock.
+ * Plan, guard and apply provider by provider: the one path for a new revision (applyRevision) and for the
+ * agent's drift healing. The outcome's plan is what was guarded and applied (the selection, when there is one).
  */
-export async function applyRevision(
-  input: { desired: Desired; revision: string; guardrails?: Guardrails; remoteAddress?: string },
+export async function reconcileHost(
+  input: ReconcileInput,
   deps: HostDeps,
   store: StateStore,
   state: AgentState,
   hooks: RevisionHooks = {},
 ): Promise<RevisionOutcome> {
   const step = hooks.step ?? ((_name, fn) => fn());
-  const plan = await step('read', () => planHost(input.desired, input.revision, deps, state));
-  hooks.planned?.(plan);
-  const refusal = guard(plan, input.guardrails, input.remoteAddress ? { remoteAddress: input.remoteAddress } : {});
+  const planned = await step('read', () => planHost(input.desired, input.revision, deps, state));
+  hooks.planned?.(planned);
+  const plan = hooks.select ? { ...planned, changes: hooks.select(planned) } : planned;
+  const pending = pendingChanges(plan).length > 0;
+  if (hooks.select && !pending) return { kind: 'applied', plan, applied: [] };
+  const remoteAddress = pending && typeof input.remoteAddress === 'function' ? await input.remoteAddress() : input.remoteAddress;
+  const refusal = guard(plan, input.guardrails, typeof remoteAddress === 'string' ? { remoteAddress } : {});
   if (refusal) return { kind: 'blocked', plan, refusal };
   hooks.applying?.(plan);
   const result = await step('apply', () => applyHost(plan, input.desired, deps, store, state));
   if (result.error) return { kind: 'failed', plan, applied: result.applied, provider: result.error.provider, error: result.error.error };
+  return { kind: 'applied', plan, applied: result.applied };
+}
+
+/**
+ * A new revision on this host: plan, guard, apply provider by provider (reconcileHost), record. The one
+ * implementation for `mirrornet apply` and the agent; the caller holds the host's lock.
+ */
+export async function applyRevision(
+  input: ReconcileInput,
+  deps: HostDeps,
+  store: StateStore,
+  state: AgentState,
+  hooks: Omit<RevisionHooks, 'select'> = {},
+): Promise<RevisionOutcome> {
+  const outcome = await reconcileHost(input, deps, store, state, hooks);
+  if (outcome.kind !== 'applied') return outcome;
+  const step = hooks.step ?? ((_name, fn) => fn());
   await step('record', async () => {
     state.site = input.desired.site;
     state.appliedRevision = input.revision;
@@ -203,5 +247,5 @@ export async function applyRevision(
     await hooks.recording?.(state);
     await store.save(state);
   });
-  return { kind: 'applied', plan, applied: result.applied };
+  return outcome;
 }

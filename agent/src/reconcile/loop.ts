@@ -8,10 +8,10 @@ import type { Guardrails } from '../model/schema.js';
 import { MirrornetError, SourceError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
-import type { ProviderId } from '../providers/types.js';
+import type { Change, ProviderId } from '../providers/types.js';
 import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
-import { applyHost, applyRevision, guard, pendingChanges, planHost, type HostDeps, type HostPlan } from './engine.js';
+import { applyRevision, pendingChanges, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
 import { judgeRemovals } from './fleet-guard.js';
 import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
@@ -347,9 +347,8 @@ export class Agent {
 
   private async applyRevision(state: AgentState, revision: string, applied: Applied, guardrails: Guardrails | undefined, log: Logger): Promise<TickResult> {
     const { desired } = applied;
-    const remoteAddress = await this.remoteAddress();
     const outcome = await applyRevision(
-      { desired, revision, ...(guardrails ? { guardrails } : {}), ...(remoteAddress ? { remoteAddress } : {}) },
+      { desired, revision, ...(guardrails ? { guardrails } : {}), remoteAddress: () => this.remoteAddress() },
       this.deps,
       this.store,
       state,
@@ -415,64 +414,63 @@ export class Agent {
   private async driftTick(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {
     const { desired, guardrails } = applied;
     const modes = (guardrails?.drift ?? {}) as Record<string, DriftMode>;
-    const plan = await this.step('read', () => planHost(desired, revision, this.deps, state));
-    const pending = pendingChanges(plan);
-    const byComponent = new Map<ProviderId, typeof pending>();
-    for (const c of pending) byComponent.set(c.provider, [...(byComponent.get(c.provider) ?? []), c]);
     const healed: string[] = [];
     const alerted: string[] = [];
-    const healPlan: HostPlan = { ...plan, changes: [] };
-    for (const component of this.providerIds()) {
-      const changes = byComponent.get(component) ?? [];
-      this.metrics.drift.set({ component }, changes.length);
-      const fp = changes.length ? fingerprint(changes.map((c) => `${c.id}:${c.action}`).sort()) : '';
-      const known = state.drift[component];
-      if (changes.length && known !== fp) {
-        this.driftEvent(
-          'drift-detected',
-          revision,
-          `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`,
-          {
-            component,
-            changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })),
-          },
-        );
-        state.drift[component] = fp;
+    let pending: Change[] = [];
+    // Each component's drift is reported (once per distinct drift); those set to heal are healed through the
+    // engine, under the same guardrails as a new revision, lockout included.
+    const heal = (plan: HostPlan): Change[] => {
+      pending = pendingChanges(plan);
+      const toHeal: Change[] = [];
+      for (const component of this.providerIds()) {
+        const changes = pending.filter((c) => c.provider === component);
+        this.metrics.drift.set({ component }, changes.length);
+        const fp = changes.length ? fingerprint(changes.map((c) => `${c.id}:${c.action}`).sort()) : '';
+        const known = state.drift[component];
+        if (changes.length && known !== fp) {
+          this.driftEvent(
+            'drift-detected',
+            revision,
+            `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`,
+            { component, changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })) },
+          );
+          state.drift[component] = fp;
+        }
+        if (changes.length && (modes[guardrailTraits(component).driftKey] ?? 'alert') === 'heal') {
+          toHeal.push(...changes);
+          healed.push(component);
+        } else if (changes.length) alerted.push(component);
+        if (!changes.length && known) {
+          this.driftEvent('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again.`, { component });
+          delete state.drift[component];
+        }
       }
-      if (changes.length && (modes[guardrailTraits(component).driftKey] ?? 'alert') === 'heal') {
-        healPlan.changes.push(...changes);
-        healed.push(component);
-      } else if (changes.length) {
-        alerted.push(component);
-      }
-      if (!changes.length && known) {
-        this.driftEvent('drift-resolved', revision, `${this.opts.site}: ${component} matches ${revision.slice(0, 12)} again.`, { component });
-        delete state.drift[component];
-      }
-    }
-    if (healPlan.changes.length) {
-      // The same guardrails as a new revision, lockout included: healing never cuts the agent off its remote.
-      const remoteAddress = await this.remoteAddress();
-      const refusal = guard(healPlan, guardrails, remoteAddress ? { remoteAddress } : {});
-      if (refusal) {
-        this.driftEvent('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${refusal.reasons.join(' ')}`, { changes: summarize(healPlan) });
-        // Not healed after all: these components are only reported.
-        alerted.push(...healed.splice(0));
-      } else {
-        const result = await this.step('apply', () => applyHost(healPlan, desired, this.deps, this.store, state));
-        if (result.error) {
-          this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${result.error.provider}: ${userMessageOf(result.error.error)}`, {
-            component: result.error.provider,
-          });
-        } else {
-          // Healed: the drift is gone now; say so once.
-          for (const component of healed) {
-            this.metrics.drift.set({ component }, 0);
-            if (state.drift[component]) {
-              this.driftEvent('drift-resolved', revision, `${this.opts.site}: ${component} healed back to ${revision.slice(0, 12)}.`, { component });
-              delete state.drift[component];
-            }
-          }
+      return toHeal;
+    };
+    const outcome = await reconcileHost(
+      { desired, revision, ...(guardrails ? { guardrails } : {}), remoteAddress: () => this.remoteAddress() },
+      this.deps,
+      this.store,
+      state,
+      { step: (name, fn) => this.step(name, fn), select: heal },
+    );
+    if (outcome.kind === 'blocked') {
+      this.driftEvent('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${outcome.refusal.reasons.join(' ')}`, {
+        changes: summarize(outcome.plan),
+      });
+      // Not healed after all: these components are only reported.
+      alerted.push(...healed.splice(0));
+    } else if (outcome.kind === 'failed') {
+      this.driftEvent('apply-failed', revision, `${this.opts.site} failed to heal ${outcome.provider}: ${userMessageOf(outcome.error)}`, {
+        component: outcome.provider,
+      });
+    } else {
+      // Healed: the drift is gone now; say so once.
+      for (const component of healed) {
+        this.metrics.drift.set({ component }, 0);
+        if (state.drift[component]) {
+          this.driftEvent('drift-resolved', revision, `${this.opts.site}: ${component} healed back to ${revision.slice(0, 12)}.`, { component });
+          delete state.drift[component];
         }
       }
     }

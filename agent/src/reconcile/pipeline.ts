@@ -1,13 +1,15 @@
 // The one way from a repository to what every host should look like: read the model files (the work tree,
 // or a revision's git objects), validate the fleet, and compile the desired state of the sites asked for.
-// The agent's evaluation (in its child process), plan and apply, diff and pr-comment, and `npm start` all
-// come through here, so what CI shows for a pull request is what the agents will do.
-import { compile, CompileError } from '../desired/compile.js';
-import type { DesiredByRole } from '../desired/roles.js';
+// The agent's evaluation (in its child process), plan and apply, publish, validate and routes, diff and
+// pr-comment, and `npm start` all come through here, so what CI shows for a pull request is what the agents
+// will do. Each role of a site is compiled on its own and a host's roles are joined from those parts, so a
+// host that follows git and one that follows published bundles get the same desired state by construction.
+import { compile, CompileError, siteOf } from '../desired/compile.js';
+import { desiredForRoles, type DesiredByRole } from '../desired/roles.js';
 import { ROLES, type Desired, type Role } from '../desired/types.js';
-import type { SiteEntry } from '../model/fleet.js';
+import type { Fleet, SiteEntry } from '../model/fleet.js';
 import { loadListed } from '../model/loader.js';
-import { computeRoutes } from '../net/routes.js';
+import { computeRoutes, type RoutePlan } from '../net/routes.js';
 import { validateLoaded, validateRepo, type Report } from '../policy/validate.js';
 import { revisionOf } from '../source/git.js';
 import { readRevisionFiles } from '../source/revision-files.js';
@@ -37,33 +39,59 @@ export interface Evaluation {
   sites: Map<string, SiteDesired>;
 }
 
-export type SiteDesired = { desired: Desired } | { error: string };
+/**
+ * A site's desired state, or the sentence why it does not compile. `byRole`: what each role asked for
+ * compiles to on its own (a bundle's layers, desired/roles.ts); `desired`: those roles joined, what one
+ * host that runs them all applies.
+ */
+export type SiteDesired = { desired: Desired; byRole: DesiredByRole } | { error: string };
 
 /** Every role a site's hosts take together: the cores are gateways and hubs, regions gateways and nodes. */
 export function rolesOf(site: Pick<SiteEntry, 'role'>): Role[] {
   return site.role === 'hub' ? ['gateway', 'hub'] : ['gateway', 'node'];
 }
 
+/** Every role a host of the site can take: a core's host may also be a node; a region has no hub. */
+function everyRoleOf(site: Pick<SiteEntry, 'role'>): Role[] {
+  return ROLES.filter((r) => r !== 'hub' || site.role === 'hub');
+}
+
+/** One site: each role compiled on its own, and the roles its hosts take together (`joined`) joined. */
+function compileSite(fleet: Fleet, plan: RoutePlan, site: string, roles: readonly Role[], joined: readonly Role[]): SiteDesired {
+  try {
+    siteOf(fleet, site);
+    const byRole: DesiredByRole = {};
+    for (const role of roles) byRole[role] = compile(fleet, site, [role], plan);
+    const desired = desiredForRoles(site, byRole, joined);
+    return 'error' in desired ? desired : { desired, byRole };
+  } catch (err) {
+    if (!(err instanceof CompileError)) throw err;
+    return { error: err.userMessage };
+  }
+}
+
 /**
- * Compile the sites asked for ('all': every site with all its roles). An invalid fleet compiles nothing
- * unless `evenIfInvalid` (a pull request's base, shown as a best guess).
+ * Compile the sites asked for. 'all': every site, each role it can take compiled on its own (what a bundle
+ * carries) and joined for the roles its hosts take together. An invalid fleet compiles nothing unless
+ * `evenIfInvalid` (a pull request's base, shown as a best guess).
  */
 function compileSites(report: Report, select: 'all' | SiteSelection[], opts: { evenIfInvalid?: boolean } = {}): Map<string, SiteDesired> {
   const out = new Map<string, SiteDesired>();
   if (!report.valid && !opts.evenIfInvalid) return out;
   const { fleet } = report;
-  const wanted = select === 'all' ? [...fleet.sites.values()].map((s) => ({ site: s.name, roles: rolesOf(s) })) : select;
-  if (!wanted.length) return out;
+  if (select !== 'all' && !select.length) return out;
   const plan = computeRoutes(fleet);
-  for (const { site, roles } of wanted) {
-    try {
-      out.set(site, { desired: compile(fleet, site, roles, plan) });
-    } catch (err) {
-      if (!(err instanceof CompileError)) throw err;
-      out.set(site, { error: err.userMessage });
-    }
-  }
+  if (select === 'all') for (const s of fleet.sites.values()) out.set(s.name, compileSite(fleet, plan, s.name, everyRoleOf(s), rolesOf(s)));
+  else for (const { site, roles } of select) out.set(site, compileSite(fleet, plan, site, roles, roles));
   return out;
+}
+
+/**
+ * The one validation of a repository's work tree: every rule over its files. `mirrornet validate` and
+ * `routes` take their findings from here, as evaluateRepository does.
+ */
+export function validateWorkTree(repo: string): Report {
+  return validateRepo(repo);
 }
 
 /** Read, validate and compile: the repository at a revision to the validated fleet and the sites' desired states. */
@@ -75,7 +103,7 @@ export async function evaluateRepository(
   let revision: string;
   let report: Report;
   if (at.revision === undefined) {
-    report = validateRepo(at.repo);
+    report = validateWorkTree(at.repo);
     revision = at.checkedOut ?? (await revisionOf(at.repo));
   } else {
     const listed = await readRevisionFiles(at.repo, at.revision, at.allowEmpty ? { allowEmpty: true } : {});
@@ -83,31 +111,4 @@ export async function evaluateRepository(
     revision = listed.sha;
   }
   return { revision, report, sites: compileSites(report, select, opts) };
-}
-
-/**
- * What every site of a valid fleet compiles to per role (a bundle's layers: a host joins the roles it runs,
- * desired/roles.ts). A role the site cannot take (hub, on a region) is left out; a site one of whose roles does
- * not compile is the sentence why (nothing of a fleet that does not compile whole is published).
- */
-export function compileByRole(report: Report): Map<string, { byRole: DesiredByRole } | { error: string }> {
-  const out = new Map<string, { byRole: DesiredByRole } | { error: string }>();
-  if (!report.valid) return out;
-  const { fleet } = report;
-  const plan = computeRoutes(fleet);
-  for (const site of fleet.sites.values()) {
-    const byRole: DesiredByRole = {};
-    let error: string | undefined;
-    for (const role of ROLES) {
-      if (role === 'hub' && site.role !== 'hub') continue;
-      try {
-        byRole[role] = compile(fleet, site.name, [role], plan);
-      } catch (err) {
-        if (!(err instanceof CompileError)) throw err;
-        error ??= err.userMessage;
-      }
-    }
-    out.set(site.name, error !== undefined ? { error } : { byRole });
-  }
-  return out;
 }

@@ -7,17 +7,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { AGENT_VERSION, buildBundle, BundleError, sha256, SITE_ANNOTATION, siteTag, type BundleInput, type SiteContent } from '../../src/bundle/build.js';
 import { hostSecrets } from '../../src/host/secrets.js';
-import { compileByRole, evaluateRepository } from '../../src/reconcile/pipeline.js';
+import { evaluateRepository } from '../../src/reconcile/pipeline.js';
 import { SECRET_REFERENCE } from '../../src/redact.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const EXAMPLE_SITES = ['ap-jakarta', 'ap-singapore', 'cn-beijing', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
 
 async function exampleInput(): Promise<BundleInput> {
-  const { report } = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, []);
+  const { report, sites: compiledSites } = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, 'all');
   assert.equal(report.valid, true);
   const sites = new Map<string, SiteContent>();
-  for (const [site, compiled] of compileByRole(report)) {
+  for (const [site, compiled] of compiledSites) {
     assert.ok('byRole' in compiled, site);
     sites.set(site, { byRole: compiled.byRole });
   }

@@ -15,7 +15,6 @@ import { parseOciReference, type OciTarget } from '../../src/bundle/oci.js';
 import type { Io } from '../../src/cli/io.js';
 import { run } from '../../src/cli/main.js';
 import { Publisher } from '../../src/cli/publisher.js';
-import { desiredHarborObjects } from '../../src/desired/harbor.js';
 import { silentLogger } from '../../src/log.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import { evaluateRepository } from '../../src/reconcile/pipeline.js';
@@ -382,7 +381,7 @@ describe("the example fleet's delivery of bundles (harbor/)", () => {
     const { sites } = await evaluateRepository({ repo: repoRoot }, [{ site, roles: ['hub'] }]);
     const compiled = sites.get(site);
     assert.ok(compiled && 'desired' in compiled && compiled.desired.harbor, `${site} compiles with its Harbor`);
-    const o = desiredHarborObjects(compiled.desired.harbor);
+    const o = compiled.desired.harbor.objects;
     return {
       project: o.projects.find((p) => p.name === 'mirrornet'),
       registries: o.registries.map((r) => [r.name, r.accessKey ?? null, r.secretRef ?? null]),

@@ -9,7 +9,7 @@ import { SiteLayerSchema } from '../../src/bundle/schema.js';
 import { compile } from '../../src/desired/compile.js';
 import { desiredForRoles, type DesiredByRole } from '../../src/desired/roles.js';
 import type { Desired, Role } from '../../src/desired/types.js';
-import { compileByRole, evaluateRepository } from '../../src/reconcile/pipeline.js';
+import { evaluateRepository } from '../../src/reconcile/pipeline.js';
 import type { Report } from '../../src/policy/validate.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -39,10 +39,11 @@ describe('desired state joined per role (desiredForRoles)', function () {
   let byRole: Map<string, DesiredByRole>;
 
   before(async function () {
-    ({ report } = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, []));
+    const evaluation = await evaluateRepository({ repo: repoRoot, checkedOut: 'f'.repeat(40) }, 'all');
+    report = evaluation.report;
     assert.equal(report.valid, true);
     byRole = new Map();
-    for (const [site, compiled] of compileByRole(report)) {
+    for (const [site, compiled] of evaluation.sites) {
       if ('error' in compiled) assert.fail(`${site}: ${compiled.error}`);
       byRole.set(site, compiled.byRole);
     }
@@ -137,9 +138,10 @@ describe('desired state joined per role (desiredForRoles)', function () {
   it("a core's hub-only host has its Harbor and the peer its replication names, and nothing of the gateway", function () {
     const hub = ok(desiredForRoles('cn-beijing', byRole.get('cn-beijing')!, ['hub']));
     assert.equal(hub.harbor?.instance.name, 'harbor-cn-beijing');
+    // Its Harbor objects are compiled with it: the endpoint to the peer its replication names.
     assert.deepEqual(
-      hub.harbor?.peers.map((p) => p.name),
-      ['harbor-ap-singapore'],
+      hub.harbor?.objects.registries.filter((r) => r.peer).map((r) => [r.name, r.peer, r.url]),
+      [['mirrornet-harbor-ap-singapore', 'harbor-ap-singapore', 'https://harbor.sg.mirrornet.internal']],
     );
     assert.deepEqual(hub.routes, []);
     assert.deepEqual(hub.wireguard, []);

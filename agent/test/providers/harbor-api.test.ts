@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { DestinationStream, Logger } from 'pino';
 import { parse as parseYaml } from 'yaml';
-import { desiredHarborObjects } from '../../src/desired/harbor.js';
+import { desiredHarbor } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { defaultRemoteCheck, startHarborEmulator, type HarborEmulator } from '../../src/testbed/emulators/harbor/index.js';
 import { HarborOpenApi } from '../../src/testbed/emulators/harbor/openapi.js';
@@ -173,7 +173,7 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
     [BJ, bj.client],
     [SG, sg.client],
   ]);
-  const provider = createHarborApiProvider((i) => clients.get(i.name)!, undefined, { peerUrl: (p) => peerUrls.get(p.name) });
+  const provider = createHarborApiProvider((i) => clients.get(i.name)!, undefined, { peerUrl: (p) => peerUrls.get(p) });
   for (const core of [bj, sg]) core.deps.providers = [provider as Provider<unknown>];
   return {
     bj,
@@ -191,7 +191,7 @@ async function startPair(opts: { startSg?: boolean; sgPort?: number; retries?: n
 }
 
 function desiredOf(core: Core, peers: HarborInstance[]): Desired {
-  return { site: core.instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: { instance: core.instance, peers } };
+  return { site: core.instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: desiredHarbor(core.instance, peers) };
 }
 
 /** A core's plan from the reconcile engine, with what applying it needs. */
@@ -274,11 +274,11 @@ describe('harbor-api provider: two emulated cores', () => {
   after(async () => pair.close());
 
   it('derives the objects of each core from the fixture fleet', () => {
-    const bj = desiredHarborObjects({ instance: pair.bj.instance, peers: [pair.sg.instance] }, { peerUrl: (p) => pair.peerUrls.get(p.name) });
+    const bj = desiredHarbor(pair.bj.instance, [pair.sg.instance]).objects;
     const endpoint = bj.registries.find((r) => r.name === `mirrornet-${SG}`);
     assert.deepEqual(endpoint && { type: endpoint.type, url: endpoint.url, accessKey: endpoint.accessKey, secretRef: endpoint.secretRef }, {
       type: 'harbor',
-      url: pair.sg.emulator!.url,
+      url: 'https://harbor.sg.mirrornet.internal',
       accessKey: 'robot$replication-from-beijing',
       secretRef: 'env:HARBOR_ROBOT_REPLICATION',
     });
@@ -289,7 +289,7 @@ describe('harbor-api provider: two emulated cores', () => {
         ['nightly-full-sync', 'push', `mirrornet-${SG}`, { type: 'scheduled', cron: '0 0 3 * * *' }, 512000],
       ],
     );
-    const sg = desiredHarborObjects({ instance: pair.sg.instance, peers: [] });
+    const sg = desiredHarbor(pair.sg.instance, []).objects;
     assert.deepEqual(
       sg.projects.find((p) => p.name === 'library'),
       { name: 'library', public: false, storageLimit: 2 * 1024 ** 4 },
@@ -324,6 +324,8 @@ describe('harbor-api provider: two emulated cores', () => {
     assert.equal((robot.after as { secret: string }).secret, MASK);
     const endpoint = pending([bj!]).find((c) => c.id.includes('/registry/'))!;
     assert.deepEqual((endpoint.after as { credential: unknown }).credential, { access_key: 'robot$replication-from-beijing', access_secret: MASK });
+    // The desired state names Singapore's externalUrl; this host reaches it at the URL it was configured with.
+    assert.equal((endpoint.after as { url: string }).url, pair.sg.emulator!.url);
 
     const ordered = orderHarborChanges([...pending([bj!]), ...pending([sg!])]);
     const pos = (id: string) => ordered.findIndex((c) => c.id === id);

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
+import { desiredHarbor } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { localExec } from '../../src/host/exec.js';
 import { HostFiles } from '../../src/host/files.js';
@@ -155,7 +156,13 @@ function loadInstance(file: string): HarborInstance {
   return HarborInstance.parse(parse(readFileSync(join(repoRoot, 'harbor', file), 'utf8')));
 }
 
-const desiredOf = (instance: HarborInstance): Desired => ({ site: instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: { instance, peers: [] } });
+const desiredOf = (instance: HarborInstance): Desired => ({
+  site: instance.hub,
+  roles: ['hub'],
+  routes: [],
+  wireguard: [],
+  harbor: desiredHarbor(instance, []),
+});
 
 /** Every optional field set, so every model field must show up in harbor.yml. */
 function fullInstance(): HarborInstance {

@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { parse } from 'yaml';
+import { desiredHarbor } from '../../src/desired/harbor.js';
 import type { Desired } from '../../src/desired/types.js';
 import { MirrornetError, userMessageOf } from '../../src/errors.js';
 import { localExec } from '../../src/host/exec.js';
@@ -153,7 +154,7 @@ describe('postgres provider (Harbor database bootstrap)', function () {
     let deps: HostDeps;
 
     const superuser = () => pgConnector({ host: '127.0.0.1', port: server.port, user: 'postgres', password: async () => ADMIN_PASSWORD });
-    const desired = (): Desired => ({ site: instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: { instance, peers: [] } });
+    const desired = (): Desired => ({ site: instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: desiredHarbor(instance, []) });
 
     async function sql<T = Record<string, unknown>>(text: string, values: unknown[] = [], database = 'postgres'): Promise<T[]> {
       const c = new pg.Client({ host: '127.0.0.1', port: server.port, user: 'postgres', password: ADMIN_PASSWORD, database });

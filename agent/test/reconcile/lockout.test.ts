@@ -7,7 +7,13 @@ import { join } from 'node:path';
 import type { Guardrails } from '../../src/model/schema.js';
 import type { ActualRoutes } from '../../src/providers/routes/index.js';
 import type { Change, Provider } from '../../src/providers/types.js';
-import { guard, type HostPlan } from '../../src/reconcile/engine.js';
+import { hostSecrets } from '../../src/host/secrets.js';
+import { silentLogger } from '../../src/log.js';
+import type { Desired } from '../../src/desired/types.js';
+import type { HostFiles } from '../../src/host/files.js';
+import { DEFAULT_COMMANDS } from '../../src/providers/types.js';
+import { guard, reconcileHost, type HostDeps, type HostPlan } from '../../src/reconcile/engine.js';
+import { EMPTY_STATE, type StateStore } from '../../src/reconcile/state.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import { change, fakeRoutes, REMOTE, routes, stubAgent } from './stub-agent.js';
 
@@ -46,6 +52,46 @@ describe('lockout guard', () => {
     const actual = routes('10.9.8.7');
     assert.match(guard(plan([change('10.9.8.7/32', 'delete')], actual), guardrails, { remoteAddress: REMOTE })?.reasons[0] ?? '', /route to 10\.9\.8\.7\/32/);
     assert.equal(guard(plan([change('10.9.8.7/32', 'delete')], actual), guardrails), undefined);
+  });
+});
+
+describe('lockout guard in the engine (reconcileHost)', () => {
+  const desired: Desired = { site: 's', roles: ['gateway'], routes: [], wireguard: [] };
+  const store = { save: async () => undefined } as unknown as StateStore;
+  const deps = (provider: Provider<unknown>): HostDeps => ({
+    providers: [provider],
+    exec: { run: async () => ({ code: 0, stdout: '', stderr: '' }) } as unknown as HostDeps['exec'],
+    files: {} as HostFiles,
+    secrets: hostSecrets({ env: {} }),
+    log: silentLogger(),
+    commands: DEFAULT_COMMANDS,
+  });
+
+  it('looks the git remote up only when there is something to apply, and refuses to heal the route that carries it', async () => {
+    let lookups = 0;
+    const remoteAddress = async () => {
+      lookups++;
+      return REMOTE;
+    };
+    const applied: Change[] = [];
+    const actual = { value: routes('10.9.0.0/16') };
+    let wanted = [change('10.9.0.0/16', 'noop')];
+    const provider = fakeRoutes(actual, () => wanted, applied);
+    const input = { desired, revision: 'r', guardrails, remoteAddress };
+    const inSync = await reconcileHost(input, deps(provider), store, structuredClone(EMPTY_STATE));
+    assert.deepEqual([inSync.kind, lookups], ['applied', 0]);
+
+    wanted = [change('10.9.0.0/16', 'update')];
+    const select = (p: HostPlan) => p.changes.filter((c) => c.action !== 'noop');
+    const healing = await reconcileHost(input, deps(provider), store, structuredClone(EMPTY_STATE), { select });
+    assert.equal(lookups, 1);
+    assert.deepEqual(healing.kind === 'blocked' && healing.refusal.reasons, [
+      "the plan would update the route to 10.9.0.0/16, which carries this agent's connection to its git remote (10.9.8.7); that would lock the agent out.",
+    ]);
+    assert.deepEqual(applied, []);
+
+    const nothingChosen = await reconcileHost(input, deps(provider), store, structuredClone(EMPTY_STATE), { select: () => [] });
+    assert.deepEqual([nothingChosen.kind, lookups, applied], ['applied', 1, []]);
   });
 });
 

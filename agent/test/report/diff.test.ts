@@ -354,6 +354,30 @@ describe('mirrornet diff', function () {
     }
   });
 
+  it("counts a removal the way the agent's guardrails count it: a region leaving Docker for containerd deletes its Docker mirror setting", async () => {
+    const r0 = createFleetRepo();
+    try {
+      r0.replace('policies/guardrails.yaml', 'maxDeletionsPerApply: 20', 'maxDeletionsPerApply: 0');
+      const b = r0.commit('no deletions allowed');
+      r0.replace('regions/cn-hangzhou-idc.yaml', 'runtime: docker', 'runtime: containerd');
+      const h = r0.commit('Hangzhou moves to containerd');
+      const r = await diffRevisions(r0.fleet, b, h);
+      assert.deepEqual(items(site(r, 'cn-hangzhou-idc'), 'docker'), ['remove registry-mirrors']);
+      assert.deepEqual(r.guardrails, [
+        {
+          guardrail: 'maxDeletionsPerApply',
+          site: 'cn-hangzhou-idc',
+          message:
+            'cn-hangzhou-idc: its node would delete about 1 resource (1 Docker registry-mirrors setting), more than maxDeletionsPerApply: 0 ' +
+            '(policies/guardrails.yaml of the base); its agent will refuse this revision and apply nothing. Raise the limit in a change of its ' +
+            'own first, or split this change.',
+        },
+      ]);
+    } finally {
+      r0.cleanup();
+    }
+  });
+
   it('a fleet in a subdirectory, symlinks that leave it, and an unknown revision', async () => {
     const sub = createFleetRepo({ subdir: 'fleet' });
     try {

@@ -4,7 +4,7 @@
 // are deleted once they leave the repository. Harbor projects have no description, so a project is deleted
 // only when it is in this agent's inventory and holds no repositories; projects it finds are adopted
 // (metadata and quota).
-import { desiredHarborObjects, type HarborObjectsOptions } from '../../desired/harbor.js';
+import { ROBOT_PREFIX, type DesiredHarborObjects } from '../../desired/harbor.js';
 import type { Desired } from '../../desired/types.js';
 import { MASK } from '../../host/secrets.js';
 import type { Change } from '../types.js';
@@ -104,13 +104,28 @@ const FOREIGN = (what: string, name: string) =>
   `${what} ${name} exists in Harbor but was not created by mirrornet (no ${MARKER} marker in its description): left alone. ` +
   `Delete it, or append ${MARKER} to its description to let mirrornet manage it.`;
 
+/** How this host reaches the other cores and names robots (set where the agent is configured). */
+export interface HarborApiOptions {
+  /** The URL this core's Harbor uses for another core, by its name (default: its externalUrl). MIRRORNET_HARBOR_PEER_URLS. */
+  peerUrl?: (peer: string) => string | undefined;
+  /** Harbor's robot name prefix on this core (default `robot$`). */
+  robotPrefix?: string;
+}
+
+/** The desired objects (compiled into the desired state) as this host applies them: another core's endpoint at the URL this host reaches it by. */
+function forThisHost(objects: DesiredHarborObjects, opts: HarborApiOptions): DesiredHarborObjects {
+  const { peerUrl } = opts;
+  if (!peerUrl) return objects;
+  return { ...objects, registries: objects.registries.map((r) => (r.peer ? { ...r, url: peerUrl(r.peer) ?? r.url } : r)) };
+}
+
 /** Pure: the changes that make Harbor match the repository. */
-export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: ReadonlySet<string>, opts: HarborObjectsOptions = {}): Change[] {
+export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: ReadonlySet<string>, opts: HarborApiOptions = {}): Change[] {
   const h = desired.harbor;
   if (!h) return [];
-  const want = desiredHarborObjects(h, opts);
+  const want = forThisHost(h.objects, opts);
   const inst = want.instance;
-  const prefix = opts.robotPrefix ?? 'robot$';
+  const prefix = opts.robotPrefix ?? ROBOT_PREFIX;
   const changes: Change[] = [];
   const push = (kind: HarborKind, name: string, action: Change['action'], reason: string, extra: Partial<Change> = {}) =>
     changes.push({ provider: PROVIDER_ID, id: changeId(inst, kind, name), action, reason, ...extra });

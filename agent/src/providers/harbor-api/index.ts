@@ -4,12 +4,12 @@
 // reference - kept as the repository says through Harbor's API. This file wires the jobs together and
 // builds the Harbor clients the agent uses:
 //
-// desired  desired/harbor.ts (pure, shared with the pull request diff): the objects the repository asks for.
+// desired  desired/harbor.ts (pure, computed in compile(), shared with the pull request diff): the objects the
+//          repository asks for; this host's URLs for the other cores are laid over them in diff.ts.
 // read     read.ts: one paged list per kind, and fingerprints of the secrets the host resolves.
 // diff     diff.ts (pure): Changes per object, `<instance>/<kind>/<name>`, with reasons; secrets never in
 //          before/after. Ownership by a marker in the description (marker.ts).
 // apply    apply.ts: in dependency order (orderHarborChanges, changes.ts), secrets resolved and pinned.
-import type { HarborObjectsOptions } from '../../desired/harbor.js';
 import type { Logger } from 'pino';
 import type { SecretResolver } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
@@ -17,7 +17,7 @@ import type { Provider } from '../types.js';
 import { applyHarborChanges } from './apply.js';
 import { EMPTY_ACTUAL, PROVIDER_ID, type ActualHarbor } from './changes.js';
 import { HarborApiClient, type HarborApi } from './client.js';
-import { diffHarbor } from './diff.js';
+import { diffHarbor, type HarborApiOptions } from './diff.js';
 import { readHarbor } from './read.js';
 
 /**
@@ -27,7 +27,7 @@ import { readHarbor } from './read.js';
 export function createHarborApiProvider(
   clientFor: (instance: HarborInstance) => HarborApi,
   secrets?: SecretResolver,
-  opts: HarborObjectsOptions = {},
+  opts: HarborApiOptions = {},
 ): Provider<ActualHarbor> {
   return {
     id: PROVIDER_ID,

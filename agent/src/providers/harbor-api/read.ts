@@ -4,7 +4,7 @@
 // deals in references). Harbor never reads a secret back (registries answer `*****`, robots nothing), so
 // the fingerprint in the ownership marker is how a changed secret shows. Notes for the user (objects left
 // alone, secrets that cannot be checked) go into the context.
-import { desiredHarborObjects, type DesiredHarborObjects, type HarborObjectsOptions } from '../../desired/harbor.js';
+import type { DesiredHarborObjects } from '../../desired/harbor.js';
 import type { Desired } from '../../desired/types.js';
 import { userMessageOf } from '../../errors.js';
 import type { SecretResolver } from '../../host/secrets.js';
@@ -12,7 +12,7 @@ import type { HarborInstance } from '../../model/schema.js';
 import type { Change, ProviderContext } from '../types.js';
 import { changeId, EMPTY_ACTUAL, type ActualHarbor } from './changes.js';
 import type { HarborApi } from './client.js';
-import { diffHarbor } from './diff.js';
+import { diffHarbor, type HarborApiOptions } from './diff.js';
 
 function harborNotes(want: DesiredHarborObjects, changes: Change[]): string[] {
   const notes = [...want.notes];
@@ -48,12 +48,12 @@ export async function readHarbor(
   desired: Desired,
   clientFor: (instance: HarborInstance) => HarborApi,
   secrets: SecretResolver,
-  opts: HarborObjectsOptions,
+  opts: HarborApiOptions,
 ): Promise<ActualHarbor> {
   const h = desired.harbor;
   if (!h) return { ...EMPTY_ACTUAL, fingerprints: {} };
   const client = clientFor(h.instance);
-  const want = desiredHarborObjects(h, opts);
+  const want = h.objects;
   const [projects, quotas, registries, policies, robots] = await Promise.all([
     client.listProjects(),
     client.listQuotas({ reference: 'project' }),

@@ -2,6 +2,7 @@
 // prefix and the growth room after it), reserved, or free, with runs of blocks of the same use collapsed;
 // each run compared with the base. A sweep over the blocks' boundaries, never one row per block: an area
 // of half a million /28 blocks costs what its sites and reservations cost.
+import { isDeepStrictEqual } from 'node:util';
 import type { Fleet } from '../../model/fleet.js';
 import type { Area } from '../../model/schema.js';
 import { contains, formatCidr, formatIpv4, overlaps, parseCidr } from '../../net/cidr.js';
@@ -83,10 +84,6 @@ function segments(occ: Occupant[], blocks: number, cuts: Set<number>): Segment[]
   return out;
 }
 
-function same(a: string[], b: string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
 /** The table of every area of the head's plan, compared with the base's occupancy. */
 export function addressPlanTable(base: Fleet, head: Fleet): AddressArea[] {
   const policy = head.policies.addressPlan?.value;
@@ -115,9 +112,15 @@ export function addressPlanTable(base: Fleet, head: Fleet): AddressArea[] {
       const was = baseAt.get(s.from);
       const wasOwners = was?.owners ?? [];
       let change: AddressRow['change'];
-      if (!same(wasOwners, s.owners)) change = !wasOwners.length ? 'added' : !s.owners.length ? 'removed' : 'changed';
+      if (!isDeepStrictEqual(wasOwners, s.owners)) change = !wasOwners.length ? 'added' : !s.owners.length ? 'removed' : 'changed';
       const prev = rows[rows.length - 1];
-      if (prev && prev.status === s.status && same(prev.owners, s.owners) && prev.change === change && same(prev.before ?? [], change ? wasOwners : [])) {
+      if (
+        prev &&
+        prev.status === s.status &&
+        isDeepStrictEqual(prev.owners, s.owners) &&
+        prev.change === change &&
+        isDeepStrictEqual(prev.before ?? [], change ? wasOwners : [])
+      ) {
         prev.to = s.to;
         continue;
       }
@@ -164,5 +167,5 @@ export function addressPlanTable(base: Fleet, head: Fleet): AddressArea[] {
 
 /** The AddressPlan policy itself differs between the two fleets. */
 export function addressPolicyChanged(base: Fleet, head: Fleet): boolean {
-  return JSON.stringify(base.policies.addressPlan?.value ?? null) !== JSON.stringify(head.policies.addressPlan?.value ?? null);
+  return !isDeepStrictEqual(base.policies.addressPlan?.value ?? null, head.policies.addressPlan?.value ?? null);
 }

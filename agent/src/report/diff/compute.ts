@@ -2,12 +2,12 @@
 // applies (gateway+node for regions, gateway+hub for cores), as the pipeline compiled it, split each into items
 // (routes, tunnels, cloud routes, mirror settings, Harbor objects) and compare them field by field. Plus
 // the links, the topology and the address plan of the head. Pure.
+import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
-import { desiredHarborObjects } from '../../desired/harbor.js';
 import type { Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
-import { guardrailTrips } from './guardrails.js';
+import { guardrailTrips, type SiteChange } from './guardrails.js';
 import {
   CATEGORIES,
   type Category,
@@ -37,7 +37,10 @@ function show(v: unknown): string {
   return JSON.stringify(v);
 }
 
-/** Dotted keys to display strings; arrays of scalars stay one value, arrays of objects go by index. */
+/**
+ * An item's fields as a person reads them: dotted keys to display strings; arrays of scalars stay one value,
+ * arrays of objects go by index. Display only: items are compared by microdiff (fieldChanges).
+ */
 function flatten(value: unknown, prefix = '', out: Record<string, string> = {}): Record<string, string> {
   if (value === undefined) return out;
   if (value === null || typeof value !== 'object') {
@@ -155,21 +158,8 @@ function itemize(desired: Desired): Items {
         }),
       );
     }
-    let registries: ReturnType<typeof desiredHarborObjects>['registries'] = [];
-    try {
-      registries = desiredHarborObjects(desired.harbor).registries;
-    } catch {
-      registries = inst.endpoints.map((e) => ({
-        name: e.name,
-        type: e.type,
-        url: e.url,
-        insecure: e.insecure,
-        text: '',
-        ...(e.accessKey ? { accessKey: e.accessKey } : {}),
-        ...(e.accessSecret ? { secretRef: e.accessSecret } : {}),
-      }));
-    }
-    for (const e of registries) {
+    // The endpoints as compiled (declared ones and one to each peer core), as the harbor-api provider creates them.
+    for (const e of desired.harbor.objects.registries) {
       add(
         items,
         'harbor-endpoints',
@@ -192,16 +182,13 @@ function itemize(desired: Desired): Items {
   return items;
 }
 
+/** The fields that differ, in the order of the item before (then the fields only after has). */
 function fieldChanges(before: Record<string, string> | undefined, after: Record<string, string> | undefined): FieldChange[] {
-  const keys = [...new Set([...Object.keys(before ?? {}), ...Object.keys(after ?? {})])];
-  const out: FieldChange[] = [];
-  for (const k of keys) {
-    const b = before?.[k];
-    const a = after?.[k];
-    if (b === a) continue;
-    out.push({ field: k, ...(b !== undefined ? { before: b } : {}), ...(a !== undefined ? { after: a } : {}) });
-  }
-  return out;
+  return microdiff(before ?? {}, after ?? {}).map((d) => ({
+    field: String(d.path[0]),
+    ...(d.type !== 'CREATE' ? { before: String(d.oldValue) } : {}),
+    ...(d.type !== 'REMOVE' ? { after: String(d.value) } : {}),
+  }));
 }
 
 function diffItems(before: Items, after: Items): ItemChange[] {
@@ -253,6 +240,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const base = baseSide.fleet;
   const head = headSide.fleet;
   const sites: SiteDiff[] = [];
+  const compared: SiteChange[] = [];
   const names = [...new Set([...base.sites.keys(), ...head.sites.keys()])].sort();
   for (const name of names) {
     const b = base.sites.get(name);
@@ -264,7 +252,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     const entry = (h ?? b)!;
     const counts = { add: 0, change: 0, remove: 0 };
     for (const c of changes) counts[c.action]++;
-    sites.push({
+    const siteDiff: SiteDiff = {
       site: name,
       role: entry.role,
       area: entry.value.area,
@@ -275,7 +263,9 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       counts,
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
       notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
-    });
+    };
+    sites.push(siteDiff);
+    compared.push({ diff: siteDiff, ...(bd ? { before: bd } : {}), ...(hd ? { after: hd } : {}) });
   }
 
   // Links: by id (both ends sorted), the first declaration wins as in the route computation.
@@ -314,7 +304,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status: linkStatus.get(id) ?? 'unchanged' });
   }
 
-  const guarded = guardrailTrips(base, head, sites);
+  const guarded = guardrailTrips(base, head, compared);
   return {
     sites,
     links,
