@@ -15,7 +15,8 @@ import { redactText } from '../redact.js';
 /** The version of this agent: the minimum an agent must have to apply a bundle it built (package.json's version). */
 export const AGENT_VERSION = '0.1.0';
 
-export const BUNDLE_SCHEMA_VERSION = 2;
+/** What a site's layer holds; 3: Harbor's desired objects are compiled into it (2 carried only the peers). */
+export const BUNDLE_SCHEMA_VERSION = 3;
 export const MEDIA_TYPES = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   bundle: 'application/vnd.mirrornet.bundle.v1',

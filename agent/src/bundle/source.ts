@@ -155,6 +155,13 @@ export class BundleSource {
           `this agent is ${AGENT_VERSION}: upgrade the agent on this host`,
       };
     }
+    if (schema < BUNDLE_SCHEMA_VERSION) {
+      return {
+        refused:
+          `the bundle of ${revision.slice(0, 12)} was published by an older mirrornet (bundle schema ${schema}; this agent reads ${BUNDLE_SCHEMA_VERSION}): ` +
+          'publish the revision again with this version of mirrornet',
+      };
+    }
     if (ctx.applied && origin.sequence < ctx.applied.sequence && a[ANNOTATIONS.rollback] !== 'true') {
       return {
         refused:

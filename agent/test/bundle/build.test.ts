@@ -53,7 +53,7 @@ describe('bundle builder', function () {
     assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.v1');
     assert.equal(manifest.config.mediaType, 'application/vnd.mirrornet.bundle.index.v1+json');
     const index = JSON.parse(bundle.blobs.get(manifest.config.digest)!.toString()) as Record<string, unknown> & { sites: Record<string, { digest: string }> };
-    assert.equal(index['schemaVersion'], 2);
+    assert.equal(index['schemaVersion'], 3);
     assert.equal(index['sequence'], 42);
     assert.equal(index['rollback'], false);
     assert.equal(index['minAgentVersion'], '0.1.0');
@@ -87,7 +87,7 @@ describe('bundle builder', function () {
       'io.mirrornet.bundle.channel': 'main',
       'io.mirrornet.bundle.manifest': bundle.manifestDigest,
       'io.mirrornet.bundle.min-agent-version': '0.1.0',
-      'io.mirrornet.bundle.schema': '2',
+      'io.mirrornet.bundle.schema': '3',
       'io.mirrornet.bundle.sequence': '42',
       'io.mirrornet.site': 'cn-shanghai',
       'org.opencontainers.image.revision': 'f'.repeat(40),

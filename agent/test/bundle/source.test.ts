@@ -283,7 +283,33 @@ describe('bundle source: an agent following a signed channel in a registry', fun
         before,
         c1,
         c2,
-        `the bundle of ${c2.slice(0, 12)} needs mirrornet 99.0.0 or later (bundle schema 2); this agent is 0.1.0: upgrade the agent on this host`,
+        `the bundle of ${c2.slice(0, 12)} needs mirrornet 99.0.0 or later (bundle schema 3); this agent is 0.1.0: upgrade the agent on this host`,
+      );
+    });
+
+    it('a bundle published by an older mirrornet (an older layer schema), signed by the allowed key, saying to publish again', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      const published = await siteManifest(h.channel);
+      const manifest = JSON.parse(published.bytes.toString('utf8')) as { annotations: Record<string, string> };
+      manifest.annotations['io.mirrornet.bundle.schema'] = '2';
+      const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
+      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+      const signature = (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
+      const artifact = signatureArtifact({ digest, size: bytes.length }, signature);
+      const oci = client();
+      for (const [d, blob] of artifact.blobs) await oci.pushBlob(d, blob);
+      await oci.putManifest(artifact.tag, artifact.manifest, OCI_MANIFEST);
+      await oci.putManifest(digest, bytes, OCI_MANIFEST);
+      await oci.putManifest(`${h.channel}.${SITE}`, bytes, OCI_MANIFEST);
+      await assertRefused(
+        h,
+        before,
+        c1,
+        c2,
+        `the bundle of ${c2.slice(0, 12)} was published by an older mirrornet (bundle schema 2; this agent reads 3): ` +
+          'publish the revision again with this version of mirrornet',
       );
     });
 

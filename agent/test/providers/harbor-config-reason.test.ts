@@ -8,6 +8,7 @@ import { parse } from 'yaml';
 import { HarborInstance } from '../../src/model/schema.js';
 import { diffHarborConfig, type ActualHarborConfig } from '../../src/providers/harbor-config/index.js';
 import { harborYmlModel } from '../../src/providers/harbor-config/render.js';
+import { desiredHarbor } from '../../src/desired/harbor.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const instance = HarborInstance.parse(parse(readFileSync(join(repoRoot, 'harbor/harbor-cn-beijing.yaml'), 'utf8')));
@@ -15,7 +16,7 @@ const instance = HarborInstance.parse(parse(readFileSync(join(repoRoot, 'harbor/
 describe('the reason a harbor.yml on the host is drift', () => {
   const reasonFor = (config: unknown): string => {
     const actual: ActualHarborConfig = { exists: true, config, mode: 0o600, secrets: {}, pending: false };
-    const [c] = diffHarborConfig({ site: instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: { instance, peers: [] } }, actual);
+    const [c] = diffHarborConfig({ site: instance.hub, roles: ['hub'], routes: [], wireguard: [], harbor: desiredHarbor(instance, []) }, actual);
     assert.equal(c?.action, 'update');
     return c.reason;
   };
