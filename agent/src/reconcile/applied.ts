@@ -3,9 +3,10 @@
 // The file names its revision, so a state moved on by `mirrornet apply` by hand is never judged by an older one.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Desired } from '../desired/types.js';
+import { desiredHarbor } from '../desired/harbor.js';
+import type { Desired, DesiredHarbor } from '../desired/types.js';
 import { HostFiles } from '../host/files.js';
-import type { Area, Guardrails, Notifications } from '../model/schema.js';
+import type { Area, Guardrails, HarborInstance, Notifications } from '../model/schema.js';
 import type { RevisionOrigin } from './evaluate.js';
 import type { FleetOutline } from './fleet-guard.js';
 
@@ -34,7 +35,7 @@ export async function loadApplied(stateDir: string, revision?: string): Promise<
     if (!data.desired) return undefined;
     if (revision !== undefined && data.revision !== undefined && data.revision !== revision) return undefined;
     return {
-      desired: data.desired,
+      desired: upgraded(data.desired),
       ...(data.guardrails ? { guardrails: data.guardrails } : {}),
       ...(data.notifications ? { notifications: data.notifications } : {}),
       ...(data.area ? { area: data.area } : {}),
@@ -44,6 +45,16 @@ export async function loadApplied(stateDir: string, revision?: string): Promise<
   } catch {
     return undefined;
   }
+}
+
+/**
+ * A desired state saved by an earlier agent, in today's shape: before bundle schema 3 a core's Harbor carried
+ * only its peers, and its objects were derived at plan time; they are compiled from the same inputs now.
+ */
+function upgraded(desired: Desired): Desired {
+  const harbor = desired.harbor as (Partial<DesiredHarbor> & { instance: DesiredHarbor['instance']; peers?: HarborInstance[] }) | undefined;
+  if (!harbor || harbor.objects) return desired;
+  return { ...desired, harbor: desiredHarbor(harbor.instance, harbor.peers ?? []) };
 }
 
 export async function saveApplied(stateDir: string, revision: string, applied: Applied): Promise<void> {

@@ -104,12 +104,10 @@ const FOREIGN = (what: string, name: string) =>
   `${what} ${name} exists in Harbor but was not created by mirrornet (no ${MARKER} marker in its description): left alone. ` +
   `Delete it, or append ${MARKER} to its description to let mirrornet manage it.`;
 
-/** How this host reaches the other cores and names robots (set where the agent is configured). */
+/** How this host reaches the other cores (set where the agent is configured). Robots are named with Harbor's default prefix `robot$`. */
 export interface HarborApiOptions {
   /** The URL this core's Harbor uses for another core, by its name (default: its externalUrl). MIRRORNET_HARBOR_PEER_URLS. */
   peerUrl?: (peer: string) => string | undefined;
-  /** Harbor's robot name prefix on this core (default `robot$`). */
-  robotPrefix?: string;
 }
 
 /** The desired objects (compiled into the desired state) as this host applies them: another core's endpoint at the URL this host reaches it by. */
@@ -125,7 +123,7 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
   if (!h) return [];
   const want = forThisHost(h.objects, opts);
   const inst = want.instance;
-  const prefix = opts.robotPrefix ?? ROBOT_PREFIX;
+  const prefix = ROBOT_PREFIX;
   const changes: Change[] = [];
   const push = (kind: HarborKind, name: string, action: Change['action'], reason: string, extra: Partial<Change> = {}) =>
     changes.push({ provider: PROVIDER_ID, id: changeId(inst, kind, name), action, reason, ...extra });
