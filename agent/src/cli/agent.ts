@@ -1,5 +1,5 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
-import { AGENT_VERSION } from '../bundle/build.js';
+import { AGENT_VERSION } from '../version.js';
 import { redactDeep } from '../redact.js';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
@@ -182,7 +182,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   // signature checks out (agent-sources.ts, onVerified), not here.
   const tick = async (reason: string) => {
     await publisher?.run(reason);
-    return agent.tick(reason);
+    const result = await agent.tick(reason);
+    // The state file has the last word: a revision applied by `mirrornet apply` by hand, which the loop keeps
+    // without an event, is no longer counted as refused.
+    const state = await store.load().catch(() => undefined);
+    if (state?.appliedRevision) metrics.revision(state.appliedRevision);
+    return result;
   };
 
   if (opts.once) {

@@ -54,7 +54,12 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
     labelNames: ['component'] as const,
     registers: [registry],
   });
-  const lastReconcile = new Gauge({ name: 'mirrornet_last_reconcile_timestamp_seconds', help: 'When the last reconcile ended.', registers: [registry] });
+  const lastReconcile = new Gauge({
+    name: 'mirrornet_last_reconcile_timestamp_seconds',
+    help: "When the last reconcile ended (the agent's start until the first one ends).",
+    registers: [registry],
+  });
+  lastReconcile.set(Date.now() / 1000);
   const stalled = new Gauge({
     name: 'mirrornet_agent_stalled',
     help:
@@ -91,10 +96,12 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
   // As the state file has it: the revision refused last, until one is applied (state.refused); and the revision
   // the source offers now (undefined before the first fetch). The gauge is 1 while the two are the same.
   let refusedRevision: string | undefined;
+  let appliedRevision: string | undefined;
   let offeredRevision: string | undefined;
   const showRefusal = (): void => {
     refusal.reset();
-    if (refusedRevision && (offeredRevision ?? refusedRevision) === refusedRevision) refusal.set({ revision: refusedRevision }, 1);
+    const offered = offeredRevision ?? refusedRevision;
+    if (refusedRevision && offered === refusedRevision && appliedRevision !== refusedRevision) refusal.set({ revision: refusedRevision }, 1);
     else refusal.set(0);
   };
   const refused = (revision: string | undefined): void => {
@@ -106,14 +113,14 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
   new Gauge({
     name: 'mirrornet_last_reconcile_failed',
     help:
-      'Whether the last reconcile failed (value 1, with the step it failed at; lock: another agent or mirrornet apply held the host), ' +
-      '{step="none"} 0 otherwise (applied, in sync, drift, refused or blocked).',
+      'Whether the last reconcile failed (value 1, with the step it failed at), ' +
+      '{step="none"} 0 otherwise (applied, in sync, drift, refused, blocked, or waiting for the host\'s lock: another agent or mirrornet apply held it).',
     labelNames: ['step'] as const,
     registers: [registry],
     collect() {
       const result = last();
       this.reset();
-      if (result?.kind === 'failed') this.set({ step: result.step ?? 'reconcile' }, 1);
+      if (result?.kind === 'failed' && result.step !== 'lock') this.set({ step: result.step ?? 'reconcile' }, 1);
       else this.set({ step: 'none' }, 0);
     },
   });
@@ -126,8 +133,10 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
     lastReconcile,
     stalled,
     revision(rev) {
+      appliedRevision = rev;
       applied.reset();
       applied.set({ revision: rev }, 1);
+      showRefusal();
     },
     refused,
     offered(revision) {
