@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 
 /** Layers, bottom first; each may import itself and any layer listed in its `may` (see README.md). */
 export const LAYERS = [
-  { type: 'base', pattern: 'agent/src/{errors,log,redact}.ts', may: [] },
+  { type: 'base', pattern: 'agent/src/{errors,log,redact,version}.ts', may: [] },
   { type: 'host', pattern: 'agent/src/host/**', may: ['base'] },
   { type: 'model', pattern: 'agent/src/model/**', may: ['base'] },
   { type: 'source', pattern: 'agent/src/source/**', may: ['base', 'host', 'model'] },

@@ -9,11 +9,9 @@
 import { createHash } from 'node:crypto';
 import type { DesiredByRole } from '../desired/roles.js';
 import { MirrornetError } from '../errors.js';
+import { AGENT_VERSION } from '../version.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import { redactText } from '../redact.js';
-
-/** The version of this agent: the minimum an agent must have to apply a bundle it built (package.json's version). */
-export const AGENT_VERSION = '0.1.0';
 
 /** What a site's layer holds; 3: Harbor's desired objects are compiled into it (2 carried only the peers). */
 export const BUNDLE_SCHEMA_VERSION = 3;

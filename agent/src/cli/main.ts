@@ -1,6 +1,6 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here. The
 // product's commands only: agent/bin/mirrornet.js (the composition root) adds the test bed's through `run`.
-import { AGENT_VERSION } from '../bundle/build.js';
+import { AGENT_VERSION } from '../version.js';
 import { MirrornetError } from '../errors.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, UserError } from './errors.js';

@@ -5,7 +5,8 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AGENT_VERSION, buildBundle, BundleError, sha256, SITE_ANNOTATION, siteTag, type BundleInput, type SiteContent } from '../../src/bundle/build.js';
+import { buildBundle, BundleError, sha256, SITE_ANNOTATION, siteTag, type BundleInput, type SiteContent } from '../../src/bundle/build.js';
+import { AGENT_VERSION } from '../../src/version.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { evaluateRepository } from '../../src/reconcile/pipeline.js';
 import { SECRET_REFERENCE } from '../../src/redact.js';
@@ -56,7 +57,7 @@ describe('bundle builder', function () {
     assert.equal(index['schemaVersion'], 3);
     assert.equal(index['sequence'], 42);
     assert.equal(index['rollback'], false);
-    assert.equal(index['minAgentVersion'], '0.1.0');
+    assert.equal(index['minAgentVersion'], '0.2.0');
     assert.equal(index['commitTime'], '2026-01-02T03:04:05+00:00');
     assert.equal((index['guardrails'] as { maxDeletionsPerApply: number }).maxDeletionsPerApply, 20);
     for (const layer of bundle.layers) {
@@ -86,7 +87,7 @@ describe('bundle builder', function () {
       'io.mirrornet.bundle.commit-time': '2026-01-02T03:04:05+00:00',
       'io.mirrornet.bundle.channel': 'main',
       'io.mirrornet.bundle.manifest': bundle.manifestDigest,
-      'io.mirrornet.bundle.min-agent-version': '0.1.0',
+      'io.mirrornet.bundle.min-agent-version': '0.2.0',
       'io.mirrornet.bundle.schema': '3',
       'io.mirrornet.bundle.sequence': '42',
       'io.mirrornet.site': 'cn-shanghai',
@@ -181,6 +182,6 @@ describe('bundle builder', function () {
 describe('the agent version a bundle requires', () => {
   it('is the version in package.json (mirrornet --version and minAgentVersion say the same)', () => {
     const pkg = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as { version: string };
-    assert.equal(AGENT_VERSION, pkg.version, 'bump AGENT_VERSION in agent/src/bundle/build.ts with the package version');
+    assert.equal(AGENT_VERSION, pkg.version, 'bump AGENT_VERSION in agent/src/version.ts with the package version');
   });
 });

@@ -283,7 +283,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
         before,
         c1,
         c2,
-        `the bundle of ${c2.slice(0, 12)} needs mirrornet 99.0.0 or later (bundle schema 3); this agent is 0.1.0: upgrade the agent on this host`,
+        `the bundle of ${c2.slice(0, 12)} needs mirrornet 99.0.0 or later (bundle schema 3); this agent is 0.2.0: upgrade the agent on this host`,
       );
     });
 

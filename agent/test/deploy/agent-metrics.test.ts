@@ -89,7 +89,7 @@ describe('the metrics of a running agent (agent/deploy)', function () {
     let agent = await startAgent(fx, port);
     const first = await scrape(agent.base);
     for (const line of [
-      'mirrornet_agent_info{site="us-virginia",roles="node",version="0.1.0"} 1',
+      'mirrornet_agent_info{site="us-virginia",roles="node",version="0.2.0"} 1',
       'mirrornet_reconcile_interval_seconds 3600',
       `mirrornet_last_applied_revision_info{revision="${good}"} 1`,
       'mirrornet_revision_refused 0',

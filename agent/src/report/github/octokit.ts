@@ -4,6 +4,7 @@
 import { Octokit, RequestError } from 'octokit';
 import type { Logger } from 'pino';
 import { messageOf } from '../../errors.js';
+import { AGENT_VERSION } from '../../version.js';
 import { describeNetworkError } from '../../host/network.js';
 
 export type { Octokit } from 'octokit';
@@ -55,7 +56,7 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
   return new Octokit({
     auth: opts.token,
     baseUrl: (opts.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, ''),
-    userAgent: opts.userAgent ?? 'mirrornet/0.1.0',
+    userAgent: opts.userAgent ?? `mirrornet/${AGENT_VERSION}`,
     log: {
       debug: (msg: string) => log?.debug(msg),
       info: (msg: string) => log?.debug(msg),
