@@ -134,6 +134,24 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await publishCommand(opts, io));
     });
 
+  program
+    .command('notify')
+    .description('Work with chat notifications.')
+    .command('test')
+    .description(
+      "Send a sample event to one channel of the repository's notifications policy, with this host's secrets and the agent's own sender; " +
+        "print the vendor's answer. Exit 0 accepted, 1 not accepted, 2 usage error.",
+    )
+    .requiredOption('--channel <name>', 'the channel (policies/notifications.yaml)')
+    .option('--event <kind>', 'drift, resolved, failed, refused, blocked, stalled, recovered, applied, or an event kind', 'drift')
+    .option('--site <name>', 'the site the sample is about (default: the first site the channel hears about)')
+    .option('--pr <number>', 'a pull request number, for its link')
+    .option('--repo <dir>', 'repository root', '.')
+    .action(async (opts: import('./notify.js').NotifyTestOptions) => {
+      const { notifyTestCommand } = await import('./notify.js');
+      setExit(await notifyTestCommand(opts, io));
+    });
+
   const hostCommand = (name: string, description: string) =>
     program
       .command(name)

@@ -296,25 +296,97 @@ export const EVENT_KINDS = ['apply-started', ...NOTIFIED_EVENT_KINDS] as const;
 
 const EventKind = z.enum(NOTIFIED_EVENT_KINDS);
 
+/** How urgent a notification is, least first (a route's minSeverity compares in this order). */
+export const NOTIFICATION_SEVERITIES = ['info', 'warning', 'critical'] as const;
+export type NotificationSeverity = (typeof NOTIFICATION_SEVERITIES)[number];
+const NotificationSeverity = z.enum(NOTIFICATION_SEVERITIES);
+
+/** The one table of how urgent each kind of event is: routes, mute windows and mentions filter on it. */
+export const EVENT_SEVERITY: Readonly<Record<(typeof EVENT_KINDS)[number], NotificationSeverity>> = {
+  'apply-started': 'info',
+  applied: 'info',
+  'apply-failed': 'critical',
+  'revision-refused': 'critical',
+  'agent-stalled': 'critical',
+  'guardrail-blocked': 'warning',
+  'drift-detected': 'warning',
+  'drift-resolved': 'info',
+  'agent-recovered': 'info',
+};
+
+/**
+ * What an event's `component` names: a provider (drift, failed changes), or the agent's step that failed or
+ * stalled (`hook` and `command` stand for "hook <name>" and a running command). A route matches the first word.
+ */
+const PROVIDER_COMPONENTS = ['routes', 'wireguard', 'containerd', 'docker', 'dragonfly', 'huaweicloud-vpc', 'harbor-config', 'postgres', 'harbor-api'] as const;
+const STEP_COMPONENTS = ['source', 'fetch', 'verify', 'validate', 'read', 'state', 'apply', 'lock', 'reconcile', 'publish', 'hook', 'command', 'idle'] as const;
+const NOTIFIED_COMPONENTS = [...PROVIDER_COMPONENTS, ...STEP_COMPONENTS] as const;
+
+const NotificationMatch = z.strictObject({
+  severities: z.array(NotificationSeverity).optional().describe('Event severities: critical, warning, info (one table, by event kind).'),
+  events: z.array(EventKind).optional(),
+  components: z.array(z.enum(NOTIFIED_COMPONENTS)).optional().describe('Providers (routes, wireguard, ...) or agent steps (fetch, apply, hook, ...).'),
+  areas: z.array(Area).optional(),
+  sites: z.array(Name).optional().describe('Sites (regions or cores) by name.'),
+  regions: z.array(Name).optional().describe('The same as sites (the older name).'),
+});
+
+const MentionList = z.array(z.string().regex(/^[A-Za-z0-9_.@+-]{1,64}$/, { error: 'must be an id or a number without spaces' }));
+
+const Mentions = z
+  .strictObject({
+    users: MentionList.optional().describe('Feishu open_id (ou_...), DingTalk userId, Slack member id (U...), WeCom userid.'),
+    mobiles: MentionList.optional().describe('Mobile numbers of group members (DingTalk).'),
+    groups: MentionList.optional().describe('Slack user groups (S...).'),
+    all: z.boolean().optional().describe('Everyone in the group (Feishu, DingTalk, Slack @channel).'),
+  })
+  .describe('Who is @-mentioned, shaped per vendor; never on resolved or recovered messages.');
+
+const MentionOn = z.array(NotificationSeverity).optional().describe('The severities that mention (default [critical]).');
+
+const Language = z.enum(['zh', 'en', 'both']);
+
 export const NotificationChannel = z.strictObject({
   name: Name,
   type: z.enum(['slack', 'feishu', 'dingtalk', 'wecom', 'webhook']),
   url: SecretRef.describe('The webhook URL as a secret reference: for Slack and WeCom the URL itself is the credential.'),
   secret: SecretRef.optional().describe('Signing secret: Feishu/Lark and DingTalk (SEC...) bots, and the generic webhook (HMAC-SHA256).'),
   rateLimit: z.strictObject({ perMinute: z.int().min(1).max(600) }).optional(),
+  language: Language.optional().describe('zh, en or both (default: both for Feishu, DingTalk and WeCom; en for Slack and the generic webhook).'),
+  mentions: Mentions.optional(),
+  mentionOn: MentionOn,
 });
 
 const NotificationRoute = z.strictObject({
+  name: Name.optional().describe('Mute windows name routes by it.'),
   description: z.string().optional(),
-  match: z
-    .strictObject({
-      areas: z.array(Area).optional(),
-      regions: z.array(Name).optional().describe('Sites (regions or cores) by name.'),
-      events: z.array(EventKind).optional(),
-    })
-    .default({}),
+  match: NotificationMatch.default({}).describe('Every key present must match (an absent key matches anything).'),
+  exclude: NotificationMatch.optional().describe('Events matching every key present here are left out of this route.'),
+  minSeverity: NotificationSeverity.optional(),
   channels: z.array(Name).min(1),
+  mentions: Mentions.optional().describe("Mentioned on this route's messages, besides the channel's own mentions."),
+  mentionOn: MentionOn,
 });
+
+const MuteWindow = z.strictObject({
+  name: Name,
+  description: z.string().optional(),
+  schedule: z.string().min(1).describe('When each window starts: a five-field cron expression (minute hour day-of-month month day-of-week), e.g. "0 2 * * 6".'),
+  duration: Duration.describe('How long each window lasts (at most 31d).'),
+  timeZone: z.string().min(1).describe('The IANA time zone of the schedule, e.g. Asia/Shanghai or UTC.'),
+  routes: z.array(Name).optional().describe('Only messages of these routes (by name); default every route.'),
+  channels: z.array(Name).optional().describe('Only messages to these channels; default every channel.'),
+  severities: z.array(NotificationSeverity).optional().describe('Only messages of these severities; default every severity.'),
+});
+
+/** A runbook URL per event kind (an object of the kinds, so a misspelled kind gets a suggestion). */
+const Runbooks = z.strictObject(
+  Object.fromEntries(NOTIFIED_EVENT_KINDS.map((k) => [k, HttpUrl.optional()])) as {
+    [K in (typeof NOTIFIED_EVENT_KINDS)[number]]: z.ZodOptional<typeof HttpUrl>;
+  },
+);
+
+const LinkTemplate = HttpUrl.describe('A URL with {revision}, {pullRequest} or {site} in it.');
 
 export const Notifications = z.strictObject({
   kind: z.literal('Notifications'),
@@ -324,6 +396,15 @@ export const Notifications = z.strictObject({
   routes: z.array(NotificationRoute).default([]),
   reminder: Duration.default('24h').describe('How often an unresolved drift is reminded (it alerts once when it appears).'),
   dedupWindow: Duration.default('5m').describe('Identical failures within this window are sent once.'),
+  muteWindows: z.array(MuteWindow).optional().describe('Recurring windows (maintenance) in which matching messages are not sent: counted and logged.'),
+  links: z
+    .strictObject({
+      repository: HttpUrl.optional().describe('The configuration repository, e.g. https://github.com/ORG/fleet: commit and pull request links follow.'),
+      commit: LinkTemplate.optional().describe('e.g. https://github.com/ORG/fleet/commit/{revision} (overrides the one from repository).'),
+      pullRequest: LinkTemplate.optional().describe('e.g. https://github.com/ORG/fleet/pull/{pullRequest} (overrides the one from repository).'),
+    })
+    .optional(),
+  runbooks: Runbooks.optional().describe('A runbook URL per event kind, linked from its messages.'),
 });
 
 export const KINDS = {
@@ -382,6 +463,9 @@ export type RegionDefaults = z.infer<typeof RegionDefaults>;
 export type Notifications = z.infer<typeof Notifications>;
 export type AcknowledgedRemovals = z.infer<typeof AcknowledgedRemovals>;
 export type NotificationChannel = z.infer<typeof NotificationChannel>;
+export type NotificationMatch = z.infer<typeof NotificationMatch>;
+export type NotificationMentions = z.infer<typeof Mentions>;
+export type MuteWindow = z.infer<typeof MuteWindow>;
 export type Area = z.infer<typeof Area>;
 export type Provider = z.infer<typeof Provider>;
 export type LinkType = z.infer<typeof LinkType>;

@@ -122,8 +122,11 @@ const NOTIFY =
   '  - name: audit\n    type: webhook\n    url: env:MN_AUDIT_URL\n    secret: env:MN_AUDIT_SECRET\n' +
   'routes:\n' +
   '  - match:\n      areas: [cn]\n    channels: [network-cn]\n' +
-  '  - match:\n      regions: [cn-shanghai]\n      events: [apply-failed, drift-detected]\n    channels: [oncall, registry]\n' +
+  '  - name: cn-oncall\n    match:\n      regions: [cn-shanghai]\n      events: [apply-failed, drift-detected]\n    channels: [oncall, registry]\n' +
   '  - channels: [audit]\n';
+
+/** A mute window for NOTIFY, whose second route is named cn-oncall. */
+const MUTE = 'muteWindows:\n  - name: saturday\n    schedule: 0 2 * * 6\n    duration: 2h\n    timeZone: Asia/Shanghai\n    routes: [cn-oncall]\n';
 
 const ACKNOWLEDGED = 'policies/acknowledged-removals.yaml';
 const ACK_HEAD = `${HEADER('acknowledged-removals')}kind: AcknowledgedRemovals\nname: acknowledged-removals\nremovals:\n`;
@@ -1563,6 +1566,82 @@ const CASES: Case[] = [
     mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, 'perMinute: 20', 'perMinute: 60')],
     at: { file: NOTIFICATIONS, line: 'perMinute: 60' },
     says: ['20 messages per minute', 'DingTalk'],
+  },
+  {
+    rule: 'notifications/unknown-site',
+    title: 'a route excluding a site that does not exist (exclude.sites)',
+    mutate: [write(NOTIFICATIONS, NOTIFY), replace(NOTIFICATIONS, '      areas: [cn]\n', '      areas: [cn]\n    exclude:\n      sites: [cn-hangzou-idc]\n')],
+    at: { file: NOTIFICATIONS, line: 'sites: [cn-hangzou-idc]' },
+    says: ['exclude.sites', 'Did you mean "cn-hangzhou-idc"?'],
+  },
+  {
+    rule: 'notifications/unknown-route',
+    title: 'a mute window naming a route that no route is named',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}${MUTE}`), replace(NOTIFICATIONS, '    routes: [cn-oncall]', '    routes: [cn-oncal]')],
+    at: { file: NOTIFICATIONS, line: 'routes: [cn-oncal]' },
+    says: ['"cn-oncal"', 'Did you mean "cn-oncall"?'],
+  },
+  {
+    rule: 'notifications/unknown-channel',
+    title: 'a mute window naming a channel that does not exist',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}${MUTE}`), replace(NOTIFICATIONS, '    routes: [cn-oncall]', '    channels: [oncal]')],
+    at: { file: NOTIFICATIONS, line: 'channels: [oncal]' },
+    says: ['"oncal"', 'Did you mean "oncall"?'],
+  },
+  {
+    rule: 'notifications/duplicate-route',
+    title: 'two routes with one name, at the second',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}${MUTE}`), replace(NOTIFICATIONS, '  - channels: [audit]', '  - name: cn-oncall\n    channels: [audit]')],
+    at: { file: NOTIFICATIONS, line: 'name: cn-oncall\n    channels: [audit]' },
+    says: ['"cn-oncall"'],
+  },
+  {
+    rule: 'notifications/mute-window',
+    title: 'a mute window with a six-field (seconds) cron schedule',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}${MUTE}`), replace(NOTIFICATIONS, 'schedule: 0 2 * * 6', 'schedule: 0 0 2 * * 6')],
+    at: { file: NOTIFICATIONS, line: 'schedule: 0 0 2 * * 6' },
+    says: ['five fields'],
+  },
+  {
+    rule: 'notifications/mute-window',
+    title: 'a mute window in a time zone that does not exist',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}${MUTE}`), replace(NOTIFICATIONS, 'timeZone: Asia/Shanghai', 'timeZone: China/Beijing')],
+    at: { file: NOTIFICATIONS, line: 'timeZone: China/Beijing' },
+    says: ['"China/Beijing"', 'IANA'],
+  },
+  {
+    rule: 'notifications/mute-window',
+    title: 'a mute window longer than 31 days',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}${MUTE}`), replace(NOTIFICATIONS, 'duration: 2h', 'duration: 60d')],
+    at: { file: NOTIFICATIONS, line: 'duration: 60d' },
+    says: ['1m to 31d'],
+  },
+  {
+    rule: 'notifications/mention-unsupported',
+    title: 'a WeCom channel mentioning by mobile, which WeCom markdown cannot',
+    mutate: [
+      write(NOTIFICATIONS, NOTIFY),
+      replace(NOTIFICATIONS, '    url: env:MN_WECOM_URL\n', '    url: env:MN_WECOM_URL\n    mentions:\n      mobiles: ["13800000000"]\n'),
+    ],
+    at: { file: NOTIFICATIONS, line: 'mobiles: ["13800000000"]' },
+    says: ['<@userid>', 'left out'],
+  },
+  {
+    rule: 'notifications/mention-unsupported',
+    title: 'a route mentioning the same ids on DingTalk and WeCom channels',
+    mutate: [
+      write(NOTIFICATIONS, NOTIFY),
+      replace(NOTIFICATIONS, '    channels: [oncall, registry]\n', '    channels: [oncall, registry]\n    mentions:\n      users: [netops]\n'),
+    ],
+    at: { file: NOTIFICATIONS, line: 'mentions:\n      users: [netops]' },
+    says: ['dingtalk and wecom', 'one vendor'],
+  },
+  {
+    rule: 'notifications/link-template',
+    title: 'a commit link template without {revision}',
+    mutate: [write(NOTIFICATIONS, `${NOTIFY}links:\n  commit: https://github.com/example/fleet/commit/{sha}\n`)],
+    at: { file: NOTIFICATIONS, line: 'commit: https://github.com/example/fleet/commit/{sha}' },
+    says: ['{sha}'],
   },
   // ---- guardrails/* ----
   {

@@ -1,9 +1,15 @@
 // policies/notifications.yaml: routes name declared channels and sites, every channel is used, channel
-// names are unique, signing secrets are set where the vendor can check them (and not where it cannot),
-// and rate limits stay within what each vendor documents for one robot.
+// and route names are unique, signing secrets are set where the vendor can check them (and not where it
+// cannot), rate limits stay within what each vendor documents for one robot, mute windows have a schedule,
+// time zone and duration the dispatcher can use and name declared routes and channels, mentions are ones
+// the vendor can make, and link templates fill in. Unknown events, components and severities are the
+// schema's (schema/value, with a suggestion).
 import { vendorPerMinute } from '../../model/chat-vendors.js';
+import { cronProblem, timeZoneProblem } from '../../model/cron.js';
 import type { Finding } from '../../model/finding.js';
-import type { NotificationChannel } from '../../model/schema.js';
+import { goDurationNs } from '../../model/go-duration.js';
+import type { NotificationChannel, NotificationMentions, Notifications } from '../../model/schema.js';
+import type { PathSegment, SourceFile } from '../../model/source.js';
 import { didYouMean } from '../../model/suggest.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
 
@@ -14,6 +20,11 @@ const duplicateChannel = reporter({ id: 'notifications/duplicate-channel', sever
 const missingSecret = reporter({ id: 'notifications/missing-secret', severity: 'warning' });
 const unusedSecret = reporter({ id: 'notifications/unused-secret', severity: 'warning' });
 const rateLimit = reporter({ id: 'notifications/rate-limit', severity: 'warning' });
+const unknownRoute = reporter({ id: 'notifications/unknown-route', severity: 'error' });
+const duplicateRoute = reporter({ id: 'notifications/duplicate-route', severity: 'error' });
+const muteWindow = reporter({ id: 'notifications/mute-window', severity: 'error' });
+const mentionUnsupported = reporter({ id: 'notifications/mention-unsupported', severity: 'warning' });
+const linkTemplate = reporter({ id: 'notifications/link-template', severity: 'warning' });
 
 const VENDOR: Record<NotificationChannel['type'], string> = {
   slack: 'Slack',
@@ -90,22 +101,178 @@ function check(ctx: RuleContext): Finding[] {
       const hint = guess ? `. Did you mean "${guess}"?` : `: declare it under channels${names.length ? ` or use one of ${names.join(', ')}` : ''}.`;
       out.push(unknownChannel(f, ['routes', i, 'channels', j], `The route sends to "${name}", which is not a channel of this policy${hint}`));
     });
-    (r.match?.regions ?? []).forEach((site, j) => {
-      if (ctx.knownOrBroken(site)) return;
-      const guess = didYouMean(site, sites);
-      out.push(
-        unknownSite(
-          f,
-          ['routes', i, 'match', 'regions', j],
-          `There is no site "${site}": match.regions names regions or cores${guess ? `. Did you mean "${guess}"?` : `, one of ${sites.join(', ')}.`}`,
-        ),
-      );
-    });
+    for (const part of ['match', 'exclude'] as const) {
+      for (const key of ['sites', 'regions'] as const) {
+        (r[part]?.[key] ?? []).forEach((site, j) => {
+          if (ctx.knownOrBroken(site)) return;
+          const guess = didYouMean(site, sites);
+          out.push(
+            unknownSite(
+              f,
+              ['routes', i, part, key, j],
+              `There is no site "${site}": ${part}.${key} names regions or cores${guess ? `. Did you mean "${guess}"?` : `, one of ${sites.join(', ')}.`}`,
+            ),
+          );
+        });
+      }
+    }
   });
+  out.push(...routeNames(policy, f), ...muteWindows(policy, f, names), ...mentions(policy, f), ...links(policy, f));
   policy.channels.forEach((c, i) => {
     if (!used.has(c.name))
       out.push(unusedChannel(f, ['channels', i, 'name'], `No route sends to the channel ${c.name}: add it to the channels of a route, or remove it.`));
   });
+  return out;
+}
+
+/** Route names are unique (mute windows name routes by them). */
+function routeNames(policy: Notifications, f: SourceFile): Finding[] {
+  const out: Finding[] = [];
+  const seen = new Set<string>();
+  policy.routes.forEach((r, i) => {
+    if (r.name === undefined) return;
+    if (seen.has(r.name)) out.push(duplicateRoute(f, ['routes', i, 'name'], `Two routes are named "${r.name}": route names are unique; rename one.`));
+    seen.add(r.name);
+  });
+  return out;
+}
+
+const MAX_MUTE_NS = 31n * 86_400_000_000_000n;
+
+/** Each mute window: a schedule, time zone and duration the dispatcher can use, and routes and channels that exist. */
+function muteWindows(policy: Notifications, f: SourceFile, channels: string[]): Finding[] {
+  const out: Finding[] = [];
+  const routes = policy.routes.flatMap((r) => (r.name ? [r.name] : []));
+  (policy.muteWindows ?? []).forEach((w, i) => {
+    const at = (...rest: PathSegment[]): PathSegment[] => ['muteWindows', i, ...rest];
+    const cron = cronProblem(w.schedule);
+    if (cron) out.push(muteWindow(f, at('schedule'), `The schedule "${w.schedule}" of the mute window ${w.name} ${cron}.`));
+    const tz = timeZoneProblem(w.timeZone);
+    if (tz) out.push(muteWindow(f, at('timeZone'), `The time zone "${w.timeZone}" of the mute window ${w.name} ${tz}.`));
+    const ns = goDurationNs(w.duration);
+    if (ns !== undefined && (ns < 60_000_000_000n || ns > MAX_MUTE_NS))
+      out.push(
+        muteWindow(
+          f,
+          at('duration'),
+          `The mute window ${w.name} lasts ${w.duration}: use 1m to 31d (a window that never closes is a disabled route: remove the route).`,
+        ),
+      );
+    (w.routes ?? []).forEach((name, j) => {
+      if (routes.includes(name)) return;
+      const guess = didYouMean(name, routes);
+      const hint = guess ? ` Did you mean "${guess}"?` : routes.length ? ` Named routes: ${routes.join(', ')}.` : ' Give the route a name: first.';
+      out.push(unknownRoute(f, at('routes', j), `The mute window ${w.name} names the route "${name}", which no route is named.${hint}`));
+    });
+    (w.channels ?? []).forEach((name, j) => {
+      if (channels.includes(name)) return;
+      const guess = didYouMean(name, channels);
+      out.push(
+        unknownChannel(
+          f,
+          at('channels', j),
+          `The mute window ${w.name} names "${name}", which is not a channel of this policy${guess ? `. Did you mean "${guess}"?` : '.'}`,
+        ),
+      );
+    });
+  });
+  return out;
+}
+
+/** What each vendor cannot do with a mention, or does not recognise as an id, in the documented formats. */
+interface MentionProblem {
+  key: keyof NotificationMentions;
+  /** Why, and what becomes of it: left out of the message, or sent as an id the vendor does not resolve. */
+  why: string;
+}
+
+function mentionProblems(type: NotificationChannel['type'], m: NotificationMentions): MentionProblem[] {
+  const out: MentionProblem[] = [];
+  const cannot = (key: keyof NotificationMentions, why: string) => {
+    const v = m[key];
+    if (v === true || (Array.isArray(v) && v.length)) out.push({ key, why: `${why}: this mention is left out` });
+  };
+  const unresolved = (key: keyof NotificationMentions, why: string) => out.push({ key, why: `${why}: it would mention no one` });
+  switch (type) {
+    case 'feishu':
+      cannot('mobiles', 'a Feishu custom bot mentions users by open_id only');
+      cannot('groups', 'Feishu has no user groups to mention');
+      if (m.users?.some((u) => !u.startsWith('ou_'))) unresolved('users', 'a Feishu custom bot mentions users by open_id (ou_...) only');
+      break;
+    case 'dingtalk':
+      cannot('groups', 'DingTalk robots mention mobiles, userIds or everyone, not groups');
+      break;
+    case 'wecom':
+      cannot('mobiles', 'WeCom markdown messages mention members by userid (<@userid>) only');
+      cannot('all', 'WeCom markdown messages cannot mention everyone');
+      cannot('groups', 'WeCom has no user groups to mention');
+      break;
+    case 'slack':
+      cannot('mobiles', 'Slack mentions members and user groups by id, not by mobile');
+      if (m.users?.some((u) => !/^[UW][A-Z0-9]{2,}$/.test(u))) unresolved('users', 'Slack member ids look like U0123ABCD, not names');
+      if (m.groups?.some((g) => !/^S[A-Z0-9]{2,}$/.test(g))) unresolved('groups', 'Slack user group ids look like S0123ABCD, not handles');
+      break;
+    case 'webhook':
+      for (const key of ['users', 'mobiles', 'groups', 'all'] as const) cannot(key, 'the generic webhook mentions no one');
+      break;
+  }
+  return out;
+}
+
+/** Mentions each vendor can make; a route's mentions go to channels of one vendor (ids belong to one). */
+function mentions(policy: Notifications, f: SourceFile): Finding[] {
+  const out: Finding[] = [];
+  const byName = new Map(policy.channels.map((c) => [c.name, c]));
+  policy.channels.forEach((c, i) => {
+    if (!c.mentions) return;
+    for (const p of mentionProblems(c.type, c.mentions))
+      out.push(mentionUnsupported(f, ['channels', i, 'mentions', p.key], `The channel ${c.name} mentions ${p.key}, but ${p.why}.`));
+  });
+  policy.routes.forEach((r, i) => {
+    if (!r.mentions) return;
+    const types = [...new Set(r.channels.flatMap((n) => byName.get(n)?.type ?? []))];
+    if (types.length > 1) {
+      out.push(
+        mentionUnsupported(
+          f,
+          ['routes', i, 'mentions'],
+          `The route mentions the same ids on ${types.join(' and ')} channels, but an id belongs to one vendor: move the mentions to each channel.`,
+          { key: true },
+        ),
+      );
+      return;
+    }
+    if (types[0] === undefined) return;
+    for (const p of mentionProblems(types[0], r.mentions))
+      out.push(mentionUnsupported(f, ['routes', i, 'mentions', p.key], `The route mentions ${p.key} on ${types[0]} channels, but ${p.why}.`));
+  });
+  return out;
+}
+
+const PLACEHOLDERS = ['revision', 'pullRequest', 'site'];
+
+/** Link templates fill in: known placeholders, and the one each link is about. */
+function links(policy: Notifications, f: SourceFile): Finding[] {
+  const out: Finding[] = [];
+  const templates = [
+    ['commit', 'revision'],
+    ['pullRequest', 'pullRequest'],
+  ] as const;
+  for (const [key, needs] of templates) {
+    const t = policy.links?.[key];
+    if (!t) continue;
+    const used = [...t.matchAll(/\{(\w*)\}/g)].map((m) => m[1]!);
+    const unknown = used.filter((u) => !PLACEHOLDERS.includes(u));
+    if (unknown.length)
+      out.push(
+        linkTemplate(
+          f,
+          ['links', key],
+          `links.${key} has {${unknown.join('}, {')}}: only {revision}, {pullRequest} and {site} are filled in, so no link is made.`,
+        ),
+      );
+    else if (!used.includes(needs)) out.push(linkTemplate(f, ['links', key], `links.${key} has no {${needs}}: every message would link the same page.`));
+  }
   return out;
 }
 
@@ -121,7 +288,7 @@ export const notificationRules: RuleFamily = {
     {
       id: 'notifications/unknown-site',
       severity: 'error',
-      summary: "A route's match.regions names declared regions or cores.",
+      summary: "A route's match and exclude sites (or regions) name declared regions or cores.",
       example: 'regions: [cn-shangai]',
     },
     { id: 'notifications/unused-channel', severity: 'warning', summary: 'Every channel is used by a route.', example: 'a channel audit that no route names' },
@@ -143,6 +310,31 @@ export const notificationRules: RuleFamily = {
       severity: 'warning',
       summary: "rateLimit.perMinute stays within the vendor's documented limit per robot (DingTalk 20, WeCom 20, Feishu 100, Slack 60).",
       example: 'type: dingtalk, rateLimit: { perMinute: 60 }',
+    },
+    {
+      id: 'notifications/unknown-route',
+      severity: 'error',
+      summary: 'A mute window names routes by their name: routes that exist.',
+      example: 'muteWindows: [{routes: [cn-oncal]}] with no route named cn-oncal',
+    },
+    { id: 'notifications/duplicate-route', severity: 'error', summary: 'Route names are unique.', example: 'two routes named cn-oncall' },
+    {
+      id: 'notifications/mute-window',
+      severity: 'error',
+      summary: 'A mute window has a five-field cron schedule, an IANA time zone and a duration of 1m to 31d.',
+      example: 'schedule: "0 0 2 * * 6" (six fields), timeZone: China/Beijing',
+    },
+    {
+      id: 'notifications/mention-unsupported',
+      severity: 'warning',
+      summary: 'Mentions are ones the vendor can make (Feishu open_ids, DingTalk mobiles and userIds, Slack U/S ids, WeCom userids).',
+      example: 'type: wecom with mentions: {mobiles: [...]} (WeCom markdown mentions userids only)',
+    },
+    {
+      id: 'notifications/link-template',
+      severity: 'warning',
+      summary: 'links.commit has {revision} and links.pullRequest has {pullRequest}, and no other placeholder than {site}.',
+      example: 'commit: https://github.com/org/fleet/commit/{sha}',
     },
   ],
   check,

@@ -3,8 +3,8 @@
 // (how long to back off after a failure is the one retry policy's, host/retry.ts). No I/O and no timers:
 // dispatcher.ts and delivery.ts act on these decisions.
 //
-// Routing: a route matches an event when each of its lists that is present contains the event's area
-// (of its site), site and kind; an event goes once to the union of the channels of the matching routes.
+// Routing, mute windows and the routes' mentions are routing.ts's; an event goes once to each channel
+// that a matching route names and no open mute window silences (those are counted and logged instead).
 // `apply-started` never goes to chat, nor an `applied` that changed nothing.
 //
 // Noise control:
@@ -19,19 +19,10 @@
 //   (model/chat-vendors.ts); the vendor's shorter windows always apply.
 import { z } from 'zod';
 import { CHAT_VENDOR_LIMITS, type VendorLimit } from '../../model/chat-vendors.js';
-import { goDurationNs } from '../../model/go-duration.js';
 import { EVENT_KINDS, type NotificationChannel, type Notifications } from '../../model/schema.js';
 import type { AgentEvent, EventKind } from '../../reconcile/events.js';
+import { address, parseDuration, type Addressed, type Muted } from './routing.js';
 import type { Notice } from './types.js';
-
-// ---- Durations ------------------------------------------------------------------------------------
-
-/** "30s", "5m", "24h", "7d", "250ms" -> milliseconds (the model's duration, read once in model/go-duration.ts). */
-export function parseDuration(text: string): number {
-  const ns = goDurationNs(text.trim());
-  if (ns === undefined) throw new Error(`not a duration: ${JSON.stringify(text)} (e.g. 30s, 5m, 24h, 7d)`);
-  return Number(ns / 1_000_000n);
-}
 
 /** No channels, no routes: the policy to start with until the agent knows its applied revision's. */
 export const NO_NOTIFICATIONS: Notifications = { kind: 'Notifications', name: 'none', channels: [], routes: [], reminder: '24h', dedupWindow: '5m' };
@@ -43,19 +34,6 @@ export function chatWorthy(event: AgentEvent): boolean {
   if (event.kind === 'apply-started') return false;
   if (event.kind === 'applied' && !event.changes?.length) return false;
   return true;
-}
-
-/** The channels (by name, each once, in route order) that hear about `kind` on `site` in `area`. */
-export function route(policy: Pick<Notifications, 'routes'>, kind: EventKind, site: string, area: string | undefined): string[] {
-  const out = new Set<string>();
-  for (const r of policy.routes) {
-    const m = r.match ?? {};
-    if (m.areas && (area === undefined || !(m.areas as string[]).includes(area))) continue;
-    if (m.regions && !m.regions.includes(site)) continue;
-    if (m.events && !(m.events as string[]).includes(kind)) continue;
-    for (const c of r.channels) out.add(c);
-  }
-  return [...out];
 }
 
 /** What routing needs to know: the applied policy and the area of a site (undefined when unknown). */
@@ -72,6 +50,7 @@ const StoredEvent = z.object({
   revision: z.string(),
   message: z.string(),
   component: z.string().optional(),
+  hosts: z.array(z.string()).optional(),
   changes: z.array(z.object({ provider: z.string(), id: z.string(), action: z.string(), reason: z.string() })).optional(),
   fingerprint: z.string(),
   at: z.string(),
@@ -135,10 +114,25 @@ export function prune(state: ChatState, policy: Notifications, now: number): { s
 
 // ---- Decisions ------------------------------------------------------------------------------------
 
-/** Messages to queue: one notice to each of `channels` (names, possibly undeclared ones). */
+/**
+ * Messages to queue: one notice to each of `channels` (names, possibly undeclared ones); `mentions`, per
+ * channel, the mentions its routes add; `muted`, the channels a mute window kept it from.
+ */
 interface Delivery {
   channels: string[];
   notice: Notice;
+  mentions?: Addressed['mentions'];
+  muted?: Muted[];
+}
+
+/** A delivery to the addressed channels, with mentions and mutes only when there are some. */
+function delivery(to: Addressed, notice: Notice): Delivery {
+  return {
+    channels: to.channels,
+    notice,
+    ...(Object.keys(to.mentions).length ? { mentions: to.mentions } : {}),
+    ...(to.muted.length ? { muted: to.muted } : {}),
+  };
 }
 
 /** Why an event sends nothing although it is chat-worthy; `key` is the drift id or the fingerprint. */
@@ -169,15 +163,15 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
       if (open && open.fingerprint === event.fingerprint) {
         return { state, decision: { action: 'suppress', suppression: { why: 'drift-open', key: id } }, save: false };
       }
-      const channels = route(policy, event.kind, event.site, area);
+      const to = address(policy, event, area, 'alert', now);
       const since = open?.since ?? now;
       const next: ChatState = {
         ...state,
-        drifts: { ...state.drifts, [id]: { fingerprint: event.fingerprint, since, lastSent: now, channels, event: slim(event) } },
+        drifts: { ...state.drifts, [id]: { fingerprint: event.fingerprint, since, lastSent: now, channels: to.channels, event: slim(event) } },
         resolved: without(state.resolved, id),
       };
       const notice: Notice = { event, area, occurrence: 'alert', ...(open ? { since: new Date(since).toISOString() } : {}) };
-      return { state: next, decision: { action: 'send', channels, notice }, save: true };
+      return { state: next, decision: { action: 'send', ...delivery(to, notice) }, save: true };
     }
     case 'drift-resolved': {
       const id = driftId(event);
@@ -187,21 +181,18 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
       }
       const known = new Set(policy.channels.map((c) => c.name));
       const heard = (open?.channels ?? []).filter((c) => known.has(c));
-      const channels = [...new Set([...route(policy, event.kind, event.site, area), ...heard])];
+      const to = address(policy, event, area, 'resolved', now, heard);
       const next: ChatState = { ...state, drifts: without(state.drifts, id), resolved: { ...state.resolved, [id]: now } };
       const notice: Notice = { event, area, occurrence: 'resolved', ...(open ? { since: new Date(open.since).toISOString() } : {}) };
-      return { state: next, decision: { action: 'send', channels, notice }, save: true };
+      return { state: next, decision: { action: 'send', ...delivery(to, notice) }, save: true };
     }
     case 'agent-recovered': {
       // Said exactly when its stall was said (a stall left out by the dedup window has no recovery to announce).
       if (state.stalled[event.site] === undefined)
         return { state, decision: { action: 'suppress', suppression: { why: 'dedup', key: event.site } }, save: false };
       const next: ChatState = { ...state, stalled: without(state.stalled, event.site) };
-      return {
-        state: next,
-        decision: { action: 'send', channels: route(policy, event.kind, event.site, area), notice: { event, area, occurrence: 'alert' } },
-        save: true,
-      };
+      const notice: Notice = { event, area, occurrence: 'alert' };
+      return { state: next, decision: { action: 'send', ...delivery(address(policy, event, area, 'alert', now), notice) }, save: true };
     }
     default: {
       let suppressed: number | undefined;
@@ -217,7 +208,7 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
       }
       if (event.kind === 'agent-stalled') next = { ...next, stalled: { ...next.stalled, [event.site]: now } };
       const notice: Notice = { event, area, occurrence: 'alert', ...(suppressed ? { suppressed } : {}) };
-      return { state: next, decision: { action: 'send', channels: route(policy, event.kind, event.site, area), notice }, save: true };
+      return { state: next, decision: { action: 'send', ...delivery(address(policy, event, area, 'alert', now), notice) }, save: true };
     }
   }
 }
@@ -239,7 +230,7 @@ export function decideReminders(before: ChatState, routing: Routing, now: number
     const event = drift.event as AgentEvent;
     const area = routing.siteArea(event.site);
     const notice: Notice = { event, area, occurrence: 'reminder', since: new Date(drift.since).toISOString() };
-    reminders.push({ drift: id, channels: route(routing.policy, 'drift-detected', event.site, area), notice });
+    reminders.push({ drift: id, ...delivery(address(routing.policy, event, area, notice.occurrence, now), notice) });
   }
   if (!reminders.length) return { state: pruned.state, decision: reminders, save: pruned.changed };
   return { state: { ...pruned.state, drifts }, decision: reminders, save: true };

@@ -10,6 +10,8 @@
 // - every failure is logged with the channel's name only: URLs and secrets never reach a log line.
 // - what a message says goes through the one redaction layer (redact.ts) before it is rendered, and what a
 //   vendor answers before it is logged: no credential reaches a chat group, no webhook URL or key a log.
+// - each message is shown as its channel wants it (present.ts: language, mentions, links) just before it is
+//   rendered; `sendOnce` is that one attempt, which `mirrornet notify test` uses as well.
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MirrornetError } from '../../errors.js';
@@ -17,10 +19,11 @@ import { networkErrorCode } from '../../host/network.js';
 import { retrying } from '../../host/retry.js';
 import { redactDeep, redactText } from '../../redact.js';
 import type { SecretResolver } from '../../host/secrets.js';
-import type { NotificationChannel, Notifications } from '../../model/schema.js';
+import type { NotificationChannel, NotificationMentions, Notifications } from '../../model/schema.js';
 import { channelLimits, Limiter, type RetryOptions } from './decisions.js';
+import { present } from './present.js';
 import { NOTIFIERS } from './registry.js';
-import type { Notice, Notifier, Outcome, Target } from './types.js';
+import type { Notice, Outcome, Target } from './types.js';
 
 /** A failed attempt, as the vendor's answer says it. */
 type Failure = Extract<Outcome, { ok: false }>;
@@ -54,6 +57,8 @@ export interface ChatDeliveryOptions {
 interface Job {
   id: string;
   notice: Notice;
+  /** The mentions its routes add for this channel. */
+  mentions?: NotificationMentions[];
 }
 
 interface ChannelRuntime {
@@ -93,8 +98,8 @@ export class ChatDelivery {
     this.sleepFn = opts.sleep ?? ((ms) => this.timerSleep(ms));
   }
 
-  /** Queue `notice` for each declared channel of `channels`; never waits. */
-  send(channels: string[], notice: Notice): void {
+  /** Queue `notice` for each declared channel of `channels` (with the mentions its routes add there); never waits. */
+  send(channels: string[], notice: Notice, mentions: Record<string, NotificationMentions[]> = {}): void {
     if (!channels.length) {
       this.log.debug({ event: notice.event.kind, occurrence: notice.occurrence }, 'no route for this event');
       return;
@@ -111,7 +116,8 @@ export class ChatDelivery {
         continue;
       }
       const rt = this.runtime(name, channel);
-      rt.queue.push({ id: randomUUID(), notice });
+      const extra = mentions[name];
+      rt.queue.push({ id: randomUUID(), notice, ...(extra ? { mentions: extra } : {}) });
       while (rt.queue.length > this.opts.maxQueue) {
         const old = rt.queue.shift()!;
         this.counters.dropped++;
@@ -177,46 +183,35 @@ export class ChatDelivery {
     }
   }
 
-  private async target(channel: NotificationChannel): Promise<Target> {
-    const url = await this.opts.resolve.resolve(channel.url);
-    const secret = channel.secret ? await this.opts.resolve.resolve(channel.secret) : undefined;
-    return { channel: channel.name, url, ...(secret ? { secret } : {}) };
-  }
-
   private async deliver(name: string, rt: ChannelRuntime, job: Job): Promise<void> {
     const { event, occurrence } = job.notice;
     const fields = { channel: name, event: event.kind, occurrence };
-    const channel = this.opts.policy().channels.find((c) => c.name === name);
+    const policy = this.opts.policy();
+    const channel = policy.channels.find((c) => c.name === name);
     if (!channel) {
       this.counters.dropped++;
       this.log.warn(fields, 'chat channel no longer in the policy: message dropped');
       return;
     }
-    const notifier = NOTIFIERS[channel.type];
     let target: Target;
     try {
-      target = await this.target(channel);
+      target = await channelTarget(channel, this.opts.resolve);
     } catch (err) {
       this.counters.failed++;
       const reason = err instanceof MirrornetError ? err.userMessage : 'a secret reference cannot be resolved';
-      this.log.warn({ ...fields, reason }, 'chat message not sent: the channel secret cannot be resolved');
-      return;
-    }
-    if (!isHttpUrl(target.url)) {
-      this.counters.failed++;
-      this.log.warn({ ...fields, reason: `the value of ${channel.url} is not an http(s) URL` }, 'chat message not sent');
+      this.log.warn({ ...fields, reason }, 'chat message not sent: the channel URL or secret cannot be resolved');
       return;
     }
     // The vendor may echo the URL, its key or token, or the signing secret.
     const redacted = (reason: string) => redactText(reason, { secrets: [target.url, target.secret] });
-    const policy = { ...this.opts.retry, sleep: this.sleepFn, random: this.opts.random };
+    const notice = { ...job.notice, deliveryId: job.id };
+    const send = { fetch: this.opts.fetch, clock: this.opts.clock, timeoutMs: this.opts.timeoutMs, signal: this.abortController.signal };
     const done = await retrying<'sent' | 'dropped', Failure>(
-      policy,
+      { ...this.opts.retry, sleep: this.sleepFn, random: this.opts.random },
       async () => {
         await this.acquire(name, rt);
         if (this.aborted) return { ok: true, value: 'dropped' };
-        const req = notifier.request(target, { ...redactDeep(job.notice, { secrets: [target.url, target.secret] }), deliveryId: job.id }, this.opts.clock());
-        const outcome = await this.post(req.url, req.headers, req.body, notifier.parse);
+        const { outcome } = await sendOnce(policy, channel, target, notice, send, job.mentions);
         if (outcome.ok) return { ok: true, value: 'sent' };
         const retryAfter = outcome.retryAfterMs !== undefined ? { retryAfterMs: outcome.retryAfterMs } : {};
         return { ok: false, failure: outcome, retryable: outcome.retryable && !this.aborted, ...retryAfter };
@@ -257,29 +252,6 @@ export class ChatDelivery {
     }
   }
 
-  private async post(url: string, headers: Record<string, string>, body: string, parse: Notifier['parse']): Promise<Outcome> {
-    const timeoutMs = this.opts.timeoutMs;
-    let res: Response;
-    try {
-      res = await this.opts.fetch(url, {
-        method: 'POST',
-        headers,
-        body,
-        redirect: 'manual',
-        signal: AbortSignal.any([this.abortController.signal, AbortSignal.timeout(timeoutMs)]),
-      });
-    } catch (err) {
-      return { ok: false, retryable: true, reason: networkReason(err, timeoutMs) };
-    }
-    let text: string;
-    try {
-      text = await res.text();
-    } catch (err) {
-      return { ok: false, retryable: true, reason: `reading the answer failed: ${networkReason(err, timeoutMs)}` };
-    }
-    return parse(res.status, res.headers, text.slice(0, 64 * 1024));
-  }
-
   private timerSleep(ms: number): Promise<void> {
     return new Promise((resolve) => {
       const signal = this.abortController.signal;
@@ -293,4 +265,66 @@ export class ChatDelivery {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** A channel's webhook URL and signing secret, resolved on this host; throws a MirrornetError that says why not. */
+export async function channelTarget(channel: NotificationChannel, resolve: SecretResolver): Promise<Target> {
+  const url = await resolve.resolve(channel.url);
+  const secret = channel.secret ? await resolve.resolve(channel.secret) : undefined;
+  if (!isHttpUrl(url)) throw new MirrornetError(`The value of ${channel.url} (the URL of the channel ${channel.name}) is not an http(s) URL.`);
+  return { channel: channel.name, url, ...(secret ? { secret } : {}) };
+}
+
+export interface SendOptions {
+  fetch: typeof fetch;
+  /** The signing time. */
+  clock: () => number;
+  /** Per attempt. */
+  timeoutMs: number;
+  /** Cuts the request short (the dispatcher closing). */
+  signal?: AbortSignal;
+}
+
+/** One attempt: the vendor's answer as it came (status and body, secrets redacted; no status when there was none) and as its notifier reads it. */
+export interface Attempt {
+  status?: number;
+  body: string;
+  outcome: Outcome;
+}
+
+/**
+ * One attempt to deliver `notice` to `channel` at `target`: redacted, shown as the channel wants it (with the
+ * mentions its routes add), rendered and signed by the vendor's notifier, posted once. Never throws.
+ */
+export async function sendOnce(
+  policy: Notifications,
+  channel: NotificationChannel,
+  target: Target,
+  notice: Notice,
+  opts: SendOptions,
+  mentions?: readonly NotificationMentions[],
+): Promise<Attempt> {
+  const secrets = [target.url, target.secret];
+  const notifier = NOTIFIERS[channel.type];
+  const req = notifier.request(target, present(policy, channel, redactDeep(notice, { secrets }), mentions), opts.clock());
+  const { timeoutMs } = opts;
+  let res: Response;
+  try {
+    res = await opts.fetch(req.url, {
+      method: 'POST',
+      headers: req.headers,
+      body: req.body,
+      redirect: 'manual',
+      signal: AbortSignal.any([...(opts.signal ? [opts.signal] : []), AbortSignal.timeout(timeoutMs)]),
+    });
+  } catch (err) {
+    return { body: '', outcome: { ok: false, retryable: true, reason: networkReason(err, timeoutMs) } };
+  }
+  let text: string;
+  try {
+    text = (await res.text()).slice(0, 64 * 1024);
+  } catch (err) {
+    return { status: res.status, body: '', outcome: { ok: false, retryable: true, reason: `reading the answer failed: ${networkReason(err, timeoutMs)}` } };
+  }
+  return { status: res.status, body: redactText(text, { secrets }), outcome: notifier.parse(res.status, res.headers, text) };
 }

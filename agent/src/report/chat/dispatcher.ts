@@ -1,6 +1,7 @@
 // Chat delivery for the agent's events (policies/notifications.yaml): the sink the Agent reports to, the
 // reminder timer, the noise-control state on disk, and close(). Nothing here throws into the agent: the
-// sink only queues. What to send where is decided in decisions.ts (pure); delivery.ts sends it.
+// sink only queues. What to send where is decided in decisions.ts (pure); delivery.ts sends it. A message
+// a mute window keeps from a channel is counted (stats().muted) and logged with the window's name.
 //
 // Events and ticks are handled one at a time, in order. State (open drifts, recent failures) lives in
 // memory; `store.load/save` persist it as a small JSON document so an agent restart neither repeats an
@@ -12,6 +13,7 @@ import type { Notifications } from '../../model/schema.js';
 import type { EventSink } from '../../reconcile/events.js';
 import { ChatState, decideEvent, decideReminders, emptyChatState, type RetryOptions, type Routing, type Suppression } from './decisions.js';
 import { ChatDelivery } from './delivery.js';
+import type { Muted } from './routing.js';
 
 export interface ChatStateStore {
   load(): Promise<unknown> | unknown;
@@ -47,6 +49,8 @@ export interface ChatStats {
   failed: number;
   dropped: number;
   suppressed: number;
+  /** Messages a mute window kept from a channel (one per channel). */
+  muted: number;
   retries: number;
 }
 
@@ -80,6 +84,7 @@ class Dispatcher implements ChatDispatcher {
   private readonly delivery: ChatDelivery;
   private current: ChatState = emptyChatState();
   private suppressed = 0;
+  private muted = 0;
   private chain: Promise<void>;
   private saving: Promise<void> = Promise.resolve();
   private timer: NodeJS.Timeout | undefined;
@@ -124,7 +129,10 @@ class Dispatcher implements ChatDispatcher {
         this.suppressed++;
         this.log.debug({ event: event.kind, [field]: decision.suppression.key }, msg);
       }
-      if (decision.action === 'send') this.delivery.send(decision.channels, decision.notice);
+      if (decision.action === 'send') {
+        this.mute(event.kind, decision.notice.occurrence, decision.muted);
+        if (decision.channels.length || !decision.muted) this.delivery.send(decision.channels, decision.notice, decision.mentions);
+      }
       if (save) this.persist();
     });
   };
@@ -136,7 +144,8 @@ class Dispatcher implements ChatDispatcher {
       this.current = state;
       for (const reminder of reminders) {
         this.log.info({ drift: reminder.drift }, 'drift still present: reminder');
-        this.delivery.send(reminder.channels, reminder.notice);
+        this.mute(reminder.notice.event.kind, reminder.notice.occurrence, reminder.muted);
+        if (reminder.channels.length || !reminder.muted) this.delivery.send(reminder.channels, reminder.notice, reminder.mentions);
       }
       if (save) this.persist();
     });
@@ -162,7 +171,7 @@ class Dispatcher implements ChatDispatcher {
   }
 
   stats(): ChatStats {
-    return { ...this.delivery.counts(), suppressed: this.suppressed };
+    return { ...this.delivery.counts(), suppressed: this.suppressed, muted: this.muted };
   }
 
   state(): ChatState {
@@ -170,6 +179,13 @@ class Dispatcher implements ChatDispatcher {
   }
 
   // ---- internals ----
+
+  private mute(event: string, occurrence: string, muted: Muted[] | undefined): void {
+    for (const m of muted ?? []) {
+      this.muted++;
+      this.log.info({ channel: m.channel, event, occurrence, window: m.window }, 'chat message muted by a mute window: not sent');
+    }
+  }
 
   private enqueueWork(fn: () => void): Promise<void> {
     const next = this.chain.then(fn).catch((err: unknown) => {

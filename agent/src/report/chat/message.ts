@@ -1,16 +1,21 @@
-// What a chat message says, whatever the vendor: what happened, where (site, area), which commit, and
-// what to do, in a few short lines a phone shows without scrolling. Vendors lay this card out in their
-// own format (Slack blocks, a Feishu card, DingTalk and WeCom markdown). Chinese vendors get bilingual
-// labels and advice; every title starts with "mirrornet" (a DingTalk robot's custom keyword can use it).
+// What a chat message says, whatever the vendor: what happened, where (site, area, hosts), which commit,
+// what to do and where to read more, in a few short lines a phone shows without scrolling. Vendors lay this
+// card out in their own format (Slack blocks, a Feishu card, DingTalk and WeCom markdown) and add their own
+// mentions. A channel reads English, Chinese or both (each label in Chinese then English); every title
+// starts with "mirrornet" (a DingTalk robot's custom keyword can use it).
 import type { EventKind } from '../../reconcile/events.js';
-import type { Notice } from './types.js';
+import type { Language, Notice } from './types.js';
 
 export type Tone = 'good' | 'info' | 'warning' | 'danger';
-export type Lang = 'en' | 'zh';
 
 interface Fact {
   label: string;
   value: string;
+}
+
+interface Link {
+  label: string;
+  url: string;
 }
 
 export interface Card {
@@ -22,8 +27,10 @@ export interface Card {
   headline: string;
   facts: Fact[];
   actionLabel: string;
-  /** What to do (for zh: the Chinese sentence, then the English one). */
+  /** What to do (for both: the Chinese sentence, then the English one). */
   action: string[];
+  /** The commit, the pull request and the runbook, when the policy links them. */
+  links: Link[];
   changesLabel: string;
   /** At most MAX_CHANGES lines; `moreChanges` says how many were left out. */
   changes: string[];
@@ -33,6 +40,8 @@ export interface Card {
 }
 
 const MAX_CHANGES = 10;
+/** Hosts named in the Hosts fact; the rest are counted. */
+const MAX_HOSTS = 8;
 
 interface Headline {
   icon: string;
@@ -116,13 +125,22 @@ function shortSha(revision: string): string {
   return /^[0-9a-f]{13,}$/i.test(revision) ? revision.slice(0, 12) : revision;
 }
 
-export function compose(notice: Notice, lang: Lang = 'en'): Card {
+/** "n3, n7", or the first MAX_HOSTS and how many more. */
+function hostList(hosts: readonly string[], lang: Language): string {
+  const shown = hosts.slice(0, MAX_HOSTS).join(', ');
+  const more = hosts.length - MAX_HOSTS;
+  if (more <= 0) return shown;
+  return lang === 'zh' ? `${shown} 等 ${hosts.length} 台` : lang === 'both' ? `${shown} … (+${more}, 共 ${hosts.length} 台)` : `${shown} … (+${more} more)`;
+}
+
+/** The card of `notice` in `lang` (the notice's own language first). */
+export function compose(notice: Notice, lang: Language = 'en'): Card {
   const { event } = notice;
   const h = heading(event.kind, notice.occurrence);
-  const zh = lang === 'zh';
-  const label = (en: string, cn: string) => (zh ? `${cn} ${en}` : en);
+  const label = (en: string, cn: string) => (lang === 'both' ? `${cn} ${en}` : lang === 'zh' ? cn : en);
   const facts: Fact[] = [{ label: label('Site', '站点'), value: event.site }];
   if (notice.area) facts.push({ label: label('Area', '区域'), value: notice.area });
+  if (event.hosts?.length) facts.push({ label: label('Hosts', '主机'), value: hostList(event.hosts, lang) });
   facts.push({ label: label('Commit', '提交'), value: shortSha(event.revision) });
   if (event.component) facts.push({ label: label('Component', '组件'), value: event.component });
   if (notice.since && (notice.occurrence === 'reminder' || notice.occurrence === 'resolved')) {
@@ -131,24 +149,38 @@ export function compose(notice: Notice, lang: Lang = 'en'): Card {
   if (notice.suppressed) {
     facts.push({
       label: label('Repeated', '重复'),
-      value: zh
-        ? `此前 ${notice.suppressed} 条相同消息已合并 (${notice.suppressed} identical left out)`
-        : `${notice.suppressed} identical message(s) left out before this one`,
+      value:
+        lang === 'both'
+          ? `此前 ${notice.suppressed} 条相同消息已合并 (${notice.suppressed} identical left out)`
+          : lang === 'zh'
+            ? `此前 ${notice.suppressed} 条相同消息已合并`
+            : `${notice.suppressed} identical message(s) left out before this one`,
     });
   }
   const changes = (event.changes ?? []).map((c) => `${c.action} ${c.provider} ${c.id}${c.reason ? ` — ${c.reason}` : ''}`);
   const a = advice(notice);
+  const links: Link[] = [];
+  const l = notice.links;
+  if (l?.commit) links.push({ label: `${label('Commit', '提交')} ${shortSha(event.revision)}`, url: l.commit });
+  if (l?.pullRequest) links.push({ label: `${label('Pull request', '合并请求')} #${notice.pullRequest}`, url: l.pullRequest });
+  if (l?.runbook) links.push({ label: label('Runbook', '处理手册'), url: l.runbook });
   return {
     tone: h.tone,
     icon: h.icon,
-    title: `mirrornet · ${h.icon} ${zh ? `${h.zh} ${h.en}` : h.en}: ${event.site}`,
+    title: `mirrornet · ${h.icon} ${lang === 'both' ? `${h.zh} ${h.en}` : lang === 'zh' ? h.zh : h.en}: ${event.site}`,
     headline: event.message,
     facts,
     actionLabel: label('What to do', '处理建议'),
-    action: zh && a.zh !== a.en ? [a.zh, a.en] : [a.en],
+    action: lang === 'both' && a.zh !== a.en ? [a.zh, a.en] : lang === 'zh' ? [a.zh] : [a.en],
+    links,
     changesLabel: label('Changes', '变更'),
     changes: changes.slice(0, MAX_CHANGES),
     moreChanges: Math.max(0, changes.length - MAX_CHANGES),
     footer: `mirrornet · ${event.kind} · fingerprint ${event.fingerprint} · ${notice.sentAt ?? event.at}`,
   };
+}
+
+/** `url` safe inside markdown links (`[text](url)`, Slack's `<url|text>`): the characters that would end one are percent-encoded. */
+export function linkUrl(url: string): string {
+  return url.replace(/[()<>|\s]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }

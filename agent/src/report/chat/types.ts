@@ -12,7 +12,28 @@ export type ChannelType = NotificationChannel['type'];
  */
 export type Occurrence = 'alert' | 'reminder' | 'resolved';
 
-/** One message to render: the event and what the dispatcher knows about it. */
+/** Which language a channel reads: Chinese, English, or both (each label in Chinese then English). */
+export type Language = 'zh' | 'en' | 'both';
+
+/** Whom one message @-mentions, merged from its channel and routes; each vendor shapes it its own way. */
+export interface Mentions {
+  users: string[];
+  mobiles: string[];
+  groups: string[];
+  all: boolean;
+}
+
+/** Where a message points: the commit, the pull request and the event kind's runbook (absolute URLs). */
+export interface NoticeLinks {
+  commit?: string;
+  pullRequest?: string;
+  runbook?: string;
+}
+
+/**
+ * One message to render: the event and what the dispatcher knows about it. `language`, `mentions` and
+ * `links` are the channel's presentation (present.ts), set just before it is rendered.
+ */
 export interface Notice {
   event: AgentEvent;
   /** The site's area (cn, overseas) when known. */
@@ -26,6 +47,11 @@ export interface Notice {
   sentAt?: string;
   /** Stable id of this message across retries (the generic webhook sends it as a header). */
   deliveryId?: string;
+  /** The pull request that brought the revision, when known. */
+  pullRequest?: number;
+  language?: Language;
+  mentions?: Mentions;
+  links?: NoticeLinks;
 }
 
 /** A channel with its secrets resolved. Never logged. */

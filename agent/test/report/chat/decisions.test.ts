@@ -10,12 +10,11 @@ import {
   decideReminders,
   emptyChatState,
   Limiter,
-  parseDuration,
   prune,
-  route,
   type ChatState,
   type Routing,
 } from '../../../src/report/chat/decisions.js';
+import { parseDuration, route } from '../../../src/report/chat/routing.js';
 import { event, HOUR, MINUTE, policy, siteArea, START } from './harness.js';
 
 const channel = (name: string) => ({ name, type: 'webhook', url: `env:URL_${name.replace(/-/g, '_').toUpperCase()}` });
@@ -40,10 +39,10 @@ describe('chat decisions', () => {
         { match: { regions: ['ap-jakarta'] }, channels: ['ch-b', 'ch-a'] },
       ],
     });
-    assert.deepEqual(route(p, 'drift-detected', 'cn-shanghai', 'cn'), ['ch-a']);
-    assert.deepEqual(route(p, 'applied', 'cn-shanghai', 'cn'), []);
-    assert.deepEqual(route(p, 'drift-detected', 'cn-shanghai', undefined), [], 'an unknown area matches no area list');
-    assert.deepEqual(route(p, 'applied', 'ap-jakarta', 'overseas'), ['ch-b', 'ch-a']);
+    assert.deepEqual(route(p, { kind: 'drift-detected', site: 'cn-shanghai' }, 'cn'), ['ch-a']);
+    assert.deepEqual(route(p, { kind: 'applied', site: 'cn-shanghai' }, 'cn'), []);
+    assert.deepEqual(route(p, { kind: 'drift-detected', site: 'cn-shanghai' }, undefined), [], 'an unknown area matches no area list');
+    assert.deepEqual(route(p, { kind: 'applied', site: 'ap-jakarta' }, 'overseas'), ['ch-b', 'ch-a']);
     assert.equal(chatWorthy(event('apply-started')), false);
     assert.equal(chatWorthy(event('applied', { changes: [] })), false);
     assert.equal(chatWorthy(event('applied')), true);

@@ -206,7 +206,7 @@ describe('chat dispatcher', function () {
       await d.flush();
       assert.equal(r.requests.length, 4);
       assert.deepEqual(time.sleeps, [500, 1000, 1500], 'base * 2^n capped at maxMs, halved by the lowest jitter');
-      assert.deepEqual(d.stats(), { sent: 0, failed: 1, dropped: 0, suppressed: 0, retries: 3 });
+      assert.deepEqual(d.stats(), { sent: 0, failed: 1, dropped: 0, suppressed: 0, muted: 0, retries: 3 });
       const last = cap.records('not delivered');
       assert.equal(last.length, 1);
       assert.equal(last[0]!['attempt'], 4);
@@ -259,7 +259,7 @@ describe('chat dispatcher', function () {
       const d = dispatcher(p, env, time, cap, { fetch: fetchFn });
       assert.doesNotThrow(() => d.sink(event('apply-failed')));
       await d.flush();
-      assert.deepEqual(d.stats(), { sent: 0, failed: 4, dropped: 0, suppressed: 0, retries: 4 });
+      assert.deepEqual(d.stats(), { sent: 0, failed: 4, dropped: 0, suppressed: 0, muted: 0, retries: 4 });
       const text = cap.text();
       for (const secret of ['tok-refused-6a5b4c', 'key-refused-1f2e', 'tok-throws-9c8d7e', 'tok-not-a-url-3b2a1c', SECRET, `127.0.0.1:${port}`]) {
         assert.ok(!text.includes(secret), `the logs contain ${secret}:\n${text}`);
@@ -271,7 +271,7 @@ describe('chat dispatcher', function () {
         failures.some((f) => String(f['reason']).includes('env:URL_NEVER_SET')),
         'names the reference, not a value',
       );
-      assert.ok(failures.some((f) => f['reason'] === 'the value of env:URL_NOT_A_URL is not an http(s) URL'));
+      assert.ok(failures.some((f) => f['reason'] === 'The value of env:URL_NOT_A_URL (the URL of the channel not-a-url) is not an http(s) URL.'));
     });
 
     it('a message never carries a secret: resolved ones (env: and file:), credential variables, webhook URLs', async () => {

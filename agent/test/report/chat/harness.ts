@@ -96,6 +96,6 @@ const AREAS: Record<string, string> = {
 export const siteArea = (site: string): string | undefined => AREAS[site];
 
 /** A Notifications policy through the real schema (defaults: reminder 24h, dedupWindow 5m). */
-export function policy(spec: { channels: unknown[]; routes: unknown[]; reminder?: string; dedupWindow?: string }): Notifications {
+export function policy(spec: { channels: unknown[]; routes: unknown[]; [key: string]: unknown }): Notifications {
   return Notifications.parse({ kind: 'Notifications', name: 'notifications', ...spec });
 }

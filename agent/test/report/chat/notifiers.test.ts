@@ -434,7 +434,7 @@ describe('chat notifiers against local vendor receivers', function () {
   });
 
   describe('messages', () => {
-    it('every vendor has a notifier, and Chinese vendors get bilingual labels', () => {
+    it('every vendor has a notifier; a card reads English, Chinese or both', () => {
       assert.deepEqual(Object.keys(NOTIFIERS).sort(), ['dingtalk', 'feishu', 'slack', 'webhook', 'wecom']);
       const notice: Notice = { event: DRIFT, area: 'cn', occurrence: 'reminder', since: '2025-02-28T02:00:00.000Z' };
       const en = compose(notice, 'en');
@@ -443,9 +443,21 @@ describe('chat notifiers against local vendor receivers', function () {
         en.facts.map((f) => f.label),
         ['Site', 'Area', 'Commit', 'Component', 'Since'],
       );
+      const both = compose(notice, 'both');
+      assert.equal(both.title, 'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai');
+      assert.deepEqual(
+        both.facts.map((f) => f.label),
+        ['站点 Site', '区域 Area', '提交 Commit', '组件 Component', '起始时间 Since'],
+      );
+      assert.equal(both.action.length, 2);
       const zh = compose(notice, 'zh');
-      assert.equal(zh.title, 'mirrornet · ⏰ 配置漂移仍未恢复 Drift still present: cn-shanghai');
-      assert.equal(zh.action.length, 2);
+      assert.equal(zh.title, 'mirrornet · ⏰ 配置漂移仍未恢复: cn-shanghai');
+      assert.deepEqual(
+        zh.facts.map((f) => f.label),
+        ['站点', '区域', '提交', '组件', '起始时间'],
+      );
+      assert.equal(zh.action.length, 1);
+      assert.match(zh.action[0]!, /^cn-shanghai 上的 routes 被仓库之外的操作修改/);
     });
 
     it('a stall: what is stuck, the component, and what to do, in English and Chinese', () => {
@@ -459,10 +471,10 @@ describe('chat notifiers against local vendor receivers', function () {
         { label: 'Component', value: 'hook dragonfly-restart' },
       );
       assert.match(en.action[0]!, /^The agent on cn-shanghai applies nothing until this ends\. Read its log on cn-shanghai/);
-      const zh = compose({ event: stalled, area: 'cn', occurrence: 'alert' }, 'zh');
+      const zh = compose({ event: stalled, area: 'cn', occurrence: 'alert' }, 'both');
       assert.equal(zh.title, 'mirrornet · 🧊 agent 停滞 Agent stalled: cn-shanghai');
       assert.equal(zh.action.length, 2);
-      const recovered = compose({ event: event('agent-recovered', { component: 'hook dragonfly-restart' }), area: 'cn', occurrence: 'alert' }, 'zh');
+      const recovered = compose({ event: event('agent-recovered', { component: 'hook dragonfly-restart' }), area: 'cn', occurrence: 'alert' }, 'both');
       assert.equal(recovered.title, 'mirrornet · ✅ agent 已恢复 Agent recovered: cn-shanghai');
       assert.equal(recovered.tone, 'good');
     });

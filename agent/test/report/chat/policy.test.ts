@@ -74,6 +74,25 @@ describe('policies/notifications.yaml in the validator', () => {
     assert.match(f.message, /drift-detected/);
   });
 
+  it('an unknown event, component or severity in a route is a finding at its file and line, with a suggestion', () => {
+    const content = POLICY.replace(
+      '      events: [apply-failed, drift-detected]\n',
+      '      events: [apply-failed, drift-detectd]\n    exclude:\n      components: [wireguad]\n    minSeverity: warnign\n',
+    );
+    const report = validateFiles([...fixture(), { path: 'policies/notifications.yaml', content }]);
+    assert.deepEqual(
+      report.errors.filter((e) => e.file === 'policies/notifications.yaml').map((e) => `${e.file}:${e.line}:${e.column} ${e.rule} ${e.message}`),
+      [
+        'policies/notifications.yaml:25:30 schema/value routes[1].match.events[1] must be one of applied, apply-failed, revision-refused, guardrail-blocked, ' +
+          'drift-detected, drift-resolved, agent-stalled, agent-recovered, not "drift-detectd". Did you mean "drift-detected"?',
+        'policies/notifications.yaml:27:20 schema/value routes[1].exclude.components[0] must be one of routes, wireguard, containerd, docker, dragonfly, ' +
+          'huaweicloud-vpc, harbor-config, postgres, harbor-api, source, fetch, verify, validate, read, state, apply, lock, reconcile, publish, hook, ' +
+          'command, idle, not "wireguad". Did you mean "wireguard"?',
+        'policies/notifications.yaml:28:18 schema/value routes[1].minSeverity must be one of info, warning, critical, not "warnign". Did you mean "warning"?',
+      ],
+    );
+  });
+
   it('apply-started is not a chat event either', () => {
     const report = validateFiles([
       ...fixture(),

@@ -3,12 +3,28 @@
 // the way the vendor does — HTTP 200 with an error code in the body for most failures (Feishu `code`,
 // DingTalk and WeCom `errcode`), plain-text codes for Slack, statuses for the generic webhook.
 //
-// Every receiver keeps what it got (`requests`), what a group would show (`accepted`) and why the
-// others were refused; `reply(...)` scripts the next answers (after the checks passed), e.g. a rate
-// limit, to test retries.
+// Every receiver keeps what it got (`requests`), what a group would show (`accepted`), whom each message
+// would notify (`mentioned`, read the way the vendor reads mentions) and why the others were refused;
+// `reply(...)` scripts the next answers (after the checks passed), e.g. a rate limit, to test retries.
 import { createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import {
+  dingMentions,
+  feishuCardProblem,
+  feishuMarkdown,
+  feishuMentions,
+  isHttp,
+  isObject,
+  isText,
+  isTextList,
+  markdownLinks,
+  slackBlocksProblem,
+  slackMentions,
+  slackTextProblem,
+  slackTexts,
+  wecomMentions,
+} from './payloads.js';
 
 interface Received {
   method: string;
@@ -23,6 +39,8 @@ interface Received {
   accepted: boolean;
   /** Why it was refused (the vendor's code and message), or 'ok'. */
   verdict: string;
+  /** Whom the group would see mentioned (ids, mobiles; "all" for everyone), as the vendor reads the payload. */
+  mentioned: string[];
   /** The status and body it answered. */
   status: number;
   answer: string;
@@ -60,10 +78,21 @@ interface Answer {
   refused?: string;
 }
 
-type Check = (req: Omit<Received, 'accepted' | 'verdict' | 'status' | 'answer'>) => Answer | undefined;
+type Check = (req: Omit<Received, 'accepted' | 'verdict' | 'status' | 'answer' | 'mentioned'>) => Answer | undefined;
+
+/** Whom a body mentions, as the vendor reads it. */
+type MentionReader = (json: unknown) => string[];
 
 /** A server that runs `check` (undefined: accepted) and answers `ok` or a scripted reply. */
-async function serve(path: string, check: Check, ok: Answer, opts: ReceiverOptions, credential: string, query = ''): Promise<Receiver> {
+async function serve(
+  path: string,
+  check: Check,
+  ok: Answer,
+  opts: ReceiverOptions,
+  credential: string,
+  query = '',
+  mentionsOf: MentionReader = () => [],
+): Promise<Receiver> {
   const now = opts.now ?? Date.now;
   const requests: Received[] = [];
   const script: Reply[] = [];
@@ -94,7 +123,7 @@ async function serve(path: string, check: Check, ok: Answer, opts: ReceiverOptio
       }
       const body = typeof answer.body === 'string' ? answer.body : JSON.stringify(answer.body);
       const type = typeof answer.body === 'string' ? 'text/plain; charset=utf-8' : 'application/json; charset=utf-8';
-      requests.push({ ...base, accepted: !answer.refused, verdict: answer.refused ?? 'ok', status: answer.status, answer: body });
+      requests.push({ ...base, accepted: !answer.refused, verdict: answer.refused ?? 'ok', status: answer.status, answer: body, mentioned: mentionsOf(json) });
       res.writeHead(answer.status, { 'content-type': type, ...(answer.headers ?? {}) });
       res.end(body);
     });
@@ -120,9 +149,6 @@ async function serve(path: string, check: Check, ok: Answer, opts: ReceiverOptio
   };
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isText = (v: unknown): v is string => typeof v === 'string' && v.length > 0;
-
 function validUtf8(raw: Buffer): boolean {
   try {
     new TextDecoder('utf-8', { fatal: true }).decode(raw);
@@ -135,39 +161,6 @@ function validUtf8(raw: Buffer): boolean {
 const HOUR_MS = 3_600_000;
 
 // ---- Slack -----------------------------------------------------------------------------------------
-
-/** Block Kit limits (https://api.slack.com/reference/block-kit/blocks). */
-function slackBlocksProblem(blocks: unknown): string | undefined {
-  if (!Array.isArray(blocks) || blocks.length === 0 || blocks.length > 50) return 'blocks must be 1..50 blocks';
-  for (const b of blocks) {
-    if (!isObject(b)) return 'a block is not an object';
-    const textOk = (t: unknown, max: number) =>
-      isObject(t) && (t['type'] === 'mrkdwn' || t['type'] === 'plain_text') && isText(t['text']) && (t['text'] as string).length <= max;
-    switch (b['type']) {
-      case 'header':
-        if (!isObject(b['text']) || b['text']['type'] !== 'plain_text' || !textOk(b['text'], 150)) return 'header needs plain_text of 1..150 characters';
-        break;
-      case 'section': {
-        const fields = b['fields'];
-        if (b['text'] === undefined && fields === undefined) return 'section needs text or fields';
-        if (b['text'] !== undefined && !textOk(b['text'], 3000)) return 'section text must be 1..3000 characters';
-        if (fields !== undefined && (!Array.isArray(fields) || fields.length > 10 || !fields.every((f) => textOk(f, 2000))))
-          return 'section fields: at most 10, each 1..2000 characters';
-        break;
-      }
-      case 'context': {
-        const els = b['elements'];
-        if (!Array.isArray(els) || els.length === 0 || els.length > 10 || !els.every((e) => textOk(e, 3000))) return 'context needs 1..10 text elements';
-        break;
-      }
-      case 'divider':
-        break;
-      default:
-        return `unknown block type ${String(b['type'])}`;
-    }
-  }
-  return undefined;
-}
 
 /** Slack incoming webhook: the URL path is the credential; 200 "ok", else 4xx with a plain-text code. */
 export async function startSlack(opts: ReceiverOptions = {}): Promise<Receiver> {
@@ -185,9 +178,13 @@ export async function startSlack(opts: ReceiverOptions = {}): Promise<Receiver> 
       const problem = slackBlocksProblem(body['blocks']);
       if (problem) return { status: 400, body: 'invalid_blocks', refused: `invalid_blocks: ${problem}` };
     }
+    const textProblem = slackTexts(body)
+      .map(slackTextProblem)
+      .find((p) => p !== undefined);
+    if (textProblem) return { status: 400, body: 'invalid_blocks', refused: `invalid_blocks: ${textProblem}` };
     return undefined;
   };
-  return serve(path, check, { status: 200, body: 'ok' }, opts, token);
+  return serve(path, check, { status: 200, body: 'ok' }, opts, token, '', slackMentions);
 }
 
 // ---- Feishu / Lark ---------------------------------------------------------------------------------
@@ -201,54 +198,6 @@ export interface SignedOptions extends ReceiverOptions {
 
 const FEISHU_OK = { StatusCode: 0, StatusMessage: 'success', code: 0, data: {}, msg: 'success' };
 const feishuError = (code: number, msg: string, status = 200): Answer => ({ status, body: { code, data: {}, msg }, refused: `${code} ${msg}` });
-const FEISHU_TEMPLATES = new Set([
-  'blue',
-  'wathet',
-  'turquoise',
-  'green',
-  'yellow',
-  'orange',
-  'red',
-  'carmine',
-  'violet',
-  'purple',
-  'indigo',
-  'grey',
-  'default',
-]);
-
-function feishuCardProblem(card: unknown): string | undefined {
-  if (!isObject(card)) return 'card is not an object';
-  const header = card['header'];
-  if (!isObject(header) || !isObject(header['title']) || !isText(header['title']['content'])) return 'card.header.title.content is missing';
-  if (header['template'] !== undefined && !FEISHU_TEMPLATES.has(String(header['template']))) return `unknown header template ${String(header['template'])}`;
-  const elements = card['elements'];
-  if (!Array.isArray(elements) || elements.length === 0) return 'card.elements is empty';
-  const textOk = (t: unknown) => isObject(t) && (t['tag'] === 'lark_md' || t['tag'] === 'plain_text') && typeof t['content'] === 'string';
-  for (const e of elements) {
-    if (!isObject(e)) return 'an element is not an object';
-    switch (e['tag']) {
-      case 'div':
-        if (e['text'] === undefined && e['fields'] === undefined) return 'div needs text or fields';
-        if (e['text'] !== undefined && !textOk(e['text'])) return 'div text needs tag lark_md or plain_text and content';
-        if (
-          e['fields'] !== undefined &&
-          (!Array.isArray(e['fields']) || !e['fields'].every((f) => isObject(f) && typeof f['is_short'] === 'boolean' && textOk(f['text'])))
-        )
-          return 'div fields need is_short and text';
-        break;
-      case 'hr':
-        break;
-      case 'note':
-        if (!Array.isArray(e['elements']) || !e['elements'].every(textOk)) return 'note needs text elements';
-        break;
-      default:
-        return `unknown element tag ${String(e['tag'])}`;
-    }
-  }
-  return undefined;
-}
-
 /** Feishu signature: base64(HMAC-SHA256(key = "<timestamp>\n<secret>", message = "")), computed here independently. */
 function feishuSign(timestamp: string, secret: string): string {
   return createHmac('sha256', Buffer.from(`${timestamp}\n${secret}`, 'utf8'))
@@ -278,6 +227,14 @@ export async function startFeishu(opts: SignedOptions = {}): Promise<Receiver> {
     if (type === 'interactive') {
       const problem = feishuCardProblem(body['card']);
       if (problem) return feishuError(11246, `create card content failed: ${problem}`);
+      const link = feishuMarkdown(body)
+        .flatMap(markdownLinks)
+        .find((u) => !isHttp(u));
+      if (link !== undefined) return feishuError(11246, `create card content failed: link ${link} is not http(s)`);
+      const tag = feishuMarkdown(body)
+        .flatMap((t) => t.match(/<at\b[^>]*>/g) ?? [])
+        .find((t) => !/^<at id=[A-Za-z0-9_]+>$/.test(t));
+      if (tag !== undefined) return feishuError(11246, `create card content failed: bad at tag ${tag}`);
     } else if (type === 'text') {
       if (!isObject(body['content']) || !isText(body['content']['text'])) return feishuError(9499, 'Bad Request');
     } else {
@@ -286,7 +243,7 @@ export async function startFeishu(opts: SignedOptions = {}): Promise<Receiver> {
     if (opts.keywords && !opts.keywords.some((k) => req.raw.toString('utf8').includes(k))) return feishuError(19024, 'Key Words Not Found');
     return undefined;
   };
-  return serve(path, check, { status: 200, body: FEISHU_OK }, opts, hook);
+  return serve(path, check, { status: 200, body: FEISHU_OK }, opts, hook, '', feishuMentions);
 }
 
 // ---- DingTalk ----------------------------------------------------------------------------------------
@@ -323,6 +280,8 @@ export async function startDingTalk(opts: SignedOptions = {}): Promise<Receiver>
       case 'markdown': {
         const md = body['markdown'];
         if (!isObject(md) || !isText(md['title']) || !isText(md['text'])) return dingError(40035, '缺少参数 markdown.title 或 markdown.text');
+        const link = markdownLinks(md['text'] as string).find((u) => !isHttp(u));
+        if (link !== undefined) return dingError(40035, `markdown link ${link} is not http(s)`);
         break;
       }
       case 'text':
@@ -331,10 +290,16 @@ export async function startDingTalk(opts: SignedOptions = {}): Promise<Receiver>
       default:
         return dingError(40035, '缺少参数 msgtype');
     }
+    const at = body['at'];
+    if (at !== undefined) {
+      const ok =
+        isObject(at) && isTextList(at['atMobiles']) && isTextList(at['atUserIds']) && (at['isAtAll'] === undefined || typeof at['isAtAll'] === 'boolean');
+      if (!ok) return dingError(40035, 'at must be {atMobiles: [], atUserIds: [], isAtAll: boolean}');
+    }
     if (opts.keywords && !opts.keywords.some((k) => req.raw.toString('utf8').includes(k))) return dingError(310000, 'keywords not in content');
     return undefined;
   };
-  return serve('/robot/send', check, { status: 200, body: { errcode: 0, errmsg: 'ok' } }, opts, token, `?access_token=${token}`);
+  return serve('/robot/send', check, { status: 200, body: { errcode: 0, errmsg: 'ok' } }, opts, token, `?access_token=${token}`, dingMentions);
 }
 
 // ---- WeCom -------------------------------------------------------------------------------------------
@@ -358,6 +323,8 @@ export async function startWeCom(opts: ReceiverOptions = {}): Promise<Receiver> 
       if (!isObject(md) || !isText(md['content'])) return wecomError(40058, 'markdown.content is empty. invalid Request Parameter');
       if (Buffer.byteLength(md['content'] as string, 'utf8') > 4096)
         return wecomError(40058, 'markdown.content exceed max length 4096. invalid Request Parameter');
+      const link = markdownLinks(md['content'] as string).find((u) => !isHttp(u));
+      if (link !== undefined) return wecomError(40058, `markdown link ${link} is not http(s)`);
     } else if (body['msgtype'] === 'text') {
       if (!isObject(body['text']) || !isText(body['text']['content'])) return wecomError(40058, 'text.content is empty');
     } else {
@@ -365,7 +332,7 @@ export async function startWeCom(opts: ReceiverOptions = {}): Promise<Receiver> 
     }
     return undefined;
   };
-  return serve('/cgi-bin/webhook/send', check, { status: 200, body: { errcode: 0, errmsg: 'ok' } }, opts, key, `?key=${key}`);
+  return serve('/cgi-bin/webhook/send', check, { status: 200, body: { errcode: 0, errmsg: 'ok' } }, opts, key, `?key=${key}`, wecomMentions);
 }
 
 // ---- Generic webhook -------------------------------------------------------------------------------

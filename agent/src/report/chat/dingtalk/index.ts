@@ -6,11 +6,16 @@
 // 200 with `errcode`: 0 is success, 310000 a bad signature, stale timestamp, missing keyword or IP not
 // allowed, 300001 an unknown token, 130101/410100 rate limited (20 messages per minute per robot, then
 // 10 minutes of silence).
+//
+// Mentions: `at: {atMobiles, atUserIds, isAtAll}` next to the markdown, and each mobile or userId also as
+// "@<mobile>" / "@<userId>" in the text, which is where DingTalk shows (and requires) it
+// (https://open.dingtalk.com/document/orgapp/custom-robots-send-group-messages, markdown: "at").
+// Links are markdown `[text](url)`.
 import { createHmac } from 'node:crypto';
-import { compose, type Card } from '../message.js';
+import { compose, linkUrl, type Card } from '../message.js';
 import { DingTalkResponse, parseBody } from '../schema.js';
 import { truncateUtf8 } from '../text.js';
-import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
+import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
 /** DingTalk does not document a markdown size; stay well under its 20 KB request limit. */
 const MAX_TEXT_BYTES = 18_000;
@@ -28,12 +33,15 @@ export function signedUrl(url: string, secret: string, timestampMs: number): str
 export interface DingTalkBody {
   msgtype: 'markdown';
   markdown: { title: string; text: string };
+  at?: { atMobiles?: string[]; atUserIds?: string[]; isAtAll?: boolean };
 }
 
-function renderCard(card: Card): DingTalkBody {
-  // DingTalk markdown needs a blank line between paragraphs.
+function renderCard(card: Card, m: Mentions | undefined): DingTalkBody {
+  const named = [...(m?.mobiles ?? []), ...(m?.users ?? [])];
+  // DingTalk markdown needs a blank line between paragraphs; the mentions come first, before anything is cut.
   const parts = [
     `### ${card.title}`,
+    ...(named.length ? [named.map((x) => `@${x}`).join(' ')] : []),
     card.headline,
     card.facts.map((f) => `- **${f.label}**: ${f.value}`).join('\n'),
     `**${card.actionLabel}**`,
@@ -42,13 +50,23 @@ function renderCard(card: Card): DingTalkBody {
   if (card.changes.length) {
     parts.push(`**${card.changesLabel}**`, [...card.changes.map((c) => `- ${c}`), ...(card.moreChanges ? [`- … +${card.moreChanges}`] : [])].join('\n'));
   }
+  if (card.links.length) parts.push(card.links.map((l) => `[${l.label}](${linkUrl(l.url)})`).join(' · '));
   parts.push(`> ${card.footer}`);
-  return { msgtype: 'markdown', markdown: { title: card.title, text: truncateUtf8(parts.join('\n\n'), MAX_TEXT_BYTES) } };
+  const at = {
+    ...(m?.mobiles.length ? { atMobiles: m.mobiles } : {}),
+    ...(m?.users.length ? { atUserIds: m.users } : {}),
+    ...(m?.all ? { isAtAll: true } : {}),
+  };
+  return {
+    msgtype: 'markdown',
+    markdown: { title: card.title, text: truncateUtf8(parts.join('\n\n'), MAX_TEXT_BYTES) },
+    ...(Object.keys(at).length ? { at } : {}),
+  };
 }
 
 /** The markdown body (pure). */
 function render(notice: Notice): DingTalkBody {
-  return renderCard(compose(notice, 'zh'));
+  return renderCard(compose(notice, notice.language ?? 'both'), notice.mentions);
 }
 
 function request(target: Target, notice: Notice, nowMs: number): HttpRequest {

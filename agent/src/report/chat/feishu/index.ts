@@ -5,11 +5,15 @@
 // cards (`msg_type: "interactive"`). Feishu answers HTTP 200 with `code` in the body: 0 is success,
 // 19021 a bad signature or stale timestamp, 19022 an IP not allowed, 19024 a missing keyword, 11232
 // rate limited (100 per minute and 5 per second per bot). The request body is at most 20 KB.
+//
+// Mentions go in the card's lark_md text as `<at id=ou_xxx></at>` and everyone as `<at id=all></at>`; a
+// custom bot mentions by open_id only (https://open.feishu.cn/document/ukTMukTMukTM/uADOwUjLwgDM14CM4ATN,
+// "Markdown": @指定人 / @所有人). Links are lark_md `[text](url)`.
 import { createHmac } from 'node:crypto';
-import { compose, type Card, type Tone } from '../message.js';
+import { compose, linkUrl, type Card, type Tone } from '../message.js';
 import { FeishuResponse, parseBody } from '../schema.js';
 import { truncateUtf8, utf8Bytes } from '../text.js';
-import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
+import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
 export const MAX_BODY_BYTES = 20_000;
 
@@ -50,8 +54,16 @@ export interface FeishuBody {
 
 const md = (content: string): LarkMd => ({ tag: 'lark_md', content });
 
-function renderCard(card: Card): FeishuBody {
+/** The card's mention line: everyone, then each user by open_id. */
+function mentionLine(m: Mentions | undefined): string | undefined {
+  const tags = [...(m?.all ? ['<at id=all></at>'] : []), ...(m?.users ?? []).map((u) => `<at id=${u}></at>`)];
+  return tags.length ? tags.join(' ') : undefined;
+}
+
+function renderCard(card: Card, mentions: Mentions | undefined): FeishuBody {
+  const mention = mentionLine(mentions);
   const elements: FeishuCard['elements'] = [
+    ...(mention ? [{ tag: 'div' as const, text: md(mention) }] : []),
     { tag: 'div', text: md(escape(card.headline)) },
     { tag: 'div', fields: card.facts.map((f) => ({ is_short: true, text: md(`**${escape(f.label)}**\n${escape(f.value)}`) })) },
     { tag: 'div', text: md(`**${escape(card.actionLabel)}**\n${card.action.map(escape).join('\n')}`) },
@@ -61,6 +73,7 @@ function renderCard(card: Card): FeishuBody {
     if (card.moreChanges) lines.push(`- … +${card.moreChanges}`);
     elements.push({ tag: 'hr' }, { tag: 'div', text: md(`**${escape(card.changesLabel)}**\n${lines.join('\n')}`) });
   }
+  if (card.links.length) elements.push({ tag: 'div', text: md(card.links.map((l) => `[${escape(l.label)}](${linkUrl(l.url)})`).join(' · ')) });
   elements.push({ tag: 'note', elements: [{ tag: 'plain_text', content: card.footer }] });
   return {
     msg_type: 'interactive',
@@ -70,15 +83,15 @@ function renderCard(card: Card): FeishuBody {
 
 /** The card body without signature (pure), kept under Feishu's 20 KB by leaving out changes first. */
 export function render(notice: Notice): FeishuBody {
-  const card = compose(notice, 'zh');
-  let body = renderCard(card);
+  const card = compose(notice, notice.language ?? 'both');
+  let body = renderCard(card, notice.mentions);
   // Room for the signature fields (~80 bytes).
   while (utf8Bytes(JSON.stringify(body)) > MAX_BODY_BYTES - 200 && card.changes.length) {
     card.changes.pop();
     card.moreChanges++;
-    body = renderCard(card);
+    body = renderCard(card, notice.mentions);
   }
-  if (utf8Bytes(JSON.stringify(body)) > MAX_BODY_BYTES - 200) body = renderCard({ ...card, headline: truncateUtf8(card.headline, 4000) });
+  if (utf8Bytes(JSON.stringify(body)) > MAX_BODY_BYTES - 200) body = renderCard({ ...card, headline: truncateUtf8(card.headline, 4000) }, notice.mentions);
   return body;
 }
 

@@ -2,9 +2,14 @@
 // show the text). No signature: the webhook URL is the credential. Slack answers 200 "ok"; failures are
 // 4xx with a plain-text code (400 invalid_payload, 403 invalid_token, 404 no_service, 410
 // channel_is_archived) and 429 when posting faster than about one message per second.
-import { compose, type Card } from '../message.js';
+//
+// Mentions are mrkdwn in a section under the header and at the start of the `text` fallback (which the
+// notification shows): a member `<@U0123ABC>`, a user group `<!subteam^S0123ABC>`, everyone `<!channel>`
+// (https://api.slack.com/reference/surfaces/formatting#mentioning-users, #mentioning-groups,
+// #special-mentions). Links are `<url|text>`.
+import { compose, linkUrl, type Card } from '../message.js';
 import { truncateChars } from '../text.js';
-import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
+import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
 /** Slack's block limits: header text 150 characters, section text 3000, a field 2000, 10 fields. */
 const LIMITS = { header: 150, section: 3000, field: 2000, fields: 10, blocks: 50, text: 3000 } as const;
@@ -28,9 +33,16 @@ function mrkdwn(text: string, max: number = LIMITS.section): { type: 'mrkdwn'; t
   return { type: 'mrkdwn', text: truncateChars(text, max) };
 }
 
-function renderCard(card: Card): SlackBody {
+/** The mention line: members, user groups, then everyone. */
+function mentionLine(m: Mentions | undefined): string {
+  return [...(m?.users ?? []).map((u) => `<@${u}>`), ...(m?.groups ?? []).map((g) => `<!subteam^${g}>`), ...(m?.all ? ['<!channel>'] : [])].join(' ');
+}
+
+function renderCard(card: Card, mentions: Mentions | undefined): SlackBody {
+  const mention = mentionLine(mentions);
   const blocks: Block[] = [
     { type: 'header', text: { type: 'plain_text', text: truncateChars(card.title, LIMITS.header), emoji: true } },
+    ...(mention ? [{ type: 'section' as const, text: mrkdwn(mention) }] : []),
     { type: 'section', text: mrkdwn(escape(card.headline)) },
     { type: 'section', fields: card.facts.slice(0, LIMITS.fields).map((f) => mrkdwn(`*${escape(f.label)}*\n${escape(f.value)}`, LIMITS.field)) },
     { type: 'section', text: mrkdwn(`*${escape(card.actionLabel)}*\n${card.action.map(escape).join('\n')}`) },
@@ -40,13 +52,14 @@ function renderCard(card: Card): SlackBody {
     if (card.moreChanges) lines.push(`… and ${card.moreChanges} more`);
     blocks.push({ type: 'section', text: mrkdwn(`*${escape(card.changesLabel)}*\n${lines.join('\n')}`) });
   }
+  if (card.links.length) blocks.push({ type: 'section', text: mrkdwn(card.links.map((l) => `<${linkUrl(l.url)}|${escape(l.label)}>`).join(' · ')) });
   blocks.push({ type: 'context', elements: [mrkdwn(escape(card.footer))] });
-  return { text: truncateChars(escape(`${card.title}: ${card.headline}`), LIMITS.text), blocks };
+  return { text: truncateChars(`${mention ? `${mention} ` : ''}${escape(`${card.title}: ${card.headline}`)}`, LIMITS.text), blocks };
 }
 
 /** The webhook body (pure). */
 export function render(notice: Notice): SlackBody {
-  return renderCard(compose(notice, 'en'));
+  return renderCard(compose(notice, notice.language ?? 'en'), notice.mentions);
 }
 
 function request(target: Target, notice: Notice): HttpRequest {

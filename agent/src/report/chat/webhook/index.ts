@@ -12,8 +12,10 @@
 // and 5xx are tried again, other statuses are not.
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AgentEvent } from '../../../reconcile/events.js';
+import type { NotificationSeverity } from '../../../model/schema.js';
 import { compose } from '../message.js';
-import { httpOutcome, type HttpRequest, type Notice, type Notifier, type Occurrence, type Outcome, type Target } from '../types.js';
+import { severityOf } from '../routing.js';
+import { httpOutcome, type HttpRequest, type Notice, type NoticeLinks, type Notifier, type Occurrence, type Outcome, type Target } from '../types.js';
 
 export const SIGNATURE_HEADER = 'x-mirrornet-signature-256';
 export const TIMESTAMP_HEADER = 'x-mirrornet-timestamp';
@@ -39,29 +41,36 @@ export interface WebhookBody {
   deliveryId?: string;
   sentAt: string;
   occurrence: Occurrence;
+  /** From the event kind (critical, warning, info). */
+  severity: NotificationSeverity;
   area?: string;
   since?: string;
   suppressed?: number;
+  pullRequest?: number;
   /** The same title and advice the chat vendors show. */
   title: string;
   action: string;
+  links?: NoticeLinks;
   event: AgentEvent;
 }
 
 /** The JSON body (pure). */
 function render(notice: Notice): WebhookBody {
-  const card = compose(notice, 'en');
+  const card = compose(notice, notice.language ?? 'en');
   return {
     version: 1,
     source: 'mirrornet',
     ...(notice.deliveryId ? { deliveryId: notice.deliveryId } : {}),
     sentAt: notice.sentAt ?? notice.event.at,
     occurrence: notice.occurrence,
+    severity: severityOf(notice.event.kind),
     ...(notice.area ? { area: notice.area } : {}),
     ...(notice.since ? { since: notice.since } : {}),
     ...(notice.suppressed ? { suppressed: notice.suppressed } : {}),
+    ...(notice.pullRequest !== undefined ? { pullRequest: notice.pullRequest } : {}),
     title: card.title,
     action: card.action.join(' '),
+    ...(notice.links ? { links: notice.links } : {}),
     event: notice.event,
   };
 }

@@ -3,10 +3,15 @@
 // `msgtype: "markdown"` with `content` of at most 4096 BYTES of UTF-8 (a 汉字 is 3 bytes); longer content
 // is refused with errcode 40058. WeCom answers HTTP 200 with `errcode`: 0 is success, 93000 an invalid
 // webhook URL (key), 45009 rate limited (20 messages per minute per robot), -1 busy.
-import { compose, type Card, type Tone } from '../message.js';
+//
+// Mentions: markdown content mentions a member as `<@userid>`; `mentioned_list` and `mentioned_mobile_list`
+// belong to the text message type only, so markdown can mention neither by mobile nor everyone (the
+// validator says so) (https://developer.work.weixin.qq.com/document/path/91770, 文本类型 / markdown类型).
+// Links are markdown `[text](url)`.
+import { compose, linkUrl, type Card, type Tone } from '../message.js';
 import { parseBody, WeComResponse } from '../schema.js';
 import { truncateUtf8, utf8Bytes } from '../text.js';
-import { httpOutcome, oneLine, type HttpRequest, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
+import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
 const MAX_CONTENT_BYTES = 4096;
 /** The headline is cut first, so the facts and what to do always fit. */
@@ -21,9 +26,10 @@ export interface WeComBody {
   markdown: { content: string };
 }
 
-function content(card: Card): string {
+function content(card: Card, m: Mentions | undefined): string {
   const lines = [
     `### <font color="${COLOUR[card.tone]}">${card.title}</font>`,
+    ...(m?.users.length ? [m.users.map((u) => `<@${u}>`).join(' ')] : []),
     truncateUtf8(card.headline, MAX_HEADLINE_BYTES),
     ...card.facts.map((f) => `> ${f.label}: <font color="comment">${f.value}</font>`),
     `**${card.actionLabel}**`,
@@ -33,6 +39,7 @@ function content(card: Card): string {
     lines.push(`**${card.changesLabel}**`, ...card.changes.map((c) => `- ${c}`));
     if (card.moreChanges) lines.push(`- … +${card.moreChanges}`);
   }
+  if (card.links.length) lines.push(card.links.map((l) => `[${l.label}](${linkUrl(l.url)})`).join(' · '));
   lines.push(`<font color="comment">${card.footer}</font>`);
   return lines.join('\n');
 }
@@ -41,19 +48,19 @@ function content(card: Card): string {
  * The markdown body (pure), at most 4096 bytes: changes are left out first (the facts and what to do
  * come before them), then the text is cut on a character boundary with a marker.
  */
-function renderCard(card: Card): WeComBody {
-  let c = content(card);
+function renderCard(card: Card, m: Mentions | undefined): WeComBody {
+  let c = content(card, m);
   const trimmed = { ...card, changes: [...card.changes] };
   while (utf8Bytes(c) > MAX_CONTENT_BYTES && trimmed.changes.length > 0) {
     trimmed.changes.pop();
     trimmed.moreChanges++;
-    c = content(trimmed);
+    c = content(trimmed, m);
   }
   return { msgtype: 'markdown', markdown: { content: truncateUtf8(c, MAX_CONTENT_BYTES, TRUNCATED) } };
 }
 
 export function render(notice: Notice): WeComBody {
-  return renderCard(compose(notice, 'zh'));
+  return renderCard(compose(notice, notice.language ?? 'both'), notice.mentions);
 }
 
 function request(target: Target, notice: Notice): HttpRequest {
