@@ -5,14 +5,14 @@
 import type { Logger } from 'pino';
 import type { Role } from '../desired/types.js';
 import type { Guardrails } from '../model/schema.js';
-import { MirrornetError, SourceError, userMessageOf } from '../errors.js';
+import { MirrornetError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { Change, ProviderId } from '../providers/types.js';
 import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
+import { decide } from './decide.js';
 import { applyRevision, pendingChanges, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
-import { judgeRemovals } from './fleet-guard.js';
 import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
@@ -26,6 +26,8 @@ export interface AgentOptions {
   intervalMs?: number;
   /** The clock of the health watch (tests drive it). */
   now?: () => number;
+  /** Whether the site is suspended now: no new revision is applied and drift is not healed (it is still reported). */
+  suspended?: () => boolean;
 }
 
 export type TickResult =
@@ -34,25 +36,14 @@ export type TickResult =
   | { kind: 'drift'; revision: string; healed: string[]; alerted: string[] }
   | { kind: 'refused'; revision: string; reason: string }
   | { kind: 'blocked'; revision: string; reasons: string[] }
-  | { kind: 'failed'; revision: string; step: string; reason: string };
+  | { kind: 'failed'; revision: string; step: string; reason: string }
+  /** The site is suspended: `revision` stays applied (drift only reported: `drifted`), `offered` waits. */
+  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] };
 
 type DriftMode = 'alert' | 'heal';
 
 /** What a tick returns once the agent is stopping (no event, no state change). */
 const STOPPED: TickResult = { kind: 'failed', revision: 'unknown', step: 'stop', reason: 'the agent is stopping' };
-
-/** What a tick does, decided before the apply lock is taken. */
-type Decision =
-  /** Nothing new (or the source cannot be reached: `unreachable` says why): heal or report drift against the applied revision. */
-  | { kind: 'keep'; revision: string; applied: Applied; unreachable?: string }
-  /** The remote's revision was refused before and nothing is applied: nothing to do. */
-  | { kind: 'refused'; revision: string; reason: string }
-  /** Refuse the new revision and record why. */
-  | { kind: 'refuse'; revision: string; reason: string }
-  /** A guardrail (the fleet-wide removal limits) blocks the new revision: nothing applied, say why once. */
-  | { kind: 'block'; revision: string; reasons: string[] }
-  /** Apply the new revision, judged by `guardrails` (those in force). */
-  | { kind: 'apply'; revision: string; next: Applied; guardrails?: Guardrails };
 
 /** Times a tick starts over because the state changed while it validated (another agent or `mirrornet apply`). */
 const MAX_ATTEMPTS = 3;
@@ -195,7 +186,7 @@ export class Agent {
       const result = await this.reconcile(log, (r) => (revision = r));
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
-      if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift') this.ready = true;
+      if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift' || result.kind === 'suspended') this.ready = true;
       return result;
     } catch (err) {
       const e = err as Error & { step?: string };
@@ -233,7 +224,17 @@ export class Agent {
   private async reconcile(log: Logger, seen: (revision: string) => void): Promise<TickResult> {
     for (let attempt = 1; ; attempt++) {
       const before = await this.step('state', () => this.store.load());
-      const decision = await this.locked('repository', () => this.decide(before, seen));
+      const decision = await this.locked('repository', () =>
+        decide(before, {
+          site: this.opts.site,
+          roles: this.opts.roles,
+          stateDir: this.store.dir,
+          source: this.source,
+          suspended: this.opts.suspended?.() ?? false,
+          step: (name, fn) => this.step(name, fn),
+          seen,
+        }),
+      );
       if (decision.kind === 'refused') return { kind: 'refused', revision: decision.revision, reason: decision.reason };
       const result = await this.locked('apply', async (): Promise<TickResult | undefined> => {
         if (this.stopping) return STOPPED;
@@ -246,6 +247,7 @@ export class Agent {
           return undefined;
         if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
+        if (decision.kind === 'hold') return this.holdTick(state, decision.offered, decision.applied, log);
         if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason);
         if (decision.kind === 'block') return this.block(state, decision.revision, decision.reasons);
         return this.applyRevision(state, decision.revision, decision.next, decision.guardrails, log);
@@ -257,65 +259,6 @@ export class Agent {
         throw Object.assign(new ReconcileError(sentence), { step: 'lock' });
       }
     }
-  }
-
-  /** What to do about the remote's revision, given the state `before` (under the repository lock, no host change). */
-  private async decide(before: AgentState, seen: (revision: string) => void): Promise<Decision> {
-    // fetch: a cheap remote check first
-    const applied = await loadApplied(this.store.dir, before.appliedRevision);
-    let revision: string;
-    try {
-      revision = await this.step('fetch', () => this.source.remoteRevision());
-    } catch (err) {
-      // A source that does not answer (a registry that is down) leaves the applied revision in place, still kept true.
-      if (applied && before.appliedRevision && err instanceof SourceError && err.unreachable) {
-        return { kind: 'keep', revision: before.appliedRevision, applied, unreachable: redactText(userMessageOf(err)) };
-      }
-      throw err;
-    }
-    seen(revision);
-    // Nothing new (or the new revision was refused already): keep the applied revision true.
-    // A refusal holds for what was refused: the same revision offered anew (a bundle republished) is looked at again.
-    const refusedAlready = before.refused?.revision === revision && before.refused.offer === this.source.offer?.();
-    if (applied && (revision === before.appliedRevision || refusedAlready)) return { kind: 'keep', revision, applied };
-    if (!applied && refusedAlready) return { kind: 'refused', revision, reason: before.refused!.reason };
-    // fetch the rest, verify, and validate + compile (git) or take the site's layer (bundle)
-    const evaluation = await this.source.load(revision, {
-      site: this.opts.site,
-      roles: this.opts.roles,
-      applied,
-      step: (name, fn) => this.step(name, fn),
-    });
-    if ('refused' in evaluation) return { kind: 'refuse', revision, reason: evaluation.refused };
-    if (!evaluation.valid) {
-      const first = evaluation.errors
-        .slice(0, 3)
-        .map((e) => `${e.file}:${e.line} ${e.rule}`)
-        .join('; ');
-      return { kind: 'refuse', revision, reason: `the revision is invalid (${evaluation.errorCount} errors: ${first}); run \`mirrornet validate\` on it` };
-    }
-    // The fleet-wide guardrail, before anything is planned: the sites and links this revision removes,
-    // judged by the limits of the revision applied before it (a first revision has nothing to compare).
-    const removals = applied?.outline && evaluation.outline ? judgeRemovals(applied.outline, evaluation.outline, applied.guardrails) : undefined;
-    if (removals?.trips.length) return { kind: 'block', revision, reasons: removals.trips.map((t) => t.message) };
-    if ('compileError' in evaluation) return { kind: 'refuse', revision, reason: evaluation.compileError };
-    const { desired, guardrails, notifications, area, outline, origin } = evaluation;
-    // The guardrails in force are those of the revision applied last: a commit cannot loosen the
-    // guardrails that judge it (a change to them takes effect one revision later).
-    const enforced = applied?.guardrails ?? guardrails;
-    return {
-      kind: 'apply',
-      revision,
-      next: {
-        desired,
-        ...(guardrails ? { guardrails } : {}),
-        ...(notifications ? { notifications } : {}),
-        ...(area ? { area } : {}),
-        ...(outline ? { outline } : {}),
-        ...(origin ? { origin } : {}),
-      },
-      ...(enforced ? { guardrails: enforced } : {}),
-    };
   }
 
   private async refuse(state: AgentState, revision: string, reason: string): Promise<TickResult> {
@@ -411,7 +354,15 @@ export class Agent {
     return { kind: 'failed', revision, step: 'fetch', reason };
   }
 
-  private async driftTick(state: AgentState, revision: string, applied: Applied, log: Logger): Promise<TickResult> {
+  /** Suspended: the applied revision's drift is reported, never healed; the offered revision waits for `mirrornet resume`. */
+  private async holdTick(state: AgentState, offered: string, applied: Applied | undefined, log: Logger): Promise<TickResult> {
+    const revision = state.appliedRevision ?? offered;
+    if (!applied || !state.appliedRevision) return { kind: 'suspended', revision, offered, drifted: [] };
+    const result = await this.driftTick(state, state.appliedRevision, applied, log, false);
+    return { kind: 'suspended', revision, offered, drifted: result.kind === 'drift' ? result.alerted : [] };
+  }
+
+  private async driftTick(state: AgentState, revision: string, applied: Applied, log: Logger, heal = true): Promise<TickResult> {
     const { desired, guardrails } = applied;
     const modes = (guardrails?.drift ?? {}) as Record<string, DriftMode>;
     const healed: string[] = [];
@@ -419,7 +370,7 @@ export class Agent {
     let pending: Change[] = [];
     // Each component's drift is reported (once per distinct drift); those set to heal are healed through the
     // engine, under the same guardrails as a new revision, lockout included.
-    const heal = (plan: HostPlan): Change[] => {
+    const select = (plan: HostPlan): Change[] => {
       pending = pendingChanges(plan);
       const toHeal: Change[] = [];
       for (const component of this.providerIds()) {
@@ -436,7 +387,7 @@ export class Agent {
           );
           state.drift[component] = fp;
         }
-        if (changes.length && (modes[guardrailTraits(component).driftKey] ?? 'alert') === 'heal') {
+        if (changes.length && heal && (modes[guardrailTraits(component).driftKey] ?? 'alert') === 'heal') {
           toHeal.push(...changes);
           healed.push(component);
         } else if (changes.length) alerted.push(component);
@@ -452,7 +403,7 @@ export class Agent {
       this.deps,
       this.store,
       state,
-      { step: (name, fn) => this.step(name, fn), select: heal },
+      { step: (name, fn) => this.step(name, fn), select },
     );
     if (outcome.kind === 'blocked') {
       this.driftEvent('guardrail-blocked', revision, `${this.opts.site} did not heal drift: ${outcome.refusal.reasons.join(' ')}`, {
