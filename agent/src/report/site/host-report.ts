@@ -1,0 +1,64 @@
+// One host's report to its site's gateway, built from what the agent knows after a tick: its state file
+// (applied revision, open drift), the tick's result (what it was offered, what failed or was refused) and the
+// events since the last report. Pure: the caller sends it (uplink) or keeps it (the gateway's own host).
+import type { ReportedEvent, HostReport } from './schema.js';
+import { MAX_EVENTS_PER_REPORT } from './schema.js';
+
+/** What a tick ended with, as far as a report needs it (reconcile/loop.ts TickResult). */
+export type TickOutcome =
+  | { kind: 'applied' | 'in-sync'; revision: string }
+  | { kind: 'drift'; revision: string; alerted: string[] }
+  | { kind: 'refused'; revision: string; reason: string }
+  | { kind: 'blocked'; revision: string; reasons: string[] }
+  | { kind: 'failed'; revision: string; step: string; reason: string }
+  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] };
+
+export interface HostFacts {
+  site: string;
+  host: string;
+  roles: string[];
+  agentVersion: string;
+  /** The state file: the revision applied last, when, and the components whose drift is open (not healed). */
+  state: { appliedRevision?: string | undefined; appliedAt?: string | undefined; drift: Record<string, string> };
+  last: TickOutcome | undefined;
+  /** The Steering generation the host holds, and whether it holds a suspension. */
+  steering: number;
+  suspended: boolean;
+  url?: string | undefined;
+}
+
+/** The report of `facts` at `now`, carrying `events` (the newest MAX_EVENTS_PER_REPORT; the rest counted as dropped). */
+export function hostReportOf(facts: HostFacts, events: readonly ReportedEvent[], now: Date): HostReport {
+  const { state, last } = facts;
+  const wanted = last?.kind === 'suspended' ? last.offered : last?.revision !== 'unknown' ? last?.revision : undefined;
+  const drift: Record<string, number> = {};
+  for (const component of Object.keys(state.drift).sort()) drift[component] = 1;
+  if (last?.kind === 'suspended') for (const component of last.drifted) drift[component] = Math.max(drift[component] ?? 0, 1);
+  const error = lastErrorOf(last, now);
+  const kept = events.slice(-MAX_EVENTS_PER_REPORT);
+  return {
+    site: facts.site,
+    host: facts.host,
+    roles: [...facts.roles],
+    agentVersion: facts.agentVersion,
+    ...(wanted ? { wanted } : {}),
+    ...(state.appliedRevision ? { applied: state.appliedRevision } : {}),
+    ...(state.appliedAt ? { appliedAt: state.appliedAt } : {}),
+    drift,
+    ...(error ? { lastError: error } : {}),
+    steering: facts.steering,
+    suspended: facts.suspended,
+    events: [...kept],
+    droppedEvents: events.length - kept.length,
+    at: now.toISOString(),
+    ...(facts.url ? { url: facts.url } : {}),
+  };
+}
+
+function lastErrorOf(last: TickOutcome | undefined, now: Date): HostReport['lastError'] {
+  const at = now.toISOString();
+  if (last?.kind === 'failed' && last.step !== 'lock' && last.step !== 'stop') return { step: last.step, message: last.reason.slice(0, 2048), at };
+  if (last?.kind === 'refused') return { step: 'refused', message: last.reason.slice(0, 2048), at };
+  if (last?.kind === 'blocked') return { step: 'blocked', message: last.reasons.join(' ').slice(0, 2048), at };
+  return undefined;
+}
