@@ -4,6 +4,7 @@
 // short timeouts and a connection cap bound what slow clients hold, the signature's shape is checked before a body is
 // read, a per-source token bucket answers floods with 429, and a replayed delivery id does not reconcile twice.
 // Every refusal is counted by reason (mirrornet_http_refused_total), so an operator sees an attack in /metrics.
+// The routes between a site's agents and their parent, and the operators' routes on a core, are in site-routes.ts.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { verify } from '@octokit/webhooks-methods';
@@ -11,6 +12,8 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import type { Health } from '../reconcile/health.js';
 import { AddressRateLimiter, deliveryIdOf, RecentDeliveries, wellFormedSignature, type RateLimit } from './guards.js';
+import { BodyReads, LINGER_MS, readBody, refuse, REFUSALS, send, type Refusal } from './respond.js';
+import { createSiteRoutes, type OperatorEndpoint, type SignedReceiver } from './site-routes.js';
 
 export const MAX_WEBHOOK_BYTES = 1024 * 1024;
 
@@ -29,10 +32,14 @@ export interface ServerLimits {
   maxHeaderBytes: number;
   /** Open connections; further ones are closed as they arrive. */
   maxConnections: number;
-  /** Webhook bodies being received at once (each up to MAX_WEBHOOK_BYTES); further webhooks answer 503. */
+  /** Webhook, report and operator bodies being received at once (each up to MAX_WEBHOOK_BYTES); further ones answer 503. */
   maxBodyReads: number;
   /** Per source address, on /hooks/github. */
   webhookRate: RateLimit;
+  /** Per source address, on /v1/reports and /v1/steering. */
+  siteRate: RateLimit;
+  /** Per source address, on /v1/status and /v1/steer (each costs an ssh-keygen). */
+  operatorRate: RateLimit;
   /** A delivery id seen within this window is acknowledged without a second reconcile. */
   deliveryWindowMs: number;
 }
@@ -47,11 +54,11 @@ export const DEFAULT_LIMITS: ServerLimits = {
   maxConnections: 64,
   maxBodyReads: 8,
   webhookRate: { burst: 20, perSecond: 1 },
+  siteRate: { burst: 60, perSecond: 2 },
+  operatorRate: { burst: 10, perSecond: 0.5 },
   deliveryWindowMs: 60 * 60_000,
 };
 
-/** After an early answer (401, 413, 429, 503) the connection is closed this long after the answer, unread body or not. */
-const LINGER_MS = 1000;
 /** The longest a long-poll on /v1/bundle is held (below the socket timeout). */
 const MAX_LONG_POLL_MS = 25_000;
 
@@ -76,15 +83,15 @@ export interface ServerDeps {
   };
   /** POST /hooks/registry: a registry's push or replication webhook (Harbor's auth header, distribution's notification headers). */
   registryHook?: { authorized(authorization: string | undefined): boolean };
-  /** The clock of the rate limiter and the delivery memory. */
+  /** POST /v1/reports: the reports of this agent's children (site-token signed); absent: 404. */
+  reports?: SignedReceiver;
+  /** POST /v1/steering: the Steering this agent's parent pushes (site-token signed); absent: 404. */
+  steering?: SignedReceiver;
+  /** GET /v1/status, POST /v1/steer on a core (operator-signed, checked by `handle`); absent: 404. */
+  operator?: OperatorEndpoint;
+  /** The clock of the rate limiters, the delivery memories and the signed routes' timestamp window. */
   now?: () => number;
 }
-
-type Body = { kind: 'body'; bytes: Buffer } | { kind: 'too-large' } | { kind: 'aborted' };
-
-/** Why a request or connection was refused: the label of mirrornet_http_refused_total. */
-const REFUSALS = ['rate-limited', 'too-large', 'busy', 'bad-signature', 'replayed', 'connection-cap', 'timeout', 'malformed'] as const;
-type Refusal = (typeof REFUSALS)[number];
 
 /** The refusal counter in `registry` (one per registry: a second server on it shares the counter), every reason at 0. */
 function refusalCounter(registry: Registry): Counter<'reason'> {
@@ -103,32 +110,6 @@ function refusalCounter(registry: Registry): Counter<'reason'> {
   return counter;
 }
 
-/** The body up to `limit` bytes; past that, reading stops and nothing more is kept. */
-function readBody(req: IncomingMessage, limit: number): Promise<Body> {
-  return new Promise((resolve) => {
-    if (Number(req.headers['content-length'] ?? 0) > limit) return resolve({ kind: 'too-large' });
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const settle = (body: Body) => {
-      if (settled) return;
-      settled = true;
-      req.off('data', onData);
-      if (body.kind !== 'body') req.pause();
-      resolve(body);
-    };
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) return settle({ kind: 'too-large' });
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => settle({ kind: 'body', bytes: Buffer.concat(chunks) }));
-    req.on('error', () => settle({ kind: 'aborted' }));
-    req.on('close', () => settle({ kind: 'aborted' }));
-  });
-}
-
 /** The path of a request target (origin or absolute form), or undefined when it is not one. */
 function pathOf(target: string | undefined): string | undefined {
   if (!target) return undefined;
@@ -140,22 +121,6 @@ function pathOf(target: string | undefined): string | undefined {
   }
 }
 
-function send(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  if (res.headersSent || res.destroyed) {
-    res.destroy();
-    return;
-  }
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': String(Buffer.byteLength(body)), ...headers });
-  res.end(body);
-}
-
-/** Answers and closes the connection shortly after, so a client cannot keep sending a body nobody reads. */
-function refuse(res: ServerResponse, status: number, body: string, headers: Record<string, string> = {}): void {
-  const socket = res.socket;
-  res.once('finish', () => setTimeout(() => socket?.destroy(), LINGER_MS).unref());
-  send(res, status, body, { connection: 'close', ...headers });
-}
-
 const STATUS_LINE: Record<string, string> = {
   HPE_HEADER_OVERFLOW: '431 Request Header Fields Too Large',
   ERR_HTTP_REQUEST_TIMEOUT: '408 Request Timeout',
@@ -164,7 +129,18 @@ const STATUS_LINE: Record<string, string> = {
 function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger, refused: (reason: Refusal) => void) {
   const rate = new AddressRateLimiter(limits.webhookRate, deps.now);
   const deliveries = new RecentDeliveries(limits.deliveryWindowMs, deps.now);
-  let bodyReads = 0;
+  const bodyReads = new BodyReads(limits.maxBodyReads);
+  const site = createSiteRoutes({
+    log,
+    reports: deps.reports,
+    steering: deps.steering,
+    operator: deps.operator,
+    now: deps.now ?? Date.now,
+    siteRate: limits.siteRate,
+    operatorRate: limits.operatorRate,
+    bodyReads,
+    refused,
+  });
 
   async function verified(signature: string, body: Buffer): Promise<boolean> {
     try {
@@ -187,16 +163,10 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
       refused('bad-signature');
       return refuse(res, 401, 'missing or malformed X-Hub-Signature-256\n');
     }
-    if (bodyReads >= limits.maxBodyReads) {
+    const body = await bodyReads.read(req, MAX_WEBHOOK_BYTES);
+    if (body.kind === 'busy') {
       refused('busy');
       return refuse(res, 503, 'busy\n', { 'retry-after': '1' });
-    }
-    bodyReads++;
-    let body: Body;
-    try {
-      body = await readBody(req, MAX_WEBHOOK_BYTES);
-    } finally {
-      bodyReads--;
     }
     if (body.kind === 'aborted') return void res.destroy();
     if (body.kind === 'too-large') {
@@ -282,6 +252,10 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
     if (path === '/hooks/github') return req.method === 'POST' ? webhook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
     if (path === '/hooks/registry') return req.method === 'POST' ? registryHook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
     if (path === '/v1/bundle' && req.method === 'GET') return fanout(req, res);
+    if (path === '/v1/reports') return req.method === 'POST' ? site.reports(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/v1/steering') return req.method === 'POST' ? site.steering(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/v1/steer') return req.method === 'POST' ? site.operator(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/v1/status' && req.method === 'GET') return site.operator(req, res);
     if (path === '/healthz' && get) {
       const health = await deps.health();
       return health.ok ? send(res, 200, 'ok\n') : send(res, 503, `${health.reason ?? 'not healthy'}\n`);
