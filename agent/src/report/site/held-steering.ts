@@ -1,0 +1,58 @@
+// What the operators asked of this agent's site, as this agent holds it: the Steering its parent pushed or
+// answered with last (`<state-dir>/steering.json`, so a restart keeps a suspension). A newer generation
+// replaces an older one; a reconcile request of a generation not run yet runs once.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HostFiles } from '../../host/files.js';
+import { NO_STEERING, Steering } from './schema.js';
+
+const FILE = 'steering.json';
+
+/** What taking a Steering changed: nothing, the suspension, and/or a reconcile to run now. */
+export interface SteeringChange {
+  changed: boolean;
+  suspendedChanged: boolean;
+  reconcileNow: boolean;
+}
+
+export class HeldSteering {
+  private current: Steering;
+  /** The reconcile generation run last (kept with the Steering). */
+  private reconciled: number;
+
+  constructor(private readonly stateDir: string) {
+    const saved = readSaved(join(stateDir, FILE));
+    this.current = saved?.steering ?? NO_STEERING;
+    this.reconciled = saved?.reconciled ?? this.current.reconcile?.generation ?? 0;
+  }
+
+  get steering(): Steering {
+    return this.current;
+  }
+
+  suspended(): boolean {
+    return this.current.suspended !== undefined;
+  }
+
+  /** Take `next` if it is newer than what is held; say what changed. A reconcile request is marked run. */
+  async offer(next: Steering): Promise<SteeringChange> {
+    if (next.generation <= this.current.generation) return { changed: false, suspendedChanged: false, reconcileNow: false };
+    const suspendedChanged = (next.suspended === undefined) !== (this.current.suspended === undefined);
+    const reconcileNow = (next.reconcile?.generation ?? 0) > this.reconciled;
+    this.current = next;
+    if (reconcileNow) this.reconciled = next.reconcile!.generation;
+    await new HostFiles(this.stateDir).writeAtomic(FILE, `${JSON.stringify({ steering: this.current, reconciled: this.reconciled })}\n`, { mode: 0o600 });
+    return { changed: true, suspendedChanged, reconcileNow };
+  }
+}
+
+function readSaved(path: string): { steering: Steering; reconciled: number } | undefined {
+  try {
+    const data = JSON.parse(readFileSync(path, 'utf8')) as { steering?: unknown; reconciled?: unknown };
+    const steering = Steering.safeParse(data.steering);
+    if (!steering.success) return undefined;
+    return { steering: steering.data, reconciled: typeof data.reconciled === 'number' ? data.reconciled : 0 };
+  } catch {
+    return undefined;
+  }
+}

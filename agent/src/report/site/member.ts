@@ -1,0 +1,78 @@
+// A host's place in its site: it reports its state and events to its site's gateway after every tick (and
+// when an event comes between ticks), and takes the Steering the gateway answers with. Nothing here throws into
+// the agent: a gateway that does not answer keeps the events queued (bounded) for the next report.
+import type { Logger } from 'pino';
+import type { AgentEvent } from '../../reconcile/events.js';
+import { hostReportOf, type HostFacts } from './host-report.js';
+import type { HeldSteering, SteeringChange } from './held-steering.js';
+import { Steering, type HostReport, type ReportedEvent } from './schema.js';
+
+/** Events kept for the next report while the gateway does not answer; the oldest go first. */
+const MAX_QUEUED_EVENTS = 1000;
+
+export interface SiteMemberOptions {
+  /** What the host knows now, without its steering (the member adds it). */
+  facts: () => Promise<Omit<HostFacts, 'steering' | 'suspended'>>;
+  /** Delivers a report to the gateway and returns its answer's Steering (a node: the uplink; the gateway itself: in process). */
+  deliver: (report: HostReport) => Promise<{ ok: boolean; steering?: unknown }>;
+  steering: HeldSteering;
+  /** Told what a Steering changed (suspend, resume, reconcile now). */
+  onSteering: (change: SteeringChange) => void;
+  log: Logger;
+  now?: () => number;
+}
+
+export class SiteMember {
+  private queue: ReportedEvent[] = [];
+  private sending: Promise<void> | undefined;
+  private again = false;
+
+  constructor(private readonly o: SiteMemberOptions) {}
+
+  /** The agent's event sink: queued, and sent with the next report (one is started now). */
+  readonly sink = (event: AgentEvent): void => {
+    this.queue.push(event);
+    if (this.queue.length > MAX_QUEUED_EVENTS) this.queue.splice(0, this.queue.length - MAX_QUEUED_EVENTS);
+    void this.report();
+  };
+
+  /** Send a report now (folded into one more when one is on its way); resolves when it is done. */
+  report(): Promise<void> {
+    if (this.sending) {
+      this.again = true;
+      return this.sending;
+    }
+    this.sending = (async () => {
+      do {
+        this.again = false;
+        await this.sendOnce();
+      } while (this.again);
+    })().finally(() => (this.sending = undefined));
+    return this.sending;
+  }
+
+  /** Take a Steering pushed by the gateway (POST /v1/steering). */
+  async take(steering: unknown): Promise<SteeringChange | undefined> {
+    const parsed = Steering.safeParse(steering);
+    if (!parsed.success) return undefined;
+    const change = await this.o.steering.offer(parsed.data);
+    if (change.changed) this.o.onSteering(change);
+    return change;
+  }
+
+  private async sendOnce(): Promise<void> {
+    const events = this.queue.slice();
+    try {
+      const facts = await this.o.facts();
+      const held = this.o.steering;
+      const report = hostReportOf({ ...facts, steering: held.steering.generation, suspended: held.suspended() }, events, new Date((this.o.now ?? Date.now)()));
+      const answer = await this.o.deliver(report);
+      if (!answer.ok) return;
+      // Sent: those events are the gateway's now (new ones may have come meanwhile).
+      this.queue.splice(0, Math.min(events.length, this.queue.length));
+      if (answer.steering !== undefined) await this.take(answer.steering);
+    } catch (err) {
+      this.o.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'report to the gateway failed; kept for the next one');
+    }
+  }
+}
