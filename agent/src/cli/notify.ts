@@ -44,6 +44,11 @@ const SHORT: Readonly<Record<string, EventKind>> = {
   blocked: 'guardrail-blocked',
   stalled: 'agent-stalled',
   recovered: 'agent-recovered',
+  healed: 'drift-healed',
+  silent: 'site-silent',
+  back: 'site-back',
+  suspended: 'site-suspended',
+  resumed: 'site-resumed',
 };
 
 /** A component each kind of event is usually about. */
@@ -53,6 +58,7 @@ const COMPONENT: Partial<Record<EventKind, string>> = {
   'apply-failed': 'routes',
   'agent-stalled': 'hook',
   'agent-recovered': 'hook',
+  'drift-healed': 'routes',
 };
 
 function eventKind(name: string | undefined): EventKind {
@@ -117,7 +123,12 @@ export async function notifyTestCommand(opts: NotifyTestOptions, io: Io, deps: N
   const event = sample(kind, site, revision, hosts);
   const clock = deps.clock ?? Date.now;
   const area = areaOf(site);
-  const notice: Notice = { event, ...(area ? { area } : {}), occurrence: kind === 'drift-resolved' ? 'resolved' : 'alert', ...(pr ? { pullRequest: pr } : {}) };
+  const notice: Notice = {
+    event,
+    ...(area ? { area } : {}),
+    occurrence: kind === 'drift-resolved' || kind === 'site-back' ? 'resolved' : 'alert',
+    ...(pr ? { pullRequest: pr } : {}),
+  };
   const to = address(policy, event, area, notice.occurrence, clock());
   const muted = to.muted.find((m) => m.channel === channel.name);
 

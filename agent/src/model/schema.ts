@@ -290,6 +290,11 @@ const NOTIFIED_EVENT_KINDS = [
   'drift-resolved',
   'agent-stalled',
   'agent-recovered',
+  'drift-healed',
+  'site-silent',
+  'site-back',
+  'site-suspended',
+  'site-resumed',
 ] as const;
 /** Every kind of event the agent reports (reconcile/events.ts). */
 export const EVENT_KINDS = ['apply-started', ...NOTIFIED_EVENT_KINDS] as const;
@@ -312,6 +317,11 @@ export const EVENT_SEVERITY: Readonly<Record<(typeof EVENT_KINDS)[number], Notif
   'drift-detected': 'warning',
   'drift-resolved': 'info',
   'agent-recovered': 'info',
+  'drift-healed': 'info',
+  'site-silent': 'critical',
+  'site-back': 'info',
+  'site-suspended': 'warning',
+  'site-resumed': 'info',
 };
 
 /**

@@ -12,9 +12,12 @@
 //   every `reminder` (default 24h); `drift-resolved` sends one "resolved" (to the routes of
 //   drift-resolved and to every channel that heard the alert), a second one is dropped. A drift that
 //   changes (new fingerprint) alerts again.
-// - failures (apply-failed, revision-refused, guardrail-blocked) and stalls (agent-stalled, agent-recovered)
-//   with the same fingerprint are sent once per `dedupWindow` (default 5m); the next one sent says how many
-//   were left out.
+// - a silent site (per site): `site-silent` alerts once and is reminded of like a drift; `site-back` sends
+//   one "resolved" (to its routes and the channels that heard the alert), and nothing when no silence was
+//   sent.
+// - failures (apply-failed, revision-refused, guardrail-blocked), stalls (agent-stalled, agent-recovered)
+//   and healed drifts (drift-healed: found and healed within one window, never open) with the same
+//   fingerprint are sent once per `dedupWindow` (default 5m); the next one sent says how many were left out.
 // - rate limit per channel: `rateLimit.perMinute`, else the vendor's documented limit
 //   (model/chat-vendors.ts); the vendor's shorter windows always apply.
 import { z } from 'zod';
@@ -58,7 +61,7 @@ const StoredEvent = z.object({
 
 export const ChatState = z.object({
   version: z.literal(1),
-  /** Open drifts by `<site>/<component>`. Times are the dispatcher clock's milliseconds. */
+  /** Open drifts by `<site>/<component>`, and silent sites by `<site>/site-silent`. Times are the dispatcher clock's milliseconds. */
   drifts: z.record(
     z.string(),
     z.object({ fingerprint: z.string(), since: z.number(), lastSent: z.number(), channels: z.array(z.string()), event: StoredEvent }),
@@ -78,9 +81,11 @@ export function emptyChatState(): ChatState {
 
 const MAX_STORED_CHANGES = 50;
 const DAY_MS = 86_400_000;
-const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked', 'agent-stalled']);
+const DEDUPED: ReadonlySet<EventKind> = new Set(['apply-failed', 'revision-refused', 'guardrail-blocked', 'agent-stalled', 'drift-healed']);
 
-function driftId(event: AgentEvent): string {
+/** What an event opens or closes: a drift by `<site>/<component>`, a silent site by `<site>/site-silent`. */
+function openId(event: AgentEvent): string {
+  if (event.kind === 'site-silent' || event.kind === 'site-back') return `${event.site}/site-silent`;
   return `${event.site}/${event.component ?? event.fingerprint}`;
 }
 
@@ -137,7 +142,7 @@ function delivery(to: Addressed, notice: Notice): Delivery {
 
 /** Why an event sends nothing although it is chat-worthy; `key` is the drift id or the fingerprint. */
 export interface Suppression {
-  why: 'drift-open' | 'drift-resolved' | 'dedup';
+  why: 'drift-open' | 'drift-resolved' | 'dedup' | 'silent-open' | 'not-silent';
   key: string;
 }
 
@@ -157,9 +162,13 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
   const area = routing.siteArea(event.site);
   const state = prune(before, policy, now).state;
   switch (event.kind) {
-    case 'drift-detected': {
-      const id = driftId(event);
+    case 'drift-detected':
+    case 'site-silent': {
+      const id = openId(event);
       const open = state.drifts[id];
+      if (open && event.kind === 'site-silent') {
+        return { state, decision: { action: 'suppress', suppression: { why: 'silent-open', key: event.site } }, save: false };
+      }
       if (open && open.fingerprint === event.fingerprint) {
         return { state, decision: { action: 'suppress', suppression: { why: 'drift-open', key: id } }, save: false };
       }
@@ -173,9 +182,14 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
       const notice: Notice = { event, area, occurrence: 'alert', ...(open ? { since: new Date(since).toISOString() } : {}) };
       return { state: next, decision: { action: 'send', ...delivery(to, notice) }, save: true };
     }
-    case 'drift-resolved': {
-      const id = driftId(event);
+    case 'drift-resolved':
+    case 'site-back': {
+      const id = openId(event);
       const open = state.drifts[id];
+      // Said exactly when its silence was said (like agent-recovered).
+      if (!open && event.kind === 'site-back') {
+        return { state, decision: { action: 'suppress', suppression: { why: 'not-silent', key: event.site } }, save: false };
+      }
       if (!open && state.resolved[id] !== undefined) {
         return { state, decision: { action: 'suppress', suppression: { why: 'drift-resolved', key: id } }, save: false };
       }
@@ -213,12 +227,12 @@ export function decideEvent(before: ChatState, routing: Routing, event: AgentEve
   }
 }
 
-/** A reminder that the drift `drift` (its id) still lasts. */
+/** A reminder that the drift (or silent site) `drift` (its id) still lasts. */
 export interface Reminder extends Delivery {
   drift: string;
 }
 
-/** The reminders due at `now` (one per open drift not reminded within the interval), and the state after them. */
+/** The reminders due at `now` (one per open drift or silent site not reminded within the interval), and the state after them. */
 export function decideReminders(before: ChatState, routing: Routing, now: number): Decided<Reminder[]> {
   const every = reminderMs(routing.policy);
   const pruned = prune(before, routing.policy, now);

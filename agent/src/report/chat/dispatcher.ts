@@ -70,10 +70,12 @@ export interface ChatDispatcher {
   state(): ChatState;
 }
 
-const SUPPRESSED: Record<Suppression['why'], { field: 'drift' | 'fingerprint'; msg: string }> = {
+const SUPPRESSED: Record<Suppression['why'], { field: 'drift' | 'fingerprint' | 'site'; msg: string }> = {
   'drift-open': { field: 'drift', msg: 'drift already reported: no new alert' },
   'drift-resolved': { field: 'drift', msg: 'drift already resolved: no second message' },
   dedup: { field: 'fingerprint', msg: 'identical failure within the dedup window: not sent' },
+  'silent-open': { field: 'site', msg: 'site already reported silent: no new alert' },
+  'not-silent': { field: 'site', msg: 'site reports again, but no silence was sent: no message' },
 };
 
 class Dispatcher implements ChatDispatcher {
@@ -143,7 +145,8 @@ class Dispatcher implements ChatDispatcher {
       const { state, decision: reminders, save } = decideReminders(this.current, this.routing, now ?? this.clock());
       this.current = state;
       for (const reminder of reminders) {
-        this.log.info({ drift: reminder.drift }, 'drift still present: reminder');
+        if (reminder.notice.event.kind === 'site-silent') this.log.info({ site: reminder.notice.event.site }, 'site still silent: reminder');
+        else this.log.info({ drift: reminder.drift }, 'drift still present: reminder');
         this.mute(reminder.notice.event.kind, reminder.notice.occurrence, reminder.muted);
         if (reminder.channels.length || !reminder.muted) this.delivery.send(reminder.channels, reminder.notice, reminder.mentions);
       }

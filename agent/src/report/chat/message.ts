@@ -72,6 +72,18 @@ function heading(kind: EventKind, occurrence: Notice['occurrence']): Headline {
       return { icon: '🧊', en: 'Agent stalled', zh: 'agent 停滞', tone: 'danger' };
     case 'agent-recovered':
       return { icon: '✅', en: 'Agent recovered', zh: 'agent 已恢复', tone: 'good' };
+    case 'drift-healed':
+      return { icon: '🩹', en: 'Drift found and healed', zh: '发现配置漂移并已自动修复', tone: 'info' };
+    case 'site-silent':
+      return occurrence === 'reminder'
+        ? { icon: '⏰', en: 'Site still silent', zh: '站点仍未上报', tone: 'danger' }
+        : { icon: '📵', en: 'Site silent', zh: '站点停止上报', tone: 'danger' };
+    case 'site-back':
+      return { icon: '✅', en: 'Site reporting again', zh: '站点已恢复上报', tone: 'good' };
+    case 'site-suspended':
+      return { icon: '⏸️', en: 'Site suspended', zh: '站点已暂停', tone: 'warning' };
+    case 'site-resumed':
+      return { icon: '▶️', en: 'Site resumed', zh: '站点已恢复运行', tone: 'good' };
   }
 }
 
@@ -114,6 +126,29 @@ function advice(notice: Notice): { en: string; zh: string } {
         zh:
           `在此恢复之前，${site} 上的 agent 不会应用任何变更。请查看 ${site} 上 agent 的日志：卡住的钩子或校验会在超时后被终止（--hook-timeout）；` +
           '无法读取的状态文件需要修复或移走（之后 mirrornet 不会再清理它此前创建的内容）。',
+      };
+    case 'drift-healed':
+      return {
+        en:
+          `Nothing to do now: the agent restored ${component} on ${site}. If this repeats, find what changes it outside the repository ` +
+          '(a person, a script, another daemon) and stop it, or commit the change to the repository.',
+        zh:
+          `当前无需处理：agent 已恢复 ${site} 上的 ${component}。若反复出现，请找出在仓库之外修改它的来源（人工、脚本或其他守护进程）并停止它，` +
+          '或将该修改提交到仓库。',
+      };
+    case 'site-silent':
+      return {
+        en:
+          `The gateway of ${site} has not reported to its core for more than three intervals. Check that the gateway's agent runs and reaches ` +
+          `the core (its log on the gateway, mirrornet status); the hosts of ${site} keep what they applied meanwhile.`,
+        zh:
+          `${site} 的网关已超过三个周期未向核心上报。请确认网关上的 agent 正在运行且能连到核心（查看网关上 agent 的日志，或运行 mirrornet status）；` +
+          `在此期间 ${site} 的主机保持已应用的配置。`,
+      };
+    case 'site-suspended':
+      return {
+        en: `The agents of ${site} apply no new revision and heal no drift (drift is still detected and reported) until an operator resumes the site.`,
+        zh: `在操作员恢复该站点之前，${site} 的 agent 不会应用新版本，也不会修复配置漂移（漂移仍会被检测和上报）。`,
       };
     default:
       return { en: 'Nothing to do.', zh: '无需处理。' };

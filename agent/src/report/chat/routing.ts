@@ -131,7 +131,7 @@ export interface Addressed {
 
 /** Whether a message of this occurrence may mention anyone: alerts and reminders, never a resolution or recovery. */
 export function mentionable(kind: EventKind, occurrence: Occurrence): boolean {
-  return occurrence !== 'resolved' && kind !== 'drift-resolved' && kind !== 'agent-recovered';
+  return occurrence !== 'resolved' && kind !== 'drift-resolved' && kind !== 'agent-recovered' && kind !== 'site-back';
 }
 
 /** Whether a mentionOn list (default [critical]) covers `severity`. */

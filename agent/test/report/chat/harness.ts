@@ -63,12 +63,17 @@ const MESSAGES: Record<EventKind, (site: string) => string> = {
   'drift-resolved': (s) => `${s}: routes matches ${REV.slice(0, 12)} again.`,
   'agent-stalled': (s) => `${s} is stalled: hook dragonfly-restart running for 93 s; no reconcile has completed for 130 s (interval 30 s).`,
   'agent-recovered': (s) => `${s} makes progress again after 140 s stalled at hook dragonfly-restart.`,
+  'drift-healed': () => 'routes drifted on n3, n7 and was healed',
+  'site-silent': (s) => `${s} has not reported for 95 s (interval 30 s): its gateway cn-shanghai-gw1 is silent.`,
+  'site-back': (s) => `${s} reports again after 4 min silent.`,
+  'site-suspended': (s) => `${s} suspended by alice@example.com: network maintenance until 18:00.`,
+  'site-resumed': (s) => `${s} resumed by alice@example.com.`,
 };
 
 /** An event as the Agent emits it. */
 export function event(kind: EventKind, over: Partial<AgentEvent> = {}): AgentEvent {
   const site = over.site ?? 'cn-shanghai';
-  const drift = kind === 'drift-detected' || kind === 'drift-resolved';
+  const drift = kind === 'drift-detected' || kind === 'drift-resolved' || kind === 'drift-healed';
   return {
     kind,
     site,
