@@ -143,7 +143,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
         "print the vendor's answer. Exit 0 accepted, 1 not accepted, 2 usage error.",
     )
     .requiredOption('--channel <name>', 'the channel (policies/notifications.yaml)')
-    .option('--event <kind>', 'drift, resolved, failed, refused, blocked, stalled, recovered, applied, or an event kind', 'drift')
+    .option(
+      '--event <kind>',
+      'drift, resolved, healed, failed, refused, blocked, stalled, recovered, silent, back, suspended, resumed, applied, or an event kind',
+      'drift',
+    )
     .option('--site <name>', 'the site the sample is about (default: the first site the channel hears about)')
     .option('--pr <number>', 'a pull request number, for its link')
     .option('--repo <dir>', 'repository root', '.')
