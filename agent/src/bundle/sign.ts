@@ -4,11 +4,10 @@
 // bundle's repository, tagged `sha256-<hex>.sig` after the digest it signs (as cosign does), so any registry
 // that stores images stores it too; its `subject` names the bundle for registries that list referrers.
 import { constants } from 'node:fs';
-import { access, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { access } from 'node:fs/promises';
 import { MirrornetError } from '../errors.js';
 import type { Exec } from '../host/exec.js';
+import { sshSign, sshVerify } from '../host/ssh-signature.js';
 import { canonicalJson, MEDIA_TYPES, sha256, type Descriptor } from './build.js';
 
 const SIGNATURE_NAMESPACE = 'mirrornet-bundle';
@@ -28,54 +27,19 @@ export function signatureTag(digest: string): string {
   return `${digest.replace(':', '-')}.sig`;
 }
 
-async function withTempDir<T>(use: (dir: string) => Promise<T>): Promise<T> {
-  const dir = await mkdtemp(join(tmpdir(), 'mirrornet-sign-'));
-  try {
-    return await use(dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
-
-/** The first line ssh-keygen wrote, for a sentence (it never prints key material). */
-function firstLine(text: string): string {
-  return (
-    text
-      .split('\n')
-      .find((l) => l.trim())
-      ?.trim() ?? 'no output'
-  );
-}
-
 /**
  * Sign each of `digests` with a private key given as its contents (a resolved secret reference), in one
  * ssh-keygen run however many there are (a fleet's bundle signs one manifest per site). The key is written to
  * a private temporary file for ssh-keygen and removed at once; the armored signatures are returned by digest.
  */
 export async function signDigests(exec: Exec, digests: readonly string[], privateKey: string): Promise<Map<string, string>> {
-  return withTempDir(async (dir) => {
-    const keyFile = join(dir, 'key');
-    await writeFile(keyFile, privateKey.endsWith('\n') ? privateKey : `${privateKey}\n`, { mode: 0o600 });
-    const files = digests.map((_d, i) => join(dir, `m${i}`));
-    await Promise.all(files.map((f, i) => writeFile(f, digests[i]!)));
-    const res = await exec.run('ssh-keygen', ['-q', '-Y', 'sign', '-n', SIGNATURE_NAMESPACE, '-f', keyFile, ...files], {
-      allowFail: true,
-      timeoutMs: 60_000 + digests.length * 50,
-    });
-    const out = new Map<string, string>();
-    if (res.code === 0) {
-      for (const [i, f] of files.entries()) {
-        const sig = await readFile(`${f}.sig`, 'utf8').catch(() => '');
-        if (sig.includes('BEGIN SSH SIGNATURE')) out.set(digests[i]!, sig);
-      }
-    }
-    if (out.size !== new Set(digests).size) {
-      throw new SignatureError(
-        `ssh-keygen could not sign the bundle (${firstLine(res.stderr)}): --sign-key must reference an SSH private key without a passphrase.`,
-      );
-    }
-    return out;
-  });
+  const { signatures, problem } = await sshSign(exec, SIGNATURE_NAMESPACE, digests, { privateKey });
+  if (signatures.size !== new Set(digests).size) {
+    throw new SignatureError(
+      `ssh-keygen could not sign the bundle (${problem || 'no signature written'}): --sign-key must reference an SSH private key without a passphrase.`,
+    );
+  }
+  return signatures;
 }
 
 export type Verification = { ok: true; principal: string } | { ok: false; reason: string };
@@ -91,34 +55,14 @@ export async function verifyDigest(exec: Exec, digest: string, signature: string
       },
     );
   });
-  return withTempDir(async (dir) => {
-    const sigFile = join(dir, 'bundle.sig');
-    await writeFile(sigFile, signature);
-    const verify = (principal: string) =>
-      exec.run('ssh-keygen', ['-Y', 'verify', '-f', allowedSigners, '-I', principal, '-n', SIGNATURE_NAMESPACE, '-s', sigFile], {
-        input: digest,
-        allowFail: true,
-        timeoutMs: 30_000,
-      });
-    // The usual file names one signer: ask ssh-keygen once (every agent checks every revision); else find who signed.
-    const only = await soleLiteralPrincipal(allowedSigners);
-    if (only !== undefined && (await verify(only)).code === 0) return { ok: true, principal: only };
-    const found = await exec.run('ssh-keygen', ['-Y', 'find-principals', '-s', sigFile, '-f', allowedSigners], { allowFail: true, timeoutMs: 30_000 });
-    const principals = found.code === 0 ? found.stdout.split('\n').filter((l) => l.trim()) : [];
-    if (!principals.length) return { ok: false, reason: `the bundle ${digest} is not signed by a key in ${allowedSigners}` };
-    for (const principal of principals) {
-      if ((await verify(principal.trim())).code === 0) return { ok: true, principal: principal.trim() };
-    }
-    return { ok: false, reason: `the signature of the bundle ${digest} does not verify against ${allowedSigners}` };
-  });
-}
-
-/** The principal of an allowed-signers file of one line naming one principal without a pattern; else undefined. */
-async function soleLiteralPrincipal(file: string): Promise<string | undefined> {
-  const text = await readFile(file, 'utf8').catch(() => '');
-  const lines = text.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'));
-  const principals = lines.length === 1 ? lines[0]!.trim().split(/\s+/)[0] : undefined;
-  return principals && !/[*?,!"]/.test(principals) ? principals : undefined;
+  const checked = await sshVerify(exec, SIGNATURE_NAMESPACE, digest, signature, allowedSigners);
+  if (checked.ok) return checked;
+  return {
+    ok: false,
+    reason: checked.unknownSigner
+      ? `the bundle ${digest} is not signed by a key in ${allowedSigners}`
+      : `the signature of the bundle ${digest} does not verify against ${allowedSigners}`,
+  };
 }
 
 export interface SignatureArtifact {

@@ -156,6 +156,38 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await notifyTestCommand(opts, io));
     });
 
+  const coreFlags = (cmd: Command) =>
+    cmd
+      .requiredOption('--core <url...>', "a core agent's --listen URL (repeat for each core; asked in parallel)")
+      .requiredOption('--key <path>', "your SSH private key (or its .pub while ssh-agent holds the key), listed in each core's --operators file");
+
+  coreFlags(program.command('status'))
+    .description(
+      "Every site of the cores' areas: per host wanted vs applied revision, last report, drift, errors; suspensions and silent gateways. " +
+        'Exit 0 all in sync, 2 anything pending, drifting, failing, stale, silent or suspended, 1 error.',
+    )
+    .option('--site <name>', 'only this site')
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: import('./status.js').StatusOptions) => {
+      const { statusCommand } = await import('./status.js');
+      setExit(await statusCommand(opts, io));
+    });
+
+  const steerVerb = (action: import('./steer.js').SteerAction, description: string) =>
+    coreFlags(program.command(action))
+      .description(`${description} Exit 0 when a core accepted, 1 otherwise.`)
+      .action(async (opts: import('./steer.js').SteerOptions) => {
+        const steer = await import('./steer.js');
+        setExit(await steer.steerCommand(action, opts, io));
+      });
+  steerVerb('suspend', 'Hold a site still: its agents apply no new revision and heal no drift (they still report it) until resumed.')
+    .requiredOption('--site <name>', 'the site')
+    .requiredOption('--reason <text>', 'why (shown in status and chat)');
+  steerVerb('resume', 'Let a suspended site apply and heal again.').requiredOption('--site <name>', 'the site');
+  steerVerb('reconcile', "Have a site's agents (or every site's, --all) reconcile now.")
+    .option('--site <name>', 'the site')
+    .option('--all', 'every site of the cores');
+
   const hostCommand = (name: string, description: string) =>
     program
       .command(name)
@@ -253,8 +285,9 @@ export async function run(argv: string[], given: Io = defaultIo, register?: Regi
   const io = redactedIo(given); // credentials never reach the terminal: output, findings, errors, help alike
   let code = 0;
   // plan uses 2 for "changes pending": its errors (usage or internal) are 1, like terraform's.
-  // diff, like plan, uses 2 for "changes"; pr-comment's failures are 1 too.
-  const errorCode = argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' || argv[0] === 'diff' || argv[0] === 'pr-comment' ? 1 : 2;
+  // diff, like plan, uses 2 for "changes"; pr-comment's failures are 1 too; status uses 2 for "not in sync".
+  const errorCode =
+    argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' || argv[0] === 'diff' || argv[0] === 'pr-comment' || argv[0] === 'status' ? 1 : 2;
   const setExit = (c: number) => (code = c);
   const program = buildProgram(io, setExit);
   register?.(program, io, setExit);
