@@ -6,7 +6,7 @@ import { createLogger } from '../log.js';
 import type { Logger } from 'pino';
 import type { EventSink } from '../reconcile/events.js';
 import type { Applied } from '../reconcile/applied.js';
-import { Agent } from '../reconcile/loop.js';
+import { Agent, type TickResult } from '../reconcile/loop.js';
 import { createMetrics, reportOffers } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
 import { StateStore } from '../reconcile/state.js';
@@ -16,6 +16,8 @@ import { fanoutEndpoint, publisherOf, registryHookEndpoint, sourcesOf } from './
 import { UsageError, UserError } from './errors.js';
 import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
+import { inSiteTree, siteTreeOf, type SiteTree } from './agent-site.js';
+import type { GithubStatusSink } from '../report/github/status.js';
 
 export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   repoUrl?: string;
@@ -45,6 +47,13 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   githubToken?: string;
   githubApiUrl?: string;
   chat?: boolean;
+  /** The site tree (issue 13): this host's name, its parent's URL, the site token, a core's report secret and operators. */
+  hostName?: string;
+  reportTo?: string;
+  siteToken?: string;
+  reportSecret?: string;
+  operators?: string;
+  advertise?: string;
   maxConnections?: string;
   webhookRate?: string;
 }
@@ -62,8 +71,16 @@ async function reporters(
   opts: AgentCliOptions,
   stateDir: string,
   log: Logger,
-): Promise<{ sink: EventSink; onApplied: (a: Applied) => void; close: (timeoutMs: number) => Promise<void> }> {
+): Promise<{
+  sink: EventSink;
+  chat: EventSink;
+  status?: GithubStatusSink['site'];
+  onApplied: (a: Applied) => void;
+  close: (timeoutMs: number) => Promise<void>;
+}> {
   const list: Reporter[] = [];
+  let chatSink: EventSink = () => undefined;
+  let status: GithubStatusSink['site'] | undefined;
   let onApplied: (a: Applied) => void = () => undefined;
   if (opts.chat !== false) {
     const { createChatDispatcher, fileStateStore, NO_NOTIFICATIONS } = await import('../report/chat/index.js');
@@ -80,6 +97,7 @@ async function reporters(
       chat.setPolicy(a.notifications ?? NO_NOTIFICATIONS, () => a.area);
     };
     list.push(chat);
+    chatSink = chat.sink;
   }
   if (opts.githubRepo) {
     const { createGithubStatusSink, parseRepoSlug } = await import('../report/github/index.js');
@@ -87,12 +105,22 @@ async function reporters(
     if (!slug) throw new UsageError(`--github-repo ${opts.githubRepo} must be owner/name.`);
     const token = await hostSecrets({ root: opts.root }).resolve(opts.githubToken ?? 'env:GITHUB_TOKEN');
     const baseUrl = opts.githubApiUrl ?? process.env['GITHUB_API_URL'];
-    list.push(createGithubStatusSink({ token, ...(baseUrl ? { baseUrl } : {}), owner: slug.owner, repo: slug.repo, log: log.child({ component: 'github' }) }));
+    const github = createGithubStatusSink({
+      token,
+      ...(baseUrl ? { baseUrl } : {}),
+      owner: slug.owner,
+      repo: slug.repo,
+      log: log.child({ component: 'github' }),
+    });
+    list.push(github);
+    status = github.site;
   }
   return {
     sink: (e) => {
       for (const r of list) r.sink(e);
     },
+    chat: (e) => chatSink(e),
+    ...(status ? { status } : {}),
     onApplied: (a) => onApplied(a),
     close: async (timeoutMs) => {
       await Promise.all(list.map((r) => r.close({ timeoutMs }).catch(() => undefined)));
@@ -153,6 +181,8 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     '--github-token': opts.githubToken,
     '--registry-password': opts.registryPassword,
     '--fanout-token': opts.fanoutToken,
+    '--site-token': opts.siteToken,
+    '--report-secret': opts.reportSecret,
     '--registry-hook-token': opts.registryHookToken,
     '--sign-key': opts.signKey,
   });
@@ -170,19 +200,48 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log, stopping.signal);
   const sources = await sourcesOf(opts, roles, stateDir, secrets, localExec());
   const report = await reporters(opts, stateDir, log);
+  // In a site tree the loop's events go up to the site's gateway (the one voice of the site); the core posts statuses.
+  let tick: (reason: string) => Promise<TickResult> = async (reason) => loop.tick(reason);
+  const tree: SiteTree | undefined = inSiteTree(opts)
+    ? await siteTreeOf(opts, {
+        site: opts.region,
+        roles,
+        stateDir,
+        intervalMs: interval,
+        secrets,
+        exec: localExec(),
+        log,
+        store,
+        lastResult: (): TickResult | undefined => loop.lastResult,
+        listen: opts.listen,
+        trigger: (reason) => void tick(reason),
+        chat: report.chat,
+        ...(report.status ? { status: report.status } : {}),
+      })
+    : undefined;
   const sink: EventSink = (e) => {
     metrics.observe(e);
-    report.sink(e);
+    (tree?.sink ?? report.sink)(e);
   };
   const revisions = reportOffers(sources.revisions, metrics);
-  const agent = new Agent({ site: opts.region, roles, intervalMs: interval }, revisions, store, deps, log, metrics, sink, report.onApplied);
-  metrics.follow(() => agent.lastResult);
+  const loop: Agent = new Agent(
+    { site: opts.region, roles, intervalMs: interval, ...(tree ? { suspended: () => tree.suspended() } : {}) },
+    revisions,
+    store,
+    deps,
+    log,
+    metrics,
+    sink,
+    report.onApplied,
+  );
+  metrics.follow(() => loop.lastResult);
   const publisher = opts.publishTo ? await publisherOf(opts, stateDir, secrets, log, report.sink) : undefined;
   // The publisher publishes first, so its own tick applies what it published; a gateway hands a head on as its
   // signature checks out (agent-sources.ts, onVerified), not here.
-  const tick = async (reason: string) => {
+  tick = async (reason: string) => {
     await publisher?.run(reason);
-    const result = await agent.tick(reason);
+    const result = await loop.tick(reason);
+    tree?.afterTick();
     // The state file has the last word: a revision applied by `mirrornet apply` by hand, which the loop keeps
     // without an event, is no longer counted as refused.
     const state = await store.load().catch(() => undefined);
@@ -193,6 +252,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   if (opts.once) {
     const result = await tick('once');
     io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
+    await tree?.close();
     await report.close(10_000);
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }
@@ -201,18 +261,19 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const hookToken = opts.registryHookToken ? await secrets.resolve(opts.registryHookToken) : undefined;
   // A stall is visible (/healthz 503, the stall gauge, the log, chat): no reconcile completed within two
   // intervals, or the state cannot be read; checked on a timer too, so nobody needs to probe for it.
-  const unwatch = agent.health.watch();
+  const unwatch = loop.health.watch();
   const server = createAgentServer({
     log,
     registry: metrics.registry,
     ...(webhookSecret ? { webhookSecret } : {}),
     branch: opts.branch,
     trigger: (reason) => void tick(reason),
-    health: () => agent.health.check(),
-    ready: () => agent.ready,
+    health: () => loop.health.check(),
+    ready: () => loop.ready,
     limits,
     ...(sources.broadcast && sources.fanoutToken ? { fanout: fanoutEndpoint(sources.broadcast, sources.fanoutToken) } : {}),
     ...(hookToken ? { registryHook: registryHookEndpoint(hookToken) } : {}),
+    ...tree?.server,
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => {
@@ -240,12 +301,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       // A reconcile that runs now gets a short grace to finish (a restart hook usually does); then what it
       // still runs (a hook that hangs) is killed, so the agent stops promptly, as systemd expects.
       const grace = setTimeout(() => stopping.abort(), STOP_GRACE_MS);
-      const idle = agent.stop().then(() => clearTimeout(grace));
+      const idle = loop.stop().then(() => clearTimeout(grace));
       const closed = new Promise<void>((r) => server.close(() => r()));
       // Nodes waiting on a long-poll (/v1/bundle) would hold the server open: they ask again elsewhere.
       server.closeAllConnections();
       feedStop.abort();
-      void Promise.all([closed, idle, report.close(5000), watching]).then(() => resolve());
+      void Promise.all([closed, idle.then(() => tree?.close()), report.close(5000), watching]).then(() => resolve());
       // Whatever still runs by then (a validation child, a remote call) does not keep the process: exit.
       setTimeout(() => {
         log.warn('the agent did not finish stopping within its grace; exiting');

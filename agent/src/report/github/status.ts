@@ -50,6 +50,8 @@ export interface GithubStatusSinkOptions {
 
 export interface GithubStatusSink {
   sink: EventSink;
+  /** A site's aggregated status (`mirrornet/<site>` on `sha`), as its core computes it from the site's hosts. */
+  site(site: string, sha: string, status: { state: StatusState; description: string }): void;
   /** Resolves when every queued update was posted or failed (never rejects). */
   flush(): Promise<void>;
   /** Stop accepting events; post what is queued for at most `timeoutMs` (default 10 s), then drop the rest. */
@@ -176,6 +178,20 @@ export function createGithubStatusSink(opts: GithubStatusSinkOptions): GithubSta
     kick();
   };
 
+  const site = (name: string, sha: string, status: { state: StatusState; description: string }): void => {
+    if (closed || !COMMIT_RE.test(sha)) {
+      counters.skipped++;
+      return;
+    }
+    enqueue({
+      sha,
+      context: `${opts.contextPrefix ?? STATUS_CONTEXT_PREFIX}${name}`,
+      state: status.state,
+      description: truncateDescription(redactText(status.description)),
+      ...(typeof opts.targetUrl === 'string' ? { targetUrl: opts.targetUrl } : {}),
+    });
+  };
+
   const sink: EventSink = (event) => {
     try {
       if (closed) return;
@@ -201,6 +217,7 @@ export function createGithubStatusSink(opts: GithubStatusSinkOptions): GithubSta
 
   return {
     sink,
+    site,
     flush,
     async close(o = {}) {
       closed = true;

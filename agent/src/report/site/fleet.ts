@@ -105,7 +105,7 @@ export class FleetView {
 /** A request to the operators' endpoints, and the answer (`body` is sent as JSON). */
 export interface OperatorReply {
   status: number;
-  body: unknown;
+  body: object;
 }
 
 export interface OperatorHandlerDeps {

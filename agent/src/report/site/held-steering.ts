@@ -1,12 +1,12 @@
 // What the operators asked of this agent's site, as this agent holds it: the Steering its parent pushed or
-// answered with last (`<state-dir>/steering.json`, so a restart keeps a suspension). A newer generation
+// answered with last (`<state-dir>/held-steering.json`, so a restart keeps a suspension). A newer generation
 // replaces an older one; a reconcile request of a generation not run yet runs once.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostFiles } from '../../host/files.js';
 import { NO_STEERING, Steering } from './schema.js';
 
-const FILE = 'steering.json';
+const FILE = 'held-steering.json';
 
 /** What taking a Steering changed: nothing, the suspension, and/or a reconcile to run now. */
 export interface SteeringChange {

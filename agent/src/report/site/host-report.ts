@@ -5,7 +5,7 @@ import type { ReportedEvent, HostReport } from './schema.js';
 import { MAX_EVENTS_PER_REPORT } from './schema.js';
 
 /** What a tick ended with, as far as a report needs it (reconcile/loop.ts TickResult). */
-export type TickOutcome =
+type TickOutcome =
   | { kind: 'applied' | 'in-sync'; revision: string }
   | { kind: 'drift'; revision: string; alerted: string[] }
   | { kind: 'refused'; revision: string; reason: string }

@@ -11,9 +11,9 @@ import { MirrornetError } from '../../errors.js';
 import type { Exec } from '../../host/exec.js';
 import { sshSign, sshVerify } from '../../host/ssh-signature.js';
 
-export const OPERATOR_NAMESPACE = 'mirrornet-operator';
+const OPERATOR_NAMESPACE = 'mirrornet-operator';
 /** How far an operator's clock may be from the core's. */
-export const OPERATOR_SKEW_SECONDS = 300;
+const OPERATOR_SKEW_SECONDS = 300;
 /** A nonce must be remembered at least this long (a request is good from −300 s to +300 s around its timestamp). */
 export const OPERATOR_NONCE_WINDOW_MS = 2 * OPERATOR_SKEW_SECONDS * 1000;
 

@@ -28,8 +28,8 @@ export const ReportedEvent = z.object({
 export type ReportedEvent = z.infer<typeof ReportedEvent>;
 
 /** Who holds a site still, and why (`by` is the operator's principal from the allowed-signers file). */
-export const Suspension = z.object({ by: z.string().max(256), reason: z.string().max(1024), at: isoTime });
-export type Suspension = z.infer<typeof Suspension>;
+const Suspension = z.object({ by: z.string().max(256), reason: z.string().max(1024), at: isoTime });
+type Suspension = z.infer<typeof Suspension>;
 
 /** What the operators asked of a site; `generation` grows with every request, so a child knows what it has seen. */
 export const Steering = z.object({

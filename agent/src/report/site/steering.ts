@@ -7,7 +7,7 @@ import { MirrornetError } from '../../errors.js';
 import { HostFiles } from '../../host/files.js';
 import { NO_STEERING, Steering, type SteerRequest } from './schema.js';
 
-export const STEERING_FILE = 'steering.json';
+const STEERING_FILE = 'steering.json';
 
 const SteeringFile = z.object({ version: z.literal(1), sites: z.record(z.string(), Steering) });
 
