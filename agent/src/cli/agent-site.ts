@@ -54,6 +54,8 @@ export interface SiteTreeContext {
   trigger: (reason: string) => void;
   /** The agent's chat sink (the gateway's and the core's voice). */
   chat: EventSink;
+  /** A core: where its sites' events are relayed (the channels only the core reaches). */
+  relay?: EventSink;
   /** The core's commit statuses of a site (absent: no --github-repo). */
   status?: (site: string, revision: string, status: SiteCommitStatus) => void;
 }
@@ -63,6 +65,8 @@ export interface SiteTree {
   /** Where the loop's events go instead of chat and per-host statuses. */
   sink: EventSink;
   suspended(): boolean;
+  /** Who suspended the site, while it is suspended. */
+  suspendedBy(): string | undefined;
   /** After each tick: report the host's state. */
   afterTick(): void;
   server: { reports?: SignedReceiver; steering?: SignedReceiver; operator?: OperatorEndpoint };
@@ -120,6 +124,7 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
       steering,
       stateDir: ctx.stateDir,
       chat: ctx.chat,
+      ...(ctx.relay ? { relay: ctx.relay } : {}),
       ...(ctx.status ? { status: ctx.status } : {}),
       push: (s, to, st) => (s === site ? gateway!.take(st).then(() => undefined) : push(to, s, siteToken(secret, s), st)),
       log,
@@ -204,6 +209,7 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
   return {
     sink: member.sink,
     suspended: () => held.suspended(),
+    suspendedBy: () => held.steering.suspended?.by,
     afterTick: () => void member.report(),
     server: serverOf,
     close: async () => {

@@ -74,6 +74,8 @@ async function reporters(
 ): Promise<{
   sink: EventSink;
   chat: EventSink;
+  /** A core: the site events it relays to the channels only it reaches (`sentFrom: core`). */
+  relay?: EventSink;
   status?: GithubStatusSink['site'];
   onApplied: (a: Applied) => void;
   close: (timeoutMs: number) => Promise<void>;
@@ -82,22 +84,31 @@ async function reporters(
   let chatSink: EventSink = () => undefined;
   let status: GithubStatusSink['site'] | undefined;
   let onApplied: (a: Applied) => void = () => undefined;
+  let relay: EventSink | undefined;
   if (opts.chat !== false) {
-    const { createChatDispatcher, fileStateStore, NO_NOTIFICATIONS } = await import('../report/chat/index.js');
+    const { createChatDispatcher, fileStateStore, NO_NOTIFICATIONS, sentFrom } = await import('../report/chat/index.js');
+    // In a site tree a gateway sends to the channels it reaches, and a core relays its sites' events to the rest.
+    const tree = inSiteTree(opts);
     let area: string | undefined;
-    const chat = createChatDispatcher({
-      policy: NO_NOTIFICATIONS,
-      siteArea: () => area,
-      resolve: hostSecrets({ root: opts.root }),
-      log: log.child({ component: 'chat' }),
-      store: fileStateStore(stateDir),
-    });
+    const dispatcher = (store: string) =>
+      createChatDispatcher({
+        policy: NO_NOTIFICATIONS,
+        siteArea: () => area,
+        resolve: hostSecrets({ root: opts.root }),
+        log: log.child({ component: 'chat' }),
+        store: fileStateStore(stateDir, store),
+      });
+    const chat = dispatcher('chat-state.json');
+    const relayed = opts.reportSecret ? dispatcher('chat-relay-state.json') : undefined;
     onApplied = (a) => {
       area = a.area;
-      chat.setPolicy(a.notifications ?? NO_NOTIFICATIONS, () => a.area);
+      const policy = a.notifications ?? NO_NOTIFICATIONS;
+      chat.setPolicy(tree ? sentFrom(policy, 'gateway') : policy, () => a.area);
+      relayed?.setPolicy(sentFrom(policy, 'core'), () => a.area);
     };
-    list.push(chat);
+    list.push(chat, ...(relayed ? [relayed] : []));
     chatSink = chat.sink;
+    relay = relayed?.sink;
   }
   if (opts.githubRepo) {
     const { createGithubStatusSink, parseRepoSlug } = await import('../report/github/index.js');
@@ -120,6 +131,7 @@ async function reporters(
       for (const r of list) r.sink(e);
     },
     chat: (e) => chatSink(e),
+    ...(relay ? { relay } : {}),
     ...(status ? { status } : {}),
     onApplied: (a) => onApplied(a),
     close: async (timeoutMs) => {
@@ -216,6 +228,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
         listen: opts.listen,
         trigger: (reason) => void tick(reason),
         chat: report.chat,
+        ...(report.relay ? { relay: report.relay } : {}),
         ...(report.status ? { status: report.status } : {}),
       })
     : undefined;
@@ -242,6 +255,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     await publisher?.run(reason);
     const result = await loop.tick(reason);
     tree?.afterTick();
+    if (tree) metrics.suspended(tree.suspendedBy());
     // The state file has the last word: a revision applied by `mirrornet apply` by hand, which the loop keeps
     // without an event, is no longer counted as refused.
     const state = await store.load().catch(() => undefined);

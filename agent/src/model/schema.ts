@@ -365,6 +365,10 @@ export const NotificationChannel = z.strictObject({
   language: Language.optional().describe('zh, en or both (default: both for Feishu, DingTalk and WeCom; en for Slack and the generic webhook).'),
   mentions: Mentions.optional(),
   mentionOn: MentionOn,
+  sentFrom: z
+    .enum(['gateway', 'core'])
+    .optional()
+    .describe("Who sends to this channel: each site's gateway (default), or its core, for a channel only the core's side of the border reaches."),
 });
 
 const NotificationRoute = z.strictObject({

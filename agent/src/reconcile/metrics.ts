@@ -28,6 +28,8 @@ export interface AgentMetrics {
   /** 1 with what is stuck while the agent is stalled (reconcile/health.ts); {step="none"} 0 otherwise. */
   stalled: Gauge<'step'>;
   revision(rev: string): void;
+  /** The site's suspension as this agent holds it: who suspended it, or undefined. */
+  suspended(by: string | undefined): void;
   /** The revision refused last (or blocked by a guardrail), until a revision is applied; undefined: none. */
   refused(revision: string | undefined): void;
   /** The source offers `revision` now: mirrornet_revision_refused is 1 only while that is the refused one. */
@@ -124,8 +126,20 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
       else this.set({ step: 'none' }, 0);
     },
   });
+  const suspension = new Gauge({
+    name: 'mirrornet_site_suspended',
+    help: "Whether the operators suspended this agent's site (value 1, with who did), or 0: a suspended site applies no new revision and heals no drift.",
+    labelNames: ['by'] as const,
+    registers: [registry],
+  });
+  suspension.set(0);
   return {
     registry,
+    suspended(by) {
+      suspension.reset();
+      if (by === undefined) suspension.set(0);
+      else suspension.set({ by }, 1);
+    },
     duration,
     reconciles,
     errors,

@@ -83,4 +83,13 @@ describe('agent metrics for alerting', function () {
     last = { kind: 'refused' };
     assert.deepEqual(await lines(metrics, 'mirrornet_last_reconcile_failed'), ['mirrornet_last_reconcile_failed{step="none"} 0']);
   });
+
+  it('mirrornet_site_suspended says who suspended the site, and 0 once it is resumed', async function () {
+    const metrics = createMetrics();
+    assert.deepEqual(await lines(metrics, 'mirrornet_site_suspended'), ['mirrornet_site_suspended 0']);
+    metrics.suspended('alice@example.org');
+    assert.deepEqual(await lines(metrics, 'mirrornet_site_suspended'), ['mirrornet_site_suspended{by="alice@example.org"} 1']);
+    metrics.suspended(undefined);
+    assert.deepEqual(await lines(metrics, 'mirrornet_site_suspended'), ['mirrornet_site_suspended 0']);
+  });
 });

@@ -3,4 +3,5 @@
 // dingtalk, wecom, webhook) for its signature and message format.
 export { createChatDispatcher } from './dispatcher.js';
 export { NO_NOTIFICATIONS } from './decisions.js';
+export { sentFrom } from './routing.js';
 export { fileStateStore } from './store.js';

@@ -170,3 +170,16 @@ export function address(
   const muted = [...silenced].filter(([channel]) => !open.has(channel)).map(([channel, window]) => ({ channel, window }));
   return { channels: [...open], muted, mentions };
 }
+
+/**
+ * The part of `policy` one side of a site tree sends (`sentFrom`): a gateway sends to the channels it reaches
+ * (the default), its core to those only the core's side of the border reaches, relaying the site's events.
+ */
+export function sentFrom(policy: Notifications, side: 'gateway' | 'core'): Notifications {
+  const mine = new Set(policy.channels.filter((c) => (c.sentFrom ?? 'gateway') === side).map((c) => c.name));
+  return {
+    ...policy,
+    channels: policy.channels.filter((c) => mine.has(c.name)),
+    routes: policy.routes.map((r) => ({ ...r, channels: r.channels.filter((c) => mine.has(c)) })),
+  };
+}

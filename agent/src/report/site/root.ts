@@ -19,6 +19,8 @@ export interface SiteRootOptions {
   stateDir: string;
   /** The core's chat: site-silent / site-back and the operators' suspensions. */
   chat: EventSink;
+  /** The site events a gateway reported, relayed to the channels only the core reaches (`sentFrom: core`). */
+  relay?: EventSink;
   /** Posts a site's aggregated commit status (`mirrornet/<site>` on `revision`). */
   status?: (site: string, revision: string, status: SiteCommitStatus) => void;
   /** Pushes a Steering to a site's gateway at its URL. */
@@ -53,6 +55,7 @@ export class SiteRoot {
     const report = parsed.data;
     if (report.site !== site) return { status: 400, body: { error: `signed for ${site}, but reports ${report.site}` } };
     this.o.fleet.record(report, this.now());
+    for (const event of report.events) this.o.relay?.({ ...event, site: report.site });
     this.postStatus(report);
     this.checkSilence();
     this.save();
