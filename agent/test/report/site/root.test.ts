@@ -92,7 +92,8 @@ describe('a core, root of its area', () => {
       [
         [
           'site-suspended',
-          'cn-shanghai is suspended by alice@example.org: incident 42. Its hosts apply nothing new and heal no drift until `mirrornet resume --site cn-shanghai`.',
+          'cn-shanghai is suspended by alice@example.org: incident 42. ' +
+            'Its hosts apply nothing new and heal no drift until `mirrornet resume --site cn-shanghai`.',
         ],
         ['site-resumed', 'cn-shanghai is resumed: its hosts apply and heal again.'],
       ],
