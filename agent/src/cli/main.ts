@@ -67,6 +67,16 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     });
 
   program
+    .command('site-token')
+    .description("Print a site's token (its agents sign their reports with it), derived from the fleet's report secret as the core does.")
+    .requiredOption('--site <name>', 'the site')
+    .requiredOption('--report-secret <ref>', "secret reference of the fleet's report secret (as the core's --report-secret)")
+    .action(async (opts: { site: string; reportSecret: string }) => {
+      const { siteTokenCommand } = await import('./site-token.js');
+      setExit(await siteTokenCommand(opts, io));
+    });
+
+  program
     .command('rules')
     .description('List every validation rule with its severity and an example.')
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'markdown']).default('text'))

@@ -2,6 +2,8 @@
 // the gateway to its core; an operator reads the fleet from the core, suspends a site, and the suspension
 // reaches the node; a node's drift is one site message in the gateway's chat, naming the host.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer as netServer, type AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
@@ -170,5 +172,19 @@ describe('the site tree over HTTP (node -> gateway -> core, operators on the cor
     const message = await until('the site message', () => gateway.chat.find((e) => e.kind === 'drift-detected'), 8000);
     assert.deepEqual([message.site, message.hosts, message.message], ['cn-shanghai', ['n3'], '1 of 2 nodes drifted: routes on n3']);
     assert.deepEqual(node.chat, [], 'a node sends no chat of its own');
+  });
+
+  it("`mirrornet site-token` prints the site's token as its core derives it, and never takes the secret itself", () => {
+    const bin = fileURLToPath(new URL('../../../bin/mirrornet.js', import.meta.url));
+    const env = { ...process.env, MIRRORNET_TEST_REPORT_SECRET: 'x' };
+    const ok = spawnSync(process.execPath, [bin, 'site-token', '--site', 'cn-shanghai', '--report-secret', 'env:MIRRORNET_TEST_REPORT_SECRET'], {
+      encoding: 'utf8',
+      env,
+    });
+    // printf 'mirrornet-site-token:cn-shanghai' | openssl dgst -sha256 -hmac x
+    assert.deepEqual([ok.status, ok.stdout], [0, '932a1e12ddccf33e1d4be1797e5dcf92de1d82052ebc0e9890c98d2cff34c682\n']);
+    const literal = spawnSync(process.execPath, [bin, 'site-token', '--site', 'cn-shanghai', '--report-secret', 'x'], { encoding: 'utf8', env });
+    assert.equal(literal.status, 2);
+    assert.match(literal.stderr, /--report-secret takes a secret reference/);
   });
 });
