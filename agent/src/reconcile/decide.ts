@@ -46,6 +46,8 @@ export async function decide(before: AgentState, ctx: DecideContext): Promise<De
   } catch (err) {
     // A source that does not answer (a registry that is down) leaves the applied revision in place, still kept true.
     if (applied && before.appliedRevision && err instanceof SourceError && err.unreachable) {
+      // Suspended, the applied revision's drift is only reported, whether the source answers or not.
+      if (ctx.suspended) return { kind: 'hold', revision: before.appliedRevision, offered: before.appliedRevision, applied };
       return { kind: 'keep', revision: before.appliedRevision, applied, unreachable: redactText(userMessageOf(err)) };
     }
     throw err;

@@ -245,6 +245,11 @@ export class Agent {
           state.refused?.offer !== before.refused?.offer
         )
           return undefined;
+        // A suspension that came while the revision was validated holds it too: nothing is applied or healed.
+        if (this.opts.suspended?.() && (decision.kind === 'keep' || decision.kind === 'apply')) {
+          const applied = decision.kind === 'keep' ? decision.applied : await loadApplied(this.store.dir, state.appliedRevision);
+          return this.holdTick(state, decision.revision, applied, log);
+        }
         if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
         if (decision.kind === 'hold') return this.holdTick(state, decision.offered, decision.applied, log);

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Guardrails } from '../../src/model/schema.js';
 import type { Change } from '../../src/providers/types.js';
+import { SourceError } from '../../src/errors.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import { change, fakeRoutes, routes, stubAgent } from './stub-agent.js';
 
@@ -59,6 +60,45 @@ describe('a suspended site', () => {
     const provider = fakeRoutes({ value: routes() }, () => [change('10.20.0.0/16', 'create')], applied);
     const agent = stubAgent(dir, provider, { value: A }, { value: guardrails }, [], { options: { suspended: () => true } });
     assert.deepEqual(await agent.tick('first'), { kind: 'suspended', revision: A, offered: A, drifted: [] });
+    assert.deepEqual(applied, []);
+  });
+
+  it('a suspension that comes while a new revision is validated holds it: nothing applied', async () => {
+    const applied: Change[] = [];
+    const provider = fakeRoutes({ value: routes('10.20.0.0/16') }, () => [change('10.20.0.0/16', 'noop')], applied);
+    let suspended = false;
+    const revision = { value: A };
+    const desired = { site: 'cn-shanghai', roles: ['gateway' as const], routes: [], wireguard: [] };
+    const evaluate = async () => {
+      if (revision.value === B) suspended = true; // `mirrornet suspend` arrives during validation
+      return { valid: true as const, desired, guardrails };
+    };
+    const agent = stubAgent(dir, provider, revision, { value: guardrails }, [], { options: { suspended: () => suspended }, evaluate });
+    assert.equal((await agent.tick('first')).kind, 'in-sync');
+    provider.diff = () => [change('10.20.0.0/16', 'delete')];
+    revision.value = B;
+    assert.deepEqual(await agent.tick('push'), { kind: 'suspended', revision: A, offered: B, drifted: ['routes'] });
+    assert.deepEqual(applied, []);
+  });
+
+  it('with its source unreachable, a suspended site still only reports drift', async () => {
+    const applied: Change[] = [];
+    let drifted = false;
+    const provider = fakeRoutes({ value: routes('10.20.0.0/16') }, () => [change('10.20.0.0/16', drifted ? 'update' : 'noop')], applied);
+    let suspended = false;
+    let down = false;
+    const revision = {
+      get value(): string {
+        if (down) throw new SourceError('the registry does not answer', { unreachable: true });
+        return A;
+      },
+    };
+    const agent = stubAgent(dir, provider, revision, { value: guardrails }, [], { options: { suspended: () => suspended } });
+    assert.equal((await agent.tick('first')).kind, 'in-sync');
+    suspended = true;
+    down = true;
+    drifted = true;
+    assert.deepEqual(await agent.tick('drift'), { kind: 'suspended', revision: A, offered: A, drifted: ['routes'] });
     assert.deepEqual(applied, []);
   });
 });
