@@ -17,7 +17,7 @@ import { HeldSteering, type SteeringChange } from '../report/site/held-steering.
 import { SiteMember } from '../report/site/member.js';
 import { FLEET_FILE, SiteRoot } from '../report/site/root.js';
 import type { Steering } from '../report/site/schema.js';
-import { siteToken } from '../report/site/signing.js';
+import { gatewayToken, siteToken } from '../report/site/signing.js';
 import type { SiteCommitStatus } from '../report/site/status.js';
 import { SteeringStore } from '../report/site/steering.js';
 import { SiteUplink } from '../report/site/uplink.js';
@@ -32,6 +32,8 @@ export interface SiteTreeFlags {
   hostName?: string;
   reportTo?: string;
   siteToken?: string;
+  /** A gateway: the token it signs its site's reports to its core with (`mirrornet site-token --gateway`). */
+  gatewayToken?: string;
   fanoutToken?: string;
   reportSecret?: string;
   operators?: string;
@@ -69,7 +71,7 @@ export interface SiteTree {
   suspendedBy(): string | undefined;
   /** After each tick: report the host's state. */
   afterTick(): void;
-  server: { reports?: SignedReceiver; steering?: SignedReceiver; operator?: OperatorEndpoint };
+  server: { reports?: SignedReceiver; siteReports?: SignedReceiver; steering?: SignedReceiver; operator?: OperatorEndpoint };
   close(): Promise<void>;
 }
 
@@ -95,6 +97,10 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
   const token = secret ? siteToken(secret, site) : tokenRef ? await ctx.secrets.resolve(tokenRef) : undefined;
   const isGateway = ctx.roles.includes('gateway') || ctx.roles.includes('hub') || Boolean(secret);
   if (!token) throw new UsageError("--report-to needs the site token: --site-token REF (or the core's --report-secret REF).");
+  const gwToken = secret ? gatewayToken(secret, site) : flags.gatewayToken ? await ctx.secrets.resolve(flags.gatewayToken) : undefined;
+  if (isGateway && flags.reportTo && !gwToken) {
+    throw new UsageError("A gateway reports to its core with the site's gateway token: give --gateway-token REF (`mirrornet site-token --gateway`).");
+  }
   if (!isGateway && !flags.reportTo) throw new UsageError('A node reports to its gateway: give --report-to http://GATEWAY:PORT.');
   if (flags.operators && !secret) throw new UsageError('--operators is for a core: give it with --report-secret.');
   const held = new HeldSteering(ctx.stateDir);
@@ -126,7 +132,7 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
       chat: ctx.chat,
       ...(ctx.relay ? { relay: ctx.relay } : {}),
       ...(ctx.status ? { status: ctx.status } : {}),
-      push: (s, to, st) => (s === site ? gateway!.take(st).then(() => undefined) : push(to, s, siteToken(secret, s), st)),
+      push: (s, to, st) => (s === site ? gateway!.take(st).then(() => undefined) : push(to, s, gatewayToken(secret, s), st)),
       log,
     });
     const r = root;
@@ -149,7 +155,7 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
   }
   if (isGateway) {
     const r = root;
-    const parent = flags.reportTo ? uplink(flags.reportTo, site, token) : undefined;
+    const parent = flags.reportTo && gwToken ? uplink(flags.reportTo, site, gwToken) : undefined;
     gateway = new SiteGateway({
       site,
       host,
@@ -161,7 +167,7 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
       ...(r
         ? { deliver: async (report) => ({ ok: true, steering: ((await r.receive(site, report)).body as { steering?: unknown }).steering }) }
         : parent
-          ? { deliver: async (report) => answerOf(await parent.post('/v1/reports', report)) }
+          ? { deliver: async (report) => answerOf(await parent.post('/v1/site-reports', report)) }
           : {}),
       push: (to, st) => push(to, site, token, st),
       onSteering,
@@ -174,32 +180,39 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
     deliver: g
       ? async (report) => {
           const a = await g.receive(report);
-          return { ok: a.status === 200, steering: (a.body as { steering?: unknown }).steering };
+          return { ok: a.status === 200, status: a.status, steering: (a.body as { steering?: unknown }).steering };
         }
       : async (report) => answerOf(await uplink(flags.reportTo!, site, token).post('/v1/reports', report)),
     steering: held,
     onSteering,
     log,
   });
+  const r = root;
   const serverOf: SiteTree['server'] = {
-    ...(g
-      ? {
-          reports: {
-            tokenFor: (s) => (s === site ? token : secret ? siteToken(secret, s) : undefined),
-            accept: (s, body) =>
-              s === site ? g.receive(body) : root ? root.receive(s, body) : Promise.resolve({ status: 404, body: { error: `this gateway keeps ${site}` } }),
-          },
-        }
-      : {}),
+    // A gateway (and a core, for its own site) hears its site's hosts, signed with the site token.
+    ...(g ? { reports: { tokenFor: (s) => (s === site ? token : undefined), accept: (_s, body) => g.receive(body) } } : {}),
+    // A core hears its sites' gateways, each signed with its site's gateway token, which no node holds.
+    ...(r && secret ? { siteReports: { tokenFor: (s: string) => gatewayToken(secret, s), accept: (s: string, body: unknown) => r.receive(s, body) } } : {}),
     ...(!secret
       ? {
-          steering: {
-            tokenFor: (s) => (s === site ? token : undefined),
-            accept: async (_s, body) => {
-              const change = g ? await g.take(body) : await member.take(body);
-              return change ? { status: 200, body: { taken: change.changed } } : { status: 400, body: { error: 'not a steering' } };
-            },
-          },
+          steering: g
+            ? // A gateway takes the steering its core pushes (signed with the gateway token) and hands it on.
+              {
+                tokenFor: (s) => (s === site ? gwToken : undefined),
+                accept: async (_s, body) => {
+                  const change = await g.take(body);
+                  return change ? { status: 200, body: { taken: change.changed } } : { status: 400, body: { error: 'not a steering' } };
+                },
+              }
+            : // A node holds the site token its fellow nodes hold too: a push only makes it ask its gateway now, and it
+              // takes the steering from its gateway's answer.
+              {
+                tokenFor: (s) => (s === site ? token : undefined),
+                accept: async () => {
+                  void member.report();
+                  return { status: 202, body: { asking: true } };
+                },
+              },
         }
       : {}),
     ...(operator ? { operator } : {}),
@@ -220,8 +233,8 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
   };
 }
 
-function answerOf(answer: { status: number; json?: unknown }): { ok: boolean; steering?: unknown } {
+function answerOf(answer: { status: number; json?: unknown }): { ok: boolean; status: number; steering?: unknown } {
   const ok = answer.status >= 200 && answer.status < 300;
   const steering = (answer.json as { steering?: unknown } | undefined)?.steering;
-  return { ok, ...(steering !== undefined ? { steering } : {}) };
+  return { ok, status: answer.status, ...(steering !== undefined ? { steering } : {}) };
 }

@@ -51,6 +51,7 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   hostName?: string;
   reportTo?: string;
   siteToken?: string;
+  gatewayToken?: string;
   reportSecret?: string;
   operators?: string;
   advertise?: string;
@@ -194,6 +195,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     '--registry-password': opts.registryPassword,
     '--fanout-token': opts.fanoutToken,
     '--site-token': opts.siteToken,
+    '--gateway-token': opts.gatewayToken,
     '--report-secret': opts.reportSecret,
     '--registry-hook-token': opts.registryHookToken,
     '--sign-key': opts.signKey,

@@ -71,7 +71,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .description("Print a site's token (its agents sign their reports with it), derived from the fleet's report secret as the core does.")
     .requiredOption('--site <name>', 'the site')
     .requiredOption('--report-secret <ref>', "secret reference of the fleet's report secret (as the core's --report-secret)")
-    .action(async (opts: { site: string; reportSecret: string }) => {
+    .option('--gateway', "the site's gateway token instead (its gateway's reports to its core)")
+    .action(async (opts: { site: string; reportSecret: string; gateway?: boolean }) => {
       const { siteTokenCommand } = await import('./site-token.js');
       setExit(await siteTokenCommand(opts, io));
     });
@@ -256,6 +257,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--host-name <name>', "this host's name in its site's reports (default: the system's host name)")
     .option('--report-to <url>', "where this agent reports: a node to its site's gateway, a gateway to its core (http://ADDRESS:PORT)")
     .option('--site-token <ref>', "secret reference of the site's token, which signs reports and steering (default: --fanout-token's)")
+    .option('--gateway-token <ref>', "a gateway: secret reference of its site's gateway token, which signs its reports to its core")
     .option('--report-secret <ref>', "a core: secret reference of the fleet's report secret, from which every site's token is derived")
     .option('--operators <file>', 'a core: allowed-signers file of the operators who may read the status and steer sites')
     .option('--advertise <url>', 'the URL this agent is reached at by its parent (default: http://--listen when it names an address)')

@@ -85,6 +85,8 @@ export interface ServerDeps {
   registryHook?: { authorized(authorization: string | undefined): boolean };
   /** POST /v1/reports: the reports of this agent's children (site-token signed); absent: 404. */
   reports?: SignedReceiver;
+  /** POST /v1/site-reports on a core: its sites' gateways' reports (gateway-token signed); absent: 404. */
+  siteReports?: SignedReceiver;
   /** POST /v1/steering: the Steering this agent's parent pushes (site-token signed); absent: 404. */
   steering?: SignedReceiver;
   /** GET /v1/status, POST /v1/steer on a core (operator-signed, checked by `handle`); absent: 404. */
@@ -133,6 +135,7 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
   const site = createSiteRoutes({
     log,
     reports: deps.reports,
+    siteReports: deps.siteReports,
     steering: deps.steering,
     operator: deps.operator,
     now: deps.now ?? Date.now,
@@ -253,6 +256,7 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
     if (path === '/hooks/registry') return req.method === 'POST' ? registryHook(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
     if (path === '/v1/bundle' && req.method === 'GET') return fanout(req, res);
     if (path === '/v1/reports') return req.method === 'POST' ? site.reports(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
+    if (path === '/v1/site-reports') return req.method === 'POST' ? site.siteReports(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
     if (path === '/v1/steering') return req.method === 'POST' ? site.steering(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
     if (path === '/v1/steer') return req.method === 'POST' ? site.operator(req, res) : refuse(res, 405, 'method not allowed\n', { allow: 'POST' });
     if (path === '/v1/status' && req.method === 'GET') return site.operator(req, res);

@@ -41,6 +41,7 @@ export interface OperatorEndpoint {
 export interface SiteRouteDeps {
   log: Logger;
   reports?: SignedReceiver;
+  siteReports?: SignedReceiver;
   steering?: SignedReceiver;
   operator?: OperatorEndpoint;
   now: () => number;
@@ -96,7 +97,12 @@ export function createSiteRoutes(deps: SiteRouteDeps) {
     return undefined;
   }
 
-  async function signed(what: 'report' | 'steering', receiver: SignedReceiver | undefined, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function signed(
+    what: 'report' | 'site report' | 'steering',
+    receiver: SignedReceiver | undefined,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
     if (!receiver) return refuse(res, 404, `this agent takes no ${what}\n`);
     if (limited(siteRate, req, res)) return;
     if (!siteHeadersOf(req.headers)) return refusal(res, 401, 'missing or malformed X-Mirrornet-Site, -Timestamp, -Delivery or -Signature-256\n');
@@ -125,6 +131,8 @@ export function createSiteRoutes(deps: SiteRouteDeps) {
   return {
     /** POST /v1/reports: a child's report (a node's to its gateway, a gateway's to its core). */
     reports: (req: IncomingMessage, res: ServerResponse) => signed('report', deps.reports, req, res),
+    /** POST /v1/site-reports: a gateway's report of its site to its core (signed with the site's gateway token). */
+    siteReports: (req: IncomingMessage, res: ServerResponse) => signed('site report', deps.siteReports, req, res),
     /** POST /v1/steering: the parent pushes a site's Steering to a child. */
     steering: (req: IncomingMessage, res: ServerResponse) => signed('steering', deps.steering, req, res),
     /** GET /v1/status, POST /v1/steer. */

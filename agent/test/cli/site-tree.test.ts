@@ -19,8 +19,10 @@ import { hostSecrets } from '../../src/host/secrets.js';
 import { silentLogger } from '../../src/log.js';
 import { agentEvent, type AgentEvent } from '../../src/reconcile/events.js';
 import { StateStore, EMPTY_STATE } from '../../src/reconcile/state.js';
-import { siteToken } from '../../src/report/site/signing.js';
+import { gatewayToken, siteToken } from '../../src/report/site/signing.js';
 import { createAgentServer } from '../../src/server/index.js';
+import { httpRequest } from '../../src/bundle/http.js';
+import { SiteUplink } from '../../src/report/site/uplink.js';
 import { operatorKeys, type OperatorKeys } from '../report/site/operator-fixture.js';
 
 const A = 'a'.repeat(40);
@@ -58,7 +60,7 @@ describe('the site tree over HTTP (node -> gateway -> core, operators on the cor
   let dir: string;
   let keys: OperatorKeys;
   const members: Member[] = [];
-  const env = { REPORT_SECRET: SECRET, SITE_TOKEN: siteToken(SECRET, 'cn-shanghai') };
+  const env = { REPORT_SECRET: SECRET, SITE_TOKEN: siteToken(SECRET, 'cn-shanghai'), GATEWAY_TOKEN: gatewayToken(SECRET, 'cn-shanghai') };
 
   async function member(name: string, site: string, roles: Role[], flags: SiteTreeFlags): Promise<Member> {
     const port = await freePort();
@@ -121,7 +123,7 @@ describe('the site tree over HTTP (node -> gateway -> core, operators on the cor
 
   it('reports climb the tree; an operator reads them, suspends the site, and the node holds', async () => {
     const core = await member('bj-core', 'cn-beijing', ['gateway', 'hub'], { reportSecret: 'env:REPORT_SECRET', operators: keys.allowed });
-    const gateway = await member('sh-gw', 'cn-shanghai', ['gateway'], { siteToken: 'env:SITE_TOKEN', reportTo: core.url });
+    const gateway = await member('sh-gw', 'cn-shanghai', ['gateway'], { siteToken: 'env:SITE_TOKEN', gatewayToken: 'env:GATEWAY_TOKEN', reportTo: core.url });
     const node = await member('n3', 'cn-shanghai', ['node'], { siteToken: 'env:SITE_TOKEN', reportTo: gateway.url });
     core.tree.afterTick();
     gateway.tree.afterTick();
@@ -166,6 +168,15 @@ describe('the site tree over HTTP (node -> gateway -> core, operators on the cor
       core.chat.filter((e) => e.kind === 'site-suspended').map((e) => [e.site, e.message.split(':')[0]]),
       [['cn-shanghai', 'cn-shanghai is suspended by alice@example.org']],
     );
+
+    // A node holds the site token, not the gateway's: it cannot report for its site to the core, nor steer its
+    // fellow nodes (a push only makes a node ask its gateway, whose answer it takes).
+    const asNode = (url: string) => new SiteUplink({ url, site: 'cn-shanghai', token: env.SITE_TOKEN, request: httpRequest, retry: { attempts: 1 } });
+    assert.equal((await asNode(core.url).post('/v1/site-reports', { site: 'cn-shanghai' })).status, 401);
+    const forged = await asNode(node.url).post('/v1/steering', { generation: 9_999_999_999_999 });
+    assert.equal(forged.status, 202);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(node.tree.suspended(), true, "the gateway's answer still holds the site");
 
     // A node's drift is one message of its site, from the gateway, naming the host.
     node.tree.sink(agentEvent('drift-detected', 'cn-shanghai', A, 'cn-shanghai: routes drifted', { component: 'routes', origin: 'drift' }));

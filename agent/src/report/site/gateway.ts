@@ -12,6 +12,7 @@ import { SiteBook } from './book.js';
 import type { HeldSteering, SteeringChange } from './held-steering.js';
 import { HostReport, MAX_EVENTS_PER_REPORT, Steering, type ReportedEvent, type SiteReport } from './schema.js';
 import { summarize } from './summary.js';
+import { boundedEvent } from './host-report.js';
 
 const BOOK_FILE = 'site-book.json';
 
@@ -149,7 +150,7 @@ export class SiteGateway {
 
   private siteEvent(event: AgentEvent): void {
     this.o.chat(event);
-    this.upward.push(event);
+    this.upward.push(boundedEvent(event));
     if (this.upward.length > MAX_EVENTS_PER_REPORT) this.upward.splice(0, this.upward.length - MAX_EVENTS_PER_REPORT);
     void this.reportUp();
   }

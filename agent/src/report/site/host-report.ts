@@ -35,7 +35,7 @@ export function hostReportOf(facts: HostFacts, events: readonly ReportedEvent[],
   for (const component of Object.keys(state.drift).sort()) drift[component] = 1;
   if (last?.kind === 'suspended') for (const component of last.drifted) drift[component] = Math.max(drift[component] ?? 0, 1);
   const error = lastErrorOf(last, now);
-  const kept = events.slice(-MAX_EVENTS_PER_REPORT);
+  const kept = withinBudget(events.slice(-MAX_EVENTS_PER_REPORT).map(boundedEvent));
   return {
     site: facts.site,
     host: facts.host,
@@ -61,4 +61,33 @@ function lastErrorOf(last: TickOutcome | undefined, now: Date): HostReport['last
   if (last?.kind === 'refused') return { step: 'refused', message: last.reason.slice(0, 2048), at };
   if (last?.kind === 'blocked') return { step: 'blocked', message: last.reasons.join(' ').slice(0, 2048), at };
   return undefined;
+}
+
+/** The events of one report take at most this many bytes of JSON; the oldest go first. */
+const EVENTS_BUDGET_BYTES = 128 * 1024;
+
+/** An event cut to what a report carries: its message, its changes and its hosts within the schema's bounds. */
+export function boundedEvent(event: ReportedEvent): ReportedEvent {
+  const { changes, hosts } = event;
+  return {
+    ...event,
+    message: event.message.length > 4096 ? `${event.message.slice(0, 4095)}…` : event.message,
+    ...(changes ? { changes: changes.slice(0, 50).map(boundedChange) } : {}),
+    ...(hosts ? { hosts: hosts.slice(0, 1000) } : {}),
+  };
+}
+
+type Change = NonNullable<ReportedEvent['changes']>[number];
+const boundedChange = (c: Change): Change => ({
+  provider: c.provider.slice(0, 64),
+  id: c.id.slice(0, 512),
+  action: c.action.slice(0, 32),
+  reason: c.reason.slice(0, 1024),
+});
+
+function withinBudget(events: ReportedEvent[]): ReportedEvent[] {
+  let bytes = events.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)), 0);
+  let first = 0;
+  while (bytes > EVENTS_BUDGET_BYTES && first < events.length) bytes -= Buffer.byteLength(JSON.stringify(events[first++]));
+  return events.slice(first);
 }

@@ -14,7 +14,7 @@ export interface SiteMemberOptions {
   /** What the host knows now, without its steering (the member adds it). */
   facts: () => Promise<Omit<HostFacts, 'steering' | 'suspended'>>;
   /** Delivers a report to the gateway and returns its answer's Steering (a node: the uplink; the gateway itself: in process). */
-  deliver: (report: HostReport) => Promise<{ ok: boolean; steering?: unknown }>;
+  deliver: (report: HostReport) => Promise<{ ok: boolean; status?: number; steering?: unknown }>;
   steering: HeldSteering;
   /** Told what a Steering changed (suspend, resume, reconcile now). */
   onSteering: (change: SteeringChange) => void;
@@ -67,6 +67,12 @@ export class SiteMember {
       const held = this.o.steering;
       const report = hostReportOf({ ...facts, steering: held.steering.generation, suspended: held.suspended() }, events, new Date((this.o.now ?? Date.now)()));
       const answer = await this.o.deliver(report);
+      if (!answer.ok && answer.status !== undefined && answer.status >= 400 && answer.status < 500 && answer.status !== 429) {
+        // Refused as it is (not a network or server failure): sending the same events again would be refused again.
+        this.o.log.warn({ status: answer.status, events: events.length }, 'the gateway refused the report; its events are dropped');
+        this.queue.splice(0, Math.min(events.length, this.queue.length));
+        return;
+      }
       if (!answer.ok) return;
       // Sent: those events are the gateway's now (new ones may have come meanwhile).
       this.queue.splice(0, Math.min(events.length, this.queue.length));

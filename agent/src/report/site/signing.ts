@@ -8,7 +8,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { NAME_PATTERN } from '../../model/field-formats.js';
 
 /** A report or a steering push is at most this many bytes (the receiver answers 413 past it; the sender refuses to send it). */
-export const MAX_SITE_BODY_BYTES = 256 * 1024;
+export const MAX_SITE_BODY_BYTES = 4 * 1024 * 1024;
 
 /** How far a request's timestamp may be from the receiver's clock, either way. */
 export const SITE_CLOCK_SKEW_S = 300;
@@ -35,6 +35,14 @@ function mac(token: string, timestamp: string, delivery: string, body: Buffer): 
 }
 
 /** The headers that sign `body` for `site` at `nowMs` (milliseconds since the epoch), with the delivery id `deliveryId` (a UUID). */
+/**
+ * The token a site's gateway signs its reports to its core with (and its core the steering it pushes to the
+ * gateway): derived apart from the site token the site's nodes hold, so a node cannot speak for its site.
+ */
+export function gatewayToken(reportSecret: string, site: string): string {
+  return createHmac('sha256', reportSecret).update(`mirrornet-gateway-token:${site}`).digest('hex');
+}
+
 export function signSiteRequest(token: string, site: string, body: Buffer, nowMs: number, deliveryId: string): Record<string, string> {
   const timestamp = String(Math.floor(nowMs / 1000));
   return {

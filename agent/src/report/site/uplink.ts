@@ -81,7 +81,7 @@ export class SiteUplink {
   /**
    * POST `body` as JSON to `path` (e.g. '/v1/reports'), signed. Resolves with the answer — after the last attempt
    * too, when that was a 5xx or 429 — and throws a MirrornetError when no attempt got an answer, or before sending
-   * a body over 256 KiB.
+   * a body over MAX_SITE_BODY_BYTES (4 MiB).
    */
   async post(path: string, body: object): Promise<UplinkAnswer> {
     const url = `${this.base}${path}`;

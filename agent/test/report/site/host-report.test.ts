@@ -2,7 +2,7 @@
 // last error (a lock wait is none), suspension, and at most 100 events.
 import assert from 'node:assert/strict';
 import { hostReportOf, type HostFacts } from '../../../src/report/site/host-report.js';
-import type { ReportedEvent } from '../../../src/report/site/schema.js';
+import { HostReport, type ReportedEvent } from '../../../src/report/site/schema.js';
 
 const A = 'a'.repeat(40);
 const B = 'b'.repeat(40);
@@ -80,5 +80,17 @@ describe('a host report', () => {
     assert.equal(r.events.length, 100);
     assert.equal(r.events[0]!.message, 'drift 3');
     assert.equal(r.droppedEvents, 3);
+  });
+
+  it("cuts a big apply's event to what a report carries, so the gateway takes it (60 changes, a 5000-character message)", () => {
+    const big: ReportedEvent = {
+      ...event(0),
+      kind: 'applied',
+      message: 'm'.repeat(5000),
+      changes: Array.from({ length: 60 }, (_, i) => ({ provider: 'routes', id: `10.${i}.0.0/16`, action: 'create', reason: 'new' })),
+    };
+    const r = hostReportOf(facts({}), [big], NOW);
+    assert.equal(HostReport.safeParse(r).success, true);
+    assert.deepEqual([r.events[0]!.message.length, r.events[0]!.changes!.length, r.events[0]!.changes![49]!.id], [4096, 50, '10.49.0.0/16']);
   });
 });

@@ -152,13 +152,13 @@ describe('site uplink', function () {
     assert.equal(sent.length, 1);
   });
 
-  it('a body over 256 KiB is refused before anything is sent', async function () {
+  it('a body over 4 MiB is refused before anything is sent', async function () {
     const { request, sent } = scripted([{ status: 200 }]);
-    await assert.rejects(uplink(request).post('/v1/reports', { site: 'cn-beijing', padding: 'x'.repeat(262_144) }), (err: unknown) => {
+    await assert.rejects(uplink(request).post('/v1/reports', { site: 'cn-beijing', padding: 'x'.repeat(4 * 1024 * 1024) }), (err: unknown) => {
       assert.ok(err instanceof MirrornetError);
       assert.match(
         err.userMessage,
-        /^The request to http:\/\/gw\.cn-beijing:9090\/v1\/reports is 257 KiB, more than the 256 KiB an agent accepts; it was not sent\./,
+        /^The request to http:\/\/gw\.cn-beijing:9090\/v1\/reports is 4097 KiB, more than the 4096 KiB an agent accepts; it was not sent\./,
       );
       return true;
     });
