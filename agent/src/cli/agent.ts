@@ -322,7 +322,8 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       // Nodes waiting on a long-poll (/v1/bundle) would hold the server open: they ask again elsewhere.
       server.closeAllConnections();
       feedStop.abort();
-      void Promise.all([closed, idle.then(() => tree?.close()), report.close(5000), watching]).then(() => resolve());
+      // The site's last batched events go out through chat before chat closes.
+      void Promise.all([closed, idle.then(() => tree?.close()).then(() => report.close(5000)), watching]).then(() => resolve());
       // Whatever still runs by then (a validation child, a remote call) does not keep the process: exit.
       setTimeout(() => {
         log.warn('the agent did not finish stopping within its grace; exiting');

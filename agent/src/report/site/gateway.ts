@@ -15,6 +15,10 @@ import { summarize } from './summary.js';
 import { boundedEvent } from './host-report.js';
 
 const BOOK_FILE = 'site-book.json';
+/** A host silent this long is forgotten (decommissioned or renamed): it no longer keeps its site stale. */
+const FORGET_AFTER_MS = 24 * 3600_000;
+/** Reports to the core are at least this far apart (a site of many hosts reports often); the last one carries all. */
+const MIN_REPORT_GAP_MS = 2000;
 
 export interface SiteGatewayOptions {
   site: string;
@@ -37,6 +41,8 @@ export interface SiteGatewayOptions {
   log: Logger;
   now?: () => number;
   batchWindowMs?: number;
+  /** Reports to the core at least this far apart (default MIN_REPORT_GAP_MS). */
+  minReportGapMs?: number;
 }
 
 export class SiteGateway {
@@ -49,6 +55,8 @@ export class SiteGateway {
   private again = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
+  private lastSent = 0;
+  private closing = false;
   private dirty = false;
 
   constructor(private readonly o: SiteGatewayOptions) {
@@ -86,6 +94,7 @@ export class SiteGateway {
   /** The site as it stands (what the core receives). */
   siteReport(events: ReportedEvent[] = []): SiteReport {
     const now = this.now();
+    for (const h of this.book.hosts(now)) if (now - Date.parse(h.lastSeen) > FORGET_AFTER_MS) this.book.forget(h.host);
     const hosts = this.book.hosts(now);
     const steering = this.o.steering.steering;
     return {
@@ -108,8 +117,9 @@ export class SiteGateway {
     const change = await this.o.steering.offer(parsed.data);
     if (!change.changed) return change;
     this.o.onSteering(change);
-    const hosts = this.book.hosts(this.now()).filter((h) => h.url && h.host !== this.o.host);
-    await Promise.all(
+    const hosts = this.book.hosts(this.now()).filter((h) => h.url && h.host !== this.o.host && !h.stale);
+    // Not awaited: the core's push is answered at once, whatever the hosts do.
+    void Promise.all(
       hosts.map((h) =>
         this.o.push(h.url!, parsed.data).catch((err: unknown) => {
           this.o.log.warn(
@@ -133,6 +143,9 @@ export class SiteGateway {
     this.sending = (async () => {
       do {
         this.again = false;
+        const wait = this.lastSent + (this.o.minReportGapMs ?? MIN_REPORT_GAP_MS) - this.now();
+        if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait).unref());
+        this.lastSent = this.now();
         await this.sendOnce();
       } while (this.again);
     })().finally(() => (this.sending = undefined));
@@ -141,6 +154,7 @@ export class SiteGateway {
 
   /** Stop the heartbeat; site events still waiting in the batch go out now. */
   async close(): Promise<void> {
+    this.closing = true;
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.batching.close();
@@ -149,7 +163,10 @@ export class SiteGateway {
   }
 
   private siteEvent(event: AgentEvent): void {
-    this.o.chat(event);
+    // A drift resolved on some hosts while others of the site still drift on that component is not resolved yet.
+    const stillDrifting =
+      event.kind === 'drift-resolved' && event.component !== undefined && this.book.hosts(this.now()).some((h) => (h.drift[event.component!] ?? 0) > 0);
+    if (!stillDrifting) this.o.chat(event);
     this.upward.push(boundedEvent(event));
     if (this.upward.length > MAX_EVENTS_PER_REPORT) this.upward.splice(0, this.upward.length - MAX_EVENTS_PER_REPORT);
     void this.reportUp();

@@ -19,6 +19,7 @@ export class HeldSteering {
   private current: Steering;
   /** The reconcile generation run last (kept with the Steering). */
   private reconciled: number;
+  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly stateDir: string) {
     const saved = readSaved(join(stateDir, FILE));
@@ -35,13 +36,24 @@ export class HeldSteering {
   }
 
   /** Take `next` if it is newer than what is held; say what changed. A reconcile request is marked run. */
-  async offer(next: Steering): Promise<SteeringChange> {
+  offer(next: Steering): Promise<SteeringChange> {
+    // One at a time: two pushes close together are taken in order, and each is saved before the next is looked at.
+    const taken = this.queue.then(() => this.take(next));
+    this.queue = taken.catch(() => undefined);
+    return taken;
+  }
+
+  private async take(next: Steering): Promise<SteeringChange> {
     if (next.generation <= this.current.generation) return { changed: false, suspendedChanged: false, reconcileNow: false };
     const suspendedChanged = (next.suspended === undefined) !== (this.current.suspended === undefined);
     const reconcileNow = (next.reconcile?.generation ?? 0) > this.reconciled;
     this.current = next;
     if (reconcileNow) this.reconciled = next.reconcile!.generation;
-    await new HostFiles(this.stateDir).writeAtomic(FILE, `${JSON.stringify({ steering: this.current, reconciled: this.reconciled })}\n`, { mode: 0o600 });
+    try {
+      await new HostFiles(this.stateDir).writeAtomic(FILE, `${JSON.stringify({ steering: this.current, reconciled: this.reconciled })}\n`, { mode: 0o600 });
+    } catch {
+      // Held in memory all the same (the agent acts on it now); the parent's next answer repeats it after a restart.
+    }
     return { changed: true, suspendedChanged, reconcileNow };
   }
 }

@@ -31,7 +31,7 @@ export interface SiteRootOptions {
 
 export class SiteRoot {
   private readonly now: () => number;
-  /** The last status posted per site and revision (a status is posted when it changes). */
+  /** The last status posted per site (a status is posted when it changes). */
   private readonly posted = new Map<string, string>();
   private timer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
@@ -134,10 +134,10 @@ export class SiteRoot {
     const revision = report.summary.revision;
     if (!this.o.status || !revision) return;
     const status = commitStatusOf(report.summary, revision);
-    const key = `${report.site}\u0000${revision}`;
-    const text = `${status.state}\u0000${status.description}`;
-    if (this.posted.get(key) === text) return;
-    this.posted.set(key, text);
+    // The last status posted per site (one entry per site, however many revisions go by).
+    const text = `${revision}\u0000${status.state}\u0000${status.description}`;
+    if (this.posted.get(report.site) === text) return;
+    this.posted.set(report.site, text);
     this.o.status(report.site, revision, status);
   }
 

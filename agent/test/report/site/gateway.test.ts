@@ -65,6 +65,7 @@ describe('a site gateway', () => {
       onSteering: (c) => changes.push(c),
       log: silentLogger(),
       batchWindowMs: 30,
+      minReportGapMs: 0,
     });
     return { gw, chat, pushed, changes };
   }
@@ -114,6 +115,30 @@ describe('a site gateway', () => {
     const answer = await gw.receive(hostReport('n2'));
     assert.deepEqual(answer.body, { steering: suspend }, 'a report is answered with the steering the site holds');
     assert.equal(new HeldSteering(dir).suspended(), true, 'the suspension survives a restart');
+    await gw.close();
+  });
+
+  it('a drift resolved on one host is not resolved for the site while another host still drifts on it', async () => {
+    const { gw, chat } = gateway();
+    const resolved = (host: string): HostReport['events'][number] => ({ ...drift(host), kind: 'drift-resolved', message: `routes matches again on ${host}` });
+    await gw.receive(hostReport('n3', [drift('n3')]));
+    await gw.receive(hostReport('n7', [drift('n7')]));
+    await new Promise((r) => setTimeout(r, 80));
+    await gw.receive({ ...hostReport('n3', [resolved('n3')]), drift: {} });
+    await new Promise((r) => setTimeout(r, 80));
+    assert.deepEqual(
+      chat.map((e) => [e.kind, e.hosts]),
+      [['drift-detected', ['n3', 'n7']]],
+    );
+    await gw.receive({ ...hostReport('n7', [resolved('n7')]), drift: {} });
+    await new Promise((r) => setTimeout(r, 80));
+    assert.deepEqual(
+      chat.map((e) => [e.kind, e.hosts]),
+      [
+        ['drift-detected', ['n3', 'n7']],
+        ['drift-resolved', ['n7']],
+      ],
+    );
     await gw.close();
   });
 });
