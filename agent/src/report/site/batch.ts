@@ -3,8 +3,8 @@
 // ("2 of 10 nodes drifted: routes on n3, n7"), so chat hears about a site once, not once per node. A
 // drift-detected and its drift-resolved from the same host and component within the window are one
 // `drift-healed` ("found and healed"), and neither is said on its own. A site event's fingerprint is its
-// kind, site and component (not its hosts): the chat dispatcher's dedup, reminders and resolutions hold
-// per site. SiteEventBatcher is pure (the clock is passed in); batchSiteEvents runs it on a timer.
+// kind, site and component (not its hosts; and, but for drift, its revision): the chat dispatcher's dedup,
+// reminders and resolutions hold per site. SiteEventBatcher is pure (the clock is passed in); batchSiteEvents runs it on a timer.
 import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from '../../reconcile/events.js';
 import { truncateChars } from '../chat/text.js';
 import type { ReportedEvent } from './schema.js';
@@ -68,6 +68,8 @@ function changesOf(members: Iterable<ReportedEvent>): AgentEvent['changes'] {
 }
 
 /** Collects host events into groups and makes one site event of each group whose window ended. */
+const DRIFT_KINDS: ReadonlySet<EventKind> = new Set(['drift-detected', 'drift-resolved', 'drift-healed']);
+
 export class SiteEventBatcher {
   private readonly groups = new Map<string, Group>();
 
@@ -132,7 +134,9 @@ export class SiteEventBatcher {
       ...(g.component !== undefined ? { component: g.component } : {}),
       ...(changes ? { changes } : {}),
       hosts: hosts.slice(0, MAX_HOSTS),
-      fingerprint: fingerprint([g.kind, this.site, g.component ?? '']),
+      // Drift is one open thing per site and component (reminders, one resolution); a failure or refusal is
+      // also about its revision, so a new revision's failure is never taken for the last one's.
+      fingerprint: fingerprint([g.kind, this.site, g.component ?? '', ...(DRIFT_KINDS.has(g.kind) ? [] : [g.revision])]),
       ...(origin ? { origin } : {}),
       at: new Date(now).toISOString(),
     });

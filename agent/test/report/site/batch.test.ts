@@ -1,6 +1,6 @@
 // A gateway's hosts' events become site events: one per kind, component and revision within a window
 // (2 s from the first), naming every host; a drift found and healed within the window is one drift-healed;
-// the fingerprint is the site's (kind, site, component), whoever the hosts. Fixed clocks, literal events;
+// the fingerprint is the site's (kind, site, component; and, but for drift, the revision), whoever the hosts. Fixed clocks, literal events;
 // the timer wrapper last, on a short real window.
 import assert from 'node:assert/strict';
 import type { AgentEvent } from '../../../src/reconcile/events.js';
@@ -76,7 +76,7 @@ describe('site event batcher', () => {
         revision: REV,
         message: '3 of 10 hosts applied 3f9c2a7',
         hosts: ['n1', 'n2', 'n3'],
-        fingerprint: '5d79008d6669cd5f',
+        fingerprint: '024f26fb2b1fd507',
         origin: 'revision',
         at: '2025-03-01T02:00:02.000Z',
       },
@@ -100,7 +100,7 @@ describe('site event batcher', () => {
         message: 'apply failed on n3, n7: cn-shanghai failed to apply 3f9c2a7be81d (routes) on n3: RTNETLINK answers: Network is unreachable',
         component: 'routes',
         hosts: ['n3', 'n7'],
-        fingerprint: '942b7091d43c3988',
+        fingerprint: '031432db94b3e79e',
         origin: 'revision',
         at: '2025-03-01T02:00:02.000Z',
       },
@@ -168,8 +168,8 @@ describe('site event batcher', () => {
       [
         ['drift-resolved', '3f9c2a7', '1 of 10 nodes are back in sync: routes on n3', '580b8dda22b019cf'],
         ['drift-resolved', '3f9c2a7', '1 of 10 nodes are back in sync: wireguard on n4', '865d568132ec1a5d'],
-        ['applied', '3f9c2a7', '1 of 10 hosts applied 3f9c2a7', '5d79008d6669cd5f'],
-        ['applied', '5d1e0b2', '1 of 10 hosts applied 5d1e0b2', '5d79008d6669cd5f'],
+        ['applied', '3f9c2a7', '1 of 10 hosts applied 3f9c2a7', '024f26fb2b1fd507'],
+        ['applied', '5d1e0b2', '1 of 10 hosts applied 5d1e0b2', '9c9b7b7ef420adb2'],
       ],
     );
   });
