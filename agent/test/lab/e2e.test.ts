@@ -30,7 +30,7 @@ import type { ChatDelivery } from '../../src/testbed/lab/receivers.js';
 import { need } from '../support/capabilities.js';
 import { git } from '../support/git.js';
 import { agentRoutes, busyLabInterface, sh, sleep, waitFor } from './helpers.js';
-import { labChat, latestStatuses } from './reports.js';
+import { labChat, labCommitStatuses, latestStatuses } from './reports.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const CLI = join(repoRoot, 'agent/bin/mirrornet.js');
@@ -350,10 +350,15 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       () => behind(bad),
     );
     say(`(test) every agent refused ${bad.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    await waitFor('failure statuses for every site', 30_000, async () => {
-      const m = await latestStatuses(state(), bad);
-      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'failure');
-    });
+    await waitFor(
+      'failure statuses for every site',
+      30_000,
+      async () => {
+        const m = await latestStatuses(state(), bad);
+        return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'failure');
+      },
+      async () => JSON.stringify(await labCommitStatuses(state(), bad)),
+    );
     // The core names every host of the site that refused it.
     await waitFor(
       "cn-shanghai's status naming its 3 hosts",
