@@ -14,7 +14,7 @@ import type { LabSite, LabTopology } from './topology.js';
 /** The environment variable holding the fleet's report secret (the cores' --report-secret). */
 export const REPORT_SECRET_ENV = 'MIRRORNET_LAB_REPORT_SECRET';
 /** The principal of the lab's operator in the cores' --operators file. */
-export const LAB_OPERATOR = 'lab-operator';
+const LAB_OPERATOR = 'lab-operator';
 
 export interface OperatorRecord {
   principal: string;
@@ -25,7 +25,7 @@ export interface OperatorRecord {
 }
 
 /** The environment variable holding a site's token: MIRRORNET_LAB_SITE_TOKEN_AP_JAKARTA. */
-export function siteTokenEnv(site: string): string {
+function siteTokenEnv(site: string): string {
   return `MIRRORNET_LAB_SITE_TOKEN_${site.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
 }
 
@@ -52,7 +52,7 @@ export function makeOperatorKey(dir: string): OperatorRecord {
 }
 
 /** The core a site reports to: its area's (a core is its own). */
-export function reportCore(t: LabTopology, s: LabSite): LabSite {
+function reportCore(t: LabTopology, s: LabSite): LabSite {
   if (s.role === 'hub') return s;
   const cores = t.sites.filter((c) => c.role === 'hub');
   return cores.find((c) => c.area === s.area) ?? cores[0]!;
