@@ -1,40 +1,36 @@
 // End to end in the lab (root + Debian packages), on the git path (every agent clones the origin; the lab's
 // default, signed bundles, is exercised in lab.test.ts): a small fleet (2 cores, 2 regions, 2 nodes each) whose
-// agents report to local receivers — commit statuses to the lab's GitHub emulator, chat to its webhook
-// receiver — and pushes to the lab's origin, as a user would make them:
+// agents report up the site tree (nodes to their gateway, gateways to their core) and to local receivers — each
+// core posts one commit status per site of its area to the lab's GitHub emulator, each gateway speaks for its
+// site in chat to the lab's webhook receiver — and pushes to the lab's origin, as a user would make them:
 //   1. a region added with `mirrornet region add` comes up: its agent converges, its nodes pull through
 //      their cache, the other sites' routes follow, statuses and chat arrive;
-//   2. a route deleted by hand is one drift alert, healed, one resolved message;
+//   2. a route deleted by hand is found and healed in one reconcile: one `drift-healed` message;
 //   3. an invalid commit is refused by every agent, changes nothing, is reported; a fix converges;
 //   4. the bandwidth bound: the core serves each region about one image through its peer (baseline: N).
 // One lab for all of them; `lab down` at the end, always, leaves nothing behind.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { listModelFiles } from '../../src/model/loader.js';
-import { validateFiles } from '../../src/policy/validate.js';
-import { verify } from '../../src/report/chat/webhook/index.js';
-import { LAB_CHAT_SECRET_ENV, labFleet } from '../../src/testbed/lab/fleet.js';
-import { fleetSites, selectSites } from '../../src/testbed/lab/fleet-sites.js';
+import { isDeepStrictEqual } from 'node:util';
+import type { WebhookBody } from '../../src/report/chat/webhook/index.js';
 import { formatBytes } from '../../src/testbed/lab/images.js';
 import { labAddSite, labPrepareSite } from '../../src/testbed/lab/add-site.js';
 import { agentState } from '../../src/testbed/lab/agents.js';
 import { labDown } from '../../src/testbed/lab/down.js';
-import { labInterfaces } from '../../src/testbed/lab/network.js';
 import { originHead } from '../../src/testbed/lab/origin.js';
 import { missingForLab } from '../../src/testbed/lab/preflight.js';
 import { formatRun, labPull, labPulls, labPushImage, TARGET_RATIO } from '../../src/testbed/lab/run.js';
-import { formatStatus, labChatMessages, labStatus } from '../../src/testbed/lab/status.js';
+import { formatStatus, labStatus } from '../../src/testbed/lab/status.js';
 import { labUp } from '../../src/testbed/lab/up.js';
 import { listNamespaces, loadState, pidsUsingDir, wireguardGoPids, type LabState } from '../../src/testbed/lab/processes.js';
 import type { ChatDelivery } from '../../src/testbed/lab/receivers.js';
-import { labTopology } from '../../src/testbed/lab/topology.js';
 import { need } from '../support/capabilities.js';
 import { git } from '../support/git.js';
-import { chatBody, labCommitStatuses, type LabCommitStatus } from './reports.js';
+import { agentRoutes, busyLabInterface, sh, sleep, waitFor } from './helpers.js';
+import { labChat, labCommitStatuses, latestStatuses } from './reports.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const CLI = join(repoRoot, 'agent/bin/mirrornet.js');
@@ -61,41 +57,6 @@ const ROUTES_AFTER_ADD: Record<string, string[]> = {
 };
 /** The interfaces of the new link: ap-singapore's end (sha256("ap-singapore>eu-frankfurt-idc")) and the region's. */
 const NEW_LINK_IFACES = ['mnc8a2f7a0', 'mnfc516e88'];
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function sh(cmd: string, args: string[], opts: { allowFail?: boolean } = {}): { code: number; out: string } {
-  const r = spawnSync(cmd, args, { encoding: 'utf8', timeout: 60_000 });
-  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
-  if (r.status !== 0 && !opts.allowFail) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}): ${out}`);
-  return { code: r.status ?? 1, out };
-}
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  check: () => Promise<T | undefined | false> | T | undefined | false,
-  explain: () => string | Promise<string> = () => '',
-): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    let v: T | undefined | false;
-    try {
-      v = await check();
-    } catch {
-      v = undefined;
-    }
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) assert.fail(`${what} did not happen within ${timeoutMs / 1000} s. ${await explain()}`);
-    await sleep(250);
-  }
-}
-
-/** The routes an agent made in a namespace (routing protocol 157): "destination dev". */
-function agentRoutes(ns: string): string[] {
-  const r = sh('ip', ['-n', ns, '-j', 'route', 'show', 'table', 'main', 'proto', '157']);
-  return (JSON.parse(r.out || '[]') as { dst: string; dev: string }[]).map((x) => `${x.dst} ${x.dev}`).sort();
-}
 
 /** Everything about a namespace's network that a reconcile could change: routes, addresses, links, WireGuard (not counters or handshakes). */
 function netSnapshot(ns: string): string {
@@ -134,20 +95,8 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     const s = await labStatus(dir);
     return s ? `${formatStatus(s)}\nwaiting for ${rev.slice(0, 12)}` : 'no status';
   };
-  const secret = () => state().secrets[LAB_CHAT_SECRET_ENV]!;
   /** Chat deliveries with their parsed body, each checked against the lab's secret again. */
-  const chat = (pred: (d: ChatDelivery, e: NonNullable<ReturnType<typeof chatBody>>) => boolean) =>
-    labChatMessages(state()).flatMap((d) => {
-      const b = chatBody(d);
-      return b && pred(d, b) ? [{ d, b, signed: verify(secret(), d.body, d.signature) }] : [];
-    });
-  /** The latest status of each context for a revision. */
-  const latestStatuses = async (rev: string): Promise<Map<string, LabCommitStatus>> => {
-    const list = await labCommitStatuses(state(), rev);
-    const out = new Map<string, LabCommitStatus>();
-    for (const s of list) if (!out.has(s.context)) out.set(s.context, s);
-    return out;
-  };
+  const chat = (pred: (d: ChatDelivery, e: WebhookBody) => boolean) => labChat(state(), pred);
   before(async function () {
     this.timeout(180_000);
     const missing = missingForLab();
@@ -156,10 +105,7 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       missing.reasons.length ? `${missing.reasons.join('; ')}${missing.packages.length ? ` (apt-get install ${missing.packages.join(' ')})` : ''}` : undefined,
     );
     // Interface names follow the site names: a lab of the same sites already up on this machine holds them.
-    const files = listModelFiles(repoRoot).files;
-    const topology = labTopology(selectSites(fleetSites(validateFiles(files).fleet), SITES), { prefix: 'mnlab', nodes: 1 });
-    const links = labFleet(files, { topology, publicKeys: Object.fromEntries(topology.sites.map((s) => [s.name, 'k'])) }).links;
-    const busy = [...labInterfaces(links).map((i) => i.iface), ...NEW_LINK_IFACES].find((i) => existsSync(`/var/run/wireguard/${i}.sock`));
+    const busy = busyLabInterface(repoRoot, SITES, NEW_LINK_IFACES);
     need(this, busy ? `a lab with the same sites is up on this machine (${busy} exists): run \`mirrornet lab down\` first` : undefined);
     dir = mkdtempSync(join(tmpdir(), 'mn-e2e-'));
     work = mkdtempSync(join(tmpdir(), 'mn-e2e-work-'));
@@ -213,16 +159,20 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       () => allApplied(head),
       () => behind(head),
     );
-    const statuses = await waitFor('a success status for every site', 30_000, async () => {
-      const m = await latestStatuses(head);
-      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
-    });
-    assert.deepEqual(
-      [...statuses.keys()].sort(),
-      gatewaySites()
-        .map((s) => `mirrornet/${s}`)
-        .sort(),
-      'one context per site (gateway agents only)',
+    // Each core posts one status per site of its area, counting all of the site's hosts (a region: its gateway and 2 nodes).
+    const short = head.slice(0, 7);
+    const expected = {
+      'mirrornet/ap-jakarta': `success: 3/3 hosts applied ${short}`,
+      'mirrornet/ap-singapore': `success: 1/1 hosts applied ${short}`,
+      'mirrornet/cn-beijing': `success: 1/1 hosts applied ${short}`,
+      'mirrornet/cn-shanghai': `success: 3/3 hosts applied ${short}`,
+    };
+    const described = async () => Object.fromEntries([...(await latestStatuses(state(), head))].map(([c, x]) => [c, `${x.state}: ${x.description}`]));
+    await waitFor(
+      'one success status per site, from its core, counting all its hosts',
+      30_000,
+      async () => isDeepStrictEqual(await described(), expected),
+      async () => JSON.stringify(await described()),
     );
     const applied = await waitFor('an applied chat message from every site', 30_000, () => {
       const m = chat((_, b) => b.event.kind === 'applied' && b.event.revision === head);
@@ -302,12 +252,19 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       'success statuses for every site',
       30_000,
       async () => {
-        const m = await latestStatuses(rev);
+        const m = await latestStatuses(state(), rev);
         return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success') && m;
       },
-      async () => JSON.stringify([...(await latestStatuses(rev)).values()].map((s) => [s.context, s.state])),
+      async () => JSON.stringify([...(await latestStatuses(state(), rev)).values()].map((s) => [s.context, s.state])),
     );
-    assert.match(statuses.get(`mirrornet/${NEW_REGION}`)!.description ?? '', new RegExp(`${NEW_REGION} applied ${rev.slice(0, 12)}`));
+    // The core's status of the new region counts its gateway and both nodes once they reported.
+    await waitFor(
+      `the status of ${NEW_REGION} counting its 3 hosts`,
+      30_000,
+      async () => (await latestStatuses(state(), rev)).get(`mirrornet/${NEW_REGION}`)?.description === `3/3 hosts applied ${rev.slice(0, 7)}`,
+      async () => JSON.stringify((await latestStatuses(state(), rev)).get(`mirrornet/${NEW_REGION}`)),
+    );
+    assert.equal(statuses.get(`mirrornet/${NEW_REGION}`)!.state, 'success');
 
     // Chat: `applied` from the new region and from its core (which gained a tunnel and a route), signed.
     const applied = await waitFor('applied chat messages from the new region and its core', 30_000, () => {
@@ -330,7 +287,7 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     );
   });
 
-  it('2. a route deleted by hand in a region: one drift alert, healed, one resolved message', async function () {
+  it('2. a route deleted by hand in a region: found and healed in one reconcile, one drift-healed message per channel', async function () {
     const ns = `${prefix}-ap-jakarta`;
     const routes = agentRoutes(ns);
     assert.ok(routes.length > 0, 'ap-jakarta has routes');
@@ -342,27 +299,24 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
     const t0 = Date.now();
     await waitFor('the route healed', 4 * INTERVAL_S * 1000, () => agentRoutes(ns).includes(routes[0]!));
     const healedMs = Date.now() - t0;
-    await waitFor('a drift-resolved message', 20_000, () => mine('drift-resolved').length > 0);
+    // The gateway's drift-detected and drift-resolved of one reconcile fall in one batch window of its site: one event.
+    await waitFor('a drift-healed message', 20_000, () => mine('drift-healed').length > 0);
     // Two more reconciles: nothing else is said.
     await sleep(2 * INTERVAL_S * 1000 + 1000);
-    const detected = mine('drift-detected');
-    const resolved = mine('drift-resolved');
-    say(`(test) route ${dest} healed in ${(healedMs / 1000).toFixed(1)} s; chat: ${detected.length} drift-detected, ${resolved.length} drift-resolved`);
-    const channels = [...new Set([...detected, ...resolved].map((x) => x.d.channel))].sort();
-    assert.ok(channels.length > 0);
-    for (const c of channels) {
-      assert.equal(detected.filter((x) => x.d.channel === c).length, 1, `${c}: exactly one drift alert`);
-      assert.equal(resolved.filter((x) => x.d.channel === c).length, 1, `${c}: exactly one resolved message`);
-    }
+    const healed = mine('drift-healed');
+    say(`(test) route ${dest} healed in ${(healedMs / 1000).toFixed(1)} s; chat: ${healed.length} drift-healed`);
+    assert.deepEqual(healed.map((x) => x.d.channel).sort(), ['audit', 'platform-intl'], 'one message per channel of an overseas region');
+    assert.deepEqual(mine('drift-detected'), [], 'no separate alert');
+    assert.deepEqual(mine('drift-resolved'), [], 'no separate resolution');
     assert.ok(
-      [...detected, ...resolved].every((x) => x.d.valid && x.signed),
+      healed.every((x) => x.d.valid && x.signed),
       'signed',
     );
-    assert.equal(detected[0]!.b.occurrence, 'alert');
-    assert.equal(resolved[0]!.b.occurrence, 'resolved');
+    assert.equal(healed[0]!.b.event.message, 'routes drifted on ap-jakarta and was healed');
+    assert.deepEqual(healed[0]!.b.event.hosts, ['ap-jakarta']);
     assert.ok(
-      detected[0]!.b.event.changes?.some((c) => c.id.includes(dest!)),
-      'the alert names the route',
+      healed[0]!.b.event.changes?.some((c) => c.id.includes(dest!)),
+      'the message names the route',
     );
     assert.deepEqual(agentRoutes(ns), routes, 'every route is back');
     assert.deepEqual(Object.keys(agentState(state().agents.find((a) => a.site === 'ap-jakarta' && a.role === 'gateway')!)?.drift ?? {}), [], 'no drift left');
@@ -396,11 +350,24 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       () => behind(bad),
     );
     say(`(test) every agent refused ${bad.slice(0, 12)} in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
-    const statuses = await waitFor('failure statuses for every site', 30_000, async () => {
-      const m = await latestStatuses(bad);
-      return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'failure') && m;
-    });
-    assert.match(statuses.get('mirrornet/cn-shanghai')!.description ?? '', /^Refused: /);
+    await waitFor(
+      'failure statuses for every site',
+      30_000,
+      async () => {
+        const m = await latestStatuses(state(), bad);
+        return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'failure');
+      },
+      async () => JSON.stringify(await labCommitStatuses(state(), bad)),
+    );
+    // The core names every host of the site that refused it.
+    await waitFor(
+      "cn-shanghai's status naming its 3 hosts",
+      30_000,
+      async () =>
+        (await latestStatuses(state(), bad)).get('mirrornet/cn-shanghai')?.description ===
+        `0/3 hosts applied ${bad.slice(0, 7)}; failed: cn-shanghai, cn-shanghai-n1, cn-shanghai-n2`,
+      async () => JSON.stringify((await latestStatuses(state(), bad)).get('mirrornet/cn-shanghai')),
+    );
     const refused = await waitFor('revision-refused chat messages from every site', 30_000, () => {
       const m = chat((_, b) => b.event.kind === 'revision-refused' && b.event.revision === bad);
       return new Set(m.map((x) => x.b.event.site)).size === gatewaySites().length && m;
@@ -431,7 +398,7 @@ describe('lab end to end (root): 2 cores, 2 regions, 2 nodes each, reporting to 
       () => behind(fix),
     );
     await waitFor('success statuses for the fix', 30_000, async () => {
-      const m = await latestStatuses(fix);
+      const m = await latestStatuses(state(), fix);
       return gatewaySites().every((s) => m.get(`mirrornet/${s}`)?.state === 'success');
     });
     for (const a of state().agents) assert.equal(agentState(a)?.refused, undefined, `${a.node ?? a.site}: no refusal left`);

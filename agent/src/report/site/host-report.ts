@@ -18,8 +18,16 @@ export interface HostFacts {
   host: string;
   roles: string[];
   agentVersion: string;
-  /** The state file: the revision applied last, when, and the components whose drift is open (not healed). */
-  state: { appliedRevision?: string | undefined; appliedAt?: string | undefined; drift: Record<string, string> };
+  /**
+   * The state file: the revision applied last, when, the components whose drift is open (not healed), and the
+   * newest revision refused (the refusal holds until another revision is applied).
+   */
+  state: {
+    appliedRevision?: string | undefined;
+    appliedAt?: string | undefined;
+    drift: Record<string, string>;
+    refused?: { revision: string; reason: string; at: string } | undefined;
+  };
   last: TickOutcome | undefined;
   /** The Steering generation the host holds, and whether it holds a suspension. */
   steering: number;
@@ -30,11 +38,14 @@ export interface HostFacts {
 /** The report of `facts` at `now`, carrying `events` (the newest MAX_EVENTS_PER_REPORT; the rest counted as dropped). */
 export function hostReportOf(facts: HostFacts, events: readonly ReportedEvent[], now: Date): HostReport {
   const { state, last } = facts;
-  const wanted = last?.kind === 'suspended' ? last.offered : last?.revision !== 'unknown' ? last?.revision : undefined;
+  // The ticks after a refusal keep the applied revision and say nothing more: the refusal still holds (the
+  // host wants the refused revision, and says why) until another revision is applied.
+  const held = (last?.kind === 'in-sync' || last?.kind === 'drift') && state.refused?.revision !== state.appliedRevision ? state.refused : undefined;
+  const wanted = last?.kind === 'suspended' ? last.offered : held ? held.revision : last?.revision !== 'unknown' ? last?.revision : undefined;
   const drift: Record<string, number> = {};
   for (const component of Object.keys(state.drift).sort()) drift[component] = 1;
   if (last?.kind === 'suspended') for (const component of last.drifted) drift[component] = Math.max(drift[component] ?? 0, 1);
-  const error = lastErrorOf(last, now);
+  const error = held ? { step: 'refused', message: held.reason.slice(0, 2048), at: held.at } : lastErrorOf(last, now);
   const kept = withinBudget(events.slice(-MAX_EVENTS_PER_REPORT).map(boundedEvent));
   return {
     site: facts.site,

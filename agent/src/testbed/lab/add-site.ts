@@ -13,6 +13,7 @@ import { originEvaluation, originHead } from './origin.js';
 import { LabError, loadState, saveState } from './processes.js';
 import { labReadySite } from './ready-site.js';
 import { startRegionPeer } from './registries.js';
+import { REPORT_SECRET_ENV, siteTokens } from './site-tree.js';
 import type { Say } from './startup.js';
 import { labSite, nextSlot, wanAddress, type LabSite } from './topology.js';
 
@@ -129,6 +130,9 @@ export async function labAddSite(opts: AddSiteOptions): Promise<LabSite> {
   state.namespaces = [...state.namespaces.filter((n) => n !== t.internet.ns), site.ns, t.internet.ns];
   const { [opts.name]: _done, ...rest } = state.pending ?? {};
   state.pending = rest;
+  // Its token in the site tree, derived from the lab's report secret like every other site's.
+  const reportSecret = state.secrets[REPORT_SECRET_ENV];
+  if (reportSecret) state.secrets = { ...state.secrets, ...siteTokens(reportSecret, [opts.name]) };
   saveState(state);
   say(`add ${opts.name}: ${site.role}, ${site.cidr}, WAN ${site.wan}, ${links.length} WireGuard link(s) (${links.map((l) => l.id).join(', ')})`);
   buildSiteNetwork(t, site);

@@ -12,13 +12,14 @@ import { nodeRoot, siteRoot } from './layout.js';
 import { isSame, LabError, run, sleep, type AgentRecord, type LabProcess, type LabState } from './processes.js';
 import { WEBHOOK_SECRET_ENV } from './push-hook.js';
 import { freePort, start, tail, waitUntil } from './startup.js';
+import { siteTreeEnv, siteTreeFlags } from './site-tree.js';
 import { siteOf, type LabSite } from './topology.js';
 
 const CLI = fileURLToPath(new URL('../../../../bin/mirrornet.js', import.meta.url));
 
-/** The repository slug the lab's gateway agents post commit statuses for. */
+/** The repository slug the lab's core agents post commit statuses for. */
 export const LAB_GITHUB_REPO = 'lab/fleet';
-/** The environment variable holding the token the gateway agents post commit statuses with. */
+/** The environment variable holding the token the core agents post commit statuses with. */
 export const GITHUB_TOKEN_ENV = 'MIRRORNET_LAB_GITHUB_TOKEN';
 
 /**
@@ -34,6 +35,8 @@ export function agentEnv(secrets: Record<string, string>, from: NodeJS.ProcessEn
 
 export interface AgentStateFile {
   appliedRevision?: string;
+  /** When it applied it (ISO time, the agent's clock: this machine's). */
+  appliedAt?: string;
   refused?: { revision: string; reason: string };
   drift?: Record<string, string>;
 }
@@ -47,24 +50,27 @@ export function agentState(a: Pick<AgentRecord, 'stateDir'>): AgentStateFile | u
   }
 }
 
-/** Every agent's command-line flags for reporting: chat to the lab's receiver or none; statuses for gateways. */
-function reportFlags(state: LabState, role: 'gateway' | 'node'): string[] {
-  const flags: string[] = ['--webhook-secret', `env:${WEBHOOK_SECRET_ENV}`];
+/**
+ * Every agent's command-line flags for reporting: its place in the site tree (site-tree.ts); chat to the lab's
+ * receiver from gateways and cores (a node's events go up to its gateway, the one voice of its site) or none;
+ * commit statuses from the cores, one per site of their area (aggregating the site's hosts).
+ */
+function reportFlags(state: LabState, s: LabSite, rec: AgentRecord): string[] {
+  const flags: string[] = ['--webhook-secret', `env:${WEBHOOK_SECRET_ENV}`, ...siteTreeFlags(state, s, rec)];
   // Without the lab's chat receiver the agents send no chat messages: nothing may go to a real chat.
-  if (!state.report?.chat || !state.services?.chatUrl) flags.push('--no-chat');
-  // One commit status per site (`mirrornet/<site>`): the gateway agent's; a node agent would post the same context.
-  if (role === 'gateway' && state.report?.github && state.services?.githubUrl) {
+  if (rec.role === 'node' || !state.report?.chat || !state.services?.chatUrl) flags.push('--no-chat');
+  if (rec.role === 'gateway' && s.role === 'hub' && state.report?.github && state.services?.githubUrl) {
     flags.push('--github-repo', state.report.github.repo, '--github-api-url', state.services.githubUrl, '--github-token', `env:${GITHUB_TOKEN_ENV}`);
   }
   return flags;
 }
 
-/** The agents' environment: the lab's secrets, and the chat channels' URLs when the lab has a receiver. */
-function labAgentEnv(state: LabState): NodeJS.ProcessEnv {
+/** An agent's environment: the lab's secrets (of the site tree's, only its own), and the chat channels' URLs when the lab has a receiver. */
+function labAgentEnv(state: LabState, s: LabSite, rec: AgentRecord): NodeJS.ProcessEnv {
   const extra: Record<string, string> = {};
   if (state.report?.chat && state.services?.chatUrl)
     for (const c of state.report.chat.channels) extra[labChatUrlEnv(c)] = `${state.services.chatUrl}/chat/${encodeURIComponent(c)}`;
-  return agentEnv({ ...state.secrets, ...extra });
+  return agentEnv({ ...siteTreeEnv(state, s, rec), ...extra });
 }
 
 /** A site's gateway agent (also hub on a core): it brings up the site's tunnels and routes itself. */
@@ -98,7 +104,7 @@ export async function startGatewayAgent(state: LabState, s: LabSite): Promise<La
     'true',
     '--dragonfly-restart',
     'true',
-    ...reportFlags(state, 'gateway'),
+    ...reportFlags(state, s, rec),
   ];
   if (s.role === 'hub') {
     const mine = services.harbors[s.name];
@@ -111,7 +117,7 @@ export async function startGatewayAgent(state: LabState, s: LabSite): Promise<La
     kind: 'agent',
     cmd: process.execPath,
     args,
-    env: labAgentEnv(state),
+    env: labAgentEnv(state, s, rec),
     log: join(state.dir, 'logs', `agent-${s.name}.log`),
   });
 }
@@ -169,9 +175,9 @@ export async function startNodes(state: LabState, s: LabSite): Promise<StartedNo
           'true',
           '--dragonfly-restart',
           'true',
-          ...reportFlags(state, 'node'),
+          ...reportFlags(state, s, rec),
         ],
-        env: labAgentEnv(state),
+        env: labAgentEnv(state, s, rec),
         log: join(dir, 'logs', `agent-${n.name}.log`),
       }),
     );

@@ -13,6 +13,8 @@ const NEEDED: [string, string][] = [
   ['docker-registry', 'docker-registry'],
   ['containerd', 'containerd'],
   ['ctr', 'containerd'],
+  // The publisher's and the operator's keys; the agents sign and verify with it.
+  ['ssh-keygen', 'openssh-client'],
 ];
 
 /** What is missing to run the lab here: reasons and the packages to install. */

@@ -9,6 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, fsyncSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LabLink } from './fleet.js';
+import type { OperatorRecord } from './site-tree.js';
 import type { LabTopology } from './topology.js';
 
 const STATE_FILE = 'lab.json';
@@ -359,6 +360,8 @@ export interface LabState {
   report?: ReportRecord;
   /** `bundle` delivery: who publishes, with which key; absent: every agent follows the git origin. */
   bundle?: BundleRecord;
+  /** The site tree's operator: the key `mirrornet status|suspend|resume|reconcile` sign with, the cores' --operators file. */
+  operator?: OperatorRecord;
   /** Sites made lab-ready (`labPrepareSite`) and not added yet: their slot (WAN address, veth name). */
   pending?: Record<string, { slot: number }>;
 }

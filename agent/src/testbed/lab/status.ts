@@ -1,6 +1,7 @@
 // `lab status`: the lab's sites (namespaces up), tunnels (WireGuard handshake age and bytes, from `wg show`
 // in each site's namespace), agents (running, applied revision, drift, refusals) and services, as data and
-// as tables; and where the agents report (the GitHub emulator, the chat receiver and its messages so far).
+// as tables; where the agents report (the GitHub emulator, the chat receiver and its messages so far); and
+// the operator's commands against the cores.
 import { resolve } from 'node:path';
 import { agentState } from './agents.js';
 import { formatBytes } from './images.js';
@@ -8,6 +9,7 @@ import { labInterfaces } from './network.js';
 import { originHead } from './origin.js';
 import { inNs, isSame, loadState, namespaceExists, type LabState } from './processes.js';
 import { readChatLog, type ChatDelivery } from './receivers.js';
+import { operatorCommands } from './site-tree.js';
 import { siteOf } from './topology.js';
 
 interface TunnelStatus {
@@ -41,6 +43,8 @@ export interface LabStatus {
   processes: { name: string; running: boolean }[];
   /** Where the agents report (the lab's local receivers), and what the chat receiver got. */
   reporting?: { github?: string; chat?: string; chatMessages?: number };
+  /** The operator's commands against the cores (site tree: status, suspend, resume, reconcile). */
+  operator?: string[];
 }
 
 /** The lab in `dirOpt`; undefined when there is none. */
@@ -103,7 +107,18 @@ export async function labStatus(dirOpt: string): Promise<LabStatus | undefined> 
   const github = state.report?.github && state.services?.githubUrl ? `${state.services.githubUrl} (${state.report.github.repo})` : undefined;
   const chat = state.report?.chat && state.services?.chatUrl ? state.services.chatUrl : undefined;
   const reporting = github || chat ? { ...(github ? { github } : {}), ...(chat ? { chat, chatMessages: labChatMessages(state).length } : {}) } : undefined;
-  return { dir, phase: state.phase, ...(head ? { head } : {}), sites, tunnels, agents, processes, ...(reporting ? { reporting } : {}) };
+  const operator = operatorCommands(state);
+  return {
+    dir,
+    phase: state.phase,
+    ...(head ? { head } : {}),
+    sites,
+    tunnels,
+    agents,
+    processes,
+    ...(reporting ? { reporting } : {}),
+    ...(operator.length ? { operator } : {}),
+  };
 }
 
 /** Rows as aligned columns (two spaces apart, indented by two). */
@@ -163,6 +178,7 @@ export function formatStatus(s: LabStatus): string {
     out.push(`  commit statuses: ${s.reporting.github ? `the GitHub emulator ${s.reporting.github}` : 'none'}`);
     out.push(`  chat: ${s.reporting.chat ? `the lab's receiver ${s.reporting.chat}, ${s.reporting.chatMessages ?? 0} message(s) so far` : 'none'}`);
   }
+  if (s.operator) out.push('', 'operator (the site tree, as the cores see it)', ...s.operator.map((c) => `  ${c}`));
   return `${out.join('\n')}\n`;
 }
 

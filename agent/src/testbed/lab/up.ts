@@ -30,6 +30,7 @@ import { LabError, loadState, namespaceExists, saveState, statePath, type LabPro
 import { WEBHOOK_SECRET_ENV } from './push-hook.js';
 import { startCoreRegistries, startRegionPeer } from './registries.js';
 import { SERVICES_CONFIG, SERVICES_READY, SERVICES_SCRIPT, type ServicesConfig, type ServicesReady } from './services.js';
+import { makeOperatorKey, operatorCommands, siteTreeSecrets } from './site-tree.js';
 import { start, waitUntil, type Say } from './startup.js';
 import { labTopology, namespaces as topologyNamespaces } from './topology.js';
 
@@ -144,6 +145,8 @@ async function up(opts: UpOptions): Promise<LabState> {
   secrets[WEBHOOK_SECRET_ENV] = randomBytes(20).toString('hex');
   if (opts.report?.github) secrets[GITHUB_TOKEN_ENV] = `ghs_${randomBytes(18).toString('hex')}`;
   if (opts.report?.chat) secrets[LAB_CHAT_SECRET_ENV] = randomBytes(20).toString('hex');
+  // The site tree: the cores hold the fleet's report secret, every other site its own token derived from it.
+  Object.assign(secrets, siteTreeSecrets(topology.sites.map((s) => s.name)));
   const delivery = opts.delivery ?? 'bundle';
   if (delivery === 'bundle') {
     for (const name of [FANOUT_TOKEN_ENV, REGISTRY_HOOK_TOKEN_ENV, REGISTRY_EVENTS_TOKEN_ENV]) secrets[name] = randomBytes(20).toString('hex');
@@ -174,6 +177,9 @@ async function up(opts: UpOptions): Promise<LabState> {
     },
   };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  saveState(state);
+  // The operator who reads the cores' status and steers sites, signing with this key.
+  state.operator = makeOperatorKey(dir);
   saveState(state);
   const hubNames = topology.sites.filter((s) => s.role === 'hub').map((s) => s.name);
   const regionCount = topology.sites.filter((s) => s.role === 'region').length;
@@ -318,5 +324,7 @@ async function up(opts: UpOptions): Promise<LabState> {
   state.phase = 'up';
   saveState(state);
   say(`lab is up: \`mirrornet lab status --dir ${dir}\` shows it, \`mirrornet lab down --dir ${dir}\` removes it.`);
+  say(`operator (${state.operator.principal}), the fleet as its cores see it, and steering:`);
+  for (const c of operatorCommands(state)) say(`  ${c}`);
   return state;
 }

@@ -60,6 +60,16 @@ describe('a host report', () => {
     );
   });
 
+  it('the ticks after a refusal keep the applied revision, and the host still wants the refused one and says why, until another is applied', () => {
+    const refused = { revision: B, reason: 'not signed', at: '2026-12-05T03:30:00.000Z' };
+    const kept = hostReportOf(facts({ state: { appliedRevision: A, drift: {}, refused }, last: { kind: 'in-sync', revision: A } }), [], NOW);
+    assert.deepEqual([kept.wanted, kept.applied, kept.lastError], [B, A, { step: 'refused', message: 'not signed', at: '2026-12-05T03:30:00.000Z' }]);
+    const drifting = hostReportOf(facts({ state: { appliedRevision: A, drift: {}, refused }, last: { kind: 'drift', revision: A, alerted: [] } }), [], NOW);
+    assert.deepEqual([drifting.wanted, drifting.lastError?.step], [B, 'refused']);
+    const appliedLater = hostReportOf(facts({ state: { appliedRevision: B, drift: {}, refused }, last: { kind: 'in-sync', revision: B } }), [], NOW);
+    assert.deepEqual([appliedLater.wanted, appliedLater.lastError], [B, undefined]);
+  });
+
   it('a lock wait is no error; a failed apply is; a suspended host wants what it was offered and shows what drifted', () => {
     assert.equal(hostReportOf(facts({ last: { kind: 'failed', revision: A, step: 'lock', reason: 'busy' } }), [], NOW).lastError, undefined);
     assert.deepEqual(hostReportOf(facts({ last: { kind: 'failed', revision: B, step: 'apply', reason: 'ip failed' } }), [], NOW).lastError, {
