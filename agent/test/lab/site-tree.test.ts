@@ -160,6 +160,7 @@ describe('the site tree in the lab (root): nodes report to gateways, gateways to
       assert.equal(flag('--operators') !== undefined, core, `${name(a)}: only a core answers operators`);
       assert.equal(flag('--github-repo') !== undefined, core, `${name(a)}: only a core posts commit statuses`);
       assert.equal(argv.includes('--no-chat'), a.role === 'node', `${name(a)}: nodes send no chat`);
+      assert.equal(flag('--gateway-token') !== undefined, a.role === 'gateway' && !core, `${name(a)}: only a region's gateway speaks for its site to its core`);
     }
 
     const view = await waitFor(
@@ -167,7 +168,9 @@ describe('the site tree in the lab (root): nodes report to gateways, gateways to
       60_000,
       () => {
         const f = fleet();
-        return f.code === 0 && f.sites.size === 4 && f;
+        // Every host reported (a gateway may report its site before its nodes' first reports reach it).
+        const hosts = [...f.sites.values()].reduce((n, site) => n + site.hosts.length, 0);
+        return f.code === 0 && f.sites.size === 4 && hosts === 8 && f;
       },
       () => operator(['status']).out,
       STATUS_POLL_MS,

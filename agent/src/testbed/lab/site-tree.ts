@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { siteToken } from '../../report/site/signing.js';
+import { gatewayToken, siteToken } from '../../report/site/signing.js';
 import { LabError, type AgentRecord, type LabState } from './processes.js';
 import type { LabSite, LabTopology } from './topology.js';
 
@@ -35,9 +35,19 @@ export function siteTreeSecrets(sites: readonly string[]): Record<string, string
   return { [REPORT_SECRET_ENV]: secret, ...siteTokens(secret, sites) };
 }
 
-/** The tokens of `sites`, derived from the lab's report secret (a site added later gets its own the same way). */
+/** The environment variable holding a site's gateway token: MIRRORNET_LAB_GATEWAY_TOKEN_AP_JAKARTA. */
+function gatewayTokenEnv(site: string): string {
+  return `MIRRORNET_LAB_GATEWAY_TOKEN_${site.toUpperCase().replace(/[^A-Z0-9]/g, '_')}`;
+}
+
+/** The tokens of `sites` (each site's and its gateway's), derived from the lab's report secret (a site added later gets its own the same way). */
 export function siteTokens(reportSecret: string, sites: readonly string[]): Record<string, string> {
-  return Object.fromEntries(sites.map((s) => [siteTokenEnv(s), siteToken(reportSecret, s)]));
+  return Object.fromEntries(
+    sites.flatMap((s) => [
+      [siteTokenEnv(s), siteToken(reportSecret, s)],
+      [gatewayTokenEnv(s), gatewayToken(reportSecret, s)],
+    ]),
+  );
 }
 
 /** The operator's SSH key and the allowed-signers file naming it (namespace mirrornet-operator), under `<dir>/keys`. */
@@ -70,14 +80,23 @@ export function siteTreeFlags(state: LabState, s: LabSite, rec: AgentRecord): st
       ? state.agents.find((a) => a.role === 'gateway' && a.site === reportCore(state.topology!, s).name)
       : state.agents.find((a) => a.role === 'gateway' && a.site === s.name);
   if (!parent) throw new LabError(`the lab starts ${rec.role === 'gateway' ? `${s.name}'s core` : `${s.name}'s gateway`} before ${rec.node ?? s.name}`);
-  return [...name, '--site-token', `env:${siteTokenEnv(s.name)}`, '--report-to', `http://${parent.listen}`];
+  const gateway = rec.role === 'gateway' ? ['--gateway-token', `env:${gatewayTokenEnv(s.name)}`] : [];
+  return [...name, '--site-token', `env:${siteTokenEnv(s.name)}`, ...gateway, '--report-to', `http://${parent.listen}`];
 }
 
-/** The secrets an agent of `s` gets of the tree's: a core the report secret, any other agent its site's token only. */
+/**
+ * The secrets an agent of `s` gets of the tree's: a core the report secret; a gateway its site's token and its
+ * gateway token; a node its site's token only (it cannot speak for its site to the core).
+ */
 export function siteTreeEnv(state: LabState, s: LabSite, rec: AgentRecord): Record<string, string> {
-  const mine = rec.role === 'gateway' && s.role === 'hub' ? REPORT_SECRET_ENV : siteTokenEnv(s.name);
-  const tree = (k: string) => k === REPORT_SECRET_ENV || k.startsWith('MIRRORNET_LAB_SITE_TOKEN_');
-  return Object.fromEntries(Object.entries(state.secrets).filter(([k]) => !tree(k) || k === mine));
+  const mine =
+    rec.role === 'gateway' && s.role === 'hub'
+      ? [REPORT_SECRET_ENV]
+      : rec.role === 'gateway'
+        ? [siteTokenEnv(s.name), gatewayTokenEnv(s.name)]
+        : [siteTokenEnv(s.name)];
+  const tree = (k: string) => k === REPORT_SECRET_ENV || k.startsWith('MIRRORNET_LAB_SITE_TOKEN_') || k.startsWith('MIRRORNET_LAB_GATEWAY_TOKEN_');
+  return Object.fromEntries(Object.entries(state.secrets).filter(([k]) => !tree(k) || mine.includes(k)));
 }
 
 /** The cores' URLs (their agents' --listen), for `mirrornet status --core`. */
