@@ -17,10 +17,8 @@ class SteeringStoreError extends MirrornetError {}
 export type SteerOutcome = { ok: true; sites: { site: string; steering: Steering }[] } | { ok: false; status: 404; reason: string };
 
 /** A site's Steering after `action` by `by` at `at`. */
-function steered(current: Steering, request: SteerRequest, by: string, at: string, nowMs: number): Steering {
-  // At least the second it is made: a core that lost its steering file (or a site moved to another core) still
-  // gives its sites a generation newer than the one they hold, so they take it.
-  const generation = Math.max(current.generation + 1, Math.floor(nowMs / 1000));
+function steered(current: Steering, request: SteerRequest, by: string, at: string): Steering {
+  const generation = current.generation + 1;
   const { suspended, reconcile } = current;
   switch (request.action) {
     case 'suspend':
@@ -88,7 +86,7 @@ export class SteeringStore {
       return { ok: false, status: 404, reason: `This core knows ${what} (${sites}); nothing was changed.` };
     }
     const at = new Date(nowMs).toISOString();
-    const changed = targets.map((site) => ({ site, steering: steered(this.get(site), request, principal, at, nowMs) }));
+    const changed = targets.map((site) => ({ site, steering: steered(this.get(site), request, principal, at) }));
     const sites = { ...this.sites, ...Object.fromEntries(changed.map((c) => [c.site, c.steering])) };
     await this.files.writeAtomic(STEERING_FILE, `${JSON.stringify({ version: 1, sites }, null, 2)}\n`, { mode: 0o600 });
     this.sites = sites;
