@@ -262,13 +262,11 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       }
     });
 
-    it('a bundle that needs a newer agent, signed by the allowed key, naming the version and what to do', async () => {
-      const h = newHost();
-      const before = await applied(h, c1);
-      await publish(h, c2);
-      const published = await siteManifest(h.channel);
+    /** The site manifest of `channel` with `annotations` changed, signed by the allowed key and put back under the site's tag. */
+    async function resignedWith(channel: string, annotations: Record<string, string>): Promise<void> {
+      const published = await siteManifest(channel);
       const manifest = JSON.parse(published.bytes.toString('utf8')) as { annotations: Record<string, string> };
-      manifest.annotations['io.mirrornet.bundle.min-agent-version'] = '99.0.0';
+      Object.assign(manifest.annotations, annotations);
       const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
       const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
       const signature = (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
@@ -277,7 +275,14 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       for (const [d, blob] of artifact.blobs) await oci.pushBlob(d, blob);
       await oci.putManifest(artifact.tag, artifact.manifest, OCI_MANIFEST);
       await oci.putManifest(digest, bytes, OCI_MANIFEST);
-      await oci.putManifest(`${h.channel}.${SITE}`, bytes, OCI_MANIFEST);
+      await oci.putManifest(`${channel}.${SITE}`, bytes, OCI_MANIFEST);
+    }
+
+    it('a bundle that needs a newer agent, signed by the allowed key, naming the version and what to do', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      await resignedWith(h.channel, { 'io.mirrornet.bundle.min-agent-version': '99.0.0' });
       await assertRefused(
         h,
         before,
@@ -291,18 +296,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
-      const published = await siteManifest(h.channel);
-      const manifest = JSON.parse(published.bytes.toString('utf8')) as { annotations: Record<string, string> };
-      manifest.annotations['io.mirrornet.bundle.schema'] = '2';
-      const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
-      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      const signature = (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
-      const artifact = signatureArtifact({ digest, size: bytes.length }, signature);
-      const oci = client();
-      for (const [d, blob] of artifact.blobs) await oci.pushBlob(d, blob);
-      await oci.putManifest(artifact.tag, artifact.manifest, OCI_MANIFEST);
-      await oci.putManifest(digest, bytes, OCI_MANIFEST);
-      await oci.putManifest(`${h.channel}.${SITE}`, bytes, OCI_MANIFEST);
+      await resignedWith(h.channel, { 'io.mirrornet.bundle.schema': '2' });
       await assertRefused(
         h,
         before,

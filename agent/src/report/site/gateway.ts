@@ -11,6 +11,7 @@ import { batchSiteEvents, type SiteEventBatching } from './batch.js';
 import { SiteBook } from './book.js';
 import type { HeldSteering, SteeringChange } from './held-steering.js';
 import { HostReport, MAX_EVENTS_PER_REPORT, Steering, type ReportedEvent, type SiteReport } from './schema.js';
+import { folded } from './folded.js';
 import { summarize } from './summary.js';
 import { boundedEvent } from './host-report.js';
 
@@ -51,8 +52,6 @@ export class SiteGateway {
   private readonly now: () => number;
   /** Site events not yet reported to the core. */
   private upward: ReportedEvent[] = [];
-  private sending: Promise<void> | undefined;
-  private again = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private lastSent = 0;
@@ -135,22 +134,15 @@ export class SiteGateway {
 
   /** Report the site to the core now (folded into one more when one is on its way). */
   reportUp(): Promise<void> {
-    if (!this.o.deliver) return Promise.resolve();
-    if (this.sending) {
-      this.again = true;
-      return this.sending;
-    }
-    this.sending = (async () => {
-      do {
-        this.again = false;
-        const wait = this.lastSent + (this.o.minReportGapMs ?? MIN_REPORT_GAP_MS) - this.now();
-        if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait).unref());
-        this.lastSent = this.now();
-        await this.sendOnce();
-      } while (this.again);
-    })().finally(() => (this.sending = undefined));
-    return this.sending;
+    return this.o.deliver ? this.reportFolded() : Promise.resolve();
   }
+
+  private readonly reportFolded = folded(async () => {
+    const wait = this.lastSent + (this.o.minReportGapMs ?? MIN_REPORT_GAP_MS) - this.now();
+    if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait).unref());
+    this.lastSent = this.now();
+    await this.sendOnce();
+  });
 
   /** Stop the heartbeat; site events still waiting in the batch go out now. */
   async close(): Promise<void> {

@@ -3,6 +3,7 @@
 // the agent: a gateway that does not answer keeps the events queued (bounded) for the next report.
 import type { Logger } from 'pino';
 import type { AgentEvent } from '../../reconcile/events.js';
+import { folded } from './folded.js';
 import { hostReportOf, type HostFacts } from './host-report.js';
 import type { HeldSteering, SteeringChange } from './held-steering.js';
 import { Steering, type HostReport, type ReportedEvent } from './schema.js';
@@ -24,8 +25,6 @@ export interface SiteMemberOptions {
 
 export class SiteMember {
   private queue: ReportedEvent[] = [];
-  private sending: Promise<void> | undefined;
-  private again = false;
 
   constructor(private readonly o: SiteMemberOptions) {}
 
@@ -37,19 +36,7 @@ export class SiteMember {
   };
 
   /** Send a report now (folded into one more when one is on its way); resolves when it is done. */
-  report(): Promise<void> {
-    if (this.sending) {
-      this.again = true;
-      return this.sending;
-    }
-    this.sending = (async () => {
-      do {
-        this.again = false;
-        await this.sendOnce();
-      } while (this.again);
-    })().finally(() => (this.sending = undefined));
-    return this.sending;
-  }
+  readonly report = folded(() => this.sendOnce());
 
   /** Take a Steering pushed by the gateway (POST /v1/steering). */
   async take(steering: unknown): Promise<SteeringChange | undefined> {
