@@ -75,11 +75,6 @@ export interface SiteTree {
   close(): Promise<void>;
 }
 
-/** Whether the flags put the agent in a site tree at all. */
-export function inSiteTree(flags: SiteTreeFlags): boolean {
-  return Boolean(flags.reportTo || flags.siteToken || flags.reportSecret);
-}
-
 function advertisedUrl(flags: SiteTreeFlags, listen: string): string | undefined {
   if (flags.advertise) return flags.advertise;
   const m = /^(.*):(\d+)$/.exec(listen);

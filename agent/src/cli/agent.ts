@@ -16,7 +16,7 @@ import { fanoutEndpoint, publisherOf, registryHookEndpoint, sourcesOf } from './
 import { UsageError, UserError } from './errors.js';
 import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
-import { inSiteTree, siteTreeOf, type SiteTree } from './agent-site.js';
+import type { SiteTree, SiteTreeFlags } from './agent-site.js';
 import type { GithubStatusSink } from '../report/github/status.js';
 
 export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
@@ -57,6 +57,11 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   advertise?: string;
   maxConnections?: string;
   webhookRate?: string;
+}
+
+/** Whether the flags put the agent in a site tree (its place is then built by agent-site.ts, loaded only then). */
+function inSiteTree(flags: SiteTreeFlags): boolean {
+  return Boolean(flags.reportTo || flags.siteToken || flags.reportSecret);
 }
 
 interface Reporter {
@@ -217,7 +222,9 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   // In a site tree the loop's events go up to the site's gateway (the one voice of the site); the core posts statuses.
   let tick: (reason: string) => Promise<TickResult> = async (reason) => loop.tick(reason);
   const tree: SiteTree | undefined = inSiteTree(opts)
-    ? await siteTreeOf(opts, {
+    ? await (
+        await import('./agent-site.js')
+      ).siteTreeOf(opts, {
         site: opts.region,
         roles,
         stateDir,

@@ -20,6 +20,8 @@ const BOOK_FILE = 'site-book.json';
 const FORGET_AFTER_MS = 24 * 3600_000;
 /** Reports to the core are at least this far apart (a site of many hosts reports often); the last one carries all. */
 const MIN_REPORT_GAP_MS = 2000;
+/** The book is written at most this often. */
+const SAVE_EVERY_MS = 5000;
 
 export interface SiteGatewayOptions {
   site: string;
@@ -57,6 +59,7 @@ export class SiteGateway {
   private lastSent = 0;
   private closing = false;
   private dirty = false;
+  private saveTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly o: SiteGatewayOptions) {
     this.now = o.now ?? Date.now;
@@ -150,7 +153,7 @@ export class SiteGateway {
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.batching.close();
-    await this.saveBook();
+    await this.saveBook(true);
     await this.reportUp();
   }
 
@@ -176,9 +179,15 @@ export class SiteGateway {
     }
   }
 
-  /** Save the book, one write at a time; reports that come during a write are saved by the next one. */
-  private saveBook(): Promise<void> {
+  /** Save the book at most every SAVE_EVERY_MS (a site's hosts report after every tick), one write at a time. */
+  private saveBook(now = false): Promise<void> {
     this.dirty = true;
+    if (!now) {
+      this.saveTimer ??= setTimeout(() => void this.saveBook(true), SAVE_EVERY_MS).unref();
+      return this.saving;
+    }
+    if (this.saveTimer) clearTimeout(this.saveTimer);
+    this.saveTimer = undefined;
     this.saving = this.saving.then(async () => {
       if (!this.dirty) return;
       this.dirty = false;

@@ -10,6 +10,8 @@ import { Steering, type HostReport, type ReportedEvent } from './schema.js';
 
 /** Events kept for the next report while the gateway does not answer; the oldest go first. */
 const MAX_QUEUED_EVENTS = 1000;
+/** An event between ticks is reported this long after it (events of one tick go with the report after the tick). */
+const EVENT_REPORT_DELAY_MS = 1000;
 
 export interface SiteMemberOptions {
   /** What the host knows now, without its steering (the member adds it). */
@@ -28,15 +30,25 @@ export class SiteMember {
 
   constructor(private readonly o: SiteMemberOptions) {}
 
-  /** The agent's event sink: queued, and sent with the next report (one is started now). */
+  /**
+   * The agent's event sink: queued, and sent with the next report — the one after the tick that raised it, or,
+   * for an event between ticks (a stall), one EVENT_REPORT_DELAY_MS later.
+   */
   readonly sink = (event: AgentEvent): void => {
     this.queue.push(event);
     if (this.queue.length > MAX_QUEUED_EVENTS) this.queue.splice(0, this.queue.length - MAX_QUEUED_EVENTS);
-    void this.report();
+    this.timer ??= setTimeout(() => void this.report(), EVENT_REPORT_DELAY_MS).unref();
   };
 
+  private timer: NodeJS.Timeout | undefined;
+  private readonly send = folded(() => this.sendOnce());
+
   /** Send a report now (folded into one more when one is on its way); resolves when it is done. */
-  readonly report = folded(() => this.sendOnce());
+  report(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return this.send();
+  }
 
   /** Take a Steering pushed by the gateway (POST /v1/steering). */
   async take(steering: unknown): Promise<SteeringChange | undefined> {
