@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseOciReference, type OciTarget } from '../../src/bundle/oci.js';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { Publisher } from '../../src/cli/publisher.js';
 import { silentLogger } from '../../src/log.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
@@ -25,14 +24,6 @@ import { createGitFixture, setGuardrails, type GitFixture } from '../reconcile/g
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const OCI_MANIFEST = 'application/vnd.oci.image.manifest.v1+json';
 const SITES = ['ap-jakarta', 'ap-singapore', 'cn-beijing', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
 
 async function freePort(): Promise<number> {
   const srv = net.createServer();

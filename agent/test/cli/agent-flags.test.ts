@@ -3,16 +3,9 @@
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import { serverLimitsOf } from '../../src/cli/agent.js';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { agentArgs, createGitFixture, killChildren, startCli, waitFor, type GitFixture } from '../reconcile/git-fixture.js';
-
-async function cli(argv: string[]): Promise<{ code: number; stderr: string }> {
-  let stderr = '';
-  const io: Io = { stdout: () => undefined, stderr: (s) => (stderr += s), color: false };
-  return { code: await run(argv, io), stderr };
-}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {

@@ -8,21 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentCliOptions } from '../../src/cli/agent.js';
 import { sourcesOf } from '../../src/cli/agent-sources.js';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import type { Role } from '../../src/desired/types.js';
 import { localExec } from '../../src/host/exec.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 
 const SOURCE = 'oci+http://127.0.0.1:1/m/f';
 const TOKEN_ENV = 'MN_TEST_AGENT_SOURCE_FANOUT';
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  return { code: await run(argv, io), stdout, stderr };
-}
 
 describe('agent source flags (usage errors)', function () {
   let root: string;

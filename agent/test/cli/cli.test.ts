@@ -6,28 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { run } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 import { hostSecrets } from '../../src/host/secrets.js';
-import type { Io } from '../../src/cli/io.js';
 import { RULES } from '../../src/policy/registry.js';
 import { validateRepo } from '../../src/policy/validate.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const MODEL_DIRS = ['hubs', 'regions', 'harbor', 'policies'] as const;
-
-interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function cli(argv: string[]): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
 
 interface JsonFinding {
   rule: string;

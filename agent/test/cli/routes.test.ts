@@ -5,18 +5,9 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Io } from '../../src/cli/io.js';
-import { run } from '../../src/cli/main.js';
+import { cli } from '../support/cli.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
 
 describe('mirrornet routes', () => {
   let tmp: string;

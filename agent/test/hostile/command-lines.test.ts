@@ -7,21 +7,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse } from 'yaml';
-import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/io.js';
+import { cli } from '../support/cli.js';
 import { validateRepo } from '../../src/policy/validate.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
 const MODEL_DIRS = ['hubs', 'regions', 'harbor', 'policies'] as const;
 const FRANKFURT = ['region', 'add', 'eu-frankfurt', '--area', 'overseas', '--provider', 'aws', '--cloud-region', 'eu-central-1'];
-
-async function cli(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
 
 /** Every path under a directory, with the content of each file: what "nothing was written" compares. */
 function snapshot(dir: string): Record<string, string> {
