@@ -37,9 +37,19 @@ export class SiteBook {
       .map(({ state, lastSeen }) => ({ ...state, lastSeen: new Date(lastSeen).toISOString(), stale: now - lastSeen > STALE_INTERVALS * this.intervalMs }));
   }
 
+  /** How many hosts the book holds. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   /** Drop a host (decommissioned); whether it was there. */
   forget(host: string): boolean {
     return this.entries.delete(host);
+  }
+
+  /** Drop every host not seen for `ms` before `now` (decommissioned or renamed). */
+  forgetSilent(now: number, ms: number): void {
+    for (const [host, e] of this.entries) if (now - e.lastSeen > ms) this.entries.delete(host);
   }
 
   toJSON(): BookJson {

@@ -2,6 +2,7 @@
 // SiteBook, persisted), turns the hosts' events into site events that name the hosts (one chat message per site
 // event, sent by the gateway alone), reports the site to its core (after a change, and as a heartbeat every
 // interval), and hands the operators' steering down to its hosts. Nothing here throws into the agent.
+import { messageOf } from '../../errors.js';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -67,7 +68,7 @@ export class SiteGateway {
     this.batching = batchSiteEvents({
       site: o.site,
       ...(o.batchWindowMs !== undefined ? { windowMs: o.batchWindowMs } : {}),
-      hostCount: () => this.book.hosts(this.now()).length,
+      hostCount: () => this.book.size,
       clock: this.now,
       sink: (event) => this.siteEvent(event),
     });
@@ -96,7 +97,7 @@ export class SiteGateway {
   /** The site as it stands (what the core receives). */
   siteReport(events: ReportedEvent[] = []): SiteReport {
     const now = this.now();
-    for (const h of this.book.hosts(now)) if (now - Date.parse(h.lastSeen) > FORGET_AFTER_MS) this.book.forget(h.host);
+    this.book.forgetSilent(now, FORGET_AFTER_MS);
     const hosts = this.book.hosts(now);
     const steering = this.o.steering.steering;
     return {
@@ -124,10 +125,7 @@ export class SiteGateway {
     void Promise.all(
       hosts.map((h) =>
         this.o.push(h.url!, parsed.data).catch((err: unknown) => {
-          this.o.log.warn(
-            { host: h.host, err: { message: err instanceof Error ? err.message : String(err) } },
-            'steering push failed; the host gets it with its next report',
-          );
+          this.o.log.warn({ host: h.host, err: { message: messageOf(err) } }, 'steering push failed; the host gets it with its next report');
         }),
       ),
     );
@@ -175,7 +173,7 @@ export class SiteGateway {
       this.upward.splice(0, Math.min(events.length, this.upward.length));
       if (answer.steering !== undefined) await this.take(answer.steering);
     } catch (err) {
-      this.o.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'report to the core failed; the next one carries it');
+      this.o.log.warn({ err: { message: messageOf(err) } }, 'report to the core failed; the next one carries it');
     }
   }
 
@@ -194,7 +192,7 @@ export class SiteGateway {
       try {
         await new HostFiles(this.o.stateDir).writeAtomic(BOOK_FILE, `${JSON.stringify(this.book.toJSON())}\n`, { mode: 0o600 });
       } catch (err) {
-        this.o.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'the site book could not be saved');
+        this.o.log.warn({ err: { message: messageOf(err) } }, 'the site book could not be saved');
       }
     });
     return this.saving;
@@ -211,7 +209,7 @@ function loadBook(path: string, intervalMs: number, log: Logger): SiteBook {
   try {
     return SiteBook.fromJSON(JSON.parse(text), intervalMs);
   } catch (err) {
-    log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'the saved site book is unreadable; starting empty');
+    log.warn({ err: { message: messageOf(err) } }, 'the saved site book is unreadable; starting empty');
     return new SiteBook(intervalMs);
   }
 }

@@ -1,6 +1,7 @@
 // A host's place in its site: it reports its state and events to its site's gateway after every tick (and
 // when an event comes between ticks), and takes the Steering the gateway answers with. Nothing here throws into
 // the agent: a gateway that does not answer keeps the events queued (bounded) for the next report.
+import { messageOf } from '../../errors.js';
 import type { Logger } from 'pino';
 import type { AgentEvent } from '../../reconcile/events.js';
 import { folded } from './folded.js';
@@ -77,7 +78,7 @@ export class SiteMember {
       this.queue.splice(0, Math.min(events.length, this.queue.length));
       if (answer.steering !== undefined) await this.take(answer.steering);
     } catch (err) {
-      this.o.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'report to the gateway failed; kept for the next one');
+      this.o.log.warn({ err: { message: messageOf(err) } }, 'report to the gateway failed; kept for the next one');
     }
   }
 }

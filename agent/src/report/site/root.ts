@@ -2,6 +2,7 @@
 // commit status per site that aggregates its hosts (it holds the GitHub credentials; no host in a region needs
 // them), raises site-silent when a gateway stops reporting (and site-back when it returns), answers the
 // operators (status, suspend, resume, reconcile) and pushes their steering down to the sites' gateways.
+import { messageOf } from '../../errors.js';
 import type { Logger } from 'pino';
 import { HostFiles } from '../../host/files.js';
 import { agentEvent, type EventSink } from '../../reconcile/events.js';
@@ -64,7 +65,8 @@ export class SiteRoot {
 
   /** The operators changed a site's steering: say so in chat, and push it to the site's gateway. */
   async steered(site: string, before: Steering, steering: Steering): Promise<void> {
-    const revision = this.o.fleet.report(site)?.summary.revision ?? 'unknown';
+    const last = this.o.fleet.report(site);
+    const revision = last?.summary.revision ?? 'unknown';
     if (steering.suspended && !before.suspended) {
       const s = steering.suspended;
       this.o.chat(
@@ -79,16 +81,13 @@ export class SiteRoot {
     } else if (!steering.suspended && before.suspended) {
       this.o.chat(agentEvent('site-resumed', site, revision, `${site} is resumed: its hosts apply and heal again.`, { origin: 'drift' }));
     }
-    const url = this.o.fleet.report(site)?.url;
+    const url = last?.url;
     if (!url) {
       this.o.log.info({ site }, 'no gateway URL known for the site yet: it gets its steering with its next report');
       return;
     }
     await this.o.push(site, url, steering).catch((err: unknown) => {
-      this.o.log.warn(
-        { site, err: { message: err instanceof Error ? err.message : String(err) } },
-        'steering push failed; the gateway gets it with its next report',
-      );
+      this.o.log.warn({ site, err: { message: messageOf(err) } }, 'steering push failed; the gateway gets it with its next report');
     });
   }
 
@@ -155,7 +154,7 @@ export class SiteRoot {
     try {
       await new HostFiles(this.o.stateDir).writeAtomic(FLEET_FILE, this.o.fleet.serialize(), { mode: 0o600 });
     } catch (err) {
-      this.o.log.warn({ err: { message: err instanceof Error ? err.message : String(err) } }, 'the fleet view could not be saved');
+      this.o.log.warn({ err: { message: messageOf(err) } }, 'the fleet view could not be saved');
     }
   }
 }
