@@ -21,8 +21,8 @@ export type Decision =
   | { kind: 'refuse'; revision: string; reason: string }
   /** A guardrail (the fleet-wide removal limits) blocks the new revision: nothing applied, say why once. */
   | { kind: 'block'; revision: string; reasons: string[] }
-  /** Apply the new revision, judged by `guardrails` (those in force). */
-  | { kind: 'apply'; revision: string; next: Applied; guardrails?: Guardrails };
+  /** Apply the new revision, judged by `guardrails` (those in force); `applied` is the revision applied before it. */
+  | { kind: 'apply'; revision: string; next: Applied; guardrails?: Guardrails; applied?: Applied };
 
 export interface DecideContext {
   site: string;
@@ -90,5 +90,6 @@ export async function decide(before: AgentState, ctx: DecideContext): Promise<De
       ...(origin ? { origin } : {}),
     },
     ...(enforced ? { guardrails: enforced } : {}),
+    ...(applied ? { applied } : {}),
   };
 }

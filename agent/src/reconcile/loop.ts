@@ -247,8 +247,7 @@ export class Agent {
           return undefined;
         // A suspension that came while the revision was validated holds it too: nothing is applied or healed.
         if (this.opts.suspended?.() && (decision.kind === 'keep' || decision.kind === 'apply')) {
-          const applied = decision.kind === 'keep' ? decision.applied : await loadApplied(this.store.dir, state.appliedRevision);
-          return this.holdTick(state, decision.revision, applied, log);
+          return this.holdTick(state, decision.revision, decision.applied, log);
         }
         if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);

@@ -123,7 +123,6 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
   if (!h) return [];
   const want = forThisHost(h.objects, opts);
   const inst = want.instance;
-  const prefix = ROBOT_PREFIX;
   const changes: Change[] = [];
   const push = (kind: HarborKind, name: string, action: Change['action'], reason: string, extra: Partial<Change> = {}) =>
     changes.push({ provider: PROVIDER_ID, id: changeId(inst, kind, name), action, reason, ...extra });
@@ -135,7 +134,7 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
   const robotByName = new Map(actual.robots.map((r) => [r.name, r]));
   const wantedRobots = new Set<string>();
   for (const r of want.robots) {
-    const full = `${prefix}${r.name}`;
+    const full = `${ROBOT_PREFIX}${r.name}`;
     wantedRobots.add(full);
     const id = changeId(inst, 'robot', r.name);
     const fp = actual.fingerprints[id];
@@ -185,7 +184,7 @@ export function diffHarbor(desired: Desired, actual: ActualHarbor, owned: Readon
   }
   for (const r of actual.robots) {
     if (wantedRobots.has(r.name) || !ownedByMirrornet(r.description) || (r.level && r.level !== 'system')) continue;
-    const name = r.name.startsWith(prefix) ? r.name.slice(prefix.length) : r.name;
+    const name = r.name.startsWith(ROBOT_PREFIX) ? r.name.slice(ROBOT_PREFIX.length) : r.name;
     push('robot', name, 'delete', `robot ${r.name} is no longer in the repository`, {
       before: { name: r.name, description: stripMarker(r.description) },
       data: { kind: 'delete', instance: inst, of: 'robot', name, id: r.id } satisfies HarborChangeData,
