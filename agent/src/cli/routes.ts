@@ -4,7 +4,7 @@ import type { Fleet } from '../model/fleet.js';
 import { RepoNotFoundError } from '../model/loader.js';
 import { computeRoutes } from '../net/routes.js';
 import { formatText } from '../policy/format.js';
-import { validateWorkTree } from '../reconcile/pipeline.js';
+import { validateRepo } from '../policy/validate.js';
 import { UserError } from './errors.js';
 import type { Io } from './io.js';
 
@@ -12,7 +12,7 @@ import type { Io } from './io.js';
 export function routesCommand(opts: { repo: string; site?: string }, io: Io): number {
   let report;
   try {
-    report = validateWorkTree(opts.repo);
+    report = validateRepo(opts.repo);
   } catch (err) {
     if (err instanceof RepoNotFoundError) throw new UserError(err.userMessage, 2, { cause: err });
     throw err;

@@ -7,9 +7,9 @@ import type { Fleet } from '../model/fleet.js';
 import { RepoNotFoundError } from '../model/loader.js';
 import { findingAt } from '../model/source.js';
 import { formatGithub, formatJson, formatText } from '../policy/format.js';
-import type { Report } from '../policy/validate.js';
 import { fleetOutline, guardrailChanges, judgeRemovals } from '../reconcile/fleet-guard.js';
-import { evaluateRepository, validateWorkTree } from '../reconcile/pipeline.js';
+import { validateRepo, type Report } from '../policy/validate.js';
+import { evaluateRepository } from '../reconcile/pipeline.js';
 import { UserError } from './errors.js';
 import type { Io } from './io.js';
 
@@ -25,7 +25,7 @@ export interface ValidateOptions {
 export async function validateCommand(opts: ValidateOptions, io: Io): Promise<number> {
   let report;
   try {
-    report = validateWorkTree(opts.repo);
+    report = validateRepo(opts.repo);
   } catch (err) {
     if (err instanceof RepoNotFoundError) throw new UserError(err.userMessage, 2, { cause: err });
     throw err;

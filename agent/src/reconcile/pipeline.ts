@@ -86,14 +86,6 @@ function compileSites(report: Report, select: 'all' | SiteSelection[], opts: { e
   return out;
 }
 
-/**
- * The one validation of a repository's work tree: every rule over its files. `mirrornet validate` and
- * `routes` take their findings from here, as evaluateRepository does.
- */
-export function validateWorkTree(repo: string): Report {
-  return validateRepo(repo);
-}
-
 /** Read, validate and compile: the repository at a revision to the validated fleet and the sites' desired states. */
 export async function evaluateRepository(
   at: RepositoryAt,
@@ -103,7 +95,7 @@ export async function evaluateRepository(
   let revision: string;
   let report: Report;
   if (at.revision === undefined) {
-    report = validateWorkTree(at.repo);
+    report = validateRepo(at.repo);
     revision = at.checkedOut ?? (await revisionOf(at.repo));
   } else {
     const listed = await readRevisionFiles(at.repo, at.revision, at.allowEmpty ? { allowEmpty: true } : {});
