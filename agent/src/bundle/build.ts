@@ -33,6 +33,7 @@ export const ANNOTATIONS = {
   sequence: 'io.mirrornet.bundle.sequence',
   commitTime: 'io.mirrornet.bundle.commit-time',
   minAgentVersion: 'io.mirrornet.bundle.min-agent-version',
+  /** On a rollback only: the sequence of the revision it rolls back from. */
   rollback: 'io.mirrornet.bundle.rollback',
   /** The digest of the fleet's bundle manifest the site's manifest belongs to. */
   bundle: 'io.mirrornet.bundle.manifest',
@@ -60,6 +61,8 @@ interface BundleIndex {
   sequence: number;
   /** Published as a rollback: agents take it even though it is older than what they applied. */
   rollback: boolean;
+  /** On a rollback: the sequence of the newest revision the channel rolls back from. */
+  rollbackFrom?: number;
   minAgentVersion: string;
   /** policies/guardrails.yaml of the revision, as in force for its agents; null when the repository has none. */
   guardrails: Guardrails | null;
@@ -95,7 +98,12 @@ export interface BundleInput {
   revision: string;
   commitTime: string;
   sequence: number;
-  rollback?: boolean;
+  /**
+   * Published as a rollback (`--rollback`): the sequence of the revision the channel rolls back from. An agent
+   * takes the older revision only while what it applied is not newer than that, so the signed rollback cannot
+   * be put back under the tag later to undo the revisions published after it.
+   */
+  rollbackFrom?: number;
   /** The channel the site manifests are published for (default main). */
   channel?: string;
   guardrails: Guardrails | null;
@@ -147,7 +155,8 @@ export function buildBundle(input: BundleInput): Bundle {
     revision: input.revision,
     commitTime: input.commitTime,
     sequence: input.sequence,
-    rollback: input.rollback ?? false,
+    rollback: input.rollbackFrom !== undefined,
+    ...(input.rollbackFrom !== undefined ? { rollbackFrom: input.rollbackFrom } : {}),
     minAgentVersion: AGENT_VERSION,
     guardrails: input.guardrails,
     sites,
@@ -190,7 +199,7 @@ export function buildBundle(input: BundleInput): Bundle {
           [ANNOTATIONS.minAgentVersion]: AGENT_VERSION,
           [ANNOTATIONS.bundle]: manifestDigest,
           [ANNOTATIONS.channel]: input.channel ?? 'main',
-          ...(input.rollback ? { [ANNOTATIONS.rollback]: 'true' } : {}),
+          ...(input.rollbackFrom !== undefined ? { [ANNOTATIONS.rollback]: String(input.rollbackFrom) } : {}),
         },
       }),
       'utf8',

@@ -163,12 +163,24 @@ export class BundleSource {
           'publish the revision again with this version of mirrornet',
       };
     }
-    if (ctx.applied && origin.sequence < ctx.applied.sequence && a[ANNOTATIONS.rollback] !== 'true') {
-      return {
-        refused:
-          `${revision.slice(0, 12)} is older than the revision applied here (${origin.sequence} commits against ${ctx.applied.sequence}); ` +
-          'publish a newer commit that reverts, or publish it with --rollback on purpose',
-      };
+    if (ctx.applied && origin.sequence < ctx.applied.sequence) {
+      const from = a[ANNOTATIONS.rollback];
+      if (from === undefined) {
+        return {
+          refused:
+            `${revision.slice(0, 12)} is older than the revision applied here (${origin.sequence} commits against ${ctx.applied.sequence}); ` +
+            'publish a newer commit that reverts, or publish it with --rollback on purpose',
+        };
+      }
+      // A rollback undoes the revision it was published against, never one published after it (a replayed rollback).
+      if (!/^\d+$/.test(from) || Number(from) < ctx.applied.sequence) {
+        return {
+          refused:
+            `${revision.slice(0, 12)} is a rollback from ${/^\d+$/.test(from) ? `the revision of ${from} commits` : 'an unnamed revision'}, ` +
+            `but this host applied a later one (${ctx.applied.sequence} commits): a rollback is not taken again after the fleet moved on; ` +
+            'publish a newer commit that reverts, or publish it again with --rollback',
+        };
+      }
     }
     let bytes: Buffer;
     try {

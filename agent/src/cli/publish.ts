@@ -136,7 +136,10 @@ function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
 }
 
 /** What the channel holds now: its revision, sequence and whether it is a rollback, from the bundle's index (undefined: nothing yet). */
-async function channelHead(client: OciClient, channel: string): Promise<{ revision: string; sequence: number; rollback: boolean; digest: string } | undefined> {
+async function channelHead(
+  client: OciClient,
+  channel: string,
+): Promise<{ revision: string; sequence: number; rollback: boolean; rollbackFrom?: number; digest: string } | undefined> {
   const manifest = await client.getManifest(channel);
   if (!manifest) return undefined;
   const config = (JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
@@ -145,11 +148,14 @@ async function channelHead(client: OciClient, channel: string): Promise<{ revisi
     revision?: string;
     sequence?: number;
     rollback?: boolean;
+    rollbackFrom?: number;
     sites?: Record<string, { digest: string }>;
   };
   // The channel's manifest references its sites' layers: the repository holds them.
   client.holds(Object.values(index.sites ?? {}).map((s) => s.digest));
-  return index.revision ? { revision: index.revision, sequence: index.sequence ?? 0, rollback: index.rollback === true, digest: manifest.digest } : undefined;
+  if (!index.revision) return undefined;
+  const from = typeof index.rollbackFrom === 'number' ? { rollbackFrom: index.rollbackFrom } : {};
+  return { revision: index.revision, sequence: index.sequence ?? 0, rollback: index.rollback === true, ...from, digest: manifest.digest };
 }
 
 /** The fleet-wide removal guardrail against what the channel holds (when the repository has that revision). */
@@ -238,7 +244,10 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
   const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
   const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
-  const bundle = buildBundle({ revision, commitTime, sequence, rollback: req.rollback === true, channel, guardrails, sites });
+  // A rollback names the newest revision it rolls back from (the channel's, or what the channel's own rollback
+  // rolled back from): an agent that applied anything later refuses it, so it cannot be replayed once the fleet moved on.
+  const rollbackFrom = req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined;
+  const bundle = buildBundle({ revision, commitTime, sequence, ...(rollbackFrom !== undefined ? { rollbackFrom } : {}), channel, guardrails, sites });
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);

@@ -95,11 +95,11 @@ describe('bundle builder', function () {
     });
     assert.equal(siteTag('main', 'cn-shanghai'), 'main.cn-shanghai');
     const rollback = JSON.parse(
-      buildBundle({ ...input, rollback: true })
+      buildBundle({ ...input, rollbackFrom: 43 })
         .siteManifests.get('cn-shanghai')!
         .manifest.toString(),
     ) as typeof manifest;
-    assert.equal(rollback.annotations['io.mirrornet.bundle.rollback'], 'true');
+    assert.equal(rollback.annotations['io.mirrornet.bundle.rollback'], '43');
   });
 
   it('keeps the layer of a site whose desired state did not change byte-identical from one revision to the next', () => {

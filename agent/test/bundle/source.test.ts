@@ -67,6 +67,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
   /** The example fleet, then us-virginia's dialTimeout raised from 2s to 5s. */
   let c1: string;
   let c2: string;
+  let c3: string;
   let hosts = 0;
   /** MIRRORNET_LOG_LEVEL as it was before this suite silenced it (unset: the suite did not get that far). */
   let logLevel: { value: string | undefined } | undefined;
@@ -85,6 +86,8 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     c1 = repo.git(['rev-parse', 'HEAD']);
     repo.replace(`regions/${SITE}.yaml`, 'dialTimeout: 2s', 'dialTimeout: 5s');
     c2 = repo.commit(`${SITE}: dfdaemon gets 5s to answer`);
+    repo.replace(`regions/${SITE}.yaml`, 'dialTimeout: 5s', 'dialTimeout: 7s');
+    c3 = repo.commit(`${SITE}: dfdaemon gets 7s to answer`);
     // The in-process agent logs to stderr; the results and the state say what the tests check.
     logLevel = { value: process.env['MIRRORNET_LOG_LEVEL'] };
     process.env['MIRRORNET_LOG_LEVEL'] = 'silent';
@@ -353,6 +356,25 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       await publish(h, c1, { rollback: true });
       await assertRolledBack(h, atC1);
     });
+  });
+
+  it('refuses a rollback put back under the tag after the fleet moved past the revision it rolled back from', async () => {
+    const h = newHost();
+    const atC1 = await applied(h, c1);
+    await applied(h, c2);
+    await publish(h, c1, { rollback: true });
+    await assertRolledBack(h, atC1);
+    const rollback = await siteManifest(h.channel);
+    const before = await applied(h, c3);
+    await client().putManifest(`${h.channel}.${SITE}`, rollback.bytes, OCI_MANIFEST);
+    await assertRefused(
+      h,
+      before,
+      c3,
+      c1,
+      `${c1.slice(0, 12)} is a rollback from the revision of 2 commits, but this host applied a later one (3 commits): ` +
+        'a rollback is not taken again after the fleet moved on; publish a newer commit that reverts, or publish it again with --rollback',
+    );
   });
 
   it('applies an older revision published with --rollback on purpose', async () => {
