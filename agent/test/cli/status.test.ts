@@ -84,7 +84,7 @@ describe('mirrornet status', function () {
         'cn-beijing/n1: last error in apply 3m ago: RTNETLINK answers: File exists',
         'ap-singapore: silent: its gateway gw-sg last reported 20m ago',
         'ap-singapore: suspended by alice@example.org 5m ago: registry migration',
-        'ap-singapore: steering generation 1 not yet taken by the gateway (it holds 0)',
+        'ap-singapore: steering generation 1740830100 not yet taken by the gateway (it holds 0)',
         '',
       ].join('\n'),
     );
@@ -124,7 +124,7 @@ describe('mirrornet status', function () {
               'ap-singapore',
               true,
               '2025-03-01T11:40:00.000Z',
-              { generation: 1, suspended: { by: 'alice@example.org', reason: 'registry migration', at: '2025-03-01T11:55:00.000Z' } },
+              { generation: 1740830100, suspended: { by: 'alice@example.org', reason: 'registry migration', at: '2025-03-01T11:55:00.000Z' } },
             ],
           ],
         ],

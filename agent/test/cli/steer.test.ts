@@ -49,11 +49,11 @@ describe('mirrornet suspend / resume / reconcile', function () {
     assert.equal(await steerCommand('suspend', opts({ site: 'cn-beijing', reason: 'maintenance window' }), io, deps), 0);
     assert.equal(
       out.stdout,
-      `${cn.url}: cn-beijing suspended by alice@example.org (generation 1): maintenance window\n` +
+      `${cn.url}: cn-beijing suspended by alice@example.org (generation 1740830400): maintenance window\n` +
         `${sg.url}: refused (HTTP 404): This core knows no site "cn-beijing" (its sites: ap-singapore); nothing was changed.\n`,
     );
     assert.equal(out.stderr, '');
-    const steering = { generation: 1, suspended: { by: 'alice@example.org', reason: 'maintenance window', at: '2025-03-01T12:00:00.000Z' } };
+    const steering = { generation: 1740830400, suspended: { by: 'alice@example.org', reason: 'maintenance window', at: '2025-03-01T12:00:00.000Z' } };
     assert.deepEqual(steeringOf(cn), { version: 1, sites: { 'cn-beijing': steering } });
     assert.deepEqual(cn.pushes, [{ site: 'cn-beijing', steering }]);
     assert.equal(existsSync(join(sg.stateDir, 'steering.json')), false);
@@ -63,14 +63,14 @@ describe('mirrornet suspend / resume / reconcile', function () {
     await steerCommand('suspend', opts({ site: 'cn-beijing', reason: 'maintenance window' }), capture().io, deps);
     const resumed = capture();
     assert.equal(await steerCommand('resume', opts({ site: 'cn-beijing', core: [cn.url] }), resumed.io, deps), 0);
-    assert.equal(resumed.out.stdout, `${cn.url}: cn-beijing resumed (generation 2)\n`);
+    assert.equal(resumed.out.stdout, `${cn.url}: cn-beijing resumed (generation 1740830401)\n`);
     const all = capture();
     assert.equal(await steerCommand('reconcile', opts({ all: true }), all.io, deps), 0);
     assert.equal(
       all.out.stdout,
-      `${cn.url}: cn-beijing reconcile asked by alice@example.org (generation 3)\n` +
-        `${cn.url}: cn-shanghai reconcile asked by alice@example.org (generation 1)\n` +
-        `${sg.url}: ap-singapore reconcile asked by alice@example.org (generation 1)\n`,
+      `${cn.url}: cn-beijing reconcile asked by alice@example.org (generation 1740830402)\n` +
+        `${cn.url}: cn-shanghai reconcile asked by alice@example.org (generation 1740830400)\n` +
+        `${sg.url}: ap-singapore reconcile asked by alice@example.org (generation 1740830400)\n`,
     );
   });
 

@@ -1,7 +1,9 @@
 // What the operators asked of each site of a core's area (suspend, resume, reconcile), kept by the core in its
 // state directory (`steering.json`, written atomically, mode 0600) so a restarted core still holds a suspended
 // site still and pushes the same Steering again. Every request bumps the site's generation: a gateway or node
-// compares generations to know whether it has seen a request.
+// compares generations to know whether it has seen a request. A generation is at least the request's time in
+// unix seconds, so a core that lost its file (an operator moved a corrupt one away) still hands out generations
+// above every one it handed out before, and its sites' agents take them.
 import { z } from 'zod';
 import { MirrornetError } from '../../errors.js';
 import { HostFiles } from '../../host/files.js';
@@ -16,9 +18,10 @@ class SteeringStoreError extends MirrornetError {}
 /** The new Steering of each site a request changed, or why it changed nothing. */
 export type SteerOutcome = { ok: true; sites: { site: string; steering: Steering }[] } | { ok: false; status: 404; reason: string };
 
-/** A site's Steering after `action` by `by` at `at`. */
-function steered(current: Steering, request: SteerRequest, by: string, at: string): Steering {
-  const generation = current.generation + 1;
+/** A site's Steering after `action` by `by` at `nowMs`. */
+function steered(current: Steering, request: SteerRequest, by: string, nowMs: number): Steering {
+  const generation = Math.max(current.generation + 1, Math.floor(nowMs / 1000));
+  const at = new Date(nowMs).toISOString();
   const { suspended, reconcile } = current;
   switch (request.action) {
     case 'suspend':
@@ -85,8 +88,7 @@ export class SteeringStore {
       const what = request.all ? 'no site to steer' : `no site "${request.site}"`;
       return { ok: false, status: 404, reason: `This core knows ${what} (${sites}); nothing was changed.` };
     }
-    const at = new Date(nowMs).toISOString();
-    const changed = targets.map((site) => ({ site, steering: steered(this.get(site), request, principal, at) }));
+    const changed = targets.map((site) => ({ site, steering: steered(this.get(site), request, principal, nowMs) }));
     const sites = { ...this.sites, ...Object.fromEntries(changed.map((c) => [c.site, c.steering])) };
     await this.files.writeAtomic(STEERING_FILE, `${JSON.stringify({ version: 1, sites }, null, 2)}\n`, { mode: 0o600 });
     this.sites = sites;

@@ -132,7 +132,7 @@ describe('operatorHandler (GET /v1/status, POST /v1/steer)', function () {
 
   it('suspends a site for a signed POST /v1/steer: 202 with the new Steering, persisted and pushed to the site', async () => {
     const reply = await handler.handle(await signed(keys.alice, 'POST', '/v1/steer', '{"site":"cn-beijing","action":"suspend","reason":"maintenance"}'));
-    const steering = { generation: 1, suspended: { by: 'alice@example.org', reason: 'maintenance', at: '2025-03-01T12:00:00.000Z' } };
+    const steering = { generation: 1740830400, suspended: { by: 'alice@example.org', reason: 'maintenance', at: '2025-03-01T12:00:00.000Z' } };
     assert.deepEqual(reply, { status: 202, body: { sites: [{ site: 'cn-beijing', steering }] } });
     assert.deepEqual(JSON.parse(readFileSync(steeringFile(), 'utf8')), { version: 1, sites: { 'cn-beijing': steering } });
     await new Promise((r) => setImmediate(r));

@@ -23,13 +23,13 @@ describe('SteeringStore (steering.json)', () => {
       sites: [
         {
           site: 'cn-beijing',
-          steering: { generation: 1, suspended: { by: 'alice@example.org', reason: 'maintenance window', at: '2025-03-01T12:00:00.000Z' } },
+          steering: { generation: 1740830400, suspended: { by: 'alice@example.org', reason: 'maintenance window', at: '2025-03-01T12:00:00.000Z' } },
         },
       ],
     });
     assert.deepEqual(JSON.parse(readFileSync(join(dir, 'steering.json'), 'utf8')), {
       version: 1,
-      sites: { 'cn-beijing': { generation: 1, suspended: { by: 'alice@example.org', reason: 'maintenance window', at: '2025-03-01T12:00:00.000Z' } } },
+      sites: { 'cn-beijing': { generation: 1740830400, suspended: { by: 'alice@example.org', reason: 'maintenance window', at: '2025-03-01T12:00:00.000Z' } } },
     });
     assert.equal(statSync(join(dir, 'steering.json')).mode & 0o777, 0o600);
     assert.deepEqual(store.get('cn-shanghai'), { generation: 0 });
@@ -45,9 +45,9 @@ describe('SteeringStore (steering.json)', () => {
         {
           site: 'cn-beijing',
           steering: {
-            generation: 2,
+            generation: 1740830460,
             suspended: { by: 'alice@example.org', reason: 'maintenance', at: '2025-03-01T12:00:00.000Z' },
-            reconcile: { generation: 2, by: 'bob@example.org', at: '2025-03-01T12:01:00.000Z' },
+            reconcile: { generation: 1740830460, by: 'bob@example.org', at: '2025-03-01T12:01:00.000Z' },
           },
         },
       ],
@@ -55,19 +55,30 @@ describe('SteeringStore (steering.json)', () => {
     const resumed = await store.apply({ site: 'cn-beijing', action: 'resume' }, 'alice@example.org', T0 + 120_000, SITES);
     assert.deepEqual(resumed, {
       ok: true,
-      sites: [{ site: 'cn-beijing', steering: { generation: 3, reconcile: { generation: 2, by: 'bob@example.org', at: '2025-03-01T12:01:00.000Z' } } }],
+      sites: [
+        {
+          site: 'cn-beijing',
+          steering: { generation: 1740830520, reconcile: { generation: 1740830460, by: 'bob@example.org', at: '2025-03-01T12:01:00.000Z' } },
+        },
+      ],
     });
   });
 
   it('asks every known site to reconcile with all: true, each at its own next generation', async () => {
     const store = await SteeringStore.open(dir);
-    await store.apply({ site: 'cn-shanghai', action: 'reconcile' }, 'alice@example.org', T0, SITES);
+    await store.apply({ site: 'cn-shanghai', action: 'reconcile' }, 'alice@example.org', T0 + 1000, SITES);
     const out = await store.apply({ all: true, action: 'reconcile' }, 'alice@example.org', T0 + 1000, SITES);
     assert.deepEqual(out, {
       ok: true,
       sites: [
-        { site: 'cn-beijing', steering: { generation: 1, reconcile: { generation: 1, by: 'alice@example.org', at: '2025-03-01T12:00:01.000Z' } } },
-        { site: 'cn-shanghai', steering: { generation: 2, reconcile: { generation: 2, by: 'alice@example.org', at: '2025-03-01T12:00:01.000Z' } } },
+        {
+          site: 'cn-beijing',
+          steering: { generation: 1740830401, reconcile: { generation: 1740830401, by: 'alice@example.org', at: '2025-03-01T12:00:01.000Z' } },
+        },
+        {
+          site: 'cn-shanghai',
+          steering: { generation: 1740830402, reconcile: { generation: 1740830402, by: 'alice@example.org', at: '2025-03-01T12:00:01.000Z' } },
+        },
       ],
     });
   });
@@ -92,7 +103,7 @@ describe('SteeringStore (steering.json)', () => {
     await first.apply({ site: 'cn-beijing', action: 'suspend', reason: 'maintenance' }, 'alice@example.org', T0, SITES);
     const again = await SteeringStore.open(dir);
     assert.deepEqual(again.get('cn-beijing'), {
-      generation: 1,
+      generation: 1740830400,
       suspended: { by: 'alice@example.org', reason: 'maintenance', at: '2025-03-01T12:00:00.000Z' },
     });
     assert.deepEqual(again.steeredSites(), ['cn-beijing']);
@@ -105,9 +116,25 @@ describe('SteeringStore (steering.json)', () => {
       store.apply({ site: 'cn-beijing', action: 'suspend', reason: 'hold' }, 'bob@example.org', T0, SITES),
     ]);
     assert.deepEqual((await SteeringStore.open(dir)).get('cn-beijing'), {
-      generation: 2,
+      generation: 1740830401,
       suspended: { by: 'bob@example.org', reason: 'hold', at: '2025-03-01T12:00:00.000Z' },
-      reconcile: { generation: 1, by: 'alice@example.org', at: '2025-03-01T12:00:00.000Z' },
+      reconcile: { generation: 1740830400, by: 'alice@example.org', at: '2025-03-01T12:00:00.000Z' },
+    });
+  });
+
+  it('starts above every generation it handed out before when its file was moved away', async () => {
+    const first = await SteeringStore.open(dir);
+    await first.apply({ site: 'cn-beijing', action: 'suspend', reason: 'maintenance' }, 'alice@example.org', T0, SITES);
+    await first.apply({ site: 'cn-beijing', action: 'resume' }, 'alice@example.org', T0, SITES);
+    assert.equal(first.get('cn-beijing').generation, 1740830401);
+    rmSync(join(dir, 'steering.json'));
+    const fresh = await SteeringStore.open(dir);
+    const out = await fresh.apply({ site: 'cn-beijing', action: 'suspend', reason: 'again' }, 'alice@example.org', T0 + 5000, SITES);
+    assert.deepEqual(out, {
+      ok: true,
+      sites: [
+        { site: 'cn-beijing', steering: { generation: 1740830405, suspended: { by: 'alice@example.org', reason: 'again', at: '2025-03-01T12:00:05.000Z' } } },
+      ],
     });
   });
 
