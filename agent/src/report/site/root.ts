@@ -13,6 +13,11 @@ import type { SteeringStore } from './steering.js';
 
 export const FLEET_FILE = 'fleet-view.json';
 const SAVE_EVERY_MS = 2000;
+/**
+ * How long a relayed event is remembered: a gateway tries a report again (with a fresh delivery id) when the
+ * core's answer was lost, and the events on it must not reach the channels twice. Its retries end in seconds.
+ */
+const RELAYED_MEMORY_MS = 15 * 60_000;
 
 export interface SiteRootOptions {
   fleet: FleetView;
@@ -37,6 +42,8 @@ export class SiteRoot {
   private timer: NodeJS.Timeout | undefined;
   private saving: Promise<void> = Promise.resolve();
   private saveTimer: NodeJS.Timeout | undefined;
+  /** Events relayed lately (site, fingerprint and time: the same event on a report tried again), with when. */
+  private readonly relayed = new Map<string, number>();
 
   constructor(private readonly o: SiteRootOptions) {
     this.now = o.now ?? Date.now;
@@ -56,11 +63,23 @@ export class SiteRoot {
     const report = parsed.data;
     if (report.site !== site) return { status: 400, body: { error: `signed for ${site}, but reports ${report.site}` } };
     this.o.fleet.record(report, this.now());
-    for (const event of report.events) this.o.relay?.({ ...event, site: report.site });
+    this.relayOnce(report);
     this.postStatus(report);
     this.checkSilence();
     this.save();
     return { status: 200, body: { steering: this.o.steering.get(site) } };
+  }
+
+  /** Relay a report's events, each once: a report a gateway tried again carries the same events. */
+  private relayOnce(report: SiteReport): void {
+    const now = this.now();
+    for (const [key, at] of this.relayed) if (now - at > RELAYED_MEMORY_MS) this.relayed.delete(key);
+    for (const event of report.events) {
+      const key = `${report.site}\u0000${event.fingerprint}\u0000${event.at}`;
+      if (this.relayed.has(key)) continue;
+      this.relayed.set(key, now);
+      this.o.relay?.({ ...event, site: report.site });
+    }
   }
 
   /** The operators changed a site's steering: say so in chat, and push it to the site's gateway. */

@@ -38,7 +38,7 @@ describe('a core, root of its area', () => {
     return { root, chat, relayed, statuses, pushes };
   }
 
-  it('posts the aggregated status of a site once per change, and relays its events', async () => {
+  it('posts the aggregated status of a site once per change, and relays each of its events once, also from a report tried again', async () => {
     const now = { value: NOW };
     const c = await core(now);
     const hosts = [host('cn-shanghai', 'n1'), host('cn-shanghai', 'n2')];
@@ -50,6 +50,8 @@ describe('a core, root of its area', () => {
       fingerprint: 'f',
       at: new Date(NOW).toISOString(),
     };
+    assert.equal((await c.root.receive('cn-shanghai', siteReport('cn-shanghai', hosts, { events: [event] }))).status, 200);
+    // The same report again (the gateway tried again after the core's answer was lost): its event is not relayed twice.
     assert.equal((await c.root.receive('cn-shanghai', siteReport('cn-shanghai', hosts, { events: [event] }))).status, 200);
     assert.equal((await c.root.receive('cn-shanghai', siteReport('cn-shanghai', hosts))).status, 200);
     assert.deepEqual(c.statuses, [['cn-shanghai', REV_A, { state: 'success', description: '2/2 hosts applied 3f9c2a1' }]]);
