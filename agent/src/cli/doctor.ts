@@ -78,6 +78,8 @@ export interface DoctorDeps {
   env: NodeJS.ProcessEnv;
   /** Per network request. */
   timeoutMs: number;
+  /** The local clock, read when an answer arrives (compared with its Date header). */
+  now: () => number;
 }
 
 type Found = { path: string; version?: string } | undefined;
@@ -95,7 +97,7 @@ async function program(deps: DoctorDeps, name: string, versionArgs = ['--version
 async function probe(url: string, deps: DoctorDeps): Promise<{ status: number; body: string; sample: DateSample } | { error: string }> {
   try {
     const res = await httpRequest(url, { timeoutMs: deps.timeoutMs });
-    const localMs = Date.now();
+    const localMs = deps.now();
     const body = (await res.text()).slice(0, 200);
     return { status: res.status, body, sample: { from: new URL(url).host, date: res.headers.get('date'), localMs } };
   } catch (err) {
@@ -363,6 +365,7 @@ export async function doctorCommand(opts: DoctorOptions, io: Io, given: Partial<
     nodeVersion: process.version,
     env: process.env,
     timeoutMs: 10_000,
+    now: Date.now,
     ...given,
   };
   const checks = await doctorChecks(opts, deps);

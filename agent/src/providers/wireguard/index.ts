@@ -220,9 +220,10 @@ export async function wireguardImplementation(
   inPath: (program: string) => Promise<string | undefined>,
 ): Promise<WireguardImplementation | undefined> {
   if (await ctx.files.exists('/sys/module/wireguard')) return { kind: 'kernel', how: 'module loaded' };
-  const probe = await ctx.exec
-    .run('modprobe', ['--dry-run', '--quiet', 'wireguard'], { allowFail: true, hostNamespace: true, timeoutMs: 10_000 })
-    .catch(() => undefined);
+  const modprobe = await inPath('modprobe');
+  const probe = modprobe
+    ? await ctx.exec.run(modprobe, ['--dry-run', '--quiet', 'wireguard'], { allowFail: true, hostNamespace: true, timeoutMs: 10_000 }).catch(() => undefined)
+    : undefined;
   if (probe?.code === 0) return { kind: 'kernel', how: 'module available, loaded on first use' };
   const path = await inPath('wireguard-go');
   return path ? { kind: 'wireguard-go', path } : undefined;
