@@ -3,7 +3,7 @@
 import { gte as versionAtLeast, valid as validVersion } from 'semver';
 import { installAdvice } from '../host/exec.js';
 
-export type Verdict = 'ok' | 'warn' | 'fail';
+type Verdict = 'ok' | 'warn' | 'fail';
 
 export interface Check {
   verdict: Verdict;
@@ -18,7 +18,7 @@ const warn = (check: string, detail: string): Check => ({ verdict: 'warn', check
 const fail = (check: string, detail: string): Check => ({ verdict: 'fail', check, detail });
 
 /** The Node.js the agent needs (package.json engines). */
-export const MIN_NODE = '20.19.0';
+const MIN_NODE = '20.19.0';
 
 export function nodeCheck(version: string): Check {
   const v = validVersion(version.replace(/^v/, ''));

@@ -336,7 +336,7 @@ async function hubChecks(opts: DoctorOptions, deps: DoctorDeps, desired: Desired
 }
 
 /** Every check for this host, in order: the host as a whole, then each role's. */
-export async function doctorChecks(opts: DoctorOptions, deps: DoctorDeps): Promise<Check[]> {
+async function doctorChecks(opts: DoctorOptions, deps: DoctorDeps): Promise<Check[]> {
   const roles = parseRoles(opts.roles);
   const stateDir = stateDirOf(opts);
   const samples: DateSample[] = [];

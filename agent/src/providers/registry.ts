@@ -19,7 +19,7 @@ export { findConfigPath } from './containerd/index.js';
 export { parseDaemonJson } from './docker/index.js';
 export { harborYmlPath } from './harbor-config/render.js';
 export { resolveHuaweiCredentials } from './huaweicloud-vpc/credentials.js';
-export { wireguardImplementation, type WireguardImplementation } from './wireguard/index.js';
+export { wireguardImplementation } from './wireguard/index.js';
 
 class ProviderConfigError extends MirrornetError {}
 
