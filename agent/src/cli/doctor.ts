@@ -118,11 +118,18 @@ async function desiredState(opts: DoctorOptions, roles: Role[], stateDir: string
   try {
     const { report, revision, sites } = await evaluateRepository({ repo }, [{ site: opts.region, roles }]);
     const git = revision !== 'working-tree';
-    if (!report.valid)
+    if (!report.valid) {
+      const n = report.errors.length;
+      const first = report.errors[0]!;
       return {
-        check: failCheck('desired', `the repository at ${repo} is invalid (${report.errors.length} errors): run mirrornet validate --repo ${repo}`),
+        check: failCheck(
+          'desired',
+          `the repository at ${repo} is invalid (${n} error${n === 1 ? '' : 's'}; first ${first.file}:${first.line}: ${first.message.replace(/\.$/, '')}): ` +
+            `run mirrornet validate --repo ${repo}`,
+        ),
         git,
       };
+    }
     const compiled = sites.get(opts.region);
     if (!compiled || 'error' in compiled) return { check: failCheck('desired', compiled?.error ?? `${opts.region} is not a site of ${repo}`), git };
     return { check: okCheck('desired', `${opts.region} (${roles.join(',')}) from ${repo} at ${revision.slice(0, 12)}`), desired: compiled.desired, git };
@@ -157,7 +164,12 @@ async function sourceChecks(opts: DoctorOptions, deps: DoctorDeps, samples: Date
     if ('error' in target) throw new UsageError(`--source: ${target.error}.`);
     const answer = await probe(`${target.base}/v2/`, deps);
     if ('sample' in answer) samples.push(answer.sample);
-    const password = opts.registryPassword === undefined ? undefined : await deps.secrets.resolve(opts.registryPassword).catch(() => undefined);
+    let password: string | undefined;
+    try {
+      password = opts.registryPassword === undefined ? undefined : await deps.secrets.resolve(opts.registryPassword);
+    } catch (err) {
+      return [failCheck('source', `--registry-password: ${userMessageOf(err).replace(/\.$/, '')}`)];
+    }
     const client = new OciClient(target, {
       access: 'pull',
       credentialFlags: '--registry-username and --registry-password REF',

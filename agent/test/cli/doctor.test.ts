@@ -4,7 +4,8 @@
 // programs so they do not depend on the machine.
 import assert from 'node:assert/strict';
 import type { ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -324,5 +325,50 @@ describe('mirrornet doctor on a namespace host', function () {
     const usage = await cli(['doctor', '--region', 'ap-jakarta', '--roles', 'gateway,printer']);
     assert.equal(usage.stderr, 'mirrornet: Unknown role "printer": use a comma-separated list of gateway, node, hub.\n');
     assert.equal(usage.code, 2);
+  });
+});
+
+describe('mirrornet doctor with a repository it cannot use', function () {
+  const dirs: string[] = [];
+  after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+  async function desiredLine(repo: string, region = 'ap-jakarta'): Promise<{ code: number; line: string | undefined }> {
+    let stdout = '';
+    const state = mkdtempSync(join(tmpdir(), 'mirrornet-doctor-state-'));
+    dirs.push(state);
+    const code = await doctorCommand(
+      { region, roles: 'hub', repo, branch: 'main', root: '/', stateDir: state, format: 'text' },
+      { stdout: (s) => (stdout += s), stderr: (s) => (stdout += s), color: false },
+      { path: '', nodeVersion: 'v22.12.0', env: {}, secrets: hostSecrets({ env: {} }), timeoutMs: 1_000 },
+    );
+    return { code, line: stdout.split('\n').find((l) => l.startsWith('fail  desired')) };
+  }
+
+  it('an invalid repository fails the desired check with its first finding, and the other checks still run', async function () {
+    const repo = mkdtempSync(join(tmpdir(), 'mirrornet-doctor-fleet-'));
+    dirs.push(repo);
+    cpSync(FIXTURE, repo, { recursive: true });
+    const file = join(repo, 'regions/ap-jakarta.yaml');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('cidr: 10.136.0.0/16', 'cidr: 10.136.0.1/16'));
+    const { code, line } = await desiredLine(repo);
+    assert.equal(
+      line,
+      `fail  desired    the repository at ${repo} is invalid (1 error; first regions/ap-jakarta.yaml:12: 10.136.0.1/16 is not aligned: ` +
+        `the network address of that block is 10.136.0.0/16; write 10.136.0.0/16): run mirrornet validate --repo ${repo}`,
+    );
+    assert.equal(code, 1);
+  });
+
+  it('a site the repository does not have, and a repository that is not there, fail with what to do', async function () {
+    assert.equal(
+      (await desiredLine(FIXTURE, 'ap-nowhere')).line,
+      'fail  desired    There is no site "ap-nowhere" in the repository: use one of ap-singapore, cn-beijing, ap-jakarta, cn-hangzhou-idc, ' +
+        'cn-shanghai, eu-amsterdam-idc, us-virginia.',
+    );
+    assert.equal(
+      (await desiredLine('/nonexistent/fleet')).line,
+      'fail  desired    cannot read /nonexistent/fleet: /nonexistent/fleet does not exist: pass --repo with the path of a clone of the ' +
+        'configuration repository (a directory with hubs/, regions/, harbor/ and policies/)',
+    );
   });
 });
