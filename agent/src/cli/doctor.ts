@@ -369,6 +369,8 @@ async function doctorChecks(opts: DoctorOptions, deps: DoctorDeps): Promise<Chec
 export async function doctorCommand(opts: DoctorOptions, io: Io, given: Partial<DoctorDeps> = {}): Promise<number> {
   checkSecretReferences({ '--registry-password': opts.registryPassword, '--huaweicloud-ak': opts.huaweicloudAk, '--huaweicloud-sk': opts.huaweicloudSk });
   if (opts.repoUrl !== undefined && opts.source !== undefined) throw new UsageError('Give one source to check: --repo-url (git) or --source (bundles).');
+  if ((opts.registryUsername === undefined) !== (opts.registryPassword === undefined))
+    throw new UsageError('--registry-username and --registry-password go together.');
   const deps: DoctorDeps = {
     exec: localExec(opts.netns ? { netns: opts.netns } : {}),
     files: new HostFiles(opts.root),
