@@ -5,6 +5,7 @@ import { MirrornetError } from '../errors.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, UserError } from './errors.js';
 import { redactedIo, type Io } from './io.js';
+import { registerDoctor } from './doctor-command.js';
 
 const defaultIo: Io = {
   stdout: (s) => process.stdout.write(s),
@@ -292,6 +293,7 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await agentCommand(opts, io));
     });
 
+  registerDoctor(program, io, setExit);
   return program;
 }
 

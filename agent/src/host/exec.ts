@@ -3,6 +3,9 @@
 // gets an Exec passed in. Every command is bounded by a timeout.
 import { MirrornetError } from '../errors.js';
 import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 
 export interface ExecResult {
   code: number;
@@ -39,16 +42,40 @@ const PACKAGE_OF: Record<string, string> = {
   iptables: 'iptables',
   git: 'git',
   sh: 'dash',
+  ss: 'iproute2',
+  containerd: 'containerd',
 };
+
+/** What to install for a program that is missing: `Install wireguard-tools (Debian: apt-get install wireguard-tools)`. */
+export function installAdvice(program: string): string {
+  const pkg = PACKAGE_OF[program];
+  return `Install ${pkg ? `${pkg} (Debian: apt-get install ${pkg})` : 'it'}`;
+}
+
+/** Where `program` is in a PATH (the first executable file of that name), as a shell would find it; undefined when nowhere. */
+export async function findInPath(program: string, path = process.env['PATH'] ?? ''): Promise<string | undefined> {
+  for (const dir of path.split(':').filter(Boolean)) {
+    const file = join(dir, program);
+    const s = await stat(file).catch(() => undefined);
+    if (!s?.isFile()) continue;
+    if (
+      await access(file, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return file;
+  }
+  return undefined;
+}
 
 /** A command that cannot start, or (inside a network namespace: `ip netns exec` runs it) that is not there: what to install. */
 function notRunnable(spawned: string, cause: unknown, result: ExecResult | undefined, inner: string): string | undefined {
   const code = (cause as NodeJS.ErrnoException | undefined)?.code;
   const missing = code === 'ENOENT' ? spawned : result && /exec of "([^"]+)" failed: No such file or directory/.exec(result.stderr)?.[1];
   if (missing) {
-    const pkg = PACKAGE_OF[missing];
     const why = inner === missing ? '' : ` (it runs ${inner} inside the network namespace)`;
-    return `${missing} is not installed on this host (not found in PATH)${why}. Install ${pkg ? `${pkg} (Debian: apt-get install ${pkg})` : 'it'}.`;
+    return `${missing} is not installed on this host (not found in PATH)${why}. ${installAdvice(missing)}.`;
   }
   if (code === 'EACCES') return `${spawned} cannot be run (permission denied): check that it is executable by the user the agent runs as.`;
   return undefined;

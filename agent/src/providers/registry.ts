@@ -14,6 +14,13 @@ import { routeCarrying, routesProvider, type ActualRoutes } from './routes/index
 import type { Change, Provider, ProviderId } from './types.js';
 import { wireguardProvider } from './wireguard/index.js';
 
+// What `mirrornet doctor` reuses of the providers' own detection (all read-only), so it never keeps a second copy.
+export { findConfigPath } from './containerd/index.js';
+export { parseDaemonJson } from './docker/index.js';
+export { harborYmlPath } from './harbor-config/render.js';
+export { resolveHuaweiCredentials } from './huaweicloud-vpc/credentials.js';
+export { wireguardImplementation } from './wireguard/index.js';
+
 class ProviderConfigError extends MirrornetError {}
 
 /** What one change removes for good, for the guardrails (max deletions, protected destinations). */

@@ -207,6 +207,28 @@ async function setMss(ctx: ProviderContext, name: string, wanted: 'pmtu' | numbe
   if (wanted !== undefined) await ctx.exec.run('iptables', ['-w', '-t', 'mangle', '-A', ...mssArgs(name, wanted)]);
 }
 
+/** How this host runs a tunnel: the kernel's WireGuard (and why it is known to be there) or wireguard-go (its path). */
+export type WireguardImplementation = { kind: 'kernel'; how: string } | { kind: 'wireguard-go'; path: string };
+
+/**
+ * What createLink below would end up using, found without creating anything (for `mirrornet doctor`): the kernel
+ * module when it is loaded or built in (/sys/module/wireguard) or `modprobe --dry-run` finds it, else
+ * wireguard-go when it is in PATH; undefined when neither.
+ */
+export async function wireguardImplementation(
+  ctx: Pick<ProviderContext, 'exec' | 'files'>,
+  inPath: (program: string) => Promise<string | undefined>,
+): Promise<WireguardImplementation | undefined> {
+  if (await ctx.files.exists('/sys/module/wireguard')) return { kind: 'kernel', how: 'module loaded' };
+  const modprobe = await inPath('modprobe');
+  const probe = modprobe
+    ? await ctx.exec.run(modprobe, ['--dry-run', '--quiet', 'wireguard'], { allowFail: true, hostNamespace: true, timeoutMs: 10_000 }).catch(() => undefined)
+    : undefined;
+  if (probe?.code === 0) return { kind: 'kernel', how: 'module available, loaded on first use' };
+  const path = await inPath('wireguard-go');
+  return path ? { kind: 'wireguard-go', path } : undefined;
+}
+
 async function createLink(ctx: ProviderContext, name: string): Promise<void> {
   const kernel = await ctx.exec.run('ip', ['link', 'add', 'dev', name, 'type', 'wireguard'], { allowFail: true });
   if (kernel.code === 0) return;
