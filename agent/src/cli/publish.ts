@@ -247,7 +247,18 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   // A rollback names the newest revision it rolls back from (the channel's, or what the channel's own rollback
   // rolled back from): an agent that applied anything later refuses it, so it cannot be replayed once the fleet moved on.
   const rollbackFrom = req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined;
-  const bundle = buildBundle({ revision, commitTime, sequence, ...(rollbackFrom !== undefined ? { rollbackFrom } : {}), channel, guardrails, sites });
+  // The oldest agent that may apply it is the repository's to say (policies/agent.yaml), not this publisher's version.
+  const minAgentVersion = evaluation.report.fleet.policies.compatibility?.value.minAgentVersion;
+  const bundle = buildBundle({
+    revision,
+    commitTime,
+    sequence,
+    ...(rollbackFrom !== undefined ? { rollbackFrom } : {}),
+    channel,
+    guardrails,
+    sites,
+    ...(minAgentVersion ? { minAgentVersion } : {}),
+  });
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);
