@@ -5,6 +5,7 @@
 // each site's small manifest tagged `<channel>.<site>`, each with its SSH signature as `sha256-<hex>.sig`.
 // Order matters for the agents that poll: every manifest is stored by digest and signed before a tag moves.
 import pLimit from 'p-limit';
+import { AgentTooOldError } from '../model/compatibility.js';
 import { buildBundle, MEDIA_TYPES, siteTag, type Bundle, type SiteContent } from '../bundle/build.js';
 import { OciClient, parseOciReference, TAG, type OciTarget } from '../bundle/oci.js';
 import { signatureArtifact, signatureTag, signDigests } from '../bundle/sign.js';
@@ -95,7 +96,9 @@ async function evaluate(repo: string, revision: string, select: 'all' | SiteSele
   try {
     return await evaluateRepository({ repo, revision }, select);
   } catch (err) {
-    if (err instanceof MirrornetError) throw new UserError(`--revision ${revision}: ${err.userMessage}`, 2, { cause: err });
+    // A revision that needs a newer mirrornet keeps its own error (exit 4, cli/main.ts).
+    if (err instanceof MirrornetError && !(err instanceof AgentTooOldError))
+      throw new UserError(`--revision ${revision}: ${err.userMessage}`, 2, { cause: err });
     throw err;
   }
 }

@@ -28,7 +28,7 @@ describe('mirrornet diff: the agent a change needs', function () {
     assert.equal((await diffRevisions(repo.fleet, head, head)).compatibility, undefined);
   });
 
-  it('a head that needs a newer mirrornet than the one comparing: exit 4 and the sentence, not a diff', async () => {
+  it('a head that needs a newer mirrornet than the one comparing or publishing: exit 4 and the sentence, not a diff or a bundle', async () => {
     repo.replace('policies/agent.yaml', /minAgentVersion: \d+\.\d+\.\d+/, 'minAgentVersion: 0.3.0');
     const head = repo.commit('raise the minimum to 0.3.0');
     const res = await cli(['diff', '--repo', repo.fleet, '--base', base, '--head', head, '--format', 'json']);
@@ -39,5 +39,8 @@ describe('mirrornet diff: the agent a change needs', function () {
       `mirrornet: revision ${head.slice(0, 12)} needs mirrornet ≥ 0.3.0 (repository schema 1); this mirrornet is 0.2.0 (reads repository schema 1): ` +
         'upgrade mirrornet to read it (its files were not validated with the older rules, which would report what is new as errors).\n',
     );
+    // Nothing is asked of the registry (there is none at that address): the revision is refused before.
+    const published = await cli(['publish', '--repo', repo.fleet, '--revision', head, '--to', 'oci+http://127.0.0.1:9/mirrornet/fleet']);
+    assert.deepEqual([published.code, published.stderr], [4, res.stderr]);
   });
 });
