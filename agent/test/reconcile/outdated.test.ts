@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TickResult } from '../../src/reconcile/loop.js';
+import { hostReportOf } from '../../src/report/site/host-report.js';
 import { agentArgs, createGitFixture, makeAgent, REGION_FILE, runCli, snapshot, SITE, type GitFixture, type Run } from './git-fixture.js';
 
 const TOO_NEW = '# written by a newer mirrornet\nkind: AgentCompatibility\nname: agent\nminAgentVersion: 99.0.0\nschemaVersion: 2\nrolloutWaves: [canary]\n';
@@ -107,5 +108,28 @@ describe('an agent older than the repository needs', function () {
     assert.deepEqual([validate.code, validate.stdout, validate.stderr], [4, '', sentence]);
     const plan = await runCli(['plan', '--region', SITE, '--roles', 'node', '--repo', fx.work, '--root', fx.root, '--state-dir', fx.stateDir]);
     assert.deepEqual([plan.code, plan.stdout, plan.stderr], [4, '', sentence]);
+  });
+});
+
+describe("an outdated host's report to its site (mirrornet status)", () => {
+  const A = 'a'.repeat(40);
+  const B = 'b'.repeat(40);
+  const now = new Date('2026-12-05T04:00:00.000Z');
+  const facts = {
+    site: 'cn-shanghai',
+    host: 'n3',
+    roles: ['node'],
+    agentVersion: '0.2.0',
+    steering: 0,
+    suspended: false,
+  };
+
+  it('says agent-too-old as its last error, on the tick that refused and on those after it, and wants the refused revision', () => {
+    const reason = reasonFor(B);
+    const refused = { revision: B, reason, at: '2026-12-05T03:30:00.000Z', code: 'agent-too-old' };
+    const first = hostReportOf({ ...facts, state: { appliedRevision: A, drift: {}, refused }, last: { kind: 'outdated', revision: B, reason } }, [], now);
+    assert.deepEqual([first.wanted, first.applied, first.lastError], [B, A, { step: 'agent-too-old', message: reason, at: '2026-12-05T04:00:00.000Z' }]);
+    const later = hostReportOf({ ...facts, state: { appliedRevision: A, drift: {}, refused }, last: { kind: 'in-sync', revision: A } }, [], now);
+    assert.deepEqual([later.wanted, later.applied, later.lastError], [B, A, { step: 'agent-too-old', message: reason, at: '2026-12-05T03:30:00.000Z' }]);
   });
 });
