@@ -109,6 +109,11 @@ export interface BundleInput {
   guardrails: Guardrails | null;
   /** Every site's content (its roles as reconcile/pipeline.ts evaluateRepository compiles them). */
   sites: ReadonlyMap<string, SiteContent>;
+  /**
+   * The oldest agent that may apply the revision: the repository's declaration (policies/agent.yaml); absent (a
+   * repository without one), this publisher's version. The bundle schema version still guards the bundle format.
+   */
+  minAgentVersion?: string;
 }
 
 export function sha256(data: Buffer): string {
@@ -150,6 +155,7 @@ export function buildBundle(input: BundleInput): Bundle {
     sites[name] = { digest, size: bytes.length };
     layers.push({ mediaType: MEDIA_TYPES.site, digest, size: bytes.length, annotations: { [SITE_ANNOTATION]: name } });
   }
+  const minAgentVersion = input.minAgentVersion ?? AGENT_VERSION;
   const index: BundleIndex = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
     revision: input.revision,
@@ -157,7 +163,7 @@ export function buildBundle(input: BundleInput): Bundle {
     sequence: input.sequence,
     rollback: input.rollbackFrom !== undefined,
     ...(input.rollbackFrom !== undefined ? { rollbackFrom: input.rollbackFrom } : {}),
-    minAgentVersion: AGENT_VERSION,
+    minAgentVersion,
     guardrails: input.guardrails,
     sites,
   };
@@ -196,7 +202,7 @@ export function buildBundle(input: BundleInput): Bundle {
           [ANNOTATIONS.schema]: String(BUNDLE_SCHEMA_VERSION),
           [ANNOTATIONS.sequence]: String(input.sequence),
           [ANNOTATIONS.commitTime]: input.commitTime,
-          [ANNOTATIONS.minAgentVersion]: AGENT_VERSION,
+          [ANNOTATIONS.minAgentVersion]: minAgentVersion,
           [ANNOTATIONS.bundle]: manifestDigest,
           [ANNOTATIONS.channel]: input.channel ?? 'main',
           ...(input.rollbackFrom !== undefined ? { [ANNOTATIONS.rollback]: String(input.rollbackFrom) } : {}),

@@ -4,12 +4,12 @@
 // and the revision's order checked, and only the site's own layer fetched — through the region's registry
 // mirror when there is one, so a region fetches it from its core once, like an image blob — and checked
 // against its digest. No fleet-wide validation happens on the host: the publisher did it once.
-import { gt as newerThan, valid as validVersion } from 'semver';
 import { z } from 'zod';
 import { desiredForRoles } from '../desired/roles.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
-import { AGENT_VERSION } from '../version.js';
+import { valid as validVersion } from 'semver';
+import { THIS_AGENT, tooOldFor, tooOldSentence } from '../model/compatibility.js';
 import { ANNOTATIONS, BUNDLE_SCHEMA_VERSION, sha256, siteTag } from './build.js';
 import { OciClient, RegistryError, type OciTarget } from './oci.js';
 import { SIGNATURE_LAYER_MEDIA_TYPE, signatureTag, verifyDigest } from './sign.js';
@@ -36,6 +36,8 @@ export interface BundleOrigin {
 
 export type BundleLoad =
   | { refused: string }
+  /** The bundle needs a newer agent (its minimum agent version or bundle schema): why, in words (model/compatibility.ts). */
+  | { outdated: string }
   | {
       valid: true;
       desired: Desired;
@@ -149,13 +151,10 @@ export class BundleSource {
     }
     const needs = a[ANNOTATIONS.minAgentVersion]!;
     const schema = Number(a[ANNOTATIONS.schema]);
-    if (schema > BUNDLE_SCHEMA_VERSION || !validVersion(needs) || newerThan(needs, AGENT_VERSION)) {
-      return {
-        refused:
-          `the bundle of ${revision.slice(0, 12)} needs mirrornet ${needs} or later (bundle schema ${schema}); ` +
-          `this agent is ${AGENT_VERSION}: upgrade the agent on this host`,
-      };
-    }
+    const agent = { version: THIS_AGENT.version, reads: BUNDLE_SCHEMA_VERSION };
+    // A minimum that is no version at all is one this agent cannot judge: a newer one wrote it.
+    const tooOld = tooOldFor(`the bundle of ${revision.slice(0, 12)}`, { minAgentVersion: validVersionOr(needs), schemaVersion: schema }, agent);
+    if (tooOld) return { outdated: tooOldSentence({ ...tooOld, minAgentVersion: needs, format: 'bundle' }) };
     if (schema < BUNDLE_SCHEMA_VERSION) {
       return {
         refused:
@@ -262,4 +261,9 @@ function parseJson(bytes: Buffer): unknown {
   } catch {
     return undefined;
   }
+}
+
+/** `v` when it is a version this agent can compare with its own, else one no agent reaches. */
+function validVersionOr(v: string): string {
+  return validVersion(v) ? v : '999999.0.0';
 }

@@ -1,5 +1,6 @@
 // `mirrornet agent`: the reconcile loop of one host, with its webhook/health/metrics endpoint.
 import { AGENT_VERSION } from '../version.js';
+import { AGENT_TOO_OLD_EXIT } from '../model/compatibility.js';
 import { redactDeep } from '../redact.js';
 import { hostSecrets } from '../host/secrets.js';
 import { createLogger } from '../log.js';
@@ -214,7 +215,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
   const recorded = await store.load().catch(() => undefined);
   if (recorded?.appliedRevision) metrics.revision(recorded.appliedRevision);
-  metrics.refused(recorded?.refused?.revision);
+  metrics.refused(recorded?.refused?.revision, recorded?.refused?.code);
   const stopping = new AbortController();
   const deps = hostDeps({ ...opts, repo: '', format: 'text' }, log, stopping.signal);
   const sources = await sourcesOf(opts, roles, stateDir, secrets, localExec());
@@ -277,6 +278,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
     await tree?.close();
     await report.close(10_000);
+    if (result.kind === 'outdated') return AGENT_TOO_OLD_EXIT;
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }
 

@@ -2,6 +2,7 @@
 // product's commands only: agent/bin/mirrornet.js (the composition root) adds the test bed's through `run`.
 import { AGENT_VERSION } from '../version.js';
 import { MirrornetError } from '../errors.js';
+import { AGENT_TOO_OLD_EXIT, AgentTooOldError } from '../model/compatibility.js';
 import { Command, CommanderError, Option } from 'commander';
 import { UsageError, UserError } from './errors.js';
 import { redactedIo, type Io } from './io.js';
@@ -327,7 +328,8 @@ export async function run(argv: string[], given: Io = defaultIo, register?: Regi
     }
     if (err instanceof MirrornetError) {
       io.stderr(`mirrornet: ${err.userMessage}\n`);
-      return 1;
+      // The repository needs a newer mirrornet (policies/agent.yaml): one exit code for every command.
+      return err instanceof AgentTooOldError ? AGENT_TOO_OLD_EXIT : 1;
     }
     const e = err as Error;
     io.stderr(`mirrornet: internal error: ${e?.message ?? String(err)}\n`);

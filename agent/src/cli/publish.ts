@@ -5,6 +5,7 @@
 // each site's small manifest tagged `<channel>.<site>`, each with its SSH signature as `sha256-<hex>.sig`.
 // Order matters for the agents that poll: every manifest is stored by digest and signed before a tag moves.
 import pLimit from 'p-limit';
+import { AgentTooOldError } from '../model/compatibility.js';
 import { buildBundle, MEDIA_TYPES, siteTag, type Bundle, type SiteContent } from '../bundle/build.js';
 import { OciClient, parseOciReference, TAG, type OciTarget } from '../bundle/oci.js';
 import { signatureArtifact, signatureTag, signDigests } from '../bundle/sign.js';
@@ -95,7 +96,9 @@ async function evaluate(repo: string, revision: string, select: 'all' | SiteSele
   try {
     return await evaluateRepository({ repo, revision }, select);
   } catch (err) {
-    if (err instanceof MirrornetError) throw new UserError(`--revision ${revision}: ${err.userMessage}`, 2, { cause: err });
+    // A revision that needs a newer mirrornet keeps its own error (exit 4, cli/main.ts).
+    if (err instanceof MirrornetError && !(err instanceof AgentTooOldError))
+      throw new UserError(`--revision ${revision}: ${err.userMessage}`, 2, { cause: err });
     throw err;
   }
 }
@@ -247,7 +250,18 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   // A rollback names the newest revision it rolls back from (the channel's, or what the channel's own rollback
   // rolled back from): an agent that applied anything later refuses it, so it cannot be replayed once the fleet moved on.
   const rollbackFrom = req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined;
-  const bundle = buildBundle({ revision, commitTime, sequence, ...(rollbackFrom !== undefined ? { rollbackFrom } : {}), channel, guardrails, sites });
+  // The oldest agent that may apply it is the repository's to say (policies/agent.yaml), not this publisher's version.
+  const minAgentVersion = evaluation.report.fleet.policies.compatibility?.value.minAgentVersion;
+  const bundle = buildBundle({
+    revision,
+    commitTime,
+    sequence,
+    ...(rollbackFrom !== undefined ? { rollbackFrom } : {}),
+    channel,
+    guardrails,
+    sites,
+    ...(minAgentVersion ? { minAgentVersion } : {}),
+  });
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);

@@ -1,11 +1,12 @@
 // The publisher role of an agent (one core's, the one that reaches the git host best): it follows the git
 // repository and publishes each new valid revision as a signed bundle into its core's registry, from where the
 // registry's replication and the regional mirrors carry it to every host. One run at a time; a revision that
-// is refused (invalid, a guardrail, older than the channel's) is reported once and not tried again.
+// is refused (invalid, a guardrail, older than the channel's, needing a newer mirrornet) is reported once and not tried again.
 import type { Logger } from 'pino';
 import { BundleError } from '../bundle/build.js';
 import type { OciTarget } from '../bundle/oci.js';
 import { userMessageOf } from '../errors.js';
+import { AgentTooOldError } from '../model/compatibility.js';
 import { agentEvent, type EventSink } from '../reconcile/events.js';
 import { GitSource } from '../source/clone.js';
 import { PublishRefused, publishRevision, type FleetAt, type Published } from './publish.js';
@@ -81,7 +82,7 @@ export class Publisher {
       return published;
     } catch (err) {
       // A registry that fails is tried again next run; what is wrong with the revision itself is said once.
-      if (!(err instanceof PublishRefused || err instanceof BundleError)) throw err;
+      if (!(err instanceof PublishRefused || err instanceof BundleError || err instanceof AgentTooOldError)) throw err;
       this.done = revision;
       this.event('revision-refused', revision, err.userMessage);
       return undefined;

@@ -9,7 +9,8 @@ import { findingAt } from '../model/source.js';
 import { formatGithub, formatJson, formatText } from '../policy/format.js';
 import { fleetOutline, guardrailChanges, judgeRemovals } from '../reconcile/fleet-guard.js';
 import { validateRepo, type Report } from '../policy/validate.js';
-import { evaluateRepository } from '../reconcile/pipeline.js';
+import { assertReadable, evaluateRepository } from '../reconcile/pipeline.js';
+import { AgentTooOldError } from '../model/compatibility.js';
 import { UserError } from './errors.js';
 import type { Io } from './io.js';
 
@@ -21,10 +22,12 @@ export interface ValidateOptions {
   base?: string;
 }
 
-/** Exit 0 valid (warnings allowed unless --strict), 1 invalid, 2 usage or internal error. */
+/** Exit 0 valid (warnings allowed unless --strict), 1 invalid, 2 usage or internal error, 4 this mirrornet is too old for it. */
 export async function validateCommand(opts: ValidateOptions, io: Io): Promise<number> {
   let report;
   try {
+    // A repository that needs a newer mirrornet is not judged by this one's rules (exit 4, cli/main.ts).
+    assertReadable({ repo: opts.repo });
     report = validateRepo(opts.repo);
   } catch (err) {
     if (err instanceof RepoNotFoundError) throw new UserError(err.userMessage, 2, { cause: err });
@@ -53,7 +56,7 @@ async function baseFleetAt(repo: string, base: string): Promise<Fleet> {
   try {
     return (await evaluateRepository({ repo, revision: base, allowEmpty: true }, [])).report.fleet;
   } catch (err) {
-    if (err instanceof MirrornetError) throw new UserError(`--base ${base}: ${err.userMessage}`, 2, { cause: err });
+    if (err instanceof MirrornetError && !(err instanceof AgentTooOldError)) throw new UserError(`--base ${base}: ${err.userMessage}`, 2, { cause: err });
     throw err;
   }
 }

@@ -3,6 +3,7 @@
 import type { Finding } from './finding.js';
 import type { LoadResult, LoadedObject } from './loader.js';
 import { findingAt, type SourceFile } from './source.js';
+import type { AgentCompatibility } from './compatibility.js';
 import type {
   AcknowledgedRemovals,
   AddressPlan,
@@ -53,6 +54,7 @@ interface Policies {
   regionDefaults?: Located<RegionDefaults>;
   notifications?: Located<Notifications>;
   acknowledgedRemovals?: Located<AcknowledgedRemovals>;
+  compatibility?: Located<AgentCompatibility>;
 }
 
 export interface Fleet {
@@ -78,6 +80,7 @@ const POLICY_KEYS: Partial<Record<KindName, keyof Policies>> = {
   RegionDefaults: 'regionDefaults',
   Notifications: 'notifications',
   AcknowledgedRemovals: 'acknowledgedRemovals',
+  AgentCompatibility: 'compatibility',
 };
 
 export function linkId(a: string, b: string): string {

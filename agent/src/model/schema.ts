@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { DEFAULT_MAX_LINK_REMOVALS, DEFAULT_MAX_SITE_REMOVALS } from './guardrail-defaults.js';
 import { Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, SecretRef } from './field-formats.js';
+import { AgentCompatibility } from './compatibility.js';
 import { HarborInstance, quotaBytes } from './schema-harbor.js';
 
 export const Area = z.enum(['cn', 'overseas']);
@@ -432,6 +433,7 @@ export const KINDS = {
   RegionDefaults,
   Notifications,
   AcknowledgedRemovals,
+  AgentCompatibility,
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -449,6 +451,7 @@ export const KIND_DIRECTORY: Record<KindName, string> = {
   RegionDefaults: 'policies',
   Notifications: 'policies',
   AcknowledgedRemovals: 'policies',
+  AgentCompatibility: 'policies',
 };
 
 export const SCHEMA_FILE: Record<KindName, string> = {
@@ -462,6 +465,7 @@ export const SCHEMA_FILE: Record<KindName, string> = {
   RegionDefaults: 'region-defaults.schema.json',
   Notifications: 'notifications.schema.json',
   AcknowledgedRemovals: 'acknowledged-removals.schema.json',
+  AgentCompatibility: 'agent-compatibility.schema.json',
 };
 
 export type Region = z.infer<typeof Region>;

@@ -3,6 +3,7 @@ import type { Rule, RuleFamily } from './rule.js';
 import { fileRules, schemaRules, secretRules, yamlRules } from './rules/builtin.js';
 import { cidrRules } from './rules/cidr.js';
 import { cloudRules } from './rules/cloud.js';
+import { compatibilityRules } from './rules/compatibility.js';
 import { guardrailRules } from './rules/guardrails.js';
 import { harborApiRules } from './rules/harbor-api.js';
 import { harborRules } from './rules/harbor.js';
@@ -31,6 +32,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   harborS3Rules,
   notificationRules,
   guardrailRules,
+  compatibilityRules,
 ];
 
 export const RULES: ReadonlyMap<string, Rule> = new Map(RULE_FAMILIES.flatMap((f) => f.rules.map((r) => [r.id, r] as const)));

@@ -5,10 +5,11 @@ import type { Role } from '../desired/types.js';
 import { SourceError, userMessageOf } from '../errors.js';
 import type { Guardrails } from '../model/schema.js';
 import { redactText } from '../redact.js';
+import { AGENT_VERSION } from '../version.js';
 import { loadApplied, type Applied } from './applied.js';
 import { judgeRemovals } from './fleet-guard.js';
 import type { RevisionSource } from './source.js';
-import type { AgentState } from './state.js';
+import type { AgentState, RefusalCode } from './state.js';
 
 export type Decision =
   /** Nothing new (or the source cannot be reached: `unreachable` says why): heal or report drift against the applied revision. */
@@ -16,9 +17,9 @@ export type Decision =
   /** The site is suspended: nothing new is applied and drift is only reported; `offered` is what the source has. */
   | { kind: 'hold'; revision: string; offered: string; applied?: Applied }
   /** The remote's revision was refused before and nothing is applied: nothing to do. */
-  | { kind: 'refused'; revision: string; reason: string }
-  /** Refuse the new revision and record why. */
-  | { kind: 'refuse'; revision: string; reason: string }
+  | { kind: 'refused'; revision: string; reason: string; code?: RefusalCode }
+  /** Refuse the new revision and record why; `code` agent-too-old: it needs a newer mirrornet. */
+  | { kind: 'refuse'; revision: string; reason: string; code?: RefusalCode }
   /** A guardrail (the fleet-wide removal limits) blocks the new revision: nothing applied, say why once. */
   | { kind: 'block'; revision: string; reasons: string[] }
   /** Apply the new revision, judged by `guardrails` (those in force); `applied` is the revision applied before it. */
@@ -55,13 +56,16 @@ export async function decide(before: AgentState, ctx: DecideContext): Promise<De
   ctx.seen(revision);
   if (ctx.suspended) return { kind: 'hold', revision: before.appliedRevision ?? revision, offered: revision, ...(applied ? { applied } : {}) };
   // Nothing new (or the new revision was refused already): keep the applied revision true.
-  // A refusal holds for what was refused: the same revision offered anew (a bundle republished) is looked at again.
-  const refusedAlready = before.refused?.revision === revision && before.refused.offer === ctx.source.offer?.();
+  // A refusal holds for what was refused: the same revision offered anew (a bundle republished) is looked at again,
+  // and so is a revision refused by another version of mirrornet (an agent upgraded for it takes it at once).
+  const { refused } = before;
+  const refusedAlready = refused?.revision === revision && refused.offer === ctx.source.offer?.() && refused.agentVersion === AGENT_VERSION;
   if (applied && (revision === before.appliedRevision || refusedAlready)) return { kind: 'keep', revision, applied };
-  if (!applied && refusedAlready) return { kind: 'refused', revision, reason: before.refused!.reason };
+  if (!applied && refusedAlready) return { kind: 'refused', revision, reason: refused.reason, ...(refused.code ? { code: refused.code } : {}) };
   // fetch the rest, verify, and validate + compile (git) or take the site's layer (bundle)
   const evaluation = await ctx.source.load(revision, { site: ctx.site, roles: ctx.roles, applied, step: ctx.step });
   if ('refused' in evaluation) return { kind: 'refuse', revision, reason: evaluation.refused };
+  if ('outdated' in evaluation) return { kind: 'refuse', revision, reason: `${evaluation.outdated}: upgrade mirrornet on this host`, code: 'agent-too-old' };
   if (!evaluation.valid) {
     const first = evaluation.errors
       .slice(0, 3)

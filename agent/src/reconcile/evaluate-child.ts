@@ -1,13 +1,22 @@
 // The child side of evaluate.ts: validate a checkout and compile one site's desired state through the one
-// pipeline, and print the answer as JSON on stdout.
+// pipeline, and print the answer as JSON on stdout (or that the revision needs a newer mirrornet).
 import { pathToFileURL } from 'node:url';
 import type { Role } from '../desired/types.js';
+import { AgentTooOldError, tooOldSentence } from '../model/compatibility.js';
 import type { RevisionEvaluation } from './evaluate.js';
 import { fleetOutline } from './fleet-guard.js';
 import { evaluateRepository } from './pipeline.js';
 
 async function evaluate(dir: string, site: string, roles: Role[], revision: string): Promise<RevisionEvaluation> {
-  const { report, sites } = await evaluateRepository({ repo: dir, checkedOut: revision }, [{ site, roles }]);
+  let evaluation;
+  try {
+    evaluation = await evaluateRepository({ repo: dir, checkedOut: revision }, [{ site, roles }]);
+  } catch (err) {
+    // policies/agent.yaml asks for a newer mirrornet: say so rather than judge the revision by older rules.
+    if (err instanceof AgentTooOldError) return { outdated: tooOldSentence(err.tooOld) };
+    throw err;
+  }
+  const { report, sites } = evaluation;
   if (!report.valid) {
     return {
       valid: false,

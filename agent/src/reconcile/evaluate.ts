@@ -11,7 +11,9 @@ import type { FleetOutline } from './fleet-guard.js';
 export type RevisionEvaluation =
   | { valid: true; desired: Desired; guardrails?: Guardrails; notifications?: Notifications; area?: Area; outline?: FleetOutline; origin?: RevisionOrigin }
   | { valid: false; errorCount: number; errors: { file: string; line: number; rule: string; message: string }[] }
-  | { valid: true; compileError: string; outline?: FleetOutline };
+  | { valid: true; compileError: string; outline?: FleetOutline }
+  /** The revision needs a newer mirrornet (policies/agent.yaml): nothing was validated; why, in words (model/compatibility.ts). */
+  | { outdated: string };
 
 /** A bundle revision's place in its branch (commits before it) and its manifest. */
 export interface RevisionOrigin {

@@ -8,7 +8,8 @@ import { userMessageOf } from '../errors.js';
 import type { Exec } from '../host/exec.js';
 import { redactText } from '../redact.js';
 import type { AgentMetrics } from './metrics.js';
-import type { StateStore } from './state.js';
+import type { AgentState, StateStore } from './state.js';
+import { AGENT_VERSION } from '../version.js';
 
 export interface Health {
   ok: boolean;
@@ -16,6 +17,8 @@ export interface Health {
   reason?: string;
   /** What is stuck, from a short list (the stall gauge's label): a step, `hook <name>`, `state` or `idle`. */
   step?: string;
+  /** Healthy, but worth saying on /healthz: the revision offered needs a newer mirrornet (the sentence why). */
+  warning?: string;
 }
 
 interface Running {
@@ -90,7 +93,7 @@ export class HealthWatch {
   private lastCompleted: number;
   /** The stall going on: what was stuck when it began, what is stuck now, since when. */
   private stall: { first: string; step: string; since: number } | undefined;
-  private stateRead: { at: number; error: string | undefined } | undefined;
+  private stateRead: { at: number; error: string | undefined; outdated?: string } | undefined;
   private reading: Promise<string | undefined> | undefined;
 
   constructor(private readonly o: HealthWatchOptions) {
@@ -109,7 +112,8 @@ export class HealthWatch {
     const now = this.o.now();
     const health = this.verdict(stateError, now);
     this.record(health, now);
-    return health;
+    const outdated = this.stateRead?.outdated;
+    return health.ok && outdated ? { ...health, warning: outdated } : health;
   }
 
   /** Checks on a timer too, so a stall reaches the log and chat when nobody probes /healthz. Returns the stop. */
@@ -164,15 +168,21 @@ export class HealthWatch {
     const read = this.stateRead;
     if (read && this.o.now() - read.at < STATE_CHECK_MS) return Promise.resolve(read.error);
     this.reading ??= this.o.store.load().then(
-      () => this.stateReadDone(undefined),
+      (state) => this.stateReadDone(undefined, outdatedOf(state)),
       (err: unknown) => this.stateReadDone(redactText(userMessageOf(err))),
     );
     return this.reading;
   }
 
-  private stateReadDone(error: string | undefined): string | undefined {
-    this.stateRead = { at: this.o.now(), error };
+  private stateReadDone(error: string | undefined, outdated?: string): string | undefined {
+    this.stateRead = { at: this.o.now(), error, ...(outdated ? { outdated } : {}) };
     this.reading = undefined;
     return error;
   }
+}
+
+/** The refusal of a revision that needs a newer mirrornet than this one, while it holds (none applied since). */
+function outdatedOf(state: AgentState): string | undefined {
+  const r = state.refused;
+  return r?.code === 'agent-too-old' && r.agentVersion === AGENT_VERSION && r.revision !== state.appliedRevision ? r.reason : undefined;
 }

@@ -7,6 +7,7 @@ import type { Role } from '../desired/types.js';
 import type { Guardrails } from '../model/schema.js';
 import { MirrornetError, userMessageOf } from '../errors.js';
 import { redactText } from '../redact.js';
+import { AGENT_VERSION } from '../version.js';
 import { guardrailTraits } from '../providers/registry.js';
 import type { Change, ProviderId } from '../providers/types.js';
 import { addressOf } from '../source/git.js';
@@ -17,7 +18,7 @@ import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSin
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RevisionSource } from './source.js';
-import { LockedError, type AgentState, type StateStore } from './state.js';
+import { LockedError, type AgentState, type RefusalCode, type StateStore } from './state.js';
 
 export interface AgentOptions {
   site: string;
@@ -35,6 +36,8 @@ export type TickResult =
   | { kind: 'in-sync'; revision: string }
   | { kind: 'drift'; revision: string; healed: string[]; alerted: string[] }
   | { kind: 'refused'; revision: string; reason: string }
+  /** The revision needs a newer mirrornet (policies/agent.yaml, a bundle's minimum): refused, the applied one kept. */
+  | { kind: 'outdated'; revision: string; reason: string }
   | { kind: 'blocked'; revision: string; reasons: string[] }
   | { kind: 'failed'; revision: string; step: string; reason: string }
   /** The site is suspended: `revision` stays applied (drift only reported: `drifted`), `offered` waits. */
@@ -235,7 +238,8 @@ export class Agent {
           seen,
         }),
       );
-      if (decision.kind === 'refused') return { kind: 'refused', revision: decision.revision, reason: decision.reason };
+      if (decision.kind === 'refused')
+        return { kind: decision.code === 'agent-too-old' ? 'outdated' : 'refused', revision: decision.revision, reason: decision.reason };
       const result = await this.locked('apply', async (): Promise<TickResult | undefined> => {
         if (this.stopping) return STOPPED;
         const state = await this.step('state', () => this.store.load());
@@ -252,7 +256,7 @@ export class Agent {
         if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
         if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
         if (decision.kind === 'hold') return this.holdTick(state, decision.offered, decision.applied, log);
-        if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason);
+        if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason, decision.code);
         if (decision.kind === 'block') return this.block(state, decision.revision, decision.reasons);
         return this.applyRevision(state, decision.revision, decision.next, decision.guardrails, log);
       });
@@ -265,15 +269,20 @@ export class Agent {
     }
   }
 
-  private async refuse(state: AgentState, revision: string, reason: string): Promise<TickResult> {
+  private async refuse(state: AgentState, revision: string, reason: string, code?: RefusalCode): Promise<TickResult> {
     const offer = this.source.offer?.();
-    state.refused = { revision, reason, at: new Date().toISOString(), ...(offer !== undefined ? { offer } : {}) };
+    const at = new Date().toISOString();
+    state.refused = { revision, reason, at, ...(offer !== undefined ? { offer } : {}), ...(code ? { code } : {}), agentVersion: AGENT_VERSION };
     await this.store.save(state);
-    this.event(
-      'revision-refused',
-      revision,
-      `${this.opts.site} refused ${revision.slice(0, 12)}: ${reason}. It keeps ${state.appliedRevision?.slice(0, 12) ?? 'nothing'} applied.`,
-    );
+    const kept = state.appliedRevision?.slice(0, 12);
+    if (code === 'agent-too-old') {
+      // Said once per revision (and agent version), like any refusal: to chat, the commit status and the log.
+      this.event('revision-refused', revision, `${this.opts.site}: ${reason}; it keeps ${kept ? `applying ${kept}` : 'nothing applied'}.`, {
+        component: 'agent-version',
+      });
+      return { kind: 'outdated', revision, reason };
+    }
+    this.event('revision-refused', revision, `${this.opts.site} refused ${revision.slice(0, 12)}: ${reason}. It keeps ${kept ?? 'nothing'} applied.`);
     return { kind: 'refused', revision, reason };
   }
 
@@ -281,7 +290,13 @@ export class Agent {
   private async block(state: AgentState, revision: string, reasons: string[], changes?: AgentEvent['changes']): Promise<TickResult> {
     this.event('guardrail-blocked', revision, `${this.opts.site} did not apply ${revision.slice(0, 12)}: ${reasons.join(' ')}`, changes ? { changes } : {});
     const offer = this.source.offer?.();
-    state.refused = { revision, reason: reasons.join(' '), at: new Date().toISOString(), ...(offer !== undefined ? { offer } : {}) };
+    state.refused = {
+      revision,
+      reason: reasons.join(' '),
+      at: new Date().toISOString(),
+      ...(offer !== undefined ? { offer } : {}),
+      agentVersion: AGENT_VERSION,
+    };
     await this.store.save(state);
     return { kind: 'blocked', revision, reasons };
   }

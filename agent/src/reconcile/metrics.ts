@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { AgentEvent } from './events.js';
 import type { RevisionSource } from './source.js';
+import type { RefusalCode } from './state.js';
 
 /** Who the agent is (mirrornet_agent_info: rules and dashboards join on it for the site) and its interval. */
 interface AgentAbout {
@@ -30,8 +31,11 @@ export interface AgentMetrics {
   revision(rev: string): void;
   /** The site's suspension as this agent holds it: who suspended it, or undefined. */
   suspended(by: string | undefined): void;
-  /** The revision refused last (or blocked by a guardrail), until a revision is applied; undefined: none. */
-  refused(revision: string | undefined): void;
+  /**
+   * The revision refused last (or blocked by a guardrail), until a revision is applied; undefined: none.
+   * `code` agent-too-old: it needs a newer mirrornet (mirrornet_agent_outdated).
+   */
+  refused(revision: string | undefined, code?: RefusalCode): void;
   /** The source offers `revision` now: mirrornet_revision_refused is 1 only while that is the refused one. */
   offered(revision: string): void;
   /** An event of the reconcile loop: a refusal sets mirrornet_revision_refused, an applied revision clears it. */
@@ -95,19 +99,36 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
     labelNames: ['revision'] as const,
     registers: [registry],
   });
+  const outdated = new Gauge({
+    name: 'mirrornet_agent_outdated',
+    help:
+      'Whether the revision the source offers needs a newer mirrornet than this agent (policies/agent.yaml minAgentVersion or ' +
+      "schemaVersion, a bundle's minimum): value 1 with the revision, while the agent keeps the revision applied before; 0 otherwise.",
+    labelNames: ['revision'] as const,
+    registers: [registry],
+  });
   // As the state file has it: the revision refused last, until one is applied (state.refused); and the revision
   // the source offers now (undefined before the first fetch). The gauge is 1 while the two are the same.
   let refusedRevision: string | undefined;
+  let refusedCode: RefusalCode | undefined;
   let appliedRevision: string | undefined;
   let offeredRevision: string | undefined;
   const showRefusal = (): void => {
     refusal.reset();
+    outdated.reset();
     const offered = offeredRevision ?? refusedRevision;
-    if (refusedRevision && offered === refusedRevision && appliedRevision !== refusedRevision) refusal.set({ revision: refusedRevision }, 1);
-    else refusal.set(0);
+    if (refusedRevision && offered === refusedRevision && appliedRevision !== refusedRevision) {
+      refusal.set({ revision: refusedRevision }, 1);
+      if (refusedCode === 'agent-too-old') outdated.set({ revision: refusedRevision }, 1);
+      else outdated.set(0);
+    } else {
+      refusal.set(0);
+      outdated.set(0);
+    }
   };
-  const refused = (revision: string | undefined): void => {
+  const refused = (revision: string | undefined, code?: RefusalCode): void => {
     refusedRevision = revision;
+    refusedCode = revision ? code : undefined;
     showRefusal();
   };
   showRefusal();
@@ -159,7 +180,9 @@ export function createMetrics(about?: AgentAbout): AgentMetrics {
     },
     observe(event) {
       // A guardrail that keeps drift from being healed (origin drift) refuses no revision.
-      if ((event.kind === 'revision-refused' || event.kind === 'guardrail-blocked') && event.origin !== 'drift') refused(event.revision);
+      if ((event.kind === 'revision-refused' || event.kind === 'guardrail-blocked') && event.origin !== 'drift') {
+        refused(event.revision, event.component === 'agent-version' ? 'agent-too-old' : undefined);
+      }
       if (event.kind === 'applied') refused(undefined);
     },
     follow(read) {

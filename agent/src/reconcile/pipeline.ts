@@ -4,9 +4,15 @@
 // pr-comment, and `npm start` all come through here, so what CI shows for a pull request is what the agents
 // will do. Each role of a site is compiled on its own and a host's roles are joined from those parts, so a
 // host that follows git and one that follows published bundles get the same desired state by construction.
+// Before anything is validated, policies/agent.yaml says whether this mirrornet is recent enough to read the
+// revision at all (model/compatibility.ts): when it is not, nothing is validated and AgentTooOldError says so.
+import { lstatSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { compile, CompileError, siteOf } from '../desired/compile.js';
 import { desiredForRoles, type DesiredByRole } from '../desired/roles.js';
 import { ROLES, type Desired, type Role } from '../desired/types.js';
+import { AgentTooOldError, COMPATIBILITY_FILE, tooOldFor } from '../model/compatibility.js';
+import { readDeclared } from '../model/compatibility-file.js';
 import type { Fleet, SiteEntry } from '../model/fleet.js';
 import { loadListed } from '../model/loader.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
@@ -95,12 +101,33 @@ export async function evaluateRepository(
   let revision: string;
   let report: Report;
   if (at.revision === undefined) {
+    assertReadable(at);
     report = validateRepo(at.repo);
     revision = at.checkedOut ?? (await revisionOf(at.repo));
   } else {
     const listed = await readRevisionFiles(at.repo, at.revision, at.allowEmpty ? { allowEmpty: true } : {});
+    const declaration = listed.files.find((f) => f.path === COMPATIBILITY_FILE)?.content;
+    const tooOld = tooOldFor(`revision ${listed.sha.slice(0, 12)}`, readDeclared(declaration?.toString()));
+    if (tooOld) throw new AgentTooOldError(tooOld);
     report = validateLoaded(loadListed(listed));
     revision = listed.sha;
   }
   return { revision, report, sites: compileSites(report, select, opts) };
+}
+
+/**
+ * The files on disk at `at.repo` (a checkout, or a work tree): AgentTooOldError when their policies/agent.yaml
+ * needs a newer mirrornet than this one. Only that one file is read; a missing or unreadable one needs nothing.
+ */
+export function assertReadable(at: Pick<RepositoryAt, 'repo' | 'checkedOut'>): void {
+  const path = join(at.repo, COMPATIBILITY_FILE);
+  let text: string | undefined;
+  try {
+    text = lstatSync(path).isFile() ? readFileSync(path, 'utf8') : undefined;
+  } catch {
+    text = undefined; // missing: nothing declared; unreadable: the validation says so
+  }
+  const subject = at.checkedOut ? `revision ${at.checkedOut.slice(0, 12)}` : `the repository at ${at.repo}`;
+  const tooOld = tooOldFor(subject, readDeclared(text));
+  if (tooOld) throw new AgentTooOldError(tooOld);
 }

@@ -17,12 +17,28 @@ export const AgentState = z.object({
   appliedAt: z.string().optional(),
   /** The newest revision seen and the reason it was refused, if it was. */
   /** `offer`: what exactly was refused when a source offers one revision in several forms (a bundle's manifest digest). */
-  refused: z.object({ revision: z.string(), reason: z.string(), at: z.string(), offer: z.string().optional() }).optional(),
+  /**
+   * `code`: agent-too-old when the revision needs a newer mirrornet (policies/agent.yaml, a bundle's minimum);
+   * `agentVersion`: the mirrornet that refused it, since another version (an upgrade) looks at the revision again.
+   */
+  refused: z
+    .object({
+      revision: z.string(),
+      reason: z.string(),
+      at: z.string(),
+      offer: z.string().optional(),
+      code: z.enum(['agent-too-old']).optional(),
+      agentVersion: z.string().optional(),
+    })
+    .optional(),
   inventory: z.record(z.string(), z.array(z.string())).default({}),
   /** Fingerprints of drift already reported, per component. */
   drift: z.record(z.string(), z.string()).default({}),
 });
 export type AgentState = z.infer<typeof AgentState>;
+
+/** Why a revision was refused, when a program needs to tell (the dedicated outcome, exit code and status). */
+export type RefusalCode = NonNullable<NonNullable<AgentState['refused']>['code']>;
 
 export const EMPTY_STATE: AgentState = { version: 1, inventory: {}, drift: {} };
 

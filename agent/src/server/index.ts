@@ -70,7 +70,7 @@ export interface ServerDeps {
   /** The branch the agent follows: pushes to other branches are acknowledged and ignored. */
   branch: string;
   trigger: (reason: string) => void;
-  /** /healthz: 200 when ok, else 503 with the reason. */
+  /** /healthz: 200 when ok (with a `warning:` line when the agent is outdated), else 503 with the reason. */
   health: () => Health | Promise<Health>;
   ready: () => boolean;
   /** Overrides of the defaults (tests make the timeouts short). */
@@ -262,7 +262,9 @@ function createAgentHandler(deps: ServerDeps, limits: ServerLimits, log: Logger,
     if (path === '/v1/status' && req.method === 'GET') return site.operator(req, res);
     if (path === '/healthz' && get) {
       const health = await deps.health();
-      return health.ok ? send(res, 200, 'ok\n') : send(res, 503, `${health.reason ?? 'not healthy'}\n`);
+      // Healthy but outdated (the offered revision needs a newer mirrornet): still 200, with the sentence why.
+      if (health.ok) return send(res, 200, health.warning ? `ok\nwarning: ${health.warning}\n` : 'ok\n');
+      return send(res, 503, `${health.reason ?? 'not healthy'}\n`);
     }
     if (path === '/readyz' && get) return deps.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'not reconciled yet\n');
     if (path === '/metrics' && get) return send(res, 200, await deps.registry.metrics(), { 'content-type': deps.registry.contentType });

@@ -67,6 +67,14 @@ describe('bundle builder', function () {
     }
   });
 
+  it("names the oldest agent the repository declares (policies/agent.yaml), in the index and every site's manifest", () => {
+    const bundle = buildBundle({ ...input, minAgentVersion: '0.1.7' });
+    assert.equal(bundle.index.minAgentVersion, '0.1.7');
+    const annotations = (JSON.parse(bundle.siteManifests.get('cn-shanghai')!.manifest.toString()) as { annotations: Record<string, string> }).annotations;
+    assert.equal(annotations['io.mirrornet.bundle.min-agent-version'], '0.1.7');
+    assert.equal(annotations['io.mirrornet.bundle.schema'], '3', 'the bundle schema still guards the bundle format');
+  });
+
   it('gives each site a small manifest of its own layer, tagged <channel>.<site>, naming the revision, its order and the agent it needs', () => {
     const bundle = buildBundle(input);
     const m = bundle.siteManifests.get('cn-shanghai')!;

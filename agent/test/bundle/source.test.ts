@@ -217,7 +217,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     assert.deepEqual(again.result, { kind: 'in-sync', revision: c1 });
   });
 
-  describe('refuses, and changes nothing on the host (exit 3)', () => {
+  describe('refuses, and changes nothing on the host (exit 3; 4 when it needs a newer agent)', () => {
     it('a bundle signed by a key that is not in --allowed-signers', async () => {
       const h = newHost();
       const before = await applied(h, c1);
@@ -281,18 +281,56 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       await oci.putManifest(`${channel}.${SITE}`, bytes, OCI_MANIFEST);
     }
 
-    it('a bundle that needs a newer agent, signed by the allowed key, naming the version and what to do', async () => {
+    it('a bundle that needs a newer agent, signed by the allowed key: outdated (exit 4), naming the version and what to do', async () => {
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
       await resignedWith(h.channel, { 'io.mirrornet.bundle.min-agent-version': '99.0.0' });
-      await assertRefused(
-        h,
-        before,
-        c1,
-        c2,
-        `the bundle of ${c2.slice(0, 12)} needs mirrornet 99.0.0 or later (bundle schema 3); this agent is 0.2.0: upgrade the agent on this host`,
+      const reason =
+        `the bundle of ${c2.slice(0, 12)} needs mirrornet ≥ 99.0.0 (bundle schema 3); this agent is 0.2.0 (reads bundle schema 3): ` +
+        'upgrade mirrornet on this host';
+      const res = await agentOnce(h);
+      assert.equal(res.code, 4, `${JSON.stringify(res.result)}\n${res.stderr}`);
+      assert.deepEqual(res.result, { kind: 'outdated', revision: c2, reason });
+      assert.equal(state(h).appliedRevision, c1);
+      assert.deepEqual(
+        { ...state(h).refused, at: undefined },
+        { revision: c2, reason, at: undefined, offer: state(h).refused?.offer, code: 'agent-too-old', agentVersion: '0.2.0' },
       );
+      assert.deepEqual(hostFiles(h), before);
+      // Said once: the next run keeps c1 and exits 0.
+      const again = await agentOnce(h);
+      assert.deepEqual([again.code, again.result], [0, { kind: 'in-sync', revision: c1 }]);
+    });
+
+    it("a bundle of a newer bundle schema is outdated too; the minimum published is the repository's declaration", async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      await resignedWith(h.channel, { 'io.mirrornet.bundle.schema': '4' });
+      const res = await agentOnce(h);
+      assert.equal(res.code, 4, `${JSON.stringify(res.result)}\n${res.stderr}`);
+      assert.deepEqual(res.result, {
+        kind: 'outdated',
+        revision: c2,
+        reason:
+          `the bundle of ${c2.slice(0, 12)} needs mirrornet ≥ 0.2.0 (bundle schema 4); this agent is 0.2.0 (reads bundle schema 3): ` +
+          'upgrade mirrornet on this host',
+      });
+      assert.deepEqual(hostFiles(h), before);
+      // The example fleet declares 0.2.0 in policies/agent.yaml; a repository that declares 0.1.7 publishes 0.1.7.
+      assert.equal(
+        (JSON.parse((await siteManifest(h.channel)).bytes.toString()) as { annotations: Record<string, string> }).annotations[
+          'io.mirrornet.bundle.min-agent-version'
+        ],
+        '0.2.0',
+      );
+      repo.replace('policies/agent.yaml', 'minAgentVersion: 0.2.0', 'minAgentVersion: 0.1.7');
+      const c4 = repo.commit('the fleet may be applied by mirrornet 0.1.7');
+      const h2 = newHost();
+      await publish(h2, c4);
+      const published = JSON.parse((await siteManifest(h2.channel)).bytes.toString()) as { annotations: Record<string, string> };
+      assert.equal(published.annotations['io.mirrornet.bundle.min-agent-version'], '0.1.7');
     });
 
     it('a bundle published by an older mirrornet (an older layer schema), signed by the allowed key, saying to publish again', async () => {

@@ -1658,6 +1658,14 @@ const CASES: Case[] = [
     at: { file: ACKNOWLEDGED, line: 'links: [[cn-beijing' },
     says: ['The link cn-beijing — cn-shanghai is acknowledged as removed'],
   },
+  // ---- compatibility/* ----
+  {
+    rule: 'compatibility/location',
+    title: 'the agent compatibility declaration in another file than policies/agent.yaml (agents would not read it)',
+    mutate: [write('policies/versions.yaml', `${HEADER('agent-compatibility')}kind: AgentCompatibility\nname: versions\nminAgentVersion: 0.2.0\n`)],
+    at: { file: 'policies/versions.yaml', line: 'kind: AgentCompatibility', column: 7 },
+    says: ['is read from policies/agent.yaml only', 'move it there from policies/versions.yaml'],
+  },
 ];
 
 // ---- Cases that compare a change with its base (`validate --base`) ---------------------------------

@@ -6,6 +6,7 @@ import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
+import { compatibilityChange } from './compatibility.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import { guardrailTrips, type SiteChange } from './guardrails.js';
 import {
@@ -359,5 +360,6 @@ export function buildDiffReport(base: { rev: string; evaluation: Evaluation }, h
       `The base revision ${b.revision.slice(0, 12)} is itself invalid (${b.report.errors.length} errors): what it would have applied is a best guess.`,
     );
   const changed = diff.sites.length > 0 || diff.links.length > 0 || diff.addressPlanChanged || diff.addressPlan.some((a) => a.rows.some((r) => r.change));
-  return { base: info(base), head: info(head), compared: true, changed, ...diff };
+  const compatibility = compatibilityChange(b.report.fleet, h.report.fleet);
+  return { base: info(base), head: info(head), compared: true, changed, ...diff, ...(compatibility ? { compatibility } : {}) };
 }

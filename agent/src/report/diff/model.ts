@@ -4,6 +4,7 @@
 import type { Finding } from '../../model/finding.js';
 import type { Role } from '../../desired/types.js';
 import type { Area, LinkType } from '../../model/schema.js';
+import type { CompatibilityChange } from './compatibility.js';
 
 export type Category =
   | 'routes'
@@ -187,4 +188,6 @@ export interface DiffReport extends FleetDiff {
   compared: boolean;
   /** Any site, link or address block changes. */
   changed: boolean;
+  /** policies/agent.yaml changed: whether the head needs a newer agent than the base declared (report/diff/compatibility.ts). */
+  compatibility?: CompatibilityChange;
 }

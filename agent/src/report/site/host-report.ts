@@ -8,7 +8,7 @@ import { MAX_EVENTS_PER_REPORT } from './schema.js';
 type TickOutcome =
   | { kind: 'applied' | 'in-sync'; revision: string }
   | { kind: 'drift'; revision: string; alerted: string[] }
-  | { kind: 'refused'; revision: string; reason: string }
+  | { kind: 'refused' | 'outdated'; revision: string; reason: string }
   | { kind: 'blocked'; revision: string; reasons: string[] }
   | { kind: 'failed'; revision: string; step: string; reason: string }
   | { kind: 'suspended'; revision: string; offered: string; drifted: string[] };
@@ -26,7 +26,8 @@ export interface HostFacts {
     appliedRevision?: string | undefined;
     appliedAt?: string | undefined;
     drift: Record<string, string>;
-    refused?: { revision: string; reason: string; at: string } | undefined;
+    /** `code` agent-too-old: the revision needs a newer mirrornet (the report's lastError step says so). */
+    refused?: { revision: string; reason: string; at: string; code?: string | undefined } | undefined;
   };
   last: TickOutcome | undefined;
   /** The Steering generation the host holds, and whether it holds a suspension. */
@@ -45,7 +46,7 @@ export function hostReportOf(facts: HostFacts, events: readonly ReportedEvent[],
   const drift: Record<string, number> = {};
   for (const component of Object.keys(state.drift).sort()) drift[component] = 1;
   if (last?.kind === 'suspended') for (const component of last.drifted) drift[component] = Math.max(drift[component] ?? 0, 1);
-  const error = held ? { step: 'refused', message: held.reason.slice(0, 2048), at: held.at } : lastErrorOf(last, now);
+  const error = held ? { step: held.code ?? 'refused', message: held.reason.slice(0, 2048), at: held.at } : lastErrorOf(last, now);
   const kept = withinBudget(events.slice(-MAX_EVENTS_PER_REPORT).map(boundedEvent));
   return {
     site: facts.site,
@@ -70,6 +71,7 @@ function lastErrorOf(last: TickOutcome | undefined, now: Date): HostReport['last
   const at = now.toISOString();
   if (last?.kind === 'failed' && last.step !== 'lock' && last.step !== 'stop') return { step: last.step, message: last.reason.slice(0, 2048), at };
   if (last?.kind === 'refused') return { step: 'refused', message: last.reason.slice(0, 2048), at };
+  if (last?.kind === 'outdated') return { step: 'agent-too-old', message: last.reason.slice(0, 2048), at };
   if (last?.kind === 'blocked') return { step: 'blocked', message: last.reasons.join(' ').slice(0, 2048), at };
   return undefined;
 }
