@@ -25,7 +25,7 @@ export async function applyCommand(opts: HostOptions & { remoteAddress?: string 
       deps,
       store,
       state,
-      { planned: (plan) => (json ? undefined : io.stdout(formatPlanText(plan))) },
+      { planned: (plan) => (json ? undefined : io.stdout(formatPlanText(plan, { commands: deps.commands }))) },
     );
     if (outcome.kind === 'blocked') {
       if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan), refused: outcome.refusal.reasons }, null, 2)}\n`);

@@ -188,6 +188,7 @@ describe('mirrornet diff', function () {
       'links',
       'notes',
       'sites',
+      'summary',
       'topology',
     ]);
     assert.equal(j.base.sha, base);
@@ -195,7 +196,19 @@ describe('mirrornet diff', function () {
     assert.equal(j.base.rev, base);
     assert.equal(typeof j.base.errors, 'number');
     assert.ok(Array.isArray(j.head.errors));
-    assert.deepEqual(Object.keys(j.sites[0]).sort(), ['area', 'changes', 'counts', 'notes', 'provider', 'role', 'roles', 'site', 'status']);
+    assert.deepEqual(Object.keys(j.sites[0]).sort(), [
+      'area',
+      'changes',
+      'counts',
+      'files',
+      'notes',
+      'provider',
+      'restarts',
+      'role',
+      'roles',
+      'site',
+      'status',
+    ]);
     assert.deepEqual(Object.keys(j.sites[0].changes[0]).sort(), ['action', 'category', 'fields', 'id', 'summary']);
     assert.deepEqual(Object.keys(j.topology).sort(), ['edges', 'nodes']);
     assert.deepEqual(Object.keys(j.addressPlan[0]).sort(), [
@@ -430,7 +443,7 @@ describe('mirrornet diff', function () {
     }
   });
 
-  it('cuts a large topology down to the cores, the changed sites and their neighbours', () => {
+  it('cuts a topology of more than 20 sites down to the changed sites and their direct neighbours', () => {
     const nodes = [
       { name: 'core-a', area: 'cn', role: 'hub' as const, cidr: '10.120.0.0/16', status: 'unchanged' as const },
       ...Array.from({ length: 100 }, (_, i) => ({

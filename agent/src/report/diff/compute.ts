@@ -5,6 +5,7 @@
 import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
+import { desiredFileDiffs, restartsFor } from '../../reconcile/file-diff.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import { guardrailTrips, type SiteChange } from './guardrails.js';
@@ -252,6 +253,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     const entry = (h ?? b)!;
     const counts = { add: 0, change: 0, remove: 0 };
     for (const c of changes) counts[c.action]++;
+    const files = desiredFileDiffs(bd, hd);
     const siteDiff: SiteDiff = {
       site: name,
       role: entry.role,
@@ -261,6 +263,8 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       roles: rolesOf(entry),
       changes,
       counts,
+      files: files.map(({ path, provider, action, diff }) => ({ path, provider, action, diff })),
+      restarts: restartsFor(files),
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
       notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
     };
@@ -305,7 +309,14 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   }
 
   const guarded = guardrailTrips(base, head, compared);
+  const summary = { sites: sites.length, add: 0, change: 0, destroy: 0 };
+  for (const s of sites) {
+    summary.add += s.counts.add;
+    summary.change += s.counts.change;
+    summary.destroy += s.counts.remove;
+  }
   return {
+    summary,
     sites,
     links,
     topology,
@@ -341,6 +352,7 @@ export function buildDiffReport(base: { rev: string; evaluation: Evaluation }, h
       head: info(head),
       compared: false,
       changed: false,
+      summary: { sites: 0, add: 0, change: 0, destroy: 0 },
       sites: [],
       links: [],
       topology: { nodes: [], edges: [] },
