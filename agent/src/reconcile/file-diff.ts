@@ -40,6 +40,32 @@ export function boundDiff(diff: string, maxLines: number, rest: string): string 
   return `${lines.slice(0, maxLines).join('\n')}\n… ${cut} more line${cut === 1 ? '' : 's'} of the diff cut (${rest}).\n`;
 }
 
+/** Lines and characters a drift alert's diff may take (a chat message is small; the rest is cut with a note). */
+const DRIFT_DIFF_LINES = 30;
+const DRIFT_DIFF_CHARS = 2000;
+
+/**
+ * What was found on the host against what the repository says, for a drift alert: the unified diff of each
+ * changed file, masked, cut to a chat message's size with a line saying how much was cut; undefined when the
+ * changes write no file (routes, cloud routes, Harbor objects).
+ */
+export function driftDiff(changes: readonly Change[]): string | undefined {
+  const whole = changes
+    .filter((c) => c.file && c.action !== 'noop')
+    .map((c) => unifiedDiff(c.file!))
+    .filter(Boolean)
+    .join('');
+  if (!whole) return undefined;
+  const rest = 'run `mirrornet plan` on the host for all of it';
+  let out = boundDiff(whole, DRIFT_DIFF_LINES, rest);
+  while (out.length > DRIFT_DIFF_CHARS) {
+    const kept = out.split('\n').length - 3;
+    out = boundDiff(whole, Math.max(1, kept), rest);
+    if (kept <= 1) break;
+  }
+  return out.length > DRIFT_DIFF_CHARS ? `${out.slice(0, DRIFT_DIFF_CHARS)}\n… cut (${rest}).\n` : out;
+}
+
 /** One file a site's agents will write differently, with its unified diff (secrets as references). */
 export interface FilePatch {
   provider: ProviderId;
