@@ -116,6 +116,10 @@ describe('the pull request comment (golden markdown)', function () {
         for (const [name, value] of Object.entries(SECRET_VALUES)) assert.ok(!text.includes(value), `the value of ${name} is in the comment`);
         assert.doesNotMatch(text, /PrivateKey = (?!file:|env:)/, 'a WireGuard private key is shown only as its reference');
         assert.ok(text.length < 65_536);
+        for (const section of text.split('<details').slice(1)) {
+          const rows = section.split('\n').filter((l) => l.startsWith('| ') && !l.startsWith('| |') && !l.startsWith('| Block'));
+          assert.deepEqual(rows, [...new Set(rows)], 'every row (a cloud route too) appears once in its site');
+        }
         const diagrams = mermaidBlocks(text);
         assert.ok(diagrams.length >= 1);
         for (const d of diagrams) await parseMermaid(d);
@@ -124,6 +128,64 @@ describe('the pull request comment (golden markdown)', function () {
       }
     });
   }
+});
+
+describe('a core’s harbor.yml in the plan', function () {
+  this.timeout(60_000);
+
+  it('shows its secrets as their references, never a value, and names the Harbor restart', async () => {
+    const repo = createFleetRepo();
+    process.env['HARBOR_DB_PASSWORD'] = SECRET_VALUES['HARBOR_DB_PASSWORD'];
+    try {
+      const base = repo.git(['rev-parse', 'HEAD']);
+      repo.replace('harbor/harbor-ap-singapore.yaml', 'password: env:HARBOR_DB_PASSWORD', 'password: env:HARBOR_DB_PASSWORD_V2');
+      repo.replace('harbor/harbor-ap-singapore.yaml', 'port: 5432', 'port: 5433');
+      const report = await diffRevisions(repo.fleet, base, repo.commit('a new database password reference and port'));
+      const sg = report.sites.find((x) => x.site === 'ap-singapore')!;
+      assert.deepEqual(
+        sg.files.map((f) => `${f.action} ${f.path}`),
+        ['change /opt/harbor/harbor.yml'],
+      );
+      const lines = sg.files[0]!.diff.split('\n');
+      assert.ok(lines.includes('-    password: env:HARBOR_DB_PASSWORD') && lines.includes('+    password: env:HARBOR_DB_PASSWORD_V2'), sg.files[0]!.diff);
+      assert.ok(lines.includes('-    port: 5432') && lines.includes('+    port: 5433'), sg.files[0]!.diff);
+      assert.ok(lines.includes('     username: harbor'), 'context lines around the change');
+      assert.deepEqual(sg.restarts, ['regenerate and restart Harbor (`./prepare && docker compose up -d` in its install directory)']);
+      const text = renderMarkdown(report);
+      assert.ok(!text.includes(SECRET_VALUES['HARBOR_DB_PASSWORD']!));
+      assert.ok(text.includes('- regenerate and restart Harbor (`./prepare && docker compose up -d` in its install directory)'));
+    } finally {
+      delete process.env['HARBOR_DB_PASSWORD'];
+      repo.cleanup();
+    }
+  });
+});
+
+describe('a plan longer than a comment allows', function () {
+  this.timeout(60_000);
+
+  it('leaves out the largest sites’ file diffs first, says so in each, and points to the JSON', async () => {
+    const repo = createFleetRepo();
+    try {
+      const base = repo.git(['rev-parse', 'HEAD']);
+      await CASES[0]!.change(repo);
+      const report = stable(await diffRevisions(repo.fleet, base, repo.commit('eu-frankfurt')));
+      const full = renderMarkdown(report);
+      const cut = renderMarkdown(report, { maxLength: full.length - 500 });
+      assert.ok(cut.length <= full.length - 500, `${cut.length} characters`);
+      const [singapore, frankfurt] = cut.split('<details').slice(1);
+      assert.match(singapore!, /```diff\n--- \/dev\/null\n\+\+\+ wireguard:/, 'the smaller site keeps its diff');
+      assert.doesNotMatch(frankfurt!, /```diff/);
+      assert.match(frankfurt!, /`\/etc\/dragonfly\/dfdaemon\.yaml` — new/, 'the files are still named');
+      assert.ok(
+        frankfurt!.includes(
+          "> The diffs of these files are left out to keep this comment under GitHub's size limit: run `mirrornet diff --format json` for them.",
+        ),
+      );
+    } finally {
+      repo.cleanup();
+    }
+  });
 });
 
 describe('the diagrams a plan comment can hold (parsed by mermaid)', () => {
