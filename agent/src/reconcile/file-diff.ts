@@ -33,7 +33,7 @@ export function unifiedDiff(file: FileText, context = 3): string {
 }
 
 /** `diff` cut to at most `maxLines` lines, with a last line saying how many were cut and where the rest is. */
-export function boundDiff(diff: string, maxLines: number, rest: string): string {
+function boundDiff(diff: string, maxLines: number, rest: string): string {
   const lines = diff.replace(/\n$/, '').split('\n');
   if (lines.length <= maxLines) return diff;
   const cut = lines.length - maxLines;

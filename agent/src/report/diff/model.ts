@@ -68,7 +68,7 @@ export interface ItemChange {
 }
 
 /** A file (or WireGuard interface's settings) the site's agents will write differently, rendered by its provider. */
-export interface FileDiff {
+interface FileDiff {
   path: string;
   provider: string;
   action: ChangeAction;
@@ -169,7 +169,7 @@ export interface GuardrailTrip {
 }
 
 /** Terraform-like totals over every changed site's items (a route, a tunnel, a cloud route, a mirror, a config key, a Harbor object). */
-export interface PlanSummary {
+interface PlanSummary {
   sites: number;
   add: number;
   change: number;

@@ -169,7 +169,7 @@ function siteSection(s: SiteDiff, open: boolean, maxFields: number, trips: Guard
 }
 
 /** "N sites change: A to add, C to change, D to destroy." */
-export function summaryLine(report: Pick<DiffReport, 'summary'>): string {
+function summaryLine(report: Pick<DiffReport, 'summary'>): string {
   const x = report.summary;
   return `${plural(x.sites, 'site')} change${x.sites === 1 ? 's' : ''}: ${x.add} to add, ${x.change} to change, ${x.destroy} to destroy.`;
 }
