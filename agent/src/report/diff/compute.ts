@@ -253,7 +253,8 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     const entry = (h ?? b)!;
     const counts = { add: 0, change: 0, remove: 0 };
     for (const c of changes) counts[c.action]++;
-    const files = desiredFileDiffs(bd, hd);
+    // A removed site's agents refuse a revision without their site: they write and delete nothing on its hosts.
+    const files = h ? desiredFileDiffs(bd, hd) : [];
     const siteDiff: SiteDiff = {
       site: name,
       role: entry.role,
@@ -266,7 +267,9 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       files: files.map(({ path, provider, action, diff }) => ({ path, provider, action, diff })),
       restarts: restartsFor(files),
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
-      notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
+      notes: h
+        ? (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n))
+        : [`The agents of ${name} refuse a revision without their site: they change nothing on its hosts, which keep their files until taken down by hand.`],
     };
     sites.push(siteDiff);
     compared.push({ diff: siteDiff, ...(bd ? { before: bd } : {}), ...(hd ? { after: hd } : {}) });

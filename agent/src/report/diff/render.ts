@@ -143,6 +143,11 @@ function fileSection(s: SiteDiff, diffs: boolean): string[] {
     out.push(`${code(f.path)} — ${FILE_WORD[f.action]}`, '');
     if (diffs) out.push(...fenced('diff', f.diff), '');
   }
+  const where: string[] = [];
+  if (s.files.some((f) => f.provider === 'containerd'))
+    where.push('hosts.toml is shown under containerd’s default config_path; a host writes it under its own');
+  if (s.files.some((f) => f.provider === 'docker')) where.push('daemon.json shows only the key mirrornet owns; a host keeps its other keys');
+  if (where.length) out.push(`<sub>${md(`${where.join('. ')}.`)}</sub>`, '');
   if (!diffs) out.push(`> The diffs of these files are left out to keep this comment under GitHub's size limit: run ${code(JSON_COMMAND)} for them.`, '');
   return out;
 }
