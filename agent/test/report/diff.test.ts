@@ -358,6 +358,14 @@ describe('mirrornet diff', function () {
         },
       ]);
       assert.deepEqual(r.guardrailsChanged, []);
+      // ap-singapore's own section names them too; us-virginia's says its agents change nothing.
+      const sections = renderMarkdown(r).split('<details');
+      const sg = sections.find((x) => x.includes('<b>ap-singapore</b>'))!;
+      assert.ok(sg.includes('**Guardrails it trips**\n\n- 🛑 `maxDeletionsPerApply`: ap-singapore: its gateway would delete about 1 resource'), sg);
+      assert.ok(sg.includes('- 🛑 `protectedDestinations`: ap-singapore: its gateway would delete the cloud route to 10.144.0.0/16'), sg);
+      const va = sections.find((x) => x.includes('<b>us-virginia</b>'))!;
+      assert.ok(va.includes('> The agents of us-virginia refuse a revision without their site: they change nothing on its hosts'), va);
+      assert.ok(!va.includes('```diff'), 'no file diffs for a removed site');
       // The same removal under the example fleet's guardrails trips nothing, and the comment has no guardrail section.
       const relaxed = await diffRevisions(r0.fleet, r0.git(['rev-parse', 'HEAD~2']), h);
       assert.deepEqual(relaxed.guardrails, []);
