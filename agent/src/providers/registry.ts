@@ -68,21 +68,23 @@ export function guardrailTraits(id: ProviderId): GuardrailTraits {
  * What applying a provider's creates and updates runs on the host besides writing, in words (the hook commands of
  * HostCommands). containerd reads hosts.toml on every pull and WireGuard is reconfigured in place: no restart.
  */
-const RESTARTS: Partial<Record<ProviderId, { on: readonly Change['action'][]; says: (c: HostCommands) => string }>> = {
+const RESTARTS: Partial<Record<ProviderId, { on: readonly Change['action'][]; if?: (c: Change) => boolean; says: (c: HostCommands) => string }>> = {
   dragonfly: { on: ['create', 'update'], says: (c) => `restart dfdaemon (\`${c.dragonflyRestart}\`): it does not reload dfdaemon.yaml` },
   docker: { on: ['create', 'update', 'delete'], says: (c) => `reload Docker with SIGHUP (\`${c.dockerReload}\`): registry-mirrors needs no restart` },
   'harbor-config': {
     on: ['create', 'update'],
+    // A change of the file's mode only tightens it: nothing is regenerated (ApplyData.run).
+    if: (c) => (c.data as { run?: boolean } | undefined)?.run !== false,
     says: (c) => `regenerate and restart Harbor (\`${c.harborApply ?? DEFAULT_COMMANDS.harborApply}\` in its install directory)`,
   },
 };
 
 /** The restarts and reloads that applying these changes runs, once each, in apply order of the changes. */
-export function restartsOf(changes: readonly Pick<Change, 'provider' | 'action'>[], commands: HostCommands): string[] {
+export function restartsOf(changes: readonly Pick<Change, 'provider' | 'action' | 'data'>[], commands: HostCommands): string[] {
   const out = new Set<string>();
   for (const c of changes) {
     const r = RESTARTS[c.provider];
-    if (r?.on.includes(c.action)) out.add(r.says(commands));
+    if (r?.on.includes(c.action) && (r.if?.({ ...c, id: '', reason: '' }) ?? true)) out.add(r.says(commands));
   }
   return [...out];
 }

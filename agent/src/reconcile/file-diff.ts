@@ -92,7 +92,10 @@ export function desiredFileDiffs(before: Desired | undefined, after: Desired | u
 const ACTION = { add: 'create', change: 'update', remove: 'delete' } as const;
 
 /** The restarts and reloads these changes run on the hosts (the default hook commands unless given). */
-export function restartsFor(changes: readonly (Pick<Change, 'provider' | 'action'> | FilePatch)[], commands: HostCommands = DEFAULT_COMMANDS): string[] {
+export function restartsFor(
+  changes: readonly (Pick<Change, 'provider' | 'action' | 'data'> | FilePatch)[],
+  commands: HostCommands = DEFAULT_COMMANDS,
+): string[] {
   return restartsOf(
     changes.map((c) => ('diff' in c ? { provider: c.provider, action: ACTION[c.action] } : c)),
     commands,

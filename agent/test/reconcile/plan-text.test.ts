@@ -5,6 +5,8 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Change } from '../../src/providers/types.js';
+import { restartsFor } from '../../src/reconcile/file-diff.js';
 import { cli } from '../support/cli.js';
 
 const FIXTURE = fileURLToPath(new URL('../../../test/fixtures/fleet-node', import.meta.url));
@@ -105,5 +107,25 @@ describe('mirrornet plan (text): the content of what apply writes', function () 
       ),
       out.stdout,
     );
+  });
+});
+
+describe('the restarts and reloads a plan names', () => {
+  const commands = { dockerReload: 'reload-docker', dragonflyRestart: 'restart-dfdaemon', harborApply: 'prepare-harbor' };
+  const c = (provider: Change['provider'], action: Change['action'], data?: unknown): Change => ({ provider, id: 'x', action, reason: 'r', data });
+
+  it('dfdaemon restarts on a written dfdaemon.yaml, Docker reloads (also when its mirrors go), Harbor only when harbor.yml is rewritten', () => {
+    assert.deepEqual(restartsFor([c('dragonfly', 'update'), c('dragonfly', 'create')], commands), [
+      'restart dfdaemon (`restart-dfdaemon`): it does not reload dfdaemon.yaml',
+    ]);
+    assert.deepEqual(restartsFor([c('docker', 'delete')], commands), ['reload Docker with SIGHUP (`reload-docker`): registry-mirrors needs no restart']);
+    assert.deepEqual(restartsFor([c('harbor-config', 'update', { run: true })], commands), [
+      'regenerate and restart Harbor (`prepare-harbor` in its install directory)',
+    ]);
+    assert.deepEqual(restartsFor([c('harbor-config', 'update', { run: false })], commands), [], 'a mode change only');
+  });
+
+  it('containerd, WireGuard, routes and a removed dfdaemon.yaml restart nothing', () => {
+    assert.deepEqual(restartsFor([c('containerd', 'update'), c('wireguard', 'update'), c('routes', 'create'), c('dragonfly', 'delete')], commands), []);
   });
 });
