@@ -25,10 +25,10 @@ export async function applyCommand(opts: HostOptions & { remoteAddress?: string 
       deps,
       store,
       state,
-      { planned: (plan) => (json ? undefined : io.stdout(formatPlanText(plan))) },
+      { planned: (plan) => (json ? undefined : io.stdout(formatPlanText(plan, { commands: deps.commands }))) },
     );
     if (outcome.kind === 'blocked') {
-      if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan), refused: outcome.refusal.reasons }, null, 2)}\n`);
+      if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan, { commands: deps.commands }), refused: outcome.refusal.reasons }, null, 2)}\n`);
       else for (const r of outcome.refusal.reasons) io.stderr(`refused: ${r}\n`);
       return 3;
     }
@@ -40,7 +40,7 @@ export async function applyCommand(opts: HostOptions & { remoteAddress?: string 
         { cause: outcome.error },
       );
     }
-    if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan), applied: outcome.applied.length }, null, 2)}\n`);
+    if (json) io.stdout(`${JSON.stringify({ ...planJson(outcome.plan, { commands: deps.commands }), applied: outcome.applied.length }, null, 2)}\n`);
     else if (outcome.applied.length) io.stdout(`Applied ${outcome.applied.length} change(s).\n`);
     return 0;
   });

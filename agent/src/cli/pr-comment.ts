@@ -64,7 +64,7 @@ export async function prCommentCommand(opts: PrCommentOptions, io: Io, deps: PrC
     pr: Number(opts.pr),
   });
   const octokit = createGithubClient({ token: token!, baseUrl, log, ...deps.client });
-  const command = `mirrornet diff --base ${report.base.sha.slice(0, 12)} --head ${report.head.sha.slice(0, 12)}`;
+  const command = `mirrornet diff --base ${report.base.sha.slice(0, 12)} --head ${report.head.sha.slice(0, 12)} --format json`;
   const notice =
     `> [!NOTE]\n> This plan is longer than a GitHub comment allows and was cut here. Run \`${command}\` for all of it` +
     `${summaryFile ? ', or open the job summary of this workflow run' : ''}.\n`;

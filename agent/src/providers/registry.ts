@@ -3,16 +3,19 @@
 // in policies/guardrails.yaml `drift`, how its changes count as deletions, and (for host routes) which
 // route carries the agent's own connection and what to call it. The reconcile engine asks here and never
 // names a provider; the pull request's removal estimate (report/diff/guardrails.ts) counts through the engine.
-import type { Role } from '../desired/types.js';
+// Also what applying a provider's changes restarts or reloads, and the files the providers would write for a
+// desired state (their own renderers, secrets as references): the pull request's plan shows both.
+import type { Desired, Role } from '../desired/types.js';
 import { MirrornetError } from '../errors.js';
 import type { SecretResolver } from '../host/secrets.js';
-import { containerdProvider } from './containerd/index.js';
-import { dockerProvider } from './docker/index.js';
-import { dragonflyProvider } from './dragonfly/index.js';
+import { containerdProvider, DEFAULT_CONFIG_PATH, hostsTomlPath, renderHostsToml } from './containerd/index.js';
+import { DAEMON_JSON, dockerProvider, renderDaemonJson } from './docker/index.js';
+import { dragonflyProvider, renderDfdaemon } from './dragonfly/index.js';
+import { harborYmlPath, harborYmlShown } from './harbor-config/render.js';
 import { lazyProvider } from './lazy.js';
 import { routeCarrying, routesProvider, type ActualRoutes } from './routes/index.js';
-import type { Change, Provider, ProviderId } from './types.js';
-import { wireguardProvider } from './wireguard/index.js';
+import { DEFAULT_COMMANDS, type Change, type HostCommands, type Provider, type ProviderId } from './types.js';
+import { renderWireguardSettings, wireguardProvider, wireguardSettingsPath } from './wireguard/index.js';
 
 // What `mirrornet doctor` reuses of the providers' own detection (all read-only), so it never keeps a second copy.
 export { findConfigPath } from './containerd/index.js';
@@ -66,6 +69,55 @@ const TRAITS: Record<ProviderId, GuardrailTraits> = {
 
 export function guardrailTraits(id: ProviderId): GuardrailTraits {
   return TRAITS[id];
+}
+
+/**
+ * What applying a provider's creates and updates runs on the host besides writing, in words (the hook commands of
+ * HostCommands). containerd reads hosts.toml on every pull and WireGuard is reconfigured in place: no restart.
+ */
+const RESTARTS: Partial<Record<ProviderId, { on: readonly Change['action'][]; if?: (c: Change) => boolean; says: (c: HostCommands) => string }>> = {
+  dragonfly: { on: ['create', 'update'], says: (c) => `restart dfdaemon (\`${c.dragonflyRestart}\`): it does not reload dfdaemon.yaml` },
+  docker: { on: ['create', 'update', 'delete'], says: (c) => `reload Docker with SIGHUP (\`${c.dockerReload}\`): registry-mirrors needs no restart` },
+  'harbor-config': {
+    on: ['create', 'update'],
+    // A change of the file's mode only tightens it: nothing is regenerated (ApplyData.run).
+    if: (c) => (c.data as { run?: boolean } | undefined)?.run !== false,
+    says: (c) => `regenerate and restart Harbor (\`${c.harborApply ?? DEFAULT_COMMANDS.harborApply}\` in its install directory)`,
+  },
+};
+
+/** The restarts and reloads that applying these changes runs, once each, in apply order of the changes. */
+export function restartsOf(changes: readonly Pick<Change, 'provider' | 'action' | 'data'>[], commands: HostCommands): string[] {
+  const out = new Set<string>();
+  for (const c of changes) {
+    const r = RESTARTS[c.provider];
+    if (r?.on.includes(c.action) && (r.if?.({ ...c, id: '', reason: '' }) ?? true)) out.add(r.says(commands));
+  }
+  return [...out];
+}
+
+/** One file the providers would write for a desired state, as text with secret references (never values). */
+export interface RenderedFile {
+  provider: ProviderId;
+  path: string;
+  text: string;
+}
+
+/**
+ * The files (and WireGuard interface settings) the providers would write for `desired`, by their own renderers,
+ * without a host: hosts.toml under containerd's default config_path, daemon.json with only the key mirrornet
+ * owns (a host keeps its other keys), harbor.yml and WireGuard private keys with their secret references. Pure.
+ */
+export function desiredFiles(desired: Desired): RenderedFile[] {
+  const out: RenderedFile[] = [];
+  for (const w of desired.wireguard) out.push({ provider: 'wireguard', path: wireguardSettingsPath(w.name), text: renderWireguardSettings(w) });
+  for (const r of desired.containerd?.registries ?? [])
+    out.push({ provider: 'containerd', path: hostsTomlPath(DEFAULT_CONFIG_PATH, r.host), text: renderHostsToml(r, desired.site) });
+  if (desired.docker) out.push({ provider: 'docker', path: DAEMON_JSON, text: renderDaemonJson(undefined, desired.docker.registryMirrors) });
+  if (desired.dragonfly) out.push({ provider: 'dragonfly', path: desired.dragonfly.path, text: renderDfdaemon(desired) });
+  const instance = desired.harbor?.instance;
+  if (instance) out.push({ provider: 'harbor-config', path: harborYmlPath(instance), text: harborYmlShown(instance, (ref) => ref) });
+  return out;
 }
 
 /** How a host's providers reach the services they manage (from flags or the environment). */

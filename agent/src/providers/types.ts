@@ -33,6 +33,19 @@ export interface Change {
    * destinations): set by providers whose one change removes several routes (a route-table batch).
    */
   deletedRoutes?: string[];
+  /**
+   * The file (or interface settings) this change writes, as text for a person, secrets masked: what is on the
+   * host (`before`, absent for a new file) and what will be (`after`, absent for a removal). Plans and drift
+   * alerts show its unified diff.
+   */
+  file?: FileText;
+}
+
+/** A file the agent writes, shown as text with every secret masked (a reference or a mask, never a value). */
+export interface FileText {
+  path: string;
+  before?: string;
+  after?: string;
 }
 
 export interface HostCommands {

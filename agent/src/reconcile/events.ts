@@ -19,6 +19,8 @@ export interface AgentEvent {
   component?: string;
   /** Changes (ids and actions) behind the event, no secret values. */
   changes?: { provider: string; id: string; action: string; reason: string }[];
+  /** Drift: the unified diff of what was found against what the repository says, secrets masked, bounded (reconcile/file-diff.ts). */
+  diff?: string;
   /** Stable identity for deduplication (same drift or failure => same fingerprint). */
   fingerprint: string;
   /**

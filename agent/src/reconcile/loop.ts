@@ -14,6 +14,7 @@ import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
 import { decide } from './decide.js';
 import { applyRevision, pendingChanges, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
+import { driftDiff } from './file-diff.js';
 import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
@@ -402,7 +403,7 @@ export class Agent {
             'drift-detected',
             revision,
             `${this.opts.site}: ${component} drifted from ${revision.slice(0, 12)}: ${changes.map((c) => `${c.id} (${c.reason})`).join('; ')}.`,
-            { component, changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })) },
+            { component, changes: changes.map(({ provider, id, action, reason }) => ({ provider, id, action, reason })), ...diffOf(changes) },
           );
           state.drift[component] = fp;
         }
@@ -453,4 +454,10 @@ export class Agent {
 
 function summarize(plan: HostPlan): AgentEvent['changes'] {
   return pendingChanges(plan).map(({ provider, id, action, reason }) => ({ provider, id, action, reason }));
+}
+
+/** The bounded, masked diff of drifted files, for the drift alert (none when the changes write no file). */
+function diffOf(changes: Change[]): Pick<AgentEvent, 'diff'> {
+  const diff = driftDiff(changes);
+  return diff ? { diff } : {};
 }

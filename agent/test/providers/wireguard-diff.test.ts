@@ -34,6 +34,24 @@ const AFTER = {
   mssClamp: true,
 };
 
+/** The settings a plan shows for TO_BEIJING on a host (the public key derived from its private key), written out. */
+const SETTINGS = [
+  '[Interface]',
+  '# wg-cn-beijing',
+  `PublicKey = ${OUR_KEY}`,
+  'ListenPort = 51820',
+  'MTU = 1420',
+  'MSSClamp = pmtu',
+  'State = up',
+  '',
+  '[Peer]',
+  `PublicKey = ${PEER_KEY}`,
+  'Endpoint = 203.0.113.20:51820',
+  'AllowedIPs = 10.20.0.0/16, 10.7.0.2/32',
+  'PersistentKeepalive = 25',
+  '',
+].join('\n');
+
 /** The interface exactly as TO_BEIJING wants it (peer allowed IPs sorted, as parseWgDump leaves them). */
 function inSync(): ActualInterface {
   return {
@@ -84,17 +102,33 @@ describe('wireguard provider: diff (no root)', () => {
     ]);
   });
 
-  it('a missing interface is created', () => {
+  it('a missing interface is created, with the settings it gets for the plan to show', () => {
     assert.deepEqual(diff([TO_BEIJING], []), [
-      { provider: 'wireguard', id: 'wg-cn-beijing', action: 'create', reason: 'tunnel to cn-beijing (sg-bj) does not exist', after: AFTER, data: TO_BEIJING },
+      {
+        provider: 'wireguard',
+        id: 'wg-cn-beijing',
+        action: 'create',
+        reason: 'tunnel to cn-beijing (sg-bj) does not exist',
+        after: AFTER,
+        data: TO_BEIJING,
+        file: { path: 'wireguard:wg-cn-beijing', after: SETTINGS },
+      },
     ]);
+  });
+
+  it('an update shows the settings read from the host against the wanted ones, never a private key', () => {
+    const have = inSync();
+    have.mtu = 1500;
+    const [change] = diff([TO_BEIJING], [have], ['wg-cn-beijing']);
+    assert.deepEqual(change!.file, { path: 'wireguard:wg-cn-beijing', before: SETTINGS.replace('MTU = 1420', 'MTU = 1500'), after: SETTINGS });
   });
 
   it('a link of that name that is not a WireGuard interface (no wg dump) is created too', () => {
     const notWireguard: ActualInterface = { name: 'wg-cn-beijing', mtu: 1500, up: true };
-    assert.deepEqual(diff([TO_BEIJING], [notWireguard]), [
-      { provider: 'wireguard', id: 'wg-cn-beijing', action: 'create', reason: 'tunnel to cn-beijing (sg-bj) does not exist', after: AFTER, data: TO_BEIJING },
-    ]);
+    assert.deepEqual(
+      diff([TO_BEIJING], [notWireguard]).map(({ file: _file, ...c }) => c),
+      [{ provider: 'wireguard', id: 'wg-cn-beijing', action: 'create', reason: 'tunnel to cn-beijing (sg-bj) does not exist', after: AFTER, data: TO_BEIJING }],
+    );
   });
 
   it('a wrong listen port is an update that names it', () => {
@@ -195,6 +229,7 @@ describe('wireguard provider: diff (no root)', () => {
         reason: 'the link of wg-ap-jakarta is no longer in the repository',
         before: { interface: 'wg-ap-jakarta' },
         data: { name: 'wg-ap-jakarta' },
+        file: { path: 'wireguard:wg-ap-jakarta', before: SETTINGS.replace('# wg-cn-beijing', '# wg-ap-jakarta') },
       },
     ]);
   });

@@ -464,6 +464,9 @@ describe('agent loop with real git repositories (node role, --root sandbox)', fu
     assert.deepEqual(await t.agent.tick('test'), { kind: 'drift', revision: sha, healed: [], alerted: ['containerd'] });
     assert.deepEqual(kinds(t.events), ['drift-detected:containerd']);
     assert.match(t.events[0]!.message, /hosts\.toml/);
+    const diff = t.events[0]!.diff!.split('\n');
+    assert.deepEqual(diff.slice(0, 2), [`--- ${HARBOR_TOML}`, `+++ ${HARBOR_TOML}`], 'the alert carries the diff of what was found');
+    assert.ok(diff.includes('-[host."http://127.0.0.1:5000"]') && diff.includes('+[host."http://127.0.0.1:4001"]'), t.events[0]!.diff);
     assert.equal(fx.hostText(HARBOR_TOML), edited, 'alert only: the file is left as the human wrote it');
     assert.match(await metricsText(t), /mirrornet_drift\{component="containerd"\} 1/);
     assert.ok(fx.state().drift['containerd'], 'the fingerprint is kept in the state');

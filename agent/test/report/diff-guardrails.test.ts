@@ -21,6 +21,8 @@ function siteDiff(site: string, changes: ItemChange[]): SiteDiff {
     roles: ['gateway', 'node'],
     changes,
     counts: { add: 0, change: 0, remove: 0 },
+    files: [],
+    restarts: [],
     notes: [],
   };
 }

@@ -188,6 +188,7 @@ describe('mirrornet diff', function () {
       'links',
       'notes',
       'sites',
+      'summary',
       'topology',
     ]);
     assert.equal(j.base.sha, base);
@@ -195,7 +196,19 @@ describe('mirrornet diff', function () {
     assert.equal(j.base.rev, base);
     assert.equal(typeof j.base.errors, 'number');
     assert.ok(Array.isArray(j.head.errors));
-    assert.deepEqual(Object.keys(j.sites[0]).sort(), ['area', 'changes', 'counts', 'notes', 'provider', 'role', 'roles', 'site', 'status']);
+    assert.deepEqual(Object.keys(j.sites[0]).sort(), [
+      'area',
+      'changes',
+      'counts',
+      'files',
+      'notes',
+      'provider',
+      'restarts',
+      'role',
+      'roles',
+      'site',
+      'status',
+    ]);
     assert.deepEqual(Object.keys(j.sites[0].changes[0]).sort(), ['action', 'category', 'fields', 'id', 'summary']);
     assert.deepEqual(Object.keys(j.topology).sort(), ['edges', 'nodes']);
     assert.deepEqual(Object.keys(j.addressPlan[0]).sort(), [
@@ -345,6 +358,14 @@ describe('mirrornet diff', function () {
         },
       ]);
       assert.deepEqual(r.guardrailsChanged, []);
+      // ap-singapore's own section names them too; us-virginia's says its agents change nothing.
+      const sections = renderMarkdown(r).split('<details');
+      const sg = sections.find((x) => x.includes('<b>ap-singapore</b>'))!;
+      assert.ok(sg.includes('**Guardrails it trips**\n\n- 🛑 `maxDeletionsPerApply`: ap-singapore: its gateway would delete about 1 resource'), sg);
+      assert.ok(sg.includes('- 🛑 `protectedDestinations`: ap-singapore: its gateway would delete the cloud route to 10.144.0.0/16'), sg);
+      const va = sections.find((x) => x.includes('<b>us-virginia</b>'))!;
+      assert.ok(va.includes('> The agents of us-virginia refuse a revision without their site: they change nothing on its hosts'), va);
+      assert.ok(!va.includes('```diff'), 'no file diffs for a removed site');
       // The same removal under the example fleet's guardrails trips nothing, and the comment has no guardrail section.
       const relaxed = await diffRevisions(r0.fleet, r0.git(['rev-parse', 'HEAD~2']), h);
       assert.deepEqual(relaxed.guardrails, []);
@@ -430,7 +451,7 @@ describe('mirrornet diff', function () {
     }
   });
 
-  it('cuts a large topology down to the cores, the changed sites and their neighbours', () => {
+  it('cuts a topology of more than 20 sites down to the changed sites and their direct neighbours', () => {
     const nodes = [
       { name: 'core-a', area: 'cn', role: 'hub' as const, cidr: '10.120.0.0/16', status: 'unchanged' as const },
       ...Array.from({ length: 100 }, (_, i) => ({

@@ -15,7 +15,7 @@ import type { ApplyOutcome, Change, Provider, ProviderContext } from '../types.j
 import { ContainerdConfig } from './schema.js';
 
 const CONTAINERD_CONFIG = '/etc/containerd/config.toml';
-const DEFAULT_CONFIG_PATH = '/etc/containerd/certs.d';
+export const DEFAULT_CONFIG_PATH = '/etc/containerd/certs.d';
 
 export interface ActualContainerd {
   configPath: string;
@@ -179,7 +179,15 @@ export function diffContainerd(desired: Desired, actual: ActualContainerd, owned
     const have = actual.files.get(path);
     const after = { file: path, server: r.server, mirror: r.mirror };
     if (have === undefined)
-      changes.push({ provider: 'containerd', id: path, action: 'create', reason: `no mirror for ${r.host} yet`, after, data: { path, content } });
+      changes.push({
+        provider: 'containerd',
+        id: path,
+        action: 'create',
+        reason: `no mirror for ${r.host} yet`,
+        after,
+        data: { path, content },
+        file: { path, after: content },
+      });
     else if (!sameToml(have, content))
       changes.push({
         provider: 'containerd',
@@ -188,6 +196,7 @@ export function diffContainerd(desired: Desired, actual: ActualContainerd, owned
         reason: `${path} differs from the repository (edited by hand?)`,
         after,
         data: { path, content },
+        file: { path, before: have, after: content },
       });
     else changes.push({ provider: 'containerd', id: path, action: 'noop', reason: 'in sync', after });
   }
@@ -201,6 +210,7 @@ export function diffContainerd(desired: Desired, actual: ActualContainerd, owned
         reason: 'this registry is no longer mirrored',
         before: { file: path },
         data: { path },
+        file: { path, before: actual.files.get(path) },
       });
   }
   return changes;

@@ -6,7 +6,7 @@ import type { Desired } from '../../desired/types.js';
 import { runHook } from '../../host/exec.js';
 import { DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
 
-const DAEMON_JSON = '/etc/docker/daemon.json';
+export const DAEMON_JSON = '/etc/docker/daemon.json';
 export const OWNED_KEY = 'registry-mirrors';
 
 const RELOAD_PENDING = `${DAEMON_JSON}.mirrornet-pending`;
@@ -66,6 +66,7 @@ export function diffDocker(desired: Desired, actual: ActualDocker, owned: Readon
           reason: 'Docker Hub is no longer mirrored (registry-mirrors becomes [], which a reload applies; a removed key would not be)',
           before: { [OWNED_KEY]: have },
           data: { mirrors: [] },
+          file: { path: DAEMON_JSON, before: actual.text, after: renderDaemonJson(actual.json, []) },
         },
       ];
     }
@@ -96,6 +97,7 @@ export function diffDocker(desired: Desired, actual: ActualDocker, owned: Readon
       ...(have !== undefined ? { before: { [OWNED_KEY]: have } } : {}),
       after,
       data: { mirrors: d.registryMirrors },
+      file: { path: DAEMON_JSON, ...(actual.text !== undefined ? { before: actual.text } : {}), after: renderDaemonJson(actual.json, d.registryMirrors) },
     },
   ];
 }

@@ -27,7 +27,14 @@ export function diffDragonfly(desired: Desired, actual: ActualDragonfly, owned: 
   if (!d) {
     if (owned.has(actual.path) && actual.text !== undefined)
       return [
-        { provider: 'dragonfly', id: actual.path, action: 'delete', reason: 'this host no longer runs a dfdaemon for mirrornet', data: { path: actual.path } },
+        {
+          provider: 'dragonfly',
+          id: actual.path,
+          action: 'delete',
+          reason: 'this host no longer runs a dfdaemon for mirrornet',
+          data: { path: actual.path },
+          file: { path: actual.path, before: actual.text },
+        },
       ];
     return [];
   }
@@ -41,6 +48,7 @@ export function diffDragonfly(desired: Desired, actual: ActualDragonfly, owned: 
         reason: 'dfdaemon.yaml does not exist',
         after,
         data: { path: d.path, content: renderDfdaemon(desired) },
+        file: { path: d.path, after: renderDfdaemon(desired) },
       },
     ];
   if (isDeepStrictEqual(actual.config, d.config)) {
@@ -67,6 +75,7 @@ export function diffDragonfly(desired: Desired, actual: ActualDragonfly, owned: 
       before: actual.config,
       after,
       data: { path: d.path, content: renderDfdaemon(desired) },
+      file: { path: d.path, before: actual.text, after: renderDfdaemon(desired) },
     },
   ];
 }

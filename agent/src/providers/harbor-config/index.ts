@@ -12,7 +12,7 @@ import type { Desired } from '../../desired/types.js';
 import { SecretError } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
 import { DEFAULT_COMMANDS, DEFAULT_HOOK_TIMEOUT_MS, type ApplyOutcome, type Change, type Provider, type ProviderContext } from '../types.js';
-import { HARBOR_YML, harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
+import { HARBOR_YML, harborYmlDisplay, harborYmlModel, harborYmlPath, maskHarborConfig, renderHarborYml } from './render.js';
 
 const HARBOR_YML_MODE = 0o600;
 /** Next to harbor.yml while it is newer than what the commands applied (the dragonfly provider's convention). */
@@ -151,7 +151,16 @@ export function diffHarborConfig(desired: Desired, actual: ActualHarborConfig): 
   const base = { provider: 'harbor-config' as const, id: path };
   const data = (write: boolean, run: boolean): ApplyData => ({ path, installDir: instance.installDir, write, run });
   if (!actual.exists) {
-    return [{ ...base, action: 'create', reason: `harbor.yml for ${instance.name} does not exist`, after: model.config, data: data(true, true) }];
+    return [
+      {
+        ...base,
+        action: 'create',
+        reason: `harbor.yml for ${instance.name} does not exist`,
+        after: model.config,
+        data: data(true, true),
+        file: { path, after: harborYmlDisplay(instance, model.config) },
+      },
+    ];
   }
   const reasons: string[] = [];
   let write = false;
@@ -184,6 +193,12 @@ export function diffHarborConfig(desired: Desired, actual: ActualHarborConfig): 
       before: actual.config,
       after: model.config,
       data: data(write || actual.pending, write || actual.pending),
+      // Both sides as parsed with every secret masked: a secret that differs is named in the reason, never shown.
+      file: {
+        path,
+        before: actual.invalid ? '# (not valid YAML)\n' : harborYmlDisplay(instance, actual.config),
+        after: harborYmlDisplay(instance, model.config),
+      },
     },
   ];
 }

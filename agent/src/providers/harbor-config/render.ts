@@ -188,6 +188,19 @@ function setPath(obj: Record<string, unknown>, path: readonly string[], value: u
   cur[path[path.length - 1]!] = value;
 }
 
+/** harbor.yml as a person may see it: a parsed config (the model's or the host file's, secrets masked) under the file's header. */
+export function harborYmlDisplay(instance: HarborInstance, config: unknown): string {
+  return `${header(instance)}${stringify(config, { lineWidth: 0 })}`;
+}
+
+/** The model's harbor.yml with each secret shown as `show(reference)`, e.g. the reference itself on a pull request. Pure. */
+export function harborYmlShown(instance: HarborInstance, show: (ref: string) => string): string {
+  const { config, secrets } = harborYmlModel(instance);
+  const shown = structuredClone(config);
+  for (const s of secrets) setPath(shown, s.path, show(s.ref));
+  return harborYmlDisplay(instance, shown);
+}
+
 /** harbor.yml as text: the model with every secret resolved. Never log or plan the result. */
 export async function renderHarborYml(instance: HarborInstance, resolve: (ref: string) => Promise<string>): Promise<string> {
   const { config, secrets } = harborYmlModel(instance);

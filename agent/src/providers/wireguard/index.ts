@@ -47,6 +47,66 @@ function describeInterface(w: DesiredWireguard, publicKey?: string): Record<stri
   };
 }
 
+/** Where a plan shows an interface's settings (they are set with `wg set` and `ip link`, not written to a file). */
+export function wireguardSettingsPath(name: string): string {
+  return `wireguard:${name}`;
+}
+
+interface WgSettings {
+  name: string;
+  /** `PrivateKey = env:REF` (a pull request) or `PublicKey = <derived>` (a host plan): never a private key's value. */
+  key: readonly [string, string];
+  listenPort?: number;
+  mtu?: number;
+  mss?: 'pmtu' | number;
+  up?: boolean;
+  peers: readonly { publicKey: string; endpoint?: string; allowedIps: readonly string[]; persistentKeepalive?: number }[];
+}
+
+/** An interface's settings in wg-quick's layout, for a person to compare. Pure. */
+function renderSettings(s: WgSettings): string {
+  const lines = ['[Interface]', `# ${s.name}`, `${s.key[0]} = ${s.key[1]}`];
+  if (s.listenPort !== undefined) lines.push(`ListenPort = ${s.listenPort}`);
+  if (s.mtu !== undefined) lines.push(`MTU = ${s.mtu}`);
+  lines.push(`MSSClamp = ${s.mss ?? 'off'}`);
+  if (s.up !== undefined) lines.push(`State = ${s.up ? 'up' : 'down'}`);
+  for (const p of s.peers) {
+    lines.push('', '[Peer]', `PublicKey = ${p.publicKey}`);
+    if (p.endpoint) lines.push(`Endpoint = ${p.endpoint}`);
+    lines.push(`AllowedIPs = ${[...p.allowedIps].sort().join(', ')}`);
+    if (p.persistentKeepalive) lines.push(`PersistentKeepalive = ${p.persistentKeepalive}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The desired settings of an interface: with its private key's reference (a pull request), or the public key
+ * derived from it on the host (a host plan, compared with what `wg show` reads). Pure.
+ */
+export function renderWireguardSettings(w: DesiredWireguard, publicKey?: string): string {
+  return renderSettings({
+    name: w.name,
+    key: publicKey !== undefined ? ['PublicKey', publicKey] : ['PrivateKey', w.privateKey],
+    listenPort: w.listenPort,
+    mtu: w.mtu,
+    ...(wantedMss(w) !== undefined ? { mss: wantedMss(w)! } : {}),
+    ...(publicKey !== undefined ? { up: true } : {}),
+    peers: [w.peer],
+  });
+}
+
+function actualSettings(have: ActualInterface): string {
+  return renderSettings({
+    name: have.name,
+    key: ['PublicKey', have.wg?.publicKey || '(none)'],
+    ...(have.wg ? { listenPort: have.wg.listenPort } : {}),
+    ...(have.mtu !== undefined ? { mtu: have.mtu } : {}),
+    ...(have.mss !== undefined ? { mss: have.mss } : {}),
+    up: have.up,
+    peers: have.wg?.peers ?? [],
+  });
+}
+
 function diffWireguard(desired: Desired, actual: ActualWireguard, owned: ReadonlySet<string>): Change[] {
   const changes: Change[] = [];
   const wanted = new Set<string>();
@@ -61,7 +121,15 @@ function diffWireguard(desired: Desired, actual: ActualWireguard, owned: Readonl
       continue;
     }
     if (!have || !have.wg) {
-      changes.push({ provider: 'wireguard', id: w.name, action: 'create', reason: `tunnel to ${w.remoteSite} (${w.linkId}) does not exist`, after, data: w });
+      changes.push({
+        provider: 'wireguard',
+        id: w.name,
+        action: 'create',
+        reason: `tunnel to ${w.remoteSite} (${w.linkId}) does not exist`,
+        after,
+        data: w,
+        file: { path: wireguardSettingsPath(w.name), after: renderWireguardSettings(w, pub ?? '(from the private key)') },
+      });
       continue;
     }
     const reasons: string[] = [];
@@ -98,6 +166,7 @@ function diffWireguard(desired: Desired, actual: ActualWireguard, owned: Readonl
         },
         after,
         data: w,
+        file: { path: wireguardSettingsPath(w.name), before: actualSettings(have), after: renderWireguardSettings(w, pub) },
       });
     } else {
       changes.push({ provider: 'wireguard', id: w.name, action: 'noop', reason: 'in sync', after });
@@ -113,6 +182,7 @@ function diffWireguard(desired: Desired, actual: ActualWireguard, owned: Readonl
         reason: `the link of ${name} is no longer in the repository`,
         before: { interface: name },
         data: { name },
+        file: { path: wireguardSettingsPath(name), before: actualSettings(actual.interfaces.get(name)!) },
       });
     }
   }

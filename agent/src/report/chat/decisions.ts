@@ -55,6 +55,7 @@ const StoredEvent = z.object({
   component: z.string().optional(),
   hosts: z.array(z.string()).optional(),
   changes: z.array(z.object({ provider: z.string(), id: z.string(), action: z.string(), reason: z.string() })).optional(),
+  diff: z.string().optional(),
   fingerprint: z.string(),
   at: z.string(),
 });

@@ -35,6 +35,9 @@ export interface Card {
   /** At most MAX_CHANGES lines; `moreChanges` says how many were left out. */
   changes: string[];
   moreChanges: number;
+  diffLabel: string;
+  /** Drift: the masked unified diff of what was found (already bounded by the agent), as a code block's text. */
+  diff?: string;
   /** Fingerprint and time, small print. */
   footer: string;
 }
@@ -211,8 +214,15 @@ export function compose(notice: Notice, lang: Language = 'en'): Card {
     changesLabel: label('Changes', '变更'),
     changes: changes.slice(0, MAX_CHANGES),
     moreChanges: Math.max(0, changes.length - MAX_CHANGES),
+    diffLabel: label('Diff (host against repository)', '差异（主机 对比 仓库）'),
+    ...(event.diff ? { diff: event.diff } : {}),
     footer: `mirrornet · ${event.kind} · fingerprint ${event.fingerprint} · ${notice.sentAt ?? event.at}`,
   };
+}
+
+/** A diff as a fenced block no line of it can close (backticks become a look-alike). */
+export function diffBlock(diff: string): string {
+  return `\`\`\`diff\n${diff.replace(/\n$/, '').replace(/`/g, 'ˋ')}\n\`\`\``;
 }
 
 /** `url` safe inside markdown links (`[text](url)`, Slack's `<url|text>`): the characters that would end one are percent-encoded. */

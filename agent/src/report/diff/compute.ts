@@ -5,6 +5,7 @@
 import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
+import { desiredFileDiffs, restartsFor } from '../../reconcile/file-diff.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { compatibilityChange } from './compatibility.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
@@ -253,6 +254,8 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
     const entry = (h ?? b)!;
     const counts = { add: 0, change: 0, remove: 0 };
     for (const c of changes) counts[c.action]++;
+    // A removed site's agents refuse a revision without their site: they write and delete nothing on its hosts.
+    const files = h ? desiredFileDiffs(bd, hd) : [];
     const siteDiff: SiteDiff = {
       site: name,
       role: entry.role,
@@ -262,8 +265,12 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       roles: rolesOf(entry),
       changes,
       counts,
+      files: files.map(({ path, provider, action, diff }) => ({ path, provider, action, diff })),
+      restarts: restartsFor(files),
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
-      notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
+      notes: h
+        ? (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n))
+        : [`The agents of ${name} refuse a revision without their site: they change nothing on its hosts, which keep their files until taken down by hand.`],
     };
     sites.push(siteDiff);
     compared.push({ diff: siteDiff, ...(bd ? { before: bd } : {}), ...(hd ? { after: hd } : {}) });
@@ -306,7 +313,14 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   }
 
   const guarded = guardrailTrips(base, head, compared);
+  const summary = { sites: sites.length, add: 0, change: 0, destroy: 0 };
+  for (const s of sites) {
+    summary.add += s.counts.add;
+    summary.change += s.counts.change;
+    summary.destroy += s.counts.remove;
+  }
   return {
+    summary,
     sites,
     links,
     topology,
@@ -342,6 +356,7 @@ export function buildDiffReport(base: { rev: string; evaluation: Evaluation }, h
       head: info(head),
       compared: false,
       changed: false,
+      summary: { sites: 0, add: 0, change: 0, destroy: 0 },
       sites: [],
       links: [],
       topology: { nodes: [], edges: [] },

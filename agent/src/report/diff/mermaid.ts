@@ -1,11 +1,11 @@
 // The topology as a Mermaid flowchart (GitHub renders ```mermaid blocks): one subgraph per area, cores as
 // hexagons, regions as boxes, links labelled by type; added, changed and removed sites styled by classDef,
-// added, changed and removed links by linkStyle (Mermaid styles edges by index). Large fleets are cut down
-// to the cores, the changed sites and their neighbours, so the diagram stays readable and under GitHub's
-// size limit.
+// added, changed and removed links by linkStyle (Mermaid styles edges by index). A fleet of more than 20 sites
+// is cut down to the changed sites and their direct neighbours (the ends of their links, and of changed
+// links), so the diagram stays readable and under GitHub's size limit.
 import type { Topology, TopologyEdge, TopologyNode } from './model.js';
 
-const MAX_DIAGRAM_NODES = 60;
+const MAX_DIAGRAM_NODES = 20;
 
 const STYLE = {
   added: { node: 'fill:#dafbe1,stroke:#1a7f37,stroke-width:3px,color:#0d1117', link: 'stroke:#1a7f37,stroke-width:3px' },
@@ -33,14 +33,10 @@ export function mermaidTopology(topology: Topology, opts: { maxNodes?: number } 
   let edges = topology.edges;
   let hidden = 0;
   if (nodes.length > max) {
-    const keep = new Set<string>();
-    for (const n of nodes) if (n.role === 'hub' || n.status !== 'unchanged') keep.add(n.name);
+    const changed = new Set(nodes.filter((n) => n.status !== 'unchanged').map((n) => n.name));
+    const keep = new Set(changed);
     for (const e of edges) {
-      if (
-        e.status !== 'unchanged' ||
-        (keep.has(e.a) && nodes.find((n) => n.name === e.a)?.status !== 'unchanged') ||
-        (keep.has(e.b) && nodes.find((n) => n.name === e.b)?.status !== 'unchanged')
-      ) {
+      if (e.status !== 'unchanged' || changed.has(e.a) || changed.has(e.b)) {
         keep.add(e.a);
         keep.add(e.b);
       }

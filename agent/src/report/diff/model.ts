@@ -68,6 +68,15 @@ export interface ItemChange {
   fields: FieldChange[];
 }
 
+/** A file (or WireGuard interface's settings) the site's agents will write differently, rendered by its provider. */
+interface FileDiff {
+  path: string;
+  provider: string;
+  action: ChangeAction;
+  /** Unified diff of the base's and the head's rendering; secrets appear only as their references. */
+  diff: string;
+}
+
 export interface SiteDiff {
   site: string;
   role: 'hub' | 'region';
@@ -78,6 +87,10 @@ export interface SiteDiff {
   roles: Role[];
   changes: ItemChange[];
   counts: { add: number; change: number; remove: number };
+  /** The files its agents will write, as unified diffs (containerd's under the default config_path). */
+  files: FileDiff[];
+  /** The restarts and reloads applying it runs on its hosts (with the default hook commands). */
+  restarts: string[];
   /** The head's notes on what the agent cannot do for this site, new with this revision. */
   notes: string[];
 }
@@ -156,7 +169,16 @@ export interface GuardrailTrip {
   message: string;
 }
 
+/** Terraform-like totals over every changed site's items (a route, a tunnel, a cloud route, a mirror, a config key, a Harbor object). */
+interface PlanSummary {
+  sites: number;
+  add: number;
+  change: number;
+  destroy: number;
+}
+
 export interface FleetDiff {
+  summary: PlanSummary;
   sites: SiteDiff[];
   links: LinkDiff[];
   topology: Topology;

@@ -1,6 +1,8 @@
-// A diff report as markdown (a pull request comment: findings, summary, Mermaid topology, per-site tables
-// in <details>, the address plan), as plain text for a terminal, or as JSON. Every value that comes from the
-// repository is escaped: a pull request cannot inject markup into the comment.
+// A diff report as markdown (a pull request comment: findings, the fleet-wide summary line, Mermaid topology,
+// per site in <details> its item tables, the unified diff of every file its agents write, the restarts and the
+// guardrails it trips; the address plan), as plain text for a terminal, or as JSON. Every value that comes from
+// the repository is escaped: a pull request cannot inject markup into the comment. The markdown keeps under a
+// GitHub comment's size by leaving out file diffs (largest first) with a note pointing to the JSON.
 import type { Finding } from '../../model/finding.js';
 import { mermaidTopology } from './mermaid.js';
 import {
@@ -11,6 +13,7 @@ import {
   type DiffReport,
   type FieldChange,
   type ItemChange,
+  type GuardrailTrip,
   type LinkDiff,
   type SiteDiff,
 } from './model.js';
@@ -22,7 +25,12 @@ export interface RenderOptions {
   maxFields?: number;
   /** The command that reproduces this report (shown at the bottom). */
   command?: string;
+  /** Characters the markdown may take (default 60,000, under GitHub's 65,536 per comment): file diffs are left out beyond. */
+  maxLength?: number;
 }
+
+/** Under GitHub's 65,536 characters per comment, with room for the marker and a truncation notice. */
+const MARKDOWN_BUDGET = 60_000;
 
 const ICON = { add: '➕', change: '✏️', remove: '➖' } as const;
 const STATUS_WORD = { added: 'new', changed: 'changed', removed: 'removed' } as const;
@@ -41,6 +49,14 @@ export function md(text: string): string {
     .replace(/\|/g, '\\|')
     .replace(/\r?\n/g, ' ')
     .replace(/[\u0000-\u001f\u007f]/g, (ch) => `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}`); // eslint-disable-line no-control-regex
+}
+
+/** Text whose `quoted` parts are code spans (a command in a sentence), the rest escaped. */
+function mdCode(text: string): string {
+  return text
+    .split('`')
+    .map((part, i) => (i % 2 ? code(part) : md(part)))
+    .join('');
 }
 
 /** An inline code span that survives any content, inside a table cell too. */
@@ -110,7 +126,35 @@ function siteHeadline(s: SiteDiff): string {
   return `${parts.join(', ') || 'no item changes'}`;
 }
 
-function siteSection(s: SiteDiff, open: boolean, maxFields: number): string[] {
+/** A fenced block that no backtick run inside `text` can close. */
+function fenced(lang: string, text: string): string[] {
+  const longest = Math.max(2, ...[...text.matchAll(/`+/g)].map((m) => m[0].length));
+  const fence = '`'.repeat(longest + 1);
+  return [`${fence}${lang}`, text.replace(/\n$/, ''), fence];
+}
+
+const FILE_WORD = { add: 'new', change: 'changed', remove: 'removed' } as const;
+
+/** The site's files as unified diffs (or, when `diffs` is false, their paths and a pointer to the JSON). */
+function fileSection(s: SiteDiff, diffs: boolean): string[] {
+  if (!s.files.length) return [];
+  const out = ['**Files its agents write** (unified diffs; secrets appear as their references)', ''];
+  for (const f of s.files) {
+    out.push(`${code(f.path)} — ${FILE_WORD[f.action]}`, '');
+    if (diffs) out.push(...fenced('diff', f.diff), '');
+  }
+  const where: string[] = [];
+  if (s.files.some((f) => f.provider === 'containerd'))
+    where.push('hosts.toml is shown under containerd’s default config_path; a host writes it under its own');
+  if (s.files.some((f) => f.provider === 'docker')) where.push('daemon.json shows only the key mirrornet owns; a host keeps its other keys');
+  if (where.length) out.push(`<sub>${md(`${where.join('. ')}.`)}</sub>`, '');
+  if (!diffs) out.push(`> The diffs of these files are left out to keep this comment under GitHub's size limit: run ${code(JSON_COMMAND)} for them.`, '');
+  return out;
+}
+
+const JSON_COMMAND = 'mirrornet diff --format json';
+
+function siteSection(s: SiteDiff, open: boolean, maxFields: number, trips: GuardrailTrip[] = [], diffs = true): string[] {
   const out = [
     `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${STATUS_WORD[s.status]} ${s.role === 'hub' ? 'core' : 'region'} ` +
       `(${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}): ${siteHeadline(s)}</summary>`,
@@ -122,9 +166,22 @@ function siteSection(s: SiteDiff, open: boolean, maxFields: number): string[] {
     if (!changes.length) continue;
     out.push(`**${CATEGORY_TITLES[category]}**`, '', ...itemRows(changes, maxFields), '');
   }
+  out.push(...fileSection(s, diffs));
+  if (s.restarts.length) out.push('**Restarts and reloads**', '', ...s.restarts.map((r) => `- ${mdCode(r)}`), '');
+  if (trips.length) out.push('**Guardrails it trips**', '', ...trips.map((t) => `- 🛑 ${code(t.guardrail)}: ${md(t.message)}`), '');
   out.push('</details>', '');
   return out;
 }
+
+/** "N sites change: A to add, C to change, D to destroy." */
+function summaryLine(report: Pick<DiffReport, 'summary'>): string {
+  const x = report.summary;
+  return `${plural(x.sites, 'site')} change${x.sites === 1 ? 's' : ''}: ${x.add} to add, ${x.change} to change, ${x.destroy} to destroy.`;
+}
+
+const SUMMARY_COUNTS =
+  'Counted over the items of each changed site’s desired state: a route, a tunnel, a cloud route, a registry mirror, one key of ' +
+  'dfdaemon.yaml or harbor.yml, Docker’s registry-mirrors, a Harbor project, robot, endpoint or replication rule; a link counts at both of its sites.';
 
 function linkRows(links: LinkDiff[]): string[] {
   const out = ['| | Link | Type | What |', '|---|---|---|---|'];
@@ -186,12 +243,12 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
   out.push(...guardrailSection(report));
   for (const note of report.notes) out.push(`> ${md(note)}`, '');
 
-  out.push('### What changes', '');
+  out.push('### What changes', '', `**${summaryLine(report)}**`, '', `<sub>${md(SUMMARY_COUNTS)}</sub>`, '');
   if (!report.changed) {
     out.push('No site’s desired state, link or address block changes.', '');
   } else {
     if (report.sites.length) {
-      out.push(`${plural(report.sites.length, 'site')} change:`, '', '| Site | | Role | Area | Added | Changed | Removed |', '|---|---|---|---|---|---|---|');
+      out.push('| Site | | Role | Area | Added | Changed | Removed |', '|---|---|---|---|---|---|---|');
       for (const s of report.sites)
         out.push(
           `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} ` +
@@ -204,24 +261,46 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
 
   if (report.topology.nodes.length) {
     const { text, hidden } = mermaidTopology(report.topology);
-    out.push('### Topology', '', '```mermaid', text, '```', '');
+    out.push('### Topology', '');
+    if (hidden < report.topology.nodes.length) out.push('```mermaid', text, '```', '');
     const legend = 'Thick: new or changed; dashed: removed; green new, yellow changed, red removed.';
-    out.push(hidden ? `${legend} ${plural(hidden, 'unchanged region')} not shown.` : legend, '');
+    const limited =
+      `The fleet has ${report.topology.nodes.length} sites: only the changed sites and their direct neighbours are drawn ` +
+      `(${plural(hidden, 'unchanged site')} not shown).`;
+    out.push(hidden ? `${legend} ${limited}` : legend, '');
   }
 
-  if (report.sites.length) {
-    out.push('### Sites', '');
-    const open = report.sites.length <= 3;
-    for (const s of report.sites) out.push(...siteSection(s, open, maxFields));
-  }
-
+  const head = out.splice(0);
   if (report.addressPlan.length) {
     out.push('### Address plan', '');
     if (report.addressPlanChanged) out.push('> The address plan policy itself changes in this revision.', '');
     for (const a of report.addressPlan) out.push(...addressTable(a));
   }
   out.push(...footer(opts));
-  return `${out.join('\n')}\n`;
+  const tail = out.splice(0);
+  const sections = siteSections(report, maxFields, opts.maxLength ?? MARKDOWN_BUDGET, [...head, ...tail].join('\n').length);
+  return `${[...head, ...sections, ...tail].join('\n')}\n`;
+}
+
+/**
+ * The sites' sections, with their file diffs while they fit in `budget` characters (with the rest of the
+ * comment, `used`): the largest diffs are left out first, each with a note pointing to the JSON.
+ */
+function siteSections(report: DiffReport, maxFields: number, budget: number, used: number): string[] {
+  if (!report.sites.length) return [];
+  const open = report.sites.length <= 3;
+  const trips = (s: SiteDiff) => report.guardrails.filter((t) => t.site === s.site);
+  const full = report.sites.map((s) => siteSection(s, open, maxFields, trips(s), true).join('\n'));
+  const short = report.sites.map((s) => siteSection(s, open, maxFields, trips(s), false).join('\n'));
+  const chosen = [...full];
+  let total = used + chosen.reduce((n, t) => n + t.length + 1, 0);
+  const bySize = chosen.map((t, i) => [t.length - short[i]!.length, i] as const).sort((a, b) => b[0] - a[0]);
+  for (const [saved, i] of bySize) {
+    if (total <= budget) break;
+    chosen[i] = short[i]!;
+    total -= saved;
+  }
+  return ['### Sites', '', ...chosen];
 }
 
 const GUARDRAILS_LATER = 'they take effect one revision after this change is applied, and this change is judged by the old ones';
@@ -274,7 +353,7 @@ export function renderText(report: DiffReport): string {
   for (const n of report.notes) out.push(`note: ${plain(n)}`);
   for (const t of report.guardrails) out.push(`guardrail ${t.guardrail}: ${plain(t.message)}`);
   if (report.guardrailsChanged.length) out.push(`note: the guardrails change (${plain(report.guardrailsChanged.join('; '))}): ${GUARDRAILS_LATER}.`);
-  out.push('');
+  out.push('', summaryLine(report));
   if (!report.changed) {
     out.push('No changes.');
     return `${out.join('\n')}\n`;
@@ -296,6 +375,14 @@ export function renderText(report: DiffReport): string {
         } else out.push(`      ${TEXT_ICON[c.action]} ${plain(c.id)}: ${plain(c.summary)}`);
       }
     }
+    for (const f of s.files)
+      out.push(
+        ...f.diff
+          .replace(/\n$/, '')
+          .split('\n')
+          .map((l) => `    ${plain(l)}`),
+      );
+    for (const r of s.restarts) out.push(`    will ${plain(r)}`);
   }
   if (report.links.length) {
     out.push('', 'Links:');

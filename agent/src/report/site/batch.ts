@@ -133,6 +133,8 @@ export class SiteEventBatcher {
     return agentEvent(g.kind, this.site, g.revision, truncateChars(sentence(g, hosts, Math.max(siteHosts, hosts.length), first.message), MAX_MESSAGE), {
       ...(g.component !== undefined ? { component: g.component } : {}),
       ...(changes ? { changes } : {}),
+      // The first host's diff: the hosts of a site drift alike, and a chat message holds one.
+      ...(first.diff && g.kind === 'drift-detected' ? { diff: first.diff } : {}),
       hosts: hosts.slice(0, MAX_HOSTS),
       // Drift is one open thing per site and component (reminders, one resolution); a failure or refusal is
       // also about its revision, so a new revision's failure is never taken for the last one's.

@@ -20,6 +20,7 @@ export const ReportedEvent = z.object({
     .array(z.object({ provider: z.string().max(64), id: z.string().max(512), action: z.string().max(32), reason: z.string().max(1024) }))
     .max(50)
     .optional(),
+  diff: z.string().max(4096).optional(),
   fingerprint: z.string().max(128),
   origin: z.enum(['revision', 'drift']).optional(),
   hosts: z.array(name).max(1000).optional(),

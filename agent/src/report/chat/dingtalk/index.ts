@@ -12,7 +12,7 @@
 // (https://open.dingtalk.com/document/orgapp/custom-robots-send-group-messages, markdown: "at").
 // Links are markdown `[text](url)`.
 import { createHmac } from 'node:crypto';
-import { compose, linkUrl, type Card } from '../message.js';
+import { compose, diffBlock, linkUrl, type Card } from '../message.js';
 import { DingTalkResponse, parseBody } from '../schema.js';
 import { truncateUtf8 } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
@@ -50,6 +50,7 @@ function renderCard(card: Card, m: Mentions | undefined): DingTalkBody {
   if (card.changes.length) {
     parts.push(`**${card.changesLabel}**`, [...card.changes.map((c) => `- ${c}`), ...(card.moreChanges ? [`- … +${card.moreChanges}`] : [])].join('\n'));
   }
+  if (card.diff) parts.push(`**${card.diffLabel}**`, diffBlock(card.diff));
   if (card.links.length) parts.push(card.links.map((l) => `[${l.label}](${linkUrl(l.url)})`).join(' · '));
   parts.push(`> ${card.footer}`);
   const at = {

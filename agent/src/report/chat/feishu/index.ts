@@ -10,7 +10,7 @@
 // custom bot mentions by open_id only (https://open.feishu.cn/document/ukTMukTMukTM/uADOwUjLwgDM14CM4ATN,
 // "Markdown": @指定人 / @所有人). Links are lark_md `[text](url)`.
 import { createHmac } from 'node:crypto';
-import { compose, linkUrl, type Card, type Tone } from '../message.js';
+import { compose, diffBlock, linkUrl, type Card, type Tone } from '../message.js';
 import { FeishuResponse, parseBody } from '../schema.js';
 import { truncateUtf8, utf8Bytes } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
@@ -73,6 +73,7 @@ function renderCard(card: Card, mentions: Mentions | undefined): FeishuBody {
     if (card.moreChanges) lines.push(`- … +${card.moreChanges}`);
     elements.push({ tag: 'hr' }, { tag: 'div', text: md(`**${escape(card.changesLabel)}**\n${lines.join('\n')}`) });
   }
+  if (card.diff) elements.push({ tag: 'div', text: md(`**${escape(card.diffLabel)}**\n${diffBlock(card.diff)}`) });
   if (card.links.length) elements.push({ tag: 'div', text: md(card.links.map((l) => `[${escape(l.label)}](${linkUrl(l.url)})`).join(' · ')) });
   elements.push({ tag: 'note', elements: [{ tag: 'plain_text', content: card.footer }] });
   return {
@@ -86,6 +87,10 @@ export function render(notice: Notice): FeishuBody {
   const card = compose(notice, notice.language ?? 'both');
   let body = renderCard(card, notice.mentions);
   // Room for the signature fields (~80 bytes).
+  if (utf8Bytes(JSON.stringify(body)) > MAX_BODY_BYTES - 200 && card.diff) {
+    delete card.diff;
+    body = renderCard(card, notice.mentions);
+  }
   while (utf8Bytes(JSON.stringify(body)) > MAX_BODY_BYTES - 200 && card.changes.length) {
     card.changes.pop();
     card.moreChanges++;

@@ -7,7 +7,7 @@
 // notification shows): a member `<@U0123ABC>`, a user group `<!subteam^S0123ABC>`, everyone `<!channel>`
 // (https://api.slack.com/reference/surfaces/formatting#mentioning-users, #mentioning-groups,
 // #special-mentions). Links are `<url|text>`.
-import { compose, linkUrl, type Card } from '../message.js';
+import { compose, diffBlock, linkUrl, type Card } from '../message.js';
 import { truncateChars } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
 
@@ -52,6 +52,7 @@ function renderCard(card: Card, mentions: Mentions | undefined): SlackBody {
     if (card.moreChanges) lines.push(`… and ${card.moreChanges} more`);
     blocks.push({ type: 'section', text: mrkdwn(`*${escape(card.changesLabel)}*\n${lines.join('\n')}`) });
   }
+  if (card.diff) blocks.push({ type: 'section', text: mrkdwn(`*${escape(card.diffLabel)}*\n${escape(diffBlock(card.diff))}`) });
   if (card.links.length) blocks.push({ type: 'section', text: mrkdwn(card.links.map((l) => `<${linkUrl(l.url)}|${escape(l.label)}>`).join(' · ')) });
   blocks.push({ type: 'context', elements: [mrkdwn(escape(card.footer))] });
   return { text: truncateChars(`${mention ? `${mention} ` : ''}${escape(`${card.title}: ${card.headline}`)}`, LIMITS.text), blocks };

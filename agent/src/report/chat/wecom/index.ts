@@ -8,7 +8,7 @@
 // belong to the text message type only, so markdown can mention neither by mobile nor everyone (the
 // validator says so) (https://developer.work.weixin.qq.com/document/path/91770, 文本类型 / markdown类型).
 // Links are markdown `[text](url)`.
-import { compose, linkUrl, type Card, type Tone } from '../message.js';
+import { compose, diffBlock, linkUrl, type Card, type Tone } from '../message.js';
 import { parseBody, WeComResponse } from '../schema.js';
 import { truncateUtf8, utf8Bytes } from '../text.js';
 import { httpOutcome, oneLine, type HttpRequest, type Mentions, type Notice, type Notifier, type Outcome, type Target } from '../types.js';
@@ -39,18 +39,24 @@ function content(card: Card, m: Mentions | undefined): string {
     lines.push(`**${card.changesLabel}**`, ...card.changes.map((c) => `- ${c}`));
     if (card.moreChanges) lines.push(`- … +${card.moreChanges}`);
   }
+  if (card.diff) lines.push(`**${card.diffLabel}**`, diffBlock(card.diff));
   if (card.links.length) lines.push(card.links.map((l) => `[${l.label}](${linkUrl(l.url)})`).join(' · '));
   lines.push(`<font color="comment">${card.footer}</font>`);
   return lines.join('\n');
 }
 
 /**
- * The markdown body (pure), at most 4096 bytes: changes are left out first (the facts and what to do
+ * The markdown body (pure), at most 4096 bytes: a drift's diff is left out first, then changes (the facts and what to do
  * come before them), then the text is cut on a character boundary with a marker.
  */
 function renderCard(card: Card, m: Mentions | undefined): WeComBody {
   let c = content(card, m);
   const trimmed = { ...card, changes: [...card.changes] };
+  // The diff goes first (the facts, what to do and the changes matter more in 4096 bytes).
+  if (utf8Bytes(c) > MAX_CONTENT_BYTES && trimmed.diff) {
+    delete trimmed.diff;
+    c = content(trimmed, m);
+  }
   while (utf8Bytes(c) > MAX_CONTENT_BYTES && trimmed.changes.length > 0) {
     trimmed.changes.pop();
     trimmed.moreChanges++;
