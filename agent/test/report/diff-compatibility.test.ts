@@ -2,6 +2,7 @@
 // the PR comment warns from; a head that needs a newer mirrornet than the one comparing stops with exit 4.
 import assert from 'node:assert/strict';
 import { diffRevisions } from '../../src/cli/diff.js';
+import { renderMarkdown, renderText } from '../../src/report/diff/index.js';
 import { cli, createFleetRepo, type FleetRepo } from './fixture.js';
 
 describe('mirrornet diff: the agent a change needs', function () {
@@ -26,6 +27,12 @@ describe('mirrornet diff: the agent a change needs', function () {
       schemaRaised: false,
     });
     assert.equal((await diffRevisions(repo.fleet, head, head)).compatibility, undefined);
+    const warning =
+      'This change sets `minAgentVersion` from 0.1.0 to 0.2.0 in `policies/agent.yaml`. It needs mirrornet ≥ 0.2.0: every agent still older ' +
+      'refuses it (status `agent-too-old`, `agent --once` exit code 4) and keeps the revision it applied. This assumes the fleet runs at least ' +
+      "the base's minimum (0.1.0); merge it only once every agent runs the new version (upgrade them wave by wave first).";
+    assert.ok(renderMarkdown(report, { command: 'mirrornet diff' }).includes(`> [!WARNING]\n> **Needs a newer agent.** ${warning}\n`));
+    assert.ok(renderText(report).includes(`warning: needs a newer agent: ${warning.replace(/`/g, '')}\n`));
   });
 
   it('a head that needs a newer mirrornet than the one comparing or publishing: exit 4 and the sentence, not a diff or a bundle', async () => {

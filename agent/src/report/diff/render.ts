@@ -4,6 +4,7 @@
 // the repository is escaped: a pull request cannot inject markup into the comment. The markdown keeps under a
 // GitHub comment's size by leaving out file diffs (largest first) with a note pointing to the JSON.
 import type { Finding } from '../../model/finding.js';
+import { compatibilityLines } from './compatibility.js';
 import { mermaidTopology } from './mermaid.js';
 import {
   CATEGORIES,
@@ -241,6 +242,7 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
     return `${out.join('\n')}\n`;
   }
   out.push(...guardrailSection(report));
+  out.push(...compatibilityLines(report.compatibility, 'markdown'));
   for (const note of report.notes) out.push(`> ${md(note)}`, '');
 
   out.push('### What changes', '', `**${summaryLine(report)}**`, '', `<sub>${md(SUMMARY_COUNTS)}</sub>`, '');
@@ -353,6 +355,7 @@ export function renderText(report: DiffReport): string {
   for (const n of report.notes) out.push(`note: ${plain(n)}`);
   for (const t of report.guardrails) out.push(`guardrail ${t.guardrail}: ${plain(t.message)}`);
   if (report.guardrailsChanged.length) out.push(`note: the guardrails change (${plain(report.guardrailsChanged.join('; '))}): ${GUARDRAILS_LATER}.`);
+  out.push(...compatibilityLines(report.compatibility, 'text'));
   out.push('', summaryLine(report));
   if (!report.changed) {
     out.push('No changes.');
