@@ -3,7 +3,7 @@
 // published OpenAPI document (the @octokit/openapi package, ~385 MB installed) trimmed to the operations the
 // emulator serves and the components they reference, so no host and no test installs the whole package.
 // Run after adding an operation to the emulator (npm run build first):
-//   npx -y @octokit/openapi@VERSION ... or: npm pack @octokit/openapi && tar xzf octokit-openapi-*.tgz
+//   npm pack @octokit/openapi@VERSION && tar xzf octokit-openapi-VERSION.tgz   (a package/ directory)
 //   node agent/scripts/trim-github-openapi.js package/generated/api.github.com.json
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
