@@ -6,8 +6,8 @@ import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os';
 /** The default --listen: this host's one private address (else 127.0.0.1), port 9464. */
 export const DEFAULT_LISTEN = 'auto:9464';
 
-/** Interfaces whose addresses are not the host's own network: containers, bridges, tunnels. */
-const VIRTUAL_INTERFACE = /^(lo|docker|br-|veth|virbr|cni|flannel|cali|vxlan|kube|wg|tun|tap)/;
+/** Interfaces whose addresses are not the host's own network: containers, bridges, tunnels, the agent's own WireGuard links (mn + 8 hex). */
+const VIRTUAL_INTERFACE = /^(lo|docker|br-|veth|virbr|cni|flannel|cali|vxlan|kube|wg|tun|tap)|^mn[0-9a-f]{8}$/;
 
 /** RFC 1918: 10/8, 172.16/12, 192.168/16. */
 function isPrivateIpv4(address: string): boolean {

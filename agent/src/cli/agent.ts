@@ -212,6 +212,10 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const stateDir = stateDirOf(opts);
   const store = new StateStore(stateDir);
   const secrets = hostSecrets({ root: opts.root });
+  // A guessable webhook secret stops the agent before it does anything (--once serves no webhook).
+  const webhookSecret = opts.webhookSecret && !opts.once ? await secrets.resolve(opts.webhookSecret) : undefined;
+  const weak = webhookSecret !== undefined ? webhookSecretProblem(webhookSecret, opts.webhookSecret!) : undefined;
+  if (weak) throw new UserError(weak);
   const interval = intervalMs(opts.interval);
   const metrics = createMetrics({ site: opts.region, roles, version: AGENT_VERSION, intervalMs: interval });
   // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
@@ -283,9 +287,6 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }
 
-  const webhookSecret = opts.webhookSecret ? await secrets.resolve(opts.webhookSecret) : undefined;
-  const weak = webhookSecret !== undefined ? webhookSecretProblem(webhookSecret, opts.webhookSecret!) : undefined;
-  if (weak) throw new UserError(weak);
   if (endpoint.note) log.warn(endpoint.note);
   const hookToken = opts.registryHookToken ? await secrets.resolve(opts.registryHookToken) : undefined;
   // A stall is visible (/healthz 503, the stall gauge, the log, chat): no reconcile completed within two
