@@ -17,8 +17,8 @@ const DEPLOY = join(AGENT, 'deploy');
 const VERSION = JSON.parse(readFileSync(join(AGENT, 'package.json'), 'utf8')).version;
 
 /** The Debian packages a host needs: Node, and the tools the gateway role runs (WireGuard, routes, MSS clamping). */
-export const DEB_DEPENDS = 'nodejs (>= 20.19), git, wireguard-tools, iproute2, iptables';
-export const DEB_RECOMMENDS = 'wireguard-go, openssh-client';
+const DEB_DEPENDS = 'nodejs (>= 20.19), git, wireguard-tools, iproute2, iptables';
+const DEB_RECOMMENDS = 'wireguard-go, openssh-client';
 
 /**
  * Modules product code loads lazily through `const require = createRequire(import.meta.url)` (ip-num, pino-pretty,

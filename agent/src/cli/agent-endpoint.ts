@@ -16,7 +16,7 @@ function isPrivateIpv4(address: string): boolean {
 }
 
 /** The host's private IPv4 addresses on its own (not virtual) interfaces, in interface order. */
-export function privateAddresses(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
+function privateAddresses(interfaces: NodeJS.Dict<NetworkInterfaceInfo[]> = networkInterfaces()): string[] {
   const found: string[] = [];
   for (const [name, infos] of Object.entries(interfaces)) {
     if (VIRTUAL_INTERFACE.test(name)) continue;
@@ -39,7 +39,7 @@ export function resolveListen(text: string, interfaces?: NodeJS.Dict<NetworkInte
 }
 
 /** The shortest webhook secret accepted: 32 characters (`openssl rand -hex 32` makes 64). */
-export const MIN_WEBHOOK_SECRET = 32;
+const MIN_WEBHOOK_SECRET = 32;
 
 const PLACEHOLDER = /change.?me|replace|placeholder|example|your.?secret|^(secret|password|webhook.?secret|todo|test|x+|0+)$/i;
 
