@@ -190,6 +190,10 @@ function main(): number {
 
 process.exitCode = main();
 
+// What a host installs (agent/bench/install-size.ts): npm ci --omit=dev, the single-file release.
+const { runInstallSizeBench } = await import('./install-size.js');
+await runInstallSizeBench();
+
 // API calls of a no-op reconcile against the cloud emulators (agent/bench/cloud.ts).
 const { runCloudBench } = await import('./cloud.js');
 await runCloudBench();

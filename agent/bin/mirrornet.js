@@ -9,7 +9,9 @@ import { fileURLToPath } from 'node:url';
 const main = new URL('../dist/src/cli/main.js', import.meta.url);
 const testbed = new URL('../dist/src/testbed/commands.js', import.meta.url);
 if (!existsSync(fileURLToPath(main))) {
-  process.stderr.write('mirrornet is not built yet: run `npm install` (or `npm run build`) in the repository first.\n');
+  process.stderr.write(
+    'mirrornet is not built yet: run `npm install` (or `npm run build`) in the repository first; a host installs the release instead (npm run release).\n',
+  );
   process.exit(2);
 }
 // `mirrornet ... | head` closes the pipe early: stop quietly instead of crashing on EPIPE.

@@ -2,8 +2,12 @@
 // field that could hold a secret redacted, and every credential masked by the one redaction layer
 // (redact.ts: URLs with user info, resolved secrets, credential environment variables). Components take
 // child loggers: log.child({ component }).
+import { createRequire } from 'node:module';
 import { pino, type Logger, type DestinationStream, type LoggerOptions } from 'pino';
 import { redactDeep, redactText } from './redact.js';
+
+// Loads pino-pretty only for people (agent/scripts/release.js bundles what such a require names).
+const require = createRequire(import.meta.url);
 
 const REDACT_PATHS = [
   'secret',
@@ -47,8 +51,11 @@ export function createLogger(opts: { level?: string; pretty?: boolean; destinati
   if (opts.destination) return redactingChildren(pino(base, opts.destination));
   const pretty =
     opts.pretty ?? (process.env['MIRRORNET_LOG_FORMAT'] === 'pretty' || (process.env['MIRRORNET_LOG_FORMAT'] !== 'json' && Boolean(process.stderr.isTTY)));
-  if (pretty)
-    return redactingChildren(pino({ ...base, transport: { target: 'pino-pretty', options: { destination: 2, colorize: Boolean(process.stderr.isTTY) } } }));
+  // pino-pretty as a stream in this thread (not a worker transport, which a single-file release cannot load by name).
+  if (pretty) {
+    const prettyStream = require('pino-pretty') as (o: { destination: number; colorize: boolean; sync: boolean }) => DestinationStream;
+    return redactingChildren(pino(base, prettyStream({ destination: 2, colorize: Boolean(process.stderr.isTTY), sync: true })));
+  }
   return redactingChildren(pino(base, pino.destination(2)));
 }
 

@@ -14,6 +14,7 @@ import { StateStore } from '../reconcile/state.js';
 import { createAgentServer, DEFAULT_LIMITS, type ServerLimits } from '../server/index.js';
 import { localExec } from '../host/exec.js';
 import { fanoutEndpoint, publisherOf, registryHookEndpoint, sourcesOf } from './agent-sources.js';
+import { DEFAULT_LISTEN, resolveListen, webhookSecretProblem } from './agent-endpoint.js';
 import { UsageError, UserError } from './errors.js';
 import { checkSecretReferences, hostDeps, parseRoles, stateDirOf, type HostOptions } from './host.js';
 import type { Io } from './io.js';
@@ -194,7 +195,9 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const limits = serverLimitsOf(opts);
   const roles = parseRoles(opts.roles);
   intervalToCron(opts.interval); // fail fast on a bad interval
-  const listen = parseListen(opts.listen);
+  const endpoint = resolveListen(opts.listen ?? DEFAULT_LISTEN);
+  opts = { ...opts, listen: endpoint.listen };
+  const listen = parseListen(endpoint.listen);
   checkSecretReferences({
     '--webhook-secret': opts.webhookSecret,
     '--github-token': opts.githubToken,
@@ -210,6 +213,10 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const stateDir = stateDirOf(opts);
   const store = new StateStore(stateDir);
   const secrets = hostSecrets({ root: opts.root });
+  // A guessable webhook secret stops the agent before it does anything (--once serves no webhook).
+  const webhookSecret = opts.webhookSecret && !opts.once ? await secrets.resolve(opts.webhookSecret) : undefined;
+  const weak = webhookSecret !== undefined ? webhookSecretProblem(webhookSecret, opts.webhookSecret!) : undefined;
+  if (weak) throw new UserError(weak);
   const interval = intervalMs(opts.interval);
   const metrics = createMetrics({ site: opts.region, roles, version: AGENT_VERSION, intervalMs: interval });
   // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
@@ -282,7 +289,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     return result.kind === 'failed' ? 1 : result.kind === 'refused' || result.kind === 'blocked' ? 3 : 0;
   }
 
-  const webhookSecret = opts.webhookSecret ? await secrets.resolve(opts.webhookSecret) : undefined;
+  if (endpoint.note) log.warn(endpoint.note);
   const hookToken = opts.registryHookToken ? await secrets.resolve(opts.registryHookToken) : undefined;
   // A stall is visible (/healthz 503, the stall gauge, the log, chat): no reconcile completed within two
   // intervals, or the state cannot be read; checked on a timer too, so nobody needs to probe for it.

@@ -271,7 +271,11 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--roles <roles>', 'comma-separated roles of this host: gateway, node, hub', 'gateway,node')
     .option('--interval <duration>', 'how often to reconcile (10s, 30s, 1m, 5m ...)', '30s')
     .option('--state-dir <dir>', 'state directory (default <root>/var/lib/mirrornet)')
-    .option('--listen <host:port>', 'webhook, health and metrics endpoint', '127.0.0.1:9464')
+    .option(
+      '--listen <host:port>',
+      "webhook, health and metrics endpoint; auto:PORT is this host's one private address (10/8, 172.16/12, 192.168/16), else 127.0.0.1",
+      'auto:9464',
+    )
     .option('--webhook-secret <ref>', 'secret reference (env:NAME or file:/path) of the GitHub webhook secret')
     .option('--max-connections <n>', 'open connections the endpoint keeps; more are closed as they arrive (default 64)')
     .option(

@@ -3,10 +3,11 @@
 // explains anything else, and is loaded only then (it costs the long-running agent ~15 MB of memory).
 import { createRequire } from 'node:module';
 
+const require = createRequire(import.meta.url);
 type IpNum = typeof import('ip-num');
 let ipNum: IpNum | undefined;
 function ipnum(): IpNum {
-  return (ipNum ??= createRequire(import.meta.url)('ip-num') as IpNum);
+  return (ipNum ??= require('ip-num') as IpNum);
 }
 
 const DOTTED = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;

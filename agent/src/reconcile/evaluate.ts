@@ -26,7 +26,16 @@ export type Evaluate = (dir: string, site: string, roles: Role[], revision: stri
 
 class EvaluateError extends MirrornetError {}
 
-const CHILD = fileURLToPath(new URL('./evaluate-child.js', import.meta.url));
+/** The first argument that makes the single-file release the validator's process (cli/single-file.ts). */
+export const EVALUATE_CHILD_ARG = '__evaluate-revision';
+
+/** The validator's script and the arguments before its own: evaluate-child.js, or the single-file release. */
+let child = [fileURLToPath(new URL('./evaluate-child.js', import.meta.url))];
+
+/** The single-file release has no evaluate-child.js beside it: it runs `script` with EVALUATE_CHILD_ARG. */
+export function evaluateThroughSelf(script: string): void {
+  child = [script, EVALUATE_CHILD_ARG];
+}
 
 /** Validating a revision never stalls the agent: a child that takes longer is killed. */
 const EVALUATE_TIMEOUT_MS = 300_000;
@@ -34,7 +43,7 @@ const EVALUATE_TIMEOUT_MS = 300_000;
 /** An Evaluate that runs in a short-lived child process (through host/exec), killed after `timeoutMs`. */
 export function evaluateInChildWithin(timeoutMs: number): Evaluate {
   return async (dir, site, roles, revision) => {
-    const args = ['--max-old-space-size=512', CHILD, dir, site, roles.join(','), revision];
+    const args = ['--max-old-space-size=512', ...child, dir, site, roles.join(','), revision];
     let res;
     try {
       res = await localExec().run(process.execPath, args, { allowFail: true, timeoutMs });

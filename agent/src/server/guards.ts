@@ -5,11 +5,12 @@
 import { createRequire } from 'node:module';
 import { isIPv6 } from 'node:net';
 
+const require = createRequire(import.meta.url);
 type IpNum = typeof import('ip-num');
 let ipNum: IpNum | undefined;
 /** ip-num costs the long-running agent ~15 MB: loaded only when an IPv6 client shows up. */
 function ipnum(): IpNum {
-  return (ipNum ??= createRequire(import.meta.url)('ip-num') as IpNum);
+  return (ipNum ??= require('ip-num') as IpNum);
 }
 
 /**

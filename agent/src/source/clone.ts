@@ -51,10 +51,11 @@ export class GitSource {
       await simpleGit(SIMPLE_GIT_OPTIONS).clone(this.opts.url, tmp, ['--branch', this.opts.branch, '--single-branch', '--no-tags']);
     } catch (cause) {
       await rm(tmp, { recursive: true, force: true });
+      const said = gitSaid(cause);
       const why = /spawn git ENOENT/.test(String((cause as Error)?.message))
         ? 'git is not installed on this host (not found in PATH). Install git (Debian: apt-get install git).'
-        : "check the URL, the branch and the agent's credentials.";
-      throw new SourceError(`Cannot clone ${redactText(this.opts.url)} (branch ${this.opts.branch}): ${why}`, { cause });
+        : `${said ? `git said: ${said}. ` : ''}Check the URL, the branch and the agent's credentials (SSH: its key and known_hosts, GIT_SSH_COMMAND).`;
+      throw new SourceError(redactText(`Cannot clone ${this.opts.url} (branch ${this.opts.branch}): ${why}`), { cause });
     }
     await rename(tmp, dir);
     this.git = simpleGit(dir, SIMPLE_GIT_OPTIONS);
@@ -166,4 +167,14 @@ export class GitSource {
       return undefined;
     }
   }
+}
+
+/** git's own words from a failed command (simple-git's message is git's stderr): its error lines, not its progress. */
+function gitSaid(cause: unknown): string {
+  const lines = String((cause as Error)?.message ?? '')
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !/^(Cloning into|remote: (Enumerating|Counting|Compressing|Total))/.test(l));
+  const errors = lines.filter((l) => /^(fatal|error|ERROR):|denied|Host key|not found|Could not|unable/i.test(l));
+  return (errors.length ? errors : lines).slice(0, 3).join(' ').slice(0, 400);
 }

@@ -71,7 +71,7 @@ describe('agent endpoint flags (end to end)', function () {
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     startCli(agentArgs(fx, ['--interval', '1h', '--listen', `127.0.0.1:${port}`, '--webhook-secret', 'env:HOOK_SECRET', '--webhook-rate', '2/0.01']), {
-      env: { HOOK_SECRET: 'It is a secret to everybody' },
+      env: { HOOK_SECRET: 'It is a secret to everybody, 32+ chars long' },
     });
     await waitFor('/healthz answers', async () => (await fetch(`${base}/healthz`).catch(() => undefined))?.status === 200, 15_000);
     const statuses: number[] = [];

@@ -17,7 +17,7 @@ export function takeProcessFaults(): string[] {
   return processFaults.splice(0);
 }
 
-export const SECRET = 'It is a secret to everybody';
+export const SECRET = 'It is a secret to everybody, 32+ chars long';
 
 export function sign(secret: string, body: string | Buffer): string {
   return `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;

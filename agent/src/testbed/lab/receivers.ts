@@ -114,7 +114,7 @@ export function readChatLog(path: string): ChatDelivery[] {
 
 /** The lab's GitHub emulator: only the lab's repository exists; the token is the lab's. */
 export async function startLabGithub(opts: { token: string; repo: string }): Promise<{ url: string; close: () => Promise<void> }> {
-  // Loaded only when used: it reads GitHub's OpenAPI description (@octokit/openapi).
+  // Loaded only when used: it reads GitHub's OpenAPI description (the trimmed api.github.com.json).
   const { startGithubEmulator } = await import('../emulators/github/index.js');
   const emu = await startGithubEmulator({ token: opts.token, repos: [opts.repo] });
   return { url: emu.url, close: () => emu.close() };

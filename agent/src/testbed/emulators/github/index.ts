@@ -1,6 +1,6 @@
 // A local GitHub REST API emulator (real HTTP on 127.0.0.1) for what mirrornet reports: issue (pull
 // request) comments and commit statuses. Every request is routed through GitHub's published OpenAPI
-// description (@octokit/openapi): an unknown path or method is GitHub's 404, a path parameter of the wrong
+// description (api.github.com.json: @octokit/openapi's, trimmed to what it serves): an unknown path or method is GitHub's 404, a path parameter of the wrong
 // type a 404, a body that does not match the operation's requestBody schema GitHub's 422 "Invalid request."
 // Then GitHub's own rules on top (blank or too-long comment bodies, 140-character status descriptions,
 // unknown commits). Auth by token with GitHub's 401 bodies; primary and secondary rate limits (403/429 with
@@ -28,7 +28,7 @@ export interface GithubEmulatorOptions {
   listen?: string | number | { host?: string; port?: number };
   /** Who the token is (comment authors, status creators); default github-actions[bot]. */
   user?: Partial<GithubUser>;
-  /** Which description to check against (default api.github.com; e.g. ghes-3.19 for an Enterprise server). */
+  /** Which description to check against (api.github.com, the one kept in the repository). */
   spec?: SpecName;
   /** Base path of the API: '' (api.github.com) or '/api/v3' (GitHub Enterprise Server). */
   pathPrefix?: string;

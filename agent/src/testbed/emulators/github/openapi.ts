@@ -1,17 +1,17 @@
-// GitHub's published REST API description (the @octokit/openapi package: GitHub's own OpenAPI document with
-// Octokit's extensions), used by the emulator to route every request to an operation and to check path
-// parameters and request bodies the way GitHub does: an unknown path or method is a 404, a body that does not
-// match the operation's requestBody schema is a 422 "Invalid request." with GitHub's wording (GitHub checks
+// GitHub's published REST API description (GitHub's own OpenAPI document with Octokit's extensions, from the
+// @octokit/openapi package, trimmed by agent/scripts/trim-github-openapi.js to the operations the emulator serves:
+// api.github.com.json beside this file), used by the emulator to route every request to an operation and to check
+// path parameters and request bodies the way GitHub does: an unknown path or method is a 404, a body that does
+// not match the operation's requestBody schema is a 422 "Invalid request." with GitHub's wording (GitHub checks
 // bodies with a JSON Schema validator whose messages read `"body" wasn't supplied.` and
 // `For 'properties/body', nil is not a string.`).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 export type JsonSchema = { [key: string]: unknown };
 
-/** The descriptions the package ships: api.github.com, GitHub Enterprise Cloud and Server versions. */
-export type SpecName = 'api.github.com' | 'ghec' | `ghes-${string}`;
+/** The descriptions kept in the repository: api.github.com's. */
+export type SpecName = 'api.github.com';
 
 export interface OpenApiDocument {
   openapi: string;
@@ -59,20 +59,18 @@ interface CompiledPath {
 export const GITHUB_DOCS = 'https://docs.github.com/rest';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'];
 
-const require = createRequire(import.meta.url);
-
-/** The directory of the @octokit/openapi package's generated JSON documents. */
-function specDirectory(): string {
-  return join(dirname(require.resolve('@octokit/openapi/package.json')), 'generated');
+/** The trimmed descriptions: agent/src/testbed/emulators/github/<name>.json (this module runs from agent/dist). */
+function specFile(name: SpecName): string {
+  return fileURLToPath(new URL(`../../../../../src/testbed/emulators/github/${name}.json`, import.meta.url));
 }
 
 const cache = new Map<string, OpenApiSpec>();
 
-/** Load (once per process) one of the package's descriptions, without the dereferenced copies. */
+/** Load (once per process) one of the descriptions. */
 export function loadGithubSpec(name: SpecName = 'api.github.com'): OpenApiSpec {
   let spec = cache.get(name);
   if (!spec) {
-    const doc = JSON.parse(readFileSync(join(specDirectory(), `${name}.json`), 'utf8')) as OpenApiDocument;
+    const doc = JSON.parse(readFileSync(specFile(name), 'utf8')) as OpenApiDocument;
     spec = new OpenApiSpec(doc, name);
     cache.set(name, spec);
   }
