@@ -17,6 +17,7 @@ import type {
   RoutingPolicy,
   Notifications,
 } from './schema.js';
+import type { RolloutPolicy } from './schema-rollout.js';
 
 interface Located<T> {
   value: T;
@@ -53,6 +54,7 @@ interface Policies {
   regionDefaults?: Located<RegionDefaults>;
   notifications?: Located<Notifications>;
   acknowledgedRemovals?: Located<AcknowledgedRemovals>;
+  rollout?: Located<RolloutPolicy>;
 }
 
 export interface Fleet {
@@ -78,6 +80,7 @@ const POLICY_KEYS: Partial<Record<KindName, keyof Policies>> = {
   RegionDefaults: 'regionDefaults',
   Notifications: 'notifications',
   AcknowledgedRemovals: 'acknowledgedRemovals',
+  RolloutPolicy: 'rollout',
 };
 
 export function linkId(a: string, b: string): string {

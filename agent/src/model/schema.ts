@@ -3,11 +3,11 @@
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
 import { DEFAULT_MAX_LINK_REMOVALS, DEFAULT_MAX_SITE_REMOVALS } from './guardrail-defaults.js';
-import { Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, SecretRef } from './field-formats.js';
+import { Area, Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, Provider, SecretRef } from './field-formats.js';
 import { HarborInstance, quotaBytes } from './schema-harbor.js';
+import { RolloutPolicy } from './schema-rollout.js';
 
-export const Area = z.enum(['cn', 'overseas']);
-export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
+export { Area, Provider };
 export const LinkType = z.enum(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']);
 const Labels = z.record(z.string(), z.string());
 
@@ -295,6 +295,9 @@ const NOTIFIED_EVENT_KINDS = [
   'site-back',
   'site-suspended',
   'site-resumed',
+  'rollout-advanced',
+  'rollout-halted',
+  'rollout-complete',
 ] as const;
 /** Every kind of event the agent reports (reconcile/events.ts). */
 export const EVENT_KINDS = ['apply-started', ...NOTIFIED_EVENT_KINDS] as const;
@@ -322,6 +325,9 @@ export const EVENT_SEVERITY: Readonly<Record<(typeof EVENT_KINDS)[number], Notif
   'site-back': 'info',
   'site-suspended': 'warning',
   'site-resumed': 'info',
+  'rollout-advanced': 'info',
+  'rollout-halted': 'critical',
+  'rollout-complete': 'info',
 };
 
 /**
@@ -432,6 +438,7 @@ export const KINDS = {
   RegionDefaults,
   Notifications,
   AcknowledgedRemovals,
+  RolloutPolicy,
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -449,6 +456,7 @@ export const KIND_DIRECTORY: Record<KindName, string> = {
   RegionDefaults: 'policies',
   Notifications: 'policies',
   AcknowledgedRemovals: 'policies',
+  RolloutPolicy: 'policies',
 };
 
 export const SCHEMA_FILE: Record<KindName, string> = {
@@ -462,6 +470,7 @@ export const SCHEMA_FILE: Record<KindName, string> = {
   RegionDefaults: 'region-defaults.schema.json',
   Notifications: 'notifications.schema.json',
   AcknowledgedRemovals: 'acknowledged-removals.schema.json',
+  RolloutPolicy: 'rollout-policy.schema.json',
 };
 
 export type Region = z.infer<typeof Region>;

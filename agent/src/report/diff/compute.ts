@@ -5,6 +5,7 @@
 import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
+import { waveOfSites } from '../../model/rollout.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import { guardrailTrips, type SiteChange } from './guardrails.js';
@@ -242,6 +243,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const sites: SiteDiff[] = [];
   const compared: SiteChange[] = [];
   const names = [...new Set([...base.sites.keys(), ...head.sites.keys()])].sort();
+  const waves = waveOfSites(head);
   for (const name of names) {
     const b = base.sites.get(name);
     const h = head.sites.get(name);
@@ -263,6 +265,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       counts,
       // What the agent will not do for this site (new with this revision), e.g. unmanaged cloud routes.
       notes: (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n)),
+      ...(waves?.has(name) ? { wave: waves.get(name)! } : {}),
     };
     sites.push(siteDiff);
     compared.push({ diff: siteDiff, ...(bd ? { before: bd } : {}), ...(hd ? { after: hd } : {}) });

@@ -79,6 +79,8 @@ export interface SiteDiff {
   counts: { add: number; change: number; remove: number };
   /** The head's notes on what the agent cannot do for this site, new with this revision. */
   notes: string[];
+  /** The rollout wave (the head's policies/rollout.yaml) in which this site gets the revision; absent without a rollout policy. */
+  wave?: string;
 }
 
 export interface LinkDiff {
