@@ -200,6 +200,8 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     }
     delete wave.waitingUntil;
     wave.state = 'soaking';
+    // Health was read before these tags moved: the soak is judged from the next step on.
+    if (newly.length) return { state, move, notices };
     const sick = wave.sites.map((s) => unhealthy(s, input.health.get(s), input.revision, input.policy.healthy)).find((r) => r !== undefined);
     if (sick) {
       delete wave.healthySince;
