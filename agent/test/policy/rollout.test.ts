@@ -24,8 +24,9 @@ function withRollout(edit: (text: string) => string): VirtualFile[] {
 }
 
 const rolloutFindings = (files: VirtualFile[]) =>
-  validateFiles(files)
-    .errors.filter((e) => e.file === 'policies/rollout.yaml')
+  [...validateFiles(files).errors, ...validateFiles(files).warnings]
+    .sort((a, b) => a.line - b.line)
+    .filter((e) => e.file === 'policies/rollout.yaml')
     .map((e) => `${e.line} ${e.rule} ${e.message}`);
 
 describe('rollout policy', () => {

@@ -195,7 +195,9 @@ describe('mirrornet diff', function () {
     assert.equal(j.base.rev, base);
     assert.equal(typeof j.base.errors, 'number');
     assert.ok(Array.isArray(j.head.errors));
-    assert.deepEqual(Object.keys(j.sites[0]).sort(), ['area', 'changes', 'counts', 'notes', 'provider', 'role', 'roles', 'site', 'status']);
+    assert.deepEqual(Object.keys(j.sites[0]).sort(), ['area', 'changes', 'counts', 'notes', 'provider', 'role', 'roles', 'site', 'status', 'wave']);
+    // The head's policies/rollout.yaml: the new overseas region gets the revision with the overseas wave.
+    assert.equal(j.sites.find((s: { site: string }) => s.site === 'eu-frankfurt')?.wave, 'overseas');
     assert.deepEqual(Object.keys(j.sites[0].changes[0]).sort(), ['action', 'category', 'fields', 'id', 'summary']);
     assert.deepEqual(Object.keys(j.topology).sort(), ['edges', 'nodes']);
     assert.deepEqual(Object.keys(j.addressPlan[0]).sort(), [

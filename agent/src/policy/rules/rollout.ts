@@ -8,7 +8,9 @@ import { assignWaves, rolloutSites } from '../../model/rollout.js';
 import { didYouMean } from '../../model/suggest.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
 
-const unknownSite = reporter({ id: 'rollout/unknown-site', severity: 'error' });
+// A warning: a site removed from the fleet and still named here holds nothing back; a typo leaves the site to a
+// wave's match, or in no wave (an error).
+const unknownSite = reporter({ id: 'rollout/unknown-site', severity: 'warning' });
 const siteWave = reporter({ id: 'rollout/site-wave', severity: 'error' });
 const waveName = reporter({ id: 'rollout/wave', severity: 'error' });
 const window = reporter({ id: 'rollout/window', severity: 'error' });
@@ -68,7 +70,7 @@ function check(ctx: RuleContext): Finding[] {
 export const rolloutRules: RuleFamily = {
   id: 'rollout',
   rules: [
-    { id: 'rollout/unknown-site', severity: 'error', summary: "A wave's sites name declared regions or cores.", example: 'sites: [cn-hangzou-idc]' },
+    { id: 'rollout/unknown-site', severity: 'warning', summary: "A wave's sites name declared regions or cores.", example: 'sites: [cn-hangzou-idc]' },
     {
       id: 'rollout/site-wave',
       severity: 'error',
