@@ -20,7 +20,7 @@ export interface RolloutStatusOptions {
 }
 
 /** One wave's state in words. */
-export function waveText(w: WaveStateValue): string {
+function waveText(w: WaveStateValue): string {
   switch (w.state) {
     case 'done':
       return `done ${w.doneAt ?? ''}`.trim();
@@ -36,7 +36,7 @@ export function waveText(w: WaveStateValue): string {
 }
 
 /** The state as text: a header line, then one line per wave. */
-export function renderRollout(state: RolloutState): string {
+function renderRollout(state: RolloutState): string {
   const head =
     `revision ${state.revision.slice(0, 12)}, started ${state.startedAt}, soak ${state.soakTime}` +
     `${state.emergency ? `, emergency: ${state.emergency}` : ''}, checked ${state.checkedAt}` +

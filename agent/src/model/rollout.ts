@@ -16,7 +16,7 @@ export interface RolloutSite {
 }
 
 /** A site that is not in exactly one wave: in none, named by two waves, or matched (not named) by two. */
-export interface WaveProblem {
+interface WaveProblem {
   site: string;
   kind: 'none' | 'named-twice' | 'matched-twice';
   /** The indexes of the waves involved. */

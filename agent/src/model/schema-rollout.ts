@@ -7,7 +7,7 @@ import { z } from 'zod';
 import { Area, Duration, Name, Provider } from './field-formats.js';
 
 /** What a site must show, every check named, to count as healthy for a wave's soak. */
-export const HEALTH_CHECKS = ['applied', 'noDrift', 'ready'] as const;
+const HEALTH_CHECKS = ['applied', 'noDrift', 'ready'] as const;
 export type HealthCheck = (typeof HEALTH_CHECKS)[number];
 
 const WaveMatch = z.strictObject({

@@ -95,7 +95,7 @@ export async function addressOf(host: string): Promise<string | undefined> {
 }
 
 /** The commit trailer that marks a revision as an emergency: its rollout skips change windows (policies/rollout.yaml). */
-export const EMERGENCY_TRAILER = 'Mirrornet-Emergency';
+const EMERGENCY_TRAILER = 'Mirrornet-Emergency';
 
 /**
  * The reason given by the commit's `Mirrornet-Emergency: <reason>` trailer, or undefined. A trailer is part of

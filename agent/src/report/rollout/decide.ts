@@ -92,7 +92,7 @@ export interface RolloutInput {
   state?: RolloutState;
 }
 
-export interface RolloutNotice {
+interface RolloutNotice {
   kind: 'rollout-advanced' | 'rollout-halted' | 'rollout-complete';
   message: string;
 }
@@ -111,7 +111,7 @@ function ms(duration: string): number {
 }
 
 /** Why `site` is not healthy for `revision` under `checks`, or undefined when it is. */
-export function unhealthy(site: string, h: SiteHealth | undefined, revision: string, checks: readonly HealthCheck[]): string | undefined {
+function unhealthy(site: string, h: SiteHealth | undefined, revision: string, checks: readonly HealthCheck[]): string | undefined {
   if (!h) return `${site} has not reported to its core`;
   if (checks.includes('applied') && (h.revision !== revision || h.hosts === 0 || h.applied < h.hosts)) {
     return `${site}: ${h.revision === revision ? h.applied : 0}/${h.hosts} hosts applied ${short(revision)}`;
