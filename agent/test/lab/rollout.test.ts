@@ -13,11 +13,15 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { listModelFiles } from '../../src/model/loader.js';
+import { validateFiles } from '../../src/policy/validate.js';
 import { agentState, FAILING_HOOKS_FILE } from '../../src/testbed/lab/agents.js';
 import { BUNDLE_REPOSITORY, publisherCore } from '../../src/testbed/lab/delivery.js';
 import { labDown } from '../../src/testbed/lab/down.js';
+import { fleetSites, selectSites } from '../../src/testbed/lab/fleet-sites.js';
 import { missingForLab } from '../../src/testbed/lab/preflight.js';
 import { listNamespaces, loadState, type AgentRecord, type LabState } from '../../src/testbed/lab/processes.js';
+import { labTopology } from '../../src/testbed/lab/topology.js';
 import { labUp } from '../../src/testbed/lab/up.js';
 import { need } from '../support/capabilities.js';
 import { git } from '../support/git.js';
@@ -59,6 +63,7 @@ describe('rollout waves in the lab (root): canary first, change windows, a halt 
   let dir = '';
   let work = '';
   let clone = '';
+  let allowedBefore: string | undefined;
   const lines: string[] = [];
   const say = (l: string) => lines.push(`${new Date().toISOString().slice(11, 23)} ${l}`);
   const state = (): LabState => loadState(dir)!;
@@ -100,6 +105,12 @@ describe('rollout waves in the lab (root): canary first, change windows, a halt 
     );
     const busy = busyLabInterface(repoRoot, SITES);
     need(this, busy ? `a lab with the same sites is up on this machine (${busy} exists): run \`mirrornet lab down\` first` : undefined);
+    // The lab owns its cores' registry addresses while it is up: the lab (publishing the first revision) and this
+    // test (`mirrornet rollout status`) reach them over the lab's host link.
+    allowedBefore = process.env['MIRRORNET_TEST_ALLOW_HOSTS'];
+    const topology = labTopology(selectSites(fleetSites(validateFiles(listModelFiles(repoRoot).files).fleet), SITES), { prefix, nodes: 1 });
+    const cores = topology.sites.filter((s) => s.role === 'hub').map((s) => s.lan);
+    process.env['MIRRORNET_TEST_ALLOW_HOSTS'] = [...(allowedBefore ? [allowedBefore] : []), ...cores].join(',');
     dir = mkdtempSync(join(tmpdir(), 'mn-rollout-'));
     work = mkdtempSync(join(tmpdir(), 'mn-rollout-work-'));
     const t0 = Date.now();
@@ -122,6 +133,8 @@ describe('rollout waves in the lab (root): canary first, change windows, a halt 
 
   after(async function () {
     this.timeout(60_000);
+    if (allowedBefore === undefined) delete process.env['MIRRORNET_TEST_ALLOW_HOSTS'];
+    else process.env['MIRRORNET_TEST_ALLOW_HOSTS'] = allowedBefore;
     const failed = (this.test?.parent?.tests ?? []).some((t) => t.state === 'failed');
     if (!dir) return;
     const r = await labDown({ dir, prefix, say });
