@@ -183,7 +183,7 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     if (failure) {
       const later = state.waves.slice(i + 1).map((w) => w.name);
       const keep = later.length ? `${later.join(', ')} keep the revision they have` : 'It was the last wave';
-      const reason = `${failure}. ${keep}; a newer commit starts a new rollout.`;
+      const reason = `${failure.replace(/[.\s]+$/, '')}. ${keep}; a newer commit starts a new rollout.`;
       wave.state = 'halted';
       wave.reason = reason;
       state.halted = { wave: wave.name, reason, at };
