@@ -25,7 +25,8 @@ function waveText(w: WaveStateValue): string {
     case 'done':
       return `done ${w.doneAt ?? ''}`.trim();
     case 'soaking':
-      return w.healthySince ? `soaking since ${w.healthySince}` : `soaking, not healthy yet: ${w.reason ?? 'no report'}`;
+      if (w.healthySince) return `soaking since ${w.healthySince}`;
+      return w.reason ? `soaking, not healthy yet: ${w.reason}` : `its tags moved ${w.releasedAt ?? ''}; waiting for its sites' reports`.replace(' ;', ';');
     case 'waiting':
       return `waiting for a change window${w.waitingUntil ? ` until ${w.waitingUntil}` : ''}: ${w.reason ?? ''}`.replace(/: $/, '');
     case 'halted':

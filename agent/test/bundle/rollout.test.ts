@@ -129,7 +129,7 @@ describe('rollout waves (publisher to registry)', function () {
     assert.equal(shown.code, 2, shown.stderr);
     assert.deepEqual(shown.stdout.split('\n').slice(2, 6), [
       'WAVE      SITES                                               STATE',
-      'canary    ap-jakarta,ap-singapore,cn-beijing,cn-hangzhou-idc  soaking, not healthy yet: no report',
+      "canary    ap-jakarta,ap-singapore,cn-beijing,cn-hangzhou-idc  its tags moved 2026-12-07T03:00:00.000Z; waiting for its sites' reports",
       'china     cn-guangzhou,cn-shanghai                            pending',
       'overseas  eu-amsterdam-idc,us-virginia                        pending',
     ]);
