@@ -15,10 +15,10 @@ export interface RolloutSite {
   labels?: Readonly<Record<string, string>>;
 }
 
-/** A site that is not in exactly one wave: in none, named by two waves, or matched (not named) by two. */
+/** A site that is not in exactly one wave: in none, or named by two waves. */
 interface WaveProblem {
   site: string;
-  kind: 'none' | 'named-twice' | 'matched-twice';
+  kind: 'none' | 'named-twice';
   /** The indexes of the waves involved. */
   waves: number[];
 }
@@ -41,8 +41,9 @@ function matches(wave: RolloutWave, site: RolloutSite): boolean {
 }
 
 /**
- * Each site's wave: the wave that names it; else the one wave whose `match` selects it. A site named by two
- * waves, matched by two (and named by none), or in no wave is a problem and is left out of every wave.
+ * Each site's wave: the wave that names it; else the first wave (in order) whose `match` selects it, so a
+ * canary wave that matches a label can come before a wave that matches the whole area. A site named by two
+ * waves, or in no wave, is a problem and is left out of every wave.
  */
 export function assignWaves(policy: Pick<RolloutPolicy, 'waves'>, sites: Iterable<RolloutSite>): WaveAssignment {
   const waves = policy.waves.map((w) => ({ name: w.name, sites: [] as string[] }));
@@ -50,10 +51,10 @@ export function assignWaves(policy: Pick<RolloutPolicy, 'waves'>, sites: Iterabl
   const problems: WaveProblem[] = [];
   for (const site of [...sites].sort((a, b) => a.name.localeCompare(b.name))) {
     const named = policy.waves.flatMap((w, i) => (w.sites?.includes(site.name) ? [i] : []));
-    const matched = named.length ? [] : policy.waves.flatMap((w, i) => (matches(w, site) ? [i] : []));
-    const chosen = named.length ? named : matched;
+    const first = policy.waves.findIndex((w) => matches(w, site));
+    const chosen = named.length ? named : first >= 0 ? [first] : [];
     if (chosen.length !== 1) {
-      problems.push({ site: site.name, kind: !chosen.length ? 'none' : named.length ? 'named-twice' : 'matched-twice', waves: chosen });
+      problems.push({ site: site.name, kind: chosen.length ? 'named-twice' : 'none', waves: chosen });
       continue;
     }
     waves[chosen[0]!]!.sites.push(site.name);

@@ -1,8 +1,9 @@
 // policies/rollout.yaml (issue 14): the order in which a merged revision reaches the fleet. Ordered waves of
-// sites (named, or selected by area, provider, role or label), how long a wave must stay healthy before the next
-// one gets the revision (soakTime), what healthy means, and change windows per area outside which a revision
-// waits unless its commit is marked as an emergency. Its own file because schema.ts is full; the publisher's
-// rollout controller (report/rollout/) reads it, `mirrornet validate` checks it (policy/rules/rollout.ts).
+// sites (named, or selected by area, provider, role or label: the first wave that matches a site wins), how
+// long a wave must stay healthy before the next one gets the revision (soakTime), what healthy means, and
+// change windows per area outside which a revision waits unless its commit is marked as an emergency. Its own
+// file because schema.ts is full; the publisher's rollout controller (report/rollout/) reads it, and
+// `mirrornet validate` checks it (policy/rules/rollout.ts).
 import { z } from 'zod';
 import { Area, Duration, Name, Provider } from './field-formats.js';
 
@@ -24,7 +25,9 @@ const Wave = z.strictObject({
   name: Name,
   description: z.string().optional(),
   sites: z.array(Name).optional().describe('Sites of this wave by name; a site named here belongs to this wave whatever another wave matches.'),
-  match: WaveMatch.optional().describe('Sites of this wave by what they are (every key present must match); a site matched by two waves is an error.'),
+  match: WaveMatch.optional().describe(
+    'Sites of this wave by what they are (every key present must match); a site that no wave names is in the first wave that matches it.',
+  ),
 });
 
 const ChangeWindow = z.strictObject({

@@ -1,5 +1,5 @@
-// policies/rollout.yaml against the fleet: every site in exactly one wave (named by one wave, or matched by
-// exactly one), no unknown site names, unique wave names, no empty wave, and change windows the agent can
+// policies/rollout.yaml against the fleet: every site in exactly one wave (named by one wave, or else the first
+// wave that matches it), no unknown site names, unique wave names, no empty wave, and change windows the agent can
 // evaluate (a five-field cron, an IANA time zone). A mistake here would hold a site back forever or let it
 // skip its wave, so each is an error with the line to fix.
 import { cronProblem, timeZoneProblem } from '../../model/cron.js';
@@ -47,15 +47,10 @@ function check(ctx: RuleContext): Finding[] {
     const [path, message] =
       problem.kind === 'none'
         ? [['waves'], `The site ${problem.site} is in no wave: it would never get a new revision. Name it in a wave's sites, or widen a wave's match.`]
-        : problem.kind === 'named-twice'
-          ? [
-              ['waves', problem.waves[1]!, 'sites', policy.waves[problem.waves[1]!]!.sites!.indexOf(problem.site)],
-              `The site ${problem.site} is named by the waves ${waves}: keep it in one of them.`,
-            ]
-          : [
-              ['waves', problem.waves[1]!, 'match'],
-              `The site ${problem.site} is matched by the waves ${waves}: name it in the sites of the wave it belongs to, or narrow one match.`,
-            ];
+        : [
+            ['waves', problem.waves[1]!, 'sites', policy.waves[problem.waves[1]!]!.sites!.indexOf(problem.site)],
+            `The site ${problem.site} is named by the waves ${waves}: keep it in one of them.`,
+          ];
     out.push(siteWave(f, path as (string | number)[], message));
   }
   (policy.windows ?? []).forEach((w, i) => {
@@ -74,7 +69,7 @@ export const rolloutRules: RuleFamily = {
     {
       id: 'rollout/site-wave',
       severity: 'error',
-      summary: 'Every site is in exactly one wave: named by one wave, or matched by exactly one.',
+      summary: 'Every site is in exactly one wave: named by one wave, or else matched by a wave (the first that matches).',
       example: 'a new region that no wave names or matches',
     },
     { id: 'rollout/wave', severity: 'error', summary: 'Wave names are unique and every wave names or matches sites.', example: 'two waves named china' },
