@@ -218,6 +218,11 @@ async function pushBundle(
   return [...new Set(manifests[0]!.tags)];
 }
 
+/** Each site's manifest digest in a bundle. */
+function digestsOf(bundle: Bundle): Record<string, string> {
+  return Object.fromEntries([...bundle.siteManifests].map(([site, m]) => [site, m.digest]));
+}
+
 /** Validate, judge, build, sign and push one revision. */
 export async function publishRevision(req: PublishRequest): Promise<Published> {
   const evaluation = await evaluate(req.repo, req.revision, 'all');
@@ -237,8 +242,13 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const held = { tagsHeld: rollout !== undefined, ...(rollout ? { rollout } : {}) };
   // The channel holds it already: nothing to do, unless it was published unsigned and a key is given now.
   const toSign = head?.revision === revision && req.signingKey !== undefined && (await client.manifestDigest(signatureTag(head.digest))) === undefined;
+  const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
+  const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
+  const build = (rollback: boolean) => buildBundle({ revision, commitTime, sequence, rollback, channel, guardrails, sites });
   if (head?.revision === revision && !toSign) {
-    return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true, siteManifests: {}, ...held };
+    // The same bytes as when it was published: the rollout controller finds each site's manifest by its digest.
+    const siteManifests = rollout ? digestsOf(build(head.rollback)) : {};
+    return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true, siteManifests, ...held };
   }
   if (head && head.sequence > sequence && !req.rollback) {
     throw new PublishRefused(
@@ -256,9 +266,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
     );
   }
   if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
-  const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
-  const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
-  const bundle = buildBundle({ revision, commitTime, sequence, rollback: req.rollback === true, channel, guardrails, sites });
+  const bundle = build(req.rollback === true);
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);
@@ -266,7 +274,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const digests = [bundle.manifestDigest, ...[...bundle.siteManifests.values()].map((m) => m.digest)];
   const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), digests, req.signingKey);
   const tags = await pushBundle(client, bundle, channel, signatures, !rollout);
-  const siteManifests = Object.fromEntries([...bundle.siteManifests].map(([site, m]) => [site, m.digest]));
+  const siteManifests = digestsOf(bundle);
   return {
     fleet: fleetAt(evaluation),
     revision,

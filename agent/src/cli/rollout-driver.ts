@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { MEDIA_TYPES, siteTag } from '../bundle/build.js';
-import type { OciClient } from '../bundle/oci.js';
+import { RegistryError, type OciClient } from '../bundle/oci.js';
 import { writeRolloutStatus } from '../bundle/rollout-status.js';
 import { messageOf } from '../errors.js';
 import { HostFiles } from '../host/files.js';
@@ -71,7 +71,7 @@ export class RolloutDriver {
 
   /**
    * The revision the channel holds now, with its rollout plan (none: its fleet has no rollout policy, every tag
-   * moved at publish) and its sites' manifest digests (empty when the publish found it there already).
+   * moved at publish) and its sites' manifest digests (a revision found in the channel already: rebuilt, the same bytes).
    */
   async follow(revision: string, plan: RolloutPlan | undefined, manifests: Record<string, string>, emergency: string | undefined): Promise<void> {
     await this.load();
@@ -83,12 +83,6 @@ export class RolloutDriver {
     this.revision = revision;
     this.emergency = emergency;
     if (this.persisted?.state.revision !== revision) {
-      if (!Object.keys(manifests).length) {
-        // Published before this process kept a state for it (a lost state dir): its sites' manifests are unknown.
-        this.o.log.error({ revision }, 'the rollout of this revision cannot start: its site manifests are unknown; publish a new commit');
-        this.plan = undefined;
-        return;
-      }
       this.persisted = undefined;
       this.pendingManifests = manifests;
     }
@@ -121,7 +115,12 @@ export class RolloutDriver {
     for (const site of sites) {
       const digest = manifests[site];
       const manifest = digest === undefined ? undefined : await this.o.client.getManifest(digest);
-      if (!manifest) throw new Error(`the manifest of ${site} (${digest ?? 'unknown'}) is not in the registry`);
+      if (!manifest) {
+        throw new RegistryError(
+          `The manifest of ${site} (${digest ?? 'unknown'}) is not in ${this.o.client.target.host}/${this.o.client.target.repository}: ` +
+            'was the revision published by another version of mirrornet? Publish a new commit.',
+        );
+      }
       await this.o.client.putManifest(siteTag(this.channel, site), manifest.bytes, MEDIA_TYPES.manifest);
     }
   }

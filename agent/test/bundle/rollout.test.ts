@@ -38,6 +38,7 @@ describe('rollout waves (publisher to registry)', function () {
   let sites: Record<string, SiteView> = {};
   const events: AgentEvent[] = [];
   let publisher: Publisher;
+  let startPublisher: () => Publisher;
 
   const status = (): FleetStatus => ({
     core: 'ap-singapore',
@@ -78,24 +79,27 @@ describe('rollout waves (publisher to registry)', function () {
     const operator = makeSigningKey(tmp, 'operator', 'publisher-operator');
     const fakeCore = (async () => new Response(JSON.stringify(status()), { status: 200 })) as unknown as typeof fetch;
     const emit = (e: AgentEvent) => events.push(e);
-    publisher = new Publisher({
-      site: 'ap-singapore',
-      git: new GitSource({ url: fx.origin, branch: 'main', dir: join(fx.stateDir, 'publish') }),
-      target,
-      signingKey: signing.privateKey,
-      log: silentLogger(),
-      emit,
-      rollout: new RolloutDriver({
+    // As `mirrornet agent --publish-to ... --rollout-core ... --rollout-key ...` builds it; again after a restart.
+    startPublisher = () =>
+      new Publisher({
         site: 'ap-singapore',
-        stateDir: fx.stateDir,
-        client: new OciClient(target),
-        cores: { core: ['http://core.invalid:9464'], key: operator.key },
-        emit,
+        git: new GitSource({ url: fx.origin, branch: 'main', dir: join(fx.stateDir, 'publish') }),
+        target,
+        signingKey: signing.privateKey,
         log: silentLogger(),
-        clock: () => now,
-        deps: { fetch: fakeCore, clock: () => now },
-      }),
-    });
+        emit,
+        rollout: new RolloutDriver({
+          site: 'ap-singapore',
+          stateDir: fx.stateDir,
+          client: new OciClient(target),
+          cores: { core: ['http://core.invalid:9464'], key: operator.key },
+          emit,
+          log: silentLogger(),
+          clock: () => now,
+          deps: { fetch: fakeCore, clock: () => now },
+        }),
+      });
+    publisher = startPublisher();
   });
   after(async () => {
     await registry?.kill();
@@ -180,5 +184,19 @@ describe('rollout waves (publisher to registry)', function () {
       events.map((e) => e.message.replace(/[0-9a-f]{12}/g, 'REV')),
       ['REV goes to cores (wave 1): ap-singapore, cn-beijing (emergency: the mirror drops pulls, INC-4711).'],
     );
+  });
+  it('a restarted publisher goes on where it was without saying anything twice; one that lost its state starts the revision over', async () => {
+    const before = await tags();
+    events.length = 0;
+    await startPublisher().run('startup');
+    assert.deepEqual([events, await tags()], [[], before], 'the state in the state dir: nothing moves, nothing is said again');
+    rmSync(join(fx.stateDir, 'rollout.json'));
+    await startPublisher().run('startup');
+    assert.deepEqual(
+      events.map((e) => e.message.replace(/[0-9a-f]{12}/g, 'REV')),
+      ['REV goes to cores (wave 1): ap-singapore, cn-beijing (emergency: the mirror drops pulls, INC-4711).'],
+      'the manifests of a revision the channel held already are found by their digests, rebuilt',
+    );
+    assert.deepEqual(await tags(), before);
   });
 });
