@@ -4,7 +4,7 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import { GatewayFeed, HeadBroadcast, bearerMatches, headMessage } from '../bundle/feed.js';
-import { parseOciReference } from '../bundle/oci.js';
+import { OciClient, parseOciReference } from '../bundle/oci.js';
 import { BundleSource } from '../bundle/source.js';
 import type { Role } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
@@ -120,15 +120,31 @@ export async function publisherOf(opts: AgentCliOptions, stateDir: string, secre
     dir: join(stateDir, 'publish'),
     ...(commitSigners ? { allowedSigners: commitSigners } : {}),
   });
+  if ((opts.rolloutCore === undefined) !== (opts.rolloutKey === undefined)) {
+    throw new UsageError("--rollout-core and --rollout-key go together: the publisher asks the cores for their sites' health with that operator key.");
+  }
   // Loaded only by the publisher: it validates and compiles the fleet, which no other agent's process does.
   const { Publisher } = await import('./publisher.js');
+  const { RolloutDriver } = await import('./rollout-driver.js');
+  const credentials =
+    opts.registryUsername !== undefined ? { username: opts.registryUsername, password: await secrets.resolve(opts.registryPassword!) } : undefined;
+  const client = new OciClient(target, { ...credentials, credentialFlags: '--registry-username and --registry-password REF' });
+  const plog = log.child({ component: 'publisher' });
   return new Publisher({
     site: opts.region,
     git,
     target,
     signingKey: await secrets.resolve(opts.signKey),
-    ...(opts.registryUsername !== undefined ? { username: opts.registryUsername, password: await secrets.resolve(opts.registryPassword!) } : {}),
-    log: log.child({ component: 'publisher' }),
+    ...credentials,
+    log: plog,
     emit,
+    rollout: new RolloutDriver({
+      site: opts.region,
+      stateDir,
+      client,
+      ...(opts.rolloutCore && opts.rolloutKey ? { cores: { core: opts.rolloutCore, key: opts.rolloutKey } } : {}),
+      emit,
+      log: plog.child({ component: 'rollout' }),
+    }),
   });
 }

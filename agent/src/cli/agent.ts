@@ -39,6 +39,9 @@ export interface AgentCliOptions extends Omit<HostOptions, 'repo' | 'format'> {
   signKey?: string;
   /** Publisher: only publish commits signed by a key in this allowed-signers file. */
   commitSigners?: string;
+  /** Publisher with policies/rollout.yaml: the cores asked for their sites' health, and its operator key. */
+  rolloutCore?: string[];
+  rolloutKey?: string;
   branch: string;
   interval: string;
   listen: string;

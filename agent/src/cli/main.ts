@@ -186,6 +186,23 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
       setExit(await statusCommand(opts, io));
     });
 
+  program
+    .command('rollout')
+    .description('Rollout waves (policies/rollout.yaml).')
+    .command('status')
+    .description(
+      "The revision the publisher rolls out and each wave's state (done, soaking since, waiting for a change window until, halted: why, pending), " +
+        'as the publisher wrote it beside the bundles. Exit 0 complete, 2 not complete (soaking, waiting, pending or halted), 1 error.',
+    )
+    .requiredOption('--source <oci://host/project/repo[:channel]>', "the bundles' channel, as the agents follow it (oci+http:// without TLS)")
+    .option('--registry-username <name>', 'registry account that may pull the bundles')
+    .option('--registry-password <ref>', "secret reference (env:NAME or file:/path) of that account's password or token")
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json']).default('text'))
+    .action(async (opts: import('./rollout.js').RolloutStatusOptions) => {
+      const { rolloutStatusCommand } = await import('./rollout.js');
+      setExit(await rolloutStatusCommand(opts, io));
+    });
+
   const steerVerb = (action: import('./steer.js').SteerAction, description: string) =>
     coreFlags(program.command(action))
       .description(`${description} Exit 0 when a core accepted, 1 otherwise.`)
@@ -267,6 +284,8 @@ export function buildProgram(io: Io, setExit: (code: number) => void): Command {
     .option('--publish-to <oci://host/project/repo[:channel]>', 'publisher role: publish each new valid revision of --repo-url there')
     .option('--sign-key <ref>', 'publisher role: secret reference of the SSH private key that signs the bundles')
     .option('--commit-signers <file>', 'publisher role: only publish commits signed by a key in this allowed-signers file')
+    .option('--rollout-core <url...>', "publisher role with policies/rollout.yaml: each core's --listen URL, asked for its sites' health (repeat per core)")
+    .option('--rollout-key <path>', "publisher role: the SSH private key it asks the cores with, listed in each core's --operators file")
     .option('--branch <branch>', 'branch to follow', 'main')
     .option('--roles <roles>', 'comma-separated roles of this host: gateway, node, hub', 'gateway,node')
     .option('--interval <duration>', 'how often to reconcile (10s, 30s, 1m, 5m ...)', '30s')
@@ -312,7 +331,15 @@ export async function run(argv: string[], given: Io = defaultIo, register?: Regi
   // plan uses 2 for "changes pending": its errors (usage or internal) are 1, like terraform's.
   // diff, like plan, uses 2 for "changes"; pr-comment's failures are 1 too; status uses 2 for "not in sync".
   const errorCode =
-    argv[0] === 'plan' || argv[0] === 'apply' || argv[0] === 'agent' || argv[0] === 'diff' || argv[0] === 'pr-comment' || argv[0] === 'status' ? 1 : 2;
+    argv[0] === 'plan' ||
+    argv[0] === 'apply' ||
+    argv[0] === 'agent' ||
+    argv[0] === 'diff' ||
+    argv[0] === 'pr-comment' ||
+    argv[0] === 'status' ||
+    argv[0] === 'rollout'
+      ? 1
+      : 2;
   const setExit = (c: number) => (code = c);
   const program = buildProgram(io, setExit);
   register?.(program, io, setExit);

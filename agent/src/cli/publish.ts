@@ -12,6 +12,7 @@ import { signatureArtifact, signatureTag, signDigests } from '../bundle/sign.js'
 import { MirrornetError } from '../errors.js';
 import { localExec } from '../host/exec.js';
 import { hostSecrets } from '../host/secrets.js';
+import { rolloutPlan, type RolloutPlan } from '../model/rollout.js';
 import type { Guardrails } from '../model/schema.js';
 import { formatText } from '../policy/format.js';
 import { fleetOutline, judgeRemovals, type FleetOutline } from '../reconcile/fleet-guard.js';
@@ -32,7 +33,7 @@ export interface PublishOptions {
   format: 'text' | 'json';
 }
 
-const DEFAULT_CHANNEL = 'main';
+export const DEFAULT_CHANNEL = 'main';
 /** Requests to the registry at once while pushing. */
 const CONCURRENCY = 8;
 
@@ -55,6 +56,11 @@ export interface PublishRequest {
    * of the publisher would undo the rollback.
    */
   unattended?: boolean;
+  /**
+   * The caller drives the rollout (the publisher role): when the fleet has policies/rollout.yaml, no site's tag
+   * moves here; cli/rollout-driver.ts moves them wave by wave. Without it every site's tag moves at once.
+   */
+  waves?: boolean;
 }
 
 /** A revision's fleet as the removal guardrail judges the next one by (the publisher keeps the last one it published). */
@@ -79,6 +85,12 @@ export interface Published {
   signed: boolean;
   /** The channel already held this revision: nothing was pushed. */
   unchanged: boolean;
+  /** Each site's manifest digest (empty when unchanged): what a wave's tag move points at. */
+  siteManifests: Record<string, string>;
+  /** The fleet's rollout (policies/rollout.yaml), when it has one. */
+  rollout?: RolloutPlan;
+  /** Whether the site tags were left to the rollout controller. */
+  tagsHeld: boolean;
 }
 
 /** Why a revision is not published (invalid, does not compile, a guardrail, older than the channel's). */
@@ -183,7 +195,13 @@ async function judgeAgainst(repo: string, base: string, evaluation: Evaluation, 
   }
 }
 
-async function pushBundle(client: OciClient, bundle: Bundle, channel: string, signatures: Map<string, string> | undefined): Promise<string[]> {
+async function pushBundle(
+  client: OciClient,
+  bundle: Bundle,
+  channel: string,
+  signatures: Map<string, string> | undefined,
+  tagSites: boolean,
+): Promise<string[]> {
   const limit = pLimit(CONCURRENCY);
   await Promise.all([...bundle.blobs].map(([digest, bytes]) => limit(() => client.pushBlob(digest, bytes))));
   const manifests = [
@@ -204,9 +222,14 @@ async function pushBundle(client: OciClient, bundle: Bundle, channel: string, si
     );
   }
   // The sites' tags before the channel's: a reader of the channel finds every site there.
-  await Promise.all(manifests.slice(1).map((m) => limit(() => client.putManifest(m.tags[0]!, m.manifest, MEDIA_TYPES.manifest))));
+  if (tagSites) await Promise.all(manifests.slice(1).map((m) => limit(() => client.putManifest(m.tags[0]!, m.manifest, MEDIA_TYPES.manifest))));
   for (const tag of [...new Set(manifests[0]!.tags)]) await client.putManifest(tag, bundle.manifest, MEDIA_TYPES.manifest);
   return [...new Set(manifests[0]!.tags)];
+}
+
+/** Each site's manifest digest in a bundle. */
+function digestsOf(bundle: Bundle): Record<string, string> {
+  return Object.fromEntries([...bundle.siteManifests].map(([site, m]) => [site, m.digest]));
 }
 
 /** Validate, judge, build, sign and push one revision. */
@@ -224,10 +247,29 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const sequence = Number((await git(req.repo, ['rev-list', '--count', revision])).trim());
   const head = await channelHead(client, channel);
   const names = [...sites.keys()].sort();
+  const rollout = req.waves ? rolloutPlan(evaluation.report.fleet) : undefined;
+  const held = { tagsHeld: rollout !== undefined, ...(rollout ? { rollout } : {}) };
   // The channel holds it already: nothing to do, unless it was published unsigned and a key is given now.
   const toSign = head?.revision === revision && req.signingKey !== undefined && (await client.manifestDigest(signatureTag(head.digest))) === undefined;
+  const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
+  const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
+  // The oldest agent that may apply it is the repository's to say (policies/agent.yaml), not this publisher's version.
+  const minAgentVersion = evaluation.report.fleet.policies.compatibility?.value.minAgentVersion;
+  const build = (rollbackFrom: number | undefined) =>
+    buildBundle({
+      revision,
+      commitTime,
+      sequence,
+      ...(rollbackFrom !== undefined ? { rollbackFrom } : {}),
+      channel,
+      guardrails,
+      sites,
+      ...(minAgentVersion ? { minAgentVersion } : {}),
+    });
   if (head?.revision === revision && !toSign) {
-    return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true };
+    // The same bytes as when it was published: the rollout controller finds each site's manifest by its digest.
+    const siteManifests = rollout ? digestsOf(build(head.rollback ? head.rollbackFrom : undefined)) : {};
+    return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true, siteManifests, ...held };
   }
   if (head && head.sequence > sequence && !req.rollback) {
     throw new PublishRefused(
@@ -245,31 +287,28 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
     );
   }
   if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
-  const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
-  const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
   // A rollback names the newest revision it rolls back from (the channel's, or what the channel's own rollback
   // rolled back from): an agent that applied anything later refuses it, so it cannot be replayed once the fleet moved on.
-  const rollbackFrom = req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined;
-  // The oldest agent that may apply it is the repository's to say (policies/agent.yaml), not this publisher's version.
-  const minAgentVersion = evaluation.report.fleet.policies.compatibility?.value.minAgentVersion;
-  const bundle = buildBundle({
-    revision,
-    commitTime,
-    sequence,
-    ...(rollbackFrom !== undefined ? { rollbackFrom } : {}),
-    channel,
-    guardrails,
-    sites,
-    ...(minAgentVersion ? { minAgentVersion } : {}),
-  });
+  const bundle = build(req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined);
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);
   }
   const digests = [bundle.manifestDigest, ...[...bundle.siteManifests.values()].map((m) => m.digest)];
   const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), digests, req.signingKey);
-  const tags = await pushBundle(client, bundle, channel, signatures);
-  return { fleet: fleetAt(evaluation), revision, digest: bundle.manifestDigest, tags, sites: names, signed: signatures !== undefined, unchanged: false };
+  const tags = await pushBundle(client, bundle, channel, signatures, !rollout);
+  const siteManifests = digestsOf(bundle);
+  return {
+    fleet: fleetAt(evaluation),
+    revision,
+    digest: bundle.manifestDigest,
+    tags,
+    sites: names,
+    signed: signatures !== undefined,
+    unchanged: false,
+    siteManifests,
+    ...held,
+  };
 }
 
 /** Exit 0 published, 1 invalid fleet, refused or registry failure, 2 usage error. */
@@ -304,7 +343,7 @@ export async function publishCommand(opts: PublishOptions, io: Io): Promise<numb
   const { revision, digest, tags, sites } = published;
   if (opts.format === 'json') {
     const signature = published.signed ? { tag: signatureTag(digest) } : null;
-    const { fleet: _fleet, ...shown } = published;
+    const { fleet: _fleet, rollout: _rollout, tagsHeld: _held, siteManifests: _digests, ...shown } = published;
     io.stdout(`${JSON.stringify({ reference: `${name}@${digest}`, ...shown, signature }, null, 2)}\n`);
   } else if (published.unchanged) {
     io.stdout(`${name}:${target.tag ?? DEFAULT_CHANNEL} already holds ${revision.slice(0, 12)}: nothing to publish\n`);

@@ -9,7 +9,9 @@ import { userMessageOf } from '../errors.js';
 import { AgentTooOldError } from '../model/compatibility.js';
 import { agentEvent, type EventSink } from '../reconcile/events.js';
 import { GitSource } from '../source/clone.js';
+import { emergencyOf } from '../source/git.js';
 import { PublishRefused, publishRevision, type FleetAt, type Published } from './publish.js';
+import type { RolloutDriver } from './rollout-driver.js';
 
 export interface PublisherOptions {
   site: string;
@@ -20,6 +22,8 @@ export interface PublisherOptions {
   password?: string;
   log: Logger;
   emit: EventSink;
+  /** Rollout waves (policies/rollout.yaml): holds the site tags and moves them wave by wave. */
+  rollout?: RolloutDriver;
 }
 
 export class Publisher {
@@ -42,6 +46,8 @@ export class Publisher {
       do {
         this.again = false;
         await this.once(trigger).catch((err: unknown) => this.opts.log.error({ err: { message: userMessageOf(err) } }, 'publish failed'));
+        // The rollout of the revision the channel holds goes on whatever this run published or refused.
+        await this.opts.rollout?.tick().catch((err: unknown) => this.opts.log.error({ err: { message: userMessageOf(err) } }, 'rollout step failed'));
       } while (this.again);
     })().finally(() => (this.running = undefined));
     return this.running;
@@ -75,7 +81,13 @@ export class Publisher {
         ...(this.opts.username !== undefined ? { username: this.opts.username } : {}),
         ...(this.opts.password !== undefined ? { password: this.opts.password } : {}),
         ...(this.last ? { base: this.last } : {}),
+        ...(this.opts.rollout ? { waves: true } : {}),
       });
+      if (this.opts.rollout) {
+        // A revision without policies/rollout.yaml had every tag moved: the driver stops.
+        const emergency = published.rollout ? await emergencyOf(git.opts.dir, revision) : undefined;
+        await this.opts.rollout.follow(revision, published.rollout, published.siteManifests, emergency);
+      }
       this.done = revision;
       this.last = published.fleet;
       log.info({ trigger, revision, digest: published.digest, sites: published.sites.length, unchanged: published.unchanged }, 'bundle published');

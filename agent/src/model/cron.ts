@@ -98,3 +98,24 @@ export function lastFire(cron: CronSchedule, timeZone: string, t: number, after:
   }
   return undefined;
 }
+
+/**
+ * The first time (ms, on a minute) at or after `t` and before `before` when `cron` fires in `timeZone`, or
+ * undefined: the walk of lastFire forward (when a closed change window opens next).
+ */
+export function nextFire(cron: CronSchedule, timeZone: string, t: number, before: number): number | undefined {
+  let x = Math.ceil(t / MINUTE_MS) * MINUTE_MS;
+  while (x < before) {
+    const w = wallClock(x, timeZone);
+    if (cron.month.has(w.month) && cron.dayOfMonth.has(w.day) && cron.dayOfWeek.has(w.weekday) && cron.hour.has(w.hour)) {
+      let m = w.minute;
+      while (m < 60 && !cron.minute.has(m)) m++;
+      if (m < 60) {
+        const fire = x + (m - w.minute) * MINUTE_MS;
+        return fire < before ? fire : undefined;
+      }
+    }
+    x += (60 - w.minute) * MINUTE_MS;
+  }
+  return undefined;
+}

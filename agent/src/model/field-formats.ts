@@ -7,6 +7,10 @@ import { SECRET_REFERENCE } from '../redact.js';
 import { HOST, HOST_PORT_LIST, IPV4, IPV6_BRACKETED, PORT } from './address-patterns.js';
 import { MODEL_DURATION } from './go-duration.js';
 
+/** The two halves of the network (FACTS: Beijing serves mainland China, Singapore everything overseas). */
+export const Area = z.enum(['cn', 'overseas']);
+export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
+
 export const NAME_PATTERN = /^[a-z][a-z0-9-]{0,61}[a-z0-9]$/;
 
 /** Marker in messages that a string failed the secret-reference pattern (used to pick the rule id). */

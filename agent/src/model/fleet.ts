@@ -18,6 +18,7 @@ import type {
   RoutingPolicy,
   Notifications,
 } from './schema.js';
+import type { RolloutPolicy } from './schema-rollout.js';
 
 interface Located<T> {
   value: T;
@@ -55,6 +56,7 @@ interface Policies {
   notifications?: Located<Notifications>;
   acknowledgedRemovals?: Located<AcknowledgedRemovals>;
   compatibility?: Located<AgentCompatibility>;
+  rollout?: Located<RolloutPolicy>;
 }
 
 export interface Fleet {
@@ -81,6 +83,7 @@ const POLICY_KEYS: Partial<Record<KindName, keyof Policies>> = {
   Notifications: 'notifications',
   AcknowledgedRemovals: 'acknowledgedRemovals',
   AgentCompatibility: 'compatibility',
+  RolloutPolicy: 'rollout',
 };
 
 export function linkId(a: string, b: string): string {

@@ -3,12 +3,12 @@
 // `mirrornet schema` turns them into the JSON Schemas under agent/schemas/ that editors use.
 import { z } from 'zod';
 import { DEFAULT_MAX_LINK_REMOVALS, DEFAULT_MAX_SITE_REMOVALS } from './guardrail-defaults.js';
-import { Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, SecretRef } from './field-formats.js';
+import { Area, Cidr, CloudId, CloudRegion, Duration, HostPath, HostPort, HttpUrl, Ipv4, Name, NextHop, Port, Provider, SecretRef } from './field-formats.js';
 import { AgentCompatibility } from './compatibility.js';
 import { HarborInstance, quotaBytes } from './schema-harbor.js';
+import { RolloutPolicy } from './schema-rollout.js';
 
-export const Area = z.enum(['cn', 'overseas']);
-export const Provider = z.enum(['huaweicloud', 'aws', 'idc']);
+export { Area, Provider };
 export const LinkType = z.enum(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']);
 const Labels = z.record(z.string(), z.string());
 
@@ -296,6 +296,9 @@ const NOTIFIED_EVENT_KINDS = [
   'site-back',
   'site-suspended',
   'site-resumed',
+  'rollout-advanced',
+  'rollout-halted',
+  'rollout-complete',
 ] as const;
 /** Every kind of event the agent reports (reconcile/events.ts). */
 export const EVENT_KINDS = ['apply-started', ...NOTIFIED_EVENT_KINDS] as const;
@@ -323,6 +326,9 @@ export const EVENT_SEVERITY: Readonly<Record<(typeof EVENT_KINDS)[number], Notif
   'site-back': 'info',
   'site-suspended': 'warning',
   'site-resumed': 'info',
+  'rollout-advanced': 'info',
+  'rollout-halted': 'critical',
+  'rollout-complete': 'info',
 };
 
 /**
@@ -434,6 +440,7 @@ export const KINDS = {
   Notifications,
   AcknowledgedRemovals,
   AgentCompatibility,
+  RolloutPolicy,
 } as const;
 
 export type KindName = keyof typeof KINDS;
@@ -452,6 +459,7 @@ export const KIND_DIRECTORY: Record<KindName, string> = {
   Notifications: 'policies',
   AcknowledgedRemovals: 'policies',
   AgentCompatibility: 'policies',
+  RolloutPolicy: 'policies',
 };
 
 export const SCHEMA_FILE: Record<KindName, string> = {
@@ -466,6 +474,7 @@ export const SCHEMA_FILE: Record<KindName, string> = {
   Notifications: 'notifications.schema.json',
   AcknowledgedRemovals: 'acknowledged-removals.schema.json',
   AgentCompatibility: 'agent-compatibility.schema.json',
+  RolloutPolicy: 'rollout-policy.schema.json',
 };
 
 export type Region = z.infer<typeof Region>;

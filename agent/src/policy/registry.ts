@@ -12,6 +12,7 @@ import { harborS3Rules } from './rules/harbor-s3.js';
 import { linkRules } from './rules/links.js';
 import { mirrorRules } from './rules/mirror.js';
 import { notificationRules } from './rules/notifications.js';
+import { rolloutRules } from './rules/rollout.js';
 import { routingRules } from './rules/routing.js';
 import { siteRules } from './rules/sites.js';
 
@@ -33,6 +34,7 @@ export const RULE_FAMILIES: readonly RuleFamily[] = [
   notificationRules,
   guardrailRules,
   compatibilityRules,
+  rolloutRules,
 ];
 
 export const RULES: ReadonlyMap<string, Rule> = new Map(RULE_FAMILIES.flatMap((f) => f.rules.map((r) => [r.id, r] as const)));

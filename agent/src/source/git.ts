@@ -93,3 +93,22 @@ export async function addressOf(host: string): Promise<string | undefined> {
     clearTimeout(timer);
   }
 }
+
+/** The commit trailer that marks a revision as an emergency: its rollout skips change windows (policies/rollout.yaml). */
+const EMERGENCY_TRAILER = 'Mirrornet-Emergency';
+
+/**
+ * The reason given by the commit's `Mirrornet-Emergency: <reason>` trailer, or undefined. A trailer is part of
+ * the commit message: reviewed in the pull request, and covered by the commit's signature. For a merge commit,
+ * the commits it merges count too (the pull request's own commits carry it).
+ */
+export async function emergencyOf(repo: string, revision: string): Promise<string | undefined> {
+  const parents = (await git(repo, ['rev-list', '--parents', '-n', '1', revision])).trim().split(/\s+/).slice(1);
+  const range = parents.length > 1 ? [revision, `^${parents[0]}`] : ['-n', '1', revision];
+  const out = await git(repo, ['log', `--format=%(trailers:key=${EMERGENCY_TRAILER},valueonly,separator=%x20)`, ...range]);
+  const reason = out
+    .split('\n')
+    .map((l) => l.trim())
+    .find((l) => l.length > 0);
+  return reason?.slice(0, 1024);
+}

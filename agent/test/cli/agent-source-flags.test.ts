@@ -103,6 +103,11 @@ describe('agent source flags (usage errors)', function () {
       '--publish-to needs --sign-key REF: agents apply only signed bundles.',
     ],
     [
+      '--rollout-core without --rollout-key',
+      () => ['--repo-url', 'file:///nonexistent/fleet.git', '--publish-to', SOURCE, '--sign-key', `env:${TOKEN_ENV}`, '--rollout-core', 'http://127.0.0.1:3'],
+      "--rollout-core and --rollout-key go together: the publisher asks the cores for their sites' health with that operator key.",
+    ],
+    [
       '--publish-to with --source instead of --repo-url',
       () => ['--source', SOURCE, '--allowed-signers', signers, '--publish-to', SOURCE, '--sign-key', `env:${TOKEN_ENV}`],
       '--publish-to needs --repo-url: the publisher follows the git repository.',

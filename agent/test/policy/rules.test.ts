@@ -128,6 +128,15 @@ const NOTIFY =
 /** A mute window for NOTIFY, whose second route is named cn-oncall. */
 const MUTE = 'muteWindows:\n  - name: saturday\n    schedule: 0 2 * * 6\n    duration: 2h\n    timeZone: Asia/Shanghai\n    routes: [cn-oncall]\n';
 
+const ROLLOUT = 'policies/rollout.yaml';
+/** A clean rollout policy for fleet-small (no finding): the rollout/* cases break one thing in it. */
+const ROLLOUT_POLICY =
+  `${HEADER('rollout-policy')}kind: RolloutPolicy\nname: rollout\nsoakTime: 10m\nwaves:\n` +
+  '  - name: canary\n    sites: [cn-hangzhou-idc]\n' +
+  '  - name: china\n    match:\n      areas: [cn]\n' +
+  '  - name: overseas\n    match:\n      areas: [overseas]\n' +
+  'windows:\n  - name: cn-day\n    area: cn\n    schedule: 0 10 * * 1-5\n    duration: 7h\n    timeZone: Asia/Shanghai\n';
+
 const ACKNOWLEDGED = 'policies/acknowledged-removals.yaml';
 const ACK_HEAD = `${HEADER('acknowledged-removals')}kind: AcknowledgedRemovals\nname: acknowledged-removals\nremovals:\n`;
 
@@ -1665,6 +1674,49 @@ const CASES: Case[] = [
     mutate: [write('policies/versions.yaml', `${HEADER('agent-compatibility')}kind: AgentCompatibility\nname: versions\nminAgentVersion: 0.2.0\n`)],
     at: { file: 'policies/versions.yaml', line: 'kind: AgentCompatibility', column: 7 },
     says: ['is read from policies/agent.yaml only', 'move it there from policies/versions.yaml'],
+  },
+  // ---- rollout/* ----
+  {
+    rule: 'rollout/unknown-site',
+    title: 'a wave naming a site the fleet does not have (a typo)',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('sites: [cn-hangzhou-idc]', 'sites: [cn-hangzou-idc]'))],
+    at: { file: ROLLOUT, line: 'sites: [cn-hangzou-idc]', column: 13 },
+    says: ['"cn-hangzou-idc"', 'did you mean "cn-hangzhou-idc"'],
+  },
+  {
+    rule: 'rollout/site-wave',
+    title: 'a region that no wave names or matches',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('areas: [overseas]', 'areas: [overseas]\n      providers: [huaweicloud]'))],
+    at: { file: ROLLOUT, line: '- name: canary' },
+    says: ['eu-amsterdam-idc is in no wave'],
+  },
+  {
+    rule: 'rollout/site-wave',
+    title: 'a site named by two waves',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('  - name: overseas\n', '  - name: overseas\n    sites: [cn-hangzhou-idc]\n'))],
+    at: { file: ROLLOUT, line: 'sites: [cn-hangzhou-idc]\n    match:\n      areas: [overseas]' },
+    says: ['cn-hangzhou-idc is named by the waves canary and overseas'],
+  },
+  {
+    rule: 'rollout/wave',
+    title: 'two waves with one name',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('- name: overseas', '- name: china'))],
+    at: { file: ROLLOUT, line: '- name: china\n    match:\n      areas: [overseas]' },
+    says: ['Two waves are named china'],
+  },
+  {
+    rule: 'rollout/window',
+    title: 'a change window with a four-field cron schedule',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('schedule: 0 10 * * 1-5', 'schedule: 0 10 * *'))],
+    at: { file: ROLLOUT, line: 'schedule: 0 10 * *' },
+    says: ['five fields'],
+  },
+  {
+    rule: 'rollout/window',
+    title: 'a change window in a time zone that does not exist',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('timeZone: Asia/Shanghai', 'timeZone: Asia/Beijing'))],
+    at: { file: ROLLOUT, line: 'timeZone: Asia/Beijing' },
+    says: ['"Asia/Beijing"', 'IANA'],
   },
 ];
 

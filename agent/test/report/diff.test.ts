@@ -208,7 +208,10 @@ describe('mirrornet diff', function () {
       'roles',
       'site',
       'status',
+      'wave',
     ]);
+    // The head's policies/rollout.yaml: the new overseas region gets the revision with the overseas wave.
+    assert.equal(j.sites.find((s: { site: string }) => s.site === 'eu-frankfurt')?.wave, 'overseas');
     assert.deepEqual(Object.keys(j.sites[0].changes[0]).sort(), ['action', 'category', 'fields', 'id', 'summary']);
     assert.deepEqual(Object.keys(j.topology).sort(), ['edges', 'nodes']);
     assert.deepEqual(Object.keys(j.addressPlan[0]).sort(), [

@@ -87,6 +87,12 @@ function heading(kind: EventKind, occurrence: Notice['occurrence']): Headline {
       return { icon: '⏸️', en: 'Site suspended', zh: '站点已暂停', tone: 'warning' };
     case 'site-resumed':
       return { icon: '▶️', en: 'Site resumed', zh: '站点已恢复运行', tone: 'good' };
+    case 'rollout-advanced':
+      return { icon: '🌊', en: 'Rollout advanced', zh: '发布推进到下一批', tone: 'info' };
+    case 'rollout-halted':
+      return { icon: '🛑', en: 'Rollout halted', zh: '发布已暂停', tone: 'danger' };
+    case 'rollout-complete':
+      return { icon: '✅', en: 'Rollout complete', zh: '发布已完成', tone: 'good' };
   }
 }
 
@@ -152,6 +158,13 @@ function advice(notice: Notice): { en: string; zh: string } {
       return {
         en: `The agents of ${site} apply no new revision and heal no drift (drift is still detected and reported) until an operator resumes the site.`,
         zh: `在操作员恢复该站点之前，${site} 的 agent 不会应用新版本，也不会修复配置漂移（漂移仍会被检测和上报）。`,
+      };
+    case 'rollout-halted':
+      return {
+        en:
+          "Later waves keep the revision they have. Read the failing site's errors (mirrornet status, mirrornet rollout status), fix the " +
+          'repository and merge a new commit: it starts a new rollout from the first wave.',
+        zh: '后续批次保持当前版本。请查看失败站点的错误（mirrornet status、mirrornet rollout status），修复仓库后合并新的提交：新提交会从第一批重新发布。',
       };
     default:
       return { en: 'Nothing to do.', zh: '无需处理。' };

@@ -5,6 +5,7 @@
 import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
 import type { Fleet } from '../../model/fleet.js';
+import { waveOfSites } from '../../model/rollout.js';
 import { desiredFileDiffs, restartsFor } from '../../reconcile/file-diff.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { compatibilityChange } from './compatibility.js';
@@ -244,6 +245,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const sites: SiteDiff[] = [];
   const compared: SiteChange[] = [];
   const names = [...new Set([...base.sites.keys(), ...head.sites.keys()])].sort();
+  const waves = waveOfSites(head);
   for (const name of names) {
     const b = base.sites.get(name);
     const h = head.sites.get(name);
@@ -271,6 +273,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       notes: h
         ? (hd?.notes ?? []).filter((n) => !(bd?.notes ?? []).includes(n))
         : [`The agents of ${name} refuse a revision without their site: they change nothing on its hosts, which keep their files until taken down by hand.`],
+      ...(waves?.has(name) ? { wave: waves.get(name)! } : {}),
     };
     sites.push(siteDiff);
     compared.push({ diff: siteDiff, ...(bd ? { before: bd } : {}), ...(hd ? { after: hd } : {}) });

@@ -93,6 +93,8 @@ export interface SiteDiff {
   restarts: string[];
   /** The head's notes on what the agent cannot do for this site, new with this revision. */
   notes: string[];
+  /** The rollout wave (the head's policies/rollout.yaml) in which this site gets the revision; absent without a rollout policy. */
+  wave?: string;
 }
 
 export interface LinkDiff {

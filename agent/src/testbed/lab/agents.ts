@@ -22,6 +22,14 @@ export const LAB_GITHUB_REPO = 'lab/fleet';
 /** The environment variable holding the token the core agents post commit statuses with. */
 export const GITHUB_TOKEN_ENV = 'MIRRORNET_LAB_GITHUB_TOKEN';
 
+/** A file whose presence under a host's --root makes that host's reload and restart hooks fail (a test's broken hook). */
+export const FAILING_HOOKS_FILE = 'etc/mirrornet/lab-hooks-fail';
+
+/** The lab's reload/restart hook of a host: succeeds, unless FAILING_HOOKS_FILE is under its root. */
+function labHook(root: string): string {
+  return `test ! -e '${join(root, FAILING_HOOKS_FILE)}'`;
+}
+
 /**
  * The agents' environment: the lab's generated secrets and a few basics, nothing else from the caller's
  * environment — a chat webhook URL or token set there must never make a lab agent talk to the internet.
@@ -77,7 +85,7 @@ function labAgentEnv(state: LabState, s: LabSite, rec: AgentRecord): NodeJS.Proc
 export async function startGatewayAgent(state: LabState, s: LabSite): Promise<LabProcess> {
   const services = state.services!;
   const root = siteRoot(state.dir, s.name);
-  const listen = `127.0.0.1:${await freePort()}`;
+  const listen = state.bundle?.coreListen?.[s.name] ?? `127.0.0.1:${await freePort()}`;
   const roles = s.role === 'hub' ? 'gateway,hub' : 'gateway';
   const interval = state.options?.interval ?? '10s';
   const rec: AgentRecord = { site: s.name, role: 'gateway', roles, root, stateDir: join(root, 'var/lib/mirrornet'), listen };
@@ -101,9 +109,9 @@ export async function startGatewayAgent(state: LabState, s: LabSite): Promise<La
     '--huaweicloud-endpoint',
     services.vpcUrl,
     '--docker-reload',
-    'true',
+    labHook(root),
     '--dragonfly-restart',
-    'true',
+    labHook(root),
     ...reportFlags(state, s, rec),
   ];
   if (s.role === 'hub') {
@@ -172,9 +180,9 @@ export async function startNodes(state: LabState, s: LabSite): Promise<StartedNo
           '--interval',
           state.options?.interval ?? '10s',
           '--docker-reload',
-          'true',
+          labHook(nroot),
           '--dragonfly-restart',
-          'true',
+          labHook(nroot),
           ...reportFlags(state, s, rec),
         ],
         env: labAgentEnv(state, s, rec),

@@ -31,6 +31,11 @@ export interface BundleRecord {
   /** The publisher's private key (file) and the allowed-signers file every other agent checks bundles with. */
   key: string;
   allowedSigners: string;
+  /**
+   * The cores' agents' --listen addresses, chosen before any agent starts: the publisher asks every core for its
+   * sites' health (rollout waves, when the fleet has policies/rollout.yaml) and may start before the other core.
+   */
+  coreListen?: Record<string, string>;
 }
 
 /** The core that publishes: the overseas core (it reaches github.com best), else the first core. */
@@ -95,8 +100,14 @@ export function sourceFlags(state: LabState, s: LabSite, rec: AgentRecord): stri
   if (!b) return ['--repo-url', state.origin];
   const flags: string[] = [];
   // The publisher follows the origin to publish, and applies from its own bundles like everyone else.
-  if (rec.role === 'gateway' && s.name === b.publisher)
+  if (rec.role === 'gateway' && s.name === b.publisher) {
     flags.push('--repo-url', state.origin, '--publish-to', channelRef(s), '--sign-key', `file:${SIGNING_KEY_PATH}`);
+    // Rollout waves: the publisher reads the sites' health from every core as the lab's operator does.
+    if (b.coreListen && state.operator) {
+      for (const listen of Object.values(b.coreListen)) flags.push('--rollout-core', `http://${listen}`);
+      flags.push('--rollout-key', state.operator.key);
+    }
+  }
   flags.push('--source', channelRef(bundleCore(t, s)), '--allowed-signers', b.allowedSigners, '--fanout-token', `env:${FANOUT_TOKEN_ENV}`);
   if (s.role === 'region' && s.proxyPort !== undefined && s.registrySite) flags.push('--registry-mirror', `http://${s.wan}:${s.proxyPort}`);
   if (rec.role === 'gateway') flags.push('--registry-hook-token', `env:${REGISTRY_HOOK_TOKEN_ENV}`);

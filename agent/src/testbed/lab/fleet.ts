@@ -243,6 +243,10 @@ export function labFleet(files: readonly VirtualFile[], opts: LabFleetOptions): 
       }
       doc['allowed'] = allowed;
       emit(p, doc, 'mirrornet lab: WireGuard is allowed between every pair of providers (every lab link is WireGuard).');
+    } else if (k === 'RolloutPolicy') {
+      // Its waves name sites the lab may leave out, its soak and windows are made for hours: a lab test that runs
+      // waves commits a rollout policy of its own to the lab's origin (the publisher then follows it).
+      notes.push(`${p.path}: the repository's rollout waves are left out of the lab (a test commits its own).`);
     } else if (k === 'Notifications') {
       const doc = labNotifications(p.doc);
       chatChannels = asArray(doc['channels']).map((c) => String(c['name']));

@@ -31,7 +31,7 @@ import { WEBHOOK_SECRET_ENV } from './push-hook.js';
 import { startCoreRegistries, startRegionPeer } from './registries.js';
 import { SERVICES_CONFIG, SERVICES_READY, SERVICES_SCRIPT, type ServicesConfig, type ServicesReady } from './services.js';
 import { makeOperatorKey, operatorCommands, siteTreeSecrets } from './site-tree.js';
-import { start, waitUntil, type Say } from './startup.js';
+import { freePort, start, waitUntil, type Say } from './startup.js';
 import { labTopology, namespaces as topologyNamespaces } from './topology.js';
 
 export interface UpOptions {
@@ -214,6 +214,8 @@ async function up(opts: UpOptions): Promise<LabState> {
   buildHostLink(topology);
   if (delivery === 'bundle') {
     state.bundle = makePublisherKey(dir, publisherCore(topology).name);
+    state.bundle.coreListen = {};
+    for (const c of topology.sites.filter((x) => x.role === 'hub')) state.bundle.coreListen[c.name] = `127.0.0.1:${await freePort()}`;
     saveState(state);
     say(
       `delivery: signed bundles; ${state.bundle.publisher}'s agent publishes, every other agent follows its core's registry ` +

@@ -68,6 +68,9 @@ const MESSAGES: Record<EventKind, (site: string) => string> = {
   'site-back': (s) => `${s} reports again after 4 min silent.`,
   'site-suspended': (s) => `${s} suspended by alice@example.com: network maintenance until 18:00.`,
   'site-resumed': (s) => `${s} resumed by alice@example.com.`,
+  'rollout-advanced': () => `${REV.slice(0, 12)} goes to china (wave 2 after canary soaked 10m): cn-guangzhou, cn-shanghai.`,
+  'rollout-halted': () => `The rollout of ${REV.slice(0, 12)} is halted in canary: cn-hangzhou-idc failed to apply ${REV.slice(0, 12)} on gw1.`,
+  'rollout-complete': () => `${REV.slice(0, 12)} reached every wave (canary, china, overseas).`,
 };
 
 /** An event as the Agent emits it. */
