@@ -158,7 +158,7 @@ const JSON_COMMAND = 'mirrornet diff --format json';
 function siteSection(s: SiteDiff, open: boolean, maxFields: number, trips: GuardrailTrip[] = [], diffs = true): string[] {
   const out = [
     `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${STATUS_WORD[s.status]} ${s.role === 'hub' ? 'core' : 'region'} ` +
-      `(${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}): ${siteHeadline(s)}</summary>`,
+      `(${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}${s.wave ? `; wave ${md(s.wave)}` : ''}): ${siteHeadline(s)}</summary>`,
     '',
   ];
   for (const note of s.notes) out.push(`> ${md(note)}`, '');
@@ -250,11 +250,13 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
     out.push('No site’s desired state, link or address block changes.', '');
   } else {
     if (report.sites.length) {
-      out.push('| Site | | Role | Area | Added | Changed | Removed |', '|---|---|---|---|---|---|---|');
+      // The rollout wave that takes the revision to each site (policies/rollout.yaml), when the fleet has waves.
+      const waves = report.sites.some((s) => s.wave !== undefined);
+      out.push(`| Site | | Role | Area |${waves ? ' Wave |' : ''} Added | Changed | Removed |`, `|---|---|---|---|${waves ? '---|' : ''}---|---|---|`);
       for (const s of report.sites)
         out.push(
-          `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} | ${s.counts.add} ` +
-            `| ${s.counts.change} | ${s.counts.remove} |`,
+          `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} |` +
+            `${waves ? ` ${s.wave ? md(s.wave) : '–'} |` : ''} ${s.counts.add} | ${s.counts.change} | ${s.counts.remove} |`,
         );
       out.push('');
     } else out.push('No site’s desired state changes.', '');
@@ -364,7 +366,7 @@ export function renderText(report: DiffReport): string {
   for (const s of report.sites) {
     out.push(
       `${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} ` +
-        `(${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}): ${siteHeadline(s)}`,
+        `(${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}${s.wave ? `, wave ${s.wave}` : ''}): ${siteHeadline(s)}`,
     );
     for (const note of s.notes) out.push(`    note: ${plain(note)}`);
     for (const category of CATEGORIES) {
