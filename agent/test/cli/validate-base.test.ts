@@ -71,7 +71,7 @@ describe('validate --base: a commit cannot take the fleet down', function () {
         'Agents judge a revision by the guardrails of the revision they applied before it, and so does `validate --base`: the new values ' +
         'take effect one revision after this one is applied, and this change is judged by the old ones.',
     );
-    assert.equal(lines[3], 'invalid: 2 errors, 0 warnings, 1 notice in 11 files');
+    assert.equal(lines[3], 'invalid: 2 errors, 0 warnings, 1 notice in 12 files');
   });
 
   it('three regions removed: exit 1 over the limit of 2; retired at the base first, the same removal passes', async () => {
@@ -92,7 +92,7 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     for (const r of THREE) repo.remove(`regions/${r}.yaml`);
     const after = await validate(retiring);
     assert.equal(after.code, 0, after.stdout);
-    assert.equal(after.stdout, 'valid: 14 files checked, 0 warnings\n');
+    assert.equal(after.stdout, 'valid: 15 files checked, 0 warnings\n');
     // Compared with a base where they were not retiring, it is still too much.
     assert.equal((await validate(base)).code, 1);
   });
@@ -135,7 +135,7 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     );
     const text = await validate(base);
     assert.match(text.stdout, /^ {2}5:1 {2}notice {3}The guardrails change \(maxDeletionsPerApply: 20 → 50\)\./m);
-    assert.match(text.stdout, /^valid: 17 files checked, 0 warnings, 1 notice$/m);
+    assert.match(text.stdout, /^valid: 18 files checked, 0 warnings, 1 notice$/m);
   });
 
   it('a base without a fleet (the pull request that adds it) removes nothing', async () => {
