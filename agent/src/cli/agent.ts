@@ -213,6 +213,11 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const metrics = createMetrics({ site: opts.region, roles, version: AGENT_VERSION, intervalMs: interval });
   // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
   const recorded = await store.load().catch(() => undefined);
+  if (recorded?.retired) {
+    // A retired site's agent touches nothing: started again (systemd, a reboot), it says so and exits.
+    io.stdout(`${retiredLine(opts.region, recorded.retired.revision, stateDir)}\n`);
+    return 0;
+  }
   if (recorded?.appliedRevision) metrics.revision(recorded.appliedRevision);
   metrics.refused(recorded?.refused?.revision);
   const stopping = new AbortController();
@@ -272,6 +277,15 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     return result;
   };
 
+  /** Ends the running agent (as SIGTERM does) once its site retired. */
+  let retire: (() => void) | undefined;
+  const ticked = tick;
+  tick = async (reason: string) => {
+    const result = await ticked(reason);
+    if (result.kind === 'retired') retire?.();
+    return result;
+  };
+
   if (opts.once) {
     const result = await tick('once');
     io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
@@ -317,7 +331,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const feedStop = new AbortController();
   const watching = sources.feed?.watch(() => void tick('gateway'), feedStop.signal);
   await new Promise<void>((resolve) => {
+    let stopped = false;
     const stop = (signal: string) => {
+      if (stopped) return;
+      stopped = true;
+      process.removeListener('SIGTERM', onTerm);
+      process.removeListener('SIGINT', onInt);
       log.info({ signal }, 'agent stopping');
       unwatch();
       void task.stop();
@@ -337,8 +356,24 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
         process.exit(0);
       }, STOP_GRACE_MS + 3000).unref();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.once('SIGTERM', onTerm);
+    process.once('SIGINT', onInt);
+    retire = () => {
+      retire = undefined;
+      stop('retired');
+    };
   });
+  const retired = loop.lastResult?.kind === 'retired' ? loop.lastResult : undefined;
+  if (retired) io.stdout(`${retiredLine(opts.region, retired.revision, stateDir)}\n`);
   return 0;
+}
+
+/** The one line a retired site's agent ends with. */
+function retiredLine(site: string, revision: string, stateDir: string): string {
+  return (
+    `mirrornet: ${site} is retired (revision ${revision.slice(0, 12)}): everything this agent created is removed; nothing left to do. ` +
+    `To bring the site back, set lifecycle: active and remove ${stateDir}/state.json before starting the agent again.`
+  );
 }

@@ -84,6 +84,8 @@ function heading(kind: EventKind, occurrence: Notice['occurrence']): Headline {
       return { icon: '⏸️', en: 'Site suspended', zh: '站点已暂停', tone: 'warning' };
     case 'site-resumed':
       return { icon: '▶️', en: 'Site resumed', zh: '站点已恢复运行', tone: 'good' };
+    case 'site-retired':
+      return { icon: '🏁', en: 'Site retired', zh: '站点已退役', tone: 'good' };
   }
 }
 
@@ -149,6 +151,11 @@ function advice(notice: Notice): { en: string; zh: string } {
       return {
         en: `The agents of ${site} apply no new revision and heal no drift (drift is still detected and reported) until an operator resumes the site.`,
         zh: `在操作员恢复该站点之前，${site} 的 agent 不会应用新版本，也不会修复配置漂移（漂移仍会被检测和上报）。`,
+      };
+    case 'site-retired':
+      return {
+        en: `Everything mirrornet created for ${site} is removed and its agents stopped. Delete its file in a pull request of its own.`,
+        zh: `mirrornet 为 ${site} 创建的内容已全部删除，其 agent 已停止。请在单独的拉取请求中删除该站点的文件。`,
       };
     default:
       return { en: 'Nothing to do.', zh: '无需处理。' };

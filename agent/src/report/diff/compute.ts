@@ -4,7 +4,7 @@
 // the links, the topology and the address plan of the head. Pure.
 import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
-import type { Fleet } from '../../model/fleet.js';
+import { isRetiring, type Fleet } from '../../model/fleet.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
 import { addressPlanTable, addressPolicyChanged } from './address.js';
 import { guardrailTrips, type SiteChange } from './guardrails.js';
@@ -258,6 +258,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       area: entry.value.area,
       provider: entry.value.provider,
       status: !b ? 'added' : !h ? 'removed' : 'changed',
+      ...(isRetiring(h) ? { retiring: true as const } : {}),
       roles: rolesOf(entry),
       changes,
       counts,

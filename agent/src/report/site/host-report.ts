@@ -11,7 +11,8 @@ type TickOutcome =
   | { kind: 'refused'; revision: string; reason: string }
   | { kind: 'blocked'; revision: string; reasons: string[] }
   | { kind: 'failed'; revision: string; step: string; reason: string }
-  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] };
+  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] }
+  | { kind: 'retired'; revision: string };
 
 export interface HostFacts {
   site: string;
@@ -27,6 +28,7 @@ export interface HostFacts {
     appliedAt?: string | undefined;
     drift: Record<string, string>;
     refused?: { revision: string; reason: string; at: string } | undefined;
+    retired?: { revision: string; at: string } | undefined;
   };
   last: TickOutcome | undefined;
   /** The Steering generation the host holds, and whether it holds a suspension. */
@@ -59,6 +61,7 @@ export function hostReportOf(facts: HostFacts, events: readonly ReportedEvent[],
     ...(error ? { lastError: error } : {}),
     steering: facts.steering,
     suspended: facts.suspended,
+    ...(last?.kind === 'retired' || state.retired ? { retired: true } : {}),
     events: [...kept],
     droppedEvents: events.length - kept.length,
     at: now.toISOString(),

@@ -68,6 +68,7 @@ const MESSAGES: Record<EventKind, (site: string) => string> = {
   'site-back': (s) => `${s} reports again after 4 min silent.`,
   'site-suspended': (s) => `${s} suspended by alice@example.com: network maintenance until 18:00.`,
   'site-resumed': (s) => `${s} resumed by alice@example.com.`,
+  'site-retired': (s) => `${s} retired at ${REV.slice(0, 12)}: this agent removed everything it had created and stops; its file may now be deleted.`,
 };
 
 /** An event as the Agent emits it. */
