@@ -12,7 +12,7 @@ import type { Change, ProviderId } from '../providers/types.js';
 import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
 import { decide } from './decide.js';
-import { applyRevision, pendingChanges, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
+import { applyRevision, pendingChanges, planHost, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
 import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
@@ -275,12 +275,14 @@ export class Agent {
 
   /**
    * A retiring site (its desired state says so) whose teardown is complete — the revision applied or in sync,
-   * nothing left in the inventory — is retired: recorded in the state, said once (`site-retired`), and from
-   * then on every tick only returns `retired`. Otherwise the tick's result stands (a later tick finishes it).
+   * and a fresh read finds nothing of the inventory left to remove (a cloud route table it only programmed
+   * stays listed, empty of its routes) — is retired: recorded in the state, said once (`site-retired`), and
+   * from then on every tick only returns `retired`. Otherwise the tick's result stands (a later tick finishes it).
    */
   private async retiredAfter(state: AgentState, revision: string, applied: Applied, result: TickResult): Promise<TickResult> {
     if (!applied.desired.retiring || (result.kind !== 'applied' && result.kind !== 'in-sync')) return result;
-    if (Object.values(state.inventory).some((ids) => ids.length > 0)) return result;
+    const left = await this.step('read', () => planHost(applied.desired, revision, this.deps, state));
+    if (pendingChanges(left).length > 0) return result;
     state.retired = { revision, at: new Date().toISOString() };
     await this.store.save(state);
     this.event(
