@@ -277,12 +277,17 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     return result;
   };
 
-  /** Ends the running agent (as SIGTERM does) once its site retired. */
+  /** Ends the running agent (as SIGTERM does) once its site retired, saying so in one line. */
   let retire: (() => void) | undefined;
+  let retired = false;
   const ticked = tick;
   tick = async (reason: string) => {
     const result = await ticked(reason);
-    if (result.kind === 'retired') retire?.();
+    if (result.kind === 'retired' && !opts.once && !retired) {
+      retired = true;
+      io.stdout(`${retiredLine(opts.region, result.revision, stateDir)}\n`);
+      retire?.();
+    }
     return result;
   };
 
@@ -365,8 +370,6 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
       stop('retired');
     };
   });
-  const retired = loop.lastResult?.kind === 'retired' ? loop.lastResult : undefined;
-  if (retired) io.stdout(`${retiredLine(opts.region, retired.revision, stateDir)}\n`);
   return 0;
 }
 

@@ -33,7 +33,7 @@ export interface HostPlan {
   changes: Change[];
   notes: string[];
   actual: Map<ProviderId, unknown>;
-  /** The site is retiring: the plan is its teardown (protectedDestinations do not hold it; the other guardrails do). */
+  /** The site is retiring: the plan is its teardown (maxDeletionsPerApply holds it; protectedDestinations and the lockout protection do not). */
   retiring?: true;
 }
 
@@ -110,8 +110,8 @@ export function removalsOf(changes: readonly Change[]): (Removal & { provider: P
 
 /**
  * Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. A retiring
- * site's teardown deletes its routes to protected destinations on purpose (every other site keeps them): only
- * the deletion count and the lockout protection hold it.
+ * site's teardown deletes its routes to protected destinations and to its source on purpose (every other site
+ * keeps them): only the deletion count holds it.
  */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
@@ -128,9 +128,11 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
       reasons.push(`the plan deletes the ${r.route} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
     }
   }
-  // Lockout protection: never delete or redirect what carries the agent's own connection to its git remote.
+  // Lockout protection: never delete or redirect what carries the agent's own connection to its git remote. A
+  // retiring site's teardown removes its route to its core, which is what carries it: after the teardown the
+  // agent needs no source any more (it retires), so the protection does not hold the teardown.
   const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
-  if (remote !== undefined) {
+  if (remote !== undefined && !plan.retiring) {
     for (const [provider, actual] of plan.actual) {
       const carrier = guardrailTraits(provider).carrier?.(actual, remote);
       if (carrier === undefined) continue;
