@@ -365,9 +365,16 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     const onInt = () => stop('SIGINT');
     process.once('SIGTERM', onTerm);
     process.once('SIGINT', onInt);
+    // A gateway keeps serving its site until every host of it has reported retired (at most three intervals),
+    // so its nodes still reach it and its core hears the whole site retired; then it stops like the others.
     retire = () => {
       retire = undefined;
-      stop('retired');
+      const until = Date.now() + 3 * interval;
+      const wait = (): void => {
+        if (!tree || tree.siteRetired() || Date.now() > until) stop('retired');
+        else setTimeout(wait, 500).unref();
+      };
+      wait();
     };
   });
   return 0;

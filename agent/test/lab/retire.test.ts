@@ -19,6 +19,7 @@ import { originHead } from '../../src/testbed/lab/origin.js';
 import { missingForLab } from '../../src/testbed/lab/preflight.js';
 import { isSame, listNamespaces, loadState, pidsUsingDir, type LabState } from '../../src/testbed/lab/processes.js';
 import { formatStatus, labStatus } from '../../src/testbed/lab/status.js';
+import { coreUrls } from '../../src/testbed/lab/site-tree.js';
 import { labTopology } from '../../src/testbed/lab/topology.js';
 import { labUp } from '../../src/testbed/lab/up.js';
 import { need } from '../support/capabilities.js';
@@ -211,6 +212,21 @@ for (const delivery of ['git', 'bundle'] as const) {
         ],
       );
       assert.match(formatStatus(status), new RegExp(`^  ${REGION} +gateway +retired `, 'm'));
+
+      // The cores hear the whole site retired (its gateway waited for its node): `mirrornet status` shows every host retired, exit 0.
+      const operator = sh(
+        process.execPath,
+        [CLI, 'status', '--site', REGION, ...coreUrls(state()).flatMap((u) => ['--core', u]), '--key', state().operator!.key],
+        { allowFail: true },
+      );
+      assert.equal(operator.code, 0, operator.out);
+      const rows = operator.stdout.split('\n').filter((l) => l.startsWith(`${REGION} `));
+      assert.equal(rows.length, 2, operator.out);
+      assert.ok(
+        rows.every((r) => r.trimEnd().endsWith(' retired')),
+        operator.out,
+      );
+      assert.match(operator.stdout, new RegExp(`^${REGION}: retired: its agents removed everything they created; its file may be deleted$`, 'm'));
 
       // Now the file may go: compared with the retiring revision it validates; compared with the one before, it does not.
       rmSync(join(clone, file));
