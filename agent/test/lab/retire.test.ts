@@ -160,6 +160,11 @@ for (const delivery of ['git', 'bundle'] as const) {
         () => others.every((a) => agentState(a)?.appliedRevision === retiring) && mine.every((a) => agentState(a)?.retired?.revision === retiring),
         async () => formatStatus((await labStatus(dir))!),
       );
+      for (const a of state().agents) {
+        const s = agentState(a)!;
+        const at = s.retired?.at ?? s.appliedAt;
+        say(`(test) ${a.node ?? a.site} ${s.retired ? 'retired' : 'applied'} ${at ? ((Date.parse(at) - t0) / 1000).toFixed(1) : '?'} s after the push`);
+      }
       const procs = mine.map((a) => state().processes.find((p) => p.name === `agent ${a.node ?? a.site}`)!);
       await waitFor('the region’s agents ended on their own', 30_000, () => procs.every((p) => !isSame(p)));
       say(`(test) ${REGION} retired and its agents ended ${((Date.now() - t0) / 1000).toFixed(1)} s after the push`);
