@@ -71,6 +71,8 @@ export interface SiteTree {
   suspendedBy(): string | undefined;
   /** After each tick: report the host's state. */
   afterTick(): void;
+  /** Every host of the site reported retired (a gateway's view of its site); true on a host that keeps no site. */
+  siteRetired(): boolean;
   server: { reports?: SignedReceiver; siteReports?: SignedReceiver; steering?: SignedReceiver; operator?: OperatorEndpoint };
   close(): Promise<void>;
 }
@@ -219,6 +221,7 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
     suspended: () => held.suspended(),
     suspendedBy: () => held.steering.suspended?.by,
     afterTick: () => void member.report(),
+    siteRetired: () => !g || g.siteReport().summary.state === 'retired',
     server: serverOf,
     close: async () => {
       await member.report();

@@ -224,6 +224,11 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const metrics = createMetrics({ site: opts.region, roles, version: AGENT_VERSION, intervalMs: interval });
   // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
   const recorded = await store.load().catch(() => undefined);
+  if (recorded?.retired) {
+    // A retired site's agent touches nothing: started again (systemd, a reboot), it says so and exits.
+    io.stdout(`${retiredLine(opts.region, recorded.retired.revision, stateDir)}\n`);
+    return 0;
+  }
   if (recorded?.appliedRevision) metrics.revision(recorded.appliedRevision);
   metrics.refused(recorded?.refused?.revision, recorded?.refused?.code);
   const stopping = new AbortController();
@@ -283,6 +288,20 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     return result;
   };
 
+  /** Ends the running agent (as SIGTERM does) once its site retired, saying so in one line. */
+  let retire: (() => void) | undefined;
+  let retired = false;
+  const ticked = tick;
+  tick = async (reason: string) => {
+    const result = await ticked(reason);
+    if (result.kind === 'retired' && !opts.once && !retired) {
+      retired = true;
+      io.stdout(`${retiredLine(opts.region, result.revision, stateDir)}\n`);
+      retire?.();
+    }
+    return result;
+  };
+
   if (opts.once) {
     const result = await tick('once');
     io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
@@ -329,7 +348,12 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const feedStop = new AbortController();
   const watching = sources.feed?.watch(() => void tick('gateway'), feedStop.signal);
   await new Promise<void>((resolve) => {
+    let stopped = false;
     const stop = (signal: string) => {
+      if (stopped) return;
+      stopped = true;
+      process.removeListener('SIGTERM', onTerm);
+      process.removeListener('SIGINT', onInt);
       log.info({ signal }, 'agent stopping');
       unwatch();
       void task.stop();
@@ -349,8 +373,29 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
         process.exit(0);
       }, STOP_GRACE_MS + 3000).unref();
     };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.once('SIGTERM', onTerm);
+    process.once('SIGINT', onInt);
+    // A gateway keeps serving its site until every host of it has reported retired (at most three intervals),
+    // so its nodes still reach it and its core hears the whole site retired; then it stops like the others.
+    retire = () => {
+      retire = undefined;
+      const until = Date.now() + 3 * interval;
+      const wait = (): void => {
+        if (!tree || tree.siteRetired() || Date.now() > until) stop('retired');
+        else setTimeout(wait, 500).unref();
+      };
+      wait();
+    };
   });
   return 0;
+}
+
+/** The one line a retired site's agent ends with. */
+function retiredLine(site: string, revision: string, stateDir: string): string {
+  return (
+    `mirrornet: ${site} is retired (revision ${revision.slice(0, 12)}): everything this agent created is removed; nothing left to do. ` +
+    `To bring the site back, set lifecycle: active and remove ${stateDir}/state.json before starting the agent again.`
+  );
 }

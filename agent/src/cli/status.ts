@@ -34,8 +34,9 @@ function drift(host: HostStatus): string {
   return open.length ? open.map(([c, n]) => `${c}=${n}`).join(',') : '-';
 }
 
-/** What is not right with a host (none: in sync). */
+/** What is not right with a host (none: in sync, or retired: it stopped on purpose). */
 function hostFlags(site: SiteStatus, host: HostStatus): string[] {
+  if (host.retired) return [];
   const wanted = host.wanted ?? site.summary.revision;
   const flags: string[] = [];
   if (site.summary.failing.includes(host.host)) flags.push('failing');
@@ -50,7 +51,7 @@ function hostFlags(site: SiteStatus, host: HostStatus): string[] {
 /** Whether a site needs nothing: every host in sync, its gateway reporting, nothing suspended or still to take. */
 function inSync(site: SiteStatus): boolean {
   return (
-    site.summary.state === 'in-sync' &&
+    (site.summary.state === 'in-sync' || site.summary.state === 'retired') &&
     !site.silent &&
     !site.wantedSteering.suspended &&
     site.steering.generation >= site.wantedSteering.generation &&
@@ -68,6 +69,7 @@ function table(rows: string[][]): string[] {
 function notes(site: SiteStatus, at: string): string[] {
   const out: string[] = [];
   const { suspended } = site.wantedSteering;
+  if (site.summary.state === 'retired') out.push(`${site.site}: retired: its agents removed everything they created; its file may be deleted`);
   if (site.silent) out.push(`${site.site}: silent: its gateway ${site.gateway} last reported ${ago(site.lastSeen, at)}`);
   if (suspended) out.push(`${site.site}: suspended by ${suspended.by} ${ago(suspended.at, at)}: ${suspended.reason}`);
   if (site.steering.generation < site.wantedSteering.generation) {
@@ -96,7 +98,7 @@ function render(statuses: FleetStatus[]): string {
           short(host.applied),
           ago(host.lastSeen, status.at),
           drift(host),
-          flags.length ? flags.join(',') : 'in-sync',
+          host.retired ? 'retired' : flags.length ? flags.join(',') : 'in-sync',
         ]);
       }
       lines.push(...notes(site, status.at));

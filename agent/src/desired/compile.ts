@@ -4,7 +4,7 @@ import { MirrornetError } from '../errors.js';
 import { createHash } from 'node:crypto';
 import { cloudRouteOf } from '../model/cloud-route.js';
 import { DFDAEMON_BLOB_RULE, DFDAEMON_CONFIG, DFDAEMON_DEFAULTS, DFDAEMON_STORAGE_DIR } from '../model/constraints/dragonfly.js';
-import type { Fleet, FleetLink, SiteEntry } from '../model/fleet.js';
+import { isRetiring, type Fleet, type FleetLink, type SiteEntry } from '../model/fleet.js';
 import type { Region, WireguardEnd } from '../model/schema.js';
 import { computeRoutes, type RoutePlan } from '../net/routes.js';
 import { desiredHarbor } from './harbor.js';
@@ -56,6 +56,14 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
   if (roles.includes('hub') && site.role !== 'hub') throw new CompileError(`${siteName} is a region; the hub role is only for the cores.`);
   const notes: string[] = [];
   const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [], notes };
+  // Nothing is desired of a retiring site: the route computation gives it no route and no tunnel, its cloud
+  // route tables stay named (with no route, so the agent can prune what it owns there) and it has no hub or
+  // node part. Its agents remove everything in their inventory, then report retired.
+  const retiring = isRetiring(site);
+  if (retiring) {
+    desired.retiring = true;
+    notes.push(`${siteName} is retiring: its agents remove everything they created on this host and in its cloud, then report retired and exit.`);
+  }
 
   if (roles.includes('gateway')) {
     const table = plan.tables.get(siteName) ?? [];
@@ -103,7 +111,7 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
     if (cloud) desired.cloud = cloud;
   }
 
-  if (roles.includes('hub')) {
+  if (roles.includes('hub') && !retiring) {
     const harbor = [...fleet.harbors.values()].find((h) => h.value.hub === siteName)?.value;
     if (!harbor) notes.push(`The core ${siteName} has no HarborInstance in the repository: nothing to do for the hub role.`);
     else {
@@ -114,7 +122,7 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
     }
   }
 
-  if (roles.includes('node') && site.role === 'region') {
+  if (roles.includes('node') && site.role === 'region' && !retiring) {
     const region = site.value as Region;
     const m = region.mirror;
     const proxy = `http://127.0.0.1:${m.dragonfly.proxyPort}`;

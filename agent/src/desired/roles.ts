@@ -23,9 +23,11 @@ export function desiredForRoles(site: string, byRole: DesiredByRole, roles: read
     out.routes.push(...part.routes);
     out.wireguard.push(...part.wireguard);
     out.notes!.push(...(part.notes ?? []));
+    if (part.retiring) out.retiring = true;
     for (const key of ['containerd', 'docker', 'dragonfly', 'cloud', 'harbor'] as const) {
       if (part[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = part[key];
     }
   }
+  out.notes = [...new Set(out.notes)];
   return out;
 }

@@ -106,4 +106,9 @@ export interface Desired {
   harbor?: DesiredHarbor;
   /** Things the agent cannot do for this site, for the user (e.g. AWS route tables are not managed). */
   notes?: string[];
+  /**
+   * The site is retiring (`lifecycle: retiring`): nothing else is desired, so the agent removes what its
+   * inventory holds, then reports the site retired and exits.
+   */
+  retiring?: true;
 }

@@ -170,6 +170,14 @@ export function buildFleet(load: LoadResult): { fleet: Fleet; findings: Finding[
   return { fleet, findings };
 }
 
+/**
+ * Whether a site is being decommissioned (`lifecycle: retiring`): the route computation leaves it and its
+ * links out, so every other site drops what points to it, and its own desired state is empty.
+ */
+export function isRetiring(site: SiteEntry | undefined): boolean {
+  return site?.value.lifecycle === 'retiring';
+}
+
 /** The hub that serves an area (first by name if, wrongly, there are several). */
 export function coreOf(fleet: Fleet, area: string): SiteEntry | undefined {
   let found: SiteEntry | undefined;

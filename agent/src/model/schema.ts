@@ -121,8 +121,10 @@ const SiteCommon = {
     .enum(['active', 'retiring'])
     .optional()
     .describe(
-      'active (default) or retiring: being decommissioned. A site retiring in the revision before a change may be deleted by it (file and ' +
-        'links) without counting against the removal limits of policies/guardrails.yaml. Only a marker for now; decommissioning builds on it.',
+      'active (default) or retiring: being decommissioned. Every other site drops what points to a retiring site (routes, tunnels, cloud ' +
+        'routes; links to it may stay in the files and are ignored), its own agents remove everything they created, report retired and ' +
+        'exit. Only once they have may a later change delete the file (`mirrornet validate --base`), without counting against the ' +
+        'removal limits of policies/guardrails.yaml. A core cannot retire.',
     ),
 };
 
@@ -299,6 +301,7 @@ const NOTIFIED_EVENT_KINDS = [
   'rollout-advanced',
   'rollout-halted',
   'rollout-complete',
+  'site-retired',
 ] as const;
 /** Every kind of event the agent reports (reconcile/events.ts). */
 export const EVENT_KINDS = ['apply-started', ...NOTIFIED_EVENT_KINDS] as const;
@@ -329,6 +332,7 @@ export const EVENT_SEVERITY: Readonly<Record<(typeof EVENT_KINDS)[number], Notif
   'rollout-advanced': 'info',
   'rollout-halted': 'critical',
   'rollout-complete': 'info',
+  'site-retired': 'info',
 };
 
 /**

@@ -1,6 +1,8 @@
 // The one route computation of the project: which destinations each site routes over which link.
-// The validator's reachability rules and (later) the agent's desired routes both come from here.
-import { coreOf, linkId, type Fleet, type FleetLink } from '../model/fleet.js';
+// The validator's reachability rules and (later) the agent's desired routes both come from here. A retiring
+// site (`lifecycle: retiring`) is left out: no link to it carries anything and no site needs to reach it, so
+// every other site drops its routes and tunnels to it, and its own table is empty.
+import { coreOf, isRetiring, linkId, type Fleet, type FleetLink } from '../model/fleet.js';
 import type { LinkType } from '../model/schema.js';
 import { containsAddress, formatCidr, parseCidr, type Ipv4Range } from './cidr.js';
 
@@ -48,13 +50,14 @@ function siteRanges(fleet: Fleet): Map<string, Ipv4Range> {
   return ranges;
 }
 
-/** Neighbours of each site over links whose two ends exist; the first link between two sites wins. */
+/** Neighbours of each site over links whose two ends exist and neither retires; the first link between two sites wins. */
 function adjacency(fleet: Fleet): Map<string, { neighbor: string; link: FleetLink }[]> {
   const adj = new Map<string, { neighbor: string; link: FleetLink }[]>();
   for (const name of fleet.sites.keys()) adj.set(name, []);
   const seen = new Set<string>();
   for (const link of fleet.links) {
     if (link.local === link.remote || !fleet.sites.has(link.local) || !fleet.sites.has(link.remote)) continue;
+    if (isRetiring(fleet.sites.get(link.local)) || isRetiring(fleet.sites.get(link.remote))) continue;
     if (seen.has(link.id)) continue;
     seen.add(link.id);
     adj.get(link.local)!.push({ neighbor: link.remote, link });
@@ -66,10 +69,10 @@ function adjacency(fleet: Fleet): Map<string, { neighbor: string; link: FleetLin
   return adj;
 }
 
-/** Hub-spoke: every region with its area's core, the cores with each other, and opt-in p2p peers. */
+/** Hub-spoke: every region with its area's core, the cores with each other, and opt-in p2p peers; none with a retiring site. */
 function requiredPairs(fleet: Fleet): RequiredPair[] {
   const pairs: RequiredPair[] = [];
-  const hubs = [...fleet.hubs.keys()].sort();
+  const hubs = [...fleet.hubs.keys()].filter((h) => !isRetiring(fleet.sites.get(h))).sort();
   for (let i = 0; i < hubs.length; i++) for (let j = i + 1; j < hubs.length; j++) pairs.push({ a: hubs[i]!, b: hubs[j]!, reason: 'cores' });
   const cores = new Map<string, string | undefined>();
   for (const area of ['cn', 'overseas']) cores.set(area, coreOf(fleet, area)?.name);
@@ -77,12 +80,13 @@ function requiredPairs(fleet: Fleet): RequiredPair[] {
   const crossArea = fleet.policies.routing?.value.crossAreaPeering ?? false;
   const seenP2p = new Set<string>();
   for (const [name, region] of fleet.regions) {
+    if (region.value.lifecycle === 'retiring') continue;
     const core = cores.get(region.value.area);
     if (core) pairs.push({ a: name, b: core, reason: 'core' });
     if (peering !== 'opt-in') continue;
     for (const peer of region.value.p2p) {
       const other = fleet.regions.get(peer);
-      if (!other || peer === name) continue;
+      if (!other || peer === name || other.value.lifecycle === 'retiring') continue;
       if (!crossArea && other.value.area !== region.value.area) continue;
       const id = linkId(name, peer);
       if (seenP2p.has(id)) continue;

@@ -33,6 +33,8 @@ export interface HostPlan {
   changes: Change[];
   notes: string[];
   actual: Map<ProviderId, unknown>;
+  /** The site is retiring: the plan is its teardown (maxDeletionsPerApply holds it; protectedDestinations and the lockout protection do not). */
+  retiring?: true;
 }
 
 export function pendingChanges(plan: HostPlan): Change[] {
@@ -70,7 +72,14 @@ export async function planHost(desired: Desired, revision: string, deps: HostDep
     actual.set(provider.id, a);
     changes.push(...provider.diff(desired, a, new Set(owned)));
   }
-  return { site: desired.site, revision, changes, notes: [...new Set([...(desired.notes ?? []), ...(deps.notes ?? []), ...notes])], actual };
+  return {
+    site: desired.site,
+    revision,
+    changes,
+    notes: [...new Set([...(desired.notes ?? []), ...(deps.notes ?? []), ...notes])],
+    actual,
+    ...(desired.retiring ? { retiring: true as const } : {}),
+  };
 }
 
 export interface Refusal {
@@ -99,7 +108,11 @@ export function removalsOf(changes: readonly Change[]): (Removal & { provider: P
   );
 }
 
-/** Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. */
+/**
+ * Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. A retiring
+ * site's teardown deletes its routes to protected destinations and to its source on purpose (every other site
+ * keeps them): only the deletion count holds it.
+ */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
   const removed = removalsOf(plan.changes);
@@ -111,13 +124,15 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
     );
   }
   for (const r of removed) {
-    if (r.route && isProtected(r.id, guardrails)) {
+    if (r.route && !plan.retiring && isProtected(r.id, guardrails)) {
       reasons.push(`the plan deletes the ${r.route} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
     }
   }
-  // Lockout protection: never delete or redirect what carries the agent's own connection to its git remote.
+  // Lockout protection: never delete or redirect what carries the agent's own connection to its git remote. A
+  // retiring site's teardown removes its route to its core, which is what carries it: after the teardown the
+  // agent needs no source any more (it retires), so the protection does not hold the teardown.
   const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
-  if (remote !== undefined) {
+  if (remote !== undefined && !plan.retiring) {
     for (const [provider, actual] of plan.actual) {
       const carrier = guardrailTraits(provider).carrier?.(actual, remote);
       if (carrier === undefined) continue;

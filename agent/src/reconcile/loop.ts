@@ -13,7 +13,7 @@ import type { Change, ProviderId } from '../providers/types.js';
 import { addressOf } from '../source/git.js';
 import { loadApplied, saveApplied, type Applied } from './applied.js';
 import { decide } from './decide.js';
-import { applyRevision, pendingChanges, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
+import { applyRevision, pendingChanges, planHost, reconcileHost, type HostDeps, type HostPlan } from './engine.js';
 import { driftDiff } from './file-diff.js';
 import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSink } from './events.js';
 import { Activity, HealthWatch, trackedExec } from './health.js';
@@ -42,7 +42,9 @@ export type TickResult =
   | { kind: 'blocked'; revision: string; reasons: string[] }
   | { kind: 'failed'; revision: string; step: string; reason: string }
   /** The site is suspended: `revision` stays applied (drift only reported: `drifted`), `offered` waits. */
-  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] };
+  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] }
+  /** The site retired at `revision`: everything this agent created is gone; it does nothing more and exits. */
+  | { kind: 'retired'; revision: string };
 
 type DriftMode = 'alert' | 'heal';
 
@@ -190,7 +192,7 @@ export class Agent {
       const result = await this.reconcile(log, (r) => (revision = r));
       this.lastResult = result;
       this.metrics.reconciles.inc({ result: result.kind });
-      if (result.kind === 'applied' || result.kind === 'in-sync' || result.kind === 'drift' || result.kind === 'suspended') this.ready = true;
+      if (['applied', 'in-sync', 'drift', 'suspended', 'retired'].includes(result.kind)) this.ready = true;
       return result;
     } catch (err) {
       const e = err as Error & { step?: string };
@@ -228,6 +230,8 @@ export class Agent {
   private async reconcile(log: Logger, seen: (revision: string) => void): Promise<TickResult> {
     for (let attempt = 1; ; attempt++) {
       const before = await this.step('state', () => this.store.load());
+      // A retired site's agent touches nothing any more, whatever a source offers.
+      if (before.retired) return { kind: 'retired', revision: before.retired.revision };
       const decision = await this.locked('repository', () =>
         decide(before, {
           site: this.opts.site,
@@ -255,11 +259,15 @@ export class Agent {
           return this.holdTick(state, decision.revision, decision.applied, log);
         }
         if (decision.kind === 'keep' && decision.unreachable) return this.unreachableTick(state, decision.applied, decision.unreachable, log);
-        if (decision.kind === 'keep') return this.driftTick(state, state.appliedRevision ?? decision.revision, decision.applied, log);
+        if (decision.kind === 'keep') {
+          const revision = state.appliedRevision ?? decision.revision;
+          return this.retiredAfter(state, revision, decision.applied, await this.driftTick(state, revision, decision.applied, log));
+        }
         if (decision.kind === 'hold') return this.holdTick(state, decision.offered, decision.applied, log);
         if (decision.kind === 'refuse') return this.refuse(state, decision.revision, decision.reason, decision.code);
         if (decision.kind === 'block') return this.block(state, decision.revision, decision.reasons);
-        return this.applyRevision(state, decision.revision, decision.next, decision.guardrails, log);
+        const outcome = await this.applyRevision(state, decision.revision, decision.next, decision.guardrails, log);
+        return this.retiredAfter(state, decision.revision, decision.next, outcome);
       });
       if (result) return result;
       log.info({ attempt }, 'the state changed while this agent validated (another agent or mirrornet apply): starting over');
@@ -268,6 +276,26 @@ export class Agent {
         throw Object.assign(new ReconcileError(sentence), { step: 'lock' });
       }
     }
+  }
+
+  /**
+   * A retiring site (its desired state says so) whose teardown is complete — the revision applied or in sync,
+   * and a fresh read finds nothing of the inventory left to remove (a cloud route table it only programmed
+   * stays listed, empty of its routes) — is retired: recorded in the state, said once (`site-retired`), and
+   * from then on every tick only returns `retired`. Otherwise the tick's result stands (a later tick finishes it).
+   */
+  private async retiredAfter(state: AgentState, revision: string, applied: Applied, result: TickResult): Promise<TickResult> {
+    if (!applied.desired.retiring || (result.kind !== 'applied' && result.kind !== 'in-sync')) return result;
+    const left = await this.step('read', () => planHost(applied.desired, revision, this.deps, state));
+    if (pendingChanges(left).length > 0) return result;
+    state.retired = { revision, at: new Date().toISOString() };
+    await this.store.save(state);
+    this.event(
+      'site-retired',
+      revision,
+      `${this.opts.site} retired at ${revision.slice(0, 12)}: this agent removed everything it had created and stops; its file may now be deleted.`,
+    );
+    return { kind: 'retired', revision };
   }
 
   private async refuse(state: AgentState, revision: string, reason: string, code?: RefusalCode): Promise<TickResult> {

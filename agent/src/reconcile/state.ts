@@ -34,6 +34,8 @@ export const AgentState = z.object({
   inventory: z.record(z.string(), z.array(z.string())).default({}),
   /** Fingerprints of drift already reported, per component. */
   drift: z.record(z.string(), z.string()).default({}),
+  /** The site retired (`lifecycle: retiring`) at this revision with nothing left in the inventory: the agent only exits. */
+  retired: z.object({ revision: z.string(), at: z.string() }).optional(),
 });
 export type AgentState = z.infer<typeof AgentState>;
 

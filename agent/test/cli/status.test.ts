@@ -52,6 +52,13 @@ describe('mirrornet status', function () {
     cn = await startCore('core-cn', keys, [
       { report: beijing, msBeforeNow: 10_000 },
       { report: siteReport('cn-shanghai', [host('cn-shanghai', 'gw-sh', { roles: ['gateway'] })]), msBeforeNow: 5_000 },
+      // Retired 20 minutes ago: its gateway reports no more, and that is fine.
+      {
+        report: siteReport('cn-guangzhou', [host('cn-guangzhou', 'gw-gz', { roles: ['gateway'], retired: true, lastSeen: iso(1_210_000) })], {
+          summary: { hosts: 1, revision: REV_A, applied: 1, failing: [], drifting: {}, stale: [], suspended: false, state: 'retired' },
+        }),
+        msBeforeNow: 1_200_000,
+      },
     ]);
     overseas = await startCore('core-sg', keys, [
       { report: siteReport('ap-singapore', [host('ap-singapore', 'gw-sg', { roles: ['gateway'], lastSeen: iso(1_210_000) })]), msBeforeNow: 1_200_000 },
@@ -78,10 +85,12 @@ describe('mirrornet status', function () {
         'cn-beijing    gw-bj  gateway,node  0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  20s ago  -         in-sync',
         'cn-beijing    n1     node          0.2.0    3f9c2a1b7d4e  0b1c2d3e4f5a  45s ago  routes=2  failing,drifting,pending',
         'cn-beijing    n2     node          0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  10m ago  -         stale',
+        'cn-guangzhou  gw-gz  gateway       0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  20m ago  -         retired',
         'cn-shanghai   gw-sh  gateway       0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  20s ago  -         in-sync',
         'ap-singapore  gw-sg  gateway       0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  20m ago  -         silent',
         '',
         'cn-beijing/n1: last error in apply 3m ago: RTNETLINK answers: File exists',
+        'cn-guangzhou: retired: its agents removed everything they created; its file may be deleted',
         'ap-singapore: silent: its gateway gw-sg last reported 20m ago',
         'ap-singapore: suspended by alice@example.org 5m ago: registry migration',
         'ap-singapore: steering generation 1740830100 not yet taken by the gateway (it holds 0)',
@@ -99,6 +108,21 @@ describe('mirrornet status', function () {
       [
         'SITE         HOST   ROLES    VERSION  WANTED        APPLIED       SEEN     DRIFT  STATE',
         'cn-shanghai  gw-sh  gateway  0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  20s ago  -      in-sync',
+        '',
+      ].join('\n'),
+    );
+  });
+
+  it('exits 0 for a retired site: its hosts show retired, not silent or stale', async () => {
+    const { io, out } = capture();
+    assert.equal(await statusCommand(opts({ site: 'cn-guangzhou' }), io, deps), 0);
+    assert.equal(
+      out.stdout,
+      [
+        'SITE          HOST   ROLES    VERSION  WANTED        APPLIED       SEEN     DRIFT  STATE',
+        'cn-guangzhou  gw-gz  gateway  0.2.0    3f9c2a1b7d4e  3f9c2a1b7d4e  20m ago  -      retired',
+        '',
+        'cn-guangzhou: retired: its agents removed everything they created; its file may be deleted',
         '',
       ].join('\n'),
     );

@@ -13,6 +13,11 @@ const ACKNOWLEDGED = 'policies/acknowledged-removals.yaml';
 const ACK_HEAD =
   '# yaml-language-server: $schema=../agent/schemas/acknowledged-removals.schema.json\nkind: AcknowledgedRemovals\nname: acknowledged-removals\nremovals:\n';
 const THREE = ['cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai'];
+/** The guardrails/not-retired sentence for a region deleted without retiring first. */
+const notRetired = (r: string) =>
+  `regions/${r}.yaml is deleted, but ${r} was not retiring at the base: its agents would fail (there is no site ${r} any more) and ` +
+  'nothing on its hosts or its neighbours would be torn down. Mark it `lifecycle: retiring` first, merge, wait for its agents to report ' +
+  `retired (\`mirrornet status\`, commit status mirrornet/${r}), then delete the file.`;
 const THREE_GONE =
   'This revision removes 3 sites (cn-guangzhou, cn-hangzhou-idc, cn-shanghai), more than the fleet-wide limit (maxSiteRemovals: 2 in ' +
   'policies/guardrails.yaml of the revision before it). To remove them on purpose, either mark each `lifecycle: retiring` in its file in ' +
@@ -55,7 +60,12 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     const r = await validate(base, '--format', 'github');
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 4);
+    assert.equal(lines.length, 10);
+    // Each deleted region had not retired: one annotation on each deleted file.
+    assert.deepEqual(
+      lines.slice(2, 8),
+      REGIONS.map((x) => `::error file=regions/${x}.yaml,line=1,col=1,title=guardrails/not-retired::${notRetired(x)}`),
+    );
     assert.equal(
       lines[0],
       '::error file=policies/guardrails.yaml,line=13,col=1,title=guardrails/fleet-removal::This revision removes every region (ap-jakarta, ' +
@@ -66,12 +76,12 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     );
     assert.match(lines[1]!, /^::error file=policies\/guardrails\.yaml,line=14,col=1,title=guardrails\/fleet-removal::This revision removes 6 links \(/);
     assert.equal(
-      lines[2],
+      lines[8],
       '::notice file=policies/guardrails.yaml,line=13,col=1,title=guardrails/changed::The guardrails change (maxSiteRemovals: 2 → 100). ' +
         'Agents judge a revision by the guardrails of the revision they applied before it, and so does `validate --base`: the new values ' +
         'take effect one revision after this one is applied, and this change is judged by the old ones.',
     );
-    assert.equal(lines[3], 'invalid: 2 errors, 0 warnings, 1 notice in 12 files');
+    assert.equal(lines[9], 'invalid: 8 errors, 0 warnings, 1 notice in 12 files');
   });
 
   it('three regions removed: exit 1 over the limit of 2; retired at the base first, the same removal passes', async () => {
@@ -80,7 +90,10 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     assert.equal(over.code, 1);
     assert.deepEqual(
       over.report.errors.map((e) => [e.rule, e.file, e.message]),
-      [['guardrails/fleet-removal', 'policies/guardrails.yaml', THREE_GONE]],
+      [
+        ['guardrails/fleet-removal', 'policies/guardrails.yaml', THREE_GONE],
+        ...THREE.map((x) => ['guardrails/not-retired', `regions/${x}.yaml`, notRetired(x)]),
+      ],
     );
 
     // The other way: a change that only marks them retiring (valid, nothing removed) ...
@@ -110,8 +123,12 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     const other = await json(base);
     assert.equal(other.code, 1);
     assert.deepEqual(
-      other.report.errors.map((e) => [e.rule, e.message.slice(0, e.message.indexOf(')') + 1)]),
-      [['guardrails/fleet-removal', 'This revision removes 3 sites (cn-guangzhou, cn-hangzhou-idc, cn-shanghai)']],
+      other.report.errors.map((e) => [e.rule, e.file]),
+      [['guardrails/fleet-removal', 'policies/guardrails.yaml'], ...THREE.map((x) => ['guardrails/not-retired', `regions/${x}.yaml`])],
+    );
+    assert.equal(
+      other.report.errors[0]!.message.slice(0, other.report.errors[0]!.message.indexOf(')') + 1),
+      'This revision removes 3 sites (cn-guangzhou, cn-hangzhou-idc, cn-shanghai)',
     );
 
     repo.git(['checkout', '--', '.']);
@@ -122,6 +139,29 @@ describe('validate --base: a commit cannot take the fleet down', function () {
       stale.report.errors.map((e) => [e.rule, e.file, e.line]),
       [['guardrails/acknowledged-exists', ACKNOWLEDGED, 5]],
     );
+  });
+
+  it('one region deleted, within every limit: exit 1 unless it was retiring at the base; retired first, the deletion validates', async () => {
+    repo.remove('regions/us-virginia.yaml');
+    const direct = await validate(base, '--format', 'github');
+    assert.equal(direct.code, 1);
+    assert.equal(
+      direct.stdout,
+      `::error file=regions/us-virginia.yaml,line=1,col=1,title=guardrails/not-retired::${notRetired('us-virginia')}\n` +
+        'invalid: 1 error, 0 warnings in 17 files\n',
+    );
+    // Without --base, validate judges the files alone, as before: a fleet without Virginia is valid.
+    assert.equal((await cli(['validate', '--repo', repo.fleet])).code, 0);
+
+    repo.git(['checkout', '--', '.']);
+    repo.replace('regions/us-virginia.yaml', 'kind: Region\n', 'kind: Region\nlifecycle: retiring\n');
+    const marking = await validate(base);
+    assert.equal(marking.code, 0, marking.stdout);
+    const retiring = repo.commit('Virginia is retiring');
+    repo.remove('regions/us-virginia.yaml');
+    const after = await validate(retiring);
+    assert.equal(after.code, 0, after.stdout);
+    assert.equal(after.stdout, 'valid: 15 files checked, 0 warnings\n');
   });
 
   it('a guardrails change on its own is valid, with a notice; JSON lists notices', async () => {

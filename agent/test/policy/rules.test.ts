@@ -629,6 +629,13 @@ const CASES: Case[] = [
     at: { file: JAKARTA, line: '{ name: gw1, address: 10.136.0.11 }' },
     says: ['"gw1"'],
   },
+  {
+    rule: 'sites/retiring-core',
+    title: 'a core marked retiring',
+    mutate: [replace(BEIJING, 'kind: Hub\n', 'kind: Hub\nlifecycle: retiring\n')],
+    at: { file: BEIJING, line: 'lifecycle: retiring' },
+    says: ['cn-beijing is a core: a core cannot retire', 'lifecycle: active'],
+  },
 
   // ---- cidr/* ----
   {
@@ -1766,6 +1773,17 @@ const BASE_CASES: BaseCase[] = [
     mutate: [remove(SHANGHAI)],
     at: { file: GUARDRAILS, line: 'maxLinkRemovals: 0' },
     says: ['removes 1 link (cn-beijing--cn-shanghai)', 'maxLinkRemovals: 0'],
+  },
+  {
+    rule: 'guardrails/not-retired',
+    title: 'a region deleted that was not retiring at the base',
+    mutate: [remove(SHANGHAI)],
+    at: { file: SHANGHAI, line: 1 },
+    says: [
+      'regions/cn-shanghai.yaml is deleted, but cn-shanghai was not retiring at the base',
+      'Mark it `lifecycle: retiring` first, merge, wait for its agents to report retired',
+      'then delete the file',
+    ],
   },
   {
     rule: 'guardrails/changed',

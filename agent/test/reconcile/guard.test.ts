@@ -37,6 +37,18 @@ describe('guardrails', () => {
     assert.match(guard(plan([cloud]), guardrails)?.reasons.join(' ') ?? '', /cloud route to 10\.120\.0\.0\/16, a protected destination/);
   });
 
+  it("let a retiring site's teardown delete its routes to protected destinations, still counted against maxDeletionsPerApply", () => {
+    const host: Change = { provider: 'routes', id: '10.120.0.0/16', action: 'delete', reason: 'x' };
+    const cloud: Change = { provider: 'huaweicloud-vpc', id: 'rtb-1', action: 'update', reason: 'x', deletedRoutes: ['10.120.0.0/16'] };
+    const retiring = (changes: Change[]): HostPlan => ({ ...plan(changes), retiring: true });
+    assert.equal(guard(retiring([host, cloud]), guardrails), undefined);
+    const tunnel: Change = { provider: 'wireguard', id: 'mn264420ab', action: 'delete', reason: 'x' };
+    assert.deepEqual(guard(retiring([host, cloud, tunnel]), guardrails)?.reasons, [
+      'the plan deletes 3 resources; the guardrail allows 2 per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise ' +
+        'the limit in a pull request of its own first: agents judge a revision by the guardrails applied before it.',
+    ]);
+  });
+
   it('count whole resources a change deletes', () => {
     const del = (id: string): Change => ({ provider: 'wireguard', id, action: 'delete', reason: 'x' });
     assert.equal(guard(plan([del('a'), del('b')]), guardrails), undefined);

@@ -42,6 +42,12 @@ describe('lockout guard', () => {
     ]);
   });
 
+  it("lets a retiring site's teardown delete that route: its agent needs no source once it has retired", () => {
+    const actual = routes('10.0.0.0/8', '10.9.0.0/16', '10.20.0.0/16');
+    const teardown: HostPlan = { ...plan([change('10.9.0.0/16', 'delete'), change('10.0.0.0/8', 'delete')], actual), retiring: true };
+    assert.equal(guard(teardown, guardrails, { remoteAddress: REMOTE }), undefined);
+  });
+
   it('lets other routes change, and a route that only the less specific one would carry', () => {
     const actual = routes('10.0.0.0/8', '10.9.0.0/16', '10.20.0.0/16');
     assert.equal(guard(plan([change('10.20.0.0/16', 'delete'), change('10.0.0.0/8', 'update')], actual), guardrails, { remoteAddress: REMOTE }), undefined);

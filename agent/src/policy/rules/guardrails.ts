@@ -1,6 +1,7 @@
 // The fleet-wide guardrail: removing more sites or links than policies/guardrails.yaml allows, compared with
-// the revision before (`mirrornet validate --base`, which reports the first two rules here), and an
-// acknowledgement of removals that names what still exists (checked on every revision).
+// the revision before, or deleting a site that did not retire first (`mirrornet validate --base`, which reports
+// the first three rules here), and an acknowledgement of removals that names what still exists (checked on
+// every revision).
 import type { Finding } from '../../model/finding.js';
 import { linkId } from '../../model/fleet.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
@@ -50,6 +51,14 @@ export const guardrailRules: RuleFamily = {
         'With `--base REV`: a change removes at most maxSiteRemovals sites and maxLinkRemovals links of the base (its guardrails), and never ' +
         'every region, core or link, unless the sites were `lifecycle: retiring` at the base or policies/acknowledged-removals.yaml names them.',
       example: 'a pull request that deletes regions/*.yaml (and raises maxSiteRemovals in the same change)',
+    },
+    {
+      id: 'guardrails/not-retired',
+      severity: 'error',
+      summary:
+        'With `--base REV`: a change deletes the file of a site only if the site was `lifecycle: retiring` at the base (its agents tore it ' +
+        'down and reported retired), or policies/acknowledged-removals.yaml names it.',
+      example: 'a pull request that deletes regions/ap-jakarta.yaml while ap-jakarta is active',
     },
     {
       id: 'guardrails/changed',

@@ -18,8 +18,10 @@ const DOCKER_HUB = 'docker.io';
 function check(ctx: RuleContext): Finding[] {
   const out: Finding[] = [];
   const { fleet } = ctx;
-  // Regions without a path to their own core are reported by routing/unreachable; do not pile on.
+  // Regions without a path to their own core are reported by routing/unreachable; do not pile on. A retiring
+  // region needs no path: it mirrors nothing any more.
   const cutOff = new Set(ctx.routes.unreachable.filter((p) => p.reason === 'core').map((p) => p.a));
+  for (const [name, region] of fleet.regions) if (region.value.lifecycle === 'retiring') cutOff.add(name);
   for (const [name, region] of fleet.regions) {
     const m = region.value.mirror;
     const f = region.file;

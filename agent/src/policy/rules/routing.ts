@@ -63,7 +63,9 @@ function check(ctx: RuleContext): Finding[] {
           ),
         );
       }
-      if (!adj.get(site.name)?.some((n) => n.neighbor === r.via)) {
+      // Links of a retiring site carry nothing: its own static routes and those via it are left out, not errors.
+      const retiring = site.value.lifecycle === 'retiring' || fleet.sites.get(r.via)?.value.lifecycle === 'retiring';
+      if (!retiring && !adj.get(site.name)?.some((n) => n.neighbor === r.via)) {
         const neighbors = adj.get(site.name)?.map((n) => n.neighbor) ?? [];
         out.push(
           staticVia(

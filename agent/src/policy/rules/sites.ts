@@ -9,6 +9,7 @@ const cloud = reporter({ id: 'sites/cloud', severity: 'error' });
 const cloudIncomplete = reporter({ id: 'sites/cloud-incomplete', severity: 'warning' });
 const address = reporter({ id: 'sites/address', severity: 'error' });
 const gateway = reporter({ id: 'sites/gateway', severity: 'error' });
+const retiringCore = reporter({ id: 'sites/retiring-core', severity: 'error' });
 
 const REQUIRED_POLICIES = [
   ['addressPlan', 'AddressPlan', 'policies/address-plan.yaml', 'error'],
@@ -33,6 +34,18 @@ function check(ctx: RuleContext): Finding[] {
       column: 1,
       message: `There is no ${kind}: add ${path} (see the example fleet).${severity === 'warning' ? ' `region add` needs it.' : ''}`,
     });
+  }
+
+  for (const [name, hub] of fleet.hubs) {
+    if (hub.value.lifecycle !== 'retiring') continue;
+    out.push(
+      retiringCore(
+        hub.file,
+        ['lifecycle'],
+        `${name} is a core: a core cannot retire (its area's regions, the other core and Harbor replication depend on it). Set ` +
+          'lifecycle: active; to replace a core, add the new one and move its regions over first.',
+      ),
+    );
   }
 
   for (const area of ['cn', 'overseas'] as const) {
@@ -143,6 +156,12 @@ export const siteRules: RuleFamily = {
       example: 'gateway 10.200.0.10 in a 10.136.0.0/16 region',
     },
     { id: 'sites/gateway', severity: 'error', summary: 'Gateway names are unique within a site.', example: 'two gateways named gw1' },
+    {
+      id: 'sites/retiring-core',
+      severity: 'error',
+      summary: 'Only regions retire (`lifecycle: retiring`): a core carries its area, the other core and Harbor replication.',
+      example: 'hubs/cn-beijing.yaml with lifecycle: retiring',
+    },
   ],
   check,
 };

@@ -93,6 +93,8 @@ function heading(kind: EventKind, occurrence: Notice['occurrence']): Headline {
       return { icon: '🛑', en: 'Rollout halted', zh: '发布已暂停', tone: 'danger' };
     case 'rollout-complete':
       return { icon: '✅', en: 'Rollout complete', zh: '发布已完成', tone: 'good' };
+    case 'site-retired':
+      return { icon: '🏁', en: 'Site retired', zh: '站点已退役', tone: 'good' };
   }
 }
 
@@ -165,6 +167,11 @@ function advice(notice: Notice): { en: string; zh: string } {
           "Later waves keep the revision they have. Read the failing site's errors (mirrornet status, mirrornet rollout status), fix the " +
           'repository and merge a new commit: it starts a new rollout from the first wave.',
         zh: '后续批次保持当前版本。请查看失败站点的错误（mirrornet status、mirrornet rollout status），修复仓库后合并新的提交：新提交会从第一批重新发布。',
+      };
+    case 'site-retired':
+      return {
+        en: `Everything mirrornet created for ${site} is removed and its agents stopped. Delete its file in a pull request of its own.`,
+        zh: `mirrornet 为 ${site} 创建的内容已全部删除，其 agent 已停止。请在单独的拉取请求中删除该站点的文件。`,
       };
     default:
       return { en: 'Nothing to do.', zh: '无需处理。' };

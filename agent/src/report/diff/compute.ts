@@ -4,7 +4,7 @@
 // the links, the topology and the address plan of the head. Pure.
 import microdiff from 'microdiff';
 import type { Desired, Role } from '../../desired/types.js';
-import type { Fleet } from '../../model/fleet.js';
+import { isRetiring, type Fleet } from '../../model/fleet.js';
 import { waveOfSites } from '../../model/rollout.js';
 import { desiredFileDiffs, restartsFor } from '../../reconcile/file-diff.js';
 import { rolesOf, type Evaluation, type SiteDesired } from '../../reconcile/pipeline.js';
@@ -264,6 +264,7 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
       area: entry.value.area,
       provider: entry.value.provider,
       status: !b ? 'added' : !h ? 'removed' : 'changed',
+      ...(isRetiring(h) ? { retiring: true as const } : {}),
       roles: rolesOf(entry),
       changes,
       counts,

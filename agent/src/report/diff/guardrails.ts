@@ -92,12 +92,16 @@ export function guardrailTrips(base: Fleet, head: Fleet, sites: SiteChange[]): {
         site: s.site,
         message:
           `${s.site}: its ${host} would delete about ${plural(gone.length, 'resource')} (${kinds}), more than maxDeletionsPerApply: ${max} ` +
-          `(${where}); its agent will refuse this revision and apply nothing. Raise the limit in a change of its own first, or split this change.`,
+          `(${where}); its agent will refuse this revision and apply nothing. ` +
+          (s.retiring
+            ? 'Raise the limit in a change of its own first (agents judge a revision by the guardrails applied before it), then retire the site.'
+            : 'Raise the limit in a change of its own first, or split this change.'),
       });
     }
     const protectedRoutes = new Set<string>();
     for (const r of removed) {
-      if (!r.route || !isProtected(r.id, guardrails?.value)) continue;
+      // A retiring site's teardown deletes its routes to protected destinations on purpose (the agent allows it).
+      if (!r.route || s.retiring || !isProtected(r.id, guardrails?.value)) continue;
       const route = `${r.route} route to ${r.id}`;
       if (protectedRoutes.has(route)) continue;
       protectedRoutes.add(route);

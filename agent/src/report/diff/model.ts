@@ -83,6 +83,11 @@ export interface SiteDiff {
   area: string;
   provider: string;
   status: Status;
+  /**
+   * The site is `lifecycle: retiring` in the head: its changes are its teardown (its agents remove what they
+   * created, then report retired), and its neighbours' changes include dropping what points to it.
+   */
+  retiring?: true;
   /** The roles compiled (gateway+node for regions, gateway+hub for cores). */
   roles: Role[];
   changes: ItemChange[];

@@ -68,7 +68,9 @@ export class FleetView {
     return kept && { ...kept.report, events: [] };
   }
 
+  /** A retired site (its last report said so) stopped on purpose: it is never silent. */
   private silentAt(kept: KeptSite, nowMs: number): boolean {
+    if (kept.report.summary.state === 'retired') return false;
     return nowMs - Date.parse(kept.lastSeen) > SILENT_AFTER_INTERVALS * this.intervalMs;
   }
 

@@ -59,6 +59,8 @@ export class SiteGateway {
   private saving: Promise<void> = Promise.resolve();
   private lastSent = 0;
   private closing = false;
+  /** Ends the wait between two reports at once (close: the last report goes out now, not after the gap). */
+  private endGap: (() => void) | undefined;
   private dirty = false;
   private saveTimer: NodeJS.Timeout | undefined;
 
@@ -140,7 +142,16 @@ export class SiteGateway {
 
   private readonly reportFolded = folded(async () => {
     const wait = this.lastSent + (this.o.minReportGapMs ?? MIN_REPORT_GAP_MS) - this.now();
-    if (wait > 0 && !this.closing) await new Promise((r) => setTimeout(r, wait).unref());
+    if (wait > 0 && !this.closing) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, wait).unref();
+        this.endGap = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.endGap = undefined;
+    }
     this.lastSent = this.now();
     await this.sendOnce();
   });
@@ -148,6 +159,8 @@ export class SiteGateway {
   /** Stop the heartbeat; site events still waiting in the batch go out now. */
   async close(): Promise<void> {
     this.closing = true;
+    // A report waiting out the gap would hold an unref'd timer only: the process could end before it is sent.
+    this.endGap?.();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.heartbeat = undefined;
     this.batching.close();

@@ -11,7 +11,8 @@ type TickOutcome =
   | { kind: 'refused' | 'outdated'; revision: string; reason: string }
   | { kind: 'blocked'; revision: string; reasons: string[] }
   | { kind: 'failed'; revision: string; step: string; reason: string }
-  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] };
+  | { kind: 'suspended'; revision: string; offered: string; drifted: string[] }
+  | { kind: 'retired'; revision: string };
 
 export interface HostFacts {
   site: string;
@@ -28,6 +29,7 @@ export interface HostFacts {
     drift: Record<string, string>;
     /** `code` agent-too-old: the revision needs a newer mirrornet (the report's lastError step says so). */
     refused?: { revision: string; reason: string; at: string; code?: string | undefined } | undefined;
+    retired?: { revision: string; at: string } | undefined;
   };
   last: TickOutcome | undefined;
   /** The Steering generation the host holds, and whether it holds a suspension. */
@@ -60,6 +62,7 @@ export function hostReportOf(facts: HostFacts, events: readonly ReportedEvent[],
     ...(error ? { lastError: error } : {}),
     steering: facts.steering,
     suspended: facts.suspended,
+    ...(last?.kind === 'retired' || state.retired ? { retired: true } : {}),
     events: [...kept],
     droppedEvents: events.length - kept.length,
     at: now.toISOString(),

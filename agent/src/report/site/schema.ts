@@ -59,6 +59,8 @@ export const HostReport = z.object({
   /** The Steering generation the host holds (what it last received). */
   steering: z.number().int().nonnegative().default(0),
   suspended: z.boolean().default(false),
+  /** The host's site retired (`lifecycle: retiring`) and its agent removed everything it created; it reports no more. */
+  retired: z.boolean().optional(),
   /** Events since the last report, oldest first. */
   events: z.array(ReportedEvent).max(MAX_EVENTS_PER_REPORT).default([]),
   droppedEvents: z.number().int().nonnegative().default(0),
@@ -86,8 +88,8 @@ export const SiteSummary = z.object({
   drifting: z.record(z.string(), z.array(name)),
   stale: z.array(name),
   suspended: z.boolean(),
-  /** in-sync | pending | drifting | failing | stale | suspended | empty */
-  state: z.enum(['in-sync', 'pending', 'drifting', 'failing', 'stale', 'suspended', 'empty']),
+  /** in-sync | pending | drifting | failing | stale | suspended | empty | retired (every host retired) */
+  state: z.enum(['in-sync', 'pending', 'drifting', 'failing', 'stale', 'suspended', 'empty', 'retired']),
 });
 export type SiteSummary = z.infer<typeof SiteSummary>;
 

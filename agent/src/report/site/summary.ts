@@ -48,7 +48,7 @@ export const byHostName = (a: string, b: string): number => collator.compare(a, 
 
 /**
  * `site` from its hosts (hosts of other sites are left out) and the steering it holds. The state, first that
- * holds: empty, suspended, failing, stale, drifting, pending (not every host applied the revision), in-sync.
+ * holds: empty, retired (every host), suspended, failing, stale, drifting, pending (not every host applied the revision), in-sync.
  */
 export function summarize(site: string, hosts: readonly HostState[], steering: Steering): SiteSummary {
   const mine = hosts.filter((h) => h.site === site);
@@ -66,23 +66,26 @@ export function summarize(site: string, hosts: readonly HostState[], steering: S
       .sort(byHostName);
     if (names.length) drifting[component] = names;
   }
+  // A retired host stopped on purpose: never stale.
   const stale = mine
-    .filter((h) => h.stale)
+    .filter((h) => h.stale && !h.retired)
     .map((h) => h.host)
     .sort(byHostName);
   const suspended = steering.suspended !== undefined;
   const state: SiteSummary['state'] = !mine.length
     ? 'empty'
-    : suspended
-      ? 'suspended'
-      : failing.length
-        ? 'failing'
-        : stale.length
-          ? 'stale'
-          : Object.keys(drifting).length
-            ? 'drifting'
-            : applied < mine.length
-              ? 'pending'
-              : 'in-sync';
+    : mine.every((h) => h.retired)
+      ? 'retired'
+      : suspended
+        ? 'suspended'
+        : failing.length
+          ? 'failing'
+          : stale.length
+            ? 'stale'
+            : Object.keys(drifting).length
+              ? 'drifting'
+              : applied < mine.length
+                ? 'pending'
+                : 'in-sync';
   return { hosts: mine.length, ...(revision !== undefined ? { revision } : {}), applied, failing, drifting, stale, suspended, state };
 }

@@ -47,6 +47,8 @@ export interface AgentStateFile {
   appliedAt?: string;
   refused?: { revision: string; reason: string };
   drift?: Record<string, string>;
+  /** Its site retired (`lifecycle: retiring`): the agent removed what it created and exited 0 on purpose. */
+  retired?: { revision: string; at: string };
 }
 
 /** What an agent last wrote to its state file (applied, refused, drift); undefined before its first write. */
@@ -228,8 +230,9 @@ export async function waitForApplied(agents: AgentRecord[], head: string, timeou
     const pending: string[] = [];
     for (const [i, a] of agents.entries()) {
       const p = procs[i];
-      if (p && !isSame(p)) throw new LabError(`${p.name} exited; its log (${p.log}):\n${tail(p.log)}`);
       const s = agentState(a);
+      // A retired site's agent exits once it has applied the revision that retires it: not a failure.
+      if (p && !isSame(p) && !s?.retired) throw new LabError(`${p.name} exited; its log (${p.log}):\n${tail(p.log)}`);
       if (s?.refused?.revision === head) throw new LabError(`${a.node ?? a.site} refused the lab's revision: ${s.refused.reason}`);
       if (s?.appliedRevision !== head) pending.push(a.node ?? a.site);
     }

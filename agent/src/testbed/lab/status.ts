@@ -31,6 +31,8 @@ interface AgentStatus {
   current: boolean;
   drift: string[];
   refused?: string;
+  /** The revision its site retired at: the agent exited on purpose (not down). */
+  retired?: string;
 }
 
 export interface LabStatus {
@@ -101,6 +103,7 @@ export async function labStatus(dirOpt: string): Promise<LabStatus | undefined> 
       current: Boolean(head && s?.appliedRevision === head),
       drift,
       ...(s?.refused ? { refused: `${s.refused.revision.slice(0, 12)}: ${s.refused.reason}` } : {}),
+      ...(s?.retired ? { retired: s.retired.revision } : {}),
     });
   }
   const processes = state.processes.filter((p) => p.kind !== 'agent' && p.kind !== 'node-agent').map((p) => ({ name: p.name, running: isSame(p) }));
@@ -164,7 +167,7 @@ export function formatStatus(s: LabStatus): string {
       ...s.agents.map((a) => [
         a.name,
         a.roles,
-        a.running ? 'yes' : 'NO',
+        a.running ? 'yes' : a.retired ? 'retired' : 'NO',
         a.applied ? `${a.applied.slice(0, 12)}${a.current ? '' : ' (behind)'}` : 'nothing yet',
         a.drift.length ? a.drift.join(',') : a.refused ? `refused ${a.refused}` : 'none',
       ]),

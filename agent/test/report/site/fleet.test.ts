@@ -61,6 +61,15 @@ describe('FleetView', () => {
     assert.deepEqual(view.silentTransitions(NOW + 211_000), { silent: [], back: [] });
   });
 
+  it('never calls a retired site silent: its gateway stopped reporting on purpose', () => {
+    const view = new FleetView('core-overseas', 30_000);
+    const gw = host('ap-jakarta', 'gw-jkt', { retired: true });
+    const summary = { ...siteReport('ap-jakarta', [gw]).summary, state: 'retired' as const };
+    view.record(siteReport('ap-jakarta', [gw], { summary }), NOW);
+    assert.deepEqual(view.silentTransitions(NOW + 3_600_000), { silent: [], back: [] });
+    assert.equal(view.status(NOW + 3_600_000, none).sites[0]!.silent, false);
+  });
+
   it('reads back what it serialized, silent sites still silent (site-silent is not raised twice)', () => {
     const view = new FleetView('core-cn', 30_000);
     view.record(siteReport('cn-beijing', [host('cn-beijing', 'gw-bj')]), NOW);

@@ -81,6 +81,13 @@ describe('a host report', () => {
     assert.deepEqual([held.wanted, held.applied, held.drift, held.suspended, held.steering], [B, A, { routes: 1 }, true, 4]);
   });
 
+  it('says retired once the tick retired the site, and on every report after (from the state file)', () => {
+    assert.equal(hostReportOf(facts({ last: { kind: 'retired', revision: A } }), [], NOW).retired, true);
+    const restarted = hostReportOf(facts({ state: { appliedRevision: A, drift: {}, retired: { revision: A, at: NOW.toISOString() } } }), [], NOW);
+    assert.equal(restarted.retired, true);
+    assert.equal(hostReportOf(facts({ last: { kind: 'in-sync', revision: A } }), [], NOW).retired, undefined);
+  });
+
   it('carries the newest 100 events and counts the ones left out', () => {
     const r = hostReportOf(
       facts({}),

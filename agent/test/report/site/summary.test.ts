@@ -102,9 +102,11 @@ describe('site summary', () => {
     });
   });
 
-  it('the state, first that holds: empty, suspended, failing, stale, drifting, pending, in-sync', () => {
+  it('the state, first that holds: empty, retired, suspended, failing, stale, drifting, pending, in-sync', () => {
     const cases: [string, HostState[], Steering, SiteSummary['state']][] = [
       ['no hosts', [], SUSPENDED, 'empty'],
+      ['every host retired (they report no more: stale)', [host('n1', { retired: true, stale: true }), host('n2', { retired: true })], SUSPENDED, 'retired'],
+      ['a retired host that reports no more is not stale', [host('n1', { retired: true, stale: true }), host('n2')], NO_STEERING, 'in-sync'],
       ['suspended and failing', [host('n1', failed), host('n2', { stale: true })], SUSPENDED, 'suspended'],
       ['failing and stale', [host('n1', failed), host('n2', { stale: true })], NO_STEERING, 'failing'],
       ['stale and drifting', [host('n1', { drift: { routes: 1 } }), host('n2', { stale: true })], NO_STEERING, 'stale'],
