@@ -1,8 +1,8 @@
 // The Huawei Cloud VPC route-table API as the provider needs it: the three calls of the official Node.js SDK's
-// VpcClient (@huaweicloud/huaweicloud-sdk-vpc: the same paths, content type and X-Project-Id), sent with
-// fetch and signed SDK-HMAC-SHA256 by the SDK core's own signer (auth/AKSKSigner.js). Only the signer is
-// loaded: the VpcClient with its model classes, axios and log4js cost a long-running gateway agent ~18 MB of
-// resident memory (issue 15). With what the SDK lacks:
+// VpcClient (@huaweicloud/huaweicloud-sdk-vpc: the same paths, content type and X-Project-Id), signed
+// SDK-HMAC-SHA256 by the SDK core's own signer (auth/AKSKSigner.js) and sent with host/http.ts (node:http).
+// Only the signer is loaded: the VpcClient with its model classes, axios and log4js cost a long-running gateway
+// agent ~18 MB of resident memory, and fetch's undici would cost more still (issue 15). With what the SDK lacks:
 //
 // - Silence: nothing of the SDK that logs is loaded (core's logger prints the whole failed request,
 //   Authorization header included, unless `silenceSdkLogging` turned it off).
@@ -15,6 +15,7 @@
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { httpRequest } from '../../host/http.js';
 import { silentLogger } from '../../log.js';
 import { registerSecret } from '../../redact.js';
 import { remainingBatch, type RouteBatch } from './batch.js';
@@ -138,11 +139,11 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
       },
       credential,
     );
-    const res = await fetch(qs ? `${url}?${qs}` : url, {
+    const res = await httpRequest(qs ? `${url}?${qs}` : url, {
       method: call.method,
       headers: { ...headers, 'User-Agent': USER_AGENT },
       ...(body === undefined ? {} : { body }),
-      signal: AbortSignal.timeout(timeoutMs),
+      timeoutMs,
     });
     const text = await res.text();
     let parsed: unknown;

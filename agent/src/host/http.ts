@@ -1,11 +1,12 @@
-// The bundle's HTTP client, on node:http and node:https: what the registry client (oci.ts) and a node's view
-// of its gateway (feed.ts) need of fetch — a status, headers, a body read as it arrives, redirects (a registry
-// may send blobs to its storage; the Authorization header is not sent to another host), a timeout — without
-// loading fetch's implementation (undici), which costs a node agent about 30 MB of memory on its own.
+// The HTTP client of long-running agents, on node:http and node:https: what the registry client
+// (bundle/oci.ts), a node's view of its gateway (bundle/feed.ts), the site tree, the Huawei Cloud VPC, Harbor and
+// GitHub clients need of fetch — a status, headers, a body read as it arrives, redirects (a registry may send
+// blobs to its storage; the Authorization header is not sent to another host), a timeout — without loading
+// fetch's implementation (undici), which costs an agent 20 to 30 MB of resident memory on its own.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { messageOf } from '../errors.js';
-import { networkErrorCode } from '../host/network.js';
+import { networkErrorCode } from './network.js';
 
 export interface HttpInit {
   method?: string;
@@ -14,11 +15,14 @@ export interface HttpInit {
   /** No answer (or no data) for this long ends the request with a NoAnswer (TimeoutError). */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** `manual`: a redirect is the answer, as fetch's `redirect: 'manual'` (default: followed). */
+  redirect?: 'follow' | 'manual';
 }
 
 export interface HttpResponse {
   status: number;
-  headers: { get(name: string): string | null };
+  /** `entries`: every header, lower-case names (for a client that copies them all, as octokit does). */
+  headers: { get(name: string): string | null; entries?(): [string, string][] };
   /** The body as it arrives; `cancel()` drops the rest. */
   body: AsyncIterable<Buffer> & { cancel(): Promise<void> };
   text(): Promise<string>;
@@ -86,6 +90,7 @@ function response(res: IncomingMessage): HttpResponse {
         const v = res.headers[name.toLowerCase()];
         return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
       },
+      entries: () => Object.entries(res.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v] as [string, string]])),
     },
     body,
     text: async () => (await read()).toString('utf8'),
@@ -100,7 +105,7 @@ export async function httpRequest(target: string | URL, init: HttpInit): Promise
   for (let hop = 0; ; hop++) {
     const res = await once(url, current);
     const location = res.headers.location;
-    if (!REDIRECTS.has(res.statusCode ?? 0) || !location || hop >= MAX_REDIRECTS) return response(res);
+    if (init.redirect === 'manual' || !REDIRECTS.has(res.statusCode ?? 0) || !location || hop >= MAX_REDIRECTS) return response(res);
     res.resume();
     const next = new URL(location, url);
     const headers = { ...current.headers };
