@@ -115,3 +115,43 @@ export async function httpRequest(target: string | URL, init: HttpInit): Promise
     url = next;
   }
 }
+
+/**
+ * fetch's shape on httpRequest, for libraries that take a fetch (octokit, the chat notifiers): status, url,
+ * headers (get, and iterable), the body read whole as text or bytes; `redirect: 'manual'` and a signal are
+ * honoured, a string body only. `timeoutMs` applies when the call gives no signal of its own, as idle time.
+ */
+export async function httpFetch(url: string | URL, init: RequestInit, timeoutMs: number): Promise<Response> {
+  const { body } = init;
+  if (body !== undefined && body !== null && typeof body !== 'string') throw new TypeError('httpFetch sends a string body only');
+  const { signal } = init;
+  let res: HttpResponse;
+  const chunks: Buffer[] = [];
+  try {
+    res = await httpRequest(url, {
+      method: init.method ?? 'GET',
+      headers: (init.headers ?? {}) as Record<string, string>,
+      ...(typeof body === 'string' ? { body } : {}),
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+      ...(init.redirect === 'manual' ? { redirect: 'manual' as const } : {}),
+    });
+    for await (const c of res.body) chunks.push(c);
+  } catch (err) {
+    // As fetch: a request ended by its signal fails with the signal's reason (a TimeoutError for AbortSignal.timeout).
+    throw signal?.aborted ? signal.reason : err;
+  }
+  const bytes = Buffer.concat(chunks);
+  const entries = res.headers.entries?.() ?? [];
+  // Only what these libraries read of a Response; a cast, as the real class would load undici.
+  return {
+    status: res.status,
+    ok: res.status >= 200 && res.status < 300,
+    statusText: '',
+    url: String(url),
+    headers: { get: res.headers.get, has: (n: string) => res.headers.get(n) !== null, [Symbol.iterator]: () => entries[Symbol.iterator]() },
+    text: async () => bytes.toString('utf8'),
+    json: async () => JSON.parse(bytes.toString('utf8')) as unknown,
+    arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+  } as unknown as Response;
+}

@@ -12,7 +12,7 @@ import { RequestError } from '@octokit/request-error';
 import type { Logger } from 'pino';
 import { messageOf } from '../../errors.js';
 import { AGENT_VERSION } from '../../version.js';
-import { httpRequest } from '../../host/http.js';
+import { httpFetch } from '../../host/http.js';
 import { describeNetworkError } from '../../host/network.js';
 
 const GithubClient = Core.plugin(paginateRest, retry, throttling);
@@ -48,34 +48,6 @@ export function parseRepoSlug(slug: string): { owner: string; repo: string } | u
   return { owner: m[1]!, repo: m[2]!.replace(/\.git$/, '') };
 }
 
-/**
- * fetch as octokit's request calls it (status, url, headers to copy, the body as text or bytes), on host/http.ts:
- * fetch's own implementation (undici) would cost a core's agent 20 MB or more of resident memory for good.
- */
-async function nodeFetch(url: string | URL, init: RequestInit, timeoutMs: number) {
-  const { body } = init;
-  if (body !== undefined && body !== null && typeof body !== 'string') throw new TypeError('only a string body can be sent to GitHub');
-  const res = await httpRequest(url, {
-    method: init.method ?? 'GET',
-    headers: (init.headers ?? {}) as Record<string, string>,
-    ...(typeof body === 'string' ? { body } : {}),
-    timeoutMs,
-    ...(init.signal ? { signal: init.signal } : {}),
-  });
-  const chunks: Buffer[] = [];
-  for await (const c of res.body) chunks.push(c);
-  const bytes = Buffer.concat(chunks);
-  const entries = res.headers.entries?.() ?? [];
-  return {
-    status: res.status,
-    statusText: '',
-    url: String(url),
-    headers: { get: res.headers.get, [Symbol.iterator]: () => entries[Symbol.iterator]() },
-    text: async () => bytes.toString('utf8'),
-    arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
-  } as unknown as Response;
-}
-
 export function createGithubClient(opts: GithubClientOptions): Octokit {
   const log = opts.log;
   const maxRetries = opts.rateLimitRetries ?? 2;
@@ -101,7 +73,8 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
       error: (msg: string) => log?.warn(msg),
     },
     request: {
-      fetch: (url: string | URL, init?: RequestInit) => nodeFetch(url, init ?? {}, timeoutMs),
+      // Not fetch itself: its implementation (undici) would stay resident in a core's agent (host/http.ts).
+      fetch: (url: string | URL, init?: RequestInit) => httpFetch(url, init ?? {}, timeoutMs),
     },
     // 429 is the throttling plugin's (it honours retry-after); plugin-retry would retry it blindly after 1 s.
     retry: { retryAfterBaseValue: opts.retryBaseMs ?? 1000, retries: opts.retries ?? 3, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },
