@@ -3,12 +3,12 @@
 // registry's replication and the regional mirrors carry it to every host. One run at a time; a revision that
 // is refused (invalid, a guardrail, older than the channel's) is reported once and not tried again.
 import type { Logger } from 'pino';
-import { BundleError } from '../bundle/build.js';
 import type { OciTarget } from '../bundle/oci.js';
 import { userMessageOf } from '../errors.js';
 import { agentEvent, type EventSink } from '../reconcile/events.js';
 import { GitSource } from '../source/clone.js';
-import { PublishRefused, publishRevision, type FleetAt, type Published } from './publish.js';
+import type { FleetAt, Published, PublishRequest } from './publish.js';
+import { publishInChild, RevisionRefused } from './publish-run.js';
 
 export interface PublisherOptions {
   site: string;
@@ -19,6 +19,8 @@ export interface PublisherOptions {
   password?: string;
   log: Logger;
   emit: EventSink;
+  /** How a revision is published: in a short-lived child by default (publish-run.ts), so the agent stays small. */
+  publish?: (req: PublishRequest) => Promise<Published>;
 }
 
 export class Publisher {
@@ -64,7 +66,7 @@ export class Publisher {
       return undefined;
     }
     try {
-      const published = await publishRevision({
+      const published = await (this.opts.publish ?? publishInChild)({
         repo: git.opts.dir,
         revision,
         target: this.opts.target,
@@ -81,7 +83,7 @@ export class Publisher {
       return published;
     } catch (err) {
       // A registry that fails is tried again next run; what is wrong with the revision itself is said once.
-      if (!(err instanceof PublishRefused || err instanceof BundleError)) throw err;
+      if (!(err instanceof RevisionRefused)) throw err;
       this.done = revision;
       this.event('revision-refused', revision, err.userMessage);
       return undefined;
