@@ -57,7 +57,7 @@ import {
   untilPhase,
   type LabAgent,
 } from './lab-agents.js';
-import { OriginCounter, pushSample, type Fleet, type Sample } from './lab-delivery.js';
+import { groupOf, GROUPS, OriginCounter, pushSample, type Fleet, type Sample } from './lab-delivery.js';
 import { reportDelivery, reportPushes } from './lab-report.js';
 import { table, type Out, type Row } from './report.js';
 
@@ -157,6 +157,18 @@ async function measure(dir: string, report: RunReport, out: Out, rows: Row[], fi
       value: `${v.toFixed(1)} MB`,
       target: `<= ${RSS_TARGET_MB} MB (peak ${mb(r.hwmKb).toFixed(1)} MB)`,
       verdict: verdict(v <= RSS_TARGET_MB),
+    });
+  }
+  // One verdict per role group (issue 15: every role <= 80 MB idle): its largest agent decides.
+  for (const g of GROUPS) {
+    const mbs = rss.filter(({ a, r }) => r && groupOf(state, a) === g).map(({ r }) => mb(r!.rssKb));
+    if (!mbs.length) continue;
+    const top = Math.max(...mbs);
+    rows.push({
+      what: `agent RSS, ${g}${mbs.length > 1 ? `s (${mbs.length})` : ''}: idle, largest`,
+      value: `${top.toFixed(1)} MB`,
+      target: `<= ${RSS_TARGET_MB} MB each${mbs.length > 1 ? ` (smallest ${Math.min(...mbs).toFixed(1)} MB)` : ''}`,
+      verdict: verdict(top <= RSS_TARGET_MB),
     });
   }
   const over = rss.filter(({ r }) => r && mb(r.rssKb) > RSS_TARGET_MB).map(({ a }) => a.name);

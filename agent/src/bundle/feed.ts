@@ -5,7 +5,7 @@
 // with the number of sites, not hosts.
 import { timingSafeEqual } from 'node:crypto';
 import { backoffMs } from '../host/retry.js';
-import { failureOf, httpRequest, type HttpResponse } from './http.js';
+import { failureOf, httpRequest, type HttpResponse } from '../host/http.js';
 import { RegistryError } from './oci.js';
 import type { HeadFeed, SiteHead } from './source.js';
 

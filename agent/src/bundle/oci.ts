@@ -6,7 +6,7 @@
 // is a sentence naming the registry and what to do. One module, so a library (e.g. oras) can replace it.
 import { createHash } from 'node:crypto';
 import { SourceError } from '../errors.js';
-import { failureOf, httpRequest, NoAnswer, type HttpResponse } from './http.js';
+import { failureOf, httpRequest, NoAnswer, type HttpResponse } from '../host/http.js';
 
 /** A registry (or a site's gateway) that refused, did not answer (`unreachable`), or sent the wrong bytes (`content`). */
 export class RegistryError extends SourceError {

@@ -4,7 +4,7 @@
 // core posts commit statuses. Without these flags an agent reports alone, as before.
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
-import { httpRequest } from '../bundle/http.js';
+import { httpRequest } from '../host/http.js';
 import type { Exec } from '../host/exec.js';
 import type { SecretResolver } from '../host/secrets.js';
 import type { Role } from '../desired/types.js';

@@ -185,11 +185,14 @@ export function serverLimitsOf(opts: Pick<AgentCliOptions, 'maxConnections' | 'w
 
 /**
  * Node's flags for a long-running agent: it trades a little GC time for memory (a small young generation,
- * size-optimised code). They take effect only on node's command line — V8 sizes its heap before any code
+ * size-optimised code) and runs without V8's optimizing compiler (`--no-opt`): an agent's work is short bursts
+ * of I/O and small JSON, where TurboFan's code and compile buffers cost ~7 MB of resident memory and its
+ * compiling more CPU than it saves (issue 15; the heavy one-off work, validating a fleet, runs in children
+ * without these flags). They take effect only on node's command line — V8 sizes its heap before any code
  * runs, so setting them from the agent itself does nothing — hence agent/deploy/mirrornet-agent.service
  * starts `node` with them, and so do the lab and the benchmarks.
  */
-export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size'] as const;
+export const AGENT_NODE_FLAGS = ['--max-semi-space-size=1', '--optimize-for-size', '--no-opt'] as const;
 
 /** How long a reconcile that runs when the agent is told to stop may go on before its commands are killed. */
 const STOP_GRACE_MS = 5000;

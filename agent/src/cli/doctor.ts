@@ -9,7 +9,7 @@ import { access, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { siteTag } from '../bundle/build.js';
-import { failureOf, httpRequest } from '../bundle/http.js';
+import { failureOf, httpRequest } from '../host/http.js';
 import { OciClient, parseOciReference } from '../bundle/oci.js';
 import type { Desired, Role } from '../desired/types.js';
 import { messageOf, userMessageOf } from '../errors.js';

@@ -3,14 +3,13 @@
 // registry's replication and the regional mirrors carry it to every host. One run at a time; a revision that
 // is refused (invalid, a guardrail, older than the channel's, needing a newer mirrornet) is reported once and not tried again.
 import type { Logger } from 'pino';
-import { BundleError } from '../bundle/build.js';
 import type { OciTarget } from '../bundle/oci.js';
 import { userMessageOf } from '../errors.js';
-import { AgentTooOldError } from '../model/compatibility.js';
 import { agentEvent, type EventSink } from '../reconcile/events.js';
 import { GitSource } from '../source/clone.js';
 import { emergencyOf } from '../source/git.js';
-import { PublishRefused, publishRevision, type FleetAt, type Published } from './publish.js';
+import type { FleetAt, Published, PublishRequest } from './publish.js';
+import { publishInChild, RevisionRefused } from './publish-run.js';
 import type { RolloutDriver } from './rollout-driver.js';
 
 export interface PublisherOptions {
@@ -24,6 +23,8 @@ export interface PublisherOptions {
   emit: EventSink;
   /** Rollout waves (policies/rollout.yaml): holds the site tags and moves them wave by wave. */
   rollout?: RolloutDriver;
+  /** How a revision is published: in a short-lived child by default (publish-run.ts), so the agent stays small. */
+  publish?: (req: PublishRequest) => Promise<Published>;
 }
 
 export class Publisher {
@@ -71,7 +72,7 @@ export class Publisher {
       return undefined;
     }
     try {
-      const published = await publishRevision({
+      const published = await (this.opts.publish ?? publishInChild)({
         repo: git.opts.dir,
         revision,
         target: this.opts.target,
@@ -94,7 +95,7 @@ export class Publisher {
       return published;
     } catch (err) {
       // A registry that fails is tried again next run; what is wrong with the revision itself is said once.
-      if (!(err instanceof PublishRefused || err instanceof BundleError || err instanceof AgentTooOldError)) throw err;
+      if (!(err instanceof RevisionRefused)) throw err;
       this.done = revision;
       this.event('revision-refused', revision, err.userMessage);
       return undefined;

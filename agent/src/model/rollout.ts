@@ -95,7 +95,8 @@ export function windowState(windows: readonly ChangeWindow[] | undefined, area: 
 export interface RolloutPlan {
   policy: RolloutPolicy;
   waves: { name: string; sites: string[] }[];
-  areaOf: Map<string, string>;
+  /** Each site's area (a plain record: the plan crosses from the publishing child as JSON). */
+  areaOf: Record<string, string>;
 }
 
 /** The rollout plan of a (valid) fleet. */
@@ -103,7 +104,7 @@ export function rolloutPlan(fleet: Fleet): RolloutPlan | undefined {
   const policy = fleet.policies.rollout?.value;
   if (!policy) return undefined;
   const sites = rolloutSites(fleet);
-  return { policy, waves: assignWaves(policy, sites).waves, areaOf: new Map(sites.map((s) => [s.name, s.area])) };
+  return { policy, waves: assignWaves(policy, sites).waves, areaOf: Object.fromEntries(sites.map((s) => [s.name, s.area])) };
 }
 
 /** The fleet's sites as a wave's match sees them. */

@@ -1,7 +1,9 @@
-// The agent's interval as a node-cron schedule that never overlaps itself.
+// The agent's interval as a wall-clock schedule (the six-field cron expression it repeats) that never
+// overlaps itself. Ticks are computed from local time by plain arithmetic on one timer: node-cron's scheduler
+// formats the time with Intl every second, which maps ICU's data into every agent for good (~8 MB of
+// resident memory, issue 15); node-cron stays the parser of the chat's mute windows (model/cron.ts).
 import { MirrornetError } from '../errors.js';
 import { goDurationNs } from '../model/go-duration.js';
-import { schedule, type ScheduledTask } from 'node-cron';
 
 const NS_PER_SECOND = 1_000_000_000n;
 const SECONDS_PER_DAY = 86_400;
@@ -40,18 +42,58 @@ export function intervalMs(interval: string): number {
 }
 
 /**
- * Tick on the interval, each tick delayed by a random part of it (at most a tenth, at most 3 s): every agent's
- * schedule is tied to the wall clock, and a fleet of agents must not validate the same revision at once.
+ * Pure: the first time after `after` (ms since the epoch) at which the wall clock shows a multiple of the
+ * interval — what the cron expression of intervalToCron fires on: seconds of the minute for 10s, minutes of
+ * the hour for 5m, hours of the local day for 2h. `offsetMinutes(t)` is Date#getTimezoneOffset at t.
  */
-export function scheduleTicks(interval: string, tick: () => Promise<unknown>, random: () => number = Math.random): ScheduledTask {
+export function nextTickAt(after: number, intervalMs: number, offsetMinutes: (t: number) => number): number {
+  // Local time as if it were UTC; the interval divides a minute, an hour or a day, so slots align there.
+  const slot = (t: number) => Math.floor((t - offsetMinutes(t) * 60_000) / intervalMs) * intervalMs;
+  let local = slot(after) + intervalMs;
+  // Back to real time with the offset of that moment; across a change of the offset, the next slot after it.
+  for (let i = 0; i < 3; i++) {
+    const at = local + offsetMinutes(local) * 60_000;
+    if (at > after) return at;
+    local += intervalMs;
+  }
+  return after + intervalMs;
+}
+
+const localOffset = (t: number) => new Date(t).getTimezoneOffset();
+
+/**
+ * Tick on the interval, each tick delayed by a random part of it (at most a tenth, at most 3 s): every agent's
+ * schedule is tied to the wall clock, and a fleet of agents must not validate the same revision at once. A
+ * tick that is still running when the next one is due makes that one skip (no overlap).
+ */
+export function scheduleTicks(interval: string, tick: () => Promise<unknown>, random: () => number = Math.random): { stop(): void } {
   const ms = intervalMs(interval);
   const jitterMax = Math.min(ms / 10, 3000);
-  return schedule(
-    intervalToCron(interval),
-    async () => {
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+  let stopped = false;
+  const arm = (after: number) => {
+    if (stopped) return;
+    const at = nextTickAt(after, ms, localOffset);
+    timer = setTimeout(() => fire(at), Math.max(0, at - Date.now()));
+  };
+  const fire = (at: number) => {
+    // A timer may fire a little early: the slot it was set for is done either way.
+    arm(Math.max(at, Date.now()));
+    if (running) return;
+    running = true;
+    void (async () => {
       await new Promise((r) => setTimeout(r, Math.floor(random() * jitterMax)));
-      await tick();
+      if (!stopped) await tick();
+    })()
+      .catch(() => undefined)
+      .finally(() => (running = false));
+  };
+  arm(Date.now());
+  return {
+    stop() {
+      stopped = true;
+      clearTimeout(timer);
     },
-    { noOverlap: true, name: 'mirrornet-reconcile' },
-  );
+  };
 }

@@ -21,7 +21,7 @@ import { agentEvent, type AgentEvent } from '../../src/reconcile/events.js';
 import { StateStore, EMPTY_STATE } from '../../src/reconcile/state.js';
 import { gatewayToken, siteToken } from '../../src/report/site/signing.js';
 import { createAgentServer } from '../../src/server/index.js';
-import { httpRequest } from '../../src/bundle/http.js';
+import { httpRequest } from '../../src/host/http.js';
 import { SiteUplink } from '../../src/report/site/uplink.js';
 import { operatorKeys, type OperatorKeys } from '../report/site/operator-fixture.js';
 

@@ -106,6 +106,28 @@ describe('release: the .deb a host installs', function () {
     }
   });
 
+  it("runs the publisher's child as the installed file itself: it validates the revision, then says the registry is down", function () {
+    need(this, missingCommand('git', 'git'));
+    let fx: GitFixture | undefined;
+    try {
+      fx = createGitFixture();
+      const request = { repo: fx.work, revision: 'HEAD', target: { base: 'http://127.0.0.1:9', host: '127.0.0.1:9', repository: 'mirrornet/fleet' } };
+      const res = spawnSync(join(root, 'usr/bin/mirrornet'), ['__publish-revision'], {
+        cwd: empty,
+        encoding: 'utf8',
+        input: JSON.stringify(request),
+        env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: empty, NO_COLOR: '1' },
+        timeout: 120_000,
+      });
+      assert.equal(res.status, 0, res.stderr);
+      const outcome = JSON.parse(res.stdout) as { failed?: { refused: boolean; userMessage: string } };
+      assert.equal(outcome.failed?.refused, false, res.stdout);
+      assert.match(outcome.failed.userMessage, /127\.0\.0\.1:9/);
+    } finally {
+      fx?.cleanup();
+    }
+  });
+
   it('the installed unit passes systemd-analyze verify without a warning', function () {
     need(this, missingCommand('systemd-analyze', 'systemd'));
     need(this, existsSync('/usr/bin/node') ? undefined : 'the unit starts /usr/bin/node, which this machine lacks (apt-get install nodejs)');

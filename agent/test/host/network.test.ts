@@ -100,7 +100,7 @@ describe('network failures are sentences', function () {
   it('GitHub unreachable: the reason says why, not "HTTP 500: fetch failed"', async () => {
     const port = await closedPort();
     const octokit = createGithubClient({ token: 't', baseUrl: `http://127.0.0.1:${port}`, retries: 0 });
-    const err = await failureOf(octokit.rest.repos.get({ owner: 'acme', repo: 'fleet' }));
+    const err = await failureOf(octokit.request('GET /repos/{owner}/{repo}', { owner: 'acme', repo: 'fleet' }));
     assert.equal(
       describeGithubError(err),
       `Cannot reach GitHub at http://127.0.0.1:${port}: the connection was refused (nothing listens on that port). ` +

@@ -1,7 +1,7 @@
 // The agent's --interval: a model duration read by its length, whatever its unit, that a six-field cron
 // expression can repeat without drifting (seconds or minutes that divide 60, hours that divide 24).
 import assert from 'node:assert/strict';
-import { IntervalError, intervalMs, intervalToCron } from '../../src/reconcile/schedule.js';
+import { IntervalError, intervalMs, intervalToCron, nextTickAt, scheduleTicks } from '../../src/reconcile/schedule.js';
 
 describe('the agent interval schedule', () => {
   const cases: [string, string][] = [
@@ -58,4 +58,61 @@ describe('the agent interval schedule', () => {
       }
     });
   }
+
+  describe('when the next tick is due (the wall-clock times the cron expression names)', () => {
+    const utc = () => 0;
+    const iso = (t: number) => new Date(t).toISOString();
+
+    it('10s: the next multiple of 10 seconds of the minute, strictly after now', () => {
+      assert.equal(iso(nextTickAt(Date.parse('2026-01-01T00:00:03.500Z'), 10_000, utc)), '2026-01-01T00:00:10.000Z');
+      assert.equal(iso(nextTickAt(Date.parse('2026-01-01T00:00:10.000Z'), 10_000, utc)), '2026-01-01T00:00:20.000Z');
+      assert.equal(iso(nextTickAt(Date.parse('2026-01-01T00:00:59.999Z'), 10_000, utc)), '2026-01-01T00:01:00.000Z');
+    });
+
+    it('5m: minutes 0, 5, 10 ... of the hour at second 0', () => {
+      assert.equal(iso(nextTickAt(Date.parse('2026-01-01T10:07:30.000Z'), 300_000, utc)), '2026-01-01T10:10:00.000Z');
+    });
+
+    it('2h and 24h follow the local day: UTC+5:30 ticks at local 06:00, UTC-1 at local midnight', () => {
+      // getTimezoneOffset is UTC minus local time in minutes: -330 for UTC+5:30, 60 for UTC-1.
+      assert.equal(iso(nextTickAt(Date.parse('2026-01-01T00:00:00.000Z'), 7_200_000, () => -330)), '2026-01-01T00:30:00.000Z');
+      assert.equal(iso(nextTickAt(Date.parse('2026-01-01T00:30:00.000Z'), 86_400_000, () => 60)), '2026-01-01T01:00:00.000Z');
+    });
+
+    it('1h across the spring-forward gap (Berlin, 2026-03-29): local 02:00 does not exist, the tick is at 03:00 CEST', () => {
+      const berlin = (t: number) => (t < Date.parse('2026-03-29T01:00:00.000Z') ? -60 : -120);
+      assert.equal(iso(nextTickAt(Date.parse('2026-03-29T00:30:00.000Z'), 3_600_000, berlin)), '2026-03-29T01:00:00.000Z');
+      assert.equal(iso(nextTickAt(Date.parse('2026-03-29T01:00:00.000Z'), 3_600_000, berlin)), '2026-03-29T02:00:00.000Z');
+    });
+
+    it('runs the tick at whole seconds for 1s, skips the ticks due while one still runs, and stops', async function () {
+      this.timeout(10_000);
+      const starts: number[] = [];
+      let release: () => void = () => undefined;
+      const task = scheduleTicks(
+        '1s',
+        () => {
+          starts.push(Date.now());
+          // The first tick runs for ~2.2 s: the two ticks due meanwhile are skipped, not queued.
+          return starts.length === 1 ? new Promise<void>((r) => (release = r)) : Promise.resolve();
+        },
+        () => 0,
+      );
+      try {
+        await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 200)); // 200 ms after the first tick
+        assert.equal(starts.length, 1);
+        await new Promise((r) => setTimeout(r, 2000));
+        assert.equal(starts.length, 1, 'no tick while one runs');
+        release();
+        await new Promise((r) => setTimeout(r, 1000));
+        assert.equal(starts.length, 2, 'the next due tick runs once the first has ended');
+        for (const t of starts) assert.ok(t % 1000 < 300, `a tick at ${t % 1000} ms past the second`);
+      } finally {
+        task.stop();
+      }
+      const n = starts.length;
+      await new Promise((r) => setTimeout(r, 1200));
+      assert.equal(starts.length, n, 'no tick after stop');
+    });
+  });
 });

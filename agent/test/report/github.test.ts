@@ -382,14 +382,11 @@ describe('commit statuses from agent events', function () {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const fake = {
-      rest: {
-        repos: {
-          createCommitStatus: async (p: { context: string; state: string }) => {
-            await gate;
-            posted.push(`${p.context} ${p.state}`);
-            return { status: 201 };
-          },
-        },
+      request: async (route: string, p: { context: string; state: string }) => {
+        assert.equal(route, 'POST /repos/{owner}/{repo}/statuses/{sha}');
+        await gate;
+        posted.push(`${p.context} ${p.state}`);
+        return { status: 201 };
       },
     } as unknown as Octokit;
     const { log, lines } = memoryLog();

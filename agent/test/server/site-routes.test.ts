@@ -3,7 +3,7 @@
 // parsed body; every refused one gets its status and reaches nothing; and a real uplink round trip.
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { httpRequest } from '../../src/bundle/http.js';
+import { httpRequest } from '../../src/host/http.js';
 import { signSiteRequest } from '../../src/report/site/signing.js';
 import { SiteUplink } from '../../src/report/site/uplink.js';
 import type { OperatorRequest } from '../../src/server/site-routes.js';

@@ -6,6 +6,7 @@
 // logs hold method, path, status and attempt only.
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import { httpRequest, type HttpResponse } from '../../host/http.js';
 import { retrying, retryAfterMs, type Attempt, type RetryPolicy } from '../../host/retry.js';
 import { HarborApiError, httpError, isHarborError, networkCode } from './errors.js';
 
@@ -18,7 +19,8 @@ export interface HarborClientOptions {
   username: string;
   /** The password, or how to get it (resolved on first use, never logged). */
   password: string | (() => Promise<string>);
-  fetch?: typeof fetch;
+  /** The HTTP client (default host/http.ts: node:http, not fetch, for the agent's memory). */
+  http?: typeof httpRequest;
   /** Injectable for tests (default setTimeout). */
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
@@ -36,7 +38,7 @@ export type RetryMode = 'idempotent' | 'create' | 'once';
 
 export interface HarborResponse {
   status: number;
-  headers: Headers;
+  headers: HttpResponse['headers'];
   text: string;
   attempts: number;
 }
@@ -62,7 +64,7 @@ export class HarborHttp {
   private readonly origin: string;
   /** The API root: baseUrl + /api/v2.0. */
   private readonly api: string;
-  private readonly fetchFn: typeof fetch;
+  private readonly http: typeof httpRequest;
   private readonly retry: RetryPolicy;
   private readonly timeoutMs: number;
   private password?: Promise<string>;
@@ -73,7 +75,7 @@ export class HarborHttp {
     this.origin = u.origin;
     this.baseUrl = `${u.origin}${path}`;
     this.api = `${this.baseUrl}${API_PREFIX}`;
-    this.fetchFn = opts.fetch ?? fetch;
+    this.http = opts.http ?? httpRequest;
     this.retry = {
       attempts: 1 + Math.max(0, opts.retries ?? 4),
       baseMs: opts.baseDelayMs ?? 250,
@@ -122,13 +124,13 @@ export class HarborHttp {
     const log = this.opts.log;
     const once = async (attempt: number): Promise<Attempt<HarborResponse, HarborApiError>> => {
       const started = Date.now();
-      let res: Response;
+      let res: HttpResponse;
       try {
-        res = await this.fetchFn(url, {
+        res = await this.http(url, {
           method,
           headers,
           ...(body !== undefined ? { body } : {}),
-          signal: AbortSignal.timeout(this.timeoutMs),
+          timeoutMs: this.timeoutMs,
           redirect: 'manual',
         });
       } catch (err) {

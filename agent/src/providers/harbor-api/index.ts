@@ -11,6 +11,7 @@
 //          before/after. Ownership by a marker in the description (marker.ts).
 // apply    apply.ts: in dependency order (orderHarborChanges, changes.ts), secrets resolved and pinned.
 import type { Logger } from 'pino';
+import type { httpRequest } from '../../host/http.js';
 import type { SecretResolver } from '../../host/secrets.js';
 import type { HarborInstance } from '../../model/schema.js';
 import type { Provider } from '../types.js';
@@ -51,7 +52,7 @@ export interface HarborClientFactoryOptions {
   /** A secret reference for the password instead of the instance's adminPassword (MIRRORNET_HARBOR_PASSWORD_REF). */
   passwordRef?: string;
   log?: Logger;
-  fetch?: typeof fetch;
+  http?: typeof httpRequest;
   sleep?: (ms: number) => Promise<void>;
   retries?: number;
   timeoutMs?: number;
@@ -70,7 +71,7 @@ export function harborClientFactory(opts: HarborClientFactoryOptions): (instance
       username: opts.username ?? 'admin',
       password: () => opts.secrets.resolve(ref),
       ...(opts.log ? { log: opts.log.child({ harbor: instance.name }) } : {}),
-      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.http ? { http: opts.http } : {}),
       ...(opts.sleep ? { sleep: opts.sleep } : {}),
       ...(opts.retries !== undefined ? { retries: opts.retries } : {}),
       ...(opts.timeoutMs !== undefined ? { timeoutMs: opts.timeoutMs } : {}),

@@ -64,7 +64,7 @@ function sdkCause(scrub: (text: string) => string, err: unknown, msg: string): E
   return cause;
 }
 
-/** A call that got no HTTP answer through the SDK: a timeout, a network failure, or the SDK's own error. */
+/** A call that got no HTTP answer: a timeout, a network failure, or an error of the signer or fetch. */
 export function transportError(c: ClientFacts, op: Operation, err: unknown): HuaweiVpcError {
   const e = err as { errorMsg?: unknown; message?: unknown; httpStatusCode?: unknown; requestId?: unknown; errorCode?: unknown };
   const msg = c.scrub(String(e?.errorMsg ?? e?.message ?? err));
@@ -77,7 +77,7 @@ export function transportError(c: ClientFacts, op: Operation, err: unknown): Hua
       requestId: typeof e.requestId === 'string' ? e.requestId : undefined,
     });
   }
-  if (/timeout of \d+ms exceeded|ETIMEDOUT|ECONNABORTED/i.test(msg)) {
+  if (/timeout of \d+ms exceeded|ETIMEDOUT|ECONNABORTED/i.test(msg) || networkErrorCode(err) === 'ETIMEDOUT') {
     return new HuaweiVpcError(
       {
         kind: 'timeout',
@@ -102,7 +102,7 @@ export function transportError(c: ClientFacts, op: Operation, err: unknown): Hua
     );
   }
   return new HuaweiVpcError(
-    { kind: 'response', operation: what, message: `${what}: ${msg}`, userMessage: `The Huawei Cloud SDK failed while ${what}: ${msg}.` },
+    { kind: 'response', operation: what, message: `${what}: ${msg}`, userMessage: `The request to Huawei Cloud failed while ${what}: ${msg}.` },
     { cause },
   );
 }

@@ -1,18 +1,21 @@
-// The Huawei Cloud VPC route-table API as the provider needs it, on top of the official Node.js SDK
-// (@huaweicloud/huaweicloud-sdk-vpc VpcClient, SDK-HMAC-SHA256 signing by -core), with what the SDK lacks:
+// The Huawei Cloud VPC route-table API as the provider needs it: the three calls of the official Node.js SDK's
+// VpcClient (@huaweicloud/huaweicloud-sdk-vpc: the same paths, content type and X-Project-Id), signed
+// SDK-HMAC-SHA256 by the SDK core's own signer (auth/AKSKSigner.js) and sent with host/http.ts (node:http).
+// Only the signer is loaded: the VpcClient with its model classes, axios and log4js cost a long-running gateway
+// agent ~18 MB of resident memory, and fetch's undici would cost more still (issue 15). With what the SDK lacks:
 //
-// - Silence: core configures log4js to stdout (level debug) when it is loaded and logs the whole failed
-//   request, Authorization header included. `silenceSdkLogging` turns log4js off right after loading core
-//   and before the first call.
-// - Error bodies: every status is passed through to us (`validateStatus`), the X-Request-Id header is kept
-//   with the body, and classify.ts makes a HuaweiVpcError of it.
+// - Silence: nothing of the SDK that logs is loaded (core's logger prints the whole failed request,
+//   Authorization header included, unless `silenceSdkLogging` turned it off).
+// - Error bodies: every status is an answer, the X-Request-Id header is kept with the body, and classify.ts
+//   makes a HuaweiVpcError of it.
 // - Retries (retry.ts): 429, 5xx, timeouts and connection resets, bounded. An update interrupted in a way
 //   that leaves its outcome unknown re-reads the table and sends only what is still missing (batch.ts).
 // - Hygiene: no access key, secret key or Authorization header in errors or logs: the key pair is registered
-//   with the redaction layer (redact.ts) and every message from the SDK or the service goes through it.
+//   with the redaction layer (redact.ts) and every message from the service goes through it.
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
+import { httpRequest } from '../../host/http.js';
 import { silentLogger } from '../../log.js';
 import { registerSecret } from '../../redact.js';
 import { remainingBatch, type RouteBatch } from './batch.js';
@@ -33,37 +36,24 @@ export interface VpcRouteApi {
   listRouteTables(opts?: { vpcId?: string; pageSize?: number }): Promise<RouteTableSummary[]>;
 }
 
-// --- the SDK, loaded lazily and silenced -------------------------------------------------------------
+// --- the SDK core's signer, loaded lazily --------------------------------------------------------------
 
 const require = createRequire(import.meta.url);
 
-interface SdkVpcClient {
-  showRouteTable(req: unknown): Promise<unknown>;
-  updateRouteTable(req: unknown): Promise<unknown>;
-  listRouteTables(req: unknown): Promise<unknown>;
-}
-interface SdkBuilder {
-  withCredential(c: unknown): SdkBuilder;
-  withEndpoint(url: string): SdkBuilder;
-  withOptions(o: unknown): SdkBuilder;
-  build(): SdkVpcClient;
-}
-interface SdkBasicCredentials {
-  withAk(ak: string): SdkBasicCredentials;
-  withSk(sk: string): SdkBasicCredentials;
-  withProjectId(id: string): SdkBasicCredentials;
-}
-interface Sdk {
-  VpcClient: { newBuilder(): SdkBuilder };
-  BasicCredentials: new () => SdkBasicCredentials;
+interface SdkSigner {
+  sign(
+    request: { endpoint: string; method: string; headers: Record<string, string>; queryParams: Record<string, string>; data?: unknown },
+    credential: { getAk(): string; getSk(): string },
+  ): Record<string, string>;
 }
 
-let sdk: Sdk | undefined;
+let signer: SdkSigner | undefined;
 
 /**
  * Turn the SDK's log4js off. core's logger/log4jLogger.js calls log4js.configure (stdout appender, level
  * debug) when it is first required and every SDK logger writes through that default category; configuring
- * the same log4js instance with level `off` afterwards silences all of it. Idempotent.
+ * the same log4js instance with level `off` afterwards silences all of it. Idempotent. The client below loads
+ * only core's signer (no logger); this is for code that loads the SDK's clients (the emulator's tests).
  */
 export function silenceSdkLogging(): void {
   require('@huaweicloud/huaweicloud-sdk-core/logger/log4jLogger.js');
@@ -72,15 +62,21 @@ export function silenceSdkLogging(): void {
   log4js.configure({ appenders: { off: { type: 'stdout' } }, categories: { default: { appenders: ['off'], level: 'off' } } });
 }
 
-function loadSdk(): Sdk {
-  if (!sdk) {
-    const core = require('@huaweicloud/huaweicloud-sdk-core') as { BasicCredentials: Sdk['BasicCredentials'] };
-    silenceSdkLogging();
-    const vpc = require('@huaweicloud/huaweicloud-sdk-vpc/v2/VpcClient.js') as { VpcClient: Sdk['VpcClient'] };
-    silenceSdkLogging();
-    sdk = { VpcClient: vpc.VpcClient, BasicCredentials: core.BasicCredentials };
-  }
-  return sdk;
+/**
+ * core's SDK-HMAC-SHA256 signer alone. The SDK's VpcClient (every model class of the VPC service, axios,
+ * log4js) would stay resident in a long-running gateway agent at ~18 MB more for three requests.
+ */
+function loadSigner(): SdkSigner {
+  return (signer ??= (require('@huaweicloud/huaweicloud-sdk-core/auth/AKSKSigner.js') as { AKSKSigner: SdkSigner }).AKSKSigner);
+}
+
+/** The request as the SDK's VpcClient sends it: its content type, X-Project-Id, signed by core's signer. */
+interface SignedCall {
+  method: 'GET' | 'PUT';
+  /** The path after /v1/{project_id}. */
+  path: string;
+  query?: Record<string, string>;
+  body?: unknown;
 }
 
 // --- the client ----------------------------------------------------------------------------------------
@@ -94,8 +90,6 @@ export interface VpcClientOptions {
   log?: Logger;
   retry?: RetryOptions;
 }
-
-const REQUEST_ID = Symbol('x-request-id');
 
 export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
   if (!opts.projectId) throw configError('no project id was given (without one the SDK would ask IAM on the internet)');
@@ -122,57 +116,61 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
   const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const retry = opts.retry ?? {};
 
-  const { VpcClient, BasicCredentials } = loadSdk();
-  silenceSdkLogging();
-  const credentials = new BasicCredentials().withAk(opts.ak).withSk(opts.sk).withProjectId(opts.projectId);
-  const client = VpcClient.newBuilder()
-    .withCredential(credentials)
-    .withEndpoint(endpoint)
-    .withOptions({
-      customUserAgent: USER_AGENT,
-      axiosRequestConfig: {
-        timeout: timeoutMs,
-        // Every status comes back as a response, so VPC v1 error bodies are ours to read.
-        validateStatus: () => true,
-        // Parse JSON ourselves and keep X-Request-Id with the body (the SDK keeps only the body).
-        transformResponse: [
-          (data: unknown, headers: Record<string, unknown> | undefined): unknown => {
-            let parsed: unknown = data;
-            if (typeof data === 'string') {
-              try {
-                parsed = data.length ? JSON.parse(data) : {};
-              } catch {
-                parsed = { __text: data.slice(0, 300) };
-              }
-            }
-            if (parsed && typeof parsed === 'object') {
-              const rid = headers?.['x-request-id'];
-              Object.defineProperty(parsed, REQUEST_ID, { value: typeof rid === 'string' ? rid : undefined, enumerable: false });
-            }
-            return parsed;
-          },
-        ],
-      },
-    })
-    .build();
+  const sign = loadSigner();
+  const credential = { getAk: () => opts.ak, getSk: () => opts.sk };
   const facts: ClientFacts = { endpoint, projectId: opts.projectId, timeoutMs, scrub: scrubber([opts.ak, opts.sk]) };
+  const base = `${endpoint}/v1/${encodeURIComponent(opts.projectId)}`;
 
-  /** One HTTP exchange through the SDK. */
-  const once = async (op: Operation, call: () => Promise<unknown>): Promise<VpcAnswer> => {
-    const started = performance.now();
-    let result: unknown;
+  /** One HTTP exchange: every status comes back as an answer (VPC v1 error bodies are ours to read). */
+  const send = async (call: SignedCall): Promise<VpcAnswer> => {
+    const url = `${base}${call.path}`;
+    const query = call.query ?? {};
+    const qs = new URLSearchParams(query).toString();
+    const body = call.body === undefined ? undefined : JSON.stringify(call.body);
+    // What the SDK signs: content-type and X-Project-Id (host and X-Sdk-Date are the signer's); the body is
+    // hashed as JSON.stringify of the same object, so it is sent as exactly that string.
+    const headers = sign.sign(
+      {
+        endpoint: url,
+        method: call.method,
+        headers: { 'content-type': 'application/json', 'X-Project-Id': opts.projectId },
+        queryParams: query,
+        ...(call.body === undefined ? {} : { data: call.body }),
+      },
+      credential,
+    );
+    const res = await httpRequest(qs ? `${url}?${qs}` : url, {
+      method: call.method,
+      headers: { ...headers, 'User-Agent': USER_AGENT },
+      ...(body === undefined ? {} : { body }),
+      timeoutMs,
+    });
+    const text = await res.text();
+    let parsed: unknown;
     try {
-      result = await call();
+      parsed = text.length ? JSON.parse(text) : {};
+    } catch {
+      parsed = { __text: text.slice(0, 300) };
+    }
+    return { status: res.status, body: parsed, requestId: res.headers.get('x-request-id') ?? undefined };
+  };
+
+  /** One call, timed and logged; no answer at all is a HuaweiVpcError (timeout, network). */
+  const once = async (op: Operation, call: SignedCall): Promise<VpcAnswer> => {
+    const started = performance.now();
+    let answer: VpcAnswer;
+    try {
+      answer = await send(call);
     } catch (err) {
       const e = transportError(facts, op, err);
       log.debug({ operation: describeOperation(op), kind: e.kind, ms: Math.round(performance.now() - started) }, 'huaweicloud vpc call failed');
       throw e;
     }
-    const r = (result ?? {}) as Record<string | symbol, unknown>;
-    const status = typeof r['httpStatusCode'] === 'number' ? r['httpStatusCode'] : 200;
-    const requestId = typeof r[REQUEST_ID] === 'string' ? (r[REQUEST_ID] as string) : undefined;
-    log.debug({ operation: describeOperation(op), status, requestId, ms: Math.round(performance.now() - started) }, 'huaweicloud vpc call');
-    return { status, body: result, requestId };
+    log.debug(
+      { operation: describeOperation(op), status: answer.status, requestId: answer.requestId, ms: Math.round(performance.now() - started) },
+      'huaweicloud vpc call',
+    );
+    return answer;
   };
 
   const show = (id: string): Promise<RouteTable> => {
@@ -180,7 +178,7 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
     return withRetry(
       retry,
       log,
-      async () => answerBody(facts, op, await once(op, () => client.showRouteTable({ routetable_id: id })), ShowRouteTableBody).routetable,
+      async () => answerBody(facts, op, await once(op, { method: 'GET', path: `/routetables/${encodeURIComponent(id)}` }), ShowRouteTableBody).routetable,
     );
   };
 
@@ -210,7 +208,7 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
               : {}),
             ...(pending.del.length ? { del: pending.del.map((r) => ({ destination: r.destination })) } : {}),
           };
-          const raw = await once(op, () => client.updateRouteTable({ routetable_id: id, body: { routetable: { routes } } }));
+          const raw = await once(op, { method: 'PUT', path: `/routetables/${encodeURIComponent(id)}`, body: { routetable: { routes } } });
           return answerBody(facts, op, raw, ShowRouteTableBody).routetable;
         },
         async (err) => {
@@ -234,11 +232,11 @@ export function createVpcClient(opts: VpcClientOptions): VpcRouteApi {
       let marker: string | undefined;
       for (let page = 0; page < 10_000; page++) {
         const op: Operation = { name: 'list', ...(o.vpcId ? { vpcId: o.vpcId } : {}) };
-        const req = { limit, ...(marker ? { marker } : {}), ...(o.vpcId ? { vpc_id: o.vpcId } : {}) };
+        const req = { limit: String(limit), ...(marker ? { marker } : {}), ...(o.vpcId ? { vpc_id: o.vpcId } : {}) };
         const rows = await withRetry(
           retry,
           log,
-          async () => answerBody(facts, op, await once(op, () => client.listRouteTables(req)), ListRouteTablesBody).routetables,
+          async () => answerBody(facts, op, await once(op, { method: 'GET', path: '/routetables', query: req }), ListRouteTablesBody).routetables,
         );
         out.push(...rows);
         if (rows.length < limit) break;

@@ -8,6 +8,7 @@
 // alert nor forgets a reminder.
 import type { Logger } from 'pino';
 import { messageOf } from '../../errors.js';
+import { httpFetch } from '../../host/http.js';
 import type { SecretResolver } from '../../host/secrets.js';
 import type { Notifications } from '../../model/schema.js';
 import type { EventSink } from '../../reconcile/events.js';
@@ -103,7 +104,8 @@ class Dispatcher implements ChatDispatcher {
       resolve: opts.resolve,
       log: this.log,
       clock: this.clock,
-      fetch: opts.fetch ?? globalThis.fetch,
+      // Not fetch itself: its implementation (undici) would stay resident in the agent (host/http.ts).
+      fetch: opts.fetch ?? ((url, init) => httpFetch(url as string | URL, init ?? {}, opts.timeoutMs ?? 10_000)),
       sleep: opts.sleep,
       random: opts.random ?? Math.random,
       retry: { attempts: opts.retry?.attempts ?? 5, baseMs: opts.retry?.baseMs ?? 2000, maxMs: opts.retry?.maxMs ?? 60_000 },

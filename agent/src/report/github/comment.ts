@@ -93,7 +93,7 @@ async function findMarkedComment(
   o: { owner: string; repo: string; issueNumber: number; marker?: string },
 ): Promise<{ id: number; body: string; url: string } | undefined> {
   const marker = o.marker ?? PLAN_MARKER;
-  for await (const page of octokit.paginate.iterator(octokit.rest.issues.listComments, {
+  for await (const page of octokit.paginate.iterator('GET /repos/{owner}/{repo}/issues/{issue_number}/comments', {
     owner: o.owner,
     repo: o.repo,
     issue_number: o.issueNumber,
@@ -114,9 +114,19 @@ export async function upsertMarkedComment(octokit: Octokit, o: UpsertCommentOpti
   const existing = await findMarkedComment(octokit, { ...o, marker });
   if (existing) {
     if (existing.body === text) return { action: 'unchanged', id: existing.id, url: existing.url, length: text.length, truncated };
-    const res = await octokit.rest.issues.updateComment({ owner: o.owner, repo: o.repo, comment_id: existing.id, body: text });
-    return { action: 'updated', id: res.data.id, url: res.data.html_url, length: text.length, truncated };
+    const res = await octokit.request('PATCH /repos/{owner}/{repo}/issues/comments/{comment_id}', {
+      owner: o.owner,
+      repo: o.repo,
+      comment_id: existing.id,
+      body: text,
+    });
+    return { action: 'updated', id: Number(res.data.id), url: res.data.html_url, length: text.length, truncated };
   }
-  const res = await octokit.rest.issues.createComment({ owner: o.owner, repo: o.repo, issue_number: o.issueNumber, body: text });
-  return { action: 'created', id: res.data.id, url: res.data.html_url, length: text.length, truncated };
+  const res = await octokit.request('POST /repos/{owner}/{repo}/issues/{issue_number}/comments', {
+    owner: o.owner,
+    repo: o.repo,
+    issue_number: o.issueNumber,
+    body: text,
+  });
+  return { action: 'created', id: Number(res.data.id), url: res.data.html_url, length: text.length, truncated };
 }

@@ -1,13 +1,22 @@
-// The one way mirrornet talks to GitHub: octokit (REST methods, pagination, retries of 5xx and network
-// errors, throttling that waits out primary and secondary rate limits), with its log going to pino and a
-// base URL for GitHub Enterprise Server (https://HOST/api/v3) or a local emulator.
-import { Octokit, RequestError } from 'octokit';
+// The one way mirrornet talks to GitHub: octokit's core with the three plugins mirrornet uses (pagination,
+// retries of 5xx and network errors, throttling that waits out primary and secondary rate limits), REST
+// calls by their route (`POST /repos/{owner}/{repo}/statuses/{sha}`), its log going to pino and a base URL for
+// GitHub Enterprise Server (https://HOST/api/v3) or a local emulator. Not the `octokit` meta-package: its
+// app, OAuth, webhooks and GraphQL parts and the generated method table stayed resident in a core's agent
+// for the four routes mirrornet calls (issue 15).
+import { Octokit as Core } from '@octokit/core';
+import { paginateRest } from '@octokit/plugin-paginate-rest';
+import { retry } from '@octokit/plugin-retry';
+import { throttling } from '@octokit/plugin-throttling';
+import { RequestError } from '@octokit/request-error';
 import type { Logger } from 'pino';
 import { messageOf } from '../../errors.js';
 import { AGENT_VERSION } from '../../version.js';
+import { httpFetch } from '../../host/http.js';
 import { describeNetworkError } from '../../host/network.js';
 
-export type { Octokit } from 'octokit';
+const GithubClient = Core.plugin(paginateRest, retry, throttling);
+export type Octokit = InstanceType<typeof GithubClient>;
 
 export interface GithubClientOptions {
   /** The token (a value, not a reference: resolve references before). */
@@ -43,8 +52,8 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
   const log = opts.log;
   const maxRetries = opts.rateLimitRetries ?? 2;
   const maxWait = opts.maxRateLimitWaitSeconds ?? 120;
-  const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string; request?: { retryCount?: number } }) => {
-    const attempt = options.request?.retryCount ?? 0;
+  // The plugin passes the request's retry count; returning true retries (its type says void).
+  const onLimit = (kind: string) => (retryAfter: number, options: { method?: string; url?: string }, _octokit: unknown, attempt: number) => {
     const retry = attempt < maxRetries && retryAfter <= maxWait;
     log?.warn(
       { kind, method: options.method, url: options.url, retryAfter, attempt, retry },
@@ -53,7 +62,7 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
     return retry;
   };
   const timeoutMs = opts.timeoutMs ?? 30_000;
-  return new Octokit({
+  return new GithubClient({
     auth: opts.token,
     baseUrl: (opts.baseUrl ?? DEFAULT_API_URL).replace(/\/+$/, ''),
     userAgent: opts.userAgent ?? `mirrornet/${AGENT_VERSION}`,
@@ -64,7 +73,8 @@ export function createGithubClient(opts: GithubClientOptions): Octokit {
       error: (msg: string) => log?.warn(msg),
     },
     request: {
-      fetch: (url: string | URL, init?: RequestInit) => fetch(url, { ...init, signal: init?.signal ?? AbortSignal.timeout(timeoutMs) }),
+      // Not fetch itself: its implementation (undici) would stay resident in a core's agent (host/http.ts).
+      fetch: (url: string | URL, init?: RequestInit) => httpFetch(url, init ?? {}, timeoutMs),
     },
     // 429 is the throttling plugin's (it honours retry-after); plugin-retry would retry it blindly after 1 s.
     retry: { retryAfterBaseValue: opts.retryBaseMs ?? 1000, retries: opts.retries ?? 3, doNotRetry: [400, 401, 403, 404, 410, 422, 429, 451] },

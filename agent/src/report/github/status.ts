@@ -127,7 +127,7 @@ export function createGithubStatusSink(opts: GithubStatusSinkOptions): GithubSta
 
   const post = async (u: StatusUpdate): Promise<void> => {
     try {
-      await client.rest.repos.createCommitStatus({
+      await client.request('POST /repos/{owner}/{repo}/statuses/{sha}', {
         owner: opts.owner,
         repo: opts.repo,
         sha: u.sha,

@@ -81,7 +81,7 @@ export interface RolloutInput {
   /** The waves in order with their sites (model/rollout.ts assignWaves). */
   waves: { name: string; sites: string[] }[];
   /** Each site's area (its change windows). */
-  areaOf: ReadonlyMap<string, string>;
+  areaOf: Readonly<Record<string, string>>;
   revision: string;
   /** The commit's `Mirrornet-Emergency:` reason: change windows do not hold it. */
   emergency?: string;
@@ -160,7 +160,7 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     const newly: string[] = [];
     for (const site of wave.sites) {
       if (wave.released.includes(site)) continue;
-      const window = input.emergency ? ({ open: true } as const) : windowState(input.policy.windows, input.areaOf.get(site) ?? '', input.now);
+      const window = input.emergency ? ({ open: true } as const) : windowState(input.policy.windows, input.areaOf[site] ?? '', input.now);
       if (window.open) {
         wave.released.push(site);
         newly.push(site);
@@ -192,7 +192,7 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     }
     if (waiting.length) {
       wave.state = 'waiting';
-      wave.reason = `${waiting.join(', ')} wait for a change window of ${[...new Set(waiting.map((s) => input.areaOf.get(s) ?? '?'))].join(', ')}`;
+      wave.reason = `${waiting.join(', ')} wait for a change window of ${[...new Set(waiting.map((s) => input.areaOf[s] ?? '?'))].join(', ')}`;
       if (opensAt !== undefined) wave.waitingUntil = new Date(opensAt).toISOString();
       else delete wave.waitingUntil;
       delete wave.healthySince;

@@ -2,7 +2,7 @@
 // its gateway, a gateway posting its site's report to its core, a parent pushing steering to a child. One JSON
 // POST, signed with the site's token (signing.ts), a fresh delivery id per attempt; network failures, 5xx and 429
 // are tried again (host/retry.ts), any other answer is the caller's. The HTTP client is injected: on an agent it
-// is bundle/http.ts's httpRequest (node:http, not fetch, for memory), which this layer may not import.
+// is host/http.ts's httpRequest (node:http, not fetch, for memory).
 import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import { MirrornetError, messageOf } from '../../errors.js';
@@ -11,7 +11,7 @@ import { retrying, retryAfterMs, type RetryPolicy } from '../../host/retry.js';
 import { AGENT_VERSION } from '../../version.js';
 import { MAX_SITE_BODY_BYTES, signSiteRequest } from './signing.js';
 
-/** What the uplink needs of an HTTP client (bundle/http.ts's httpRequest is one). */
+/** What the uplink needs of an HTTP client (host/http.ts's httpRequest is one). */
 export type UplinkRequest = (
   url: string,
   init: { method: string; headers: Record<string, string>; body: Buffer; timeoutMs: number },

@@ -16,12 +16,12 @@ const WAVES = [
   { name: 'china', sites: ['cn-shanghai'] },
   { name: 'overseas', sites: ['us-virginia'] },
 ];
-const AREAS = new Map([
-  ['ap-jakarta', 'overseas'],
-  ['cn-hangzhou-idc', 'cn'],
-  ['cn-shanghai', 'cn'],
-  ['us-virginia', 'overseas'],
-]);
+const AREAS: Record<string, string> = {
+  'ap-jakarta': 'overseas',
+  'cn-hangzhou-idc': 'cn',
+  'cn-shanghai': 'cn',
+  'us-virginia': 'overseas',
+};
 const CN_WORKING_HOURS = [{ name: 'cn-working-hours', area: 'cn' as const, schedule: '0 10 * * 1-5', duration: '7h', timeZone: 'Asia/Shanghai' }];
 
 const healthy = (revision = REV): SiteHealth => ({ revision, hosts: 2, applied: 2, failing: [], drifting: 0, stale: 0, silent: false, suspended: false });
@@ -161,7 +161,7 @@ describe('rollout controller', () => {
   });
 
   it('the last wave done completes the rollout, said once', () => {
-    const all = new Map([...AREAS.keys()].map((s) => [s, healthy()]));
+    const all = new Map(Object.keys(AREAS).map((s) => [s, healthy()]));
     let state = decideRollout(input({ policy: { soakTime: '0s', healthy: ['applied'] } })).state;
     const kinds: string[] = [];
     for (let i = 1; i <= 4; i++) {

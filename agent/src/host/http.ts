@@ -1,11 +1,12 @@
-// The bundle's HTTP client, on node:http and node:https: what the registry client (oci.ts) and a node's view
-// of its gateway (feed.ts) need of fetch — a status, headers, a body read as it arrives, redirects (a registry
-// may send blobs to its storage; the Authorization header is not sent to another host), a timeout — without
-// loading fetch's implementation (undici), which costs a node agent about 30 MB of memory on its own.
+// The HTTP client of long-running agents, on node:http and node:https: what the registry client
+// (bundle/oci.ts), a node's view of its gateway (bundle/feed.ts), the site tree, the Huawei Cloud VPC, Harbor and
+// GitHub clients need of fetch — a status, headers, a body read as it arrives, redirects (a registry may send
+// blobs to its storage; the Authorization header is not sent to another host), a timeout — without loading
+// fetch's implementation (undici), which costs an agent 20 to 30 MB of resident memory on its own.
 import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { messageOf } from '../errors.js';
-import { networkErrorCode } from '../host/network.js';
+import { networkErrorCode } from './network.js';
 
 export interface HttpInit {
   method?: string;
@@ -14,11 +15,14 @@ export interface HttpInit {
   /** No answer (or no data) for this long ends the request with a NoAnswer (TimeoutError). */
   timeoutMs: number;
   signal?: AbortSignal;
+  /** `manual`: a redirect is the answer, as fetch's `redirect: 'manual'` (default: followed). */
+  redirect?: 'follow' | 'manual';
 }
 
 export interface HttpResponse {
   status: number;
-  headers: { get(name: string): string | null };
+  /** `entries`: every header, lower-case names (for a client that copies them all, as octokit does). */
+  headers: { get(name: string): string | null; entries?(): [string, string][] };
   /** The body as it arrives; `cancel()` drops the rest. */
   body: AsyncIterable<Buffer> & { cancel(): Promise<void> };
   text(): Promise<string>;
@@ -86,6 +90,7 @@ function response(res: IncomingMessage): HttpResponse {
         const v = res.headers[name.toLowerCase()];
         return v === undefined ? null : Array.isArray(v) ? v.join(', ') : v;
       },
+      entries: () => Object.entries(res.headers).flatMap(([k, v]) => (v === undefined ? [] : [[k, Array.isArray(v) ? v.join(', ') : v] as [string, string]])),
     },
     body,
     text: async () => (await read()).toString('utf8'),
@@ -100,7 +105,7 @@ export async function httpRequest(target: string | URL, init: HttpInit): Promise
   for (let hop = 0; ; hop++) {
     const res = await once(url, current);
     const location = res.headers.location;
-    if (!REDIRECTS.has(res.statusCode ?? 0) || !location || hop >= MAX_REDIRECTS) return response(res);
+    if (init.redirect === 'manual' || !REDIRECTS.has(res.statusCode ?? 0) || !location || hop >= MAX_REDIRECTS) return response(res);
     res.resume();
     const next = new URL(location, url);
     const headers = { ...current.headers };
@@ -109,4 +114,44 @@ export async function httpRequest(target: string | URL, init: HttpInit): Promise
     current = res.statusCode === 303 ? { ...rest, method: 'GET', headers } : { ...current, headers };
     url = next;
   }
+}
+
+/**
+ * fetch's shape on httpRequest, for libraries that take a fetch (octokit, the chat notifiers): status, url,
+ * headers (get, and iterable), the body read whole as text or bytes; `redirect: 'manual'` and a signal are
+ * honoured, a string body only. `timeoutMs` applies when the call gives no signal of its own, as idle time.
+ */
+export async function httpFetch(url: string | URL, init: RequestInit, timeoutMs: number): Promise<Response> {
+  const { body } = init;
+  if (body !== undefined && body !== null && typeof body !== 'string') throw new TypeError('httpFetch sends a string body only');
+  const { signal } = init;
+  let res: HttpResponse;
+  const chunks: Buffer[] = [];
+  try {
+    res = await httpRequest(url, {
+      method: init.method ?? 'GET',
+      headers: (init.headers ?? {}) as Record<string, string>,
+      ...(typeof body === 'string' ? { body } : {}),
+      timeoutMs,
+      ...(signal ? { signal } : {}),
+      ...(init.redirect === 'manual' ? { redirect: 'manual' as const } : {}),
+    });
+    for await (const c of res.body) chunks.push(c);
+  } catch (err) {
+    // As fetch: a request ended by its signal fails with the signal's reason (a TimeoutError for AbortSignal.timeout).
+    throw signal?.aborted ? signal.reason : err;
+  }
+  const bytes = Buffer.concat(chunks);
+  const entries = res.headers.entries?.() ?? [];
+  // Only what these libraries read of a Response; a cast, as the real class would load undici.
+  return {
+    status: res.status,
+    ok: res.status >= 200 && res.status < 300,
+    statusText: '',
+    url: String(url),
+    headers: { get: res.headers.get, has: (n: string) => res.headers.get(n) !== null, [Symbol.iterator]: () => entries[Symbol.iterator]() },
+    text: async () => bytes.toString('utf8'),
+    json: async () => JSON.parse(bytes.toString('utf8')) as unknown,
+    arrayBuffer: async () => bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength),
+  } as unknown as Response;
 }
