@@ -11,6 +11,10 @@ import { RolloutPolicy } from './schema-rollout.js';
 export { Area, Provider };
 export const LinkType = z.enum(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']);
 const Labels = z.record(z.string(), z.string());
+const LIFECYCLE =
+  'active (default) or retiring: being decommissioned. Every other site drops what points to a retiring site (routes, tunnels, cloud routes; links ' +
+  'to it may stay in the files and are ignored), its own agents remove everything they created, report retired and exit. Only once they have may ' +
+  'a later change delete the file (`mirrornet validate --base`), not counted against the removal limits of policies/guardrails.yaml. A core cannot retire.';
 
 const CloudLocation = z.strictObject({
   region: CloudRegion.describe('The cloud region, e.g. cn-north-4, ap-southeast-3 or eu-central-1.'),
@@ -117,15 +121,7 @@ const SiteCommon = {
   links: z.array(Link).default([]),
   routes: z.array(StaticRoute).default([]).describe('Extra static routes beyond the computed hub-spoke routes.'),
   labels: Labels.optional(),
-  lifecycle: z
-    .enum(['active', 'retiring'])
-    .optional()
-    .describe(
-      'active (default) or retiring: being decommissioned. Every other site drops what points to a retiring site (routes, tunnels, cloud ' +
-        'routes; links to it may stay in the files and are ignored), its own agents remove everything they created, report retired and ' +
-        'exit. Only once they have may a later change delete the file (`mirrornet validate --base`), without counting against the ' +
-        'removal limits of policies/guardrails.yaml. A core cannot retire.',
-    ),
+  lifecycle: z.enum(['active', 'retiring']).optional().describe(LIFECYCLE),
 };
 
 const DragonflyGc = z.strictObject({

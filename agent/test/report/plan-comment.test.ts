@@ -4,7 +4,6 @@
 // every Mermaid diagram in it parses with the real mermaid package. The comment stays under GitHub's size.
 //
 // A new case is one entry in CASES: a name (its golden file) and the change to commit on top of the example
-// fleet. The retiring-region case goes here once regions can be `retiring` (set the state on a region in `change`).
 // Write a missing or changed golden with MIRRORNET_WRITE_GOLDEN=1, then read the diff of it before committing.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
@@ -55,6 +54,13 @@ const CASES: Case[] = [
     change(repo) {
       repo.replace('regions/cn-shanghai.yaml', 'dialTimeout: 2s', 'dialTimeout: 5s');
       repo.replace('regions/cn-shanghai.yaml', 'taskTTL: 6h', 'taskTTL: 12h');
+    },
+  },
+  {
+    name: 'retiring-region',
+    summary: '3 sites change: 0 to add, 1 to change, 18 to destroy.',
+    change(repo) {
+      repo.replace('regions/ap-jakarta.yaml', 'provider: huaweicloud\n', 'provider: huaweicloud\nlifecycle: retiring\n');
     },
   },
   {

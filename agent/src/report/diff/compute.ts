@@ -306,14 +306,18 @@ function diffFleets(baseSide: FleetSide, headSide: FleetSide): FleetDiff {
   const siteStatus = new Map(sites.map((s) => [s.site, s.status]));
   const linkStatus = new Map(links.map((l) => [l.id, l.status]));
   const topology: Topology = { nodes: [], edges: [] };
+  // A site that starts retiring goes away with its links (they stay in the files, ignored), as a removal would.
+  const retiringNow = new Set(names.filter((n) => isRetiring(head.sites.get(n)) && !isRetiring(base.sites.get(n))));
   for (const name of names) {
     const s = head.sites.get(name) ?? base.sites.get(name)!;
-    topology.nodes.push({ name, area: s.value.area, role: s.role, cidr: s.value.cidr, status: siteStatus.get(name) ?? 'unchanged' });
+    const retiring = retiringNow.has(name) ? { status: 'removed' as const, retiring: true as const } : {};
+    topology.nodes.push({ name, area: s.value.area, role: s.role, cidr: s.value.cidr, status: siteStatus.get(name) ?? 'unchanged', ...retiring });
   }
   for (const id of [...new Set([...baseLinks.keys(), ...headLinks.keys()])].sort()) {
     const l = (headLinks.get(id) ?? baseLinks.get(id))!;
     const [a, z] = endsOf(l);
-    topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status: linkStatus.get(id) ?? 'unchanged' });
+    const status = retiringNow.has(a) || retiringNow.has(z) ? 'removed' : (linkStatus.get(id) ?? 'unchanged');
+    topology.edges.push({ id, a, b: z, type: l.link.type, mtu: l.link.mtu, status });
   }
 
   const guarded = guardrailTrips(base, head, compared);

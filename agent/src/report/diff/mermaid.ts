@@ -70,7 +70,7 @@ export function mermaidTopology(topology: Topology, opts: { maxNodes?: number } 
 }
 
 function nodeLine(n: TopologyNode): string {
-  const text = `"${label(`${n.name}${MARK[n.status]}`)}<br/>${label(`${n.role === 'hub' ? 'core · ' : ''}${n.cidr}`)}"`;
+  const text = `"${label(`${n.name}${n.retiring ? ' (retiring)' : MARK[n.status]}`)}<br/>${label(`${n.role === 'hub' ? 'core · ' : ''}${n.cidr}`)}"`;
   return n.role === 'hub' ? `${nodeId(n.name)}{{${text}}}` : `${nodeId(n.name)}[${text}]`;
 }
 

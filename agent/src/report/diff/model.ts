@@ -118,6 +118,8 @@ export interface TopologyNode {
   role: 'hub' | 'region';
   cidr: string;
   status: Status | 'unchanged';
+  /** Retiring in the head (not at the base): drawn as going away (its links too). */
+  retiring?: true;
 }
 
 export interface TopologyEdge {

@@ -36,6 +36,12 @@ const MARKDOWN_BUDGET = 60_000;
 const ICON = { add: '➕', change: '✏️', remove: '➖' } as const;
 const STATUS_WORD = { added: 'new', changed: 'changed', removed: 'removed' } as const;
 
+/** A site's status as the comment names it: a retiring site's changes are its teardown. */
+const statusWord = (s: SiteDiff): string => (s.retiring ? 'retiring' : STATUS_WORD[s.status]);
+
+/** What a retiring site's section says before its teardown. */
+const TEARDOWN = '**Teardown.** Every other site drops what points to it. Delete its file in a later pull request, once `mirrornet status` shows it retired.';
+
 function short(sha: string): string {
   return /^[0-9a-f]{40,64}$/.test(sha) ? sha.slice(0, 7) : sha;
 }
@@ -157,10 +163,11 @@ const JSON_COMMAND = 'mirrornet diff --format json';
 
 function siteSection(s: SiteDiff, open: boolean, maxFields: number, trips: GuardrailTrip[] = [], diffs = true): string[] {
   const out = [
-    `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${STATUS_WORD[s.status]} ${s.role === 'hub' ? 'core' : 'region'} ` +
+    `<details${open ? ' open' : ''}><summary><b>${md(s.site)}</b> — ${statusWord(s)} ${s.role === 'hub' ? 'core' : 'region'} ` +
       `(${md(s.area)}, ${md(s.provider)}; roles ${s.roles.join('+')}${s.wave ? `; wave ${md(s.wave)}` : ''}): ${siteHeadline(s)}</summary>`,
     '',
   ];
+  if (s.retiring) out.push(`> ${TEARDOWN}`, '');
   for (const note of s.notes) out.push(`> ${md(note)}`, '');
   for (const category of CATEGORIES) {
     const changes = s.changes.filter((c) => c.category === category);
@@ -255,7 +262,7 @@ export function renderMarkdown(report: DiffReport, opts: RenderOptions = {}): st
       out.push(`| Site | | Role | Area |${waves ? ' Wave |' : ''} Added | Changed | Removed |`, `|---|---|---|---|${waves ? '---|' : ''}---|---|---|`);
       for (const s of report.sites)
         out.push(
-          `| ${code(s.site)} | ${STATUS_WORD[s.status]} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} |` +
+          `| ${code(s.site)} | ${statusWord(s)} | ${s.role === 'hub' ? 'core' : 'region'} | ${md(s.area)} |` +
             `${waves ? ` ${s.wave ? md(s.wave) : '–'} |` : ''} ${s.counts.add} | ${s.counts.change} | ${s.counts.remove} |`,
         );
       out.push('');
@@ -366,7 +373,8 @@ export function renderText(report: DiffReport): string {
   for (const s of report.sites) {
     out.push(
       `${s.status === 'added' ? '+' : s.status === 'removed' ? '-' : '~'} ${s.site} ` +
-        `(${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.status}${s.wave ? `, wave ${s.wave}` : ''}): ${siteHeadline(s)}`,
+        `(${s.role === 'hub' ? 'core' : 'region'}, ${s.area}, ${s.retiring ? 'retiring: teardown' : s.status}${s.wave ? `, wave ${s.wave}` : ''}): ` +
+        siteHeadline(s),
     );
     for (const note of s.notes) out.push(`    note: ${plain(note)}`);
     for (const category of CATEGORIES) {
