@@ -154,6 +154,26 @@ function mask(text: string, list: readonly Needle[], input?: RedactInput): strin
   return out;
 }
 
+/** A configuration key whose value is a credential (containerd's `authorization`, daemon.json's `password`, a WireGuard `PrivateKey`). */
+const SECRET_CONFIG_KEY = /password|passwd|secret|token|auth|credential|access_?key|api_?key|private_?key|psk/i;
+/** `key = value` (TOML), `key: value` (YAML), `"key": value` (JSON), the value a string, an array on one line, or a bare word. */
+const CONFIG_ENTRY = /(["']?)([A-Za-z][A-Za-z0-9_.-]*)\1([ \t]*[:=][ \t]*)("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|\[[^\]\n]*\]|[^\s,}\]#]+)/g;
+
+/**
+ * A configuration file's text (TOML, YAML, JSON) with the value of every credential-named key masked, unless it
+ * is a secret reference (env:NAME, file:/path): a file found on a host may hold a credential nobody registered
+ * (an operator's `authorization = ["Basic ..."]` in a hosts.toml), and a diff of it goes to chat.
+ */
+export function maskConfigSecrets(text: string): string {
+  return text.replace(CONFIG_ENTRY, (whole, quote: string, key: string, sep: string, value: string) => {
+    if (!SECRET_CONFIG_KEY.test(key)) return whole;
+    const bare = value.replace(/^["'[]+|["'\]]+$/g, '');
+    if (!bare || isSecretReference(bare)) return whole;
+    const masked = value.startsWith('[') ? `["${MASKED}"]` : value.startsWith('"') || value.startsWith("'") ? `"${MASKED}"` : MASKED;
+    return `${quote}${key}${quote}${sep}${masked}`;
+  });
+}
+
 /** The text with every credential in it replaced by `***`. */
 export function redactText(text: string, input?: RedactInput): string {
   return mask(text, needles(input), input);

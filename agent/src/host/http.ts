@@ -109,7 +109,10 @@ export async function httpRequest(target: string | URL, init: HttpInit): Promise
     res.resume();
     const next = new URL(location, url);
     const headers = { ...current.headers };
-    if (next.host !== url.host) delete headers['authorization'];
+    // Credentials stay with the first host, whatever case the caller wrote them in (a signer's `Authorization`).
+    if (next.host !== url.host) {
+      for (const name of Object.keys(headers)) if (/^(authorization|cookie|proxy-authorization)$/i.test(name)) delete headers[name];
+    }
     const { body: _body, ...rest } = current;
     current = res.statusCode === 303 ? { ...rest, method: 'GET', headers } : { ...current, headers };
     url = next;

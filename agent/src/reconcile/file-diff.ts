@@ -1,6 +1,7 @@
 // Unified diffs of the files an agent writes, for the host plan, the pull request's plan and drift alerts:
-// one function over jsdiff, its text passed through the redaction layer (the texts are already masked by the
-// renderers; this also catches a resolved secret that a hand-edited file on the host holds), and a cut for
+// one function over jsdiff, both texts with credential-named values masked and the diff passed through the
+// redaction layer (the renderers mask already; this also catches a credential a hand-edited file on the host
+// holds, registered or not), and a cut for
 // bounded places (chat) that says how much was left out. Plus the pull request's side: the files two desired
 // states of a site make the providers write (their own renderers, no host), paired by path and diffed, and the
 // restarts and reloads those changes run.
@@ -8,13 +9,17 @@ import { createTwoFilesPatch } from 'diff';
 import type { Desired } from '../desired/types.js';
 import { desiredFiles, restartsOf } from '../providers/registry.js';
 import { DEFAULT_COMMANDS, type Change, type FileText, type HostCommands, type ProviderId } from '../providers/types.js';
-import { redactText } from '../redact.js';
+import { maskConfigSecrets, redactText } from '../redact.js';
 
 /** `--- path` / `+++ path` hunks with 3 lines of context; '' when the texts are equal. A missing side is /dev/null. */
 export function unifiedDiff(file: FileText, context = 3): string {
-  const before = file.before ?? '';
-  const after = file.after ?? '';
-  if (before === after && (file.before === undefined) === (file.after === undefined)) return '';
+  if (file.before === file.after) return '';
+  // Credential-named values are masked on both sides first: a host's file may hold one nobody registered.
+  const before = maskConfigSecrets(file.before ?? '');
+  const after = maskConfigSecrets(file.after ?? '');
+  if (before === after && (file.before === undefined) === (file.after === undefined)) {
+    return `--- ${file.path}\n+++ ${file.path}\n(only a masked credential differs)\n`;
+  }
   const patch = createTwoFilesPatch(
     file.before === undefined ? '/dev/null' : file.path,
     file.after === undefined ? '/dev/null' : file.path,

@@ -62,6 +62,16 @@ export function nextTickAt(after: number, intervalMs: number, offsetMinutes: (t:
 const localOffset = (t: number) => new Date(t).getTimezoneOffset();
 
 /**
+ * After the timer for slot `at` fired at `now`: the instant the next slot is counted from. A timer may fire a
+ * little early: the slot it was set for is done either way. When the wall clock was stepped back while it
+ * waited (NTP at boot), the next slot counts from the clock as it is now, or the agent would wait out the step
+ * on top of its interval.
+ */
+export function rearmFrom(at: number, now: number): number {
+  return now < at - 1000 ? now : Math.max(at, now);
+}
+
+/**
  * Tick on the interval, each tick delayed by a random part of it (at most a tenth, at most 3 s): every agent's
  * schedule is tied to the wall clock, and a fleet of agents must not validate the same revision at once. A
  * tick that is still running when the next one is due makes that one skip (no overlap).
@@ -78,8 +88,7 @@ export function scheduleTicks(interval: string, tick: () => Promise<unknown>, ra
     timer = setTimeout(() => fire(at), Math.max(0, at - Date.now()));
   };
   const fire = (at: number) => {
-    // A timer may fire a little early: the slot it was set for is done either way.
-    arm(Math.max(at, Date.now()));
+    arm(rearmFrom(at, Date.now()));
     if (running) return;
     running = true;
     void (async () => {

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { httpFetch } from '../../src/host/http.js';
+import { httpFetch, httpRequest } from '../../src/host/http.js';
 
 describe('httpFetch (fetch on node:http)', () => {
   let server: http.Server;
@@ -45,6 +45,31 @@ describe('httpFetch (fetch on node:http)', () => {
     assert.deepEqual(await res.json(), { id: 7, name: 'ünï' });
     assert.equal(Buffer.from(await res.arrayBuffer()).toString('utf8'), '{"id":7,"name":"ünï"}');
     assert.deepEqual(seen.at(-1), { method: 'POST', body: '{"a":1}', type: 'application/json' });
+  });
+
+  it('keeps credentials with the first host: a redirect to another host drops Authorization and Cookie in any case', async () => {
+    const other = http.createServer((req, res) =>
+      res.end(JSON.stringify({ authorization: req.headers['authorization'] ?? null, cookie: req.headers['cookie'] ?? null })),
+    );
+    await new Promise<void>((r) => other.listen(0, '127.0.0.1', r));
+    const to = `http://127.0.0.1:${(other.address() as AddressInfo).port}/seen`;
+    const redirector = http.createServer((_req, res) => {
+      res.writeHead(307, { location: to });
+      res.end();
+    });
+    await new Promise<void>((r) => redirector.listen(0, '127.0.0.1', r));
+    try {
+      const from = `http://127.0.0.1:${(redirector.address() as AddressInfo).port}/api`;
+      const res = await httpRequest(from, {
+        method: 'GET',
+        headers: { Authorization: 'SDK-HMAC-SHA256 Access=ak, Signature=s', Cookie: 'sid=1' },
+        timeoutMs: 5000,
+      });
+      assert.deepEqual(await res.json(), { authorization: null, cookie: null });
+    } finally {
+      other.close();
+      redirector.close();
+    }
   });
 
   it("follows a redirect, or with redirect: 'manual' answers it as it is", async () => {

@@ -28,6 +28,31 @@ describe('drift alerts carry the diff of what was found', () => {
     assert.equal(diff, [`--- ${PATH}`, `+++ ${PATH}`, '@@ -1,3 +1,2 @@', ' proxy:', '-  port: 65001', '-token: ***', '+  port: 4001', ''].join('\n'));
   });
 
+  it('masks credentials nobody registered that a host file holds: a TOML array, a one-line JSON, a YAML key; references stay', () => {
+    const toml = (auth: string) => `server = "https://harbor.example"\n[host."http://127.0.0.1:4001".header]\n  authorization = ${auth}\n`;
+    const hosts = driftDiff([change(toml('["Basic cm9ib3Q6aHVudGVyMg=="]'), toml('["Basic ZnJlc2g="]'))]);
+    assert.equal(hosts, `--- ${PATH}\n+++ ${PATH}\n(only a masked credential differs)\n`);
+    const json = driftDiff([
+      change('{"registry-mirrors":["http://127.0.0.1:4001"],"password":"hunter2","x":1}\n', '{"registry-mirrors":["http://127.0.0.1:4001"]}\n'),
+    ]);
+    assert.equal(
+      json,
+      [
+        `--- ${PATH}`,
+        `+++ ${PATH}`,
+        '@@ -1,1 +1,1 @@',
+        '-{"registry-mirrors":["http://127.0.0.1:4001"],"password":"***","x":1}',
+        '+{"registry-mirrors":["http://127.0.0.1:4001"]}',
+        '',
+      ].join('\n'),
+    );
+    const yaml = driftDiff([change('seedPeer:\n  apiToken: s3cr3t-value\n  keyRef: env:DF_KEY\n', 'seedPeer:\n  apiToken: env:DF_TOKEN\n')]);
+    assert.equal(
+      yaml,
+      [`--- ${PATH}`, `+++ ${PATH}`, '@@ -1,3 +1,2 @@', ' seedPeer:', '-  apiToken: ***', '-  keyRef: env:DF_KEY', '+  apiToken: env:DF_TOKEN', ''].join('\n'),
+    );
+  });
+
   it('a long diff is cut to 30 lines with a line saying how many were cut', () => {
     const diff = driftDiff([change(numbered(100, 'old'), numbered(100, 'new'))])!;
     const lines = diff.replace(/\n$/, '').split('\n');

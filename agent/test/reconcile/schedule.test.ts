@@ -1,7 +1,7 @@
 // The agent's --interval: a model duration read by its length, whatever its unit, that a six-field cron
 // expression can repeat without drifting (seconds or minutes that divide 60, hours that divide 24).
 import assert from 'node:assert/strict';
-import { IntervalError, intervalMs, intervalToCron, nextTickAt, scheduleTicks } from '../../src/reconcile/schedule.js';
+import { IntervalError, intervalMs, intervalToCron, nextTickAt, rearmFrom, scheduleTicks } from '../../src/reconcile/schedule.js';
 
 describe('the agent interval schedule', () => {
   const cases: [string, string][] = [
@@ -58,6 +58,14 @@ describe('the agent interval schedule', () => {
       }
     });
   }
+
+  it('counts the next slot from the slot that fired, from now when the timer was late, and from now when the clock was stepped back', () => {
+    const at = Date.parse('2026-12-05T07:00:10.000Z');
+    assert.equal(rearmFrom(at, at - 20), at, 'a timer 20 ms early');
+    assert.equal(rearmFrom(at, at + 1500), at + 1500, 'a timer 1.5 s late');
+    const stepped = Date.parse('2026-12-05T06:00:10.000Z');
+    assert.equal(rearmFrom(at, stepped), stepped, 'the clock stepped back an hour while the timer waited');
+  });
 
   describe('when the next tick is due (the wall-clock times the cron expression names)', () => {
     const utc = () => 0;
