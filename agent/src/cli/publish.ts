@@ -187,10 +187,16 @@ async function judgeAgainst(repo: string, base: string, evaluation: Evaluation, 
     at = fleetAt(before);
   }
   const judgement = judgeRemovals(at.outline, fleetOutline(evaluation.report.fleet), at.guardrails);
-  if (judgement.trips.length) {
+  // A site deleted without retiring first (a push that skipped the pull request's `validate --base`) is refused as well.
+  const unretired = judgement.unretired.map(
+    (site) =>
+      `It deletes ${site}, which was not retiring at ${base.slice(0, 12)}: ` +
+      'mark it `lifecycle: retiring` first and delete it once its agents reported retired.',
+  );
+  if (judgement.trips.length || unretired.length) {
     throw new PublishRefused(
       `${evaluation.revision.slice(0, 12)} was not published: against ${base.slice(0, 12)}, which the channel holds: ` +
-        judgement.trips.map((t) => t.message).join(' '),
+        [...judgement.trips.map((t) => t.message), ...unretired].join(' '),
     );
   }
 }

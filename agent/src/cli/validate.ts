@@ -3,7 +3,7 @@
 // and a change to the guardrails is a notice (it takes effect one revision after it is applied).
 import { MirrornetError } from '../errors.js';
 import { compareFindings, type Finding } from '../model/finding.js';
-import { isRetiring, type Fleet } from '../model/fleet.js';
+import type { Fleet } from '../model/fleet.js';
 import { RepoNotFoundError } from '../model/loader.js';
 import { findingAt } from '../model/source.js';
 import { formatGithub, formatJson, formatText } from '../policy/format.js';
@@ -81,7 +81,7 @@ export function compareWithBase(head: Report, base: Fleet): Finding[] {
   const out: Finding[] = [];
   const judgement = judgeRemovals(fleetOutline(base), fleetOutline(head.fleet), baseGuardrails);
   for (const trip of judgement.trips) out.push(at(trip.guardrail, 'guardrails/fleet-removal', 'error', trip.message));
-  out.push(...unretiredRemovals(base, head.fleet));
+  out.push(...unretiredRemovals(base, judgement.unretired));
   const changes = guardrailChanges(baseGuardrails, headGuardrails?.value);
   if (changes.length && baseGuardrails && headGuardrails) {
     out.push(
@@ -99,25 +99,22 @@ export function compareWithBase(head: Report, base: Fleet): Finding[] {
 }
 
 /**
- * Pure: a site whose file the change deletes must have been retiring at the base (its agents tore it down and
- * reported retired), or be named in the change's acknowledgement of removals (torn down by other means).
+ * Pure: a site whose file the change deletes must have been retiring at the base, or be named in the change's
+ * acknowledgement of removals (torn down by other means): `unretired` are those that were neither (judgeRemovals).
  */
-function unretiredRemovals(base: Fleet, head: Fleet): Finding[] {
-  const acknowledged = new Set(head.policies.acknowledgedRemovals?.value.removals.flatMap((r) => r.sites) ?? []);
-  const out: Finding[] = [];
-  for (const site of base.sites.values()) {
-    if (head.sites.has(site.name) || isRetiring(site) || acknowledged.has(site.name)) continue;
-    out.push({
+function unretiredRemovals(base: Fleet, unretired: readonly string[]): Finding[] {
+  return unretired.map((name) => {
+    const file = base.sites.get(name)!.file.path;
+    return {
       rule: 'guardrails/not-retired',
-      severity: 'error',
-      file: site.file.path,
+      severity: 'error' as const,
+      file,
       line: 1,
       column: 1,
       message:
-        `${site.file.path} is deleted, but ${site.name} was not retiring at the base: its agents would fail (there is no site ${site.name} ` +
+        `${file} is deleted, but ${name} was not retiring at the base: its agents would fail (there is no site ${name} ` +
         'any more) and nothing on its hosts or its neighbours would be torn down. Mark it `lifecycle: retiring` first, merge, wait for its ' +
-        `agents to report retired (\`mirrornet status\`, commit status mirrornet/${site.name}), then delete the file.`,
-    });
-  }
-  return out;
+        `agents to report retired (\`mirrornet status\`, commit status mirrornet/${name}), then delete the file.`,
+    };
+  });
 }

@@ -67,6 +67,8 @@ interface RemovalTrip {
 
 export interface RemovalJudgement {
   removed: { sites: string[]; links: string[] };
+  /** Removed sites that were not retiring at the base and are not acknowledged: their files must not go yet. */
+  unretired: string[];
   /** Removed, but not counted: why. */
   excused: { item: string; why: 'retiring' | 'acknowledged' }[];
   trips: RemovalTrip[];
@@ -165,7 +167,7 @@ export function judgeRemovals(
         `before the change that deletes it), or name the links with a reason in ${ackFile} in the change that deletes them.`,
     });
   }
-  return { removed: { sites: removedSites.map((s) => s.name), links: removedLinks }, excused, trips };
+  return { removed: { sites: removedSites.map((s) => s.name), links: removedLinks }, unretired: countedSites.map((s) => s.name), excused, trips };
 }
 
 /** Dotted keys of a guardrails object to display strings. */

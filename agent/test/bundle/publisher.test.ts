@@ -234,6 +234,29 @@ describe('publisher (git origin to registry)', function () {
     assert.equal(events.length, 1);
   });
 
+  it('refuses a commit that deletes a region that was not retiring (a push that skipped validate --base), and publishes it once it was', async () => {
+    const fx = fixture();
+    const first = fx.originHead();
+    const { publisher, events } = publisherOf(fx, 'mirrornet/unretired');
+    await publisher.run('start');
+    fx.remove('regions/us-virginia.yaml');
+    const removal = fx.commit('us-virginia goes');
+    await publisher.run('webhook');
+    assert.deepEqual(await channel('mirrornet/unretired'), { revision: first, sequence: 1, rollback: false });
+    assert.deepEqual(
+      events.map((e) => [e.kind, e.revision, e.message]),
+      [
+        [
+          'revision-refused',
+          removal,
+          `${removal.slice(0, 12)} was not published: against ${first.slice(0, 12)}, which the channel holds: ` +
+            `It deletes us-virginia, which was not retiring at ${first.slice(0, 12)}: ` +
+            'mark it `lifecycle: retiring` first and delete it once its agents reported retired.',
+        ],
+      ],
+    );
+  });
+
   it("refuses a commit that removes more sites than the guardrails of the channel's revision allow, with the guardrail's sentence", async () => {
     const fx = fixture({ prepare: (f) => setGuardrails(f, { maxSiteRemovals: 1 }) });
     const first = fx.originHead();
@@ -257,7 +280,11 @@ describe('publisher (git origin to registry)', function () {
             'This revision removes 2 sites (cn-hangzhou-idc, us-virginia), more than the fleet-wide limit ' +
             '(maxSiteRemovals: 1 in policies/guardrails.yaml of the revision before it). To remove them on purpose, either mark each ' +
             '`lifecycle: retiring` in its file in a change of its own and let the agents apply it before the change that deletes it, ' +
-            'or name them with a reason in policies/acknowledged-removals.yaml in the change that deletes them.',
+            'or name them with a reason in policies/acknowledged-removals.yaml in the change that deletes them. ' +
+            `It deletes cn-hangzhou-idc, which was not retiring at ${first.slice(0, 12)}: ` +
+            'mark it `lifecycle: retiring` first and delete it once its agents reported retired. ' +
+            `It deletes us-virginia, which was not retiring at ${first.slice(0, 12)}: ` +
+            'mark it `lifecycle: retiring` first and delete it once its agents reported retired.',
         ],
       ],
     );

@@ -49,9 +49,10 @@ describe('fleet-wide removal guardrail (judgeRemovals)', () => {
   });
 
   it('passes a change that removes nothing, and one within the limits, listing what it removes', () => {
-    assert.deepEqual(judgeRemovals(BASE, BASE, limits), { removed: { sites: [], links: [] }, excused: [], trips: [] });
+    assert.deepEqual(judgeRemovals(BASE, BASE, limits), { removed: { sites: [], links: [] }, unretired: [], excused: [], trips: [] });
     assert.deepEqual(judgeRemovals(BASE, without('r1', 'r2'), limits), {
       removed: { sites: ['r1', 'r2'], links: ['core-a--r1', 'core-a--r2'] },
+      unretired: ['r1', 'r2'],
       excused: [],
       trips: [],
     });

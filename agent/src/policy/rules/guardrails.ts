@@ -56,8 +56,8 @@ export const guardrailRules: RuleFamily = {
       id: 'guardrails/not-retired',
       severity: 'error',
       summary:
-        'With `--base REV`: a change deletes the file of a site only if the site was `lifecycle: retiring` at the base (its agents tore it ' +
-        'down and reported retired), or policies/acknowledged-removals.yaml names it.',
+        'With `--base REV`: a change deletes the file of a site only if the site was `lifecycle: retiring` at the base (merge it once its ' +
+        'agents reported retired), or policies/acknowledged-removals.yaml names it. A publisher refuses such a revision too.',
       example: 'a pull request that deletes regions/ap-jakarta.yaml while ap-jakarta is active',
     },
     {
