@@ -5,7 +5,7 @@
 // at once. The providers' own detection is reused through the provider registry; the verdicts are doctor-verdicts.ts.
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, rm, stat, writeFile } from 'node:fs/promises';
+import { access, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { siteTag } from '../bundle/build.js';
@@ -21,7 +21,7 @@ import { findConfigPath, harborYmlPath, parseDaemonJson, resolveHuaweiCredential
 import { isSecretReference } from '../redact.js';
 import { evaluateRepository } from '../reconcile/pipeline.js';
 import { SITE_CLOCK_SKEW_S } from '../report/site/signing.js';
-import { runGit } from '../source/git.js';
+import { agentGitSshCommand, runGit } from '../source/git.js';
 import {
   clockCheck,
   commandCheck,
@@ -60,6 +60,8 @@ export interface DoctorOptions {
   root: string;
   netns?: string;
   stateDir?: string;
+  /** The agent's environment file (default /etc/mirrornet/agent.env under --root): its secrets and GIT_SSH_COMMAND. */
+  envFile?: string;
   harborUrl?: string;
   huaweicloudAk?: string;
   huaweicloudSk?: string;
@@ -147,7 +149,10 @@ async function sourceChecks(opts: DoctorOptions, deps: DoctorDeps, samples: Date
       if ('sample' in answer) samples.push(answer.sample);
     }
     try {
-      const res = await runGit(tmpdir(), ['ls-remote', '--heads', url, opts.branch], { env: { PATH: deps.path } });
+      // As the service runs git: its GIT_SSH_COMMAND (the agent's own key and known hosts), not this shell's ~/.ssh.
+      const key = join(stateDirOf(opts), 'ssh', 'id_ed25519');
+      const ssh = deps.env['GIT_SSH_COMMAND'] ?? ((await exists(key)) ? agentGitSshCommand(stateDirOf(opts)) : undefined);
+      const res = await runGit(tmpdir(), ['ls-remote', '--heads', url, opts.branch], { env: { PATH: deps.path, ...(ssh ? { GIT_SSH_COMMAND: ssh } : {}) } });
       if (res.code !== 0)
         return [
           failCheck('source', `git ls-remote ${url} failed: ${res.stderr.split('\n')[0] || `exit ${res.code}`}; check the URL and this host's credentials`),
@@ -365,19 +370,42 @@ async function doctorChecks(opts: DoctorOptions, deps: DoctorDeps): Promise<Chec
   return checks;
 }
 
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+/** The environment file of the agent's unit (agent/deploy/mirrornet-agent.service). */
+const AGENT_ENV_FILE = '/etc/mirrornet/agent.env';
+
+/** `KEY=VALUE` lines of a systemd environment file (quotes removed, comments skipped); none when it is not there. */
+export async function serviceEnvironment(path: string): Promise<Record<string, string>> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const out: Record<string, string> = {};
+  for (const line of text.split('\n')) {
+    const m = /^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
+    if (m) out[m[1]!] = m[2]!.trim().replace(/^(["'])(.*)\1$/, '$2');
+  }
+  return out;
+}
+
 /** Exit 0 when no check failed (warnings do not fail), 1 otherwise; 2 for a usage error. */
 export async function doctorCommand(opts: DoctorOptions, io: Io, given: Partial<DoctorDeps> = {}): Promise<number> {
   checkSecretReferences({ '--registry-password': opts.registryPassword, '--huaweicloud-ak': opts.huaweicloudAk, '--huaweicloud-sk': opts.huaweicloudSk });
   if (opts.repoUrl !== undefined && opts.source !== undefined) throw new UsageError('Give one source to check: --repo-url (git) or --source (bundles).');
   if ((opts.registryUsername === undefined) !== (opts.registryPassword === undefined))
     throw new UsageError('--registry-username and --registry-password go together.');
+  // The service's environment, as its unit gives it: this shell's, then the unit's environment file over it.
+  const env = { ...process.env, ...(await serviceEnvironment(join(opts.root, opts.envFile ?? AGENT_ENV_FILE))) };
   const deps: DoctorDeps = {
     exec: localExec(opts.netns ? { netns: opts.netns } : {}),
     files: new HostFiles(opts.root),
-    secrets: hostSecrets({ root: opts.root }),
+    secrets: hostSecrets({ root: opts.root, env }),
     path: process.env['PATH'] ?? '',
     nodeVersion: process.version,
-    env: process.env,
+    env,
     timeoutMs: 10_000,
     now: Date.now,
     ...given,

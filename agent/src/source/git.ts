@@ -21,6 +21,15 @@ export const GIT_TIMEOUT_MS = 120_000;
  * Run git in `cwd`; resolves with the exit code (never rejects on a failing command), rejects when git cannot
  * start or runs longer than GIT_TIMEOUT_MS.
  */
+/**
+ * How the agent's service runs git over SSH: its own key and known hosts in its state directory, nothing from a
+ * home directory (the unit hides them). agent/deploy/mirrornet-agent.service sets it; `mirrornet doctor` checks with it.
+ */
+export function agentGitSshCommand(stateDir: string): string {
+  const ssh = `${stateDir}/ssh`;
+  return `ssh -i ${ssh}/id_ed25519 -o UserKnownHostsFile=${ssh}/known_hosts -o StrictHostKeyChecking=yes -o IdentitiesOnly=yes -o BatchMode=yes`;
+}
+
 export function runGit(cwd: string, args: string[], opts: { input?: Buffer | string; env?: NodeJS.ProcessEnv } = {}): Promise<GitResult> {
   return new Promise((resolve, reject) => {
     const env = { ...process.env, ...opts.env, GIT_TERMINAL_PROMPT: '0', GIT_OPTIONAL_LOCKS: '0' };

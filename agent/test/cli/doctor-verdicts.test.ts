@@ -1,5 +1,12 @@
-// The verdicts of `mirrornet doctor` (pure): what each finding means, the line it prints and the exit code.
+// The verdicts of `mirrornet doctor` (pure): what each finding means, the line it prints and the exit code; and
+// how it reads the host as the agent's service does (its environment file, its git over SSH).
 import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serviceEnvironment } from '../../src/cli/doctor.js';
+import { agentGitSshCommand } from '../../src/source/git.js';
 import {
   clockCheck,
   commandCheck,
@@ -134,5 +141,29 @@ describe('doctor verdicts', function () {
     const failing = [...checks, { verdict: 'fail' as const, check: 'dfdaemon-proxy', detail: 'held' }];
     assert.equal(exitCodeOf(failing), 1);
     assert.deepEqual(JSON.parse(formatChecks(failing, 'json')), { ok: false, checks: failing });
+  });
+});
+
+describe("doctor reads the host as the agent's service does", function () {
+  it("reads the unit's environment file (quotes removed, comments skipped), and nothing when it is not there", async function () {
+    const dir = mkdtempSync(join(tmpdir(), 'mn-doctor-env-'));
+    try {
+      const file = join(dir, 'agent.env');
+      writeFileSync(file, '# the agent\nMIRRORNET_REGION=cn-shanghai\nHARBOR_ROBOT_SECRET="s3cr3t value"\nexport WG_KEY=\'k=\'\n  \nnot a line\n');
+      assert.deepEqual(await serviceEnvironment(file), { MIRRORNET_REGION: 'cn-shanghai', HARBOR_ROBOT_SECRET: 's3cr3t value', WG_KEY: 'k=' });
+      assert.deepEqual(await serviceEnvironment(join(dir, 'absent.env')), {});
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("checks git with the unit's GIT_SSH_COMMAND: the same key and known hosts in the state directory", function () {
+    const unit = readFileSync(fileURLToPath(new URL('../../../deploy/mirrornet-agent.service', import.meta.url)), 'utf8');
+    assert.ok(unit.includes(`Environment="GIT_SSH_COMMAND=${agentGitSshCommand('/var/lib/mirrornet')}"`), 'the unit sets what doctor checks with');
+    assert.equal(
+      agentGitSshCommand('/var/lib/mirrornet'),
+      'ssh -i /var/lib/mirrornet/ssh/id_ed25519 -o UserKnownHostsFile=/var/lib/mirrornet/ssh/known_hosts -o StrictHostKeyChecking=yes ' +
+        '-o IdentitiesOnly=yes -o BatchMode=yes',
+    );
   });
 });
