@@ -234,7 +234,8 @@ export async function waitForApplied(agents: AgentRecord[], head: string, timeou
       // A retired site's agent exits once it has applied the revision that retires it: not a failure.
       if (p && !isSame(p) && !s?.retired) throw new LabError(`${p.name} exited; its log (${p.log}):\n${tail(p.log)}`);
       if (s?.refused?.revision === head) throw new LabError(`${a.node ?? a.site} refused the lab's revision: ${s.refused.reason}`);
-      if (s?.appliedRevision !== head) pending.push(a.node ?? a.site);
+      // A retired agent takes no later revision.
+      if (s?.appliedRevision !== head && !s?.retired) pending.push(a.node ?? a.site);
     }
     if (!pending.length) return;
     if (Date.now() > until) {
