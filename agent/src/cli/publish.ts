@@ -151,7 +151,7 @@ function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
 }
 
 /** What the channel holds now: its revision, sequence and whether it is a rollback, from the bundle's index (undefined: nothing yet). */
-async function channelHead(
+export async function channelHead(
   client: OciClient,
   channel: string,
 ): Promise<{ revision: string; sequence: number; rollback: boolean; rollbackFrom?: number; digest: string } | undefined> {

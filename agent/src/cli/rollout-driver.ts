@@ -4,6 +4,9 @@
 // `<channel>.<site>` tags of the sites whose turn it is (each to its signed manifest, pushed with the bundle),
 // keep the state in the state dir (a restart neither repeats an alert nor forgets a soak), tell chat, and write
 // the state beside the bundles for `mirrornet rollout status`. Agents only follow their site's tag, as before.
+// rollout.json holds the plan and the emergency mark too, so a restarted publisher goes on with the rollout the
+// channel holds even when it publishes nothing; notices are kept there until they are sent (none lost, none
+// sent twice by a failed write). Each tick reads the channel's head: another revision there supersedes the rollout.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
@@ -14,14 +17,30 @@ import { writeRolloutStatus } from '../bundle/rollout-status.js';
 import { messageOf } from '../errors.js';
 import { HostFiles } from '../host/files.js';
 import type { RolloutPlan } from '../model/rollout.js';
+import { RolloutPolicy } from '../model/schema-rollout.js';
 import { agentEvent, fingerprint, type EventSink } from '../reconcile/events.js';
-import { decideRollout, healthOf, RolloutState, type SiteHealth } from '../report/rollout/decide.js';
+import { decideRollout, healthOf, RolloutState, type RolloutNotice, type SiteHealth } from '../report/rollout/decide.js';
 import { FleetStatus } from '../report/site/schema.js';
 import { askCores, type CoreFlags, type OperatorDeps } from './operator.js';
-import { DEFAULT_CHANNEL } from './publish.js';
+import { channelHead, DEFAULT_CHANNEL } from './publish.js';
 
 const STATE_FILE = 'rollout.json';
-const Persisted = z.object({ state: RolloutState, manifests: z.record(z.string(), z.string()) });
+const Plan = z.object({
+  policy: RolloutPolicy,
+  waves: z.array(z.object({ name: z.string(), sites: z.array(z.string()) })),
+  areaOf: z.record(z.string(), z.string()),
+});
+const Notice = z.object({ kind: z.enum(['rollout-advanced', 'rollout-halted', 'rollout-complete', 'rollout-superseded']), message: z.string() });
+const Persisted = z.object({
+  state: RolloutState,
+  manifests: z.record(z.string(), z.string()),
+  /** The plan and emergency mark of the state's revision: a restart resumes from them (absent in files of older versions). */
+  plan: Plan.optional(),
+  emergency: z.string().max(1024).optional(),
+  /** Notices decided and not sent yet. */
+  unsent: z.array(Notice).default([]),
+});
+type Persisted = z.infer<typeof Persisted>;
 
 export interface RolloutDriverOptions {
   /** The publisher's site (its events' site). */
@@ -62,8 +81,16 @@ export class RolloutDriver {
     if (text === undefined) return;
     try {
       const parsed = Persisted.safeParse(JSON.parse(text));
-      if (parsed.success) this.persisted = parsed.data;
-      else this.o.log.warn({ file: STATE_FILE }, 'the rollout state cannot be read: the current revision starts its rollout over at wave 1');
+      if (parsed.success) {
+        this.persisted = parsed.data;
+        // Resume the rollout the state holds: the channel's revision may never be published again by this process.
+        const { plan, state, emergency } = parsed.data;
+        if (plan && this.plan === undefined) {
+          this.plan = plan;
+          this.revision = state.revision;
+          this.emergency = emergency;
+        }
+      } else this.o.log.warn({ file: STATE_FILE }, 'the rollout state cannot be read: the current revision starts its rollout over at wave 1');
     } catch {
       this.o.log.warn({ file: STATE_FILE }, 'the rollout state is not JSON: the current revision starts its rollout over at wave 1');
     }
@@ -77,6 +104,7 @@ export class RolloutDriver {
     await this.load();
     if (!plan) {
       this.plan = undefined;
+      await this.dropped(revision);
       return;
     }
     this.plan = plan;
@@ -86,6 +114,49 @@ export class RolloutDriver {
       this.persisted = undefined;
       this.pendingManifests = manifests;
     }
+  }
+
+  /** The revision went out without a rollout policy (every tag moved): the rollout still in the state ends superseded, said in its status. */
+  private async dropped(revision: string): Promise<void> {
+    const old = this.persisted;
+    if (!old || old.state.completeAt || old.state.superseded || old.state.revision === revision) return;
+    const at = new Date((this.o.clock ?? Date.now)()).toISOString();
+    const state = {
+      ...old.state,
+      checkedAt: at,
+      superseded: { by: revision, reason: `${revision.slice(0, 12)} has no policies/rollout.yaml: every site's tag moved when it was published`, at },
+    };
+    await this.save({ ...old, state });
+    await this.writeStatus(state);
+  }
+
+  /** Write `next` to rollout.json; only then does it become the state in memory. */
+  private async save(next: Persisted): Promise<void> {
+    await new HostFiles(this.o.stateDir).writeAtomic(STATE_FILE, `${JSON.stringify(next)}\n`, { mode: 0o600 });
+    this.persisted = next;
+  }
+
+  private async writeStatus(state: RolloutState): Promise<void> {
+    this.statusBehind = false;
+    await writeRolloutStatus(this.o.client, this.channel, state).catch((err: unknown) => {
+      this.statusBehind = true;
+      this.o.log.warn({ err: { message: messageOf(err) } }, 'rollout: the status for `mirrornet rollout status` was not written; tried again next tick');
+    });
+  }
+
+  /** Send the notices the file holds as unsent, then mark them sent. */
+  private async flush(revision: string): Promise<void> {
+    const p = this.persisted;
+    if (!p?.unsent.length) return;
+    for (const n of p.unsent) this.tell(n, revision);
+    await this.save({ ...p, unsent: [] }).catch((err: unknown) =>
+      this.o.log.warn({ err: { message: messageOf(err) } }, 'rollout: the sent notices were not marked in rollout.json'),
+    );
+  }
+
+  private tell(n: RolloutNotice, revision: string): void {
+    this.o.log[n.kind === 'rollout-halted' ? 'error' : 'info']({ event: n.kind, revision }, n.message);
+    this.o.emit(agentEvent(n.kind, this.o.site, revision, n.message, { component: 'publish', fingerprint: fingerprint([n.kind, revision, n.message]) }));
   }
 
   /** Each site's health as the cores report it (sites of a core that does not answer are left out: not healthy, not failed). */
@@ -130,7 +201,11 @@ export class RolloutDriver {
     await this.load();
     const { plan, revision } = this;
     if (!plan || revision === undefined) return;
+    // Notices of an earlier step that were not sent (a crash after the write) go first.
+    if (this.persisted?.state.revision === revision) await this.flush(revision);
     const manifests = this.persisted?.state.revision === revision ? this.persisted.manifests : (this.pendingManifests ?? {});
+    // What the channel holds now: another revision (a rollback, a publish by hand) supersedes this rollout.
+    const head = await channelHead(this.o.client, this.channel);
     const decision = decideRollout({
       policy: plan.policy,
       waves: plan.waves,
@@ -140,6 +215,7 @@ export class RolloutDriver {
       now: (this.o.clock ?? Date.now)(),
       health: await this.health(),
       ...(this.persisted ? { state: this.persisted.state } : {}),
+      ...(head ? { channelRevision: head.revision } : {}),
     });
     try {
       await this.moveTags(decision.move, manifests);
@@ -148,19 +224,17 @@ export class RolloutDriver {
       return;
     }
     const changed = JSON.stringify({ ...decision.state, checkedAt: '' }) !== JSON.stringify({ ...this.persisted?.state, checkedAt: '' });
-    this.persisted = { state: decision.state, manifests };
+    // The file first, with the notices as unsent: a failed write leaves memory as it was (the step is decided
+    // again next tick), a crash before they are sent sends them at the next start.
+    await this.save({
+      state: decision.state,
+      manifests,
+      plan,
+      ...(this.emergency ? { emergency: this.emergency } : {}),
+      unsent: decision.notices,
+    });
     this.pendingManifests = undefined;
-    await new HostFiles(this.o.stateDir).writeAtomic(STATE_FILE, `${JSON.stringify(this.persisted)}\n`, { mode: 0o600 });
-    for (const n of decision.notices) {
-      this.o.log[n.kind === 'rollout-halted' ? 'error' : 'info']({ event: n.kind, revision }, n.message);
-      this.o.emit(agentEvent(n.kind, this.o.site, revision, n.message, { component: 'publish', fingerprint: fingerprint([n.kind, revision, n.message]) }));
-    }
-    if (changed || this.statusBehind) {
-      this.statusBehind = false;
-      await writeRolloutStatus(this.o.client, this.channel, decision.state).catch((err: unknown) => {
-        this.statusBehind = true;
-        this.o.log.warn({ err: { message: messageOf(err) } }, 'rollout: the status for `mirrornet rollout status` was not written; tried again next tick');
-      });
-    }
+    await this.flush(revision);
+    if (changed || this.statusBehind) await this.writeStatus(decision.state);
   }
 }

@@ -1,8 +1,10 @@
 // `mirrornet rollout status`: how far the revision the publisher rolls out has come — each wave with its sites
 // and its state (done, soaking since, waiting for a change window until, halted and why, pending). It reads the
 // state the publisher writes beside the bundles (bundle/rollout-status.ts), so it needs only what pulling the
-// bundles needs. Exit 0 when the rollout is complete, 2 while it is not (soaking, waiting, pending or halted),
-// 1 when it cannot be read.
+// bundles needs. It compares the state's revision with the channel's head (the bundle index): a rollout that
+// another revision replaced reads "superseded" or "stale". The status is unsigned and informational: the signed
+// bundles and site tags are what agents follow. Exit 0 when the rollout of the channel's revision is complete,
+// 2 while it is not (soaking, waiting, pending, halted, superseded or stale), 1 when it cannot be read.
 import { OciClient, parseOciReference } from '../bundle/oci.js';
 import { readRolloutStatus, rolloutStatusTag } from '../bundle/rollout-status.js';
 import { hostSecrets } from '../host/secrets.js';
@@ -10,7 +12,7 @@ import { isSecretReference } from '../redact.js';
 import { RolloutState, type WaveStateValue } from '../report/rollout/decide.js';
 import { UsageError, UserError } from './errors.js';
 import type { Io } from './io.js';
-import { DEFAULT_CHANNEL } from './publish.js';
+import { channelHead, DEFAULT_CHANNEL } from './publish.js';
 
 export interface RolloutStatusOptions {
   source: string;
@@ -37,11 +39,21 @@ function waveText(w: WaveStateValue): string {
 }
 
 /** The state as text: a header line, then one line per wave. */
-function renderRollout(state: RolloutState): string {
+function renderRollout(state: RolloutState, channelRevision: string | undefined): string {
+  const outcome = state.superseded
+    ? `; SUPERSEDED ${state.superseded.at}: ${state.superseded.reason}`
+    : state.completeAt
+      ? `; complete ${state.completeAt}`
+      : state.halted
+        ? `; HALTED in ${state.halted.wave}`
+        : '';
+  const stale =
+    channelRevision !== undefined && channelRevision !== state.revision && !state.superseded
+      ? `\nSTALE: the channel holds ${channelRevision.slice(0, 12)} now; this status is of an earlier rollout`
+      : '';
   const head =
     `revision ${state.revision.slice(0, 12)}, started ${state.startedAt}, soak ${state.soakTime}` +
-    `${state.emergency ? `, emergency: ${state.emergency}` : ''}, checked ${state.checkedAt}` +
-    `${state.completeAt ? `; complete ${state.completeAt}` : state.halted ? `; HALTED in ${state.halted.wave}` : ''}`;
+    `${state.emergency ? `, emergency: ${state.emergency}` : ''}, checked ${state.checkedAt}${outcome}${stale}`;
   const rows = [['WAVE', 'SITES', 'STATE'], ...state.waves.map((w) => [w.name, w.sites.join(',') || '-', waveText(w)])];
   const widths = [0, 1].map((i) => Math.max(...rows.map((r) => r[i]!.length)));
   return `${[head, '', ...rows.map((r) => `${r[0]!.padEnd(widths[0]!)}  ${r[1]!.padEnd(widths[1]!)}  ${r[2]}`)].join('\n')}\n`;
@@ -78,6 +90,12 @@ export async function rolloutStatusCommand(opts: RolloutStatusOptions, io: Io): 
   }
   if (!parsed?.success) throw new UserError(`${rolloutStatusTag(channel)} is not a rollout status this version reads: is the publisher of this version?`);
   const state = parsed.data;
-  io.stdout(opts.format === 'json' ? `${JSON.stringify(state, null, 2)}\n` : renderRollout(state));
-  return state.completeAt ? 0 : 2;
+  const channelRevision = (await channelHead(client, channel))?.revision;
+  const current = channelRevision === state.revision && !state.superseded;
+  io.stdout(
+    opts.format === 'json'
+      ? `${JSON.stringify({ ...state, ...(channelRevision !== undefined ? { channelRevision } : {}), current }, null, 2)}\n`
+      : renderRollout(state, channelRevision),
+  );
+  return state.completeAt && current ? 0 : 2;
 }

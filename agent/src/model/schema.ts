@@ -297,6 +297,7 @@ const NOTIFIED_EVENT_KINDS = [
   'rollout-advanced',
   'rollout-halted',
   'rollout-complete',
+  'rollout-superseded',
   'site-retired',
 ] as const;
 /** Every kind of event the agent reports (reconcile/events.ts). */
@@ -328,6 +329,7 @@ export const EVENT_SEVERITY: Readonly<Record<(typeof EVENT_KINDS)[number], Notif
   'rollout-advanced': 'info',
   'rollout-halted': 'critical',
   'rollout-complete': 'info',
+  'rollout-superseded': 'info',
   'site-retired': 'info',
 };
 

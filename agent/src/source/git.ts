@@ -107,14 +107,13 @@ export async function addressOf(host: string): Promise<string | undefined> {
 const EMERGENCY_TRAILER = 'Mirrornet-Emergency';
 
 /**
- * The reason given by the commit's `Mirrornet-Emergency: <reason>` trailer, or undefined. A trailer is part of
- * the commit message: reviewed in the pull request, and covered by the commit's signature. For a merge commit,
- * the commits it merges count too (the pull request's own commits carry it).
+ * The reason given by the commit's own `Mirrornet-Emergency: <reason>` trailer, or undefined. A trailer is part of
+ * the commit message: reviewed in the pull request, and covered by the commit's signature. Only the head
+ * commit's message counts (the squash or merge commit that was reviewed and whose signature is verified): the
+ * commits a merge brings in may be unsigned, so their trailers are not read.
  */
 export async function emergencyOf(repo: string, revision: string): Promise<string | undefined> {
-  const parents = (await git(repo, ['rev-list', '--parents', '-n', '1', revision])).trim().split(/\s+/).slice(1);
-  const range = parents.length > 1 ? [revision, `^${parents[0]}`] : ['-n', '1', revision];
-  const out = await git(repo, ['log', `--format=%(trailers:key=${EMERGENCY_TRAILER},valueonly,separator=%x20)`, ...range]);
+  const out = await git(repo, ['log', '-n', '1', `--format=%(trailers:key=${EMERGENCY_TRAILER},valueonly,separator=%x20)`, revision]);
   const reason = out
     .split('\n')
     .map((l) => l.trim())

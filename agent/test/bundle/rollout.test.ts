@@ -46,7 +46,25 @@ describe('rollout waves (publisher to registry)', function () {
     sites: Object.entries(sites).map(([site, v]) => ({
       site,
       gateway: `${site}-gw1`,
-      hosts: [],
+      // A failing host's error is in applying the revision (a hook): that halts; a fetch error would not.
+      hosts: v.failing
+        ? [
+            {
+              site,
+              host: 'gw1',
+              roles: ['gateway'],
+              agentVersion: '1.0.0',
+              wanted: v.applied,
+              drift: {},
+              lastError: { step: 'apply', message: 'hook dragonfly-restart exited 1', at: new Date(now).toISOString() },
+              steering: 0,
+              suspended: false,
+              at: new Date(now).toISOString(),
+              lastSeen: new Date(now).toISOString(),
+              stale: false,
+            },
+          ]
+        : [],
       summary: {
         hosts: 1,
         ...(v.applied ? { revision: v.applied } : {}),
@@ -157,7 +175,10 @@ describe('rollout waves (publisher to registry)', function () {
     }
     assert.deepEqual(kinds(), ['rollout-advanced', 'rollout-advanced', 'rollout-halted']);
     assert.deepEqual(await tags(), only(all, [...cores, ...canary]), 'china and overseas never get the halted revision');
-    assert.match(events[2]!.message, /halted in canary: cn-hangzhou-idc failed to apply [0-9a-f]{12} on gw1\. china, overseas keep the revision they have/);
+    assert.match(
+      events[2]!.message,
+      /halted in canary: cn-hangzhou-idc failed to apply [0-9a-f]{12} on gw1: apply: hook dragonfly-restart exited 1\. china, overseas keep the revision they have/,
+    );
   });
 
   it('holds a newer revision outside the change windows, and lets an emergency commit through', async () => {

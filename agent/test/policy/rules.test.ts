@@ -1725,6 +1725,22 @@ const CASES: Case[] = [
     at: { file: ROLLOUT, line: 'timeZone: Asia/Beijing' },
     says: ['"Asia/Beijing"', 'IANA'],
   },
+  {
+    rule: 'rollout/window',
+    title: 'a change window of zero length',
+    mutate: [write(ROLLOUT, ROLLOUT_POLICY.replace('duration: 7h', 'duration: 0s'))],
+    at: { file: ROLLOUT, line: 'duration: 0s' },
+    says: ['The change window cn-day has duration 0s: it would never open.'],
+  },
+  {
+    rule: 'rollout/empty-wave',
+    title: 'a wave whose match selects no site',
+    mutate: [
+      write(ROLLOUT, ROLLOUT_POLICY.replace('  - name: china\n', '  - name: aws-cn\n    match:\n      areas: [cn]\n      providers: [aws]\n  - name: china\n')),
+    ],
+    at: { file: ROLLOUT, line: '- name: aws-cn' },
+    says: ['The wave aws-cn has no site: its match selects none that an earlier wave does not take.'],
+  },
 ];
 
 // ---- Cases that compare a change with its base (`validate --base`) ---------------------------------

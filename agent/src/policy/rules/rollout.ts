@@ -1,9 +1,11 @@
 // policies/rollout.yaml against the fleet: every site in exactly one wave (named by one wave, or else the first
-// wave that matches it), no unknown site names, unique wave names, no empty wave, and change windows the agent can
-// evaluate (a five-field cron, an IANA time zone). A mistake here would hold a site back forever or let it
-// skip its wave, so each is an error with the line to fix.
+// wave that matches it), no unknown site names, unique wave names, no empty wave (a warning when its match selects
+// no site today), and change windows the agent can evaluate (a five-field cron, an IANA time zone, a duration
+// above zero). A mistake here would hold a site back forever or let it skip its wave, so each is an error with
+// the line to fix.
 import { cronProblem, timeZoneProblem } from '../../model/cron.js';
 import type { Finding } from '../../model/finding.js';
+import { goDurationNs } from '../../model/go-duration.js';
 import { assignWaves, rolloutSites } from '../../model/rollout.js';
 import { didYouMean } from '../../model/suggest.js';
 import { reporter, type RuleContext, type RuleFamily } from '../rule.js';
@@ -14,6 +16,8 @@ const unknownSite = reporter({ id: 'rollout/unknown-site', severity: 'warning' }
 const siteWave = reporter({ id: 'rollout/site-wave', severity: 'error' });
 const waveName = reporter({ id: 'rollout/wave', severity: 'error' });
 const window = reporter({ id: 'rollout/window', severity: 'error' });
+// A warning: a match that selects no site today may select a region added later.
+const emptyWave = reporter({ id: 'rollout/empty-wave', severity: 'warning' });
 
 function check(ctx: RuleContext): Finding[] {
   const located = ctx.fleet.policies.rollout;
@@ -42,7 +46,18 @@ function check(ctx: RuleContext): Finding[] {
       );
     });
   });
-  for (const problem of assignWaves(policy, rolloutSites(ctx.fleet)).problems) {
+  const assignment = assignWaves(policy, rolloutSites(ctx.fleet));
+  assignment.waves.forEach((w, i) => {
+    if (w.sites.length || (!policy.waves[i]!.sites?.length && !policy.waves[i]!.match)) return;
+    out.push(
+      emptyWave(
+        f,
+        ['waves', i],
+        `The wave ${w.name} has no site: its match selects none that an earlier wave does not take. Widen its match or remove the wave.`,
+      ),
+    );
+  });
+  for (const problem of assignment.problems) {
     const waves = problem.waves.map((i) => policy.waves[i]!.name).join(' and ');
     const [path, message] =
       problem.kind === 'none'
@@ -58,6 +73,11 @@ function check(ctx: RuleContext): Finding[] {
     if (cron) out.push(window(f, ['windows', i, 'schedule'], `The schedule "${w.schedule}" of the change window ${w.name} ${cron}.`));
     const tz = timeZoneProblem(w.timeZone);
     if (tz) out.push(window(f, ['windows', i, 'timeZone'], `The time zone "${w.timeZone}" of the change window ${w.name} ${tz}.`));
+    if (goDurationNs(w.duration) === 0n) {
+      out.push(
+        window(f, ['windows', i, 'duration'], `The change window ${w.name} has duration ${w.duration}: it would never open. Give it a duration such as 2h.`),
+      );
+    }
   });
   return out;
 }
@@ -74,9 +94,15 @@ export const rolloutRules: RuleFamily = {
     },
     { id: 'rollout/wave', severity: 'error', summary: 'Wave names are unique and every wave names or matches sites.', example: 'two waves named china' },
     {
+      id: 'rollout/empty-wave',
+      severity: 'warning',
+      summary: "A wave's match selects at least one site that no earlier wave takes.",
+      example: 'match: { providers: [aws] } in a fleet without AWS',
+    },
+    {
       id: 'rollout/window',
       severity: 'error',
-      summary: 'A change window has a five-field cron schedule and an IANA time zone.',
+      summary: 'A change window has a five-field cron schedule, an IANA time zone and a duration above zero.',
       example: 'schedule: "0 2 * *", timeZone: Asia/Beijing',
     },
   ],

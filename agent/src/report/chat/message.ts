@@ -93,6 +93,8 @@ function heading(kind: EventKind, occurrence: Notice['occurrence']): Headline {
       return { icon: '🛑', en: 'Rollout halted', zh: '发布已暂停', tone: 'danger' };
     case 'rollout-complete':
       return { icon: '✅', en: 'Rollout complete', zh: '发布已完成', tone: 'good' };
+    case 'rollout-superseded':
+      return { icon: '↩️', en: 'Rollout superseded', zh: '发布已被取代', tone: 'info' };
     case 'site-retired':
       return { icon: '🏁', en: 'Site retired', zh: '站点已退役', tone: 'good' };
   }

@@ -8,6 +8,10 @@
 //   rollout: later waves keep the revision they have, and rollout-halted is said once. A halted rollout stays
 //   halted; a newer revision starts a rollout of its own from wave 1.
 // - A site whose area has change windows gets the revision only inside one, unless the commit is an emergency.
+// - Only an error about applying the revision halts (apply, a guardrail's or the validator's refusal, a too old
+//   agent); an error of another step (the source, a fetch from the mirror) leaves the site not healthy yet: the wave waits.
+// - A retired site takes no revision: it counts as healthy and its tag is not moved.
+// - When the channel holds another revision (a rollback or a publish by hand), the rollout is superseded: no tag moves.
 import { z } from 'zod';
 import { windowState } from '../../model/rollout.js';
 import type { HealthCheck, RolloutPolicy } from '../../model/schema-rollout.js';
@@ -27,22 +31,35 @@ export interface SiteHealth {
   suspended: boolean;
   /** The first failing host's last error, for the halt's sentence. */
   lastError?: string;
+  /** A host's error that is not about applying the revision (e.g. `fetch: ETIMEDOUT`): not healthy yet, no halt. */
+  waitingOn?: string;
+  /** Every host of the site retired (`lifecycle: retiring`): it takes no revision. */
+  retired?: boolean;
 }
+
+/** The steps whose error is about applying the revision itself: they halt a rollout. */
+const REVISION_STEPS: ReadonlySet<string> = new Set(['apply', 'hook', 'blocked', 'refused', 'validate', 'agent-too-old']);
 
 /** A site's health from its core's answer to GET /v1/status. */
 export function healthOf(site: FleetStatus['sites'][number]): SiteHealth {
   const { summary } = site;
-  const first = site.hosts.find((h) => summary.failing.includes(h.host) && h.lastError);
+  const erring = site.hosts.filter((h) => summary.failing.includes(h.host) && h.lastError);
+  // A host fails the revision when its error is about applying the revision most hosts want.
+  const onRevision = erring.filter((h) => REVISION_STEPS.has(h.lastError!.step) && h.wanted === summary.revision);
+  const other = erring.find((h) => !onRevision.includes(h));
+  const first = onRevision[0];
   return {
     ...(summary.revision !== undefined ? { revision: summary.revision } : {}),
     hosts: summary.hosts,
     applied: summary.applied,
-    failing: summary.failing,
+    failing: onRevision.map((h) => h.host),
     drifting: new Set(Object.values(summary.drifting).flat()).size,
     stale: summary.stale.length,
     silent: site.silent,
     suspended: summary.suspended,
     ...(first?.lastError ? { lastError: `${first.lastError.step}: ${first.lastError.message}` } : {}),
+    ...(other?.lastError ? { waitingOn: `${other.host}: ${other.lastError.step}: ${other.lastError.message}` } : {}),
+    ...(summary.state === 'retired' ? { retired: true } : {}),
   };
 }
 
@@ -70,6 +87,8 @@ export const RolloutState = z.object({
   soakTime: z.string(),
   waves: z.array(WaveState),
   halted: z.object({ wave: z.string(), reason: z.string(), at: iso }).optional(),
+  /** The channel holds another revision (a rollback, a publish by hand, a revision without rollout policy): no tag moves. */
+  superseded: z.object({ by: z.string(), reason: z.string().max(2048), at: iso }).optional(),
   completeAt: iso.optional(),
   checkedAt: iso,
 });
@@ -90,10 +109,12 @@ export interface RolloutInput {
   health: ReadonlyMap<string, SiteHealth>;
   /** What the last decision left (another revision's: this one starts over at wave 1). */
   state?: RolloutState;
+  /** The revision the channel holds now (its bundle index); another than `revision` supersedes the rollout. */
+  channelRevision?: string;
 }
 
-interface RolloutNotice {
-  kind: 'rollout-advanced' | 'rollout-halted' | 'rollout-complete';
+export interface RolloutNotice {
+  kind: 'rollout-advanced' | 'rollout-halted' | 'rollout-complete' | 'rollout-superseded';
   message: string;
 }
 
@@ -113,6 +134,8 @@ function ms(duration: string): number {
 /** Why `site` is not healthy for `revision` under `checks`, or undefined when it is. */
 function unhealthy(site: string, h: SiteHealth | undefined, revision: string, checks: readonly HealthCheck[]): string | undefined {
   if (!h) return `${site} has not reported to its core`;
+  if (h.retired) return undefined;
+  if (h.waitingOn) return `${site}: ${h.waitingOn}`;
   if (checks.includes('applied') && (h.revision !== revision || h.hosts === 0 || h.applied < h.hosts)) {
     return `${site}: ${h.revision === revision ? h.applied : 0}/${h.hosts} hosts applied ${short(revision)}`;
   }
@@ -125,7 +148,7 @@ function unhealthy(site: string, h: SiteHealth | undefined, revision: string, ch
 
 /** Why `site` failed `revision` (a host's apply failed on it), or undefined. */
 function failed(site: string, h: SiteHealth | undefined, revision: string): string | undefined {
-  if (!h || h.revision !== revision || !h.failing.length) return undefined;
+  if (!h || h.retired || h.revision !== revision || !h.failing.length) return undefined;
   return `${site} failed to apply ${short(revision)} on ${h.failing.join(', ')}${h.lastError ? `: ${h.lastError}` : ''}`;
 }
 
@@ -148,8 +171,14 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
   state.checkedAt = at;
   const move: string[] = [];
   const notices: RolloutNotice[] = [];
-  if (state.halted || state.completeAt) return { state, move, notices };
+  if (state.halted || state.completeAt || state.superseded) return { state, move, notices };
   const rev = short(input.revision);
+  if (input.channelRevision !== undefined && input.channelRevision !== input.revision) {
+    const reason = `the channel holds ${short(input.channelRevision)} now (a rollback or a publish by hand): no tag of ${rev} moves any more`;
+    state.superseded = { by: input.channelRevision, reason, at };
+    notices.push({ kind: 'rollout-superseded', message: `The rollout of ${rev} is superseded: ${reason}.` });
+    return { state, move, notices };
+  }
   const soakMs = ms(state.soakTime);
   for (let i = 0; i < state.waves.length; i++) {
     const wave = state.waves[i]!;
@@ -159,7 +188,8 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     let opensAt: number | undefined;
     const newly: string[] = [];
     for (const site of wave.sites) {
-      if (wave.released.includes(site)) continue;
+      // A retired site takes no revision: its tag stays where it is.
+      if (wave.released.includes(site) || input.health.get(site)?.retired) continue;
       const window = input.emergency ? ({ open: true } as const) : windowState(input.policy.windows, input.areaOf[site] ?? '', input.now);
       if (window.open) {
         wave.released.push(site);
@@ -182,7 +212,8 @@ export function decideRollout(input: RolloutInput): RolloutDecision {
     const failure = wave.released.map((s) => failed(s, input.health.get(s), input.revision)).find((f) => f !== undefined);
     if (failure) {
       const later = state.waves.slice(i + 1).map((w) => w.name);
-      const keep = later.length ? `${later.join(', ')} keep the revision they have` : 'It was the last wave';
+      const keep =
+        later.length > 1 ? `${later.join(', ')} keep the revision they have` : later.length ? `${later[0]} keeps the revision it has` : 'It was the last wave';
       const reason = `${failure.replace(/[.\s]+$/, '')}. ${keep}; a newer commit starts a new rollout.`;
       wave.state = 'halted';
       wave.reason = reason;

@@ -71,6 +71,9 @@ const MESSAGES: Record<EventKind, (site: string) => string> = {
   'rollout-advanced': () => `${REV.slice(0, 12)} goes to china (wave 2 after canary soaked 10m): cn-guangzhou, cn-shanghai.`,
   'rollout-halted': () => `The rollout of ${REV.slice(0, 12)} is halted in canary: cn-hangzhou-idc failed to apply ${REV.slice(0, 12)} on gw1.`,
   'rollout-complete': () => `${REV.slice(0, 12)} reached every wave (canary, china, overseas).`,
+  'rollout-superseded': () =>
+    `The rollout of ${REV.slice(0, 12)} is superseded: the channel holds 89abcdef0123 now (a rollback or a publish by hand): ` +
+    `no tag of ${REV.slice(0, 12)} moves any more.`,
   'site-retired': (s) => `${s} retired at ${REV.slice(0, 12)}: this agent removed everything it had created and stops; its file may now be deleted.`,
 };
 

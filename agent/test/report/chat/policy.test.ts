@@ -85,7 +85,7 @@ describe('policies/notifications.yaml in the validator', () => {
       [
         'policies/notifications.yaml:25:30 schema/value routes[1].match.events[1] must be one of applied, apply-failed, revision-refused, guardrail-blocked, ' +
           'drift-detected, drift-resolved, agent-stalled, agent-recovered, drift-healed, site-silent, site-back, site-suspended, site-resumed, ' +
-          'rollout-advanced, rollout-halted, rollout-complete, site-retired, ' +
+          'rollout-advanced, rollout-halted, rollout-complete, rollout-superseded, site-retired, ' +
           'not "drift-detectd". Did you mean "drift-detected"?',
         'policies/notifications.yaml:27:20 schema/value routes[1].exclude.components[0] must be one of routes, wireguard, containerd, docker, dragonfly, ' +
           'huaweicloud-vpc, harbor-config, postgres, harbor-api, source, fetch, verify, validate, read, state, apply, lock, reconcile, publish, hook, ' +

@@ -1,7 +1,8 @@
 // The rollout controller's decisions on a fixed clock: which tags move, when a wave is done, halted or waiting,
 // and what is said (each once). Every expected value is written out.
 import assert from 'node:assert/strict';
-import { decideRollout, type RolloutInput, type SiteHealth } from '../../../src/report/rollout/decide.js';
+import { decideRollout, healthOf, type RolloutInput, type SiteHealth } from '../../../src/report/rollout/decide.js';
+import type { FleetStatus } from '../../../src/report/site/schema.js';
 
 const REV = '0123456789abcdef0123456789abcdef01234567';
 const NEWER = 'fedcba9876543210fedcba9876543210fedcba98';
@@ -171,5 +172,98 @@ describe('rollout controller', () => {
     }
     assert.deepEqual(kinds, ['rollout-advanced', 'rollout-advanced', 'rollout-complete']);
     assert.equal(state.completeAt, '2026-12-07T03:03:00.000Z');
+  });
+
+  it('a halt in the wave before the last names the one wave that keeps its revision in the singular', () => {
+    const waves = WAVES.slice(1);
+    const state = decideRollout(input({ waves })).state;
+    const failing = new Map([['cn-shanghai', { ...healthy(), failing: ['gw1'] }]]);
+    const halt = decideRollout(input({ waves, now: MONDAY + MIN, state, health: failing }));
+    assert.equal(
+      halt.notices[0]!.message,
+      'The rollout of 0123456789ab is halted in china: cn-shanghai failed to apply 0123456789ab on gw1. ' +
+        'overseas keeps the revision it has; a newer commit starts a new rollout.',
+    );
+  });
+
+  it('a host error that is not about applying the revision (a fetch from the mirror) leaves the wave soaking, not halted', () => {
+    const state = decideRollout(input({})).state;
+    const health = new Map([
+      ['ap-jakarta', healthy()],
+      ['cn-hangzhou-idc', { ...healthy(), waitingOn: 'gw1: fetch: ETIMEDOUT' }],
+    ]);
+    const d = decideRollout(input({ now: MONDAY + 30 * MIN, state, health }));
+    assert.deepEqual([d.move, d.notices, d.state.halted], [[], [], undefined]);
+    assert.equal(d.state.waves[0]!.reason, 'cn-hangzhou-idc: gw1: fetch: ETIMEDOUT');
+  });
+
+  it('a retired site counts as healthy and its tag is not moved; the rollout goes past its wave', () => {
+    const retired: SiteHealth = { hosts: 2, applied: 0, failing: [], drifting: 0, stale: 2, silent: true, suspended: false, retired: true };
+    const health = new Map<string, SiteHealth>([
+      ['ap-jakarta', healthy()],
+      ['cn-hangzhou-idc', healthy()],
+      ['cn-shanghai', retired],
+    ]);
+    let state = decideRollout(input({ health })).state;
+    state = decideRollout(input({ now: MONDAY + MIN, state, health })).state;
+    const next = decideRollout(input({ now: MONDAY + 11 * MIN, state, health }));
+    assert.deepEqual(next.move, []);
+    assert.deepEqual(
+      next.state.waves.map((w) => `${w.name}:${w.state}`),
+      ['canary:done', 'china:soaking', 'overseas:pending'],
+    );
+    const after = decideRollout(input({ now: MONDAY + 12 * MIN, state: next.state, health }));
+    const done = decideRollout(input({ now: MONDAY + 22 * MIN, state: after.state, health }));
+    assert.deepEqual(done.move, ['us-virginia']);
+  });
+
+  it('a channel that holds another revision supersedes the rollout: nothing moves, said once', () => {
+    const state = decideRollout(input({})).state;
+    const d = decideRollout(input({ now: MONDAY + MIN, state, channelRevision: NEWER }));
+    assert.deepEqual(d.move, []);
+    assert.deepEqual(d.notices, [
+      {
+        kind: 'rollout-superseded',
+        message:
+          'The rollout of 0123456789ab is superseded: the channel holds fedcba987654 now (a rollback or a publish by hand): ' +
+          'no tag of 0123456789ab moves any more.',
+      },
+    ]);
+    const again = decideRollout(input({ now: MONDAY + 20 * MIN, state: d.state, channelRevision: NEWER }));
+    assert.deepEqual([again.move, again.notices], [[], []]);
+  });
+
+  it("healthOf halts only on an apply error for the site's revision, waits on a fetch error, and knows a retired site", () => {
+    const at = '2026-12-07T03:00:00.000Z';
+    const host = (name: string, step: string, message: string) => ({
+      site: 'cn-shanghai',
+      host: name,
+      roles: ['gateway'],
+      agentVersion: '1.0.0',
+      wanted: REV,
+      drift: {},
+      lastError: { step, message, at },
+      steering: 0,
+      suspended: false,
+      at,
+      lastSeen: at,
+      stale: false,
+    });
+    const site = (hosts: ReturnType<typeof host>[], state: FleetStatus['sites'][number]['summary']['state']): FleetStatus['sites'][number] => ({
+      site: 'cn-shanghai',
+      gateway: 'gw1',
+      hosts,
+      summary: { hosts: hosts.length, revision: REV, applied: 0, failing: hosts.map((h) => h.host), drifting: {}, stale: [], suspended: false, state },
+      steering: { generation: 0 },
+      at,
+      lastSeen: at,
+      silent: false,
+      wantedSteering: { generation: 0 },
+    });
+    const fetchOnly = healthOf(site([host('gw1', 'fetch', 'ETIMEDOUT')], 'failing'));
+    assert.deepEqual([fetchOnly.failing, fetchOnly.waitingOn, fetchOnly.retired], [[], 'gw1: fetch: ETIMEDOUT', undefined]);
+    const both = healthOf(site([host('gw1', 'fetch', 'ETIMEDOUT'), host('n2', 'apply', 'hook exited 1')], 'failing'));
+    assert.deepEqual([both.failing, both.lastError], [['n2'], 'apply: hook exited 1']);
+    assert.equal(healthOf(site([], 'retired')).retired, true);
   });
 });
