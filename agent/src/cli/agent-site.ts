@@ -71,8 +71,11 @@ export interface SiteTree {
   suspendedBy(): string | undefined;
   /** After each tick: report the host's state. */
   afterTick(): void;
-  /** Every host of the site reported retired (a gateway's view of its site); true on a host that keeps no site. */
-  siteRetired(): boolean;
+  /**
+   * Report this retired host up the tree; true once it was delivered: a node's gateway answered; a gateway's
+   * whole site retired (or `waitedOut`: its bounded wait for its hosts is over) and its core answered.
+   */
+  reportRetired(waitedOut: boolean): Promise<boolean>;
   server: { reports?: SignedReceiver; siteReports?: SignedReceiver; steering?: SignedReceiver; operator?: OperatorEndpoint };
   close(): Promise<void>;
 }
@@ -221,7 +224,12 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
     suspended: () => held.suspended(),
     suspendedBy: () => held.steering.suspended?.by,
     afterTick: () => void member.report(),
-    siteRetired: () => !g || g.siteReport().summary.state === 'retired',
+    reportRetired: async (waitedOut) => {
+      const answered = await member.reportAnswered();
+      if (!g) return answered;
+      if (!waitedOut && g.siteReport().summary.state !== 'retired') return false;
+      return g.reportUpAnswered();
+    },
     server: serverOf,
     close: async () => {
       await member.report();

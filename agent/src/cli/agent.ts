@@ -10,6 +10,7 @@ import type { Applied } from '../reconcile/applied.js';
 import { Agent, type TickResult } from '../reconcile/loop.js';
 import { createMetrics, reportOffers } from '../reconcile/metrics.js';
 import { intervalMs, intervalToCron, scheduleTicks } from '../reconcile/schedule.js';
+import { finishRetirement } from '../reconcile/retire.js';
 import { StateStore } from '../reconcile/state.js';
 import { createAgentServer, DEFAULT_LIMITS, type ServerLimits } from '../server/index.js';
 import { localExec } from '../host/exec.js';
@@ -227,8 +228,9 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   const metrics = createMetrics({ site: opts.region, roles, version: AGENT_VERSION, intervalMs: interval });
   // What the state file recorded before a restart (the loop reports an apply or a refusal once, when it happens).
   const recorded = await store.load().catch(() => undefined);
-  if (recorded?.retired) {
-    // A retired site's agent touches nothing: started again (systemd, a reboot), it says so and exits.
+  if (recorded?.retired?.uplinkRemoved) {
+    // A retired site's agent touches nothing: started again (systemd, a reboot), it says so and exits. (Retired
+    // but with its uplink still there, it runs on: its first tick says retired, and it finishes below.)
     io.stdout(`${retiredLine(opts.region, recorded.retired.revision, stateDir)}\n`);
     return 0;
   }
@@ -291,22 +293,40 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     return result;
   };
 
-  /** Ends the running agent (as SIGTERM does) once its site retired, saying so in one line. */
+  /**
+   * Once its site retired: report it up the site tree until delivered (a gateway: its whole site, waiting at most
+   * three intervals for its hosts), then remove the uplink that carried the report, say so in one line and end
+   * (as SIGTERM does). A report that fails leaves the uplink; both are tried again.
+   */
   let retire: (() => void) | undefined;
-  let retired = false;
+  let retiring = false;
+  let ending = false;
+  const retirement = (once: boolean) =>
+    finishRetirement({
+      ...(tree ? { report: (waitedOut: boolean) => tree.reportRetired(waitedOut) } : {}),
+      removeUplink: () => loop.removeUplink(),
+      waitMs: 3 * interval,
+      retryMs: Math.min(interval, 5000),
+      once,
+      stopped: () => ending,
+    });
   const ticked = tick;
   tick = async (reason: string) => {
     const result = await ticked(reason);
-    if (result.kind === 'retired' && !opts.once && !retired) {
-      retired = true;
-      io.stdout(`${retiredLine(opts.region, result.revision, stateDir)}\n`);
-      retire?.();
+    if (result.kind === 'retired' && !opts.once && !retiring) {
+      retiring = true;
+      void retirement(false).then((done) => {
+        if (!done) return;
+        io.stdout(`${retiredLine(opts.region, result.revision, stateDir)}\n`);
+        retire?.();
+      });
     }
     return result;
   };
 
   if (opts.once) {
     const result = await tick('once');
+    if (result.kind === 'retired') await retirement(true);
     io.stdout(`${JSON.stringify(redactDeep(result))}\n`);
     await tree?.close();
     await report.close(10_000);
@@ -355,6 +375,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     const stop = (signal: string) => {
       if (stopped) return;
       stopped = true;
+      ending = true;
       process.removeListener('SIGTERM', onTerm);
       process.removeListener('SIGINT', onInt);
       log.info({ signal }, 'agent stopping');
@@ -380,17 +401,7 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
     const onInt = () => stop('SIGINT');
     process.once('SIGTERM', onTerm);
     process.once('SIGINT', onInt);
-    // A gateway keeps serving its site until every host of it has reported retired (at most three intervals),
-    // so its nodes still reach it and its core hears the whole site retired; then it stops like the others.
-    retire = () => {
-      retire = undefined;
-      const until = Date.now() + 3 * interval;
-      const wait = (): void => {
-        if (!tree || tree.siteRetired() || Date.now() > until) stop('retired');
-        else setTimeout(wait, 500).unref();
-      };
-      wait();
-    };
+    retire = () => stop('retired');
   });
   return 0;
 }

@@ -56,13 +56,17 @@ export function compile(fleet: Fleet, siteName: string, roles: Role[], plan: Rou
   if (roles.includes('hub') && site.role !== 'hub') throw new CompileError(`${siteName} is a region; the hub role is only for the cores.`);
   const notes: string[] = [];
   const desired: Desired = { site: siteName, roles: [...roles], routes: [], wireguard: [], notes };
-  // Nothing is desired of a retiring site: the route computation gives it no route and no tunnel, its cloud
-  // route tables stay named (with no route, so the agent can prune what it owns there) and it has no hub or
-  // node part. Its agents remove everything in their inventory, then report retired.
+  // A retiring site keeps only its uplink: the route computation gives it the tunnels and routes to the sites
+  // it links to directly (its core's CIDR: its registry and report target), and its cloud route tables only
+  // those routes; it has no hub or node part. Its agents remove everything else, report retired over the
+  // uplink, then remove the uplink too (an empty desired state of their own) and exit.
   const retiring = isRetiring(site);
   if (retiring) {
     desired.retiring = true;
-    notes.push(`${siteName} is retiring: its agents remove everything they created on this host and in its cloud, then report retired and exit.`);
+    notes.push(
+      `${siteName} is retiring: its agents remove everything they created on this host and in its cloud except the uplink to the sites it ` +
+        'links to directly, report retired over it, then remove the uplink too and exit.',
+    );
   }
 
   if (roles.includes('gateway')) {

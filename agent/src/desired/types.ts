@@ -107,8 +107,13 @@ export interface Desired {
   /** Things the agent cannot do for this site, for the user (e.g. AWS route tables are not managed). */
   notes?: string[];
   /**
-   * The site is retiring (`lifecycle: retiring`): nothing else is desired, so the agent removes what its
-   * inventory holds, then reports the site retired and exits.
+   * The site is retiring (`lifecycle: retiring`): only its uplink is desired, so the agent removes everything
+   * else its inventory holds, then reports the site retired over the uplink.
    */
   retiring?: true;
+  /**
+   * Set only by the agent of a retired site, never compiled: its last step, which keeps nothing, not even the
+   * uplink. The guard's protected-destination and lockout checks do not hold this plan (and only this one).
+   */
+  teardown?: true;
 }

@@ -171,8 +171,9 @@ export function buildFleet(load: LoadResult): { fleet: Fleet; findings: Finding[
 }
 
 /**
- * Whether a site is being decommissioned (`lifecycle: retiring`): the route computation leaves it and its
- * links out, so every other site drops what points to it, and its own desired state is empty.
+ * Whether a site is being decommissioned (`lifecycle: retiring`): the route computation keeps only its uplink
+ * (its direct links, at both ends), so every other site drops what points to it, and its own desired state
+ * holds only that uplink.
  */
 export function isRetiring(site: SiteEntry | undefined): boolean {
   return site?.value.lifecycle === 'retiring';

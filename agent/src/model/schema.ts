@@ -12,9 +12,9 @@ export { Area, Provider };
 export const LinkType = z.enum(['cloud-connect', 'peering', 'vpn-ipsec', 'wireguard']);
 const Labels = z.record(z.string(), z.string());
 const LIFECYCLE =
-  'active (default) or retiring: being decommissioned. Every other site drops what points to a retiring site (routes, tunnels, cloud routes; links ' +
-  'to it may stay in the files and are ignored), its own agents remove everything they created, report retired and exit. Only once they have may ' +
-  'a later change delete the file (`mirrornet validate --base`), not counted against the removal limits of policies/guardrails.yaml. A core cannot retire.';
+  'active (default) or retiring: being decommissioned. It keeps only its uplink (the links to the sites it links to directly, at both ends) and ' +
+  'every other site drops what points to it; its agents remove everything else they created, report retired over the uplink, then remove it and exit. ' +
+  'Only then may a later change delete the file (`mirrornet validate --base`; its neighbours drop their side), outside the removal limits. Cores never retire.';
 
 const CloudLocation = z.strictObject({
   region: CloudRegion.describe('The cloud region, e.g. cn-north-4, ap-southeast-3 or eu-central-1.'),

@@ -1,7 +1,8 @@
 // The one route computation of the project: which destinations each site routes over which link.
 // The validator's reachability rules and (later) the agent's desired routes both come from here. A retiring
-// site (`lifecycle: retiring`) is left out: no link to it carries anything and no site needs to reach it, so
-// every other site drops its routes and tunnels to it, and its own table is empty.
+// site (`lifecycle: retiring`) keeps only its uplink: each link to a site it links to directly (its core, a
+// p2p or direct neighbour) carries the two ends' CIDRs, at both ends, so its agents still fetch the retiring
+// revision and report retired over it. No other site routes to it, and it routes nowhere else.
 import { coreOf, isRetiring, linkId, type Fleet, type FleetLink } from '../model/fleet.js';
 import type { LinkType } from '../model/schema.js';
 import { containsAddress, formatCidr, parseCidr, type Ipv4Range } from './cidr.js';
@@ -50,14 +51,17 @@ function siteRanges(fleet: Fleet): Map<string, Ipv4Range> {
   return ranges;
 }
 
-/** Neighbours of each site over links whose two ends exist and neither retires; the first link between two sites wins. */
+/**
+ * Neighbours of each site over links whose two ends exist and do not both retire (a link with one retiring end
+ * is that site's uplink); the first link between two sites wins.
+ */
 function adjacency(fleet: Fleet): Map<string, { neighbor: string; link: FleetLink }[]> {
   const adj = new Map<string, { neighbor: string; link: FleetLink }[]>();
   for (const name of fleet.sites.keys()) adj.set(name, []);
   const seen = new Set<string>();
   for (const link of fleet.links) {
     if (link.local === link.remote || !fleet.sites.has(link.local) || !fleet.sites.has(link.remote)) continue;
-    if (isRetiring(fleet.sites.get(link.local)) || isRetiring(fleet.sites.get(link.remote))) continue;
+    if (isRetiring(fleet.sites.get(link.local)) && isRetiring(fleet.sites.get(link.remote))) continue;
     if (seen.has(link.id)) continue;
     seen.add(link.id);
     adj.get(link.local)!.push({ neighbor: link.remote, link });
@@ -194,11 +198,22 @@ export function computeRoutes(fleet: Fleet): RoutePlan {
       add(path.sites[i + 1]!, first, path.sites[i]!, path.links[i]!);
     }
   }
-  // Static routes: only via a directly linked site; the routing rules report the ones that are not.
+  // A retiring site's uplink: each of its direct links carries the two ends' CIDRs and nothing else. Regions
+  // never transit, so no path above ran through it.
   for (const site of fleet.sites.values()) {
+    if (!isRetiring(site)) continue;
+    for (const { neighbor, link } of adj.get(site.name) ?? []) {
+      add(site.name, neighbor, neighbor, link);
+      add(neighbor, site.name, site.name, link);
+    }
+  }
+  // Static routes: only via a directly linked site; the routing rules report the ones that are not. A
+  // retiring site's static routes, and those via it, carry nothing.
+  for (const site of fleet.sites.values()) {
+    if (isRetiring(site)) continue;
     site.value.routes.forEach((r, staticIndex) => {
       const parsed = parseCidr(r.destination);
-      if (!parsed.ok) return;
+      if (!parsed.ok || isRetiring(fleet.sites.get(r.via))) return;
       const neighbor = adj.get(site.name)?.find((n) => n.neighbor === r.via);
       if (!neighbor) return;
       const table = tables.get(site.name)!;

@@ -33,8 +33,8 @@ export interface HostPlan {
   changes: Change[];
   notes: string[];
   actual: Map<ProviderId, unknown>;
-  /** The site is retiring: the plan is its teardown (maxDeletionsPerApply holds it; protectedDestinations and the lockout protection do not). */
-  retiring?: true;
+  /** A retired site's last step, removing its uplink (maxDeletionsPerApply holds it; protectedDestinations and the lockout protection do not). */
+  teardown?: true;
 }
 
 export function pendingChanges(plan: HostPlan): Change[] {
@@ -78,7 +78,25 @@ export async function planHost(desired: Desired, revision: string, deps: HostDep
     changes,
     notes: [...new Set([...(desired.notes ?? []), ...(deps.notes ?? []), ...notes])],
     actual,
-    ...(desired.retiring ? { retiring: true as const } : {}),
+    ...(desired.teardown ? { teardown: true as const } : {}),
+  };
+}
+
+/**
+ * Pure: a retired site's last desired state, which keeps nothing, not even the uplink its retiring revision
+ * kept (its cloud route tables stay named, with no route, so the agent prunes what it owns there).
+ */
+export function keepNothing(desired: Desired): Desired {
+  const { cloud } = desired;
+  return {
+    site: desired.site,
+    roles: [...desired.roles],
+    routes: [],
+    wireguard: [],
+    notes: [],
+    ...(cloud ? { cloud: { ...cloud, tables: cloud.tables.map((t) => ({ ...t, routes: [] })) } } : {}),
+    retiring: true,
+    teardown: true,
   };
 }
 
@@ -109,9 +127,10 @@ export function removalsOf(changes: readonly Change[]): (Removal & { provider: P
 }
 
 /**
- * Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. A retiring
- * site's teardown deletes its routes to protected destinations and to its source on purpose (every other site
- * keeps them): only the deletion count holds it.
+ * Pure: refuse a plan that deletes too much, touches a protected destination or cuts the agent off. A retired
+ * site's last step (removing its uplink, after it reported retired) deletes its routes to protected
+ * destinations and to its source on purpose: only the deletion count holds it. The retiring revision before
+ * it keeps the uplink, so every guardrail holds that one.
  */
 export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: { remoteAddress?: string } = {}): Refusal | undefined {
   const reasons: string[] = [];
@@ -124,15 +143,15 @@ export function guard(plan: HostPlan, guardrails: Guardrails | undefined, opts: 
     );
   }
   for (const r of removed) {
-    if (r.route && !plan.retiring && isProtected(r.id, guardrails)) {
+    if (r.route && !plan.teardown && isProtected(r.id, guardrails)) {
       reasons.push(`the plan deletes the ${r.route} route to ${r.id}, a protected destination (policies/guardrails.yaml).`);
     }
   }
   // Lockout protection: never delete or redirect what carries the agent's own connection to its git remote. A
-  // retiring site's teardown removes its route to its core, which is what carries it: after the teardown the
-  // agent needs no source any more (it retires), so the protection does not hold the teardown.
+  // retired site's last step removes its uplink, which is what carries it: after it the agent needs no source
+  // any more (it exits), so the protection does not hold that step.
   const remote = opts.remoteAddress ? parseIpv4(opts.remoteAddress) : undefined;
-  if (remote !== undefined && !plan.retiring) {
+  if (remote !== undefined && !plan.teardown) {
     for (const [provider, actual] of plan.actual) {
       const carrier = guardrailTraits(provider).carrier?.(actual, remote);
       if (carrier === undefined) continue;

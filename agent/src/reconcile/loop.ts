@@ -19,6 +19,7 @@ import { agentEvent, fingerprint, type AgentEvent, type EventKind, type EventSin
 import { Activity, HealthWatch, trackedExec } from './health.js';
 import type { AgentMetrics } from './metrics.js';
 import type { RevisionSource } from './source.js';
+import { removeUplink } from './retire.js';
 import { LockedError, type AgentState, type RefusalCode, type StateStore } from './state.js';
 
 export interface AgentOptions {
@@ -43,7 +44,7 @@ export type TickResult =
   | { kind: 'failed'; revision: string; step: string; reason: string }
   /** The site is suspended: `revision` stays applied (drift only reported: `drifted`), `offered` waits. */
   | { kind: 'suspended'; revision: string; offered: string; drifted: string[] }
-  /** The site retired at `revision`: everything this agent created is gone; it does nothing more and exits. */
+  /** The site retired at `revision`: everything this agent created is gone but its uplink (removeUplink); it does nothing more. */
   | { kind: 'retired'; revision: string };
 
 type DriftMode = 'alert' | 'heal';
@@ -293,9 +294,16 @@ export class Agent {
     this.event(
       'site-retired',
       revision,
-      `${this.opts.site} retired at ${revision.slice(0, 12)}: this agent removed everything it had created and stops; its file may now be deleted.`,
+      `${this.opts.site} retired at ${revision.slice(0, 12)}: this agent removed everything it had created but its uplink, which it removes ` +
+        'once this report is delivered, and stops; its file may now be deleted.',
     );
     return { kind: 'retired', revision };
+  }
+
+  /** A retired site's last step, once its retired report was delivered (retire.ts): true when the uplink is gone. */
+  async removeUplink(): Promise<boolean> {
+    const ctx = { site: this.opts.site, roles: this.opts.roles, store: this.store, deps: this.deps, log: this.log };
+    return this.locked('apply', () => removeUplink({ ...ctx, remoteAddress: () => this.remoteAddress() }));
   }
 
   private async refuse(state: AgentState, revision: string, reason: string, code?: RefusalCode): Promise<TickResult> {

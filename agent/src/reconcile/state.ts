@@ -34,8 +34,11 @@ export const AgentState = z.object({
   inventory: z.record(z.string(), z.array(z.string())).default({}),
   /** Fingerprints of drift already reported, per component. */
   drift: z.record(z.string(), z.string()).default({}),
-  /** The site retired (`lifecycle: retiring`) at this revision with nothing left in the inventory: the agent only exits. */
-  retired: z.object({ revision: z.string(), at: z.string() }).optional(),
+  /**
+   * The site retired (`lifecycle: retiring`) at this revision with nothing but its uplink left in the inventory;
+   * `uplinkRemoved` once its retired report was delivered and the uplink removed too: the agent only exits.
+   */
+  retired: z.object({ revision: z.string(), at: z.string(), uplinkRemoved: z.string().optional() }).optional(),
 });
 export type AgentState = z.infer<typeof AgentState>;
 

@@ -1,11 +1,13 @@
-// A region marked `lifecycle: retiring` (issue 14, decommission): every other site's compiled desired state
-// loses exactly what points to it — routes to its CIDR, the tunnel to it, cloud routes to it — and nothing
-// else; its own desired state is empty for every role (its Huawei route tables stay named, with no route, so
-// its agent can prune what it owns there). Over a copy of the example fleet, with written-out answers.
+// A region marked `lifecycle: retiring` (issue 14, decommission): its uplink stays — the links to the sites it
+// links to directly keep their tunnel and the routes between the two ends' CIDRs, at both ends, cloud routes
+// included — and every other site loses what points to it. Its own desired state holds exactly that uplink
+// (no mirror, no other route); its agents remove the uplink themselves once they reported retired over it.
+// Over a copy of the example fleet, with written-out answers.
 import assert from 'node:assert/strict';
 import { buildBundle, SITE_ANNOTATION, type SiteContent } from '../../src/bundle/build.js';
 import { SiteLayerSchema } from '../../src/bundle/schema.js';
 import { compile } from '../../src/desired/compile.js';
+import { computeRoutes } from '../../src/net/routes.js';
 import { desiredForRoles, type DesiredByRole } from '../../src/desired/roles.js';
 import type { Desired, Role } from '../../src/desired/types.js';
 import type { Fleet } from '../../src/model/fleet.js';
@@ -19,7 +21,7 @@ const cloudRoutes = (d: Desired) => d.cloud?.tables.map((t) => ({ table: t.id, r
 const kernelRoutes = (d: Desired) => d.routes.map((r) => `${r.destination} dev ${r.dev} (${r.linkId})`);
 const tunnels = (d: Desired) => d.wireguard.map((w) => `${w.name} to ${w.remoteSite} allowed ${w.peer.allowedIps.join(',')}`);
 
-describe('compile: a retiring region is routed around and torn down', function () {
+describe('compile: a retiring region keeps only its uplink', function () {
   this.timeout(60_000);
   let repo: FleetRepo;
 
@@ -41,7 +43,7 @@ describe('compile: a retiring region is routed around and torn down', function (
     repo.replace(`regions/${region}.yaml`, 'kind: Region\n', 'kind: Region\nlifecycle: retiring\n');
   }
 
-  it('Amsterdam retires: Singapore loses its route, tunnel and cloud route to 10.152.0.0/16, Jakarta its cloud route; nobody else changes', () => {
+  it('Amsterdam retires: Singapore keeps exactly its tunnel, route and cloud route to 10.152.0.0/16, Jakarta loses its route; nobody else changes', () => {
     const before = fleetNow();
     retire('eu-amsterdam-idc');
     const after = fleetNow();
@@ -50,23 +52,50 @@ describe('compile: a retiring region is routed around and torn down', function (
     const sgAfter = compile(after, 'ap-singapore', ['gateway']);
     assert.deepEqual(kernelRoutes(sgBefore), ['10.152.0.0/16 dev mn264420ab (ap-singapore--eu-amsterdam-idc)']);
     assert.deepEqual(tunnels(sgBefore), ['mn264420ab to eu-amsterdam-idc allowed 10.152.0.0/16']);
-    assert.deepEqual(kernelRoutes(sgAfter), []);
-    assert.deepEqual(tunnels(sgAfter), []);
+    // The uplink stays at the core's end: the same route and tunnel as before.
+    assert.deepEqual(kernelRoutes(sgAfter), ['10.152.0.0/16 dev mn264420ab (ap-singapore--eu-amsterdam-idc)']);
+    assert.deepEqual(tunnels(sgAfter), ['mn264420ab to eu-amsterdam-idc allowed 10.152.0.0/16']);
     assert.deepEqual(cloudRoutes(sgAfter), [
       {
         table: 'rtb-sg-core-0001',
-        routes: ['10.120.0.0/16 cc cc-mirrornet-global', '10.136.0.0/16 cc cc-mirrornet-global', '10.144.0.0/16 vpn vpngw-sg-0001'],
+        routes: [
+          '10.120.0.0/16 cc cc-mirrornet-global',
+          '10.136.0.0/16 cc cc-mirrornet-global',
+          '10.144.0.0/16 vpn vpngw-sg-0001',
+          '10.152.0.0/16 ecs ecs-sg-gw1-2b8d4e60',
+        ],
       },
     ]);
+    // Jakarta reached Amsterdam through Singapore: not its uplink, so that route goes.
+    assert.deepEqual(cloudRoutes(compile(before, 'ap-jakarta', ['gateway'])), [
+      { table: 'rtb-jkt-0001', routes: ['10.128.0.0/16 cc cc-mirrornet-global', '10.152.0.0/16 cc cc-mirrornet-global'] },
+    ]);
     assert.deepEqual(cloudRoutes(compile(after, 'ap-jakarta', ['gateway'])), [{ table: 'rtb-jkt-0001', routes: ['10.128.0.0/16 cc cc-mirrornet-global'] }]);
+    // The one route computation: Amsterdam's table is its uplink; no site but its core routes to it.
+    const plan = computeRoutes(after);
+    const table = (site: string) => (plan.tables.get(site) ?? []).map((r) => `${r.destination} via ${r.via}`);
+    assert.deepEqual(table('eu-amsterdam-idc'), ['10.128.0.0/16 via ap-singapore']);
+    assert.deepEqual(
+      [...plan.tables].filter(([, routes]) => routes.some((r) => r.destination === '10.152.0.0/16')).map(([site]) => site),
+      ['ap-singapore'],
+    );
     // Singapore's Harbor does not depend on a region: its objects stay as they were.
     assert.deepEqual(compile(after, 'ap-singapore', ['hub']).harbor, compile(before, 'ap-singapore', ['hub']).harbor);
 
-    // The retiring region wants nothing, for either role and for both together.
-    const note = 'eu-amsterdam-idc is retiring: its agents remove everything they created on this host and in its cloud, then report retired and exit.';
-    assert.deepEqual(compile(after, 'eu-amsterdam-idc', ['gateway', 'node']), {
+    // The retiring region wants exactly its uplink: the tunnel and route to its core's CIDR, no mirror.
+    const note =
+      'eu-amsterdam-idc is retiring: its agents remove everything they created on this host and in its cloud except the uplink to the sites it ' +
+      'links to directly, report retired over it, then remove the uplink too and exit.';
+    const amsterdam = compile(after, 'eu-amsterdam-idc', ['gateway', 'node']);
+    assert.deepEqual(kernelRoutes(amsterdam), ['10.128.0.0/16 dev mn9836f9ac (ap-singapore--eu-amsterdam-idc)']);
+    assert.deepEqual(tunnels(amsterdam), ['mn9836f9ac to ap-singapore allowed 10.128.0.0/16']);
+    assert.deepEqual(Object.keys(amsterdam).sort(), ['notes', 'retiring', 'roles', 'routes', 'site', 'wireguard']);
+    assert.deepEqual(amsterdam.notes, [note]);
+    assert.equal(amsterdam.retiring, true);
+    // Its node-only hosts want nothing at all.
+    assert.deepEqual(compile(after, 'eu-amsterdam-idc', ['node']), {
       site: 'eu-amsterdam-idc',
-      roles: ['gateway', 'node'],
+      roles: ['node'],
       routes: [],
       wireguard: [],
       notes: [note],
@@ -81,7 +110,7 @@ describe('compile: a retiring region is routed around and torn down', function (
     assert.deepEqual(compile(after, 'ap-jakarta', ['node']), compile(before, 'ap-jakarta', ['node']));
   });
 
-  it('Jakarta (Huawei Cloud) retires: its route table stays named with no route, its p2p peer Amsterdam drops 10.136.0.0/16', () => {
+  it('Jakarta (Huawei Cloud) retires: its route table keeps only the Cloud Connect route to its core, its p2p peer Amsterdam drops 10.136.0.0/16', () => {
     retire('ap-jakarta');
     const fleet = fleetNow();
     const jakarta = compile(fleet, 'ap-jakarta', ['gateway', 'node']);
@@ -90,7 +119,7 @@ describe('compile: a retiring region is routed around and torn down', function (
     assert.equal(jakarta.containerd, undefined);
     assert.equal(jakarta.dragonfly, undefined);
     assert.equal(jakarta.retiring, true);
-    assert.deepEqual(cloudRoutes(jakarta), [{ table: 'rtb-jkt-0001', routes: [] }]);
+    assert.deepEqual(cloudRoutes(jakarta), [{ table: 'rtb-jkt-0001', routes: ['10.128.0.0/16 cc cc-mirrornet-global'] }]);
     assert.equal(jakarta.cloud?.marker, 'mirrornet:ap-jakarta');
 
     const amsterdam = compile(fleet, 'eu-amsterdam-idc', ['gateway']);
@@ -99,7 +128,12 @@ describe('compile: a retiring region is routed around and torn down', function (
     assert.deepEqual(cloudRoutes(compile(fleet, 'ap-singapore', ['gateway'])), [
       {
         table: 'rtb-sg-core-0001',
-        routes: ['10.120.0.0/16 cc cc-mirrornet-global', '10.144.0.0/16 vpn vpngw-sg-0001', '10.152.0.0/16 ecs ecs-sg-gw1-2b8d4e60'],
+        routes: [
+          '10.120.0.0/16 cc cc-mirrornet-global',
+          '10.136.0.0/16 cc cc-mirrornet-global',
+          '10.144.0.0/16 vpn vpngw-sg-0001',
+          '10.152.0.0/16 ecs ecs-sg-gw1-2b8d4e60',
+        ],
       },
     ]);
   });
@@ -125,22 +159,27 @@ describe('compile: a retiring region is routed around and torn down', function (
     const layer = SiteLayerSchema.parse(JSON.parse(bundle.blobs.get(descriptor.digest)!.toString('utf8')));
     const joined = desiredForRoles('eu-amsterdam-idc', layer.byRole as DesiredByRole, ['gateway', 'node']);
     if ('error' in joined) assert.fail(joined.error);
-    assert.deepEqual(joined, {
-      site: 'eu-amsterdam-idc',
-      roles: ['gateway', 'node'],
-      routes: [],
-      wireguard: [],
-      notes: ['eu-amsterdam-idc is retiring: its agents remove everything they created on this host and in its cloud, then report retired and exit.'],
-      retiring: true,
-    });
+    assert.deepEqual(joined, compile(validateRepo(repo.fleet).fleet, 'eu-amsterdam-idc', ['gateway', 'node']));
+    assert.deepEqual(kernelRoutes(joined), ['10.128.0.0/16 dev mn9836f9ac (ap-singapore--eu-amsterdam-idc)']);
+    assert.deepEqual(joined.notes, [
+      'eu-amsterdam-idc is retiring: its agents remove everything they created on this host and in its cloud except the uplink to the sites it ' +
+        'links to directly, report retired over it, then remove the uplink too and exit.',
+    ]);
+    assert.equal(joined.retiring, true);
+    assert.equal(joined.dragonfly, undefined);
   });
 
-  it('links to a retiring region may stay in the files: the fleet is valid and the VPN link to Virginia carries nothing', () => {
+  it('links to a retiring region may stay in the files: the fleet is valid and the VPN link to Virginia carries only its uplink', () => {
     retire('us-virginia');
     const fleet = fleetNow();
     assert.deepEqual(
       compile(fleet, 'ap-singapore', ['gateway']).cloud?.tables[0]?.routes.map((r) => r.destination),
-      ['10.120.0.0/16', '10.136.0.0/16', '10.152.0.0/16'],
+      ['10.120.0.0/16', '10.136.0.0/16', '10.144.0.0/16', '10.152.0.0/16'],
+    );
+    // Jakarta reached Virginia through Singapore: it loses that route.
+    assert.deepEqual(
+      compile(fleet, 'ap-jakarta', ['gateway']).cloud?.tables[0]?.routes.map((r) => r.destination),
+      ['10.128.0.0/16', '10.152.0.0/16'],
     );
   });
 });

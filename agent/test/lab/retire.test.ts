@@ -1,10 +1,11 @@
 // Decommission in the lab (root + Debian packages; issue 14): the smallest lab that shows it — both cores and
 // ap-jakarta (a Huawei Cloud region, so its routes are also in the VPC emulator's tables), one node — on the
 // git path (every agent clones the origin) and on the bundle path (the site's signed layer carries it). A
-// commit marks ap-jakarta `lifecycle: retiring` and is pushed as a user would: afterwards no host has a route
-// or tunnel to 10.136.0.0/16 and no cloud route table one, the region's hosts hold no file its agents wrote,
-// its agents ended on their own after reporting retired (the lab counts them retired, not down); then the
-// change that deletes its file validates against that revision.
+// commit marks ap-jakarta `lifecycle: retiring` and is pushed as a user would: the region's agents remove
+// everything but their uplink, report retired over it, then remove the uplink and end (the lab counts them
+// retired, not down); its core still has its side (route, tunnel, cloud route). Then the change that deletes
+// its file validates against that revision and is pushed: afterwards no host has a route or tunnel to
+// 10.136.0.0/16, no cloud route table one, and the region's hosts hold no file its agents wrote.
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,7 +123,7 @@ for (const delivery of ['git', 'bundle'] as const) {
       assert.deepEqual(pidsUsingDir(dir), [], 'no process left');
     });
 
-    it('retiring ap-jakarta: no route, tunnel, cloud route or file of it is left; its agents report retired and end; then its file may go', async function () {
+    it('retiring ap-jakarta: its agents report retired over the uplink, then drop it and end; deleting its file drops the core’s side', async function () {
       const head = (await originHead(state()))!;
       await waitFor('every agent applied the origin', 60_000, () => state().agents.every((a) => agentState(a)?.appliedRevision === head));
       const sites = state().topology!.sites;
@@ -157,7 +158,9 @@ for (const delivery of ['git', 'bundle'] as const) {
       await waitFor(
         'the other sites applied the retiring revision and the region retired',
         90_000,
-        () => others.every((a) => agentState(a)?.appliedRevision === retiring) && mine.every((a) => agentState(a)?.retired?.revision === retiring),
+        () =>
+          others.every((a) => agentState(a)?.appliedRevision === retiring) &&
+          mine.every((a) => agentState(a)?.retired?.revision === retiring && agentState(a)?.retired?.uplinkRemoved !== undefined),
         async () => formatStatus((await labStatus(dir))!),
       );
       for (const a of state().agents) {
@@ -169,25 +172,33 @@ for (const delivery of ['git', 'bundle'] as const) {
       await waitFor('the region’s agents ended on their own', 30_000, () => procs.every((p) => !isSame(p)));
       say(`(test) ${REGION} retired and its agents ended ${((Date.now() - t0) / 1000).toFixed(1)} s after the push`);
 
-      // No route or tunnel to it anywhere, none left in its own namespace, no cloud route to or of it.
-      for (const s of sites.filter((x) => x.name !== REGION)) {
+      // Its core still has its side of the uplink (route, tunnel, cloud route); nobody else routes to it, and
+      // nothing is left in its own namespace or of it in the cloud.
+      const core = sites.find((x) => x.name === 'ap-singapore')!;
+      for (const s of sites.filter((x) => x.name !== REGION && x.name !== core.name)) {
         assert.deepEqual(
           agentRoutes(s.ns).filter((r) => r.startsWith(`${CIDR} `)),
           [],
           `${s.name} has no route to ${CIDR}`,
         );
       }
+      assert.equal(agentRoutes(core.ns).filter((r) => r.startsWith(`${CIDR} `)).length, 1, `${core.name} keeps its route to ${CIDR}`);
       assert.deepEqual(agentRoutes(jakarta.ns), [], `${REGION} has no route left`);
-      const status = (await labStatus(dir))!;
-      const tunnels = status.tunnels.filter((x) => x.site === REGION || x.peer === REGION);
-      assert.ok(tunnels.length > 0);
+      let status = (await labStatus(dir))!;
+      const tunnelsOf = (st: typeof status) => st.tunnels.filter((x) => x.site === REGION || x.peer === REGION);
       assert.ok(
-        tunnels.every((x) => !x.exists),
-        `no tunnel to or of ${REGION}: ${formatStatus(status)}`,
+        tunnelsOf(status).some((x) => x.site === core.name && x.exists),
+        `${core.name} keeps its tunnel to ${REGION}: ${formatStatus(status)}`,
       );
-      assert.deepEqual(
-        cloudRoutes(dir).filter((r) => r.includes(` ${CIDR} `) || r.includes(`mirrornet:${REGION}`)),
-        [],
+      assert.ok(
+        tunnelsOf(status).every((x) => x.site !== REGION || !x.exists),
+        `no tunnel of ${REGION}: ${formatStatus(status)}`,
+      );
+      const toRegion = cloudRoutes(dir).filter((r) => r.includes(` ${CIDR} `) || r.includes(`mirrornet:${REGION}`));
+      assert.ok(toRegion.length > 0, cloudRoutes(dir).join('\n'));
+      assert.ok(
+        toRegion.every((r) => r.includes(` ${CIDR} mirrornet:${core.name} `)),
+        toRegion.join('\n'),
       );
       // Its hosts hold no file the agents wrote.
       for (const a of mine) assert.deepEqual(agentFiles(a.root), [], `${a.node ?? a.site} has no file the agent wrote`);
@@ -209,6 +220,7 @@ for (const delivery of ['git', 'bundle'] as const) {
         );
       }
       // The lab counts them retired, not down.
+      status = (await labStatus(dir))!;
       assert.deepEqual(
         status.agents.filter((a) => a.site === REGION).map((a) => [a.running, a.retired]),
         [
@@ -239,6 +251,34 @@ for (const delivery of ['git', 'bundle'] as const) {
       const early = mirrornet('validate', '--repo', clone, '--base', head);
       assert.equal(early.code, 1);
       assert.match(early.out, /guardrails\/not-retired/);
+      await git(clone, ['commit', '-q', '-am', `${REGION} is gone`]);
+      await git(clone, ['push', '-q', 'origin', 'main']);
+      const deleted = await git(clone, ['rev-parse', 'HEAD']);
+      await waitFor(
+        'the other sites applied the deletion',
+        90_000,
+        () => others.every((a) => agentState(a)?.appliedRevision === deleted),
+        async () => formatStatus((await labStatus(dir))!),
+      );
+
+      // Its neighbours dropped their side: no route, tunnel or cloud route to it anywhere; its hosts keep no file the agents wrote.
+      for (const s of sites) {
+        assert.deepEqual(
+          agentRoutes(s.ns).filter((r) => r.startsWith(`${CIDR} `)),
+          [],
+          `${s.name} has no route to ${CIDR}`,
+        );
+      }
+      status = (await labStatus(dir))!;
+      assert.ok(
+        tunnelsOf(status).every((x) => !x.exists),
+        `no tunnel to or of ${REGION}: ${formatStatus(status)}`,
+      );
+      assert.deepEqual(
+        cloudRoutes(dir).filter((r) => r.includes(` ${CIDR} `) || r.includes(`mirrornet:${REGION}`)),
+        [],
+      );
+      for (const a of mine) assert.deepEqual(agentFiles(a.root), [], `${a.node ?? a.site} has no file the agent wrote`);
     });
   });
 }

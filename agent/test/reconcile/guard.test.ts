@@ -37,11 +37,13 @@ describe('guardrails', () => {
     assert.match(guard(plan([cloud]), guardrails)?.reasons.join(' ') ?? '', /cloud route to 10\.120\.0\.0\/16, a protected destination/);
   });
 
-  it("let a retiring site's teardown delete its routes to protected destinations, still counted against maxDeletionsPerApply", () => {
+  it("let only a retired site's last step (removing its uplink) delete its routes to protected destinations, still counted by maxDeletionsPerApply", () => {
     const host: Change = { provider: 'routes', id: '10.120.0.0/16', action: 'delete', reason: 'x' };
     const cloud: Change = { provider: 'huaweicloud-vpc', id: 'rtb-1', action: 'update', reason: 'x', deletedRoutes: ['10.120.0.0/16'] };
-    const retiring = (changes: Change[]): HostPlan => ({ ...plan(changes), retiring: true });
+    const retiring = (changes: Change[]): HostPlan => ({ ...plan(changes), teardown: true });
     assert.equal(guard(retiring([host, cloud]), guardrails), undefined);
+    // The retiring revision itself (which keeps the uplink) is held like any other.
+    assert.match(guard(plan([host]), guardrails)?.reasons.join(' ') ?? '', /host route to 10\.120\.0\.0\/16, a protected destination/);
     const tunnel: Change = { provider: 'wireguard', id: 'mn264420ab', action: 'delete', reason: 'x' };
     assert.deepEqual(guard(retiring([host, cloud, tunnel]), guardrails)?.reasons, [
       'the plan deletes 3 resources; the guardrail allows 2 per apply (policies/guardrails.yaml maxDeletionsPerApply). If this is intended, raise ' +

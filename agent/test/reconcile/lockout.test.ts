@@ -42,10 +42,14 @@ describe('lockout guard', () => {
     ]);
   });
 
-  it("lets a retiring site's teardown delete that route: its agent needs no source once it has retired", () => {
+  it("lets only a retired site's last step (removing its uplink) delete that route: its agent needs no source any more", () => {
     const actual = routes('10.0.0.0/8', '10.9.0.0/16', '10.20.0.0/16');
-    const teardown: HostPlan = { ...plan([change('10.9.0.0/16', 'delete'), change('10.0.0.0/8', 'delete')], actual), retiring: true };
+    const changes = [change('10.9.0.0/16', 'delete'), change('10.0.0.0/8', 'delete')];
+    const teardown: HostPlan = { ...plan(changes, actual), teardown: true };
     assert.equal(guard(teardown, guardrails, { remoteAddress: REMOTE }), undefined);
+    assert.deepEqual(guard(plan(changes, actual), guardrails, { remoteAddress: REMOTE })?.reasons, [
+      "the plan would delete the route to 10.9.0.0/16, which carries this agent's connection to its git remote (10.9.8.7); that would lock the agent out.",
+    ]);
   });
 
   it('lets other routes change, and a route that only the less specific one would carry', () => {

@@ -69,7 +69,11 @@ describe('a retiring site: its agent tears down, reports retired and stops', fun
       [
         ['apply-started', `${SITE} is applying ${retiring.slice(0, 12)}: 3 change(s).`],
         ['applied', `${SITE} applied ${retiring.slice(0, 12)}: 3 change(s).`],
-        ['site-retired', `${SITE} retired at ${retiring.slice(0, 12)}: this agent removed everything it had created and stops; its file may now be deleted.`],
+        [
+          'site-retired',
+          `${SITE} retired at ${retiring.slice(0, 12)}: this agent removed everything it had created but its uplink, which it removes once this ` +
+            'report is delivered, and stops; its file may now be deleted.',
+        ],
       ],
     );
     assert.deepEqual(
@@ -115,6 +119,8 @@ describe('a retiring site: its agent tears down, reports retired and stops', fun
     );
     assert.deepEqual(listFiles(fx.root), []);
     assert.equal(fx.state().retired?.revision, retiring);
+    // A node with no site tree has nobody to report to: it removed its (empty) uplink at once.
+    assert.equal(typeof fx.state().retired?.uplinkRemoved, 'string');
 
     // Restarted (systemd, a reboot): the same line, exit 0, nothing fetched, written or changed.
     const before = snapshot(fx.dir);

@@ -1,7 +1,7 @@
 // What a pull request that retires a region shows (`mirrornet diff`, the comment's data): the teardown per
-// site — the retiring region marked `retiring`, its neighbours losing what points to it — and the guardrails
-// its agents will apply: maxDeletionsPerApply counts the teardown (the sentence says what to do), and a
-// retiring region's own routes to protected destinations (its core) are no trip.
+// site — the retiring region marked `retiring`, keeping its uplink to its core; sites beyond its core losing
+// what points to it — and the guardrails its agents will apply: maxDeletionsPerApply counts the teardown (the
+// sentence says what to do); its route to its core (a protected destination) stays, so it is no trip.
 import assert from 'node:assert/strict';
 import { cli, createFleetRepo, type FleetRepo } from './fixture.js';
 
@@ -25,7 +25,7 @@ describe('diff: a region retiring', function () {
     return JSON.parse(r.stdout) as DiffJson;
   }
 
-  it('shows the teardown per site, the region marked retiring; no protectedDestinations trip for its route to its core', async () => {
+  it('shows the teardown per site, the region marked retiring, its core unchanged (the uplink stays); its route to its core is kept', async () => {
     const base = repo.commit('base');
     repo.replace('regions/eu-amsterdam-idc.yaml', 'kind: Region\n', 'kind: Region\nlifecycle: retiring\n');
     const head = repo.commit('Amsterdam is retiring');
@@ -34,36 +34,29 @@ describe('diff: a region retiring', function () {
       d.sites.map((s) => [s.site, s.status, s.retiring ?? false, s.counts.remove]),
       [
         ['ap-jakarta', 'changed', false, 1],
-        ['ap-singapore', 'changed', false, 3],
-        ['eu-amsterdam-idc', 'changed', true, 17],
+        ['eu-amsterdam-idc', 'changed', true, 15],
       ],
     );
-    // The example guardrails protect 10.128.0.0/16 (Singapore), which Amsterdam's gateway routes: not a trip for its teardown.
+    // The example guardrails protect 10.128.0.0/16 (Singapore): Amsterdam's gateway keeps that route (its uplink), so no trip.
     assert.deepEqual(d.guardrails, []);
   });
 
   it('says when maxDeletionsPerApply would refuse the teardown, and what to do', async () => {
-    repo.replace('policies/guardrails.yaml', 'maxDeletionsPerApply: 20', 'maxDeletionsPerApply: 2');
+    repo.replace('policies/guardrails.yaml', 'maxDeletionsPerApply: 20', 'maxDeletionsPerApply: 1');
     const base = repo.commit('a strict limit');
     repo.replace('regions/eu-amsterdam-idc.yaml', 'kind: Region\n', 'kind: Region\nlifecycle: retiring\n');
     const head = repo.commit('Amsterdam is retiring');
     const d = await diff(base, head);
+    // Its core deletes nothing (the uplink stays), Jakarta one cloud route, Amsterdam's gateway one route (to
+    // Jakarta): within the limit. Its nodes delete a mirror and dfdaemon.yaml: two, one too many.
     assert.deepEqual(d.guardrails, [
-      {
-        guardrail: 'maxDeletionsPerApply',
-        site: 'ap-singapore',
-        message:
-          'ap-singapore: its gateway would delete about 3 resources (1 route, 1 tunnel, 1 cloud route), more than maxDeletionsPerApply: 2 ' +
-          '(policies/guardrails.yaml of the base); its agent will refuse this revision and apply nothing. Raise the limit in a change of its ' +
-          'own first, or split this change.',
-      },
       {
         guardrail: 'maxDeletionsPerApply',
         site: 'eu-amsterdam-idc',
         message:
-          'eu-amsterdam-idc: its gateway would delete about 3 resources (2 routes, 1 tunnel), more than maxDeletionsPerApply: 2 ' +
-          '(policies/guardrails.yaml of the base); its agent will refuse this revision and apply nothing. Raise the limit in a change of its ' +
-          'own first (agents judge a revision by the guardrails applied before it), then retire the site.',
+          'eu-amsterdam-idc: its node would delete about 2 resources (1 containerd mirror, 1 dfdaemon configuration), more than ' +
+          'maxDeletionsPerApply: 1 (policies/guardrails.yaml of the base); its agent will refuse this revision and apply nothing. Raise the ' +
+          'limit in a change of its own first (agents judge a revision by the guardrails applied before it), then retire the site.',
       },
     ]);
   });

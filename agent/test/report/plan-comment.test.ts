@@ -58,7 +58,7 @@ const CASES: Case[] = [
   },
   {
     name: 'retiring-region',
-    summary: '3 sites change: 0 to add, 1 to change, 18 to destroy.',
+    summary: '2 sites change: 0 to add, 1 to change, 16 to destroy.',
     change(repo) {
       repo.replace('regions/ap-jakarta.yaml', 'provider: huaweicloud\n', 'provider: huaweicloud\nlifecycle: retiring\n');
     },

@@ -63,7 +63,7 @@ function check(ctx: RuleContext): Finding[] {
           ),
         );
       }
-      // Links of a retiring site carry nothing: its own static routes and those via it are left out, not errors.
+      // A retiring site's links carry only its uplink: its own static routes and those via it are left out, not errors.
       const retiring = site.value.lifecycle === 'retiring' || fleet.sites.get(r.via)?.value.lifecycle === 'retiring';
       if (!retiring && !adj.get(site.name)?.some((n) => n.neighbor === r.via)) {
         const neighbors = adj.get(site.name)?.map((n) => n.neighbor) ?? [];

@@ -100,8 +100,9 @@ export function guardrailTrips(base: Fleet, head: Fleet, sites: SiteChange[]): {
     }
     const protectedRoutes = new Set<string>();
     for (const r of removed) {
-      // A retiring site's teardown deletes its routes to protected destinations on purpose (the agent allows it).
-      if (!r.route || s.retiring || !isProtected(r.id, guardrails?.value)) continue;
+      // A retiring site keeps its uplink (its route to its core) until it reported retired; the retiring
+      // revision's other deletions are held like any other site's (the agent exempts only its last step).
+      if (!r.route || !isProtected(r.id, guardrails?.value)) continue;
       const route = `${r.route} route to ${r.id}`;
       if (protectedRoutes.has(route)) continue;
       protectedRoutes.add(route);

@@ -40,7 +40,10 @@ const STATUS_WORD = { added: 'new', changed: 'changed', removed: 'removed' } as 
 const statusWord = (s: SiteDiff): string => (s.retiring ? 'retiring' : STATUS_WORD[s.status]);
 
 /** What a retiring site's section says before its teardown. */
-const TEARDOWN = '**Teardown.** Every other site drops what points to it. Delete its file in a later pull request, once `mirrornet status` shows it retired.';
+const TEARDOWN =
+  '**Teardown.** It keeps only its uplink (the links to the sites it links to directly) until its agents report retired, then they remove it; ' +
+  'every other site drops what points to it now. Delete its file in a later pull request, once `mirrornet status` shows it retired: its ' +
+  'neighbours then drop their side of the uplink.';
 
 function short(sha: string): string {
   return /^[0-9a-f]{40,64}$/.test(sha) ? sha.slice(0, 7) : sha;

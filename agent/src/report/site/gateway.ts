@@ -140,6 +140,16 @@ export class SiteGateway {
     return this.o.deliver ? this.reportFolded() : Promise.resolve();
   }
 
+  /** Report the site now; true when the core answered it, or when this gateway reports to no core. */
+  async reportUpAnswered(): Promise<boolean> {
+    if (!this.o.deliver) return true;
+    await this.reportUp();
+    return this.answered;
+  }
+
+  /** Whether the last report to the core was answered. */
+  private answered = false;
+
   private readonly reportFolded = folded(async () => {
     const wait = this.lastSent + (this.o.minReportGapMs ?? MIN_REPORT_GAP_MS) - this.now();
     if (wait > 0 && !this.closing) {
@@ -180,9 +190,11 @@ export class SiteGateway {
 
   private async sendOnce(): Promise<void> {
     const events = this.upward.slice();
+    this.answered = false;
     try {
       const answer = await this.o.deliver!(this.siteReport(events));
       if (!answer.ok) return;
+      this.answered = true;
       this.upward.splice(0, Math.min(events.length, this.upward.length));
       if (answer.steering !== undefined) await this.take(answer.steering);
     } catch (err) {

@@ -42,6 +42,8 @@ export class SiteMember {
   };
 
   private timer: NodeJS.Timeout | undefined;
+  /** Whether the last report was answered by the gateway. */
+  private answered = false;
   private readonly send = folded(() => this.sendOnce());
 
   /** Send a report now (folded into one more when one is on its way); resolves when it is done. */
@@ -49,6 +51,12 @@ export class SiteMember {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     return this.send();
+  }
+
+  /** Send a report now; true when the gateway answered it (a retired host removes its uplink only then). */
+  async reportAnswered(): Promise<boolean> {
+    await this.report();
+    return this.answered;
   }
 
   /** Take a Steering pushed by the gateway (POST /v1/steering). */
@@ -62,6 +70,7 @@ export class SiteMember {
 
   private async sendOnce(): Promise<void> {
     const events = this.queue.slice();
+    this.answered = false;
     try {
       const facts = await this.o.facts();
       const held = this.o.steering;
@@ -74,6 +83,7 @@ export class SiteMember {
         return;
       }
       if (!answer.ok) return;
+      this.answered = true;
       // Sent: those events are the gateway's now (new ones may have come meanwhile).
       this.queue.splice(0, Math.min(events.length, this.queue.length));
       if (answer.steering !== undefined) await this.take(answer.steering);

@@ -47,8 +47,11 @@ export interface AgentStateFile {
   appliedAt?: string;
   refused?: { revision: string; reason: string };
   drift?: Record<string, string>;
-  /** Its site retired (`lifecycle: retiring`): the agent removed what it created and exited 0 on purpose. */
-  retired?: { revision: string; at: string };
+  /**
+   * Its site retired (`lifecycle: retiring`): the agent removed what it created but its uplink, reported retired,
+   * then removed the uplink (`uplinkRemoved`) and exited 0 on purpose.
+   */
+  retired?: { revision: string; at: string; uplinkRemoved?: string };
 }
 
 /** What an agent last wrote to its state file (applied, refused, drift); undefined before its first write. */
