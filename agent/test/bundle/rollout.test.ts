@@ -12,6 +12,7 @@ import { RolloutDriver } from '../../src/cli/rollout-driver.js';
 import { silentLogger } from '../../src/log.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import type { FleetStatus } from '../../src/report/site/schema.js';
+import { HOOK_FAILED, oneGatewayFleetStatus, type GatewayView } from '../support/fleet-status.js';
 import { GitSource } from '../../src/source/clone.js';
 import { missingCommand, need } from '../support/capabilities.js';
 import { createGitFixture, type GitFixture } from '../reconcile/git-fixture.js';
@@ -25,7 +26,7 @@ const SATURDAY = Date.parse('2026-12-05T06:00:00Z');
 const MIN = 60_000;
 const SITES = ['ap-jakarta', 'ap-singapore', 'cn-beijing', 'cn-guangzhou', 'cn-hangzhou-idc', 'cn-shanghai', 'eu-amsterdam-idc', 'us-virginia'];
 
-type SiteView = { applied?: string; failing?: boolean };
+type SiteView = GatewayView;
 
 describe('rollout waves (publisher to registry)', function () {
   this.timeout(120_000);
@@ -40,48 +41,7 @@ describe('rollout waves (publisher to registry)', function () {
   let publisher: Publisher;
   let startPublisher: () => Publisher;
 
-  const status = (): FleetStatus => ({
-    core: 'ap-singapore',
-    at: new Date(now).toISOString(),
-    sites: Object.entries(sites).map(([site, v]) => ({
-      site,
-      gateway: `${site}-gw1`,
-      // A failing host's error is in applying the revision (a hook): that halts; a fetch error would not.
-      hosts: v.failing
-        ? [
-            {
-              site,
-              host: 'gw1',
-              roles: ['gateway'],
-              agentVersion: '1.0.0',
-              wanted: v.applied,
-              drift: {},
-              lastError: { step: 'apply', message: 'hook dragonfly-restart exited 1', at: new Date(now).toISOString() },
-              steering: 0,
-              suspended: false,
-              at: new Date(now).toISOString(),
-              lastSeen: new Date(now).toISOString(),
-              stale: false,
-            },
-          ]
-        : [],
-      summary: {
-        hosts: 1,
-        ...(v.applied ? { revision: v.applied } : {}),
-        applied: v.applied && !v.failing ? 1 : 0,
-        failing: v.failing ? ['gw1'] : [],
-        drifting: {},
-        stale: [],
-        suspended: false,
-        state: v.failing ? 'failing' : 'in-sync',
-      },
-      steering: { generation: 0 },
-      at: new Date(now).toISOString(),
-      lastSeen: new Date(now).toISOString(),
-      silent: false,
-      wantedSteering: { generation: 0 },
-    })),
-  });
+  const status = (): FleetStatus => oneGatewayFleetStatus(sites, now);
 
   before(async function () {
     need(this, missingCommand('docker-registry', 'docker-registry'));
@@ -168,7 +128,7 @@ describe('rollout waves (publisher to registry)', function () {
     await publisher.run('tick');
     assert.deepEqual(await tags(), only(all, [...cores, ...canary]));
 
-    sites['cn-hangzhou-idc'] = { applied: rev, failing: true };
+    sites['cn-hangzhou-idc'] = { applied: rev, error: HOOK_FAILED };
     for (const minute of [32, 33, 90]) {
       now = MONDAY + minute * MIN;
       await publisher.run('tick');

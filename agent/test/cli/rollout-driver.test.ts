@@ -13,6 +13,7 @@ import { silentLogger } from '../../src/log.js';
 import type { RolloutPlan } from '../../src/model/rollout.js';
 import type { AgentEvent } from '../../src/reconcile/events.js';
 import type { FleetStatus } from '../../src/report/site/schema.js';
+import { oneGatewayFleetStatus, type GatewayView } from '../support/fleet-status.js';
 import { makeSigningKey } from '../bundle/registry-fixture.js';
 import { missingCommand, need } from '../support/capabilities.js';
 
@@ -78,7 +79,7 @@ class FakeRegistry {
   }
 }
 
-type View = { applied?: string; error?: { step: string; message: string } };
+type View = GatewayView;
 
 describe('rollout driver', function () {
   this.timeout(30_000);
@@ -90,45 +91,7 @@ describe('rollout driver', function () {
   let events: AgentEvent[];
   let emit: (e: AgentEvent) => void;
 
-  const status = (): FleetStatus => ({
-    core: 'ap-singapore',
-    at: new Date(now).toISOString(),
-    sites: Object.entries(sites).map(([site, v]) => ({
-      site,
-      gateway: `${site}-gw1`,
-      hosts: [
-        {
-          site,
-          host: 'gw1',
-          roles: ['gateway'],
-          agentVersion: '1.0.0',
-          ...(v.applied ? { wanted: v.applied, applied: v.error ? undefined : v.applied } : {}),
-          drift: {},
-          ...(v.error ? { lastError: { ...v.error, at: new Date(now).toISOString() } } : {}),
-          steering: 0,
-          suspended: false,
-          at: new Date(now).toISOString(),
-          lastSeen: new Date(now).toISOString(),
-          stale: false,
-        },
-      ],
-      summary: {
-        hosts: 1,
-        ...(v.applied ? { revision: v.applied } : {}),
-        applied: v.applied && !v.error ? 1 : 0,
-        failing: v.error ? ['gw1'] : [],
-        drifting: {},
-        stale: [],
-        suspended: false,
-        state: v.error ? 'failing' : 'in-sync',
-      },
-      steering: { generation: 0 },
-      at: new Date(now).toISOString(),
-      lastSeen: new Date(now).toISOString(),
-      silent: false,
-      wantedSteering: { generation: 0 },
-    })),
-  });
+  const status = (): FleetStatus => oneGatewayFleetStatus(sites, now);
 
   const driver = () =>
     new RolloutDriver({
