@@ -164,6 +164,8 @@ describe('the site tree over HTTP (node -> gateway -> core, operators on the cor
     assert.equal(await steerCommand('suspend', { core: [core.url], key: keys.alice, site: 'cn-shanghai', reason: 'incident 42' }, ok.io), 0, ok.err.join(''));
     await until('the node to hold the suspension', () => node.tree.suspended());
     assert.equal(gateway.tree.suspended(), true);
+    // The gateway pokes its node (which may have taken the suspension from its own report's answer a moment before).
+    await until('the gateway to poke its node', () => node.triggers.length > 0);
     assert.deepEqual(node.triggers, ['steering']);
     assert.deepEqual(
       core.chat.filter((e) => e.kind === 'site-suspended').map((e) => [e.site, e.message.split(':')[0]]),

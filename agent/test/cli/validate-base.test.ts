@@ -60,7 +60,7 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     const r = await validate(base, '--format', 'github');
     assert.equal(r.code, 1, r.stderr);
     const lines = r.stdout.trim().split('\n');
-    assert.equal(lines.length, 10);
+    assert.equal(lines.length, 13);
     // Each deleted region had not retired: one annotation on each deleted file.
     assert.deepEqual(
       lines.slice(2, 8),
@@ -75,13 +75,26 @@ describe('validate --base: a commit cannot take the fleet down', function () {
         'them with a reason in policies/acknowledged-removals.yaml in the change that deletes them.',
     );
     assert.match(lines[1]!, /^::error file=policies\/guardrails\.yaml,line=14,col=1,title=guardrails\/fleet-removal::This revision removes 6 links \(/);
+    // Every wave of policies/rollout.yaml but the cores' is left without a site: a warning each.
+    assert.deepEqual(
+      lines.slice(8, 11),
+      [
+        ['20', 'canary'],
+        ['24', 'china'],
+        ['27', 'overseas'],
+      ].map(
+        ([line, wave]) =>
+          `::warning file=policies/rollout.yaml,line=${line},col=5,title=rollout/empty-wave::The wave ${wave} has no site: its match selects none ` +
+          'that an earlier wave does not take. Widen its match or remove the wave.',
+      ),
+    );
     assert.equal(
-      lines[8],
+      lines[11],
       '::notice file=policies/guardrails.yaml,line=13,col=1,title=guardrails/changed::The guardrails change (maxSiteRemovals: 2 → 100). ' +
         'Agents judge a revision by the guardrails of the revision they applied before it, and so does `validate --base`: the new values ' +
         'take effect one revision after this one is applied, and this change is judged by the old ones.',
     );
-    assert.equal(lines[9], 'invalid: 8 errors, 0 warnings, 1 notice in 12 files');
+    assert.equal(lines[12], 'invalid: 8 errors, 3 warnings, 1 notice in 12 files');
   });
 
   it('three regions removed: exit 1 over the limit of 2; retired at the base first, the same removal passes', async () => {
@@ -105,7 +118,13 @@ describe('validate --base: a commit cannot take the fleet down', function () {
     for (const r of THREE) repo.remove(`regions/${r}.yaml`);
     const after = await validate(retiring);
     assert.equal(after.code, 0, after.stdout);
-    assert.equal(after.stdout, 'valid: 15 files checked, 0 warnings\n');
+    // The china wave is left without a site.
+    assert.equal(
+      after.stdout,
+      'policies/rollout.yaml\n' +
+        '  24:5  warning  The wave china has no site: its match selects none that an earlier wave does not take. Widen its match or remove the wave.' +
+        '  rollout/empty-wave\n\nvalid: 15 files checked, 1 warning\n',
+    );
     // Compared with a base where they were not retiring, it is still too much.
     assert.equal((await validate(base)).code, 1);
   });
