@@ -7,6 +7,7 @@
 import pLimit from 'p-limit';
 import { AgentTooOldError } from '../model/compatibility.js';
 import { buildBundle, MEDIA_TYPES, siteTag, type Bundle, type SiteContent } from '../bundle/build.js';
+import { channelHead, DEFAULT_CHANNEL } from '../bundle/channel.js';
 import { OciClient, parseOciReference, TAG, type OciTarget } from '../bundle/oci.js';
 import { signatureArtifact, signatureTag, signDigests } from '../bundle/sign.js';
 import { MirrornetError } from '../errors.js';
@@ -33,7 +34,6 @@ export interface PublishOptions {
   format: 'text' | 'json';
 }
 
-export const DEFAULT_CHANNEL = 'main';
 /** Requests to the registry at once while pushing. */
 const CONCURRENCY = 8;
 
@@ -148,29 +148,6 @@ function contentOf(evaluation: Evaluation): Map<string, SiteContent> {
   }
   if (failed.length) throw new PublishRefused(`Some sites do not compile at ${revision.slice(0, 12)}; nothing was published:\n  ${failed.join('\n  ')}`);
   return out;
-}
-
-/** What the channel holds now: its revision, sequence and whether it is a rollback, from the bundle's index (undefined: nothing yet). */
-export async function channelHead(
-  client: OciClient,
-  channel: string,
-): Promise<{ revision: string; sequence: number; rollback: boolean; rollbackFrom?: number; digest: string } | undefined> {
-  const manifest = await client.getManifest(channel);
-  if (!manifest) return undefined;
-  const config = (JSON.parse(manifest.bytes.toString('utf8')) as { config?: { digest?: string } }).config?.digest;
-  if (!config) return undefined;
-  const index = JSON.parse((await client.getBlob(config, 64 * 1024 * 1024)).toString('utf8')) as {
-    revision?: string;
-    sequence?: number;
-    rollback?: boolean;
-    rollbackFrom?: number;
-    sites?: Record<string, { digest: string }>;
-  };
-  // The channel's manifest references its sites' layers: the repository holds them.
-  client.holds(Object.values(index.sites ?? {}).map((s) => s.digest));
-  if (!index.revision) return undefined;
-  const from = typeof index.rollbackFrom === 'number' ? { rollbackFrom: index.rollbackFrom } : {};
-  return { revision: index.revision, sequence: index.sequence ?? 0, rollback: index.rollback === true, ...from, digest: manifest.digest };
 }
 
 /** The fleet-wide removal guardrail against what the channel holds (when the repository has that revision). */

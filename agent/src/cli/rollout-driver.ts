@@ -22,7 +22,7 @@ import { agentEvent, fingerprint, type EventSink } from '../reconcile/events.js'
 import { decideRollout, healthOf, RolloutState, type RolloutNotice, type SiteHealth } from '../report/rollout/decide.js';
 import { FleetStatus } from '../report/site/schema.js';
 import { askCores, type CoreFlags, type OperatorDeps } from './operator.js';
-import { channelHead, DEFAULT_CHANNEL } from './publish.js';
+import { channelHead, DEFAULT_CHANNEL } from '../bundle/channel.js';
 
 const STATE_FILE = 'rollout.json';
 const Plan = z.object({

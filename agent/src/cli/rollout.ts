@@ -12,7 +12,7 @@ import { isSecretReference } from '../redact.js';
 import { RolloutState, type WaveStateValue } from '../report/rollout/decide.js';
 import { UsageError, UserError } from './errors.js';
 import type { Io } from './io.js';
-import { channelHead, DEFAULT_CHANNEL } from './publish.js';
+import { channelHead, DEFAULT_CHANNEL } from '../bundle/channel.js';
 
 export interface RolloutStatusOptions {
   source: string;
