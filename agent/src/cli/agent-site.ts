@@ -73,7 +73,8 @@ export interface SiteTree {
   afterTick(): void;
   /**
    * Report this retired host up the tree; true once it was delivered: a node's gateway answered; a gateway's
-   * whole site retired (or `waitedOut`: its bounded wait for its hosts is over) and its core answered.
+   * whole site retired (or `waitedOut`: its bounded wait for its hosts is over) and its core answered; a node,
+   * once its gateway answered or its bounded wait is over.
    */
   reportRetired(waitedOut: boolean): Promise<boolean>;
   server: { reports?: SignedReceiver; siteReports?: SignedReceiver; steering?: SignedReceiver; operator?: OperatorEndpoint };
@@ -226,7 +227,9 @@ export async function siteTreeOf(flags: SiteTreeFlags, ctx: SiteTreeContext): Pr
     afterTick: () => void member.report(),
     reportRetired: async (waitedOut) => {
       const answered = await member.reportAnswered();
-      if (!g) return answered;
+      // A node whose gateway no longer answers (it retired and stopped first) stops waiting after the bounded
+      // wait too: its gateway reported the site without it.
+      if (!g) return answered || waitedOut;
       if (!waitedOut && g.siteReport().summary.state !== 'retired') return false;
       return g.reportUpAnswered();
     },

@@ -122,6 +122,13 @@ describe('the site tree over HTTP (node -> gateway -> core, operators on the cor
     rmSync(keys.dir, { recursive: true, force: true });
   });
 
+  it('a retired node whose gateway no longer answers stops waiting for it once its bounded wait is over', async () => {
+    const gone = `http://127.0.0.1:${await freePort()}`;
+    const node = await member('n9', 'cn-shanghai', ['node'], { siteToken: 'env:SITE_TOKEN', reportTo: gone });
+    assert.equal(await node.tree.reportRetired(false), false, 'within the wait: the report is not delivered, the uplink stays');
+    assert.equal(await node.tree.reportRetired(true), true, 'after the wait: the node goes on to remove its uplink');
+  });
+
   it('reports climb the tree; an operator reads them, suspends the site, and the node holds', async () => {
     const core = await member('bj-core', 'cn-beijing', ['gateway', 'hub'], { reportSecret: 'env:REPORT_SECRET', operators: keys.allowed });
     const gateway = await member('sh-gw', 'cn-shanghai', ['gateway'], { siteToken: 'env:SITE_TOKEN', gatewayToken: 'env:GATEWAY_TOKEN', reportTo: core.url });
