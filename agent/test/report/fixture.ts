@@ -3,8 +3,6 @@ import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { run } from '../../src/cli/main.js';
-import type { Io } from '../../src/cli/io.js';
 import { gitSync } from '../support/git.js';
 
 const repoRoot = fileURLToPath(new URL('../../../..', import.meta.url));
@@ -58,16 +56,5 @@ export function createFleetRepo(opts: { subdir?: string } = {}): FleetRepo {
   return repo;
 }
 
-export interface Captured {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-export async function cli(argv: string[]): Promise<Captured> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = { stdout: (s) => (stdout += s), stderr: (s) => (stderr += s), color: false };
-  const code = await run(argv, io);
-  return { code, stdout, stderr };
-}
+/** The one in-process command-line runner (test/support/cli.ts), for the tests that import it from here. */
+export { cli } from '../support/cli.js';
