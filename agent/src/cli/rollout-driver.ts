@@ -62,6 +62,8 @@ export class RolloutDriver {
   private revision: string | undefined;
   private persisted: z.infer<typeof Persisted> | undefined;
   private loaded = false;
+  /** The channel's tag as last read: its manifest digest and the revision its index names. */
+  private channelSeen: { digest: string; revision?: string } | undefined;
   private warnedNoCores = false;
   /** The manifests of a revision whose rollout starts on the next tick. */
   private pendingManifests: Record<string, string> | undefined;
@@ -196,6 +198,20 @@ export class RolloutDriver {
     }
   }
 
+  /**
+   * The revision the channel holds: one HEAD of its tag per tick, and its index (as large as the fleet) read
+   * only when the tag moved.
+   */
+  private async channelRevision(): Promise<string | undefined> {
+    const digest = await this.o.client.manifestDigest(this.channel);
+    if (digest === undefined) return undefined;
+    if (this.channelSeen?.digest !== digest) {
+      const head = await channelHead(this.o.client, this.channel);
+      this.channelSeen = { digest, ...(head ? { revision: head.revision } : {}) };
+    }
+    return this.channelSeen.revision;
+  }
+
   /** One step: decide, move tags, persist, tell. A failure (a registry, a core) changes nothing and is tried again next tick. */
   async tick(): Promise<void> {
     await this.load();
@@ -205,7 +221,7 @@ export class RolloutDriver {
     if (this.persisted?.state.revision === revision) await this.flush(revision);
     const manifests = this.persisted?.state.revision === revision ? this.persisted.manifests : (this.pendingManifests ?? {});
     // What the channel holds now: another revision (a rollback, a publish by hand) supersedes this rollout.
-    const head = await channelHead(this.o.client, this.channel);
+    const head = await this.channelRevision();
     const decision = decideRollout({
       policy: plan.policy,
       waves: plan.waves,
@@ -215,7 +231,7 @@ export class RolloutDriver {
       now: (this.o.clock ?? Date.now)(),
       health: await this.health(),
       ...(this.persisted ? { state: this.persisted.state } : {}),
-      ...(head ? { channelRevision: head.revision } : {}),
+      ...(head ? { channelRevision: head } : {}),
     });
     try {
       await this.moveTags(decision.move, manifests);

@@ -46,6 +46,8 @@ const digestOf = (b: Buffer) => `sha256:${createHash('sha256').update(b).digest(
 class FakeRegistry {
   manifests = new Map<string, Buffer>();
   blobs = new Map<string, Buffer>();
+  /** Blobs read (the channel's index is one). */
+  blobReads = 0;
   /** The channel `main` holds `revision` (its bundle index). */
   channel(revision: string): void {
     const index = Buffer.from(JSON.stringify({ revision, sequence: 1, sites: {} }));
@@ -56,6 +58,10 @@ class FakeRegistry {
     return {
       target: { host: 'registry.test', repository: 'mirrornet/fleet', tag: 'main' },
       holds: () => undefined,
+      manifestDigest: async (ref: string) => {
+        const bytes = this.manifests.get(ref);
+        return bytes && digestOf(bytes);
+      },
       getManifest: async (ref: string) => {
         const bytes = this.manifests.get(ref) ?? (ref.startsWith('sha256:m-') ? Buffer.from(`{"site":"${ref}"}`) : undefined);
         return bytes && { bytes, digest: digestOf(bytes) };
@@ -65,7 +71,10 @@ class FakeRegistry {
         return digestOf(bytes);
       },
       pushBlob: async (digest: string, bytes: Buffer) => void this.blobs.set(digest, bytes),
-      getBlob: async (digest: string) => this.blobs.get(digest)!,
+      getBlob: async (digest: string) => {
+        this.blobReads += 1;
+        return this.blobs.get(digest)!;
+      },
     } as unknown as OciClient;
   }
   /** Which site manifest each site tag points at. */
@@ -193,12 +202,14 @@ describe('rollout driver', function () {
     const d = driver();
     await d.follow(A, PLAN, MANIFESTS, undefined);
     await d.tick();
+    const reads = registry.blobReads;
     registry.channel(B);
     sites = { 'cn-shanghai': { applied: A } };
     for (const minute of [1, 12, 13]) {
       now = MONDAY + minute * MIN;
       await d.tick();
     }
+    assert.equal(registry.blobReads - reads, 1, "the channel's index is read again only when its tag moved");
     assert.deepEqual(registry.siteTags(), { 'cn-shanghai': 'sha256:m-shanghai', 'us-virginia': undefined });
     assert.deepEqual(said().slice(1), [
       'rollout-superseded: The rollout of aaaaaaaaaaaa is superseded: the channel holds bbbbbbbbbbbb now (a rollback or a publish by hand): ' +
