@@ -1,8 +1,7 @@
 // Validating and compiling a new revision, in a short-lived child process: the agent's own process never
 // loads the validator (YAML, zod schemas, ip-num), so an idle agent stays small.
 import { MirrornetError } from '../errors.js';
-import { CommandError, localExec } from '../host/exec.js';
-import { fileURLToPath } from 'node:url';
+import { JsonChild } from '../host/child.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import type { FleetOutline } from './fleet-guard.js';
@@ -29,39 +28,19 @@ class EvaluateError extends MirrornetError {}
 /** The first argument that makes the single-file release the validator's process (cli/single-file.ts). */
 export const EVALUATE_CHILD_ARG = '__evaluate-revision';
 
-/** The validator's script and the arguments before its own: evaluate-child.js, or the single-file release. */
-let child = [fileURLToPath(new URL('./evaluate-child.js', import.meta.url))];
-
-/** The single-file release has no evaluate-child.js beside it: it runs `script` with EVALUATE_CHILD_ARG. */
-export function evaluateThroughSelf(script: string): void {
-  child = [script, EVALUATE_CHILD_ARG];
-}
+const validator = new JsonChild(new URL('./evaluate-child.js', import.meta.url), EVALUATE_CHILD_ARG, 'the validator process', EvaluateError);
 
 /** Validating a revision never stalls the agent: a child that takes longer is killed. */
 const EVALUATE_TIMEOUT_MS = 300_000;
 
-/** An Evaluate that runs in a short-lived child process (through host/exec), killed after `timeoutMs`. */
+/** An Evaluate that runs in a short-lived child process (host/child.ts), killed after `timeoutMs`. */
 export function evaluateInChildWithin(timeoutMs: number): Evaluate {
-  return async (dir, site, roles, revision) => {
-    const args = ['--max-old-space-size=512', ...child, dir, site, roles.join(','), revision];
-    let res;
-    try {
-      res = await localExec().run(process.execPath, args, { allowFail: true, timeoutMs });
-    } catch (err) {
-      if (err instanceof CommandError && err.timedOutAfterMs !== undefined) {
-        throw new EvaluateError(`validating ${revision.slice(0, 12)} took longer than ${timeoutMs / 1000} s and was stopped; the next tick tries again`, {
-          cause: err,
-        });
-      }
-      throw new EvaluateError('cannot start the validator process', { cause: err });
-    }
-    if (res.code !== 0) throw new EvaluateError(`the validator process failed (exit ${res.code}): ${res.stderr.trim().split('\n')[0] ?? ''}`);
-    try {
-      return JSON.parse(res.stdout) as RevisionEvaluation;
-    } catch (cause) {
-      throw new EvaluateError('the validator process answered something that is not JSON', { cause });
-    }
-  };
+  return (dir, site, roles, revision) =>
+    validator.run<RevisionEvaluation>([dir, site, roles.join(','), revision], {
+      timeoutMs,
+      doing: `validating ${revision.slice(0, 12)}`,
+      retry: 'the next tick tries again',
+    });
 }
 
 export const evaluateInChild: Evaluate = evaluateInChildWithin(EVALUATE_TIMEOUT_MS);
