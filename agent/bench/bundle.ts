@@ -1,6 +1,6 @@
 // The bundle part of `npm run bench` (issue 12, signed per-site bundles): what one host of a 5,000-region fleet
 // spends to take a new revision from the git repository (fetch, validate the whole fleet in a child process,
-// compile, apply) against from its site's signed bundle in a registry (its manifest, the signature, one layer).
+// compile, apply) against from its site's signed bundle in a registry (its manifest and one layer, which carries the signature).
 // Real processes throughout: `mirrornet agent --once` under GNU time (CPU of the agent and all its children,
 // peak RSS of the largest), the same agents long-running (their /proc counters around one revision), git daemon
 // and docker-registry behind counting TCP proxies (bytes and requests per host), and `mirrornet publish`.
@@ -10,7 +10,7 @@
 //
 // Alone: `node agent/dist/bench/bundle.js [--reps N]` (5 to 9 minutes, most of it two 5,000-site publishes).
 import { spawn } from 'node:child_process';
-import { createHash, createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes, randomUUID } from 'node:crypto';
 import { cpSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -279,21 +279,18 @@ async function bundleBench(sb: Sandbox, reps: number, out: Out, rows: Row[], fin
 interface SiteObjects {
   layer: number;
   manifest: number;
-  sigManifest: number;
-  signature: number;
 }
 
-/** The sizes of what the site's head is made of in the channel: its manifest, its layer, its signature's manifest and blob. */
+/** The sizes of what the site's head is made of in the channel: its manifest and its layer. */
 async function siteObjects(port: number): Promise<SiteObjects> {
   const get = async (reference: string) => {
     const res = await httpRequest(port, 'GET', `/v2/mirrornet/fleet/manifests/${reference}`, { accept: 'application/vnd.oci.image.manifest.v1+json' });
     const size = (JSON.parse(res.body) as { layers?: { size?: number }[] }).layers?.[0]?.size;
     if (res.status !== 200 || !size) throw new Error(`no ${reference} with a layer in the channel (HTTP ${res.status})`);
-    return { bytes: Buffer.byteLength(res.body), size, digest: createHash('sha256').update(res.body).digest('hex') };
+    return { bytes: Buffer.byteLength(res.body), size };
   };
   const m = await get(`main.${SITE}`);
-  const sig = await get(`sha256-${m.digest}.sig`);
-  return { layer: m.size, manifest: m.bytes, sigManifest: sig.bytes, signature: sig.size };
+  return { layer: m.size, manifest: m.bytes };
 }
 
 interface Context {
@@ -361,7 +358,7 @@ function report(p: Paths, c: Context, rows: Row[], findings: string[]): void {
     target: `<= ${GIT_REQUESTS_TARGET} (the publisher's fetch; git path: ${reqs.git} per host x every host)`,
     verdict: verdict(gitReqs <= GIT_REQUESTS_TARGET),
   });
-  const { layer, manifest, sigManifest, signature } = c.site;
+  const { layer, manifest } = c.site;
   const egress = bytes.bundle / layer;
   rows.push({
     what: 'core egress per region per revision / its layer',
@@ -378,9 +375,8 @@ function report(p: Paths, c: Context, rows: Row[], findings: string[]): void {
   if (egress > EGRESS_TARGET) {
     findings.push(
       `core egress per region is ${egress.toFixed(2)}x the site's layer: of the ${bytes.bundle} bytes one host fetched, the layer is ${layer}, ` +
-        `the site manifest ${manifest}, the signature's manifest ${sigManifest} and the signature ${signature}, and the other ` +
-        `${bytes.bundle - layer - manifest - sigManifest - signature} the HTTP headers of ${reqs.bundle} responses: a fixed cost per host and ` +
-        'revision as large as a small layer, repeated per host of a region unless its nodes follow their gateway (--gateway).',
+        `the site manifest ${manifest}, and the other ${bytes.bundle - layer - manifest} the HTTP headers of ${reqs.bundle} responses: ` +
+        'a fixed cost per host and revision, repeated per host of a region unless its nodes follow their gateway (--gateway).',
     );
   }
 }

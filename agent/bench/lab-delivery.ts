@@ -6,7 +6,6 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { siteTag } from '../src/bundle/build.js';
-import { signatureTag } from '../src/bundle/sign.js';
 import { BUNDLE_CHANNEL, BUNDLE_REPOSITORY, bundleCore, followsGit } from '../src/testbed/lab/delivery.js';
 import { fileSize, inCidr, parseRegistryLog, readFrom } from '../src/testbed/lab/images.js';
 import { registryLog } from '../src/testbed/lab/layout.js';
@@ -97,8 +96,8 @@ export class OriginCounter {
 // ---- core egress per revision per region -------------------------------------------------------------------
 
 /** What a request for a site's part of a bundle was for. */
-type Part = 'manifest' | 'signature manifest' | 'signature' | 'layer';
-const PARTS: Part[] = ['manifest', 'signature manifest', 'signature', 'layer'];
+type Part = 'manifest' | 'layer';
+const PARTS: Part[] = ['manifest', 'layer'];
 
 /** Per site: the size of each part of its bundle at the channel's current revision. */
 type SiteParts = Map<Part, number>;
@@ -107,8 +106,8 @@ const REGISTRY_V2 = (dir: string, core: string) => join(dir, 'sites', core, 'reg
 
 /**
  * From a core registry's storage on disk (distribution's filesystem layout), not by asking it: per site of the
- * channel's current revision, its manifest (tag `main.<site>` and digest), its layer, its signature's manifest
- * (tag and digest) and blob, with their sizes. Keys are `manifests/<tag or digest>` and `blobs/<digest>`.
+ * channel's current revision, its manifest (tag `main.<site>` and digest) and its layer (which carries the
+ * signature), with their sizes. Keys are `manifests/<tag or digest>` and `blobs/<digest>`.
  */
 function bundleKeys(dir: string, core: string): { keys: Map<string, { site: string; part: Part }>; sites: Map<string, SiteParts> } {
   const v2 = REGISTRY_V2(dir, core);
@@ -152,16 +151,6 @@ function bundleKeys(dir: string, core: string): { keys: Map<string, { site: stri
     sites.set(site, parts);
     keys.set(`manifests/${tag}`, { site, part: 'manifest' }).set(`manifests/${digest}`, { site, part: 'manifest' });
     keys.set(`blobs/${layer.digest}`, { site, part: 'layer' });
-    const sigTag = signatureTag(digest);
-    const sig = link(sigTag);
-    const sigManifest = sig ? blob(sig) : undefined;
-    if (!sig || !sigManifest) continue;
-    parts.set('signature manifest', sigManifest.length);
-    keys.set(`manifests/${sigTag}`, { site, part: 'signature manifest' }).set(`manifests/${sig}`, { site, part: 'signature manifest' });
-    const sigLayer = firstLayer(sigManifest);
-    if (!sigLayer) continue;
-    parts.set('signature', sigLayer.size);
-    keys.set(`blobs/${sigLayer.digest}`, { site, part: 'signature' });
   }
   return { keys, sites };
 }
@@ -177,7 +166,7 @@ export interface RegionEgress {
   core: string;
   /** The region site's layer at this revision. */
   layerBytes: number;
-  /** Its manifest, signature manifest, signature and layer, each once: the least a region can be served per revision. */
+  /** Its manifest and layer, each once: the least a region can be served per revision. */
   floorBytes: number;
   /** Served to the region's LAN (its peer, through the tunnel) and to its agents (the host address, by what they asked for). */
   peer: Served;

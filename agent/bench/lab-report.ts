@@ -180,7 +180,7 @@ export function reportDelivery(f: Fleet, samples: Sample[], poll: Sample[], hook
     findings.push(
       `core egress per revision: ${floors.length}/${regions.length} regions cannot meet ${BUNDLE_EGRESS_TARGET}x their layer even if each part of the bundle ` +
         `were served once: their layer is ${Math.min(...floors.map((r) => r.layerBytes))}..${Math.max(...floors.map((r) => r.layerBytes))} B, ` +
-        `and the site manifest, the signature's manifest and the signature add ${Math.min(...floors.map((r) => r.floorBytes - r.layerBytes))}..` +
+        `and the site manifest adds ${Math.min(...floors.map((r) => r.floorBytes - r.layerBytes))}..` +
         `${Math.max(...floors.map((r) => r.floorBytes - r.layerBytes))} B per revision`,
     );
   out(`lab bench: the cores served ${median(samples.map((s) => s.egress.elsewhere))} B per revision to the rest (core agents, the publisher, replication)`);

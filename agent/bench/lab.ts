@@ -23,7 +23,7 @@
 // 4. Requests to the git origin (GitHub's stand-in) per revision: every ls-remote/fetch of the agents that
 //    follow git, counted exactly by a logging upload-pack wrapper (lab-delivery.ts OriginCounter). Target: 1.
 // 5. Core egress per revision per region: what the cores' registries served to each region for a revision's
-//    bundle (its peer's layer fetch through the tunnel, its agents' manifest and signature requests), from their
+//    bundle (its peer's layer fetch through the tunnel, its agents' manifest requests), from their
 //    access logs, against the region's layer. Target <= 1.1x.
 // 6. Every agent's VmRSS (/proc), idle after the polled applies. Target <= 80 MB per agent.
 //

@@ -1,11 +1,12 @@
-// The bundle of one revision, pure. Every site's desired state per role is one deterministic JSON layer; the
-// index (revision, commit time, sequence, schema version, minimum agent version, guardrails in force, site ->
-// layer) is the config blob of the bundle manifest (OCI image spec, artifact guidance), which ties them together.
-// Beside it, one small manifest per site (its one layer; the revision and the bundle's digest in its
-// annotations), tagged `<channel>.<site>`: a host reads only that and its own layer, never the fleet's index, so
-// what a host fetches per revision stays a few kilobytes however large the fleet. The same revision gives
-// byte-identical blobs and manifests. A bundle never holds a secret: desired state keeps secret references,
-// and a layer in which the redaction layer finds a credential is refused.
+// The bundle of one revision, pure. Every site's desired state per role is one deterministic JSON layer that
+// says what it is (site, revision, order, channel, schema and minimum agent version) and carries its own SSH
+// signature (sign.ts), so a host reads no metadata beside it and no signature artifact. The index (revision,
+// commit time, sequence, schema version, minimum agent version, guardrails in force, site -> layer) is the
+// config blob of the bundle manifest (OCI image spec, artifact guidance), which ties the layers together. Beside
+// it, one minimal manifest per site (its one layer, nothing else), tagged `<channel>.<site>`: a host reads only
+// that and its own layer, never the fleet's index, so what crosses from a core per region and revision is the
+// layer and a few hundred bytes however large the fleet. A bundle never holds a secret: desired state keeps
+// secret references, and a layer in which the redaction layer finds a credential is refused.
 import { createHash } from 'node:crypto';
 import type { DesiredByRole } from '../desired/roles.js';
 import { MirrornetError } from '../errors.js';
@@ -13,39 +14,29 @@ import { AGENT_VERSION } from '../version.js';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
 import { redactText } from '../redact.js';
 
-/** What a site's layer holds; 3: Harbor's desired objects are compiled into it (2 carried only the peers). */
-export const BUNDLE_SCHEMA_VERSION = 3;
+/**
+ * What a site's layer holds. 4: the layer says what it is and carries its signature (3 kept that in the site
+ * manifest's annotations and a signature artifact beside it; 2 carried only the peers, not Harbor's objects).
+ */
+export const BUNDLE_SCHEMA_VERSION = 4;
+/** The version in the site artifact's type: a host tells an older or newer format apart before reading a layer. */
+export const SITE_ARTIFACT_VERSION = 2;
 export const MEDIA_TYPES = {
   manifest: 'application/vnd.oci.image.manifest.v1+json',
   bundle: 'application/vnd.mirrornet.bundle.v1',
-  siteArtifact: 'application/vnd.mirrornet.bundle.site.v1',
+  siteArtifact: `application/vnd.mirrornet.bundle.site.v${SITE_ARTIFACT_VERSION}`,
   index: 'application/vnd.mirrornet.bundle.index.v1+json',
-  site: 'application/vnd.mirrornet.bundle.site.v1+json',
+  site: `application/vnd.mirrornet.bundle.site.v${SITE_ARTIFACT_VERSION}+json`,
   empty: 'application/vnd.oci.empty.v1+json',
 } as const;
-/** The annotation naming a layer's site. */
+/** The annotation naming a layer's site in the bundle manifest. */
 export const SITE_ANNOTATION = 'io.mirrornet.site';
-/** The annotations of a site manifest a host reads before it fetches anything else. */
-export const ANNOTATIONS = {
-  revision: 'org.opencontainers.image.revision',
-  site: SITE_ANNOTATION,
-  schema: 'io.mirrornet.bundle.schema',
-  sequence: 'io.mirrornet.bundle.sequence',
-  commitTime: 'io.mirrornet.bundle.commit-time',
-  minAgentVersion: 'io.mirrornet.bundle.min-agent-version',
-  /** On a rollback only: the sequence of the revision it rolls back from. */
-  rollback: 'io.mirrornet.bundle.rollback',
-  /** The digest of the fleet's bundle manifest the site's manifest belongs to. */
-  bundle: 'io.mirrornet.bundle.manifest',
-  /** The channel it was published for: a signed manifest of another channel is refused under this one's tag. */
-  channel: 'io.mirrornet.bundle.channel',
-} as const;
 /** The OCI empty descriptor's content (`{}`), the config of a site manifest. */
 const EMPTY_CONFIG = Buffer.from('{}');
 
 export class BundleError extends MirrornetError {}
 
-export interface Descriptor {
+interface Descriptor {
   mediaType: string;
   digest: string;
   size: number;
@@ -64,6 +55,8 @@ interface BundleIndex {
   /** On a rollback: the sequence of the newest revision the channel rolls back from. */
   rollbackFrom?: number;
   minAgentVersion: string;
+  /** Whether each layer carries a signature (published with --sign-key). */
+  signed: boolean;
   /** policies/guardrails.yaml of the revision, as in force for its agents; null when the repository has none. */
   guardrails: Guardrails | null;
   sites: Record<string, { digest: string; size: number }>;
@@ -71,13 +64,13 @@ interface BundleIndex {
 
 export interface Bundle {
   index: BundleIndex;
-  /** Every blob by digest: the index (config) and one layer per site. */
+  /** Every blob by digest: the index (config), one layer per site and the sites' empty config. */
   blobs: Map<string, Buffer>;
   config: Descriptor;
   layers: Descriptor[];
   manifest: Buffer;
   manifestDigest: string;
-  /** Per site, its own small manifest (tagged `<channel>.<site>`). */
+  /** Per site, its own minimal manifest (tagged `<channel>.<site>`). */
   siteManifests: Map<string, { manifest: Buffer; digest: string }>;
 }
 
@@ -88,11 +81,23 @@ export interface SiteContent {
   area?: Area;
 }
 
-/** A site layer as published (SiteContent, the site's name and the guardrails in force). */
-interface SiteLayer extends SiteContent {
+/** What a site's layer says about itself, all of it signed. */
+interface SiteStatement {
   site: string;
+  revision: string;
+  commitTime: string;
+  sequence: number;
+  /** On a rollback: the sequence of the revision it rolls back from (an agent that applied later refuses it). */
+  rollbackFrom?: number;
+  /** The channel it was published for: a layer of another channel is refused under this one's tag. */
+  channel: string;
+  schemaVersion: number;
+  minAgentVersion: string;
   guardrails?: Guardrails;
 }
+
+/** A site's layer without its signature: what is signed (sign.ts signs the digest of its canonical JSON). */
+type SitePayload = SiteContent & SiteStatement;
 
 export interface BundleInput {
   revision: string;
@@ -104,7 +109,7 @@ export interface BundleInput {
    * be put back under the tag later to undo the revisions published after it.
    */
   rollbackFrom?: number;
-  /** The channel the site manifests are published for (default main). */
+  /** The channel the bundle is published for (default main). */
   channel?: string;
   guardrails: Guardrails | null;
   /** Every site's content (its roles as reconcile/pipeline.ts evaluateRepository compiles them). */
@@ -129,9 +134,21 @@ export function canonicalJson(value: unknown): string {
   );
 }
 
-function siteLayer(site: string, content: SiteContent, guardrails: Guardrails | null): Buffer {
-  const layer: SiteLayer = { site, ...content, ...(guardrails ? { guardrails } : {}) };
-  const text = canonicalJson(layer);
+/** A site's payload, and its canonical JSON (what its signature covers). */
+function sitePayload(site: string, content: SiteContent, input: BundleInput): { payload: SitePayload; bytes: Buffer } {
+  const payload: SitePayload = {
+    ...content,
+    site,
+    revision: input.revision,
+    commitTime: input.commitTime,
+    sequence: input.sequence,
+    ...(input.rollbackFrom !== undefined ? { rollbackFrom: input.rollbackFrom } : {}),
+    channel: input.channel ?? 'main',
+    schemaVersion: BUNDLE_SCHEMA_VERSION,
+    minAgentVersion: input.minAgentVersion ?? AGENT_VERSION,
+    ...(input.guardrails ? { guardrails: input.guardrails } : {}),
+  };
+  const text = canonicalJson(payload);
   // Desired state holds secret references (the schema refuses values); a credential here is a bug upstream.
   if (redactText(text) !== text) {
     throw new BundleError(
@@ -139,23 +156,62 @@ function siteLayer(site: string, content: SiteContent, guardrails: Guardrails | 
         'a bundle never carries a secret, so nothing was published. Keep secrets as references (env:NAME, file:/path) in the repository.',
     );
   }
-  return Buffer.from(text, 'utf8');
+  return { payload, bytes: Buffer.from(text, 'utf8') };
 }
 
-/** Build the bundle of one revision. Sites are ordered by name, so their order in the input does not matter. */
-export function buildBundle(input: BundleInput): Bundle {
+/** The digest of each site's payload: what the publisher signs before it builds the bundle. */
+export function payloadDigests(input: BundleInput): Map<string, string> {
+  return new Map([...input.sites].map(([site, content]) => [site, sha256(sitePayload(site, content, input).bytes)]));
+}
+
+/** The digest a layer's signature covers: its canonical JSON without the signature (the layer is canonical JSON). */
+export function signedDigestOf(layer: Record<string, unknown>): string {
+  const { signature: _signature, ...payload } = layer;
+  return sha256(Buffer.from(canonicalJson(payload), 'utf8'));
+}
+
+/** A site's minimal manifest: the empty config and its one layer. A function of the layer alone. */
+export function siteManifest(layer: { digest: string; size: number }): { manifest: Buffer; digest: string } {
+  const manifest = Buffer.from(
+    canonicalJson({
+      schemaVersion: 2,
+      mediaType: MEDIA_TYPES.manifest,
+      artifactType: MEDIA_TYPES.siteArtifact,
+      config: { mediaType: MEDIA_TYPES.empty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length },
+      // No annotations (the layer says it all, signed) and no `subject`: Harbor would file the manifest as an
+      // accessory of its subject (as it does signatures), and a site's manifest must stay an artifact of its own.
+      layers: [{ mediaType: MEDIA_TYPES.site, digest: layer.digest, size: layer.size }],
+    }),
+    'utf8',
+  );
+  return { manifest, digest: sha256(manifest) };
+}
+
+/**
+ * Build the bundle of one revision: `signatures` (by payload digest, payloadDigests) go into the layers; without
+ * them the bundle is unsigned and agents refuse it. Sites are ordered by name, so their order in the input does
+ * not matter, and the same revision with the same signatures gives byte-identical blobs and manifests.
+ */
+export function buildBundle(input: BundleInput, signatures?: ReadonlyMap<string, string>): Bundle {
   if (!input.sites.size) throw new BundleError(`The fleet at ${input.revision.slice(0, 12)} has no site: there is nothing to publish.`);
   const blobs = new Map<string, Buffer>();
   const layers: Descriptor[] = [];
   const sites: BundleIndex['sites'] = {};
+  const siteManifests = new Map<string, { manifest: Buffer; digest: string }>();
   for (const name of [...input.sites.keys()].sort()) {
-    const bytes = siteLayer(name, input.sites.get(name)!, input.guardrails);
+    const { payload, bytes: unsigned } = sitePayload(name, input.sites.get(name)!, input);
+    let bytes = unsigned;
+    if (signatures) {
+      const signature = signatures.get(sha256(unsigned));
+      if (signature === undefined) throw new BundleError(`The layer of ${name} was not signed: nothing was published.`);
+      bytes = Buffer.from(canonicalJson({ ...payload, signature }), 'utf8');
+    }
     const digest = sha256(bytes);
     blobs.set(digest, bytes);
     sites[name] = { digest, size: bytes.length };
     layers.push({ mediaType: MEDIA_TYPES.site, digest, size: bytes.length, annotations: { [SITE_ANNOTATION]: name } });
+    siteManifests.set(name, siteManifest(sites[name]));
   }
-  const minAgentVersion = input.minAgentVersion ?? AGENT_VERSION;
   const index: BundleIndex = {
     schemaVersion: BUNDLE_SCHEMA_VERSION,
     revision: input.revision,
@@ -163,13 +219,15 @@ export function buildBundle(input: BundleInput): Bundle {
     sequence: input.sequence,
     rollback: input.rollbackFrom !== undefined,
     ...(input.rollbackFrom !== undefined ? { rollbackFrom: input.rollbackFrom } : {}),
-    minAgentVersion,
+    minAgentVersion: input.minAgentVersion ?? AGENT_VERSION,
+    signed: signatures !== undefined,
     guardrails: input.guardrails,
     sites,
   };
   const indexBytes = Buffer.from(canonicalJson(index), 'utf8');
   const config: Descriptor = { mediaType: MEDIA_TYPES.index, digest: sha256(indexBytes), size: indexBytes.length };
   blobs.set(config.digest, indexBytes);
+  blobs.set(sha256(EMPTY_CONFIG), EMPTY_CONFIG);
   const manifest = Buffer.from(
     canonicalJson({
       schemaVersion: 2,
@@ -182,37 +240,7 @@ export function buildBundle(input: BundleInput): Bundle {
     }),
     'utf8',
   );
-  const manifestDigest = sha256(manifest);
-  blobs.set(sha256(EMPTY_CONFIG), EMPTY_CONFIG);
-  const siteManifests = new Map<string, { manifest: Buffer; digest: string }>();
-  for (const layer of layers) {
-    const site = layer.annotations![SITE_ANNOTATION]!;
-    const bytes = Buffer.from(
-      canonicalJson({
-        schemaVersion: 2,
-        mediaType: MEDIA_TYPES.manifest,
-        artifactType: MEDIA_TYPES.siteArtifact,
-        config: { mediaType: MEDIA_TYPES.empty, digest: sha256(EMPTY_CONFIG), size: EMPTY_CONFIG.length },
-        layers: [layer],
-        // No `subject`: Harbor files a manifest with one as an accessory of its subject (as it does signatures), and
-        // a site's manifest must stay an artifact of its own, tagged and replicated as one. The bundle is named here.
-        annotations: {
-          [ANNOTATIONS.revision]: input.revision,
-          [ANNOTATIONS.site]: site,
-          [ANNOTATIONS.schema]: String(BUNDLE_SCHEMA_VERSION),
-          [ANNOTATIONS.sequence]: String(input.sequence),
-          [ANNOTATIONS.commitTime]: input.commitTime,
-          [ANNOTATIONS.minAgentVersion]: minAgentVersion,
-          [ANNOTATIONS.bundle]: manifestDigest,
-          [ANNOTATIONS.channel]: input.channel ?? 'main',
-          ...(input.rollbackFrom !== undefined ? { [ANNOTATIONS.rollback]: String(input.rollbackFrom) } : {}),
-        },
-      }),
-      'utf8',
-    );
-    siteManifests.set(site, { manifest: bytes, digest: sha256(bytes) });
-  }
-  return { index, blobs, config, layers, manifest, manifestDigest, siteManifests };
+  return { index, blobs, config, layers, manifest, manifestDigest: sha256(manifest), siteManifests };
 }
 
 /** The tag of a site's manifest in a channel: `<channel>.<site>`. */

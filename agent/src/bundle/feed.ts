@@ -1,8 +1,9 @@
 // A site's gateway hands its nodes the site's bundle head, so node agents never ask the core: the gateway
-// keeps the head it verified last (HeadBroadcast) and answers long-polls with it as soon as it changes; a node
-// (GatewayFeed) long-polls its gateway over the private network, authenticated by the site's fan-out token,
-// and still checks the signature itself with its own allowed signers. Requests to a core per revision grow
-// with the number of sites, not hosts.
+// keeps the head whose layer it verified last (HeadBroadcast) and answers long-polls with it as soon as it
+// changes; a node (GatewayFeed) long-polls its gateway over the private network, authenticated by the site's
+// fan-out token, fetches the layer through the region's mirror (which the gateway's fetch filled) and still
+// checks its signature itself with its own allowed signers. Requests to a core per revision grow with the
+// number of sites, not hosts.
 import { timingSafeEqual } from 'node:crypto';
 import { backoffMs } from '../host/retry.js';
 import { failureOf, httpRequest, type HttpResponse } from '../host/http.js';
@@ -18,9 +19,9 @@ export class HeadBroadcast {
     return this.head;
   }
 
-  /** A verified head (with its signature); waiters are answered when it is new. */
+  /** A head whose layer's signature checked out; waiters are answered when it is new. */
   offer(head: SiteHead | undefined): void {
-    if (!head?.signature || head.digest === this.head?.digest) return;
+    if (!head || head.digest === this.head?.digest) return;
     this.head = head;
     for (const w of this.waiters) w(head);
     this.waiters.clear();
@@ -59,15 +60,17 @@ export function bearerMatches(given: string | undefined, token: string): boolean
 export interface HeadMessage {
   digest: string;
   manifest: string;
-  signature: string;
 }
 
 export function headMessage(head: SiteHead): HeadMessage {
-  return { digest: head.digest, manifest: head.manifest.toString('base64'), signature: head.signature ?? '' };
+  return { digest: head.digest, manifest: head.manifest.toString('base64') };
 }
 
-function headOf(m: HeadMessage): SiteHead {
-  return { digest: m.digest, manifest: Buffer.from(m.manifest, 'base64'), signature: m.signature };
+function headOf(m: unknown, host: string): SiteHead {
+  const { digest, manifest } = (typeof m === 'object' && m !== null ? m : {}) as Partial<Record<keyof HeadMessage, unknown>>;
+  if (typeof digest !== 'string' || typeof manifest !== 'string')
+    throw new RegistryError(`The gateway at ${host} answered something that is not a bundle head.`);
+  return { digest, manifest: Buffer.from(manifest, 'base64') };
 }
 
 /** The path the gateway serves heads on. */
@@ -104,7 +107,7 @@ export class GatewayFeed implements HeadFeed {
     if (res.status !== 200) {
       throw new RegistryError(`The gateway at ${u.host} answered HTTP ${res.status} for the site's bundle.`, { unreachable: res.status >= 500 });
     }
-    const head = headOf((await res.json()) as HeadMessage);
+    const head = headOf(await res.json().catch(() => undefined), u.host);
     this.last = head;
     return head;
   }

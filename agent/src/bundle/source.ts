@@ -1,26 +1,24 @@
 // The agent's side of a bundle: its site's manifest in a channel (`<channel>.<site>`), checked with one HEAD
-// request per tick (or learnt from the site's gateway, feed.ts), and on a new revision: the signature checked
-// against the allowed signers configured on the host (never anything from the bundle), the agent's version
-// and the revision's order checked, and only the site's own layer fetched — through the region's registry
-// mirror when there is one, so a region fetches it from its core once, like an image blob — and checked
-// against its digest. No fleet-wide validation happens on the host: the publisher did it once.
+// request per tick (or learnt from the site's gateway, feed.ts), and on a new revision its one layer — fetched
+// through the region's registry mirror when there is one, so a region fetches it from its core once, like an
+// image blob — checked against its digest; then the signature inside the layer checked against the allowed
+// signers configured on the host (never anything from the bundle), and the agent's version, the site, the
+// channel and the revision's order checked. No fleet-wide validation happens on the host: the publisher did it once.
 import { z } from 'zod';
 import { desiredForRoles } from '../desired/roles.js';
 import type { Desired, Role } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
 import { valid as validVersion } from 'semver';
 import { THIS_AGENT, tooOldFor, tooOldSentence } from '../model/compatibility.js';
-import { ANNOTATIONS, BUNDLE_SCHEMA_VERSION, sha256, siteTag } from './build.js';
+import { BUNDLE_SCHEMA_VERSION, MEDIA_TYPES, sha256, signedDigestOf, SITE_ARTIFACT_VERSION, siteTag } from './build.js';
 import { OciClient, RegistryError, type OciTarget } from './oci.js';
-import { SIGNATURE_LAYER_MEDIA_TYPE, signatureTag, verifyDigest } from './sign.js';
-import { SiteLayerSchema, SiteManifestSchema } from './schema.js';
+import { verifyDigest } from './sign.js';
+import { LayerHeadSchema, REVISION, siteArtifactVersion, SiteLayerSchema, SiteManifestSchema } from './schema.js';
 
-/** A site's manifest as a host first sees it: enough to decide, before any layer is fetched. */
+/** A site's manifest as a host first sees it: which layer to fetch. */
 export interface SiteHead {
   digest: string;
   manifest: Buffer;
-  /** The armored SSH signature of `digest`, when the one who handed the head over had it (a gateway does). */
-  signature?: string;
 }
 
 /** Where a host learns its site's head from instead of asking the registry (its site's gateway). */
@@ -60,18 +58,19 @@ export interface BundleSourceOptions {
   password?: string;
   feed?: HeadFeed;
   timeoutMs?: number;
-  /** Told each head whose signature checked out, before its layer is fetched (a gateway hands it on at once). */
+  /** Told each head whose layer's signature checked out (a gateway hands it on to its nodes at once). */
   onVerified?: (head: SiteHead) => void;
 }
 
 const MAX_LAYER_BYTES = 32 * 1024 * 1024;
-const MAX_SIGNATURE_BYTES = 64 * 1024;
 
+/** What a head offers, as read before anything is believed: its layer, or why it cannot be taken. */
 interface Seen {
   head: SiteHead;
+  /** The revision the layer names (or, when none can be read, the manifest's digest, so a refusal holds for it). */
   revision: string;
-  annotations: Record<string, string>;
-  layer: { digest: string; size: number };
+  layer?: { digest: string; json: Record<string, unknown> };
+  problem?: { refused: string } | { outdated: string };
 }
 
 export class BundleSource {
@@ -96,12 +95,16 @@ export class BundleSource {
     return `${this.opts.target.host}/${this.opts.target.repository}:${this.tag}`;
   }
 
-  /** The head last seen, with its signature once it was checked (what a gateway hands its nodes). */
+  /** The head last seen (what a gateway hands its nodes once its layer's signature checked out). */
   latest(): SiteHead | undefined {
     return this.seen?.head;
   }
 
-  /** The revision the site's tag names now: one HEAD request when it did not move (or one question to the gateway). */
+  /**
+   * The revision the site's tag names now: one HEAD request when it did not move (or one question to the
+   * gateway); when it moved, its manifest and its layer (the layer names the revision). A registry or mirror
+   * that cannot serve them now fails the tick; bytes that are not the layer's are a refusal, kept for that head.
+   */
   async remoteRevision(): Promise<string> {
     let head: SiteHead | undefined;
     try {
@@ -116,14 +119,52 @@ export class BundleSource {
       throw new RegistryError(`There is no bundle for ${this.opts.site} at ${this.where()}: publish one (mirrornet publish), or check --source and --region.`);
     }
     if (head.digest === this.seen?.head.digest) return this.seen.revision;
-    // The signature covers the digest: the bytes must be the digest's (a gateway hands both over).
+    // The layer is found by the manifest's bytes: they must be the digest's (a gateway hands both over).
     if (sha256(head.manifest) !== head.digest) throw new RegistryError(`The manifest handed over as ${head.digest} has another digest: refused.`);
+    this.seen = await this.read(head);
+    return this.seen.revision;
+  }
+
+  /** A new head: its format, and its layer when this agent reads that format. */
+  private async read(head: SiteHead): Promise<Seen> {
     const parsed = SiteManifestSchema.safeParse(parseJson(head.manifest));
     if (!parsed.success) throw new RegistryError(`${this.where()} (${head.digest}) is not a mirrornet site bundle: ${parsed.error.issues[0]?.message ?? ''}.`);
     const m = parsed.data;
-    const revision = m.annotations[ANNOTATIONS.revision]!;
-    this.seen = { head, revision, annotations: m.annotations, layer: m.layers[0]! };
-    return revision;
+    const version = siteArtifactVersion(m.artifactType);
+    if (version !== SITE_ARTIFACT_VERSION) {
+      // Another format: its revision as its manifest names it (the older one did), else the manifest's digest.
+      const named = m.annotations?.['org.opencontainers.image.revision'];
+      const revision = named && REVISION.test(named) ? named : head.digest;
+      const what = `the bundle of ${revision === head.digest ? head.digest : revision.slice(0, 12)}`;
+      const problem =
+        version < SITE_ARTIFACT_VERSION
+          ? {
+              refused:
+                `${what} was published by an older mirrornet (site artifact v${version}; this agent reads v${SITE_ARTIFACT_VERSION}): ` +
+                'publish the revision again with this version of mirrornet',
+            }
+          : { outdated: `${what} is in a newer format (site artifact v${version}); this agent is ${THIS_AGENT.version} (reads v${SITE_ARTIFACT_VERSION})` };
+      return { head, revision, problem };
+    }
+    const layer = m.layers[0]!;
+    if (m.layers.length !== 1 || layer.mediaType !== MEDIA_TYPES.site) {
+      throw new RegistryError(`${this.where()} (${head.digest}) is not a mirrornet site bundle: it must hold one layer of ${MEDIA_TYPES.site}.`);
+    }
+    let bytes: Buffer;
+    try {
+      bytes = await this.fetchLayer(layer);
+    } catch (err) {
+      // Bytes that are not the layer's are refused; a registry that cannot serve it now fails the tick (a
+      // refusal is kept for the head, so a passing 5xx would hold the host back until the next commit).
+      if (err instanceof RegistryError && err.content) return { head, revision: head.digest, problem: { refused: err.userMessage } };
+      throw err;
+    }
+    const json = parseJson(bytes);
+    const named = LayerHeadSchema.safeParse(json);
+    if (!named.success || !isRecord(json)) {
+      return { head, revision: head.digest, problem: { refused: `the layer ${layer.digest} at ${this.where()} is not a mirrornet site layer` } };
+    }
+    return { head, revision: named.data.revision, layer: { digest: layer.digest, json } };
   }
 
   /** The head from the registry: a HEAD request, and the manifest only when the tag moved. */
@@ -134,67 +175,56 @@ export class BundleSource {
     return got ? { digest: got.digest, manifest: got.bytes } : undefined;
   }
 
-  /** Verify and fetch `revision` (the one remoteRevision returned) for this host's roles; what to apply, or why not. */
+  /** Verify `revision` (the one remoteRevision returned) and take its layer for this host's roles; what to apply, or why not. */
   async load(revision: string, ctx: { roles: Role[]; applied?: BundleOrigin; step<T>(name: string, fn: () => Promise<T>): Promise<T> }): Promise<BundleLoad> {
     const seen = this.seen;
     if (!seen || seen.revision !== revision)
       throw new RegistryError(`The bundle of ${revision.slice(0, 12)} is no longer at ${this.where()}; the next tick looks again.`);
-    const a = seen.annotations;
-    const origin: BundleOrigin = { sequence: Number(a[ANNOTATIONS.sequence]), digest: seen.head.digest };
-    // The signature first: nothing the manifest says is believed (or repeated in a report) before it checked out.
-    const why = await ctx.step('verify', () => this.verify(seen));
+    if (seen.problem) return seen.problem;
+    const { digest, json } = seen.layer!;
+    // The signature first: nothing the layer says is believed (or repeated in a report) before it checked out.
+    const why = await ctx.step('verify', () => this.verify(seen.head, digest, json));
     if (why) return { refused: why };
-    if (a[ANNOTATIONS.site] !== this.opts.site) return { refused: `${this.where()} holds the bundle of ${a[ANNOTATIONS.site]}, not of ${this.opts.site}` };
-    const channel = this.opts.target.tag ?? 'main';
-    if (a[ANNOTATIONS.channel] !== undefined && a[ANNOTATIONS.channel] !== channel) {
-      return { refused: `${this.where()} holds a bundle published for the channel ${a[ANNOTATIONS.channel]}, not ${channel}` };
-    }
-    const needs = a[ANNOTATIONS.minAgentVersion]!;
-    const schema = Number(a[ANNOTATIONS.schema]);
+    const short = revision.slice(0, 12);
+    const head = LayerHeadSchema.parse(json);
     const agent = { version: THIS_AGENT.version, reads: BUNDLE_SCHEMA_VERSION };
     // A minimum that is no version at all is one this agent cannot judge: a newer one wrote it.
-    const tooOld = tooOldFor(`the bundle of ${revision.slice(0, 12)}`, { minAgentVersion: validVersionOr(needs), schemaVersion: schema }, agent);
-    if (tooOld) return { outdated: tooOldSentence({ ...tooOld, minAgentVersion: needs, format: 'bundle' }) };
-    if (schema < BUNDLE_SCHEMA_VERSION) {
+    const tooOld = tooOldFor(`the bundle of ${short}`, { minAgentVersion: validVersionOr(head.minAgentVersion), schemaVersion: head.schemaVersion }, agent);
+    if (tooOld) return { outdated: tooOldSentence({ ...tooOld, minAgentVersion: head.minAgentVersion, format: 'bundle' }) };
+    if (head.schemaVersion < BUNDLE_SCHEMA_VERSION) {
       return {
         refused:
-          `the bundle of ${revision.slice(0, 12)} was published by an older mirrornet (bundle schema ${schema}; this agent reads ${BUNDLE_SCHEMA_VERSION}): ` +
+          `the bundle of ${short} was published by an older mirrornet (bundle schema ${head.schemaVersion}; this agent reads ${BUNDLE_SCHEMA_VERSION}): ` +
           'publish the revision again with this version of mirrornet',
       };
     }
+    const parsed = SiteLayerSchema.safeParse(json);
+    if (!parsed.success) return { refused: `the layer ${digest} of ${short} is not ${this.opts.site}'s desired state` };
+    const layer = parsed.data;
+    if (layer.site !== this.opts.site) return { refused: `${this.where()} holds the bundle of ${layer.site}, not of ${this.opts.site}` };
+    const channel = this.opts.target.tag ?? 'main';
+    if (layer.channel !== channel) return { refused: `${this.where()} holds a bundle published for the channel ${layer.channel}, not ${channel}` };
+    const origin: BundleOrigin = { sequence: layer.sequence, digest: seen.head.digest };
     if (ctx.applied && origin.sequence < ctx.applied.sequence) {
-      const from = a[ANNOTATIONS.rollback];
+      const from = layer.rollbackFrom;
       if (from === undefined) {
         return {
           refused:
-            `${revision.slice(0, 12)} is older than the revision applied here (${origin.sequence} commits against ${ctx.applied.sequence}); ` +
+            `${short} is older than the revision applied here (${origin.sequence} commits against ${ctx.applied.sequence}); ` +
             'publish a newer commit that reverts, or publish it with --rollback on purpose',
         };
       }
       // A rollback undoes the revision it was published against, never one published after it (a replayed rollback).
-      if (!/^\d+$/.test(from) || Number(from) < ctx.applied.sequence) {
+      if (from < ctx.applied.sequence) {
         return {
           refused:
-            `${revision.slice(0, 12)} is a rollback from ${/^\d+$/.test(from) ? `the revision of ${from} commits` : 'an unnamed revision'}, ` +
+            `${short} is a rollback from the revision of ${from} commits, ` +
             `but this host applied a later one (${ctx.applied.sequence} commits): a rollback is not taken again after the fleet moved on; ` +
             'publish a newer commit that reverts, or publish it again with --rollback',
         };
       }
     }
-    let bytes: Buffer;
-    try {
-      bytes = await ctx.step('fetch', () => this.fetchLayer(seen.layer));
-    } catch (err) {
-      // Bytes that are not the signed layer's are refused; a registry that cannot serve it now fails the tick
-      // (a refusal is kept for the revision, so a passing 5xx would hold the host back until the next commit).
-      if (err instanceof RegistryError && err.content) return { refused: err.userMessage };
-      throw err;
-    }
-    const layer = SiteLayerSchema.safeParse(parseJson(bytes));
-    if (!layer.success || layer.data.site !== this.opts.site) {
-      return { refused: `the layer ${seen.layer.digest} of ${revision.slice(0, 12)} is not ${this.opts.site}'s desired state` };
-    }
-    const { byRole, guardrails, notifications, area } = layer.data;
+    const { byRole, guardrails, notifications, area } = layer;
     const desired = desiredForRoles(this.opts.site, byRole as Parameters<typeof desiredForRoles>[1], ctx.roles);
     if ('error' in desired) return { valid: true, compileError: desired.error, origin };
     return {
@@ -226,33 +256,21 @@ export class BundleSource {
     return this.client.getBlob(layer.digest, max);
   }
 
-  /** The signature of the head, checked against the host's allowed signers; undefined when good, else why not. */
-  private async verify(seen: Seen): Promise<string | undefined> {
-    const handed = seen.head.signature;
-    if (handed) {
-      // Handed over by the gateway: good, or look at the registry's own before refusing anything.
-      const result = await verifyDigest(this.opts.exec, seen.head.digest, handed, this.opts.allowedSigners);
-      if (result.ok) return this.verified(seen, handed);
+  /** The signature inside the layer, checked against the host's allowed signers; undefined when good, else why not. */
+  private async verify(head: SiteHead, digest: string, json: Record<string, unknown>): Promise<string | undefined> {
+    const what = `the layer ${digest} of ${this.opts.site}`;
+    if (typeof json['signature'] !== 'string') {
+      return `${what} is not signed: publish it with --sign-key (agents apply only signed bundles)`;
     }
-    const sig = await this.client.getManifest(signatureTag(seen.head.digest));
-    const layer = sig ? (parseJson(sig.bytes) as { layers?: { mediaType?: string; digest?: string }[] }).layers?.[0] : undefined;
-    if (!layer?.digest || layer.mediaType !== SIGNATURE_LAYER_MEDIA_TYPE) {
-      // Not a refusal: a replication may copy a manifest before its signature; the next tick looks again.
-      throw new RegistryError(
-        `The bundle ${seen.head.digest} of ${seen.revision.slice(0, 12)} has no signature beside it (${signatureTag(seen.head.digest)}) yet: ` +
-          'nothing applied. If it was published without --sign-key, publish it again signed; agents apply only signed bundles.',
-      );
-    }
-    const signature = (await this.client.getBlob(layer.digest, MAX_SIGNATURE_BYTES)).toString('utf8');
-    const result = await verifyDigest(this.opts.exec, seen.head.digest, signature, this.opts.allowedSigners);
-    return result.ok ? this.verified(seen, signature) : result.reason;
-  }
-
-  private verified(seen: Seen, signature: string): undefined {
-    seen.head = { ...seen.head, signature };
-    this.opts.onVerified?.(seen.head);
+    const result = await verifyDigest(this.opts.exec, signedDigestOf(json), json['signature'], this.opts.allowedSigners, what);
+    if (!result.ok) return result.reason;
+    this.opts.onVerified?.(head);
     return undefined;
   }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 function parseJson(bytes: Buffer): unknown {

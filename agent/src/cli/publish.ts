@@ -1,15 +1,15 @@
 // `mirrornet publish` (and the publisher role of an agent): validate the fleet of one revision once, compile
 // every site's desired state per role through the one pipeline, judge it against the revision the channel
 // holds now (the fleet-wide removal guardrail, and no silent step back), and push it as a signed OCI artifact
-// (bundle/): the bundle (one layer per site, the index as config) tagged with the commit and the channel, and
-// each site's small manifest tagged `<channel>.<site>`, each with its SSH signature as `sha256-<hex>.sig`.
-// Order matters for the agents that poll: every manifest is stored by digest and signed before a tag moves.
+// (bundle/): the bundle (one layer per site, each carrying its SSH signature, the index as config) tagged with
+// the commit and the channel, and each site's minimal manifest tagged `<channel>.<site>`. Order matters for the
+// agents that poll: every blob and manifest is stored by digest before a tag moves.
 import pLimit from 'p-limit';
 import { AgentTooOldError } from '../model/compatibility.js';
-import { buildBundle, MEDIA_TYPES, siteTag, type Bundle, type SiteContent } from '../bundle/build.js';
+import { buildBundle, MEDIA_TYPES, payloadDigests, siteTag, type Bundle, type BundleInput, type SiteContent } from '../bundle/build.js';
 import { channelHead, DEFAULT_CHANNEL } from '../bundle/channel.js';
 import { OciClient, parseOciReference, TAG, type OciTarget } from '../bundle/oci.js';
-import { signatureArtifact, signatureTag, signDigests } from '../bundle/sign.js';
+import { signDigests } from '../bundle/sign.js';
 import { MirrornetError } from '../errors.js';
 import { localExec } from '../host/exec.js';
 import { hostSecrets } from '../host/secrets.js';
@@ -178,32 +178,15 @@ async function judgeAgainst(repo: string, base: string, evaluation: Evaluation, 
   }
 }
 
-async function pushBundle(
-  client: OciClient,
-  bundle: Bundle,
-  channel: string,
-  signatures: Map<string, string> | undefined,
-  tagSites: boolean,
-): Promise<string[]> {
+async function pushBundle(client: OciClient, bundle: Bundle, channel: string, tagSites: boolean): Promise<string[]> {
   const limit = pLimit(CONCURRENCY);
   await Promise.all([...bundle.blobs].map(([digest, bytes]) => limit(() => client.pushBlob(digest, bytes))));
   const manifests = [
     { manifest: bundle.manifest, digest: bundle.manifestDigest, tags: [bundle.index.revision, channel] },
     ...[...bundle.siteManifests].map(([site, m]) => ({ ...m, tags: [siteTag(channel, site)] })),
   ];
-  // Stored by digest and signed first: an agent that sees a tag move finds the signature there already.
+  // Stored by digest first: the rollout controller moves a site's tag to its manifest later.
   await Promise.all(manifests.map((m) => limit(() => client.putManifest(m.digest, m.manifest, MEDIA_TYPES.manifest))));
-  if (signatures) {
-    await Promise.all(
-      manifests.map((m) =>
-        limit(async () => {
-          const sig = signatureArtifact({ digest: m.digest, size: m.manifest.length }, signatures.get(m.digest)!);
-          for (const [digest, bytes] of sig.blobs) await client.pushBlob(digest, bytes);
-          await client.putManifest(sig.tag, sig.manifest, MEDIA_TYPES.manifest);
-        }),
-      ),
-    );
-  }
   // The sites' tags before the channel's: a reader of the channel finds every site there.
   if (tagSites) await Promise.all(manifests.slice(1).map((m) => limit(() => client.putManifest(m.tags[0]!, m.manifest, MEDIA_TYPES.manifest))));
   for (const tag of [...new Set(manifests[0]!.tags)]) await client.putManifest(tag, bundle.manifest, MEDIA_TYPES.manifest);
@@ -233,25 +216,14 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   const rollout = req.waves ? rolloutPlan(evaluation.report.fleet) : undefined;
   const held = { tagsHeld: rollout !== undefined, ...(rollout ? { rollout } : {}) };
   // The channel holds it already: nothing to do, unless it was published unsigned and a key is given now.
-  const toSign = head?.revision === revision && req.signingKey !== undefined && (await client.manifestDigest(signatureTag(head.digest))) === undefined;
+  const toSign = head?.revision === revision && req.signingKey !== undefined && !head.signed;
   const commitTime = (await git(req.repo, ['show', '-s', '--format=%cI', revision])).trim();
   const guardrails = evaluation.report.fleet.policies.guardrails?.value ?? null;
   // The oldest agent that may apply it is the repository's to say (policies/agent.yaml), not this publisher's version.
   const minAgentVersion = evaluation.report.fleet.policies.compatibility?.value.minAgentVersion;
-  const build = (rollbackFrom: number | undefined) =>
-    buildBundle({
-      revision,
-      commitTime,
-      sequence,
-      ...(rollbackFrom !== undefined ? { rollbackFrom } : {}),
-      channel,
-      guardrails,
-      sites,
-      ...(minAgentVersion ? { minAgentVersion } : {}),
-    });
   if (head?.revision === revision && !toSign) {
-    // The same bytes as when it was published: the rollout controller finds each site's manifest by its digest.
-    const siteManifests = rollout ? digestsOf(build(head.rollback ? head.rollbackFrom : undefined)) : {};
+    // The rollout controller finds each site's manifest by its digest, as the channel's index names the layers.
+    const siteManifests = rollout ? head.siteManifests : {};
     return { fleet: fleetAt(evaluation), revision, digest: head.digest, tags: [], sites: names, signed: false, unchanged: true, siteManifests, ...held };
   }
   if (head && head.sequence > sequence && !req.rollback) {
@@ -272,14 +244,25 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
   // A rollback names the newest revision it rolls back from (the channel's, or what the channel's own rollback
   // rolled back from): an agent that applied anything later refuses it, so it cannot be replayed once the fleet moved on.
-  const bundle = build(req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined);
+  const rollbackFrom = req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined;
+  const input: BundleInput = {
+    revision,
+    commitTime,
+    sequence,
+    ...(rollbackFrom !== undefined ? { rollbackFrom } : {}),
+    channel,
+    guardrails,
+    sites,
+    ...(minAgentVersion ? { minAgentVersion } : {}),
+  };
   for (const site of names) {
     const tag = siteTag(channel, site);
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);
   }
-  const digests = [bundle.manifestDigest, ...[...bundle.siteManifests.values()].map((m) => m.digest)];
-  const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), digests, req.signingKey);
-  const tags = await pushBundle(client, bundle, channel, signatures, !rollout);
+  // Every site's payload signed in one ssh-keygen run; the signatures go into the layers.
+  const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), [...payloadDigests(input).values()], req.signingKey);
+  const bundle = buildBundle(input, signatures);
+  const tags = await pushBundle(client, bundle, channel, !rollout);
   const siteManifests = digestsOf(bundle);
   return {
     fleet: fleetAt(evaluation),
@@ -325,15 +308,14 @@ export async function publishCommand(opts: PublishOptions, io: Io): Promise<numb
   const name = `${opts.to.split('://')[0]}://${target.host}/${target.repository}`;
   const { revision, digest, tags, sites } = published;
   if (opts.format === 'json') {
-    const signature = published.signed ? { tag: signatureTag(digest) } : null;
     const { fleet: _fleet, rollout: _rollout, tagsHeld: _held, siteManifests: _digests, ...shown } = published;
-    io.stdout(`${JSON.stringify({ reference: `${name}@${digest}`, ...shown, signature }, null, 2)}\n`);
+    io.stdout(`${JSON.stringify({ reference: `${name}@${digest}`, ...shown }, null, 2)}\n`);
   } else if (published.unchanged) {
     io.stdout(`${name}:${target.tag ?? DEFAULT_CHANNEL} already holds ${revision.slice(0, 12)}: nothing to publish\n`);
   } else {
     io.stdout(`published ${name}@${digest} (${sites.length} sites, revision ${revision.slice(0, 12)})\n`);
     io.stdout(`tags: ${tags.join(', ')} and ${sites.length} site tags (${target.tag ?? DEFAULT_CHANNEL}.<site>)\n`);
-    io.stdout(published.signed ? `signed: each manifest's signature is tagged sha256-<hex>.sig\n` : '');
+    io.stdout(published.signed ? `signed: each site's layer carries its signature\n` : '');
   }
   if (!published.signed && !published.unchanged) io.stderr('warning: the bundle is not signed (no --sign-key): agents refuse unsigned bundles.\n');
   return 0;

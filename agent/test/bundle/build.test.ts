@@ -5,7 +5,18 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBundle, BundleError, sha256, SITE_ANNOTATION, siteTag, type BundleInput, type SiteContent } from '../../src/bundle/build.js';
+import {
+  buildBundle,
+  BundleError,
+  payloadDigests,
+  sha256,
+  signedDigestOf,
+  SITE_ANNOTATION,
+  siteManifest,
+  siteTag,
+  type BundleInput,
+  type SiteContent,
+} from '../../src/bundle/build.js';
 import { AGENT_VERSION } from '../../src/version.js';
 import { hostSecrets } from '../../src/host/secrets.js';
 import { evaluateRepository } from '../../src/reconcile/pipeline.js';
@@ -54,66 +65,88 @@ describe('bundle builder', function () {
     assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.v1');
     assert.equal(manifest.config.mediaType, 'application/vnd.mirrornet.bundle.index.v1+json');
     const index = JSON.parse(bundle.blobs.get(manifest.config.digest)!.toString()) as Record<string, unknown> & { sites: Record<string, { digest: string }> };
-    assert.equal(index['schemaVersion'], 3);
+    assert.equal(index['schemaVersion'], 4);
     assert.equal(index['sequence'], 42);
     assert.equal(index['rollback'], false);
+    assert.equal(index['signed'], false);
     assert.equal(index['minAgentVersion'], '0.2.0');
     assert.equal(index['commitTime'], '2026-01-02T03:04:05+00:00');
     assert.equal((index['guardrails'] as { maxDeletionsPerApply: number }).maxDeletionsPerApply, 20);
     for (const layer of bundle.layers) {
+      assert.equal(layer.mediaType, 'application/vnd.mirrornet.bundle.site.v2+json');
       assert.equal(sha256(bundle.blobs.get(layer.digest)!), layer.digest);
       assert.equal(index.sites[layer.annotations![SITE_ANNOTATION]!]!.digest, layer.digest);
       assert.equal(JSON.parse(bundle.blobs.get(layer.digest)!.toString()).site, layer.annotations![SITE_ANNOTATION]);
     }
   });
 
-  it("names the oldest agent the repository declares (policies/agent.yaml), in the index and every site's manifest", () => {
-    const bundle = buildBundle({ ...input, minAgentVersion: '0.1.7' });
-    assert.equal(bundle.index.minAgentVersion, '0.1.7');
-    const annotations = (JSON.parse(bundle.siteManifests.get('cn-shanghai')!.manifest.toString()) as { annotations: Record<string, string> }).annotations;
-    assert.equal(annotations['io.mirrornet.bundle.min-agent-version'], '0.1.7');
-    assert.equal(annotations['io.mirrornet.bundle.schema'], '3', 'the bundle schema still guards the bundle format');
+  it('writes into each layer what it is: its site, revision, order, channel, schema and the oldest agent the repository declares', () => {
+    const layerOf = (b: ReturnType<typeof buildBundle>, site: string) =>
+      JSON.parse(b.blobs.get(b.index.sites[site]!.digest)!.toString()) as Record<string, unknown>;
+    const statement = ({ byRole: _r, guardrails: _g, notifications: _n, area: _a, ...rest }: Record<string, unknown>) => rest;
+    assert.deepEqual(statement(layerOf(buildBundle(input), 'cn-shanghai')), {
+      site: 'cn-shanghai',
+      revision: 'f'.repeat(40),
+      commitTime: '2026-01-02T03:04:05+00:00',
+      sequence: 42,
+      channel: 'main',
+      schemaVersion: 4,
+      minAgentVersion: '0.2.0',
+    });
+    const declared = buildBundle({ ...input, minAgentVersion: '0.1.7', channel: 'canary', rollbackFrom: 43 });
+    assert.equal(declared.index.minAgentVersion, '0.1.7');
+    assert.deepEqual(statement(layerOf(declared, 'cn-shanghai')), {
+      site: 'cn-shanghai',
+      revision: 'f'.repeat(40),
+      commitTime: '2026-01-02T03:04:05+00:00',
+      sequence: 42,
+      rollbackFrom: 43,
+      channel: 'canary',
+      schemaVersion: 4,
+      minAgentVersion: '0.1.7',
+    });
+    assert.equal((layerOf(declared, 'cn-shanghai')['guardrails'] as { maxDeletionsPerApply: number }).maxDeletionsPerApply, 20);
   });
 
-  it('gives each site a small manifest of its own layer, tagged <channel>.<site>, naming the revision, its order and the agent it needs', () => {
+  it('gives each site a minimal manifest of its one layer, tagged <channel>.<site>: a few hundred bytes', () => {
     const bundle = buildBundle(input);
     const m = bundle.siteManifests.get('cn-shanghai')!;
     assert.equal(sha256(m.manifest), m.digest);
-    assert.ok(m.manifest.length < 2048, `${m.manifest.length} bytes`);
-    const manifest = JSON.parse(m.manifest.toString()) as {
-      artifactType: string;
-      layers: { digest: string }[];
-      annotations: Record<string, string>;
-    };
-    assert.equal(manifest.artifactType, 'application/vnd.mirrornet.bundle.site.v1');
-    assert.deepEqual(
-      manifest.layers.map((l) => l.digest),
-      [bundle.index.sites['cn-shanghai']!.digest],
+    const layer = bundle.index.sites['cn-shanghai']!;
+    assert.equal(
+      m.manifest.toString(),
+      '{"artifactType":"application/vnd.mirrornet.bundle.site.v2",' +
+        '"config":{"digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a",' +
+        '"mediaType":"application/vnd.oci.empty.v1+json","size":2},' +
+        `"layers":[{"digest":"${layer.digest}","mediaType":"application/vnd.mirrornet.bundle.site.v2+json","size":${layer.size}}],` +
+        '"mediaType":"application/vnd.oci.image.manifest.v1+json","schemaVersion":2}',
     );
-    assert.equal((manifest as { subject?: unknown }).subject, undefined, 'no subject: Harbor would file it as an accessory');
-    assert.deepEqual(manifest.annotations, {
-      'io.mirrornet.bundle.commit-time': '2026-01-02T03:04:05+00:00',
-      'io.mirrornet.bundle.channel': 'main',
-      'io.mirrornet.bundle.manifest': bundle.manifestDigest,
-      'io.mirrornet.bundle.min-agent-version': '0.2.0',
-      'io.mirrornet.bundle.schema': '3',
-      'io.mirrornet.bundle.sequence': '42',
-      'io.mirrornet.site': 'cn-shanghai',
-      'org.opencontainers.image.revision': 'f'.repeat(40),
-    });
+    assert.ok(m.manifest.length < 480, `${m.manifest.length} bytes`);
+    assert.deepEqual(siteManifest(layer), m, 'a function of the layer alone (what the rollout reads back from the index)');
     assert.equal(siteTag('main', 'cn-shanghai'), 'main.cn-shanghai');
-    const rollback = JSON.parse(
-      buildBundle({ ...input, rollbackFrom: 43 })
-        .siteManifests.get('cn-shanghai')!
-        .manifest.toString(),
-    ) as typeof manifest;
-    assert.equal(rollback.annotations['io.mirrornet.bundle.rollback'], '43');
   });
 
-  it('keeps the layer of a site whose desired state did not change byte-identical from one revision to the next', () => {
+  it('signs what each layer says: the signature inside covers its canonical JSON without it', () => {
+    const digests = payloadDigests(input);
+    const signatures = new Map([...digests].map(([site, digest]) => [digest, `signature of ${site}`]));
+    const bundle = buildBundle(input, signatures);
+    assert.equal(bundle.index.signed, true);
+    for (const site of EXAMPLE_SITES) {
+      const layer = JSON.parse(bundle.blobs.get(bundle.index.sites[site]!.digest)!.toString()) as Record<string, unknown>;
+      assert.equal(layer['signature'], `signature of ${site}`);
+      assert.equal(signedDigestOf(layer), digests.get(site), site);
+    }
+    assert.throws(
+      () => buildBundle(input, new Map([...signatures].filter(([digest]) => digest !== digests.get('ap-jakarta')))),
+      (err: unknown) => err instanceof BundleError && err.userMessage === 'The layer of ap-jakarta was not signed: nothing was published.',
+    );
+  });
+
+  it('changes only what names the revision in the layer of a site whose desired state did not change', () => {
     const a = buildBundle(input);
     const b = buildBundle({ ...input, revision: 'e'.repeat(40), sequence: 43 });
-    assert.equal(a.index.sites['cn-shanghai']!.digest, b.index.sites['cn-shanghai']!.digest);
+    const layer = (x: ReturnType<typeof buildBundle>) => JSON.parse(x.blobs.get(x.index.sites['cn-shanghai']!.digest)!.toString()) as Record<string, unknown>;
+    assert.deepEqual({ ...layer(b), revision: 'f'.repeat(40), sequence: 42 }, layer(a));
     assert.notEqual(a.siteManifests.get('cn-shanghai')!.digest, b.siteManifests.get('cn-shanghai')!.digest);
   });
 

@@ -4,6 +4,7 @@
 // token, unreachable when nobody listens; and a node's BundleSource refusing a manifest that is not its digest.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import http from 'node:http';
 import net from 'node:net';
 import { buildBundle } from '../../src/bundle/build.js';
 import { bearerMatches, GatewayFeed, HeadBroadcast } from '../../src/bundle/feed.js';
@@ -19,10 +20,10 @@ function sha256(bytes: Buffer): string {
   return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
-/** A head as a gateway holds it: manifest bytes `{"n":N}`, their digest and a signature text. */
-function head(n: number, signature: string | null = `-----BEGIN SSH SIGNATURE-----\nsig${n}\n-----END SSH SIGNATURE-----\n`): SiteHead {
+/** A head as a gateway holds it: manifest bytes `{"n":N}` and their digest. */
+function head(n: number): SiteHead {
   const manifest = Buffer.from(`{"n":${n}}`);
-  return { digest: sha256(manifest), manifest, ...(signature !== null ? { signature } : {}) };
+  return { digest: sha256(manifest), manifest };
 }
 
 function deferred<T = void>(): { promise: Promise<T>; resolve: (v: T) => void } {
@@ -53,20 +54,20 @@ async function refusals(h: Harness): Promise<Record<string, number>> {
 }
 
 describe('HeadBroadcast (what a gateway hands its nodes)', function () {
-  it('holds nothing at first, and ignores an absent head or one without a signature', function () {
+  it('holds nothing at first, and ignores an absent head', function () {
     const b = new HeadBroadcast();
     assert.equal(b.current(), undefined);
     b.offer(undefined);
-    b.offer(head(1, null));
-    b.offer(head(1, ''));
     assert.equal(b.current(), undefined);
   });
 
-  it('keeps the first head of a digest: offering the same digest again (another signature) changes nothing', function () {
+  it('keeps the first head of a digest: offering the same digest again changes nothing', async function () {
     const b = new HeadBroadcast();
-    b.offer(head(1, 'first signature'));
-    b.offer(head(1, 'second signature'));
-    assert.equal(b.current()?.signature, 'first signature');
+    b.offer(head(1));
+    const waiting = b.wait(head(1).digest, 50);
+    b.offer({ ...head(1), manifest: Buffer.from('{"n":1} ') });
+    assert.equal(await waiting, undefined, 'a waiting node is not answered with the digest it has');
+    assert.equal(b.current()?.manifest.toString(), '{"n":1}');
     b.offer(head(2));
     assert.equal(b.current()?.digest, head(2).digest);
     assert.equal(b.current()?.manifest.toString(), '{"n":2}');
@@ -85,7 +86,7 @@ describe('HeadBroadcast (what a gateway hands its nodes)', function () {
     const events: string[] = [];
     const waits = [1, 2].map((i) => b.wait(head(1).digest, 60_000).then((h) => events.push(`node ${i} got ${h?.manifest.toString()}`)));
     await new Promise((r) => setImmediate(r));
-    b.offer(head(1, 'again'));
+    b.offer(head(1));
     await new Promise((r) => setImmediate(r));
     events.push('offered 2');
     b.offer(head(2));
@@ -156,22 +157,21 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
     assert.deepEqual(takeProcessFaults(), [], 'unhandled rejections (each would kill the agent)');
   });
 
-  it('hands over the head as JSON: its digest, the manifest in base64 and the signature', async function () {
-    broadcast.offer(head(1, 'the signature'));
+  it('hands over the head as JSON: its digest and the manifest in base64', async function () {
+    broadcast.offer(head(1));
     const res = await fetch(`${h.base}/v1/bundle?wait=0`, { headers: { authorization: `Bearer ${TOKEN}` } });
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'application/json');
-    assert.deepEqual(await res.json(), { digest: head(1).digest, manifest: 'eyJuIjoxfQ==', signature: 'the signature' });
+    assert.deepEqual(await res.json(), { digest: head(1).digest, manifest: 'eyJuIjoxfQ==' });
   });
 
-  it("gives a node the gateway's head with its manifest bytes and signature, and nothing while the gateway has none", async function () {
+  it("gives a node the gateway's head with its manifest bytes, and nothing while the gateway has none", async function () {
     const feed = new GatewayFeed(h.base, TOKEN);
     assert.equal(await feed.current(), undefined);
-    broadcast.offer(head(1, 'the signature'));
+    broadcast.offer(head(1));
     const got = await feed.current();
     assert.equal(got?.digest, head(1).digest);
     assert.equal(got?.manifest.toString(), '{"n":1}');
-    assert.equal(got?.signature, 'the signature');
   });
 
   it('answers 204 when nothing newer than the head the node has comes within the wait', async function () {
@@ -190,15 +190,15 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
     const stop = new AbortController();
     // The feed asks with a 20 s wait (longer than this test may take): only the offer can answer it in time.
     const watching = feed.watch((changed) => {
-      events.push(`changed to ${changed.manifest.toString()} signed ${changed.signature}`);
+      events.push(`changed to ${changed.manifest.toString()}`);
       stop.abort();
     }, stop.signal);
     await holding.promise;
     events.push('gateway holds the long-poll');
-    broadcast.offer(head(2, 'sig2'));
+    broadcast.offer(head(2));
     events.push('offered');
     await watching;
-    assert.deepEqual(events, ['gateway holds the long-poll', 'offered', 'changed to {"n":2} signed sig2']);
+    assert.deepEqual(events, ['gateway holds the long-poll', 'offered', 'changed to {"n":2}']);
   });
 
   it('lets go of a long-poll whose node hangs up: the wait is aborted and nothing is answered', async function () {
@@ -258,10 +258,18 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
       assert.ok(!('error' in target));
       registry = target;
     });
-    const source = (feed: HeadFeed) =>
-      new BundleSource({ target: registry, site: 'cn-shanghai', allowedSigners: '/nonexistent/allowed_signers', exec: localExec(), feed, timeoutMs: 5000 });
+    const source = (feed: HeadFeed, mirror?: string) =>
+      new BundleSource({
+        target: registry,
+        site: 'cn-shanghai',
+        allowedSigners: '/nonexistent/allowed_signers',
+        exec: localExec(),
+        feed,
+        timeoutMs: 5000,
+        ...(mirror ? { mirror } : {}),
+      });
 
-    it('learns the revision from the head its gateway hands over, without asking the registry', async function () {
+    it("learns the revision from the head its gateway hands over and the layer from the region's mirror, never asking the registry", async function () {
       const bundle = buildBundle({
         revision: 'a'.repeat(40),
         commitTime: '2026-01-02T03:04:05+00:00',
@@ -270,14 +278,28 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
         sites: new Map([['cn-shanghai', { byRole: {} }]]),
       });
       const site = bundle.siteManifests.get('cn-shanghai')!;
-      broadcast.offer({ digest: site.digest, manifest: site.manifest, signature: 'sig' });
-      const node = source(new GatewayFeed(h.base, TOKEN));
-      assert.equal(await node.remoteRevision(), 'a'.repeat(40));
-      assert.equal(node.latest()?.digest, site.digest);
+      // The region's mirror: serves the bundle's blobs, and records what it was asked.
+      const asked: string[] = [];
+      const mirror = http.createServer((req, res) => {
+        asked.push(req.url ?? '');
+        const bytes = bundle.blobs.get(/\/blobs\/(sha256:[a-f0-9]{64})/.exec(req.url ?? '')?.[1] ?? '');
+        res.writeHead(bytes ? 200 : 404).end(bytes);
+      });
+      await new Promise<void>((resolve) => mirror.listen(0, '127.0.0.1', resolve));
+      try {
+        broadcast.offer({ digest: site.digest, manifest: site.manifest });
+        const node = source(new GatewayFeed(h.base, TOKEN), `http://127.0.0.1:${(mirror.address() as net.AddressInfo).port}`);
+        // The registry's port has no listener: any request there would fail the call.
+        assert.equal(await node.remoteRevision(), 'a'.repeat(40));
+        assert.equal(node.latest()?.digest, site.digest);
+        assert.deepEqual(asked, [`/v2/mirrornet/fleet/blobs/${bundle.index.sites['cn-shanghai']!.digest}?ns=${encodeURIComponent(registry.host)}`]);
+      } finally {
+        await new Promise((resolve) => mirror.close(resolve));
+      }
     });
 
     it('refuses a handed-over manifest whose bytes are not its digest', async function () {
-      const forged: SiteHead = { digest: head(1).digest, manifest: Buffer.from('{"n":666}'), signature: 'sig1' };
+      const forged: SiteHead = { digest: head(1).digest, manifest: Buffer.from('{"n":666}') };
       broadcast.offer(forged);
       await assert.rejects(
         source(new GatewayFeed(h.base, TOKEN)).remoteRevision(),

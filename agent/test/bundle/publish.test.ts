@@ -1,6 +1,6 @@
 // `mirrornet publish` end to end against a real OCI registry (Debian's docker-registry on a free port):
 // the manifest is served by the commit and the channel tag, every layer matches its digest, and the
-// signature artifact verifies against an allowed-signers file. Also its exit codes without a registry.
+// signature inside each site's layer verifies against an allowed-signers file. Also its exit codes without a registry.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { signedDigestOf } from '../../src/bundle/build.js';
 import { verifyDigest } from '../../src/bundle/sign.js';
 import { localExec } from '../../src/host/exec.js';
 import { missingCommand, need } from '../support/capabilities.js';
@@ -98,10 +99,10 @@ describe('mirrornet publish', function () {
       const res = await cli(['publish', '--repo', repoRoot, '--revision', 'HEAD', '--to', to, '--sign-key', `file:${join(tmp, 'key')}`, '--format', 'json']);
       assert.equal(res.code, 0, res.stderr);
       assert.equal(res.stderr, '');
-      const out = JSON.parse(res.stdout) as { digest: string; tags: string[]; sites: string[]; signature: { tag: string } };
+      const out = JSON.parse(res.stdout) as { digest: string; tags: string[]; sites: string[]; signed: boolean };
       assert.deepEqual(out.tags, [head, 'main']);
       assert.equal(out.sites.length, 8);
-      assert.equal(out.signature.tag, `${out.digest.replace(':', '-')}.sig`);
+      assert.equal(out.signed, true);
       assert.ok(!res.stdout.includes('BEGIN OPENSSH PRIVATE KEY'));
 
       const manifests: Buffer[] = [];
@@ -129,31 +130,29 @@ describe('mirrornet publish', function () {
         assert.equal(index.sites[layer.annotations['io.mirrornet.site']!]!.digest, layer.digest);
       }
 
-      const sig = (await (await fetch(`${base}/v2/mirrornet/fleet/manifests/${out.signature.tag}`, { headers: { accept: OCI_MANIFEST } })).json()) as {
-        subject: { digest: string };
-        layers: { digest: string }[];
-      };
-      assert.equal(sig.subject.digest, out.digest);
-      const signature = await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${sig.layers[0]!.digest}`)).text();
-      assert.deepEqual(await verifyDigest(localExec(), out.digest, signature, join(tmp, 'allowed_signers')), { ok: true, principal: 'ci@example.org' });
+      // No signature artifact beside the bundle: each layer carries its own.
+      const beside = await fetch(`${base}/v2/mirrornet/fleet/manifests/${out.digest.replace(':', '-')}.sig`, {
+        method: 'HEAD',
+        headers: { accept: OCI_MANIFEST },
+      });
+      assert.equal(beside.status, 404);
 
-      // Each site's own manifest, tagged main.<site>: its one layer is the bundle's, its signature verifies.
+      // Each site's own manifest, tagged main.<site>: its one layer is the bundle's, and the signature inside verifies.
       for (const site of ['cn-shanghai', 'ap-singapore']) {
         const res = await fetch(`${base}/v2/mirrornet/fleet/manifests/main.${site}`, { headers: { accept: OCI_MANIFEST } });
         assert.equal(res.status, 200);
-        const bytes = Buffer.from(await res.arrayBuffer());
-        const siteManifest = JSON.parse(bytes.toString()) as { layers: { digest: string }[]; annotations: Record<string, string> };
+        const siteManifest = JSON.parse(Buffer.from(await res.arrayBuffer()).toString()) as { layers: { digest: string }[]; annotations?: unknown };
         assert.deepEqual(
           siteManifest.layers.map((l) => l.digest),
           [index.sites[site]!.digest],
         );
-        assert.equal(siteManifest.annotations['org.opencontainers.image.revision'], head);
-        assert.equal(siteManifest.annotations['io.mirrornet.bundle.manifest'], out.digest);
-        const siteSig = (await (
-          await fetch(`${base}/v2/mirrornet/fleet/manifests/${sha256(bytes).replace(':', '-')}.sig`, { headers: { accept: OCI_MANIFEST } })
-        ).json()) as { layers: { digest: string }[] };
-        const text = await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${siteSig.layers[0]!.digest}`)).text();
-        assert.deepEqual(await verifyDigest(localExec(), sha256(bytes), text, join(tmp, 'allowed_signers')), { ok: true, principal: 'ci@example.org' });
+        assert.equal(siteManifest.annotations, undefined);
+        const layer = (await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${index.sites[site]!.digest}`)).json()) as Record<string, unknown>;
+        assert.deepEqual([layer['site'], layer['revision'], layer['channel']], [site, head, 'main']);
+        assert.deepEqual(await verifyDigest(localExec(), signedDigestOf(layer), layer['signature'] as string, join(tmp, 'allowed_signers')), {
+          ok: true,
+          principal: 'ci@example.org',
+        });
       }
     });
 
@@ -165,14 +164,21 @@ describe('mirrornet publish', function () {
       assert.equal(again.stderr, '');
     });
 
-    it('publishes the same revision again as the same digest, under another channel', async () => {
+    it("publishes the same revision under another channel as that channel's bundle: each layer names its channel", async () => {
       const to = `oci+http://${base.slice('http://'.length)}/mirrornet/fleet`;
       const first = await cli(['publish', '--repo', repoRoot, '--to', to, '--format', 'json']);
       const second = await cli(['publish', '--repo', repoRoot, '--to', `${to}:stable`, '--format', 'json']);
       assert.equal(second.code, 0, second.stderr);
-      assert.equal((JSON.parse(second.stdout) as { digest: string }).digest, (JSON.parse(first.stdout) as { digest: string }).digest);
+      const [main, stable] = [first, second].map((r) => JSON.parse(r.stdout) as { digest: string; revision: string; unchanged: boolean });
+      assert.deepEqual([main!.unchanged, stable!.unchanged, stable!.revision], [true, false, main!.revision]);
+      assert.notEqual(stable!.digest, main!.digest);
       assert.match(second.stderr, /^warning: the bundle is not signed \(no --sign-key\)/);
       assert.equal((await fetch(`${base}/v2/mirrornet/fleet/manifests/stable`, { method: 'HEAD', headers: { accept: OCI_MANIFEST } })).status, 200);
+      const m = (await (await fetch(`${base}/v2/mirrornet/fleet/manifests/stable.us-virginia`, { headers: { accept: OCI_MANIFEST } })).json()) as {
+        layers: { digest: string }[];
+      };
+      const layer = (await (await fetch(`${base}/v2/mirrornet/fleet/blobs/${m.layers[0]!.digest}`)).json()) as Record<string, unknown>;
+      assert.deepEqual([layer['channel'], layer['signature']], ['stable', undefined]);
     });
   });
 });

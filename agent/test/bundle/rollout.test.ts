@@ -85,13 +85,15 @@ describe('rollout waves (publisher to registry)', function () {
     if (tmp) rmSync(tmp, { recursive: true, force: true });
   });
 
-  /** The revision each site's tag holds now (undefined: no tag), read from the registry. */
+  /** The revision each site's tag holds now (undefined: no tag), read from the registry: its layer names it. */
   async function tags(): Promise<Record<string, string | undefined>> {
     const out: Record<string, string | undefined> = {};
     for (const site of SITES) {
       const res = await fetch(`${registry.base}/v2/mirrornet/fleet/manifests/main.${site}`, { headers: { accept: OCI_MANIFEST } });
-      out[site] =
-        res.status === 200 ? ((await res.json()) as { annotations: Record<string, string> }).annotations['org.opencontainers.image.revision'] : undefined;
+      out[site] = undefined;
+      if (res.status !== 200) continue;
+      const layer = ((await res.json()) as { layers: { digest: string }[] }).layers[0]!.digest;
+      out[site] = ((await (await fetch(`${registry.base}/v2/mirrornet/fleet/blobs/${layer}`)).json()) as { revision: string }).revision;
     }
     return out;
   }

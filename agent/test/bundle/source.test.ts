@@ -7,9 +7,9 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { canonicalJson } from '../../src/bundle/build.js';
+import { canonicalJson, siteManifest as siteManifestOf } from '../../src/bundle/build.js';
 import { OciClient } from '../../src/bundle/oci.js';
-import { signatureArtifact, signDigests } from '../../src/bundle/sign.js';
+import { signDigests } from '../../src/bundle/sign.js';
 import type { AgentCliOptions } from '../../src/cli/agent.js';
 import { sourcesOf } from '../../src/cli/agent-sources.js';
 import { hostDeps } from '../../src/cli/host.js';
@@ -107,8 +107,8 @@ describe('bundle source: an agent following a signed channel in a registry', fun
 
   const client = () => new OciClient({ base: registry.base, host: registry.host, repository: 'mirrornet/fleet' });
 
-  async function publish(h: Host, revision: string, opts: { key?: SigningKey; rollback?: boolean } = {}): Promise<void> {
-    const key = opts.key ?? ci;
+  async function publish(h: Host, revision: string, opts: { key?: SigningKey | null; rollback?: boolean } = {}): Promise<void> {
+    const key = opts.key === undefined ? ci : opts.key;
     const res = await cli([
       'publish',
       '--repo',
@@ -117,8 +117,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       revision,
       '--to',
       h.to,
-      '--sign-key',
-      `file:${key.key}`,
+      ...(key ? ['--sign-key', `file:${key.key}`] : []),
       ...(opts.rollback ? ['--rollback'] : []),
     ]);
     assert.equal(res.code, 0, res.stderr);
@@ -189,6 +188,50 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     return { ...got, layer };
   }
 
+  const sha256 = (bytes: Buffer) => `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+
+  /** The JSON of the site's layer in `channel`. */
+  async function layerOf(channel: string): Promise<Record<string, unknown>> {
+    const { layer } = await siteManifest(channel);
+    return JSON.parse((await client().getBlob(layer, 1 << 20)).toString('utf8')) as Record<string, unknown>;
+  }
+
+  /**
+   * The site's layer in `channel` with `changes` made to what it says, signed by the allowed key (or carrying
+   * `signature`), pushed with its manifest and put under the site's tag. Its layer digest.
+   */
+  async function relayered(channel: string, changes: Record<string, unknown>, signature?: string): Promise<string> {
+    const { signature: _published, ...payload } = await layerOf(channel);
+    Object.assign(payload, changes);
+    const digest = sha256(Buffer.from(canonicalJson(payload), 'utf8'));
+    const signed = signature ?? (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
+    const bytes = Buffer.from(canonicalJson({ ...payload, signature: signed }), 'utf8');
+    const oci = client();
+    await oci.pushBlob(sha256(bytes), bytes);
+    const m = siteManifestOf({ digest: sha256(bytes), size: bytes.length });
+    await oci.putManifest(m.digest, m.manifest, OCI_MANIFEST);
+    await oci.putManifest(`${channel}.${SITE}`, m.manifest, OCI_MANIFEST);
+    return sha256(bytes);
+  }
+
+  /** A site manifest of another format version (`v`) over the channel's layer, naming `revision`, under the site's tag. */
+  async function otherFormat(channel: string, v: number, revision: string): Promise<void> {
+    const published = await siteManifest(channel);
+    const { layers, config } = JSON.parse(published.bytes.toString('utf8')) as { layers: { size: number }[]; config: unknown };
+    const bytes = Buffer.from(
+      canonicalJson({
+        schemaVersion: 2,
+        mediaType: OCI_MANIFEST,
+        artifactType: `application/vnd.mirrornet.bundle.site.v${v}`,
+        config,
+        layers: [{ mediaType: `application/vnd.mirrornet.bundle.site.v${v}+json`, digest: published.layer, size: layers[0]!.size }],
+        annotations: { 'org.opencontainers.image.revision': revision, 'io.mirrornet.bundle.schema': '3' },
+      }),
+      'utf8',
+    );
+    await client().putManifest(`${channel}.${SITE}`, bytes, OCI_MANIFEST);
+  }
+
   /** One run of the agent applies c1 again: its files as they were at c1. */
   async function assertRolledBack(h: Host, atC1: Map<string, FileStamp>): Promise<void> {
     const res = await agentOnce(h);
@@ -222,21 +265,43 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2, { key: rogue });
-      const { digest } = await siteManifest(h.channel);
-      await assertRefused(h, before, c1, c2, `the bundle ${digest} is not signed by a key in ${allowedSigners}`);
+      const { layer } = await siteManifest(h.channel);
+      await assertRefused(h, before, c1, c2, `the layer ${layer} of ${SITE} is not signed by a key in ${allowedSigners}`);
     });
 
-    it('a bundle whose signature artifact holds the signature of another digest', async () => {
+    it('a bundle published without --sign-key', async () => {
       const h = newHost();
       const before = await applied(h, c1);
-      const old = await siteManifest(h.channel);
+      await publish(h, c2, { key: null });
+      const layer = await layerOf(h.channel);
+      assert.equal(layer['signature'], undefined);
+      await assertRefused(
+        h,
+        before,
+        c1,
+        c2,
+        `the layer ${(await siteManifest(h.channel)).layer} of ${SITE} is not signed: publish it with --sign-key (agents apply only signed bundles)`,
+      );
+    });
+
+    it("a layer that carries the allowed key's signature of another layer (c1's, in c2's layer)", async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      const c1Signature = (await layerOf(h.channel))['signature'] as string;
+      assert.match(c1Signature, /^-----BEGIN SSH SIGNATURE-----\n/);
       await publish(h, c2);
-      const { digest } = await siteManifest(h.channel);
-      // c1's signature (by the allowed key, of c1's manifest) under the tag of c2's.
-      const oldSignature = await client().getManifest(`${old.digest.replace(':', '-')}.sig`);
-      assert.ok(oldSignature);
-      await client().putManifest(`${digest.replace(':', '-')}.sig`, oldSignature.bytes, OCI_MANIFEST);
-      await assertRefused(h, before, c1, c2, `the signature of the bundle ${digest} does not verify against ${allowedSigners}`);
+      const layer = await relayered(h.channel, {}, c1Signature);
+      await assertRefused(h, before, c1, c2, `the signature of the layer ${layer} of ${SITE} does not verify against ${allowedSigners}`);
+    });
+
+    it('a layer whose content was changed after it was signed (its digest still right)', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      const signature = (await layerOf(h.channel))['signature'] as string;
+      // The publisher's own signature, over a layer that now says it needs no newer agent than 0.0.1.
+      const layer = await relayered(h.channel, { minAgentVersion: '0.0.1' }, signature);
+      await assertRefused(h, before, c1, c2, `the signature of the layer ${layer} of ${SITE} does not verify against ${allowedSigners}`);
     });
 
     it('a layer the registry mirror hands over with other bytes than its digest is never applied: the registry decides', async () => {
@@ -265,29 +330,13 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       }
     });
 
-    /** The site manifest of `channel` with `annotations` changed, signed by the allowed key and put back under the site's tag. */
-    async function resignedWith(channel: string, annotations: Record<string, string>): Promise<void> {
-      const published = await siteManifest(channel);
-      const manifest = JSON.parse(published.bytes.toString('utf8')) as { annotations: Record<string, string> };
-      Object.assign(manifest.annotations, annotations);
-      const bytes = Buffer.from(canonicalJson(manifest), 'utf8');
-      const digest = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
-      const signature = (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
-      const artifact = signatureArtifact({ digest, size: bytes.length }, signature);
-      const oci = client();
-      for (const [d, blob] of artifact.blobs) await oci.pushBlob(d, blob);
-      await oci.putManifest(artifact.tag, artifact.manifest, OCI_MANIFEST);
-      await oci.putManifest(digest, bytes, OCI_MANIFEST);
-      await oci.putManifest(`${channel}.${SITE}`, bytes, OCI_MANIFEST);
-    }
-
     it('a bundle that needs a newer agent, signed by the allowed key: outdated (exit 4), naming the version and what to do', async () => {
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
-      await resignedWith(h.channel, { 'io.mirrornet.bundle.min-agent-version': '99.0.0' });
+      await relayered(h.channel, { minAgentVersion: '99.0.0' });
       const reason =
-        `the bundle of ${c2.slice(0, 12)} needs mirrornet ≥ 99.0.0 (bundle schema 3); this agent is 0.2.0 (reads bundle schema 3): ` +
+        `the bundle of ${c2.slice(0, 12)} needs mirrornet ≥ 99.0.0 (bundle schema 4); this agent is 0.2.0 (reads bundle schema 4): ` +
         'upgrade mirrornet on this host';
       const res = await agentOnce(h);
       assert.equal(res.code, 4, `${JSON.stringify(res.result)}\n${res.stderr}`);
@@ -307,45 +356,54 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
-      await resignedWith(h.channel, { 'io.mirrornet.bundle.schema': '4' });
+      await relayered(h.channel, { schemaVersion: 5 });
       const res = await agentOnce(h);
       assert.equal(res.code, 4, `${JSON.stringify(res.result)}\n${res.stderr}`);
       assert.deepEqual(res.result, {
         kind: 'outdated',
         revision: c2,
         reason:
-          `the bundle of ${c2.slice(0, 12)} needs mirrornet ≥ 0.2.0 (bundle schema 4); this agent is 0.2.0 (reads bundle schema 3): ` +
+          `the bundle of ${c2.slice(0, 12)} needs mirrornet ≥ 0.2.0 (bundle schema 5); this agent is 0.2.0 (reads bundle schema 4): ` +
           'upgrade mirrornet on this host',
       });
       assert.deepEqual(hostFiles(h), before);
       // The example fleet declares 0.2.0 in policies/agent.yaml; a repository that declares 0.1.7 publishes 0.1.7.
-      assert.equal(
-        (JSON.parse((await siteManifest(h.channel)).bytes.toString()) as { annotations: Record<string, string> }).annotations[
-          'io.mirrornet.bundle.min-agent-version'
-        ],
-        '0.2.0',
-      );
+      assert.equal((await layerOf(h.channel))['minAgentVersion'], '0.2.0');
       repo.replace('policies/agent.yaml', 'minAgentVersion: 0.2.0', 'minAgentVersion: 0.1.7');
       const c4 = repo.commit('the fleet may be applied by mirrornet 0.1.7');
       const h2 = newHost();
       await publish(h2, c4);
-      const published = JSON.parse((await siteManifest(h2.channel)).bytes.toString()) as { annotations: Record<string, string> };
-      assert.equal(published.annotations['io.mirrornet.bundle.min-agent-version'], '0.1.7');
+      assert.equal((await layerOf(h2.channel))['minAgentVersion'], '0.1.7');
     });
 
-    it('a bundle published by an older mirrornet (an older layer schema), signed by the allowed key, saying to publish again', async () => {
+    it('a bundle published by an older mirrornet (site artifact v1, its signature beside it), saying to publish again', async () => {
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
-      await resignedWith(h.channel, { 'io.mirrornet.bundle.schema': '2' });
+      await otherFormat(h.channel, 1, c2);
       await assertRefused(
         h,
         before,
         c1,
         c2,
-        `the bundle of ${c2.slice(0, 12)} was published by an older mirrornet (bundle schema 2; this agent reads 3): ` +
+        `the bundle of ${c2.slice(0, 12)} was published by an older mirrornet (site artifact v1; this agent reads v2): ` +
           'publish the revision again with this version of mirrornet',
       );
+    });
+
+    it('a bundle in a newer format (site artifact v3): outdated (exit 4), before any layer is read', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      await otherFormat(h.channel, 3, c2);
+      const res = await agentOnce(h);
+      assert.equal(res.code, 4, `${JSON.stringify(res.result)}\n${res.stderr}`);
+      assert.deepEqual(res.result, {
+        kind: 'outdated',
+        revision: c2,
+        reason: `the bundle of ${c2.slice(0, 12)} is in a newer format (site artifact v3); this agent is 0.2.0 (reads v2): upgrade mirrornet on this host`,
+      });
+      assert.deepEqual(hostFiles(h), before);
     });
 
     it('a revision older than the one applied (the old site manifest put back under the tag)', async () => {
@@ -459,9 +517,10 @@ describe('bundle source: an agent following a signed channel in a registry', fun
         const before = hostFiles(h);
         const failed = await agentOnce(h, [], source);
         assert.equal(failed.code, 1, `${JSON.stringify(failed.result)}\n${failed.stderr}`);
+        // The layer names the revision: before it is read, the run is about the applied one.
         assert.deepEqual(failed.result, {
           kind: 'failed',
-          revision: c2,
+          revision: c1,
           step: 'fetch',
           reason: `The registry ${front.host} could not read the blob ${layer} of mirrornet/fleet (HTTP 500: UNAVAILABLE the test proxy answers 500).`,
         });

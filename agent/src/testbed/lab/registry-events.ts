@@ -57,7 +57,7 @@ export async function startRegistryEvents(opts: RegistryEventsOptions): Promise<
     bursts.delete(core);
     if (!b) return;
     opts.pushed(core, new Map([...b.repos].map(([repo, tags]) => [repo, [...tags]])));
-    // The publisher moves the channel's tag last: the sites' manifests and signatures are all there by then.
+    // The publisher moves the channel's tag last: the sites' manifests (and their signed layers) are all there by then.
     // A replication's pushes are not told here: its tags arrive in any order, and its end is (services.ts).
     if (b.channel && loadState(opts.labDir)?.bundle?.publisher === core) {
       void notifyGateways(opts.labDir, core, opts.hookToken).then((n) => opts.say('registry push: gateways told', { core, gateways: n }));
