@@ -1,5 +1,6 @@
 // The mirrornet command line: each command in its own file, loaded when used; one error handler here. The
 // product's commands only: agent/bin/mirrornet.js (the composition root) adds the test bed's through `run`.
+import '../host/zod-jitless.js'; // first: before any module declares a schema
 import { AGENT_VERSION } from '../version.js';
 import { MirrornetError } from '../errors.js';
 import { AGENT_TOO_OLD_EXIT, AgentTooOldError } from '../model/compatibility.js';

@@ -1,6 +1,7 @@
 // The entry of the single-file release (agent/scripts/release.js bundles it with esbuild into mirrornet.mjs):
 // the product's program without the test bed (no lab, no emulators), and the validator's and the publisher's
 // child processes in the same file, since a bundle has no evaluate-child.js or publish-child.js beside it. agent/bin/mirrornet.js stays the repository's entry.
+import '../host/zod-jitless.js'; // first: before any module declares a schema
 import { childrenThroughSelf } from '../host/child.js';
 import { EVALUATE_CHILD_ARG } from '../reconcile/evaluate.js';
 import { run } from './main.js';
