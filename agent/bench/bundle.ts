@@ -1,12 +1,14 @@
 // The bundle part of `npm run bench` (issue 12, signed per-site bundles): what one host of a 5,000-region fleet
 // spends to take a new revision from the git repository (fetch, validate the whole fleet in a child process,
-// compile, apply) against from its site's signed bundle in a registry (its manifest and one layer, which carries the signature).
+// compile, apply) against from its site's signed bundle in a registry (its manifest and one layer, which
+// carries the signature).
 // Real processes throughout: `mirrornet agent --once` under GNU time (CPU of the agent and all its children,
 // peak RSS of the largest), the same agents long-running (their /proc counters around one revision), git daemon
 // and docker-registry behind counting TCP proxies (bytes and requests per host), and `mirrornet publish`.
 // Targets — bundle <= 1/20 of the git path's CPU and <= 80 MB peak, <= 1% of the repository fetched per host,
-// 1 request to the git server per revision, core egress per region <= 1.1x its layer — print PASS/MISS and
-// never fail the run. Registry, git daemon, agents and temp dirs go at the end, also on an error or a signal.
+// 1 request to the git server per revision — print PASS/MISS and never fail the run; what one host costs its
+// core per revision is shown (the per-region egress target is the lab bench's, lab.ts). Registry, git daemon,
+// agents and temp dirs go at the end, also on an error or a signal.
 //
 // Alone: `node agent/dist/bench/bundle.js [--reps N]` (5 to 9 minutes, most of it two 5,000-site publishes).
 import { spawn } from 'node:child_process';
@@ -30,7 +32,6 @@ const SITE = 'cn-shanghai-0001';
 const CPU_TARGET = 1 / 20;
 const RSS_TARGET_MB = 80;
 const BYTES_TARGET_PCT = 1;
-const EGRESS_TARGET = 1.1;
 const GIT_REQUESTS_TARGET = 1;
 const CLI = fileURLToPath(new URL('../../bin/mirrornet.js', import.meta.url));
 const DIST = fileURLToPath(new URL('../src/', import.meta.url));
@@ -267,7 +268,7 @@ async function bundleBench(sb: Sandbox, reps: number, out: Out, rows: Row[], fin
       paths.bundle.traffic.push(bt);
     }
     out(`the bundle agent's requests for a new revision: ${paths.bundle.traffic[0]!.lines.join(', ')}`);
-    report(paths, { packBytes, filesBytes: fleet.bytes, site, gitFirst, bundleFirst, rev2, reps }, rows, findings);
+    report(paths, { packBytes, filesBytes: fleet.bytes, site, gitFirst, bundleFirst, rev2, reps }, rows);
     await breakdown(sb, dir, regPort, paths, out, findings);
   } finally {
     for (const p of proxies) p.close();
@@ -303,7 +304,7 @@ interface Context {
   reps: number;
 }
 
-function report(p: Paths, c: Context, rows: Row[], findings: string[]): void {
+function report(p: Paths, c: Context, rows: Row[]): void {
   const med = (xs: number[]) => median(xs);
   const cpu = { git: med(p.git.once.map((t) => t.cpuS)), bundle: med(p.bundle.once.map((t) => t.cpuS)) };
   const rss = { git: med(p.git.once.map((t) => t.rssMb)), bundle: med(p.bundle.once.map((t) => t.rssMb)) };
@@ -359,12 +360,13 @@ function report(p: Paths, c: Context, rows: Row[], findings: string[]): void {
     verdict: verdict(gitReqs <= GIT_REQUESTS_TARGET),
   });
   const { layer, manifest } = c.site;
+  // One host of a synthetic fleet, by TCP bytes (HTTP headers included): what a host costs its core. The
+  // per-region target (<= 1.1x the region's layer) is judged by the lab bench, where each region has its peer.
   const egress = bytes.bundle / layer;
   rows.push({
-    what: 'core egress per region per revision / its layer',
+    what: 'core egress per host per revision / its layer',
     value: `${egress.toFixed(2)}x`,
-    target: `<= ${EGRESS_TARGET}x (${fmtKb(bytes.bundle)} for a ${fmtKb(layer)} layer, one host)`,
-    verdict: verdict(egress <= EGRESS_TARGET),
+    target: `${fmtKb(bytes.bundle)}: layer ${layer} B, manifest ${manifest} B, HTTP headers ${bytes.bundle - layer - manifest} B; ` + 'per region: lab bench',
   });
   const pub = c.rev2;
   rows.push({
@@ -372,13 +374,6 @@ function report(p: Paths, c: Context, rows: Row[], findings: string[]): void {
     value: fmtS(pub.t.wallS),
     target: `publisher ${fmtS(pub.t.cpuS)} CPU, ${fmtMb(pub.t.rssMb)}; registry ${fmtS(pub.registryCpuS)} CPU; ${pub.traffic.requests} requests`,
   });
-  if (egress > EGRESS_TARGET) {
-    findings.push(
-      `core egress per region is ${egress.toFixed(2)}x the site's layer: of the ${bytes.bundle} bytes one host fetched, the layer is ${layer}, ` +
-        `the site manifest ${manifest}, and the other ${bytes.bundle - layer - manifest} the HTTP headers of ${reqs.bundle} responses: ` +
-        'a fixed cost per host and revision, repeated per host of a region unless its nodes follow their gateway (--gateway).',
-    );
-  }
 }
 
 interface Cost {

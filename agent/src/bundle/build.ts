@@ -125,13 +125,23 @@ export function sha256(data: Buffer): string {
   return `sha256:${createHash('sha256').update(data).digest('hex')}`;
 }
 
-/** JSON with object keys sorted at every depth: the same value is always the same bytes. */
+/**
+ * JSON with object keys sorted at every depth (by UTF-16 code unit, as `jq -S` sorts them; JavaScript's own
+ * order would put integer-like keys first) and no whitespace: the same value is always the same bytes.
+ */
 export function canonicalJson(value: unknown): string {
-  return JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : v,
-  );
+  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
+    return canonicalJson((value as { toJSON(): unknown }).toJSON());
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const record = value as Record<string, unknown>;
+    const keys = Object.keys(record)
+      .filter((k) => record[k] !== undefined && typeof record[k] !== 'function')
+      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+  }
+  return JSON.stringify(value) ?? 'null';
 }
 
 /** A site's payload, and its canonical JSON (what its signature covers). */
@@ -159,9 +169,16 @@ function sitePayload(site: string, content: SiteContent, input: BundleInput): { 
   return { payload, bytes: Buffer.from(text, 'utf8') };
 }
 
-/** The digest of each site's payload: what the publisher signs before it builds the bundle. */
-export function payloadDigests(input: BundleInput): Map<string, string> {
-  return new Map([...input.sites].map(([site, content]) => [site, sha256(sitePayload(site, content, input).bytes)]));
+/** Each site's payload, its canonical JSON and its digest (what the publisher signs), built once for buildBundle. */
+export type SitePayloads = ReadonlyMap<string, { payload: SitePayload; bytes: Buffer; digest: string }>;
+
+export function sitePayloads(input: BundleInput): SitePayloads {
+  return new Map(
+    [...input.sites].map(([site, content]) => {
+      const { payload, bytes } = sitePayload(site, content, input);
+      return [site, { payload, bytes, digest: sha256(bytes) }];
+    }),
+  );
 }
 
 /** The digest a layer's signature covers: its canonical JSON without the signature (the layer is canonical JSON). */
@@ -188,21 +205,21 @@ export function siteManifest(layer: { digest: string; size: number }): { manifes
 }
 
 /**
- * Build the bundle of one revision: `signatures` (by payload digest, payloadDigests) go into the layers; without
+ * Build the bundle of one revision: `signatures` (by payload digest, sitePayloads) go into the layers; without
  * them the bundle is unsigned and agents refuse it. Sites are ordered by name, so their order in the input does
  * not matter, and the same revision with the same signatures gives byte-identical blobs and manifests.
  */
-export function buildBundle(input: BundleInput, signatures?: ReadonlyMap<string, string>): Bundle {
+export function buildBundle(input: BundleInput, signatures?: ReadonlyMap<string, string>, payloads: SitePayloads = sitePayloads(input)): Bundle {
   if (!input.sites.size) throw new BundleError(`The fleet at ${input.revision.slice(0, 12)} has no site: there is nothing to publish.`);
   const blobs = new Map<string, Buffer>();
   const layers: Descriptor[] = [];
   const sites: BundleIndex['sites'] = {};
   const siteManifests = new Map<string, { manifest: Buffer; digest: string }>();
   for (const name of [...input.sites.keys()].sort()) {
-    const { payload, bytes: unsigned } = sitePayload(name, input.sites.get(name)!, input);
+    const { payload, bytes: unsigned, digest: signed } = payloads.get(name)!;
     let bytes = unsigned;
     if (signatures) {
-      const signature = signatures.get(sha256(unsigned));
+      const signature = signatures.get(signed);
       if (signature === undefined) throw new BundleError(`The layer of ${name} was not signed: nothing was published.`);
       bytes = Buffer.from(canonicalJson({ ...payload, signature }), 'utf8');
     }

@@ -7,7 +7,7 @@ import type { Area, Guardrails, Notifications } from '../model/schema.js';
 
 const Digest = z.string().regex(/^sha256:[a-f0-9]{64}$/);
 /** A git commit id (SHA-1 or SHA-256). */
-export const REVISION = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
+const REVISION = /^[0-9a-f]{40}([0-9a-f]{24})?$/;
 /** The artifact type of a site manifest of any format version. */
 const SITE_ARTIFACT = /^application\/vnd\.mirrornet\.bundle\.site\.v(\d+)$/;
 

@@ -10,10 +10,10 @@ import type { Desired, Role } from '../desired/types.js';
 import type { Exec } from '../host/exec.js';
 import { valid as validVersion } from 'semver';
 import { THIS_AGENT, tooOldFor, tooOldSentence } from '../model/compatibility.js';
-import { BUNDLE_SCHEMA_VERSION, MEDIA_TYPES, sha256, signedDigestOf, SITE_ARTIFACT_VERSION, siteTag } from './build.js';
+import { BUNDLE_SCHEMA_VERSION, canonicalJson, MEDIA_TYPES, sha256, signedDigestOf, SITE_ARTIFACT_VERSION, siteTag } from './build.js';
 import { OciClient, RegistryError, type OciTarget } from './oci.js';
 import { verifyDigest } from './sign.js';
-import { LayerHeadSchema, REVISION, siteArtifactVersion, SiteLayerSchema, SiteManifestSchema } from './schema.js';
+import { LayerHeadSchema, siteArtifactVersion, SiteLayerSchema, SiteManifestSchema } from './schema.js';
 
 /** A site's manifest as a host first sees it: which layer to fetch. */
 export interface SiteHead {
@@ -30,6 +30,8 @@ export interface HeadFeed {
 export interface BundleOrigin {
   sequence: number;
   digest: string;
+  /** A rollback's: the sequence it rolled back from. Until a revision beyond it, nothing up to it is taken again. */
+  rollbackFrom?: number;
 }
 
 export type BundleLoad =
@@ -64,10 +66,13 @@ export interface BundleSourceOptions {
 
 const MAX_LAYER_BYTES = 32 * 1024 * 1024;
 
-/** What a head offers, as read before anything is believed: its layer, or why it cannot be taken. */
+/** What a head offers: its layer, its signature checked, or why it cannot be taken. */
 interface Seen {
   head: SiteHead;
-  /** The revision the layer names (or, when none can be read, the manifest's digest, so a refusal holds for it). */
+  /**
+   * The revision the signed layer names; until the signature checked out, the manifest's digest (nothing the
+   * bundle says is repeated, and a refusal holds for that manifest).
+   */
   revision: string;
   layer?: { digest: string; json: Record<string, unknown> };
   problem?: { refused: string } | { outdated: string };
@@ -125,26 +130,30 @@ export class BundleSource {
     return this.seen.revision;
   }
 
-  /** A new head: its format, and its layer when this agent reads that format. */
+  /**
+   * A new head: its format, then its layer, which must be the canonical JSON its signature covers, signed by
+   * an allowed key. Until then the head is named by its manifest's digest only.
+   */
   private async read(head: SiteHead): Promise<Seen> {
     const parsed = SiteManifestSchema.safeParse(parseJson(head.manifest));
     if (!parsed.success) throw new RegistryError(`${this.where()} (${head.digest}) is not a mirrornet site bundle: ${parsed.error.issues[0]?.message ?? ''}.`);
     const m = parsed.data;
+    const unverified = (problem: NonNullable<Seen['problem']>): Seen => ({ head, revision: head.digest, problem });
     const version = siteArtifactVersion(m.artifactType);
-    if (version !== SITE_ARTIFACT_VERSION) {
-      // Another format: its revision as its manifest names it (the older one did), else the manifest's digest.
-      const named = m.annotations?.['org.opencontainers.image.revision'];
-      const revision = named && REVISION.test(named) ? named : head.digest;
-      const what = `the bundle of ${revision === head.digest ? head.digest : revision.slice(0, 12)}`;
-      const problem =
-        version < SITE_ARTIFACT_VERSION
-          ? {
-              refused:
-                `${what} was published by an older mirrornet (site artifact v${version}; this agent reads v${SITE_ARTIFACT_VERSION}): ` +
-                'publish the revision again with this version of mirrornet',
-            }
-          : { outdated: `${what} is in a newer format (site artifact v${version}); this agent is ${THIS_AGENT.version} (reads v${SITE_ARTIFACT_VERSION})` };
-      return { head, revision, problem };
+    if (version < SITE_ARTIFACT_VERSION) {
+      return unverified({
+        refused:
+          `the bundle ${head.digest} was published by an older mirrornet (site artifact v${version}; this agent reads v${SITE_ARTIFACT_VERSION}): ` +
+          'publish the revision again with this version of mirrornet',
+      });
+    }
+    if (version > SITE_ARTIFACT_VERSION) {
+      // Neither readable nor verifiable here: what it claims (its revision) is not repeated.
+      return unverified({
+        outdated:
+          `the bundle ${head.digest} is in a newer format (site artifact v${version}); ` +
+          `this agent is ${THIS_AGENT.version} (reads v${SITE_ARTIFACT_VERSION})`,
+      });
     }
     const layer = m.layers[0]!;
     if (m.layers.length !== 1 || layer.mediaType !== MEDIA_TYPES.site) {
@@ -156,15 +165,19 @@ export class BundleSource {
     } catch (err) {
       // Bytes that are not the layer's are refused; a registry that cannot serve it now fails the tick (a
       // refusal is kept for the head, so a passing 5xx would hold the host back until the next commit).
-      if (err instanceof RegistryError && err.content) return { head, revision: head.digest, problem: { refused: err.userMessage } };
+      if (err instanceof RegistryError && err.content) return unverified({ refused: err.userMessage });
       throw err;
     }
+    const what = `the layer ${layer.digest} of ${this.opts.site}`;
     const json = parseJson(bytes);
     const named = LayerHeadSchema.safeParse(json);
-    if (!named.success || !isRecord(json)) {
-      return { head, revision: head.digest, problem: { refused: `the layer ${layer.digest} at ${this.where()} is not a mirrornet site layer` } };
-    }
-    return { head, revision: named.data.revision, layer: { digest: layer.digest, json } };
+    // The bytes applied are the bytes signed: a layer is its canonical JSON, nothing written another way.
+    if (!named.success || canonicalJson(json) !== bytes.toString('utf8')) return unverified({ refused: `${what} is not a mirrornet site layer` });
+    const layerJson = json as Record<string, unknown>;
+    const why = await this.verify(layerJson, what);
+    if (why) return unverified({ refused: why });
+    this.opts.onVerified?.(head);
+    return { head, revision: named.data.revision, layer: { digest: layer.digest, json: layerJson } };
   }
 
   /** The head from the registry: a HEAD request, and the manifest only when the tag moved. */
@@ -181,10 +194,8 @@ export class BundleSource {
     if (!seen || seen.revision !== revision)
       throw new RegistryError(`The bundle of ${revision.slice(0, 12)} is no longer at ${this.where()}; the next tick looks again.`);
     if (seen.problem) return seen.problem;
+    // Its signature checked out when it was read (remoteRevision): what it says is believed from here on.
     const { digest, json } = seen.layer!;
-    // The signature first: nothing the layer says is believed (or repeated in a report) before it checked out.
-    const why = await ctx.step('verify', () => this.verify(seen.head, digest, json));
-    if (why) return { refused: why };
     const short = revision.slice(0, 12);
     const head = LayerHeadSchema.parse(json);
     const agent = { version: THIS_AGENT.version, reads: BUNDLE_SCHEMA_VERSION };
@@ -204,26 +215,13 @@ export class BundleSource {
     if (layer.site !== this.opts.site) return { refused: `${this.where()} holds the bundle of ${layer.site}, not of ${this.opts.site}` };
     const channel = this.opts.target.tag ?? 'main';
     if (layer.channel !== channel) return { refused: `${this.where()} holds a bundle published for the channel ${layer.channel}, not ${channel}` };
-    const origin: BundleOrigin = { sequence: layer.sequence, digest: seen.head.digest };
-    if (ctx.applied && origin.sequence < ctx.applied.sequence) {
-      const from = layer.rollbackFrom;
-      if (from === undefined) {
-        return {
-          refused:
-            `${short} is older than the revision applied here (${origin.sequence} commits against ${ctx.applied.sequence}); ` +
-            'publish a newer commit that reverts, or publish it with --rollback on purpose',
-        };
-      }
-      // A rollback undoes the revision it was published against, never one published after it (a replayed rollback).
-      if (from < ctx.applied.sequence) {
-        return {
-          refused:
-            `${short} is a rollback from the revision of ${from} commits, ` +
-            `but this host applied a later one (${ctx.applied.sequence} commits): a rollback is not taken again after the fleet moved on; ` +
-            'publish a newer commit that reverts, or publish it again with --rollback',
-        };
-      }
-    }
+    const origin: BundleOrigin = {
+      sequence: layer.sequence,
+      digest: seen.head.digest,
+      ...(layer.rollbackFrom !== undefined ? { rollbackFrom: layer.rollbackFrom } : {}),
+    };
+    const out = ctx.applied ? outOfOrder(short, origin, ctx.applied) : undefined;
+    if (out) return { refused: out };
     const { byRole, guardrails, notifications, area } = layer;
     const desired = desiredForRoles(this.opts.site, byRole as Parameters<typeof desiredForRoles>[1], ctx.roles);
     if ('error' in desired) return { valid: true, compileError: desired.error, origin };
@@ -257,20 +255,42 @@ export class BundleSource {
   }
 
   /** The signature inside the layer, checked against the host's allowed signers; undefined when good, else why not. */
-  private async verify(head: SiteHead, digest: string, json: Record<string, unknown>): Promise<string | undefined> {
-    const what = `the layer ${digest} of ${this.opts.site}`;
-    if (typeof json['signature'] !== 'string') {
-      return `${what} is not signed: publish it with --sign-key (agents apply only signed bundles)`;
-    }
+  private async verify(json: Record<string, unknown>, what: string): Promise<string | undefined> {
+    if (typeof json['signature'] !== 'string') return `${what} is not signed: publish it with --sign-key (agents apply only signed bundles)`;
     const result = await verifyDigest(this.opts.exec, signedDigestOf(json), json['signature'], this.opts.allowedSigners, what);
-    if (!result.ok) return result.reason;
-    this.opts.onVerified?.(head);
-    return undefined;
+    return result.ok ? undefined : result.reason;
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
+/**
+ * Why a signed revision is out of order against what this host applied, or undefined. An older one is refused
+ * unless it is a rollback from at least what was applied; after a rollback, nothing up to the revision it
+ * rolled back from is taken again but another rollback from that far: the revision rolled back from, put back
+ * under the tag, or an earlier rollback, replayed, would undo it.
+ */
+function outOfOrder(short: string, origin: BundleOrigin, applied: BundleOrigin): string | undefined {
+  const floor = Math.max(applied.sequence, applied.rollbackFrom ?? 0);
+  if (origin.rollbackFrom !== undefined) {
+    if (origin.rollbackFrom >= floor) return undefined;
+    return (
+      `${short} is a rollback from the revision of ${origin.rollbackFrom} commits, ` +
+      `but this host applied a later one (${floor} commits): a rollback is not taken again after the fleet moved on; ` +
+      'publish a newer commit that reverts, or publish it again with --rollback'
+    );
+  }
+  if (origin.sequence < applied.sequence) {
+    return (
+      `${short} is older than the revision applied here (${origin.sequence} commits against ${applied.sequence}); ` +
+      'publish a newer commit that reverts, or publish it with --rollback on purpose'
+    );
+  }
+  if (applied.rollbackFrom !== undefined && origin.sequence > applied.sequence && origin.sequence <= applied.rollbackFrom) {
+    return (
+      `${short} (${origin.sequence} commits) is at or before the revision this host was rolled back from (${applied.rollbackFrom} commits); ` +
+      'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose'
+    );
+  }
+  return undefined;
 }
 
 function parseJson(bytes: Buffer): unknown {

@@ -279,8 +279,8 @@ export async function agentCommand(opts: AgentCliOptions, io: Io): Promise<numbe
   );
   metrics.follow(() => loop.lastResult);
   const publisher = opts.publishTo ? await publisherOf(opts, stateDir, secrets, log, report.sink) : undefined;
-  // The publisher publishes first, so its own tick applies what it published; a gateway hands a head on as its
-  // signature checks out (agent-sources.ts, onVerified), not here.
+  // The publisher publishes first, so its own tick applies what it published; a gateway hands a head on as the
+  // signature of its layer checks out (agent-sources.ts, onVerified), not here.
   tick = async (reason: string) => {
     await publisher?.run(reason);
     const result = await loop.tick(reason);

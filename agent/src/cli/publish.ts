@@ -6,7 +6,7 @@
 // agents that poll: every blob and manifest is stored by digest before a tag moves.
 import pLimit from 'p-limit';
 import { AgentTooOldError } from '../model/compatibility.js';
-import { buildBundle, MEDIA_TYPES, payloadDigests, siteTag, type Bundle, type BundleInput, type SiteContent } from '../bundle/build.js';
+import { buildBundle, MEDIA_TYPES, sitePayloads, siteTag, type Bundle, type BundleInput, type SiteContent } from '../bundle/build.js';
 import { channelHead, DEFAULT_CHANNEL } from '../bundle/channel.js';
 import { OciClient, parseOciReference, TAG, type OciTarget } from '../bundle/oci.js';
 import { signDigests } from '../bundle/sign.js';
@@ -238,13 +238,27 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
     throw new PublishRefused(
       `${revision.slice(0, 12)} was published before, and ${channel} was rolled back from it to ${head.revision.slice(0, 12)} on purpose (--rollback): ` +
         'it is not published again. The next commit is published as usual; ' +
-        `\`mirrornet publish --revision ${revision.slice(0, 12)}\` publishes this one again by hand.`,
+        `\`mirrornet publish --revision ${revision.slice(0, 12)} --rollback\` publishes this one again by hand.`,
+    );
+  }
+  // Agents that took the rollback refuse anything up to the revision it rolled back from but another rollback.
+  const rolledBackFrom = head?.rollback ? head.rollbackFrom : undefined;
+  if (head && rolledBackFrom !== undefined && sequence > head.sequence && sequence <= rolledBackFrom && !req.rollback) {
+    throw new PublishRefused(
+      `${revision.slice(0, 12)} (${plural(sequence, 'commit')}) is at or before the revision ${channel} was rolled back from ` +
+        `(${rolledBackFrom} commits), so agents would refuse it; nothing was published. ` +
+        'Publish a newer commit that reverts the rollback, or publish it with --rollback on purpose.',
     );
   }
   if (head) await judgeAgainst(req.repo, head.revision, evaluation, req.base);
   // A rollback names the newest revision it rolls back from (the channel's, or what the channel's own rollback
   // rolled back from): an agent that applied anything later refuses it, so it cannot be replayed once the fleet moved on.
-  const rollbackFrom = req.rollback ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence) : undefined;
+  // Signing the channel's unsigned revision again keeps it what it was (a rollback stays one).
+  const rollbackFrom = req.rollback
+    ? Math.max(head?.rollbackFrom ?? 0, head?.sequence ?? 0, sequence)
+    : toSign && head?.rollback
+      ? head.rollbackFrom
+      : undefined;
   const input: BundleInput = {
     revision,
     commitTime,
@@ -260,8 +274,10 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
     if (!TAG.test(tag)) throw new PublishRefused(`The tag ${tag} (channel ${channel}, site ${site}) is longer than a tag may be: use a shorter channel.`);
   }
   // Every site's payload signed in one ssh-keygen run; the signatures go into the layers.
-  const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), [...payloadDigests(input).values()], req.signingKey);
-  const bundle = buildBundle(input, signatures);
+  const payloads = sitePayloads(input);
+  const digests = [...payloads.values()].map((p) => p.digest);
+  const signatures = req.signingKey === undefined ? undefined : await signDigests(localExec(), digests, req.signingKey);
+  const bundle = buildBundle(input, signatures, payloads);
   const tags = await pushBundle(client, bundle, channel, !rollout);
   const siteManifests = digestsOf(bundle);
   return {

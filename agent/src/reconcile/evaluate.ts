@@ -18,6 +18,8 @@ export type RevisionEvaluation =
 export interface RevisionOrigin {
   sequence: number;
   digest: string;
+  /** A rollback's: the sequence it rolled back from. */
+  rollbackFrom?: number;
 }
 
 /** Validate and compile the checkout in `dir` (at `revision`) for one site's roles. */

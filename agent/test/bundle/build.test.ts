@@ -8,12 +8,13 @@ import { fileURLToPath } from 'node:url';
 import {
   buildBundle,
   BundleError,
-  payloadDigests,
+  canonicalJson,
   sha256,
   signedDigestOf,
   SITE_ANNOTATION,
   siteManifest,
   siteTag,
+  sitePayloads,
   type BundleInput,
   type SiteContent,
 } from '../../src/bundle/build.js';
@@ -127,7 +128,7 @@ describe('bundle builder', function () {
   });
 
   it('signs what each layer says: the signature inside covers its canonical JSON without it', () => {
-    const digests = payloadDigests(input);
+    const digests = new Map([...sitePayloads(input)].map(([site, p]) => [site, p.digest]));
     const signatures = new Map([...digests].map(([site, digest]) => [digest, `signature of ${site}`]));
     const bundle = buildBundle(input, signatures);
     assert.equal(bundle.index.signed, true);
@@ -139,6 +140,13 @@ describe('bundle builder', function () {
     assert.throws(
       () => buildBundle(input, new Map([...signatures].filter(([digest]) => digest !== digests.get('ap-jakarta')))),
       (err: unknown) => err instanceof BundleError && err.userMessage === 'The layer of ap-jakarta was not signed: nothing was published.',
+    );
+  });
+
+  it('writes canonical JSON: keys sorted by code unit at every depth (integer-like ones too), no whitespace, undefined left out', () => {
+    assert.equal(
+      canonicalJson({ b: [3, { z: 1, a: undefined, '10': 'x', '9': 'y' }], a: 'ü', '2': null, n: -0 }),
+      '{"2":null,"a":"ü","b":[3,{"10":"x","9":"y","z":1}],"n":0}',
     );
   });
 

@@ -2,10 +2,10 @@
 // the manifest is served by the commit and the channel tag, every layer matches its digest, and the
 // signature inside each site's layer verifies against an allowed-signers file. Also its exit codes without a registry.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { signedDigestOf } from '../../src/bundle/build.js';
@@ -153,6 +153,26 @@ describe('mirrornet publish', function () {
           ok: true,
           principal: 'ci@example.org',
         });
+      }
+    });
+
+    it("passes the README's check of a published bundle, run as written (curl, jq and ssh-keygen against the registry)", async function () {
+      need(this, missingCommand('jq', 'jq'));
+      need(this, missingCommand('curl', 'curl'));
+      const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+      const block = /Check a published bundle with the registry API[^\n]*\n\n```sh\n([\s\S]*?)```/.exec(readme)?.[1];
+      assert.ok(block, 'the README has the check');
+      const script = block.replace(/^R=\S+;/m, `R=${base}/v2/mirrornet/fleet;`);
+      assert.notEqual(script, block, 'the registry is set on the first line');
+      const dir = mkdtempSync(join(tmpdir(), 'mn-readme-check-'));
+      try {
+        writeFileSync(join(dir, 'allowed_signers'), readFileSync(join(tmp, 'allowed_signers')));
+        const res = spawnSync('bash', ['-euo', 'pipefail', '-c', script], { cwd: dir, encoding: 'utf8' });
+        assert.equal(res.status, 0, `${res.stdout}\n${res.stderr}`);
+        assert.match(res.stderr + res.stdout, /Good "mirrornet-bundle" signature for ci@example\.org with ED25519 key/);
+        assert.match(res.stdout, /"site": "cn-shanghai"/);
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
       }
     });
 

@@ -379,11 +379,20 @@ describe('publisher (git origin to registry)', function () {
             'revision-refused',
             second,
             `${second.slice(0, 12)} was published before, and main was rolled back from it to ${first.slice(0, 12)} on purpose (--rollback): ` +
-              `it is not published again. The next commit is published as usual; \`mirrornet publish --revision ${second.slice(0, 12)}\` ` +
+              `it is not published again. The next commit is published as usual; \`mirrornet publish --revision ${second.slice(0, 12)} --rollback\` ` +
               'publishes this one again by hand.',
           ],
         ],
       );
+      // By hand too, only on purpose: agents that took the rollback refuse anything up to the revision it rolled back from.
+      const byHand = await cli(['publish', '--repo', fx.work, '--revision', second, '--to', `oci+http://${via}/mirrornet/kept`]);
+      assert.equal(byHand.code, 1);
+      assert.equal(
+        byHand.stderr,
+        `mirrornet: ${second.slice(0, 12)} (2 commits) is at or before the revision main was rolled back from (2 commits), so agents would refuse it; ` +
+          'nothing was published. Publish a newer commit that reverts the rollback, or publish it with --rollback on purpose.\n',
+      );
+      assert.equal(manifestPuts('mirrornet/kept'), 0);
 
       fx.replace('regions/us-virginia.yaml', 'team: platform-americas', 'team: platform-intl');
       const third = fx.commit('us-virginia back with the international team');

@@ -198,24 +198,29 @@ describe('bundle source: an agent following a signed channel in a registry', fun
 
   /**
    * The site's layer in `channel` with `changes` made to what it says, signed by the allowed key (or carrying
-   * `signature`), pushed with its manifest and put under the site's tag. Its layer digest.
+   * `signature`), written as `write` writes it (canonical JSON), pushed with its manifest and put under the
+   * site's tag. Its layer's and its manifest's digests.
    */
-  async function relayered(channel: string, changes: Record<string, unknown>, signature?: string): Promise<string> {
+  async function relayered(
+    channel: string,
+    changes: Record<string, unknown>,
+    opts: { signature?: string; write?: (layer: Record<string, unknown>) => string } = {},
+  ): Promise<{ layer: string; manifest: string }> {
     const { signature: _published, ...payload } = await layerOf(channel);
     Object.assign(payload, changes);
     const digest = sha256(Buffer.from(canonicalJson(payload), 'utf8'));
-    const signed = signature ?? (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
-    const bytes = Buffer.from(canonicalJson({ ...payload, signature: signed }), 'utf8');
+    const signed = opts.signature ?? (await signDigests(localExec(), [digest], ci.privateKey)).get(digest)!;
+    const bytes = Buffer.from((opts.write ?? canonicalJson)({ ...payload, signature: signed }), 'utf8');
     const oci = client();
     await oci.pushBlob(sha256(bytes), bytes);
     const m = siteManifestOf({ digest: sha256(bytes), size: bytes.length });
     await oci.putManifest(m.digest, m.manifest, OCI_MANIFEST);
     await oci.putManifest(`${channel}.${SITE}`, m.manifest, OCI_MANIFEST);
-    return sha256(bytes);
+    return { layer: sha256(bytes), manifest: m.digest };
   }
 
-  /** A site manifest of another format version (`v`) over the channel's layer, naming `revision`, under the site's tag. */
-  async function otherFormat(channel: string, v: number, revision: string): Promise<void> {
+  /** A site manifest of another format version (`v`) over the channel's layer, naming `revision`, under the site's tag; its digest. */
+  async function otherFormat(channel: string, v: number, revision: string): Promise<string> {
     const published = await siteManifest(channel);
     const { layers, config } = JSON.parse(published.bytes.toString('utf8')) as { layers: { size: number }[]; config: unknown };
     const bytes = Buffer.from(
@@ -230,6 +235,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       'utf8',
     );
     await client().putManifest(`${channel}.${SITE}`, bytes, OCI_MANIFEST);
+    return sha256(bytes);
   }
 
   /** One run of the agent applies c1 again: its files as they were at c1. */
@@ -265,23 +271,18 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2, { key: rogue });
-      const { layer } = await siteManifest(h.channel);
-      await assertRefused(h, before, c1, c2, `the layer ${layer} of ${SITE} is not signed by a key in ${allowedSigners}`);
+      // Named by its manifest's digest: nothing an unverified layer says (its revision) is repeated.
+      const { layer, digest } = await siteManifest(h.channel);
+      await assertRefused(h, before, c1, digest, `the layer ${layer} of ${SITE} is not signed by a key in ${allowedSigners}`);
     });
 
     it('a bundle published without --sign-key', async () => {
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2, { key: null });
-      const layer = await layerOf(h.channel);
-      assert.equal(layer['signature'], undefined);
-      await assertRefused(
-        h,
-        before,
-        c1,
-        c2,
-        `the layer ${(await siteManifest(h.channel)).layer} of ${SITE} is not signed: publish it with --sign-key (agents apply only signed bundles)`,
-      );
+      assert.equal((await layerOf(h.channel))['signature'], undefined);
+      const { layer, digest } = await siteManifest(h.channel);
+      await assertRefused(h, before, c1, digest, `the layer ${layer} of ${SITE} is not signed: publish it with --sign-key (agents apply only signed bundles)`);
     });
 
     it("a layer that carries the allowed key's signature of another layer (c1's, in c2's layer)", async () => {
@@ -290,8 +291,8 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       const c1Signature = (await layerOf(h.channel))['signature'] as string;
       assert.match(c1Signature, /^-----BEGIN SSH SIGNATURE-----\n/);
       await publish(h, c2);
-      const layer = await relayered(h.channel, {}, c1Signature);
-      await assertRefused(h, before, c1, c2, `the signature of the layer ${layer} of ${SITE} does not verify against ${allowedSigners}`);
+      const { layer, manifest } = await relayered(h.channel, {}, { signature: c1Signature });
+      await assertRefused(h, before, c1, manifest, `the signature of the layer ${layer} of ${SITE} does not verify against ${allowedSigners}`);
     });
 
     it('a layer whose content was changed after it was signed (its digest still right)', async () => {
@@ -300,8 +301,17 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       await publish(h, c2);
       const signature = (await layerOf(h.channel))['signature'] as string;
       // The publisher's own signature, over a layer that now says it needs no newer agent than 0.0.1.
-      const layer = await relayered(h.channel, { minAgentVersion: '0.0.1' }, signature);
-      await assertRefused(h, before, c1, c2, `the signature of the layer ${layer} of ${SITE} does not verify against ${allowedSigners}`);
+      const { layer, manifest } = await relayered(h.channel, { minAgentVersion: '0.0.1' }, { signature });
+      await assertRefused(h, before, c1, manifest, `the signature of the layer ${layer} of ${SITE} does not verify against ${allowedSigners}`);
+    });
+
+    it('a signed layer written otherwise than as the canonical JSON its signature covers (its digest still right)', async () => {
+      const h = newHost();
+      const before = await applied(h, c1);
+      await publish(h, c2);
+      // The same content and the allowed key's signature of it, with whitespace: the bytes applied must be the bytes signed.
+      const { layer, manifest } = await relayered(h.channel, {}, { write: (l) => JSON.stringify(JSON.parse(canonicalJson(l)), null, 1) });
+      await assertRefused(h, before, c1, manifest, `the layer ${layer} of ${SITE} is not a mirrornet site layer`);
     });
 
     it('a layer the registry mirror hands over with other bytes than its digest is never applied: the registry decides', async () => {
@@ -376,17 +386,17 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       assert.equal((await layerOf(h2.channel))['minAgentVersion'], '0.1.7');
     });
 
-    it('a bundle published by an older mirrornet (site artifact v1, its signature beside it), saying to publish again', async () => {
+    it('a bundle published by an older mirrornet (site artifact v1, its signature beside it), saying to publish again, named by its digest', async () => {
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
-      await otherFormat(h.channel, 1, c2);
+      const digest = await otherFormat(h.channel, 1, c2);
       await assertRefused(
         h,
         before,
         c1,
-        c2,
-        `the bundle of ${c2.slice(0, 12)} was published by an older mirrornet (site artifact v1; this agent reads v2): ` +
+        digest,
+        `the bundle ${digest} was published by an older mirrornet (site artifact v1; this agent reads v2): ` +
           'publish the revision again with this version of mirrornet',
       );
     });
@@ -395,13 +405,14 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       const h = newHost();
       const before = await applied(h, c1);
       await publish(h, c2);
-      await otherFormat(h.channel, 3, c2);
+      const digest = await otherFormat(h.channel, 3, c2);
       const res = await agentOnce(h);
       assert.equal(res.code, 4, `${JSON.stringify(res.result)}\n${res.stderr}`);
+      // Its revision annotation is not repeated: nothing of a format this agent cannot verify is believed.
       assert.deepEqual(res.result, {
         kind: 'outdated',
-        revision: c2,
-        reason: `the bundle of ${c2.slice(0, 12)} is in a newer format (site artifact v3); this agent is 0.2.0 (reads v2): upgrade mirrornet on this host`,
+        revision: digest,
+        reason: `the bundle ${digest} is in a newer format (site artifact v3); this agent is 0.2.0 (reads v2): upgrade mirrornet on this host`,
       });
       assert.deepEqual(hostFiles(h), before);
     });
@@ -471,6 +482,26 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       `${c1.slice(0, 12)} is a rollback from the revision of 2 commits, but this host applied a later one (3 commits): ` +
         'a rollback is not taken again after the fleet moved on; publish a newer commit that reverts, or publish it again with --rollback',
     );
+  });
+
+  it('refuses the revision it was rolled back from, put back under the tag, and takes the next commit', async () => {
+    const h = newHost();
+    const atC1 = await applied(h, c1);
+    await applied(h, c2);
+    const rolledBackFrom = await siteManifest(h.channel);
+    await publish(h, c1, { rollback: true });
+    await assertRolledBack(h, atC1);
+    const rolledBack = hostFiles(h);
+    await client().putManifest(`${h.channel}.${SITE}`, rolledBackFrom.bytes, OCI_MANIFEST);
+    await assertRefused(
+      h,
+      rolledBack,
+      c1,
+      c2,
+      `${c2.slice(0, 12)} (2 commits) is at or before the revision this host was rolled back from (2 commits); ` +
+        'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose',
+    );
+    await applied(h, c3);
   });
 
   it('applies an older revision published with --rollback on purpose', async () => {
