@@ -67,6 +67,8 @@ export class RolloutDriver {
   private warnedNoCores = false;
   /** The manifests of a revision whose rollout starts on the next tick. */
   private pendingManifests: Record<string, string> | undefined;
+  /** The rollout's revision published again in another form (signed now, or by a newer mirrornet): its manifests. */
+  private republished: Record<string, string> | undefined;
   /** The status in the registry is behind the state (a write failed). */
   private statusBehind = true;
 
@@ -100,7 +102,7 @@ export class RolloutDriver {
 
   /**
    * The revision the channel holds now, with its rollout plan (none: its fleet has no rollout policy, every tag
-   * moved at publish) and its sites' manifest digests (a revision found in the channel already: rebuilt, the same bytes).
+   * moved at publish) and its sites' manifest digests (a revision found in the channel already: read from its index).
    */
   async follow(revision: string, plan: RolloutPlan | undefined, manifests: Record<string, string>, emergency: string | undefined): Promise<void> {
     await this.load();
@@ -115,7 +117,25 @@ export class RolloutDriver {
     if (this.persisted?.state.revision !== revision) {
       this.persisted = undefined;
       this.pendingManifests = manifests;
+    } else if (Object.keys(manifests).length && Object.entries(manifests).some(([site, digest]) => this.persisted!.manifests[site] !== digest)) {
+      this.republished = manifests;
     }
+  }
+
+  /**
+   * The rollout's revision was published again as other manifests: the sites whose tags it moved already move to
+   * the new ones (the old may be of a format agents refuse), and the waves to come take the new ones.
+   */
+  private async repoint(persisted: Persisted, manifests: Record<string, string>): Promise<Persisted> {
+    const moved: string[] = [];
+    for (const [site, digest] of Object.entries(persisted.manifests)) {
+      if ((await this.o.client.manifestDigest(siteTag(this.channel, site))) === digest) moved.push(site);
+    }
+    await this.moveTags(moved, manifests);
+    const next = { ...persisted, manifests };
+    await this.save(next);
+    this.o.log.info({ sites: moved }, 'rollout: the revision was published again; the site tags it moved follow the new manifests');
+    return next;
   }
 
   /** The revision went out without a rollout policy (every tag moved): the rollout still in the state ends superseded, said in its status. */
@@ -219,6 +239,15 @@ export class RolloutDriver {
     if (!plan || revision === undefined) return;
     // Notices of an earlier step that were not sent (a crash after the write) go first.
     if (this.persisted?.state.revision === revision) await this.flush(revision);
+    if (this.republished && this.persisted?.state.revision === revision) {
+      try {
+        this.persisted = await this.repoint(this.persisted, this.republished);
+        this.republished = undefined;
+      } catch (err) {
+        this.o.log.error({ err: { message: messageOf(err) } }, 'rollout: moving the site tags to the republished revision failed; tried again next tick');
+        return;
+      }
+    }
     const manifests = this.persisted?.state.revision === revision ? this.persisted.manifests : (this.pendingManifests ?? {});
     // What the channel holds now: another revision (a rollback, a publish by hand) supersedes this rollout.
     const head = await this.channelRevision();

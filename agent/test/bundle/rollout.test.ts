@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseOciReference, OciClient, type OciTarget } from '../../src/bundle/oci.js';
+import { publishRevision } from '../../src/cli/publish.js';
 import { Publisher } from '../../src/cli/publisher.js';
 import { RolloutDriver } from '../../src/cli/rollout-driver.js';
 import { silentLogger } from '../../src/log.js';
@@ -40,6 +41,8 @@ describe('rollout waves (publisher to registry)', function () {
   const events: AgentEvent[] = [];
   let publisher: Publisher;
   let startPublisher: () => Publisher;
+  /** The publisher's bundle signing key (its contents). */
+  let bundleKey: string;
 
   const status = (): FleetStatus => oneGatewayFleetStatus(sites, now);
 
@@ -54,6 +57,7 @@ describe('rollout waves (publisher to registry)', function () {
     target = t;
     fx = createGitFixture();
     const signing = makeSigningKey(tmp, 'bundle', 'publisher');
+    bundleKey = signing.privateKey;
     const operator = makeSigningKey(tmp, 'operator', 'publisher-operator');
     const fakeCore = (async () => new Response(JSON.stringify(status()), { status: 200 })) as unknown as typeof fetch;
     const emit = (e: AgentEvent) => events.push(e);
@@ -178,8 +182,38 @@ describe('rollout waves (publisher to registry)', function () {
     assert.deepEqual(
       events.map((e) => e.message.replace(/[0-9a-f]{12}/g, 'REV')),
       ['REV goes to cores (wave 1): ap-singapore, cn-beijing (emergency: the mirror drops pulls, INC-4711).'],
-      'the manifests of a revision the channel held already are found by their digests, rebuilt',
+      'the manifests of a revision the channel held already are found by their digests, from its index',
     );
     assert.deepEqual(await tags(), before);
+  });
+
+  it('moves the tags it moved already to the new manifests when its revision is published again signed (or by a newer mirrornet)', async () => {
+    now = MONDAY;
+    const t = parseOciReference(`oci+http://${registry.host}/mirrornet/resign`);
+    if ('error' in t) throw new Error(t.error);
+    const client = new OciClient(t);
+    const driver = new RolloutDriver({
+      site: 'ap-singapore',
+      stateDir: mkdtempSync(join(tmp, 'resign-')),
+      client,
+      emit: () => {},
+      log: silentLogger(),
+      clock: () => now,
+    });
+    const rev = fx.originHead();
+    const tagsNow = () => Promise.all(SITES.map((site) => client.manifestDigest(`main.${site}`)));
+    const wave1 = (manifests: Record<string, string>) => SITES.map((s) => (['ap-singapore', 'cn-beijing'].includes(s) ? manifests[s] : undefined));
+
+    const unsigned = await publishRevision({ repo: fx.origin, revision: rev, target: t, waves: true });
+    await driver.follow(rev, unsigned.rollout, unsigned.siteManifests, undefined);
+    await driver.tick();
+    assert.deepEqual(await tagsNow(), wave1(unsigned.siteManifests));
+
+    const signed = await publishRevision({ repo: fx.origin, revision: rev, target: t, waves: true, signingKey: bundleKey });
+    assert.deepEqual([signed.unchanged, signed.signed, signed.revision], [false, true, rev]);
+    assert.notEqual(signed.siteManifests['ap-singapore'], unsigned.siteManifests['ap-singapore']);
+    await driver.follow(rev, signed.rollout, signed.siteManifests, undefined);
+    await driver.tick();
+    assert.deepEqual(await tagsNow(), wave1(signed.siteManifests), 'wave 1 follows the signed manifests; the later waves are still held');
   });
 });
