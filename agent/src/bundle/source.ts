@@ -188,7 +188,7 @@ export class BundleSource {
     return got ? { digest: got.digest, manifest: got.bytes } : undefined;
   }
 
-  /** Verify `revision` (the one remoteRevision returned) and take its layer for this host's roles; what to apply, or why not. */
+  /** Take `revision` (the one remoteRevision returned, its signature checked) for this host's roles: what to apply, or why not. */
   async load(revision: string, ctx: { roles: Role[]; applied?: BundleOrigin; step<T>(name: string, fn: () => Promise<T>): Promise<T> }): Promise<BundleLoad> {
     const seen = this.seen;
     if (!seen || seen.revision !== revision)

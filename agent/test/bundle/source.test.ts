@@ -4,7 +4,7 @@
 // mirror (the lab's dfdaemon stand-in) so the core serves it once.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson, siteManifest as siteManifestOf } from '../../src/bundle/build.js';
@@ -511,6 +511,21 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     assert.match(text(h, HARBOR_TOML), /^\s*dial_timeout = "5s"$/m);
     await publish(h, c1, { rollback: true });
     await assertRolledBack(h, atC1);
+  });
+
+  it("fails the run (exit 1), refusing nothing, while the host's allowed-signers file cannot be read", async () => {
+    const h = newHost();
+    await publish(h, c1);
+    const missing = join(tmp, 'no-such-allowed-signers');
+    const res = await agentOnce(h, ['--allowed-signers', missing]);
+    assert.equal(res.code, 1, `${JSON.stringify(res.result)}\n${res.stderr}`);
+    assert.deepEqual(
+      [res.result.kind, (res.result as { step?: string }).step, (res.result as { reason?: string }).reason],
+      ['failed', 'fetch', `Cannot read the allowed-signers file ${missing} (ENOENT): nothing applied; fix --allowed-signers.`],
+    );
+    assert.equal(existsSync(join(h.root, STATE_DIR, 'state.json')) ? state(h).refused : undefined, undefined);
+    // Fixed, the next run applies it.
+    assert.deepEqual((await agentOnce(h)).result, { kind: 'applied', revision: c1, changes: 3 });
   });
 
   describe('a layer that cannot be had for now is no refusal', () => {
