@@ -126,22 +126,25 @@ export function sha256(data: Buffer): string {
 }
 
 /**
- * JSON with object keys sorted at every depth (by UTF-16 code unit, as `jq -S` sorts them; JavaScript's own
- * order would put integer-like keys first) and no whitespace: the same value is always the same bytes.
+ * JSON with object keys sorted at every depth and no whitespace: the same value is always the same bytes. What
+ * is written is what JSON.stringify writes (toJSON, undefined and functions left out, holes as null, -0 as 0);
+ * keys are sorted by UTF-16 code unit — `jq -S`'s order for every key without a character beyond U+FFFF —
+ * where JavaScript's own order would put integer-like keys first.
  */
 export function canonicalJson(value: unknown): string {
-  if (value !== null && typeof value === 'object' && typeof (value as { toJSON?: unknown }).toJSON === 'function') {
-    return canonicalJson((value as { toJSON(): unknown }).toJSON());
-  }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined || typeof v === 'function' ? 'null' : canonicalJson(v))).join(',')}]`;
+  const text = JSON.stringify(value);
+  return text === undefined ? 'null' : sortedJson(JSON.parse(text));
+}
+
+/** Plain JSON data (what JSON.parse gives) written with its keys sorted. */
+function sortedJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(sortedJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
     const record = value as Record<string, unknown>;
-    const keys = Object.keys(record)
-      .filter((k) => record[k] !== undefined && typeof record[k] !== 'function')
-      .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(record[k])}`).join(',')}}`;
+    const keys = Object.keys(record).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${keys.map((k) => `${JSON.stringify(k)}:${sortedJson(record[k])}`).join(',')}}`;
   }
-  return JSON.stringify(value) ?? 'null';
+  return JSON.stringify(value);
 }
 
 /** A site's payload, and its canonical JSON (what its signature covers). */

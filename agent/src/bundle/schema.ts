@@ -30,6 +30,7 @@ export const LayerHeadSchema = z.looseObject({
   minAgentVersion: z.string(),
   signature: z.string().optional(),
 });
+export type LayerHead = z.infer<typeof LayerHeadSchema>;
 
 const Role = z.enum(['gateway', 'node', 'hub']);
 

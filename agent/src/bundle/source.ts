@@ -13,7 +13,7 @@ import { THIS_AGENT, tooOldFor, tooOldSentence } from '../model/compatibility.js
 import { BUNDLE_SCHEMA_VERSION, canonicalJson, MEDIA_TYPES, sha256, signedDigestOf, SITE_ARTIFACT_VERSION, siteTag } from './build.js';
 import { OciClient, RegistryError, type OciTarget } from './oci.js';
 import { verifyDigest } from './sign.js';
-import { LayerHeadSchema, siteArtifactVersion, SiteLayerSchema, SiteManifestSchema } from './schema.js';
+import { LayerHeadSchema, siteArtifactVersion, SiteLayerSchema, SiteManifestSchema, type LayerHead } from './schema.js';
 
 /** A site's manifest as a host first sees it: which layer to fetch. */
 export interface SiteHead {
@@ -74,7 +74,7 @@ interface Seen {
    * bundle says is repeated, and a refusal holds for that manifest).
    */
   revision: string;
-  layer?: { digest: string; json: Record<string, unknown> };
+  layer?: { digest: string; json: Record<string, unknown>; head: LayerHead };
   problem?: { refused: string } | { outdated: string };
 }
 
@@ -177,7 +177,7 @@ export class BundleSource {
     const why = await this.verify(layerJson, what);
     if (why) return unverified({ refused: why });
     this.opts.onVerified?.(head);
-    return { head, revision: named.data.revision, layer: { digest: layer.digest, json: layerJson } };
+    return { head, revision: named.data.revision, layer: { digest: layer.digest, json: layerJson, head: named.data } };
   }
 
   /** The head from the registry: a HEAD request, and the manifest only when the tag moved. */
@@ -195,9 +195,8 @@ export class BundleSource {
       throw new RegistryError(`The bundle of ${revision.slice(0, 12)} is no longer at ${this.where()}; the next tick looks again.`);
     if (seen.problem) return seen.problem;
     // Its signature checked out when it was read (remoteRevision): what it says is believed from here on.
-    const { digest, json } = seen.layer!;
+    const { digest, json, head } = seen.layer!;
     const short = revision.slice(0, 12);
-    const head = LayerHeadSchema.parse(json);
     const agent = { version: THIS_AGENT.version, reads: BUNDLE_SCHEMA_VERSION };
     // A minimum that is no version at all is one this agent cannot judge: a newer one wrote it.
     const tooOld = tooOldFor(`the bundle of ${short}`, { minAgentVersion: validVersionOr(head.minAgentVersion), schemaVersion: head.schemaVersion }, agent);
@@ -264,9 +263,11 @@ export class BundleSource {
 
 /**
  * Why a signed revision is out of order against what this host applied, or undefined. An older one is refused
- * unless it is a rollback from at least what was applied; after a rollback, nothing up to the revision it
- * rolled back from is taken again but another rollback from that far: the revision rolled back from, put back
- * under the tag, or an earlier rollback, replayed, would undo it.
+ * unless it is a rollback from at least what was applied. After a rollback, nothing up to the revision it
+ * rolled back from is taken again but another rollback from at least that far: neither that revision put back
+ * under the tag nor an earlier bundle (a rollback from before it, or an old publish of the revision rolled
+ * back to) can undo it. A rollback from the very same revision is taken again: the rollback it replays and the
+ * one applied undo the same revision.
  */
 function outOfOrder(short: string, origin: BundleOrigin, applied: BundleOrigin): string | undefined {
   const floor = Math.max(applied.sequence, applied.rollbackFrom ?? 0);
@@ -274,7 +275,7 @@ function outOfOrder(short: string, origin: BundleOrigin, applied: BundleOrigin):
     if (origin.rollbackFrom >= floor) return undefined;
     return (
       `${short} is a rollback from the revision of ${origin.rollbackFrom} commits, ` +
-      `but this host applied a later one (${floor} commits): a rollback is not taken again after the fleet moved on; ` +
+      `but this host is past the revision of ${floor} commits: a rollback is not taken again after the fleet moved on; ` +
       'publish a newer commit that reverts, or publish it again with --rollback'
     );
   }
@@ -284,7 +285,7 @@ function outOfOrder(short: string, origin: BundleOrigin, applied: BundleOrigin):
       'publish a newer commit that reverts, or publish it with --rollback on purpose'
     );
   }
-  if (applied.rollbackFrom !== undefined && origin.sequence > applied.sequence && origin.sequence <= applied.rollbackFrom) {
+  if (applied.rollbackFrom !== undefined && origin.sequence <= applied.rollbackFrom) {
     return (
       `${short} (${origin.sequence} commits) is at or before the revision this host was rolled back from (${applied.rollbackFrom} commits); ` +
       'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose'

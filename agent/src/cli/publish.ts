@@ -243,7 +243,7 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
   }
   // Agents that took the rollback refuse anything up to the revision it rolled back from but another rollback.
   const rolledBackFrom = head?.rollback ? head.rollbackFrom : undefined;
-  if (head && rolledBackFrom !== undefined && sequence > head.sequence && sequence <= rolledBackFrom && !req.rollback) {
+  if (head && rolledBackFrom !== undefined && sequence <= rolledBackFrom && !req.rollback) {
     throw new PublishRefused(
       `${revision.slice(0, 12)} (${plural(sequence, 'commit')}) is at or before the revision ${channel} was rolled back from ` +
         `(${rolledBackFrom} commits), so agents would refuse it; nothing was published. ` +

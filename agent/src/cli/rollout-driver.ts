@@ -181,8 +181,11 @@ export class RolloutDriver {
     this.o.emit(agentEvent(n.kind, this.o.site, revision, n.message, { component: 'publish', fingerprint: fingerprint([n.kind, revision, n.message]) }));
   }
 
-  /** Each site's health as the cores report it (sites of a core that does not answer are left out: not healthy, not failed). */
-  private async health(): Promise<Map<string, SiteHealth>> {
+  /**
+   * Each site's health as the cores report it (sites of a core that does not answer are left out: not healthy,
+   * not failed); `manifests`: each site's manifest of `revision`, by which a host names a refusal it could not verify.
+   */
+  private async health(revision: string, manifests: Record<string, string>): Promise<Map<string, SiteHealth>> {
     const out = new Map<string, SiteHealth>();
     if (!this.o.cores) {
       if (!this.warnedNoCores) this.o.log.error("policies/rollout.yaml needs the sites' health: give the publisher --rollout-core URL and --rollout-key");
@@ -199,7 +202,10 @@ export class RolloutDriver {
         this.o.log.warn({ core: answer.core, status: answer.status }, 'a core did not answer with a fleet status');
         continue;
       }
-      for (const site of parsed.data.sites) out.set(site.site, healthOf(site));
+      for (const site of parsed.data.sites) {
+        const digest = manifests[site.site];
+        out.set(site.site, healthOf(site, digest ? { digest, revision } : undefined));
+      }
     }
     return out;
   }
@@ -258,7 +264,7 @@ export class RolloutDriver {
       revision,
       ...(this.emergency ? { emergency: this.emergency } : {}),
       now: (this.o.clock ?? Date.now)(),
-      health: await this.health(),
+      health: await this.health(revision, manifests),
       ...(this.persisted ? { state: this.persisted.state } : {}),
       ...(head ? { channelRevision: head } : {}),
     });

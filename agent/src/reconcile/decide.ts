@@ -59,8 +59,12 @@ export async function decide(before: AgentState, ctx: DecideContext): Promise<De
   // A refusal holds for what was refused: the same revision offered anew (a bundle republished) is looked at again,
   // and so is a revision refused by another version of mirrornet (an agent upgraded for it takes it at once).
   const { refused } = before;
-  const refusedAlready = refused?.revision === revision && refused.offer === ctx.source.offer?.() && refused.agentVersion === AGENT_VERSION;
-  if (applied && (revision === before.appliedRevision || refusedAlready)) return { kind: 'keep', revision, applied };
+  const offer = ctx.source.offer?.();
+  const refusedAlready = refused?.revision === revision && refused.offer === offer && refused.agentVersion === AGENT_VERSION;
+  // The applied revision offered as another bundle (a rollback to it, or it signed again) is taken again: what
+  // it says of the order (a rollback's floor) must be kept with it.
+  const reoffered = offer !== undefined && applied?.origin !== undefined && offer !== applied.origin.digest;
+  if (applied && ((revision === before.appliedRevision && !reoffered) || refusedAlready)) return { kind: 'keep', revision, applied };
   if (!applied && refusedAlready) return { kind: 'refused', revision, reason: refused.reason, ...(refused.code ? { code: refused.code } : {}) };
   // fetch the rest, verify, and validate + compile (git) or take the site's layer (bundle)
   const evaluation = await ctx.source.load(revision, { site: ctx.site, roles: ctx.roles, applied, step: ctx.step });

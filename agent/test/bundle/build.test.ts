@@ -148,6 +148,10 @@ describe('bundle builder', function () {
       canonicalJson({ b: [3, { z: 1, a: undefined, '10': 'x', '9': 'y' }], a: 'ü', '2': null, n: -0 }),
       '{"2":null,"a":"ü","b":[3,{"10":"x","9":"y","z":1}],"n":0}',
     );
+    // What JSON.stringify writes otherwise: holes and undefined in arrays as null, toJSON's value, NaN as null.
+    // eslint-disable-next-line no-sparse-arrays
+    assert.equal(canonicalJson([1, , 3, undefined]), '[1,null,3,null]');
+    assert.equal(canonicalJson({ a: { toJSON: () => undefined }, d: new Date(0), x: NaN }), '{"d":"1970-01-01T00:00:00.000Z","x":null}');
   });
 
   it('changes only what names the revision in the layer of a site whose desired state did not change', () => {

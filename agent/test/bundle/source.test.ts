@@ -479,7 +479,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
       before,
       c3,
       c1,
-      `${c1.slice(0, 12)} is a rollback from the revision of 2 commits, but this host applied a later one (3 commits): ` +
+      `${c1.slice(0, 12)} is a rollback from the revision of 2 commits, but this host is past the revision of 3 commits: ` +
         'a rollback is not taken again after the fleet moved on; publish a newer commit that reverts, or publish it again with --rollback',
     );
   });
@@ -502,6 +502,44 @@ describe('bundle source: an agent following a signed channel in a registry', fun
         'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose',
     );
     await applied(h, c3);
+  });
+
+  it('keeps the floor of a rollback: an old publish of the revision rolled back to, replayed, does not undo it', async () => {
+    const h = newHost();
+    await applied(h, c1);
+    const plainC1 = await siteManifest(h.channel);
+    await applied(h, c2);
+    const c2Published = await siteManifest(h.channel);
+    await publish(h, c1, { rollback: true });
+    assert.equal((await agentOnce(h)).code, 0);
+    const rolledBack = hostFiles(h);
+    // c1 as first published (no rollback), then c2: both refused, whatever order they come in.
+    await client().putManifest(`${h.channel}.${SITE}`, plainC1.bytes, OCI_MANIFEST);
+    const floor = `(2 commits); publish a newer commit that reverts the rollback, or publish it with --rollback on purpose`;
+    await assertRefused(h, rolledBack, c1, c1, `${c1.slice(0, 12)} (1 commits) is at or before the revision this host was rolled back from ${floor}`);
+    await client().putManifest(`${h.channel}.${SITE}`, c2Published.bytes, OCI_MANIFEST);
+    await assertRefused(h, rolledBack, c1, c2, `${c2.slice(0, 12)} (2 commits) is at or before the revision this host was rolled back from ${floor}`);
+  });
+
+  it('takes the floor of a rollback to the revision it has applied already (it never took the one rolled back from)', async () => {
+    const h = newHost();
+    const atC1 = await applied(h, c1);
+    await publish(h, c2);
+    const c2Published = await siteManifest(h.channel);
+    // This host never ran while c2 was out: the rollback to c1 is the revision it has, as another bundle.
+    await publish(h, c1, { rollback: true });
+    const res = await agentOnce(h);
+    assert.deepEqual([res.code, res.result], [0, { kind: 'in-sync', revision: c1 }]);
+    assert.deepEqual(hostFiles(h), atC1);
+    await client().putManifest(`${h.channel}.${SITE}`, c2Published.bytes, OCI_MANIFEST);
+    await assertRefused(
+      h,
+      atC1,
+      c1,
+      c2,
+      `${c2.slice(0, 12)} (2 commits) is at or before the revision this host was rolled back from (2 commits); ` +
+        'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose',
+    );
   });
 
   it('applies an older revision published with --rollback on purpose', async () => {

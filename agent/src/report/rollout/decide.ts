@@ -40,16 +40,21 @@ export interface SiteHealth {
 /** The steps whose error is about applying the revision itself: they halt a rollout. */
 const REVISION_STEPS: ReadonlySet<string> = new Set(['apply', 'hook', 'blocked', 'refused', 'validate', 'agent-too-old']);
 
-/** A site's health from its core's answer to GET /v1/status. */
-export function healthOf(site: FleetStatus['sites'][number]): SiteHealth {
+/**
+ * A site's health from its core's answer to GET /v1/status. `offered`: the manifest its tag points at for the
+ * rollout's revision — a host that refused it before its signature checked out names it by that digest.
+ */
+export function healthOf(site: FleetStatus['sites'][number], offered?: { digest: string; revision: string }): SiteHealth {
   const { summary } = site;
+  const named = (r: string | undefined) => (offered && r === offered.digest ? offered.revision : r);
+  const revision = named(summary.revision);
   const erring = site.hosts.filter((h) => summary.failing.includes(h.host) && h.lastError);
   // A host fails the revision when its error is about applying the revision most hosts want.
-  const onRevision = erring.filter((h) => REVISION_STEPS.has(h.lastError!.step) && h.wanted === summary.revision);
+  const onRevision = erring.filter((h) => REVISION_STEPS.has(h.lastError!.step) && named(h.wanted) === revision);
   const other = erring.find((h) => !onRevision.includes(h));
   const first = onRevision[0];
   return {
-    ...(summary.revision !== undefined ? { revision: summary.revision } : {}),
+    ...(revision !== undefined ? { revision } : {}),
     hosts: summary.hosts,
     applied: summary.applied,
     failing: onRevision.map((h) => h.host),

@@ -265,5 +265,12 @@ describe('rollout controller', () => {
     const both = healthOf(site([host('gw1', 'fetch', 'ETIMEDOUT'), host('n2', 'apply', 'hook exited 1')], 'failing'));
     assert.deepEqual([both.failing, both.lastError], [['n2'], 'apply: hook exited 1']);
     assert.equal(healthOf(site([], 'retired')).retired, true);
+    // Hosts that refused the site's manifest before its signature checked out name it by its digest.
+    const digest = `sha256:${'d'.repeat(64)}`;
+    const refusedUnverified = site([{ ...host('gw1', 'refused', 'not signed by a key in /etc/mirrornet/allowed_signers'), wanted: digest }], 'failing');
+    refusedUnverified.summary.revision = digest;
+    assert.deepEqual([healthOf(refusedUnverified).revision, healthOf(refusedUnverified).failing], [digest, ['gw1']]);
+    const offered = healthOf(refusedUnverified, { digest, revision: REV });
+    assert.deepEqual([offered.revision, offered.failing, offered.lastError], [REV, ['gw1'], 'refused: not signed by a key in /etc/mirrornet/allowed_signers']);
   });
 });
