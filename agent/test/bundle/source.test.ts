@@ -181,6 +181,11 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     assert.deepEqual(hostFiles(h), before);
   }
 
+  /** The refusal of `revision` (`sequence` commits) by a host rolled back from c2. */
+  const rolledBackFromC2 = (revision: string, sequence: number) =>
+    `${revision.slice(0, 12)} (${sequence} commits) is at or before the revision this host was rolled back from (2 commits); ` +
+    'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose';
+
   async function siteManifest(channel: string): Promise<{ bytes: Buffer; digest: string; layer: string }> {
     const got = await client().getManifest(`${channel}.${SITE}`);
     assert.ok(got, `no manifest ${channel}.${SITE}`);
@@ -493,14 +498,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     await assertRolledBack(h, atC1);
     const rolledBack = hostFiles(h);
     await client().putManifest(`${h.channel}.${SITE}`, rolledBackFrom.bytes, OCI_MANIFEST);
-    await assertRefused(
-      h,
-      rolledBack,
-      c1,
-      c2,
-      `${c2.slice(0, 12)} (2 commits) is at or before the revision this host was rolled back from (2 commits); ` +
-        'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose',
-    );
+    await assertRefused(h, rolledBack, c1, c2, rolledBackFromC2(c2, 2));
     await applied(h, c3);
   });
 
@@ -515,10 +513,9 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     const rolledBack = hostFiles(h);
     // c1 as first published (no rollback), then c2: both refused, whatever order they come in.
     await client().putManifest(`${h.channel}.${SITE}`, plainC1.bytes, OCI_MANIFEST);
-    const floor = `(2 commits); publish a newer commit that reverts the rollback, or publish it with --rollback on purpose`;
-    await assertRefused(h, rolledBack, c1, c1, `${c1.slice(0, 12)} (1 commits) is at or before the revision this host was rolled back from ${floor}`);
+    await assertRefused(h, rolledBack, c1, c1, rolledBackFromC2(c1, 1));
     await client().putManifest(`${h.channel}.${SITE}`, c2Published.bytes, OCI_MANIFEST);
-    await assertRefused(h, rolledBack, c1, c2, `${c2.slice(0, 12)} (2 commits) is at or before the revision this host was rolled back from ${floor}`);
+    await assertRefused(h, rolledBack, c1, c2, rolledBackFromC2(c2, 2));
   });
 
   it('takes the floor of a rollback to the revision it has applied already (it never took the one rolled back from)', async () => {
@@ -532,14 +529,7 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     assert.deepEqual([res.code, res.result], [0, { kind: 'in-sync', revision: c1 }]);
     assert.deepEqual(hostFiles(h), atC1);
     await client().putManifest(`${h.channel}.${SITE}`, c2Published.bytes, OCI_MANIFEST);
-    await assertRefused(
-      h,
-      atC1,
-      c1,
-      c2,
-      `${c2.slice(0, 12)} (2 commits) is at or before the revision this host was rolled back from (2 commits); ` +
-        'publish a newer commit that reverts the rollback, or publish it with --rollback on purpose',
-    );
+    await assertRefused(h, atC1, c1, c2, rolledBackFromC2(c2, 2));
   });
 
   it('applies an older revision published with --rollback on purpose', async () => {
