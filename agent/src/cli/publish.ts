@@ -241,9 +241,10 @@ export async function publishRevision(req: PublishRequest): Promise<Published> {
         `\`mirrornet publish --revision ${revision.slice(0, 12)} --rollback\` publishes this one again by hand.`,
     );
   }
-  // Agents that took the rollback refuse anything up to the revision it rolled back from but another rollback.
+  // Agents that took the rollback refuse anything up to the revision it rolled back from but another rollback (or
+  // the rollback itself, signed now).
   const rolledBackFrom = head?.rollback ? head.rollbackFrom : undefined;
-  if (head && rolledBackFrom !== undefined && sequence <= rolledBackFrom && !req.rollback) {
+  if (head && rolledBackFrom !== undefined && head.revision !== revision && sequence <= rolledBackFrom && !req.rollback) {
     throw new PublishRefused(
       `${revision.slice(0, 12)} (${plural(sequence, 'commit')}) is at or before the revision ${channel} was rolled back from ` +
         `(${rolledBackFrom} commits), so agents would refuse it; nothing was published. ` +

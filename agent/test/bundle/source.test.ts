@@ -532,6 +532,17 @@ describe('bundle source: an agent following a signed channel in a registry', fun
     await assertRefused(h, atC1, c1, c2, rolledBackFromC2(c2, 2));
   });
 
+  it('applies a rollback published unsigned once it is signed (publish --sign-key without --rollback keeps it a rollback)', async () => {
+    const h = newHost();
+    const atC1 = await applied(h, c1);
+    await applied(h, c2);
+    await publish(h, c1, { key: null, rollback: true });
+    assert.equal((await agentOnce(h)).code, 3, 'unsigned: refused');
+    await publish(h, c1);
+    assert.equal((await layerOf(h.channel))['rollbackFrom'], 2);
+    await assertRolledBack(h, atC1);
+  });
+
   it('applies an older revision published with --rollback on purpose', async () => {
     const h = newHost();
     const atC1 = await applied(h, c1);
