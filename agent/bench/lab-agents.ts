@@ -36,9 +36,11 @@ export function labAgents(state: LabState): LabAgent[] {
   });
 }
 
-function readState(a: LabAgent): { appliedRevision?: string; refused?: { revision: string; reason: string } } | undefined {
+type LabAgentState = { appliedRevision?: string; refused?: { revision: string; reason: string; at: string } };
+
+function readState(a: LabAgent): LabAgentState | undefined {
   try {
-    return JSON.parse(readFileSync(join(a.rec.stateDir, 'state.json'), 'utf8')) as { appliedRevision?: string; refused?: { revision: string; reason: string } };
+    return JSON.parse(readFileSync(join(a.rec.stateDir, 'state.json'), 'utf8')) as LabAgentState;
   } catch {
     return undefined; // not written yet, or caught mid-rename
   }
@@ -132,13 +134,17 @@ function logTail(path: string, lines = 8): string {
 export async function waitAllApplied(agents: LabAgent[], revision: string, timeoutMs: number): Promise<Map<string, number>> {
   const done = new Map<string, number>();
   const end = performance.now() + timeoutMs;
+  // A refusal recorded while waiting is the answer too: one the agent could not verify names the bundle's
+  // manifest digest, not the revision.
+  const refusedBefore = new Map(agents.map((a) => [a.name, readState(a)?.refused?.at]));
   for (;;) {
     for (const a of agents) {
       if (done.has(a.name)) continue;
       const s = readState(a);
       if (s?.appliedRevision === revision) done.set(a.name, performance.now());
-      else if (s?.refused?.revision === revision) throw new LabError(`agent ${a.name} refused ${revision.slice(0, 12)}: ${s.refused.reason}`);
-      else if (!isSame(a.proc)) throw new LabError(`agent ${a.name} exited; its log (${a.proc.log}):\n${logTail(a.proc.log)}`);
+      else if (s?.refused && (s.refused.revision === revision || s.refused.at !== refusedBefore.get(a.name))) {
+        throw new LabError(`agent ${a.name} refused ${s.refused.revision.slice(0, 19)} while ${revision.slice(0, 12)} was awaited: ${s.refused.reason}`);
+      } else if (!isSame(a.proc)) throw new LabError(`agent ${a.name} exited; its log (${a.proc.log}):\n${logTail(a.proc.log)}`);
     }
     if (done.size === agents.length) return done;
     if (performance.now() > end) {
