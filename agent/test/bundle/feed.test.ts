@@ -242,6 +242,22 @@ describe('GatewayFeed against a gateway agent (GET /v1/bundle)', function () {
     assert.equal((await refusals(h))['bad-signature'], before! + 2);
   });
 
+  it('refuses an answer that is not a bundle head (no digest or manifest, or not JSON) with a sentence, not a crash', async function () {
+    for (const body of ['{"digest":1}', 'not json']) {
+      const fake = http.createServer((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(body));
+      await new Promise<void>((resolve) => fake.listen(0, '127.0.0.1', resolve));
+      const port = (fake.address() as net.AddressInfo).port;
+      try {
+        await assert.rejects(
+          new GatewayFeed(`http://127.0.0.1:${port}`, TOKEN).current(),
+          (err: unknown) => err instanceof RegistryError && err.message === `The gateway at 127.0.0.1:${port} answered something that is not a bundle head.`,
+        );
+      } finally {
+        await new Promise((resolve) => fake.close(resolve));
+      }
+    }
+  });
+
   it('says the gateway cannot be reached (unreachable) when nobody listens there', async function () {
     const port = await freePort();
     await assert.rejects(
