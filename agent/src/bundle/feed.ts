@@ -8,6 +8,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { backoffMs } from '../host/retry.js';
 import { failureOf, httpRequest, type HttpResponse } from '../host/http.js';
 import { RegistryError } from './oci.js';
+import { HeadMessageSchema, type HeadMessage } from './schema.js';
 import type { HeadFeed, SiteHead } from './source.js';
 
 /** The head a gateway hands out: the last one it verified, and who waits for the next. */
@@ -56,21 +57,14 @@ export function bearerMatches(given: string | undefined, token: string): boolean
   return a.length === b.length && timingSafeEqual(a, b);
 }
 
-/** The head as it travels between a gateway and its nodes (JSON). */
-export interface HeadMessage {
-  digest: string;
-  manifest: string;
-}
-
 export function headMessage(head: SiteHead): HeadMessage {
   return { digest: head.digest, manifest: head.manifest.toString('base64') };
 }
 
 function headOf(m: unknown, host: string): SiteHead {
-  const { digest, manifest } = (typeof m === 'object' && m !== null ? m : {}) as Partial<Record<keyof HeadMessage, unknown>>;
-  if (typeof digest !== 'string' || typeof manifest !== 'string')
-    throw new RegistryError(`The gateway at ${host} answered something that is not a bundle head.`);
-  return { digest, manifest: Buffer.from(manifest, 'base64') };
+  const parsed = HeadMessageSchema.safeParse(m);
+  if (!parsed.success) throw new RegistryError(`The gateway at ${host} answered something that is not a bundle head.`);
+  return { digest: parsed.data.digest, manifest: Buffer.from(parsed.data.manifest, 'base64') };
 }
 
 /** The path the gateway serves heads on. */

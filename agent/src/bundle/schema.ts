@@ -1,7 +1,8 @@
 // What a host reads of a bundle, checked before it is used: a site manifest (the artifact type that says the
-// format, and its one layer) and a site layer (what it is, its desired state per role, and its signature). The
-// layer's content was validated by the publisher and is signed: only its shape is checked here, without the
-// repository's schemas, so an agent's own process stays small (the model is never loaded to apply a bundle).
+// format, and its one layer), a site layer (what it is, its desired state per role, and its signature) and the
+// head a site's gateway hands its nodes. The layer's content was validated by the publisher and is signed: only
+// its shape is checked here, without the repository's schemas, so an agent's own process stays small (the model
+// is never loaded to apply a bundle).
 import { z } from 'zod';
 import type { Area, Guardrails, Notifications } from '../model/schema.js';
 
@@ -31,6 +32,10 @@ export const LayerHeadSchema = z.looseObject({
   signature: z.string().optional(),
 });
 export type LayerHead = z.infer<typeof LayerHeadSchema>;
+
+/** The head as it travels between a gateway and its nodes (JSON): the site manifest's digest and bytes (base64). */
+export const HeadMessageSchema = z.object({ digest: z.string(), manifest: z.string() });
+export type HeadMessage = z.infer<typeof HeadMessageSchema>;
 
 const Role = z.enum(['gateway', 'node', 'hub']);
 
