@@ -7,12 +7,47 @@ import { isSame, LabError, saveState, sleep, spawnDetached, type LabProcess, typ
 /** Where the lab's progress lines go. */
 export type Say = (line: string) => void;
 
+/** Ports handed out by this process: a second pick never repeats one whose process has not started yet. */
+const handedOut = new Set<number>();
+
+/**
+ * A free port for a lab process to listen on later, below the kernel's ephemeral range: a port picked from
+ * that range can be taken in the meantime as the source port of any outgoing connection (EADDRINUSE when the
+ * process starts). Falls back to one the kernel picks when none below is free.
+ */
 export async function freePort(): Promise<number> {
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux: the default */
+  }
+  for (let i = 0; i < 50 && low > 10_001; i++) {
+    const port = 10_000 + Math.floor(Math.random() * (low - 10_000));
+    if (!handedOut.has(port) && (await bindable(port))) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  return bound(0);
+}
+
+async function bindable(port: number): Promise<boolean> {
+  return bound(port).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function bound(port: number): Promise<number> {
   const srv = net.createServer();
-  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
-  const port = (srv.address() as net.AddressInfo).port;
+  await new Promise<void>((res, rej) => {
+    srv.once('error', rej);
+    srv.listen(port, '127.0.0.1', () => res());
+  });
+  const got = (srv.address() as net.AddressInfo).port;
   await new Promise<void>((res) => srv.close(() => res()));
-  return port;
+  return got;
 }
 
 export function tail(path: string, lines = 15): string {
